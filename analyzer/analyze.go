@@ -1,0 +1,127 @@
+package analyzer
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/finack/finack/reassembly"
+)
+
+// Config tunes the analysis.
+type Config struct {
+	// TimeWait is the TIME_WAIT length used to compute time_wait_until.
+	TimeWait time.Duration
+}
+
+type analysis struct {
+	cfg      Config
+	findings []Finding
+	inc      *reassembly.Incarnation
+}
+
+// Analyze decides the close shape, TIME_WAIT and findings of every incarnation.
+// Incarnations must have been finished (reassembly.Tracker.Finish).
+func Analyze(incs []*reassembly.Incarnation, cfg Config) Report {
+	if cfg.TimeWait <= 0 {
+		cfg.TimeWait = reassembly.DefaultTimeWait
+	}
+	a := &analysis{cfg: cfg}
+	rep := Report{Closes: make(map[Shape]int), Counts: make(map[Kind]int)}
+	for _, s := range Shapes {
+		rep.Closes[s] = 0
+	}
+	for _, k := range Kinds {
+		rep.Counts[k] = 0
+	}
+	for _, inc := range incs {
+		a.inc = inc
+		a.finUnanswered(inc)
+		a.finRetransmit(inc)
+		a.reuse(inc)
+		c := a.connection(inc)
+		rep.Closes[c.Close]++
+		rep.Connections = append(rep.Connections, c)
+	}
+	sort.SliceStable(rep.Connections, func(i, j int) bool { return rep.Connections[i].FirstFrame < rep.Connections[j].FirstFrame })
+	sort.SliceStable(a.findings, func(i, j int) bool {
+		x, y := &a.findings[i], &a.findings[j]
+		if x.at != y.at {
+			return x.at < y.at
+		}
+		if x.Frames[0] != y.Frames[0] {
+			return x.Frames[0] < y.Frames[0]
+		}
+		return x.Kind < y.Kind
+	})
+	for _, f := range a.findings {
+		rep.Counts[f.Kind]++
+	}
+	rep.Findings = a.findings
+	return rep
+}
+
+func (a *analysis) connection(inc *reassembly.Incarnation) Connection {
+	c, s := &inc.Half[reassembly.Client], &inc.Half[reassembly.Server]
+	rec := Connection{
+		Client: EndpointString(c.Endpoint), Server: EndpointString(s.Endpoint),
+		RolesKnown: inc.RolesKnown, Incarnation: inc.Index,
+		FirstFrame: inc.First.Frame, LastFrame: inc.Last.Frame,
+		Start: utc(inc.First.At), End: utc(inc.Last.At), Packets: inc.Packets,
+		Close: CloseShape(inc), ActiveCloser: activeCloser(inc),
+		FINs:   Pair{Client: c.FinCount, Server: s.FinCount},
+		RSTs:   Pair{Client: c.RstCount, Server: s.RstCount},
+		Reused: inc.Reuse != nil,
+	}
+	if inc.Key.VLAN[0] != 0 {
+		rec.VLAN = []uint16{inc.Key.VLAN[0]}
+		if inc.Key.VLAN[1] != 0 {
+			rec.VLAN = append(rec.VLAN, inc.Key.VLAN[1])
+		}
+	}
+	tw := inc.TimeWait(int64(a.cfg.TimeWait))
+	rec.TimeWaitHolder = pairName(tw.Holder[reassembly.Client], tw.Holder[reassembly.Server])
+	if tw.Held() {
+		rec.TimeWaitUntil = utc(tw.Until).Format(time.RFC3339Nano)
+	}
+	if _, r, ok := inc.FirstRst(); ok {
+		rec.ResetBy = r.String()
+	}
+	if rec.Close == Unfinished && inc.End == reassembly.EndCaptureEnd {
+		d := roundMS(inc.EndAt - inc.Last.At)
+		rec.IdleBeforeEndMS = &d
+	}
+	return rec
+}
+
+func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at int64) Finding {
+	return Finding{
+		Kind: k, Client: EndpointString(inc.Client()), Server: EndpointString(inc.Server()),
+		Incarnation: inc.Index, Time: utc(at), at: at,
+	}
+}
+
+func (a *analysis) add(f Finding) { a.findings = append(a.findings, f) }
+
+// EndpointString renders ip:port, IPv6 as [addr]:port.
+func EndpointString(ap netip.AddrPort) string { return ap.String() }
+
+func utc(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// roundMS converts nanoseconds to milliseconds with microsecond precision.
+func roundMS(ns int64) float64 { return math.Round(float64(ns)/1e3) / 1e3 }
+
+// ms renders a duration for messages: "1.234s", "201ms", "850µs".
+func ms(ns int64) string {
+	d := time.Duration(ns)
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.3fs", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.1fms", float64(d)/1e6)
+	default:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	}
+}

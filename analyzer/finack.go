@@ -1,0 +1,144 @@
+package analyzer
+
+import (
+	"fmt"
+
+	"github.com/finack/finack/reassembly"
+)
+
+// finUnanswered decides the findings about a FIN that got no acknowledgement in time:
+// missing_final_ack for the passive closer's FIN (it sits in LAST_ACK), and
+// first_fin_unacked for the active closer's (it sits in FIN_WAIT_1). Both need a
+// retransmission: a FIN with no answer and no retransmission when the capture ends is
+// censored, not a finding.
+func (a *analysis) finUnanswered(inc *reassembly.Incarnation) {
+	ac, as := inc.ActiveClosers()
+	if ac && as {
+		return // simultaneous: each FIN's fate is in fin_retransmit
+	}
+	for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
+		h := &inc.Half[r]
+		if h.FinCount < 2 {
+			continue
+		}
+		active := (r == reassembly.Client && ac) || (r == reassembly.Server && as)
+		switch {
+		case !active:
+			a.missingFinalAck(inc, r)
+		case !h.FinAcked.Seen():
+			a.firstFinUnacked(inc, r)
+		}
+	}
+}
+
+// giveUp decides what became of a FIN sender that got no answer after its last
+// transmission: it sent an RST, or it stayed silent long enough to have missed a full
+// backoff step (three times the last retransmission interval), or it may still be
+// retransmitting when the incarnation stopped.
+func giveUp(inc *reassembly.Incarnation, r reassembly.Role) (outcome, how string) {
+	h := &inc.Half[r]
+	last := h.LastFin()
+	if h.Rst.Seen() && h.Rst.At >= last.At {
+		return OutcomeNever, fmt.Sprintf("then sent RST (frame %d)", h.Rst.Frame)
+	}
+	peerRst := inc.Half[r.Peer()].Rst
+	if peerRst.Seen() && peerRst.At >= last.At {
+		return OutcomeNever, fmt.Sprintf("then the %s sent RST (frame %d)", r.Peer(), peerRst.Frame)
+	}
+	n := len(h.FinTxs)
+	interval := h.FinTxs[n-1].At - h.FinTxs[n-2].At
+	silent := inc.EndAt - last.At
+	if silent > 3*interval && h.Last.Frame == last.Frame {
+		return OutcomeNever, fmt.Sprintf("then went silent: nothing more from it in the %s until the %s", ms(silent), endWord(inc))
+	}
+	return OutcomeUnresolved, fmt.Sprintf("still unanswered %s after the last transmission, when the %s", ms(silent), endWord(inc))
+}
+
+func endWord(inc *reassembly.Incarnation) string {
+	if inc.End == reassembly.EndReplaced {
+		return "4-tuple was reused"
+	}
+	return "capture ended"
+}
+
+func finFrames(h *reassembly.Half) []uint64 {
+	frames := make([]uint64, 0, len(h.FinTxs)+1)
+	for _, t := range h.FinTxs {
+		frames = append(frames, t.Frame)
+	}
+	return frames
+}
+
+func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Role) {
+	h := &inc.Half[r]
+	first, last := h.FirstFin(), h.LastFin()
+	f := a.finding(MissingFinalAck, inc, first.At)
+	f.Sender = r.String()
+	f.Frames = finFrames(h)
+	peer := r.Peer()
+	what := fmt.Sprintf("%s's FIN (frame %d) got no final ACK from the %s", r, first.Frame, peer)
+	var note string
+	if h.FinAcked.Seen() && len(h.FinTxs) > 1 && h.FinAcked.At < h.FinTxs[1].At {
+		f.AckAfterTap = true
+		note = fmt.Sprintf("; the %s's ACK was seen at the tap (frame %d) yet the FIN was retransmitted: the ACK was lost after the tap", peer, h.FinAcked.Frame)
+	}
+	if h.FinLastAck.Seen() && h.FinLastAck.Frame > last.Frame {
+		f.Outcome = OutcomeRecovered
+		f.Frames = append(f.Frames, h.FinLastAck.Frame)
+		answered := answeredTx(h)
+		unanswered := uint64(answered)
+		f.Count = &unanswered
+		d := roundMS(h.FinLastAck.At - first.At)
+		f.DurationMS = &d
+		f.Message = fmt.Sprintf("%s: sent %d times; %d went unanswered; the ACK in frame %d ended %s in LAST_ACK%s",
+			what, h.FinCount, unanswered, h.FinLastAck.Frame, ms(h.FinLastAck.At-first.At), note)
+		a.add(f)
+		return
+	}
+	outcome, how := giveUp(inc, r)
+	f.Outcome = outcome
+	n := uint64(h.FinCount)
+	f.Count = &n
+	d := roundMS(last.At - first.At)
+	f.DurationMS = &d
+	state := "in LAST_ACK"
+	if outcome == OutcomeNever {
+		state = "from LAST_ACK"
+	}
+	f.Message = fmt.Sprintf("%s: sent %d times over %s, never acknowledged, %s (%s)%s", what, h.FinCount, ms(last.At-first.At), how, state, note)
+	a.add(f)
+}
+
+// answeredTx returns how many transmissions of h's FIN went before the one the latest
+// ACK answers: the one whose TSval the ACK echoes when timestamps are on, else the last.
+func answeredTx(h *reassembly.Half) int {
+	if h.FinLastAckHasTS {
+		for i := len(h.FinTxs) - 1; i >= 0; i-- {
+			t := h.FinTxs[i]
+			if t.HasTS && t.TSval == h.FinLastAckTSecr {
+				if i == len(h.FinTxs)-1 {
+					return int(h.FinCount) - 1
+				}
+				return i
+			}
+		}
+	}
+	return int(h.FinCount) - 1
+}
+
+func (a *analysis) firstFinUnacked(inc *reassembly.Incarnation, r reassembly.Role) {
+	h := &inc.Half[r]
+	first, last := h.FirstFin(), h.LastFin()
+	f := a.finding(FirstFinUnacked, inc, first.At)
+	f.Sender = r.String()
+	f.Frames = finFrames(h)
+	outcome, how := giveUp(inc, r)
+	f.Outcome = outcome
+	n := uint64(h.FinCount)
+	f.Count = &n
+	d := roundMS(last.At - first.At)
+	f.DurationMS = &d
+	f.Message = fmt.Sprintf("%s's first FIN (frame %d) was never acknowledged by the %s: sent %d times over %s (FIN_WAIT_1), %s",
+		r, first.Frame, r.Peer(), h.FinCount, ms(last.At-first.At), how)
+	a.add(f)
+}

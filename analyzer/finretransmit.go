@@ -1,0 +1,56 @@
+package analyzer
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/finack/finack/reassembly"
+)
+
+// finRetransmit reports, per direction, a FIN sent again at the sequence number of a
+// FIN already seen (data riding on it or not), with the intervals between
+// transmissions and the cause the capture supports.
+func (a *analysis) finRetransmit(inc *reassembly.Incarnation) {
+	for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
+		h := &inc.Half[r]
+		if h.FinCount < 2 {
+			continue
+		}
+		f := a.finding(FinRetransmit, inc, h.FinTxs[1].At)
+		f.Sender = r.String()
+		f.Frames = finFrames(h)
+		n := uint64(h.FinCount - 1)
+		f.Count = &n
+		spurious, lost := 0, 0
+		gaps := make([]string, 0, len(h.FinTxs)-1)
+		for i := 1; i < len(h.FinTxs); i++ {
+			gap := h.FinTxs[i].At - h.FinTxs[i-1].At
+			f.IntervalsMS = append(f.IntervalsMS, roundMS(gap))
+			gaps = append(gaps, ms(gap))
+			if h.FinTxs[i].AckedBefore {
+				spurious++
+			} else {
+				lost++
+			}
+		}
+		var why string
+		switch {
+		case spurious > 0 && lost > 0:
+			f.Cause = CauseMixed
+			why = "some retransmissions came before any ACK reached the tap, others after the FIN was already ACKed there (ACK lost after the tap)"
+		case spurious > 0:
+			f.Cause = CauseSpurious
+			why = fmt.Sprintf("the FIN was already ACKed at the tap (frame %d): the ACK was lost after the tap", h.FinAcked.Frame)
+		default:
+			f.Cause = CauseNotAcked
+			why = "no ACK of it reached the tap in between: the FIN was lost after the tap or its ACK before it"
+		}
+		more := ""
+		if int(h.FinCount) > len(h.FinTxs) {
+			more = fmt.Sprintf(" (%d transmissions, first %d and last kept)", h.FinCount, len(h.FinTxs)-1)
+		}
+		f.Message = fmt.Sprintf("%s's FIN (frame %d) retransmitted %d time(s) after %s%s; %s",
+			r, h.FinTxs[0].Frame, n, strings.Join(gaps, ", "), more, why)
+		a.add(f)
+	}
+}

@@ -1,0 +1,140 @@
+package analyzer
+
+import (
+	"time"
+)
+
+// Shape is how a close looked on the wire.
+type Shape string
+
+const (
+	FourWay      Shape = "four_way"     // FIN(a), ACK(b), FIN(b), ACK(a)
+	ThreeWay     Shape = "three_way"    // FIN(a), FIN+ACK(b), ACK(a)
+	Simultaneous Shape = "simultaneous" // both FINs sent before either was acknowledged
+	HalfClose    Shape = "half_close"   // FIN(a), then b kept sending data before FIN(b)
+	Reset        Shape = "reset"        // an RST instead of, or in the middle of, the FIN exchange
+	Unfinished   Shape = "unfinished"   // a close was under way when the incarnation stopped
+	NoClose      Shape = "none"         // no FIN and no RST
+)
+
+// Shapes lists every shape in report order.
+var Shapes = []Shape{FourWay, ThreeWay, Simultaneous, HalfClose, Reset, Unfinished, NoClose}
+
+// Kind is the kind of a finding.
+type Kind string
+
+const (
+	MissingFinalAck Kind = "missing_final_ack"
+	FirstFinUnacked Kind = "first_fin_unacked"
+	FinRetransmit   Kind = "fin_retransmit"
+	ReuseIn2MSL     Kind = "reuse_in_2msl"
+)
+
+// Kinds lists every finding kind in report order.
+var Kinds = []Kind{MissingFinalAck, FirstFinUnacked, FinRetransmit, ReuseIn2MSL}
+
+// Outcomes of missing_final_ack and first_fin_unacked.
+const (
+	OutcomeRecovered  = "recovered"  // a later transmission of the FIN was acknowledged
+	OutcomeNever      = "never"      // the FIN's sender gave up (silence for good, or RST)
+	OutcomeUnresolved = "unresolved" // still retransmitting when the capture ended
+)
+
+// Outcomes of reuse_in_2msl: what became of the new handshake.
+const (
+	OutcomeAccepted   = "accepted"   // the SYN was answered by a SYN-ACK
+	OutcomeRefused    = "refused"    // the TIME_WAIT holder answered with an ACK of the old connection
+	OutcomeRST        = "rst"        // the SYN was answered by an RST
+	OutcomeUnanswered = "unanswered" // nothing came back
+)
+
+// Verdicts of reuse_in_2msl.
+const (
+	VerdictSafeBySequence   = "safe_by_sequence"   // new ISN beyond the old sequence space (RFC 1122 §4.2.2.13)
+	VerdictSafeByTimestamps = "safe_by_timestamps" // new TSval newer than the old (RFC 6191)
+	VerdictUnsafe           = "unsafe"             // neither: old duplicates could pass as new data
+	VerdictUnknown          = "unknown"            // the capture lacks what the judgement needs
+)
+
+// Causes of fin_retransmit.
+const (
+	CauseNotAcked = "fin_or_ack_lost" // no ACK of the FIN reached the tap before the retransmission
+	CauseSpurious = "spurious"        // the FIN was already ACKed at the tap: the ACK was lost after it
+	CauseMixed    = "mixed"           // some retransmissions of each kind
+)
+
+// Finding is one thing that went wrong in a close.
+type Finding struct {
+	Kind        Kind      `json:"kind"`
+	Client      string    `json:"client"`
+	Server      string    `json:"server"`
+	Incarnation int       `json:"incarnation"`
+	Frames      []uint64  `json:"frames"`
+	Time        time.Time `json:"time"`
+	// Count: for fin_retransmit the retransmitted FIN segments; for missing_final_ack
+	// and first_fin_unacked the transmissions of the FIN that went unanswered.
+	Count   *uint64 `json:"count,omitempty"`
+	Outcome string  `json:"outcome,omitempty"`
+	Verdict string  `json:"verdict,omitempty"`
+	// Sender: the end whose FIN (or SYN, for reuse_in_2msl) the finding is about.
+	Sender string `json:"sender,omitempty"`
+	// Cause of a fin_retransmit (see the Cause constants).
+	Cause string `json:"cause,omitempty"`
+	// IntervalsMS: gaps between consecutive FIN transmissions, in milliseconds.
+	IntervalsMS []float64 `json:"intervals_ms,omitempty"`
+	// DurationMS: missing_final_ack/first_fin_unacked: from the first FIN to the
+	// acknowledgement (recovered) or to the last transmission; reuse_in_2msl: the
+	// time since TIME_WAIT began.
+	DurationMS *float64 `json:"duration_ms,omitempty"`
+	// TimeWaitHolder (reuse_in_2msl): which end of the old incarnation held TIME_WAIT.
+	TimeWaitHolder string `json:"time_wait_holder,omitempty"`
+	// AckAfterTap: the ACK was seen at the tap but the FIN was still retransmitted.
+	AckAfterTap bool   `json:"ack_lost_after_tap,omitempty"`
+	Message     string `json:"message"`
+
+	at int64 // capture time, Unix ns, for sorting
+}
+
+// Connection is the record of one incarnation, findings or not.
+type Connection struct {
+	Client      string    `json:"client"`
+	Server      string    `json:"server"`
+	RolesKnown  bool      `json:"roles_known"`
+	VLAN        []uint16  `json:"vlan,omitempty"`
+	Incarnation int       `json:"incarnation"`
+	FirstFrame  uint64    `json:"first_frame"`
+	LastFrame   uint64    `json:"last_frame"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	Packets     uint64    `json:"packets"`
+	Close       Shape     `json:"close"`
+	// ActiveCloser: client, server, both (simultaneous close) or none.
+	ActiveCloser string `json:"active_closer"`
+	// TimeWaitHolder: client, server, both or none; TimeWaitUntil when the last holder
+	// leaves TIME_WAIT (RFC 3339), empty when none holds it.
+	TimeWaitHolder string `json:"time_wait_holder"`
+	TimeWaitUntil  string `json:"time_wait_until,omitempty"`
+	FINs           Pair   `json:"fins"`
+	RSTs           Pair   `json:"rsts"`
+	// ResetBy: the end that sent the first RST, when one did.
+	ResetBy string `json:"reset_by,omitempty"`
+	// IdleBeforeEndMS: for an unfinished close, how long before the end of the capture
+	// the incarnation was last seen.
+	IdleBeforeEndMS *float64 `json:"idle_before_end_ms,omitempty"`
+	// Reused: this incarnation started while the previous one was in TIME_WAIT.
+	Reused bool `json:"reused,omitempty"`
+}
+
+// Pair is a count per end.
+type Pair struct {
+	Client uint32 `json:"client"`
+	Server uint32 `json:"server"`
+}
+
+// Report is the result of analysing one capture.
+type Report struct {
+	Findings    []Finding
+	Connections []Connection
+	Closes      map[Shape]int
+	Counts      map[Kind]int
+}

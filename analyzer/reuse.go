@@ -1,0 +1,99 @@
+package analyzer
+
+import (
+	"fmt"
+
+	"github.com/finack/finack/reassembly"
+)
+
+// reuse reports an incarnation that started while the previous one on its 4-tuple was
+// still held in TIME_WAIT, judges whether old duplicates could be taken for new data
+// (RFC 1122 §4.2.2.13 by sequence number, RFC 6191 by timestamps) and tells what
+// became of the new handshake.
+func (a *analysis) reuse(inc *reassembly.Incarnation) {
+	ru := inc.Reuse
+	if ru == nil {
+		return
+	}
+	prev := ru.Prev
+	f := a.finding(ReuseIn2MSL, inc, ru.SYN.At)
+	sender := ru.SynSender // role in prev
+	holder := pairName(ru.TimeWait.Holder[reassembly.Client], ru.TimeWait.Holder[reassembly.Server])
+	f.TimeWaitHolder = holder
+	f.Sender = "client" // the SYN sender is the new incarnation's client
+	elapsed := ru.SYN.At - ru.TimeWait.Since
+	d := roundMS(elapsed)
+	f.DurationMS = &d
+	if ru.TimeWait.Start.Seen() {
+		f.Frames = append(f.Frames, ru.TimeWait.Start.Frame)
+	} else if lf := prev.Half[sender.Peer()].LastFin(); lf.Seen() {
+		f.Frames = append(f.Frames, lf.Frame)
+	}
+	f.Frames = append(f.Frames, ru.SYN.Frame)
+
+	verdict, why := reuseVerdict(ru)
+	f.Verdict = verdict
+	outcome, how, frames := reuseOutcome(inc)
+	f.Outcome = outcome
+	f.Frames = append(f.Frames, frames...)
+
+	who := fmt.Sprintf("the %s of incarnation %d", holder, prev.Index)
+	if holder == "both" {
+		who = fmt.Sprintf("both ends of incarnation %d", prev.Index)
+	}
+	selfHeld := ru.TimeWait.Holder[sender]
+	self := ""
+	if selfHeld {
+		self = fmt.Sprintf("; the SYN came from the TIME_WAIT holder itself (%s): port reuse settings, or several hosts behind one address (NAT)", prev.Half[sender].Endpoint)
+	}
+	tw := "TIME_WAIT began"
+	if ru.TimeWait.Inferred {
+		tw = "TIME_WAIT began (inferred: the final ACK was not seen)"
+	}
+	f.Message = fmt.Sprintf("new SYN (frame %d) %s after %s, while %s held the 4-tuple in TIME_WAIT; %s; %s%s",
+		ru.SYN.Frame, ms(elapsed), tw, who, why, how, self)
+	a.add(f)
+}
+
+func reuseVerdict(ru *reassembly.Reuse) (string, string) {
+	if ru.OldSeqKnown && reassembly.SeqLess(ru.OldNextSeq, ru.NewISN) {
+		return VerdictSafeBySequence, fmt.Sprintf("safe by sequence: ISN %d is beyond the old connection's %d", ru.NewISN, ru.OldNextSeq)
+	}
+	if ru.OldHasTS && ru.NewHasTS && reassembly.SeqLess(ru.OldTSval, ru.NewTSval) {
+		return VerdictSafeByTimestamps, fmt.Sprintf("safe by timestamps: TSval %d is newer than the old connection's %d", ru.NewTSval, ru.OldTSval)
+	}
+	if !ru.OldSeqKnown {
+		return VerdictUnknown, "verdict unknown: the capture has no segment of the SYN sender in the old connection"
+	}
+	if ru.OldHasTS && ru.NewHasTS {
+		return VerdictUnsafe, fmt.Sprintf("unsafe: ISN %d is not beyond the old connection's %d and TSval %d is not newer than %d",
+			ru.NewISN, ru.OldNextSeq, ru.NewTSval, ru.OldTSval)
+	}
+	return VerdictUnsafe, fmt.Sprintf("unsafe: ISN %d is not beyond the old connection's %d and there are no timestamps on both to tell them apart", ru.NewISN, ru.OldNextSeq)
+}
+
+// reuseOutcome tells what the new handshake became, with the frames that show it.
+func reuseOutcome(inc *reassembly.Incarnation) (string, string, []uint64) {
+	srv := &inc.Half[reassembly.Server]
+	c := &inc.Half[reassembly.Client]
+	if inc.Refusal.Ack.Seen() {
+		frames := []uint64{inc.Refusal.Ack.Frame}
+		how := fmt.Sprintf("refused: the holder answered with an ACK of the old connection (frame %d)", inc.Refusal.Ack.Frame)
+		if inc.Refusal.Rst.Seen() {
+			frames = append(frames, inc.Refusal.Rst.Frame)
+			how += fmt.Sprintf(", the client reset it (frame %d)", inc.Refusal.Rst.Frame)
+		}
+		if srv.SynCount > 0 {
+			frames = append(frames, srv.Syn.Frame)
+			how += fmt.Sprintf(", and the handshake completed %s after the first SYN (SYN-ACK frame %d)", ms(srv.Syn.At-c.Syn.At), srv.Syn.Frame)
+		}
+		return OutcomeRefused, how, frames
+	}
+	if srv.SynCount > 0 {
+		return OutcomeAccepted, fmt.Sprintf("accepted (SYN-ACK frame %d)", srv.Syn.Frame), []uint64{srv.Syn.Frame}
+	}
+	if srv.Rst.Seen() {
+		return OutcomeRST, fmt.Sprintf("answered by RST (frame %d)", srv.Rst.Frame), []uint64{srv.Rst.Frame}
+	}
+	return OutcomeUnanswered, "no answer seen", nil
+}

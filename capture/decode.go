@@ -1,0 +1,270 @@
+package capture
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// etherTypeQinQOld is the pre-standard QinQ TPID (0x9100) some switches still use.
+// gopacket knows 0x8100 and 0x88a8 only.
+const etherTypeQinQOld layers.EthernetType = 0x9100
+
+func nextAfterEtherType(t layers.EthernetType) gopacket.LayerType {
+	if t == etherTypeQinQOld {
+		return layers.LayerTypeDot1Q
+	}
+	return t.LayerType()
+}
+
+// etherLayer is gopacket's Ethernet that also follows 0x9100 tags.
+type etherLayer struct{ layers.Ethernet }
+
+func (e *etherLayer) NextLayerType() gopacket.LayerType { return nextAfterEtherType(e.EthernetType) }
+
+// vlanLayer is gopacket's Dot1Q that remembers the first two VLAN IDs of a frame:
+// the parser decodes every tag into the same struct, so without this the outer
+// tag of a QinQ frame would be overwritten by the inner one.
+type vlanLayer struct {
+	layers.Dot1Q
+	ids [2]uint16
+	n   int
+}
+
+func (v *vlanLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if err := v.Dot1Q.DecodeFromBytes(data, df); err != nil {
+		return err
+	}
+	if v.n < len(v.ids) {
+		v.ids[v.n] = v.VLANIdentifier
+	}
+	v.n++
+	return nil
+}
+
+func (v *vlanLayer) NextLayerType() gopacket.LayerType {
+	if v.Type < 0x600 { // 802.3 length, LLC follows
+		return layers.LayerTypeLLC
+	}
+	return nextAfterEtherType(v.Type)
+}
+
+// decoder turns one frame into a Segment. It owns one set of layer structs that
+// every parser shares and reuses, so decoding allocates nothing for well-formed
+// packets. gopacket decodes the link and IP layers (a DecodingLayerParser per
+// starting layer); TCP is parsed here, because gopacket's TCP layer fails as a
+// whole on a header or options cut by the snap length, and a cut header still
+// carries the ports, sequence numbers and flags the analysis needs.
+type decoder struct {
+	eth  etherLayer
+	vlan vlanLayer
+	sll  layers.LinuxSLL
+	sll2 layers.LinuxSLL2
+	loop layers.Loopback
+	ip4  layers.IPv4
+	ip6  layers.IPv6
+	ext  layers.IPv6ExtensionSkipper // hop-by-hop (after the first), routing, destination
+	frag layers.IPv6Fragment         // registered after ext so fragments are seen
+
+	parsers [numStarts]*gopacket.DecodingLayerParser
+	decoded []gopacket.LayerType
+}
+
+func newDecoder() *decoder {
+	d := &decoder{decoded: make([]gopacket.LayerType, 0, 16)}
+	firsts := [numStarts]gopacket.LayerType{
+		startEthernet: layers.LayerTypeEthernet,
+		startSLL:      layers.LayerTypeLinuxSLL,
+		startSLL2:     layers.LayerTypeLinuxSLL2,
+		startLoopback: layers.LayerTypeLoopback,
+		startIPv4:     layers.LayerTypeIPv4,
+		startIPv6:     layers.LayerTypeIPv6,
+	}
+	for s, first := range firsts {
+		if first == gopacket.LayerTypeZero {
+			continue
+		}
+		p := gopacket.NewDecodingLayerParser(first,
+			&d.eth, &d.vlan, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ext)
+		p.AddDecodingLayer(&d.frag) // overrides ext for the fragment header
+		p.IgnoreUnsupported = true  // stopping at TCP (or UDP, ARP...) is the normal case
+		d.parsers[s] = p
+	}
+	return d
+}
+
+// layer returns the struct that decoded layer type t.
+func (d *decoder) layer(t gopacket.LayerType) gopacket.DecodingLayer {
+	switch t {
+	case layers.LayerTypeEthernet:
+		return &d.eth
+	case layers.LayerTypeDot1Q:
+		return &d.vlan
+	case layers.LayerTypeLinuxSLL:
+		return &d.sll
+	case layers.LayerTypeLinuxSLL2:
+		return &d.sll2
+	case layers.LayerTypeLoopback:
+		return &d.loop
+	case layers.LayerTypeIPv4:
+		return &d.ip4
+	case layers.LayerTypeIPv6:
+		return &d.ip6
+	case layers.LayerTypeIPv6Fragment:
+		return &d.frag
+	}
+	if layers.LayerClassIPv6Extension.Contains(t) {
+		return &d.ext
+	}
+	return nil
+}
+
+// decode fills seg (all fields but Frame, Time and Interface) from a frame that
+// starts with st. ok is false when the frame is not a TCP segment; why says why.
+func (d *decoder) decode(st start, data []byte, seg *Segment) (why SkipReason, ok bool) {
+	if st == startRaw {
+		if len(data) == 0 {
+			return Undecodable, false
+		}
+		switch data[0] >> 4 {
+		case 4:
+			st = startIPv4
+		case 6:
+			st = startIPv6
+		default:
+			return Undecodable, false
+		}
+	}
+	if st >= numStarts || d.parsers[st] == nil {
+		return UnsupportedLinkType, false
+	}
+	d.vlan.n = 0
+	if err := d.parsers[st].DecodeLayers(data, &d.decoded); err != nil {
+		return Undecodable, false
+	}
+	n := len(d.decoded)
+	if n == 0 {
+		return Undecodable, false
+	}
+	ip := gopacket.LayerTypeZero
+	for _, t := range d.decoded {
+		if t == layers.LayerTypeIPv4 || t == layers.LayerTypeIPv6 {
+			ip = t // the innermost IP header wins (IP-in-IP)
+		}
+	}
+	last := d.layer(d.decoded[n-1])
+	if last == nil {
+		return Undecodable, false
+	}
+	next, payload := last.NextLayerType(), last.LayerPayload()
+	if ip == gopacket.LayerTypeZero {
+		if next == layers.LayerTypeIPv4 || next == layers.LayerTypeIPv6 {
+			return Undecodable, false // the link layer says IP but the frame ends
+		}
+		return NotIP, false
+	}
+	switch {
+	case next == gopacket.LayerTypeFragment:
+		return Fragment, false
+	case next != layers.LayerTypeTCP:
+		return NotTCP, false
+	}
+
+	// wire is the IP packet length from its header, hdr the IP header as captured.
+	var wire int
+	var hdr []byte
+	if ip == layers.LayerTypeIPv4 {
+		if d.ip4.Version != 4 {
+			return Undecodable, false
+		}
+		wire, hdr = int(d.ip4.Length), d.ip4.Contents // Length 0 (TSO) was set to the captured length
+		seg.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(d.ip4.SrcIP)), 0)
+		seg.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(d.ip4.DstIP)), 0)
+		seg.IPID, seg.TTL = d.ip4.Id, d.ip4.TTL
+	} else {
+		if d.ip6.Version != 6 {
+			return Undecodable, false
+		}
+		wire, hdr = 40+int(d.ip6.Length), d.ip6.Contents
+		if d.ip6.Length == 0 { // jumbogram: the captured bytes are all we know
+			wire = cap(hdr) - cap(payload) + len(payload)
+		}
+		seg.Src = netip.AddrPortFrom(netip.AddrFrom16([16]byte(d.ip6.SrcIP)).Unmap(), 0)
+		seg.Dst = netip.AddrPortFrom(netip.AddrFrom16([16]byte(d.ip6.DstIP)).Unmap(), 0)
+		seg.IPID, seg.TTL = 0, d.ip6.HopLimit
+	}
+	// All layers slice one frame buffer, so the difference of capacities is the
+	// distance from the IP header to the TCP header (IP options and IPv6
+	// extension headers included), whatever the snap length kept.
+	tcpWire := wire - (cap(hdr) - cap(payload))
+	seg.VLAN = [2]uint16{}
+	for i := 0; i < d.vlan.n && i < len(seg.VLAN); i++ {
+		seg.VLAN[i] = d.vlan.ids[i]
+	}
+	if !parseTCP(payload, tcpWire, seg) {
+		return Undecodable, false
+	}
+	return 0, true
+}
+
+// tcpMinHeader is the shortest TCP header prefix that still yields a useful
+// segment: ports, sequence and acknowledgment numbers, data offset and flags.
+const tcpMinHeader = 14
+
+// parseTCP fills the TCP fields of seg from b, the TCP header and whatever the snap
+// length kept after it; wire is the TCP segment length per the IP header. It
+// reports false when b is too short for the flags or the data offset is invalid.
+func parseTCP(b []byte, wire int, seg *Segment) bool {
+	if len(b) < tcpMinHeader {
+		return false
+	}
+	hlen := int(b[12]>>4) * 4
+	if hlen < 20 {
+		return false
+	}
+	seg.Src = netip.AddrPortFrom(seg.Src.Addr(), binary.BigEndian.Uint16(b[0:2]))
+	seg.Dst = netip.AddrPortFrom(seg.Dst.Addr(), binary.BigEndian.Uint16(b[2:4]))
+	seg.Seq = binary.BigEndian.Uint32(b[4:8])
+	seg.Ack = binary.BigEndian.Uint32(b[8:12])
+	seg.Flags = Flags(b[13])
+	seg.Window = 0
+	seg.HasTS, seg.TSval, seg.TSecr = false, 0, 0
+	seg.Truncated = len(b) < hlen
+	if len(b) >= 16 {
+		seg.Window = binary.BigEndian.Uint16(b[14:16])
+	}
+	if pl := wire - hlen; pl > 0 {
+		seg.PayloadLen = uint32(pl)
+	} else {
+		seg.PayloadLen = 0
+	}
+	if len(b) <= 20 {
+		return true
+	}
+	opts := b[20:min(hlen, len(b))]
+	for i := 0; i < len(opts); {
+		switch kind := opts[i]; kind {
+		case 0: // end of option list
+			return true
+		case 1: // no-operation
+			i++
+			continue
+		}
+		if i+1 >= len(opts) {
+			return true // length byte cut (Truncated is set) or malformed
+		}
+		l := int(opts[i+1])
+		if l < 2 || i+l > len(opts) {
+			return true // malformed or cut: keep what we have
+		}
+		if opts[i] == 8 && l == 10 {
+			seg.HasTS = true
+			seg.TSval = binary.BigEndian.Uint32(opts[i+2 : i+6])
+			seg.TSecr = binary.BigEndian.Uint32(opts[i+6 : i+10])
+		}
+		i += l
+	}
+	return true
+}

@@ -1,0 +1,66 @@
+package capture
+
+import "github.com/gopacket/gopacket/layers"
+
+// Link types finack decodes. They are LINKTYPE_ values as pcap and pcapng files
+// store them; where libpcap's DLT_ value differs (raw IP) both are accepted.
+const (
+	linkNull     layers.LinkType = 0   // BSD loopback, 4-byte AF in host byte order
+	linkEthernet layers.LinkType = 1   // Ethernet II / 802.3, optional 802.1Q/QinQ tags
+	linkRawDLT   layers.LinkType = 12  // DLT_RAW on most systems, seen in old files
+	linkRawBSD   layers.LinkType = 14  // DLT_RAW on OpenBSD
+	linkRaw      layers.LinkType = 101 // LINKTYPE_RAW: bare IPv4 or IPv6
+	linkLoop     layers.LinkType = 108 // OpenBSD loopback, 4-byte AF in network byte order
+	linkSLL      layers.LinkType = 113 // Linux cooked capture v1 (tcpdump -i any, old)
+	linkIPv4     layers.LinkType = 228 // bare IPv4
+	linkIPv6     layers.LinkType = 229 // bare IPv6
+	linkSLL2     layers.LinkType = 276 // Linux cooked capture v2 (tcpdump -i any today)
+)
+
+// start is where decoding of a frame begins. LinkType.LayerType() is not enough
+// for this: it knows neither SLL2 on every build nor that raw IP means "look at the
+// version nibble", and it cannot say "unsupported" apart from "zero".
+type start uint8
+
+const (
+	startUnsupported start = iota
+	startEthernet
+	startSLL
+	startSLL2
+	startLoopback // Null and Loop: gopacket's Loopback reads the AF in either byte order
+	startRaw      // IPv4 or IPv6 by version nibble
+	startIPv4
+	startIPv6
+	numStarts
+)
+
+func linkStart(lt layers.LinkType) start {
+	switch lt {
+	case linkEthernet:
+		return startEthernet
+	case linkSLL:
+		return startSLL
+	case linkSLL2:
+		return startSLL2
+	case linkNull, linkLoop:
+		return startLoopback
+	case linkRaw, linkRawDLT, linkRawBSD:
+		return startRaw
+	case linkIPv4:
+		return startIPv4
+	case linkIPv6:
+		return startIPv6
+	}
+	return startUnsupported
+}
+
+// bpfDLT returns the DLT_ value libpcap's filter compiler wants for a file's link
+// type: pcap_open_dead takes DLT_ values, and LINKTYPE_RAW (101) is DLT_RAW (12)
+// there; 101 itself is rejected as unknown.
+func bpfDLT(lt layers.LinkType) layers.LinkType {
+	switch lt {
+	case linkRaw, linkRawBSD:
+		return linkRawDLT
+	}
+	return lt
+}

@@ -1,0 +1,220 @@
+package capture
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// bufSize is the read buffer of every input. pcapgo's zero-copy reads go through
+// it; 1 MiB keeps the number of read system calls negligible per packet.
+const bufSize = 1 << 20
+
+// stdinName is how "-" is named in errors.
+const stdinName = "stdin"
+
+// countingReader counts the bytes read through it, so a record's byte offset can
+// be computed as count minus what the bufio.Reader above still buffers.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// source is one input file: its format reader and the record it has read ahead
+// for the merge (the "head"). The head's data is pcapgo's zero-copy buffer, valid
+// until this source reads again.
+type source struct {
+	name   string
+	index  int
+	file   *os.File // nil for stdin, which is not ours to close
+	gz     *gzip.Reader
+	raw    countingReader // bytes of the file
+	plain  countingReader // bytes of the decompressed stream (gzip only)
+	count  *countingReader
+	br     *bufio.Reader // what the format reader reads
+	pcap   *pcapgo.Reader
+	ng     *pcapgo.NgReader
+	link   layers.LinkType // a pcap file's only link type
+	frames uint64          // records of this file read so far
+
+	has  bool // head holds a record
+	data []byte
+	ci   gopacket.CaptureInfo
+	hl   layers.LinkType // head's link type
+	off  int64           // byte offset where the next (or head) record starts
+	done bool            // clean end reached
+}
+
+// Magic numbers, as the first four bytes of the file.
+var (
+	magicPcapLE   = [4]byte{0xd4, 0xc3, 0xb2, 0xa1}
+	magicPcapBE   = [4]byte{0xa1, 0xb2, 0xc3, 0xd4}
+	magicPcapNsLE = [4]byte{0x4d, 0x3c, 0xb2, 0xa1}
+	magicPcapNsBE = [4]byte{0xa1, 0xb2, 0x3c, 0x4d}
+	magicPcapKuLE = [4]byte{0x34, 0xcd, 0xb2, 0xa1} // Kuznetzov's modified pcap
+	magicPcapKuBE = [4]byte{0xa1, 0xb2, 0xcd, 0x34}
+	magicPcapng   = [4]byte{0x0a, 0x0d, 0x0d, 0x0a}
+)
+
+// openSource opens path ("-" = stdin), undoes gzip if the first bytes say so, and
+// starts the pcap or pcapng reader its magic number calls for. File name
+// extensions are ignored: captures are often misnamed.
+func openSource(path string, index int) (_ *source, err error) {
+	s := &source{name: path, index: index, off: -1}
+	var in io.Reader
+	if path == "-" {
+		s.name, in = stdinName, os.Stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err // *PathError: "open PATH: reason"
+		}
+		s.file, in = f, f
+		if fi, err := f.Stat(); err != nil {
+			f.Close()
+			return nil, err
+		} else if fi.IsDir() {
+			f.Close()
+			return nil, fmt.Errorf("%s: is a directory, not a capture file", path)
+		}
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	s.raw.r = in
+	s.br = bufio.NewReaderSize(&s.raw, bufSize)
+	s.count = &s.raw
+	head, err := s.br.Peek(2)
+	if len(head) == 0 && err == io.EOF {
+		return nil, fmt.Errorf("%s: empty file", s.name)
+	} else if len(head) < 2 {
+		return nil, fmt.Errorf("%s: cannot read: %w", s.name, orUnexpectedEOF(err))
+	}
+	if head[0] == 0x1f && head[1] == 0x8b {
+		s.gz, err = gzip.NewReader(s.br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: gzip: %w", s.name, orUnexpectedEOF(err))
+		}
+		s.plain.r = s.gz
+		s.count = &s.plain
+		s.br = bufio.NewReaderSize(&s.plain, bufSize)
+	}
+
+	magic, err := s.br.Peek(4)
+	if len(magic) < 4 {
+		if len(magic) == 0 && err == io.EOF {
+			return nil, fmt.Errorf("%s: empty capture (no file header)", s.name)
+		}
+		if err == io.EOF || err == nil {
+			return nil, fmt.Errorf("%s: too short for a capture file header (%d bytes)", s.name, len(magic))
+		}
+		return nil, fmt.Errorf("%s: %w", s.name, err)
+	}
+	switch m := [4]byte(magic); m {
+	case magicPcapLE, magicPcapBE, magicPcapNsLE, magicPcapNsBE:
+		s.pcap, err = pcapgo.NewReader(s.br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: pcap file header: %w", s.name, orUnexpectedEOF(err))
+		}
+		s.link = s.pcap.LinkType()
+	case magicPcapng:
+		s.ng, err = pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		if err != nil {
+			return nil, fmt.Errorf("%s: pcapng section header: %w", s.name, orUnexpectedEOF(err))
+		}
+	case magicPcapKuLE, magicPcapKuBE:
+		return nil, fmt.Errorf("%s: modified (Kuznetzov) pcap format is not supported; convert it with editcap -F pcap", s.name)
+	default:
+		what := "capture"
+		if s.gz != nil {
+			what = "decompressed capture"
+		}
+		return nil, fmt.Errorf("%s: not a pcap or pcapng file: %s starts with %02x %02x %02x %02x (magic %08x)",
+			s.name, what, m[0], m[1], m[2], m[3], binary.BigEndian.Uint32(m[:]))
+	}
+	s.off = s.offset()
+	return s, nil
+}
+
+func orUnexpectedEOF(err error) error {
+	if err == io.EOF || err == nil {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// offset is the position of the format reader in the (decompressed) stream.
+func (s *source) offset() int64 { return s.count.n - int64(s.br.Buffered()) }
+
+// read reads the next record into the head. It returns io.EOF at a clean end
+// and the format reader's error otherwise.
+func (s *source) read() error {
+	s.has = false
+	s.off = s.offset()
+	var err error
+	if s.pcap != nil {
+		s.data, s.ci, err = s.pcap.ZeroCopyReadPacketData()
+		s.hl = s.link
+		// pcapgo reports a record whose header is complete but whose data is
+		// missing entirely as io.EOF: only an end at a record boundary is clean.
+		if err == io.EOF && s.offset() != s.off {
+			err = io.ErrUnexpectedEOF
+		}
+	} else {
+		s.data, s.ci, err = s.ng.ZeroCopyReadPacketData()
+		if err == nil {
+			var lt layers.LinkType
+			ok := len(s.ci.AncillaryData) > 0
+			if ok {
+				lt, ok = s.ci.AncillaryData[0].(layers.LinkType)
+			}
+			if !ok {
+				err = errors.New("pcapng reader returned no link type")
+			}
+			s.hl = lt
+		}
+	}
+	if err != nil {
+		if err == io.EOF {
+			s.done = true
+		}
+		return err
+	}
+	s.frames++
+	s.has = true
+	return nil
+}
+
+func (s *source) readError(err error) *ReadError {
+	return &ReadError{File: s.name, Frame: s.frames + 1, Offset: s.off, Err: err}
+}
+
+// Close releases the file (never stdin).
+func (s *source) Close() error {
+	var err error
+	if s.gz != nil {
+		s.gz.Close()
+	}
+	if s.file != nil {
+		err = s.file.Close()
+		s.file = nil
+	}
+	return err
+}

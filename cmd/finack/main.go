@@ -1,0 +1,243 @@
+// Command finack reads TCP traffic from capture files and reports how every connection
+// closed: close shapes, final ACKs that never came, retransmitted FINs, and 4-tuples
+// reused while one end still held them in TIME_WAIT.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	flag "github.com/spf13/pflag"
+
+	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/capture"
+	"github.com/finack/finack/reassembly"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFinding = 1 // a finding named by --fail-on occurred
+	exitError   = 2 // usage or input error
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usageText = `finack: how did the TCP connections in a capture close?
+
+Usage:
+  finack -r FILE [-r FILE ...] [flags] [BPF expression]
+
+Examples:
+  finack -r capture.pcap                       human-readable report
+  finack -r capture.pcapng -o json             one JSON document
+  finack -r capture.pcap -o ndjson             one record per line
+  finack -r a.pcap0 -r a.pcap1 'tcp port 443'  rotated pieces merged by time, filtered
+  tcpdump -i eth0 -w - | finack -r -           read stdin
+  finack -r capture.pcap --fail-on missing_final_ack,fin_retransmit
+                                               exit 1 if any such finding
+
+Flags:
+`
+
+type options struct {
+	files       []string
+	output      string
+	connections bool
+	timeWait    time.Duration
+	failOn      []string
+	filter      string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("finack", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	var o options
+	var help, showVersion bool
+	fs.StringArrayVarP(&o.files, "read", "r", nil, "read packets from `FILE` (pcap or pcapng, gzip allowed; - for stdin); repeat to merge rotated pieces by time")
+	fs.StringVarP(&o.output, "output", "o", "text", "output `FORMAT`: text, json or ndjson")
+	fs.BoolVar(&o.connections, "connections", false, "text output: list every connection, not only findings")
+	fs.DurationVar(&o.timeWait, "time-wait", reassembly.DefaultTimeWait, "TIME_WAIT (2MSL) `DURATION` of the hosts (Linux: 60s)")
+	fs.StringSliceVar(&o.failOn, "fail-on", nil, "exit 1 if a finding of one of these `KINDS` occurs (comma-separated, or any)")
+	fs.BoolVarP(&help, "help", "h", false, "show this help")
+	fs.BoolVar(&showVersion, "version", false, "print the version and build information")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nFinding kinds: %s\nExit codes: 0 done, 1 a --fail-on finding occurred, 2 usage or input error.\n", kindList())
+	}
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "finack: %v (see finack --help)\n", err)
+		return exitError
+	}
+	if help {
+		fs.SetOutput(stdout)
+		stderr := stdout
+		fmt.Fprint(stderr, usageText)
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nFinding kinds: %s\nExit codes: 0 done, 1 a --fail-on finding occurred, 2 usage or input error.\n", kindList())
+		return exitOK
+	}
+	if showVersion {
+		fmt.Fprintln(stdout, versionString())
+		return exitOK
+	}
+	o.filter = strings.Join(fs.Args(), " ")
+	if err := o.validate(); err != nil {
+		fmt.Fprintf(stderr, "finack: %v\n", err)
+		return exitError
+	}
+	return analyze(o, stdout, stderr)
+}
+
+func (o *options) validate() error {
+	if len(o.files) == 0 {
+		return errors.New("-r: no capture to read (give -r FILE, or -r - for stdin; see finack --help)")
+	}
+	switch o.output {
+	case "text", "json", "ndjson":
+	default:
+		return fmt.Errorf("-o: unknown output format %q (want text, json or ndjson)", o.output)
+	}
+	if o.timeWait <= 0 {
+		return fmt.Errorf("--time-wait: must be positive, got %v", o.timeWait)
+	}
+	for _, k := range o.failOn {
+		if k == "any" {
+			continue
+		}
+		if !knownKind(k) {
+			return fmt.Errorf("--fail-on: unknown finding kind %q (want any or one of %s)", k, kindList())
+		}
+	}
+	return nil
+}
+
+func knownKind(k string) bool {
+	for _, x := range analyzer.Kinds {
+		if string(x) == k {
+			return true
+		}
+	}
+	return false
+}
+
+func kindList() string {
+	s := make([]string, len(analyzer.Kinds))
+	for i, k := range analyzer.Kinds {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+func versionString() string {
+	v := version
+	goVersion := "unknown"
+	var rev, modified string
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = "+dirty"
+				}
+			}
+		}
+	}
+	out := fmt.Sprintf("finack %s (%s", v, goVersion)
+	if rev != "" {
+		out += ", commit " + rev + modified
+	}
+	return out + ")"
+}
+
+// analyze reads the capture, runs the analysis and renders the report. A damaged
+// input still renders what was read before the damage, then fails with exit code 2.
+func analyze(o options, stdout, stderr io.Writer) int {
+	r, err := capture.Open(o.files, capture.Options{Filter: o.filter})
+	if err != nil {
+		fmt.Fprintf(stderr, "finack: %v\n", err)
+		return exitError
+	}
+	defer r.Close()
+	tr := reassembly.NewTracker(reassembly.Config{TimeWait: o.timeWait})
+	var seg capture.Segment
+	var readErr error
+	for {
+		err := r.Next(&seg)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		tr.Add(&seg)
+	}
+	st := r.Stats()
+	end := st.Last.UnixNano()
+	if st.Last.IsZero() {
+		end = 0
+	}
+	tr.Finish(end)
+	rep := analyzer.Analyze(tr.Incarnations(), analyzer.Config{TimeWait: o.timeWait})
+	doc := newDocument(o, st, rep, readErr)
+
+	w := bufio.NewWriterSize(stdout, 64<<10)
+	switch o.output {
+	case "json":
+		err = writeJSON(w, doc)
+	case "ndjson":
+		err = writeNDJSON(w, doc)
+	default:
+		err = writeText(w, doc, o.connections)
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "finack: writing the report: %v\n", err)
+		return exitError
+	}
+	if readErr != nil {
+		fmt.Fprintf(stderr, "finack: %v\n", readErr)
+		return exitError
+	}
+	if failed(o.failOn, rep) {
+		return exitFinding
+	}
+	return exitOK
+}
+
+func failed(failOn []string, rep analyzer.Report) bool {
+	for _, k := range failOn {
+		if k == "any" {
+			if len(rep.Findings) > 0 {
+				return true
+			}
+			continue
+		}
+		if rep.Counts[analyzer.Kind(k)] > 0 {
+			return true
+		}
+	}
+	return false
+}

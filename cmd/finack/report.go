@@ -1,0 +1,191 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/capture"
+)
+
+// document is the whole report: what -o json prints, and what text and NDJSON render.
+type document struct {
+	Summary     summary               `json:"summary"`
+	Findings    []analyzer.Finding    `json:"findings"`
+	Connections []analyzer.Connection `json:"connections"`
+	// Error names where reading stopped on a damaged input (the report covers what
+	// was read before it).
+	Error string `json:"error,omitempty"`
+}
+
+type summary struct {
+	Files    []string          `json:"files"`
+	Filter   string            `json:"filter,omitempty"`
+	Packets  uint64            `json:"packets"`
+	Segments uint64            `json:"tcp_segments"`
+	Skipped  map[string]uint64 `json:"skipped"`
+	First    *time.Time        `json:"first_packet,omitempty"`
+	Last     *time.Time        `json:"last_packet,omitempty"`
+	// TimeWaitSeconds is the TIME_WAIT length the analysis used.
+	TimeWaitSeconds float64                `json:"time_wait_s"`
+	Connections     int                    `json:"connections"`
+	Closes          map[analyzer.Shape]int `json:"closes"`
+	FindingCounts   map[analyzer.Kind]int  `json:"findings"`
+}
+
+func newDocument(o options, st capture.Stats, rep analyzer.Report, readErr error) document {
+	d := document{
+		Summary: summary{
+			Files: o.files, Filter: o.filter, Packets: st.Packets, Segments: st.Segments,
+			Skipped:         make(map[string]uint64),
+			TimeWaitSeconds: o.timeWait.Seconds(),
+			Connections:     len(rep.Connections),
+			Closes:          rep.Closes, FindingCounts: rep.Counts,
+		},
+		Findings: rep.Findings, Connections: rep.Connections,
+	}
+	for i, n := range st.Skipped {
+		d.Summary.Skipped[capture.SkipReason(i).String()] = n
+	}
+	if !st.First.IsZero() {
+		f, l := st.First.UTC(), st.Last.UTC()
+		d.Summary.First, d.Summary.Last = &f, &l
+	}
+	if d.Findings == nil {
+		d.Findings = []analyzer.Finding{}
+	}
+	if d.Connections == nil {
+		d.Connections = []analyzer.Connection{}
+	}
+	if readErr != nil {
+		d.Error = readErr.Error()
+	}
+	return d
+}
+
+func writeJSON(w io.Writer, d document) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(d)
+}
+
+// writeNDJSON writes one record per line: every connection, then every finding, then
+// the summary; each record says what it is in "type".
+func writeNDJSON(w io.Writer, d document) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for i := range d.Connections {
+		if err := enc.Encode(struct {
+			Type string `json:"type"`
+			*analyzer.Connection
+		}{"connection", &d.Connections[i]}); err != nil {
+			return err
+		}
+	}
+	for i := range d.Findings {
+		if err := enc.Encode(struct {
+			Type string `json:"type"`
+			*analyzer.Finding
+		}{"finding", &d.Findings[i]}); err != nil {
+			return err
+		}
+	}
+	return enc.Encode(struct {
+		Type  string `json:"type"`
+		Error string `json:"error,omitempty"`
+		*summary
+	}{"summary", d.Error, &d.Summary})
+}
+
+// writeText renders the report for a person: a header, the close shapes and finding
+// counts, then one line per finding; with connections, every connection too.
+func writeText(w io.Writer, d document, connections bool) error {
+	s := d.Summary
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("file         %s\n", strings.Join(s.Files, ", "))
+	if s.Filter != "" {
+		p("filter       %s\n", s.Filter)
+	}
+	p("packets      %d (%d TCP segments%s)\n", s.Packets, s.Segments, skippedText(s.Skipped))
+	if s.First != nil {
+		p("time         %s to %s (%s)\n", s.First.Format(time.RFC3339Nano), s.Last.Format(time.RFC3339Nano), s.Last.Sub(*s.First))
+	}
+	p("connections  %d TCP (TIME_WAIT length %s)\n", s.Connections, time.Duration(s.TimeWaitSeconds*float64(time.Second)))
+	p("closes       %s\n", countsText(analyzer.Shapes, s.Closes))
+	p("findings     %s\n", countsText(analyzer.Kinds, s.FindingCounts))
+	if len(d.Findings) > 0 {
+		p("\n")
+		for _, f := range d.Findings {
+			p("%-17s  %s → %s #%d  frames %s\n    %s\n", f.Kind, f.Client, f.Server, f.Incarnation, framesText(f.Frames), f.Message)
+		}
+	}
+	if connections && len(d.Connections) > 0 {
+		p("\nconnections (first frame, client → server #incarnation, close, active closer, TIME_WAIT)\n")
+		for _, c := range d.Connections {
+			roles := ""
+			if !c.RolesKnown {
+				roles = " (roles guessed: no handshake seen)"
+			}
+			tw := "none"
+			if c.TimeWaitHolder != "none" {
+				tw = fmt.Sprintf("%s until %s", c.TimeWaitHolder, c.TimeWaitUntil)
+			}
+			vlan := ""
+			if len(c.VLAN) > 0 {
+				vlan = fmt.Sprintf(" vlan %v", c.VLAN)
+			}
+			p("  %6d  %s → %s #%d%s  %s  closer %s  TIME_WAIT %s  frames %d-%d, %d packets, FIN %d/%d, RST %d/%d%s\n",
+				c.FirstFrame, c.Client, c.Server, c.Incarnation, vlan, c.Close, c.ActiveCloser, tw,
+				c.FirstFrame, c.LastFrame, c.Packets, c.FINs.Client, c.FINs.Server, c.RSTs.Client, c.RSTs.Server, roles)
+		}
+	}
+	return nil
+}
+
+func skippedText(m map[string]uint64) string {
+	keys := make([]string, 0, len(m))
+	for k, n := range m {
+		if n > 0 {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return ""
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("; skipped:")
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s %d", k, m[k])
+	}
+	return b.String()
+}
+
+func countsText[K ~string](order []K, m map[K]int) string {
+	var b strings.Builder
+	for _, k := range order {
+		if m[k] > 0 {
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s %d", k, m[k])
+		}
+	}
+	if b.Len() == 0 {
+		return "none"
+	}
+	return b.String()
+}
+
+func framesText(frames []uint64) string {
+	s := make([]string, len(frames))
+	for i, f := range frames {
+		s[i] = fmt.Sprint(f)
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,11 @@
+// Package reassembly rebuilds the life of every TCP connection from capture.Segments:
+// it keys segments by the canonical 4-tuple (plus VLAN tags), splits a 4-tuple into
+// incarnations (a new SYN after a close, a reuse within TIME_WAIT, a connection picked
+// up mid-stream), and records for each direction the facts the teardown analysis needs:
+// the handshake, the highest sequence and acknowledgement numbers, every transmission of
+// the FIN and what acknowledged it, RSTs, TCP timestamps, and the TIME_WAIT window of
+// the active closer, all on capture time.
+//
+// It is not payload reassembly: no bytes are kept. Deciding what the facts mean
+// (close shapes, findings) belongs to package analyzer.
+package reassembly

@@ -1,0 +1,283 @@
+package reassembly
+
+import (
+	"net/netip"
+)
+
+// Role says which end of an incarnation a Half describes. The client is the SYN sender
+// and the server the SYN-ACK sender; for a connection picked up mid-stream the roles
+// are guessed (see Incarnation.RolesKnown).
+type Role uint8
+
+const (
+	Client Role = 0
+	Server Role = 1
+)
+
+// Peer returns the other role.
+func (r Role) Peer() Role { return 1 - r }
+
+func (r Role) String() string {
+	if r == Client {
+		return "client"
+	}
+	return "server"
+}
+
+// Tx names one packet as evidence: its frame number and capture time (Unix ns).
+// The zero Tx means "not seen".
+type Tx struct {
+	Frame uint64
+	At    int64
+}
+
+// Seen reports whether the Tx names a packet.
+func (t Tx) Seen() bool { return t.Frame != 0 }
+
+// FinTx is one transmission of a FIN as the tap saw it.
+type FinTx struct {
+	Tx
+	// TSval is the FIN's TCP timestamp (when HasTS): the final ACK echoes it, which
+	// tells which transmission an ACK answers.
+	TSval uint32
+	HasTS bool
+	// AckedBefore reports that the FIN had already been acknowledged at the tap when
+	// this transmission appeared: the retransmission was spurious from the tap's view
+	// (the ACK was lost after the tap).
+	AckedBefore bool
+}
+
+// maxFinTx bounds the FIN transmissions kept per direction: a kernel gives up after
+// about 8 to 15; past that the first maxFinTx-1 and the latest are kept, and FinCount
+// counts them all.
+const maxFinTx = 16
+
+// Half holds what one endpoint sent in an incarnation.
+type Half struct {
+	Endpoint netip.AddrPort
+	Packets  uint64
+	Bytes    uint64 // TCP payload bytes, retransmissions included
+	Last     Tx     // the last segment from this end
+
+	SynCount uint32
+	ISN      uint32
+	Syn      Tx // first SYN (or SYN-ACK) from this end
+
+	// NextSeq is the highest sequence number this end has used plus one (its snd_nxt
+	// as the tap saw it), valid when SeqKnown.
+	NextSeq  uint32
+	SeqKnown bool
+
+	// Timestamps (RFC 7323): the newest TSval seen from this end.
+	HasTS     bool
+	LastTSval uint32
+
+	FirstIPID, LastIPID uint16
+	FirstTTL, LastTTL   uint8
+
+	// The FIN: FinSeq is the sequence number the FIN occupies; FinTxs its
+	// transmissions (at most maxFinTx kept, FinCount counts all).
+	FinSeq   uint32
+	FinCount uint32
+	FinTxs   []FinTx
+	// FinCoversPeerFin reports that this end's first FIN acknowledged the peer's FIN:
+	// it was the passive closer. Two FINs that do not cover each other crossed
+	// (simultaneous close).
+	FinCoversPeerFin bool
+	// FinAcked is the first segment from the peer acknowledging the FIN
+	// (ack >= FinSeq+1); FinLastAck the latest one. FinAckTSecr is the TSecr the
+	// first such ACK echoed.
+	FinAcked, FinLastAck Tx
+	// FinLastAckTSecr is the TSecr the latest such ACK echoed (FinLastAckHasTS): it
+	// names the FIN transmission that ACK answers.
+	FinLastAckTSecr uint32
+	FinLastAckHasTS bool
+	// InconsistentFin counts FINs at another sequence number than the first FIN.
+	InconsistentFin uint32
+
+	// DataAfterPeerFin is the first segment carrying new data sent after this end had
+	// acknowledged the peer's FIN: a half-close.
+	DataAfterPeerFin Tx
+
+	Rst      Tx // first RST from this end (refusal RSTs excluded)
+	RstCount uint32
+}
+
+// FinSeen reports whether this end sent a FIN.
+func (h *Half) FinSeen() bool { return h.FinCount > 0 }
+
+// FirstFin is the first transmission of the FIN (zero when none).
+func (h *Half) FirstFin() FinTx {
+	if len(h.FinTxs) == 0 {
+		return FinTx{}
+	}
+	return h.FinTxs[0]
+}
+
+// LastFin is the last kept transmission of the FIN.
+func (h *Half) LastFin() FinTx {
+	if len(h.FinTxs) == 0 {
+		return FinTx{}
+	}
+	return h.FinTxs[len(h.FinTxs)-1]
+}
+
+// EndReason says why an incarnation stopped collecting segments.
+type EndReason uint8
+
+const (
+	EndCaptureEnd EndReason = iota // still tracked when the capture ended
+	EndReplaced                    // a new incarnation took over the 4-tuple
+)
+
+// Refusal records a SYN answered by an ACK of an older connection (the TIME_WAIT
+// holder's "challenge ACK", RFC 9293 §3.10.7.4 / RFC 5961), and the client's RST that
+// usually follows it.
+type Refusal struct {
+	Ack    Tx
+	AckNum uint32 // the acknowledgement number the refusing ACK carried
+	Rst    Tx
+}
+
+// Reuse describes how an incarnation started while the previous one on the same
+// 4-tuple was still held in TIME_WAIT. Values are taken when the SYN arrived.
+type Reuse struct {
+	Prev *Incarnation
+	// SYN is the new incarnation's first SYN; SynSender the role (in the previous
+	// incarnation) of the endpoint that sent it.
+	SYN       Tx
+	SynSender Role
+	TimeWait  TimeWait // the previous incarnation's TIME_WAIT, as known at the SYN
+	// OldNextSeq / OldSeqKnown: the SYN sender's snd_nxt in the previous incarnation.
+	OldNextSeq  uint32
+	OldSeqKnown bool
+	// OldTSval / OldHasTS: the newest TSval the SYN sender used in the previous
+	// incarnation.
+	OldTSval uint32
+	OldHasTS bool
+	NewISN   uint32
+	NewTSval uint32
+	NewHasTS bool
+	// IP-level identity of the SYN sender before and after (NAT evidence).
+	OldIPID, NewIPID uint16
+	OldTTL, NewTTL   uint8
+}
+
+// Incarnation is one connection on a 4-tuple.
+type Incarnation struct {
+	Key   FlowKey
+	Index int // 1-based, per 4-tuple, in order of appearance
+	// Half[Client] and Half[Server].
+	Half [2]Half
+	// RolesKnown reports that a SYN or SYN-ACK fixed the roles; otherwise the server is
+	// guessed (the lower port, the usual well-known-port heuristic).
+	RolesKnown  bool
+	First, Last Tx
+	Packets     uint64
+	End         EndReason
+	EndAt       int64 // capture time at which it stopped collecting (replacement SYN or capture end)
+	Refusal     Refusal
+	Reuse       *Reuse
+	// SynISNChanged counts SYNs of the same attempt that carried a new ISN with no
+	// answer in between (some stacks pick a new ISN per retry): not a reuse.
+	SynISNChanged uint32
+	// LateSegments counts segments attributed to this incarnation after it was
+	// closed (issue: late segments in TIME_WAIT and stale segments are analysed later).
+	LateSegments uint64
+}
+
+// Client returns the client endpoint.
+func (inc *Incarnation) Client() netip.AddrPort { return inc.Half[Client].Endpoint }
+
+// Server returns the server endpoint.
+func (inc *Incarnation) Server() netip.AddrPort { return inc.Half[Server].Endpoint }
+
+// RoleOf returns the role of an endpoint of this incarnation.
+func (inc *Incarnation) RoleOf(ep netip.AddrPort) Role {
+	if ep == inc.Half[Client].Endpoint {
+		return Client
+	}
+	return Server
+}
+
+// FirstRst returns the first RST of either side (refusal RSTs excluded).
+func (inc *Incarnation) FirstRst() (Tx, Role, bool) {
+	c, s := inc.Half[Client].Rst, inc.Half[Server].Rst
+	switch {
+	case c.Seen() && (!s.Seen() || c.Frame < s.Frame):
+		return c, Client, true
+	case s.Seen():
+		return s, Server, true
+	}
+	return Tx{}, Client, false
+}
+
+// ActiveClosers returns which ends closed actively: each end that sent a FIN which
+// did not acknowledge a FIN of the peer. Two ends means a simultaneous close.
+func (inc *Incarnation) ActiveClosers() (client, server bool) {
+	c, s := &inc.Half[Client], &inc.Half[Server]
+	client = c.FinSeen() && !c.FinCoversPeerFin
+	server = s.FinSeen() && !s.FinCoversPeerFin
+	return
+}
+
+// TimeWait is the TIME_WAIT of an incarnation's active closer(s), on capture time.
+type TimeWait struct {
+	// Holder[r] reports that role r holds (or held) TIME_WAIT.
+	Holder [2]bool
+	// Since is when the first holder entered TIME_WAIT; Until when the last holder
+	// leaves it (the final ACK plus the TIME_WAIT length; a retransmitted FIN, re-ACKed,
+	// restarts the timer as Linux does, and an RST ends it early as Linux does by
+	// default, net.ipv4.tcp_rfc1337=0).
+	Since, Until int64
+	// Start is the final ACK that put a holder in TIME_WAIT (zero when Inferred).
+	Start Tx
+	// Inferred: no ACK of the peer's FIN was seen at the tap; TIME_WAIT is inferred
+	// from the peer's FIN having been sent (the ACK may have been lost before the tap).
+	Inferred bool
+}
+
+// Held reports whether any end holds TIME_WAIT.
+func (tw TimeWait) Held() bool { return tw.Holder[Client] || tw.Holder[Server] }
+
+// TimeWait computes the TIME_WAIT of the incarnation for a TIME_WAIT length (ns).
+func (inc *Incarnation) TimeWait(length int64) TimeWait {
+	var tw TimeWait
+	rst, _, hasRst := inc.FirstRst()
+	for _, r := range [2]Role{Client, Server} {
+		x, p := &inc.Half[r], &inc.Half[r.Peer()]
+		if !x.FinSeen() || x.FinCoversPeerFin || !x.FinAcked.Seen() || !p.FinSeen() {
+			continue
+		}
+		var since, until int64
+		var start Tx
+		inferred := false
+		if p.FinAcked.Seen() {
+			since = max(p.FinAcked.At, x.FinAcked.At)
+			until = p.FinLastAck.At + length
+			start = p.FinAcked
+			if x.FinAcked.At > p.FinAcked.At {
+				start = x.FinAcked
+			}
+		} else {
+			inferred = true
+			since = max(p.FirstFin().At, x.FinAcked.At)
+			until = p.LastFin().At + length
+		}
+		if hasRst && rst.At < since {
+			continue // reset before TIME_WAIT began: CLOSED, no TIME_WAIT
+		}
+		if hasRst && rst.At < until {
+			until = rst.At
+		}
+		first := !tw.Held()
+		tw.Holder[r] = true
+		if first || since < tw.Since {
+			tw.Since = since
+			tw.Start = start
+			tw.Inferred = inferred
+		}
+		tw.Until = max(tw.Until, until)
+	}
+	return tw
+}
