@@ -85,13 +85,12 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 	if h.FinLastAck.Seen() && h.FinLastAck.Frame > last.Frame {
 		f.Outcome = OutcomeRecovered
 		f.Frames = append(f.Frames, h.FinLastAck.Frame)
-		answered := answeredTx(h)
-		unanswered := uint64(answered)
+		unanswered := uint64(h.FinCount - 1)
 		f.Count = &unanswered
 		d := roundMS(h.FinLastAck.At - first.At)
 		f.DurationMS = &d
-		f.Message = fmt.Sprintf("%s: sent %d times; %d went unanswered; the ACK in frame %d ended %s in LAST_ACK%s",
-			what, h.FinCount, unanswered, h.FinLastAck.Frame, ms(h.FinLastAck.At-first.At), note)
+		f.Message = fmt.Sprintf("%s: sent %d times, %d unanswered; the ACK in frame %d ended %s in LAST_ACK%s%s",
+			what, h.FinCount, unanswered, h.FinLastAck.Frame, ms(h.FinLastAck.At-first.At), note, reachedText(h, peer))
 		a.add(f)
 		return
 	}
@@ -105,25 +104,38 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 	if outcome == OutcomeNever {
 		state = "from LAST_ACK"
 	}
-	f.Message = fmt.Sprintf("%s: sent %d times over %s, never acknowledged, %s (%s)%s", what, h.FinCount, ms(last.At-first.At), how, state, note)
+	f.Message = fmt.Sprintf("%s: sent %d times over %s, never acknowledged, %s (%s)%s%s", what, h.FinCount, ms(last.At-first.At), how, state, note, reachedText(h, peer))
 	a.add(f)
 }
 
-// answeredTx returns how many transmissions of h's FIN went before the one the latest
-// ACK answers: the one whose TSval the ACK echoes when timestamps are on, else the last.
-func answeredTx(h *reassembly.Half) int {
-	if h.FinLastAckHasTS {
-		for i := len(h.FinTxs) - 1; i >= 0; i-- {
-			t := h.FinTxs[i]
-			if t.HasTS && t.TSval == h.FinLastAckTSecr {
-				if i == len(h.FinTxs)-1 {
-					return int(h.FinCount) - 1
-				}
-				return i
-			}
+// reachedAt tells which transmission of h's FIN first reached the peer, from the TSval
+// the peer's ACKs echo: Linux in TIME_WAIT keeps echoing the TSval of the FIN that
+// moved it there, even when it answers later retransmissions (measured on the
+// recorded captures; the TSecr does not name the transmission an ACK answers). It
+// returns the 0-based index in h.FinTxs, or -1 when the capture cannot tell.
+func reachedAt(h *reassembly.Half) int {
+	if !h.FinLastAckHasTS {
+		return -1
+	}
+	for i, t := range h.FinTxs {
+		if t.HasTS && t.TSval == h.FinLastAckTSecr {
+			return i
 		}
 	}
-	return int(h.FinCount) - 1
+	return -1
+}
+
+// reachedText explains what the echoed timestamp shows about where the loss was.
+func reachedText(h *reassembly.Half, peer reassembly.Role) string {
+	i := reachedAt(h)
+	switch {
+	case i < 0:
+		return ""
+	case i == 0:
+		return fmt.Sprintf("; the %s's ACK echoes the first transmission's timestamp: the FIN reached it the first time and its ACKs were lost", peer)
+	default:
+		return fmt.Sprintf("; the %s's ACK echoes the timestamp of transmission %d (frame %d): the earlier ones were lost before reaching it", peer, i+1, h.FinTxs[i].Frame)
+	}
 }
 
 func (a *analysis) firstFinUnacked(inc *reassembly.Incarnation, r reassembly.Role) {

@@ -83,9 +83,13 @@ func reuseOutcome(inc *reassembly.Incarnation) (string, string, []uint64) {
 			frames = append(frames, inc.Refusal.Rst.Frame)
 			how += fmt.Sprintf(", the client reset it (frame %d)", inc.Refusal.Rst.Frame)
 		}
+		if inc.Refusal.Retry.Seen() {
+			frames = append(frames, inc.Refusal.Retry.Frame)
+			how += fmt.Sprintf(", retried the SYN (frame %d)", inc.Refusal.Retry.Frame)
+		}
 		if srv.SynCount > 0 {
 			frames = append(frames, srv.Syn.Frame)
-			how += fmt.Sprintf(", and the handshake completed %s after the first SYN (SYN-ACK frame %d)", ms(srv.Syn.At-c.Syn.At), srv.Syn.Frame)
+			how += fmt.Sprintf(", and the handshake completed %s after the first SYN (SYN-ACK frame %d): the connect delay the refusal cost", ms(srv.Syn.At-c.Syn.At), srv.Syn.Frame)
 		}
 		return OutcomeRefused, how, frames
 	}

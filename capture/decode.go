@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
 
 	"github.com/gopacket/gopacket"
@@ -51,6 +52,113 @@ func (v *vlanLayer) NextLayerType() gopacket.LayerType {
 	return nextAfterEtherType(v.Type)
 }
 
+// sllLayer is gopacket's Linux SLL that accepts an address length above 8: the
+// header is 16 bytes whatever the length says (the field only sizes the address),
+// and Wireshark decodes such frames, so they must not become undecodable.
+type sllLayer struct{ layers.LinuxSLL }
+
+func (s *sllLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) >= 16 && binary.BigEndian.Uint16(data[4:6]) > 8 {
+		s.PacketType = layers.LinuxSLLPacketType(binary.BigEndian.Uint16(data[0:2]))
+		s.AddrType = binary.BigEndian.Uint16(data[2:4])
+		s.AddrLen = 8
+		s.Addr = data[6:14]
+		s.EthernetType = layers.EthernetType(binary.BigEndian.Uint16(data[14:16]))
+		s.BaseLayer = layers.BaseLayer{Contents: data[:16], Payload: data[16:]}
+		return nil
+	}
+	return s.LinuxSLL.DecodeFromBytes(data, df)
+}
+
+// sll2Layer does the same for SLL2 (20-byte header, address length at byte 11).
+type sll2Layer struct{ layers.LinuxSLL2 }
+
+func (s *sll2Layer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) >= 20 && data[11] > 8 {
+		var fixed [20]byte
+		copy(fixed[:], data[:20])
+		fixed[11] = 8
+		if err := s.LinuxSLL2.DecodeFromBytes(fixed[:], df); err != nil {
+			return err
+		}
+		s.Addr = data[12:20]
+		s.BaseLayer = layers.BaseLayer{Contents: data[:20], Payload: data[20:]}
+		return nil
+	}
+	return s.LinuxSLL2.DecodeFromBytes(data, df)
+}
+
+// mplsLayer decodes one MPLS label stack entry (gopacket has no DecodingLayer for
+// it). After the bottom of the stack, the payload is guessed from the IP version
+// nibble, as every tool does; anything else (pseudowires) stops decoding.
+type mplsLayer struct {
+	layers.BaseLayer
+	bottom bool
+}
+
+func (m *mplsLayer) LayerType() gopacket.LayerType  { return layers.LayerTypeMPLS }
+func (m *mplsLayer) CanDecode() gopacket.LayerClass { return layers.LayerTypeMPLS }
+func (m *mplsLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) < 4 {
+		df.SetTruncated()
+		return errShortMPLS
+	}
+	m.bottom = data[2]&1 != 0
+	m.BaseLayer = layers.BaseLayer{Contents: data[:4], Payload: data[4:]}
+	return nil
+}
+func (m *mplsLayer) NextLayerType() gopacket.LayerType {
+	if !m.bottom {
+		return layers.LayerTypeMPLS
+	}
+	if len(m.Payload) > 0 {
+		switch m.Payload[0] >> 4 {
+		case 4:
+			return layers.LayerTypeIPv4
+		case 6:
+			return layers.LayerTypeIPv6
+		}
+	}
+	return gopacket.LayerTypeZero
+}
+
+// pppoeLayer decodes a PPPoE session header and the PPP protocol field after it
+// (gopacket has no DecodingLayer for either): DSL captures, often inside QinQ.
+type pppoeLayer struct {
+	layers.BaseLayer
+	proto uint16
+}
+
+func (p *pppoeLayer) LayerType() gopacket.LayerType  { return layers.LayerTypePPPoE }
+func (p *pppoeLayer) CanDecode() gopacket.LayerClass { return layers.LayerTypePPPoE }
+func (p *pppoeLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	if len(data) < 8 {
+		df.SetTruncated()
+		return errShortPPPoE
+	}
+	p.proto = binary.BigEndian.Uint16(data[6:8])
+	payload := data[8:]
+	if n := int(binary.BigEndian.Uint16(data[4:6])) - 2; n >= 0 && n < len(payload) {
+		payload = payload[:n] // the PPPoE length covers the PPP protocol field
+	}
+	p.BaseLayer = layers.BaseLayer{Contents: data[:8], Payload: payload}
+	return nil
+}
+func (p *pppoeLayer) NextLayerType() gopacket.LayerType {
+	switch p.proto {
+	case 0x0021:
+		return layers.LayerTypeIPv4
+	case 0x0057:
+		return layers.LayerTypeIPv6
+	}
+	return gopacket.LayerTypeZero
+}
+
+var (
+	errShortMPLS  = errors.New("MPLS label truncated")
+	errShortPPPoE = errors.New("PPPoE session header truncated")
+)
+
 // decoder turns one frame into a Segment. It owns one set of layer structs that
 // every parser shares and reuses, so decoding allocates nothing for well-formed
 // packets. gopacket decodes the link and IP layers (a DecodingLayerParser per
@@ -60,9 +168,11 @@ func (v *vlanLayer) NextLayerType() gopacket.LayerType {
 type decoder struct {
 	eth  etherLayer
 	vlan vlanLayer
-	sll  layers.LinuxSLL
-	sll2 layers.LinuxSLL2
+	sll  sllLayer
+	sll2 sll2Layer
 	loop layers.Loopback
+	mpls mplsLayer
+	ppp  pppoeLayer
 	ip4  layers.IPv4
 	ip6  layers.IPv6
 	ext  layers.IPv6ExtensionSkipper // hop-by-hop (after the first), routing, destination
@@ -87,7 +197,7 @@ func newDecoder() *decoder {
 			continue
 		}
 		p := gopacket.NewDecodingLayerParser(first,
-			&d.eth, &d.vlan, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ext)
+			&d.eth, &d.vlan, &d.sll, &d.sll2, &d.loop, &d.mpls, &d.ppp, &d.ip4, &d.ip6, &d.ext)
 		p.AddDecodingLayer(&d.frag) // overrides ext for the fragment header
 		p.IgnoreUnsupported = true  // stopping at TCP (or UDP, ARP...) is the normal case
 		d.parsers[s] = p
@@ -108,6 +218,10 @@ func (d *decoder) layer(t gopacket.LayerType) gopacket.DecodingLayer {
 		return &d.sll2
 	case layers.LayerTypeLoopback:
 		return &d.loop
+	case layers.LayerTypeMPLS:
+		return &d.mpls
+	case layers.LayerTypePPPoE:
+		return &d.ppp
 	case layers.LayerTypeIPv4:
 		return &d.ip4
 	case layers.LayerTypeIPv6:
@@ -124,6 +238,17 @@ func (d *decoder) layer(t gopacket.LayerType) gopacket.DecodingLayer {
 // decode fills seg (all fields but Frame, Time and Interface) from a frame that
 // starts with st. ok is false when the frame is not a TCP segment; why says why.
 func (d *decoder) decode(st start, data []byte, seg *Segment) (why SkipReason, ok bool) {
+	if st == startIPoIB { // destination and source addresses (20 bytes each), EtherType, 2 reserved
+		if len(data) < 44 {
+			return Undecodable, false
+		}
+		switch binary.BigEndian.Uint16(data[40:42]) {
+		case 0x0800, 0x86dd:
+			st, data = startRaw, data[44:]
+		default:
+			return NotIP, false
+		}
+	}
 	if st == startRaw {
 		if len(data) == 0 {
 			return Undecodable, false

@@ -12,6 +12,7 @@ const (
 	linkRaw      layers.LinkType = 101 // LINKTYPE_RAW: bare IPv4 or IPv6
 	linkLoop     layers.LinkType = 108 // OpenBSD loopback, 4-byte AF in network byte order
 	linkSLL      layers.LinkType = 113 // Linux cooked capture v1 (tcpdump -i any, old)
+	linkIPoIB    layers.LinkType = 242 // IP over InfiniBand (pcap form: 44-byte header, EtherType at 40)
 	linkIPv4     layers.LinkType = 228 // bare IPv4
 	linkIPv6     layers.LinkType = 229 // bare IPv6
 	linkSLL2     layers.LinkType = 276 // Linux cooked capture v2 (tcpdump -i any today)
@@ -31,6 +32,7 @@ const (
 	startRaw      // IPv4 or IPv6 by version nibble
 	startIPv4
 	startIPv6
+	startIPoIB
 	numStarts
 )
 
@@ -50,6 +52,8 @@ func linkStart(lt layers.LinkType) start {
 		return startIPv4
 	case linkIPv6:
 		return startIPv6
+	case linkIPoIB:
+		return startIPoIB
 	}
 	return startUnsupported
 }

@@ -56,7 +56,7 @@ func Open(paths []string, opt Options) (*Reader, error) {
 			return nil, err
 		}
 		r.srcs = append(r.srcs, s)
-		if r.filter != nil && s.pcap != nil && linkStart(s.link) != startUnsupported {
+		if r.filter != nil && s.ng == nil && linkStart(s.link) != startUnsupported {
 			if _, err := r.filter.prog(s.link); err != nil { // fail now, not at frame 1
 				r.Close()
 				return nil, fmt.Errorf("%s: %w", s.name, err)

@@ -48,7 +48,8 @@ type source struct {
 	br     *bufio.Reader // what the format reader reads
 	pcap   *pcapgo.Reader
 	ng     *pcapgo.NgReader
-	link   layers.LinkType // a pcap file's only link type
+	snoop  *pcapgo.SnoopReader
+	link   layers.LinkType // a pcap or snoop file's only link type
 	frames uint64          // records of this file read so far
 
 	has  bool // head holds a record
@@ -68,10 +69,11 @@ var (
 	magicPcapKuLE = [4]byte{0x34, 0xcd, 0xb2, 0xa1} // Kuznetzov's modified pcap
 	magicPcapKuBE = [4]byte{0xa1, 0xb2, 0xcd, 0x34}
 	magicPcapng   = [4]byte{0x0a, 0x0d, 0x0d, 0x0a}
+	magicSnoop    = [4]byte{'s', 'n', 'o', 'o'} // "snoop\0\0\0" (Solaris)
 )
 
 // openSource opens path ("-" = stdin), undoes gzip if the first bytes say so, and
-// starts the pcap or pcapng reader its magic number calls for. File name
+// starts the pcap, pcapng (or Solaris snoop) reader its magic number calls for. File name
 // extensions are ignored: captures are often misnamed.
 func openSource(path string, index int) (_ *source, err error) {
 	s := &source{name: path, index: index, off: -1}
@@ -135,10 +137,23 @@ func openSource(path string, index int) (_ *source, err error) {
 		}
 		s.link = s.pcap.LinkType()
 	case magicPcapng:
-		s.ng, err = pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		// A section of an unknown version ends the capture with an error rather
+		// than being skipped: Wireshark stops there too, and skipping would make
+		// every later frame number differ from the one Wireshark shows.
+		s.ng, err = pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return nil, fmt.Errorf("%s: pcapng section header: %w", s.name, orUnexpectedEOF(err))
 		}
+	case magicSnoop:
+		s.snoop, err = pcapgo.NewSnoopReader(s.br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: snoop file header: %w", s.name, orUnexpectedEOF(err))
+		}
+		lt, err := s.snoop.LinkType()
+		if err != nil {
+			return nil, fmt.Errorf("%s: snoop file header: %w", s.name, err)
+		}
+		s.link = *lt
 	case magicPcapKuLE, magicPcapKuBE:
 		return nil, fmt.Errorf("%s: modified (Kuznetzov) pcap format is not supported; convert it with editcap -F pcap", s.name)
 	default:
@@ -169,8 +184,12 @@ func (s *source) read() error {
 	s.has = false
 	s.off = s.offset()
 	var err error
-	if s.pcap != nil {
-		s.data, s.ci, err = s.pcap.ZeroCopyReadPacketData()
+	if s.pcap != nil || s.snoop != nil {
+		if s.pcap != nil {
+			s.data, s.ci, err = s.pcap.ZeroCopyReadPacketData()
+		} else {
+			s.data, s.ci, err = s.snoop.ZeroCopyReadPacketData()
+		}
 		s.hl = s.link
 		// pcapgo reports a record whose header is complete but whose data is
 		// missing entirely as io.EOF: only an end at a record boundary is clean.

@@ -137,6 +137,7 @@ type Refusal struct {
 	Ack    Tx
 	AckNum uint32 // the acknowledgement number the refusing ACK carried
 	Rst    Tx
+	Retry  Tx // the client's first SYN after its RST (same ISN: the same attempt)
 }
 
 // Reuse describes how an incarnation started while the previous one on the same

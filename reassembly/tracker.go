@@ -201,6 +201,9 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx) {
 		return // an RST's numbers say nothing about what this end sent
 	}
 	if s.Flags&capture.SYN != 0 {
+		if r == Client && inc.Refusal.Rst.Seen() && !inc.Refusal.Retry.Seen() {
+			inc.Refusal.Retry = tx
+		}
 		if h.SynCount == 0 || s.Seq != h.ISN {
 			h.ISN, h.Syn = s.Seq, tx
 		}

@@ -73,21 +73,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringSliceVar(&o.failOn, "fail-on", nil, "exit 1 if a finding of one of these `KINDS` occurs (comma-separated, or any)")
 	fs.BoolVarP(&help, "help", "h", false, "show this help")
 	fs.BoolVar(&showVersion, "version", false, "print the version and build information")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nFinding kinds: %s\nExit codes: 0 done, 1 a --fail-on finding occurred, 2 usage or input error.\n", kindList())
-	}
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "finack: %v (see finack --help)\n", err)
-		return exitError
+		if errors.Is(err, flag.ErrHelp) {
+			help = true
+		} else {
+			fmt.Fprintf(stderr, "finack: %v (see finack --help)\n", err)
+			return exitError
+		}
 	}
 	if help {
-		fs.SetOutput(stdout)
-		stderr := stdout
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nFinding kinds: %s\nExit codes: 0 done, 1 a --fail-on finding occurred, 2 usage or input error.\n", kindList())
+		printUsage(fs, stdout)
 		return exitOK
 	}
 	if showVersion {
@@ -100,6 +96,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	return analyze(o, stdout, stderr)
+}
+
+// printUsage prints the help: synopsis, examples, flags (as tcpdump users expect:
+// "-r FILE", no "[=true|false]" on switches), finding kinds and exit codes.
+func printUsage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprint(w, usageText)
+	type line struct{ left, usage string }
+	var lines []line
+	width := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		left := "      --" + f.Name
+		if f.Shorthand != "" {
+			left = "  -" + f.Shorthand + ", --" + f.Name
+		}
+		name, usage := flag.UnquoteUsage(f)
+		if f.Value.Type() != "bool" && name != "" {
+			left += " " + name
+		}
+		if d := f.DefValue; d != "" && d != "false" && d != "[]" && f.Value.Type() != "stringArray" {
+			usage += fmt.Sprintf(" (default %s)", d)
+		}
+		lines = append(lines, line{left, usage})
+		width = max(width, len(left))
+	})
+	for _, l := range lines {
+		fmt.Fprintf(w, "%-*s   %s\n", width, l.left, l.usage)
+	}
+	fmt.Fprintf(w, "\nA trailing BPF expression filters packets as tcpdump would.\nFinding kinds: %s\nExit codes: 0 done, 1 a --fail-on finding occurred, 2 usage or input error.\n", kindList())
 }
 
 func (o *options) validate() error {

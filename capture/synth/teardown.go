@@ -1,0 +1,174 @@
+package synth
+
+import (
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/finack/finack/capture"
+)
+
+// TeardownFiles returns the generated teardown scenarios (testdata/pcaps/gen-*): the
+// closes and reuses a Linux kernel will not produce on demand between two network
+// namespaces, written packet by packet, byte for byte the same on every call.
+func TeardownFiles() ([]File, error) {
+	var out []File
+	for _, g := range []struct {
+		name string
+		gen  func() []Packet
+	}{
+		{"gen-first-fin-unacked.pcap", genFirstFinUnacked},
+		{"gen-reuse-lower-isn-no-ts.pcap", genReuseLowerISNNoTS},
+		{"gen-reuse-timestamps.pcap", genReuseTimestamps},
+		{"gen-reuse-by-holder.pcap", genReuseByHolder},
+		{"gen-reuse-answers.pcap", genReuseAnswers},
+		{"gen-seq-wrap.pcap", genSeqWrap},
+	} {
+		b, err := pcapBytes(layers.LinkTypeEthernet, PcapOptions{}, g.gen())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, File{g.name, b})
+	}
+	return out, nil
+}
+
+// backoff emits the same FIN again at Linux-like exponential intervals (200 ms
+// doubling), n retransmissions after the first transmission fin.
+func backoff(c *Conn, fin Packet, n int) []Packet {
+	var ps []Packet
+	rto := 200 * time.Millisecond
+	t := fin.Time
+	for i := 0; i < n; i++ {
+		t = t.Add(rto)
+		p := fin
+		p.Time = t
+		if p.HasTS {
+			p.TSval += uint32(t.Sub(fin.Time) / time.Millisecond)
+		}
+		ps = append(ps, p)
+		rto *= 2
+	}
+	c.Now = t.Add(c.Gap)
+	return ps
+}
+
+// genFirstFinUnacked: two connections whose active closer's FIN is never
+// acknowledged (FIN_WAIT_1). The first gives up with an RST after four
+// retransmissions; the second is still retransmitting when the capture ends.
+func genFirstFinUnacked() []Packet {
+	a := NewConn(ap("192.0.2.1:41001"), ap("192.0.2.10:8080"), 11000, 51000, at(0))
+	ps := a.Handshake()
+	ps = append(ps, a.Exchange(120, 300)...)
+	fin := a.FIN(true)
+	ps = append(ps, fin)
+	ps = append(ps, backoff(a, fin, 4)...)
+	a.Wait(3200 * time.Millisecond)
+	ps = append(ps, a.RST(true, true))
+
+	b := NewConn(ap("192.0.2.2:41002"), ap("192.0.2.10:8080"), 12000, 52000, at(100*time.Millisecond))
+	qs := b.Handshake()
+	qs = append(qs, b.Exchange(120, 300)...)
+	fin = b.FIN(false)
+	qs = append(qs, fin)
+	qs = append(qs, backoff(b, fin, 5)...)
+	return merge(ps, qs)
+}
+
+// genReuseLowerISNNoTS: the server closes first and holds TIME_WAIT; 5 s later the
+// client reconnects from the same port with an ISN below the old connection's
+// sequence space and no timestamps, and a host that does not check (not Linux, which
+// would answer with an ACK of the old connection: see reuse-refused.pcap) accepts
+// it: an unsafe reuse.
+func genReuseLowerISNNoTS() []Packet {
+	c, s := ap("192.0.2.1:40100"), ap("192.0.2.10:80")
+	old := NewConn(c, s, 3000000, 70000, at(0))
+	old.TS = false
+	ps := old.Handshake()
+	ps = append(ps, old.Exchange(1000, 2000)...)
+	ps = append(ps, old.Close(false)...)
+	neu := NewConn(c, s, 1000, 90000, old.Now.Add(5*time.Second))
+	neu.TS = false
+	ps = append(ps, neu.Full(100, 200, true)...)
+	return ps
+}
+
+// genReuseTimestamps: like genReuseLowerISNNoTS, but both incarnations use TCP
+// timestamps and the new SYN's TSval is newer: safe by RFC 6191 although the ISN is
+// lower. A third incarnation comes 61 s after the second closed: past TIME_WAIT, no
+// finding.
+func genReuseTimestamps() []Packet {
+	c, s := ap("192.0.2.1:40200"), ap("192.0.2.10:80")
+	old := NewConn(c, s, 3000000, 70000, at(0))
+	ps := old.Handshake()
+	ps = append(ps, old.Exchange(1000, 2000)...)
+	ps = append(ps, old.Close(false)...)
+	neu := NewConn(c, s, 1000, 90000, old.Now.Add(2*time.Second))
+	neu.cBase = old.cBase + 5000 // the client's timestamp clock went on
+	ps = append(ps, neu.Full(100, 200, false)...)
+	third := NewConn(c, s, 500, 95000, neu.Now.Add(61*time.Second))
+	ps = append(ps, third.Full(100, 200, true)...)
+	return ps
+}
+
+// genReuseByHolder: the client closes first and so holds TIME_WAIT, then sends a
+// SYN from the same port 3 s later: the TIME_WAIT holder reused its own 4-tuple (port
+// reuse settings, or a second host behind the same NAT address: here the TTL and IP
+// ID do not continue).
+func genReuseByHolder() []Packet {
+	c, s := ap("192.0.2.1:40300"), ap("192.0.2.10:443")
+	old := NewConn(c, s, 100000, 70000, at(0))
+	old.ClientTTL = 64
+	ps := old.Handshake()
+	ps = append(ps, old.Exchange(200, 4000)...)
+	ps = append(ps, old.Close(true)...)
+	neu := NewConn(c, s, 900000, 80000, old.Now.Add(3*time.Second))
+	neu.ClientTTL = 128
+	neu.CIPID = 7
+	ps = append(ps, neu.Full(200, 4000, true)...)
+	return ps
+}
+
+// genReuseAnswers: three reuses within TIME_WAIT on three 4-tuples, answered by an
+// RST, not answered at all, and accepted with an ISN that is exactly beyond the old
+// sequence space.
+func genReuseAnswers() []Packet {
+	s := ap("192.0.2.10:80")
+	var all [][]Packet
+	for i, answer := range []string{"rst", "none", "accept"} {
+		c := ap("192.0.2.1:4040" + string(rune('0'+i)))
+		old := NewConn(c, s, 100000, 70000, at(time.Duration(i)*10*time.Second))
+		ps := old.Handshake()
+		ps = append(ps, old.Exchange(100, 100)...)
+		ps = append(ps, old.Close(false)...)
+		neu := NewConn(c, s, old.CNext+1, 90000, old.Now.Add(time.Second))
+		ps = append(ps, neu.Send(true, capture.SYN, 0))
+		switch answer {
+		case "rst":
+			neu.Send(false, capture.RST|capture.ACK, 0)
+			p := neu.Send(false, capture.RST|capture.ACK, 0)
+			p.Seq, p.Ack = 0, neu.CNext
+			ps = append(ps, p)
+		case "accept":
+			ps = append(ps, neu.Send(false, capture.SYN|capture.ACK, 0), neu.ACK(true))
+			ps = append(ps, neu.Exchange(100, 100)...)
+			ps = append(ps, neu.Close(true)...)
+		}
+		all = append(all, ps)
+	}
+	return merge(all...)
+}
+
+// genSeqWrap: a close whose FIN sequence numbers straddle the 2^32 wrap, with a lost
+// final ACK: serial arithmetic must still match the ACKs to the FINs.
+func genSeqWrap() []Packet {
+	c := NewConn(ap("192.0.2.1:40500"), ap("192.0.2.10:80"), 0xffffff00, 0xfffffff0, at(0))
+	ps := c.Handshake()
+	ps = append(ps, c.Exchange(300, 100)...)
+	ps = append(ps, c.FIN(true), c.ACK(false))
+	fin := c.FIN(false)
+	ps = append(ps, fin)
+	ps = append(ps, backoff(c, fin, 2)...)
+	ps = append(ps, c.ACK(true))
+	return ps
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"no input", nil, "-r:"},
+		{"bad output", []string{"-r", "client-close.pcap", "-o", "xml"}, "-o:"},
+		{"bad fail-on", []string{"-r", "client-close.pcap", "--fail-on", "lost_fin"}, "--fail-on:"},
+		{"bad time-wait", []string{"-r", "client-close.pcap", "--time-wait", "-1s"}, "--time-wait:"},
+		{"unknown flag", []string{"-r", "client-close.pcap", "--bogus"}, "bogus"},
+		{"missing file", []string{"-r", "no-such.pcap"}, "no-such.pcap"},
+		{"bad filter", []string{"-r", "client-close.pcap", "tcp", "port", "banana"}, "banana"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := runIn(t, pcapDir, tc.args...)
+			if code != exitError {
+				t.Errorf("exit %d, want %d", code, exitError)
+			}
+			if !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Errorf("stderr %q: want one line naming %q", errOut, tc.want)
+			}
+			if tc.name != "missing file" && out != "" {
+				t.Errorf("stdout not empty on a usage error: %q", out)
+			}
+		})
+	}
+}
+
+func TestFailOn(t *testing.T) {
+	tests := []struct {
+		file   string
+		failOn string
+		code   int
+	}{
+		{"final-ack-dropped.pcap", "missing_final_ack", exitFinding},
+		{"final-ack-dropped.pcap", "reuse_in_2msl,fin_retransmit", exitFinding},
+		{"final-ack-dropped.pcap", "reuse_in_2msl", exitOK},
+		{"final-ack-dropped.pcap", "any", exitFinding},
+		{"client-close.pcap", "any", exitOK},
+		{"reuse-server-timewait.pcap", "reuse_in_2msl", exitFinding},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file+" "+tc.failOn, func(t *testing.T) {
+			_, errOut, code := runIn(t, pcapDir, "-r", tc.file, "--fail-on", tc.failOn)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d (%s)", code, tc.code, errOut)
+			}
+		})
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	out, _, code := runIn(t, pcapDir, "--help")
+	if code != exitOK || !strings.Contains(out, "Usage:") || !strings.Contains(out, "finack -r capture.pcap") {
+		t.Errorf("--help: exit %d, output %q", code, out)
+	}
+	out, _, code = runIn(t, pcapDir, "--version")
+	if code != exitOK || !strings.HasPrefix(out, "finack ") || !strings.Contains(out, "go1.") {
+		t.Errorf("--version: exit %d, output %q", code, out)
+	}
+}
+
+// TestDamagedFile cuts a capture in the middle of a record: finack prints the report of
+// what it read, then one line naming the file and frame, and exits 2.
+func TestDamagedFile(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(pcapDir, "final-ack-dropped.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "cut.pcap"), data[:len(data)-30], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runIn(t, dir, "-r", "cut.pcap", "-o", "json")
+	if code != exitError {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(errOut, "cut.pcap") || !strings.Contains(errOut, "frame 14") {
+		t.Errorf("stderr %q: want the file and frame 14", errOut)
+	}
+	var doc struct {
+		Summary struct {
+			Packets uint64 `json:"packets"`
+		} `json:"summary"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("no report before the error: %v", err)
+	}
+	if doc.Summary.Packets != 13 || doc.Error == "" {
+		t.Errorf("report of the damaged file: packets %d (want 13), error %q", doc.Summary.Packets, doc.Error)
+	}
+}
+
+func TestStdinAndFilter(t *testing.T) {
+	f, err := os.Open(filepath.Join(pcapDir, "reuse-server-timewait.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved := os.Stdin
+	os.Stdin = f
+	defer func() { os.Stdin = saved }()
+	out, errOut, code := runIn(t, pcapDir, "-r", "-", "-o", "json", "tcp[tcpflags] & tcp-syn != 0")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc struct {
+		Summary struct {
+			Packets  uint64            `json:"packets"`
+			Segments uint64            `json:"tcp_segments"`
+			Skipped  map[string]uint64 `json:"skipped"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	// 3 connections: SYN and SYN-ACK each pass the filter, the other 8 frames do not.
+	if doc.Summary.Packets != 30 || doc.Summary.Segments != 6 || doc.Summary.Skipped["filtered"] != 24 {
+		t.Errorf("summary %+v: want 30 packets, 6 segments, 24 filtered", doc.Summary)
+	}
+}
+
+func TestNDJSON(t *testing.T) {
+	out, _, code := runIn(t, pcapDir, "-r", "final-ack-dropped.pcap", "-o", "ndjson")
+	if code != exitOK {
+		t.Fatal(code)
+	}
+	var types []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		types = append(types, rec.Type)
+	}
+	if got := strings.Join(types, ","); got != "connection,finding,finding,summary" {
+		t.Errorf("record types %s", got)
+	}
+}
