@@ -41,10 +41,28 @@
 # with this script).
 #
 # Timings and ISNs differ from run to run; the shape of every capture (which
-# segments, in which order, how many retransmissions) does not. Linux's
-# retransmission timer on a veth starts at the 200 ms minimum RTO and doubles:
-# retransmissions at about +0.2, +0.6, +1.4, +3.0, +6.2, +12.6 s.
+# segments, in which order, how many retransmissions) does not. On a veth the
+# RTT is tens of microseconds, so timers sit at their minimums: an unanswered
+# FIN is re-sent first by a tail loss probe (~0.2 s), then by the RTO (200 ms
+# minimum) at doubling intervals: FINs at about +0, +0.21, +0.42, +0.84,
+# +1.66, +3.33, +6.7 s. testdata/pcaps/README.md describes every capture.
 set -euo pipefail
+
+ALL=(
+	client-close server-close
+	final-ack-dropped final-ack-dropped-after-tap
+	reuse-server-timewait reuse-server-timewait-v6
+	client-close-v6 server-close-v6 final-ack-dropped-v6
+	rst-close rst-close-v6 rst-data-after-close
+	fin-dropped fin-dropped-after-tap
+	simultaneous-close half-close unfinished
+	reuse-refused many-connections
+	final-ack-never first-fin-unacked
+)
+if [[ ${1:-} == -l ]]; then
+	printf '%s\n' "${ALL[@]}"
+	exit 0
+fi
 
 if [[ $(id -u) -ne 0 ]]; then
 	echo "record.sh: must be run as root (it creates network namespaces, nftables rules and runs tcpdump): sudo $0 $*" >&2
@@ -66,28 +84,11 @@ B6=fd77::2
 PORT=7077
 SNAP_DEFAULT=128
 
-ALL=(
-	client-close server-close
-	final-ack-dropped final-ack-dropped-after-tap
-	reuse-server-timewait reuse-server-timewait-v6
-	client-close-v6 server-close-v6 final-ack-dropped-v6
-	rst-close rst-close-v6 rst-data-after-close
-	fin-dropped fin-dropped-after-tap
-	simultaneous-close half-close unfinished
-	reuse-refused many-connections
-	final-ack-never first-fin-unacked
-)
-
 log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*" >&2; }
 die() {
 	log "ERROR: $*"
 	exit 1
 }
-
-if [[ ${1:-} == -l ]]; then
-	printf '%s\n' "${ALL[@]}"
-	exit 0
-fi
 
 # ------------------------------------------------------------------ tools
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
