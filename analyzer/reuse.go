@@ -94,7 +94,11 @@ func reuseOutcome(inc *reassembly.Incarnation) (string, string, []uint64) {
 		return OutcomeRefused, how, frames
 	}
 	if srv.SynCount > 0 {
-		return OutcomeAccepted, fmt.Sprintf("accepted (SYN-ACK frame %d)", srv.Syn.Frame), []uint64{srv.Syn.Frame}
+		how := fmt.Sprintf("accepted (SYN-ACK frame %d)", srv.Syn.Frame)
+		if ru := inc.Reuse; ru.OldPeerSeqKnown && srv.ISN == ru.OldPeerNextSeq+65537 {
+			how += fmt.Sprintf("; the SYN-ACK ISN is the server's old snd_nxt %d + 65537: the signature of a Linux TIME_WAIT socket accepting the SYN", ru.OldPeerNextSeq)
+		}
+		return OutcomeAccepted, how, []uint64{srv.Syn.Frame}
 	}
 	if srv.Rst.Seen() {
 		return OutcomeRST, fmt.Sprintf("answered by RST (frame %d)", srv.Rst.Frame), []uint64{srv.Rst.Frame}

@@ -156,9 +156,14 @@ type Reuse struct {
 	// incarnation.
 	OldTSval uint32
 	OldHasTS bool
-	NewISN   uint32
-	NewTSval uint32
-	NewHasTS bool
+	// OldPeerNextSeq / OldPeerSeqKnown: the other end's snd_nxt in the previous
+	// incarnation. Linux answers an acceptable SYN in TIME_WAIT with the ISN
+	// old snd_nxt + 65537 (tcp_timewait_state_process): a visible signature.
+	OldPeerNextSeq  uint32
+	OldPeerSeqKnown bool
+	NewISN          uint32
+	NewTSval        uint32
+	NewHasTS        bool
 	// IP-level identity of the SYN sender before and after (NAT evidence).
 	OldIPID, NewIPID uint16
 	OldTTL, NewTTL   uint8

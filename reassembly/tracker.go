@@ -163,10 +163,11 @@ func (t *Tracker) start(f *flow, k FlowKey, s *capture.Segment, at int64, prev *
 
 func newReuse(prev *Incarnation, s *capture.Segment, at int64, tw TimeWait) *Reuse {
 	sender := prev.RoleOf(s.Src)
-	old := &prev.Half[sender]
+	old, peer := &prev.Half[sender], &prev.Half[sender.Peer()]
 	return &Reuse{
 		Prev: prev, SYN: Tx{Frame: s.Frame, At: at}, SynSender: sender, TimeWait: tw,
 		OldNextSeq: old.NextSeq, OldSeqKnown: old.SeqKnown,
+		OldPeerNextSeq: peer.NextSeq, OldPeerSeqKnown: peer.SeqKnown,
 		OldTSval: old.LastTSval, OldHasTS: old.HasTS,
 		NewISN: s.Seq, NewTSval: s.TSval, NewHasTS: s.HasTS,
 		OldIPID: old.LastIPID, NewIPID: s.IPID, OldTTL: old.LastTTL, NewTTL: s.TTL,

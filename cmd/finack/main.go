@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -54,6 +55,8 @@ type options struct {
 	timeWait    time.Duration
 	failOn      []string
 	filter      string
+	cpuProfile  string
+	memProfile  string
 }
 
 func main() {
@@ -71,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.connections, "connections", false, "text output: list every connection, not only findings")
 	fs.DurationVar(&o.timeWait, "time-wait", reassembly.DefaultTimeWait, "TIME_WAIT (2MSL) `DURATION` of the hosts (Linux: 60s)")
 	fs.StringSliceVar(&o.failOn, "fail-on", nil, "exit 1 if a finding of one of these `KINDS` occurs (comma-separated, or any)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `FILE` (for reports of slowness)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `FILE` at the end")
 	fs.BoolVarP(&help, "help", "h", false, "show this help")
 	fs.BoolVar(&showVersion, "version", false, "print the version and build information")
 	fs.Usage = func() {}
@@ -95,7 +100,53 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
 		return exitError
 	}
-	return analyze(o, stdout, stderr)
+	stop, err := startProfiles(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "finack: %v\n", err)
+		return exitError
+	}
+	code := analyze(o, stdout, stderr)
+	if err := stop(); err != nil {
+		fmt.Fprintf(stderr, "finack: %v\n", err)
+		return exitError
+	}
+	return code
+}
+
+// startProfiles starts the CPU profile and returns the function that ends it and
+// writes the heap profile.
+func startProfiles(o options) (func() error, error) {
+	var cpu *os.File
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		cpu = f
+	}
+	return func() error {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			if err := cpu.Close(); err != nil {
+				return fmt.Errorf("--cpuprofile: %w", err)
+			}
+		}
+		if o.memProfile != "" {
+			f, err := os.Create(o.memProfile)
+			if err != nil {
+				return fmt.Errorf("--memprofile: %w", err)
+			}
+			defer f.Close()
+			if err := pprof.WriteHeapProfile(f); err != nil {
+				return fmt.Errorf("--memprofile: %w", err)
+			}
+		}
+		return nil
+	}, nil
 }
 
 // printUsage prints the help: synopsis, examples, flags (as tcpdump users expect:

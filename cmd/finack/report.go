@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -67,11 +69,55 @@ func newDocument(o options, st capture.Stats, rep analyzer.Report, readErr error
 	return d
 }
 
+// writeJSON writes the document with the summary indented and one finding or
+// connection per line: a person can read it, grep it and diff two of them line by
+// line, and a large capture does not pay for indenting every field.
 func writeJSON(w io.Writer, d document) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	bw := bufio.NewWriter(w)
+	summary, err := json.MarshalIndent(d.Summary, "  ", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(bw, "{\n  \"summary\": %s,\n", summary)
+	if err := writeJSONArray(bw, "findings", d.Findings, true); err != nil {
+		return err
+	}
+	if err := writeJSONArray(bw, "connections", d.Connections, d.Error != ""); err != nil {
+		return err
+	}
+	if d.Error != "" {
+		e, _ := json.Marshal(d.Error)
+		fmt.Fprintf(bw, "  \"error\": %s\n", e)
+	}
+	bw.WriteString("}\n")
+	return bw.Flush()
+}
+
+func writeJSONArray[T any](w *bufio.Writer, name string, items []T, comma bool) error {
+	fmt.Fprintf(w, "  %q: [", name)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(d)
+	for i := range items {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteString("\n    ")
+		buf.Reset()
+		if err := enc.Encode(&items[i]); err != nil {
+			return err
+		}
+		w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	}
+	if len(items) > 0 {
+		w.WriteString("\n  ")
+	}
+	w.WriteString("]")
+	if comma {
+		w.WriteString(",")
+	}
+	w.WriteString("\n")
+	return nil
 }
 
 // writeNDJSON writes one record per line: every connection, then every finding, then
