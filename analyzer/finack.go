@@ -32,26 +32,29 @@ func (a *analysis) finUnanswered(inc *reassembly.Incarnation) {
 }
 
 // giveUp decides what became of a FIN sender that got no answer after its last
-// transmission: it sent an RST, or it stayed silent long enough to have missed a full
-// backoff step (three times the last retransmission interval), or it may still be
-// retransmitting when the incarnation stopped.
+// transmission: it sent an RST, or it stayed silent past the moment its next
+// retransmission was due (retransmission timers double: the next one comes about
+// twice the last interval later; 2.5 times leaves room for jitter), or it may still
+// be retransmitting when the incarnation stopped. Linux gives up silently when the
+// next retransmission would be due (tcp_orphan_retries), as recorded in
+// final-ack-never.pcap.
 func giveUp(inc *reassembly.Incarnation, r reassembly.Role) (outcome, how string) {
 	h := &inc.Half[r]
 	last := h.LastFin()
 	if h.Rst.Seen() && h.Rst.At >= last.At {
-		return OutcomeNever, fmt.Sprintf("then sent RST (frame %d)", h.Rst.Frame)
+		return OutcomeNever, fmt.Sprintf("it gave up with an RST (frame %d)", h.Rst.Frame)
 	}
 	peerRst := inc.Half[r.Peer()].Rst
 	if peerRst.Seen() && peerRst.At >= last.At {
-		return OutcomeNever, fmt.Sprintf("then the %s sent RST (frame %d)", r.Peer(), peerRst.Frame)
+		return OutcomeNever, fmt.Sprintf("the %s ended it with an RST (frame %d)", r.Peer(), peerRst.Frame)
 	}
 	n := len(h.FinTxs)
 	interval := h.FinTxs[n-1].At - h.FinTxs[n-2].At
 	silent := inc.EndAt - last.At
-	if silent > 3*interval && h.Last.Frame == last.Frame {
-		return OutcomeNever, fmt.Sprintf("then went silent: nothing more from it in the %s until the %s", ms(silent), endWord(inc))
+	if silent > interval*5/2 && h.Last.Frame == last.Frame {
+		return OutcomeNever, fmt.Sprintf("it gave up: nothing more from it in the %s until the %s, past its next retransmission (due about %s after the last)", ms(silent), endWord(inc), ms(2*interval))
 	}
-	return OutcomeUnresolved, fmt.Sprintf("still unanswered %s after the last transmission, when the %s", ms(silent), endWord(inc))
+	return OutcomeUnresolved, fmt.Sprintf("still unresolved when the %s, %s after the last transmission", endWord(inc), ms(silent))
 }
 
 func endWord(inc *reassembly.Incarnation) string {
@@ -100,11 +103,7 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 	f.Count = &n
 	d := roundMS(last.At - first.At)
 	f.DurationMS = &d
-	state := "in LAST_ACK"
-	if outcome == OutcomeNever {
-		state = "from LAST_ACK"
-	}
-	f.Message = fmt.Sprintf("%s: sent %d times over %s, never acknowledged, %s (%s)%s%s", what, h.FinCount, ms(last.At-first.At), how, state, note, reachedText(h, peer))
+	f.Message = fmt.Sprintf("%s: sent %d times over %s in LAST_ACK, never acknowledged; %s%s%s", what, h.FinCount, ms(last.At-first.At), how, note, reachedText(h, peer))
 	a.add(f)
 }
 
@@ -150,7 +149,7 @@ func (a *analysis) firstFinUnacked(inc *reassembly.Incarnation, r reassembly.Rol
 	f.Count = &n
 	d := roundMS(last.At - first.At)
 	f.DurationMS = &d
-	f.Message = fmt.Sprintf("%s's first FIN (frame %d) was never acknowledged by the %s: sent %d times over %s (FIN_WAIT_1), %s",
+	f.Message = fmt.Sprintf("%s's first FIN (frame %d) was never acknowledged by the %s: sent %d times over %s in FIN_WAIT_1; %s",
 		r, first.Frame, r.Peer(), h.FinCount, ms(last.At-first.At), how)
 	a.add(f)
 }

@@ -482,7 +482,10 @@ rec_final_ack_never() {
 	wait_both
 	wait_gone "$NS_B" last-ack 40
 	log "server's LAST_ACK socket gone; final ACKs dropped so far: $(nft_dropped "$NS_A" output)"
-	settle 2
+	# Leave a clear gap before the marker: a reader tells "gave up" from "still
+	# retransmitting" by a silence well past the next retransmission (2.5 times the
+	# last interval, about 8.4 s here).
+	settle 5
 	end_marker
 	cap_stop
 }
@@ -543,7 +546,10 @@ rec_first_fin_unacked() {
 	wait_gone "$NS_A" fin-wait-1 40
 	log "client's FIN_WAIT_1 socket gone; server segments dropped: $(nft_dropped "$NS_B" output)"
 	nft_delete "$NS_B" # let the marker's RST through
-	settle 2
+	# Leave a clear gap before the marker: a reader tells "gave up" from "still
+	# retransmitting" by a silence well past the next retransmission (2.5 times the
+	# last interval, about 8.4 s here).
+	settle 5
 	end_marker
 	cap_stop
 	sync_signal end
