@@ -136,4 +136,3 @@ func BenchmarkNext(b *testing.B) {
 		})
 	}
 }
-

@@ -182,6 +182,11 @@ type decoder struct {
 	decoded []gopacket.LayerType
 }
 
+// letParserPanic turns off the DecodingLayerParser's own recover (which would
+// hide a gopacket bug as an "undecodable" frame). Tests and fuzzing set it to see
+// panics; production keeps gopacket's safety net.
+var letParserPanic = false
+
 func newDecoder() *decoder {
 	d := &decoder{decoded: make([]gopacket.LayerType, 0, 16)}
 	firsts := [numStarts]gopacket.LayerType{
@@ -196,10 +201,15 @@ func newDecoder() *decoder {
 		if first == gopacket.LayerTypeZero {
 			continue
 		}
-		p := gopacket.NewDecodingLayerParser(first,
-			&d.eth, &d.vlan, &d.sll, &d.sll2, &d.loop, &d.mpls, &d.ppp, &d.ip4, &d.ip6, &d.ext)
-		p.AddDecodingLayer(&d.frag) // overrides ext for the fragment header
-		p.IgnoreUnsupported = true  // stopping at TCP (or UDP, ARP...) is the normal case
+		p := gopacket.NewDecodingLayerParser(first)
+		// A slice indexed by layer type: faster than the default map.
+		p.SetDecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
+		for _, l := range []gopacket.DecodingLayer{&d.eth, &d.vlan, &d.sll, &d.sll2, &d.loop, &d.mpls, &d.ppp, &d.ip4, &d.ip6, &d.ext,
+			&d.frag} { // frag last: it overrides ext for the fragment header
+			p.AddDecodingLayer(l)
+		}
+		p.IgnoreUnsupported = true // stopping at TCP (or UDP, ARP...) is the normal case
+		p.IgnorePanic = letParserPanic
 		d.parsers[s] = p
 	}
 	return d

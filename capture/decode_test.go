@@ -111,7 +111,7 @@ func decodeCases() []decodeCase {
 	ext6 := p6
 	ext6.Ext6 = []uint8{synth.ExtHopByHop, synth.ExtDestination, synth.ExtRouting}
 	badOpt := cat(raw4[:40], []byte{1, 1, 5, 0}, raw4[44:]) // option kind 5 with length 0, then the TS option is unreachable
-	badTSLen := patch(raw4, 40+3, 8)                       // TS option declaring length 8
+	badTSLen := patch(raw4, 40+3, 8)                        // TS option declaring length 8
 	noTS := func(t *testing.T, s capture.Segment) {
 		t.Helper()
 		if s.HasTS || s.Truncated {

@@ -27,8 +27,11 @@ type Reader struct {
 // Open opens one or more capture files ("-" = stdin) as ONE capture: several paths
 // are rotated pieces merged by packet timestamp (stable: ties keep file order),
 // frame numbers counted over the merged stream (as mergecap then Wireshark would
-// number them). Each file may be pcap or pcapng, gzip-compressed or not; the
-// format is detected from the first bytes, never from the name.
+// number them). Each file may be pcap, pcapng or snoop, gzip-compressed or not;
+// the format is detected from the first bytes, never from the name. A file that
+// cannot be opened or is not a capture fails Open with an error naming it.
+// Segment.Interface is the interface index inside the segment's own file (see
+// the package documentation).
 func Open(paths []string, opt Options) (*Reader, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("capture: no input file")
@@ -57,7 +60,7 @@ func Open(paths []string, opt Options) (*Reader, error) {
 		}
 		r.srcs = append(r.srcs, s)
 		if r.filter != nil && s.ng == nil && linkStart(s.link) != startUnsupported {
-			if _, err := r.filter.prog(s.link); err != nil { // fail now, not at frame 1
+			if _, err := r.filter.prog(s.link, s.big); err != nil { // fail now, not at frame 1
 				r.Close()
 				return nil, fmt.Errorf("%s: %w", s.name, err)
 			}
@@ -69,7 +72,7 @@ func Open(paths []string, opt Options) (*Reader, error) {
 // Next fills seg with the next TCP segment. It returns io.EOF at the clean end. On
 // damage it returns a *ReadError after all segments before the damage have been
 // returned; errors are sticky (every later call returns the same one). seg is
-// written only when Next returns nil.
+// fully written when Next returns nil; after an error its contents are undefined.
 func (r *Reader) Next(seg *Segment) error {
 	for r.err == nil {
 		s, err := r.pick()
@@ -93,7 +96,7 @@ func (r *Reader) Next(seg *Segment) error {
 			continue
 		}
 		if r.filter != nil {
-			ok, err := r.filter.match(s.hl, &s.ci, s.data)
+			ok, err := r.filter.match(s.hl, s.big, &s.ci, s.data)
 			if err != nil {
 				r.err = fmt.Errorf("%s: frame %d: %w", s.name, s.frames, err)
 				break

@@ -50,6 +50,7 @@ type source struct {
 	ng     *pcapgo.NgReader
 	snoop  *pcapgo.SnoopReader
 	link   layers.LinkType // a pcap or snoop file's only link type
+	big    bool            // big-endian file (pcap, snoop); pcapng: assumed little, see filter
 	frames uint64          // records of this file read so far
 
 	has  bool // head holds a record
@@ -131,6 +132,7 @@ func openSource(path string, index int) (_ *source, err error) {
 	}
 	switch m := [4]byte(magic); m {
 	case magicPcapLE, magicPcapBE, magicPcapNsLE, magicPcapNsBE:
+		s.big = m == magicPcapBE || m == magicPcapNsBE
 		s.pcap, err = pcapgo.NewReader(s.br)
 		if err != nil {
 			return nil, fmt.Errorf("%s: pcap file header: %w", s.name, orUnexpectedEOF(err))
@@ -153,7 +155,7 @@ func openSource(path string, index int) (_ *source, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: snoop file header: %w", s.name, err)
 		}
-		s.link = *lt
+		s.link, s.big = *lt, true
 	case magicPcapKuLE, magicPcapKuBE:
 		return nil, fmt.Errorf("%s: modified (Kuznetzov) pcap format is not supported; convert it with editcap -F pcap", s.name)
 	default:

@@ -172,3 +172,17 @@ func genSeqWrap() []Packet {
 	ps = append(ps, c.ACK(true))
 	return ps
 }
+
+// AllFiles returns every generated capture: the format and link-type files (Files)
+// and the teardown scenarios (TeardownFiles).
+func AllFiles() ([]File, error) {
+	files, err := Files()
+	if err != nil {
+		return nil, err
+	}
+	more, err := TeardownFiles()
+	if err != nil {
+		return nil, err
+	}
+	return append(files, more...), nil
+}

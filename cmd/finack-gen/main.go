@@ -1,5 +1,6 @@
 // Command finack-gen writes the generated captures finack's tests read
-// (testdata/pcaps/gen-*): one small file per capture format and link type, built
+// (testdata/pcaps/gen-*): one small file per capture format and link type, and the
+// teardown scenarios a kernel will not produce on demand, built
 // by capture/synth, byte for byte the same on every run.
 //
 //	go run ./cmd/finack-gen -out testdata/pcaps
@@ -24,7 +25,7 @@ func main() {
 }
 
 func run(dir string) error {
-	files, err := synth.Files()
+	files, err := synth.AllFiles()
 	if err != nil {
 		return err
 	}
