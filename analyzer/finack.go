@@ -21,6 +21,9 @@ func (a *analysis) finUnanswered(inc *reassembly.Incarnation) {
 		if h.FinCount < 2 {
 			continue
 		}
+		if inc.Half[r.Peer()].Packets == 0 {
+			continue // the capture holds one direction only: it cannot show the ACK
+		}
 		active := (r == reassembly.Client && ac) || (r == reassembly.Server && as)
 		switch {
 		case !active:

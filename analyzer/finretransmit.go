@@ -21,29 +21,36 @@ func (a *analysis) finRetransmit(inc *reassembly.Incarnation) {
 		f.Frames = finFrames(h)
 		n := uint64(h.FinCount - 1)
 		f.Count = &n
-		spurious, lost := 0, 0
+		var spurious, lost, early int
 		gaps := make([]string, 0, len(h.FinTxs)-1)
 		for i := 1; i < len(h.FinTxs); i++ {
 			gap := h.FinTxs[i].At - h.FinTxs[i-1].At
 			f.IntervalsMS = append(f.IntervalsMS, roundMS(gap))
 			gaps = append(gaps, ms(gap))
-			if h.FinTxs[i].AckedBefore {
-				spurious++
-			} else {
+			switch {
+			case !h.FinTxs[i].AckedBefore:
 				lost++
+			case h.TapRTT > 0 && h.FinTxs[i].At-h.FinAcked.At < h.TapRTT:
+				early++
+			default:
+				spurious++
 			}
 		}
 		var why string
 		switch {
-		case spurious > 0 && lost > 0:
-			f.Cause = CauseMixed
-			why = "some retransmissions came before any ACK reached the tap, others after the FIN was already ACKed there (ACK lost after the tap)"
-		case spurious > 0:
-			f.Cause = CauseSpurious
-			why = fmt.Sprintf("the FIN was already ACKed at the tap (frame %d): the ACK was lost after the tap", h.FinAcked.Frame)
-		default:
+		case lost > 0 && spurious == 0 && early == 0:
 			f.Cause = CauseNotAcked
 			why = "no ACK of it reached the tap in between: the FIN was lost after the tap or its ACK before it"
+		case spurious > 0 && lost == 0 && early == 0:
+			f.Cause = CauseSpurious
+			why = fmt.Sprintf("the FIN was already ACKed at the tap (frame %d): the ACK was lost after the tap", h.FinAcked.Frame)
+		case early > 0 && lost == 0 && spurious == 0:
+			f.Cause = CauseEarly
+			why = fmt.Sprintf("re-sent %s after its ACK passed the tap (frame %d), sooner than that ACK could reach the %s (round trip from the tap %s): not a loss, the stack sent the FIN again",
+				ms(h.FinTxs[1].At-h.FinAcked.At), h.FinAcked.Frame, r, ms(h.TapRTT))
+		default:
+			f.Cause = CauseMixed
+			why = fmt.Sprintf("%d retransmission(s) before any ACK reached the tap, %d after an ACK the sender should have had (lost after the tap), %d sooner than the ACK could reach the sender", lost, spurious, early)
 		}
 		more := ""
 		if int(h.FinCount) > len(h.FinTxs) {

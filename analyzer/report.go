@@ -60,6 +60,7 @@ const (
 const (
 	CauseNotAcked = "fin_or_ack_lost" // no ACK of the FIN reached the tap before the retransmission
 	CauseSpurious = "spurious"        // the FIN was already ACKed at the tap: the ACK was lost after it
+	CauseEarly    = "resent_early"    // re-sent sooner than the ACK seen at the tap could reach its sender
 	CauseMixed    = "mixed"           // some retransmissions of each kind
 )
 

@@ -3,6 +3,8 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"math"
+	"time"
 )
 
 // Options for opening captures.
@@ -22,6 +24,9 @@ type Reader struct {
 	frame  uint64
 	stats  Stats
 	err    error // sticky: io.EOF, a *ReadError, or a filter error
+	// lastGood is the last representable timestamp, given to records whose own is
+	// out of range (Stats.BadTimestamps).
+	lastGood time.Time
 }
 
 // Open opens one or more capture files ("-" = stdin) as ONE capture: several paths
@@ -84,6 +89,16 @@ func (r *Reader) Next(seg *Segment) error {
 		r.frame++
 		r.stats.Packets++
 		ts := s.ci.Timestamp
+		if ts.Before(minTime) || ts.After(maxTime) {
+			// Beyond what nanoseconds since 1970 in an int64 hold (years 1678 to
+			// 2262), where every timer of the analysis runs: a damaged or mis-written
+			// record (pcapng-example.pcapng has one interface at year 586524). The
+			// frame keeps the last good timestamp, so it still counts and orders.
+			r.stats.BadTimestamps++
+			ts = r.lastGood
+		} else {
+			r.lastGood = ts
+		}
 		if r.stats.First.IsZero() || ts.Before(r.stats.First) {
 			r.stats.First = ts
 		}
@@ -138,3 +153,9 @@ func (r *Reader) Close() error {
 }
 
 var errClosed = errors.New("capture: reader closed")
+
+// The timestamps the analysis can represent: Unix nanoseconds in an int64.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)

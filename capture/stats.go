@@ -72,6 +72,10 @@ type Stats struct {
 	// rather than first/last in file order, as capinfos reports them, so a capture
 	// with reordered records still gets its true time span.
 	First, Last time.Time
+	// BadTimestamps counts records whose timestamp lies outside the years 1678 to
+	// 2262 (nanoseconds since 1970 in an int64): each keeps the timestamp of the
+	// record before it.
+	BadTimestamps uint64
 }
 
 // ReadError reports a damaged input: a record that could not be read. Every record

@@ -62,6 +62,23 @@ type Half struct {
 	SynCount uint32
 	ISN      uint32
 	Syn      Tx // first SYN (or SYN-ACK) from this end
+	// SynEnd is the sequence number after the SYN and any data it carried (TCP Fast
+	// Open): a SYN-ACK acknowledges up to it. SynAck / SynAckSeen: the acknowledgement
+	// number of this end's SYN-ACK (the client ISN+1 it answers).
+	SynEnd     uint32
+	SynAck     uint32
+	SynAckSeen bool
+
+	// last is the signature of the last segment from this end, to recognise a
+	// segment captured twice (span-port or multi-interface duplicates); Duplicates
+	// counts them.
+	last       segSig
+	Duplicates uint64
+
+	// TapRTT is the round trip between the tap and this end, from the handshake: the
+	// SYN to the SYN-ACK for the server, the SYN-ACK to the ACK for the client (0 when
+	// unknown). A segment sent to this end cannot be answered sooner.
+	TapRTT int64
 
 	// NextSeq is the highest sequence number this end has used plus one (its snd_nxt
 	// as the tap saw it), valid when SeqKnown.
@@ -190,6 +207,7 @@ type Incarnation struct {
 	// LateSegments counts segments attributed to this incarnation after it was
 	// closed (issue: late segments in TIME_WAIT and stale segments are analysed later).
 	LateSegments uint64
+	refusals     uint64 // server ACKs taken for refusals
 }
 
 // Client returns the client endpoint.
@@ -287,3 +305,20 @@ func (inc *Incarnation) TimeWait(length int64) TimeWait {
 	}
 	return tw
 }
+
+// segSig is what identifies one transmission of a segment: a copy of it captured
+// again carries the same numbers, IP ID and TCP timestamp; a retransmission by the
+// stack carries a new IP ID (IPv4, non-zero) or a new TSval, or comes at least a
+// retransmission timeout later.
+type segSig struct {
+	seq, ack, tsval uint32
+	plen            uint32
+	flags           uint8
+	ipid            uint16
+	at              int64
+	ok              bool
+}
+
+// dupWindow: copies of one packet reach a capture within microseconds; a stack does
+// not retransmit sooner than a few milliseconds (Linux: RTO >= 200 ms, TLP >= 10 ms).
+const dupWindow = int64(2e6) // 2 ms

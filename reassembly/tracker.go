@@ -83,7 +83,7 @@ func (t *Tracker) route(f *flow, k FlowKey, s *capture.Segment, at int64) *Incar
 		}
 		return t.start(f, k, s, at, cur)
 	}
-	if cur.closedLongBefore(at, t.twLen) {
+	if cur.closedLongBefore(at, t.twLen) && !cur.retransmitsFin(s) {
 		// A segment long after the close and its TIME_WAIT: a connection picked up
 		// mid-stream on a 4-tuple that was free again.
 		return t.start(f, k, s, at, cur)
@@ -98,15 +98,30 @@ func (inc *Incarnation) continuesWith(s *capture.Segment) bool {
 	r := inc.RoleOf(s.Src)
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
 	if h.SynCount > 0 && s.Seq == h.ISN {
+		// The same SYN again, even after an RST refused it: Windows retries a
+		// refused connect with the same SYN twice, 0.5 s apart.
 		return true
 	}
 	if s.Flags&capture.ACK == 0 {
+		if r == Client && h.SynCount == 0 && h.Packets == 0 && p.SynAckSeen && s.Seq+1 == p.SynAck {
+			// The SYN that the SYN-ACK already seen answers (captured out of order).
+			return true
+		}
 		// A new ISN on a bare SYN continues the attempt only while nothing has come
 		// back and nothing else was sent: a retry, not a new connection.
 		return r == Client && h.SynCount > 0 && p.Packets == 0 && h.Packets == uint64(h.SynCount)
 	}
-	// A SYN-ACK answering the peer's SYN, with none sent yet by this end.
-	return h.SynCount == 0 && p.SynCount > 0 && s.Ack == p.ISN+1 && !h.FinSeen() && h.RstCount == 0
+	if h.FinSeen() {
+		return false
+	}
+	// A SYN-ACK answering the peer's current SYN (data on the SYN included), even with
+	// another ISN than an earlier SYN-ACK: the same attempt.
+	if acksSyn(p, s.Ack) {
+		return true
+	}
+	// The client's SYN was not captured: the same acknowledgement as this end's
+	// earlier SYN-ACK answers the same SYN.
+	return p.SynCount == 0 && h.SynAckSeen && s.Ack == h.SynAck
 }
 
 // closed reports whether the incarnation has ended on the wire (both FINs, or an RST)
@@ -120,6 +135,19 @@ func (inc *Incarnation) closed() (int64, bool) {
 		return max(c.LastFin().At, s.LastFin().At, c.FinLastAck.At, s.FinLastAck.At), true
 	}
 	return 0, false
+}
+
+// retransmitsFin reports a FIN at the sequence number of the FIN its sender already
+// sent: the same connection however late it comes (a passive closer in LAST_ACK backs
+// off to minutes between transmissions).
+func (inc *Incarnation) retransmitsFin(s *capture.Segment) bool {
+	h := &inc.Half[inc.RoleOf(s.Src)]
+	return s.Flags&capture.FIN != 0 && h.FinSeen() && s.SeqEnd()-1 == h.FinSeq
+}
+
+// acksSyn reports whether ack acknowledges h's SYN (and possibly data it carried).
+func acksSyn(h *Half, ack uint32) bool {
+	return h.SynCount > 0 && SeqLess(h.ISN, ack) && SeqLEQ(ack, h.SynEnd)
 }
 
 func (inc *Incarnation) closedLongBefore(at, twLen int64) bool {
@@ -178,6 +206,10 @@ func newReuse(prev *Incarnation, s *capture.Segment, at int64, tw TimeWait) *Reu
 func (inc *Incarnation) apply(s *capture.Segment, tx Tx) {
 	r := inc.RoleOf(s.Src)
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
+	sig := segSig{seq: s.Seq, ack: s.Ack, tsval: s.TSval, plen: s.PayloadLen, flags: uint8(s.Flags), ipid: s.IPID, at: tx.At, ok: true}
+	dup := h.last.ok && h.last.seq == sig.seq && h.last.ack == sig.ack && h.last.tsval == sig.tsval &&
+		h.last.plen == sig.plen && h.last.flags == sig.flags && h.last.ipid == sig.ipid && sig.at-h.last.at < dupWindow
+	h.last = sig
 	inc.Packets++
 	inc.Last = tx
 	if h.Packets == 0 {
@@ -195,18 +227,35 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx) {
 		return
 	}
 	if s.Flags&capture.RST != 0 {
-		if !h.Rst.Seen() {
+		h.RstCount++
+		// In SYN-SENT the client accepts an RST only if it acknowledges the SYN
+		// (RFC 9293 §3.10.7.3); otherwise it drops it and the attempt goes on.
+		unacceptable := r == Server && inc.RolesKnown && p.SynCount > 0 && h.SynCount == 0 &&
+			p.Packets == uint64(p.SynCount) && (s.Flags&capture.ACK == 0 || !acksSyn(p, s.Ack))
+		if !h.Rst.Seen() && !unacceptable {
 			h.Rst = tx
 		}
-		h.RstCount++
 		return // an RST's numbers say nothing about what this end sent
 	}
+	if dup {
+		h.Duplicates++
+		return // a copy of the previous segment: nothing new
+	}
+	inc.tapRTT(r, s, tx)
 	if s.Flags&capture.SYN != 0 {
+		if s.Flags&capture.ACK != 0 && !h.SynAckSeen {
+			h.SynAck, h.SynAckSeen = s.Ack, true
+		}
+		if s.Flags&capture.ACK != 0 && h.Rst.Seen() {
+			// The RST refused an earlier copy of the SYN this SYN-ACK now accepts:
+			// not the end of the connection (it stays counted in RstCount).
+			h.Rst = Tx{}
+		}
 		if r == Client && inc.Refusal.Rst.Seen() && !inc.Refusal.Retry.Seen() {
 			inc.Refusal.Retry = tx
 		}
 		if h.SynCount == 0 || s.Seq != h.ISN {
-			h.ISN, h.Syn = s.Seq, tx
+			h.ISN, h.Syn, h.SynEnd = s.Seq, tx, s.SeqEnd()
 		}
 		h.SynCount++
 	}
@@ -251,17 +300,39 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx) {
 	}
 }
 
+// tapRTT measures each end's round trip from the tap on the handshake: the server's
+// from the client's SYN (its latest copy) to the first SYN-ACK, the client's from that
+// SYN-ACK to the client's ACK of it.
+func (inc *Incarnation) tapRTT(r Role, s *capture.Segment, tx Tx) {
+	h, p := &inc.Half[r], &inc.Half[r.Peer()]
+	if h.TapRTT != 0 || p.Packets == 0 || p.Packets != uint64(p.SynCount) {
+		return // measured already, or the peer sent more than its SYN
+	}
+	switch {
+	case r == Server && s.Flags&(capture.SYN|capture.ACK) == capture.SYN|capture.ACK && acksSyn(p, s.Ack):
+		h.TapRTT = max(tx.At-p.Last.At, 1)
+	case r == Client && s.Flags&(capture.SYN|capture.ACK|capture.RST) == capture.ACK && p.SynAckSeen && s.Ack == p.ISN+1:
+		h.TapRTT = max(tx.At-p.Last.At, 1)
+	}
+}
+
 // refusalSegment recognises the answer of a TIME_WAIT holder that refuses a SYN: an
 // ACK (no SYN) that does not acknowledge the SYN, and the client's RST that answers
 // it (seq = the refusing ACK's ack number). Such segments belong to the old
 // connection's sequence space and must not be taken as this one's.
 func (inc *Incarnation) refusalSegment(r Role, s *capture.Segment, tx Tx) bool {
-	c := &inc.Half[Client]
-	if !inc.RolesKnown || c.SynCount == 0 {
+	c, sv := &inc.Half[Client], &inc.Half[Server]
+	// Only on a 4-tuple used before in the capture, and only while the client has
+	// sent nothing but SYNs (it is in SYN-SENT) and the server nothing but refusals.
+	if !inc.RolesKnown || c.SynCount == 0 || inc.Index == 1 {
 		return false
 	}
+	onlySyns := c.Packets == uint64(c.SynCount) || (r == Client && c.Packets-1 == uint64(c.SynCount))
 	switch {
-	case r == Server && inc.Half[Server].SynCount == 0 && s.Flags&(capture.SYN|capture.RST|capture.ACK) == capture.ACK && s.Ack != c.ISN+1:
+	case !onlySyns:
+		return false
+	case r == Server && sv.SynCount == 0 && sv.Packets == uint64(sv.RstCount)+inc.refusals+1 && s.Flags&(capture.SYN|capture.RST|capture.ACK) == capture.ACK && !acksSyn(c, s.Ack):
+		inc.refusals++
 		if !inc.Refusal.Ack.Seen() {
 			inc.Refusal.Ack, inc.Refusal.AckNum = tx, s.Ack
 		}

@@ -30,8 +30,10 @@ type summary struct {
 	Packets  uint64            `json:"packets"`
 	Segments uint64            `json:"tcp_segments"`
 	Skipped  map[string]uint64 `json:"skipped"`
-	First    *time.Time        `json:"first_packet,omitempty"`
-	Last     *time.Time        `json:"last_packet,omitempty"`
+	// BadTimestamps: frames whose timestamp was out of range (kept the one before).
+	BadTimestamps uint64     `json:"bad_timestamps"`
+	First         *time.Time `json:"first_packet,omitempty"`
+	Last          *time.Time `json:"last_packet,omitempty"`
 	// TimeWaitSeconds is the TIME_WAIT length the analysis used.
 	TimeWaitSeconds float64                `json:"time_wait_s"`
 	Connections     int                    `json:"connections"`
@@ -43,6 +45,7 @@ func newDocument(o options, st capture.Stats, rep analyzer.Report, readErr error
 	d := document{
 		Summary: summary{
 			Files: o.files, Filter: o.filter, Packets: st.Packets, Segments: st.Segments,
+			BadTimestamps:   st.BadTimestamps,
 			Skipped:         make(map[string]uint64),
 			TimeWaitSeconds: o.timeWait.Seconds(),
 			Connections:     len(rep.Connections),
@@ -158,6 +161,9 @@ func writeText(w io.Writer, d document, connections bool) error {
 		p("filter       %s\n", s.Filter)
 	}
 	p("packets      %d (%d TCP segments%s)\n", s.Packets, s.Segments, skippedText(s.Skipped))
+	if s.BadTimestamps > 0 {
+		p("warning      %d frames had timestamps out of range (before 1678 or after 2262); each kept the timestamp of the frame before it\n", s.BadTimestamps)
+	}
 	if s.First != nil {
 		p("time         %s to %s (%s)\n", s.First.Format(time.RFC3339Nano), s.Last.Format(time.RFC3339Nano), s.Last.Sub(*s.First))
 	}
