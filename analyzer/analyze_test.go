@@ -241,3 +241,41 @@ func TestMissingFinalAckOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// TestFinResentEarly: a FIN sent again sooner after its ACK passed the tap than the
+// sender's round trip from the tap (1 ms here, from the handshake) cannot mean the
+// ACK was lost: cause resent_early, not spurious. The same re-send 300 ms later is
+// spurious.
+func TestFinResentEarly(t *testing.T) {
+	for _, tc := range []struct {
+		after time.Duration
+		cause string
+	}{{100 * time.Microsecond, CauseEarly}, {300 * time.Millisecond, CauseSpurious}} {
+		w := newWire(t)
+		w.handshake()
+		w.send(time.Millisecond, 'C', F, 101, 201, 0)
+		w.send(time.Millisecond, 'S', A, 201, 102, 0)
+		w.send(tc.after, 'C', F, 101, 201, 0)
+		w.send(time.Millisecond, 'S', F, 201, 102, 0)
+		w.send(time.Millisecond, 'C', A, 102, 202, 0)
+		rep := w.analyze()
+		if len(rep.Findings) != 1 || rep.Findings[0].Kind != FinRetransmit || rep.Findings[0].Cause != tc.cause {
+			t.Errorf("re-sent %v after the ACK: findings %+v, want one fin_retransmit with cause %s", tc.after, rep.Findings, tc.cause)
+		}
+	}
+}
+
+// TestOneWayCapture: with only one direction in the capture, a FIN sent twice is not
+// "never acknowledged": the capture cannot show the ACK.
+func TestOneWayCapture(t *testing.T) {
+	w := newWire(t)
+	w.send(0, 'C', A, 1, 1, 100)
+	w.send(time.Millisecond, 'C', F, 101, 1, 0)
+	w.send(300*time.Millisecond, 'C', F, 101, 1, 0)
+	rep := w.analyze()
+	for _, f := range rep.Findings {
+		if f.Kind == FirstFinUnacked || f.Kind == MissingFinalAck {
+			t.Errorf("one-way capture: unexpected %s: %s", f.Kind, f.Message)
+		}
+	}
+}

@@ -22,12 +22,13 @@ type seg struct {
 	flags capture.Flags
 	seq   uint32
 	ack   uint32
+	data  uint32 // payload bytes
 }
 
 func feed(segs []seg) *Tracker {
 	tr := NewTracker(Config{})
 	for i, s := range segs {
-		x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(s.at), Flags: s.flags, Seq: s.seq, Ack: s.ack}
+		x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(s.at), Flags: s.flags, Seq: s.seq, Ack: s.ack, PayloadLen: s.data, IPID: uint16(i)}
 		x.Src, x.Dst = cli, srv
 		if s.from == 's' {
 			x.Src, x.Dst = srv, cli
@@ -57,34 +58,53 @@ func TestIncarnationSplitting(t *testing.T) {
 		reuse      bool // the last one is a reuse within TIME_WAIT
 	}{
 		{"SYN retransmitted with the same ISN", []seg{
-			{'c', 0, S, 100, 0}, {'c', time.Second, S, 100, 0}, {'s', time.Second + ms, SA, 900, 101},
+			{'c', 0, S, 100, 0, 0}, {'c', time.Second, S, 100, 0, 0}, {'s', time.Second + ms, SA, 900, 101, 0},
 		}, 1, true, cli, false},
 		{"SYN retried with a new ISN, unanswered: the same attempt", []seg{
-			{'c', 0, S, 100, 0}, {'c', time.Second, S, 7777, 0}, {'s', time.Second + ms, SA, 900, 7778},
+			{'c', 0, S, 100, 0, 0}, {'c', time.Second, S, 7777, 0, 0}, {'s', time.Second + ms, SA, 900, 7778, 0},
 		}, 1, true, cli, false},
 		{"mid-stream pickup: roles guessed, lower port is the server", []seg{
-			{'s', 0, A, 900, 100}, {'c', ms, A, 100, 901},
+			{'s', 0, A, 900, 100, 0}, {'c', ms, A, 100, 901, 0},
 		}, 1, false, cli, false},
 		{"SYN-ACK first: roles known", []seg{
-			{'s', 0, SA, 900, 101}, {'c', ms, A, 101, 901},
+			{'s', 0, SA, 900, 101, 0}, {'c', ms, A, 101, 901, 0},
 		}, 1, true, cli, false},
 		{"new SYN after a close, within TIME_WAIT", []seg{
-			{'c', 0, S, 100, 0}, {'s', ms, SA, 900, 101}, {'c', 2 * ms, A, 101, 901},
-			{'c', 3 * ms, FA, 101, 901}, {'s', 4 * ms, FA, 901, 102}, {'c', 5 * ms, A, 102, 902},
-			{'c', time.Second, S, 5000, 0}, {'s', time.Second + ms, SA, 9000, 5001},
+			{'c', 0, S, 100, 0, 0}, {'s', ms, SA, 900, 101, 0}, {'c', 2 * ms, A, 101, 901, 0},
+			{'c', 3 * ms, FA, 101, 901, 0}, {'s', 4 * ms, FA, 901, 102, 0}, {'c', 5 * ms, A, 102, 902, 0},
+			{'c', time.Second, S, 5000, 0, 0}, {'s', time.Second + ms, SA, 9000, 5001, 0},
 		}, 2, true, cli, true},
 		{"new SYN 61 s after the close: no reuse finding", []seg{
-			{'c', 0, S, 100, 0}, {'s', ms, SA, 900, 101}, {'c', 2 * ms, A, 101, 901},
-			{'c', 3 * ms, FA, 101, 901}, {'s', 4 * ms, FA, 901, 102}, {'c', 5 * ms, A, 102, 902},
-			{'c', 61 * time.Second, S, 5000, 0},
+			{'c', 0, S, 100, 0, 0}, {'s', ms, SA, 900, 101, 0}, {'c', 2 * ms, A, 101, 901, 0},
+			{'c', 3 * ms, FA, 101, 901, 0}, {'s', 4 * ms, FA, 901, 102, 0}, {'c', 5 * ms, A, 102, 902, 0},
+			{'c', 61 * time.Second, S, 5000, 0, 0},
 		}, 2, true, cli, false},
 		{"segment long after an RST: a new mid-stream incarnation", []seg{
-			{'c', 0, S, 100, 0}, {'s', ms, SA, 900, 101}, {'c', 2 * ms, R, 101, 0},
-			{'c', 2 * time.Minute, A, 4000, 6000},
+			{'c', 0, S, 100, 0, 0}, {'s', ms, SA, 900, 101, 0}, {'c', 2 * ms, R, 101, 0, 0},
+			{'c', 2 * time.Minute, A, 4000, 6000, 0},
 		}, 2, true, cli, false},
+		{"SYN carrying data (TCP Fast Open) answered by a SYN-ACK acknowledging it", []seg{
+			{'c', 0, S, 100, 0, 86}, {'s', ms, SA, 900, 187, 0}, {'c', 2 * ms, A, 187, 901, 0},
+		}, 1, true, cli, false},
+		{"SYN-ACK captured before its SYN", []seg{
+			{'s', 0, SA, 900, 101, 0}, {'c', 0, S, 100, 0, 0}, {'c', ms, A, 101, 901, 0},
+		}, 1, true, cli, false},
+		{"several SYN-ACKs with new ISNs answering one SYN", []seg{
+			{'c', 0, S, 100, 0, 0}, {'s', ms, SA, 900, 101, 0}, {'s', time.Second, SA, 5555, 101, 0}, {'c', time.Second + ms, A, 101, 5556, 0},
+		}, 1, true, cli, false},
+		{"unacceptable RST in SYN-SENT, then the SYN-ACK", []seg{
+			{'c', 0, S, 100, 0, 0}, {'s', ms, R | A, 0, 100, 0}, {'s', 2 * ms, SA, 900, 101, 0}, {'c', 3 * ms, A, 101, 901, 0},
+		}, 1, true, cli, false},
+		{"refused SYN retried with the same ISN, then accepted", []seg{
+			{'c', 0, S, 100, 0, 0}, {'s', ms, R | A, 0, 101, 0}, {'c', 500 * ms, S, 100, 0, 0}, {'s', 501 * ms, SA, 900, 101, 0},
+		}, 1, true, cli, false},
+		{"a FIN retransmitted long after the TIME_WAIT length stays in its connection", []seg{
+			{'c', 0, S, 100, 0, 0}, {'s', ms, SA, 900, 101, 0}, {'c', 2 * ms, FA, 101, 901, 0},
+			{'s', 3 * ms, FA, 901, 102, 0}, {'s', 70 * time.Second, FA, 901, 102, 0},
+		}, 1, true, cli, false},
 		{"sequence numbers across the 2^32 wrap", []seg{
-			{'c', 0, S, 0xfffffffe, 0}, {'s', ms, SA, 900, 0xffffffff}, {'c', 2 * ms, FA, 0xffffffff, 901},
-			{'s', 3 * ms, FA, 901, 0}, {'c', 4 * ms, A, 0, 902},
+			{'c', 0, S, 0xfffffffe, 0, 0}, {'s', ms, SA, 900, 0xffffffff, 0}, {'c', 2 * ms, FA, 0xffffffff, 901, 0},
+			{'s', 3 * ms, FA, 901, 0, 0}, {'c', 4 * ms, A, 0, 902, 0},
 		}, 1, true, cli, false},
 	}
 	for _, tc := range tests {
@@ -112,8 +132,8 @@ func TestIncarnationSplitting(t *testing.T) {
 func TestFinAckAcrossWrap(t *testing.T) {
 	ms := time.Millisecond
 	inc := feed([]seg{
-		{'c', 0, S, 0xfffffffe, 0}, {'s', ms, SA, 900, 0xffffffff}, {'c', 2 * ms, FA, 0xffffffff, 901},
-		{'s', 3 * ms, FA, 901, 0}, {'c', 4 * ms, A, 0, 902},
+		{'c', 0, S, 0xfffffffe, 0, 0}, {'s', ms, SA, 900, 0xffffffff, 0}, {'c', 2 * ms, FA, 0xffffffff, 901, 0},
+		{'s', 3 * ms, FA, 901, 0, 0}, {'c', 4 * ms, A, 0, 902, 0},
 	}).Incarnations()[0]
 	c, s := &inc.Half[Client], &inc.Half[Server]
 	if c.FinSeq != 0xffffffff || c.FinAcked.Frame != 4 || !s.FinCoversPeerFin || s.FinAcked.Frame != 5 {
@@ -123,6 +143,49 @@ func TestFinAckAcrossWrap(t *testing.T) {
 	tw := inc.TimeWait(int64(DefaultTimeWait))
 	if !tw.Holder[Client] || tw.Holder[Server] || tw.Start.Frame != 5 || tw.Until != t0.Add(4*ms+DefaultTimeWait).UnixNano() {
 		t.Errorf("TIME_WAIT %+v", tw)
+	}
+}
+
+// TestDuplicatesAndRefusals: a segment captured twice (same numbers, IP ID and
+// TSval within 2 ms) is not a FIN retransmission; an ACK that does not acknowledge
+// the SYN is a TIME_WAIT refusal only on a 4-tuple used before in the capture.
+func TestDuplicatesAndRefusals(t *testing.T) {
+	ms := time.Millisecond
+	tr := NewTracker(Config{})
+	add := func(frame uint64, from byte, at time.Duration, flags capture.Flags, seq, ack uint32, ipid uint16) {
+		x := capture.Segment{Frame: frame, Time: t0.Add(at), Flags: flags, Seq: seq, Ack: ack, IPID: ipid, Src: cli, Dst: srv}
+		if from == 's' {
+			x.Src, x.Dst = srv, cli
+		}
+		tr.Add(&x)
+	}
+	add(1, 'c', 0, S, 100, 0, 1)
+	add(2, 's', ms, SA, 900, 101, 1)
+	add(3, 'c', 2*ms, FA, 101, 901, 2)
+	add(4, 'c', 2*ms+40*time.Microsecond, FA, 101, 901, 2) // the same FIN captured again
+	add(5, 'c', 300*ms, FA, 101, 901, 3)                   // a real retransmission
+	// A first connection on another 4-tuple: SYN, an ACK that does not acknowledge
+	// it, the client's RST: no earlier incarnation, so the RST is this one's close.
+	other := netip.MustParseAddrPort("198.51.100.7:50001")
+	for i, x := range []capture.Segment{
+		{Src: other, Dst: srv, Flags: S, Seq: 7},
+		{Src: srv, Dst: other, Flags: A, Seq: 0, Ack: 0},
+		{Src: other, Dst: srv, Flags: R, Seq: 0},
+	} {
+		x.Frame, x.Time = uint64(6+i), t0.Add(time.Second+time.Duration(i)*ms)
+		tr.Add(&x)
+	}
+	tr.Finish(t0.Add(2 * time.Second).UnixNano())
+	incs := tr.Incarnations()
+	if len(incs) != 2 {
+		t.Fatalf("%d incarnations, want 2", len(incs))
+	}
+	c := &incs[0].Half[Client]
+	if c.FinCount != 2 || c.Duplicates != 1 {
+		t.Errorf("FIN transmissions %d (want 2), duplicates %d (want 1)", c.FinCount, c.Duplicates)
+	}
+	if o := incs[1]; o.Refusal.Ack.Seen() || o.Half[Client].RstCount != 1 || !o.Half[Client].Rst.Seen() {
+		t.Errorf("first use of a 4-tuple: refusal %+v, client RSTs %d", o.Refusal, o.Half[Client].RstCount)
 	}
 }
 
