@@ -41,6 +41,8 @@ func Analyze(incs []*reassembly.Incarnation, cfg Config) Report {
 		a.finUnanswered(inc)
 		a.finRetransmit(inc)
 		a.reuse(inc)
+		a.reuseRefused(inc)
+		a.afterClose(inc)
 		c := a.connection(inc)
 		rep.Closes[c.Close]++
 		rep.Connections = append(rep.Connections, c)
@@ -71,9 +73,11 @@ func (a *analysis) connection(inc *reassembly.Incarnation) Connection {
 		FirstFrame: inc.First.Frame, LastFrame: inc.Last.Frame,
 		Start: utc(inc.First.At), End: utc(inc.Last.At), Packets: inc.Packets,
 		Close: CloseShape(inc), ActiveCloser: activeCloser(inc),
-		FINs:   Pair{Client: c.FinCount, Server: s.FinCount},
-		RSTs:   Pair{Client: c.RstCount, Server: s.RstCount},
-		Reused: inc.Reuse != nil,
+		FINs:    Pair{Client: c.FinCount, Server: s.FinCount},
+		RSTs:    Pair{Client: c.RstCount, Server: s.RstCount},
+		Reused:  inc.Reuse != nil,
+		History: inc.History.String(),
+		FIN:     FinPair{Client: finAck(c), Server: finAck(s)},
 	}
 	if inc.Key.VLAN[0] != 0 {
 		rec.VLAN = []uint16{inc.Key.VLAN[0]}
@@ -94,6 +98,20 @@ func (a *analysis) connection(inc *reassembly.Incarnation) Connection {
 		rec.IdleBeforeEndMS = &d
 	}
 	return rec
+}
+
+func finAck(h *reassembly.Half) *FinAck {
+	if !h.FinSeen() {
+		return nil
+	}
+	first := h.FirstFin()
+	fa := &FinAck{Frame: first.Frame}
+	if h.FinAcked.Seen() {
+		fa.AckedBy = h.FinAcked.Frame
+		d := roundMS(h.FinAcked.At - first.At)
+		fa.AckedAfterMS = &d
+	}
+	return fa
 }
 
 func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at int64) Finding {

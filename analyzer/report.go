@@ -28,10 +28,14 @@ const (
 	FirstFinUnacked Kind = "first_fin_unacked"
 	FinRetransmit   Kind = "fin_retransmit"
 	ReuseIn2MSL     Kind = "reuse_in_2msl"
+	ReuseRefused    Kind = "reuse_refused"
+	StaleSegment    Kind = "stale_segment"
+	LateInTimeWait  Kind = "late_segment_in_time_wait"
+	RstInTimeWait   Kind = "rst_in_time_wait"
 )
 
 // Kinds lists every finding kind in report order.
-var Kinds = []Kind{MissingFinalAck, FirstFinUnacked, FinRetransmit, ReuseIn2MSL}
+var Kinds = []Kind{MissingFinalAck, FirstFinUnacked, FinRetransmit, ReuseIn2MSL, ReuseRefused, StaleSegment, LateInTimeWait, RstInTimeWait}
 
 // Outcomes of missing_final_ack and first_fin_unacked.
 const (
@@ -89,6 +93,9 @@ type Finding struct {
 	DurationMS *float64 `json:"duration_ms,omitempty"`
 	// TimeWaitHolder (reuse_in_2msl): which end of the old incarnation held TIME_WAIT.
 	TimeWaitHolder string `json:"time_wait_holder,omitempty"`
+	// NATEvidence (reuse_in_2msl): what says the new SYN came from another host behind
+	// the same address: TTL, IP ID or TCP timestamp clock not continuing.
+	NATEvidence []string `json:"nat_evidence,omitempty"`
 	// AckAfterTap: the ACK was seen at the tap but the FIN was still retransmitted.
 	AckAfterTap bool   `json:"ack_lost_after_tap,omitempty"`
 	Message     string `json:"message"`
@@ -115,8 +122,14 @@ type Connection struct {
 	// leaves TIME_WAIT (RFC 3339), empty when none holds it.
 	TimeWaitHolder string `json:"time_wait_holder"`
 	TimeWaitUntil  string `json:"time_wait_until,omitempty"`
-	FINs           Pair   `json:"fins"`
-	RSTs           Pair   `json:"rsts"`
+	// History: the history string (letters documented in the README and in
+	// reassembly/history.go).
+	History string `json:"history"`
+	// FIN per end that sent one: its first transmission, the first segment from the
+	// peer that acknowledged it, and the time between them.
+	FIN  FinPair `json:"fin"`
+	FINs Pair    `json:"fins"`
+	RSTs Pair    `json:"rsts"`
 	// ResetBy: the end that sent the first RST, when one did.
 	ResetBy string `json:"reset_by,omitempty"`
 	// IdleBeforeEndMS: for an unfinished close, how long before the end of the capture
@@ -124,6 +137,19 @@ type Connection struct {
 	IdleBeforeEndMS *float64 `json:"idle_before_end_ms,omitempty"`
 	// Reused: this incarnation started while the previous one was in TIME_WAIT.
 	Reused bool `json:"reused,omitempty"`
+}
+
+// FinPair holds the FIN of each end.
+type FinPair struct {
+	Client *FinAck `json:"client,omitempty"`
+	Server *FinAck `json:"server,omitempty"`
+}
+
+// FinAck is one end's FIN and what acknowledged it.
+type FinAck struct {
+	Frame        uint64   `json:"frame"`
+	AckedBy      uint64   `json:"acked_by,omitempty"`
+	AckedAfterMS *float64 `json:"acked_after_ms,omitempty"`
 }
 
 // Pair is a count per end.

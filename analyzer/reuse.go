@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/finack/finack/reassembly"
 )
@@ -46,12 +47,17 @@ func (a *analysis) reuse(inc *reassembly.Incarnation) {
 	if selfHeld {
 		self = fmt.Sprintf("; the SYN came from the TIME_WAIT holder itself (%s): port reuse settings, or several hosts behind one address (NAT)", prev.Half[sender].Endpoint)
 	}
+	f.NATEvidence = natEvidence(ru)
+	nat := ""
+	if len(f.NATEvidence) > 0 {
+		nat = "; another host behind the same address? " + strings.Join(f.NATEvidence, "; ")
+	}
 	tw := "TIME_WAIT began"
 	if ru.TimeWait.Inferred {
 		tw = "TIME_WAIT began (inferred: the final ACK was not seen)"
 	}
-	f.Message = fmt.Sprintf("new SYN (frame %d) %s after %s, while %s held the 4-tuple in TIME_WAIT; %s; %s%s",
-		ru.SYN.Frame, ms(elapsed), tw, who, why, how, self)
+	f.Message = fmt.Sprintf("new SYN (frame %d) %s after %s, while %s held the 4-tuple in TIME_WAIT; %s; %s%s%s",
+		ru.SYN.Frame, ms(elapsed), tw, who, why, how, self, nat)
 	a.add(f)
 }
 
@@ -104,4 +110,39 @@ func reuseOutcome(inc *reassembly.Incarnation) (string, string, []uint64) {
 		return OutcomeRST, fmt.Sprintf("answered by RST (frame %d)", srv.Rst.Frame), []uint64{srv.Rst.Frame}
 	}
 	return OutcomeUnanswered, "no answer seen", nil
+}
+
+// natEvidence lists what says the new SYN's sender is not the host that used the
+// 4-tuple before (several hosts behind one NAT address): the IP TTL changed (a host
+// sends with one initial TTL and the path to the tap did not change within TIME_WAIT),
+// a host-wide IPv4 ID counter does not continue, or the TCP timestamp clock (1 ms to
+// 1 s a tick, RFC 7323; Linux keeps one offset per address pair) went backwards or ran
+// ahead of the time that passed. The IP ID counts only when the old connection shows
+// a counter shared with other traffic (it advanced by more than twice its own
+// packets): Linux starts a fresh random counter per connection, so for it a jump
+// means nothing (measured on the recorded reuse captures).
+func natEvidence(ru *reassembly.Reuse) []string {
+	var ev []string
+	if ru.OldTTL != 0 && ru.NewTTL != 0 && ru.OldTTL != ru.NewTTL {
+		ev = append(ev, fmt.Sprintf("IP TTL %d in the old connection, %d in the new SYN", ru.OldTTL, ru.NewTTL))
+	}
+	elapsed := max(ru.SYN.At-ru.OldLastAt, 0)
+	if !ru.IPv6 && ru.OldPackets >= 4 {
+		run := uint64(ru.OldIPID - ru.OldFirstIPID)
+		sequential := run > 2*ru.OldPackets && run <= 64*ru.OldPackets
+		step := uint64(ru.NewIPID - ru.OldIPID)
+		if sequential && (step == 0 || step > 1000+uint64(elapsed/1e9)*2000) {
+			ev = append(ev, fmt.Sprintf("IP ID counter ran %d..%d in the old connection, new SYN has %d", ru.OldFirstIPID, ru.OldIPID, ru.NewIPID))
+		}
+	}
+	if ru.OldHasTS && ru.NewHasTS {
+		delta := int64(int32(ru.NewTSval - ru.OldTSval))
+		switch {
+		case delta < 0:
+			ev = append(ev, fmt.Sprintf("TCP timestamp clock went back from %d to %d", ru.OldTSval, ru.NewTSval))
+		case delta > elapsed/1e6+1000:
+			ev = append(ev, fmt.Sprintf("TCP timestamp clock jumped from %d to %d in %s (more than 1 ms a tick allows)", ru.OldTSval, ru.NewTSval, ms(elapsed)))
+		}
+	}
+	return ev
 }

@@ -80,6 +80,10 @@ type Half struct {
 	// unknown). A segment sent to this end cannot be answered sooner.
 	TapRTT int64
 
+	// FirstSeq is the lowest sequence number seen from this end (its ISN when the SYN
+	// was captured): with NextSeq it bounds the sequence space this end used.
+	FirstSeq uint32
+
 	// NextSeq is the highest sequence number this end has used plus one (its snd_nxt
 	// as the tap saw it), valid when SeqKnown.
 	NextSeq  uint32
@@ -181,9 +185,13 @@ type Reuse struct {
 	NewISN          uint32
 	NewTSval        uint32
 	NewHasTS        bool
-	// IP-level identity of the SYN sender before and after (NAT evidence).
-	OldIPID, NewIPID uint16
-	OldTTL, NewTTL   uint8
+	// IP-level identity of the SYN sender before and after (NAT evidence): its first
+	// and last IP ID, packets and last packet time in the previous incarnation.
+	OldFirstIPID, OldIPID, NewIPID uint16
+	OldTTL, NewTTL                 uint8
+	OldPackets                     uint64
+	OldLastAt                      int64
+	IPv6                           bool
 }
 
 // Incarnation is one connection on a 4-tuple.
@@ -204,10 +212,25 @@ type Incarnation struct {
 	// SynISNChanged counts SYNs of the same attempt that carried a new ISN with no
 	// answer in between (some stacks pick a new ISN per retry): not a reuse.
 	SynISNChanged uint32
-	// LateSegments counts segments attributed to this incarnation after it was
-	// closed (issue: late segments in TIME_WAIT and stale segments are analysed later).
-	LateSegments uint64
-	refusals     uint64 // server ACKs taken for refusals
+	// Stale: segments of this incarnation that arrived after a newer one had taken
+	// the 4-tuple (their numbers fit this one's sequence space, not the new one's),
+	// attributed here and kept out of the new incarnation.
+	Stale Events
+	// Late: segments that reached a TIME_WAIT holder of this incarnation, other than
+	// the peer's FIN retransmissions and the RST below (no newer incarnation yet).
+	Late Events
+	// RstInTimeWait is the first RST that reached a TIME_WAIT holder (RFC 1337
+	// TIME-WAIT assassination); TimeWaitLeft how much TIME_WAIT it cut short, and
+	// RstInTimeWaitFrom its sender.
+	RstInTimeWait     Tx
+	RstInTimeWaitFrom Role
+	TimeWaitLeft      int64
+
+	// History is the incarnation's history string (see history.go).
+	History History
+
+	rfc1337  bool   // RSTs do not end TIME_WAIT (Config.RFC1337)
+	refusals uint64 // server ACKs taken for refusals
 }
 
 // Client returns the client endpoint.
@@ -268,6 +291,9 @@ func (tw TimeWait) Held() bool { return tw.Holder[Client] || tw.Holder[Server] }
 func (inc *Incarnation) TimeWait(length int64) TimeWait {
 	var tw TimeWait
 	rst, _, hasRst := inc.FirstRst()
+	if inc.RstInTimeWait.Seen() && (!hasRst || inc.RstInTimeWait.At < rst.At) {
+		rst, hasRst = inc.RstInTimeWait, true // a refusal RST sent for the newer incarnation
+	}
 	for _, r := range [2]Role{Client, Server} {
 		x, p := &inc.Half[r], &inc.Half[r.Peer()]
 		if !x.FinSeen() || x.FinCoversPeerFin || !x.FinAcked.Seen() || !p.FinSeen() {
@@ -291,7 +317,7 @@ func (inc *Incarnation) TimeWait(length int64) TimeWait {
 		if hasRst && rst.At < since {
 			continue // reset before TIME_WAIT began: CLOSED, no TIME_WAIT
 		}
-		if hasRst && rst.At < until {
+		if hasRst && rst.At < until && !inc.rfc1337 {
 			until = rst.At
 		}
 		first := !tw.Held()
@@ -304,6 +330,30 @@ func (inc *Incarnation) TimeWait(length int64) TimeWait {
 		tw.Until = max(tw.Until, until)
 	}
 	return tw
+}
+
+// Event is one segment kept as evidence: who sent it, its flags and payload length.
+type Event struct {
+	Tx
+	From    Role
+	Flags   uint8
+	Payload uint32
+}
+
+// maxEvents bounds the events kept per list; Count counts them all.
+const maxEvents = 16
+
+// Events is a bounded list of evidence segments.
+type Events struct {
+	Count uint64
+	List  []Event // the first maxEvents
+}
+
+func (e *Events) add(ev Event) {
+	e.Count++
+	if len(e.List) < maxEvents {
+		e.List = append(e.List, ev)
+	}
 }
 
 // segSig is what identifies one transmission of a segment: a copy of it captured

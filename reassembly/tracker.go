@@ -11,6 +11,9 @@ import (
 type Config struct {
 	// TimeWait is the TIME_WAIT (2MSL) length of the hosts in the capture.
 	TimeWait time.Duration
+	// RFC1337: the hosts ignore RSTs in TIME_WAIT (RFC 1337) instead of ending it
+	// (Linux's default, tcp_rfc1337=0).
+	RFC1337 bool
 }
 
 // DefaultTimeWait is Linux's TCP_TIMEWAIT_LEN.
@@ -67,7 +70,12 @@ func (t *Tracker) Add(s *capture.Segment) {
 		t.flows[k] = f
 	}
 	inc := t.route(f, k, s, at)
-	inc.apply(s, Tx{Frame: s.Frame, At: at})
+	tx := Tx{Frame: s.Frame, At: at}
+	if f.prev != nil && inc == f.cur && s.Flags&capture.SYN == 0 && f.prev.stale(inc, s) {
+		f.prev.addStale(s, tx)
+		return
+	}
+	inc.apply(s, tx, t.twLen)
 }
 
 // route picks the incarnation a segment belongs to, starting a new one when the
@@ -158,7 +166,7 @@ func (inc *Incarnation) closedLongBefore(at, twLen int64) bool {
 // start opens a new incarnation on the flow; prev is the incarnation it replaces.
 func (t *Tracker) start(f *flow, k FlowKey, s *capture.Segment, at int64, prev *Incarnation) *Incarnation {
 	f.count++
-	inc := &Incarnation{Key: k, Index: f.count, First: Tx{Frame: s.Frame, At: at}}
+	inc := &Incarnation{Key: k, Index: f.count, First: Tx{Frame: s.Frame, At: at}, rfc1337: t.cfg.RFC1337}
 	switch {
 	case s.Flags&(capture.SYN|capture.ACK) == capture.SYN:
 		inc.RolesKnown = true
@@ -198,14 +206,16 @@ func newReuse(prev *Incarnation, s *capture.Segment, at int64, tw TimeWait) *Reu
 		OldPeerNextSeq: peer.NextSeq, OldPeerSeqKnown: peer.SeqKnown,
 		OldTSval: old.LastTSval, OldHasTS: old.HasTS,
 		NewISN: s.Seq, NewTSval: s.TSval, NewHasTS: s.HasTS,
-		OldIPID: old.LastIPID, NewIPID: s.IPID, OldTTL: old.LastTTL, NewTTL: s.TTL,
+		OldFirstIPID: old.FirstIPID, OldIPID: old.LastIPID, NewIPID: s.IPID, OldTTL: old.LastTTL, NewTTL: s.TTL,
+		OldPackets: old.Packets, OldLastAt: old.Last.At, IPv6: s.Src.Addr().Is6(),
 	}
 }
 
 // apply records what one segment shows.
-func (inc *Incarnation) apply(s *capture.Segment, tx Tx) {
+func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64) {
 	r := inc.RoleOf(s.Src)
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
+	inc.afterClose(r, s, tx, twLen)
 	sig := segSig{seq: s.Seq, ack: s.Ack, tsval: s.TSval, plen: s.PayloadLen, flags: uint8(s.Flags), ipid: s.IPID, at: tx.At, ok: true}
 	dup := h.last.ok && h.last.seq == sig.seq && h.last.ack == sig.ack && h.last.tsval == sig.tsval &&
 		h.last.plen == sig.plen && h.last.flags == sig.flags && h.last.ipid == sig.ipid && sig.at-h.last.at < dupWindow
@@ -224,9 +234,18 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx) {
 	}
 
 	if inc.refusalSegment(r, s, tx) {
+		if r == Server {
+			inc.History.mark(r, HistRefusal)
+		} else {
+			inc.History.mark(r, HistRST)
+		}
 		return
 	}
+	if s.Flags&capture.SYN != 0 && s.Flags&(capture.FIN|capture.RST) != 0 {
+		inc.History.mark(r, HistMulti)
+	}
 	if s.Flags&capture.RST != 0 {
+		inc.History.mark(r, HistRST)
 		h.RstCount++
 		// In SYN-SENT the client accepts an RST only if it acknowledges the SYN
 		// (RFC 9293 §3.10.7.3); otherwise it drops it and the attempt goes on.
@@ -242,7 +261,15 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx) {
 		return // a copy of the previous segment: nothing new
 	}
 	inc.tapRTT(r, s, tx)
+	if s.Window == 0 && s.Flags&capture.SYN == 0 {
+		inc.History.mark(r, HistZeroWin)
+	}
 	if s.Flags&capture.SYN != 0 {
+		if s.Flags&capture.ACK != 0 {
+			inc.History.mark(r, HistSYNACK)
+		} else {
+			inc.History.mark(r, HistSYN)
+		}
 		if s.Flags&capture.ACK != 0 && !h.SynAckSeen {
 			h.SynAck, h.SynAckSeen = s.Ack, true
 		}
@@ -261,15 +288,27 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx) {
 	}
 
 	end := s.SeqEnd()
+	if !h.SeqKnown || SeqLess(s.Seq, h.FirstSeq) {
+		h.FirstSeq = s.Seq
+	}
 	newData := s.PayloadLen > 0 && (!h.SeqKnown || SeqLess(h.NextSeq, end))
 	if !h.SeqKnown || SeqLess(h.NextSeq, end) {
 		h.NextSeq, h.SeqKnown = end, true
+	}
+	switch {
+	case newData:
+		inc.History.mark(r, HistData)
+	case s.PayloadLen > 0:
+		inc.History.mark(r, HistRetrans)
+	case s.Flags&(capture.SYN|capture.FIN|capture.RST|capture.ACK) == capture.ACK:
+		inc.History.mark(r, HistACK)
 	}
 
 	acksPeerFin := s.Flags&capture.ACK != 0 && p.FinSeen() && SeqLEQ(p.FinSeq+1, s.Ack)
 	if acksPeerFin {
 		if !p.FinAcked.Seen() {
 			p.FinAcked = tx
+			inc.History.mark(r, HistFinalACK)
 		}
 		p.FinLastAck = tx
 		p.FinLastAckTSecr, p.FinLastAckHasTS = s.TSecr, s.HasTS
@@ -282,11 +321,13 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx) {
 		finSeq := end - 1
 		switch {
 		case h.FinCount == 0:
+			inc.History.mark(r, HistFIN)
 			h.FinSeq = finSeq
 			h.FinCoversPeerFin = acksPeerFin
 			h.FinCount = 1
 			h.FinTxs = append(h.FinTxs, FinTx{Tx: tx, TSval: s.TSval, HasTS: s.HasTS})
 		case finSeq == h.FinSeq:
+			inc.History.mark(r, HistFINAgain)
 			h.FinCount++
 			ft := FinTx{Tx: tx, TSval: s.TSval, HasTS: s.HasTS, AckedBefore: h.FinAcked.Seen()}
 			if len(h.FinTxs) < maxFinTx {
@@ -298,6 +339,80 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx) {
 			h.InconsistentFin++
 		}
 	}
+}
+
+// afterClose notices a segment that reaches a TIME_WAIT holder: an RST (it would end
+// TIME_WAIT early: RFC 1337) or anything but the peer's FIN retransmission (a late
+// segment). Only closed incarnations pay for the check.
+func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int64) {
+	if !inc.Half[Client].FinSeen() || !inc.Half[Server].FinSeen() {
+		return
+	}
+	tw := inc.TimeWait(twLen)
+	if !tw.Held() || tx.At <= tw.Since || tx.At >= tw.Until || tx.Frame == tw.Start.Frame {
+		return
+	}
+	if tw.Holder[r] && !tw.Holder[r.Peer()] {
+		return // the holder's own segments (its ACKs of retransmitted FINs) reach nobody in TIME_WAIT
+	}
+	h := &inc.Half[r]
+	switch {
+	case s.Flags&capture.RST != 0:
+		inc.History.mark(r, HistRSTInTW)
+		if !inc.RstInTimeWait.Seen() {
+			inc.RstInTimeWait, inc.RstInTimeWaitFrom, inc.TimeWaitLeft = tx, r, tw.Until-tx.At
+		}
+	case s.Flags&capture.FIN != 0 && s.SeqEnd()-1 == h.FinSeq:
+		// the peer retransmitting its FIN: what TIME_WAIT is there to answer
+	default:
+		inc.History.mark(r, HistLate)
+		inc.Late.add(Event{Tx: tx, From: r, Flags: uint8(s.Flags), Payload: s.PayloadLen})
+	}
+}
+
+// stale reports whether a segment that would go to the newer incarnation cur fits
+// this (older) incarnation's sequence space and not cur's: an old duplicate.
+func (inc *Incarnation) stale(cur *Incarnation, s *capture.Segment) bool {
+	if cur.refusalCandidate(cur.RoleOf(s.Src), s) {
+		return false // the TIME_WAIT holder answering the new SYN, not a stale segment
+	}
+	oldFit, oldKnown := inc.fits(s, 0)
+	if !oldKnown || !oldFit {
+		return false
+	}
+	newFit, newKnown := cur.fits(s, 1<<24)
+	return newKnown && !newFit
+}
+
+// fits checks a segment's numbers against what each end of the incarnation has
+// sent: its seq within what the sender sent (plus slack for data not seen yet), its
+// ack within what the receiver sent. known is false when neither end has sent
+// anything to check against.
+func (inc *Incarnation) fits(s *capture.Segment, slack uint32) (fit, known bool) {
+	r := inc.RoleOf(s.Src)
+	h, p := &inc.Half[r], &inc.Half[r.Peer()]
+	fit = true
+	if h.Packets > 0 && h.SeqKnown {
+		known = true
+		if SeqLess(s.Seq, h.FirstSeq) || SeqLess(h.NextSeq+slack, s.SeqEnd()) {
+			fit = false
+		}
+	}
+	if s.Flags&capture.ACK != 0 && p.Packets > 0 && p.SeqKnown {
+		known = true
+		if SeqLess(s.Ack, p.FirstSeq) || SeqLess(p.NextSeq, s.Ack) {
+			fit = false
+		}
+	}
+	return fit, known
+}
+
+func (inc *Incarnation) addStale(s *capture.Segment, tx Tx) {
+	r := inc.RoleOf(s.Src)
+	inc.Packets++ // counted here, where it belongs, and not in the new incarnation
+	inc.Half[r].Packets++
+	inc.History.mark(r, HistStale)
+	inc.Stale.add(Event{Tx: tx, From: r, Flags: uint8(s.Flags), Payload: s.PayloadLen})
 }
 
 // tapRTT measures each end's round trip from the tap on the handshake: the server's
@@ -319,31 +434,61 @@ func (inc *Incarnation) tapRTT(r Role, s *capture.Segment, tx Tx) {
 // refusalSegment recognises the answer of a TIME_WAIT holder that refuses a SYN: an
 // ACK (no SYN) that does not acknowledge the SYN, and the client's RST that answers
 // it (seq = the refusing ACK's ack number). Such segments belong to the old
-// connection's sequence space and must not be taken as this one's.
+// connection's sequence space and must not be taken as this one's. The client's RST
+// also ends the holder's TIME_WAIT (Linux, tcp_rfc1337=0): it is recorded on the old
+// incarnation as an RST in TIME_WAIT.
 func (inc *Incarnation) refusalSegment(r Role, s *capture.Segment, tx Tx) bool {
-	c, sv := &inc.Half[Client], &inc.Half[Server]
-	// Only on a 4-tuple used before in the capture, and only while the client has
-	// sent nothing but SYNs (it is in SYN-SENT) and the server nothing but refusals.
-	if !inc.RolesKnown || c.SynCount == 0 || inc.Index == 1 {
-		return false
-	}
-	onlySyns := c.Packets == uint64(c.SynCount) || (r == Client && c.Packets-1 == uint64(c.SynCount))
-	switch {
-	case !onlySyns:
-		return false
-	case r == Server && sv.SynCount == 0 && sv.Packets == uint64(sv.RstCount)+inc.refusals+1 && s.Flags&(capture.SYN|capture.RST|capture.ACK) == capture.ACK && !acksSyn(c, s.Ack):
+	switch inc.refusalKind(r, s, 1) {
+	case refusalAck:
 		inc.refusals++
 		if !inc.Refusal.Ack.Seen() {
 			inc.Refusal.Ack, inc.Refusal.AckNum = tx, s.Ack
 		}
 		return true
-	case r == Client && inc.Refusal.Ack.Seen() && s.Flags&capture.RST != 0 && s.Seq == inc.Refusal.AckNum:
+	case refusalRst:
 		if !inc.Refusal.Rst.Seen() {
 			inc.Refusal.Rst = tx
+			if ru := inc.Reuse; ru != nil && !ru.Prev.RstInTimeWait.Seen() && ru.TimeWait.Held() && tx.At < ru.TimeWait.Until {
+				ru.Prev.RstInTimeWait, ru.Prev.RstInTimeWaitFrom = tx, ru.SynSender
+				ru.Prev.TimeWaitLeft = ru.TimeWait.Until - tx.At
+				ru.Prev.History.mark(ru.SynSender, HistRSTInTW)
+			}
 		}
 		return true
 	}
 	return false
+}
+
+const (
+	refusalNone = iota
+	refusalAck
+	refusalRst
+)
+
+// refusalCandidate reports whether a segment would be taken as part of a refusal.
+func (inc *Incarnation) refusalCandidate(r Role, s *capture.Segment) bool {
+	return inc.refusalKind(r, s, 0) != refusalNone
+}
+
+// refusalKind classifies a segment as a refusing ACK, the client's RST answering it,
+// or neither. Only on a 4-tuple used before in the capture, and only while the
+// client has sent nothing but SYNs (it is in SYN-SENT) and the server nothing but
+// refusals. counted is 1 when s is already in the packet counts, else 0.
+func (inc *Incarnation) refusalKind(r Role, s *capture.Segment, counted uint64) int {
+	c, sv := &inc.Half[Client], &inc.Half[Server]
+	if !inc.RolesKnown || c.SynCount == 0 || inc.Index == 1 {
+		return refusalNone
+	}
+	onlySyns := c.Packets == uint64(c.SynCount) || (r == Client && c.Packets-1 == uint64(c.SynCount))
+	switch {
+	case !onlySyns:
+		return refusalNone
+	case r == Server && sv.SynCount == 0 && sv.Packets == uint64(sv.RstCount)+inc.refusals+counted && s.Flags&(capture.SYN|capture.RST|capture.ACK) == capture.ACK && !acksSyn(c, s.Ack):
+		return refusalAck
+	case r == Client && inc.Refusal.Ack.Seen() && s.Flags&capture.RST != 0 && s.Seq == inc.Refusal.AckNum:
+		return refusalRst
+	}
+	return refusalNone
 }
 
 // Endpoints returns the two endpoints of a key, for convenience.

@@ -23,6 +23,9 @@ func TeardownFiles() ([]File, error) {
 		{"gen-reuse-by-holder.pcap", genReuseByHolder},
 		{"gen-reuse-answers.pcap", genReuseAnswers},
 		{"gen-seq-wrap.pcap", genSeqWrap},
+		{"gen-stale-segments.pcap", genStaleSegments},
+		{"gen-late-and-rst-in-time-wait.pcap", genLateAndRSTInTimeWait},
+		{"gen-reuse-ts-backwards.pcap", genReuseTSBackwards},
 	} {
 		b, err := pcapBytes(layers.LinkTypeEthernet, PcapOptions{}, g.gen())
 		if err != nil {
@@ -104,7 +107,7 @@ func genReuseTimestamps() []Packet {
 	ps = append(ps, old.Exchange(1000, 2000)...)
 	ps = append(ps, old.Close(false)...)
 	neu := NewConn(c, s, 1000, 90000, old.Now.Add(2*time.Second))
-	neu.cBase = old.cBase + 5000 // the client's timestamp clock went on
+	neu.cBase = old.cBase + 2000 // the client's 1 ms timestamp clock went on
 	ps = append(ps, neu.Full(100, 200, false)...)
 	third := NewConn(c, s, 500, 95000, neu.Now.Add(61*time.Second))
 	ps = append(ps, third.Full(100, 200, true)...)
@@ -170,6 +173,69 @@ func genSeqWrap() []Packet {
 	ps = append(ps, fin)
 	ps = append(ps, backoff(c, fin, 2)...)
 	ps = append(ps, c.ACK(true))
+	return ps
+}
+
+// genStaleSegments: the server closes first and holds TIME_WAIT; 2 s later the client
+// reuses its port (higher ISN, accepted). While the new connection runs, a delayed
+// copy of an old data segment and a replay of the old client FIN arrive: both fit
+// the old incarnation's sequence space, not the new one's (stale segments).
+func genStaleSegments() []Packet {
+	c, s := ap("192.0.2.1:40600"), ap("192.0.2.10:80")
+	old := NewConn(c, s, 100000, 70000, at(0))
+	ps := old.Handshake()
+	data := old.Data(true, 500)
+	ps = append(ps, data, old.ACK(false))
+	ps = append(ps, old.Data(false, 1000), old.ACK(true))
+	ps = append(ps, old.FIN(false))
+	oldFin := old.FIN(true)
+	ps = append(ps, oldFin, old.ACK(false))
+	neu := NewConn(c, s, 900000, 800000, old.Now.Add(2*time.Second))
+	neu.cBase, neu.sBase = old.cBase+2000, old.sBase+2000 // the same hosts: their clocks went on
+	ps = append(ps, neu.Handshake()...)
+	ps = append(ps, neu.Data(true, 300), neu.ACK(false))
+	stale := data
+	stale.Time = neu.Now
+	ps = append(ps, stale)
+	neu.Wait(500 * time.Millisecond)
+	ps = append(ps, neu.Data(false, 700), neu.ACK(true))
+	replay := oldFin
+	replay.Time = neu.Now
+	ps = append(ps, replay)
+	neu.Wait(time.Millisecond)
+	ps = append(ps, neu.Close(true)...)
+	return ps
+}
+
+// genLateAndRSTInTimeWait: the client closes first and holds TIME_WAIT. 2 s later a
+// late data segment from the server reaches it; 5 s later an RST from the server
+// ends the TIME_WAIT early (on a host without RFC 1337 protection).
+func genLateAndRSTInTimeWait() []Packet {
+	c := NewConn(ap("192.0.2.1:40700"), ap("192.0.2.10:80"), 100000, 70000, at(0))
+	ps := c.Handshake()
+	late := c.Data(false, 400)
+	ps = append(ps, late, c.ACK(true))
+	ps = append(ps, c.Close(true)...)
+	late.Time = c.Now.Add(2 * time.Second)
+	ps = append(ps, late)
+	c.Wait(5 * time.Second)
+	ps = append(ps, c.RST(false, false))
+	return ps
+}
+
+// genReuseTSBackwards: the server holds TIME_WAIT; a SYN from the client's address and
+// port arrives 4 s later with a lower ISN and a TSval far below the old connection's
+// (another host behind the same NAT address, its timestamp clock unrelated), and the
+// server, not checking, accepts it: unsafe, with NAT evidence.
+func genReuseTSBackwards() []Packet {
+	c, s := ap("192.0.2.1:40800"), ap("192.0.2.10:80")
+	old := NewConn(c, s, 5000000, 70000, at(0))
+	ps := old.Handshake()
+	ps = append(ps, old.Exchange(200, 300)...)
+	ps = append(ps, old.Close(false)...)
+	neu := NewConn(c, s, 1000, 90000, old.Now.Add(4*time.Second))
+	neu.cBase = old.cBase - 1000000
+	ps = append(ps, neu.Full(200, 300, true)...)
 	return ps
 }
 

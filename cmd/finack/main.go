@@ -4,7 +4,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +43,11 @@ Examples:
   tcpdump -i eth0 -w - | finack -r -           read stdin
   finack -r capture.pcap --fail-on missing_final_ack,fin_retransmit
                                                exit 1 if any such finding
+  finack -r capture.pcap --fail-on 'fin_retransmit>3,missing_final_ack'
+                                               exit 1 past 3 FIN retransmissions
+  finack --separate -r 'captures/*.pcap' --baseline 'baselines/*.json' -o junit
+                                               each file its own capture, compared
+                                               with its saved report, as JUnit XML
 
 Flags:
 `
@@ -57,6 +61,17 @@ type options struct {
 	filter      string
 	cpuProfile  string
 	memProfile  string
+	view        viewOptions
+
+	// CI checks: failon.go, baseline.go, inputs.go, multi.go, junit.go, evidence.go.
+	failRules     []failRule
+	separate      bool
+	baselines     []string
+	tolerance     []string
+	tolerances    map[analyzer.Kind]tolerance
+	writeBaseline string
+	export        string
+	ladder        bool
 }
 
 func main() {
@@ -70,10 +85,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	var help, showVersion bool
 	fs.StringArrayVarP(&o.files, "read", "r", nil, "read packets from `FILE` (pcap or pcapng, gzip allowed; - for stdin); repeat to merge rotated pieces by time")
-	fs.StringVarP(&o.output, "output", "o", "text", "output `FORMAT`: text, json or ndjson")
+	fs.StringVarP(&o.output, "output", "o", "text", "output `FORMAT`: text, json, ndjson or junit")
 	fs.BoolVar(&o.connections, "connections", false, "text output: list every connection, not only findings")
 	fs.DurationVar(&o.timeWait, "time-wait", reassembly.DefaultTimeWait, "TIME_WAIT (2MSL) `DURATION` of the hosts (Linux: 60s)")
-	fs.StringSliceVar(&o.failOn, "fail-on", nil, "exit 1 if a finding of one of these `KINDS` occurs (comma-separated, or any)")
+	fs.StringSliceVar(&o.failOn, "fail-on", nil, "exit 1 when one of these `RULES` holds (comma-separated): KIND (a finding of that kind), KIND>N (the kind's total is above N), any, any>N")
+	fs.BoolVar(&o.separate, "separate", false, "each file (each -r, each match of a quoted -r pattern) is its own capture: a report per capture and a total; without it, several files are rotated pieces of one capture")
+	fs.StringArrayVar(&o.baselines, "baseline", nil, "compare with a saved -o json report `FILE` (repeat, or a quoted pattern, for several captures); exit 1 when a finding kind got worse")
+	fs.StringSliceVar(&o.tolerance, "tolerance", nil, "with --baseline: how much each kind may grow, `KIND+N[%],...` (any+N: every kind not named; default +0)")
+	fs.StringVar(&o.writeBaseline, "write-baseline", "", "write this run's -o json report to `FILE`, to compare later runs with")
+	addViewFlags(fs, &o.view)
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `FILE` (for reports of slowness)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `FILE` at the end")
 	fs.BoolVarP(&help, "help", "h", false, "show this help")
@@ -96,6 +116,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	o.filter = strings.Join(fs.Args(), " ")
+	if err := o.view.resolve(fs, &o); err != nil {
+		fmt.Fprintf(stderr, "finack: %v\n", err)
+		return exitError
+	}
 	if err := o.validate(); err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
 		return exitError
@@ -174,7 +198,7 @@ func printUsage(fs *flag.FlagSet, w io.Writer) {
 	for _, l := range lines {
 		fmt.Fprintf(w, "%-*s   %s\n", width, l.left, l.usage)
 	}
-	fmt.Fprintf(w, "\nA trailing BPF expression filters packets as tcpdump would.\nFinding kinds: %s\nExit codes: 0 done, 1 a --fail-on finding occurred, 2 usage or input error.\n", kindList())
+	fmt.Fprintf(w, "\nA trailing BPF expression filters packets as tcpdump would.\nFinding kinds: %s\nExit codes: 0 done, 1 a --fail-on rule or --baseline check failed, 2 usage or input error.\n", kindList())
 }
 
 func (o *options) validate() error {
@@ -182,22 +206,14 @@ func (o *options) validate() error {
 		return errors.New("-r: no capture to read (give -r FILE, or -r - for stdin; see finack --help)")
 	}
 	switch o.output {
-	case "text", "json", "ndjson":
+	case "text", "json", "ndjson", "junit":
 	default:
-		return fmt.Errorf("-o: unknown output format %q (want text, json or ndjson)", o.output)
+		return fmt.Errorf("-o: unknown output format %q (want text, json, ndjson or junit)", o.output)
 	}
 	if o.timeWait <= 0 {
 		return fmt.Errorf("--time-wait: must be positive, got %v", o.timeWait)
 	}
-	for _, k := range o.failOn {
-		if k == "any" {
-			continue
-		}
-		if !knownKind(k) {
-			return fmt.Errorf("--fail-on: unknown finding kind %q (want any or one of %s)", k, kindList())
-		}
-	}
-	return nil
+	return o.validateChecks()
 }
 
 func knownKind(k string) bool {
@@ -244,16 +260,17 @@ func versionString() string {
 	return out + ")"
 }
 
-// analyze reads the capture, runs the analysis and renders the report. A damaged
-// input still renders what was read before the damage, then fails with exit code 2.
-func analyze(o options, stdout, stderr io.Writer) int {
+// readCapture reads one capture (o.files: rotated pieces, merged by time) and
+// analyses it. err says the capture could not be opened; a damaged input gives the
+// document of what was read before the damage, with Error set. analyze (check.go)
+// renders it.
+func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 	r, err := capture.Open(o.files, capture.Options{Filter: o.filter})
 	if err != nil {
-		fmt.Fprintf(stderr, "finack: %v\n", err)
-		return exitError
+		return document{}, analyzer.Report{}, err
 	}
 	defer r.Close()
-	tr := reassembly.NewTracker(reassembly.Config{TimeWait: o.timeWait})
+	tr := reassembly.NewTracker(reassembly.Config{TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait})
 	var seg capture.Segment
 	var readErr error
 	for {
@@ -273,46 +290,11 @@ func analyze(o options, stdout, stderr io.Writer) int {
 		end = 0
 	}
 	tr.Finish(end)
-	rep := analyzer.Analyze(tr.Incarnations(), analyzer.Config{TimeWait: o.timeWait})
-	doc := newDocument(o, st, rep, readErr)
-
-	w := bufio.NewWriterSize(stdout, 64<<10)
-	switch o.output {
-	case "json":
-		err = writeJSON(w, doc)
-	case "ndjson":
-		err = writeNDJSON(w, doc)
-	default:
-		err = writeText(w, doc, o.connections)
+	rep = analyzer.Analyze(tr.Incarnations(), analyzer.Config{TimeWait: o.timeWait})
+	doc = newDocument(o, st, rep, readErr)
+	if o.view.states {
+		v := newView(o.view, tr.Incarnations(), st.First, st.Last, o.timeWait)
+		doc.view = &v
 	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "finack: writing the report: %v\n", err)
-		return exitError
-	}
-	if readErr != nil {
-		fmt.Fprintf(stderr, "finack: %v\n", readErr)
-		return exitError
-	}
-	if failed(o.failOn, rep) {
-		return exitFinding
-	}
-	return exitOK
-}
-
-func failed(failOn []string, rep analyzer.Report) bool {
-	for _, k := range failOn {
-		if k == "any" {
-			if len(rep.Findings) > 0 {
-				return true
-			}
-			continue
-		}
-		if rep.Counts[analyzer.Kind(k)] > 0 {
-			return true
-		}
-	}
-	return false
+	return doc, rep, nil
 }

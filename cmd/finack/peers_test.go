@@ -189,3 +189,67 @@ func TestReusedPortsMatchTshark(t *testing.T) {
 		})
 	}
 }
+
+// ssStates maps the states ss prints to the names netstat (and finack) use.
+var ssStates = map[string]string{
+	"ESTAB": "ESTABLISHED", "SYN-SENT": "SYN_SENT", "SYN-RECV": "SYN_RECV",
+	"FIN-WAIT-1": "FIN_WAIT1", "FIN-WAIT-2": "FIN_WAIT2", "CLOSING": "CLOSING",
+	"TIME-WAIT": "TIME_WAIT", "CLOSE-WAIT": "CLOSE_WAIT", "LAST-ACK": "LAST_ACK",
+}
+
+// kernelStates reads an ss snapshot (both namespaces) as host → state → count,
+// leaving out listening sockets (netstat -n does not show them either).
+func kernelStates(t *testing.T, path string) map[string]map[string]int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]int{}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || line[0] == ' ' || line[0] == '\t' || f[0] == "State" || f[0] == "LISTEN" || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		st, ok := ssStates[f[0]]
+		if !ok {
+			t.Fatalf("%s: unknown state in %q", path, line)
+		}
+		local, err := netip.ParseAddrPort(f[3])
+		if err != nil {
+			t.Fatalf("%s: %q: %v", path, line, err)
+		}
+		h := local.Addr().Unmap().String()
+		if out[h] == nil {
+			out[h] = map[string]int{}
+		}
+		out[h][st]++
+	}
+	return out
+}
+
+// TestStatesMatchKernel compares finack's netstat view at the end of every recorded
+// capture with the kernel's own socket tables (ss in both namespaces, taken right
+// before the capture stopped): every host, every state, every count.
+func TestStatesMatchKernel(t *testing.T) {
+	for _, file := range recordedCaptures(t) {
+		t.Run(file, func(t *testing.T) {
+			kernel := kernelStates(t, filepath.Join(pcapDir, strings.TrimSuffix(file, ".pcap")+".ss.txt"))
+			out, errOut, code := runIn(t, pcapDir, "-r", file, "-o", "json", "--states")
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			var doc struct {
+				States map[string]map[string]int `json:"states"`
+			}
+			if err := json.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := json.Marshal(doc.States)
+			want, _ := json.Marshal(kernel)
+			if string(got) != string(want) {
+				t.Errorf("states at the end of the capture:\nfinack %s\nkernel %s", got, want)
+			}
+		})
+	}
+}

@@ -22,6 +22,8 @@ type document struct {
 	// Error names where reading stopped on a damaged input (the report covers what
 	// was read before it).
 	Error string `json:"error,omitempty"`
+	// view: the netstat view and TIME_WAIT accounting, with --states.
+	view *view
 }
 
 type summary struct {
@@ -82,6 +84,18 @@ func writeJSON(w io.Writer, d document) error {
 		return err
 	}
 	fmt.Fprintf(bw, "{\n  \"summary\": %s,\n", summary)
+	if v := d.view; v != nil {
+		states, err := json.MarshalIndent(v.States, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		at, _ := json.Marshal(v.At)
+		tw, err := json.MarshalIndent(v.TimeWait, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, "  \"states_at\": %s,\n  \"states\": %s,\n  \"time_wait\": %s,\n", at, states, tw)
+	}
 	if err := writeJSONArray(bw, "findings", d.Findings, true); err != nil {
 		return err
 	}
@@ -176,6 +190,9 @@ func writeText(w io.Writer, d document, connections bool) error {
 			p("%-17s  %s → %s #%d  frames %s\n    %s\n", f.Kind, f.Client, f.Server, f.Incarnation, framesText(f.Frames), f.Message)
 		}
 	}
+	if d.view != nil {
+		writeViewText(w, *d.view)
+	}
 	if connections && len(d.Connections) > 0 {
 		p("\nconnections (first frame, client → server #incarnation, close, active closer, TIME_WAIT)\n")
 		for _, c := range d.Connections {
@@ -191,12 +208,33 @@ func writeText(w io.Writer, d document, connections bool) error {
 			if len(c.VLAN) > 0 {
 				vlan = fmt.Sprintf(" vlan %v", c.VLAN)
 			}
-			p("  %6d  %s → %s #%d%s  %s  closer %s  TIME_WAIT %s  frames %d-%d, %d packets, FIN %d/%d, RST %d/%d%s\n",
+			p("  %6d  %s → %s #%d%s  %s  closer %s  TIME_WAIT %s  frames %d-%d, %d packets, FIN %d/%d, RST %d/%d%s  %s%s\n",
 				c.FirstFrame, c.Client, c.Server, c.Incarnation, vlan, c.Close, c.ActiveCloser, tw,
-				c.FirstFrame, c.LastFrame, c.Packets, c.FINs.Client, c.FINs.Server, c.RSTs.Client, c.RSTs.Server, roles)
+				c.FirstFrame, c.LastFrame, c.Packets, c.FINs.Client, c.FINs.Server, c.RSTs.Client, c.RSTs.Server, roles,
+				c.History, finText(c.FIN))
 		}
 	}
 	return nil
+}
+
+// finText shows each end's FIN and what acknowledged it: "FIN c 8→9 +0.1ms".
+func finText(f analyzer.FinPair) string {
+	var b strings.Builder
+	for _, e := range []struct {
+		who string
+		fa  *analyzer.FinAck
+	}{{"c", f.Client}, {"s", f.Server}} {
+		if e.fa == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "  FIN %s %d", e.who, e.fa.Frame)
+		if e.fa.AckedBy != 0 {
+			fmt.Fprintf(&b, "→%d +%gms", e.fa.AckedBy, *e.fa.AckedAfterMS)
+		} else {
+			b.WriteString("→unacked")
+		}
+	}
+	return b.String()
 }
 
 func skippedText(m map[string]uint64) string {

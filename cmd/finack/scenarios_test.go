@@ -51,7 +51,7 @@ var scenarios = []scenario{
 		"reuse_in_2msl/safe_by_sequence/accepted reuse_in_2msl/safe_by_sequence/accepted"},
 	{"reuse-server-timewait-v6.pcap", "three_way/server/server three_way/server/server three_way/server/server",
 		"reuse_in_2msl/safe_by_sequence/accepted reuse_in_2msl/safe_by_sequence/accepted"},
-	{"reuse-refused.pcap", "three_way/server/server three_way/server/server", "reuse_in_2msl/unsafe/refused"},
+	{"reuse-refused.pcap", "three_way/server/server three_way/server/server", "reuse_in_2msl/unsafe/refused reuse_refused/accepted rst_in_time_wait"},
 	{"gen-first-fin-unacked.pcap", "reset/client/none unfinished/server/none",
 		"first_fin_unacked/never first_fin_unacked/unresolved fin_retransmit/fin_or_ack_lost fin_retransmit/fin_or_ack_lost"},
 	{"gen-reuse-lower-isn-no-ts.pcap", "four_way/client/client four_way/server/server", "reuse_in_2msl/unsafe/accepted"},
@@ -61,6 +61,11 @@ var scenarios = []scenario{
 	{"gen-reuse-answers.pcap", "four_way/client/client four_way/server/server four_way/server/server four_way/server/server none/none/none reset/none/none",
 		"reuse_in_2msl/safe_by_sequence/rst reuse_in_2msl/safe_by_sequence/unanswered reuse_in_2msl/safe_by_sequence/accepted"},
 	{"gen-seq-wrap.pcap", "four_way/client/client", "missing_final_ack/recovered fin_retransmit/fin_or_ack_lost"},
+	{"gen-stale-segments.pcap", "four_way/client/client three_way/server/server",
+		"reuse_in_2msl/safe_by_sequence/accepted stale_segment"},
+	{"gen-late-and-rst-in-time-wait.pcap", "four_way/client/client",
+		"late_segment_in_time_wait rst_in_time_wait"},
+	{"gen-reuse-ts-backwards.pcap", "four_way/client/client four_way/server/server", "reuse_in_2msl/unsafe/accepted"},
 	{"gen-ethernet-vlan-qinq.pcap", "four_way/client/client four_way/client/client four_way/client/client", ""},
 }
 

@@ -1,0 +1,283 @@
+package analyzer
+
+import (
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/finack/finack/reassembly"
+)
+
+// TimeWaitHost is one host's TIME_WAIT over the capture.
+type TimeWaitHost struct {
+	Host   string    `json:"host"`
+	Peak   int       `json:"peak"`
+	PeakAt time.Time `json:"peak_at"`
+	AtEnd  int       `json:"at_end"`
+	// Total: incarnations in which this host held TIME_WAIT.
+	Total int `json:"total"`
+	// Chart: the highest count in each of ChartBuckets equal slices of the capture.
+	Chart []int `json:"chart"`
+}
+
+// CloserShare is, for one server endpoint, how many of its closes it initiated.
+type CloserShare struct {
+	Server string `json:"server"`
+	Closes int    `json:"closes"`
+	// ServerInitiated: closes whose active closer was the server (or both ends).
+	ServerInitiated int     `json:"server_initiated"`
+	Share           float64 `json:"share"`
+}
+
+// PortPressure is, for one client address and one server endpoint, the most client
+// ports tied up at once (a connection open, or its 4-tuple in TIME_WAIT on either
+// side) against the ephemeral port range.
+type PortPressure struct {
+	Client    string    `json:"client"`
+	Server    string    `json:"server"`
+	PeakPorts int       `json:"peak_ports"`
+	PeakAt    time.Time `json:"peak_at"`
+	RangeSize int       `json:"range"`
+	Share     float64   `json:"share"`
+	Flagged   bool      `json:"flagged"`
+}
+
+// TimeWaitReport is the TIME_WAIT accounting of a capture.
+type TimeWaitReport struct {
+	Hosts        []TimeWaitHost `json:"hosts"`
+	Closers      []CloserShare  `json:"closers"`
+	PortPressure []PortPressure `json:"port_pressure"`
+}
+
+// ChartBuckets is the width of the TIME_WAIT chart.
+const ChartBuckets = 60
+
+// PortRange is an ephemeral port range, inclusive.
+type PortRange struct{ Lo, Hi uint16 }
+
+// Size is the number of ports in the range.
+func (p PortRange) Size() int { return int(p.Hi) - int(p.Lo) + 1 }
+
+// LinuxPortRange is Linux's default net.ipv4.ip_local_port_range.
+var LinuxPortRange = PortRange{32768, 60999}
+
+// interval is a span of capture time [from, to) on which something holds.
+type interval struct{ from, to int64 }
+
+// timeWaitIntervals returns, per holder role, when it was in TIME_WAIT: from the
+// final ACK until the TIME_WAIT length ran out, an RST ended it, or a newer
+// incarnation took the 4-tuple over.
+func timeWaitIntervals(inc *reassembly.Incarnation, twLen int64) (tw reassembly.TimeWait, iv interval, ok bool) {
+	tw = inc.TimeWait(twLen)
+	if !tw.Held() {
+		return tw, iv, false
+	}
+	iv = interval{tw.Since, tw.Until}
+	if inc.End == reassembly.EndReplaced && inc.EndAt < iv.to {
+		iv.to = inc.EndAt
+	}
+	return tw, iv, iv.to > iv.from
+}
+
+// sweep finds the peak of overlapping intervals: the highest count, when it was
+// first reached, and the count at end.
+func sweep(ivs []interval, end int64) (peak int, peakAt int64, atEnd int) {
+	type edge struct {
+		at int64
+		d  int
+	}
+	edges := make([]edge, 0, 2*len(ivs))
+	for _, iv := range ivs {
+		edges = append(edges, edge{iv.from, +1}, edge{iv.to, -1})
+		if iv.from <= end && end < iv.to {
+			atEnd++
+		}
+	}
+	sort.Slice(edges, func(i, j int) bool {
+		if edges[i].at != edges[j].at {
+			return edges[i].at < edges[j].at
+		}
+		return edges[i].d < edges[j].d // an interval ending frees its slot before one starting takes it
+	})
+	n := 0
+	for _, e := range edges {
+		n += e.d
+		if n > peak {
+			peak, peakAt = n, e.at
+		}
+	}
+	return peak, peakAt, atEnd
+}
+
+// chart samples the overlap count of ivs over [start, end] in ChartBuckets equal
+// slices: the highest count reached within each slice.
+func chart(ivs []interval, start, end int64) []int {
+	out := make([]int, ChartBuckets)
+	span := end - start + 1
+	bucket := func(at int64) int {
+		return int(min(max((at-start)*ChartBuckets/span, 0), ChartBuckets-1))
+	}
+	type edge struct {
+		at int64
+		d  int
+	}
+	edges := make([]edge, 0, 2*len(ivs))
+	for _, iv := range ivs {
+		edges = append(edges, edge{iv.from, +1}, edge{iv.to, -1})
+	}
+	sort.Slice(edges, func(i, j int) bool {
+		if edges[i].at != edges[j].at {
+			return edges[i].at < edges[j].at
+		}
+		return edges[i].d < edges[j].d
+	})
+	n := 0
+	for i, e := range edges {
+		n += e.d
+		// n holds from e.at until the next edge: every slice in between sees it.
+		next := end
+		if i+1 < len(edges) {
+			next = edges[i+1].at
+		}
+		if n == 0 || e.at > end || next < start {
+			continue
+		}
+		for b := bucket(max(e.at, start)); b <= bucket(min(next, end)); b++ {
+			out[b] = max(out[b], n)
+		}
+	}
+	return out
+}
+
+// TimeWaitAccounting measures TIME_WAIT per host over the capture [start, end], the
+// share of closes each server endpoint initiates, and the client ports each client
+// address ties up towards each server endpoint.
+func TimeWaitAccounting(incs []*reassembly.Incarnation, start, end, twLen int64, ports PortRange, threshold float64) TimeWaitReport {
+	var rep TimeWaitReport
+	perHost := map[netip.Addr][]interval{}
+	type closer struct{ closes, server int }
+	closers := map[netip.AddrPort]*closer{}
+	type pair struct {
+		client netip.Addr
+		server netip.AddrPort
+	}
+	tied := map[pair]map[uint16][]interval{}
+
+	for _, inc := range incs {
+		tw, iv, held := timeWaitIntervals(inc, twLen)
+		if held {
+			for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
+				if tw.Holder[r] {
+					h := inc.Half[r].Endpoint.Addr()
+					perHost[h] = append(perHost[h], iv)
+				}
+			}
+		}
+		switch CloseShape(inc) {
+		case FourWay, ThreeWay, Simultaneous, HalfClose:
+			sv := inc.Server()
+			c := closers[sv]
+			if c == nil {
+				c = &closer{}
+				closers[sv] = c
+			}
+			c.closes++
+			if _, s := inc.ActiveClosers(); s {
+				c.server++
+			}
+		}
+		if !inc.RolesKnown {
+			continue
+		}
+		// The client port is tied up from the first packet until the connection is
+		// gone on both sides: its TIME_WAIT ends, or it closed or was reset without one.
+		to := end
+		if held {
+			to = iv.to
+		} else if closedAt, ok := closeEnd(inc); ok {
+			to = closedAt
+		}
+		if inc.End == reassembly.EndReplaced && inc.EndAt < to {
+			to = inc.EndAt
+		}
+		k := pair{inc.Client().Addr(), inc.Server()}
+		if tied[k] == nil {
+			tied[k] = map[uint16][]interval{}
+		}
+		port := inc.Client().Port()
+		tied[k][port] = append(tied[k][port], interval{inc.First.At, max(to, inc.First.At+1)})
+	}
+
+	for _, h := range SortedHosts(perHost) {
+		ivs := perHost[h]
+		peak, at, atEnd := sweep(ivs, end)
+		rep.Hosts = append(rep.Hosts, TimeWaitHost{
+			Host: h.String(), Peak: peak, PeakAt: utc(at), AtEnd: atEnd, Total: len(ivs),
+			Chart: chart(ivs, start, end),
+		})
+	}
+	for sv, c := range closers {
+		rep.Closers = append(rep.Closers, CloserShare{Server: EndpointString(sv), Closes: c.closes,
+			ServerInitiated: c.server, Share: round3(float64(c.server) / float64(c.closes))})
+	}
+	sort.Slice(rep.Closers, func(i, j int) bool {
+		a, b := rep.Closers[i], rep.Closers[j]
+		if a.Closes != b.Closes {
+			return a.Closes > b.Closes
+		}
+		return a.Server < b.Server
+	})
+	for k, byPort := range tied {
+		var ivs []interval
+		for _, list := range byPort {
+			ivs = append(ivs, union(list)...)
+		}
+		peak, at, _ := sweep(ivs, end)
+		share := float64(peak) / float64(ports.Size())
+		rep.PortPressure = append(rep.PortPressure, PortPressure{
+			Client: k.client.String(), Server: EndpointString(k.server), PeakPorts: peak, PeakAt: utc(at),
+			RangeSize: ports.Size(), Share: round3(share), Flagged: share >= threshold,
+		})
+	}
+	sort.Slice(rep.PortPressure, func(i, j int) bool {
+		a, b := rep.PortPressure[i], rep.PortPressure[j]
+		if a.PeakPorts != b.PeakPorts {
+			return a.PeakPorts > b.PeakPorts
+		}
+		if a.Client != b.Client {
+			return a.Client < b.Client
+		}
+		return a.Server < b.Server
+	})
+	return rep
+}
+
+// closeEnd is when an incarnation without TIME_WAIT was gone on the wire: its RST,
+// or the last packet of a close that completed.
+func closeEnd(inc *reassembly.Incarnation) (int64, bool) {
+	if at, ok := firstReset(inc); ok {
+		return at, true
+	}
+	switch CloseShape(inc) {
+	case FourWay, ThreeWay, Simultaneous, HalfClose:
+		return inc.Last.At, true
+	}
+	return 0, false
+}
+
+// union merges overlapping intervals (one port's incarnations: a reuse overlaps the
+// old TIME_WAIT it replaced), so a port counts once at a time.
+func union(ivs []interval) []interval {
+	sort.Slice(ivs, func(i, j int) bool { return ivs[i].from < ivs[j].from })
+	out := ivs[:0:0]
+	for _, iv := range ivs {
+		if n := len(out); n > 0 && iv.from <= out[n-1].to {
+			out[n-1].to = max(out[n-1].to, iv.to)
+			continue
+		}
+		out = append(out, iv)
+	}
+	return out
+}
+
+func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }

@@ -1,0 +1,139 @@
+package analyzer
+
+import (
+	"fmt"
+
+	"github.com/finack/finack/capture"
+	"github.com/finack/finack/reassembly"
+)
+
+// afterClose reports what reached a 4-tuple after its incarnation had closed: stale
+// segments of an old incarnation that reached a newer one (the hazard TIME_WAIT
+// exists to stop), late segments reaching a TIME_WAIT holder, and an RST that cut
+// TIME_WAIT short (RFC 1337).
+func (a *analysis) afterClose(inc *reassembly.Incarnation) {
+	if ev := &inc.Stale; ev.Count > 0 {
+		first := ev.List[0]
+		f := a.finding(StaleSegment, inc, first.At)
+		f.Frames = eventFrames(ev)
+		n := ev.Count
+		f.Count = &n
+		f.Sender = first.From.String()
+		closed, _ := closedAt(inc)
+		d := roundMS(first.At - closed)
+		f.DurationMS = &d
+		last := ev.List[len(ev.List)-1]
+		f.Message = fmt.Sprintf("%d segment(s) of incarnation %d reached the 4-tuple after incarnation %d had started: their numbers fit the old connection's sequence space, not the new one's, so they count here and not as data, retransmissions or a FIN of the new one; first %s from the %s (frame %d) %s after the old close, last kept %s (frame %d) %s after",
+			n, inc.Index, inc.Index+1, eventText(first), first.From, first.Frame, ms(first.At-closed), eventText(last), last.Frame, ms(last.At-closed))
+		a.add(f)
+	}
+	if ev := &inc.Late; ev.Count > 0 {
+		first := ev.List[0]
+		f := a.finding(LateInTimeWait, inc, first.At)
+		f.Frames = eventFrames(ev)
+		n := ev.Count
+		f.Count = &n
+		f.Sender = first.From.String()
+		tw := inc.TimeWait(int64(a.cfg.TimeWait))
+		d := roundMS(first.At - tw.Since)
+		f.DurationMS = &d
+		f.Message = fmt.Sprintf("%d segment(s) other than a FIN retransmission reached the %s in TIME_WAIT; the first (frame %d, %s from the %s) %s after TIME_WAIT began",
+			n, holderName(tw), first.Frame, eventText(first), first.From, ms(first.At-tw.Since))
+		a.add(f)
+	}
+	if rst := inc.RstInTimeWait; rst.Seen() {
+		f := a.finding(RstInTimeWait, inc, rst.At)
+		f.Frames = []uint64{rst.Frame}
+		f.Sender = inc.RstInTimeWaitFrom.String()
+		d := roundMS(inc.TimeWaitLeft)
+		f.DurationMS = &d
+		why := ""
+		if inc.End == reassembly.EndReplaced && inc.RstInTimeWait.At >= inc.EndAt {
+			why = " (the client's answer to the refusal of its new SYN)"
+		}
+		f.Message = fmt.Sprintf("RST from the %s (frame %d)%s reached the 4-tuple in TIME_WAIT with %s of it left: a host with tcp_rfc1337=0 (the Linux default) ends TIME_WAIT at once (TIME-WAIT assassination, RFC 1337)",
+			inc.RstInTimeWaitFrom, rst.Frame, why, ms(inc.TimeWaitLeft))
+		a.add(f)
+	}
+}
+
+// reuseRefused reports a SYN that the TIME_WAIT holder answered with an ACK of the old
+// connection, and the connect delay it cost.
+func (a *analysis) reuseRefused(inc *reassembly.Incarnation) {
+	ref := inc.Refusal
+	if !ref.Ack.Seen() {
+		return
+	}
+	c, srv := &inc.Half[reassembly.Client], &inc.Half[reassembly.Server]
+	f := a.finding(ReuseRefused, inc, ref.Ack.At)
+	f.Frames = []uint64{c.Syn.Frame, ref.Ack.Frame}
+	for _, t := range []reassembly.Tx{ref.Rst, ref.Retry, srv.Syn} {
+		if t.Seen() {
+			f.Frames = append(f.Frames, t.Frame)
+		}
+	}
+	f.Sender = "server"
+	seq := fmt.Sprintf("the %s answered the SYN (frame %d) with an ACK of the old connection (frame %d, ack %d)", holderOfRefusal(inc), c.Syn.Frame, ref.Ack.Frame, ref.AckNum)
+	if ref.Rst.Seen() {
+		seq += fmt.Sprintf("; the client reset it (frame %d)", ref.Rst.Frame)
+	}
+	if ref.Retry.Seen() {
+		seq += fmt.Sprintf(" and sent the SYN again (frame %d)", ref.Retry.Frame)
+	}
+	if srv.SynCount > 0 {
+		d := roundMS(srv.Syn.At - c.Syn.At)
+		f.DurationMS = &d
+		f.Outcome = OutcomeAccepted
+		f.Message = fmt.Sprintf("%s; the connection was set up %s after the first SYN (SYN-ACK frame %d): the connect delay the refusal cost", seq, ms(srv.Syn.At-c.Syn.At), srv.Syn.Frame)
+	} else {
+		d := roundMS(inc.EndAt - c.Syn.At)
+		f.DurationMS = &d
+		f.Outcome = OutcomeUnanswered
+		f.Message = fmt.Sprintf("%s; no SYN-ACK in the %s until the %s", seq, ms(inc.EndAt-c.Syn.At), endWord(inc))
+	}
+	a.add(f)
+}
+
+func holderOfRefusal(inc *reassembly.Incarnation) string {
+	if inc.Reuse != nil {
+		return "TIME_WAIT holder"
+	}
+	return "server"
+}
+
+func holderName(tw reassembly.TimeWait) string {
+	switch {
+	case tw.Holder[reassembly.Client] && tw.Holder[reassembly.Server]:
+		return "client and the server"
+	case tw.Holder[reassembly.Client]:
+		return "client"
+	}
+	return "server"
+}
+
+// closedAt is when the incarnation's close completed on the wire: its TIME_WAIT start,
+// else its last packet.
+func closedAt(inc *reassembly.Incarnation) (int64, bool) {
+	tw := inc.TimeWait(1)
+	if tw.Held() {
+		return tw.Since, true
+	}
+	return inc.Last.At, false
+}
+
+func eventFrames(ev *reassembly.Events) []uint64 {
+	frames := make([]uint64, len(ev.List))
+	for i, e := range ev.List {
+		frames[i] = e.Frame
+	}
+	return frames
+}
+
+// eventText names a segment by its flags and payload, as tcpdump would.
+func eventText(e reassembly.Event) string {
+	s := "[" + capture.Flags(e.Flags).String() + "]"
+	if e.Payload > 0 {
+		s += fmt.Sprintf(" with %d bytes", e.Payload)
+	}
+	return s
+}
