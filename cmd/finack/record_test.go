@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -33,7 +34,10 @@ func TestRecordAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(script, names...)
-	cmd.Env = append(os.Environ(), "FINACK_PCAPS="+dir)
+	// Namespaces of its own, so a recording running at the same time (another
+	// test run, a developer re-recording) cannot collide with this one.
+	suffix := strconv.Itoa(os.Getpid())
+	cmd.Env = append(os.Environ(), "FINACK_PCAPS="+dir, "FINACK_NS_A=finack-a-"+suffix, "FINACK_NS_B=finack-b-"+suffix)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("record.sh: %v\n%s", err, tail(string(out), 30))
 	}

@@ -73,8 +73,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 OUT=${FINACK_PCAPS:-$REPO/testdata/pcaps}
 
-NS_A=finack-a
-NS_B=finack-b
+NS_A=${FINACK_NS_A:-finack-a} # FINACK_NS_A/B: other names, so two runs do not collide
+NS_B=${FINACK_NS_B:-finack-b}
 VETH_A=fk-cli
 VETH_B=fk-srv
 A4=10.77.0.1

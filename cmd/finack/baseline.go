@@ -1,0 +1,415 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/finack/finack/analyzer"
+)
+
+// A baseline is a saved -o json report (one capture, or several from --separate).
+// Only the findings are compared, by kind: a kind is worse when its total (as
+// --fail-on counts it) or its number of findings is above the baseline's by more
+// than the kind's tolerance. Findings are matched to the baseline's by connection
+// only to name them in the diff: a re-recorded capture gets new ephemeral ports,
+// and should compare equal when the same things went wrong.
+//
+// Nothing machine- or run-dependent takes part: captures are matched by name (see
+// captureNames), not by the paths as given, and timestamps come from the capture.
+
+// savedReport is what a baseline needs from one capture's report. Unknown fields are
+// ignored, so reports of older and newer finack versions load.
+type savedReport struct {
+	Summary struct {
+		Files           []string `json:"files"`
+		Filter          string   `json:"filter"`
+		TimeWaitSeconds float64  `json:"time_wait_s"`
+	} `json:"summary"`
+	Findings []analyzer.Finding `json:"findings"`
+	Error    string             `json:"error"`
+}
+
+// baseline is one capture's saved report and where it came from.
+type baseline struct {
+	name   string // capture name, matched against the run's
+	file   string // the baseline file, for messages
+	report savedReport
+}
+
+// loadBaselines reads every --baseline argument (a file or a glob pattern) and
+// returns the captures they hold. Errors name the flag and the file.
+func loadBaselines(args []string) ([]baseline, error) {
+	files, err := expandPatterns("--baseline", args)
+	if err != nil {
+		return nil, err
+	}
+	var out []baseline
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--baseline: %w", err)
+		}
+		reports, err := parseSaved(data)
+		if err != nil {
+			return nil, fmt.Errorf("--baseline: %s: %w", file, err)
+		}
+		var sets [][]string
+		for _, r := range reports {
+			sets = append(sets, r.Summary.Files)
+		}
+		for i, name := range captureNames(sets) {
+			out = append(out, baseline{name: name, file: file, report: reports[i]})
+		}
+	}
+	return out, nil
+}
+
+// parseSaved accepts the two shapes finack writes: one capture's document, or the
+// --separate document with "captures".
+func parseSaved(data []byte) ([]savedReport, error) {
+	var probe struct {
+		Summary  json.RawMessage   `json:"summary"`
+		Captures []json.RawMessage `json:"captures"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, fmt.Errorf("not a finack -o json report: %w", err)
+	}
+	var raws []json.RawMessage
+	switch {
+	case probe.Captures != nil:
+		raws = probe.Captures
+	case probe.Summary != nil:
+		raws = []json.RawMessage{data}
+	default:
+		return nil, errors.New("not a finack -o json report: no \"summary\" or \"captures\"")
+	}
+	out := make([]savedReport, len(raws))
+	for i, raw := range raws {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return nil, fmt.Errorf("not a finack -o json report: %w", err)
+		}
+		if len(out[i].Summary.Files) == 0 {
+			return nil, errors.New("not a finack -o json report: a capture without summary.files")
+		}
+		for _, f := range out[i].Findings {
+			if f.Kind == "" {
+				return nil, errors.New("not a finack -o json report: a finding without kind")
+			}
+		}
+	}
+	return out, nil
+}
+
+// tolerance is how far a kind may grow over its baseline before the run fails.
+type tolerance struct {
+	n       uint64
+	percent bool // n is a percentage of the baseline's value (rounded down)
+}
+
+func (t tolerance) String() string {
+	if t.percent {
+		return fmt.Sprintf("+%d%%", t.n)
+	}
+	return fmt.Sprintf("+%d", t.n)
+}
+
+// allowed is the growth tolerated over a baseline value.
+func (t tolerance) allowed(base uint64) uint64 {
+	if t.percent {
+		return base * t.n / 100
+	}
+	return t.n
+}
+
+// parseTolerances parses --tolerance terms "KIND+N" or "KIND+N%"; "any+N" sets the
+// tolerance of every kind not named. The default is +0.
+func parseTolerances(terms []string) (map[analyzer.Kind]tolerance, error) {
+	m := make(map[analyzer.Kind]tolerance)
+	var anyTol *tolerance
+	named := map[analyzer.Kind]bool{}
+	for _, term := range terms {
+		term = strings.TrimSpace(term)
+		name, num, ok := strings.Cut(term, "+")
+		if !ok {
+			return nil, fmt.Errorf("--tolerance: %q: want KIND+N or KIND+N%% (e.g. fin_retransmit+2)", term)
+		}
+		var t tolerance
+		if s, cut := strings.CutSuffix(num, "%"); cut {
+			num, t.percent = s, true
+		}
+		n, err := strconv.ParseUint(num, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("--tolerance: %q: want KIND+N or KIND+N%% with N a whole number", term)
+		}
+		t.n = n
+		if name == "any" {
+			anyTol = &t
+			continue
+		}
+		if !knownKind(name) {
+			return nil, fmt.Errorf("--tolerance: unknown finding kind %q (want any or one of %s)", name, kindList())
+		}
+		m[analyzer.Kind(name)] = t
+		named[analyzer.Kind(name)] = true
+	}
+	if anyTol != nil {
+		for _, k := range analyzer.Kinds {
+			if !named[k] {
+				m[k] = *anyTol
+			}
+		}
+	}
+	return m, nil
+}
+
+// kindDiff is one kind's comparison with the baseline.
+type kindDiff struct {
+	kind     analyzer.Kind
+	was, now kindTotal
+	tol      tolerance
+	worse    bool
+	lines    []string // the findings that differ, naming their connections
+}
+
+func (d kindDiff) better() bool {
+	return !d.worse && (d.now.Total < d.was.Total || d.now.Findings < d.was.Findings)
+}
+
+// comparison is one capture's comparison with its baseline.
+type comparison struct {
+	capture string
+	file    string // the baseline file; "" when the capture has none
+	notes   []string
+	kinds   []kindDiff // kinds whose totals or findings changed, in report order
+}
+
+// worse reports whether some kind got worse.
+func (c *comparison) worse() bool {
+	for _, k := range c.kinds {
+		if k.worse {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *comparison) worseKinds() map[analyzer.Kind]*kindDiff {
+	m := map[analyzer.Kind]*kindDiff{}
+	for i := range c.kinds {
+		if c.kinds[i].worse {
+			m[c.kinds[i].kind] = &c.kinds[i]
+		}
+	}
+	return m
+}
+
+// compareBaseline compares a capture's findings with its baseline (nil: none, so
+// every finding is new).
+func compareBaseline(name string, doc *document, base *baseline, tols map[analyzer.Kind]tolerance) comparison {
+	c := comparison{capture: name}
+	var old []analyzer.Finding
+	if base == nil {
+		c.notes = append(c.notes, "no baseline for this capture: every finding is new (record one with --write-baseline)")
+	} else {
+		c.file = base.file
+		old = base.report.Findings
+		s := base.report.Summary
+		if s.Filter != doc.Summary.Filter {
+			c.notes = append(c.notes, fmt.Sprintf("the baseline was made with filter %q, this run has %q", s.Filter, doc.Summary.Filter))
+		}
+		if s.TimeWaitSeconds != 0 && s.TimeWaitSeconds != doc.Summary.TimeWaitSeconds {
+			c.notes = append(c.notes, fmt.Sprintf("the baseline was made with --time-wait %gs, this run %gs", s.TimeWaitSeconds, doc.Summary.TimeWaitSeconds))
+		}
+		if base.report.Error != "" {
+			c.notes = append(c.notes, "the baseline's capture was damaged: "+base.report.Error)
+		}
+	}
+	was, now := kindTotals(old), kindTotals(doc.Findings)
+	for _, k := range analyzer.Kinds {
+		w, n := was[k], now[k]
+		lines := findingChanges(k, old, doc.Findings)
+		if w == n && len(lines) == 0 {
+			continue
+		}
+		t := tols[k]
+		d := kindDiff{kind: k, was: w, now: n, tol: t, lines: lines}
+		d.worse = n.Total > w.Total+t.allowed(w.Total) ||
+			uint64(n.Findings) > uint64(w.Findings)+t.allowed(uint64(w.Findings))
+		c.kinds = append(c.kinds, d)
+	}
+	return c
+}
+
+// findingKey names a finding's connection and side, to pair it with the baseline's.
+func findingKey(f *analyzer.Finding) string {
+	k := fmt.Sprintf("%s → %s #%d", f.Client, f.Server, f.Incarnation)
+	if f.Sender != "" {
+		k += " (" + f.Sender + ")"
+	}
+	return k
+}
+
+func findingValue(f *analyzer.Finding) uint64 {
+	if f.Count != nil {
+		return *f.Count
+	}
+	return 1
+}
+
+// findingChanges lists the findings of kind k that appeared (+), went away (-) or
+// changed their count (~), by connection.
+func findingChanges(k analyzer.Kind, old, cur []analyzer.Finding) []string {
+	type side struct {
+		vals   []uint64
+		frames []uint64
+	}
+	index := func(fs []analyzer.Finding) (map[string]*side, []string) {
+		m := map[string]*side{}
+		var order []string
+		for i := range fs {
+			f := &fs[i]
+			if f.Kind != k {
+				continue
+			}
+			key := findingKey(f)
+			s := m[key]
+			if s == nil {
+				s = &side{}
+				m[key] = s
+				order = append(order, key)
+			}
+			s.vals = append(s.vals, findingValue(f))
+			if len(f.Frames) > 0 {
+				s.frames = append(s.frames, f.Frames[0])
+			}
+		}
+		return m, order
+	}
+	om, oorder := index(old)
+	cm, corder := index(cur)
+	counted := kindHasCount(old, cur, k)
+	val := func(v uint64) string {
+		if counted {
+			return fmt.Sprintf("count %d", v)
+		}
+		return ""
+	}
+	var lines []string
+	for _, key := range corder {
+		c, o := cm[key], om[key]
+		for i, v := range c.vals {
+			at := ""
+			if i < len(c.frames) {
+				at = fmt.Sprintf(" frame %d", c.frames[i])
+			}
+			switch {
+			case o == nil || i >= len(o.vals):
+				lines = append(lines, strings.TrimRight(fmt.Sprintf("  + %s%s  new  %s", key, at, val(v)), " "))
+			case o.vals[i] != v:
+				lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d → %d", key, at, o.vals[i], v))
+			}
+		}
+	}
+	for _, key := range oorder {
+		o, c := om[key], cm[key]
+		for i, v := range o.vals {
+			if c == nil || i >= len(c.vals) {
+				lines = append(lines, strings.TrimRight(fmt.Sprintf("  - %s  gone  %s", key, val(v)), " "))
+			}
+		}
+	}
+	return lines
+}
+
+// kindHasCount reports whether findings of kind k carry a count.
+func kindHasCount(a, b []analyzer.Finding, k analyzer.Kind) bool {
+	for _, fs := range [][]analyzer.Finding{a, b} {
+		for i := range fs {
+			if fs[i].Kind == k && fs[i].Count != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maxDiffLines bounds the findings named per kind: the diff stays short.
+const maxDiffLines = 8
+
+// writeDiff renders a comparison for stderr: worse kinds with the findings that
+// differ, better kinds in one line each; nothing when nothing changed.
+func (c *comparison) text() string {
+	if len(c.kinds) == 0 && (c.file != "" || len(c.notes) == 0) {
+		return ""
+	}
+	var b strings.Builder
+	from := c.file
+	if from == "" {
+		from = "no baseline"
+	}
+	fmt.Fprintf(&b, "finack: baseline: %s (%s):\n", c.capture, from)
+	for _, n := range c.notes {
+		fmt.Fprintf(&b, "  note: %s\n", n)
+	}
+	for _, d := range c.kinds {
+		verdict := "changed, within tolerance " + d.tol.String()
+		switch {
+		case d.worse:
+			verdict = "WORSE (tolerance " + d.tol.String() + ")"
+		case d.better():
+			verdict = "better: write the baseline again to keep it so"
+		}
+		fmt.Fprintf(&b, "  %s: %s → %s: %s\n", d.kind, totalText(d.was), totalText(d.now), verdict)
+		if !d.worse {
+			continue
+		}
+		for i, l := range d.lines {
+			if i == maxDiffLines {
+				fmt.Fprintf(&b, "    … %d more\n", len(d.lines)-i)
+				break
+			}
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+func totalText(t kindTotal) string {
+	if uint64(t.Findings) == t.Total {
+		return fmt.Sprintf("%d", t.Findings)
+	}
+	return fmt.Sprintf("%d (total %d)", t.Findings, t.Total)
+}
+
+// matchBaselines pairs each capture of the run with its baseline: by name, except
+// that one capture against one baseline capture pair up whatever their names (the
+// file was renamed, or read from stdin).
+func matchBaselines(names []string, bases []baseline) ([]*baseline, []string) {
+	out := make([]*baseline, len(names))
+	if len(names) == 1 && len(bases) == 1 {
+		out[0] = &bases[0]
+		return out, nil
+	}
+	byName := map[string]*baseline{}
+	for i := range bases {
+		byName[bases[i].name] = &bases[i]
+	}
+	used := map[string]bool{}
+	for i, n := range names {
+		out[i] = byName[n]
+		used[n] = true
+	}
+	var unused []string
+	for _, b := range bases {
+		if !used[b.name] {
+			unused = append(unused, b.name+" ("+b.file+")")
+		}
+	}
+	sort.Strings(unused)
+	return out, unused
+}

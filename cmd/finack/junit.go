@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/finack/finack/analyzer"
+)
+
+// -o junit: one test suite per capture, one test case per finding kind (every kind,
+// so a dashboard shows the same cases on every run). A case fails when a --fail-on
+// rule selects its kind, or when the kind got worse than its --baseline; without
+// either every case passes and the findings show as the case's output. A capture
+// that could not be read to the end adds a case "read" with an <error>.
+//
+// The layout is the common one (Jenkins, GitLab, GitHub test-report actions):
+// testsuites > testsuite > testcase with failure, error and system-out. No
+// timestamps, host names or durations: the same captures give the same file.
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
+}
+
+// junitText is an element's text as CDATA: the lines of a report stay lines in the
+// file (escaped character data would turn every newline into &#xA;).
+type junitText struct {
+	Text string `xml:",cdata"`
+}
+
+func newJUnitText(s string) *junitText {
+	if s == "" {
+		return nil
+	}
+	return &junitText{s}
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",cdata"`
+}
+
+// junitClassname keeps dashboards from splitting a capture's name at its dots
+// (they read the last dot as package.class).
+func junitClassname(capture string) string {
+	return "finack." + strings.ReplaceAll(capture, ".", "_")
+}
+
+func newJUnit(results []*result) junitSuites {
+	all := junitSuites{Name: "finack"}
+	for _, r := range results {
+		s := junitSuite{Name: r.name}
+		s.Properties = append(s.Properties, junitProperty{"files", strings.Join(r.files, " ")})
+		if f := r.doc.Summary.Filter; f != "" {
+			s.Properties = append(s.Properties, junitProperty{"filter", f})
+		}
+		s.Properties = append(s.Properties,
+			junitProperty{"packets", fmt.Sprint(r.doc.Summary.Packets)},
+			junitProperty{"connections", fmt.Sprint(r.doc.Summary.Connections)})
+		if r.cmp != nil && r.cmp.file != "" {
+			s.Properties = append(s.Properties, junitProperty{"baseline", r.cmp.file})
+		}
+		class := junitClassname(r.name)
+		if e := r.inputError(); e != "" {
+			s.Cases = append(s.Cases, junitCase{Name: "read", Classname: class,
+				Error: &junitProblem{Message: e, Type: "input"}})
+			s.Errors++
+		}
+		byKind := failedKinds(r.violations)
+		var worse map[analyzer.Kind]*kindDiff
+		if r.cmp != nil {
+			worse = r.cmp.worseKinds()
+		}
+		totals := kindTotals(r.doc.Findings)
+		for _, k := range analyzer.Kinds {
+			out := findingsText(r.doc.Findings, k, totals[k])
+			c := junitCase{Name: string(k), Classname: class, SystemOut: newJUnitText(out)}
+			var why []string
+			for _, v := range byKind[k] {
+				why = append(why, v.String())
+			}
+			body := out
+			if d := worse[k]; d != nil {
+				why = append(why, fmt.Sprintf("worse than the baseline %s: %s → %s (tolerance %s)", r.cmp.file, totalText(d.was), totalText(d.now), d.tol))
+				body += "baseline:\n" + strings.Join(d.lines, "\n") + "\n"
+			}
+			if len(why) > 0 {
+				c.Failure = &junitProblem{Message: strings.Join(why, "; "), Type: string(k), Text: body}
+				s.Failures++
+			}
+			s.Cases = append(s.Cases, c)
+		}
+		s.Tests = len(s.Cases)
+		all.Tests += s.Tests
+		all.Failures += s.Failures
+		all.Errors += s.Errors
+		all.Suites = append(all.Suites, s)
+	}
+	return all
+}
+
+// findingsText lists a kind's findings, one per line, as the text report does.
+func findingsText(fs []analyzer.Finding, k analyzer.Kind, t kindTotal) string {
+	if t.Findings == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d finding(s), total %d\n", t.Findings, t.Total)
+	for i := range fs {
+		if f := &fs[i]; f.Kind == k {
+			fmt.Fprintf(&b, "%s → %s #%d  frames %s\n    %s\n", f.Client, f.Server, f.Incarnation, framesText(f.Frames), f.Message)
+		}
+	}
+	return b.String()
+}
+
+func writeJUnit(w io.Writer, results []*result) error {
+	out, err := xml.MarshalIndent(newJUnit(results), "", "  ")
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", out)
+	return err
+}
