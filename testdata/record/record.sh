@@ -59,8 +59,11 @@ ALL=(
 	reuse-refused many-connections
 	final-ack-never first-fin-unacked
 )
+# Recorded only when named: too large to commit (tests and benchmarks record them
+# into a temporary directory with FINACK_PCAPS).
+EXTRA=(port-wrap)
 if [[ ${1:-} == -l ]]; then
-	printf '%s\n' "${ALL[@]}"
+	printf '%s\n' "${ALL[@]}" "${EXTRA[@]}"
 	exit 0
 fi
 
@@ -701,6 +704,25 @@ rec_many_connections() {
 	cap_stop
 }
 
+# port-wrap: WRAP_N (default 20000) sequential connections from one client to one
+# server port, every one closed by the server first (so the SERVER holds TIME_WAIT
+# for each 4-tuple), with the client's ephemeral range cut to WRAP_PORTS (default
+# 40000-40999, 1000 ports): the client's ports wrap around about 20 times while the
+# server still holds each 4-tuple in TIME_WAIT, so nearly every connection reuses a
+# 4-tuple within 2MSL (Linux accepts: timestamps are on and newer). The capture is
+# about 20 MB: not committed; TestPortWrap records it into a temporary directory.
+rec_port_wrap() {
+	local name=$1 fam=$2 n=${WRAP_N:-20000}
+	ns_setup
+	in_a sysctl -qw net.ipv4.ip_local_port_range="${WRAP_PORTS:-40000 40999}"
+	cap_start "$name" 96
+	srv_start "$fam" -scen many -n "$n"
+	cli_start "$fam" -scen many -n "$n" -server-closes
+	wait_both 300
+	settle
+	cap_stop
+}
+
 record() {
 	case $1 in
 	client-close) rec_client_close "$1" 4 ;;
@@ -724,6 +746,7 @@ record() {
 	half-close) rec_half_close "$1" 4 ;;
 	unfinished) rec_unfinished "$1" 4 ;;
 	many-connections) rec_many_connections "$1" 4 ;;
+	port-wrap) rec_port_wrap "$1" 4 ;;
 	*) die "unknown scenario $1 (record.sh -l lists them)" ;;
 	esac
 }
@@ -731,7 +754,7 @@ record() {
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${ALL[@]}")
 for s in "${scenarios[@]}"; do
-	[[ " ${ALL[*]} " == *" $s "* ]] || die "unknown scenario $s (record.sh -l lists them)"
+	[[ " ${ALL[*]} ${EXTRA[*]} " == *" $s "* ]] || die "unknown scenario $s (record.sh -l lists them)"
 done
 T0=$SECONDS
 for s in "${scenarios[@]}"; do

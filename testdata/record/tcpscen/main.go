@@ -144,20 +144,22 @@ func resetConn(c net.Conn) {
 }
 
 type opts struct {
-	scen       string
-	addr       string
-	lport      int
-	local      string
-	n          int
-	size       int
-	firstSize  int
-	gap        time.Duration
-	closeDelay time.Duration
-	barrier    bool
-	hold       bool
-	chunks     int
-	chunkGap   time.Duration
-	cc         string
+	scen  string
+	addr  string
+	lport int
+	local string
+	n     int
+	// serverCloses: in many, the server closes every connection first.
+	serverCloses bool
+	size         int
+	firstSize    int
+	gap          time.Duration
+	closeDelay   time.Duration
+	barrier      bool
+	hold         bool
+	chunks       int
+	chunkGap     time.Duration
+	cc           string
 }
 
 // control sets the congestion control (best effort: the capture's shape does
@@ -208,6 +210,7 @@ func main() {
 	fs.IntVar(&o.lport, "lport", 0, "client: fixed local port (reuse)")
 	fs.StringVar(&o.local, "local", "", "client: local IP to bind with -lport")
 	fs.IntVar(&o.n, "n", 1, "number of connections (reuse, many)")
+	fs.BoolVar(&o.serverCloses, "server-closes", false, "many: the server closes every connection first")
 	fs.IntVar(&o.size, "size", reqSize, "request size in bytes (reuse)")
 	fs.IntVar(&o.firstSize, "first-size", 0, "request size of the first connection (reuse; default -size)")
 	fs.DurationVar(&o.gap, "gap", time.Second, "pause between connections (reuse)")
@@ -490,10 +493,10 @@ func client(o opts) {
 		for i := 0; i < o.n; i++ {
 			kind := byte('C')
 			switch {
+			case o.serverCloses, i%10 == 4:
+				kind = 'S'
 			case i%40 == 9:
 				kind = 'R'
-			case i%10 == 4:
-				kind = 'S'
 			}
 			counts[kind]++
 			c := dial(o, 0)
