@@ -25,31 +25,69 @@ type analysis struct {
 // Analyze decides the close shape, TIME_WAIT and findings of every incarnation.
 // Incarnations must have been finished (reassembly.Tracker.Finish).
 func Analyze(incs []*reassembly.Incarnation, cfg Config) Report {
+	st := NewStream(cfg, true)
+	for _, inc := range incs {
+		st.Add(inc)
+	}
+	return st.Report()
+}
+
+// Stream analyses incarnations one at a time, as a streaming tracker finishes them,
+// and keeps the counts, the findings and (when asked) the connection records.
+type Stream struct {
+	a           analysis
+	rep         Report
+	connections bool
+}
+
+// NewStream returns an empty Stream; connections says whether to keep a record per
+// incarnation (file reports) or only the counts and findings (long live runs).
+func NewStream(cfg Config, connections bool) *Stream {
 	if cfg.TimeWait <= 0 {
 		cfg.TimeWait = reassembly.DefaultTimeWait
 	}
-	a := &analysis{cfg: cfg}
-	rep := Report{Closes: make(map[Shape]int), Counts: make(map[Kind]int)}
+	st := &Stream{a: analysis{cfg: cfg}, connections: connections,
+		rep: Report{Closes: make(map[Shape]int), Counts: make(map[Kind]int)}}
 	for _, s := range Shapes {
-		rep.Closes[s] = 0
+		st.rep.Closes[s] = 0
 	}
 	for _, k := range Kinds {
-		rep.Counts[k] = 0
+		st.rep.Counts[k] = 0
 	}
-	for _, inc := range incs {
-		a.inc = inc
-		a.finUnanswered(inc)
-		a.finRetransmit(inc)
-		a.reuse(inc)
-		a.reuseRefused(inc)
-		a.afterClose(inc)
-		c := a.connection(inc)
-		rep.Closes[c.Close]++
-		rep.Connections = append(rep.Connections, c)
+	return st
+}
+
+// Add analyses one finished incarnation and returns its findings (also kept for the
+// report).
+func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
+	a := &st.a
+	n := len(a.findings)
+	a.inc = inc
+	a.finUnanswered(inc)
+	a.finRetransmit(inc)
+	a.reuse(inc)
+	a.reuseRefused(inc)
+	a.afterClose(inc)
+	c := a.connection(inc)
+	st.rep.Closes[c.Close]++
+	st.rep.Total++
+	if st.connections {
+		st.rep.Connections = append(st.rep.Connections, c)
 	}
+	for _, f := range a.findings[n:] {
+		st.rep.Counts[f.Kind]++
+	}
+	return append([]Finding(nil), a.findings[n:]...)
+}
+
+// Report returns everything so far, connections in order of first frame and
+// findings in order of time: the same input gives the same report whatever order the
+// incarnations came in.
+func (st *Stream) Report() Report {
+	rep := st.rep
 	sort.SliceStable(rep.Connections, func(i, j int) bool { return rep.Connections[i].FirstFrame < rep.Connections[j].FirstFrame })
-	sort.SliceStable(a.findings, func(i, j int) bool {
-		x, y := &a.findings[i], &a.findings[j]
+	sort.SliceStable(st.a.findings, func(i, j int) bool {
+		x, y := &st.a.findings[i], &st.a.findings[j]
 		if x.at != y.at {
 			return x.at < y.at
 		}
@@ -58,10 +96,7 @@ func Analyze(incs []*reassembly.Incarnation, cfg Config) Report {
 		}
 		return x.Kind < y.Kind
 	})
-	for _, f := range a.findings {
-		rep.Counts[f.Kind]++
-	}
-	rep.Findings = a.findings
+	rep.Findings = st.a.findings
 	return rep
 }
 

@@ -161,7 +161,8 @@ type Pair struct {
 // Report is the result of analysing one capture.
 type Report struct {
 	Findings    []Finding
-	Connections []Connection
+	Connections []Connection // empty when a Stream keeps no records
+	Total       int          // incarnations analysed
 	Closes      map[Shape]int
 	Counts      map[Kind]int
 }

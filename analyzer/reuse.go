@@ -16,7 +16,6 @@ func (a *analysis) reuse(inc *reassembly.Incarnation) {
 	if ru == nil {
 		return
 	}
-	prev := ru.Prev
 	f := a.finding(ReuseIn2MSL, inc, ru.SYN.At)
 	sender := ru.SynSender // role in prev
 	holder := pairName(ru.TimeWait.Holder[reassembly.Client], ru.TimeWait.Holder[reassembly.Server])
@@ -27,8 +26,8 @@ func (a *analysis) reuse(inc *reassembly.Incarnation) {
 	f.DurationMS = &d
 	if ru.TimeWait.Start.Seen() {
 		f.Frames = append(f.Frames, ru.TimeWait.Start.Frame)
-	} else if lf := prev.Half[sender.Peer()].LastFin(); lf.Seen() {
-		f.Frames = append(f.Frames, lf.Frame)
+	} else if ru.PrevPeerLastFin.Seen() {
+		f.Frames = append(f.Frames, ru.PrevPeerLastFin.Frame)
 	}
 	f.Frames = append(f.Frames, ru.SYN.Frame)
 
@@ -38,14 +37,14 @@ func (a *analysis) reuse(inc *reassembly.Incarnation) {
 	f.Outcome = outcome
 	f.Frames = append(f.Frames, frames...)
 
-	who := fmt.Sprintf("the %s of incarnation %d", holder, prev.Index)
+	who := fmt.Sprintf("the %s of incarnation %d", holder, ru.PrevIndex)
 	if holder == "both" {
-		who = fmt.Sprintf("both ends of incarnation %d", prev.Index)
+		who = fmt.Sprintf("both ends of incarnation %d", ru.PrevIndex)
 	}
 	selfHeld := ru.TimeWait.Holder[sender]
 	self := ""
 	if selfHeld {
-		self = fmt.Sprintf("; the SYN came from the TIME_WAIT holder itself (%s): port reuse settings, or several hosts behind one address (NAT)", prev.Half[sender].Endpoint)
+		self = fmt.Sprintf("; the SYN came from the TIME_WAIT holder itself (%s): port reuse settings, or several hosts behind one address (NAT)", inc.Client())
 	}
 	f.NATEvidence = natEvidence(ru)
 	nat := ""

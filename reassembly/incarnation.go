@@ -149,7 +149,25 @@ type EndReason uint8
 const (
 	EndCaptureEnd EndReason = iota // still tracked when the capture ended
 	EndReplaced                    // a new incarnation took over the 4-tuple
+	EndExpired                     // closed, and quiet past its TIME_WAIT (streaming)
+	EndIdle                        // not closed, idle past the idle timeout (streaming)
+	EndEvicted                     // dropped to stay under the connection cap (streaming)
 )
+
+// String names the reason as reports do.
+func (e EndReason) String() string {
+	switch e {
+	case EndReplaced:
+		return "replaced"
+	case EndExpired:
+		return "expired"
+	case EndIdle:
+		return "idle"
+	case EndEvicted:
+		return "evicted"
+	}
+	return "capture_end"
+}
 
 // Refusal records a SYN answered by an ACK of an older connection (the TIME_WAIT
 // holder's "challenge ACK", RFC 9293 §3.10.7.4 / RFC 5961), and the client's RST that
@@ -164,7 +182,12 @@ type Refusal struct {
 // Reuse describes how an incarnation started while the previous one on the same
 // 4-tuple was still held in TIME_WAIT. Values are taken when the SYN arrived.
 type Reuse struct {
-	Prev *Incarnation
+	// Prev is the previous incarnation while the tracker holds both (a streaming
+	// tracker cuts the link when Prev is finished); PrevIndex its index and
+	// PrevPeerLastFin the last FIN the other end sent in it, kept for the report.
+	Prev            *Incarnation
+	PrevIndex       int
+	PrevPeerLastFin Tx
 	// SYN is the new incarnation's first SYN; SynSender the role (in the previous
 	// incarnation) of the endpoint that sent it.
 	SYN       Tx
@@ -229,8 +252,10 @@ type Incarnation struct {
 	// History is the incarnation's history string (see history.go).
 	History History
 
-	rfc1337  bool   // RSTs do not end TIME_WAIT (Config.RFC1337)
-	refusals uint64 // server ACKs taken for refusals
+	rfc1337  bool         // RSTs do not end TIME_WAIT (Config.RFC1337)
+	refusals uint64       // server ACKs taken for refusals
+	touched  bool         // in the tracker's touched list (Config.Touched)
+	next     *Incarnation // the incarnation that replaced this one, while both are held
 }
 
 // Client returns the client endpoint.
