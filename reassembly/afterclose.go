@@ -1,0 +1,76 @@
+package reassembly
+
+import "github.com/finack/finack/capture"
+
+// afterClose notices a segment that reaches a TIME_WAIT holder: an RST (it would end
+// TIME_WAIT early: RFC 1337) or anything but the peer's FIN retransmission (a late
+// segment). Only closed incarnations pay for the check.
+func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int64) {
+	if !inc.Half[Client].FinSeen() || !inc.Half[Server].FinSeen() {
+		return
+	}
+	tw := inc.TimeWait(twLen)
+	if !tw.Held() || tx.At <= tw.Since || tx.At >= tw.Until || tx.Frame == tw.Start.Frame {
+		return
+	}
+	if tw.Holder[r] && !tw.Holder[r.Peer()] {
+		return // the holder's own segments (its ACKs of retransmitted FINs) reach nobody in TIME_WAIT
+	}
+	h := &inc.Half[r]
+	switch {
+	case s.Flags&capture.RST != 0:
+		inc.History.mark(r, HistRSTInTW)
+		if !inc.RstInTimeWait.Seen() {
+			inc.RstInTimeWait, inc.RstInTimeWaitFrom, inc.TimeWaitLeft = tx, r, tw.Until-tx.At
+		}
+	case s.Flags&capture.FIN != 0 && s.SeqEnd()-1 == h.FinSeq:
+		// the peer retransmitting its FIN: what TIME_WAIT is there to answer
+	default:
+		inc.History.mark(r, HistLate)
+		inc.Late.add(Event{Tx: tx, From: r, Flags: uint8(s.Flags), Payload: s.PayloadLen})
+	}
+}
+
+// stale reports whether a segment that would go to the newer incarnation cur fits
+// this (older) incarnation's sequence space and not cur's: an old duplicate.
+func (inc *Incarnation) stale(cur *Incarnation, s *capture.Segment) bool {
+	if cur.refusalCandidate(cur.RoleOf(s.Src), s) {
+		return false // the TIME_WAIT holder answering the new SYN, not a stale segment
+	}
+	oldFit, oldKnown := inc.fits(s, 0)
+	if !oldKnown || !oldFit {
+		return false
+	}
+	newFit, newKnown := cur.fits(s, 1<<24)
+	return newKnown && !newFit
+}
+
+// fits checks a segment's numbers against what each end of the incarnation has
+// sent: its seq within what the sender sent (plus slack for data not seen yet), its
+// ack within what the receiver sent. known is false when neither end has sent
+// anything to check against.
+func (inc *Incarnation) fits(s *capture.Segment, slack uint32) (fit, known bool) {
+	r := inc.RoleOf(s.Src)
+	h, p := &inc.Half[r], &inc.Half[r.Peer()]
+	fit = true
+	if h.Packets > 0 && h.SeqKnown {
+		known = true
+		if SeqLess(s.Seq, h.FirstSeq) || SeqLess(h.NextSeq+slack, s.SeqEnd()) {
+			fit = false
+		}
+	}
+	if s.Flags&capture.ACK != 0 && p.Packets > 0 && p.SeqKnown {
+		known = true
+		if SeqLess(s.Ack, p.FirstSeq) || SeqLess(p.NextSeq, s.Ack) {
+			fit = false
+		}
+	}
+	return fit, known
+}
+func (inc *Incarnation) addStale(s *capture.Segment, tx Tx) {
+	r := inc.RoleOf(s.Src)
+	inc.Packets++ // counted here, where it belongs, and not in the new incarnation
+	inc.Half[r].Packets++
+	inc.History.mark(r, HistStale)
+	inc.Stale.add(Event{Tx: tx, From: r, Flags: uint8(s.Flags), Payload: s.PayloadLen})
+}
