@@ -6,30 +6,66 @@ import (
 	"github.com/finack/finack/capture"
 )
 
-// FlowKey identifies a 4-tuple regardless of direction: Lo is the smaller endpoint
-// (address, then port), Hi the larger. VLAN tags are part of the identity, because the
-// same 4-tuple on two VLANs is two different connections.
+// FlowKey identifies a 4-tuple regardless of direction: the lower endpoint (address,
+// then port) first. VLAN tags are part of the identity, because the same 4-tuple on
+// two VLANs is two different connections. It is 40 bytes without pointers (IPv4
+// addresses as IPv4-mapped IPv6), so the flow table hashes and compares it as plain
+// memory and the garbage collector never scans it.
 type FlowKey struct {
-	Lo, Hi netip.AddrPort
-	VLAN   [2]uint16
+	LoAddr, HiAddr [16]byte
+	LoPort, HiPort uint16
+	VLAN           [2]uint16
 }
 
-// KeyOf returns the canonical key of s and whether s travels from Lo to Hi.
+// KeyOf returns the canonical key of s and whether s travels from the lower endpoint.
 func KeyOf(s *capture.Segment) (k FlowKey, fromLo bool) {
 	k.VLAN = s.VLAN
-	if lessAddrPort(s.Src, s.Dst) {
-		k.Lo, k.Hi = s.Src, s.Dst
+	src, dst := s.Src.Addr().As16(), s.Dst.Addr().As16()
+	sp, dp := s.Src.Port(), s.Dst.Port()
+	if c := compare16(&src, &dst); c < 0 || (c == 0 && sp <= dp) {
+		k.LoAddr, k.HiAddr, k.LoPort, k.HiPort = src, dst, sp, dp
 		return k, true
 	}
-	k.Lo, k.Hi = s.Dst, s.Src
+	k.LoAddr, k.HiAddr, k.LoPort, k.HiPort = dst, src, dp, sp
 	return k, false
 }
 
-func lessAddrPort(a, b netip.AddrPort) bool {
-	if c := a.Addr().Compare(b.Addr()); c != 0 {
+// Endpoints returns the two endpoints of the key, lower first.
+func (k FlowKey) Endpoints() (lo, hi netip.AddrPort) {
+	return netip.AddrPortFrom(netip.AddrFrom16(k.LoAddr).Unmap(), k.LoPort),
+		netip.AddrPortFrom(netip.AddrFrom16(k.HiAddr).Unmap(), k.HiPort)
+}
+
+// less orders keys (for deterministic choices among equals).
+func (k FlowKey) less(o FlowKey) bool {
+	if c := compare16(&k.LoAddr, &o.LoAddr); c != 0 {
 		return c < 0
 	}
-	return a.Port() < b.Port()
+	if c := compare16(&k.HiAddr, &o.HiAddr); c != 0 {
+		return c < 0
+	}
+	if k.LoPort != o.LoPort {
+		return k.LoPort < o.LoPort
+	}
+	if k.HiPort != o.HiPort {
+		return k.HiPort < o.HiPort
+	}
+	if k.VLAN[0] != o.VLAN[0] {
+		return k.VLAN[0] < o.VLAN[0]
+	}
+	return k.VLAN[1] < o.VLAN[1]
+}
+
+func compare16(a, b *[16]byte) int {
+	for i := range a {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
 }
 
 // SeqLess reports a < b in 32-bit serial arithmetic (RFC 1982): sequence numbers wrap.

@@ -1,7 +1,6 @@
 package reassembly
 
 import (
-	"net/netip"
 	"time"
 
 	"github.com/finack/finack/capture"
@@ -182,10 +181,13 @@ func (inc *Incarnation) continuesWith(s *capture.Segment) bool {
 // closed reports whether the incarnation has ended on the wire (both FINs, or an RST)
 // and when.
 func (inc *Incarnation) closed() (int64, bool) {
+	c, s := &inc.Half[Client], &inc.Half[Server]
+	if c.Rst.Frame == 0 && s.Rst.Frame == 0 && (c.FinCount == 0 || s.FinCount == 0) {
+		return 0, false // the common case, on every segment: still open
+	}
 	if rst, _, ok := inc.FirstRst(); ok {
 		return rst.At, true
 	}
-	c, s := &inc.Half[Client], &inc.Half[Server]
 	if c.FinSeen() && s.FinSeen() {
 		return max(c.LastFin().At, s.LastFin().At, c.FinLastAck.At, s.FinLastAck.At), true
 	}
@@ -426,6 +428,3 @@ func (inc *Incarnation) tapRTT(r Role, s *capture.Segment, tx Tx) {
 		h.TapRTT = max(tx.At-p.Last.At, 1)
 	}
 }
-
-// Endpoints returns the two endpoints of a key, for convenience.
-func (k FlowKey) Endpoints() (netip.AddrPort, netip.AddrPort) { return k.Lo, k.Hi }

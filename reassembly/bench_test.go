@@ -1,0 +1,55 @@
+package reassembly
+
+import (
+	"io"
+	"os"
+	"testing"
+
+	"github.com/finack/finack/capture"
+)
+
+// loadSegments decodes a capture into memory once, so a benchmark times the tracker
+// alone. FINACK_BENCH_PCAP names a large capture (go run ./cmd/finack-gen -big
+// 2000000 -o /tmp/big.pcap); the default is a small committed one.
+func loadSegments(b *testing.B) []capture.Segment {
+	b.Helper()
+	path := os.Getenv("FINACK_BENCH_PCAP")
+	if path == "" {
+		path = "../testdata/pcaps/many-connections.pcap"
+	}
+	r, err := capture.Open([]string{path}, capture.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	var segs []capture.Segment
+	var s capture.Segment
+	for {
+		if err := r.Next(&s); err == io.EOF {
+			break
+		} else if err != nil {
+			b.Fatal(err)
+		}
+		segs = append(segs, s)
+	}
+	return segs
+}
+
+// BenchmarkTrack times Tracker.Add per segment, streaming (incarnations finished and
+// forgotten as the capture goes), as finack reads files.
+func BenchmarkTrack(b *testing.B) {
+	segs := loadSegments(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for b.Loop() {
+		tr := NewTracker(Config{Done: func(*Incarnation) {}})
+		for i := range segs {
+			tr.Add(&segs[i])
+		}
+		tr.Finish(segs[len(segs)-1].Time.UnixNano())
+		n += len(segs)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/segment")
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "segments/s")
+}
