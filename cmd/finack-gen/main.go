@@ -17,7 +17,18 @@ import (
 
 func main() {
 	out := flag.String("out", "testdata/pcaps", "directory to write the gen-* captures into")
+	big := flag.Int("big", 0, "instead: write one large benchmark capture of about `N` packets to -o")
+	bigOut := flag.String("o", "big.pcap", "with -big: the `FILE` to write")
+	seed := flag.Uint64("seed", 1, "with -big: the random seed (the same seed gives the same bytes)")
+	conc := flag.Int("concurrency", 1000, "with -big: connections open at once, about")
 	flag.Parse()
+	if *big > 0 {
+		if err := writeBig(*bigOut, *big, *seed, *conc); err != nil {
+			fmt.Fprintln(os.Stderr, "finack-gen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*out); err != nil {
 		fmt.Fprintln(os.Stderr, "finack-gen:", err)
 		os.Exit(1)
@@ -38,5 +49,22 @@ func run(dir string) error {
 		}
 	}
 	fmt.Printf("wrote %d captures to %s\n", len(files), dir)
+	return nil
+}
+
+// writeBig writes the large benchmark capture (capture/synth.WriteBig).
+func writeBig(path string, packets int, seed uint64, concurrency int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	st, err := synth.WriteBig(f, synth.BigOptions{Seed: seed, Packets: packets, Concurrency: concurrency})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	fmt.Printf("wrote %s: %d packets, %d connections %v\n", path, st.Packets, st.Connections, st.Scenarios)
 	return nil
 }
