@@ -251,7 +251,8 @@ cap_start() {
 	CAP_FILE=$RUN/$CAP_NAME.pcap
 	sync_reset "$CAP_NAME"
 	log "== $CAP_NAME: tcpdump -i $dev (in $ns) -s $snap"
-	ip netns exec "$ns" tcpdump -i "$dev" -s "$snap" -U --immediate-mode -n -Z root -w "$CAP_FILE" tcp 2>"$RUN/$CAP_NAME.tcpdump.log" &
+	# -B: a 32 MiB kernel buffer, so a busy scenario (port-wrap) loses nothing.
+	ip netns exec "$ns" tcpdump -i "$dev" -s "$snap" -B 32768 -U --immediate-mode -n -Z root -w "$CAP_FILE" tcp 2>"$RUN/$CAP_NAME.tcpdump.log" &
 	CAP_PID=$!
 	for ((i = 0; i < 250; i++)); do
 		grep -q 'listening on' "$RUN/$CAP_NAME.tcpdump.log" 2>/dev/null && return 0
@@ -297,6 +298,12 @@ cap_stop() {
 	fi
 	size=$(stat -c %s "$OUT/$CAP_NAME.pcap")
 	log "$CAP_NAME: $(grep -h 'packets captured' "$RUN/$CAP_NAME.tcpdump.log"), $size bytes"
+	# A capture the kernel dropped packets from is not the scenario: say so loudly.
+	local dropped
+	dropped=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel.*/\1/p' "$RUN/$CAP_NAME.tcpdump.log")
+	if [[ -n $dropped && $dropped != 0 ]]; then
+		log "KERNEL DROPS: $CAP_NAME lost $dropped packets in the capture buffer"
+	fi
 	if ((size > 100000)); then
 		log "WARNING: $CAP_NAME.pcap is $size bytes (> 100 KB)"
 	fi
