@@ -47,7 +47,7 @@ func (f *filter) prog(lt layers.LinkType, big bool) (*pcap.BPF, error) {
 	}
 	b, err := compileForFile(lt, big, f.expr)
 	if err != nil {
-		return nil, fmt.Errorf("filter %q for link type %s (%d): %w", f.expr, lt, int(lt), err)
+		return nil, &FilterError{Expr: f.expr, Err: fmt.Errorf("for link type %s (%d): %w", lt, int(lt), err)}
 	}
 	f.progs = append(f.progs, linkProg{lt, big, b})
 	return b, nil

@@ -326,8 +326,13 @@ func (d *decoder) decode(st start, data []byte, seg *Segment) (why SkipReason, o
 		if d.ip6.Length == 0 { // jumbogram: the captured bytes are all we know
 			wire = cap(hdr) - cap(payload) + len(payload)
 		}
-		seg.Src = netip.AddrPortFrom(netip.AddrFrom16([16]byte(d.ip6.SrcIP)).Unmap(), 0)
-		seg.Dst = netip.AddrPortFrom(netip.AddrFrom16([16]byte(d.ip6.DstIP)).Unmap(), 0)
+		src, dst := netip.AddrFrom16([16]byte(d.ip6.SrcIP)), netip.AddrFrom16([16]byte(d.ip6.DstIP))
+		if src.Is4In6() && dst.Is4In6() {
+			// IPv4-mapped at both ends: IPv4 traffic written as IPv6. With one end
+			// mapped only, it stays IPv6, so both ends are of one family.
+			src, dst = src.Unmap(), dst.Unmap()
+		}
+		seg.Src, seg.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
 		seg.IPID, seg.TTL = 0, d.ip6.HopLimit
 	}
 	// All layers slice one frame buffer, so the difference of capacities is the

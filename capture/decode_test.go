@@ -192,6 +192,13 @@ func decodeCases() []decodeCase {
 				t.Errorf("mapped: %v > %v", s.Src, s.Dst)
 			}
 		}},
+		// Found by FuzzFrame (testdata/fuzz/FuzzFrame/2605de9c8f10b642): unmapping
+		// each end on its own made an IPv4 source talk to an IPv6 destination.
+		{name: "one end ipv4-mapped: stays ipv6", link: 229, frame: patch(raw6, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1), want: func(t *testing.T, s capture.Segment) {
+			if !s.Src.Addr().Is4In6() || s.Dst != srv6 {
+				t.Errorf("one end mapped: %v > %v", s.Src, s.Dst)
+			}
+		}},
 		{name: "tcp cut after 14 bytes", link: 101, frame: cut(raw4, 20+14), want: func(t *testing.T, s capture.Segment) {
 			if s.Seq != 1000 || s.Ack != 2000 || s.Flags != capture.PSH|capture.ACK || s.Window != 0 || !s.Truncated || s.HasTS || s.PayloadLen != 100 {
 				t.Errorf("cut TCP: %s", fmtSeg(s))

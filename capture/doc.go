@@ -1,7 +1,8 @@
 // Package capture owns the input side of finack: it opens capture files (pcap in
 // micro- and nanosecond resolution and either byte order, pcapng with mixed link
-// types, Solaris snoop, any of them gzip-compressed, stdin) and, later, live
-// interfaces; it maps link types to a first decoding layer, decodes each packet
+// types, Solaris snoop, any of them gzip-compressed, stdin) and live interfaces
+// (OpenLive: libpcap in immediate mode, the filter in the kernel, libpcap's drop
+// counts; same decoder, same Segments); it maps link types to a first decoding layer, decodes each packet
 // with gopacket's DecodingLayerParser into reused structs, applies a BPF filter
 // as tcpdump would, and hands out TCP segments as small values (Segment).
 // Everything it cannot or will not turn into a Segment (non-TCP, IP fragments,
@@ -24,7 +25,10 @@
 //   - Damage is data, not a crash: every segment before a damaged record is
 //     returned, then a *ReadError saying file, frame and byte offset. Lengths
 //     read from a file are never trusted to size an allocation (pcapgo grows
-//     buffers only as bytes arrive).
+//     buffers only as bytes arrive), a gzip stream that ends early or fails its
+//     checksum is never a clean end, and timestamps are kept within the years
+//     1824 to 2115 (TimeRange), so no timer arithmetic downstream can overflow.
+//     File names are shown through Printable in every message.
 //   - The hot path allocates nothing: pcapgo zero-copy reads through a 1 MiB
 //     bufio.Reader, one set of layer structs shared by every parser, TCP parsed
 //     by hand. The one exception is inside pcapgo: in pcapng files it boxes each

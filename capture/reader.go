@@ -3,7 +3,6 @@ package capture
 import (
 	"errors"
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -27,6 +26,8 @@ type Reader struct {
 	// lastGood is the last representable timestamp, given to records whose own is
 	// out of range (Stats.BadTimestamps).
 	lastGood time.Time
+	// cur is the source of the segment Next returned last (see Record).
+	cur *source
 }
 
 // Open opens one or more capture files ("-" = stdin) as ONE capture: several paths
@@ -67,7 +68,7 @@ func Open(paths []string, opt Options) (*Reader, error) {
 		if r.filter != nil && s.ng == nil && linkStart(s.link) != startUnsupported {
 			if _, err := r.filter.prog(s.link, s.big); err != nil { // fail now, not at frame 1
 				r.Close()
-				return nil, fmt.Errorf("%s: %w", s.name, err)
+				return nil, fmt.Errorf("%s: %w", Printable(s.name), err)
 			}
 		}
 	}
@@ -79,6 +80,7 @@ func Open(paths []string, opt Options) (*Reader, error) {
 // returned; errors are sticky (every later call returns the same one). seg is
 // fully written when Next returns nil; after an error its contents are undefined.
 func (r *Reader) Next(seg *Segment) error {
+	r.cur = nil
 	for r.err == nil {
 		s, err := r.pick()
 		if err != nil {
@@ -89,21 +91,26 @@ func (r *Reader) Next(seg *Segment) error {
 		r.frame++
 		r.stats.Packets++
 		ts := s.ci.Timestamp
-		if ts.Before(minTime) || ts.After(maxTime) {
-			// Beyond what nanoseconds since 1970 in an int64 hold (years 1678 to
-			// 2262), where every timer of the analysis runs: a damaged or mis-written
-			// record (pcapng-example.pcapng has one interface at year 586524). The
-			// frame keeps the last good timestamp, so it still counts and orders.
+		if ts.Before(minTime) || !ts.Before(maxTime) {
+			// Outside the years 1824 to 2115, where the timers of the analysis run
+			// on Unix nanoseconds in an int64 without overflow: a damaged or
+			// mis-written record (pcapng-example.pcapng has one interface at year
+			// 586524; a pcapng simple packet block has no timestamp at all). The
+			// frame keeps the last good timestamp (the Unix epoch before the first
+			// one), so it still counts and orders; it does not move First or Last.
 			r.stats.BadTimestamps++
 			ts = r.lastGood
+			if ts.IsZero() {
+				ts = time.Unix(0, 0)
+			}
 		} else {
 			r.lastGood = ts
-		}
-		if r.stats.First.IsZero() || ts.Before(r.stats.First) {
-			r.stats.First = ts
-		}
-		if ts.After(r.stats.Last) {
-			r.stats.Last = ts
+			if r.stats.First.IsZero() || ts.Before(r.stats.First) {
+				r.stats.First = ts
+			}
+			if ts.After(r.stats.Last) {
+				r.stats.Last = ts
+			}
 		}
 		st := linkStart(s.hl)
 		if st == startUnsupported {
@@ -113,7 +120,7 @@ func (r *Reader) Next(seg *Segment) error {
 		if r.filter != nil {
 			ok, err := r.filter.match(s.hl, s.big, &s.ci, s.data)
 			if err != nil {
-				r.err = fmt.Errorf("%s: frame %d: %w", s.name, s.frames, err)
+				r.err = fmt.Errorf("%s: frame %d: %w", Printable(s.name), s.frames, err)
 				break
 			}
 			if !ok {
@@ -130,6 +137,7 @@ func (r *Reader) Next(seg *Segment) error {
 		seg.Time = ts.UTC()
 		seg.Interface = uint16(min(s.ci.InterfaceIndex, 0xffff))
 		r.stats.Segments++
+		r.cur = s
 		return nil
 	}
 	return r.err
@@ -154,8 +162,18 @@ func (r *Reader) Close() error {
 
 var errClosed = errors.New("capture: reader closed")
 
-// The timestamps the analysis can represent: Unix nanoseconds in an int64.
+// The timestamps a Reader hands out: [minTime, maxTime), within 2^62 ns of the Unix
+// epoch, so that the difference of any two of them, and any of them plus a duration
+// under 146 years (a TIME_WAIT length, a retransmission interval), fits in the int64
+// nanoseconds every timer of the analysis runs on. Timestamps outside (damage, or a
+// clock set centuries off) are Stats.BadTimestamps. Years 1824 to 2115 cover every
+// capture a pcap file can date (its seconds are a uint32: 1970 to 2106).
 var (
-	minTime = time.Unix(0, math.MinInt64)
-	maxTime = time.Unix(0, math.MaxInt64)
+	minTime = time.Date(1824, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2116, 1, 1, 0, 0, 0, 0, time.UTC)
 )
+
+// TimeRange returns the timestamps a Reader hands out: from first (included) to
+// last (excluded). Records dated outside take the timestamp of the record before
+// them (see Stats.BadTimestamps).
+func TimeRange() (first, last time.Time) { return minTime, maxTime }

@@ -22,15 +22,22 @@ const bufSize = 1 << 20
 const stdinName = "stdin"
 
 // countingReader counts the bytes read through it, so a record's byte offset can
-// be computed as count minus what the bufio.Reader above still buffers.
+// be computed as count minus what the bufio.Reader above still buffers. It also
+// keeps the first error other than io.EOF: pcapgo's pcapng reader takes any error
+// met at a block boundary for the clean end of the file, so a gzip stream cut
+// short (or a read error) there would pass for a complete, shorter capture.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 
@@ -84,15 +91,15 @@ func openSource(path string, index int) (_ *source, err error) {
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, err // *PathError: "open PATH: reason"
+			return nil, nameError(err, path) // "open PATH: reason"
 		}
 		s.file, in = f, f
 		if fi, err := f.Stat(); err != nil {
 			f.Close()
-			return nil, err
+			return nil, nameError(err, path)
 		} else if fi.IsDir() {
 			f.Close()
-			return nil, fmt.Errorf("%s: is a directory, not a capture file", path)
+			return nil, fmt.Errorf("%s: is a directory, not a capture file", Printable(path))
 		}
 	}
 	defer func() {
@@ -106,14 +113,14 @@ func openSource(path string, index int) (_ *source, err error) {
 	s.count = &s.raw
 	head, err := s.br.Peek(2)
 	if len(head) == 0 && err == io.EOF {
-		return nil, fmt.Errorf("%s: empty file", s.name)
+		return nil, fmt.Errorf("%s: empty file", Printable(s.name))
 	} else if len(head) < 2 {
-		return nil, fmt.Errorf("%s: cannot read: %w", s.name, orUnexpectedEOF(err))
+		return nil, fmt.Errorf("%s: cannot read: %w", Printable(s.name), orUnexpectedEOF(err))
 	}
 	if head[0] == 0x1f && head[1] == 0x8b {
 		s.gz, err = gzip.NewReader(s.br)
 		if err != nil {
-			return nil, fmt.Errorf("%s: gzip: %w", s.name, orUnexpectedEOF(err))
+			return nil, fmt.Errorf("%s: gzip: %w", Printable(s.name), orUnexpectedEOF(err))
 		}
 		s.plain.r = s.gz
 		s.count = &s.plain
@@ -123,19 +130,19 @@ func openSource(path string, index int) (_ *source, err error) {
 	magic, err := s.br.Peek(4)
 	if len(magic) < 4 {
 		if len(magic) == 0 && err == io.EOF {
-			return nil, fmt.Errorf("%s: empty capture (no file header)", s.name)
+			return nil, fmt.Errorf("%s: empty capture (no file header)", Printable(s.name))
 		}
 		if err == io.EOF || err == nil {
-			return nil, fmt.Errorf("%s: too short for a capture file header (%d bytes)", s.name, len(magic))
+			return nil, fmt.Errorf("%s: too short for a capture file header (%d bytes)", Printable(s.name), len(magic))
 		}
-		return nil, fmt.Errorf("%s: %w", s.name, err)
+		return nil, fmt.Errorf("%s: %w", Printable(s.name), err)
 	}
 	switch m := [4]byte(magic); m {
 	case magicPcapLE, magicPcapBE, magicPcapNsLE, magicPcapNsBE:
 		s.big = m == magicPcapBE || m == magicPcapNsBE
 		s.pcap, err = pcapgo.NewReader(s.br)
 		if err != nil {
-			return nil, fmt.Errorf("%s: pcap file header: %w", s.name, orUnexpectedEOF(err))
+			return nil, fmt.Errorf("%s: pcap file header: %w", Printable(s.name), orUnexpectedEOF(err))
 		}
 		s.link = s.pcap.LinkType()
 	case magicPcapng:
@@ -144,30 +151,38 @@ func openSource(path string, index int) (_ *source, err error) {
 		// every later frame number differ from the one Wireshark shows.
 		s.ng, err = pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
-			return nil, fmt.Errorf("%s: pcapng section header: %w", s.name, orUnexpectedEOF(err))
+			return nil, fmt.Errorf("%s: pcapng section header: %w", Printable(s.name), orUnexpectedEOF(err))
 		}
 	case magicSnoop:
 		s.snoop, err = pcapgo.NewSnoopReader(s.br)
 		if err != nil {
-			return nil, fmt.Errorf("%s: snoop file header: %w", s.name, orUnexpectedEOF(err))
+			return nil, fmt.Errorf("%s: snoop file header: %w", Printable(s.name), orUnexpectedEOF(err))
 		}
 		lt, err := s.snoop.LinkType()
 		if err != nil {
-			return nil, fmt.Errorf("%s: snoop file header: %w", s.name, err)
+			return nil, fmt.Errorf("%s: snoop file header: %w", Printable(s.name), err)
 		}
 		s.link, s.big = *lt, true
 	case magicPcapKuLE, magicPcapKuBE:
-		return nil, fmt.Errorf("%s: modified (Kuznetzov) pcap format is not supported; convert it with editcap -F pcap", s.name)
+		return nil, fmt.Errorf("%s: modified (Kuznetzov) pcap format is not supported; convert it with editcap -F pcap", Printable(s.name))
 	default:
 		what := "capture"
 		if s.gz != nil {
 			what = "decompressed capture"
 		}
 		return nil, fmt.Errorf("%s: not a pcap or pcapng file: %s starts with %02x %02x %02x %02x (magic %08x)",
-			s.name, what, m[0], m[1], m[2], m[3], binary.BigEndian.Uint32(m[:]))
+			Printable(s.name), what, m[0], m[1], m[2], m[3], binary.BigEndian.Uint32(m[:]))
 	}
 	s.off = s.offset()
 	return s, nil
+}
+
+// nameError shows the path of an *os.PathError as Printable does.
+func nameError(err error, path string) error {
+	if pe, ok := err.(*os.PathError); ok && Printable(path) != path {
+		return fmt.Errorf("%s %s: %w", pe.Op, Printable(path), pe.Err)
+	}
+	return err
 }
 
 func orUnexpectedEOF(err error) error {
@@ -212,6 +227,15 @@ func (s *source) read() error {
 			s.hl = lt
 		}
 	}
+	if err == io.EOF {
+		// A clean end only if the stream under the format reader ended cleanly:
+		// the file, and the gzip stream with its checksum when compressed.
+		if s.raw.err != nil {
+			err = s.raw.err
+		} else if s.plain.err != nil {
+			err = s.plain.err
+		}
+	}
 	if err != nil {
 		if err == io.EOF {
 			s.done = true
@@ -224,7 +248,7 @@ func (s *source) read() error {
 }
 
 func (s *source) readError(err error) *ReadError {
-	return &ReadError{File: s.name, Frame: s.frames + 1, Offset: s.off, Err: err}
+	return &ReadError{File: s.name, Frame: s.frames + 1, Offset: s.off, Decompressed: s.gz != nil, Err: err}
 }
 
 // Close releases the file (never stdin).

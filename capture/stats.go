@@ -68,13 +68,14 @@ type Stats struct {
 	Segments uint64 // TCP segments returned by Next
 	Skipped  [NumSkipReasons]uint64
 	// First and Last are the earliest and latest record timestamps seen (all
-	// records, skipped or not; zero before the first record). Earliest/latest
-	// rather than first/last in file order, as capinfos reports them, so a capture
-	// with reordered records still gets its true time span.
+	// records, skipped or not, except BadTimestamps; zero before the first).
+	// Earliest/latest rather than first/last in file order, as capinfos reports
+	// them, so a capture with reordered records still gets its true time span.
 	First, Last time.Time
-	// BadTimestamps counts records whose timestamp lies outside the years 1678 to
-	// 2262 (nanoseconds since 1970 in an int64): each keeps the timestamp of the
-	// record before it.
+	// BadTimestamps counts records whose timestamp lies outside the years 1824 to
+	// 2115 (see TimeRange): each keeps the timestamp of the record before it (the
+	// Unix epoch when no record before had a good one) and moves neither First nor
+	// Last.
 	BadTimestamps uint64
 }
 
@@ -90,17 +91,23 @@ type ReadError struct {
 	Frame uint64
 	// Offset is the byte offset in File where the unreadable record (or pcapng
 	// block) starts, i.e. where the last good record ended; for a gzip-compressed
-	// file it is the offset in the decompressed stream. -1 when unknown.
-	Offset int64
+	// file it is the offset in the decompressed stream (Decompressed). -1 when
+	// unknown.
+	Offset       int64
+	Decompressed bool
 	// Err is the cause, e.g. io.ErrUnexpectedEOF for a truncated last record.
 	Err error
 }
 
 func (e *ReadError) Error() string {
 	if e.Offset < 0 {
-		return fmt.Sprintf("%s: frame %d: %v", e.File, e.Frame, e.Err)
+		return fmt.Sprintf("%s: frame %d: %v", Printable(e.File), e.Frame, e.Err)
 	}
-	return fmt.Sprintf("%s: frame %d, byte offset %d: %v", e.File, e.Frame, e.Offset, e.Err)
+	of := ""
+	if e.Decompressed {
+		of = " of the decompressed stream"
+	}
+	return fmt.Sprintf("%s: frame %d, byte offset %d%s: %v", Printable(e.File), e.Frame, e.Offset, of, e.Err)
 }
 
 func (e *ReadError) Unwrap() error { return e.Err }

@@ -239,8 +239,8 @@ func genReuseTSBackwards() []Packet {
 	return ps
 }
 
-// AllFiles returns every generated capture: the format and link-type files (Files)
-// and the teardown scenarios (TeardownFiles).
+// AllFiles returns every generated capture: the format and link-type files (Files),
+// the teardown scenarios (TeardownFiles) and the hostile traffic (HostileFiles).
 func AllFiles() ([]File, error) {
 	files, err := Files()
 	if err != nil {
@@ -250,5 +250,9 @@ func AllFiles() ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(files, more...), nil
+	hostile, err := HostileFiles()
+	if err != nil {
+		return nil, err
+	}
+	return append(append(files, more...), hostile...), nil
 }

@@ -80,10 +80,11 @@ func (pw *PcapWriter) WriteRecord(t time.Time, data []byte, origLen uint32) erro
 
 // Interface describes one pcapng interface.
 type Interface struct {
-	Link       layers.LinkType
-	Snaplen    uint32 // 0 = 262144
-	Name       string // if_name, optional
-	Nanosecond bool   // if_tsresol = 9 (default: microseconds)
+	Link        layers.LinkType
+	Snaplen     uint32 // 0 = 262144
+	Name        string // if_name, optional
+	Description string // if_description, optional
+	Nanosecond  bool   // if_tsresol = 9 (default: microseconds)
 }
 
 // NgOptions shape a pcapng file.
@@ -127,6 +128,9 @@ func NewNgWriter(w io.Writer, opt NgOptions, ifaces ...Interface) (*NgWriter, er
 		if f.Name != "" {
 			b = ngOption(b, 2, []byte(f.Name))
 		}
+		if f.Description != "" {
+			b = ngOption(b, 3, []byte(f.Description))
+		}
 		res := byte(6)
 		if f.Nanosecond {
 			res = 9
@@ -150,6 +154,12 @@ func (nw *NgWriter) WritePacket(p Packet) error {
 
 // WriteFrame writes a frame on an interface, cut to that interface's snap length.
 func (nw *NgWriter) WriteFrame(iface int, t time.Time, frame []byte) error {
+	return nw.WriteCommentedFrame(iface, t, frame, "")
+}
+
+// WriteCommentedFrame writes a frame with a packet comment (opt_comment; none when
+// comment is empty).
+func (nw *NgWriter) WriteCommentedFrame(iface int, t time.Time, frame []byte, comment string) error {
 	if iface < 0 || iface >= len(nw.ifaces) {
 		return fmt.Errorf("synth: no interface %d", iface)
 	}
@@ -171,6 +181,10 @@ func (nw *NgWriter) WriteFrame(iface int, t time.Time, frame []byte) error {
 	b = append(b, data...)
 	for len(b)%4 != 0 {
 		b = append(b, 0)
+	}
+	if comment != "" {
+		b = ngOption(b, 1, []byte(comment))
+		b = le32(b, 0) // opt_endofopt
 	}
 	return nw.block(6, b)
 }

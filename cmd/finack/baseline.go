@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -254,6 +255,16 @@ func findingKey(f *analyzer.Finding) string {
 	return k
 }
 
+// looseKey is findingKey without the client's port: a re-recorded capture gives the
+// same connection another ephemeral port.
+func looseKey(f *analyzer.Finding) string {
+	client := f.Client
+	if ap, err := netip.ParseAddrPort(f.Client); err == nil {
+		client = ap.Addr().String()
+	}
+	return fmt.Sprintf("%s %s #%d %s", client, f.Server, f.Incarnation, f.Sender)
+}
+
 func findingValue(f *analyzer.Finding) uint64 {
 	if f.Count != nil {
 		return *f.Count
@@ -262,65 +273,70 @@ func findingValue(f *analyzer.Finding) uint64 {
 }
 
 // findingChanges lists the findings of kind k that appeared (+), went away (-) or
-// changed their count (~), by connection.
+// changed their count (~), by connection. Findings are paired by connection and
+// side first, then those left over by the same with any client port, so a
+// re-recorded capture shows "~ ... (was port P)" rather than a + and a -.
 func findingChanges(k analyzer.Kind, old, cur []analyzer.Finding) []string {
-	type side struct {
-		vals   []uint64
-		frames []uint64
-	}
-	index := func(fs []analyzer.Finding) (map[string]*side, []string) {
-		m := map[string]*side{}
-		var order []string
+	pick := func(fs []analyzer.Finding) []*analyzer.Finding {
+		var out []*analyzer.Finding
 		for i := range fs {
-			f := &fs[i]
-			if f.Kind != k {
-				continue
-			}
-			key := findingKey(f)
-			s := m[key]
-			if s == nil {
-				s = &side{}
-				m[key] = s
-				order = append(order, key)
-			}
-			s.vals = append(s.vals, findingValue(f))
-			if len(f.Frames) > 0 {
-				s.frames = append(s.frames, f.Frames[0])
+			if fs[i].Kind == k {
+				out = append(out, &fs[i])
 			}
 		}
-		return m, order
+		return out
 	}
-	om, oorder := index(old)
-	cm, corder := index(cur)
+	olds, curs := pick(old), pick(cur)
+	pair := make([]int, len(curs)) // index into olds, or -1
+	for i := range pair {
+		pair[i] = -1
+	}
+	taken := make([]bool, len(olds))
+	for _, key := range []func(*analyzer.Finding) string{findingKey, looseKey} {
+		for i, c := range curs {
+			if pair[i] >= 0 {
+				continue
+			}
+			for j, o := range olds {
+				if !taken[j] && key(c) == key(o) {
+					pair[i], taken[j] = j, true
+					break
+				}
+			}
+		}
+	}
 	counted := kindHasCount(old, cur, k)
-	val := func(v uint64) string {
+	val := func(f *analyzer.Finding) string {
 		if counted {
-			return fmt.Sprintf("count %d", v)
+			return fmt.Sprintf("  count %d", findingValue(f))
 		}
 		return ""
 	}
 	var lines []string
-	for _, key := range corder {
-		c, o := cm[key], om[key]
-		for i, v := range c.vals {
-			at := ""
-			if i < len(c.frames) {
-				at = fmt.Sprintf(" frame %d", c.frames[i])
-			}
-			switch {
-			case o == nil || i >= len(o.vals):
-				lines = append(lines, strings.TrimRight(fmt.Sprintf("  + %s%s  new  %s", key, at, val(v)), " "))
-			case o.vals[i] != v:
-				lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d → %d", key, at, o.vals[i], v))
-			}
+	for i, c := range curs {
+		at := ""
+		if len(c.Frames) > 0 {
+			at = fmt.Sprintf(" frame %d", c.Frames[0])
+		}
+		if pair[i] < 0 {
+			lines = append(lines, fmt.Sprintf("  + %s%s  new%s", findingKey(c), at, val(c)))
+			continue
+		}
+		o := olds[pair[i]]
+		was := ""
+		if o.Client != c.Client {
+			was = "  (was " + o.Client + ")"
+		}
+		switch {
+		case findingValue(o) != findingValue(c):
+			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d → %d%s", findingKey(c), at, findingValue(o), findingValue(c), was))
+		case was != "":
+			lines = append(lines, fmt.Sprintf("  ~ %s%s%s%s", findingKey(c), at, val(c), was))
 		}
 	}
-	for _, key := range oorder {
-		o, c := om[key], cm[key]
-		for i, v := range o.vals {
-			if c == nil || i >= len(c.vals) {
-				lines = append(lines, strings.TrimRight(fmt.Sprintf("  - %s  gone  %s", key, val(v)), " "))
-			}
+	for j, o := range olds {
+		if !taken[j] {
+			lines = append(lines, fmt.Sprintf("  - %s  gone%s", findingKey(o), val(o)))
 		}
 	}
 	return lines
@@ -341,7 +357,7 @@ func kindHasCount(a, b []analyzer.Finding, k analyzer.Kind) bool {
 // maxDiffLines bounds the findings named per kind: the diff stays short.
 const maxDiffLines = 8
 
-// writeDiff renders a comparison for stderr: worse kinds with the findings that
+// text renders a comparison for stderr: worse kinds with the findings that
 // differ, better kinds in one line each; nothing when nothing changed.
 func (c *comparison) text() string {
 	if len(c.kinds) == 0 && (c.file != "" || len(c.notes) == 0) {

@@ -18,7 +18,7 @@ type result struct {
 	name    string   // the capture's name (captureNames): how baselines find it
 	files   []string // its files, as given (globs expanded)
 	doc     document
-	openErr error // it could not be opened (only with --separate: otherwise the run stops)
+	openErr error // it could not be opened
 
 	violations []violation   // --fail-on rules that selected a kind
 	cmp        *comparison   // --baseline comparison, when asked
@@ -48,6 +48,9 @@ func analyze(o options, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	if err := guardInputs(files, map[string]string{"--export": o.export, "--write-baseline": o.writeBaseline}); err != nil {
+		return fail(err)
+	}
 	var bases []baseline
 	if len(o.baselines) > 0 {
 		if bases, err = loadBaselines(o.baselines); err != nil {
@@ -63,9 +66,12 @@ func analyze(o options, stdout, stderr io.Writer) int {
 		r := &result{name: names[i], files: g}
 		r.doc, _, err = readCapture(one)
 		if err != nil {
-			if !o.separate {
-				return fail(err)
+			var fe *capture.FilterError
+			if errors.As(err, &fe) && !o.separate {
+				return fail(err) // a usage error: no report
 			}
+			// Even a capture that cannot be opened gets its (empty) report, with
+			// the error in it: -o json always parses (issue 7).
 			r.openErr = err
 			r.doc = emptyDocument(one, err)
 		}
@@ -118,7 +124,7 @@ func analyze(o options, stdout, stderr io.Writer) int {
 	code := exitOK
 	for _, r := range results {
 		for _, v := range r.violations {
-			fmt.Fprintf(stderr, "finack: %s: %s\n", r.name, v)
+			fmt.Fprintf(stderr, "finack: %s: %s\n", capture.Printable(r.name), v)
 			code = exitFinding
 		}
 	}
@@ -137,7 +143,7 @@ func analyze(o options, stdout, stderr io.Writer) int {
 	return code
 }
 
-// emptyDocument stands for a capture that could not be opened (--separate).
+// emptyDocument stands for a capture that could not be opened.
 func emptyDocument(o options, err error) document {
 	rep := analyzer.Report{Closes: map[analyzer.Shape]int{}, Counts: map[analyzer.Kind]int{}}
 	for _, s := range analyzer.Shapes {
@@ -195,7 +201,7 @@ func baselineDocument(r *result) document {
 		files[0] = r.name // names that collide keep their path
 	}
 	d.Summary.Files = files
-	// d.Export = nil
+	d.Export = nil
 	d.view = nil
 	return d
 }
@@ -238,6 +244,27 @@ func (o *options) validateChecks() error {
 	}
 	if o.ladder && o.output != "text" {
 		return fmt.Errorf("--ladder: draws text; use it with -o text, not -o %s", o.output)
+	}
+	return nil
+}
+
+// guardInputs refuses an output file that is one of the input captures: --export
+// would truncate it before the second pass reads it again.
+func guardInputs(inputs []string, outputs map[string]string) error {
+	for _, flagName := range []string{"--export", "--write-baseline"} {
+		out := outputs[flagName]
+		if out == "" {
+			continue
+		}
+		oi, err := os.Stat(out)
+		if err != nil {
+			continue // a new file
+		}
+		for _, in := range inputs {
+			if ii, err := os.Stat(in); err == nil && os.SameFile(oi, ii) {
+				return fmt.Errorf("%s: %s is one of the captures read (-r): it would be overwritten", flagName, out)
+			}
+		}
 	}
 	return nil
 }

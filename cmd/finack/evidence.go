@@ -1,10 +1,223 @@
 package main
 
-import "io"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sort"
 
-// connEvidence is filled by the second pass over the input (--export, --ladder).
-type connEvidence struct{}
+	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/capture"
+)
 
-func collectEvidence(o options, results []*result) error { return nil }
+// --export and --ladder need the packets of the connections with findings, which
+// the first pass did not keep (it keeps one record per connection, not its
+// packets). A second pass reads the input again and picks those packets by
+// 4-tuple, VLAN tags and frame range: an incarnation is every segment of its
+// 4-tuple and VLAN between its first and last frame.
 
-func writeEvidenceText(w io.Writer, o options, r *result) error { return nil }
+// connEvidence is what the second pass gathered from one capture.
+type connEvidence struct {
+	conns    []int                     // the selected connections (indexes into doc.Connections), by first frame
+	findings map[int][]int             // per selected connection, the findings (indexes) it is evidence of
+	segs     map[int][]capture.Segment // per selected connection, its segments (--ladder)
+	exported map[uint64]uint64         // frame in this capture → frame in the exported file (--export)
+}
+
+// flowID is a 4-tuple, direction-free, with its VLAN tags.
+type flowID struct {
+	lo, hi netip.AddrPort
+	vlan   [2]uint16
+}
+
+func newFlowID(a, b netip.AddrPort, vlan [2]uint16) flowID {
+	if c := a.Addr().Compare(b.Addr()); c > 0 || (c == 0 && a.Port() > b.Port()) {
+		a, b = b, a
+	}
+	return flowID{a, b, vlan}
+}
+
+// span is a selected connection's frame range.
+type span struct {
+	first, last uint64
+	conn        int
+}
+
+// selectConnections picks the connections a capture's findings are about: the one
+// each finding names, and every connection on the same 4-tuple holding one of the
+// finding's frames (a reuse_in_2msl finding's evidence starts in the incarnation
+// before the one it names).
+func selectConnections(doc *document) (sel []int, findingsOf map[int][]int) {
+	endpoints := func(a, b string) string {
+		if a > b {
+			a, b = b, a
+		}
+		return a + " " + b
+	}
+	byPair := map[string][]int{}
+	for i, c := range doc.Connections {
+		k := endpoints(c.Client, c.Server)
+		byPair[k] = append(byPair[k], i)
+	}
+	findingsOf = map[int][]int{}
+	for fi, f := range doc.Findings {
+		for _, ci := range byPair[endpoints(f.Client, f.Server)] {
+			c := &doc.Connections[ci]
+			hit := c.Client == f.Client && c.Server == f.Server && c.Incarnation == f.Incarnation
+			for _, fr := range f.Frames {
+				hit = hit || (fr >= c.FirstFrame && fr <= c.LastFrame)
+			}
+			if hit {
+				findingsOf[ci] = append(findingsOf[ci], fi)
+			}
+		}
+	}
+	for ci := range findingsOf {
+		sel = append(sel, ci)
+	}
+	sort.Ints(sel) // connections are in first-frame order
+	return sel, findingsOf
+}
+
+// collectEvidence runs the second pass over every capture with findings, writing
+// the --export file and keeping the segments --ladder draws.
+func collectEvidence(o options, results []*result) error {
+	for _, f := range o.files {
+		if f == "-" {
+			name := "--export"
+			if o.export == "" {
+				name = "--ladder"
+			}
+			return fmt.Errorf("%s: reads the capture twice, which stdin (-) cannot do: save it to a file first", name)
+		}
+	}
+	var ex *exporter
+	if o.export != "" {
+		var err error
+		if ex, err = newExporter(o.export); err != nil {
+			return err
+		}
+	}
+	for _, r := range results {
+		if r.openErr != nil {
+			continue
+		}
+		sel, findingsOf := selectConnections(&r.doc)
+		ev := &connEvidence{conns: sel, findings: findingsOf, segs: map[int][]capture.Segment{}, exported: map[uint64]uint64{}}
+		r.evidence = ev
+		if len(sel) > 0 {
+			if err := secondPass(o, r, ev, ex); err != nil {
+				if ex != nil {
+					ex.abort()
+				}
+				return err
+			}
+		}
+		if ex != nil {
+			r.doc.Export = newExportInfo(ex, r, ev)
+		}
+	}
+	if ex != nil {
+		return ex.close()
+	}
+	return nil
+}
+
+// secondPass reads the capture again and hands the packets of the selected
+// connections to the exporter and the ladder. Reading stops quietly where the first
+// pass stopped on damage: that error is already reported.
+func secondPass(o options, r *result, ev *connEvidence, ex *exporter) error {
+	spans := map[flowID][]span{}
+	for _, ci := range ev.conns {
+		c := &r.doc.Connections[ci]
+		a, err1 := netip.ParseAddrPort(c.Client)
+		b, err2 := netip.ParseAddrPort(c.Server)
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("%s: connection %s → %s: %w", r.name, c.Client, c.Server, err)
+		}
+		var vlan [2]uint16
+		copy(vlan[:], c.VLAN)
+		id := newFlowID(a, b, vlan)
+		spans[id] = append(spans[id], span{c.FirstFrame, c.LastFrame, ci})
+	}
+	// Evidence frames get the kinds of their findings in an exported pcapng's comments.
+	kindsAt := map[uint64][]analyzer.Kind{}
+	for _, ci := range ev.conns {
+		for _, fi := range ev.findings[ci] {
+			f := &r.doc.Findings[fi]
+			for _, fr := range f.Frames {
+				if !containsKind(kindsAt[fr], f.Kind) {
+					kindsAt[fr] = append(kindsAt[fr], f.Kind)
+				}
+			}
+		}
+	}
+	rd, err := capture.Open(r.files, capture.Options{Filter: o.filter})
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	var seg capture.Segment
+	for {
+		err := rd.Next(&seg)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			break // the first pass met the same damage and reported it
+		}
+		ss := spans[newFlowID(seg.Src, seg.Dst, seg.VLAN)]
+		owner := -1
+		for _, s := range ss {
+			// Ranges on one 4-tuple may overlap (a late segment of an old
+			// incarnation): the latest incarnation that has begun owns the frame.
+			if seg.Frame >= s.first && seg.Frame <= s.last && (owner < 0 || s.first > r.doc.Connections[owner].FirstFrame) {
+				owner = s.conn
+			}
+		}
+		if owner < 0 {
+			continue
+		}
+		if ex != nil {
+			rec, _ := rd.Record()
+			n, err := ex.write(rec, frameComment(r.name, seg.Frame, kindsAt[seg.Frame]))
+			if err != nil {
+				return err
+			}
+			ev.exported[seg.Frame] = n
+		}
+		if o.ladder {
+			ev.segs[owner] = append(ev.segs[owner], seg)
+		}
+	}
+	return nil
+}
+
+func containsKind(ks []analyzer.Kind, k analyzer.Kind) bool {
+	for _, x := range ks {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// writeEvidenceText adds to a capture's text report the --export mapping and the
+// --ladder diagrams.
+func writeEvidenceText(w io.Writer, o options, r *result) error {
+	if r.evidence == nil {
+		return nil
+	}
+	if r.doc.Export != nil {
+		writeExportText(w, r)
+	}
+	if o.ladder && len(r.evidence.conns) > 0 {
+		for _, ci := range r.evidence.conns {
+			fmt.Fprintln(w)
+			writeLadder(w, &r.doc, ci, r.evidence)
+		}
+		io.WriteString(w, ladderLegend)
+	}
+	return nil
+}

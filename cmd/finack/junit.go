@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/finack/finack/analyzer"
 )
@@ -60,7 +61,18 @@ func newJUnitText(s string) *junitText {
 	if s == "" {
 		return nil
 	}
-	return &junitText{s}
+	return &junitText{xmlSafe(s)}
+}
+
+// xmlSafe replaces what XML 1.0 cannot hold even in CDATA (control characters but
+// tab and newlines, invalid UTF-8) with U+FFFD, as encoding/xml does in attributes.
+func xmlSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r != utf8.RuneError && r != 0xFFFE && r != 0xFFFF) {
+			return r
+		}
+		return '\uFFFD'
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 type junitProblem struct {
@@ -114,7 +126,7 @@ func newJUnit(results []*result) junitSuites {
 				body += "baseline:\n" + strings.Join(d.lines, "\n") + "\n"
 			}
 			if len(why) > 0 {
-				c.Failure = &junitProblem{Message: strings.Join(why, "; "), Type: string(k), Text: body}
+				c.Failure = &junitProblem{Message: strings.Join(why, "; "), Type: string(k), Text: xmlSafe(body)}
 				s.Failures++
 			}
 			s.Cases = append(s.Cases, c)
@@ -144,7 +156,11 @@ func findingsText(fs []analyzer.Finding, k analyzer.Kind, t kindTotal) string {
 }
 
 func writeJUnit(w io.Writer, results []*result) error {
-	out, err := xml.MarshalIndent(newJUnit(results), "", "  ")
+	return writeJUnitDoc(w, newJUnit(results))
+}
+
+func writeJUnitDoc(w io.Writer, doc junitSuites) error {
+	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ const usageText = `finack: how did the TCP connections in a capture close?
 
 Usage:
   finack -r FILE [-r FILE ...] [flags] [BPF expression]
+  finack -i IFACE [flags] [BPF expression]       live capture (Ctrl-C: the report)
 
 Examples:
   finack -r capture.pcap                       human-readable report
@@ -48,6 +49,9 @@ Examples:
   finack --separate -r 'captures/*.pcap' --baseline 'baselines/*.json' -o junit
                                                each file its own capture, compared
                                                with its saved report, as JUnit XML
+  finack -i eth0 --interval 10s --metrics-addr :9177
+                                               live: findings as they happen, a summary
+                                               line every 10 s, Prometheus metrics
 
 Flags:
 `
@@ -74,6 +78,14 @@ type options struct {
 	ladder        bool
 }
 
+// modes are other ways to run finack, each added by a file of its own (live.go: live
+// capture, -i and -D): at start-up it registers its flags and returns its runner,
+// which runs once the flags are parsed and says done=false when the command line
+// does not ask for it (then files are read).
+var modes []func(fs *flag.FlagSet) modeRunner
+
+type modeRunner func(fs *flag.FlagSet, o options, stdout, stderr io.Writer) (code int, done bool)
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -84,16 +96,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SortFlags = false
 	var o options
 	var help, showVersion bool
-	fs.StringArrayVarP(&o.files, "read", "r", nil, "read packets from `FILE` (pcap or pcapng, gzip allowed; - for stdin); repeat to merge rotated pieces by time")
+	fs.StringArrayVarP(&o.files, "read", "r", nil, "read packets from `FILE` (pcap or pcapng, gzip allowed; - for stdin; a quoted pattern for several); repeat to merge rotated pieces by time (see --separate)")
 	fs.StringVarP(&o.output, "output", "o", "text", "output `FORMAT`: text, json, ndjson or junit")
 	fs.BoolVar(&o.connections, "connections", false, "text output: list every connection, not only findings")
 	fs.DurationVar(&o.timeWait, "time-wait", reassembly.DefaultTimeWait, "TIME_WAIT (2MSL) `DURATION` of the hosts (Linux: 60s)")
 	fs.StringSliceVar(&o.failOn, "fail-on", nil, "exit 1 when one of these `RULES` holds (comma-separated): KIND (a finding of that kind), KIND>N (the kind's total is above N), any, any>N")
 	fs.BoolVar(&o.separate, "separate", false, "each file (each -r, each match of a quoted -r pattern) is its own capture: a report per capture and a total; without it, several files are rotated pieces of one capture")
 	fs.StringArrayVar(&o.baselines, "baseline", nil, "compare with a saved -o json report `FILE` (repeat, or a quoted pattern, for several captures); exit 1 when a finding kind got worse")
-	fs.StringSliceVar(&o.tolerance, "tolerance", nil, "with --baseline: how much each kind may grow, `KIND+N[%],...` (any+N: every kind not named; default +0)")
+	fs.StringSliceVar(&o.tolerance, "tolerance", nil, "with --baseline: let kinds grow by `KIND+N[%],...` over the baseline (any+N: every kind not named; default +0)")
 	fs.StringVar(&o.writeBaseline, "write-baseline", "", "write this run's -o json report to `FILE`, to compare later runs with")
+	fs.StringVar(&o.export, "export", "", "write every packet of the connections with findings to `FILE` (pcap; pcapng, with a comment per packet, when FILE ends in .pcapng); the report maps frame numbers")
+	fs.BoolVar(&o.ladder, "ladder", false, "text output: draw each connection with findings as a sequence diagram (client left, server right)")
 	addViewFlags(fs, &o.view)
+	runners := make([]modeRunner, len(modes))
+	for i, add := range modes {
+		runners[i] = add(fs)
+	}
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `FILE` (for reports of slowness)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `FILE` at the end")
 	fs.BoolVarP(&help, "help", "h", false, "show this help")
@@ -119,6 +137,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := o.view.resolve(fs, &o); err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
 		return exitError
+	}
+	for _, m := range runners {
+		if code, done := m(fs, o, stdout, stderr); done {
+			return code
+		}
 	}
 	if err := o.validate(); err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)

@@ -122,7 +122,7 @@ func writeMultiText(w io.Writer, o options, results []*result) error {
 			fmt.Fprintln(w)
 		}
 		if r.openErr != nil {
-			fmt.Fprintf(w, "file         %s\nerror        %v\n", strings.Join(r.files, ", "), r.openErr)
+			fmt.Fprintf(w, "file         %s\nerror        %v\n", printableList(r.files), r.openErr)
 			continue
 		}
 		if err := writeText(w, r.doc, o.connections); err != nil {

@@ -22,6 +22,8 @@ type document struct {
 	// Error names where reading stopped on a damaged input (the report covers what
 	// was read before it).
 	Error string `json:"error,omitempty"`
+	// Export: with --export, where the connections with findings went (export.go).
+	Export *exportInfo `json:"export,omitempty"`
 	// view: the netstat view and TIME_WAIT accounting, with --states.
 	view *view
 }
@@ -41,6 +43,11 @@ type summary struct {
 	Connections     int                    `json:"connections"`
 	Closes          map[analyzer.Shape]int `json:"closes"`
 	FindingCounts   map[analyzer.Kind]int  `json:"findings"`
+	// Live: a live capture's interface, libpcap drop counts and tracker figures
+	// (live.go); absent for files. liveHeader prints them in text, in place of the
+	// "file" line.
+	Live       json.RawMessage `json:"live,omitempty"`
+	liveHeader func(io.Writer)
 }
 
 func newDocument(o options, st capture.Stats, rep analyzer.Report, readErr error) document {
@@ -99,8 +106,19 @@ func writeJSON(w io.Writer, d document) error {
 	if err := writeJSONArray(bw, "findings", d.Findings, true); err != nil {
 		return err
 	}
-	if err := writeJSONArray(bw, "connections", d.Connections, d.Error != ""); err != nil {
+	if err := writeJSONArray(bw, "connections", d.Connections, d.Error != "" || d.Export != nil); err != nil {
 		return err
+	}
+	if d.Export != nil {
+		x, err := json.Marshal(d.Export)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, "  \"export\": %s", x)
+		if d.Error != "" {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n")
 	}
 	if d.Error != "" {
 		e, _ := json.Marshal(d.Error)
@@ -158,6 +176,14 @@ func writeNDJSON(w io.Writer, d document) error {
 			return err
 		}
 	}
+	if d.Export != nil {
+		if err := enc.Encode(struct {
+			Type string `json:"type"`
+			*exportInfo
+		}{"export", d.Export}); err != nil {
+			return err
+		}
+	}
 	return enc.Encode(struct {
 		Type  string `json:"type"`
 		Error string `json:"error,omitempty"`
@@ -170,13 +196,17 @@ func writeNDJSON(w io.Writer, d document) error {
 func writeText(w io.Writer, d document, connections bool) error {
 	s := d.Summary
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	p("file         %s\n", strings.Join(s.Files, ", "))
+	if s.liveHeader != nil {
+		s.liveHeader(w)
+	} else {
+		p("file         %s\n", printableList(s.Files))
+	}
 	if s.Filter != "" {
 		p("filter       %s\n", s.Filter)
 	}
 	p("packets      %d (%d TCP segments%s)\n", s.Packets, s.Segments, skippedText(s.Skipped))
 	if s.BadTimestamps > 0 {
-		p("warning      %d frames had timestamps out of range (before 1678 or after 2262); each kept the timestamp of the frame before it\n", s.BadTimestamps)
+		p("warning      %d frames had timestamps out of range (before 1824 or after 2115); each kept the timestamp of the frame before it\n", s.BadTimestamps)
 	}
 	if s.First != nil {
 		p("time         %s to %s (%s)\n", s.First.Format(time.RFC3339Nano), s.Last.Format(time.RFC3339Nano), s.Last.Sub(*s.First))

@@ -67,6 +67,17 @@ var scenarios = []scenario{
 		"late_segment_in_time_wait rst_in_time_wait"},
 	{"gen-reuse-ts-backwards.pcap", "four_way/client/client four_way/server/server", "reuse_in_2msl/unsafe/accepted"},
 	{"gen-ethernet-vlan-qinq.pcap", "four_way/client/client four_way/client/client four_way/client/client", ""},
+	// Hostile traffic around the real connections of synth.RealConnections (a lost
+	// final ACK, a clean close); the SYN flood and RST scan are in hostile_test.go.
+	{"gen-hostile-seq-wrap.pcap", "four_way/client/client four_way/client/client four_way/client/client four_way/server/server four_way/server/server four_way/server/server",
+		"missing_final_ack/recovered fin_retransmit/fin_or_ack_lost reuse_in_2msl/safe_by_sequence/accepted reuse_in_2msl/unsafe/accepted"},
+	{"gen-hostile-time-backwards.pcap", "four_way/client/client four_way/client/client four_way/client/client four_way/server/server",
+		"missing_final_ack/recovered fin_retransmit/fin_or_ack_lost"},
+	{"gen-hostile-duplicated.pcapng", "four_way/client/client four_way/client/client four_way/server/server four_way/server/server",
+		"missing_final_ack/recovered fin_retransmit/fin_or_ack_lost missing_final_ack/recovered fin_retransmit/fin_or_ack_lost"},
+	{"gen-hostile-snaplen-options.pcapng", "four_way/client/client four_way/client/client four_way/server/server four_way/server/server",
+		"missing_final_ack/recovered fin_retransmit/fin_or_ack_lost missing_final_ack/recovered fin_retransmit/fin_or_ack_lost"},
+	{"gen-hostile-escapes.pcapng", "four_way/client/client four_way/server/server", "missing_final_ack/recovered fin_retransmit/fin_or_ack_lost"},
 }
 
 // checkScenario reads a capture in dir and compares its closes and findings with sc.

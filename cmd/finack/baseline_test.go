@@ -1,0 +1,227 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/finack/finack/analyzer"
+)
+
+// copyCapture copies a capture of testdata/pcaps into dir under the name to.
+func copyCapture(t *testing.T, from, dir, to string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(pcapDir, from))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, to), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBaselineRoundTrip writes a baseline, compares the same capture with it (equal,
+// from another directory and path spelling too), then changes the capture under the
+// same name: worse fails and names the connections, better passes and says so, a
+// tolerance lets the growth through, and writing the baseline again accepts it.
+func TestBaselineRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "caps"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyCapture(t, "final-ack-dropped.pcap", filepath.Join(dir, "caps"), "service.pcap")
+
+	out, errOut, code := runIn(t, dir, "-r", "caps/service.pcap", "--write-baseline", "base.json")
+	if code != exitOK || errOut != "" || !strings.HasPrefix(out, "file         caps/service.pcap") {
+		t.Fatalf("--write-baseline: exit %d, stderr %q, stdout %q", code, errOut, out)
+	}
+	written, err := os.ReadFile(filepath.Join(dir, "base.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The baseline is the -o json report, file names without their directory: the
+	// expected report (made in testdata/pcaps) but for the name.
+	golden, err := os.ReadFile(filepath.Join(pcapDir, "final-ack-dropped.pcap.expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Replace(string(golden), `"final-ack-dropped.pcap"`, `"service.pcap"`, 1); string(written) != want {
+		t.Errorf("baseline differs from the -o json report:\n%s", lineDiff(want, string(written)))
+	}
+
+	// Equal: from the same directory, and from the capture's own with another spelling.
+	for _, run := range []struct{ dir, capture, base string }{
+		{dir, "caps/service.pcap", "base.json"},
+		{filepath.Join(dir, "caps"), "./../caps/service.pcap", "../base.json"},
+	} {
+		_, errOut, code = runIn(t, run.dir, "-r", run.capture, "--baseline", run.base, "-o", "json")
+		if code != exitOK || errOut != "" {
+			t.Errorf("unchanged capture %s: exit %d, stderr %q", run.capture, code, errOut)
+		}
+	}
+	// Writing it again from elsewhere gives the same bytes.
+	runIn(t, filepath.Join(dir, "caps"), "-r", "service.pcap", "--write-baseline", "../again.json")
+	if again, _ := os.ReadFile(filepath.Join(dir, "again.json")); string(again) != string(written) {
+		t.Error("a baseline written from another directory differs")
+	}
+
+	// Worse: the same service, but its final ACK never came (more retransmissions,
+	// another ephemeral port).
+	copyCapture(t, "final-ack-never.pcap", filepath.Join(dir, "caps"), "service.pcap")
+	_, errOut, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json")
+	if code != exitFinding {
+		t.Fatalf("worse capture: exit %d, want 1 (%s)", code, errOut)
+	}
+	for _, want := range []string{
+		"finack: baseline: service.pcap (base.json):",
+		"missing_final_ack: 1 (total 3) → 1 (total 7): WORSE (tolerance +0)",
+		// Another ephemeral port: the same connection of the service.
+		"~ 10.77.0.1:42948 → 10.77.0.2:7077 #1 (server) frame 10  count 3 → 7  (was 10.77.0.1:42910)",
+		"fin_retransmit: 1 (total 3) → 1 (total 6): WORSE",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("diff lacks %q:\n%s", want, errOut)
+		}
+	}
+	// Tolerated: fin_retransmit may double, missing_final_ack grow by 4.
+	_, errOut, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json", "--tolerance", "fin_retransmit+100%,missing_final_ack+4")
+	if code != exitOK || !strings.Contains(errOut, "within tolerance +100%") {
+		t.Errorf("within tolerance: exit %d, stderr %q", code, errOut)
+	}
+	_, _, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json", "--tolerance", "any+3")
+	if code != exitFinding {
+		t.Errorf("any+3 lets missing_final_ack grow by 4: exit %d", code)
+	}
+
+	// Better: the connection closed cleanly.
+	copyCapture(t, "client-close.pcap", filepath.Join(dir, "caps"), "service.pcap")
+	_, errOut, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json")
+	if code != exitOK || !strings.Contains(errOut, "missing_final_ack: 1 (total 3) → 0: better") {
+		t.Errorf("better capture: exit %d, stderr %q", code, errOut)
+	}
+
+	// Deliberate update: compare with the old baseline and record the new one.
+	copyCapture(t, "final-ack-never.pcap", filepath.Join(dir, "caps"), "service.pcap")
+	if _, _, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json", "--write-baseline", "base.json"); code != exitFinding {
+		t.Errorf("update run: exit %d, want 1 (compared with the old baseline)", code)
+	}
+	if _, errOut, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json"); code != exitOK || errOut != "" {
+		t.Errorf("after the update: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestBaselineSeparate compares many captures in one call with the expected reports
+// beside them, as .ci/run does, and matches captures by name.
+func TestBaselineSeparate(t *testing.T) {
+	out, errOut, code := runIn(t, "../..", "--separate", "-r", "testdata/pcaps/*.pcap",
+		"--baseline", "testdata/pcaps/*.pcap.expected.json", "-o", "json")
+	if code != exitOK || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(out, `"captures": [`) {
+		t.Error("no captures in the report")
+	}
+
+	// One capture worse than its baseline: only it is named.
+	dir := t.TempDir()
+	for _, f := range []string{"client-close.pcap", "final-ack-dropped.pcap"} {
+		copyCapture(t, f, dir, f)
+		copyCapture(t, f+".expected.json", dir, f+".json")
+	}
+	copyCapture(t, "fin-dropped-after-tap.pcap", dir, "client-close.pcap")
+	_, errOut, code = runIn(t, dir, "--separate", "-r", "*.pcap", "--baseline", "*.json")
+	if code != exitFinding || !strings.Contains(errOut, "baseline: client-close.pcap (client-close.pcap.json):") ||
+		strings.Contains(errOut, "final-ack-dropped") {
+		t.Errorf("exit %d, stderr %q: want client-close.pcap named, alone", code, errOut)
+	}
+
+	// A capture without a baseline: its findings are all new.
+	if err := os.Remove(filepath.Join(dir, "final-ack-dropped.pcap.json")); err != nil {
+		t.Fatal(err)
+	}
+	copyCapture(t, "client-close.pcap", dir, "client-close.pcap")
+	_, errOut, code = runIn(t, dir, "--separate", "-r", "*.pcap", "--baseline", "*.json")
+	if code != exitFinding || !strings.Contains(errOut, "final-ack-dropped.pcap (no baseline)") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestBaselineUsage(t *testing.T) {
+	dir := t.TempDir()
+	copyCapture(t, "client-close.pcap", dir, "c.pcap")
+	if err := os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"x": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notjson.json"), []byte("file  x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--baseline", "missing.json"}, "--baseline: open missing.json"},
+		{[]string{"--baseline", "bad.json"}, "--baseline: bad.json: not a finack -o json report"},
+		{[]string{"--baseline", "notjson.json"}, "--baseline: notjson.json: not a finack -o json report"},
+		{[]string{"--baseline", "nothing*.json"}, `--baseline: no file matches "nothing*.json"`},
+		{[]string{"--tolerance", "fin_retransmit+1"}, "--tolerance: needs --baseline"},
+		{[]string{"--baseline", "bad.json", "--tolerance", "fin_retransmit1"}, "--tolerance: \"fin_retransmit1\""},
+		{[]string{"--baseline", "bad.json", "--tolerance", "bogus+1"}, `--tolerance: unknown finding kind "bogus"`},
+		{[]string{"--write-baseline", "no/such/dir/b.json"}, "--write-baseline: open no/such/dir/b.json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			_, errOut, code := runIn(t, dir, append([]string{"-r", "c.pcap"}, tc.args...)...)
+			if code != exitError || !strings.HasPrefix(errOut, "finack: "+tc.want) || strings.Count(errOut, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q: want exit 2 and one line starting %q", code, errOut, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseTolerances(t *testing.T) {
+	m, err := parseTolerances([]string{"fin_retransmit+2", "any+10%", "reuse_in_2msl+0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[analyzer.Kind]uint64{analyzer.FinRetransmit: 2, analyzer.MissingFinalAck: 3, analyzer.ReuseIn2MSL: 0} {
+		if got := m[k].allowed(35); got != want {
+			t.Errorf("%s: allowed %d over 35, want %d", k, got, want)
+		}
+	}
+}
+
+// TestFindingChanges pairs findings with the baseline's: by connection and side,
+// then by the same with another client port; the rest are new or gone.
+func TestFindingChanges(t *testing.T) {
+	n := func(v uint64) *uint64 { return &v }
+	f := func(client string, inc int, sender string, count uint64, frame uint64) analyzer.Finding {
+		return analyzer.Finding{Kind: analyzer.FinRetransmit, Client: client, Server: "10.0.0.2:80", Incarnation: inc,
+			Sender: sender, Count: n(count), Frames: []uint64{frame}}
+	}
+	old := []analyzer.Finding{
+		f("10.0.0.1:1000", 1, "server", 2, 10), // same, count 2 → 3
+		f("10.0.0.1:2000", 1, "client", 1, 20), // port 2000 → 3000
+		f("10.0.0.1:4000", 1, "client", 1, 40), // gone
+		f("10.0.0.1:5000", 1, "client", 1, 50), // unchanged
+		{Kind: analyzer.ReuseIn2MSL, Client: "10.0.0.1:6000", Server: "10.0.0.2:80", Incarnation: 2, Frames: []uint64{60}},
+	}
+	cur := []analyzer.Finding{
+		f("10.0.0.1:1000", 1, "server", 3, 11),
+		f("10.0.0.1:3000", 1, "client", 1, 21),
+		f("10.0.0.9:1000", 1, "server", 4, 90), // another host: new
+		f("10.0.0.1:5000", 1, "client", 1, 50),
+	}
+	want := []string{
+		"  ~ 10.0.0.1:1000 → 10.0.0.2:80 #1 (server) frame 11  count 2 → 3",
+		"  ~ 10.0.0.1:3000 → 10.0.0.2:80 #1 (client) frame 21  count 1  (was 10.0.0.1:2000)",
+		"  + 10.0.0.9:1000 → 10.0.0.2:80 #1 (server) frame 90  new  count 4",
+		"  - 10.0.0.1:4000 → 10.0.0.2:80 #1 (client)  gone  count 1",
+	}
+	if got := findingChanges(analyzer.FinRetransmit, old, cur); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := findingChanges(analyzer.ReuseIn2MSL, old, cur); len(got) != 1 || got[0] != "  - 10.0.0.1:6000 → 10.0.0.2:80 #2  gone" {
+		t.Errorf("reuse_in_2msl: %q", got)
+	}
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/capture"
+)
+
+// --export FILE writes every packet of the connections with findings, as captured
+// (bytes, lengths, original timestamps in nanoseconds), so a person opens exactly
+// those in Wireshark. The file is pcapng when its name ends in .pcapng: then every
+// packet carries a comment naming its frame in the report and the findings it is
+// evidence of, and link types may differ between packets. Otherwise it is a pcap,
+// which holds one link type. Packets keep their order within each capture; with
+// --separate, the captures follow each other in the file.
+
+// exportSnaplen is the snap length written in the file header: tcpdump's default,
+// and what libpcap accepts for every link type.
+const exportSnaplen = 262144
+
+// exporter writes the export file.
+type exporter struct {
+	path string
+	f    *os.File
+	bw   *bufio.Writer
+	ng   bool
+
+	pcap     *pcapgo.Writer
+	pcapLink layers.LinkType
+	ngw      *pcapgo.NgWriter
+	ifaces   map[layers.LinkType]int // pcapng interface per link type
+
+	n uint64 // packets written
+}
+
+func newExporter(path string) (*exporter, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--export: %w", err)
+	}
+	return &exporter{path: path, f: f, bw: bufio.NewWriterSize(f, 1<<16), ng: strings.HasSuffix(path, ".pcapng"),
+		ifaces: map[layers.LinkType]int{}}, nil
+}
+
+func (e *exporter) format() string {
+	if e.ng {
+		return "pcapng"
+	}
+	return "pcap"
+}
+
+// ngInterface describes the interface of one link type in the exported pcapng: no
+// OS or host name, so the same input exports the same bytes anywhere.
+func ngInterface(link layers.LinkType) pcapgo.NgInterface {
+	return pcapgo.NgInterface{Name: "finack-export", LinkType: link, SnapLength: exportSnaplen, TimestampResolution: 9}
+}
+
+// write appends one record and returns its frame number in the exported file.
+func (e *exporter) write(rec capture.Record, comment string) (uint64, error) {
+	ci := gopacket.CaptureInfo{Timestamp: rec.Info.Timestamp, CaptureLength: len(rec.Data), Length: max(rec.Info.Length, len(rec.Data))}
+	var err error
+	if e.ng {
+		id, ok := e.ifaces[rec.Link]
+		if e.ngw == nil {
+			e.ngw, err = pcapgo.NewNgWriterInterface(e.bw, ngInterface(rec.Link), pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "finack --export"}})
+			id, ok = 0, true
+			e.ifaces[rec.Link] = 0
+		}
+		if err == nil && !ok {
+			id, err = e.ngw.AddInterface(ngInterface(rec.Link))
+			e.ifaces[rec.Link] = id
+		}
+		if err == nil {
+			ci.InterfaceIndex = id
+			err = e.ngw.WritePacketWithOptions(ci, rec.Data, pcapgo.NgPacketOptions{Comments: []string{comment}})
+		}
+	} else {
+		if e.pcap == nil {
+			e.pcap, e.pcapLink = pcapgo.NewWriterNanos(e.bw), rec.Link
+			err = e.pcap.WriteFileHeader(exportSnaplen, rec.Link)
+		} else if rec.Link != e.pcapLink {
+			err = fmt.Errorf("the connections span link types %v and %v, which a pcap cannot hold: name the file .pcapng", e.pcapLink, rec.Link)
+		}
+		if err == nil {
+			err = e.pcap.WritePacket(ci, rec.Data)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("--export: %s: %w", e.path, err)
+	}
+	e.n++
+	return e.n, nil
+}
+
+// close finishes the file: a file with no packets still gets its header, so it
+// opens (as an empty Ethernet capture).
+func (e *exporter) close() error {
+	var err error
+	switch {
+	case e.ng && e.ngw == nil:
+		e.ngw, err = pcapgo.NewNgWriterInterface(e.bw, ngInterface(layers.LinkTypeEthernet), pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "finack --export"}})
+	case !e.ng && e.pcap == nil:
+		e.pcap = pcapgo.NewWriterNanos(e.bw)
+		err = e.pcap.WriteFileHeader(exportSnaplen, layers.LinkTypeEthernet)
+	}
+	if err == nil && e.ngw != nil {
+		err = e.ngw.Flush()
+	}
+	if err == nil {
+		err = e.bw.Flush()
+	}
+	if cerr := e.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("--export: %s: %w", e.path, err)
+	}
+	return nil
+}
+
+// abort removes a half-written file.
+func (e *exporter) abort() {
+	e.f.Close()
+	os.Remove(e.path)
+}
+
+// frameComment is a packet's comment in an exported pcapng.
+func frameComment(capture string, frame uint64, kinds []analyzer.Kind) string {
+	s := fmt.Sprintf("finack: frame %d of %s", frame, capture)
+	if len(kinds) > 0 {
+		ks := make([]string, len(kinds))
+		for i, k := range kinds {
+			ks[i] = string(k)
+		}
+		s += "; evidence of " + strings.Join(ks, ", ")
+	}
+	return s
+}
+
+// exportInfo is the "export" object of a capture's JSON report: where its packets
+// went, and how its frame numbers map to the exported file's.
+type exportInfo struct {
+	File   string `json:"file"`
+	Format string `json:"format"`
+	// Packets and Connections: this capture's, in the file.
+	Packets     int `json:"packets"`
+	Connections int `json:"connections"`
+	// Frames maps frame numbers: [frame in this report, frame in the exported file],
+	// one pair per exported packet, in order.
+	Frames [][2]uint64 `json:"frames"`
+	// FindingFrames holds, for each finding (same order as findings), its frames'
+	// numbers in the exported file.
+	FindingFrames [][]uint64 `json:"finding_frames"`
+}
+
+func newExportInfo(ex *exporter, r *result, ev *connEvidence) *exportInfo {
+	x := &exportInfo{File: ex.path, Format: ex.format(), Packets: len(ev.exported), Connections: len(ev.conns),
+		Frames: [][2]uint64{}, FindingFrames: make([][]uint64, len(r.doc.Findings))}
+	for orig, n := range ev.exported {
+		x.Frames = append(x.Frames, [2]uint64{orig, n})
+	}
+	sortPairs(x.Frames)
+	for i, f := range r.doc.Findings {
+		x.FindingFrames[i] = make([]uint64, 0, len(f.Frames))
+		for _, fr := range f.Frames {
+			if n, ok := ev.exported[fr]; ok {
+				x.FindingFrames[i] = append(x.FindingFrames[i], n)
+			}
+		}
+	}
+	return x
+}
+
+// sortPairs sorts by the report's frame; the exported frames follow the same order.
+func sortPairs(p [][2]uint64) {
+	sort.Slice(p, func(i, j int) bool { return p[i][0] < p[j][0] })
+}
+
+// writeExportText adds the export to a text report: where the packets went, and
+// each finding's frames in the exported file.
+func writeExportText(w io.Writer, r *result) {
+	x := r.doc.Export
+	if x.Packets == 0 {
+		fmt.Fprintf(w, "\nexport       no connection with findings: nothing written to %s from this capture\n", x.File)
+		return
+	}
+	fmt.Fprintf(w, "\nexport       %d packets of %d connection(s) to %s (%s); frames there:\n", x.Packets, x.Connections, x.File, x.Format)
+	for i, f := range r.doc.Findings {
+		fmt.Fprintf(w, "  %-17s  %s → %s #%d  frames %s → %s\n", f.Kind, f.Client, f.Server, f.Incarnation, framesText(f.Frames), framesText(x.FindingFrames[i]))
+	}
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/finack/finack/analyzer"
+)
+
+// TestFailOnRules runs --fail-on rules with thresholds on recorded captures.
+// final-ack-dropped.pcap has one missing_final_ack (count 3) and one fin_retransmit
+// (count 3); reuse-server-timewait.pcap two reuse_in_2msl findings, which carry no
+// count (each counts 1).
+func TestFailOnRules(t *testing.T) {
+	tests := []struct {
+		file, failOn string
+		code         int
+		stderr       string // in stderr when the run fails
+	}{
+		{"final-ack-dropped.pcap", "fin_retransmit>3", exitOK, ""},
+		{"final-ack-dropped.pcap", "fin_retransmit>2", exitFinding, "fin_retransmit total 3 > 2 (--fail-on fin_retransmit>2)"},
+		{"final-ack-dropped.pcap", "fin_retransmit>3,missing_final_ack", exitFinding, "missing_final_ack: 1 finding(s) (--fail-on missing_final_ack)"},
+		{"final-ack-dropped.pcap", " fin_retransmit > 2 ", exitFinding, "fin_retransmit total 3 > 2"},
+		{"final-ack-dropped.pcap", "missing_final_ack>3", exitOK, ""},
+		{"final-ack-dropped.pcap", "any>3", exitOK, ""},
+		{"final-ack-dropped.pcap", "any>2", exitFinding, "missing_final_ack total 3 > 2 (--fail-on any>2)"},
+		{"final-ack-dropped.pcap", "any>0", exitFinding, "fin_retransmit total 3 > 0"},
+		{"final-ack-dropped.pcap", "reuse_in_2msl>0", exitOK, ""},
+		{"reuse-server-timewait.pcap", "reuse_in_2msl>1", exitFinding, "reuse_in_2msl total 2 > 1"},
+		{"reuse-server-timewait.pcap", "reuse_in_2msl>2", exitOK, ""},
+		{"reuse-server-timewait.pcap", "reuse_in_2msl", exitFinding, "reuse_in_2msl: 2 finding(s)"},
+		{"client-close.pcap", "any>0", exitOK, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file+" "+tc.failOn, func(t *testing.T) {
+			out, errOut, code := runIn(t, pcapDir, "-r", tc.file, "--fail-on", tc.failOn)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d (%s)", code, tc.code, errOut)
+			}
+			if !strings.Contains(errOut, tc.stderr) {
+				t.Errorf("stderr %q: want %q", errOut, tc.stderr)
+			}
+			if tc.code == exitOK && errOut != "" {
+				t.Errorf("stderr on success: %q", errOut)
+			}
+			if out == "" {
+				t.Error("no report")
+			}
+		})
+	}
+}
+
+func TestFailOnUsage(t *testing.T) {
+	for _, rule := range []string{"fin_retransmit>", "fin_retransmit>-1", "fin_retransmit>=3", "fin_retransmit>3.5", "bogus>3", "any>x", ">3"} {
+		t.Run(rule, func(t *testing.T) {
+			out, errOut, code := runIn(t, pcapDir, "-r", "client-close.pcap", "--fail-on", rule)
+			if code != exitError || !strings.HasPrefix(errOut, "finack: --fail-on: ") || strings.Count(errOut, "\n") != 1 || out != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q: want exit 2 and one line naming --fail-on", code, out, errOut)
+			}
+		})
+	}
+}
+
+// TestFailures checks the totals rules compare: the sum of count, a finding without
+// count counting 1, and a plain kind failing on one finding even when its count is 0.
+func TestFailures(t *testing.T) {
+	n := func(v uint64) *uint64 { return &v }
+	fs := []analyzer.Finding{
+		{Kind: analyzer.FinRetransmit, Count: n(2)},
+		{Kind: analyzer.FinRetransmit, Count: n(3)},
+		{Kind: analyzer.ReuseIn2MSL},
+		{Kind: analyzer.ReuseIn2MSL},
+		{Kind: analyzer.MissingFinalAck, Count: n(0)},
+	}
+	totals := kindTotals(fs)
+	if got := totals[analyzer.FinRetransmit]; got != (kindTotal{Findings: 2, Total: 5}) {
+		t.Errorf("fin_retransmit %+v", got)
+	}
+	if got := totals[analyzer.ReuseIn2MSL]; got != (kindTotal{Findings: 2, Total: 2}) {
+		t.Errorf("reuse_in_2msl %+v", got)
+	}
+	tests := []struct {
+		rules string
+		want  string // failing kinds
+	}{
+		{"fin_retransmit>4", "fin_retransmit"},
+		{"fin_retransmit>5", ""},
+		{"reuse_in_2msl>1", "reuse_in_2msl"},
+		{"missing_final_ack", "missing_final_ack"},
+		{"missing_final_ack>0", ""},
+		{"any", "missing_final_ack fin_retransmit reuse_in_2msl"},
+		{"any>2", "fin_retransmit"},
+		{"first_fin_unacked", ""},
+	}
+	for _, tc := range tests {
+		rules, err := parseFailOn(strings.Split(tc.rules, ","))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, v := range failures(rules, totals) {
+			got = append(got, string(v.kind))
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%s: fails %v, want %q", tc.rules, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,991 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"os/user"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	flag "github.com/spf13/pflag"
+
+	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/capture"
+	"github.com/finack/finack/reassembly"
+)
+
+// Live capture (-i): the packets of an interface go through the streaming tracker,
+// which hands each incarnation to the analyzer once nothing can change it and
+// forgets it; findings are printed as they are seen, the report comes at the end.
+// See the README, "Live capture", for what is printed when and what the report keeps.
+
+// liveOptions are the flags of live capture.
+type liveOptions struct {
+	iface       string
+	list        bool
+	snaplen     int
+	count       uint64
+	duration    time.Duration
+	bufferKiB   int
+	noPromisc   bool
+	write       string
+	user        string
+	interval    time.Duration
+	idleTimeout time.Duration
+	maxConns    int
+	maxFindings int
+	metricsAddr string
+}
+
+// Defaults of live capture.
+const (
+	defaultIdleTimeout = 5 * time.Minute
+	defaultMaxConns    = 1_000_000
+	defaultMaxFindings = 10_000
+	defaultBufferKiB   = 32768
+	// liveTick is how often touched incarnations are analysed for provisional
+	// findings, output is flushed and the metrics are refreshed.
+	liveTick = 250 * time.Millisecond
+	// streamBatch: the analyzer Stream that decides finished incarnations keeps their
+	// findings; it is replaced after this many, so memory stays flat.
+	streamBatch = 4096
+)
+
+// liveOnly names the flags that only mean something with -i.
+var liveOnly = []string{"snapshot-length", "count", "duration", "buffer-size", "no-promiscuous-mode", "write",
+	"relinquish-privileges", "interval", "idle-timeout", "max-connections", "max-findings", "metrics-addr"}
+
+func addLiveFlags(fs *flag.FlagSet, l *liveOptions) {
+	fs.StringVarP(&l.iface, "interface", "i", "", "capture live on `IFACE` (any: every interface) and report as it happens; stop with Ctrl-C, -c or --duration")
+	fs.BoolVarP(&l.list, "list-interfaces", "D", false, "list the interfaces -i can capture on, and exit")
+	fs.IntVarP(&l.snaplen, "snapshot-length", "s", capture.DefaultSnapLen, "-i: keep at most `BYTES` of each packet: the default keeps every header finack reads and lets the kernel buffer the most packets; 262144 keeps whole packets for -w")
+	fs.Uint64VarP(&l.count, "count", "c", 0, "-i: stop after `N` packets")
+	fs.DurationVar(&l.duration, "duration", 0, "-i: stop after `DURATION` (e.g. 10m, 24h)")
+	fs.IntVarP(&l.bufferKiB, "buffer-size", "B", defaultBufferKiB, "-i: kernel capture buffer in `KiB` (tcpdump -B): what absorbs bursts while finack is busy")
+	fs.BoolVarP(&l.noPromisc, "no-promiscuous-mode", "p", false, "-i: do not put the interface into promiscuous mode")
+	fs.StringVarP(&l.write, "write", "w", "", "-i: also save the raw packets to `FILE` (pcap, nanosecond timestamps)")
+	fs.StringVarP(&l.user, "relinquish-privileges", "Z", "", "-i: once the interface is open, drop root privileges and run as `USER`")
+	fs.DurationVar(&l.interval, "interval", 0, "-i: print a one-line running summary to stderr every `DURATION`")
+	fs.DurationVar(&l.idleTimeout, "idle-timeout", defaultIdleTimeout, "-i: forget an open connection idle this long (`DURATION`; 0: never)")
+	fs.IntVar(&l.maxConns, "max-connections", defaultMaxConns, "-i: track at most `N` connections at once; past it the least recently active are evicted (0: no cap)")
+	fs.IntVar(&l.maxFindings, "max-findings", defaultMaxFindings, "-i: findings the final report lists (`N`, the latest; every finding is counted)")
+	fs.StringVar(&l.metricsAddr, "metrics-addr", "", "-i: serve Prometheus metrics at http://`HOST:PORT`/metrics")
+}
+
+func init() {
+	modes = append(modes, func(fs *flag.FlagSet) modeRunner {
+		l := new(liveOptions)
+		addLiveFlags(fs, l)
+		return func(fs *flag.FlagSet, o options, stdout, stderr io.Writer) (int, bool) {
+			return liveMode(fs, o, l, stdout, stderr)
+		}
+	})
+}
+
+// liveMode runs the live modes (-i, -D) when asked for; done is false when the
+// command line asks for neither (and uses no flag of theirs), so files are read.
+func liveMode(fs *flag.FlagSet, o options, l *liveOptions, stdout, stderr io.Writer) (code int, done bool) {
+	if !l.list && !fs.Changed("interface") {
+		for _, name := range liveOnly {
+			if fs.Changed(name) {
+				fmt.Fprintf(stderr, "finack: --%s: only with -i (live capture)\n", name)
+				return exitError, true
+			}
+		}
+		return 0, false
+	}
+	if l.list {
+		return listInterfaces(stdout, stderr), true
+	}
+	return runLive(fs, liveConfig{options: o, live: *l}, stdout, stderr), true
+}
+
+// liveConfig is the command line of a live capture.
+type liveConfig struct {
+	options
+	live liveOptions
+}
+
+func listInterfaces(stdout, stderr io.Writer) int {
+	ifs, err := capture.Interfaces()
+	if err != nil {
+		fmt.Fprintf(stderr, "finack: -D: %v\n", err)
+		return exitError
+	}
+	w := bufio.NewWriter(stdout)
+	for i, it := range ifs {
+		fmt.Fprintf(w, "%d.%s", i+1, it.Name)
+		if it.Description != "" {
+			fmt.Fprintf(w, " (%s)", it.Description)
+		}
+		if len(it.Flags) > 0 {
+			fmt.Fprintf(w, " [%s]", strings.Join(it.Flags, ", "))
+		}
+		for j, a := range it.Addresses {
+			if j == 0 {
+				w.WriteString(" ")
+			} else {
+				w.WriteString(",")
+			}
+			w.WriteString(a.String())
+		}
+		w.WriteString("\n")
+	}
+	if err := w.Flush(); err != nil {
+		fmt.Fprintf(stderr, "finack: -D: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// validateLive checks the command line of a live capture.
+func (o *liveConfig) validateLive(fs *flag.FlagSet) error {
+	l := &o.live
+	if l.iface == "" {
+		return errors.New("-i: no interface named (finack -D lists them)")
+	}
+	if len(o.files) > 0 {
+		return errors.New("-i: captures live; -r reads files: give one or the other")
+	}
+	switch o.output {
+	case "text", "json", "ndjson":
+	default:
+		return fmt.Errorf("-o: %q is not available with -i (want text, json or ndjson)", o.output)
+	}
+	if o.timeWait <= 0 {
+		return fmt.Errorf("--time-wait: must be positive, got %v", o.timeWait)
+	}
+	for _, name := range []string{"separate", "baseline", "tolerance", "write-baseline", "export", "ladder", "states", "at"} {
+		if fs.Lookup(name) != nil && fs.Changed(name) {
+			return fmt.Errorf("--%s: not available with -i (live capture); save the packets with -w and read them with -r", name)
+		}
+	}
+	if l.snaplen < capture.MinSnapLen || l.snaplen > capture.MaxSnapLen {
+		return fmt.Errorf("-s: snapshot length must be %d to %d bytes (TCP headers with options must fit), got %d", capture.MinSnapLen, capture.MaxSnapLen, l.snaplen)
+	}
+	if l.bufferKiB <= 0 || l.bufferKiB > 1<<21 {
+		return fmt.Errorf("-B: buffer size in KiB must be 1 to %d, got %d", 1<<21, l.bufferKiB)
+	}
+	if l.duration < 0 {
+		return fmt.Errorf("--duration: must not be negative, got %v", l.duration)
+	}
+	if l.interval < 0 {
+		return fmt.Errorf("--interval: must not be negative, got %v", l.interval)
+	}
+	if l.idleTimeout < 0 {
+		return fmt.Errorf("--idle-timeout: must not be negative, got %v", l.idleTimeout)
+	}
+	if l.maxConns < 0 {
+		return fmt.Errorf("--max-connections: must not be negative, got %d", l.maxConns)
+	}
+	if l.maxFindings < 0 {
+		return fmt.Errorf("--max-findings: must not be negative, got %d", l.maxFindings)
+	}
+	if l.write == "-" {
+		return errors.New("-w: stdout carries the report; give a file name")
+	}
+	if l.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(l.metricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr: want HOST:PORT, got %q", l.metricsAddr)
+		}
+	}
+	var err error
+	o.failRules, err = parseFailOn(o.failOn)
+	return err
+}
+
+// openError turns an error of capture.OpenLive into the one line a user acts on.
+func openError(iface string, err error) string {
+	var fe *capture.FilterError
+	switch {
+	case errors.Is(err, capture.ErrNoInterface):
+		return fmt.Sprintf("-i %s: no such interface (finack -D lists the interfaces)", iface)
+	case errors.Is(err, capture.ErrPermission):
+		return fmt.Sprintf("-i %s: permission denied: capturing needs root or the capabilities cap_net_raw,cap_net_admin (sudo setcap cap_net_raw,cap_net_admin=eip %s)", iface, finackPath())
+	case errors.Is(err, capture.ErrInterfaceDown):
+		return fmt.Sprintf("-i %s: the interface is down", iface)
+	case errors.As(err, &fe):
+		return fmt.Sprintf("filter %q: %v", fe.Expr, fe.Err)
+	}
+	return fmt.Sprintf("-i %s: %v", iface, err)
+}
+
+func finackPath() string {
+	if p, err := os.Executable(); err == nil {
+		return p
+	}
+	return "finack"
+}
+
+// dropPrivileges switches to user name (or numeric uid), its group and supplementary
+// groups, as tcpdump -Z does. Go applies setuid/setgid to every thread of the process.
+func dropPrivileges(name string) error {
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, nerr := strconv.Atoi(name); nerr == nil {
+			u, err = user.LookupId(name)
+		}
+		if err != nil {
+			return fmt.Errorf("-Z: unknown user %q", name)
+		}
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("-Z: user %q has no numeric uid/gid", name)
+	}
+	gids := []int{gid}
+	if ids, err := u.GroupIds(); err == nil {
+		for _, s := range ids {
+			if g, err := strconv.Atoi(s); err == nil && g != gid {
+				gids = append(gids, g)
+			}
+		}
+	}
+	if err := syscall.Setgroups(gids); err != nil {
+		return fmt.Errorf("-Z %s: setgroups: %v", name, err)
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		return fmt.Errorf("-Z %s: setgid: %v", name, err)
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		return fmt.Errorf("-Z %s: setuid: %v", name, err)
+	}
+	if os.Getuid() != uid || os.Geteuid() != uid || os.Getegid() != gid {
+		return fmt.Errorf("-Z %s: privileges not dropped (uid %d, euid %d)", name, os.Getuid(), os.Geteuid())
+	}
+	return nil
+}
+
+// runLive captures on o.live.iface until a signal, -c or --duration, printing findings
+// as they are seen and the report at the end.
+func runLive(fs *flag.FlagSet, o liveConfig, stdout, stderr io.Writer) int {
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "finack: "+format+"\n", a...)
+		return exitError
+	}
+	if err := o.validateLive(fs); err != nil {
+		return fail("%v", err)
+	}
+	l := o.live
+	stopProfiles, err := startProfiles(o.options)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer stopProfiles()
+
+	src, err := capture.OpenLive(capture.LiveOptions{
+		Interface: l.iface, Filter: o.filter, SnapLen: l.snaplen, NoPromisc: l.noPromisc,
+		BufferSize: l.bufferKiB << 10,
+	})
+	if err != nil {
+		return fail("%s", openError(l.iface, err))
+	}
+	defer src.Close()
+	src.SetLimit(l.count)
+
+	// Bind the metrics port while still privileged (a port below 1024 needs it).
+	var metrics *liveMetrics
+	if l.metricsAddr != "" {
+		ln, err := net.Listen("tcp", l.metricsAddr)
+		if err != nil {
+			return fail("--metrics-addr %s: %v", l.metricsAddr, err)
+		}
+		metrics = newLiveMetrics(ln)
+		defer metrics.close()
+	}
+	if l.user != "" {
+		if os.Geteuid() != 0 {
+			fmt.Fprintf(stderr, "finack: -Z %s: not running as root, privileges left as they are\n", l.user)
+		} else if err := dropPrivileges(l.user); err != nil {
+			return fail("%v", err)
+		}
+	}
+	// The saved file is created after dropping privileges, as tcpdump does: it belongs
+	// to the user finack now runs as.
+	var saved *os.File
+	if l.write != "" {
+		if saved, err = os.Create(l.write); err != nil {
+			return fail("-w: %v", err)
+		}
+		defer saved.Close()
+		if err := src.SaveTo(saved); err != nil {
+			return fail("-w %s: %v", l.write, err)
+		}
+	}
+
+	var stop atomic.Bool
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		select {
+		case <-sigc:
+			stop.Store(true)
+			// A second Ctrl-C ends finack at once, without the report.
+			signal.Reset(os.Interrupt, syscall.SIGTERM)
+		case <-quit:
+		}
+	}()
+
+	run := newLiveRun(o, src, stdout, stderr, metrics)
+	fmt.Fprintf(stderr, "finack: listening on %s, link-type %s, snapshot length %d bytes\n", l.iface, src.LinkName(), src.SnapLen())
+	if metrics != nil {
+		fmt.Fprintf(stderr, "finack: metrics at http://%s/metrics\n", metrics.addr())
+	}
+	return run.finish(run.loop(&stop))
+}
+
+// liveSource is where a live run reads from: a *capture.Live (tests feed files).
+type liveSource interface {
+	Next(*capture.Segment) error
+	Stats() capture.Stats
+	KernelStats() (capture.KernelStats, error)
+	Flush() error
+	Close() error
+	LinkName() string
+	SnapLen() int
+}
+
+// provEntry is a finding printed as provisional for an incarnation still tracked.
+type provEntry struct {
+	f analyzer.Finding
+}
+
+// liveRun is the state of one live capture. Everything runs in one goroutine (the
+// tracker and the analyzer are not safe for concurrent use); the metrics server reads
+// a snapshot under its own lock.
+type liveRun struct {
+	o       liveConfig
+	src     liveSource
+	every   time.Duration // tick period (liveTick; tests: 0, a tick per read)
+	out     *bufio.Writer
+	stderr  io.Writer
+	metrics *liveMetrics
+	cfg     analyzer.Config
+	tr      *reassembly.Tracker
+	twLen   int64
+
+	stream    *analyzer.Stream // decides finished incarnations; replaced every streamBatch
+	streamN   int
+	endStream *analyzer.Stream // at the stop: also keeps the connection records
+	stopping  bool
+
+	start       time.Time
+	connections uint64
+	closes      map[analyzer.Shape]int
+	counts      map[analyzer.Kind]int
+	totals      map[analyzer.Kind]kindTotal
+	provCounts  map[analyzer.Kind]uint64
+	withdrawn   map[analyzer.Kind]uint64
+
+	kept     []analyzer.Finding // ring of the latest maxFindings final findings
+	keptNext int
+	omitted  uint64
+
+	prov       map[*reassembly.Incarnation][]provEntry
+	doneTick   map[*reassembly.Incarnation]struct{} // finished since the last tick
+	touched    []*reassembly.Incarnation
+	stopFinals []analyzer.Finding // NDJSON: findings decided at the stop
+	printed    bool               // text: a finding was printed during the run
+
+	lastSegAt   int64     // capture time of the last segment
+	lastSegWall time.Time // when it was read
+	kstats      capture.KernelStats
+	warnedDrops bool
+	local       map[netip.Addr]bool
+	localAt     time.Time
+	hosts       hostStates
+
+	// --interval
+	lastLine    time.Time
+	linePackets uint64
+	lineConns   uint64
+}
+
+func newLiveRun(o liveConfig, src liveSource, stdout, stderr io.Writer, m *liveMetrics) *liveRun {
+	r := &liveRun{
+		o: o, src: src, every: liveTick, out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr, metrics: m,
+		cfg:        analyzer.Config{TimeWait: o.timeWait},
+		twLen:      int64(o.timeWait),
+		closes:     map[analyzer.Shape]int{},
+		counts:     map[analyzer.Kind]int{},
+		totals:     map[analyzer.Kind]kindTotal{},
+		provCounts: map[analyzer.Kind]uint64{},
+		withdrawn:  map[analyzer.Kind]uint64{},
+		prov:       map[*reassembly.Incarnation][]provEntry{},
+		doneTick:   map[*reassembly.Incarnation]struct{}{},
+		start:      time.Now(),
+	}
+	for _, s := range analyzer.Shapes {
+		r.closes[s] = 0
+	}
+	for _, k := range analyzer.Kinds {
+		r.counts[k] = 0
+		r.totals[k] = kindTotal{}
+	}
+	r.stream = analyzer.NewStream(r.cfg, false)
+	r.endStream = analyzer.NewStream(r.cfg, true)
+	r.tr = reassembly.NewTracker(reassembly.Config{
+		TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait,
+		Done: r.done, IdleTimeout: o.live.idleTimeout, MaxConnections: o.live.maxConns, Touched: true,
+	})
+	r.lastLine = r.start
+	return r
+}
+
+// loop reads until a stop: a signal (stop), -c, --duration, or a capture error
+// (returned). stoppedBy says which.
+func (r *liveRun) loop(stop *atomic.Bool) (stoppedBy string, err error) {
+	var seg capture.Segment
+	now := time.Now()
+	nextTick := now.Add(r.every)
+	var deadline time.Time
+	if r.o.live.duration > 0 {
+		deadline = r.start.Add(r.o.live.duration)
+	}
+	for {
+		err := r.src.Next(&seg)
+		switch {
+		case err == nil:
+			r.tr.Add(&seg)
+			r.lastSegAt = seg.Time.UnixNano()
+		case err == io.EOF: // -c reached
+			return "count", nil
+		case err != capture.ErrWait:
+			return "error", err
+		}
+		if stop.Load() {
+			return "signal", nil
+		}
+		now = time.Now()
+		if err == nil {
+			r.lastSegWall = now
+		}
+		if !deadline.IsZero() && !now.Before(deadline) {
+			return "duration", nil
+		}
+		if now.Before(nextTick) {
+			continue
+		}
+		nextTick = now.Add(r.every)
+		r.tick(now)
+	}
+}
+
+// clock is the capture time at wall time now: the last segment's timestamp advanced
+// by the wall time since it was read (the wall clock itself before any segment). On
+// a live interface it is the wall clock give or take the delivery delay; it keeps
+// every timer of the analysis on capture time, as for files.
+func (r *liveRun) clock(now time.Time) int64 {
+	if r.lastSegAt == 0 {
+		return now.UnixNano()
+	}
+	return r.lastSegAt + int64(max(now.Sub(r.lastSegWall), 0))
+}
+
+// tick runs every liveTick: provisional findings, sweeping while packets do not come,
+// libpcap statistics, metrics, the running summary, flushing.
+func (r *liveRun) tick(now time.Time) {
+	at := r.clock(now)
+	r.provisional(at)
+	if now.Sub(r.lastSegWall) > time.Second {
+		// Packets stopped coming (the tracker sweeps by itself while they come):
+		// finish what is over. One second back, so that a packet read late with an
+		// earlier timestamp does not meet a 4-tuple finished after it.
+		r.tr.Sweep(max(r.lastSegAt, at-int64(time.Second)))
+	}
+	if ks, err := r.src.KernelStats(); err == nil {
+		r.kstats = ks
+	}
+	if d := r.kstats.Dropped + r.kstats.IfDropped; d > 0 && !r.warnedDrops {
+		r.warnedDrops = true
+		fmt.Fprintf(r.stderr, "finack: WARNING: packets dropped so far: %d by the kernel (capture buffer full: raise -B), %d by the interface; findings may be artifacts of the drops\n",
+			r.kstats.Dropped, r.kstats.IfDropped)
+	}
+	if r.metrics != nil {
+		if !now.Before(r.hosts.next) {
+			// Every second, or less often when the table is so large that the states
+			// would take more than 2% of the time.
+			r.refreshLocal(now)
+			r.hosts.compute(r.tr, r.local, now, at, r.twLen)
+			r.hosts.next = now.Add(max(time.Second, 50*time.Since(now)))
+		}
+		r.metrics.update(r.snapshot(now))
+	}
+	if iv := r.o.live.interval; iv > 0 && now.Sub(r.lastLine) >= iv {
+		r.intervalLine(now)
+	}
+	r.src.Flush()
+	r.out.Flush()
+}
+
+// provisional analyses the incarnations that got packets since the last tick as if
+// the capture ended now, and prints each finding not printed before for that
+// incarnation (same kind, same sender).
+func (r *liveRun) provisional(now int64) {
+	r.touched = r.tr.TakeTouched(r.touched[:0])
+	if len(r.touched) > 0 {
+		scratch := analyzer.NewStream(r.cfg, false)
+		for _, inc := range r.touched {
+			if _, finished := r.doneTick[inc]; finished {
+				continue // decided already: its final findings were printed
+			}
+			endAt := inc.EndAt
+			if inc.End == reassembly.EndCaptureEnd {
+				inc.EndAt = max(now, inc.Last.At)
+			}
+			fs := scratch.Add(inc)
+			inc.EndAt = endAt
+			for _, f := range fs {
+				if findProv(r.prov[inc], f) >= 0 {
+					continue
+				}
+				r.prov[inc] = append(r.prov[inc], provEntry{f})
+				r.provCounts[f.Kind]++
+				r.emit("provisional", &f)
+			}
+		}
+	}
+	clear(r.touched)
+	clear(r.doneTick)
+}
+
+func findProv(ps []provEntry, f analyzer.Finding) int {
+	for i := range ps {
+		if ps[i].f.Kind == f.Kind && ps[i].f.Sender == f.Sender {
+			return i
+		}
+	}
+	return -1
+}
+
+// sameOutcome reports whether a final finding says what its provisional one said.
+func sameOutcome(a, b *analyzer.Finding) bool {
+	cnt := func(p *uint64) uint64 {
+		if p == nil {
+			return 0
+		}
+		return *p
+	}
+	return a.Outcome == b.Outcome && a.Verdict == b.Verdict && a.Cause == b.Cause &&
+		cnt(a.Count) == cnt(b.Count) && len(a.Frames) == len(b.Frames) && a.AckAfterTap == b.AckAfterTap &&
+		a.TimeWaitHolder == b.TimeWaitHolder
+}
+
+// done receives each incarnation the tracker finished: its findings are final.
+func (r *liveRun) done(inc *reassembly.Incarnation) {
+	var fs []analyzer.Finding
+	switch {
+	case r.stopping:
+		fs = r.endStream.Add(inc)
+	case r.o.output == "ndjson" && r.o.connections:
+		// --connections: each connection's record as it is decided.
+		one := analyzer.NewStream(r.cfg, true)
+		fs = one.Add(inc)
+		c := one.Report().Connections[0]
+		r.encode(struct {
+			Type string `json:"type"`
+			*analyzer.Connection
+		}{"connection", &c})
+		r.doneTick[inc] = struct{}{}
+	default:
+		fs = r.stream.Add(inc)
+		if r.streamN++; r.streamN >= streamBatch {
+			r.stream, r.streamN = analyzer.NewStream(r.cfg, false), 0
+		}
+		r.doneTick[inc] = struct{}{}
+	}
+	r.connections++
+	r.closes[analyzer.CloseShape(inc)]++
+	ps := r.prov[inc]
+	delete(r.prov, inc)
+	matched := make([]bool, len(ps))
+	for i := range fs {
+		f := &fs[i]
+		r.counts[f.Kind]++
+		t := r.totals[f.Kind]
+		t.Findings++
+		if f.Count != nil {
+			t.Total += *f.Count
+		} else {
+			t.Total++
+		}
+		r.totals[f.Kind] = t
+		r.keep(*f)
+		j := findProv(ps, *f)
+		if j >= 0 {
+			matched[j] = true
+		}
+		switch {
+		case r.stopping && r.o.output == "ndjson":
+			r.stopFinals = append(r.stopFinals, *f)
+		case r.stopping:
+			// the report that follows lists it
+		case r.o.output == "ndjson":
+			r.emit("final", f)
+		case j < 0 || !sameOutcome(&ps[j].f, f):
+			r.emit("final", f)
+		}
+	}
+	for j := range ps {
+		if matched[j] {
+			continue
+		}
+		r.withdrawn[ps[j].f.Kind]++
+		if !r.stopping || r.o.output == "ndjson" {
+			r.emit("withdrawn", &ps[j].f)
+		}
+	}
+}
+
+// keep adds a final finding to the ring the report lists.
+func (r *liveRun) keep(f analyzer.Finding) {
+	max := r.o.live.maxFindings
+	if max == 0 {
+		r.omitted++
+		return
+	}
+	if len(r.kept) < max {
+		r.kept = append(r.kept, f)
+		return
+	}
+	r.kept[r.keptNext] = f
+	r.keptNext = (r.keptNext + 1) % max
+	r.omitted++
+}
+
+// liveFinding is a finding as the live NDJSON stream writes it.
+type liveFinding struct {
+	Type   string `json:"type"`
+	Status string `json:"status"`
+	*analyzer.Finding
+}
+
+// emit prints one finding as it is seen: status provisional (its incarnation is still
+// tracked, the outcome may change), final (decided), or withdrawn (a provisional
+// finding the final analysis did not confirm). Nothing with -o json.
+func (r *liveRun) emit(status string, f *analyzer.Finding) {
+	switch r.o.output {
+	case "ndjson":
+		r.encode(liveFinding{"finding", status, f})
+	case "text":
+		r.printed = true
+		msg := f.Message
+		if status == "withdrawn" {
+			msg = "not confirmed when the connection was decided (was: " + msg + ")"
+		}
+		fmt.Fprintf(r.out, "%s %-11s %-17s  %s → %s #%d  frames %s\n    %s\n",
+			f.Time.UTC().Format("15:04:05.000"), status, f.Kind, f.Client, f.Server, f.Incarnation, framesText(f.Frames), msg)
+	}
+}
+
+// encode writes one NDJSON record.
+func (r *liveRun) encode(v any) {
+	enc := json.NewEncoder(r.out)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// intervalLine prints the running summary (--interval) to stderr.
+func (r *liveRun) intervalLine(now time.Time) {
+	st := r.src.Stats()
+	ts := r.tr.Stats()
+	secs := now.Sub(r.lastLine).Seconds()
+	var b strings.Builder
+	fmt.Fprintf(&b, "finack: %s +%s packets %d (%.0f/s), kernel dropped %d, interface dropped %d, tracked %d (peak %d), connections %d (%.0f/s), evicted %d, idle %d",
+		now.UTC().Format("15:04:05"), now.Sub(r.start).Round(time.Second), st.Packets, float64(st.Packets-r.linePackets)/secs,
+		r.kstats.Dropped, r.kstats.IfDropped, ts.Tracked, ts.PeakHeld, r.connections, float64(r.connections-r.lineConns)/secs,
+		ts.Evicted, ts.Idle)
+	fmt.Fprintf(&b, ", findings %s", countsText(analyzer.Kinds, r.counts))
+	fmt.Fprintln(r.stderr, b.String())
+	r.lastLine, r.linePackets, r.lineConns = now, st.Packets, r.connections
+}
+
+// refreshLocal re-reads this host's addresses (every minute): TIME_WAIT is counted
+// per local address.
+func (r *liveRun) refreshLocal(now time.Time) {
+	if r.local != nil && now.Sub(r.localAt) < time.Minute {
+		return
+	}
+	r.localAt = now
+	m := map[netip.Addr]bool{}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a.String()); err == nil {
+				m[p.Addr().Unmap()] = true
+			}
+		}
+	}
+	r.local = m
+}
+
+// hostStates is the netstat view of the tracked incarnations at one moment: the
+// sockets of each local address per state, and the TIME_WAIT entries of every other
+// address together.
+type hostStates struct {
+	at, next   time.Time
+	local      map[netip.Addr]*[9]int
+	remoteTW   int
+	stateIndex map[string]int
+}
+
+func (h *hostStates) compute(tr *reassembly.Tracker, local map[netip.Addr]bool, now time.Time, at, twLen int64) {
+	h.at = now
+	if h.stateIndex == nil {
+		h.stateIndex = map[string]int{}
+		for i, s := range analyzer.StateNames {
+			h.stateIndex[s] = i
+		}
+	}
+	h.local = map[netip.Addr]*[9]int{}
+	h.remoteTW = 0
+	tr.Each(func(inc *reassembly.Incarnation) {
+		for _, role := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
+			st := analyzer.StateAt(inc, role, at, twLen)
+			if st == "" {
+				continue
+			}
+			addr := inc.Half[role].Endpoint.Addr()
+			if !local[addr] {
+				if st == analyzer.StateTimeWait {
+					h.remoteTW++
+				}
+				continue
+			}
+			c := h.local[addr]
+			if c == nil {
+				c = new([9]int)
+				h.local[addr] = c
+			}
+			c[h.stateIndex[st]]++
+		}
+	})
+	// Local addresses without sockets still get their zeros.
+	for a := range local {
+		if h.local[a] == nil {
+			h.local[a] = new([9]int)
+		}
+	}
+}
+
+// snapshot is what the metrics show now.
+func (r *liveRun) snapshot(now time.Time) metricsSnapshot {
+	s := metricsSnapshot{
+		capture: r.src.Stats(), kernel: r.kstats, tracker: r.tr.Stats(),
+		connections: r.connections, lastPacket: r.lastSegAt,
+		closes: map[analyzer.Shape]uint64{}, findings: map[analyzer.Kind]uint64{},
+		provisional: map[analyzer.Kind]uint64{}, withdrawn: map[analyzer.Kind]uint64{},
+		remoteTimeWait: r.hosts.remoteTW,
+	}
+	for k, n := range r.closes {
+		s.closes[k] = uint64(n)
+	}
+	for _, k := range analyzer.Kinds {
+		s.findings[k] = uint64(r.counts[k])
+		s.provisional[k] = r.provCounts[k]
+		s.withdrawn[k] = r.withdrawn[k]
+	}
+	s.hosts = make(map[netip.Addr][9]int, len(r.hosts.local))
+	for a, c := range r.hosts.local {
+		s.hosts[a] = *c
+	}
+	return s
+}
+
+// liveSummary is what a live report adds to the summary (summary.live).
+type liveSummary struct {
+	Interface string  `json:"interface"`
+	LinkType  string  `json:"link_type"`
+	SnapLen   int     `json:"snapshot_length"`
+	Started   string  `json:"started"`
+	Stopped   string  `json:"stopped"`
+	Seconds   float64 `json:"seconds"`
+	StoppedBy string  `json:"stopped_by"`
+	// Kernel: libpcap's counts (pcap_stats).
+	Received  uint64 `json:"received"`
+	Dropped   uint64 `json:"dropped"`
+	IfDropped uint64 `json:"interface_dropped"`
+	// Warning is set when packets were dropped.
+	Warning string `json:"warning,omitempty"`
+	// The streaming tracker.
+	IdleTimeoutSeconds float64 `json:"idle_timeout_s"`
+	MaxConnections     int     `json:"max_connections"`
+	HeldAtEnd          int     `json:"held_at_end"`
+	PeakHeld           int     `json:"peak_held"`
+	Expired            uint64  `json:"expired"`
+	Idle               uint64  `json:"idle"`
+	Evicted            uint64  `json:"evicted"`
+	// Findings: those listed (the latest max_findings), those left out, and the
+	// provisional findings withdrawn.
+	FindingsListed  int    `json:"findings_listed"`
+	FindingsOmitted uint64 `json:"findings_omitted"`
+	Provisional     uint64 `json:"provisional_findings"`
+	Withdrawn       uint64 `json:"withdrawn_findings"`
+	Saved           string `json:"saved_to,omitempty"`
+}
+
+// finish stops the capture, decides every incarnation still tracked, writes the
+// report and returns the exit code.
+func (r *liveRun) finish(stoppedBy string, readErr error) int {
+	now := time.Now()
+	at := r.clock(now)
+	// Findings of incarnations touched since the last tick still show as provisional
+	// first, so that every final one has its chance to be printed early.
+	r.provisional(at)
+	closeErr := r.src.Close() // takes libpcap's final counts before closing
+	if ks, err := r.src.KernelStats(); err == nil {
+		r.kstats = ks
+	}
+	st := r.src.Stats()
+	ts := r.tr.Stats()
+	r.stopping = true
+	r.tr.Finish(max(at, r.lastSegAt))
+
+	// The report: counts over the whole run, the findings kept, the connections that
+	// were still tracked at the stop.
+	endRep := r.endStream.Report()
+	findings := make([]analyzer.Finding, 0, len(r.kept))
+	findings = append(findings, r.kept[r.keptNext:]...)
+	findings = append(findings, r.kept[:r.keptNext]...)
+	sort.SliceStable(findings, func(i, j int) bool {
+		x, y := &findings[i], &findings[j]
+		if !x.Time.Equal(y.Time) {
+			return x.Time.Before(y.Time)
+		}
+		if len(x.Frames) > 0 && len(y.Frames) > 0 && x.Frames[0] != y.Frames[0] {
+			return x.Frames[0] < y.Frames[0]
+		}
+		return x.Kind < y.Kind
+	})
+	rep := analyzer.Report{Findings: findings, Connections: endRep.Connections, Total: int(r.connections),
+		Closes: r.closes, Counts: r.counts}
+	o := r.o.options
+	o.files = []string{}
+	doc := newDocument(o, st, rep, readErr)
+	doc.Summary.Connections = int(r.connections)
+	var prov, wd uint64
+	for _, k := range analyzer.Kinds {
+		prov += r.provCounts[k]
+		wd += r.withdrawn[k]
+	}
+	ls := &liveSummary{
+		Interface: r.o.live.iface, LinkType: r.src.LinkName(), SnapLen: r.src.SnapLen(),
+		Started: r.start.UTC().Format(time.RFC3339Nano), Stopped: now.UTC().Format(time.RFC3339Nano),
+		Seconds: roundSeconds(now.Sub(r.start)), StoppedBy: stoppedBy,
+		Received: r.kstats.Received, Dropped: r.kstats.Dropped, IfDropped: r.kstats.IfDropped,
+		IdleTimeoutSeconds: r.o.live.idleTimeout.Seconds(), MaxConnections: r.o.live.maxConns,
+		HeldAtEnd: ts.Tracked, PeakHeld: ts.PeakHeld, Expired: ts.Expired, Idle: ts.Idle, Evicted: ts.Evicted,
+		FindingsListed: len(findings), FindingsOmitted: r.omitted, Provisional: prov, Withdrawn: wd,
+		Saved: r.o.live.write,
+	}
+	if d := r.kstats.Dropped + r.kstats.IfDropped; d > 0 {
+		ls.Warning = fmt.Sprintf("%d packets were dropped (%d by the kernel: the capture buffer was full, raise -B; %d by the interface): findings may be artifacts of the drops (a dropped final ACK or FIN looks like a missing one)",
+			d, r.kstats.Dropped, r.kstats.IfDropped)
+	}
+	doc.Summary.Live, _ = json.Marshal(ls) // plain fields: cannot fail
+	doc.Summary.liveHeader = ls.writeTextHeader
+
+	var err error
+	switch r.o.output {
+	case "json":
+		err = writeJSON(r.out, doc)
+	case "ndjson":
+		err = r.writeEndNDJSON(doc)
+	default:
+		if r.printed {
+			r.out.WriteString("\n")
+		}
+		err = writeText(r.out, doc, r.o.connections)
+	}
+	if err == nil {
+		err = r.out.Flush()
+	}
+	code := exitOK
+	if err != nil {
+		fmt.Fprintf(r.stderr, "finack: writing the report: %v\n", err)
+		code = exitError
+	}
+	if closeErr != nil {
+		fmt.Fprintf(r.stderr, "finack: -w %s: %v\n", r.o.live.write, closeErr)
+		code = exitError
+	}
+	if ls.Warning != "" {
+		fmt.Fprintf(r.stderr, "finack: WARNING: %s\n", ls.Warning)
+	}
+	if readErr != nil {
+		fmt.Fprintf(r.stderr, "finack: -i %s: %v\n", r.o.live.iface, readErr)
+		return exitError
+	}
+	if code != exitOK {
+		return code
+	}
+	for _, v := range failures(r.o.failRules, r.totals) {
+		fmt.Fprintf(r.stderr, "finack: %s: %s\n", r.o.live.iface, v)
+		code = exitFinding
+	}
+	return code
+}
+
+// writeEndNDJSON ends a live NDJSON stream: the connections still tracked at the
+// stop, the findings decided at the stop (status final), the summary. With the
+// records printed during the run, every finding appears exactly once as final.
+func (r *liveRun) writeEndNDJSON(d document) error {
+	enc := json.NewEncoder(r.out)
+	enc.SetEscapeHTML(false)
+	for i := range d.Connections {
+		if err := enc.Encode(struct {
+			Type string `json:"type"`
+			*analyzer.Connection
+		}{"connection", &d.Connections[i]}); err != nil {
+			return err
+		}
+	}
+	for i := range r.stopFinals {
+		if err := enc.Encode(liveFinding{"finding", "final", &r.stopFinals[i]}); err != nil {
+			return err
+		}
+	}
+	return enc.Encode(struct {
+		Type  string `json:"type"`
+		Error string `json:"error,omitempty"`
+		*summary
+	}{"summary", d.Error, &d.Summary})
+}
+
+func roundSeconds(d time.Duration) float64 {
+	return float64(d.Round(time.Millisecond)) / float64(time.Second)
+}
+
+// writeTextHeader prints the lines a live report starts with (text), in place of the
+// "file" line of a file's report.
+func (s *liveSummary) writeTextHeader(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("interface    %s (link type %s, snapshot length %d), %s to %s (%gs, stopped by %s)\n",
+		s.Interface, s.LinkType, s.SnapLen, s.Started, s.Stopped, s.Seconds, s.StoppedBy)
+	if s.Warning != "" {
+		p("WARNING      %s\n", s.Warning)
+	}
+	p("kernel       %d packets received by filter, %d dropped by kernel, %d dropped by interface\n", s.Received, s.Dropped, s.IfDropped)
+	p("tracked      %d connections at the end (peak %d); finished early: %d idle (--idle-timeout %s), %d evicted (--max-connections %d)\n",
+		s.HeldAtEnd, s.PeakHeld, s.Idle, time.Duration(s.IdleTimeoutSeconds*float64(time.Second)), s.Evicted, s.MaxConnections)
+	if s.FindingsOmitted > 0 {
+		p("listed       the latest %d findings; %d earlier ones are counted, not listed (--max-findings)\n", s.FindingsListed, s.FindingsOmitted)
+	}
+	if s.Saved != "" {
+		p("saved        %s\n", s.Saved)
+	}
+}

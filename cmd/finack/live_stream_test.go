@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/capture"
+	"github.com/finack/finack/reassembly"
+)
+
+// These tests run the live pipeline (streaming tracker, provisional analysis on each
+// tick, final analysis when the tracker finishes an incarnation, the report at the
+// stop) on recorded captures instead of an interface, so they need no privileges.
+// live_test.go runs the real thing on a veth pair.
+
+// fileSource feeds a capture file to a live run as if it came from an interface.
+type fileSource struct{ r *capture.Reader }
+
+func (f fileSource) Next(s *capture.Segment) error { return f.r.Next(s) } // io.EOF ends the run, as -c does
+func (f fileSource) Stats() capture.Stats          { return f.r.Stats() }
+func (f fileSource) KernelStats() (capture.KernelStats, error) {
+	return capture.KernelStats{Received: f.r.Stats().Packets}, nil
+}
+func (f fileSource) Flush() error     { return nil }
+func (f fileSource) Close() error     { return nil }
+func (f fileSource) LinkName() string { return "EN10MB (Ethernet)" }
+func (f fileSource) SnapLen() int     { return capture.DefaultSnapLen }
+
+// liveOnFile sets up a live run over a capture, ticking after every segment.
+func liveOnFile(t *testing.T, file, output string) (*liveRun, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	r, err := capture.Open([]string{filepath.Join(pcapDir, file)}, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	prof, err := analyzer.LookupProfile("linux")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := liveConfig{
+		options: options{output: output, timeWait: reassembly.DefaultTimeWait, view: viewOptions{profile: prof}},
+		live: liveOptions{iface: "test0", maxFindings: defaultMaxFindings, maxConns: defaultMaxConns,
+			idleTimeout: defaultIdleTimeout, snaplen: capture.DefaultSnapLen},
+	}
+	var out, errb bytes.Buffer
+	run := newLiveRun(cfg, fileSource{r}, &out, &errb, nil)
+	run.every = 0
+	return run, &out, &errb
+}
+
+type streamRecord struct {
+	Type   string `json:"type"`
+	Status string `json:"status"`
+	analyzer.Finding
+	Summary json.RawMessage
+}
+
+func (f *streamRecord) key() string {
+	return fmt.Sprintf("%s %s %s #%d %s", f.Kind, f.Client, f.Server, f.Incarnation, f.Sender)
+}
+
+// TestLiveStreamMatchesFile: on every recorded capture, the live NDJSON stream holds
+// each finding of the file's report exactly once with status final (same kind,
+// connection, frames, outcome, count, verdict), any provisional record of it comes
+// before it, a withdrawn record only for a provisional finding that never became
+// final, and the summary's counts are the file report's.
+func TestLiveStreamMatchesFile(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(pcapDir, "*.pcap"))
+	n := 0
+	for _, path := range files {
+		file := filepath.Base(path)
+		if strings.HasPrefix(file, "gen-") {
+			continue
+		}
+		n++
+		t.Run(file, func(t *testing.T) {
+			run, out, errb := liveOnFile(t, file, "ndjson")
+			var stop atomic.Bool
+			if code := run.finish(run.loop(&stop)); code != exitOK {
+				t.Fatalf("exit %d: %s", code, errb)
+			}
+			fileOut, _, code := runIn(t, pcapDir, "-r", file, "-o", "json")
+			if code != exitOK {
+				t.Fatalf("-r %s: exit %d", file, code)
+			}
+			var want document
+			if err := json.Unmarshal([]byte(fileOut), &want); err != nil {
+				t.Fatal(err)
+			}
+			finals := map[string]analyzer.Finding{}
+			provisional := map[string]bool{}
+			withdrawn := map[string]bool{}
+			var sum summary
+			for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				var rec streamRecord
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatalf("line %q: %v", line, err)
+				}
+				switch rec.Type {
+				case "finding":
+					k := rec.key()
+					switch rec.Status {
+					case "provisional":
+						if provisional[k] || finals[k].Kind != "" {
+							t.Errorf("provisional %s after another record of it", k)
+						}
+						provisional[k] = true
+					case "final":
+						if finals[k].Kind != "" {
+							t.Errorf("final %s twice", k)
+						}
+						finals[k] = rec.Finding
+					case "withdrawn":
+						if !provisional[k] || finals[k].Kind != "" {
+							t.Errorf("withdrawn %s: provisional before %v, final %v", k, provisional[k], finals[k].Kind != "")
+						}
+						withdrawn[k] = true
+					default:
+						t.Errorf("finding with status %q", rec.Status)
+					}
+				case "summary":
+					if err := json.Unmarshal([]byte(line), &sum); err != nil {
+						t.Fatal(err)
+					}
+				case "connection":
+				default:
+					t.Errorf("record type %q", rec.Type)
+				}
+			}
+			if len(finals) != len(want.Findings) {
+				t.Errorf("%d final findings in the stream, %d in the file's report", len(finals), len(want.Findings))
+			}
+			for _, w := range want.Findings {
+				rec := streamRecord{Finding: w}
+				got, ok := finals[rec.key()]
+				if !ok {
+					t.Errorf("file finding %s not final in the stream", rec.key())
+					continue
+				}
+				if !sameOutcome(&got, &w) || fmt.Sprint(got.Frames) != fmt.Sprint(w.Frames) {
+					t.Errorf("%s: stream %+v\nfile %+v", rec.key(), got, w)
+				}
+			}
+			for k := range withdrawn {
+				if _, ok := finals[k]; ok {
+					t.Errorf("%s withdrawn and final", k)
+				}
+			}
+			if sum.Connections != want.Summary.Connections || fmt.Sprint(sum.Closes) != fmt.Sprint(want.Summary.Closes) ||
+				fmt.Sprint(sum.FindingCounts) != fmt.Sprint(want.Summary.FindingCounts) || sum.Packets != want.Summary.Packets {
+				t.Errorf("summary: connections %d closes %v findings %v packets %d\nfile: connections %d closes %v findings %v packets %d",
+					sum.Connections, sum.Closes, sum.FindingCounts, sum.Packets,
+					want.Summary.Connections, want.Summary.Closes, want.Summary.FindingCounts, want.Summary.Packets)
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no recorded captures")
+	}
+}
+
+// TestLiveTextUpdates: in text, a finding is printed provisional as soon as it shows
+// (here: the server's FIN sent a second time, outcome unresolved), and printed again
+// as final when its incarnation is decided with another outcome (it gave up). The
+// report at the stop follows, with the live header.
+func TestLiveTextUpdates(t *testing.T) {
+	run, out, _ := liveOnFile(t, "final-ack-never.pcap", "text")
+	var stop atomic.Bool
+	by, err := run.loop(&stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := out.String()
+	if !strings.Contains(mid, "provisional missing_final_ack") || !strings.Contains(mid, "still unresolved") {
+		t.Errorf("no provisional missing_final_ack while the connection is tracked:\n%s", mid)
+	}
+	// Ten minutes of silence later: the tracker finishes the connection.
+	run.tick(time.Now().Add(10 * time.Minute))
+	after := strings.TrimPrefix(out.String(), mid)
+	if !strings.Contains(after, "final       missing_final_ack") || !strings.Contains(after, "gave up") {
+		t.Errorf("no final missing_final_ack (gave up) once decided:\n%s", after)
+	}
+	if code := run.finish(by, nil); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	rep := out.String()
+	for _, want := range []string{"interface    test0", "kernel       ", "tracked      0 connections at the end", "missing_final_ack 1"} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("report lacks %q:\n%s", want, rep)
+		}
+	}
+}
+
+// TestLiveConnectionStream: with --connections, -o ndjson also streams each
+// connection's record as it is decided, before its final findings.
+func TestLiveConnectionStream(t *testing.T) {
+	run, out, _ := liveOnFile(t, "final-ack-never.pcap", "ndjson")
+	run.o.connections = true
+	var stop atomic.Bool
+	by, err := run.loop(&stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.tick(time.Now().Add(10 * time.Minute))
+	if code := run.finish(by, nil); code != exitOK {
+		t.Fatal(code)
+	}
+	var types []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var rec streamRecord
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, rec.Type+"/"+rec.Status+"/"+string(rec.Kind))
+	}
+	got := strings.Join(types, " ")
+	// The server's FIN, retransmitted until it gave up; then the end marker (a SYN
+	// refused with an RST).
+	want := "finding/provisional/missing_final_ack finding/provisional/fin_retransmit " +
+		"connection// finding/final/missing_final_ack finding/final/fin_retransmit connection// summary//"
+	if got != want {
+		t.Errorf("records %s\nwant    %s", got, want)
+	}
+}
+
+// TestLiveMaxFindings: the report lists the latest --max-findings findings and counts
+// the rest; the summary counts all of them.
+func TestLiveMaxFindings(t *testing.T) {
+	run, out, _ := liveOnFile(t, "final-ack-dropped.pcap", "json")
+	run.o.live.maxFindings = 1
+	var stop atomic.Bool
+	if code := run.finish(run.loop(&stop)); code != exitOK {
+		t.Fatal(code)
+	}
+	var doc struct {
+		Summary struct {
+			Findings map[string]int `json:"findings"`
+			Live     liveSummary    `json:"live"`
+		} `json:"summary"`
+		Findings []analyzer.Finding `json:"findings"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, n := range doc.Summary.Findings {
+		total += n
+	}
+	if total != 2 || len(doc.Findings) != 1 || doc.Summary.Live.FindingsListed != 1 || doc.Summary.Live.FindingsOmitted != 1 {
+		t.Errorf("counted %d, listed %d (summary: listed %d, omitted %d); want 2, 1, 1, 1",
+			total, len(doc.Findings), doc.Summary.Live.FindingsListed, doc.Summary.Live.FindingsOmitted)
+	}
+}
+
+// TestMetricsEndpoint serves a snapshot on a loopback port and checks the exposition.
+func TestMetricsEndpoint(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("no loopback TCP: %v", err)
+	}
+	m := newLiveMetrics(ln)
+	defer m.close()
+	run, _, _ := liveOnFile(t, "server-close.pcap", "json")
+	var stop atomic.Bool
+	run.loop(&stop)
+	run.local = map[netip.Addr]bool{netip.MustParseAddr("10.77.0.2"): true}
+	run.localAt = time.Now()
+	now := time.Now()
+	run.hosts.compute(run.tr, run.local, now, run.clock(now), run.twLen)
+	m.update(run.snapshot(now))
+	body := get(t, "http://"+m.addr()+"/metrics")
+	for _, want := range []string{
+		"finack_packets_total 10",
+		"finack_tcp_segments_total 10",
+		`finack_time_wait_sockets{host="10.77.0.2"} 1`,
+		`finack_sockets{host="10.77.0.2",state="TIME_WAIT"} 1`,
+		"finack_remote_time_wait_sockets 0",
+		"finack_tracked_connections 1",
+		`finack_findings_total{kind="missing_final_ack"} 0`,
+		`finack_closes_total{shape="three_way"} 0`,
+		"finack_evicted_connections_total 0",
+		"finack_kernel_dropped_packets_total 0",
+		"process_resident_memory_bytes",
+		"finack_build_info{",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(body)
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(bufio.NewReader(resp.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

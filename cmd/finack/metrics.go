@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/capture"
+	"github.com/finack/finack/reassembly"
+)
+
+// --metrics-addr: Prometheus metrics of a live capture. The capture loop refreshes a
+// snapshot every tick (250 ms; the per-host socket states every second); a scrape
+// renders the latest snapshot, so it never waits for, or races with, the loop.
+// Every metric name is documented in the README ("Metrics").
+
+// metricsSnapshot is what the metrics show at one moment.
+type metricsSnapshot struct {
+	capture        capture.Stats
+	kernel         capture.KernelStats
+	tracker        reassembly.TrackerStats
+	connections    uint64
+	closes         map[analyzer.Shape]uint64
+	findings       map[analyzer.Kind]uint64
+	provisional    map[analyzer.Kind]uint64
+	withdrawn      map[analyzer.Kind]uint64
+	hosts          map[netip.Addr][9]int // local address → sockets per state (analyzer.StateNames order)
+	remoteTimeWait int
+	lastPacket     int64 // Unix ns
+}
+
+type liveMetrics struct {
+	ln  net.Listener
+	srv *http.Server
+
+	mu   sync.Mutex
+	snap metricsSnapshot
+	ok   bool
+}
+
+var (
+	mPackets     = desc("finack_packets_total", "Frames libpcap delivered (after the BPF filter), TCP or not.")
+	mSegments    = desc("finack_tcp_segments_total", "Frames decoded as TCP segments.")
+	mSkipped     = desc("finack_skipped_packets_total", "Frames not analysed, by reason (not_ip, not_tcp, ip_fragment, undecodable, unsupported_link_type).", "reason")
+	mRecv        = desc("finack_kernel_received_packets_total", "Packets the kernel passed through the capture filter (libpcap ps_recv, drops included).")
+	mDrop        = desc("finack_kernel_dropped_packets_total", "Packets the kernel dropped because the capture buffer was full (libpcap ps_drop); raise -B.")
+	mIfDrop      = desc("finack_interface_dropped_packets_total", "Packets the interface dropped (libpcap ps_ifdrop; not counted for -i any).")
+	mConns       = desc("finack_connections_total", "Connections (incarnations) decided: finished by the tracker and analysed.")
+	mCloses      = desc("finack_closes_total", "Decided connections by close shape.", "shape")
+	mFindings    = desc("finack_findings_total", "Final findings by kind (decided when their connection was finished).", "kind")
+	mProvisional = desc("finack_provisional_findings_total", "Findings first seen on a connection still tracked (printed as provisional), by kind.", "kind")
+	mWithdrawn   = desc("finack_withdrawn_findings_total", "Provisional findings the final analysis did not confirm, by kind.", "kind")
+	mTracked     = desc("finack_tracked_connections", "Connections (incarnations, TIME_WAIT records included) the tracker holds now.")
+	mFlows       = desc("finack_tracked_flows", "4-tuples the tracker holds now.")
+	mPeak        = desc("finack_tracked_connections_peak", "The most connections the tracker held at once.")
+	mExpired     = desc("finack_expired_connections_total", "Connections finished because their close and TIME_WAIT were over (or a newer one replaced them).")
+	mIdle        = desc("finack_idle_connections_total", "Open connections finished because they were idle longer than --idle-timeout.")
+	mEvicted     = desc("finack_evicted_connections_total", "Connections finished early to stay under --max-connections.")
+	mTimeWait    = desc("finack_time_wait_sockets", "TIME_WAIT entries held by each local address, as inferred from the traffic.", "host")
+	mRemoteTW    = desc("finack_remote_time_wait_sockets", "TIME_WAIT entries held by addresses that are not this host's, together.")
+	mSockets     = desc("finack_sockets", "Sockets of each local address by state (netstat names), as inferred from the traffic.", "host", "state")
+	mLastPacket  = desc("finack_last_packet_timestamp_seconds", "Capture time of the last TCP segment (Unix seconds).")
+	mBuild       = desc("finack_build_info", "Always 1; the labels name the build.", "version", "goversion")
+)
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, labels, nil)
+}
+
+func newLiveMetrics(ln net.Listener) *liveMetrics {
+	m := &liveMetrics{ln: ln}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("finack: metrics at /metrics\n"))
+	})
+	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go m.srv.Serve(ln)
+	return m
+}
+
+func (m *liveMetrics) addr() string { return m.ln.Addr().String() }
+
+func (m *liveMetrics) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	m.srv.Shutdown(ctx)
+}
+
+func (m *liveMetrics) update(s metricsSnapshot) {
+	m.mu.Lock()
+	m.snap, m.ok = s, true
+	m.mu.Unlock()
+}
+
+// Describe sends every descriptor (prometheus.Collector).
+func (m *liveMetrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{mPackets, mSegments, mSkipped, mRecv, mDrop, mIfDrop, mConns, mCloses, mFindings,
+		mProvisional, mWithdrawn, mTracked, mFlows, mPeak, mExpired, mIdle, mEvicted, mTimeWait, mRemoteTW, mSockets,
+		mLastPacket, mBuild} {
+		ch <- d
+	}
+}
+
+// Collect renders the latest snapshot (prometheus.Collector).
+func (m *liveMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	s, ok := m.snap, m.ok
+	m.mu.Unlock()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	gauge(mBuild, 1, version, runtime.Version())
+	if !ok {
+		return // before the first tick: nothing measured yet
+	}
+	counter(mPackets, s.capture.Packets)
+	counter(mSegments, s.capture.Segments)
+	for i, n := range s.capture.Skipped {
+		if capture.SkipReason(i) == capture.Filtered {
+			continue // the kernel filters live captures
+		}
+		counter(mSkipped, n, capture.SkipReason(i).String())
+	}
+	counter(mRecv, s.kernel.Received)
+	counter(mDrop, s.kernel.Dropped)
+	counter(mIfDrop, s.kernel.IfDropped)
+	counter(mConns, s.connections)
+	for _, sh := range analyzer.Shapes {
+		counter(mCloses, s.closes[sh], string(sh))
+	}
+	for _, k := range analyzer.Kinds {
+		counter(mFindings, s.findings[k], string(k))
+		counter(mProvisional, s.provisional[k], string(k))
+		counter(mWithdrawn, s.withdrawn[k], string(k))
+	}
+	gauge(mTracked, float64(s.tracker.Tracked))
+	gauge(mFlows, float64(s.tracker.Flows))
+	gauge(mPeak, float64(s.tracker.PeakHeld))
+	counter(mExpired, s.tracker.Expired)
+	counter(mIdle, s.tracker.Idle)
+	counter(mEvicted, s.tracker.Evicted)
+	tw := 0
+	for i, name := range analyzer.StateNames {
+		if name == analyzer.StateTimeWait {
+			tw = i
+		}
+	}
+	for a, c := range s.hosts {
+		host := a.String()
+		gauge(mTimeWait, float64(c[tw]), host)
+		for i, name := range analyzer.StateNames {
+			gauge(mSockets, float64(c[i]), host, name)
+		}
+	}
+	gauge(mRemoteTW, float64(s.remoteTimeWait))
+	if s.lastPacket != 0 {
+		gauge(mLastPacket, float64(s.lastPacket)/1e9)
+	}
+}
