@@ -180,6 +180,8 @@ type decoder struct {
 
 	parsers [numStarts]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
+	// slowOnly turns off the fast path (fastdecode.go), for tests comparing both.
+	slowOnly bool
 }
 
 // letParserPanic turns off the DecodingLayerParser's own recover (which would
@@ -248,6 +250,9 @@ func (d *decoder) layer(t gopacket.LayerType) gopacket.DecodingLayer {
 // decode fills seg (all fields but Frame, Time and Interface) from a frame that
 // starts with st. ok is false when the frame is not a TCP segment; why says why.
 func (d *decoder) decode(st start, data []byte, seg *Segment) (why SkipReason, ok bool) {
+	if !d.slowOnly && d.fast(st, data, seg) { // fastdecode.go: the common frames
+		return 0, true
+	}
 	if st == startIPoIB { // destination and source addresses (20 bytes each), EtherType, 2 reserved
 		if len(data) < 44 {
 			return Undecodable, false

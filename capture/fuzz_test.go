@@ -239,7 +239,8 @@ var fuzzLinks = []layers.LinkType{1, 113, 276, 0, 108, 101, 228, 229, 242, 12, 1
 
 // FuzzFrame feeds one arbitrary frame, on a link type chosen by the first byte,
 // to the decoder (inside a well-formed pcap file, so every byte hits decoding):
-// exactly one frame is read, without error, as a segment or a skip.
+// exactly one frame is read, without error, as a segment or a skip; and the fast
+// decoder (fastdecode.go) gives what gopacket's path gives.
 func FuzzFrame(f *testing.F) {
 	for _, c := range decodeCases() {
 		for j, l := range fuzzLinks {
@@ -259,6 +260,9 @@ func FuzzFrame(f *testing.F) {
 		got := readBytes(t, b.Bytes())
 		if got.err != nil || got.stats.Packets != 1 {
 			t.Fatalf("one well-formed record: %d packets, %v", got.stats.Packets, got.err)
+		}
+		if diff := capture.DecodeBothWays(link, data[1:]); diff != "" {
+			t.Fatalf("the two decoders differ on link type %d: %s", link, diff)
 		}
 	})
 }

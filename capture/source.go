@@ -54,6 +54,7 @@ type source struct {
 	count  *countingReader
 	br     *bufio.Reader // what the format reader reads
 	pcap   *pcapgo.Reader
+	recs   *pcapRecords // reads a pcap file's records (fastpcap.go)
 	ng     *pcapgo.NgReader
 	snoop  *pcapgo.SnoopReader
 	link   layers.LinkType // a pcap or snoop file's only link type
@@ -145,6 +146,7 @@ func openSource(path string, index int) (_ *source, err error) {
 			return nil, fmt.Errorf("%s: pcap file header: %w", Printable(s.name), orUnexpectedEOF(err))
 		}
 		s.link = s.pcap.LinkType()
+		s.recs = newPcapRecords(s)
 	case magicPcapng:
 		// A section of an unknown version ends the capture with an error rather
 		// than being skipped: Wireshark stops there too, and skipping would make
@@ -203,7 +205,7 @@ func (s *source) read() error {
 	var err error
 	if s.pcap != nil || s.snoop != nil {
 		if s.pcap != nil {
-			s.data, s.ci, err = s.pcap.ZeroCopyReadPacketData()
+			s.data, s.ci, err = s.recs.next(s.br)
 		} else {
 			s.data, s.ci, err = s.snoop.ZeroCopyReadPacketData()
 		}

@@ -80,7 +80,7 @@ func (t *Tracker) Sweep(now int64) {
 			}
 		}
 		if f.cur == nil && f.prev == nil {
-			delete(t.flows, k)
+			t.forget(k, f)
 		}
 	}
 	t.hand(done)
@@ -153,9 +153,21 @@ func (t *Tracker) evict(now int64) {
 				t.stats.Evicted++
 			}
 		}
-		delete(t.flows, c.k)
+		t.forget(c.k, f)
 	}
 	t.hand(done)
+}
+
+// forget drops a 4-tuple from the flow table, keeping its incarnation count when
+// asked (Config.KeepCounts).
+func (t *Tracker) forget(k FlowKey, f *flow) {
+	delete(t.flows, k)
+	if t.cfg.KeepCounts && f.count > 0 {
+		if t.counts == nil {
+			t.counts = make(map[uint64]uint32)
+		}
+		t.counts[keyHash(&k)] = uint32(min(f.count, 1<<32-1))
+	}
 }
 
 // hand gives finished incarnations to Done in order of first frame (a sweep visits

@@ -517,12 +517,10 @@ func (r *liveRun) tick(now time.Time) {
 			r.kstats.Dropped, r.kstats.IfDropped)
 	}
 	if r.metrics != nil {
-		if !now.Before(r.hosts.next) {
-			// Every second, or less often when the table is so large that the states
-			// would take more than 2% of the time.
+		if r.metrics.hostsWanted() { // a scrape waits for them
 			r.refreshLocal(now)
 			r.hosts.compute(r.tr, r.local, now, at, r.twLen)
-			r.hosts.next = now.Add(max(time.Second, 50*time.Since(now)))
+			r.metrics.updateHosts(r.hosts.snapshot(now))
 		}
 		r.metrics.update(r.snapshot(now))
 	}
@@ -737,7 +735,7 @@ func (r *liveRun) refreshLocal(now time.Time) {
 // sockets of each local address per state, and the TIME_WAIT entries of every other
 // address together.
 type hostStates struct {
-	at, next   time.Time
+	at         time.Time
 	local      map[netip.Addr]*[9]int
 	remoteTW   int
 	stateIndex map[string]int
@@ -782,6 +780,15 @@ func (h *hostStates) compute(tr *reassembly.Tracker, local map[netip.Addr]bool, 
 	}
 }
 
+// snapshot copies the states for the metrics.
+func (h *hostStates) snapshot(now time.Time) hostsSnapshot {
+	s := hostsSnapshot{at: now, remoteTW: h.remoteTW, local: make(map[netip.Addr][9]int, len(h.local))}
+	for a, c := range h.local {
+		s.local[a] = *c
+	}
+	return s
+}
+
 // snapshot is what the metrics show now.
 func (r *liveRun) snapshot(now time.Time) metricsSnapshot {
 	s := metricsSnapshot{
@@ -789,7 +796,6 @@ func (r *liveRun) snapshot(now time.Time) metricsSnapshot {
 		connections: r.connections, lastPacket: r.lastSegAt,
 		closes: map[analyzer.Shape]uint64{}, findings: map[analyzer.Kind]uint64{},
 		provisional: map[analyzer.Kind]uint64{}, withdrawn: map[analyzer.Kind]uint64{},
-		remoteTimeWait: r.hosts.remoteTW,
 	}
 	for k, n := range r.closes {
 		s.closes[k] = uint64(n)
@@ -798,10 +804,6 @@ func (r *liveRun) snapshot(now time.Time) metricsSnapshot {
 		s.findings[k] = uint64(r.counts[k])
 		s.provisional[k] = r.provCounts[k]
 		s.withdrawn[k] = r.withdrawn[k]
-	}
-	s.hosts = make(map[netip.Addr][9]int, len(r.hosts.local))
-	for a, c := range r.hosts.local {
-		s.hosts[a] = *c
 	}
 	return s
 }

@@ -265,7 +265,9 @@ func TestLiveMaxFindings(t *testing.T) {
 	}
 }
 
-// TestMetricsEndpoint serves a snapshot on a loopback port and checks the exposition.
+// TestMetricsEndpoint serves a snapshot on a loopback port and checks the exposition;
+// then, with the host states a second old, a scrape asks the capture loop for fresh
+// ones and gets them.
 func TestMetricsEndpoint(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -281,6 +283,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	now := time.Now()
 	run.hosts.compute(run.tr, run.local, now, run.clock(now), run.twLen)
 	m.update(run.snapshot(now))
+	m.updateHosts(run.hosts.snapshot(now))
 	body := get(t, "http://"+m.addr()+"/metrics")
 	for _, want := range []string{
 		"finack_packets_total 10",
@@ -302,6 +305,24 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(body)
+	}
+
+	// Stale host states: the scrape asks, the loop (here: a goroutine standing in for
+	// its ticks) answers.
+	m.updateHosts(hostsSnapshot{at: time.Now().Add(-2 * time.Second)})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !m.hostsWanted() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		now := time.Now()
+		m.updateHosts(run.hosts.snapshot(now))
+	}()
+	body = get(t, "http://"+m.addr()+"/metrics")
+	<-done
+	if !strings.Contains(body, `finack_time_wait_sockets{host="10.77.0.2"} 1`) {
+		t.Errorf("after a refresh on demand:\n%s", body)
 	}
 }
 

@@ -293,7 +293,16 @@ func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 		return document{}, analyzer.Report{}, err
 	}
 	defer r.Close()
-	tr := reassembly.NewTracker(reassembly.Config{TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait})
+	cfg := reassembly.Config{TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait}
+	// The tracker streams (hands each incarnation to the analysis once nothing can
+	// change it, and forgets it) unless a view needs every incarnation at the end:
+	// memory then follows the connections open or in TIME_WAIT at once.
+	stream := analyzer.NewStream(analyzer.Config{TimeWait: o.timeWait}, true)
+	if !o.view.states {
+		cfg.Done = func(inc *reassembly.Incarnation) { stream.Add(inc) }
+		cfg.KeepCounts = true // incarnation numbers as the batch tracker gives them
+	}
+	tr := reassembly.NewTracker(cfg)
 	var seg capture.Segment
 	var readErr error
 	for {
@@ -313,7 +322,11 @@ func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 		end = 0
 	}
 	tr.Finish(end)
-	rep = analyzer.Analyze(tr.Incarnations(), analyzer.Config{TimeWait: o.timeWait})
+	if cfg.Done != nil {
+		rep = stream.Report()
+	} else {
+		rep = analyzer.Analyze(tr.Incarnations(), analyzer.Config{TimeWait: o.timeWait})
+	}
 	doc = newDocument(o, st, rep, readErr)
 	if o.view.states {
 		v := newView(o.view, tr.Incarnations(), st.First, st.Last, o.timeWait)

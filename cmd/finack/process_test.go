@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -59,34 +58,22 @@ type procOptions struct {
 	stdin   io.Reader
 }
 
-var (
-	exeOnce sync.Once
-	exePath string
-	exeErr  error
-)
-
-// worldExecutable returns a copy of the test binary that any user may run (the
-// go command builds it in a private directory), for children run as another user.
-func worldExecutable() (string, error) {
-	exeOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "finack-test-exe-")
-		if err != nil {
-			exeErr = err
-			return
+// worldExecutable returns a copy of the test binary that any user may run (the go
+// command builds it in a private directory), for children run as another user. It
+// is removed with the test's temporary directory.
+func worldExecutable(t *testing.T) (string, error) {
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} { // both are private (0700)
+		if err := os.Chmod(d, 0o755); err != nil {
+			return "", err
 		}
-		if err = os.Chmod(dir, 0o755); err != nil {
-			exeErr = err
-			return
-		}
-		b, err := os.ReadFile(os.Args[0])
-		if err != nil {
-			exeErr = err
-			return
-		}
-		exePath = filepath.Join(dir, "finack.test")
-		exeErr = os.WriteFile(exePath, b, 0o755)
-	})
-	return exePath, exeErr
+	}
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		return "", err
+	}
+	exe := filepath.Join(dir, "finack.test")
+	return exe, os.WriteFile(exe, b, 0o755)
 }
 
 // runProc runs finack with args as a child process and returns what it did. It
@@ -99,7 +86,7 @@ func runProc(t *testing.T, o procOptions, args ...string) procResult {
 	exe := os.Args[0]
 	if o.cred != nil {
 		var err error
-		if exe, err = worldExecutable(); err != nil {
+		if exe, err = worldExecutable(t); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -18,8 +18,10 @@
 #
 # finack runs with -o json, --interval 60s and --metrics-addr 127.0.0.1:9177 (inside
 # the server namespace). Every 10 s the script samples finack's VmRSS from
-# /proc/PID/status and a few of its metrics (curl, inside the namespace). At the end
-# the churn stops, finack gets SIGINT and prints its report.
+# /proc/PID/status and a few of its metrics (curl, inside the namespace), and the
+# kernel's own TIME_WAIT counts (ss, in both namespaces) next to finack's
+# finack_time_wait_sockets (the server's address) and finack_remote_time_wait_sockets
+# (the clients'). At the end the churn stops, finack gets SIGINT and prints its report.
 #
 # Writes into $SOAK_OUT (default /tmp/finack-soak-PID): samples.tsv (the curve),
 # report.json (finack's final report), finack.stderr, churn-*.log, summary.txt.
@@ -121,7 +123,7 @@ metric() { # metric NAME: its value in the scrape in $SCRAPE
 	awk -v m="$1" '$1 == m { printf "%.0f", $2; found = 1 } END { if (!found) printf "NA" }' <<<"$SCRAPE"
 }
 CLK=$(getconf CLK_TCK)
-printf 'seconds\trss_kb\thwm_kb\tcpu_s\tpackets\tconnections\ttracked\tpeak_tracked\tkernel_dropped\tfindings_missing_final_ack\tevicted\n' >"$OUT/samples.tsv"
+printf 'seconds\trss_kb\thwm_kb\tcpu_s\tpackets\tconnections\ttracked\tpeak_tracked\tkernel_dropped\tfindings_missing_final_ack\tevicted\theap_kb\tss_server_tw\tfinack_server_tw\tss_client_tw\tfinack_client_tw\n' >"$OUT/samples.tsv"
 START=$(date +%s)
 END=$((START + MINUTES * 60))
 while (($(date +%s) < END)); do
@@ -131,11 +133,16 @@ while (($(date +%s) < END)); do
 	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$FINACK_PID/status")
 	cpu=$(awk -v clk="$CLK" '{ printf "%.1f", ($14 + $15) / clk }' "/proc/$FINACK_PID/stat")
 	SCRAPE=$(ip netns exec "$NS_B" curl -s --max-time 5 "http://$METRICS/metrics" || true)
-	printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $(($(date +%s) - START)) "$rss" "$hwm" "$cpu" \
+	ss_b=$(ip netns exec "$NS_B" ss -Htan state time-wait | wc -l)
+	ss_a=$(ip netns exec "$NS_A" ss -Htan state time-wait | wc -l)
+	printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $(($(date +%s) - START)) "$rss" "$hwm" "$cpu" \
 		"$(metric finack_packets_total)" "$(metric finack_connections_total)" "$(metric finack_tracked_connections)" \
 		"$(metric finack_tracked_connections_peak)" "$(metric finack_kernel_dropped_packets_total)" \
 		"$(awk '$1 ~ /^finack_findings_total\{kind="missing_final_ack"\}/ { printf "%.0f", $2 }' <<<"$SCRAPE")" \
-		"$(metric finack_evicted_connections_total)" >>"$OUT/samples.tsv"
+		"$(metric finack_evicted_connections_total)" \
+		"$(awk '$1 == "go_memstats_heap_inuse_bytes" { printf "%.0f", $2 / 1024 }' <<<"$SCRAPE")" \
+		"$ss_b" "$(metric "finack_time_wait_sockets{host=\"$SRV\"}")" "$ss_a" "$(metric finack_remote_time_wait_sockets)" \
+		>>"$OUT/samples.tsv"
 done
 log "stopping the churn, then finack"
 kill -INT "$CLIENT_PID" 2>/dev/null || true
@@ -165,9 +172,16 @@ END {
 		i = int(x); k = hi > lo ? int((rss[i] - lo) * 7 / (hi - lo)) : 0
 		line = line substr(bars, k + 1, 1)
 	}
-	printf "samples %d over %d s\nRSS after 120 s: min %.1f MB, max %.1f MB\nRSS overall: %.1f to %.1f MB\ncurve (%.1f-%.1f MB): %s\n",
+	printf "samples %d over %d s\nRSS after 120 s: min %.1f MiB, max %.1f MiB\nRSS overall: %.1f to %.1f MiB\ncurve (%.1f-%.1f MiB): %s\n",
 		n, t[n], min / 1024, max / 1024, lo / 1024, hi / 1024, lo / 1024, hi / 1024, line
 }' "$OUT/samples.tsv" | tee "$OUT/summary.txt"
+# TIME_WAIT: finack's inference against the kernel's tables (sampled a moment apart).
+awk -F'\t' 'NR > 1 && $1 >= 120 && $13 != "" && $14 != "NA" && $13 > 0 {
+	d = ($14 - $13) / $13; if (d < 0) d = -d; if (d > ds) ds = d
+	e = ($16 - $15) / $15; if (e < 0) e = -e; if (e > dc) dc = e; n++
+}
+END { printf "TIME_WAIT, finack vs ss over %d samples: server within %.1f%%, clients within %.1f%%\n", n, ds * 100, dc * 100 }' \
+	"$OUT/samples.tsv" | tee -a "$OUT/summary.txt"
 tail -n 2 "$OUT/churn-client.log" | tee -a "$OUT/summary.txt"
 grep -E 'WARNING|listening' "$OUT/finack.stderr" | tee -a "$OUT/summary.txt" || true
 log "done: $OUT"

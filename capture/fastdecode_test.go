@@ -1,0 +1,104 @@
+package capture
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+)
+
+type rawFrame struct {
+	st   start
+	data []byte
+}
+
+// framesOf reads every record of the captures matching the patterns.
+func framesOf(t *testing.T, patterns ...string) []rawFrame {
+	t.Helper()
+	var out []rawFrame
+	for _, p := range patterns {
+		files, _ := filepath.Glob(p)
+		for _, f := range files {
+			r, err := Open([]string{f}, Options{})
+			if err != nil {
+				continue
+			}
+			for {
+				s, err := r.pick()
+				if err != nil {
+					break
+				}
+				s.has = false
+				out = append(out, rawFrame{linkStart(s.hl), append([]byte(nil), s.data...)})
+			}
+			r.Close()
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no frames")
+	}
+	return out
+}
+
+// TestFastDecodeAgrees: the fast decoder (fastdecode.go) gives the Segment the
+// gopacket path gives, for every frame of the test captures and for many damaged
+// copies of them (bytes flipped, frames cut), and declines what it does not know.
+func TestFastDecodeAgrees(t *testing.T) {
+	frames := framesOf(t, "../testdata/pcaps/*.pcap*", "testdata/*")
+	fast, slow := newDecoder(), newDecoder()
+	slow.slowOnly = true
+	taken := 0
+	check := func(fr rawFrame, what string) {
+		var a, b Segment
+		wa, oka := fast.decode(fr.st, fr.data, &a)
+		wb, okb := slow.decode(fr.st, fr.data, &b)
+		if wa != wb || oka != okb || (oka && a != b) {
+			t.Fatalf("%s frame %x (start %d): fast %v %v %+v, gopacket %v %v %+v", what, fr.data, fr.st, wa, oka, a, wb, okb, b)
+		}
+		var c Segment
+		if fast.fast(fr.st, fr.data, &c) {
+			taken++
+		}
+	}
+	for _, fr := range frames {
+		check(fr, "captured")
+	}
+	if taken == 0 {
+		t.Fatal("the fast path took no frame")
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200000; i++ {
+		fr := frames[rnd.IntN(len(frames))]
+		data := append([]byte(nil), fr.data...)
+		if len(data) == 0 {
+			continue
+		}
+		for n := rnd.IntN(3) + 1; n > 0; n-- {
+			// Mostly in the headers, where the fast path decides.
+			data[rnd.IntN(min(len(data), 80))] ^= byte(1 << rnd.IntN(8))
+		}
+		if rnd.IntN(4) == 0 {
+			data = data[:rnd.IntN(len(data)+1)]
+		}
+		check(rawFrame{fr.st, data}, "damaged")
+	}
+}
+
+// BenchmarkDecodeFast and BenchmarkDecodeGopacket time the two decoders on the
+// frames of the test captures.
+func BenchmarkDecodeFast(b *testing.B)     { benchDecode(b, false) }
+func BenchmarkDecodeGopacket(b *testing.B) { benchDecode(b, true) }
+
+func benchDecode(b *testing.B, slowOnly bool) {
+	t := &testing.T{}
+	frames := framesOf(t, "../testdata/pcaps/*.pcap")
+	d := newDecoder()
+	d.slowOnly = slowOnly
+	var seg Segment
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		fr := &frames[i%len(frames)]
+		d.decode(fr.st, fr.data, &seg)
+		i++
+	}
+}
