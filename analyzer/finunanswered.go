@@ -84,7 +84,7 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 	peer := r.Peer()
 	what := fmt.Sprintf("%s's FIN (frame %d) got no final ACK from the %s", r, first.Frame, peer)
 	var note string
-	if h.FinAcked.Seen() && len(h.FinTxs) > 1 && h.FinAcked.At < h.FinTxs[1].At {
+	if h.FinAcked.Seen() && len(h.FinTxs) > 1 && h.FinAcked.Frame < h.FinTxs[1].Frame {
 		f.AckAfterTap = true
 		note = fmt.Sprintf("; the %s's ACK was seen at the tap (frame %d) yet the FIN was retransmitted: the ACK was lost after the tap", peer, h.FinAcked.Frame)
 	}

@@ -106,11 +106,6 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 		tr.Finish(end)
 	}
 	st := tr.Stats()
-	if st.Tracked != 0 && st.Flows == 0 && len(tr.flows) == 0 {
-		// The known bug TestStreamingHandsEveryIncarnation shows: remove this
-		// skip with its fix.
-		t.Skipf("known bug: %d incarnations lost by the streaming tracker", st.Tracked)
-	}
 	if st.Tracked != 0 || st.Flows != 0 || len(tr.flows) != 0 {
 		t.Fatalf("after Finish: %d incarnations and %d flows held", st.Tracked, st.Flows)
 	}
@@ -332,7 +327,7 @@ func TestTrackerAddAllocatesNothing(t *testing.T) {
 // incarnation replacing the first), then, after the idle timeout swept the second
 // away, any segment on the 4-tuple: it starts a third incarnation and the first,
 // still kept as the replaced one, is dropped without being handed to Done (and
-// stays counted as held). The fix, in Tracker.start: hand f.prev over whenever it
+// stays counted as held). Fixed in Tracker.start: f.prev is handed over whenever it
 // is not the incarnation being replaced (old != prev), not only when prev != nil.
 func TestStreamingHandsEveryIncarnation(t *testing.T) {
 	var handed []*Incarnation
@@ -351,6 +346,6 @@ func TestStreamingHandsEveryIncarnation(t *testing.T) {
 		frames = append(frames, inc.First.Frame)
 	}
 	if len(handed) != 3 || tr.Stats().Tracked != 0 {
-		t.Skipf("known bug (see the comment): incarnations starting at frames %v handed to Done, want 1, 2, 3; %d still counted as held", frames, tr.Stats().Tracked)
+		t.Errorf("incarnations starting at frames %v handed to Done, want 1, 2, 3; %d still counted as held", frames, tr.Stats().Tracked)
 	}
 }

@@ -129,7 +129,7 @@ func (t *Tracker) Add(s *capture.Segment) {
 	}
 	inc := t.route(f, k, s, at)
 	tx := Tx{Frame: s.Frame, At: at}
-	if f.prev != nil && inc == f.cur && s.Flags&capture.SYN == 0 && f.prev.stale(inc, s) {
+	if f.prev != nil && inc == f.cur && s.Flags&capture.SYN == 0 && !t.prevOver(f.prev, at) && f.prev.stale(inc, s) {
 		f.prev.addStale(s, tx)
 		return
 	}
@@ -259,7 +259,7 @@ func (t *Tracker) start(f *flow, k FlowKey, s *capture.Segment, at int64, prev *
 		}
 		t.held++
 		t.stats.PeakHeld = max(t.stats.PeakHeld, t.held)
-		if old := f.prev; old != nil && prev != nil {
+		if old := f.prev; old != nil && old != prev {
 			// A third incarnation: the one before the previous is over for good.
 			old.End, old.EndAt = EndReplaced, min(old.EndAt, at)
 			f.prev = nil
