@@ -65,6 +65,7 @@ func writeBig(path string, packets int, seed uint64, concurrency int) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	fmt.Printf("wrote %s: %d packets, %d connections %v\n", path, st.Packets, st.Connections, st.Scenarios)
+	// On stderr: the capture itself may be going to stdout (-o /dev/stdout).
+	fmt.Fprintf(os.Stderr, "wrote %s: %d packets, %d connections %v\n", path, st.Packets, st.Connections, st.Scenarios)
 	return nil
 }

@@ -297,7 +297,10 @@ func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 	// The tracker streams (hands each incarnation to the analysis once nothing can
 	// change it, and forgets it) unless a view needs every incarnation at the end:
 	// memory then follows the connections open or in TIME_WAIT at once.
-	stream := analyzer.NewStream(analyzer.Config{TimeWait: o.timeWait}, true)
+	// A record per connection only when something shows or uses it: a text report
+	// without --connections keeps counts and findings, and stays flat in memory.
+	keep := o.output != "text" || o.connections || o.export != "" || o.ladder || o.writeBaseline != "" || len(o.baselines) > 0
+	stream := analyzer.NewStream(analyzer.Config{TimeWait: o.timeWait}, keep)
 	if !o.view.states {
 		cfg.Done = func(inc *reassembly.Incarnation) { stream.Add(inc) }
 		cfg.KeepCounts = true // incarnation numbers as the batch tracker gives them

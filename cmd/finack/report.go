@@ -57,7 +57,7 @@ func newDocument(o options, st capture.Stats, rep analyzer.Report, readErr error
 			BadTimestamps:   st.BadTimestamps,
 			Skipped:         make(map[string]uint64),
 			TimeWaitSeconds: o.timeWait.Seconds(),
-			Connections:     len(rep.Connections),
+			Connections:     rep.Total,
 			Closes:          rep.Closes, FindingCounts: rep.Counts,
 		},
 		Findings: rep.Findings, Connections: rep.Connections,
