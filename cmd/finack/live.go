@@ -948,13 +948,8 @@ func (r *liveRun) finish(stoppedBy string, readErr error) int {
 func (r *liveRun) writeEndNDJSON(d document) error {
 	enc := json.NewEncoder(r.out)
 	enc.SetEscapeHTML(false)
-	for i := range d.Connections {
-		if err := enc.Encode(struct {
-			Type string `json:"type"`
-			*analyzer.Connection
-		}{"connection", &d.Connections[i]}); err != nil {
-			return err
-		}
+	if err := encodeConnections(enc, d.Connections); err != nil {
+		return err
 	}
 	for i := range r.stopFinals {
 		if err := enc.Encode(liveFinding{"finding", "final", &r.stopFinals[i]}); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -21,31 +20,13 @@ import (
 // testdata/record/twcount.awk over tshark's fields; the states at the end must
 // equal the kernel's socket table; and every reuse must be one tshark flags.
 func TestPortWrap(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: recording 20,000 connections takes about 10 s")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to build network namespaces (CI runs as root; run the tests with sudo to include it)")
-	}
-	for _, tool := range []string{"ip", "nft", "tcpdump", "ethtool", "tshark", "awk"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (.ci/deps --test installs it)", tool)
-		}
-	}
+	needNetns(t, "tshark", "awk")
 	dir := t.TempDir()
-	script, _ := filepath.Abs("../../testdata/record/record.sh")
-	suffix := strconv.Itoa(os.Getpid())
-	rec := exec.Command(script, "port-wrap")
-	rec.Env = append(os.Environ(), "FINACK_PCAPS="+dir, "WRAP_N=20000", "WRAP_PORTS=40000 40999",
-		"FINACK_NS_A=finack-wa-"+suffix, "FINACK_NS_B=finack-wb-"+suffix)
-	out, err := rec.CombinedOutput()
-	if err != nil {
-		t.Fatalf("record.sh port-wrap: %v\n%s", err, tail(string(out), 30))
-	}
-	if strings.Contains(string(out), "KERNEL DROPS") {
+	out := recordScenarios(t, dir, []string{"WRAP_N=20000", "WRAP_PORTS=40000 40999"}, "port-wrap")
+	if strings.Contains(out, "KERNEL DROPS") {
 		// The capture is not the scenario (a busy machine): the comparisons below
 		// would test the drops, not finack.
-		t.Fatalf("tcpdump lost packets while recording; is something else loading the machine?\n%s", tail(string(out), 5))
+		t.Fatalf("tcpdump lost packets while recording; is something else loading the machine?\n%s", tail(out, 5))
 	}
 	pcap := filepath.Join(dir, "port-wrap.pcap")
 

@@ -155,18 +155,26 @@ func writeJSONArray[T any](w *bufio.Writer, name string, items []T, comma bool) 
 	return nil
 }
 
+// encodeConnections writes one NDJSON record per connection.
+func encodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
+	for i := range conns {
+		if err := enc.Encode(struct {
+			Type string `json:"type"`
+			*analyzer.Connection
+		}{"connection", &conns[i]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeNDJSON writes one record per line: every connection, then every finding, then
 // the summary; each record says what it is in "type".
 func writeNDJSON(w io.Writer, d document) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	for i := range d.Connections {
-		if err := enc.Encode(struct {
-			Type string `json:"type"`
-			*analyzer.Connection
-		}{"connection", &d.Connections[i]}); err != nil {
-			return err
-		}
+	if err := encodeConnections(enc, d.Connections); err != nil {
+		return err
 	}
 	for i := range d.Findings {
 		if err := enc.Encode(struct {
