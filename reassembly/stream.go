@@ -116,11 +116,7 @@ func (t *Tracker) curOver(c *Incarnation, now int64) EndReason {
 // evict finishes the least recently active tenth of the incarnations held, to make
 // room under MaxConnections.
 func (t *Tracker) evict(now int64) {
-	type cand struct {
-		last int64
-		k    FlowKey
-	}
-	cands := make([]cand, 0, len(t.flows))
+	cands := make([]evictCand, 0, len(t.flows))
 	for k, f := range t.flows {
 		if f.cur == nil && f.prev == nil {
 			continue // the entry of the incarnation being started
@@ -131,15 +127,10 @@ func (t *Tracker) evict(now int64) {
 				last = max(last, inc.Last.At)
 			}
 		}
-		cands = append(cands, cand{last, k})
+		cands = append(cands, evictCand{last, k})
 	}
 	n := min(max(len(cands)/10, 1), len(cands))
-	sort.Slice(cands, func(i, j int) bool {
-		if cands[i].last != cands[j].last {
-			return cands[i].last < cands[j].last
-		}
-		return cands[i].k.less(cands[j].k)
-	})
+	selectOldest(cands, n) // linear time: a full sort of a million flows stalls for seconds
 	var done []*Incarnation
 	for _, c := range cands[:n] {
 		f := t.flows[c.k]
@@ -199,4 +190,54 @@ func (t *Tracker) sweepEvery() int64 {
 		every = min(every, int64(t.cfg.IdleTimeout)/4)
 	}
 	return min(max(every, 1), int64(5*time.Second))
+}
+
+// evictCand is a 4-tuple and when it last saw a packet.
+type evictCand struct {
+	last int64
+	k    FlowKey
+}
+
+// older orders candidates by last activity, then by key: a total order, so the
+// selection does not depend on the map's iteration order.
+func (a evictCand) older(b evictCand) bool {
+	if a.last != b.last {
+		return a.last < b.last
+	}
+	return a.k.less(b.k)
+}
+
+// selectOldest moves the n oldest candidates to the front of c, in no particular
+// order (Hoare's quickselect: linear time on average).
+func selectOldest(c []evictCand, n int) {
+	if n <= 0 || n >= len(c) {
+		return
+	}
+	k := n - 1
+	lo, hi := 0, len(c)-1
+	for lo < hi {
+		p := c[lo+(hi-lo)/2]
+		i, j := lo, hi
+		for i <= j {
+			for c[i].older(p) {
+				i++
+			}
+			for p.older(c[j]) {
+				j--
+			}
+			if i <= j {
+				c[i], c[j] = c[j], c[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return
+		}
+	}
 }
