@@ -18,6 +18,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad output", []string{"-r", "client-close.pcap", "-o", "xml"}, "-o:"},
 		{"bad fail-on", []string{"-r", "client-close.pcap", "--fail-on", "lost_fin"}, "--fail-on:"},
 		{"bad time-wait", []string{"-r", "client-close.pcap", "--time-wait", "-1s"}, "--time-wait:"},
+		{"huge time-wait", []string{"-r", "client-close.pcap", "--time-wait", "2000000h"}, "--time-wait:"},
 		{"unknown flag", []string{"-r", "client-close.pcap", "--bogus"}, "bogus"},
 		{"missing file", []string{"-r", "no-such.pcap"}, "no-such.pcap"},
 		{"bad filter", []string{"-r", "client-close.pcap", "tcp", "port", "banana"}, "banana"},

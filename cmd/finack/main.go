@@ -27,6 +27,9 @@ const (
 	exitError   = 2 // usage or input error
 )
 
+// maxTimeWait bounds --time-wait.
+const maxTimeWait = time.Hour
+
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
@@ -233,8 +236,10 @@ func (o *options) validate() error {
 	default:
 		return fmt.Errorf("-o: unknown output format %q (want text, json, ndjson or junit)", o.output)
 	}
-	if o.timeWait <= 0 {
-		return fmt.Errorf("--time-wait: must be positive, got %v", o.timeWait)
+	if o.timeWait <= 0 || o.timeWait > maxTimeWait {
+		// No stack holds TIME_WAIT for more than minutes (RFC 9293: 4 minutes); an
+		// hour bounds the capture-time arithmetic far from overflow.
+		return fmt.Errorf("--time-wait: want a positive duration up to %v, got %v", maxTimeWait, o.timeWait)
 	}
 	return o.validateChecks()
 }
