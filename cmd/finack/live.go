@@ -163,8 +163,8 @@ func (o *liveConfig) validateLive(fs *flag.FlagSet) error {
 	default:
 		return fmt.Errorf("-o: %q is not available with -i (want text, json or ndjson)", o.output)
 	}
-	if o.timeWait <= 0 {
-		return fmt.Errorf("--time-wait: must be positive, got %v", o.timeWait)
+	if o.timeWait <= 0 || o.timeWait > maxTimeWait {
+		return fmt.Errorf("--time-wait: want a positive duration up to %v, got %v", maxTimeWait, o.timeWait)
 	}
 	for _, name := range []string{"separate", "baseline", "tolerance", "write-baseline", "export", "ladder", "states", "at"} {
 		if fs.Lookup(name) != nil && fs.Changed(name) {
