@@ -255,7 +255,7 @@ func TimeWaitAccounting(incs []*reassembly.Incarnation, start, end, twLen int64,
 // closeEnd is when an incarnation without TIME_WAIT was gone on the wire: its RST,
 // or the last packet of a close that completed.
 func closeEnd(inc *reassembly.Incarnation) (int64, bool) {
-	if at, ok := firstReset(inc); ok {
+	if at, ok := inc.EndingRst(); ok {
 		return at, true
 	}
 	switch CloseShape(inc) {

@@ -12,41 +12,34 @@ import (
 // exists to stop), late segments reaching a TIME_WAIT holder, and an RST that cut
 // TIME_WAIT short (RFC 1337).
 func (a *analysis) afterClose(inc *reassembly.Incarnation) {
+	if inc.Stale.Count == 0 && inc.Late.Count == 0 && !inc.RstInTimeWait.Seen() {
+		return // the common case: nothing after the close
+	}
+	tw := inc.TimeWait(int64(a.cfg.TimeWait))
 	if ev := &inc.Stale; ev.Count > 0 {
-		first := ev.List[0]
-		f := a.finding(StaleSegment, inc, first.At)
-		f.Frames = eventFrames(ev)
-		n := ev.Count
-		f.Count = &n
-		f.Sender = first.From.String()
-		closed, _ := closedAt(inc)
-		d := roundMS(first.At - closed)
-		f.DurationMS = &d
-		last := ev.List[len(ev.List)-1]
+		// Time since the old close: its TIME_WAIT start, else its last packet.
+		closed := inc.Last.At
+		if tw.Held() {
+			closed = tw.Since
+		}
+		f := a.eventsFinding(StaleSegment, inc, ev, closed)
+		first, last := ev.List[0], ev.List[len(ev.List)-1]
 		f.Message = fmt.Sprintf("%d segment(s) of incarnation %d reached the 4-tuple after incarnation %d had started: their numbers fit the old connection's sequence space, not the new one's, so they count here and not as data, retransmissions or a FIN of the new one; first %s from the %s (frame %d) %s after the old close, last kept %s (frame %d) %s after",
-			n, inc.Index, inc.Index+1, eventText(first), first.From, first.Frame, ms(first.At-closed), eventText(last), last.Frame, ms(last.At-closed))
+			ev.Count, inc.Index, inc.Index+1, eventText(first), first.From, first.Frame, ms(first.At-closed), eventText(last), last.Frame, ms(last.At-closed))
 		a.add(f)
 	}
 	if ev := &inc.Late; ev.Count > 0 {
+		f := a.eventsFinding(LateInTimeWait, inc, ev, tw.Since)
 		first := ev.List[0]
-		f := a.finding(LateInTimeWait, inc, first.At)
-		f.Frames = eventFrames(ev)
-		n := ev.Count
-		f.Count = &n
-		f.Sender = first.From.String()
-		tw := inc.TimeWait(int64(a.cfg.TimeWait))
-		d := roundMS(first.At - tw.Since)
-		f.DurationMS = &d
 		f.Message = fmt.Sprintf("%d segment(s) other than a FIN retransmission reached the %s in TIME_WAIT; the first (frame %d, %s from the %s) %s after TIME_WAIT began",
-			n, holderName(tw), first.Frame, eventText(first), first.From, ms(first.At-tw.Since))
+			ev.Count, holderName(tw), first.Frame, eventText(first), first.From, ms(first.At-tw.Since))
 		a.add(f)
 	}
 	if rst := inc.RstInTimeWait; rst.Seen() {
 		f := a.finding(RstInTimeWait, inc, rst.At)
 		f.Frames = []uint64{rst.Frame}
 		f.Sender = inc.RstInTimeWaitFrom.String()
-		d := roundMS(inc.TimeWaitLeft)
-		f.DurationMS = &d
+		f.setDuration(inc.TimeWaitLeft)
 		why := ""
 		if inc.End == reassembly.EndReplaced && inc.RstInTimeWait.At >= inc.EndAt {
 			why = " (the client's answer to the refusal of its new SYN)"
@@ -81,13 +74,11 @@ func (a *analysis) reuseRefused(inc *reassembly.Incarnation) {
 		seq += fmt.Sprintf(" and sent the SYN again (frame %d)", ref.Retry.Frame)
 	}
 	if srv.SynCount > 0 {
-		d := roundMS(srv.Syn.At - c.Syn.At)
-		f.DurationMS = &d
+		f.setDuration(srv.Syn.At - c.Syn.At)
 		f.Outcome = OutcomeAccepted
 		f.Message = fmt.Sprintf("%s; the connection was set up %s after the first SYN (SYN-ACK frame %d): the connect delay the refusal cost", seq, ms(srv.Syn.At-c.Syn.At), srv.Syn.Frame)
 	} else {
-		d := roundMS(inc.EndAt - c.Syn.At)
-		f.DurationMS = &d
+		f.setDuration(inc.EndAt - c.Syn.At)
 		f.Outcome = OutcomeUnanswered
 		f.Message = fmt.Sprintf("%s; no SYN-ACK in the %s until the %s", seq, ms(inc.EndAt-c.Syn.At), endWord(inc))
 	}
@@ -111,14 +102,16 @@ func holderName(tw reassembly.TimeWait) string {
 	return "server"
 }
 
-// closedAt is when the incarnation's close completed on the wire: its TIME_WAIT start,
-// else its last packet.
-func closedAt(inc *reassembly.Incarnation) (int64, bool) {
-	tw := inc.TimeWait(1)
-	if tw.Held() {
-		return tw.Since, true
-	}
-	return inc.Last.At, false
+// eventsFinding starts a finding about a list of evidence segments: their count and
+// frames, the sender of the first, and how long after since the first arrived.
+func (a *analysis) eventsFinding(k Kind, inc *reassembly.Incarnation, ev *reassembly.Events, since int64) Finding {
+	first := ev.List[0]
+	f := a.finding(k, inc, first.At)
+	f.Frames = eventFrames(ev)
+	f.setCount(ev.Count)
+	f.Sender = first.From.String()
+	f.setDuration(first.At - since)
+	return f
 }
 
 func eventFrames(ev *reassembly.Events) []uint64 {

@@ -13,17 +13,16 @@ import (
 // wire builds a segment sequence between a client and a server the way a test reads
 // it: each step names the sender, flags, seq/ack offsets from the ISNs and the time.
 type wire struct {
-	t       *testing.T
-	c, s    netip.AddrPort
-	isnC    uint32
-	isnS    uint32
-	now     time.Time
-	frame   uint64
-	segs    []capture.Segment
-	tsC     uint32
-	tsS     uint32
-	noTS    bool
-	payload uint32
+	t     *testing.T
+	c, s  netip.AddrPort
+	isnC  uint32
+	isnS  uint32
+	now   time.Time
+	frame uint64
+	segs  []capture.Segment
+	tsC   uint32
+	tsS   uint32
+	noTS  bool
 }
 
 func newWire(t *testing.T) *wire {

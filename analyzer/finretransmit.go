@@ -16,11 +16,9 @@ func (a *analysis) finRetransmit(inc *reassembly.Incarnation) {
 		if h.FinCount < 2 {
 			continue
 		}
-		f := a.finding(FinRetransmit, inc, h.FinTxs[1].At)
-		f.Sender = r.String()
-		f.Frames = finFrames(h)
+		f := a.finFinding(FinRetransmit, inc, r, h.FinTxs[1].At)
 		n := uint64(h.FinCount - 1)
-		f.Count = &n
+		f.setCount(n)
 		var spurious, lost, early int
 		gaps := make([]string, 0, len(h.FinTxs)-1)
 		for i := 1; i < len(h.FinTxs); i++ {

@@ -67,6 +67,26 @@ func endWord(inc *reassembly.Incarnation) string {
 	return "capture ended"
 }
 
+// finFinding starts a finding about role r's FIN: its sender and every transmission.
+func (a *analysis) finFinding(k Kind, inc *reassembly.Incarnation, r reassembly.Role, at int64) Finding {
+	f := a.finding(k, inc, at)
+	f.Sender = r.String()
+	f.Frames = finFrames(&inc.Half[r])
+	return f
+}
+
+// unanswered completes a finding about a FIN no ACK answered: how its sender ended
+// (giveUp), every transmission counted, the time from the first to the last. It
+// returns how the sender ended, in words.
+func unanswered(f *Finding, inc *reassembly.Incarnation, r reassembly.Role) string {
+	h := &inc.Half[r]
+	outcome, how := giveUp(inc, r)
+	f.Outcome = outcome
+	f.setCount(uint64(h.FinCount))
+	f.setDuration(h.LastFin().At - h.FirstFin().At)
+	return how
+}
+
 func finFrames(h *reassembly.Half) []uint64 {
 	frames := make([]uint64, 0, len(h.FinTxs)+1)
 	for _, t := range h.FinTxs {
@@ -78,9 +98,7 @@ func finFrames(h *reassembly.Half) []uint64 {
 func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Role) {
 	h := &inc.Half[r]
 	first, last := h.FirstFin(), h.LastFin()
-	f := a.finding(MissingFinalAck, inc, first.At)
-	f.Sender = r.String()
-	f.Frames = finFrames(h)
+	f := a.finFinding(MissingFinalAck, inc, r, first.At)
 	peer := r.Peer()
 	what := fmt.Sprintf("%s's FIN (frame %d) got no final ACK from the %s", r, first.Frame, peer)
 	var note string
@@ -91,21 +109,14 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 	if h.FinLastAck.Seen() && h.FinLastAck.Frame > last.Frame {
 		f.Outcome = OutcomeRecovered
 		f.Frames = append(f.Frames, h.FinLastAck.Frame)
-		unanswered := uint64(h.FinCount - 1)
-		f.Count = &unanswered
-		d := roundMS(h.FinLastAck.At - first.At)
-		f.DurationMS = &d
+		f.setCount(uint64(h.FinCount - 1))
+		f.setDuration(h.FinLastAck.At - first.At)
 		f.Message = fmt.Sprintf("%s: sent %d times, %d unanswered; the ACK in frame %d ended %s in LAST_ACK%s%s",
-			what, h.FinCount, unanswered, h.FinLastAck.Frame, ms(h.FinLastAck.At-first.At), note, reachedText(h, peer))
+			what, h.FinCount, h.FinCount-1, h.FinLastAck.Frame, ms(h.FinLastAck.At-first.At), note, reachedText(h, peer))
 		a.add(f)
 		return
 	}
-	outcome, how := giveUp(inc, r)
-	f.Outcome = outcome
-	n := uint64(h.FinCount)
-	f.Count = &n
-	d := roundMS(last.At - first.At)
-	f.DurationMS = &d
+	how := unanswered(&f, inc, r)
 	f.Message = fmt.Sprintf("%s: sent %d times over %s in LAST_ACK, never acknowledged; %s%s%s", what, h.FinCount, ms(last.At-first.At), how, note, reachedText(h, peer))
 	a.add(f)
 }
@@ -143,15 +154,8 @@ func reachedText(h *reassembly.Half, peer reassembly.Role) string {
 func (a *analysis) firstFinUnacked(inc *reassembly.Incarnation, r reassembly.Role) {
 	h := &inc.Half[r]
 	first, last := h.FirstFin(), h.LastFin()
-	f := a.finding(FirstFinUnacked, inc, first.At)
-	f.Sender = r.String()
-	f.Frames = finFrames(h)
-	outcome, how := giveUp(inc, r)
-	f.Outcome = outcome
-	n := uint64(h.FinCount)
-	f.Count = &n
-	d := roundMS(last.At - first.At)
-	f.DurationMS = &d
+	f := a.finFinding(FirstFinUnacked, inc, r, first.At)
+	how := unanswered(&f, inc, r)
 	f.Message = fmt.Sprintf("%s's first FIN (frame %d) was never acknowledged by the %s: sent %d times over %s in FIN_WAIT_1; %s",
 		r, first.Frame, r.Peer(), h.FinCount, ms(last.At-first.At), how)
 	a.add(f)

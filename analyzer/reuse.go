@@ -22,8 +22,7 @@ func (a *analysis) reuse(inc *reassembly.Incarnation) {
 	f.TimeWaitHolder = holder
 	f.Sender = "client" // the SYN sender is the new incarnation's client
 	elapsed := ru.SYN.At - ru.TimeWait.Since
-	d := roundMS(elapsed)
-	f.DurationMS = &d
+	f.setDuration(elapsed)
 	if ru.TimeWait.Start.Seen() {
 		f.Frames = append(f.Frames, ru.TimeWait.Start.Frame)
 	} else if ru.PrevPeerLastFin.Seen() {

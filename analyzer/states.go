@@ -39,7 +39,7 @@ func StateAt(inc *reassembly.Incarnation, r reassembly.Role, at int64, twLen int
 	if inc.End == reassembly.EndReplaced && at >= inc.EndAt {
 		return ""
 	}
-	if rst, ok := firstReset(inc); ok && at >= rst {
+	if rst, ok := inc.EndingRst(); ok && at >= rst {
 		return ""
 	}
 	if h.FinSeen() && at >= h.FirstFin().At {
@@ -110,16 +110,6 @@ func opening(inc *reassembly.Incarnation, r reassembly.Role, at int64) string {
 		return StateSynRecv
 	}
 	return StateEstablished
-}
-
-// firstReset is when an RST ended the incarnation (an RST in TIME_WAIT included).
-func firstReset(inc *reassembly.Incarnation) (int64, bool) {
-	rst, _, ok := inc.FirstRst()
-	at := rst.At
-	if inc.RstInTimeWait.Seen() && (!ok || inc.RstInTimeWait.At < at) {
-		at, ok = inc.RstInTimeWait.At, true
-	}
-	return at, ok
 }
 
 // gaveUp reports whether an end whose FIN went unacknowledged had given up by at: its

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -111,7 +110,3 @@ func (e *ReadError) Error() string {
 }
 
 func (e *ReadError) Unwrap() error { return e.Err }
-
-// errFilterLink is returned (wrapped) when a filter compiled for one link type
-// cannot be compiled for another link type met later in a pcapng file.
-var errFilterLink = errors.New("filter does not compile for this link type")

@@ -284,6 +284,17 @@ func (inc *Incarnation) FirstRst() (Tx, Role, bool) {
 	return Tx{}, Client, false
 }
 
+// EndingRst returns when the first RST reached the incarnation: one of its ends', or
+// the refusal RST sent for a newer incarnation that reached this one's TIME_WAIT.
+func (inc *Incarnation) EndingRst() (int64, bool) {
+	rst, _, ok := inc.FirstRst()
+	at := rst.At
+	if inc.RstInTimeWait.Seen() && (!ok || inc.RstInTimeWait.At < at) {
+		at, ok = inc.RstInTimeWait.At, true
+	}
+	return at, ok
+}
+
 // ActiveClosers returns which ends closed actively: each end that sent a FIN which
 // did not acknowledge a FIN of the peer. Two ends means a simultaneous close.
 func (inc *Incarnation) ActiveClosers() (client, server bool) {
@@ -315,10 +326,7 @@ func (tw TimeWait) Held() bool { return tw.Holder[Client] || tw.Holder[Server] }
 // TimeWait computes the TIME_WAIT of the incarnation for a TIME_WAIT length (ns).
 func (inc *Incarnation) TimeWait(length int64) TimeWait {
 	var tw TimeWait
-	rst, _, hasRst := inc.FirstRst()
-	if inc.RstInTimeWait.Seen() && (!hasRst || inc.RstInTimeWait.At < rst.At) {
-		rst, hasRst = inc.RstInTimeWait, true // a refusal RST sent for the newer incarnation
-	}
+	rstAt, hasRst := inc.EndingRst()
 	for _, r := range [2]Role{Client, Server} {
 		x, p := &inc.Half[r], &inc.Half[r.Peer()]
 		if !x.FinSeen() || x.FinCoversPeerFin || !x.FinAcked.Seen() || !p.FinSeen() {
@@ -339,11 +347,11 @@ func (inc *Incarnation) TimeWait(length int64) TimeWait {
 			since = max(p.FirstFin().At, x.FinAcked.At)
 			until = p.LastFin().At + length
 		}
-		if hasRst && rst.At < since {
+		if hasRst && rstAt < since {
 			continue // reset before TIME_WAIT began: CLOSED, no TIME_WAIT
 		}
-		if hasRst && rst.At < until && !inc.rfc1337 {
-			until = rst.At
+		if hasRst && rstAt < until && !inc.rfc1337 {
+			until = rstAt
 		}
 		first := !tw.Held()
 		tw.Holder[r] = true

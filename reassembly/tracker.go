@@ -53,7 +53,6 @@ type Tracker struct {
 	twLen     int64
 	flows     map[FlowKey]*flow
 	all       []*Incarnation // when not streaming
-	lastAt    int64
 	nextSweep int64
 	held      int // incarnations held (streaming)
 	stats     TrackerStats
@@ -107,7 +106,6 @@ func (t *Tracker) Finish(end int64) {
 // Add attributes one segment to its incarnation and records what it shows.
 func (t *Tracker) Add(s *capture.Segment) {
 	at := s.Time.UnixNano()
-	t.lastAt = at
 	if t.cfg.Done != nil && at >= t.nextSweep {
 		if t.nextSweep != 0 {
 			t.Sweep(at)
