@@ -153,3 +153,24 @@ func TestNDJSON(t *testing.T) {
 		t.Errorf("record types %s", got)
 	}
 }
+
+// TestProfiles: --cpuprofile and --memprofile write profiles pprof can read (gzipped
+// protobuf: they start with the gzip magic), and a bad path is a one-line error.
+func TestProfiles(t *testing.T) {
+	dir := t.TempDir()
+	cpu, mem := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "mem.prof")
+	_, errOut, code := runIn(t, pcapDir, "-r", "many-connections.pcap", "--cpuprofile", cpu, "--memprofile", mem)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, p := range []string{cpu, mem} {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s: not a pprof profile (%d bytes, %v)", p, len(b), err)
+		}
+	}
+	_, errOut, code = runIn(t, pcapDir, "-r", "client-close.pcap", "--cpuprofile", filepath.Join(dir, "no/such/dir/cpu.prof"))
+	if code != exitError || !strings.Contains(errOut, "--cpuprofile") {
+		t.Errorf("bad --cpuprofile path: exit %d, %q", code, errOut)
+	}
+}
