@@ -83,6 +83,7 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 		cfg.MaxConnections = int(data[0] % 8) // 0: no cap
 		cfg.IdleTimeout = [4]time.Duration{0, time.Millisecond, time.Second, time.Minute}[data[1]%4]
 	}
+	samePacked(t, "the input", segs, cfg) // packing quiet incarnations changes nothing
 	handed := map[*Incarnation]int{}
 	var order []*Incarnation
 	cfg.Done = func(inc *Incarnation) {

@@ -1,7 +1,8 @@
 package reassembly
 
 import (
-	"sort"
+	"cmp"
+	"slices"
 	"time"
 )
 
@@ -14,6 +15,10 @@ type TrackerStats struct {
 	Idle     uint64 // ... because they were idle longer than IdleTimeout
 	Evicted  uint64 // ... because MaxConnections was reached
 	PeakHeld int    // the most incarnations held at once
+	Packed   uint64 // times a quiet incarnation was packed into a compact record
+	// CountsDropped: forgotten 4-tuples whose incarnation count was dropped to keep
+	// memory flat (Config.KeepCounts); one that comes back is numbered from 1.
+	CountsDropped uint64
 }
 
 // Stats returns what a streaming tracker holds and has finished.
@@ -24,14 +29,18 @@ func (t *Tracker) Stats() TrackerStats {
 }
 
 // Each calls fn for every incarnation the tracker holds now (in no fixed order):
-// for a live view of a streaming tracker.
+// for a live view of a streaming tracker. A packed incarnation is unpacked for the
+// call: fn must not keep the pointer, nor change the incarnation.
 func (t *Tracker) Each(fn func(*Incarnation)) {
-	for _, f := range t.flows {
+	for k, f := range t.flows {
 		if f.prev != nil {
 			fn(f.prev)
 		}
 		if f.cur != nil {
 			fn(f.cur)
+		}
+		if f.packed != nil {
+			fn(unpack(k, f.packed))
 		}
 	}
 }
@@ -58,11 +67,11 @@ func (t *Tracker) Sweep(now int64) {
 	if t.cfg.Done == nil {
 		return
 	}
-	var done []*Incarnation
+	var done []finished
 	for k, f := range t.flows {
 		if p := f.prev; p != nil && t.prevOver(p, now) {
 			p.End, p.EndAt = EndReplaced, min(p.EndAt, now)
-			done = append(done, p)
+			done = append(done, whole(p))
 			f.prev = nil
 			t.stats.Expired++
 		}
@@ -70,20 +79,50 @@ func (t *Tracker) Sweep(now int64) {
 			switch reason := t.curOver(c, now); reason {
 			case EndExpired, EndIdle:
 				c.End, c.EndAt = reason, now
-				done = append(done, c)
-				if reason == EndIdle {
-					t.stats.Idle++
-				} else {
-					t.stats.Expired++
-				}
+				done = append(done, whole(c))
+				t.count(reason)
 				f.cur = nil
+			default:
+				if t.held >= packAbove && now-c.Last.At >= packIdle {
+					t.pack(f)
+				}
+			}
+		} else if f.packed != nil {
+			if h, _ := readHeader(f.packed); h.wait >= 0 && now-h.lastAt > h.wait {
+				done = append(done, packedEnd(k, f.packed, h.reason, now))
+				t.count(h.reason)
+				f.packed = nil
 			}
 		}
-		if f.cur == nil && f.prev == nil {
+		if f.cur == nil && f.prev == nil && f.packed == nil {
 			t.forget(k, f)
 		}
 	}
 	t.hand(done)
+}
+
+// count counts an incarnation finished by a sweep.
+func (t *Tracker) count(reason EndReason) {
+	if reason == EndIdle {
+		t.stats.Idle++
+	} else {
+		t.stats.Expired++
+	}
+}
+
+// pack replaces the flow's current incarnation by its record, if nothing else points
+// to it: not the incarnation before it (still held, or linked), not the live
+// display's touched list.
+func (t *Tracker) pack(f *flow) {
+	c := f.cur
+	if t.noPack || c == nil || f.prev != nil || c.touched || c.next != nil || (c.Reuse != nil && c.Reuse.Prev != nil) {
+		return
+	}
+	wait, reason := t.overAfter(c)
+	t.packBuf = pack(t.packBuf, c, packHeader{first: c.First, lastAt: c.Last.At, wait: wait, reason: reason})
+	f.packed = append(make([]byte, 0, len(t.packBuf)), t.packBuf...)
+	f.cur = nil
+	t.stats.Packed++
 }
 
 // prevOver: the stale-segment window of a replaced incarnation is over.
@@ -96,21 +135,28 @@ func (t *Tracker) prevOver(p *Incarnation, now int64) bool {
 
 // curOver says whether the current incarnation of a 4-tuple is over, and why.
 func (t *Tracker) curOver(c *Incarnation, now int64) EndReason {
-	quiet := now - c.Last.At
+	if wait, reason := t.overAfter(c); wait >= 0 && now-c.Last.At > wait {
+		return reason
+	}
+	return EndCaptureEnd
+}
+
+// overAfter says how long the current incarnation of a 4-tuple may stay quiet before
+// it is over, and why it is then (-1: never by itself). A closed incarnation waits
+// the TIME_WAIT length (twice that while a FIN is unacknowledged: a passive closer
+// backs off to a minute between retransmissions); an open one the idle timeout.
+func (t *Tracker) overAfter(c *Incarnation) (int64, EndReason) {
 	if _, closed := c.closed(); closed {
 		wait := t.twLen
 		if (c.Half[Client].FinSeen() && !c.Half[Client].FinAcked.Seen()) || (c.Half[Server].FinSeen() && !c.Half[Server].FinAcked.Seen()) {
 			wait *= 2
 		}
-		if quiet > wait {
-			return EndExpired
-		}
-		return EndCaptureEnd
+		return wait, EndExpired
 	}
-	if t.cfg.IdleTimeout > 0 && quiet > int64(t.cfg.IdleTimeout) {
-		return EndIdle
+	if t.cfg.IdleTimeout > 0 {
+		return int64(t.cfg.IdleTimeout), EndIdle
 	}
-	return EndCaptureEnd
+	return -1, EndCaptureEnd
 }
 
 // evict finishes the least recently active tenth of the incarnations held, to make
@@ -118,20 +164,24 @@ func (t *Tracker) curOver(c *Incarnation, now int64) EndReason {
 func (t *Tracker) evict(now int64) {
 	cands := make([]evictCand, 0, len(t.flows))
 	for k, f := range t.flows {
-		if f.cur == nil && f.prev == nil {
-			continue // the entry of the incarnation being started
-		}
-		last := int64(0)
+		last := int64(-1 << 63)
 		for _, inc := range [2]*Incarnation{f.prev, f.cur} {
 			if inc != nil {
 				last = max(last, inc.Last.At)
 			}
 		}
+		if f.packed != nil {
+			h, _ := readHeader(f.packed)
+			last = max(last, h.lastAt)
+		}
+		if last == -1<<63 {
+			continue // the entry of the incarnation being started
+		}
 		cands = append(cands, evictCand{last, k})
 	}
 	n := min(max(len(cands)/10, 1), len(cands))
 	selectOldest(cands, n) // linear time: a full sort of a million flows stalls for seconds
-	var done []*Incarnation
+	var done []finished
 	for _, c := range cands[:n] {
 		f := t.flows[c.k]
 		for _, inc := range [2]*Incarnation{f.prev, f.cur} {
@@ -140,9 +190,13 @@ func (t *Tracker) evict(now int64) {
 					inc.End = EndEvicted
 				}
 				inc.EndAt = now
-				done = append(done, inc)
+				done = append(done, whole(inc))
 				t.stats.Evicted++
 			}
+		}
+		if f.packed != nil {
+			done = append(done, packedEnd(c.k, f.packed, EndEvicted, now))
+			t.stats.Evicted++
 		}
 		t.forget(c.k, f)
 	}
@@ -154,19 +208,58 @@ func (t *Tracker) evict(now int64) {
 func (t *Tracker) forget(k FlowKey, f *flow) {
 	delete(t.flows, k)
 	if t.cfg.KeepCounts && f.count > 0 {
-		if t.counts == nil {
-			t.counts = make(map[uint64]uint32)
+		if t.counts == nil || len(t.counts) >= t.countsGen {
+			t.stats.CountsDropped += uint64(len(t.countsOld))
+			t.countsOld, t.counts = t.counts, make(map[uint64]uint32)
 		}
 		t.counts[keyHash(&k)] = uint32(min(f.count, 1<<32-1))
 	}
 }
 
+// countsGeneration is how many forgotten 4-tuples' counts one generation holds
+// (Config.KeepCounts): two generations take at most about 40 MB.
+const countsGeneration = 1 << 19
+
+// finished is an incarnation to hand to Done: whole, or packed (unpacked when its
+// turn comes, so that finishing a million packed incarnations at the end of a capture
+// never holds them all unpacked at once).
+type finished struct {
+	first  uint64 // its first frame, the order of hand-out
+	inc    *Incarnation
+	key    FlowKey
+	packed []byte
+	end    EndReason // a packed one's End and EndAt once unpacked
+	endAt  int64
+}
+
+func whole(inc *Incarnation) finished { return finished{first: inc.First.Frame, inc: inc} }
+
+// packedEnd is a packed current incarnation, finished at endAt for reason (a current
+// incarnation's End is EndCaptureEnd until then).
+func packedEnd(k FlowKey, b []byte, reason EndReason, endAt int64) finished {
+	h, _ := readHeader(b)
+	return finished{first: h.first.Frame, key: k, packed: b, end: reason, endAt: endAt}
+}
+
 // hand gives finished incarnations to Done in order of first frame (a sweep visits
 // the flow table in random order; the order handed out must not depend on it), and
 // cuts the link from a newer incarnation to a finished one so it can be freed.
-func (t *Tracker) hand(done []*Incarnation) {
-	sort.Slice(done, func(i, j int) bool { return done[i].First.Frame < done[j].First.Frame })
-	for _, inc := range done {
+func (t *Tracker) hand(done []finished) {
+	// Sort 16-byte (frame, index) pairs, not the entries themselves: moving 100-byte
+	// entries cost more than the rest of Finish on a million incarnations.
+	order := make([]handOrder, len(done))
+	for i := range done {
+		order[i] = handOrder{done[i].first, i}
+	}
+	slices.SortFunc(order, func(a, b handOrder) int { return cmp.Compare(a.first, b.first) })
+	for _, o := range order {
+		d := &done[o.i]
+		inc := d.inc
+		if inc == nil {
+			inc = unpack(d.key, d.packed)
+			inc.End, inc.EndAt = d.end, d.endAt
+		}
+		*d = finished{} // let the collector have it once Done is through with it
 		t.cfg.Done(inc)
 		t.held--
 		t.stats.Finished++
@@ -178,6 +271,11 @@ func (t *Tracker) hand(done []*Incarnation) {
 			inc.Reuse.Prev = nil
 		}
 	}
+}
+
+type handOrder struct {
+	first uint64
+	i     int
 }
 
 // sweepEvery is how often (capture time) a streaming tracker looks for incarnations

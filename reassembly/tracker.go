@@ -32,7 +32,10 @@ type Config struct {
 	// 4-tuple had, so a later connection on it is numbered as a batch tracker
 	// numbers it (Incarnation.Index counts every incarnation of the capture).
 	// Costs about 20 bytes per 4-tuple forgotten (a 64-bit hash of its key and
-	// the count); without it, a forgotten 4-tuple counts from 1 again.
+	// the count), for at most the last 2×countsGeneration (about a million)
+	// 4-tuples forgotten, so that memory stays flat however long the capture: a
+	// 4-tuple that comes back after that many others were forgotten counts from 1
+	// again, as every forgotten 4-tuple does without KeepCounts.
 	KeepCounts bool
 }
 
@@ -44,6 +47,9 @@ const DefaultTimeWait = 60 * time.Second
 type flow struct {
 	cur, prev *Incarnation
 	count     int
+	// packed is the current incarnation as a compact record while it is quiet (cur
+	// is nil then; see pack.go).
+	packed []byte
 }
 
 // Tracker follows every 4-tuple of a capture. Feed it segments in capture order with
@@ -58,8 +64,12 @@ type Tracker struct {
 	stats     TrackerStats
 	touched   []*Incarnation
 	// counts: the incarnation counts of forgotten 4-tuples, by keyHash
-	// (Config.KeepCounts).
-	counts map[uint64]uint32
+	// (Config.KeepCounts), in two generations of at most countsGen entries: when
+	// counts is full it becomes countsOld and the older one is dropped.
+	counts, countsOld map[uint64]uint32
+	countsGen         int
+	packBuf           []byte // scratch for pack
+	noPack            bool   // tests: keep every incarnation whole
 }
 
 // NewTracker returns an empty tracker.
@@ -67,7 +77,7 @@ func NewTracker(cfg Config) *Tracker {
 	if cfg.TimeWait <= 0 {
 		cfg.TimeWait = DefaultTimeWait
 	}
-	return &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), flows: make(map[FlowKey]*flow)}
+	return &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), flows: make(map[FlowKey]*flow), countsGen: countsGeneration}
 }
 
 // TimeWaitLen returns the TIME_WAIT length in use, in nanoseconds.
@@ -88,15 +98,18 @@ func (t *Tracker) Finish(end int64) {
 	if t.cfg.Done == nil {
 		return
 	}
-	var done []*Incarnation
+	done := make([]finished, 0, t.held)
 	for k, f := range t.flows {
 		for _, inc := range [2]*Incarnation{f.prev, f.cur} {
 			if inc != nil {
 				if inc.End == EndCaptureEnd {
 					inc.EndAt = end
 				}
-				done = append(done, inc)
+				done = append(done, whole(inc))
 			}
+		}
+		if f.packed != nil {
+			done = append(done, packedEnd(k, f.packed, EndCaptureEnd, end))
 		}
 		delete(t.flows, k)
 	}
@@ -116,14 +129,20 @@ func (t *Tracker) Add(s *capture.Segment) {
 	f := t.flows[k]
 	if f == nil {
 		f = &flow{}
-		if len(t.counts) > 0 {
+		if len(t.counts)+len(t.countsOld) > 0 {
 			h := keyHash(&k)
 			if n, ok := t.counts[h]; ok {
 				f.count = int(n)
 				delete(t.counts, h)
+			} else if n, ok := t.countsOld[h]; ok {
+				f.count = int(n)
+				delete(t.countsOld, h)
 			}
 		}
 		t.flows[k] = f
+	}
+	if f.packed != nil {
+		f.cur, f.packed = unpack(k, f.packed), nil
 	}
 	inc := t.route(f, k, s, at)
 	tx := Tx{Frame: s.Frame, At: at}
@@ -262,7 +281,7 @@ func (t *Tracker) start(f *flow, k FlowKey, s *capture.Segment, at int64, prev *
 			old.End, old.EndAt = EndReplaced, min(old.EndAt, at)
 			f.prev = nil
 			t.stats.Expired++
-			t.hand([]*Incarnation{old})
+			t.hand([]finished{whole(old)})
 		}
 	}
 	if prev != nil {

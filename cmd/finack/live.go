@@ -396,8 +396,8 @@ type liveRun struct {
 	keptNext int
 	omitted  uint64
 
-	prov       map[*reassembly.Incarnation][]provEntry
-	doneTick   map[*reassembly.Incarnation]struct{} // finished since the last tick
+	prov       map[incID][]provEntry
+	doneTick   map[incID]struct{} // finished since the last tick
 	touched    []*reassembly.Incarnation
 	stopFinals []analyzer.Finding // NDJSON: findings decided at the stop
 	printed    bool               // text: a finding was printed during the run
@@ -426,8 +426,8 @@ func newLiveRun(o liveConfig, src liveSource, stdout, stderr io.Writer, m *liveM
 		totals:     map[analyzer.Kind]kindTotal{},
 		provCounts: map[analyzer.Kind]uint64{},
 		withdrawn:  map[analyzer.Kind]uint64{},
-		prov:       map[*reassembly.Incarnation][]provEntry{},
-		doneTick:   map[*reassembly.Incarnation]struct{}{},
+		prov:       map[incID][]provEntry{},
+		doneTick:   map[incID]struct{}{},
 		start:      time.Now(),
 	}
 	for _, s := range analyzer.Shapes {
@@ -539,7 +539,7 @@ func (r *liveRun) provisional(now int64) {
 	if len(r.touched) > 0 {
 		scratch := analyzer.NewStream(r.cfg, false)
 		for _, inc := range r.touched {
-			if _, finished := r.doneTick[inc]; finished {
+			if _, finished := r.doneTick[idOf(inc)]; finished {
 				continue // decided already: its final findings were printed
 			}
 			endAt := inc.EndAt
@@ -549,10 +549,10 @@ func (r *liveRun) provisional(now int64) {
 			fs := scratch.Add(inc)
 			inc.EndAt = endAt
 			for _, f := range fs {
-				if findProv(r.prov[inc], f) >= 0 {
+				if findProv(r.prov[idOf(inc)], f) >= 0 {
 					continue
 				}
-				r.prov[inc] = append(r.prov[inc], provEntry{f})
+				r.prov[idOf(inc)] = append(r.prov[idOf(inc)], provEntry{f})
 				r.provCounts[f.Kind]++
 				r.emit("provisional", &f)
 			}
@@ -561,6 +561,16 @@ func (r *liveRun) provisional(now int64) {
 	clear(r.touched)
 	clear(r.doneTick)
 }
+
+// incID names an incarnation the tracker holds: its 4-tuple and number. Not its
+// address: the tracker packs quiet incarnations into compact records and unpacks
+// them into new structs when a segment comes.
+type incID struct {
+	key   reassembly.FlowKey
+	index int
+}
+
+func idOf(inc *reassembly.Incarnation) incID { return incID{inc.Key, inc.Index} }
 
 func findProv(ps []provEntry, f analyzer.Finding) int {
 	for i := range ps {
@@ -599,18 +609,18 @@ func (r *liveRun) done(inc *reassembly.Incarnation) {
 			Type string `json:"type"`
 			*analyzer.Connection
 		}{"connection", &c})
-		r.doneTick[inc] = struct{}{}
+		r.doneTick[idOf(inc)] = struct{}{}
 	default:
 		fs = r.stream.Add(inc)
 		if r.streamN++; r.streamN >= streamBatch {
 			r.stream, r.streamN = analyzer.NewStream(r.cfg, false), 0
 		}
-		r.doneTick[inc] = struct{}{}
+		r.doneTick[idOf(inc)] = struct{}{}
 	}
 	r.connections++
 	r.closes[analyzer.CloseShape(inc)]++
-	ps := r.prov[inc]
-	delete(r.prov, inc)
+	ps := r.prov[idOf(inc)]
+	delete(r.prov, idOf(inc))
 	matched := make([]bool, len(ps))
 	for i := range fs {
 		f := &fs[i]

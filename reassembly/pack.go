@@ -1,0 +1,527 @@
+package reassembly
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+)
+
+// Packing: a streaming tracker keeps an incarnation that has been quiet for a while
+// (closed and waiting out TIME_WAIT, half-open, or idle) as a compact byte record
+// instead of the full Incarnation (about 1 KB in memory with its slices). Most
+// incarnations a busy host's capture holds at once are in TIME_WAIT, which lasts a
+// minute while the connections lasted milliseconds, and almost none of them receive
+// another segment: they cost about 150 to 250 bytes packed instead. A segment for a
+// packed incarnation, a look through Each, or its end unpacks it.
+//
+// The record starts with a header a sweep reads without unpacking the rest (first
+// frame, last packet time, when it is over and why), then every field of the
+// incarnation: varints, times and frames as differences from the first packet,
+// booleans as bit sets. TestPackRoundTrip fills every field of an Incarnation by
+// reflection and checks that unpack(pack(x)) == x, so a field added to Incarnation,
+// Half, Reuse or their parts without a line here fails it.
+
+// packIdle is how long (capture time) an incarnation must have been quiet before a
+// sweep packs it: long enough that the segments that usually follow a close (the
+// final ACK, a retransmitted FIN 200 ms later) have come and gone.
+const packIdle = int64(2e9)
+
+// packAbove: a sweep packs only while the tracker holds at least this many
+// incarnations. Packing and unpacking cost about 1.4 µs per incarnation; below this
+// count the whole incarnations take a few tens of MB at most, and a small capture
+// should not pay for memory it does not need.
+const packAbove = 16384
+
+// packHeader is what a sweep needs of a packed incarnation.
+type packHeader struct {
+	first  Tx    // the incarnation's first packet (order of hand-out)
+	lastAt int64 // its last packet (eviction order)
+	// wait: when quiet longer than this the incarnation is over for reason (-1:
+	// never by itself, only at the end of the capture or by eviction).
+	wait   int64
+	reason EndReason
+}
+
+// zig and unzig map signed integers to unsigned ones, small magnitudes to small values.
+func zig(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
+func unzig(v uint64) int64 { return int64(v>>1) ^ -int64(v&1) }
+
+// d32 is the difference of two 32-bit sequence numbers or timestamps, small when
+// they are close on the circle.
+func d32(x, ref uint32) uint64 { return zig(int64(int32(x - ref))) }
+
+// group gathers one struct's fields as unsigned integers, to be written as a mask of
+// the non-zero ones followed by those: most fields of most incarnations are zero (no
+// RST, no refusal, no duplicate), and cost one bit each instead of a byte.
+type group struct {
+	v    [64]uint64
+	n    int
+	base Tx
+}
+
+func (g *group) u(x uint64) { g.v[g.n] = x; g.n++ }
+func (g *group) s(x int64)  { g.u(zig(x)) }
+func (g *group) at(t int64) { g.s(t - g.base.At) }
+
+// tx: 0 for "not seen", else the frame difference (plus one) and the time difference.
+// A frame 2^63 away from the first would read back wrong: no capture has that many.
+func (g *group) tx(t Tx) {
+	if t == (Tx{}) {
+		g.u(0)
+		g.u(0)
+		return
+	}
+	g.u(zig(int64(t.Frame-g.base.Frame)) + 1)
+	g.at(t.At)
+}
+
+// bits gathers up to 64 booleans as one value.
+func (g *group) bits(bs ...bool) {
+	var v uint64
+	for i, b := range bs {
+		if b {
+			v |= 1 << i
+		}
+	}
+	g.u(v)
+}
+
+// packer appends the record to b.
+type packer struct {
+	b    []byte
+	base Tx
+	g    group // the group being gathered (reused: 0.5 KB)
+}
+
+func (p *packer) u(v uint64) {
+	if v < 0x80 {
+		p.b = append(p.b, byte(v)) // most values: one byte, no call
+		return
+	}
+	p.b = binary.AppendUvarint(p.b, v)
+}
+
+// flush writes a group: the mask of its non-zero values, then those.
+func (p *packer) flush(g *group) {
+	var mask uint64
+	for i, v := range g.v[:g.n] {
+		if v != 0 {
+			mask |= 1 << i
+		}
+	}
+	p.u(mask)
+	for _, v := range g.v[:g.n] {
+		if v != 0 {
+			p.u(v)
+		}
+	}
+}
+
+// group starts gathering a group.
+func (p *packer) group() *group {
+	p.g.n, p.g.base = 0, p.base
+	return &p.g
+}
+
+func (p *packer) events(e *Events) {
+	for _, ev := range e.List {
+		g := p.group()
+		g.tx(ev.Tx)
+		g.u(uint64(ev.From))
+		g.u(uint64(ev.Flags))
+		g.u(uint64(ev.Payload))
+		p.flush(g)
+	}
+}
+
+// half writes one end; its sequence numbers relative to its lowest (FirstSeq), its
+// acknowledgements relative to the peer's, timestamps relative to its newest TSval.
+func (p *packer) half(h, peer *Half) {
+	g := p.group()
+	g.bits(h.SynAckSeen, h.last.ok, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS)
+	g.u(h.Packets)
+	g.u(h.Bytes)
+	g.tx(h.Last)
+	g.u(uint64(h.SynCount))
+	g.u(d32(h.ISN, h.FirstSeq))
+	g.tx(h.Syn)
+	g.u(d32(h.SynEnd, h.FirstSeq))
+	g.u(d32(h.SynAck, peer.FirstSeq))
+	g.u(d32(h.last.seq, h.FirstSeq))
+	g.u(d32(h.last.ack, peer.FirstSeq))
+	g.u(d32(h.last.tsval, h.LastTSval))
+	g.u(uint64(h.last.plen))
+	g.u(uint64(h.last.flags))
+	g.u(uint64(h.last.ipid))
+	g.at(h.last.at)
+	g.u(h.Duplicates)
+	g.s(h.TapRTT)
+	g.u(d32(h.NextSeq, h.FirstSeq))
+	g.u(uint64(h.LastTSval))
+	g.u(uint64(h.FirstIPID))
+	g.u(uint64(h.LastIPID))
+	g.u(uint64(h.FirstTTL))
+	g.u(uint64(h.LastTTL))
+	g.u(d32(h.FinSeq, h.FirstSeq))
+	g.u(uint64(h.FinCount))
+	g.u(uint64(len(h.FinTxs)))
+	g.tx(h.FinAcked)
+	g.tx(h.FinLastAck)
+	g.u(d32(h.FinLastAckTSecr, h.LastTSval))
+	g.u(uint64(h.InconsistentFin))
+	g.tx(h.DataAfterPeerFin)
+	g.tx(h.Rst)
+	g.u(uint64(h.RstCount))
+	p.flush(g)
+	for _, f := range h.FinTxs {
+		g := p.group()
+		g.tx(f.Tx)
+		g.u(d32(f.TSval, h.LastTSval))
+		g.bits(f.HasTS, f.AckedBefore)
+		p.flush(g)
+	}
+}
+
+func (g *group) timeWait(tw *TimeWait) {
+	g.bits(tw.Holder[Client], tw.Holder[Server], tw.Inferred)
+	g.at(tw.Since)
+	g.at(tw.Until)
+	g.tx(tw.Start)
+}
+
+func (p *packer) reuse(r *Reuse) {
+	g := p.group()
+	g.u(uint64(r.PrevIndex))
+	g.tx(r.PrevPeerLastFin)
+	g.tx(r.SYN)
+	g.u(uint64(r.SynSender))
+	g.timeWait(&r.TimeWait)
+	g.bits(r.OldSeqKnown, r.OldHasTS, r.OldPeerSeqKnown, r.NewHasTS, r.IPv6)
+	g.u(uint64(r.OldNextSeq))
+	g.u(uint64(r.OldTSval))
+	g.u(uint64(r.OldPeerNextSeq))
+	g.u(uint64(r.NewISN))
+	g.u(uint64(r.NewTSval))
+	g.u(uint64(r.OldFirstIPID))
+	g.u(uint64(r.OldIPID))
+	g.u(uint64(r.NewIPID))
+	g.u(uint64(r.OldTTL))
+	g.u(uint64(r.NewTTL))
+	g.u(r.OldPackets)
+	g.at(r.OldLastAt)
+	p.flush(g)
+}
+
+// pack returns the incarnation as a record (appended to buf[:0]: the caller copies
+// it), with the header h. The incarnation must not be linked to another one (next,
+// Reuse.Prev) nor be in the touched list.
+func pack(buf []byte, inc *Incarnation, h packHeader) []byte {
+	p := packer{b: buf[:0], base: inc.First}
+	p.u(inc.First.Frame)
+	p.u(zig(inc.First.At))
+	p.u(zig(h.lastAt - inc.First.At))
+	p.u(zig(h.wait))
+	p.u(uint64(h.reason))
+
+	c, s := &inc.Half[Client], &inc.Half[Server]
+	lo, hi := inc.Key.Endpoints()
+	clientLo := c.Endpoint == lo
+	cDerived, sDerived := hi, lo
+	if clientLo {
+		cDerived, sDerived = lo, hi
+	}
+	rawC, rawS := c.Endpoint != cDerived, s.Endpoint != sDerived
+	g := p.group()
+	g.bits(inc.RolesKnown, inc.rfc1337, clientLo, rawC, rawS, inc.Reuse != nil)
+	g.u(uint64(inc.Index))
+	g.u(uint64(c.FirstSeq))
+	g.u(uint64(s.FirstSeq))
+	g.tx(inc.Last)
+	g.u(inc.Packets)
+	g.u(uint64(inc.End))
+	g.at(inc.EndAt)
+	g.tx(inc.Refusal.Ack)
+	g.u(uint64(inc.Refusal.AckNum))
+	g.tx(inc.Refusal.Rst)
+	g.tx(inc.Refusal.Retry)
+	g.u(uint64(inc.SynISNChanged))
+	g.u(inc.Stale.Count)
+	g.u(uint64(len(inc.Stale.List)))
+	g.u(inc.Late.Count)
+	g.u(uint64(len(inc.Late.List)))
+	g.tx(inc.RstInTimeWait)
+	g.u(uint64(inc.RstInTimeWaitFrom))
+	g.s(inc.TimeWaitLeft)
+	g.u(uint64(inc.History.n))
+	g.u(uint64(inc.History.seen[Client]))
+	g.u(uint64(inc.History.seen[Server]))
+	g.u(inc.refusals)
+	p.flush(g)
+	if rawC {
+		p.endpoint(c.Endpoint)
+	}
+	if rawS {
+		p.endpoint(s.Endpoint)
+	}
+	p.half(c, s)
+	p.half(s, c)
+	p.events(&inc.Stale)
+	p.events(&inc.Late)
+	p.b = append(p.b, inc.History.buf[:min(int(inc.History.n), len(inc.History.buf))]...)
+	if inc.Reuse != nil {
+		p.reuse(inc.Reuse)
+	}
+	return p.b
+}
+
+func (p *packer) endpoint(ep netip.AddrPort) {
+	raw, _ := ep.MarshalBinary() // cannot fail
+	p.u(uint64(len(raw)))
+	p.b = append(p.b, raw...)
+}
+
+// unpacker reads a record; a record that does not read back is a bug of pack, and
+// panics (records never come from input).
+type unpacker struct {
+	b    []byte
+	i    int
+	base Tx
+}
+
+func (d *unpacker) u() uint64 {
+	if d.i < len(d.b) && d.b[d.i] < 0x80 {
+		d.i++
+		return uint64(d.b[d.i-1])
+	}
+	v, n := binary.Uvarint(d.b[d.i:])
+	if n <= 0 {
+		panic(fmt.Sprintf("reassembly: packed incarnation unreadable at byte %d of %d", d.i, len(d.b)))
+	}
+	d.i += n
+	return v
+}
+
+func (d *unpacker) bytes(n int) []byte {
+	if n < 0 || d.i+n > len(d.b) {
+		panic(fmt.Sprintf("reassembly: packed incarnation unreadable at byte %d of %d", d.i, len(d.b)))
+	}
+	b := d.b[d.i : d.i+n]
+	d.i += n
+	return b
+}
+
+// reader reads a group written by flush, value by value in the order written.
+type reader struct {
+	d    *unpacker
+	mask uint64
+	i    int
+}
+
+func (d *unpacker) group() reader { return reader{d: d, mask: d.u()} }
+
+func (r *reader) u() uint64 {
+	bit := r.mask&(1<<r.i) != 0
+	r.i++
+	if !bit {
+		return 0
+	}
+	return r.d.u()
+}
+
+func (r *reader) s() int64                { return unzig(r.u()) }
+func (r *reader) at() int64               { return r.s() + r.d.base.At }
+func (r *reader) u32() uint32             { return uint32(r.u()) }
+func (r *reader) u16() uint16             { return uint16(r.u()) }
+func (r *reader) u8() uint8               { return uint8(r.u()) }
+func (r *reader) role() Role              { return Role(r.u()) }
+func (r *reader) rel32(ref uint32) uint32 { return ref + uint32(int32(unzig(r.u()))) }
+func bit(v uint64, i uint) bool           { return v&(1<<i) != 0 }
+
+func (r *reader) tx() Tx {
+	f := r.u()
+	at := r.s()
+	if f == 0 {
+		return Tx{}
+	}
+	return Tx{Frame: r.d.base.Frame + uint64(unzig(f-1)), At: at + r.d.base.At}
+}
+
+func (d *unpacker) events(e *Events, n int) {
+	if n == 0 {
+		return
+	}
+	e.List = make([]Event, n)
+	for i := range e.List {
+		g := d.group()
+		ev := &e.List[i]
+		ev.Tx = g.tx()
+		ev.From = g.role()
+		ev.Flags = g.u8()
+		ev.Payload = g.u32()
+	}
+}
+
+func (d *unpacker) half(h, peer *Half) {
+	g := d.group()
+	b := g.u()
+	h.SynAckSeen, h.last.ok, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS =
+		bit(b, 0), bit(b, 1), bit(b, 2), bit(b, 3), bit(b, 4), bit(b, 5)
+	h.Packets = g.u()
+	h.Bytes = g.u()
+	h.Last = g.tx()
+	h.SynCount = g.u32()
+	h.ISN = g.rel32(h.FirstSeq)
+	h.Syn = g.tx()
+	h.SynEnd = g.rel32(h.FirstSeq)
+	h.SynAck = g.rel32(peer.FirstSeq)
+	h.last.seq = g.rel32(h.FirstSeq)
+	h.last.ack = g.rel32(peer.FirstSeq)
+	lastTS := g.u() // relative to LastTSval, read below
+	h.last.plen = g.u32()
+	h.last.flags = g.u8()
+	h.last.ipid = g.u16()
+	h.last.at = g.at()
+	h.Duplicates = g.u()
+	h.TapRTT = g.s()
+	h.NextSeq = g.rel32(h.FirstSeq)
+	h.LastTSval = g.u32()
+	h.last.tsval = h.LastTSval + uint32(int32(unzig(lastTS)))
+	h.FirstIPID = g.u16()
+	h.LastIPID = g.u16()
+	h.FirstTTL = g.u8()
+	h.LastTTL = g.u8()
+	h.FinSeq = g.rel32(h.FirstSeq)
+	h.FinCount = g.u32()
+	nFin := int(g.u())
+	h.FinAcked = g.tx()
+	h.FinLastAck = g.tx()
+	h.FinLastAckTSecr = g.rel32(h.LastTSval)
+	h.InconsistentFin = g.u32()
+	h.DataAfterPeerFin = g.tx()
+	h.Rst = g.tx()
+	h.RstCount = g.u32()
+	if nFin > 0 {
+		h.FinTxs = make([]FinTx, nFin)
+		for i := range h.FinTxs {
+			g := d.group()
+			f := &h.FinTxs[i]
+			f.Tx = g.tx()
+			f.TSval = g.rel32(h.LastTSval)
+			fb := g.u()
+			f.HasTS, f.AckedBefore = bit(fb, 0), bit(fb, 1)
+		}
+	}
+}
+
+func (r *reader) timeWait(tw *TimeWait) {
+	b := r.u()
+	tw.Holder[Client], tw.Holder[Server], tw.Inferred = bit(b, 0), bit(b, 1), bit(b, 2)
+	tw.Since = r.at()
+	tw.Until = r.at()
+	tw.Start = r.tx()
+}
+
+func (d *unpacker) reuse() *Reuse {
+	g := d.group()
+	r := &Reuse{}
+	r.PrevIndex = int(g.u())
+	r.PrevPeerLastFin = g.tx()
+	r.SYN = g.tx()
+	r.SynSender = g.role()
+	g.timeWait(&r.TimeWait)
+	b := g.u()
+	r.OldSeqKnown, r.OldHasTS, r.OldPeerSeqKnown, r.NewHasTS, r.IPv6 = bit(b, 0), bit(b, 1), bit(b, 2), bit(b, 3), bit(b, 4)
+	r.OldNextSeq = g.u32()
+	r.OldTSval = g.u32()
+	r.OldPeerNextSeq = g.u32()
+	r.NewISN = g.u32()
+	r.NewTSval = g.u32()
+	r.OldFirstIPID = g.u16()
+	r.OldIPID = g.u16()
+	r.NewIPID = g.u16()
+	r.OldTTL = g.u8()
+	r.NewTTL = g.u8()
+	r.OldPackets = g.u()
+	r.OldLastAt = g.at()
+	return r
+}
+
+func (d *unpacker) endpoint() netip.AddrPort {
+	var ep netip.AddrPort
+	if err := ep.UnmarshalBinary(d.bytes(int(d.u()))); err != nil {
+		panic("reassembly: packed endpoint unreadable: " + err.Error())
+	}
+	return ep
+}
+
+// readHeader reads a record's header.
+func readHeader(b []byte) (packHeader, unpacker) {
+	d := unpacker{b: b}
+	var h packHeader
+	h.first.Frame = d.u()
+	h.first.At = unzig(d.u())
+	d.base = h.first
+	h.lastAt = unzig(d.u()) + h.first.At
+	h.wait = unzig(d.u())
+	h.reason = EndReason(d.u())
+	return h, d
+}
+
+// unpack rebuilds the incarnation of a record on 4-tuple k.
+func unpack(k FlowKey, b []byte) *Incarnation {
+	h, d := readHeader(b)
+	inc := &Incarnation{Key: k, First: h.first}
+	c, s := &inc.Half[Client], &inc.Half[Server]
+	g := d.group()
+	fl := g.u()
+	inc.RolesKnown, inc.rfc1337 = bit(fl, 0), bit(fl, 1)
+	clientLo, rawC, rawS, reused := bit(fl, 2), bit(fl, 3), bit(fl, 4), bit(fl, 5)
+	inc.Index = int(g.u())
+	c.FirstSeq = g.u32()
+	s.FirstSeq = g.u32()
+	inc.Last = g.tx()
+	inc.Packets = g.u()
+	inc.End = EndReason(g.u())
+	inc.EndAt = g.at()
+	inc.Refusal.Ack = g.tx()
+	inc.Refusal.AckNum = g.u32()
+	inc.Refusal.Rst = g.tx()
+	inc.Refusal.Retry = g.tx()
+	inc.SynISNChanged = g.u32()
+	inc.Stale.Count = g.u()
+	nStale := int(g.u())
+	inc.Late.Count = g.u()
+	nLate := int(g.u())
+	inc.RstInTimeWait = g.tx()
+	inc.RstInTimeWaitFrom = g.role()
+	inc.TimeWaitLeft = g.s()
+	hs := &inc.History
+	hs.n = g.u8()
+	hs.seen[Client] = g.u32()
+	hs.seen[Server] = g.u32()
+	inc.refusals = g.u()
+
+	lo, hi := k.Endpoints()
+	c.Endpoint, s.Endpoint = hi, lo
+	if clientLo {
+		c.Endpoint, s.Endpoint = lo, hi
+	}
+	if rawC {
+		c.Endpoint = d.endpoint()
+	}
+	if rawS {
+		s.Endpoint = d.endpoint()
+	}
+	d.half(c, s)
+	d.half(s, c)
+	d.events(&inc.Stale, nStale)
+	d.events(&inc.Late, nLate)
+	copy(hs.buf[:], d.bytes(min(int(hs.n), len(hs.buf))))
+	if reused {
+		inc.Reuse = d.reuse()
+	}
+	if d.i != len(d.b) {
+		panic(fmt.Sprintf("reassembly: packed incarnation has %d bytes left over", len(d.b)-d.i))
+	}
+	return inc
+}

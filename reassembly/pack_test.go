@@ -1,0 +1,285 @@
+package reassembly
+
+import (
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/finack/finack/capture"
+)
+
+// fillRandom sets every field reachable from v (exported or not) to a random value,
+// slices to one to three elements and pointers to new values; skip names fields
+// left alone.
+func fillRandom(rng *rand.Rand, v reflect.Value, skip map[string]bool) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if skip[v.Type().Field(i).Name] {
+				continue
+			}
+			f := v.Field(i)
+			f = reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem() // unexported too
+			fillRandom(rng, f, skip)
+		}
+	case reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			fillRandom(rng, v.Index(i), skip)
+		}
+	case reflect.Slice:
+		n := 1 + rng.IntN(3)
+		s := reflect.MakeSlice(v.Type(), n, n)
+		for i := 0; i < n; i++ {
+			fillRandom(rng, s.Index(i), skip)
+		}
+		v.Set(s)
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		fillRandom(rng, p.Elem(), skip)
+		v.Set(p)
+	case reflect.Bool:
+		v.SetBool(rng.IntN(2) == 1)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(int64(rng.Uint64()) >> rng.IntN(64))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		v.SetUint(rng.Uint64() >> rng.IntN(64))
+	default:
+		panic("fillRandom: no rule for " + v.Type().String())
+	}
+}
+
+// TestPackRoundTrip: every field of an incarnation survives pack and unpack, so a
+// field added without a line in pack.go fails here.
+func TestPackRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	skip := map[string]bool{
+		"Key": true, "Endpoint": true, // derived from the map key, set below
+		"next": true, "touched": true, "Prev": true, // links a packed incarnation never has
+	}
+	var buf []byte
+	for i := range 2000 {
+		var inc Incarnation
+		fillRandom(rng, reflect.ValueOf(&inc).Elem(), skip)
+		for j := range inc.Key.LoAddr {
+			inc.Key.LoAddr[j], inc.Key.HiAddr[j] = byte(rng.UintN(256)), byte(rng.UintN(256))
+		}
+		inc.Key.LoPort, inc.Key.HiPort = uint16(rng.UintN(65536)), uint16(rng.UintN(65536))
+		inc.Key.VLAN = [2]uint16{uint16(rng.UintN(4096)), 0}
+		lo, hi := inc.Key.Endpoints()
+		switch i % 3 {
+		case 0:
+			inc.Half[Client].Endpoint, inc.Half[Server].Endpoint = lo, hi
+		case 1:
+			inc.Half[Client].Endpoint, inc.Half[Server].Endpoint = hi, lo
+		default: // not what the key gives (an IPv4-mapped address kept as such, a zone)
+			inc.Half[Client].Endpoint = netip.AddrPortFrom(netip.AddrFrom16(inc.Key.LoAddr).WithZone("eth0"), 1)
+			inc.Half[Server].Endpoint = netip.MustParseAddrPort("[::ffff:10.0.0.1]:80")
+		}
+		h := &inc.History
+		h.n = uint8(rng.IntN(len(h.buf) + 1))
+		clear(h.buf[h.n:])
+		hdr := packHeader{first: inc.First, lastAt: inc.Last.At, wait: int64(rng.Uint64()) >> 1, reason: EndIdle}
+		buf = pack(buf, &inc, hdr)
+		gotHdr, _ := readHeader(buf)
+		if gotHdr != hdr {
+			t.Fatalf("case %d: header %+v read back as %+v", i, hdr, gotHdr)
+		}
+		got := unpack(inc.Key, buf)
+		if !reflect.DeepEqual(got, &inc) {
+			t.Fatalf("case %d: unpack(pack(x)) != x\n got %+v\nwant %+v", i, got, &inc)
+		}
+	}
+}
+
+// packEverything packs every incarnation that can be packed, however recently it
+// saw a packet: the harshest schedule.
+func (t *Tracker) packEverything() {
+	for _, f := range t.flows {
+		t.pack(f)
+	}
+}
+
+// streamOf runs a streaming tracker over segs and returns the incarnations in the
+// order Done got them; with packAll, every incarnation is packed after every segment.
+func streamOf(segs []capture.Segment, cfg Config, packAll bool) ([]*Incarnation, TrackerStats) {
+	var got []*Incarnation
+	cfg.Done = func(inc *Incarnation) { got = append(got, inc) }
+	tr := NewTracker(cfg)
+	tr.noPack = !packAll
+	var end int64
+	for i := range segs {
+		tr.Add(&segs[i])
+		end = max(end, segs[i].Time.UnixNano())
+		if packAll {
+			tr.packEverything()
+		}
+	}
+	tr.Finish(end)
+	return got, tr.Stats()
+}
+
+// samePacked compares the incarnations a tracker handed out without packing and
+// with packing after every segment.
+func samePacked(t *testing.T, name string, segs []capture.Segment, cfg Config) {
+	t.Helper()
+	want, _ := streamOf(segs, cfg, false)
+	got, st := streamOf(segs, cfg, true)
+	if len(segs) > 0 && st.Packed == 0 {
+		t.Fatalf("%s: nothing was packed", name)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d incarnations with packing, %d without", name, len(got), len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("%s: incarnation %d (frame %d) differs with packing\n got %+v\nwant %+v", name, i, want[i].First.Frame, got[i], want[i])
+		}
+	}
+}
+
+func readSegments(tb testing.TB, path string) []capture.Segment {
+	tb.Helper()
+	r, err := capture.Open([]string{path}, capture.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer r.Close()
+	var segs []capture.Segment
+	var s capture.Segment
+	for {
+		err := r.Next(&s)
+		if err == io.EOF {
+			return segs
+		}
+		if err != nil {
+			return segs // a damaged capture: what was read
+		}
+		segs = append(segs, s)
+	}
+}
+
+// TestPackingChangesNothing: on every committed capture, under several TIME_WAIT
+// lengths, caps and idle timeouts, packing every incarnation after every segment
+// hands out exactly the incarnations the tracker hands out without packing.
+func TestPackingChangesNothing(t *testing.T) {
+	var files []string
+	all, _ := filepath.Glob("../testdata/pcaps/*")
+	for _, f := range all {
+		if strings.Contains(f, ".pcap") && !strings.Contains(f, ".expected.") && !strings.HasSuffix(f, ".txt") {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		t.Fatal("no captures in ../testdata/pcaps")
+	}
+	cfgs := []Config{
+		{},
+		{TimeWait: time.Millisecond},
+		{TimeWait: time.Second, IdleTimeout: 100 * time.Millisecond},
+		{MaxConnections: 3, KeepCounts: true},
+		{RFC1337: true, TimeWait: 10 * time.Second},
+	}
+	for _, file := range files {
+		segs := readSegments(t, file)
+		for i, cfg := range cfgs {
+			samePacked(t, filepath.Base(file)+" config "+string(rune('0'+i)), segs, cfg)
+		}
+	}
+}
+
+// typicalSegments: a handshake, a request and an answer, a close with the client in
+// TIME_WAIT.
+func typicalSegments() []capture.Segment {
+	c := netip.MustParseAddrPort("10.1.2.3:40000")
+	s := netip.MustParseAddrPort("10.9.8.7:443")
+	base := time.Unix(1_700_000_000, 0)
+	var segs []capture.Segment
+	add := func(ms int, from, to netip.AddrPort, flags capture.Flags, seq, ack, plen uint32) {
+		segs = append(segs, capture.Segment{Frame: uint64(len(segs) + 1_000_001), Time: base.Add(time.Duration(ms) * time.Millisecond),
+			Src: from, Dst: to, Flags: flags, Seq: seq, Ack: ack, PayloadLen: plen, Window: 500,
+			HasTS: true, TSval: 1000 + uint32(ms), TSecr: 900 + uint32(ms), IPID: uint16(100 + len(segs)), TTL: 64})
+	}
+	const A, S, F, P = capture.ACK, capture.SYN, capture.FIN, capture.PSH
+	add(0, c, s, S, 1000, 0, 0)
+	add(1, s, c, S|A, 5000, 1001, 0)
+	add(2, c, s, A, 1001, 5001, 0)
+	add(2, c, s, A|P, 1001, 5001, 300)
+	add(3, s, c, A|P, 5001, 1301, 2000)
+	add(4, c, s, A, 1301, 7001, 0)
+	add(4, c, s, A|F, 1301, 7001, 0)
+	add(5, s, c, A|F, 7001, 1302, 0)
+	add(6, c, s, A, 1302, 7002, 0)
+	return segs
+}
+
+// TestPackedSize measures the record of a typical closed connection (a handshake,
+// a request and an answer, a close with the client in TIME_WAIT) and of a bare SYN
+// (a SYN flood's half-open connection).
+func TestPackedSize(t *testing.T) {
+	segs := typicalSegments()
+	for _, tc := range []struct {
+		name string
+		segs []capture.Segment
+		max  int
+	}{
+		{"closed, in TIME_WAIT", segs, 200},
+		{"bare SYN", segs[:1], 100},
+	} {
+		tr := NewTracker(Config{Done: func(*Incarnation) {}})
+		for i := range tc.segs {
+			tr.Add(&tc.segs[i])
+		}
+		tr.packEverything()
+		for _, f := range tr.flows {
+			if f.packed == nil {
+				t.Fatalf("%s: not packed", tc.name)
+			}
+			t.Logf("%s: %d bytes packed (Incarnation: %d bytes whole, without its slices)", tc.name, len(f.packed), unsafe.Sizeof(Incarnation{}))
+			if len(f.packed) > tc.max {
+				t.Errorf("%s: %d bytes packed, more than %d", tc.name, len(f.packed), tc.max)
+			}
+		}
+	}
+}
+
+// BenchmarkPack and BenchmarkUnpack: the cost of packing a typical closed connection
+// (once per incarnation that stays quiet) and of reading it back (once more when it
+// is finished, or gets another segment).
+func BenchmarkPack(b *testing.B) {
+	inc := typicalPacked(b)
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = pack(buf, inc, packHeader{first: inc.First, lastAt: inc.Last.At, wait: -1})
+	}
+	b.ReportMetric(float64(len(buf)), "bytes/record")
+}
+
+func BenchmarkUnpack(b *testing.B) {
+	inc := typicalPacked(b)
+	buf := pack(nil, inc, packHeader{first: inc.First, lastAt: inc.Last.At, wait: -1})
+	b.ReportAllocs()
+	for b.Loop() {
+		unpack(inc.Key, buf)
+	}
+}
+
+func typicalPacked(tb testing.TB) *Incarnation {
+	var got *Incarnation
+	tr := NewTracker(Config{Done: func(inc *Incarnation) { got = inc }})
+	segs := typicalSegments()
+	for i := range segs {
+		tr.Add(&segs[i])
+	}
+	tr.Finish(segs[len(segs)-1].Time.UnixNano())
+	if got == nil {
+		tb.Fatal("no incarnation")
+	}
+	return got
+}
