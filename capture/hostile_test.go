@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -112,5 +114,44 @@ func TestTimestampRange(t *testing.T) {
 	}
 	if st.BadTimestamps != 4 || !st.First.Equal(time.Unix(1, 0)) || !st.Last.Equal(last.Add(-time.Second)) {
 		t.Errorf("bad timestamps %d (want 4), first %v, last %v", st.BadTimestamps, st.First, st.Last)
+	}
+}
+
+// TestStepsBack: steps back of the capture clock larger than StepBackMin are counted,
+// with the largest and the frame after it; small reorderings are not.
+func TestStepsBack(t *testing.T) {
+	ps := connPackets()
+	base := ps[0].Time
+	offsets := []time.Duration{0, time.Millisecond, 500 * time.Microsecond, // 0.5 ms back: a reordering
+		time.Hour, 10 * time.Minute, // 50 min back (frame 5)
+		11 * time.Minute, 9 * time.Minute} // 2 min back (frame 7)
+	for i, off := range offsets {
+		ps[i].Time = base.Add(off)
+	}
+	var b bytes.Buffer
+	w, err := synth.NewPcapWriter(&b, layers.LinkTypeEthernet, synth.PcapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps[:len(offsets)] {
+		if err := w.WritePacket(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "steps.pcap")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := capture.Open([]string{path}, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var s capture.Segment
+	for r.Next(&s) == nil {
+	}
+	st := r.Stats()
+	if st.StepsBack != 2 || st.LargestStepBack != 50*time.Minute || st.LargestStepBackFrame != 5 {
+		t.Errorf("steps back %d, largest %v at frame %d; want 2, 50m0s at frame 5", st.StepsBack, st.LargestStepBack, st.LargestStepBackFrame)
 	}
 }

@@ -3,6 +3,7 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,6 +13,11 @@ type Options struct {
 	// each raw frame before decoding; rejected frames still count as frames (so
 	// frame numbers stay those of the unfiltered file) and as Skipped[Filtered].
 	Filter string
+	// Progress, when not nil, has the bytes read from the input files added to it
+	// as they are read (a gzip file's compressed bytes), for a progress display
+	// reading it from another goroutine. Reads go through a 1 MiB buffer, so the
+	// count runs ahead of the records handed out by up to that much per file.
+	Progress *atomic.Int64
 }
 
 // Reader reads TCP segments from one capture, possibly made of several files.
@@ -65,6 +71,10 @@ func Open(paths []string, opt Options) (*Reader, error) {
 			return nil, err
 		}
 		r.srcs = append(r.srcs, s)
+		if opt.Progress != nil {
+			opt.Progress.Add(s.raw.n) // what opening it read: the first buffer
+			s.raw.progress = opt.Progress
+		}
 		if r.filter != nil && s.ng == nil && linkStart(s.link) != startUnsupported {
 			if _, err := r.filter.prog(s.link, s.big); err != nil { // fail now, not at frame 1
 				r.Close()
@@ -104,6 +114,12 @@ func (r *Reader) Next(seg *Segment) error {
 				ts = time.Unix(0, 0)
 			}
 		} else {
+			if back := r.lastGood.Sub(ts); !r.lastGood.IsZero() && back > StepBackMin {
+				r.stats.StepsBack++
+				if back > r.stats.LargestStepBack {
+					r.stats.LargestStepBack, r.stats.LargestStepBackFrame = back, r.frame
+				}
+			}
 			r.lastGood = ts
 			if r.stats.First.IsZero() || ts.Before(r.stats.First) {
 				r.stats.First = ts

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -30,11 +31,16 @@ type countingReader struct {
 	r   io.Reader
 	n   int64
 	err error
+	// progress, when not nil, is added every byte read (Options.Progress).
+	progress *atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if c.progress != nil && n > 0 {
+		c.progress.Add(int64(n))
+	}
 	if err != nil && err != io.EOF && c.err == nil {
 		c.err = err
 	}

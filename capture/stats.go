@@ -76,7 +76,20 @@ type Stats struct {
 	// Unix epoch when no record before had a good one) and moves neither First nor
 	// Last.
 	BadTimestamps uint64
+	// StepsBack counts records stamped more than StepBackMin before the record
+	// before them: a capture clock stepped back (an NTP correction, a VM restored,
+	// files merged that overlap). Durations measured across such a step are not
+	// meaningful; the analysis takes times as they come. LargestStepBack is the
+	// largest step and LargestStepBackFrame the frame after it. Small reorderings
+	// (multi-queue NICs, -i any) are normal and not counted.
+	StepsBack            uint64
+	LargestStepBack      time.Duration
+	LargestStepBackFrame uint64
 }
+
+// StepBackMin is the smallest step back of the capture clock that Stats.StepsBack
+// counts.
+const StepBackMin = time.Second
 
 // ReadError reports a damaged input: a record that could not be read. Every record
 // before it has been returned; nothing after it is read (a damaged length field

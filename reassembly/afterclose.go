@@ -4,21 +4,26 @@ import "github.com/finack/finack/capture"
 
 // afterClose notices a segment that reaches a TIME_WAIT holder: an RST (it would end
 // TIME_WAIT early: RFC 1337) or anything but the peer's FIN retransmission (a late
-// segment). Only closed incarnations pay for the check.
-func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int64) {
+// segment). Only closed incarnations pay for the check. It reports whether the
+// segment reached a TIME_WAIT holder.
+//
+// A holder accepts an RST only at exactly the sequence number it expects next (Linux
+// tcp_timewait_state_process: seq == tw_rcv_nxt); any other RST it drops, and it is
+// recorded as a late segment, not as the end of TIME_WAIT.
+func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int64) bool {
 	if !inc.Half[Client].FinSeen() || !inc.Half[Server].FinSeen() {
-		return
+		return false
 	}
 	tw := inc.TimeWait(twLen)
 	if !tw.Held() || tx.At <= tw.Since || tx.At >= tw.Until || tx.Frame == tw.Start.Frame {
-		return
+		return false
 	}
 	if tw.Holder[r] && !tw.Holder[r.Peer()] {
-		return // the holder's own segments (its ACKs of retransmitted FINs) reach nobody in TIME_WAIT
+		return false // the holder's own segments (its ACKs of retransmitted FINs) reach nobody in TIME_WAIT
 	}
 	h := &inc.Half[r]
 	switch {
-	case s.Flags&capture.RST != 0:
+	case s.Flags&capture.RST != 0 && (!h.SeqKnown || s.Seq == h.NextSeq):
 		inc.History.mark(r, HistRSTInTW)
 		if !inc.RstInTimeWait.Seen() {
 			inc.RstInTimeWait, inc.RstInTimeWaitFrom, inc.TimeWaitLeft = tx, r, tw.Until-tx.At
@@ -29,6 +34,7 @@ func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int6
 		inc.History.mark(r, HistLate)
 		inc.Late.add(Event{Tx: tx, From: r, Flags: uint8(s.Flags), Payload: s.PayloadLen})
 	}
+	return true
 }
 
 // stale reports whether a segment that would go to the newer incarnation cur fits

@@ -2,6 +2,8 @@ package reassembly
 
 import (
 	"net/netip"
+
+	"github.com/finack/finack/capture"
 )
 
 // Role says which end of an incarnation a Half describes. The client is the SYN sender
@@ -69,10 +71,10 @@ type Half struct {
 	SynAck     uint32
 	SynAckSeen bool
 
-	// last is the signature of the last segment from this end, to recognise a
-	// segment captured twice (span-port or multi-interface duplicates); Duplicates
-	// counts them.
-	last       segSig
+	// recent remembers the last segments from this end, to recognise a segment
+	// captured twice (span-port or multi-interface duplicates, the second copy
+	// possibly after the next segment); Duplicates counts them.
+	recent     recentSegs
 	Duplicates uint64
 
 	// TapRTT is the round trip between the tap and this end, from the handshake: the
@@ -120,8 +122,12 @@ type Half struct {
 	// acknowledged the peer's FIN: a half-close.
 	DataAfterPeerFin Tx
 
-	Rst      Tx // first RST from this end (refusal RSTs excluded)
+	Rst      Tx // first RST from this end (refusal RSTs and RSTs out of the window excluded)
 	RstCount uint32
+	// RstOutOfWindow counts RSTs from this end the peer drops: too far from this
+	// end's next sequence number (RFC 5961 §3.2), or not exactly at it while the peer
+	// is in TIME_WAIT. They do not end the connection.
+	RstOutOfWindow uint32
 }
 
 // FinSeen reports whether this end sent a FIN.
@@ -389,17 +395,45 @@ func (e *Events) add(ev Event) {
 	}
 }
 
-// segSig is what identifies one transmission of a segment: a copy of it captured
-// again carries the same numbers, IP ID and TCP timestamp; a retransmission by the
-// stack carries a new IP ID (IPv4, non-zero) or a new TSval, or comes at least a
-// retransmission timeout later.
-type segSig struct {
-	seq, ack, tsval uint32
-	plen            uint32
-	flags           uint8
-	ipid            uint16
-	at              int64
-	ok              bool
+// recentSegs holds the signatures of the last dupDepth segments from one end (not
+// counting copies): what identifies one transmission of a segment. A copy of it
+// captured again carries the same numbers, IP ID and TCP timestamp; a retransmission
+// by the stack carries a new IP ID (IPv4, non-zero) or a new TSval, or comes at least
+// a retransmission timeout later. Three deep: a copy delayed past the next one or two
+// segments of its end is still recognised, and a fast retransmission (which needs
+// three segments after the original to draw three duplicate ACKs) is not taken for
+// a copy even when nothing else tells them apart (IPv6 without timestamps).
+type recentSegs struct {
+	sig  [dupDepth]uint32 // hash of the segment's numbers, 0 for an empty slot
+	at   [dupDepth]int64
+	next uint8
+}
+
+const dupDepth = 3
+
+// segSig hashes what identifies a transmission (never 0).
+func segSig(s *capture.Segment) uint32 {
+	h := (uint64(s.Seq)<<32 | uint64(s.Ack)) * 0x9e3779b97f4a7c15
+	h ^= (uint64(s.TSval)<<32 | uint64(s.PayloadLen)) * 0xc2b2ae3d27d4eb4f
+	h ^= (uint64(s.IPID)<<8 | uint64(uint8(s.Flags))) * 0x165667b19e3779f9
+	h ^= h >> 29
+	return uint32(h^h>>32) | 1
+}
+
+// copyOf reports whether a segment with signature sig at time at is a copy of one
+// of the recent segments.
+func (r *recentSegs) copyOf(sig uint32, at int64) bool {
+	for i := range r.sig {
+		if r.sig[i] == sig && at-r.at[i] < dupWindow {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *recentSegs) add(sig uint32, at int64) {
+	r.sig[r.next], r.at[r.next] = sig, at
+	r.next = (r.next + 1) % dupDepth
 }
 
 // dupWindow: copies of one packet reach a capture within microseconds; a stack does

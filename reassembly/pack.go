@@ -23,8 +23,9 @@ import (
 
 // packIdle is how long (capture time) an incarnation must have been quiet before a
 // sweep packs it: long enough that the segments that usually follow a close (the
-// final ACK, a retransmitted FIN 200 ms later) have come and gone.
-const packIdle = int64(2e9)
+// final ACK, a retransmitted FIN 200 ms later) have come and gone; short enough that
+// a flood of SYNs is packed before it takes gigabytes.
+const packIdle = int64(1e9)
 
 // packAbove: a sweep packs only while the tracker holds at least this many
 // incarnations. Packing and unpacking cost about 1.4 µs per incarnation; below this
@@ -136,9 +137,9 @@ func (p *packer) events(e *Events) {
 
 // half writes one end; its sequence numbers relative to its lowest (FirstSeq), its
 // acknowledgements relative to the peer's, timestamps relative to its newest TSval.
-func (p *packer) half(h, peer *Half) {
+func (p *packer) half(h, peer *Half, recent bool) {
 	g := p.group()
-	g.bits(h.SynAckSeen, h.last.ok, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS)
+	g.bits(h.SynAckSeen, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS)
 	g.u(h.Packets)
 	g.u(h.Bytes)
 	g.tx(h.Last)
@@ -147,13 +148,17 @@ func (p *packer) half(h, peer *Half) {
 	g.tx(h.Syn)
 	g.u(d32(h.SynEnd, h.FirstSeq))
 	g.u(d32(h.SynAck, peer.FirstSeq))
-	g.u(d32(h.last.seq, h.FirstSeq))
-	g.u(d32(h.last.ack, peer.FirstSeq))
-	g.u(d32(h.last.tsval, h.LastTSval))
-	g.u(uint64(h.last.plen))
-	g.u(uint64(h.last.flags))
-	g.u(uint64(h.last.ipid))
-	g.at(h.last.at)
+	if recent { // else dropped: see pack
+		for i := range h.recent.sig {
+			g.u(uint64(h.recent.sig[i]))
+			g.at(h.recent.at[i])
+		}
+		g.u(uint64(h.recent.next))
+	} else {
+		for range 2*dupDepth + 1 {
+			g.u(0)
+		}
+	}
 	g.u(h.Duplicates)
 	g.s(h.TapRTT)
 	g.u(d32(h.NextSeq, h.FirstSeq))
@@ -172,6 +177,7 @@ func (p *packer) half(h, peer *Half) {
 	g.tx(h.DataAfterPeerFin)
 	g.tx(h.Rst)
 	g.u(uint64(h.RstCount))
+	g.u(uint64(h.RstOutOfWindow))
 	p.flush(g)
 	for _, f := range h.FinTxs {
 		g := p.group()
@@ -214,8 +220,12 @@ func (p *packer) reuse(r *Reuse) {
 
 // pack returns the incarnation as a record (appended to buf[:0]: the caller copies
 // it), with the header h. The incarnation must not be linked to another one (next,
-// Reuse.Prev) nor be in the touched list.
-func pack(buf []byte, inc *Incarnation, h packHeader) []byte {
+// Reuse.Prev) nor be in the touched list. Without recent, the signatures of the
+// last segments (Half.recent) are left out: they recognise copies arriving within
+// dupWindow, and a sweep packs only incarnations quiet for packIdle, far longer (a
+// segment stamped more than packIdle before the last one, a clock stepped back,
+// could have been a copy).
+func pack(buf []byte, inc *Incarnation, h packHeader, recent bool) []byte {
 	p := packer{b: buf[:0], base: inc.First}
 	p.u(inc.First.Frame)
 	p.u(zig(inc.First.At))
@@ -263,8 +273,8 @@ func pack(buf []byte, inc *Incarnation, h packHeader) []byte {
 	if rawS {
 		p.endpoint(s.Endpoint)
 	}
-	p.half(c, s)
-	p.half(s, c)
+	p.half(c, s, recent)
+	p.half(s, c, recent)
 	p.events(&inc.Stale)
 	p.events(&inc.Late)
 	p.b = append(p.b, inc.History.buf[:min(int(inc.History.n), len(inc.History.buf))]...)
@@ -364,8 +374,8 @@ func (d *unpacker) events(e *Events, n int) {
 func (d *unpacker) half(h, peer *Half) {
 	g := d.group()
 	b := g.u()
-	h.SynAckSeen, h.last.ok, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS =
-		bit(b, 0), bit(b, 1), bit(b, 2), bit(b, 3), bit(b, 4), bit(b, 5)
+	h.SynAckSeen, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS =
+		bit(b, 0), bit(b, 1), bit(b, 2), bit(b, 3), bit(b, 4)
 	h.Packets = g.u()
 	h.Bytes = g.u()
 	h.Last = g.tx()
@@ -374,18 +384,15 @@ func (d *unpacker) half(h, peer *Half) {
 	h.Syn = g.tx()
 	h.SynEnd = g.rel32(h.FirstSeq)
 	h.SynAck = g.rel32(peer.FirstSeq)
-	h.last.seq = g.rel32(h.FirstSeq)
-	h.last.ack = g.rel32(peer.FirstSeq)
-	lastTS := g.u() // relative to LastTSval, read below
-	h.last.plen = g.u32()
-	h.last.flags = g.u8()
-	h.last.ipid = g.u16()
-	h.last.at = g.at()
+	for i := range h.recent.sig {
+		h.recent.sig[i] = g.u32()
+		h.recent.at[i] = g.at()
+	}
+	h.recent.next = g.u8()
 	h.Duplicates = g.u()
 	h.TapRTT = g.s()
 	h.NextSeq = g.rel32(h.FirstSeq)
 	h.LastTSval = g.u32()
-	h.last.tsval = h.LastTSval + uint32(int32(unzig(lastTS)))
 	h.FirstIPID = g.u16()
 	h.LastIPID = g.u16()
 	h.FirstTTL = g.u8()
@@ -400,6 +407,7 @@ func (d *unpacker) half(h, peer *Half) {
 	h.DataAfterPeerFin = g.tx()
 	h.Rst = g.tx()
 	h.RstCount = g.u32()
+	h.RstOutOfWindow = g.u32()
 	if nFin > 0 {
 		h.FinTxs = make([]FinTx, nFin)
 		for i := range h.FinTxs {

@@ -99,6 +99,7 @@ func (t *Tracker) Sweep(now int64) {
 		}
 	}
 	t.hand(done)
+	t.sweptHeld = t.held
 }
 
 // count counts an incarnation finished by a sweep.
@@ -119,7 +120,7 @@ func (t *Tracker) pack(f *flow) {
 		return
 	}
 	wait, reason := t.overAfter(c)
-	t.packBuf = pack(t.packBuf, c, packHeader{first: c.First, lastAt: c.Last.At, wait: wait, reason: reason})
+	t.packBuf = pack(t.packBuf, c, packHeader{first: c.First, lastAt: c.Last.At, wait: wait, reason: reason}, t.packRecent)
 	f.packed = append(make([]byte, 0, len(t.packBuf)), t.packBuf...)
 	f.cur = nil
 	t.stats.Packed++

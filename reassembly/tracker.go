@@ -60,6 +60,7 @@ type Tracker struct {
 	flows     map[FlowKey]*flow
 	all       []*Incarnation // when not streaming
 	nextSweep int64
+	sweptHeld int // incarnations held after the last sweep
 	held      int // incarnations held (streaming)
 	stats     TrackerStats
 	touched   []*Incarnation
@@ -70,6 +71,9 @@ type Tracker struct {
 	countsGen         int
 	packBuf           []byte // scratch for pack
 	noPack            bool   // tests: keep every incarnation whole
+	// packRecent (tests, which pack incarnations however recently they saw a
+	// packet): keep the signatures of their last segments in the record.
+	packRecent bool
 }
 
 // NewTracker returns an empty tracker.
@@ -119,7 +123,10 @@ func (t *Tracker) Finish(end int64) {
 // Add attributes one segment to its incarnation and records what it shows.
 func (t *Tracker) Add(s *capture.Segment) {
 	at := s.Time.UnixNano()
-	if t.cfg.Done != nil && at >= t.nextSweep {
+	if t.cfg.Done != nil && (at >= t.nextSweep || (t.held >= packAbove && t.held >= 2*t.sweptHeld)) {
+		// Every sweepEvery of capture time, and sooner when the incarnations held
+		// have doubled since the last sweep (a flood: pack what can be packed
+		// before it takes gigabytes; doubling keeps the sweeps' cost linear).
 		if t.nextSweep != 0 {
 			t.Sweep(at)
 		}
@@ -320,11 +327,12 @@ func newReuse(prev *Incarnation, s *capture.Segment, at int64, tw TimeWait) *Reu
 func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64) {
 	r := inc.RoleOf(s.Src)
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
-	inc.afterClose(r, s, tx, twLen)
-	sig := segSig{seq: s.Seq, ack: s.Ack, tsval: s.TSval, plen: s.PayloadLen, flags: uint8(s.Flags), ipid: s.IPID, at: tx.At, ok: true}
-	dup := h.last.ok && h.last.seq == sig.seq && h.last.ack == sig.ack && h.last.tsval == sig.tsval &&
-		h.last.plen == sig.plen && h.last.flags == sig.flags && h.last.ipid == sig.ipid && sig.at-h.last.at < dupWindow
-	h.last = sig
+	inTimeWait := inc.afterClose(r, s, tx, twLen)
+	sig := segSig(s)
+	dup := h.recent.copyOf(sig, tx.At)
+	if !dup {
+		h.recent.add(sig, tx.At)
+	}
 	inc.Packets++
 	inc.Last = tx
 	if h.Packets == 0 {
@@ -356,6 +364,15 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64) {
 		// (RFC 9293 §3.10.7.3); otherwise it drops it and the attempt goes on.
 		unacceptable := r == Server && inc.RolesKnown && p.SynCount > 0 && h.SynCount == 0 &&
 			p.Packets == uint64(p.SynCount) && (s.Flags&capture.ACK == 0 || !acksSyn(p, s.Ack))
+		// Otherwise the receiver accepts an RST only in its window (RFC 5961 §3.2;
+		// Linux: exactly at rcv_nxt, in TIME_WAIT too, and challenges one elsewhere in
+		// the window). The tap does not know the window: an RST within rstWindow of
+		// what the sender had sent counts; one beyond it is a blind RST (a spoofer
+		// guessing) or an old one, and the receiver drops it.
+		if !unacceptable && h.SeqKnown && (inTimeWait && s.Seq != h.NextSeq || !inTimeWait && outsideRstWindow(s.Seq, h.NextSeq)) {
+			unacceptable = true
+			h.RstOutOfWindow++
+		}
 		if !h.Rst.Seen() && !unacceptable {
 			h.Rst = tx
 		}
@@ -444,6 +461,17 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64) {
 			h.InconsistentFin++
 		}
 	}
+}
+
+// rstWindow bounds how far from the sender's next sequence number an RST may be and
+// still be taken as the end of the connection: 1 MiB either way, more than the data
+// a tap misses or a receiver has in flight in all but bulk transfers over long
+// paths, and a 1-in-2048 chance for a blind RST.
+const rstWindow = 1 << 20
+
+func outsideRstWindow(seq, next uint32) bool {
+	d := int32(seq - next)
+	return d > rstWindow || d < -rstWindow
 }
 
 // tapRTT measures each end's round trip from the tap on the handshake: the server's

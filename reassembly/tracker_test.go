@@ -194,3 +194,104 @@ func TestSeqCompare(t *testing.T) {
 		t.Error("serial arithmetic is wrong across the wrap")
 	}
 }
+
+// TestRstWindow: an RST ends a connection only where its receiver would accept it
+// (RFC 5961 §3.2): near the sender's next sequence number while the connection is
+// open, exactly at it in TIME_WAIT (Linux tcp_timewait_state_process). A blind RST
+// is counted and changes nothing.
+func TestRstWindow(t *testing.T) {
+	ms := time.Millisecond
+	open := []seg{
+		{'c', 0, S, 100, 0, 0},
+		{'s', ms, SA, 900, 101, 0},
+		{'c', 2 * ms, A, 101, 901, 0},
+		{'c', 3 * ms, A, 101, 901, 500}, // client's next: 601
+	}
+	closeAll := []seg{
+		{'c', 10 * ms, FA, 601, 901, 0},
+		{'s', 11 * ms, A, 901, 602, 0},
+		{'s', 12 * ms, FA, 901, 602, 0},
+		{'c', 13 * ms, A, 602, 902, 0}, // the client holds TIME_WAIT; the server's next: 902
+	}
+	for _, tc := range []struct {
+		name       string
+		segs       []seg
+		reset      bool // the connection ends by the RST
+		outside    uint32
+		rstInTW    bool
+		lateEvents uint64
+	}{
+		{"blind RST, then a normal close", append(append(append([]seg{}, open...), seg{'c', 5 * ms, R, 601 + 1<<30, 0, 0}), closeAll...), false, 1, false, 0},
+		{"RST at the next sequence number", append(append([]seg{}, open...), seg{'c', 5 * ms, R, 601, 0, 0}), true, 0, false, 0},
+		{"RST a little behind (data the tap saw, in flight)", append(append([]seg{}, open...), seg{'c', 5 * ms, R, 401, 0, 0}), true, 0, false, 0},
+		{"RST in TIME_WAIT at the holder's rcv_nxt", append(append(append([]seg{}, open...), closeAll...), seg{'s', time.Second, R, 902, 0, 0}), false, 0, true, 0},
+		{"RST in TIME_WAIT off by one: dropped, a late segment", append(append(append([]seg{}, open...), closeAll...), seg{'s', time.Second, R, 903, 0, 0}), false, 1, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			incs := feed(tc.segs).Incarnations()
+			if len(incs) != 1 {
+				t.Fatalf("%d incarnations, want 1", len(incs))
+			}
+			inc := incs[0]
+			_, _, reset := inc.FirstRst()
+			if tc.rstInTW {
+				reset = false // the RST in TIME_WAIT is recorded as such; FirstRst names it too
+			}
+			outside := inc.Half[Client].RstOutOfWindow + inc.Half[Server].RstOutOfWindow
+			if reset != tc.reset || outside != tc.outside || inc.RstInTimeWait.Seen() != tc.rstInTW || inc.Late.Count != tc.lateEvents {
+				t.Errorf("reset %v (want %v), out of window %d (want %d), RST in TIME_WAIT %v (want %v), late %d (want %d)",
+					reset, tc.reset, outside, tc.outside, inc.RstInTimeWait.Seen(), tc.rstInTW, inc.Late.Count, tc.lateEvents)
+			}
+		})
+	}
+}
+
+// TestLateCopies: a segment captured twice whose second copy comes after the next
+// segment of the same end (two interfaces, one of them late) is a copy, not a
+// retransmission; a byte-identical segment three segments later is not.
+func TestLateCopies(t *testing.T) {
+	us := time.Microsecond
+	for _, tc := range []struct {
+		name       string
+		segs       []seg
+		finCount   uint32
+		duplicates uint64
+	}{
+		{"FIN copy after the final ACK", []seg{
+			{'c', 0, S, 100, 0, 0}, {'s', 100 * us, SA, 900, 101, 0}, {'c', 200 * us, A, 101, 901, 0},
+			{'c', 300 * us, FA, 101, 901, 0}, {'s', 400 * us, FA, 901, 102, 0}, {'c', 500 * us, A, 102, 902, 0},
+			{'c', 1800 * us, FA, 101, 901, 0}, // the FIN again, 1.5 ms later, behind the ACK
+		}, 1, 1},
+		{"data copies interleaved", []seg{
+			{'c', 0, S, 100, 0, 0}, {'s', 100 * us, SA, 900, 101, 0}, {'c', 200 * us, A, 101, 901, 0},
+			{'c', 300 * us, A, 101, 901, 10}, {'c', 400 * us, A, 111, 901, 10},
+			{'c', 500 * us, A, 101, 901, 10}, {'c', 600 * us, A, 111, 901, 10}, // A B A' B'
+		}, 0, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// feed gives every segment its own IP ID: make copies carry the original's.
+			incs := feedCopies(tc.segs).Incarnations()
+			c := &incs[0].Half[Client]
+			if len(incs) != 1 || c.FinCount != tc.finCount || c.Duplicates != tc.duplicates {
+				t.Errorf("%d incarnations, FIN transmissions %d (want %d), duplicates %d (want %d)", len(incs), c.FinCount, tc.finCount, c.Duplicates, tc.duplicates)
+			}
+		})
+	}
+}
+
+// feedCopies is feed with the IP ID derived from the segment's numbers, as copies of
+// one packet carry the same.
+func feedCopies(segs []seg) *Tracker {
+	tr := NewTracker(Config{})
+	for i, s := range segs {
+		x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(s.at), Flags: s.flags, Seq: s.seq, Ack: s.ack, PayloadLen: s.data,
+			IPID: uint16(s.seq ^ s.ack<<3 ^ uint32(s.flags)<<7)}
+		x.Src, x.Dst = cli, srv
+		if s.from == 's' {
+			x.Src, x.Dst = srv, cli
+		}
+		tr.Add(&x)
+	}
+	tr.Finish(t0.Add(segs[len(segs)-1].at).UnixNano())
+	return tr
+}

@@ -150,7 +150,9 @@ func WriteSYNFlood(w io.Writer, n int) error {
 // genRSTScan: 200 RSTs (every other one with ACK) from spoofed sources to random
 // ports of HostileServer's address, with random numbers, 100 µs apart, around the
 // real connections. Each is a connection of its own, closed by reset, roles
-// guessed.
+// guessed. And 20 blind RSTs into the real connections' 4-tuples, both ways, while
+// they are open, at sequence numbers far from theirs: receivers drop them (RFC 5961),
+// and the real connections close as they would without them.
 func genRSTScan() ([]byte, error) {
 	start := at(2 * time.Hour)
 	r := rng(2)
@@ -165,7 +167,34 @@ func genRSTScan() ([]byte, error) {
 		}
 		ps = append(ps, p)
 	}
-	return pcapBytes(layers.LinkTypeEthernet, PcapOptions{}, merge(ps, RealConnections(start.Add(5*time.Millisecond), false)))
+	real := RealConnections(start.Add(5*time.Millisecond), false)
+	// Blind RSTs into the real connections while they are open, both ways, with
+	// sequence numbers an attacker guesses (kept away from the real ones, which
+	// are near 1e6 and 2e6, so that none lands in the window by chance).
+	first, fin := real[3].Time, real[len(real)-1].Time // after both handshakes, before the first FIN
+	for _, p := range real {
+		if p.Flags&capture.FIN != 0 {
+			fin = p.Time
+			break
+		}
+	}
+	for i := 0; i < 20; i++ {
+		c := ap("192.0.2.1:40700")
+		if i%4 >= 2 {
+			c = ap("192.0.2.1:40701")
+		}
+		from, to := c, HostileServer
+		if i%2 == 1 {
+			from, to = HostileServer, c
+		}
+		seq := uint32(r.next())
+		if seq < 1<<23 {
+			seq |= 1 << 31
+		}
+		ps = append(ps, Packet{Time: first.Add(time.Duration(1+i) * (fin.Sub(first) / 22)), Src: from, Dst: to,
+			Seq: seq, Flags: capture.RST, IPID: uint16(r.next()), TTL: 50})
+	}
+	return pcapBytes(layers.LinkTypeEthernet, PcapOptions{}, merge(ps, real))
 }
 
 // genHostileSeqWrap: the real connections with ISNs that put every boundary on the
