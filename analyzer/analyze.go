@@ -38,6 +38,7 @@ type Stream struct {
 	a           analysis
 	rep         Report
 	connections bool
+	recs        *Records // Spill: the records, encoded, in an external sort
 }
 
 // NewStream returns an empty Stream; connections says whether to keep a record per
@@ -61,6 +62,9 @@ func NewStream(cfg Config, connections bool) *Stream {
 // report).
 func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	a := &st.a
+	if st.recs != nil {
+		a.findings = a.findings[:0] // the last incarnation's went to st.recs
+	}
 	n := len(a.findings)
 	a.inc = inc
 	a.finUnanswered(inc)
@@ -71,11 +75,17 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	c := a.connection(inc)
 	st.rep.Closes[c.Close]++
 	st.rep.Total++
-	if st.connections {
-		st.rep.Connections = append(st.rep.Connections, c)
-	}
 	for _, f := range a.findings[n:] {
 		st.rep.Counts[f.Kind]++
+	}
+	if st.recs != nil {
+		// Encoded and sorted outside: a.findings is reused, no copy is made.
+		st.recs.cur = c // not &c: c would go to the heap, every call
+		st.recs.add(a.findings[n:])
+		return a.findings[n:len(a.findings):len(a.findings)]
+	}
+	if st.connections {
+		st.rep.Connections = append(st.rep.Connections, c)
 	}
 	return append([]Finding(nil), a.findings[n:]...)
 }
@@ -83,8 +93,15 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 // Report returns everything so far, connections in order of first frame and
 // findings in order of time: the same input gives the same report whatever order the
 // incarnations came in.
+//
+// A Stream that spills (Spill) returns its records in Records instead, sorted in the
+// same order; its Report is for one call.
 func (st *Stream) Report() Report {
 	rep := st.rep
+	if st.recs != nil {
+		rep.Records = st.recs
+		return rep
+	}
 	sort.SliceStable(rep.Connections, func(i, j int) bool { return rep.Connections[i].FirstFrame < rep.Connections[j].FirstFrame })
 	sort.SliceStable(st.a.findings, func(i, j int) bool {
 		x, y := &st.a.findings[i], &st.a.findings[j]

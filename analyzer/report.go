@@ -170,4 +170,8 @@ type Report struct {
 	Total       int          // incarnations analysed
 	Closes      map[Shape]int
 	Counts      map[Kind]int
+
+	// Records: a Stream that spills (Stream.Spill) has them, encoded, instead of
+	// Findings and Connections.
+	Records *Records `json:"-"`
 }

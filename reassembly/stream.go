@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/finack/finack/capture"
 )
 
 // TrackerStats counts what a streaming tracker did with its incarnations.
@@ -277,6 +279,20 @@ func (t *Tracker) hand(done []finished) {
 type handOrder struct {
 	first uint64
 	i     int
+}
+
+// SweepEvery returns how often, in capture time (ns), a streaming tracker sweeps by
+// itself (see sweepEvery): for a caller that sweeps (Config.ManualSweep).
+func (t *Tracker) SweepEvery() int64 { return t.sweepEvery() }
+
+// Shard returns which of n trackers owns the segment's 4-tuple: every segment of a
+// 4-tuple (both directions) goes to the same one.
+func Shard(s *capture.Segment, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	k, _ := KeyOf(s)
+	return int(keyHash(&k) % uint64(n))
 }
 
 // sweepEvery is how often (capture time) a streaming tracker looks for incarnations

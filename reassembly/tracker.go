@@ -37,6 +37,11 @@ type Config struct {
 	// 4-tuple that comes back after that many others were forgotten counts from 1
 	// again, as every forgotten 4-tuple does without KeepCounts.
 	KeepCounts bool
+	// ManualSweep (streaming only): Add never sweeps by itself; the caller calls
+	// Sweep, at the times it chooses. Several trackers sharing a capture's 4-tuples
+	// (Shard) sweep together at the times one tracker would, so that their results
+	// do not depend on how the 4-tuples are shared out.
+	ManualSweep bool
 }
 
 // DefaultTimeWait is Linux's TCP_TIMEWAIT_LEN.
@@ -123,7 +128,7 @@ func (t *Tracker) Finish(end int64) {
 // Add attributes one segment to its incarnation and records what it shows.
 func (t *Tracker) Add(s *capture.Segment) {
 	at := s.Time.UnixNano()
-	if t.cfg.Done != nil && (at >= t.nextSweep || (t.held >= packAbove && t.held >= 2*t.sweptHeld)) {
+	if t.cfg.Done != nil && !t.cfg.ManualSweep && (at >= t.nextSweep || (t.held >= packAbove && t.held >= 2*t.sweptHeld)) {
 		// Every sweepEvery of capture time, and sooner when the incarnations held
 		// have doubled since the last sweep (a flood: pack what can be packed
 		// before it takes gigabytes; doubling keeps the sweeps' cost linear).

@@ -45,6 +45,9 @@ Examples:
   finack -r capture.pcap -o ndjson             one record per line
   finack -r a.pcap0 -r a.pcap1 'tcp port 443'  rotated pieces merged by time, filtered
   tcpdump -i eth0 -w - | finack -r -           read stdin
+  finack -q -r big.pcap.gz -o json > report.json
+                                               no progress line on stderr (shown
+                                               for -r reads when it is a terminal)
   finack -r capture.pcap --fail-on missing_final_ack,fin_retransmit
                                                exit 1 if any such finding
   finack -r capture.pcap --fail-on 'fin_retransmit>3,missing_final_ack'
@@ -68,6 +71,7 @@ type options struct {
 	filter      string
 	cpuProfile  string
 	memProfile  string
+	quiet       bool
 	view        viewOptions
 
 	// CI checks: failon.go, baseline.go, inputs.go, multi.go, junit.go, evidence.go.
@@ -79,6 +83,10 @@ type options struct {
 	writeBaseline string
 	export        string
 	ladder        bool
+
+	// progress draws the progress line on stderr while files are read (nil: none;
+	// progress.go).
+	progress *progress
 }
 
 // modes are other ways to run finack, each added by a file of its own (live.go: live
@@ -115,6 +123,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for i, add := range modes {
 		runners[i] = add(fs)
 	}
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress line on stderr (shown while -r files are read, when stderr is a terminal)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `FILE` (for reports of slowness)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile to `FILE` at the end")
 	fs.BoolVarP(&help, "help", "h", false, "show this help")
@@ -155,7 +164,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
 		return exitError
 	}
-	code := analyze(o, stdout, stderr)
+	// The progress line is cleared before the first write of the report or of an
+	// error: both go through its guard.
+	o.progress = newProgress(o, stderr)
+	code := analyze(o, o.progress.guard(stdout), o.progress.guard(stderr))
+	o.progress.stop()
 	if err := stop(); err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
 		return exitError
@@ -293,7 +306,7 @@ func versionString() string {
 // document of what was read before the damage, with Error set. analyze (check.go)
 // renders it.
 func readCapture(o options) (doc document, rep analyzer.Report, err error) {
-	r, err := capture.Open(o.files, capture.Options{Filter: o.filter})
+	r, err := capture.Open(o.files, capture.Options{Filter: o.filter, Progress: o.progress.counter()})
 	if err != nil {
 		return document{}, analyzer.Report{}, err
 	}
@@ -306,6 +319,11 @@ func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 	// without --connections keeps counts and findings, and stays flat in memory.
 	keep := o.output != "text" || o.connections || o.export != "" || o.ladder || o.writeBaseline != "" || len(o.baselines) > 0
 	stream := analyzer.NewStream(analyzer.Config{TimeWait: o.timeWait}, keep)
+	if streamsReport(o) {
+		// The plain report: records encoded as printed, sorted on disk past a
+		// bound (spill.go), not held until the end.
+		stream.Spill(reportEncoder(o), spillOptions)
+	}
 	if !o.view.states {
 		cfg.Done = func(inc *reassembly.Incarnation) { stream.Add(inc) }
 		cfg.KeepCounts = true // incarnation numbers as the batch tracker gives them
@@ -313,6 +331,7 @@ func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 	tr := reassembly.NewTracker(cfg)
 	var seg capture.Segment
 	var readErr error
+	pr, n := o.progress, uint(0)
 	for {
 		err := r.Next(&seg)
 		if err == io.EOF {
@@ -323,8 +342,12 @@ func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 			break
 		}
 		tr.Add(&seg)
+		if n++; n%progressPublish == 0 && pr != nil {
+			pr.setPackets(r.Stats().Packets)
+		}
 	}
 	st := r.Stats()
+	pr.endCapture(st.Packets)
 	end := st.Last.UnixNano()
 	if st.Last.IsZero() {
 		end = 0

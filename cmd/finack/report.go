@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +25,10 @@ type document struct {
 	Export *exportInfo `json:"export,omitempty"`
 	// view: the netstat view and TIME_WAIT accounting, with --states.
 	view *view
+	// records: the findings and connections, encoded for the output format, when
+	// the analysis streamed them (spill.go) instead of Findings and Connections.
+	// The document's writer reads them, once.
+	records *analyzer.Records
 }
 
 type summary struct {
@@ -60,7 +63,7 @@ func newDocument(o options, st capture.Stats, rep analyzer.Report, readErr error
 			Connections:     rep.Total,
 			Closes:          rep.Closes, FindingCounts: rep.Counts,
 		},
-		Findings: rep.Findings, Connections: rep.Connections,
+		Findings: rep.Findings, Connections: rep.Connections, records: rep.Records,
 	}
 	for i, n := range st.Skipped {
 		d.Summary.Skipped[capture.SkipReason(i).String()] = n
@@ -85,6 +88,7 @@ func newDocument(o options, st capture.Stats, rep analyzer.Report, readErr error
 // connection per line: a person can read it, grep it and diff two of them line by
 // line, and a large capture does not pay for indenting every field.
 func writeJSON(w io.Writer, d document) error {
+	defer d.records.Close()
 	bw := bufio.NewWriter(w)
 	summary, err := json.MarshalIndent(d.Summary, "  ", "  ")
 	if err != nil {
@@ -103,10 +107,14 @@ func writeJSON(w io.Writer, d document) error {
 		}
 		fmt.Fprintf(bw, "  \"states_at\": %s,\n  \"states\": %s,\n  \"time_wait\": %s,\n", at, states, tw)
 	}
-	if err := writeJSONArray(bw, "findings", d.Findings, true); err != nil {
+	findings, connections := eachJSON(d.Findings), eachJSON(d.Connections)
+	if d.records != nil {
+		findings, connections = d.records.Findings, d.records.Connections
+	}
+	if err := writeJSONArray(bw, "findings", findings, true); err != nil {
 		return err
 	}
-	if err := writeJSONArray(bw, "connections", d.Connections, d.Error != "" || d.Export != nil); err != nil {
+	if err := writeJSONArray(bw, "connections", connections, d.Error != "" || d.Export != nil); err != nil {
 		return err
 	}
 	if d.Export != nil {
@@ -128,23 +136,24 @@ func writeJSON(w io.Writer, d document) error {
 	return bw.Flush()
 }
 
-func writeJSONArray[T any](w *bufio.Writer, name string, items []T, comma bool) error {
+// writeJSONArray writes the items each hands out (eachJSON, or the records of a
+// spilling analysis), one a line.
+func writeJSONArray(w *bufio.Writer, name string, each func(func([]byte) error) error, comma bool) error {
 	fmt.Fprintf(w, "  %q: [", name)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	for i := range items {
-		if i > 0 {
+	n := 0
+	err := each(func(item []byte) error {
+		if n > 0 {
 			w.WriteByte(',')
 		}
+		n++
 		w.WriteString("\n    ")
-		buf.Reset()
-		if err := enc.Encode(&items[i]); err != nil {
-			return err
-		}
-		w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		_, err := w.Write(item)
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	if len(items) > 0 {
+	if n > 0 {
 		w.WriteString("\n  ")
 	}
 	w.WriteString("]")
@@ -158,10 +167,7 @@ func writeJSONArray[T any](w *bufio.Writer, name string, items []T, comma bool) 
 // encodeConnections writes one NDJSON record per connection.
 func encodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
 	for i := range conns {
-		if err := enc.Encode(struct {
-			Type string `json:"type"`
-			*analyzer.Connection
-		}{"connection", &conns[i]}); err != nil {
+		if err := enc.Encode(ndjsonConnection(&conns[i])); err != nil {
 			return err
 		}
 	}
@@ -171,16 +177,24 @@ func encodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
 // writeNDJSON writes one record per line: every connection, then every finding, then
 // the summary; each record says what it is in "type".
 func writeNDJSON(w io.Writer, d document) error {
+	defer d.records.Close()
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	if r := d.records; r != nil {
+		// Each record is its line already (reportEncoder).
+		line := func(b []byte) error { _, err := w.Write(b); return err }
+		if err := r.Connections(line); err != nil {
+			return err
+		}
+		if err := r.Findings(line); err != nil {
+			return err
+		}
+	}
 	if err := encodeConnections(enc, d.Connections); err != nil {
 		return err
 	}
 	for i := range d.Findings {
-		if err := enc.Encode(struct {
-			Type string `json:"type"`
-			*analyzer.Finding
-		}{"finding", &d.Findings[i]}); err != nil {
+		if err := enc.Encode(ndjsonFinding(&d.Findings[i])); err != nil {
 			return err
 		}
 	}
@@ -202,6 +216,7 @@ func writeNDJSON(w io.Writer, d document) error {
 // writeText renders the report for a person: a header, the close shapes and finding
 // counts, then one line per finding; with connections, every connection too.
 func writeText(w io.Writer, d document, connections bool) error {
+	defer d.records.Close()
 	s := d.Summary
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	if s.liveHeader != nil {
@@ -222,34 +237,46 @@ func writeText(w io.Writer, d document, connections bool) error {
 	p("connections  %d TCP (TIME_WAIT length %s)\n", s.Connections, time.Duration(s.TimeWaitSeconds*float64(time.Second)))
 	p("closes       %s\n", countsText(analyzer.Shapes, s.Closes))
 	p("findings     %s\n", countsText(analyzer.Kinds, s.FindingCounts))
-	if len(d.Findings) > 0 {
+	// The lines of findings and connections: from the document, or the records of a
+	// spilling analysis (encoded by the same functions).
+	var b []byte
+	write := func(line []byte) error { _, err := w.Write(line); return err }
+	findings, conns := len(d.Findings), len(d.Connections)
+	eachFinding := func(fn func([]byte) error) error {
+		for i := range d.Findings {
+			b = appendFindingText(b[:0], &d.Findings[i])
+			if err := fn(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	eachConnection := func(fn func([]byte) error) error {
+		for i := range d.Connections {
+			b = appendConnectionText(b[:0], &d.Connections[i])
+			if err := fn(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if r := d.records; r != nil {
+		findings, conns = r.NumFindings(), r.NumConnections()
+		eachFinding, eachConnection = r.Findings, r.Connections
+	}
+	if findings > 0 {
 		p("\n")
-		for _, f := range d.Findings {
-			p("%-17s  %s → %s #%d  frames %s\n    %s\n", f.Kind, f.Client, f.Server, f.Incarnation, framesText(f.Frames), f.Message)
+		if err := eachFinding(write); err != nil {
+			return err
 		}
 	}
 	if d.view != nil {
 		writeViewText(w, *d.view)
 	}
-	if connections && len(d.Connections) > 0 {
+	if connections && conns > 0 {
 		p("\nconnections (first frame, client → server #incarnation, close, active closer, TIME_WAIT)\n")
-		for _, c := range d.Connections {
-			roles := ""
-			if !c.RolesKnown {
-				roles = " (roles guessed: no handshake seen)"
-			}
-			tw := "none"
-			if c.TimeWaitHolder != "none" {
-				tw = fmt.Sprintf("%s until %s", c.TimeWaitHolder, c.TimeWaitUntil)
-			}
-			vlan := ""
-			if len(c.VLAN) > 0 {
-				vlan = fmt.Sprintf(" vlan %v", c.VLAN)
-			}
-			p("  %6d  %s → %s #%d%s  %s  closer %s  TIME_WAIT %s  frames %d-%d, %d packets, FIN %d/%d, RST %d/%d%s  %s%s\n",
-				c.FirstFrame, c.Client, c.Server, c.Incarnation, vlan, c.Close, c.ActiveCloser, tw,
-				c.FirstFrame, c.LastFrame, c.Packets, c.FINs.Client, c.FINs.Server, c.RSTs.Client, c.RSTs.Server, roles,
-				c.History, finText(c.FIN))
+		if err := eachConnection(write); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,0 +1,121 @@
+package spill
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+)
+
+type rec struct {
+	key Key
+	val []byte
+}
+
+// TestSorterStable: whatever the bounds, the records come back as a stable sort by
+// key gives them, and nothing is left in the directory.
+func TestSorterStable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		n    int
+		opt  Options
+		runs bool
+	}{
+		{0, Options{}, false},
+		{1, Options{MaxRecords: 1}, false},
+		{1000, Options{}, false},
+		{1000, Options{MaxRecords: 3}, true},
+		{1000, Options{MaxRecords: 1}, true},
+		{1000, Options{MaxBytes: 100}, true},
+		{1000, Options{MaxRecords: 7, MaxRuns: 2}, true},
+		{5000, Options{MaxRecords: 10, MaxRuns: 16}, true},
+		{5000, Options{MaxRecords: 1, MaxRuns: 3}, true},
+	} {
+		t.Run(fmt.Sprintf("%d/%+v", tc.n, tc.opt), func(t *testing.T) {
+			dir := t.TempDir()
+			tc.opt.Dir = dir
+			s := New(tc.opt)
+			var want []rec
+			for i := range tc.n {
+				k := Key{uint64(rng.IntN(20)), uint64(rng.IntN(3)), uint64(rng.IntN(2))}
+				v := []byte(fmt.Sprintf("%d:%s", i, bytes.Repeat([]byte{'x'}, rng.IntN(40))))
+				if err := s.Add(k, v); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, rec{k, v})
+				if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+					t.Fatalf("a file left in the directory while sorting: %v", entries)
+				}
+			}
+			// Runs of a level are merged MaxRuns at a time: fewer than MaxRuns of
+			// each level, one file per level.
+			levels := map[int]int{}
+			for _, r := range s.runs {
+				if levels[r.level]++; levels[r.level] >= s.opt.MaxRuns {
+					t.Errorf("%d runs of level %d, MaxRuns %d", levels[r.level], r.level, s.opt.MaxRuns)
+				}
+			}
+			for i := 1; i < len(s.runs); i++ {
+				if s.runs[i].level > s.runs[i-1].level {
+					t.Errorf("run %d of level %d after one of level %d", i, s.runs[i].level, s.runs[i-1].level)
+				}
+			}
+			slices.SortStableFunc(want, func(a, b rec) int { return a.key.compare(b.key) })
+			if got := s.Runs() > 0; got != tc.runs {
+				t.Errorf("runs written %d, want some: %v", s.Runs(), tc.runs)
+			}
+			if s.Len() != tc.n {
+				t.Errorf("Len %d, want %d", s.Len(), tc.n)
+			}
+			var got [][]byte
+			if err := s.Each(func(r []byte) error { got = append(got, bytes.Clone(r)); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d records back, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if !bytes.Equal(got[i], want[i].val) {
+					t.Fatalf("record %d: got %q, want %q", i, got[i], want[i].val)
+				}
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("files left behind: %v", entries)
+			}
+			if err := s.Each(func([]byte) error { return nil }); err == nil {
+				t.Error("a second Each: no error")
+			}
+		})
+	}
+}
+
+// TestSorterErrors: fn's error stops the merge and is returned; a directory that
+// cannot hold the file makes Add fail, and Each too.
+func TestSorterErrors(t *testing.T) {
+	s := New(Options{MaxRecords: 2, Dir: t.TempDir()})
+	for i := range 10 {
+		s.Add(Key{uint64(10 - i)}, []byte{byte(i)})
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := s.Each(func([]byte) error { n++; return stop }); err != stop || n != 1 {
+		t.Errorf("Each: %v after %d records, want stop after 1", err, n)
+	}
+
+	s = New(Options{MaxRecords: 2, Dir: t.TempDir() + "/missing"})
+	var err error
+	for i := range 10 {
+		if err = s.Add(Key{uint64(i)}, []byte{byte(i)}); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		t.Fatal("Add: no error with a directory that does not exist")
+	}
+	if err := s.Each(func([]byte) error { return nil }); err == nil {
+		t.Error("Each: no error after a failed Add")
+	}
+}
