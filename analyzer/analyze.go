@@ -102,9 +102,16 @@ func (st *Stream) Report() Report {
 		rep.Records = st.recs
 		return rep
 	}
+	rep.Findings = st.a.findings
+	sortReport(&rep)
+	return rep
+}
+
+// sortReport puts connections in order of first frame and findings in order of time.
+func sortReport(rep *Report) {
 	sort.SliceStable(rep.Connections, func(i, j int) bool { return rep.Connections[i].FirstFrame < rep.Connections[j].FirstFrame })
-	sort.SliceStable(st.a.findings, func(i, j int) bool {
-		x, y := &st.a.findings[i], &st.a.findings[j]
+	sort.SliceStable(rep.Findings, func(i, j int) bool {
+		x, y := &rep.Findings[i], &rep.Findings[j]
 		if x.at != y.at {
 			return x.at < y.at
 		}
@@ -113,8 +120,38 @@ func (st *Stream) Report() Report {
 		}
 		return x.Kind < y.Kind
 	})
-	rep.Findings = st.a.findings
-	return rep
+}
+
+// Merge combines the Reports of Streams that analysed disjoint sets of incarnations
+// (the 4-tuples of a capture shared out among trackers): counts added, records in
+// the order one Stream would give. Streams that spill with one another (SpillWith)
+// share their Records: the first one's stands for all, with the first error any of
+// them met encoding.
+func Merge(reps []Report) Report {
+	if len(reps) == 1 {
+		return reps[0]
+	}
+	out := Report{Closes: make(map[Shape]int), Counts: make(map[Kind]int)}
+	for _, r := range reps {
+		out.Total += r.Total
+		for k, v := range r.Closes {
+			out.Closes[k] += v
+		}
+		for k, v := range r.Counts {
+			out.Counts[k] += v
+		}
+		out.Findings = append(out.Findings, r.Findings...)
+		out.Connections = append(out.Connections, r.Connections...)
+		if r.Records != nil {
+			if out.Records == nil {
+				out.Records = r.Records
+			} else if out.Records.err == nil && r.Records.err != nil {
+				out.Records.err = r.Records.err
+			}
+		}
+	}
+	sortReport(&out)
+	return out
 }
 
 func (a *analysis) connection(inc *reassembly.Incarnation) Connection {
@@ -144,6 +181,12 @@ func (a *analysis) connection(inc *reassembly.Incarnation) Connection {
 	}
 	if _, r, ok := inc.FirstRst(); ok {
 		rec.ResetBy = r.String()
+	}
+	switch inc.End {
+	case reassembly.EndIdle:
+		rec.Dropped = "idle"
+	case reassembly.EndEvicted:
+		rec.Dropped = "evicted"
 	}
 	if rec.Close == Unfinished && inc.End == reassembly.EndCaptureEnd {
 		d := roundMS(inc.EndAt - inc.Last.At)

@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"slices"
+	"sync"
 
 	"github.com/finack/finack/analyzer/spill"
 )
@@ -20,10 +21,13 @@ type Encoder struct {
 // read once each; Close frees them (reading both closes them too).
 type Records struct {
 	conns, findings *spill.Sorter
-	enc             Encoder
-	cur             Connection // the record add encodes
-	buf             []byte
-	err             error // the first error encoding a record
+	// mu guards the sorters when the Records of several Streams share them
+	// (SpillWith); nil otherwise.
+	mu  *sync.Mutex
+	enc Encoder
+	cur Connection // the record add encodes
+	buf []byte
+	err error // the first error encoding a record
 }
 
 // Spill makes the Stream keep, instead of every Connection and Finding until the
@@ -40,10 +44,27 @@ func (st *Stream) Spill(enc Encoder, opt spill.Options) {
 	st.recs = r
 }
 
+// SpillWith makes st spill as other does (other.Spill first), into the same
+// external sort, each record encoded by enc (an Encoder of st's own: encoders keep
+// buffers). For Streams fed on several goroutines, one per tracker of a sharded
+// capture: the analysis and the encoding run in parallel, the sort takes one record at
+// a time. The Reports of all of them (Merge) hand out the records of all of them.
+func (st *Stream) SpillWith(enc Encoder, other *Stream) {
+	o := other.recs
+	if o.mu == nil {
+		o.mu = new(sync.Mutex)
+	}
+	st.recs = &Records{enc: enc, findings: o.findings, conns: o.conns, mu: o.mu}
+}
+
 // add encodes and keeps one incarnation's record (r.cur) and findings.
 func (r *Records) add(fs []Finding) {
 	if r.err != nil {
 		return
+	}
+	if r.mu != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
 	}
 	if r.conns != nil {
 		c := &r.cur

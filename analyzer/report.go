@@ -142,6 +142,10 @@ type Connection struct {
 	IdleBeforeEndMS *float64 `json:"idle_before_end_ms,omitempty"`
 	// Reused: this incarnation started while the previous one was in TIME_WAIT.
 	Reused bool `json:"reused,omitempty"`
+	// Dropped: finack stopped following it before it closed: "idle" (no packet
+	// for --idle-timeout) or "evicted" (--max-connections reached, and it was
+	// among the least recently active).
+	Dropped string `json:"dropped,omitempty"`
 }
 
 // FinPair holds the FIN of each end.

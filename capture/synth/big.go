@@ -62,6 +62,7 @@ func WriteBig(w io.Writer, opt BigOptions) (BigStats, error) {
 		// Start connections until the next one would start after the earliest
 		// pending packet (or the target is reached).
 		for g.stats.Packets+q.pending < opt.Packets && (q.Len() == 0 || !g.now.After(q.items[0].p[0].Time)) {
+			g.left = opt.Packets - g.stats.Packets - q.pending
 			ps := g.connection()
 			q.pending += len(ps)
 			heap.Push(&q, &pktList{p: ps})
@@ -91,6 +92,7 @@ type bigGen struct {
 	now   time.Time
 	gap   time.Duration
 	stats BigStats
+	left  int // packets still to write when a connection starts
 	ports map[netip.Addr]uint16
 	// recent 4-tuples closed by the server first (the server holds TIME_WAIT), for
 	// reuse within 2MSL
@@ -210,8 +212,16 @@ func (g *bigGen) connection() []Packet {
 		ps = append(ps, backoff(c, fin, 2)...)
 		c.Wait(2 * time.Second)
 		ps = append(ps, c.RST(true, true))
+	case g.left < 20*g.opt.Concurrency:
+		// Among the last connections: still open when the capture ends. Only
+		// there, so that the connections open at once stay about Concurrency
+		// however long the capture (none is left open for ever in the middle).
+		g.stats.Scenarios["open"]++
 	default:
-		g.stats.Scenarios["open"]++ // still open: no close
+		// Idle, then reset by the server (a load balancer's idle timeout).
+		g.stats.Scenarios["idle_reset"]++
+		c.Wait(2 * time.Second)
+		ps = append(ps, c.RST(false, true))
 	}
 	return ps
 }

@@ -42,16 +42,12 @@ type liveOptions struct {
 	write       string
 	user        string
 	interval    time.Duration
-	idleTimeout time.Duration
-	maxConns    int
 	maxFindings int
 	metricsAddr string
 }
 
 // Defaults of live capture.
 const (
-	defaultIdleTimeout = 5 * time.Minute
-	defaultMaxConns    = 1_000_000
 	defaultMaxFindings = 10_000
 	defaultBufferKiB   = 32768
 	// liveTick is how often touched incarnations are analysed for provisional
@@ -64,7 +60,7 @@ const (
 
 // liveOnly names the flags that only mean something with -i.
 var liveOnly = []string{"snapshot-length", "count", "duration", "buffer-size", "no-promiscuous-mode", "write",
-	"relinquish-privileges", "interval", "idle-timeout", "max-connections", "max-findings", "metrics-addr"}
+	"relinquish-privileges", "interval", "max-findings", "metrics-addr"}
 
 func addLiveFlags(fs *flag.FlagSet, l *liveOptions) {
 	fs.StringVarP(&l.iface, "interface", "i", "", "capture live on `IFACE` (any: every interface) and report as it happens; stop with Ctrl-C, -c or --duration")
@@ -77,8 +73,6 @@ func addLiveFlags(fs *flag.FlagSet, l *liveOptions) {
 	fs.StringVarP(&l.write, "write", "w", "", "-i: also save the raw packets to `FILE` (pcap, nanosecond timestamps)")
 	fs.StringVarP(&l.user, "relinquish-privileges", "Z", "", "-i: once the interface is open, drop root privileges and run as `USER`")
 	fs.DurationVar(&l.interval, "interval", 0, "-i: print a one-line running summary to stderr every `DURATION`")
-	fs.DurationVar(&l.idleTimeout, "idle-timeout", defaultIdleTimeout, "-i: forget an open connection idle this long (`DURATION`; 0: never)")
-	fs.IntVar(&l.maxConns, "max-connections", defaultMaxConns, "-i: track at most `N` connections at once; past it the least recently active are evicted (0: no cap)")
 	fs.IntVar(&l.maxFindings, "max-findings", defaultMaxFindings, "-i: findings the final report lists (`N`, the latest; every finding is counted)")
 	fs.StringVar(&l.metricsAddr, "metrics-addr", "", "-i: serve Prometheus metrics at http://`HOST:PORT`/metrics")
 }
@@ -182,12 +176,6 @@ func (o *liveConfig) validateLive(fs *flag.FlagSet) error {
 	}
 	if l.interval < 0 {
 		return fmt.Errorf("--interval: must not be negative, got %v", l.interval)
-	}
-	if l.idleTimeout < 0 {
-		return fmt.Errorf("--idle-timeout: must not be negative, got %v", l.idleTimeout)
-	}
-	if l.maxConns < 0 {
-		return fmt.Errorf("--max-connections: must not be negative, got %d", l.maxConns)
 	}
 	if l.maxFindings < 0 {
 		return fmt.Errorf("--max-findings: must not be negative, got %d", l.maxFindings)
@@ -441,7 +429,7 @@ func newLiveRun(o liveConfig, src liveSource, stdout, stderr io.Writer, m *liveM
 	r.endStream = analyzer.NewStream(r.cfg, true)
 	r.tr = reassembly.NewTracker(reassembly.Config{
 		TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait,
-		Done: r.done, IdleTimeout: o.live.idleTimeout, MaxConnections: o.live.maxConns, Touched: true,
+		Done: r.done, IdleTimeout: o.idleTimeout, MaxConnections: o.maxConns, Touched: true,
 	})
 	r.lastLine = r.start
 	return r
@@ -899,7 +887,7 @@ func (r *liveRun) finish(stoppedBy string, readErr error) int {
 		Started: r.start.UTC().Format(time.RFC3339Nano), Stopped: now.UTC().Format(time.RFC3339Nano),
 		Seconds: roundSeconds(now.Sub(r.start)), StoppedBy: stoppedBy,
 		Received: r.kstats.Received, Dropped: r.kstats.Dropped, IfDropped: r.kstats.IfDropped,
-		IdleTimeoutSeconds: r.o.live.idleTimeout.Seconds(), MaxConnections: r.o.live.maxConns,
+		IdleTimeoutSeconds: r.o.idleTimeout.Seconds(), MaxConnections: r.o.maxConns,
 		HeldAtEnd: ts.Tracked, PeakHeld: ts.PeakHeld, Expired: ts.Expired, Idle: ts.Idle, Evicted: ts.Evicted,
 		FindingsListed: len(findings), FindingsOmitted: r.omitted, Provisional: prov, Withdrawn: wd,
 		Saved: r.o.live.write,

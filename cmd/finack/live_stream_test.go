@@ -51,9 +51,9 @@ func liveOnFile(t *testing.T, file, output string) (*liveRun, *bytes.Buffer, *by
 		t.Fatal(err)
 	}
 	cfg := liveConfig{
-		options: options{output: output, timeWait: reassembly.DefaultTimeWait, view: viewOptions{profile: prof}},
-		live: liveOptions{iface: "test0", maxFindings: defaultMaxFindings, maxConns: defaultMaxConns,
-			idleTimeout: defaultIdleTimeout, snaplen: capture.DefaultSnapLen},
+		options: options{output: output, timeWait: reassembly.DefaultTimeWait, view: viewOptions{profile: prof},
+			maxConns: defaultMaxConns, idleTimeout: defaultIdleTimeout},
+		live: liveOptions{iface: "test0", maxFindings: defaultMaxFindings, snaplen: capture.DefaultSnapLen},
 	}
 	var out, errb bytes.Buffer
 	run := newLiveRun(cfg, fileSource{r}, &out, &errb, nil)

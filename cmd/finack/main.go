@@ -74,6 +74,12 @@ type options struct {
 	quiet       bool
 	view        viewOptions
 
+	// Tracking: files and live capture (workers.go; live.go). live: -i was given.
+	live        bool
+	idleTimeout time.Duration
+	maxConns    int
+	workers     int
+
 	// CI checks: failon.go, baseline.go, inputs.go, multi.go, junit.go, evidence.go.
 	failRules     []failRule
 	separate      bool
@@ -119,6 +125,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.export, "export", "", "write every packet of the connections with findings to `FILE` (pcap; pcapng, with a comment per packet, when FILE ends in .pcapng); the report maps frame numbers")
 	fs.BoolVar(&o.ladder, "ladder", false, "text output: draw each connection with findings as a sequence diagram (client left, server right)")
 	addViewFlags(fs, &o.view)
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", idleTimeoutUnset, "stop following an open connection idle this long in capture time, reported as dropped (`DURATION`; 0: never; default: 5m with -i, as Zeek's tcp_inactivity_timeout, never with -r)")
+	fs.IntVar(&o.maxConns, "max-connections", defaultMaxConns, "track at most `N` connections at once; past it the least recently active tenth are finished early, reported as evicted (0: no cap)")
+	fs.IntVar(&o.workers, "workers", defaultWorkers(), "-r: track and analyse on `N` cores (the report does not depend on N; default: the number of CPUs)")
 	runners := make([]modeRunner, len(modes))
 	for i, add := range modes {
 		runners[i] = add(fs)
@@ -146,6 +155,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	o.filter = strings.Join(fs.Args(), " ")
+	o.live = fs.Changed("interface")
+	if err := o.validateTracking(); err != nil {
+		fmt.Fprintf(stderr, "finack: %v\n", err)
+		return exitError
+	}
 	if err := o.view.resolve(fs, &o); err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
 		return exitError
@@ -228,7 +242,7 @@ func printUsage(fs *flag.FlagSet, w io.Writer) {
 		if f.Value.Type() != "bool" && name != "" {
 			left += " " + name
 		}
-		if d := f.DefValue; d != "" && d != "false" && d != "[]" && f.Value.Type() != "stringArray" {
+		if d := f.DefValue; d != "" && d != "false" && d != "[]" && f.Value.Type() != "stringArray" && !defaultInUsage[f.Name] {
 			usage += fmt.Sprintf(" (default %s)", d)
 		}
 		lines = append(lines, line{left, usage})
@@ -274,6 +288,10 @@ func kindList() string {
 	return strings.Join(s, ", ")
 }
 
+// defaultInUsage names the flags whose usage text says their default (it depends on
+// the mode or the machine).
+var defaultInUsage = map[string]bool{"idle-timeout": true, "workers": true}
+
 func versionString() string {
 	v := version
 	goVersion := "unknown"
@@ -312,56 +330,82 @@ func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 	}
 	defer r.Close()
 	cfg := reassembly.Config{TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait}
-	// The tracker streams (hands each incarnation to the analysis once nothing can
-	// change it, and forgets it) unless a view needs every incarnation at the end:
-	// memory then follows the connections open or in TIME_WAIT at once.
-	// A record per connection only when something shows or uses it: a text report
-	// without --connections keeps counts and findings, and stays flat in memory.
+	acfg := analyzer.Config{TimeWait: o.timeWait}
+	if o.view.states {
+		// The views need every incarnation at the end: one tracker that keeps them.
+		tr := reassembly.NewTracker(cfg)
+		readErr := readAll(r, tr.Add, o.progress)
+		st := r.Stats()
+		tr.Finish(captureEnd(st))
+		rep = analyzer.Analyze(tr.Incarnations(), acfg)
+		doc = newDocument(o, st, rep, readErr)
+		v := newView(o.view, tr.Incarnations(), st.First, st.Last, o.timeWait)
+		doc.view = &v
+		return doc, rep, nil
+	}
+	// The trackers stream: each hands an incarnation to its analysis once nothing
+	// can change it, and forgets it; memory follows the connections open or in
+	// TIME_WAIT at once. A record per connection only when something shows or uses
+	// it: a text report without --connections keeps counts and findings.
 	keep := o.output != "text" || o.connections || o.export != "" || o.ladder || o.writeBaseline != "" || len(o.baselines) > 0
-	stream := analyzer.NewStream(analyzer.Config{TimeWait: o.timeWait}, keep)
-	if streamsReport(o) {
-		// The plain report: records encoded as printed, sorted on disk past a
-		// bound (spill.go), not held until the end.
-		stream.Spill(reportEncoder(o), spillOptions)
+	workers := max(o.workers, 1)
+	streams := make([]*analyzer.Stream, workers)
+	done := make([]func(*reassembly.Incarnation), workers)
+	for i := range streams {
+		st := analyzer.NewStream(acfg, keep)
+		if streamsReport(o) {
+			// The plain report: records encoded as printed, sorted on disk past a
+			// bound (spill.go), not held until the end; one sort for all workers.
+			if i == 0 {
+				st.Spill(reportEncoder(o), spillOptions)
+			} else {
+				st.SpillWith(reportEncoder(o), streams[0])
+			}
+		}
+		streams[i] = st
+		done[i] = func(inc *reassembly.Incarnation) { st.Add(inc) }
 	}
-	if !o.view.states {
-		cfg.Done = func(inc *reassembly.Incarnation) { stream.Add(inc) }
-		cfg.KeepCounts = true // incarnation numbers as the batch tracker gives them
+	cfg.KeepCounts = true // incarnation numbers as a tracker that keeps everything gives them
+	cfg.IdleTimeout, cfg.MaxConnections = o.idleTimeout, o.maxConns
+	tst, readErr := trackAll(r, cfg, done, o.progress)
+	st := r.Stats()
+	o.progress.endCapture(st.Packets)
+	reps := make([]analyzer.Report, len(streams))
+	for i, s := range streams {
+		reps[i] = s.Report()
 	}
-	tr := reassembly.NewTracker(cfg)
+	rep = analyzer.Merge(reps)
+	doc = newDocument(o, st, rep, readErr)
+	doc.Summary.Dropped = droppedOf(o, tst)
+	return doc, rep, nil
+}
+
+// readAll feeds every segment of r to add; it returns the error that stopped the
+// reading (nil at the end of the input).
+func readAll(r *capture.Reader, add func(*capture.Segment), pr *progress) error {
 	var seg capture.Segment
-	var readErr error
-	pr, n := o.progress, uint(0)
+	n := uint(0)
 	for {
 		err := r.Next(&seg)
 		if err == io.EOF {
-			break
+			pr.endCapture(r.Stats().Packets)
+			return nil
 		}
 		if err != nil {
-			readErr = err
-			break
+			pr.endCapture(r.Stats().Packets)
+			return err
 		}
-		tr.Add(&seg)
+		add(&seg)
 		if n++; n%progressPublish == 0 && pr != nil {
 			pr.setPackets(r.Stats().Packets)
 		}
 	}
-	st := r.Stats()
-	pr.endCapture(st.Packets)
-	end := st.Last.UnixNano()
+}
+
+// captureEnd is the capture time trackers finish at: the last timestamp.
+func captureEnd(st capture.Stats) int64 {
 	if st.Last.IsZero() {
-		end = 0
+		return 0
 	}
-	tr.Finish(end)
-	if cfg.Done != nil {
-		rep = stream.Report()
-	} else {
-		rep = analyzer.Analyze(tr.Incarnations(), analyzer.Config{TimeWait: o.timeWait})
-	}
-	doc = newDocument(o, st, rep, readErr)
-	if o.view.states {
-		v := newView(o.view, tr.Incarnations(), st.First, st.Last, o.timeWait)
-		doc.view = &v
-	}
-	return doc, rep, nil
+	return st.Last.UnixNano()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/reassembly"
 )
 
 // document is the whole report: what -o json prints, and what text and NDJSON render.
@@ -41,6 +42,12 @@ type summary struct {
 	BadTimestamps uint64     `json:"bad_timestamps"`
 	First         *time.Time `json:"first_packet,omitempty"`
 	Last          *time.Time `json:"last_packet,omitempty"`
+	// ClockStepsBack: the capture clock stepped back by more than a second (see
+	// capture.Stats.StepsBack); absent when it never did.
+	ClockStepsBack *clockSteps `json:"clock_steps_back,omitempty"`
+	// Dropped: connections finack stopped following before they closed, to bound
+	// its memory (--idle-timeout, --max-connections); absent when none.
+	Dropped *dropped `json:"dropped,omitempty"`
 	// TimeWaitSeconds is the TIME_WAIT length the analysis used.
 	TimeWaitSeconds float64                `json:"time_wait_s"`
 	Connections     int                    `json:"connections"`
@@ -51,6 +58,30 @@ type summary struct {
 	// "file" line.
 	Live       json.RawMessage `json:"live,omitempty"`
 	liveHeader func(io.Writer)
+}
+
+// clockSteps: how often the capture clock stepped back, the largest step and the
+// frame after it.
+type clockSteps struct {
+	Count    uint64  `json:"count"`
+	LargestS float64 `json:"largest_s"`
+	Frame    uint64  `json:"frame"`
+}
+
+// dropped counts the connections finished before their close: idle past the idle
+// timeout, or evicted at the connection cap (the least recently active tenth).
+type dropped struct {
+	Idle               uint64  `json:"idle"`
+	IdleTimeoutSeconds float64 `json:"idle_timeout_s"`
+	Evicted            uint64  `json:"evicted"`
+	MaxConnections     int     `json:"max_connections"`
+}
+
+func droppedOf(o options, st reassembly.TrackerStats) *dropped {
+	if st.Idle == 0 && st.Evicted == 0 {
+		return nil
+	}
+	return &dropped{Idle: st.Idle, IdleTimeoutSeconds: o.idleTimeout.Seconds(), Evicted: st.Evicted, MaxConnections: o.maxConns}
 }
 
 func newDocument(o options, st capture.Stats, rep analyzer.Report, readErr error) document {
@@ -71,6 +102,9 @@ func newDocument(o options, st capture.Stats, rep analyzer.Report, readErr error
 	if !st.First.IsZero() {
 		f, l := st.First.UTC(), st.Last.UTC()
 		d.Summary.First, d.Summary.Last = &f, &l
+	}
+	if st.StepsBack > 0 {
+		d.Summary.ClockStepsBack = &clockSteps{Count: st.StepsBack, LargestS: st.LargestStepBack.Seconds(), Frame: st.LargestStepBackFrame}
 	}
 	if d.Findings == nil {
 		d.Findings = []analyzer.Finding{}
@@ -234,7 +268,15 @@ func writeText(w io.Writer, d document, connections bool) error {
 	if s.First != nil {
 		p("time         %s to %s (%s)\n", s.First.Format(time.RFC3339Nano), s.Last.Format(time.RFC3339Nano), s.Last.Sub(*s.First))
 	}
+	if c := s.ClockStepsBack; c != nil {
+		p("warning      the capture clock stepped back %d time(s), by up to %s (frame %d): durations across a step are not meaningful\n",
+			c.Count, time.Duration(c.LargestS*float64(time.Second)).Round(time.Millisecond), c.Frame)
+	}
 	p("connections  %d TCP (TIME_WAIT length %s)\n", s.Connections, time.Duration(s.TimeWaitSeconds*float64(time.Second)))
+	if x := s.Dropped; x != nil {
+		p("dropped      %d idle past --idle-timeout %s, %d evicted at --max-connections %d: finished before they closed\n",
+			x.Idle, time.Duration(x.IdleTimeoutSeconds*float64(time.Second)), x.Evicted, x.MaxConnections)
+	}
 	p("closes       %s\n", countsText(analyzer.Shapes, s.Closes))
 	p("findings     %s\n", countsText(analyzer.Kinds, s.FindingCounts))
 	// The lines of findings and connections: from the document, or the records of a

@@ -132,6 +132,9 @@ func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 	if len(c.VLAN) > 0 {
 		vlan = fmt.Sprintf(" vlan %v", c.VLAN)
 	}
+	if c.Dropped != "" {
+		roles += " (dropped: " + c.Dropped + ")"
+	}
 	return fmt.Appendf(dst, "  %6d  %s → %s #%d%s  %s  closer %s  TIME_WAIT %s  frames %d-%d, %d packets, FIN %d/%d, RST %d/%d%s  %s%s\n",
 		c.FirstFrame, c.Client, c.Server, c.Incarnation, vlan, c.Close, c.ActiveCloser, tw,
 		c.FirstFrame, c.LastFrame, c.Packets, c.FINs.Client, c.FINs.Server, c.RSTs.Client, c.RSTs.Server, roles,

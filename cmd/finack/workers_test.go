@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/finack/finack/analyzer/spill"
+	"github.com/finack/finack/capture/synth"
+)
+
+// TestWorkersSameReport: the report does not depend on --workers. Every committed
+// capture, in every format, with records in memory (--fail-on keeps them) and
+// streamed through the external sort with a tiny bound, is byte for byte the report
+// of one worker, with 2, 3 and 7 workers.
+func TestWorkersSameReport(t *testing.T) {
+	defer func(o spill.Options) { spillOptions = o }(spillOptions)
+	for _, set := range captureSets(t) {
+		t.Run(set[0], func(t *testing.T) {
+			var args []string
+			for _, f := range set {
+				args = append(args, "-r", f)
+			}
+			for _, form := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"--connections"}, {"-o", "json", "--fail-on", "any>100000"}, {"-o", "junit"}} {
+				a := append(append([]string(nil), args...), form...)
+				for _, bound := range []spill.Options{{}, {MaxRecords: 2}} {
+					spillOptions = bound
+					want, wantErr, wantCode := runIn(t, pcapDir, append([]string{"--workers", "1"}, a...)...)
+					for _, n := range []string{"2", "3", "7"} {
+						got, gotErr, code := runIn(t, pcapDir, append([]string{"--workers", n}, a...)...)
+						if got != want || gotErr != wantErr || code != wantCode {
+							t.Errorf("finack --workers %s %v (spill bound %+v): differs from one worker (exit %d, want %d; stderr %q, want %q):\n%s",
+								n, a, bound, code, wantCode, gotErr, wantErr, lineDiff(want, got))
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestWorkersSameReportBig: the same on a generated capture large enough that the
+// trackers sweep, pack quiet incarnations, and forget 4-tuples many times.
+func TestWorkersSameReportBig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: generates 300,000 packets")
+	}
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "big.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.WriteBig(f, synth.BigOptions{Packets: 300_000, Seed: 3, Concurrency: 2000}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for _, n := range []string{"1", "2", "5"} {
+		got, stderr, code := runIn(t, dir, "--workers", n, "-r", "big.pcap", "-o", "json", "--time-wait", "5s")
+		if code != exitOK {
+			t.Fatalf("--workers %s: exit %d: %s", n, code, stderr)
+		}
+		if n == "1" {
+			want = got
+			continue
+		}
+		if got != want {
+			t.Errorf("--workers %s: the report differs from one worker's:\n%s", n, lineDiff(want, got))
+		}
+	}
+}
+
+// TestIdleTimeoutAndCapForFiles: a connection left open and quiet past
+// --idle-timeout is finished and marked dropped (idle), and counted in the summary;
+// without it (the default for files) or with 0 it is kept to the end. --max-connections caps a file read too, the
+// evictions counted.
+func TestIdleTimeoutAndCapForFiles(t *testing.T) {
+	srv := netip.MustParseAddrPort("192.0.2.10:80")
+	var ps []synth.Packet
+	// Connection 1: handshake and a request, then nothing for 10 minutes while
+	// connections 2..4 come and close.
+	c1 := synth.NewConn(netip.MustParseAddrPort("192.0.2.1:40001"), srv, 1000, 2000, synth.Epoch)
+	ps = append(ps, c1.Handshake()...)
+	ps = append(ps, c1.Exchange(100, 200)...)
+	for i := 2; i <= 4; i++ {
+		c := synth.NewConn(netip.MustParseAddrPort(fmt.Sprintf("192.0.2.1:4000%d", i)), srv, 1000, 2000, synth.Epoch.Add(time.Duration(i)*4*time.Minute))
+		ps = append(ps, c.Full(100, 200, false)...)
+	}
+	dir := t.TempDir()
+	writePcap(t, dir, "idle.pcap", ps)
+	type doc struct {
+		Summary struct {
+			Dropped *dropped `json:"dropped"`
+		} `json:"summary"`
+		Connections []struct {
+			Client  string `json:"client"`
+			Close   string `json:"close"`
+			Dropped string `json:"dropped"`
+		} `json:"connections"`
+	}
+	for _, tc := range []struct {
+		args           []string
+		idle, evicted  uint64
+		droppedClient1 string
+	}{
+		{nil, 0, 0, ""}, // files: no idle timeout unless asked
+		{[]string{"--idle-timeout", "5m"}, 1, 0, "idle"},
+		{[]string{"--idle-timeout", "20m"}, 0, 0, ""},
+		{[]string{"--idle-timeout", "0", "--max-connections", "1", "--workers", "1"}, 0, 1, "evicted"}, // the others close and expire before the next starts
+	} {
+		out, stderr, code := runIn(t, dir, append([]string{"-r", "idle.pcap", "-o", "json"}, tc.args...)...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, stderr)
+		}
+		var d doc
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		var idle, evicted uint64
+		if x := d.Summary.Dropped; x != nil {
+			idle, evicted = x.Idle, x.Evicted
+		}
+		if idle != tc.idle || evicted != tc.evicted || len(d.Connections) != 4 || d.Connections[0].Dropped != tc.droppedClient1 {
+			t.Errorf("%v: dropped idle %d evicted %d (want %d, %d); first connection dropped %q (want %q); %d connections",
+				tc.args, idle, evicted, tc.idle, tc.evicted, d.Connections[0].Dropped, tc.droppedClient1, len(d.Connections))
+		}
+	}
+}
