@@ -25,7 +25,7 @@ import (
 // sweep packs it: long enough that the segments that usually follow a close (the
 // final ACK, a retransmitted FIN 200 ms later) have come and gone; short enough that
 // a flood of SYNs is packed before it takes gigabytes.
-const packIdle = int64(1e9)
+const packIdle = int64(250e6)
 
 // packAbove: a sweep packs only while the tracker holds at least this many
 // incarnations. Packing and unpacking cost about 1.4 µs per incarnation; below this

@@ -21,7 +21,15 @@ func main() {
 	bigOut := flag.String("o", "big.pcap", "with -big: the `FILE` to write")
 	seed := flag.Uint64("seed", 1, "with -big: the random seed (the same seed gives the same bytes)")
 	conc := flag.Int("concurrency", 1000, "with -big: connections open at once, about")
+	flood := flag.Int("flood", 0, "instead: write a SYN flood of `N` spoofed SYNs, 10 µs apart, around two real connections (the hostile captures' flood) to -o")
 	flag.Parse()
+	if *flood > 0 {
+		if err := writeFlood(*bigOut, *flood); err != nil {
+			fmt.Fprintln(os.Stderr, "finack-gen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *big > 0 {
 		if err := writeBig(*bigOut, *big, *seed, *conc); err != nil {
 			fmt.Fprintln(os.Stderr, "finack-gen:", err)
@@ -67,5 +75,21 @@ func writeBig(path string, packets int, seed uint64, concurrency int) error {
 	}
 	// On stderr: the capture itself may be going to stdout (-o /dev/stdout).
 	fmt.Fprintf(os.Stderr, "wrote %s: %d packets, %d connections %v\n", path, st.Packets, st.Connections, st.Scenarios)
+	return nil
+}
+
+// writeFlood writes a SYN flood capture (capture/synth.WriteSYNFlood).
+func writeFlood(path string, n int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = synth.WriteSYNFlood(f, n)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	return nil
 }

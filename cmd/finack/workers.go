@@ -61,7 +61,7 @@ const batchLen = 512
 // floodSweep: a sweep also comes after this many SYNs since the last one, so that
 // a SYN flood's half-open connections are packed (reassembly/pack.go) at the pace
 // they arrive, not every few seconds of capture time.
-const floodSweep = 65536
+const floodSweep = 16384
 
 // batch is a run of segments for one worker, after a sweep at sweepAt (capture
 // time, ns) when sweep is set.
