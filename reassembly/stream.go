@@ -220,8 +220,9 @@ func (t *Tracker) forget(k FlowKey, f *flow) {
 }
 
 // countsGeneration is how many forgotten 4-tuples' counts one generation holds
-// (Config.KeepCounts): two generations take at most about 40 MB.
-const countsGeneration = 1 << 19
+// (Config.KeepCounts): two generations take at most about 6 MB, so that a capture
+// of ten million connections needs no more memory than one of a million.
+const countsGeneration = 1 << 17
 
 // finished is an incarnation to hand to Done: whole, or packed (unpacked when its
 // turn comes, so that finishing a million packed incarnations at the end of a capture

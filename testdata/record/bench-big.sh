@@ -8,10 +8,11 @@
 #   PACKETS=2000000 CONNS="1000000 10000000" CONCURRENCY=100 RUNS=3 testdata/record/bench-big.sh
 #
 # Speed: best of RUNS wall seconds, packets/s and peak RSS (/usr/bin/time -v) for
-# `finack -r FILE -o json` (every finding on), `tshark -q -z conv,tcp -r FILE` and
-# `tcptrace -n FILE`, and the ratios. Memory: `finack-gen -big N -o /dev/stdout |
-# finack -r -` (text report: counts and findings, no record per connection; -o json
-# keeps one record per connection for its connections array and grows with them).
+# `finack -r FILE -o json` (every finding on; --workers at its default, the number of
+# CPUs; with --workers 1; and with --workers 1 held to one core by taskset, the
+# single-core figure), `tshark -q -z conv,tcp -r FILE` and `tcptrace -n FILE`, and
+# the ratios. Memory: `finack-gen -big N -o /dev/stdout | finack -r - -o json` (its
+# records go through the external sort: the report is written from disk).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 RUNS=${RUNS:-3}
@@ -48,6 +49,13 @@ row() {
 		'BEGIN{pps = (s > 0) ? p/s : 0; printf "%-30s %9.2f %14.0f %12.1f %9.1f\n", n, s, pps, kb/1024, (f > 0) ? s/f : 0}'
 }
 row "finack -r FILE -o json" "$fs" "$fkb"
+read -r s kb < <(best "$work/finack" --workers 1 -r "$file" -o json)
+row "  --workers 1" "$s" "$kb"
+if command -v taskset >/dev/null; then
+	read -r s1 kb < <(best taskset -c 0 "$work/finack" --workers 1 -r "$file" -o json)
+	row "  --workers 1, one core" "$s1" "$kb"
+	awk -v a="$s1" -v b="$fs" 'BEGIN{printf "  default workers vs one core: %.2f×\n", a/b}'
+fi
 if command -v tshark >/dev/null; then
 	read -r s kb < <(best tshark -q -z conv,tcp -r "$file")
 	row "tshark -q -z conv,tcp" "$s" "$kb"
@@ -64,9 +72,9 @@ for n in $CONNS; do
 	# About 12.8 packets per connection in WriteBig's mix.
 	p=$((n * 128 / 10))
 	"$work/finack-gen" -big $p -concurrency "$CONCURRENCY" -o /dev/stdout 2>/dev/null |
-		/usr/bin/time -v -o "$work/t" "$work/finack" -r - >"$work/out" 2>&1 || true
+		/usr/bin/time -v -o "$work/t" "$work/finack" -r - -o json >"$work/out" 2>&1 || true
 	s=$(awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$work/t")
 	kb=$(awk -F': ' '/Maximum resident set size/{print $2}' "$work/t")
-	conns=$(awk '/^connections/{print $2}' "$work/out")
+	conns=$(sed -n 's/^    "connections": \([0-9]*\),/\1/p' "$work/out")
 	printf '%12s %14s %9s %12.1f\n' "$conns" "$p" "$s" "$(awk -v kb="$kb" 'BEGIN{print kb/1024}')"
 done
