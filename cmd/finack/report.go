@@ -141,7 +141,7 @@ func writeJSON(w io.Writer, d document) error {
 		}
 		fmt.Fprintf(bw, "  \"states_at\": %s,\n  \"states\": %s,\n  \"time_wait\": %s,\n", at, states, tw)
 	}
-	findings, connections := eachJSON(d.Findings), eachJSON(d.Connections)
+	findings, connections := eachJSON(d.Findings, appendFindingJSON), eachJSON(d.Connections, appendConnectionJSON)
 	if d.records != nil {
 		findings, connections = d.records.Findings, d.records.Connections
 	}
@@ -198,10 +198,17 @@ func writeJSONArray(w *bufio.Writer, name string, each func(func([]byte) error) 
 	return nil
 }
 
-// encodeConnections writes one NDJSON record per connection.
+// encodeConnections writes one NDJSON record per connection (appendConnectionJSON
+// and the "type" of ndjsonConnection, through enc: a json.RawMessage is written as
+// it is, compact JSON being left unchanged).
 func encodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
+	var b []byte
+	var err error
 	for i := range conns {
-		if err := enc.Encode(ndjsonConnection(&conns[i])); err != nil {
+		if b, err = appendConnectionNDJSON(b[:0], &conns[i]); err != nil {
+			return err
+		}
+		if err := enc.Encode(json.RawMessage(b[:len(b)-1])); err != nil {
 			return err
 		}
 	}
@@ -227,8 +234,13 @@ func writeNDJSON(w io.Writer, d document) error {
 	if err := encodeConnections(enc, d.Connections); err != nil {
 		return err
 	}
+	var b []byte
+	var err error
 	for i := range d.Findings {
-		if err := enc.Encode(ndjsonFinding(&d.Findings[i])); err != nil {
+		if b, err = appendFindingNDJSON(b[:0], &d.Findings[i]); err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
 			return err
 		}
 	}

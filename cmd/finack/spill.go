@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 
 	"github.com/finack/finack/analyzer"
@@ -47,26 +45,9 @@ func streamsReport(o options) bool {
 func reportEncoder(o options) analyzer.Encoder {
 	switch o.output {
 	case "json":
-		j := newJSONItems()
-		return analyzer.Encoder{
-			Connection: func(dst []byte, c *analyzer.Connection) ([]byte, error) { return j.append(dst, c) },
-			Finding:    func(dst []byte, f *analyzer.Finding) ([]byte, error) { return j.append(dst, f) },
-		}
+		return analyzer.Encoder{Connection: appendConnectionJSON, Finding: appendFindingJSON}
 	case "ndjson":
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		line := func(dst []byte, v any) ([]byte, error) {
-			buf.Reset()
-			if err := enc.Encode(v); err != nil {
-				return dst, err
-			}
-			return append(dst, buf.Bytes()...), nil
-		}
-		return analyzer.Encoder{
-			Connection: func(dst []byte, c *analyzer.Connection) ([]byte, error) { return line(dst, ndjsonConnection(c)) },
-			Finding:    func(dst []byte, f *analyzer.Finding) ([]byte, error) { return line(dst, ndjsonFinding(f)) },
-		}
+		return analyzer.Encoder{Connection: appendConnectionNDJSON, Finding: appendFindingNDJSON}
 	default:
 		e := analyzer.Encoder{
 			Finding: func(dst []byte, f *analyzer.Finding) ([]byte, error) { return appendFindingText(dst, f), nil },
@@ -78,28 +59,9 @@ func reportEncoder(o options) analyzer.Encoder {
 	}
 }
 
-// jsonItems encodes one finding or connection as a line of the arrays of -o json.
-type jsonItems struct {
-	buf bytes.Buffer
-	enc *json.Encoder
-}
-
-func newJSONItems() *jsonItems {
-	j := &jsonItems{}
-	j.enc = json.NewEncoder(&j.buf)
-	j.enc.SetEscapeHTML(false)
-	return j
-}
-
-func (j *jsonItems) append(dst []byte, v any) ([]byte, error) {
-	j.buf.Reset()
-	if err := j.enc.Encode(v); err != nil {
-		return dst, err
-	}
-	return append(dst, bytes.TrimSuffix(j.buf.Bytes(), []byte("\n"))...), nil
-}
-
-// ndjsonConnection and ndjsonFinding are the records of -o ndjson.
+// ndjsonConnection and ndjsonFinding are the records of -o ndjson, as encoding/json
+// encodes them; appendConnectionNDJSON and appendFindingNDJSON (jsonrec.go) write the
+// same bytes by hand.
 func ndjsonConnection(c *analyzer.Connection) any {
 	return struct {
 		Type string `json:"type"`
@@ -142,14 +104,13 @@ func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 }
 
 // eachJSON hands out the items of a document held in memory, encoded as a spilling
-// analysis encodes them for -o json.
-func eachJSON[T any](items []T) func(func([]byte) error) error {
+// analysis encodes them for -o json (appendFindingJSON, appendConnectionJSON).
+func eachJSON[T any](items []T, appendItem func([]byte, *T) ([]byte, error)) func(func([]byte) error) error {
 	return func(fn func([]byte) error) error {
-		j := newJSONItems()
 		var b []byte
 		var err error
 		for i := range items {
-			if b, err = j.append(b[:0], &items[i]); err != nil {
+			if b, err = appendItem(b[:0], &items[i]); err != nil {
 				return err
 			}
 			if err := fn(b); err != nil {

@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/finack/finack/analyzer"
+)
+
+// The records of a report (analyzer.Connection, analyzer.Finding) are encoded by
+// hand: encoding/json's reflection was about a tenth of the run time of a large
+// capture's -o json. The output is byte for byte what encoding/json writes with
+// SetEscapeHTML(false) (jsonrec_test.go compares the two on random records and
+// fuzzed values): the same field order, omitempty rules, float and time formats and
+// string escaping. A value encoding/json refuses (a NaN or infinite float, a time
+// outside the years 0-9999 or with a zone offset of 24 hours or more) is handed to
+// encoding/json, so that the error is its error too.
+//
+// A field added to either type, or to the types they hold, must be added here: the
+// randomized test fills every field and fails until it is.
+
+// appendConnectionJSON appends c as encoding/json encodes it (no newline): an item
+// of the connections array of -o json.
+func appendConnectionJSON(dst []byte, c *analyzer.Connection) ([]byte, error) {
+	b, ok := appendConnectionFields(append(dst, '{'), c)
+	if !ok {
+		return appendJSONReference(dst, c, false)
+	}
+	return append(b, '}'), nil
+}
+
+// appendFindingJSON appends f as encoding/json encodes it (no newline).
+func appendFindingJSON(dst []byte, f *analyzer.Finding) ([]byte, error) {
+	b, ok := appendFindingFields(append(dst, '{'), f)
+	if !ok {
+		return appendJSONReference(dst, f, false)
+	}
+	return append(b, '}'), nil
+}
+
+// appendConnectionNDJSON appends the line of c in -o ndjson (ndjsonConnection, with
+// its newline).
+func appendConnectionNDJSON(dst []byte, c *analyzer.Connection) ([]byte, error) {
+	b, ok := appendConnectionFields(append(dst, `{"type":"connection",`...), c)
+	if !ok {
+		return appendJSONReference(dst, ndjsonConnection(c), true)
+	}
+	return append(b, '}', '\n'), nil
+}
+
+// appendFindingNDJSON appends the line of f in -o ndjson (ndjsonFinding).
+func appendFindingNDJSON(dst []byte, f *analyzer.Finding) ([]byte, error) {
+	b, ok := appendFindingFields(append(dst, `{"type":"finding",`...), f)
+	if !ok {
+		return appendJSONReference(dst, ndjsonFinding(f), true)
+	}
+	return append(b, '}', '\n'), nil
+}
+
+// appendJSONReference encodes v with encoding/json, for the values the appenders
+// leave to it (those it reports an error for).
+func appendJSONReference(dst []byte, v any, newline bool) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return dst, err
+	}
+	b := buf.Bytes()
+	if !newline {
+		b = bytes.TrimSuffix(b, []byte("\n"))
+	}
+	return append(dst, b...), nil
+}
+
+// appendConnectionFields appends the members of c, without braces. ok is false when
+// a value is one encoding/json refuses.
+func appendConnectionFields(b []byte, c *analyzer.Connection) (_ []byte, ok bool) {
+	ok = true
+	b = append(b, `"client":`...)
+	b = appendJSONString(b, c.Client)
+	b = append(b, `,"server":`...)
+	b = appendJSONString(b, c.Server)
+	b = append(b, `,"roles_known":`...)
+	b = strconv.AppendBool(b, c.RolesKnown)
+	if len(c.VLAN) > 0 {
+		b = append(b, `,"vlan":[`...)
+		for i, v := range c.VLAN {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendUint(b, uint64(v), 10)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"incarnation":`...)
+	b = strconv.AppendInt(b, int64(c.Incarnation), 10)
+	b = append(b, `,"first_frame":`...)
+	b = strconv.AppendUint(b, c.FirstFrame, 10)
+	b = append(b, `,"last_frame":`...)
+	b = strconv.AppendUint(b, c.LastFrame, 10)
+	b = append(b, `,"start":`...)
+	b, ok = appendJSONTime(b, c.Start, ok)
+	b = append(b, `,"end":`...)
+	b, ok = appendJSONTime(b, c.End, ok)
+	b = append(b, `,"packets":`...)
+	b = strconv.AppendUint(b, c.Packets, 10)
+	b = append(b, `,"close":`...)
+	b = appendJSONString(b, string(c.Close))
+	b = append(b, `,"active_closer":`...)
+	b = appendJSONString(b, c.ActiveCloser)
+	b = append(b, `,"time_wait_holder":`...)
+	b = appendJSONString(b, c.TimeWaitHolder)
+	if c.TimeWaitUntil != "" {
+		b = append(b, `,"time_wait_until":`...)
+		b = appendJSONString(b, c.TimeWaitUntil)
+	}
+	b = append(b, `,"history":`...)
+	b = appendJSONString(b, c.History)
+	b = append(b, `,"fin":{`...)
+	sep := false
+	if c.FIN.Client != nil {
+		b = append(b, `"client":`...)
+		b, ok = appendFinAckJSON(b, c.FIN.Client, ok)
+		sep = true
+	}
+	if c.FIN.Server != nil {
+		if sep {
+			b = append(b, ',')
+		}
+		b = append(b, `"server":`...)
+		b, ok = appendFinAckJSON(b, c.FIN.Server, ok)
+	}
+	b = append(b, `},"fins":`...)
+	b = appendPairJSON(b, c.FINs)
+	b = append(b, `,"rsts":`...)
+	b = appendPairJSON(b, c.RSTs)
+	if c.ResetBy != "" {
+		b = append(b, `,"reset_by":`...)
+		b = appendJSONString(b, c.ResetBy)
+	}
+	if c.IdleBeforeEndMS != nil {
+		b = append(b, `,"idle_before_end_ms":`...)
+		b, ok = appendJSONFloat(b, *c.IdleBeforeEndMS, ok)
+	}
+	if c.Reused {
+		b = append(b, `,"reused":true`...)
+	}
+	if c.Dropped != "" {
+		b = append(b, `,"dropped":`...)
+		b = appendJSONString(b, c.Dropped)
+	}
+	return b, ok
+}
+
+func appendFinAckJSON(b []byte, f *analyzer.FinAck, ok bool) ([]byte, bool) {
+	b = append(b, `{"frame":`...)
+	b = strconv.AppendUint(b, f.Frame, 10)
+	if f.AckedBy != 0 {
+		b = append(b, `,"acked_by":`...)
+		b = strconv.AppendUint(b, f.AckedBy, 10)
+	}
+	if f.AckedAfterMS != nil {
+		b = append(b, `,"acked_after_ms":`...)
+		b, ok = appendJSONFloat(b, *f.AckedAfterMS, ok)
+	}
+	return append(b, '}'), ok
+}
+
+func appendPairJSON(b []byte, p analyzer.Pair) []byte {
+	b = append(b, `{"client":`...)
+	b = strconv.AppendUint(b, uint64(p.Client), 10)
+	b = append(b, `,"server":`...)
+	b = strconv.AppendUint(b, uint64(p.Server), 10)
+	return append(b, '}')
+}
+
+// appendFindingFields appends the members of f, without braces.
+func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
+	ok = true
+	b = append(b, `"kind":`...)
+	b = appendJSONString(b, string(f.Kind))
+	b = append(b, `,"client":`...)
+	b = appendJSONString(b, f.Client)
+	b = append(b, `,"server":`...)
+	b = appendJSONString(b, f.Server)
+	b = append(b, `,"incarnation":`...)
+	b = strconv.AppendInt(b, int64(f.Incarnation), 10)
+	b = append(b, `,"frames":`...)
+	if f.Frames == nil { // no omitempty: nil is null, empty is []
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, n := range f.Frames {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendUint(b, n, 10)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"time":`...)
+	b, ok = appendJSONTime(b, f.Time, ok)
+	if f.Count != nil {
+		b = append(b, `,"count":`...)
+		b = strconv.AppendUint(b, *f.Count, 10)
+	}
+	if f.Outcome != "" {
+		b = append(b, `,"outcome":`...)
+		b = appendJSONString(b, f.Outcome)
+	}
+	if f.Verdict != "" {
+		b = append(b, `,"verdict":`...)
+		b = appendJSONString(b, f.Verdict)
+	}
+	if f.Sender != "" {
+		b = append(b, `,"sender":`...)
+		b = appendJSONString(b, f.Sender)
+	}
+	if f.Cause != "" {
+		b = append(b, `,"cause":`...)
+		b = appendJSONString(b, f.Cause)
+	}
+	if len(f.IntervalsMS) > 0 {
+		b = append(b, `,"intervals_ms":[`...)
+		for i, x := range f.IntervalsMS {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b, ok = appendJSONFloat(b, x, ok)
+		}
+		b = append(b, ']')
+	}
+	if f.DurationMS != nil {
+		b = append(b, `,"duration_ms":`...)
+		b, ok = appendJSONFloat(b, *f.DurationMS, ok)
+	}
+	if f.TimeWaitHolder != "" {
+		b = append(b, `,"time_wait_holder":`...)
+		b = appendJSONString(b, f.TimeWaitHolder)
+	}
+	if len(f.NATEvidence) > 0 {
+		b = append(b, `,"nat_evidence":[`...)
+		for i, s := range f.NATEvidence {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s)
+		}
+		b = append(b, ']')
+	}
+	if f.AckAfterTap {
+		b = append(b, `,"ack_lost_after_tap":true`...)
+	}
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, f.Message)
+	return b, ok
+}
+
+// appendJSONFloat appends f as encoding/json's floatEncoder (64 bits) does: like
+// ES6's number to string conversion. A NaN or an infinity clears ok.
+func appendJSONFloat(b []byte, f float64, ok bool) ([]byte, bool) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return b, false
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, ok
+}
+
+// appendJSONTime appends t as time.Time's MarshalJSON does: quoted RFC 3339 with
+// nanoseconds. A time it refuses (year outside [0,9999], zone hour outside [0,23])
+// clears ok.
+func appendJSONTime(b []byte, t time.Time, ok bool) ([]byte, bool) {
+	b = append(b, '"')
+	n0 := len(b)
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	// The checks of time.Time.appendStrictRFC3339.
+	num2 := func(b []byte) byte { return 10*(b[0]-'0') + (b[1] - '0') }
+	switch {
+	case b[n0+len("9999")] != '-':
+		ok = false
+	case b[len(b)-1] != 'Z':
+		c := b[len(b)-len("Z07:00")]
+		if ('0' <= c && c <= '9') || num2(b[len(b)-len("07:00"):]) >= 24 {
+			ok = false
+		}
+	}
+	return append(b, '"'), ok
+}
+
+// appendJSONString appends s quoted as encoding/json's appendString does with HTML
+// escaping off: \" and \\, \b \f \n \r \t, other control characters as \u00XX,
+// U+2028 and U+2029 escaped, each byte of invalid UTF-8 as \ufffd.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
