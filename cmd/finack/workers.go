@@ -15,9 +15,10 @@ import (
 // capture and deals its segments out by 4-tuple (reassembly.Shard) to the workers,
 // each a streaming tracker with its own analysis; every segment of a connection goes
 // to the same worker, in capture order. The sweeps that finish incarnations are
-// decided here, for all workers at once, at the capture times a single tracker would
-// sweep at (reassembly.Config.ManualSweep): an incarnation's record never depends on
-// how many workers there were. The reports are merged in the order of the report.
+// decided here, for all workers at once and at the same capture times whatever their
+// number (reassembly.Config.ManualSweep): every SweepEvery of capture time, and after
+// floodSweep SYNs. An incarnation's record never depends on how many workers there
+// were. The reports are merged in the order of the report.
 
 // Tracking defaults, for files and live capture.
 const (
@@ -142,8 +143,8 @@ func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 			syns++
 		}
 		if at >= nextSweep || syns >= floodSweep {
-			// The sweep a single tracker would make before this segment (none
-			// before the first: it only sets the schedule).
+			// Every tracker sweeps before this segment, at its time (none before
+			// the first segment: it only starts the schedule).
 			if nextSweep != 0 {
 				for i := range cur {
 					if len(cur[i].segs) > 0 || cur[i].sweep {
