@@ -179,9 +179,18 @@ func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 	if st.Last.IsZero() {
 		end = 0
 	}
+	// Finish on every worker at once: a capture shorter than TIME_WAIT has every
+	// connection still held here, and handing them out is most of the work.
+	for _, tr := range trackers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr.Finish(end)
+		}()
+	}
+	wg.Wait()
 	var sum reassembly.TrackerStats
 	for _, tr := range trackers {
-		tr.Finish(end)
 		st := tr.Stats()
 		sum.Finished += st.Finished
 		sum.Expired += st.Expired
