@@ -1,7 +1,6 @@
 package reassembly
 
 import (
-	"io"
 	"os"
 	"testing"
 
@@ -17,20 +16,9 @@ func loadSegments(b *testing.B) []capture.Segment {
 	if path == "" {
 		path = "../testdata/pcaps/many-connections.pcap"
 	}
-	r, err := capture.Open([]string{path}, capture.Options{})
+	segs, err := readSegments(b, path)
 	if err != nil {
 		b.Fatal(err)
-	}
-	defer r.Close()
-	var segs []capture.Segment
-	var s capture.Segment
-	for {
-		if err := r.Next(&s); err == io.EOF {
-			break
-		} else if err != nil {
-			b.Fatal(err)
-		}
-		segs = append(segs, s)
 	}
 	return segs
 }

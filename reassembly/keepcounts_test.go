@@ -1,7 +1,6 @@
 package reassembly
 
 import (
-	"io"
 	"net/netip"
 	"slices"
 	"testing"
@@ -15,19 +14,10 @@ import (
 // connection on a 4-tuple is #3 even when the first two were finished and dropped).
 func TestKeepCountsNumbersAsBatch(t *testing.T) {
 	for _, file := range []string{"gen-reuse-timestamps.pcap", "many-connections.pcap", "gen-reuse-by-holder.pcap"} {
-		r, err := capture.Open([]string{"../testdata/pcaps/" + file}, capture.Options{})
+		segs, err := readSegments(t, "../testdata/pcaps/"+file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var segs []capture.Segment
-		var s capture.Segment
-		for r.Next(&s) == nil {
-			segs = append(segs, s)
-		}
-		if err := r.Next(&s); err != io.EOF {
-			t.Fatal(err)
-		}
-		r.Close()
 		index := func(stream bool, tw time.Duration) map[uint64]int {
 			got := map[uint64]int{}
 			cfg := Config{TimeWait: tw}

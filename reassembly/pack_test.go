@@ -144,22 +144,21 @@ func samePacked(t *testing.T, name string, segs []capture.Segment, cfg Config) {
 	}
 }
 
-func readSegments(tb testing.TB, path string) []capture.Segment {
+// readSegments decodes a capture into memory; err is what stopped the reading (nil
+// at its end): the segments before a damage are returned with it.
+func readSegments(tb testing.TB, path string) (segs []capture.Segment, err error) {
 	tb.Helper()
 	r, err := capture.Open([]string{path}, capture.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer r.Close()
-	var segs []capture.Segment
 	var s capture.Segment
 	for {
-		err := r.Next(&s)
-		if err == io.EOF {
-			return segs
-		}
-		if err != nil {
-			return segs // a damaged capture: what was read
+		if err := r.Next(&s); err == io.EOF {
+			return segs, nil
+		} else if err != nil {
+			return segs, err
 		}
 		segs = append(segs, s)
 	}
@@ -187,7 +186,7 @@ func TestPackingChangesNothing(t *testing.T) {
 		{RFC1337: true, TimeWait: 10 * time.Second},
 	}
 	for _, file := range files {
-		segs := readSegments(t, file)
+		segs, _ := readSegments(t, file) // a damaged capture: what was read
 		for i, cfg := range cfgs {
 			samePacked(t, filepath.Base(file)+" config "+string(rune('0'+i)), segs, cfg)
 		}

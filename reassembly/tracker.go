@@ -332,11 +332,14 @@ func newReuse(prev *Incarnation, s *capture.Segment, at int64, tw TimeWait) *Reu
 func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64) {
 	r := inc.RoleOf(s.Src)
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
-	inTimeWait := inc.afterClose(r, s, tx, twLen)
 	sig := segSig(s)
 	dup := h.recent.copyOf(sig, tx.At)
+	inTimeWait := false
 	if !dup {
 		h.recent.add(sig, tx.At)
+		// A second copy of a segment reaches nobody: only the first can be late
+		// in TIME_WAIT (or end it).
+		inTimeWait = inc.afterClose(r, s, tx, twLen)
 	}
 	inc.Packets++
 	inc.Last = tx

@@ -26,9 +26,14 @@ type seg struct {
 }
 
 func feed(segs []seg) *Tracker {
+	return feedIPID(segs, func(i int, _ seg) uint16 { return uint16(i) })
+}
+
+// feedIPID is feed with the IP ID of each segment given by ipid.
+func feedIPID(segs []seg, ipid func(i int, s seg) uint16) *Tracker {
 	tr := NewTracker(Config{})
 	for i, s := range segs {
-		x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(s.at), Flags: s.flags, Seq: s.seq, Ack: s.ack, PayloadLen: s.data, IPID: uint16(i)}
+		x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(s.at), Flags: s.flags, Seq: s.seq, Ack: s.ack, PayloadLen: s.data, IPID: ipid(i, s)}
 		x.Src, x.Dst = cli, srv
 		if s.from == 's' {
 			x.Src, x.Dst = srv, cli
@@ -282,16 +287,5 @@ func TestLateCopies(t *testing.T) {
 // feedCopies is feed with the IP ID derived from the segment's numbers, as copies of
 // one packet carry the same.
 func feedCopies(segs []seg) *Tracker {
-	tr := NewTracker(Config{})
-	for i, s := range segs {
-		x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(s.at), Flags: s.flags, Seq: s.seq, Ack: s.ack, PayloadLen: s.data,
-			IPID: uint16(s.seq ^ s.ack<<3 ^ uint32(s.flags)<<7)}
-		x.Src, x.Dst = cli, srv
-		if s.from == 's' {
-			x.Src, x.Dst = srv, cli
-		}
-		tr.Add(&x)
-	}
-	tr.Finish(t0.Add(segs[len(segs)-1].at).UnixNano())
-	return tr
+	return feedIPID(segs, func(_ int, s seg) uint16 { return uint16(s.seq ^ s.ack<<3 ^ uint32(s.flags)<<7) })
 }

@@ -280,9 +280,11 @@ func genTimeBackwards() ([]byte, error) {
 }
 
 // genDuplicated: every packet captured twice, on two interfaces (eth0 and eth1 of
-// one pcapng file: a host capture plus a mirror port), the copy 4 µs after the
-// original, with the same IP ID and TCP timestamp: the real connections, and an
-// IPv6 pair of them. Findings must be those of the capture without the copies.
+// one pcapng file: a host capture plus a mirror port), with the same IP ID and TCP
+// timestamp: the real connections, and an IPv6 pair of them. The mirror port lags:
+// the IPv4 copies come 4 µs after their original, the IPv6 copies 1.5 ms after, so
+// behind the next packet (packets are 1 ms apart), sometimes behind the next one of
+// the same end. Findings must be those of the capture without the copies.
 func genDuplicated() ([]byte, error) {
 	ps := merge(RealConnections(at(5*time.Hour), false), RealConnections(at(5*time.Hour+time.Second), true))
 	var buf bytes.Buffer
@@ -291,13 +293,18 @@ func genDuplicated() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	var copies []Packet
 	for _, p := range ps {
 		cp := p
-		cp.Interface, cp.Time = 1, p.Time.Add(4*time.Microsecond)
-		if err := w.WritePacket(p); err != nil {
-			return nil, err
+		lag := 4 * time.Microsecond
+		if p.Src.Addr().Is6() {
+			lag = 1500 * time.Microsecond
 		}
-		if err := w.WritePacket(cp); err != nil {
+		cp.Interface, cp.Time = 1, p.Time.Add(lag)
+		copies = append(copies, cp)
+	}
+	for _, p := range merge(ps, copies) {
+		if err := w.WritePacket(p); err != nil {
 			return nil, err
 		}
 	}

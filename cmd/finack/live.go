@@ -102,6 +102,11 @@ func liveMode(fs *flag.FlagSet, o options, l *liveOptions, stdout, stderr io.Wri
 	if l.list {
 		return listInterfaces(stdout, stderr), true
 	}
+	if fs.Changed("workers") {
+		// Live capture tracks on one goroutine: say so rather than ignore it.
+		fmt.Fprintf(stderr, "finack: --workers: only with -r (files)\n")
+		return exitError, true
+	}
 	return runLive(fs, liveConfig{options: o, live: *l}, stdout, stderr), true
 }
 

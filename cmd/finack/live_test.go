@@ -681,6 +681,9 @@ func TestLiveErrors(t *testing.T) {
 		{[]string{"-i", "lo", "-w", "-"}, "-w:"},
 		{[]string{"-i", "lo", "--metrics-addr", "9177"}, "--metrics-addr: want HOST:PORT"},
 		{[]string{"-i", "lo", "--fail-on", "nonsense"}, "--fail-on:"},
+		{[]string{"-i", "lo", "--workers", "2"}, "--workers: only with -r"},
+		{[]string{"-r", "client-close.pcap", "--workers", "0"}, "--workers: must be 1 to 64"},
+		{[]string{"-r", "client-close.pcap", "--idle-timeout", "-2s"}, "--idle-timeout: must not be negative"},
 	}
 	if os.Geteuid() == 0 {
 		usage = append(usage,

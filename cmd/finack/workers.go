@@ -75,8 +75,8 @@ type batch struct {
 // trackAll reads every segment of r and tracks it on len(done) trackers configured
 // by cfg (Done set to done[i] for worker i, ManualSweep set, MaxConnections shared
 // out), then finishes them at the capture's last timestamp. done[i] runs on worker
-// i's goroutine. It returns what the trackers did, summed, and the error that
-// stopped the reading (nil at the end of the input).
+// i's goroutine. It returns the connections the trackers dropped (Idle, Evicted),
+// summed, and the error that stopped the reading (nil at the end of the input).
 func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.Incarnation), pr *progress) (reassembly.TrackerStats, error) {
 	n := len(done)
 	cfg.ManualSweep = true
@@ -189,16 +189,11 @@ func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 		}()
 	}
 	wg.Wait()
-	var sum reassembly.TrackerStats
+	var sum reassembly.TrackerStats // what the report states: connections dropped
 	for _, tr := range trackers {
 		st := tr.Stats()
-		sum.Finished += st.Finished
-		sum.Expired += st.Expired
 		sum.Idle += st.Idle
 		sum.Evicted += st.Evicted
-		sum.PeakHeld += st.PeakHeld // an upper bound: the peaks need not coincide
-		sum.Packed += st.Packed
-		sum.CountsDropped += st.CountsDropped
 	}
 	return sum, readErr
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +130,17 @@ func TestIdleTimeoutAndCapForFiles(t *testing.T) {
 		if idle != tc.idle || evicted != tc.evicted || len(d.Connections) != 4 || d.Connections[0].Dropped != tc.droppedClient1 {
 			t.Errorf("%v: dropped idle %d evicted %d (want %d, %d); first connection dropped %q (want %q); %d connections",
 				tc.args, idle, evicted, tc.idle, tc.evicted, d.Connections[0].Dropped, tc.droppedClient1, len(d.Connections))
+		}
+	}
+	// The text report says the same: a summary line and the mark on the record.
+	out, _, _ := runIn(t, dir, "-r", "idle.pcap", "--connections", "--idle-timeout", "5m")
+	for _, want := range []string{
+		"dropped      1 idle past --idle-timeout 5m0s, 0 evicted at --max-connections 1000000: finished before they closed\n",
+		"192.0.2.1:40001 → 192.0.2.10:80 #1  none",
+		"(dropped: idle)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text report without %q:\n%s", want, out)
 		}
 	}
 }
