@@ -29,11 +29,13 @@
 //     checksum is never a clean end, and timestamps are kept within the years
 //     1824 to 2115 (TimeRange), so no timer arithmetic downstream can overflow.
 //     File names are shown through Printable in every message.
-//   - The hot path allocates nothing: pcapgo zero-copy reads through a 1 MiB
-//     bufio.Reader, one set of layer structs shared by every parser, TCP parsed
-//     by hand. The one exception is inside pcapgo: in pcapng files it boxes each
-//     packet's link type into an interface, which allocates 2 bytes for link types
-//     of 256 and above (Linux SLL2).
+//   - The hot path allocates nothing and copies no packet: pcap records
+//     (fastpcap.go) and pcapng enhanced packet blocks (fastpcapng.go) are sliced
+//     out of a 1 MiB read buffer, pcapgo reading only file headers and the rarer
+//     pcapng blocks; one set of layer structs shared by every parser, the common
+//     frames and TCP decoded by hand (fastdecode.go). Only blocks pcapgo reads
+//     still cost its copy, and for link types of 256 and above (Linux SLL2) a
+//     2-byte allocation (it boxes the link type into an interface).
 //   - TCP is parsed here, not by gopacket: gopacket's TCP layer fails as a whole
 //     when the snap length cuts the header or its options, and a cut header still
 //     carries the ports, sequence numbers and flags the analysis needs.

@@ -6,7 +6,7 @@ import (
 )
 
 // fast decodes the frames most captures are made of without gopacket: Ethernet
-// (with up to two 802.1Q / 802.1ad tags), Linux SLL, or raw IP, then IPv4 without
+// (with up to two 802.1Q / 802.1ad tags), Linux SLL and SLL2, or raw IP, then IPv4 without
 // options or fragmentation, or IPv6 without extension headers, carrying a whole
 // TCP segment (the IP packet not cut by the snap length). It fills seg as decode
 // does and reports true; for any other frame it reports false, and decode takes
@@ -34,6 +34,17 @@ func (d *decoder) fast(st start, data []byte, seg *Segment) bool {
 			return false
 		}
 		et, data = be.Uint16(data[14:16]), data[16:]
+	case startSLL2:
+		// The protocol type is an EtherType unless the ARPHRD_ type says the
+		// payload is something else: FRAD (770), IPGRE (778), radiotap (803).
+		if len(data) < 20 {
+			return false
+		}
+		switch be.Uint16(data[8:10]) {
+		case 770, 778, 803:
+			return false
+		}
+		et, data = be.Uint16(data[0:2]), data[20:]
 	case startRaw, startIPv4, startIPv6:
 		if len(data) == 0 {
 			return false

@@ -44,6 +44,7 @@ func framesOf(t *testing.T, patterns ...string) []rawFrame {
 // copies of them (bytes flipped, frames cut), and declines what it does not know.
 func TestFastDecodeAgrees(t *testing.T) {
 	frames := framesOf(t, "../testdata/pcaps/*.pcap*", "testdata/*")
+	frames = append(frames, sll2Frames(frames)...)
 	fast, slow := newDecoder(), newDecoder()
 	slow.slowOnly = true
 	taken := 0
@@ -81,6 +82,31 @@ func TestFastDecodeAgrees(t *testing.T) {
 		}
 		check(rawFrame{fr.st, data}, "damaged")
 	}
+}
+
+// sll2Frames rewrites the Ethernet frames as Linux SLL2 frames (the test captures
+// have none), some with the ARPHRD_ types and address lengths that SLL2 decodes
+// differently.
+func sll2Frames(frames []rawFrame) []rawFrame {
+	var out []rawFrame
+	for i, fr := range frames {
+		if fr.st != startEthernet || len(fr.data) < 14 {
+			continue
+		}
+		h := []byte{fr.data[12], fr.data[13], 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0}
+		switch i % 8 {
+		case 1:
+			h[8], h[9] = 0x03, 0x02 // 770, FRAD
+		case 2:
+			h[8], h[9] = 0x03, 0x0a // 778, IPGRE
+		case 3:
+			h[8], h[9] = 0x03, 0x23 // 803, radiotap
+		case 4:
+			h[11] = 9 // address length above 8
+		}
+		out = append(out, rawFrame{startSLL2, append(h, fr.data[14:]...)})
+	}
+	return out
 }
 
 // BenchmarkDecodeFast and BenchmarkDecodeGopacket time the two decoders on the

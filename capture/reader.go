@@ -29,9 +29,13 @@ type Reader struct {
 	frame  uint64
 	stats  Stats
 	err    error // sticky: io.EOF, a *ReadError, or a filter error
-	// lastGood is the last representable timestamp, given to records whose own is
-	// out of range (Stats.BadTimestamps).
-	lastGood time.Time
+	// The timestamps Next keeps, as Unix nanoseconds (every timestamp in range
+	// fits, see minTime), which are cheaper to compare than time.Time: lastGood is
+	// the last representable timestamp, given to records whose own is out of
+	// range (Stats.BadTimestamps); first and last become Stats.First and Last.
+	// good says there has been one (0 is a valid timestamp).
+	lastGood, first, last int64
+	good                  bool
 	// cur is the source of the segment Next returned last (see Record).
 	cur *source
 }
@@ -101,7 +105,7 @@ func (r *Reader) Next(seg *Segment) error {
 		r.frame++
 		r.stats.Packets++
 		ts := s.ci.Timestamp
-		if ts.Before(minTime) || !ts.Before(maxTime) {
+		if s.sec < minSec || s.sec >= maxSec {
 			// Outside the years 1824 to 2115, where the timers of the analysis run
 			// on Unix nanoseconds in an int64 without overflow: a damaged or
 			// mis-written record (pcapng-example.pcapng has one interface at year
@@ -109,26 +113,22 @@ func (r *Reader) Next(seg *Segment) error {
 			// frame keeps the last good timestamp (the Unix epoch before the first
 			// one), so it still counts and orders; it does not move First or Last.
 			r.stats.BadTimestamps++
-			ts = r.lastGood
-			if ts.IsZero() {
-				ts = time.Unix(0, 0)
-			}
+			ts = time.Unix(0, r.lastGood)
 		} else {
-			if back := r.lastGood.Sub(ts); !r.lastGood.IsZero() && back > StepBackMin {
+			ns := s.sec*1e9 + s.nsec
+			if back := r.lastGood - ns; r.good && back > int64(StepBackMin) {
 				r.stats.StepsBack++
-				if back > r.stats.LargestStepBack {
-					r.stats.LargestStepBack, r.stats.LargestStepBackFrame = back, r.frame
+				if time.Duration(back) > r.stats.LargestStepBack {
+					r.stats.LargestStepBack, r.stats.LargestStepBackFrame = time.Duration(back), r.frame
 				}
 			}
-			r.lastGood = ts
-			if r.stats.First.IsZero() || ts.Before(r.stats.First) {
-				r.stats.First = ts
+			r.lastGood = ns
+			if !r.good {
+				r.good, r.first, r.last = true, ns, ns
 			}
-			if ts.After(r.stats.Last) {
-				r.stats.Last = ts
-			}
+			r.first, r.last = min(r.first, ns), max(r.last, ns)
 		}
-		st := linkStart(s.hl)
+		st := s.st
 		if st == startUnsupported {
 			r.stats.Skipped[UnsupportedLinkType]++
 			continue
@@ -160,7 +160,13 @@ func (r *Reader) Next(seg *Segment) error {
 }
 
 // Stats returns the counts so far.
-func (r *Reader) Stats() Stats { return r.stats }
+func (r *Reader) Stats() Stats {
+	st := r.stats
+	if r.good {
+		st.First, st.Last = time.Unix(0, r.first).UTC(), time.Unix(0, r.last).UTC()
+	}
+	return st
+}
 
 // Close closes every input file. It does not close stdin.
 func (r *Reader) Close() error {
@@ -187,6 +193,9 @@ var errClosed = errors.New("capture: reader closed")
 var (
 	minTime = time.Date(1824, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxTime = time.Date(2116, 1, 1, 0, 0, 0, 0, time.UTC)
+	// The same bounds in Unix seconds, as Next checks them: both are whole
+	// seconds, so a timestamp is in range exactly when its seconds are.
+	minSec, maxSec = minTime.Unix(), maxTime.Unix()
 )
 
 // TimeRange returns the timestamps a Reader hands out: from first (included) to

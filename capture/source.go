@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -62,6 +63,7 @@ type source struct {
 	pcap   *pcapgo.Reader
 	recs   *pcapRecords // reads a pcap file's records (fastpcap.go)
 	ng     *pcapgo.NgReader
+	ngf    *ngFast // reads most pcapng blocks without ng (fastpcapng.go)
 	snoop  *pcapgo.SnoopReader
 	link   layers.LinkType // a pcap or snoop file's only link type
 	big    bool            // big-endian file (pcap, snoop); pcapng: assumed little, see filter
@@ -70,7 +72,13 @@ type source struct {
 	has  bool // head holds a record
 	data []byte
 	ci   gopacket.CaptureInfo
+	// sec and nsec are ci.Timestamp as seconds since the Unix epoch and
+	// nanoseconds (0 to 999999999): what the merge and Next compare, integers
+	// being cheaper to compare than time.Time.
+	sec  int64
+	nsec int64
 	hl   layers.LinkType // head's link type
+	st   start           // where decoding of the head starts: linkStart(hl)
 	off  int64           // byte offset where the next (or head) record starts
 	done bool            // clean end reached
 }
@@ -152,11 +160,15 @@ func openSource(path string, index int) (_ *source, err error) {
 			return nil, fmt.Errorf("%s: pcap file header: %w", Printable(s.name), orUnexpectedEOF(err))
 		}
 		s.link = s.pcap.LinkType()
-		s.recs = newPcapRecords(s)
+		s.recs = newPcapRecords(s) // takes over s.br
 	case magicPcapng:
 		// A section of an unknown version ends the capture with an error rather
 		// than being skipped: Wireshark stops there too, and skipping would make
 		// every later frame number differ from the one Wireshark shows.
+		s.ngf = &ngFast{} // the byte order is in the section header; pcapgo checks it
+		if shb, _ := s.br.Peek(12); len(shb) == 12 {
+			s.ngf.on, s.ngf.big = true, binary.BigEndian.Uint32(shb[8:12]) == ngByteOrderMagic
+		}
 		s.ng, err = pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
 			return nil, fmt.Errorf("%s: pcapng section header: %w", Printable(s.name), orUnexpectedEOF(err))
@@ -181,6 +193,7 @@ func openSource(path string, index int) (_ *source, err error) {
 		return nil, fmt.Errorf("%s: not a pcap or pcapng file: %s starts with %02x %02x %02x %02x (magic %08x)",
 			Printable(s.name), what, m[0], m[1], m[2], m[3], binary.BigEndian.Uint32(m[:]))
 	}
+	s.hl, s.st = s.link, linkStart(s.link) // for every record of pcap and snoop
 	s.off = s.offset()
 	return s, nil
 }
@@ -201,7 +214,12 @@ func orUnexpectedEOF(err error) error {
 }
 
 // offset is the position of the format reader in the (decompressed) stream.
-func (s *source) offset() int64 { return s.count.n - int64(s.br.Buffered()) }
+func (s *source) offset() int64 {
+	if s.recs != nil {
+		return s.count.n - int64(s.recs.buffered())
+	}
+	return s.count.n - int64(s.br.Buffered())
+}
 
 // read reads the next record into the head. It returns io.EOF at a clean end
 // and the format reader's error otherwise.
@@ -209,31 +227,24 @@ func (s *source) read() error {
 	s.has = false
 	s.off = s.offset()
 	var err error
-	if s.pcap != nil || s.snoop != nil {
-		if s.pcap != nil {
-			s.data, s.ci, err = s.recs.next(s.br)
-		} else {
-			s.data, s.ci, err = s.snoop.ZeroCopyReadPacketData()
+	switch {
+	case s.recs != nil:
+		err = s.recs.next(s)
+		if err == nil {
+			s.ci.Timestamp = time.Unix(s.sec, s.nsec).UTC()
 		}
-		s.hl = s.link
+	case s.snoop != nil:
+		s.data, s.ci, err = s.snoop.ZeroCopyReadPacketData()
+		s.sec, s.nsec = s.ci.Timestamp.Unix(), int64(s.ci.Timestamp.Nanosecond())
+	default:
+		if !s.ngf.on || !s.ngf.next(s) { // fastpcapng.go: most blocks
+			err = s.readNg()
+		}
+	}
+	if s.ng == nil && err == io.EOF && s.offset() != s.off {
 		// pcapgo reports a record whose header is complete but whose data is
 		// missing entirely as io.EOF: only an end at a record boundary is clean.
-		if err == io.EOF && s.offset() != s.off {
-			err = io.ErrUnexpectedEOF
-		}
-	} else {
-		s.data, s.ci, err = s.ng.ZeroCopyReadPacketData()
-		if err == nil {
-			var lt layers.LinkType
-			ok := len(s.ci.AncillaryData) > 0
-			if ok {
-				lt, ok = s.ci.AncillaryData[0].(layers.LinkType)
-			}
-			if !ok {
-				err = errors.New("pcapng reader returned no link type")
-			}
-			s.hl = lt
-		}
+		err = io.ErrUnexpectedEOF
 	}
 	if err == io.EOF {
 		// A clean end only if the stream under the format reader ended cleanly:
@@ -252,6 +263,37 @@ func (s *source) read() error {
 	}
 	s.frames++
 	s.has = true
+	return nil
+}
+
+// readNg has pcapgo read the next packet of a pcapng file, for the blocks ngFast
+// does not take, and tells ngFast what pcapgo now knows (or stops it).
+func (s *source) readNg() error {
+	f := s.ngf
+	var end int
+	if f.on {
+		end, f.on = f.walk(s)
+	}
+	var err error
+	s.data, s.ci, err = s.ng.ZeroCopyReadPacketData()
+	if f.on {
+		f.on = err == nil && s.offset() == s.off+int64(end) && f.refresh(s.ng)
+	}
+	if err != nil {
+		return err
+	}
+	var lt layers.LinkType
+	ok := len(s.ci.AncillaryData) > 0
+	if ok {
+		lt, ok = s.ci.AncillaryData[0].(layers.LinkType)
+	}
+	if !ok {
+		return errors.New("pcapng reader returned no link type")
+	}
+	if lt != s.hl {
+		s.hl, s.st = lt, linkStart(lt)
+	}
+	s.sec, s.nsec = s.ci.Timestamp.Unix(), int64(s.ci.Timestamp.Nanosecond())
 	return nil
 }
 
