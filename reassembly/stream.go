@@ -211,6 +211,9 @@ func (t *Tracker) pack(f *flow) {
 	f.packed = string(t.packBuf)
 	f.cur = nil
 	t.stats.Packed++
+	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
+		t.recycle(c)
+	}
 }
 
 // prevOver: the stale-segment window of a replaced incarnation is over.
@@ -355,7 +358,8 @@ func (t *Tracker) hand(done []finished) {
 		d := &done[o.i]
 		inc := d.inc
 		if inc == nil {
-			inc = unpack(d.key, d.packed)
+			inc = t.newIncarnation()
+			unpackInto(inc, d.key, d.packed)
 			inc.End, inc.EndAt = d.end, d.endAt
 		}
 		*d = finished{} // let the collector have it once Done is through with it
@@ -367,7 +371,13 @@ func (t *Tracker) hand(done []finished) {
 		}
 		inc.next = nil
 		if inc.Reuse != nil {
+			if p := inc.Reuse.Prev; p != nil && p.next == inc {
+				p.next = nil
+			}
 			inc.Reuse.Prev = nil
+		}
+		if t.cfg.DoneKeepsNothing {
+			t.recycle(inc) // no other incarnation points to it now
 		}
 	}
 }

@@ -38,6 +38,12 @@ type Config struct {
 	// 4-tuple that comes back after that many others were forgotten counts from 1
 	// again, as every forgotten 4-tuple does without KeepCounts.
 	KeepCounts bool
+	// DoneKeepsNothing (streaming only): Done keeps nothing of the incarnation it is
+	// given once it returns, neither the pointer nor anything it points to (an
+	// analysis that copies what it reports). The tracker then reuses the memory of
+	// the incarnations it hands out for the next ones: a capture of millions of
+	// connections allocates a few thousand instead of one each.
+	DoneKeepsNothing bool
 	// ManualSweep (streaming only): Add never sweeps by itself; the caller calls
 	// Sweep, at the times it chooses. Several trackers sharing a capture's 4-tuples
 	// (Shard) sweep together at the times one tracker would, so that their results
@@ -95,6 +101,9 @@ type Tracker struct {
 	counts, countsOld map[uint64]uint32
 	countsGen         int
 	packBuf           []byte // scratch for pack
+	// free: incarnations to reuse (packed, or handed out with DoneKeepsNothing),
+	// at most maxFree.
+	free []*Incarnation
 	noPack            bool   // tests: keep every incarnation whole
 	packAbove         int    // packAbove; tests lower it
 	// sweepAll (tests): a sweep visits every flow, as well as those it schedules.
@@ -185,7 +194,9 @@ func (t *Tracker) Add(s *capture.Segment) {
 		t.touch(f)
 	}
 	if f.packed != "" {
-		f.cur, f.packed = unpack(k, f.record()), ""
+		inc := t.newIncarnation()
+		unpackInto(inc, k, f.record())
+		f.cur, f.packed = inc, ""
 	}
 	inc := t.route(f, k, s, at)
 	tx := Tx{Frame: s.Frame, At: at}
@@ -197,6 +208,28 @@ func (t *Tracker) Add(s *capture.Segment) {
 	if t.cfg.Touched && !inc.touched {
 		inc.touched = true
 		t.touched = append(t.touched, inc)
+	}
+}
+
+// maxFree bounds the incarnations kept for reuse (about 1 KB each).
+const maxFree = 4096
+
+// newIncarnation returns an incarnation to fill: a reused one, or a new one. Its
+// caller overwrites it whole.
+func (t *Tracker) newIncarnation() *Incarnation {
+	if n := len(t.free); n > 0 {
+		inc := t.free[n-1]
+		t.free[n-1] = nil
+		t.free = t.free[:n-1]
+		return inc
+	}
+	return new(Incarnation)
+}
+
+// recycle keeps an incarnation nothing points to any more, for reuse.
+func (t *Tracker) recycle(inc *Incarnation) {
+	if len(t.free) < maxFree {
+		t.free = append(t.free, inc)
 	}
 }
 
@@ -293,7 +326,8 @@ func (t *Tracker) start(f *flow, k FlowKey, s *capture.Segment, at int64, prev *
 	if f.count < 1<<32-1 { // four billion on one 4-tuple: the rest share the last number
 		f.count++
 	}
-	inc := &Incarnation{Key: k, Index: int(f.count), First: Tx{Frame: s.Frame, At: at}, rfc1337: t.cfg.RFC1337}
+	inc := t.newIncarnation()
+	*inc = Incarnation{Key: k, Index: int(f.count), First: Tx{Frame: s.Frame, At: at}, rfc1337: t.cfg.RFC1337}
 	switch {
 	case s.Flags&(capture.SYN|capture.ACK) == capture.SYN:
 		inc.RolesKnown = true
