@@ -24,20 +24,28 @@ func loadSegments(b *testing.B) []capture.Segment {
 }
 
 // BenchmarkTrack times Tracker.Add per segment, streaming (incarnations finished and
-// forgotten as the capture goes), as finack reads files.
+// forgotten as the capture goes), as finack reads files: with a Done that keeps the
+// incarnations (fresh memory for each) and one that keeps nothing (reused memory,
+// Config.DoneKeepsNothing, as finack's analysis).
 func BenchmarkTrack(b *testing.B) {
 	segs := loadSegments(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	n := 0
-	for b.Loop() {
-		tr := NewTracker(Config{Done: func(*Incarnation) {}})
-		for i := range segs {
-			tr.Add(&segs[i])
-		}
-		tr.Finish(segs[len(segs)-1].Time.UnixNano())
-		n += len(segs)
+	for _, bc := range []struct {
+		name    string
+		recycle bool
+	}{{"fresh", false}, {"reused", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				tr := NewTracker(Config{Done: func(*Incarnation) {}, DoneKeepsNothing: bc.recycle})
+				for i := range segs {
+					tr.Add(&segs[i])
+				}
+				tr.Finish(segs[len(segs)-1].Time.UnixNano())
+				n += len(segs)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/segment")
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "segments/s")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/segment")
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "segments/s")
 }

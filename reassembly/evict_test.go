@@ -14,7 +14,7 @@ func TestSelectOldest(t *testing.T) {
 			c := make([]evictCand, size)
 			for i := range c {
 				c[i].last = int64(r.IntN(size/3 + 1)) // many ties: the key decides
-				c[i].k.LoPort = uint16(i)
+				c[i].f = &flow{key: FlowKey{LoPort: uint16(i)}}
 			}
 			sorted := append([]evictCand(nil), c...)
 			sort.Slice(sorted, func(i, j int) bool { return sorted[i].older(sorted[j]) })

@@ -107,7 +107,7 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 		tr.Finish(end)
 	}
 	st := tr.Stats()
-	if st.Tracked != 0 || st.Flows != 0 || len(tr.flows) != 0 {
+	if st.Tracked != 0 || st.Flows != 0 || tr.flows.n != 0 {
 		t.Fatalf("after Finish: %d incarnations and %d flows held", st.Tracked, st.Flows)
 	}
 	var packets uint64
@@ -163,7 +163,7 @@ func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
 		k, _ := KeyOf(&segs[i])
 		var cur, prev *Incarnation
 		var nCur, nPrev uint64
-		if f := tr.flows[k]; f != nil {
+		if f := tr.flowOf(k); f != nil {
 			cur, prev = f.cur, f.prev
 			nCur, nPrev = cur.Packets, packetsOf(prev)
 		}
@@ -171,7 +171,7 @@ func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
 		tr.Add(&s)
 		// The segment went to the 4-tuple's current incarnation, a new one, or (a
 		// stale segment of an old connection) the one before.
-		f := tr.flows[k]
+		f := tr.flowOf(k)
 		switch {
 		case f.cur != cur:
 			owner[s.Frame] = f.cur
@@ -204,8 +204,8 @@ func fzCheckTracker(t *testing.T, segs []capture.Segment, tr *Tracker, owner map
 	if len(incs) > len(segs) {
 		t.Fatalf("%d incarnations from %d segments", len(incs), len(segs))
 	}
-	if len(tr.flows) > len(incs) {
-		t.Fatalf("%d flows for %d incarnations", len(tr.flows), len(incs))
+	if tr.flows.n > len(incs) {
+		t.Fatalf("%d flows for %d incarnations", tr.flows.n, len(incs))
 	}
 	var packets uint64
 	perKey := map[FlowKey][]*Incarnation{}
@@ -248,12 +248,12 @@ func fzCheckTracker(t *testing.T, segs []capture.Segment, tr *Tracker, owner map
 	if packets != uint64(len(segs)) {
 		t.Fatalf("incarnations hold %d packets, %d segments were fed", packets, len(segs))
 	}
-	if len(perKey) != len(tr.flows) {
-		t.Fatalf("%d 4-tuples among the incarnations, %d flows", len(perKey), len(tr.flows))
+	if len(perKey) != tr.flows.n {
+		t.Fatalf("%d 4-tuples among the incarnations, %d flows", len(perKey), tr.flows.n)
 	}
 	for k, list := range perKey {
-		f := tr.flows[k]
-		if f == nil || f.count != len(list) || f.cur != list[len(list)-1] {
+		f := tr.flowOf(k)
+		if f == nil || int(f.count) != len(list) || f.cur != list[len(list)-1] {
 			t.Fatalf("flow %v: entry does not match its %d incarnations", k, len(list))
 		}
 		for j, inc := range list {

@@ -477,8 +477,16 @@ func readHeader(b []byte) (packHeader, unpacker) {
 
 // unpack rebuilds the incarnation of a record on 4-tuple k.
 func unpack(k FlowKey, b []byte) *Incarnation {
+	inc := new(Incarnation)
+	unpackInto(inc, k, b)
+	return inc
+}
+
+// unpackInto rebuilds the incarnation of a record on 4-tuple k in inc, whatever inc
+// held before.
+func unpackInto(inc *Incarnation, k FlowKey, b []byte) {
 	h, d := readHeader(b)
-	inc := &Incarnation{Key: k, First: h.first}
+	*inc = Incarnation{Key: k, First: h.first}
 	c, s := &inc.Half[Client], &inc.Half[Server]
 	g := d.group()
 	fl := g.u()
@@ -531,5 +539,4 @@ func unpack(k FlowKey, b []byte) *Incarnation {
 	if d.i != len(d.b) {
 		panic(fmt.Sprintf("reassembly: packed incarnation has %d bytes left over", len(d.b)-d.i))
 	}
-	return inc
 }

@@ -1,11 +1,13 @@
 package reassembly
 
 import (
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,13 +99,21 @@ func TestPackRoundTrip(t *testing.T) {
 	}
 }
 
+// flowOf returns the flow of key k, or nil.
+func (t *Tracker) flowOf(k FlowKey) *flow { return t.flows.get(&k, keyHash(&k)) }
+
+// flowList returns the flows held.
+func (t *Tracker) flowList() []*flow {
+	var fs []*flow
+	t.flows.each(func(f *flow) { fs = append(fs, f) })
+	return fs
+}
+
 // packEverything packs every incarnation that can be packed, however recently it
 // saw a packet: the harshest schedule.
 func (t *Tracker) packEverything() {
 	t.packRecent = true
-	for _, f := range t.flows {
-		t.pack(f)
-	}
+	t.flows.each(t.pack)
 }
 
 // streamOf runs a streaming tracker over segs and returns the incarnations in the
@@ -235,9 +245,9 @@ func TestPackedSize(t *testing.T) {
 		for i := range tc.segs {
 			tr.Add(&tc.segs[i])
 		}
-		for _, f := range tr.flows {
+		for _, f := range tr.flowList() {
 			tr.pack(f) // as a sweep packs: without the last segments' signatures
-			if f.packed == nil {
+			if f.packed == "" {
 				t.Fatalf("%s: not packed", tc.name)
 			}
 			t.Logf("%s: %d bytes packed (Incarnation: %d bytes whole, without its slices)", tc.name, len(f.packed), unsafe.Sizeof(Incarnation{}))
@@ -282,4 +292,139 @@ func typicalPacked(tb testing.TB) *Incarnation {
 		tb.Fatal("no incarnation")
 	}
 	return got
+}
+
+// sweepRun runs a streaming tracker over segs and returns the incarnations in the
+// order Done got them. sweepAll: every sweep also visits every flow (the reference
+// the schedule must match); everySegment: sweep before every segment, at its time.
+func sweepRun(segs []capture.Segment, cfg Config, packAboveN int, sweepAll, everySegment bool) ([]*Incarnation, TrackerStats) {
+	var got []*Incarnation
+	cfg.Done = func(inc *Incarnation) { got = append(got, inc) }
+	cfg.ManualSweep = cfg.ManualSweep || everySegment
+	tr := NewTracker(cfg)
+	tr.packAbove, tr.sweepAll = packAboveN, sweepAll
+	var end int64
+	for i := range segs {
+		at := segs[i].Time.UnixNano()
+		if everySegment {
+			tr.Sweep(at)
+		}
+		tr.Add(&segs[i])
+		end = max(end, at)
+	}
+	tr.Finish(end)
+	return got, tr.Stats()
+}
+
+// TestSweepScheduleMissesNothing: a sweep visits only the flows touched, due or
+// waiting to be packed (flowtable.go); on every committed capture, under several
+// TIME_WAIT lengths, idle timeouts, caps, packing thresholds and sweep paces, it
+// hands out exactly what visiting every flow at every sweep hands out.
+func TestSweepScheduleMissesNothing(t *testing.T) {
+	all, _ := filepath.Glob("../testdata/pcaps/*")
+	var files []string
+	for _, f := range all {
+		if strings.Contains(f, ".pcap") && !strings.Contains(f, ".expected.") && !strings.HasSuffix(f, ".txt") {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		t.Fatal("no captures in ../testdata/pcaps")
+	}
+	cases := []struct {
+		cfg          Config
+		packAbove    int
+		everySegment bool
+	}{
+		{Config{}, packAbove, false},
+		{Config{}, 0, true},
+		{Config{TimeWait: time.Millisecond}, 0, false},
+		{Config{TimeWait: 300 * time.Millisecond}, 2, true},
+		{Config{TimeWait: time.Second, IdleTimeout: 100 * time.Millisecond}, 0, true},
+		{Config{TimeWait: 2 * time.Second, IdleTimeout: 50 * time.Millisecond}, 3, false},
+		{Config{MaxConnections: 3, KeepCounts: true, TimeWait: 500 * time.Millisecond}, 1, true},
+		{Config{RFC1337: true, TimeWait: 10 * time.Second}, 0, true},
+	}
+	var visitedDue int
+	for _, file := range files {
+		segs, _ := readSegments(t, file)
+		for i, c := range cases {
+			name := fmt.Sprintf("%s case %d", filepath.Base(file), i)
+			want, wantSt := sweepRun(segs, c.cfg, c.packAbove, true, c.everySegment)
+			got, gotSt := sweepRun(segs, c.cfg, c.packAbove, false, c.everySegment)
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d incarnations scheduled, %d visiting every flow", name, len(got), len(want))
+			}
+			for j := range want {
+				if !reflect.DeepEqual(got[j], want[j]) {
+					t.Fatalf("%s: incarnation %d (frame %d) differs\n got %+v\nwant %+v", name, j, want[j].First.Frame, got[j], want[j])
+				}
+			}
+			if gotSt != wantSt {
+				t.Fatalf("%s: stats %+v scheduled, %+v visiting every flow", name, gotSt, wantSt)
+			}
+			visitedDue += int(gotSt.Expired + gotSt.Idle)
+		}
+	}
+	if visitedDue == 0 {
+		t.Fatal("no incarnation expired in any case: the schedule was not exercised")
+	}
+}
+
+// TestRecyclingChangesNothing: with Config.DoneKeepsNothing the tracker reuses the
+// incarnations it packed or handed out; on every committed capture, under several
+// configurations, Done sees exactly what it sees without reuse. Done copies each
+// incarnation as its record (pack, which TestPackRoundTrip shows keeps every field).
+func TestRecyclingChangesNothing(t *testing.T) {
+	all, _ := filepath.Glob("../testdata/pcaps/*")
+	cfgs := []Config{
+		{},
+		{TimeWait: time.Millisecond},
+		{TimeWait: 300 * time.Millisecond, IdleTimeout: 100 * time.Millisecond},
+		{MaxConnections: 3, KeepCounts: true, TimeWait: 500 * time.Millisecond},
+	}
+	run := func(segs []capture.Segment, cfg Config, recycle bool) (records []string, reused int) {
+		var buf []byte
+		seen := map[*Incarnation]bool{}
+		cfg.DoneKeepsNothing = recycle
+		cfg.ManualSweep = true
+		cfg.Done = func(inc *Incarnation) {
+			if seen[inc] {
+				reused++
+			}
+			seen[inc] = true
+			buf = pack(buf[:0], inc, packHeader{}, true)
+			records = append(records, string(buf))
+		}
+		tr := NewTracker(cfg)
+		tr.packAbove = 0
+		var end int64
+		for i := range segs {
+			at := segs[i].Time.UnixNano()
+			tr.Sweep(at)
+			tr.Add(&segs[i])
+			end = max(end, at)
+		}
+		tr.Finish(end)
+		return records, reused
+	}
+	reused := 0
+	for _, file := range all {
+		if !strings.Contains(file, ".pcap") || strings.Contains(file, ".expected.") || strings.HasSuffix(file, ".txt") {
+			continue
+		}
+		segs, _ := readSegments(t, file)
+		for i, cfg := range cfgs {
+			want, _ := run(segs, cfg, false)
+			got, n := run(segs, cfg, true)
+			reused += n
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s config %d: Done saw different incarnations when they are reused", filepath.Base(file), i)
+			}
+		}
+	}
+	if reused == 0 {
+		t.Fatal("no incarnation was reused: the test exercised nothing")
+	}
+	t.Logf("%d incarnations handed out in reused memory", reused)
 }

@@ -26,7 +26,7 @@ type TrackerStats struct {
 // Stats returns what a streaming tracker holds and has finished.
 func (t *Tracker) Stats() TrackerStats {
 	st := t.stats
-	st.Tracked, st.Flows = t.held, len(t.flows)
+	st.Tracked, st.Flows = t.held, t.flows.n
 	return st
 }
 
@@ -34,17 +34,17 @@ func (t *Tracker) Stats() TrackerStats {
 // for a live view of a streaming tracker. A packed incarnation is unpacked for the
 // call: fn must not keep the pointer, nor change the incarnation.
 func (t *Tracker) Each(fn func(*Incarnation)) {
-	for k, f := range t.flows {
+	t.flows.each(func(f *flow) {
 		if f.prev != nil {
 			fn(f.prev)
 		}
 		if f.cur != nil {
 			fn(f.cur)
 		}
-		if f.packed != nil {
-			fn(unpack(k, f.packed))
+		if f.packed != "" {
+			fn(unpack(f.key, f.record()))
 		}
-	}
+	})
 }
 
 // TakeTouched returns the incarnations that received a segment since the last call
@@ -65,43 +65,128 @@ func (t *Tracker) TakeTouched(dst []*Incarnation) []*Incarnation {
 // passive closer backs off to a minute between retransmissions); one idle longer than
 // IdleTimeout. A streaming tracker sweeps by itself every second of capture time;
 // call Sweep on a timer when packets may stop coming (live capture).
+//
+// A sweep visits only the flows that may have changed or come due (flowtable.go), so
+// its cost follows the connections' activity, not the number held.
 func (t *Tracker) Sweep(now int64) {
 	if t.cfg.Done == nil {
 		return
 	}
 	var done []finished
-	for k, f := range t.flows {
-		if p := f.prev; p != nil && t.prevOver(p, now) {
-			p.End, p.EndAt = EndReplaced, min(p.EndAt, now)
-			done = append(done, whole(p))
-			f.prev = nil
-			t.stats.Expired++
-		}
-		if c := f.cur; c != nil {
-			switch reason := t.curOver(c, now); reason {
-			case EndExpired, EndIdle:
-				c.End, c.EndAt = reason, now
-				done = append(done, whole(c))
-				t.count(reason)
-				f.cur = nil
-			default:
-				if t.held >= packAbove && now-c.Last.At >= packIdle {
-					t.pack(f)
-				}
-			}
-		} else if f.packed != nil {
-			if h, _ := readHeader(f.packed); h.wait >= 0 && now-h.lastAt > h.wait {
-				done = append(done, packedEnd(k, f.packed, h.reason, now))
-				t.count(h.reason)
-				f.packed = nil
-			}
-		}
-		if f.cur == nil && f.prev == nil && f.packed == nil {
-			t.forget(k, f)
+	if t.sweepAll {
+		t.flows.each(func(f *flow) { t.visit(f, now, &done) })
+	}
+	touched := t.touchedFlows
+	for i, f := range touched {
+		f.touched = false
+		touched[i] = nil
+		t.visit(f, now, &done)
+	}
+	t.touchedFlows = touched[:0]
+	again := t.again
+	t.again = nil
+	for i, f := range again {
+		f.again = false
+		again[i] = nil
+		t.visit(f, now, &done)
+	}
+	if t.again == nil {
+		t.again = again[:0]
+	}
+	for len(t.due) > 0 && t.due[0].due <= now {
+		e := t.due.pop()
+		if e.current() {
+			e.f.dueSet = false
+			t.visit(e.f, now, &done)
 		}
 	}
 	t.hand(done)
 	t.sweptHeld = t.held
+}
+
+// visit finishes what is over of one flow at time now, packs its current
+// incarnation if it is quiet, forgets the flow once it holds nothing, and schedules
+// its next visit.
+func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
+	if f.gone {
+		return
+	}
+	if p := f.prev; p != nil && t.prevOver(p, now) {
+		p.End, p.EndAt = EndReplaced, min(p.EndAt, now)
+		*done = append(*done, whole(p))
+		f.prev = nil
+		t.stats.Expired++
+	}
+	if c := f.cur; c != nil {
+		switch reason := t.curOver(c, now); reason {
+		case EndExpired, EndIdle:
+			c.End, c.EndAt = reason, now
+			*done = append(*done, whole(c))
+			t.count(reason)
+			f.cur = nil
+		default:
+			if t.held >= t.packAbove && now-c.Last.At >= packIdle {
+				t.pack(f)
+			}
+		}
+	} else if f.packed != "" {
+		if h, _ := readHeader(f.record()); h.wait >= 0 && now-h.lastAt > h.wait {
+			*done = append(*done, packedEnd(f.key, f.record(), h.reason, now))
+			t.count(h.reason)
+			f.packed = ""
+		}
+	}
+	if f.cur == nil && f.prev == nil && f.packed == "" {
+		t.forget(f)
+		return
+	}
+	t.schedule(f, now)
+}
+
+// schedule puts the flow in the sweep schedule at the earliest time a visit may find
+// something to do, if no segment comes: its previous incarnation's window closing,
+// its current one expiring or quiet enough to pack, its packed record expiring. A
+// current incarnation quiet enough that was not packed (fewer than packAbove held,
+// or the link from it to the previous one not cut yet) is visited again at the next
+// sweep.
+func (t *Tracker) schedule(f *flow, now int64) {
+	due := maxTime
+	if p := f.prev; p != nil {
+		due = min(due, t.prevOverAt(p))
+	}
+	if c := f.cur; c != nil {
+		if wait, _ := t.overAfter(c); wait >= 0 {
+			due = min(due, satAdd(c.Last.At, wait+1))
+		}
+		if packAt := satAdd(c.Last.At, packIdle); now < packAt {
+			due = min(due, packAt)
+		} else if f.prev == nil && !f.again {
+			f.again = true
+			t.again = append(t.again, f)
+		}
+	}
+	if f.packed != "" {
+		if h, _ := readHeader(f.record()); h.wait >= 0 {
+			due = min(due, satAdd(h.lastAt, h.wait+1))
+		}
+	}
+	if due == maxTime || (f.dueSet && f.due <= due) {
+		return
+	}
+	f.due, f.dueSet = due, true
+	t.due.push(dueEntry{due, f})
+	if len(t.due) > t.dueCompactAt {
+		t.due.compact()
+		t.dueCompactAt = 2*len(t.due) + 4096
+	}
+}
+
+// touch notes that a flow received a segment: the next sweep visits it.
+func (t *Tracker) touch(f *flow) {
+	if !f.touched {
+		f.touched = true
+		t.touchedFlows = append(t.touchedFlows, f)
+	}
 }
 
 // count counts an incarnation finished by a sweep.
@@ -123,17 +208,25 @@ func (t *Tracker) pack(f *flow) {
 	}
 	wait, reason := t.overAfter(c)
 	t.packBuf = pack(t.packBuf, c, packHeader{first: c.First, lastAt: c.Last.At, wait: wait, reason: reason}, t.packRecent)
-	f.packed = append(make([]byte, 0, len(t.packBuf)), t.packBuf...)
+	f.packed = string(t.packBuf)
 	f.cur = nil
 	t.stats.Packed++
+	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
+		t.recycle(c)
+	}
 }
 
 // prevOver: the stale-segment window of a replaced incarnation is over.
-func (t *Tracker) prevOver(p *Incarnation, now int64) bool {
+func (t *Tracker) prevOver(p *Incarnation, now int64) bool { return now >= t.prevOverAt(p) }
+
+// prevOverAt is when the stale-segment window of a replaced incarnation closes: the
+// end of its TIME_WAIT (not before it was replaced), else the TIME_WAIT length
+// after it was replaced.
+func (t *Tracker) prevOverAt(p *Incarnation) int64 {
 	if tw := p.TimeWait(t.twLen); tw.Held() {
-		return now >= max(tw.Until, p.EndAt)
+		return max(tw.Until, p.EndAt)
 	}
-	return now >= p.EndAt+t.twLen
+	return satAdd(p.EndAt, t.twLen)
 }
 
 // curOver says whether the current incarnation of a 4-tuple is over, and why.
@@ -165,28 +258,28 @@ func (t *Tracker) overAfter(c *Incarnation) (int64, EndReason) {
 // evict finishes the least recently active tenth of the incarnations held, to make
 // room under MaxConnections.
 func (t *Tracker) evict(now int64) {
-	cands := make([]evictCand, 0, len(t.flows))
-	for k, f := range t.flows {
+	cands := make([]evictCand, 0, t.flows.n)
+	t.flows.each(func(f *flow) {
 		last := int64(-1 << 63)
 		for _, inc := range [2]*Incarnation{f.prev, f.cur} {
 			if inc != nil {
 				last = max(last, inc.Last.At)
 			}
 		}
-		if f.packed != nil {
-			h, _ := readHeader(f.packed)
+		if f.packed != "" {
+			h, _ := readHeader(f.record())
 			last = max(last, h.lastAt)
 		}
 		if last == -1<<63 {
-			continue // the entry of the incarnation being started
+			return // the entry of the incarnation being started
 		}
-		cands = append(cands, evictCand{last, k})
-	}
+		cands = append(cands, evictCand{last, f})
+	})
 	n := min(max(len(cands)/10, 1), len(cands))
 	selectOldest(cands, n) // linear time: a full sort of a million flows stalls for seconds
 	var done []finished
 	for _, c := range cands[:n] {
-		f := t.flows[c.k]
+		f := c.f
 		for _, inc := range [2]*Incarnation{f.prev, f.cur} {
 			if inc != nil {
 				if inc.End == EndCaptureEnd {
@@ -197,25 +290,30 @@ func (t *Tracker) evict(now int64) {
 				t.stats.Evicted++
 			}
 		}
-		if f.packed != nil {
-			done = append(done, packedEnd(c.k, f.packed, EndEvicted, now))
+		if f.packed != "" {
+			done = append(done, packedEnd(f.key, f.record(), EndEvicted, now))
 			t.stats.Evicted++
 		}
-		t.forget(c.k, f)
+		t.forget(f)
 	}
 	t.hand(done)
 }
 
 // forget drops a 4-tuple from the flow table, keeping its incarnation count when
 // asked (Config.KeepCounts).
-func (t *Tracker) forget(k FlowKey, f *flow) {
-	delete(t.flows, k)
+// The flow keeps its count (start continues it on a fresh entry) and lets go of its
+// incarnations: stale entries of the sweep schedule may point to it for a while.
+func (t *Tracker) forget(f *flow) {
+	h := keyHash(&f.key)
+	t.flows.remove(f, h)
+	f.gone = true
+	f.cur, f.prev, f.packed = nil, nil, ""
 	if t.cfg.KeepCounts && f.count > 0 {
 		if t.counts == nil || len(t.counts) >= t.countsGen {
 			t.stats.CountsDropped += uint64(len(t.countsOld))
 			t.countsOld, t.counts = t.counts, make(map[uint64]uint32)
 		}
-		t.counts[keyHash(&k)] = uint32(min(f.count, 1<<32-1))
+		t.counts[h] = f.count
 	}
 }
 
@@ -260,7 +358,8 @@ func (t *Tracker) hand(done []finished) {
 		d := &done[o.i]
 		inc := d.inc
 		if inc == nil {
-			inc = unpack(d.key, d.packed)
+			inc = t.newIncarnation()
+			unpackInto(inc, d.key, d.packed)
 			inc.End, inc.EndAt = d.end, d.endAt
 		}
 		*d = finished{} // let the collector have it once Done is through with it
@@ -272,7 +371,13 @@ func (t *Tracker) hand(done []finished) {
 		}
 		inc.next = nil
 		if inc.Reuse != nil {
+			if p := inc.Reuse.Prev; p != nil && p.next == inc {
+				p.next = nil
+			}
 			inc.Reuse.Prev = nil
+		}
+		if t.cfg.DoneKeepsNothing {
+			t.recycle(inc) // no other incarnation points to it now
 		}
 	}
 }
@@ -311,7 +416,7 @@ func (t *Tracker) sweepEvery() int64 {
 // evictCand is a 4-tuple and when it last saw a packet.
 type evictCand struct {
 	last int64
-	k    FlowKey
+	f    *flow
 }
 
 // older orders candidates by last activity, then by key: a total order, so the
@@ -320,7 +425,7 @@ func (a evictCand) older(b evictCand) bool {
 	if a.last != b.last {
 		return a.last < b.last
 	}
-	return a.k.less(b.k)
+	return a.f.key.less(b.f.key)
 }
 
 // selectOldest moves the n oldest candidates to the front of c, in no particular

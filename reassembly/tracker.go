@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"time"
+	"unsafe"
 
 	"github.com/finack/finack/capture"
 )
@@ -37,6 +38,12 @@ type Config struct {
 	// 4-tuple that comes back after that many others were forgotten counts from 1
 	// again, as every forgotten 4-tuple does without KeepCounts.
 	KeepCounts bool
+	// DoneKeepsNothing (streaming only): Done keeps nothing of the incarnation it is
+	// given once it returns, neither the pointer nor anything it points to (an
+	// analysis that copies what it reports). The tracker then reuses the memory of
+	// the incarnations it hands out for the next ones: a capture of millions of
+	// connections allocates a few thousand instead of one each.
+	DoneKeepsNothing bool
 	// ManualSweep (streaming only): Add never sweeps by itself; the caller calls
 	// Sweep, at the times it chooses. Several trackers sharing a capture's 4-tuples
 	// (Shard) sweep together at the times one tracker would, so that their results
@@ -49,33 +56,58 @@ const DefaultTimeWait = 60 * time.Second
 
 // flow is the per-4-tuple entry: the current incarnation and the one before it (kept
 // while it may still receive late or stale segments).
+//
+// Its fields are ordered and sized to fit 96 bytes: one is held per 4-tuple.
 type flow struct {
 	cur, prev *Incarnation
-	count     int
 	// packed is the current incarnation as a compact record while it is quiet (cur
-	// is nil then; see pack.go).
-	packed []byte
+	// is nil then; see pack.go): a string, two words instead of a slice's three.
+	packed string
+	key    FlowKey
+	chain  *flow // the next flow whose key has the same hash (flowTable)
+	// due: the time of the flow's entry in the sweep schedule, when dueSet.
+	due   int64
+	count uint32 // incarnations the 4-tuple had
+	// dueSet: the flow is in the schedule at due; touched: in the list of flows
+	// touched since the last sweep; again: in the list to visit at the next sweep;
+	// gone: forgotten (its schedule entries are stale).
+	dueSet, touched, again, gone bool
 }
+
+// record is the packed incarnation's bytes, to read (never to write: they are the
+// string's).
+func (f *flow) record() []byte { return unsafe.Slice(unsafe.StringData(f.packed), len(f.packed)) }
 
 // Tracker follows every 4-tuple of a capture. Feed it segments in capture order with
 // Add, then call Finish.
 type Tracker struct {
 	cfg       Config
 	twLen     int64
-	flows     map[FlowKey]*flow
+	flows     flowTable
 	all       []*Incarnation // when not streaming
 	nextSweep int64
 	sweptHeld int // incarnations held after the last sweep
 	held      int // incarnations held (streaming)
 	stats     TrackerStats
 	touched   []*Incarnation
+	// The sweep schedule (flowtable.go): flows touched since the last sweep, flows
+	// to visit at the next sweep whatever happens, flows by the time they are due.
+	touchedFlows, again []*flow
+	due                 dueHeap
+	dueCompactAt        int // compact the schedule when it grows past this
 	// counts: the incarnation counts of forgotten 4-tuples, by keyHash
 	// (Config.KeepCounts), in two generations of at most countsGen entries: when
 	// counts is full it becomes countsOld and the older one is dropped.
 	counts, countsOld map[uint64]uint32
 	countsGen         int
 	packBuf           []byte // scratch for pack
+	// free: incarnations to reuse (packed, or handed out with DoneKeepsNothing),
+	// at most maxFree.
+	free []*Incarnation
 	noPack            bool   // tests: keep every incarnation whole
+	packAbove         int    // packAbove; tests lower it
+	// sweepAll (tests): a sweep visits every flow, as well as those it schedules.
+	sweepAll bool
 	// packRecent (tests, which pack incarnations however recently they saw a
 	// packet): keep the signatures of their last segments in the record.
 	packRecent bool
@@ -86,7 +118,7 @@ func NewTracker(cfg Config) *Tracker {
 	if cfg.TimeWait <= 0 {
 		cfg.TimeWait = DefaultTimeWait
 	}
-	return &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), flows: make(map[FlowKey]*flow), countsGen: countsGeneration}
+	return &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), flows: newFlowTable(), countsGen: countsGeneration, packAbove: packAbove}
 }
 
 // TimeWaitLen returns the TIME_WAIT length in use, in nanoseconds.
@@ -108,7 +140,7 @@ func (t *Tracker) Finish(end int64) {
 		return
 	}
 	done := make([]finished, 0, t.held)
-	for k, f := range t.flows {
+	t.flows.each(func(f *flow) {
 		for _, inc := range [2]*Incarnation{f.prev, f.cur} {
 			if inc != nil {
 				if inc.End == EndCaptureEnd {
@@ -117,18 +149,23 @@ func (t *Tracker) Finish(end int64) {
 				done = append(done, whole(inc))
 			}
 		}
-		if f.packed != nil {
-			done = append(done, packedEnd(k, f.packed, EndCaptureEnd, end))
+		if f.packed != "" {
+			done = append(done, packedEnd(f.key, f.record(), EndCaptureEnd, end))
 		}
-		delete(t.flows, k)
-	}
+		f.gone = true
+	})
+	t.flows.clear()
+	clear(t.touchedFlows)
+	clear(t.again)
+	clear(t.due)
+	t.touchedFlows, t.again, t.due = t.touchedFlows[:0], t.again[:0], t.due[:0]
 	t.hand(done)
 }
 
 // Add attributes one segment to its incarnation and records what it shows.
 func (t *Tracker) Add(s *capture.Segment) {
 	at := s.Time.UnixNano()
-	if t.cfg.Done != nil && !t.cfg.ManualSweep && (at >= t.nextSweep || (t.held >= packAbove && t.held >= 2*t.sweptHeld)) {
+	if t.cfg.Done != nil && !t.cfg.ManualSweep && (at >= t.nextSweep || (t.held >= t.packAbove && t.held >= 2*t.sweptHeld)) {
 		// Every sweepEvery of capture time, and sooner when the incarnations held
 		// have doubled since the last sweep (a flood: pack what can be packed
 		// before it takes gigabytes; doubling keeps the sweeps' cost linear).
@@ -138,23 +175,28 @@ func (t *Tracker) Add(s *capture.Segment) {
 		t.nextSweep = at + t.sweepEvery()
 	}
 	k, _ := KeyOf(s)
-	f := t.flows[k]
+	h := keyHash(&k)
+	f := t.flows.get(&k, h)
 	if f == nil {
-		f = &flow{}
+		f = &flow{key: k}
 		if len(t.counts)+len(t.countsOld) > 0 {
-			h := keyHash(&k)
 			if n, ok := t.counts[h]; ok {
-				f.count = int(n)
+				f.count = n
 				delete(t.counts, h)
 			} else if n, ok := t.countsOld[h]; ok {
-				f.count = int(n)
+				f.count = n
 				delete(t.countsOld, h)
 			}
 		}
-		t.flows[k] = f
+		t.flows.put(f, h)
 	}
-	if f.packed != nil {
-		f.cur, f.packed = unpack(k, f.packed), nil
+	if t.cfg.Done != nil {
+		t.touch(f)
+	}
+	if f.packed != "" {
+		inc := t.newIncarnation()
+		unpackInto(inc, k, f.record())
+		f.cur, f.packed = inc, ""
 	}
 	inc := t.route(f, k, s, at)
 	tx := Tx{Frame: s.Frame, At: at}
@@ -166,6 +208,28 @@ func (t *Tracker) Add(s *capture.Segment) {
 	if t.cfg.Touched && !inc.touched {
 		inc.touched = true
 		t.touched = append(t.touched, inc)
+	}
+}
+
+// maxFree bounds the incarnations kept for reuse (about 1 KB each).
+const maxFree = 4096
+
+// newIncarnation returns an incarnation to fill: a reused one, or a new one. Its
+// caller overwrites it whole.
+func (t *Tracker) newIncarnation() *Incarnation {
+	if n := len(t.free); n > 0 {
+		inc := t.free[n-1]
+		t.free[n-1] = nil
+		t.free = t.free[:n-1]
+		return inc
+	}
+	return new(Incarnation)
+}
+
+// recycle keeps an incarnation nothing points to any more, for reuse.
+func (t *Tracker) recycle(inc *Incarnation) {
+	if len(t.free) < maxFree {
+		t.free = append(t.free, inc)
 	}
 }
 
@@ -259,8 +323,11 @@ func (inc *Incarnation) closedLongBefore(at, twLen int64) bool {
 
 // start opens a new incarnation on the flow; prev is the incarnation it replaces.
 func (t *Tracker) start(f *flow, k FlowKey, s *capture.Segment, at int64, prev *Incarnation) *Incarnation {
-	f.count++
-	inc := &Incarnation{Key: k, Index: f.count, First: Tx{Frame: s.Frame, At: at}, rfc1337: t.cfg.RFC1337}
+	if f.count < 1<<32-1 { // four billion on one 4-tuple: the rest share the last number
+		f.count++
+	}
+	inc := t.newIncarnation()
+	*inc = Incarnation{Key: k, Index: int(f.count), First: Tx{Frame: s.Frame, At: at}, rfc1337: t.cfg.RFC1337}
 	switch {
 	case s.Flags&(capture.SYN|capture.ACK) == capture.SYN:
 		inc.RolesKnown = true
@@ -280,9 +347,10 @@ func (t *Tracker) start(f *flow, k FlowKey, s *capture.Segment, at int64, prev *
 	if t.cfg.Done != nil {
 		if t.cfg.MaxConnections > 0 && t.held >= t.cfg.MaxConnections {
 			t.evict(at)
-			if t.flows[k] != f { // its own 4-tuple was evicted: start over on a fresh entry
-				f = &flow{count: f.count}
-				t.flows[k] = f
+			if f.gone { // its own 4-tuple was evicted: start over on a fresh entry
+				f = &flow{key: k, count: f.count}
+				t.flows.put(f, keyHash(&k))
+				t.touch(f)
 				prev = nil
 			}
 		}

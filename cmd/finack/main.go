@@ -373,6 +373,9 @@ func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 		done[i] = func(inc *reassembly.Incarnation) { st.Add(inc) }
 	}
 	cfg.KeepCounts = true // incarnation numbers as a tracker that keeps everything gives them
+	// The analysis copies what it reports (findings and records are built from the
+	// incarnation's values): the trackers may reuse each incarnation once analysed.
+	cfg.DoneKeepsNothing = true
 	cfg.IdleTimeout, cfg.MaxConnections = o.idleTimeout, o.maxConns
 	tst, readErr := trackAll(r, cfg, done, o.progress)
 	st := r.Stats()
