@@ -403,8 +403,9 @@ func Shard(s *capture.Segment, n int) int {
 
 // sweepEvery is how often (capture time) a streaming tracker looks for incarnations
 // to finish: a quarter of the TIME_WAIT length or of the idle timeout, at most 5 s.
-// An incarnation is finished at most that late, and a sweep visits every 4-tuple
-// held, so sweeping more often costs more than it saves.
+// An incarnation is finished at most that late. (A sweep costs the flows it visits,
+// not those held, but its times decide when incarnations end, EndAt: reports would
+// change with them.)
 func (t *Tracker) sweepEvery() int64 {
 	every := t.twLen / 4
 	if t.cfg.IdleTimeout > 0 {
