@@ -1,8 +1,6 @@
 package analyzer
 
 import (
-	"fmt"
-
 	"github.com/finack/finack/capture"
 	"github.com/finack/finack/reassembly"
 )
@@ -24,15 +22,25 @@ func (a *analysis) afterClose(inc *reassembly.Incarnation) {
 		}
 		f := a.eventsFinding(StaleSegment, inc, ev, closed)
 		first, last := ev.List[0], ev.List[len(ev.List)-1]
-		f.Message = fmt.Sprintf("%d segment(s) of incarnation %d reached the 4-tuple after incarnation %d had started: their numbers fit the old connection's sequence space, not the new one's, so they count here and not as data, retransmissions or a FIN of the new one; first %s from the %s (frame %d) %s after the old close, last kept %s (frame %d) %s after",
-			ev.Count, inc.Index, inc.Index+1, eventText(first), first.From, first.Frame, ms(first.At-closed), eventText(last), last.Frame, ms(last.At-closed))
+		m := appendf(a.msg[:0], "%d segment(s) of incarnation %d reached the 4-tuple after incarnation %d had started: their numbers fit the old connection's sequence space, not the new one's, so they count here and not as data, retransmissions or a FIN of the new one; first ",
+			num(ev.Count), num(inc.Index), num(inc.Index+1))
+		m = appendEvent(m, first)
+		m = appendf(m, " from the %s (frame %d) %s after the old close, last kept ", str(first.From.String()), num(first.Frame), dur(first.At-closed))
+		m = appendEvent(m, last)
+		m = appendf(m, " (frame %d) %s after", num(last.Frame), dur(last.At-closed))
+		a.msg = m
+		f.Message = string(m)
 		a.add(f)
 	}
 	if ev := &inc.Late; ev.Count > 0 {
 		f := a.eventsFinding(LateInTimeWait, inc, ev, tw.Since)
 		first := ev.List[0]
-		f.Message = fmt.Sprintf("%d segment(s) other than a FIN retransmission reached the %s in TIME_WAIT; the first (frame %d, %s from the %s) %s after TIME_WAIT began",
-			ev.Count, holderName(tw), first.Frame, eventText(first), first.From, ms(first.At-tw.Since))
+		m := appendf(a.msg[:0], "%d segment(s) other than a FIN retransmission reached the %s in TIME_WAIT; the first (frame %d, ",
+			num(ev.Count), str(holderName(tw)), num(first.Frame))
+		m = appendEvent(m, first)
+		m = appendf(m, " from the %s) %s after TIME_WAIT began", str(first.From.String()), dur(first.At-tw.Since))
+		a.msg = m
+		f.Message = string(m)
 		a.add(f)
 	}
 	if rst := inc.RstInTimeWait; rst.Seen() {
@@ -44,8 +52,8 @@ func (a *analysis) afterClose(inc *reassembly.Incarnation) {
 		if inc.End == reassembly.EndReplaced && inc.RstInTimeWait.At >= inc.EndAt {
 			why = " (the client's answer to the refusal of its new SYN)"
 		}
-		f.Message = fmt.Sprintf("RST from the %s (frame %d)%s reached the 4-tuple in TIME_WAIT with %s of it left: a host with tcp_rfc1337=0 (the Linux default) ends TIME_WAIT at once (TIME-WAIT assassination, RFC 1337)",
-			inc.RstInTimeWaitFrom, rst.Frame, why, ms(inc.TimeWaitLeft))
+		f.Message = sprintf("RST from the %s (frame %d)%s reached the 4-tuple in TIME_WAIT with %s of it left: a host with tcp_rfc1337=0 (the Linux default) ends TIME_WAIT at once (TIME-WAIT assassination, RFC 1337)",
+			str(inc.RstInTimeWaitFrom.String()), num(rst.Frame), str(why), dur(inc.TimeWaitLeft))
 		a.add(f)
 	}
 }
@@ -66,22 +74,24 @@ func (a *analysis) reuseRefused(inc *reassembly.Incarnation) {
 		}
 	}
 	f.Sender = "server"
-	seq := fmt.Sprintf("the %s answered the SYN (frame %d) with an ACK of the old connection (frame %d, ack %d)", holderOfRefusal(inc), c.Syn.Frame, ref.Ack.Frame, ref.AckNum)
+	m := appendf(a.msg[:0], "the %s answered the SYN (frame %d) with an ACK of the old connection (frame %d, ack %d)", str(holderOfRefusal(inc)), num(c.Syn.Frame), num(ref.Ack.Frame), num(ref.AckNum))
 	if ref.Rst.Seen() {
-		seq += fmt.Sprintf("; the client reset it (frame %d)", ref.Rst.Frame)
+		m = appendf(m, "; the client reset it (frame %d)", num(ref.Rst.Frame))
 	}
 	if ref.Retry.Seen() {
-		seq += fmt.Sprintf(" and sent the SYN again (frame %d)", ref.Retry.Frame)
+		m = appendf(m, " and sent the SYN again (frame %d)", num(ref.Retry.Frame))
 	}
 	if srv.SynCount > 0 {
 		f.setDuration(srv.Syn.At - c.Syn.At)
 		f.Outcome = OutcomeAccepted
-		f.Message = fmt.Sprintf("%s; the connection was set up %s after the first SYN (SYN-ACK frame %d): the connect delay the refusal cost", seq, ms(srv.Syn.At-c.Syn.At), srv.Syn.Frame)
+		m = appendf(m, "; the connection was set up %s after the first SYN (SYN-ACK frame %d): the connect delay the refusal cost", dur(srv.Syn.At-c.Syn.At), num(srv.Syn.Frame))
 	} else {
 		f.setDuration(inc.EndAt - c.Syn.At)
 		f.Outcome = OutcomeUnanswered
-		f.Message = fmt.Sprintf("%s; no SYN-ACK in the %s until the %s", seq, ms(inc.EndAt-c.Syn.At), endWord(inc))
+		m = appendf(m, "; no SYN-ACK in the %s until the %s", dur(inc.EndAt-c.Syn.At), str(endWord(inc)))
 	}
+	a.msg = m
+	f.Message = string(m)
 	a.add(f)
 }
 
@@ -122,11 +132,11 @@ func eventFrames(ev *reassembly.Events) []uint64 {
 	return frames
 }
 
-// eventText names a segment by its flags and payload, as tcpdump would.
-func eventText(e reassembly.Event) string {
-	s := "[" + capture.Flags(e.Flags).String() + "]"
+// appendEvent names a segment by its flags and payload, as tcpdump would.
+func appendEvent(b []byte, e reassembly.Event) []byte {
+	b = appendf(b, "[%s]", str(capture.Flags(e.Flags).String()))
 	if e.Payload > 0 {
-		s += fmt.Sprintf(" with %d bytes", e.Payload)
+		b = appendf(b, " with %d bytes", num(e.Payload))
 	}
-	return s
+	return b
 }

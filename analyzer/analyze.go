@@ -1,9 +1,9 @@
 package analyzer
 
 import (
-	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -20,6 +20,27 @@ type analysis struct {
 	cfg      Config
 	findings []Finding
 	inc      *reassembly.Incarnation
+	// names: the strings of inc's record and findings (setNames).
+	names names
+	// scratch: where setNames puts them together.
+	scratch []byte
+	// msg: where a finding's message is put together (appendf).
+	msg []byte
+	// fins: when set, the FinAcks of every record, reused: a Stream that spills
+	// encodes each record before the next is made. Else each record has its own.
+	fins *finAcks
+}
+
+// names are the strings of one incarnation's record, its findings' endpoints among
+// them, rendered into a single string: one allocation per incarnation where each
+// string had its own.
+type names struct{ client, server, history, timeWaitUntil string }
+
+// finAcks holds the FIN of each end of a record and the time to its ACK, in one
+// allocation.
+type finAcks struct {
+	fa [2]FinAck
+	ms [2]float64
 }
 
 // Analyze decides the close shape, TIME_WAIT and findings of every incarnation.
@@ -39,6 +60,10 @@ type Stream struct {
 	rep         Report
 	connections bool
 	recs        *Records // Spill: the records, encoded, in an external sort
+	// closes and counts: what Add counts per shape (of Shapes) and kind (of Kinds),
+	// until Report adds them to rep's maps: cheaper than hashing a string into a
+	// map for every incarnation and finding.
+	closes, counts []int
 }
 
 // NewStream returns an empty Stream; connections says whether to keep a record per
@@ -47,13 +72,17 @@ func NewStream(cfg Config, connections bool) *Stream {
 	if cfg.TimeWait <= 0 {
 		cfg.TimeWait = reassembly.DefaultTimeWait
 	}
-	st := &Stream{a: analysis{cfg: cfg}, connections: connections,
+	st := &Stream{a: analysis{cfg: cfg, scratch: make([]byte, 0, 128)}, connections: connections,
 		rep: Report{Closes: make(map[Shape]int), Counts: make(map[Kind]int)}}
 	for _, s := range Shapes {
 		st.rep.Closes[s] = 0
 	}
 	for _, k := range Kinds {
 		st.rep.Counts[k] = 0
+	}
+	st.closes, st.counts = make([]int, len(Shapes)), make([]int, len(Kinds))
+	if !connections {
+		st.a.fins = new(finAcks) // the records are counted, not kept
 	}
 	return st
 }
@@ -67,16 +96,26 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	}
 	n := len(a.findings)
 	a.inc = inc
+	tw := inc.TimeWait(int64(a.cfg.TimeWait))
+	a.setNames(inc, tw)
 	a.finUnanswered(inc)
 	a.finRetransmit(inc)
 	a.reuse(inc)
 	a.reuseRefused(inc)
 	a.afterClose(inc)
-	c := a.connection(inc)
-	st.rep.Closes[c.Close]++
+	c := a.connection(inc, tw)
+	if i := slices.Index(Shapes, c.Close); i >= 0 {
+		st.closes[i]++
+	} else {
+		st.rep.Closes[c.Close]++
+	}
 	st.rep.Total++
 	for _, f := range a.findings[n:] {
-		st.rep.Counts[f.Kind]++
+		if i := slices.Index(Kinds, f.Kind); i >= 0 {
+			st.counts[i]++
+		} else {
+			st.rep.Counts[f.Kind]++
+		}
 	}
 	if st.recs != nil {
 		// Encoded and sorted outside: a.findings is reused, no copy is made.
@@ -97,6 +136,14 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 // A Stream that spills (Spill) returns its records in Records instead, sorted in the
 // same order; its Report is for one call.
 func (st *Stream) Report() Report {
+	for i, n := range st.closes {
+		st.rep.Closes[Shapes[i]] += n
+		st.closes[i] = 0
+	}
+	for i, n := range st.counts {
+		st.rep.Counts[Kinds[i]] += n
+		st.counts[i] = 0
+	}
 	rep := st.rep
 	if st.recs != nil {
 		rep.Records = st.recs
@@ -154,10 +201,27 @@ func Merge(reps []Report) Report {
 	return out
 }
 
-func (a *analysis) connection(inc *reassembly.Incarnation) Connection {
+// setNames renders the strings of inc's record (a.names); tw is inc's TIME_WAIT.
+func (a *analysis) setNames(inc *reassembly.Incarnation, tw reassembly.TimeWait) {
+	b := appendEndpoint(a.scratch[:0], inc.Half[reassembly.Client].Endpoint)
+	client := len(b)
+	b = appendEndpoint(b, inc.Half[reassembly.Server].Endpoint)
+	server := len(b)
+	b = append(b, inc.History.String()...) // on the stack: no allocation
+	history := len(b)
+	if tw.Held() {
+		b = appendRFC3339(b, utc(tw.Until))
+	}
+	a.scratch = b
+	s := string(b)
+	a.names = names{client: s[:client], server: s[client:server], history: s[server:history], timeWaitUntil: s[history:]}
+}
+
+// connection makes inc's record; tw is inc's TIME_WAIT.
+func (a *analysis) connection(inc *reassembly.Incarnation, tw reassembly.TimeWait) Connection {
 	c, s := &inc.Half[reassembly.Client], &inc.Half[reassembly.Server]
 	rec := Connection{
-		Client: EndpointString(c.Endpoint), Server: EndpointString(s.Endpoint),
+		Client: a.names.client, Server: a.names.server,
 		RolesKnown: inc.RolesKnown, Incarnation: inc.Index,
 		FirstFrame: inc.First.Frame, LastFrame: inc.Last.Frame,
 		Start: utc(inc.First.At), End: utc(inc.Last.At), Packets: inc.Packets,
@@ -165,8 +229,14 @@ func (a *analysis) connection(inc *reassembly.Incarnation) Connection {
 		FINs:    Pair{Client: c.FinCount, Server: s.FinCount},
 		RSTs:    Pair{Client: c.RstCount, Server: s.RstCount},
 		Reused:  inc.Reuse != nil,
-		History: inc.History.String(),
-		FIN:     FinPair{Client: finAck(c), Server: finAck(s)},
+		History: a.names.history,
+	}
+	if c.FinSeen() || s.FinSeen() {
+		fins := a.fins
+		if fins == nil {
+			fins = new(finAcks)
+		}
+		rec.FIN = FinPair{Client: finAck(c, fins, reassembly.Client), Server: finAck(s, fins, reassembly.Server)}
 	}
 	if inc.Key.VLAN[0] != 0 {
 		rec.VLAN = []uint16{inc.Key.VLAN[0]}
@@ -174,11 +244,8 @@ func (a *analysis) connection(inc *reassembly.Incarnation) Connection {
 			rec.VLAN = append(rec.VLAN, inc.Key.VLAN[1])
 		}
 	}
-	tw := inc.TimeWait(int64(a.cfg.TimeWait))
 	rec.TimeWaitHolder = pairName(tw.Holder[reassembly.Client], tw.Holder[reassembly.Server])
-	if tw.Held() {
-		rec.TimeWaitUntil = utc(tw.Until).Format(time.RFC3339Nano)
-	}
+	rec.TimeWaitUntil = a.names.timeWaitUntil // "" unless tw.Held()
 	if _, r, ok := inc.FirstRst(); ok {
 		rec.ResetBy = r.String()
 	}
@@ -195,23 +262,25 @@ func (a *analysis) connection(inc *reassembly.Incarnation) Connection {
 	return rec
 }
 
-func finAck(h *reassembly.Half) *FinAck {
+// finAck fills in fins the FIN of h, the half of role r; nil if h sent none.
+func finAck(h *reassembly.Half, fins *finAcks, r reassembly.Role) *FinAck {
 	if !h.FinSeen() {
 		return nil
 	}
 	first := h.FirstFin()
-	fa := &FinAck{Frame: first.Frame}
+	fa := &fins.fa[r]
+	*fa = FinAck{Frame: first.Frame}
 	if h.FinAcked.Seen() {
 		fa.AckedBy = h.FinAcked.Frame
-		d := roundMS(h.FinAcked.At - first.At)
-		fa.AckedAfterMS = &d
+		fins.ms[r] = roundMS(h.FinAcked.At - first.At)
+		fa.AckedAfterMS = &fins.ms[r]
 	}
 	return fa
 }
 
 func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at int64) Finding {
 	return Finding{
-		Kind: k, Client: EndpointString(inc.Client()), Server: EndpointString(inc.Server()),
+		Kind: k, Client: a.names.client, Server: a.names.server,
 		Incarnation: inc.Index, Time: utc(at), at: at,
 	}
 }
@@ -221,20 +290,15 @@ func (a *analysis) add(f Finding) { a.findings = append(a.findings, f) }
 // EndpointString renders ip:port, IPv6 as [addr]:port.
 func EndpointString(ap netip.AddrPort) string { return ap.String() }
 
+// appendEndpoint appends EndpointString(ap) to b.
+func appendEndpoint(b []byte, ap netip.AddrPort) []byte {
+	if !ap.IsValid() {
+		return append(b, ap.String()...) // AppendTo leaves it out
+	}
+	return ap.AppendTo(b)
+}
+
 func utc(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 // roundMS converts nanoseconds to milliseconds with microsecond precision.
 func roundMS(ns int64) float64 { return math.Round(float64(ns)/1e3) / 1e3 }
-
-// ms renders a duration for messages: "1.234s", "201ms", "850µs".
-func ms(ns int64) string {
-	d := time.Duration(ns)
-	switch {
-	case d >= time.Second:
-		return fmt.Sprintf("%.3fs", d.Seconds())
-	case d >= time.Millisecond:
-		return fmt.Sprintf("%.1fms", float64(d)/1e6)
-	default:
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	}
-}

@@ -1,9 +1,6 @@
 package analyzer
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/finack/finack/reassembly"
 )
 
@@ -20,11 +17,12 @@ func (a *analysis) finRetransmit(inc *reassembly.Incarnation) {
 		n := uint64(h.FinCount - 1)
 		f.setCount(n)
 		var spurious, lost, early int
-		gaps := make([]string, 0, len(h.FinTxs)-1)
+		if len(h.FinTxs) > 1 {
+			f.IntervalsMS = make([]float64, 0, len(h.FinTxs)-1)
+		}
 		for i := 1; i < len(h.FinTxs); i++ {
 			gap := h.FinTxs[i].At - h.FinTxs[i-1].At
 			f.IntervalsMS = append(f.IntervalsMS, roundMS(gap))
-			gaps = append(gaps, ms(gap))
 			switch {
 			case !h.FinTxs[i].AckedBefore:
 				lost++
@@ -34,28 +32,36 @@ func (a *analysis) finRetransmit(inc *reassembly.Incarnation) {
 				spurious++
 			}
 		}
-		var why string
+		// The message, in a.msg: "%s's FIN (frame %d) retransmitted %d time(s) after
+		// <the gaps, comma separated><more>; <why>".
+		m := appendf(a.msg[:0], "%s's FIN (frame %d) retransmitted %d time(s) after ", str(r.String()), num(h.FinTxs[0].Frame), num(n))
+		for i := 1; i < len(h.FinTxs); i++ {
+			if i > 1 {
+				m = append(m, ", "...)
+			}
+			m = appendMS(m, h.FinTxs[i].At-h.FinTxs[i-1].At)
+		}
+		if int(h.FinCount) > len(h.FinTxs) {
+			m = appendf(m, " (%d transmissions, first %d and last kept)", num(h.FinCount), num(len(h.FinTxs)-1))
+		}
+		m = append(m, "; "...)
 		switch {
 		case lost > 0 && spurious == 0 && early == 0:
 			f.Cause = CauseNotAcked
-			why = "no ACK of it reached the tap in between: the FIN was lost after the tap or its ACK before it"
+			m = append(m, "no ACK of it reached the tap in between: the FIN was lost after the tap or its ACK before it"...)
 		case spurious > 0 && lost == 0 && early == 0:
 			f.Cause = CauseSpurious
-			why = fmt.Sprintf("the FIN was already ACKed at the tap (frame %d): the ACK was lost after the tap", h.FinAcked.Frame)
+			m = appendf(m, "the FIN was already ACKed at the tap (frame %d): the ACK was lost after the tap", num(h.FinAcked.Frame))
 		case early > 0 && lost == 0 && spurious == 0:
 			f.Cause = CauseEarly
-			why = fmt.Sprintf("re-sent %s after its ACK passed the tap (frame %d), sooner than that ACK could reach the %s (round trip from the tap %s): not a loss, the stack sent the FIN again",
-				ms(h.FinTxs[1].At-h.FinAcked.At), h.FinAcked.Frame, r, ms(h.TapRTT))
+			m = appendf(m, "re-sent %s after its ACK passed the tap (frame %d), sooner than that ACK could reach the %s (round trip from the tap %s): not a loss, the stack sent the FIN again",
+				dur(h.FinTxs[1].At-h.FinAcked.At), num(h.FinAcked.Frame), str(r.String()), dur(h.TapRTT))
 		default:
 			f.Cause = CauseMixed
-			why = fmt.Sprintf("%d retransmission(s) before any ACK reached the tap, %d after an ACK the sender should have had (lost after the tap), %d sooner than the ACK could reach the sender", lost, spurious, early)
+			m = appendf(m, "%d retransmission(s) before any ACK reached the tap, %d after an ACK the sender should have had (lost after the tap), %d sooner than the ACK could reach the sender", num(lost), num(spurious), num(early))
 		}
-		more := ""
-		if int(h.FinCount) > len(h.FinTxs) {
-			more = fmt.Sprintf(" (%d transmissions, first %d and last kept)", h.FinCount, len(h.FinTxs)-1)
-		}
-		f.Message = fmt.Sprintf("%s's FIN (frame %d) retransmitted %d time(s) after %s%s; %s",
-			r, h.FinTxs[0].Frame, n, strings.Join(gaps, ", "), more, why)
+		a.msg = m
+		f.Message = string(m)
 		a.add(f)
 	}
 }

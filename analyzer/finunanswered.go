@@ -1,8 +1,6 @@
 package analyzer
 
 import (
-	"fmt"
-
 	"github.com/finack/finack/reassembly"
 )
 
@@ -40,24 +38,24 @@ func (a *analysis) finUnanswered(inc *reassembly.Incarnation) {
 // twice the last interval later; 2.5 times leaves room for jitter), or it may still
 // be retransmitting when the incarnation stopped. Linux gives up silently when the
 // next retransmission would be due (tcp_orphan_retries), as recorded in
-// final-ack-never.pcap.
-func giveUp(inc *reassembly.Incarnation, r reassembly.Role) (outcome, how string) {
+// final-ack-never.pcap. It appends how, in words, to b.
+func giveUp(b []byte, inc *reassembly.Incarnation, r reassembly.Role) (outcome string, how []byte) {
 	h := &inc.Half[r]
 	last := h.LastFin()
 	if h.Rst.Seen() && h.Rst.At >= last.At {
-		return OutcomeNever, fmt.Sprintf("it gave up with an RST (frame %d)", h.Rst.Frame)
+		return OutcomeNever, appendf(b, "it gave up with an RST (frame %d)", num(h.Rst.Frame))
 	}
 	peerRst := inc.Half[r.Peer()].Rst
 	if peerRst.Seen() && peerRst.At >= last.At {
-		return OutcomeNever, fmt.Sprintf("the %s ended it with an RST (frame %d)", r.Peer(), peerRst.Frame)
+		return OutcomeNever, appendf(b, "the %s ended it with an RST (frame %d)", str(r.Peer().String()), num(peerRst.Frame))
 	}
 	n := len(h.FinTxs)
 	interval := h.FinTxs[n-1].At - h.FinTxs[n-2].At
 	silent := inc.EndAt - last.At
 	if silent > interval*5/2 && h.Last.Frame == last.Frame {
-		return OutcomeNever, fmt.Sprintf("it gave up: nothing more from it in the %s until the %s, past its next retransmission (due about %s after the last)", ms(silent), endWord(inc), ms(2*interval))
+		return OutcomeNever, appendf(b, "it gave up: nothing more from it in the %s until the %s, past its next retransmission (due about %s after the last)", dur(silent), str(endWord(inc)), dur(2*interval))
 	}
-	return OutcomeUnresolved, fmt.Sprintf("still unresolved when the %s, %s after the last transmission", endWord(inc), ms(silent))
+	return OutcomeUnresolved, appendf(b, "still unresolved when the %s, %s after the last transmission", str(endWord(inc)), dur(silent))
 }
 
 func endWord(inc *reassembly.Incarnation) string {
@@ -77,14 +75,14 @@ func (a *analysis) finFinding(k Kind, inc *reassembly.Incarnation, r reassembly.
 
 // unanswered completes a finding about a FIN no ACK answered: how its sender ended
 // (giveUp), every transmission counted, the time from the first to the last. It
-// returns how the sender ended, in words.
-func unanswered(f *Finding, inc *reassembly.Incarnation, r reassembly.Role) string {
+// appends how the sender ended, in words, to b.
+func unanswered(b []byte, f *Finding, inc *reassembly.Incarnation, r reassembly.Role) []byte {
 	h := &inc.Half[r]
-	outcome, how := giveUp(inc, r)
+	outcome, b := giveUp(b, inc, r)
 	f.Outcome = outcome
 	f.setCount(uint64(h.FinCount))
 	f.setDuration(h.LastFin().At - h.FirstFin().At)
-	return how
+	return b
 }
 
 func finFrames(h *reassembly.Half) []uint64 {
@@ -100,24 +98,27 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 	first, last := h.FirstFin(), h.LastFin()
 	f := a.finFinding(MissingFinalAck, inc, r, first.At)
 	peer := r.Peer()
-	what := fmt.Sprintf("%s's FIN (frame %d) got no final ACK from the %s", r, first.Frame, peer)
-	var note string
-	if h.FinAcked.Seen() && len(h.FinTxs) > 1 && h.FinAcked.Frame < h.FinTxs[1].Frame {
-		f.AckAfterTap = true
-		note = fmt.Sprintf("; the %s's ACK was seen at the tap (frame %d) yet the FIN was retransmitted: the ACK was lost after the tap", peer, h.FinAcked.Frame)
-	}
+	// "<whose FIN>: <how it ended><the ACK seen at the tap><what the echoed timestamp shows>"
+	m := appendf(a.msg[:0], "%s's FIN (frame %d) got no final ACK from the %s: ", str(r.String()), num(first.Frame), str(peer.String()))
+	ackAfterTap := h.FinAcked.Seen() && len(h.FinTxs) > 1 && h.FinAcked.Frame < h.FinTxs[1].Frame
 	if h.FinLastAck.Seen() && h.FinLastAck.Frame > last.Frame {
 		f.Outcome = OutcomeRecovered
 		f.Frames = append(f.Frames, h.FinLastAck.Frame)
 		f.setCount(uint64(h.FinCount - 1))
 		f.setDuration(h.FinLastAck.At - first.At)
-		f.Message = fmt.Sprintf("%s: sent %d times, %d unanswered; the ACK in frame %d ended %s in LAST_ACK%s%s",
-			what, h.FinCount, h.FinCount-1, h.FinLastAck.Frame, ms(h.FinLastAck.At-first.At), note, reachedText(h, peer))
-		a.add(f)
-		return
+		m = appendf(m, "sent %d times, %d unanswered; the ACK in frame %d ended %s in LAST_ACK",
+			num(h.FinCount), num(h.FinCount-1), num(h.FinLastAck.Frame), dur(h.FinLastAck.At-first.At))
+	} else {
+		m = appendf(m, "sent %d times over %s in LAST_ACK, never acknowledged; ", num(h.FinCount), dur(last.At-first.At))
+		m = unanswered(m, &f, inc, r)
 	}
-	how := unanswered(&f, inc, r)
-	f.Message = fmt.Sprintf("%s: sent %d times over %s in LAST_ACK, never acknowledged; %s%s%s", what, h.FinCount, ms(last.At-first.At), how, note, reachedText(h, peer))
+	if ackAfterTap {
+		f.AckAfterTap = true
+		m = appendf(m, "; the %s's ACK was seen at the tap (frame %d) yet the FIN was retransmitted: the ACK was lost after the tap", str(peer.String()), num(h.FinAcked.Frame))
+	}
+	m = appendReached(m, h, peer)
+	a.msg = m
+	f.Message = string(m)
 	a.add(f)
 }
 
@@ -138,16 +139,16 @@ func reachedAt(h *reassembly.Half) int {
 	return -1
 }
 
-// reachedText explains what the echoed timestamp shows about where the loss was.
-func reachedText(h *reassembly.Half, peer reassembly.Role) string {
+// appendReached appends what the echoed timestamp shows about where the loss was.
+func appendReached(b []byte, h *reassembly.Half, peer reassembly.Role) []byte {
 	i := reachedAt(h)
 	switch {
 	case i < 0:
-		return ""
+		return b
 	case i == 0:
-		return fmt.Sprintf("; the %s's ACK echoes the first transmission's timestamp: the FIN reached it the first time and its ACKs were lost", peer)
+		return appendf(b, "; the %s's ACK echoes the first transmission's timestamp: the FIN reached it the first time and its ACKs were lost", str(peer.String()))
 	default:
-		return fmt.Sprintf("; the %s's ACK echoes the timestamp of transmission %d (frame %d): the earlier ones were lost before reaching it", peer, i+1, h.FinTxs[i].Frame)
+		return appendf(b, "; the %s's ACK echoes the timestamp of transmission %d (frame %d): the earlier ones were lost before reaching it", str(peer.String()), num(i+1), num(h.FinTxs[i].Frame))
 	}
 }
 
@@ -155,8 +156,10 @@ func (a *analysis) firstFinUnacked(inc *reassembly.Incarnation, r reassembly.Rol
 	h := &inc.Half[r]
 	first, last := h.FirstFin(), h.LastFin()
 	f := a.finFinding(FirstFinUnacked, inc, r, first.At)
-	how := unanswered(&f, inc, r)
-	f.Message = fmt.Sprintf("%s's first FIN (frame %d) was never acknowledged by the %s: sent %d times over %s in FIN_WAIT_1; %s",
-		r, first.Frame, r.Peer(), h.FinCount, ms(last.At-first.At), how)
+	m := appendf(a.msg[:0], "%s's first FIN (frame %d) was never acknowledged by the %s: sent %d times over %s in FIN_WAIT_1; ",
+		str(r.String()), num(first.Frame), str(r.Peer().String()), num(h.FinCount), dur(last.At-first.At))
+	m = unanswered(m, &f, inc, r)
+	a.msg = m
+	f.Message = string(m)
 	a.add(f)
 }

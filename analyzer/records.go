@@ -8,7 +8,8 @@ import (
 )
 
 // Encoder renders the records of a Stream that spills (Stream.Spill): each function
-// appends to dst the bytes the report prints for one record.
+// appends to dst the bytes the report prints for one record. The record is valid
+// during the call only: what it points to is reused for the next.
 type Encoder struct {
 	// Connection: nil when the report lists no connections (and the Stream keeps no
 	// record of them).
@@ -23,11 +24,12 @@ type Records struct {
 	conns, findings *spill.Sorter
 	// mu guards the sorters when the Records of several Streams share them
 	// (SpillWith); nil otherwise.
-	mu  *sync.Mutex
-	enc Encoder
-	cur Connection // the record add encodes
-	buf []byte
-	err error // the first error encoding a record
+	mu   *sync.Mutex
+	enc  Encoder
+	cur  Connection // the record add encodes
+	buf  []byte     // the records of one incarnation, encoded
+	ends []int      // where each of its findings ends in buf
+	err  error      // the first error encoding a record
 }
 
 // Spill makes the Stream keep, instead of every Connection and Finding until the
@@ -42,6 +44,7 @@ func (st *Stream) Spill(enc Encoder, opt spill.Options) {
 		r.conns = spill.New(opt)
 	}
 	st.recs = r
+	st.a.fins = new(finAcks) // each record is encoded before the next is made
 }
 
 // SpillWith makes st spill as other does (other.Spill first), into the same
@@ -55,31 +58,46 @@ func (st *Stream) SpillWith(enc Encoder, other *Stream) {
 		o.mu = new(sync.Mutex)
 	}
 	st.recs = &Records{enc: enc, findings: o.findings, conns: o.conns, mu: o.mu}
+	st.a.fins = new(finAcks)
 }
 
-// add encodes and keeps one incarnation's record (r.cur) and findings.
+// add encodes and keeps one incarnation's record (r.cur) and findings. They are
+// encoded first, then sorted under the lock, taken once: the Streams that share the
+// sort (SpillWith) encode in parallel.
 func (r *Records) add(fs []Finding) {
 	if r.err != nil {
 		return
 	}
+	b := r.buf[:0]
+	if r.conns != nil {
+		if b, r.err = r.enc.Connection(b, &r.cur); r.err != nil {
+			return
+		}
+	}
+	conn := len(b)
+	r.ends = r.ends[:0]
+	for i := range fs {
+		if b, r.err = r.enc.Finding(b, &fs[i]); r.err != nil {
+			return
+		}
+		r.ends = append(r.ends, len(b))
+	}
+	r.buf = b
 	if r.mu != nil {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 	}
 	if r.conns != nil {
-		c := &r.cur
-		if r.buf, r.err = r.enc.Connection(r.buf[:0], c); r.err == nil {
-			r.err = r.conns.Add(spill.Key{c.FirstFrame}, r.buf)
-		}
-	}
-	for i := range fs {
-		if r.err != nil {
+		if r.err = r.conns.Add(spill.Key{r.cur.FirstFrame}, b[:conn]); r.err != nil {
 			return
 		}
-		f := &fs[i]
-		if r.buf, r.err = r.enc.Finding(r.buf[:0], f); r.err == nil {
-			r.err = r.findings.Add(findingKey(f), r.buf)
+	}
+	start := conn
+	for i, end := range r.ends {
+		if r.err = r.findings.Add(findingKey(&fs[i]), b[start:end]); r.err != nil {
+			return
 		}
+		start = end
 	}
 }
 

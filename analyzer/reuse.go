@@ -1,7 +1,6 @@
 package analyzer
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/finack/finack/reassembly"
@@ -30,84 +29,89 @@ func (a *analysis) reuse(inc *reassembly.Incarnation) {
 	}
 	f.Frames = append(f.Frames, ru.SYN.Frame)
 
-	verdict, why := reuseVerdict(ru)
-	f.Verdict = verdict
-	outcome, how, frames := reuseOutcome(inc)
-	f.Outcome = outcome
-	f.Frames = append(f.Frames, frames...)
-
-	who := fmt.Sprintf("the %s of incarnation %d", holder, ru.PrevIndex)
-	if holder == "both" {
-		who = fmt.Sprintf("both ends of incarnation %d", ru.PrevIndex)
-	}
-	selfHeld := ru.TimeWait.Holder[sender]
-	self := ""
-	if selfHeld {
-		self = fmt.Sprintf("; the SYN came from the TIME_WAIT holder itself (%s): port reuse settings, or several hosts behind one address (NAT)", inc.Client())
-	}
-	f.NATEvidence = natEvidence(ru)
-	nat := ""
-	if len(f.NATEvidence) > 0 {
-		nat = "; another host behind the same address? " + strings.Join(f.NATEvidence, "; ")
-	}
+	// "new SYN (frame %d) %s after <tw>, while <who> held the 4-tuple in
+	// TIME_WAIT; <verdict, why>; <outcome, how><self><nat>"
 	tw := "TIME_WAIT began"
 	if ru.TimeWait.Inferred {
 		tw = "TIME_WAIT began (inferred: the final ACK was not seen)"
 	}
-	f.Message = fmt.Sprintf("new SYN (frame %d) %s after %s, while %s held the 4-tuple in TIME_WAIT; %s; %s%s%s",
-		ru.SYN.Frame, ms(elapsed), tw, who, why, how, self, nat)
+	m := appendf(a.msg[:0], "new SYN (frame %d) %s after %s, while ", num(ru.SYN.Frame), dur(elapsed), str(tw))
+	if holder == "both" {
+		m = appendf(m, "both ends of incarnation %d", num(ru.PrevIndex))
+	} else {
+		m = appendf(m, "the %s of incarnation %d", str(holder), num(ru.PrevIndex))
+	}
+	m = append(m, " held the 4-tuple in TIME_WAIT; "...)
+	f.Verdict, m = reuseVerdict(m, ru)
+	m = append(m, "; "...)
+	var frames []uint64
+	f.Outcome, m, frames = reuseOutcome(m, inc)
+	f.Frames = append(f.Frames, frames...)
+	if ru.TimeWait.Holder[sender] {
+		m = appendf(m, "; the SYN came from the TIME_WAIT holder itself (%s): port reuse settings, or several hosts behind one address (NAT)", str(a.names.client))
+	}
+	f.NATEvidence = natEvidence(ru)
+	if len(f.NATEvidence) > 0 {
+		m = append(m, "; another host behind the same address? "...)
+		m = append(m, strings.Join(f.NATEvidence, "; ")...)
+	}
+	a.msg = m
+	f.Message = string(m)
 	a.add(f)
 }
 
-func reuseVerdict(ru *reassembly.Reuse) (string, string) {
+// reuseVerdict judges whether old duplicates could pass as new data, and appends why
+// to b.
+func reuseVerdict(b []byte, ru *reassembly.Reuse) (string, []byte) {
 	if ru.OldSeqKnown && reassembly.SeqLess(ru.OldNextSeq, ru.NewISN) {
-		return VerdictSafeBySequence, fmt.Sprintf("safe by sequence: ISN %d is beyond the old connection's %d", ru.NewISN, ru.OldNextSeq)
+		return VerdictSafeBySequence, appendf(b, "safe by sequence: ISN %d is beyond the old connection's %d", num(ru.NewISN), num(ru.OldNextSeq))
 	}
 	if ru.OldHasTS && ru.NewHasTS && reassembly.SeqLess(ru.OldTSval, ru.NewTSval) {
-		return VerdictSafeByTimestamps, fmt.Sprintf("safe by timestamps: TSval %d is newer than the old connection's %d", ru.NewTSval, ru.OldTSval)
+		return VerdictSafeByTimestamps, appendf(b, "safe by timestamps: TSval %d is newer than the old connection's %d", num(ru.NewTSval), num(ru.OldTSval))
 	}
 	if !ru.OldSeqKnown {
-		return VerdictUnknown, "verdict unknown: the capture has no segment of the SYN sender in the old connection"
+		return VerdictUnknown, append(b, "verdict unknown: the capture has no segment of the SYN sender in the old connection"...)
 	}
 	if ru.OldHasTS && ru.NewHasTS {
-		return VerdictUnsafe, fmt.Sprintf("unsafe: ISN %d is not beyond the old connection's %d and TSval %d is not newer than %d",
-			ru.NewISN, ru.OldNextSeq, ru.NewTSval, ru.OldTSval)
+		return VerdictUnsafe, appendf(b, "unsafe: ISN %d is not beyond the old connection's %d and TSval %d is not newer than %d",
+			num(ru.NewISN), num(ru.OldNextSeq), num(ru.NewTSval), num(ru.OldTSval))
 	}
-	return VerdictUnsafe, fmt.Sprintf("unsafe: ISN %d is not beyond the old connection's %d and there are no timestamps on both to tell them apart", ru.NewISN, ru.OldNextSeq)
+	return VerdictUnsafe, appendf(b, "unsafe: ISN %d is not beyond the old connection's %d and there are no timestamps on both to tell them apart", num(ru.NewISN), num(ru.OldNextSeq))
 }
 
-// reuseOutcome tells what the new handshake became, with the frames that show it.
-func reuseOutcome(inc *reassembly.Incarnation) (string, string, []uint64) {
+// reuseOutcome tells what the new handshake became, appending how to b, with the
+// frames that show it.
+func reuseOutcome(b []byte, inc *reassembly.Incarnation) (string, []byte, []uint64) {
 	srv := &inc.Half[reassembly.Server]
 	c := &inc.Half[reassembly.Client]
 	if inc.Refusal.Ack.Seen() {
 		frames := []uint64{inc.Refusal.Ack.Frame}
-		how := fmt.Sprintf("refused: the holder answered with an ACK of the old connection (frame %d)", inc.Refusal.Ack.Frame)
+		b = appendf(b, "refused: the holder answered with an ACK of the old connection (frame %d)", num(inc.Refusal.Ack.Frame))
 		if inc.Refusal.Rst.Seen() {
 			frames = append(frames, inc.Refusal.Rst.Frame)
-			how += fmt.Sprintf(", the client reset it (frame %d)", inc.Refusal.Rst.Frame)
+			b = appendf(b, ", the client reset it (frame %d)", num(inc.Refusal.Rst.Frame))
 		}
 		if inc.Refusal.Retry.Seen() {
 			frames = append(frames, inc.Refusal.Retry.Frame)
-			how += fmt.Sprintf(", retried the SYN (frame %d)", inc.Refusal.Retry.Frame)
+			b = appendf(b, ", retried the SYN (frame %d)", num(inc.Refusal.Retry.Frame))
 		}
 		if srv.SynCount > 0 {
 			frames = append(frames, srv.Syn.Frame)
-			how += fmt.Sprintf(", and the handshake completed %s after the first SYN (SYN-ACK frame %d): the connect delay the refusal cost", ms(srv.Syn.At-c.Syn.At), srv.Syn.Frame)
+			b = appendf(b, ", and the handshake completed %s after the first SYN (SYN-ACK frame %d): the connect delay the refusal cost", dur(srv.Syn.At-c.Syn.At), num(srv.Syn.Frame))
 		}
-		return OutcomeRefused, how, frames
+		return OutcomeRefused, b, frames
 	}
 	if srv.SynCount > 0 {
-		how := fmt.Sprintf("accepted (SYN-ACK frame %d)", srv.Syn.Frame)
+		b = appendf(b, "accepted (SYN-ACK frame %d)", num(srv.Syn.Frame))
 		if ru := inc.Reuse; ru.OldPeerSeqKnown && srv.ISN == ru.OldPeerNextSeq+65537 {
-			how += fmt.Sprintf("; the SYN-ACK ISN is the server's old snd_nxt %d + 65537: the signature of a Linux TIME_WAIT socket accepting the SYN", ru.OldPeerNextSeq)
+			b = appendf(b, "; the SYN-ACK ISN is the server's old snd_nxt %d + 65537: the signature of a Linux TIME_WAIT socket accepting the SYN", num(ru.OldPeerNextSeq))
 		}
-		return OutcomeAccepted, how, []uint64{srv.Syn.Frame}
+		return OutcomeAccepted, b, []uint64{srv.Syn.Frame}
 	}
 	if srv.Rst.Seen() {
-		return OutcomeRST, fmt.Sprintf("answered by RST (frame %d)", srv.Rst.Frame), []uint64{srv.Rst.Frame}
+		return OutcomeRST, appendf(b, "answered by RST (frame %d)", num(srv.Rst.Frame)), []uint64{srv.Rst.Frame}
 	}
-	return OutcomeUnanswered, "no answer seen", nil
+	return OutcomeUnanswered, append(b, "no answer seen"...), nil
 }
 
 // natEvidence lists what says the new SYN's sender is not the host that used the
@@ -122,7 +126,7 @@ func reuseOutcome(inc *reassembly.Incarnation) (string, string, []uint64) {
 func natEvidence(ru *reassembly.Reuse) []string {
 	var ev []string
 	if ru.OldTTL != 0 && ru.NewTTL != 0 && ru.OldTTL != ru.NewTTL {
-		ev = append(ev, fmt.Sprintf("IP TTL %d in the old connection, %d in the new SYN", ru.OldTTL, ru.NewTTL))
+		ev = append(ev, sprintf("IP TTL %d in the old connection, %d in the new SYN", num(ru.OldTTL), num(ru.NewTTL)))
 	}
 	elapsed := max(ru.SYN.At-ru.OldLastAt, 0)
 	if !ru.IPv6 && ru.OldPackets >= 4 {
@@ -130,16 +134,16 @@ func natEvidence(ru *reassembly.Reuse) []string {
 		sequential := run > 2*ru.OldPackets && run <= 64*ru.OldPackets
 		step := uint64(ru.NewIPID - ru.OldIPID)
 		if sequential && (step == 0 || step > 1000+uint64(elapsed/1e9)*2000) {
-			ev = append(ev, fmt.Sprintf("IP ID counter ran %d..%d in the old connection, new SYN has %d", ru.OldFirstIPID, ru.OldIPID, ru.NewIPID))
+			ev = append(ev, sprintf("IP ID counter ran %d..%d in the old connection, new SYN has %d", num(ru.OldFirstIPID), num(ru.OldIPID), num(ru.NewIPID)))
 		}
 	}
 	if ru.OldHasTS && ru.NewHasTS {
 		delta := int64(int32(ru.NewTSval - ru.OldTSval))
 		switch {
 		case delta < 0:
-			ev = append(ev, fmt.Sprintf("TCP timestamp clock went back from %d to %d", ru.OldTSval, ru.NewTSval))
+			ev = append(ev, sprintf("TCP timestamp clock went back from %d to %d", num(ru.OldTSval), num(ru.NewTSval)))
 		case delta > elapsed/1e6+1000:
-			ev = append(ev, fmt.Sprintf("TCP timestamp clock jumped from %d to %d in %s (more than 1 ms a tick allows)", ru.OldTSval, ru.NewTSval, ms(elapsed)))
+			ev = append(ev, sprintf("TCP timestamp clock jumped from %d to %d in %s (more than 1 ms a tick allows)", num(ru.OldTSval), num(ru.NewTSval), dur(elapsed)))
 		}
 	}
 	return ev

@@ -56,7 +56,7 @@ func TestStreamingForgets(t *testing.T) {
 	}
 }
 
-func feedFile(t *testing.T, file string, tr *reassembly.Tracker) {
+func feedFile(t testing.TB, file string, tr *reassembly.Tracker) {
 	t.Helper()
 	r, err := capture.Open([]string{file}, capture.Options{})
 	if err != nil {

@@ -103,9 +103,9 @@ type Tracker struct {
 	packBuf           []byte // scratch for pack
 	// free: incarnations to reuse (packed, or handed out with DoneKeepsNothing),
 	// at most maxFree.
-	free []*Incarnation
-	noPack            bool   // tests: keep every incarnation whole
-	packAbove         int    // packAbove; tests lower it
+	free      []*Incarnation
+	noPack    bool // tests: keep every incarnation whole
+	packAbove int  // packAbove; tests lower it
 	// sweepAll (tests): a sweep visits every flow, as well as those it schedules.
 	sweepAll bool
 	// packRecent (tests, which pack incarnations however recently they saw a

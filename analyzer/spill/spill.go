@@ -13,11 +13,11 @@ package spill
 import (
 	"bufio"
 	"cmp"
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"slices"
 )
@@ -40,15 +40,28 @@ const (
 	DefaultMaxRecords = 1 << 16
 	DefaultMaxBytes   = 8 << 20
 	DefaultMaxRuns    = 1024
-	readBuffer        = 16 << 10 // per run, while merging
 	writeBuffer       = 256 << 10
 	maxBatchBytes     = 1 << 30 // offsets in the batch are 32 bits
+
+	// The read buffer of each run while merging: its share of MaxBytes, so that a
+	// few runs are read in few system calls (16 KiB a call made thousands of calls
+	// for a report of 100 MB) while the buffers of many stay bounded.
+	minReadBuffer = 16 << 10
+	maxReadBuffer = 1 << 20
+
+	// The batch's records go to chunks of memory from minChunk to maxChunk bytes
+	// (see room); its items start with room for minBatchItems (see grow).
+	minChunk      = 64 << 10
+	maxChunk      = 1 << 20
+	minBatchItems = 1 << 10
 )
 
 // Options bound the memory of a Sorter.
 type Options struct {
 	// MaxRecords and MaxBytes: records, and bytes of records, held in memory; a
-	// record that would exceed either bound first writes the batch as a run.
+	// record that would exceed either bound first writes the batch as a run. The
+	// read buffers of the runs, when merging, take about MaxBytes more (at least
+	// 16 KiB a run).
 	MaxRecords int
 	MaxBytes   int
 	// MaxRuns: runs merged at once. MaxRuns runs of a size are merged into one
@@ -63,8 +76,17 @@ type Options struct {
 type Sorter struct {
 	opt   Options
 	items []item // the batch in memory
-	buf   []byte // the bytes of its records
-	n     int    // records added
+	// chunks hold its records, each with its header as a run has it (entry),
+	// filled one after the other (cur the one being filled); bytes counts the
+	// records' bytes. The chunks stay, emptied, for the next batch.
+	chunks [][]byte
+	cur    int
+	bytes  int
+	n      int // records added
+	// unsorted: a record of the batch came after one with a greater key. Records
+	// often come in order (a capture's end hands connections out by first frame):
+	// their batch needs no sort.
+	unsorted bool
 
 	// files[L] holds the runs of level L: level 0 the batches written, level L+1
 	// the merges of MaxRuns runs of level L. runs lists them in the order of their
@@ -79,9 +101,9 @@ type Sorter struct {
 }
 
 type item struct {
-	key      Key
-	off, len uint32 // in buf
-	seq      uint32 // order of addition within the batch
+	key             Key
+	chunk, off, len uint32 // its entry, in chunks
+	seq             uint32 // order of addition within the batch
 }
 
 type run struct {
@@ -132,46 +154,126 @@ func (s *Sorter) Add(k Key, rec []byte) error {
 		s.err = fmt.Errorf("spill: record of %d bytes", len(rec))
 		return s.err
 	}
-	if len(s.items) > 0 && (len(s.items) >= s.opt.MaxRecords || len(s.buf)+len(rec) > s.opt.MaxBytes) {
+	if len(s.items) > 0 && (len(s.items) >= s.opt.MaxRecords || s.bytes+len(rec) > s.opt.MaxBytes) {
 		if s.err = s.spill(); s.err != nil {
 			return s.err
 		}
 	}
-	s.items = append(s.items, item{key: k, off: uint32(len(s.buf)), len: uint32(len(rec)), seq: uint32(len(s.items))})
-	s.buf = append(s.buf, rec...)
+	if len(s.items) == cap(s.items) {
+		s.items = grow(s.items, 1, minBatchItems, s.opt.MaxRecords)
+	}
+	if n := len(s.items); n > 0 && k.compare(s.items[n-1].key) < 0 {
+		s.unsorted = true
+	}
+	c := s.room(headerLen(len(rec)) + len(rec))
+	off := len(s.chunks[c])
+	s.chunks[c] = append(appendHeader(s.chunks[c], k, len(rec)), rec...)
+	s.items = append(s.items, item{key: k, chunk: uint32(c), off: uint32(off), len: uint32(len(s.chunks[c]) - off), seq: uint32(len(s.items))})
+	s.bytes += len(rec)
 	s.n++
 	return nil
 }
 
+// room returns the chunk a record of n bytes goes to: the one being filled, else
+// the next, one kept from an earlier batch or a new one twice the size of the last
+// (from minChunk to maxChunk, or n). A record is never moved: a single buffer grown by
+// append (by a quarter at a time, when large) allocated and copied five times the
+// batch's bytes on the way to the bound.
+func (s *Sorter) room(n int) int {
+	if len(s.chunks) > 0 && len(s.chunks[s.cur])+n <= cap(s.chunks[s.cur]) {
+		return s.cur
+	}
+	if len(s.chunks) > 0 {
+		s.cur++
+	}
+	if s.cur < len(s.chunks) && cap(s.chunks[s.cur]) >= n {
+		return s.cur
+	}
+	size := minChunk
+	if s.cur > 0 {
+		size = min(2*cap(s.chunks[s.cur-1]), maxChunk)
+	}
+	chunk := make([]byte, 0, max(size, n))
+	if s.cur < len(s.chunks) {
+		s.chunks[s.cur] = chunk // too small for this record
+	} else {
+		s.chunks = append(s.chunks, chunk)
+	}
+	return s.cur
+}
+
+// entry returns an item of the batch as a run holds it: header, then record.
+func (s *Sorter) entry(it *item) []byte { return s.chunks[it.chunk][it.off : it.off+it.len] }
+
+// record returns the record of an item of the batch.
+func (s *Sorter) record(it *item) []byte {
+	e := s.entry(it)
+	_, n := binary.Uvarint(e[24:])
+	return e[24+n:]
+}
+
+// grow returns b with room for n more elements: twice its capacity (at least
+// least), up to bound. append grows large slices by a quarter only: for a batch of
+// megabytes, five times the bound allocated and copied on the way to it. The
+// items then stay, for every later batch.
+func grow[T any](b []T, n, least, bound int) []T {
+	c := max(min(max(2*cap(b), least), bound), len(b)+n)
+	nb := make([]T, len(b), c)
+	copy(nb, b)
+	return nb
+}
+
 func (s *Sorter) sortBatch() {
+	if !s.unsorted {
+		return // in order already, equal keys in the order of addition
+	}
 	slices.SortFunc(s.items, func(a, b item) int {
 		if c := a.key.compare(b.key); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
+	s.unsorted = false
 }
 
 // spill writes the batch as a run of level 0, then merges every MaxRuns runs of a
 // level into one of the next.
 func (s *Sorter) spill() error {
+	inOrder := !s.unsorted
 	s.sortBatch()
 	tf, err := s.file(0)
 	if err != nil {
 		return err
 	}
 	start := tf.off
-	for _, it := range s.items {
-		if err := s.write(tf, it.key, s.buf[it.off:it.off+it.len]); err != nil {
-			return err
+	if inOrder {
+		// The chunks are the run: written as they are, not copied a record at a
+		// time (s.w is empty).
+		for _, chunk := range s.chunks {
+			if _, err := tf.f.Write(chunk); err != nil {
+				return fmt.Errorf("spill: %w", err)
+			}
+			tf.off += int64(len(chunk))
 		}
-	}
-	if err := s.w.Flush(); err != nil {
-		return fmt.Errorf("spill: %w", err)
+	} else {
+		for i := range s.items {
+			e := s.entry(&s.items[i])
+			if _, err := s.w.Write(e); err != nil {
+				return fmt.Errorf("spill: %w", err)
+			}
+			tf.off += int64(len(e))
+		}
+		if err := s.w.Flush(); err != nil {
+			return fmt.Errorf("spill: %w", err)
+		}
 	}
 	s.runs = append(s.runs, run{0, start, tf.off - start})
 	s.spills++
-	s.items, s.buf = s.items[:0], s.buf[:0]
+	s.items = s.items[:0]
+	for i := range s.chunks {
+		s.chunks[i] = s.chunks[i][:0]
+	}
+	s.cur, s.bytes = 0, 0
 	for {
 		level := s.runs[len(s.runs)-1].level
 		i := len(s.runs)
@@ -217,7 +319,7 @@ func (s *Sorter) merge(level, i int) error {
 		return err
 	}
 	start := tf.off
-	m := newMerger(s.runFiles(s.runs[i:]), s.runs[i:], nil)
+	m := newMerger(s.runFiles(s.runs[i:]), s.runs[i:], nil, s.opt.MaxBytes)
 	for {
 		src, ok, err := m.next()
 		if err != nil {
@@ -248,18 +350,28 @@ func (s *Sorter) runFiles(runs []run) []*os.File {
 	return fs
 }
 
-// write appends one record to a file (through s.w): the key, the length, the bytes.
+// appendHeader appends the header of a record of n bytes in a run: the key, the
+// length.
+func appendHeader(b []byte, k Key, n int) []byte {
+	b = binary.LittleEndian.AppendUint64(b, k[0])
+	b = binary.LittleEndian.AppendUint64(b, k[1])
+	b = binary.LittleEndian.AppendUint64(b, k[2])
+	return binary.AppendUvarint(b, uint64(n))
+}
+
+// headerLen is the length of the header of a record of n bytes.
+func headerLen(n int) int { return 24 + (bits.Len64(uint64(n)|1)+6)/7 }
+
+// write appends one record to a file (through s.w): the header, the bytes.
 func (s *Sorter) write(tf *tempFile, k Key, rec []byte) error {
-	var hdr [3*8 + binary.MaxVarintLen64]byte
-	binary.LittleEndian.PutUint64(hdr[0:], k[0])
-	binary.LittleEndian.PutUint64(hdr[8:], k[1])
-	binary.LittleEndian.PutUint64(hdr[16:], k[2])
-	n := 24 + binary.PutUvarint(hdr[24:], uint64(len(rec)))
-	s.w.Write(hdr[:n])
+	// The header is put in the writer's buffer itself (a header array of its own
+	// went to the heap, a record at a time: Write may hand it to the file).
+	hdr := appendHeader(s.w.AvailableBuffer(), k, len(rec))
+	s.w.Write(hdr)
 	if _, err := s.w.Write(rec); err != nil {
 		return fmt.Errorf("spill: %w", err)
 	}
-	tf.off += int64(n + len(rec))
+	tf.off += int64(len(hdr) + len(rec))
 	return nil
 }
 
@@ -278,14 +390,14 @@ func (s *Sorter) Each(fn func(rec []byte) error) error {
 	defer s.Close()
 	s.sortBatch()
 	if len(s.runs) == 0 {
-		for _, it := range s.items {
-			if err := fn(s.buf[it.off : it.off+it.len]); err != nil {
+		for i := range s.items {
+			if err := fn(s.record(&s.items[i])); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	m := newMerger(s.runFiles(s.runs), s.runs, s)
+	m := newMerger(s.runFiles(s.runs), s.runs, s, s.opt.MaxBytes)
 	for {
 		src, ok, err := m.next()
 		if err != nil {
@@ -304,7 +416,7 @@ func (s *Sorter) Each(fn func(rec []byte) error) error {
 // for one that will not be read.
 func (s *Sorter) Close() error {
 	s.merged = true
-	s.items, s.buf = nil, nil
+	s.items, s.chunks = nil, nil
 	s.runs = nil
 	var err error
 	for _, tf := range s.files {
@@ -345,8 +457,9 @@ type source struct {
 	key Key
 	rec []byte
 
-	r   *bufio.Reader // a run
-	buf []byte
+	r    *bufio.Reader // a run
+	buf  []byte
+	read int // bytes of r that rec holds, in place: to skip before reading on
 
 	batch *Sorter // the batch
 	pos   int
@@ -359,23 +472,36 @@ func (src *source) advance() (ok bool, err error) {
 		if src.pos >= len(b.items) {
 			return false, nil
 		}
-		it := b.items[src.pos]
+		it := &b.items[src.pos]
 		src.pos++
-		src.key, src.rec = it.key, b.buf[it.off:it.off+it.len]
+		src.key, src.rec = it.key, b.record(it)
 		return true, nil
 	}
-	var hdr [24]byte
-	if _, err := io.ReadFull(src.r, hdr[:]); err != nil {
-		if err == io.EOF {
+	// Read in place, in the reader's buffer (Peek): the record stays as it is
+	// until this source is read again, once it was handed out.
+	src.r.Discard(src.read)
+	src.read = 0
+	hdr, err := src.r.Peek(24)
+	if len(hdr) < 24 {
+		if len(hdr) == 0 && err == io.EOF {
 			return false, nil
 		}
-		return false, fmt.Errorf("spill: reading a run: %w", err)
+		return false, fmt.Errorf("spill: reading a run: %w", noEOF(err))
 	}
+	src.key = Key{binary.LittleEndian.Uint64(hdr[0:]), binary.LittleEndian.Uint64(hdr[8:]), binary.LittleEndian.Uint64(hdr[16:])}
+	src.r.Discard(24)
 	n, err := binary.ReadUvarint(src.r)
 	if err != nil || n > maxBatchBytes {
 		return false, fmt.Errorf("spill: reading a run: bad record length (%v)", err)
 	}
-	src.key = Key{binary.LittleEndian.Uint64(hdr[0:]), binary.LittleEndian.Uint64(hdr[8:]), binary.LittleEndian.Uint64(hdr[16:])}
+	if src.rec, err = src.r.Peek(int(n)); err == nil {
+		src.read = int(n)
+		return true, nil
+	}
+	if err != bufio.ErrBufferFull {
+		return false, fmt.Errorf("spill: reading a run: %w", noEOF(err))
+	}
+	// Larger than the reader's buffer: copied.
 	if uint64(cap(src.buf)) < n {
 		src.buf = make([]byte, n)
 	}
@@ -386,6 +512,14 @@ func (src *source) advance() (ok bool, err error) {
 	return true, nil
 }
 
+// noEOF: a run that ends within a record is cut short.
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
 // merger is the k-way merge: a heap of the sources, the least record on top.
 type merger struct {
 	h       sourceHeap
@@ -393,11 +527,15 @@ type merger struct {
 	top     *source // handed out last: advanced on the next call
 }
 
-// newMerger merges runs (runs[i] in files[i]) and the batch of a Sorter.
-func newMerger(files []*os.File, runs []run, batch *Sorter) *merger {
+// newMerger merges runs (runs[i] in files[i]) and the batch of a Sorter; the read
+// buffers share out maxBytes.
+func newMerger(files []*os.File, runs []run, batch *Sorter, maxBytes int) *merger {
 	m := &merger{}
+	size := min(max(maxBytes/max(len(runs), 1), minReadBuffer), maxReadBuffer)
 	for i, r := range runs {
-		m.h = append(m.h, &source{idx: i, r: bufio.NewReaderSize(io.NewSectionReader(files[i], r.off, r.len), readBuffer)})
+		// No bigger than the run: a small one need not cost a large buffer.
+		n := int(min(int64(size), r.len))
+		m.h = append(m.h, &source{idx: i, r: bufio.NewReaderSize(io.NewSectionReader(files[i], r.off, r.len), n)})
 	}
 	if batch != nil && len(batch.items) > 0 {
 		m.h = append(m.h, &source{idx: len(runs), batch: batch})
@@ -420,17 +558,20 @@ func (m *merger) next() (top *source, ok bool, err error) {
 			}
 		}
 		m.h = live
-		heap.Init(&m.h)
+		for i := len(m.h)/2 - 1; i >= 0; i-- {
+			m.h.down(i)
+		}
 	} else if m.top != nil {
 		ok, err := m.top.advance()
 		if err != nil {
 			return nil, false, err
 		}
-		if ok {
-			heap.Fix(&m.h, 0)
-		} else {
-			heap.Pop(&m.h)
+		if !ok { // done: the last source takes its place
+			last := len(m.h) - 1
+			m.h[0] = m.h[last]
+			m.h = m.h[:last]
 		}
+		m.h.down(0)
 	}
 	if len(m.h) == 0 {
 		m.top = nil
@@ -440,20 +581,32 @@ func (m *merger) next() (top *source, ok bool, err error) {
 	return m.top, true, nil
 }
 
+// sourceHeap is a binary heap of sources, the least on top. Its own, not
+// container/heap's: a record at a time, its calls through an interface (Less, Swap)
+// cost more than the comparisons themselves.
 type sourceHeap []*source
 
-func (h sourceHeap) Len() int { return len(h) }
-func (h sourceHeap) Less(i, j int) bool {
+// down moves the source at i down to where it belongs.
+func (h sourceHeap) down(i int) {
+	for {
+		j := 2*i + 1
+		if j >= len(h) {
+			return
+		}
+		if r := j + 1; r < len(h) && h.less(r, j) {
+			j = r
+		}
+		if !h.less(j, i) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+func (h sourceHeap) less(i, j int) bool {
 	if c := h[i].key.compare(h[j].key); c != 0 {
 		return c < 0
 	}
 	return h[i].idx < h[j].idx
-}
-func (h sourceHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *sourceHeap) Push(x any)   { *h = append(*h, x.(*source)) }
-func (h *sourceHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }

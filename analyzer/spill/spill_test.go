@@ -20,27 +20,33 @@ type rec struct {
 func TestSorterStable(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct {
-		n    int
-		opt  Options
-		runs bool
+		n       int
+		opt     Options
+		runs    bool
+		inOrder bool // keys added in order, some equal (no sort needed)
 	}{
-		{0, Options{}, false},
-		{1, Options{MaxRecords: 1}, false},
-		{1000, Options{}, false},
-		{1000, Options{MaxRecords: 3}, true},
-		{1000, Options{MaxRecords: 1}, true},
-		{1000, Options{MaxBytes: 100}, true},
-		{1000, Options{MaxRecords: 7, MaxRuns: 2}, true},
-		{5000, Options{MaxRecords: 10, MaxRuns: 16}, true},
-		{5000, Options{MaxRecords: 1, MaxRuns: 3}, true},
+		{0, Options{}, false, false},
+		{1, Options{MaxRecords: 1}, false, false},
+		{1000, Options{}, false, false},
+		{1000, Options{MaxRecords: 3}, true, false},
+		{1000, Options{MaxRecords: 1}, true, false},
+		{1000, Options{MaxBytes: 100}, true, false},
+		{1000, Options{MaxRecords: 7, MaxRuns: 2}, true, false},
+		{5000, Options{MaxRecords: 10, MaxRuns: 16}, true, false},
+		{5000, Options{MaxRecords: 1, MaxRuns: 3}, true, false},
+		{1000, Options{}, false, true},
+		{1000, Options{MaxRecords: 7, MaxRuns: 2}, true, true},
 	} {
-		t.Run(fmt.Sprintf("%d/%+v", tc.n, tc.opt), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%d/%+v/in_order=%v", tc.n, tc.opt, tc.inOrder), func(t *testing.T) {
 			dir := t.TempDir()
 			tc.opt.Dir = dir
 			s := New(tc.opt)
 			var want []rec
 			for i := range tc.n {
 				k := Key{uint64(rng.IntN(20)), uint64(rng.IntN(3)), uint64(rng.IntN(2))}
+				if tc.inOrder {
+					k = Key{uint64(i / 3), 1}
+				}
 				v := []byte(fmt.Sprintf("%d:%s", i, bytes.Repeat([]byte{'x'}, rng.IntN(40))))
 				if err := s.Add(k, v); err != nil {
 					t.Fatal(err)
@@ -92,6 +98,16 @@ func TestSorterStable(t *testing.T) {
 	}
 }
 
+// TestHeaderLen: headerLen, the room an entry of the batch takes, is the length of
+// its header.
+func TestHeaderLen(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 16383, 16384, 1<<21 - 1, 1 << 21, maxBatchBytes} {
+		if got, want := headerLen(n), len(appendHeader(nil, Key{1, 2, 3}, n)); got != want {
+			t.Errorf("headerLen(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
+
 // TestSorterErrors: fn's error stops the merge and is returned; a directory that
 // cannot hold the file makes Add fail, and Each too.
 func TestSorterErrors(t *testing.T) {
@@ -117,5 +133,48 @@ func TestSorterErrors(t *testing.T) {
 	}
 	if err := s.Each(func([]byte) error { return nil }); err == nil {
 		t.Error("Each: no error after a failed Add")
+	}
+}
+
+// BenchmarkSorter times adding records of a report's size and reading them back in
+// order, per record: in memory, and past the bound in runs on disk; keys in order (as
+// a capture's end hands connections out) and shuffled.
+func BenchmarkSorter(b *testing.B) {
+	const n = 100_000
+	rng := rand.New(rand.NewPCG(1, 2))
+	rec := bytes.Repeat([]byte{'x'}, 500)
+	keys := make([]Key, n)
+	for i := range keys {
+		keys[i] = Key{uint64(i)}
+	}
+	shuffled := slices.Clone(keys)
+	rng.Shuffle(n, func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	for _, bc := range []struct {
+		name string
+		keys []Key
+		opt  Options
+	}{
+		{"memory/sorted", keys, Options{MaxRecords: n, MaxBytes: 1 << 30}},
+		{"memory/shuffled", shuffled, Options{MaxRecords: n, MaxBytes: 1 << 30}},
+		{"runs/sorted", keys, Options{}},
+		{"runs/shuffled", shuffled, Options{}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			bc.opt.Dir = b.TempDir()
+			b.ReportAllocs()
+			b.SetBytes(int64(n * len(rec)))
+			for b.Loop() {
+				s := New(bc.opt)
+				for _, k := range bc.keys {
+					if err := s.Add(k, rec); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := s.Each(func([]byte) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -475,6 +476,73 @@ func FuzzRecordJSON(f *testing.F) {
 		}
 		checkFinding(t, &fd)
 	})
+}
+
+// TestAppendFastPaths: the shortcuts of appendJSONFloat and appendJSONTime for the
+// values a report holds (milliseconds rounded to the microsecond, UTC times) write
+// what the general path writes, and leave every other value to it.
+func TestAppendFastPaths(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	floats := []float64{0.001, 0.01, 0.1, 1, 1.5, 200.113, 0.12, 999.999, 1000, 1073741.823, 1073741.824,
+		0.0005, 0.0015, 1e-7, 0, math.Copysign(0, -1), 0.1 + 0.2, 1.0005, math.NaN(), math.Inf(1), math.Inf(-1)}
+	for range 200000 {
+		switch r.Intn(4) {
+		case 0: // what roundMS makes, of any size
+			floats = append(floats, math.Round(float64(r.Int63n(1<<uint(r.Intn(63))))/1e3)/1e3)
+		case 1: // thousandths near the bound
+			floats = append(floats, float64(1<<30-r.Intn(1000)+500)/1000)
+		case 2: // just off a thousandth
+			x := float64(r.Intn(1e7)) / 1000
+			floats = append(floats, math.Nextafter(x, math.Inf(1)), math.Nextafter(x, 0))
+		default:
+			floats = append(floats, (r.Float64()-0.5)*math.Pow(10, float64(r.Intn(20)-6)))
+		}
+	}
+	for _, x := range floats {
+		for _, x := range []float64{x, -x} {
+			want := strconv.AppendFloat(nil, x, 'f', -1, 64)
+			got, done := appendMillis([]byte{}, x)
+			if done && !bytes.Equal(got, want) {
+				t.Fatalf("appendMillis(%v) = %s, want %s", x, got, want)
+			}
+			if n := math.Round(math.Abs(x) * 1000); !done && n >= 1 && n < 1<<30 && n/1000 == math.Abs(x) {
+				t.Errorf("appendMillis(%v) left it to strconv", x)
+			}
+		}
+	}
+
+	const (
+		year0     = -62167219200
+		year10000 = 253402300800
+	)
+	times := []time.Time{time.Unix(year0, 0), time.Unix(year0-1, 999999999), time.Unix(year10000-1, 999999999),
+		time.Unix(year10000, 0), time.Unix(0, 0), time.Unix(951782400, 0) /* 2000-02-29 */, time.Unix(-1, 1)}
+	for range 200000 {
+		sec := year0 - 86400 + r.Int63n(year10000-year0+2*86400)
+		if r.Intn(2) == 0 {
+			sec = 1700000000 + r.Int63n(1e8)
+		}
+		nsec := []int64{0, int64(r.Intn(1000)) * 1e6, int64(r.Intn(1e6)) * 1e3, r.Int63n(1e9)}[r.Intn(4)]
+		times = append(times, time.Unix(sec, nsec))
+	}
+	for _, tm := range times {
+		for _, tm := range []time.Time{tm.UTC(), tm.In(time.FixedZone("", 0)), tm.Local()} {
+			want, wantOK := appendJSONTimeGeneral(tm)
+			got, done := appendUTC([]byte{}, tm)
+			switch {
+			case done && (!wantOK || !bytes.Equal(got, want)):
+				t.Fatalf("appendUTC(%v) = %s, want %s (ok %v)", tm, got, want, wantOK)
+			case !done && wantOK && tm.Location() == time.UTC:
+				t.Fatalf("appendUTC(%v) left it to AppendFormat", tm)
+			}
+		}
+	}
+}
+
+// appendJSONTimeGeneral is appendJSONTime without appendUTC.
+func appendJSONTimeGeneral(t time.Time) ([]byte, bool) {
+	b, err := t.MarshalJSON()
+	return b, err == nil
 }
 
 // benchRecords are typical records of a large capture's report.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -336,24 +337,31 @@ func writeText(w io.Writer, d document, connections bool) error {
 	return nil
 }
 
-// finText shows each end's FIN and what acknowledged it: "FIN c 8→9 +0.1ms".
-func finText(f analyzer.FinPair) string {
-	var b strings.Builder
-	for _, e := range []struct {
+// appendFinText shows each end's FIN and what acknowledged it: "  FIN c 8→9 +0.1ms"
+// (fmt's "  FIN %s %d" and "→%d +%gms").
+func appendFinText(b []byte, f analyzer.FinPair) []byte {
+	for _, e := range [2]struct {
 		who string
 		fa  *analyzer.FinAck
 	}{{"c", f.Client}, {"s", f.Server}} {
 		if e.fa == nil {
 			continue
 		}
-		fmt.Fprintf(&b, "  FIN %s %d", e.who, e.fa.Frame)
+		b = append(b, "  FIN "...)
+		b = append(b, e.who...)
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, e.fa.Frame, 10)
 		if e.fa.AckedBy != 0 {
-			fmt.Fprintf(&b, "→%d +%gms", e.fa.AckedBy, *e.fa.AckedAfterMS)
+			b = append(b, "→"...)
+			b = strconv.AppendUint(b, e.fa.AckedBy, 10)
+			b = append(b, " +"...)
+			b = strconv.AppendFloat(b, *e.fa.AckedAfterMS, 'g', -1, 64) // %g
+			b = append(b, "ms"...)
 		} else {
-			b.WriteString("→unacked")
+			b = append(b, "→unacked"...)
 		}
 	}
-	return b.String()
+	return b
 }
 
 func skippedText(m map[string]uint64) string {
@@ -391,10 +399,15 @@ func countsText[K ~string](order []K, m map[K]int) string {
 	return b.String()
 }
 
-func framesText(frames []uint64) string {
-	s := make([]string, len(frames))
+func framesText(frames []uint64) string { return string(appendFrames(nil, frames)) }
+
+// appendFrames appends the frame numbers, comma separated.
+func appendFrames(b []byte, frames []uint64) []byte {
 	for i, f := range frames {
-		s[i] = fmt.Sprint(f)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, f, 10)
 	}
-	return strings.Join(s, ",")
+	return b
 }

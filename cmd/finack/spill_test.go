@@ -2,10 +2,20 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"math/rand"
+	"os"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/analyzer/spill"
+	"github.com/finack/finack/capture"
+	"github.com/finack/finack/reassembly"
 )
 
 // TestSpillSameReport: every capture's report, in each format that streams its
@@ -92,5 +102,165 @@ func TestSpillWritesRuns(t *testing.T) {
 		if werr != nil {
 			t.Errorf("%s: %v", tc.name, werr)
 		}
+	}
+}
+
+// BenchmarkReportRecords times the path of a record from the analysis to the report,
+// per incarnation, in each format that streams its records: Stream.Add (analysis,
+// encoding, the external sort) and the writing of the report, the records read back
+// in order. The incarnations are tracked once, before: FINACK_BENCH_PCAP names a large
+// capture (go run ./cmd/finack-gen -big 2000000 -o /tmp/big.pcap), the default is
+// a small committed one.
+func BenchmarkReportRecords(b *testing.B) {
+	file := os.Getenv("FINACK_BENCH_PCAP")
+	if file == "" {
+		file = pcapDir + "/many-connections.pcap"
+	}
+	r, err := capture.Open([]string{file}, capture.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := reassembly.NewTracker(reassembly.Config{})
+	var seg capture.Segment
+	for r.Next(&seg) == nil {
+		tr.Add(&seg)
+	}
+	st := r.Stats()
+	r.Close()
+	tr.Finish(captureEnd(st))
+	incs := tr.Incarnations()
+
+	for _, o := range []options{
+		{output: "json"},
+		{output: "ndjson"},
+		{output: "text"},
+		{output: "text", connections: true},
+	} {
+		name := o.output
+		if o.connections {
+			name += "_connections"
+		}
+		b.Run(name, func(b *testing.B) {
+			o.files, o.timeWait = []string{file}, 60*time.Second
+			dir := b.TempDir()
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				s := analyzer.NewStream(analyzer.Config{TimeWait: o.timeWait}, o.output != "text" || o.connections)
+				s.Spill(reportEncoder(o), spill.Options{Dir: dir})
+				for _, inc := range incs {
+					s.Add(inc)
+				}
+				doc := newDocument(o, st, s.Report(), nil)
+				var err error
+				switch o.output {
+				case "json":
+					err = writeJSON(io.Discard, doc)
+				case "ndjson":
+					err = writeNDJSON(io.Discard, doc)
+				default:
+					err = writeText(io.Discard, doc, o.connections)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += len(incs)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/incarnation")
+		})
+	}
+}
+
+// The lines of the text report as fmt wrote them, before appendFindingText and
+// appendConnectionText wrote them by hand: the reference.
+func refFindingText(f *analyzer.Finding) string {
+	frames := make([]string, len(f.Frames))
+	for i, n := range f.Frames {
+		frames[i] = fmt.Sprint(n)
+	}
+	return fmt.Sprintf("%-17s  %s → %s #%d  frames %s\n    %s\n", f.Kind, f.Client, f.Server, f.Incarnation, strings.Join(frames, ","), f.Message)
+}
+
+func refConnectionText(c *analyzer.Connection) string {
+	roles := ""
+	if !c.RolesKnown {
+		roles = " (roles guessed: no handshake seen)"
+	}
+	tw := "none"
+	if c.TimeWaitHolder != "none" {
+		tw = fmt.Sprintf("%s until %s", c.TimeWaitHolder, c.TimeWaitUntil)
+	}
+	vlan := ""
+	if len(c.VLAN) > 0 {
+		vlan = fmt.Sprintf(" vlan %v", c.VLAN)
+	}
+	if c.Dropped != "" {
+		roles += " (dropped: " + c.Dropped + ")"
+	}
+	var fin strings.Builder
+	for _, e := range []struct {
+		who string
+		fa  *analyzer.FinAck
+	}{{"c", c.FIN.Client}, {"s", c.FIN.Server}} {
+		if e.fa == nil {
+			continue
+		}
+		fmt.Fprintf(&fin, "  FIN %s %d", e.who, e.fa.Frame)
+		if e.fa.AckedBy != 0 {
+			fmt.Fprintf(&fin, "→%d +%gms", e.fa.AckedBy, *e.fa.AckedAfterMS)
+		} else {
+			fin.WriteString("→unacked")
+		}
+	}
+	return fmt.Sprintf("  %6d  %s → %s #%d%s  %s  closer %s  TIME_WAIT %s  frames %d-%d, %d packets, FIN %d/%d, RST %d/%d%s  %s%s\n",
+		c.FirstFrame, c.Client, c.Server, c.Incarnation, vlan, c.Close, c.ActiveCloser, tw,
+		c.FirstFrame, c.LastFrame, c.Packets, c.FINs.Client, c.FINs.Server, c.RSTs.Client, c.RSTs.Server, roles,
+		c.History, fin.String())
+}
+
+// TestTextRecords: the text report's lines, written by hand, are what fmt wrote, on
+// random records (recordFiller, jsonrec_test.go) and on the edge cases of the JSON
+// encoders' tests.
+func TestTextRecords(t *testing.T) {
+	check := func(c *analyzer.Connection, f *analyzer.Finding) {
+		t.Helper()
+		for _, fa := range []*analyzer.FinAck{c.FIN.Client, c.FIN.Server} {
+			if fa != nil && fa.AckedBy != 0 && fa.AckedAfterMS == nil {
+				fa.AckedAfterMS = f64(0) // never so in a record; fmt's line would panic
+			}
+		}
+		if got, want := string(appendConnectionText([]byte("x"), c)), "x"+refConnectionText(c); got != want {
+			t.Fatalf("connection line:\n got  %q\n want %q\nrecord %#v", got, want, c)
+		}
+		if got, want := string(appendFindingText([]byte("x"), f)), "x"+refFindingText(f); got != want {
+			t.Fatalf("finding line:\n got  %q\n want %q\nrecord %#v", got, want, f)
+		}
+	}
+	for _, s := range jsonEdgeStrings {
+		c := analyzer.Connection{Client: s, Server: s, Close: analyzer.Shape(s), ActiveCloser: s, TimeWaitHolder: s,
+			TimeWaitUntil: s, History: s, ResetBy: s, Dropped: s}
+		f := analyzer.Finding{Kind: analyzer.Kind(s), Client: s, Server: s, Message: s}
+		check(&c, &f)
+	}
+	for _, x := range jsonEdgeFloats {
+		for _, x := range []float64{x, -x, math.NaN(), math.Inf(1), math.Inf(-1)} {
+			c := analyzer.Connection{TimeWaitHolder: "none", FIN: analyzer.FinPair{Client: &analyzer.FinAck{Frame: 1, AckedBy: 2, AckedAfterMS: f64(x)}}}
+			check(&c, &analyzer.Finding{})
+		}
+	}
+	for _, frame := range []uint64{0, 7, 99999, 123456, 1234567, math.MaxUint64} {
+		c := analyzer.Connection{FirstFrame: frame, TimeWaitHolder: "none", VLAN: []uint16{1, 4095}}
+		check(&c, &analyzer.Finding{Kind: "a_very_long_kind_name_indeed", Frames: []uint64{frame, frame}})
+	}
+	g := &recordFiller{r: rand.New(rand.NewSource(3))}
+	for range 20000 {
+		var c analyzer.Connection
+		g.fill(t, reflect.ValueOf(&c).Elem())
+		if g.r.Intn(3) == 0 {
+			c.TimeWaitHolder = "none"
+		}
+		var f analyzer.Finding
+		g.fill(t, reflect.ValueOf(&f).Elem())
+		check(&c, &f)
 	}
 }
