@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -225,6 +226,10 @@ func startProfiles(o options) (func() error, error) {
 				return fmt.Errorf("--memprofile: %w", err)
 			}
 			defer f.Close()
+			// The profile's in-use figures are those of the last collection: run one
+			// now, or the work at the end of the run (the analysis of everything
+			// still held) would be missing from it.
+			runtime.GC()
 			if err := pprof.WriteHeapProfile(f); err != nil {
 				return fmt.Errorf("--memprofile: %w", err)
 			}
