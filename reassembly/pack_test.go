@@ -174,12 +174,11 @@ func readSegments(tb testing.TB, path string) (segs []capture.Segment, err error
 	}
 }
 
-// TestPackingChangesNothing: on every committed capture, under several TIME_WAIT
-// lengths, caps and idle timeouts, packing every incarnation after every segment
-// hands out exactly the incarnations the tracker hands out without packing.
-func TestPackingChangesNothing(t *testing.T) {
-	var files []string
+// committedCaptures lists the captures in testdata/pcaps (not their expected reports).
+func committedCaptures(t *testing.T) []string {
+	t.Helper()
 	all, _ := filepath.Glob("../testdata/pcaps/*")
+	var files []string
 	for _, f := range all {
 		if strings.Contains(f, ".pcap") && !strings.Contains(f, ".expected.") && !strings.HasSuffix(f, ".txt") {
 			files = append(files, f)
@@ -188,6 +187,14 @@ func TestPackingChangesNothing(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no captures in ../testdata/pcaps")
 	}
+	return files
+}
+
+// TestPackingChangesNothing: on every committed capture, under several TIME_WAIT
+// lengths, caps and idle timeouts, packing every incarnation after every segment
+// hands out exactly the incarnations the tracker hands out without packing.
+func TestPackingChangesNothing(t *testing.T) {
+	files := committedCaptures(t)
 	cfgs := []Config{
 		{},
 		{TimeWait: time.Millisecond},
@@ -321,16 +328,7 @@ func sweepRun(segs []capture.Segment, cfg Config, packAboveN int, sweepAll, ever
 // TIME_WAIT lengths, idle timeouts, caps, packing thresholds and sweep paces, it
 // hands out exactly what visiting every flow at every sweep hands out.
 func TestSweepScheduleMissesNothing(t *testing.T) {
-	all, _ := filepath.Glob("../testdata/pcaps/*")
-	var files []string
-	for _, f := range all {
-		if strings.Contains(f, ".pcap") && !strings.Contains(f, ".expected.") && !strings.HasSuffix(f, ".txt") {
-			files = append(files, f)
-		}
-	}
-	if len(files) == 0 {
-		t.Fatal("no captures in ../testdata/pcaps")
-	}
+	files := committedCaptures(t)
 	cases := []struct {
 		cfg          Config
 		packAbove    int
@@ -376,7 +374,6 @@ func TestSweepScheduleMissesNothing(t *testing.T) {
 // configurations, Done sees exactly what it sees without reuse. Done copies each
 // incarnation as its record (pack, which TestPackRoundTrip shows keeps every field).
 func TestRecyclingChangesNothing(t *testing.T) {
-	all, _ := filepath.Glob("../testdata/pcaps/*")
 	cfgs := []Config{
 		{},
 		{TimeWait: time.Millisecond},
@@ -409,10 +406,7 @@ func TestRecyclingChangesNothing(t *testing.T) {
 		return records, reused
 	}
 	reused := 0
-	for _, file := range all {
-		if !strings.Contains(file, ".pcap") || strings.Contains(file, ".expected.") || strings.HasSuffix(file, ".txt") {
-			continue
-		}
+	for _, file := range committedCaptures(t) {
 		segs, _ := readSegments(t, file)
 		for i, cfg := range cfgs {
 			want, _ := run(segs, cfg, false)

@@ -117,17 +117,18 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 		f.prev = nil
 		t.stats.Expired++
 	}
+	wait := int64(-1) // the current incarnation's (overAfter), if it stays whole
 	if c := f.cur; c != nil {
-		switch reason := t.curOver(c, now); reason {
-		case EndExpired, EndIdle:
+		var reason EndReason
+		wait, reason = t.overAfter(c)
+		switch {
+		case wait >= 0 && now-c.Last.At > wait:
 			c.End, c.EndAt = reason, now
 			*done = append(*done, whole(c))
 			t.count(reason)
 			f.cur = nil
-		default:
-			if t.held >= t.packAbove && now-c.Last.At >= packIdle {
-				t.pack(f)
-			}
+		case t.held >= t.packAbove && now-c.Last.At >= packIdle:
+			t.pack(f)
 		}
 	} else if f.packed != "" {
 		if h, _ := readHeader(f.record()); h.wait >= 0 && now-h.lastAt > h.wait {
@@ -140,7 +141,7 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 		t.forget(f)
 		return
 	}
-	t.schedule(f, now)
+	t.schedule(f, now, wait)
 }
 
 // schedule puts the flow in the sweep schedule at the earliest time a visit may find
@@ -149,13 +150,14 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 // current incarnation quiet enough that was not packed (fewer than packAbove held,
 // or the link from it to the previous one not cut yet) is visited again at the next
 // sweep.
-func (t *Tracker) schedule(f *flow, now int64) {
+// wait is the current incarnation's overAfter.
+func (t *Tracker) schedule(f *flow, now, wait int64) {
 	due := maxTime
 	if p := f.prev; p != nil {
 		due = min(due, t.prevOverAt(p))
 	}
 	if c := f.cur; c != nil {
-		if wait, _ := t.overAfter(c); wait >= 0 {
+		if wait >= 0 {
 			due = min(due, satAdd(c.Last.At, wait+1))
 		}
 		if packAt := satAdd(c.Last.At, packIdle); now < packAt {
@@ -227,14 +229,6 @@ func (t *Tracker) prevOverAt(p *Incarnation) int64 {
 		return max(tw.Until, p.EndAt)
 	}
 	return satAdd(p.EndAt, t.twLen)
-}
-
-// curOver says whether the current incarnation of a 4-tuple is over, and why.
-func (t *Tracker) curOver(c *Incarnation, now int64) EndReason {
-	if wait, reason := t.overAfter(c); wait >= 0 && now-c.Last.At > wait {
-		return reason
-	}
-	return EndCaptureEnd
 }
 
 // overAfter says how long the current incarnation of a 4-tuple may stay quiet before

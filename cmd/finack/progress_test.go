@@ -109,10 +109,7 @@ func TestProgressInputSize(t *testing.T) {
 	a, b := filepath.Join(dir, "a.pcap"), filepath.Join(dir, "b.pcap")
 	os.WriteFile(a, make([]byte, 1000), 0o644)
 	os.WriteFile(b, make([]byte, 234), 0o644)
-	fifo := filepath.Join(dir, "fifo")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fifo := mkfifo(t, dir)
 	tests := []struct {
 		name  string
 		files []string
@@ -260,11 +257,7 @@ func TestProgressInProcess(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			fifo := filepath.Join(dir, "fifo")
-			if err := unix.Mkfifo(fifo, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			fifo := mkfifo(t, t.TempDir())
 			in := data
 			if tc.cut {
 				in = data[:len(data)-9]
@@ -379,11 +372,7 @@ func TestProgressTerminal(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			fifo := filepath.Join(dir, "fifo")
-			if err := unix.Mkfifo(fifo, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			fifo := mkfifo(t, t.TempDir())
 			args := []string{"-r", fifo}
 			if tc.quiet {
 				args = append(args, "-q")
@@ -458,4 +447,14 @@ func TestProgressTerminal(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mkfifo makes a named pipe "fifo" in dir.
+func mkfifo(t *testing.T, dir string) string {
+	t.Helper()
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return fifo
 }
