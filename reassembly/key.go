@@ -32,6 +32,27 @@ func KeyOf(s *capture.Segment) (k FlowKey, fromLo bool) {
 	return k, false
 }
 
+// Keyed is a segment's flow key with its hash, computed once (KeyedOf): a caller that
+// deals segments out to trackers by 4-tuple (Shard) passes it on to AddKeyed.
+type Keyed struct {
+	Key  FlowKey
+	hash uint64
+}
+
+// KeyedOf returns the key of s and its hash.
+func KeyedOf(s *capture.Segment) Keyed {
+	k, _ := KeyOf(s)
+	return Keyed{Key: k, hash: keyHash(&k)}
+}
+
+// Shard returns which of n trackers owns the 4-tuple (as Shard does for a segment).
+func (k Keyed) Shard(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return int(k.hash % uint64(n))
+}
+
 // Endpoints returns the two endpoints of the key, lower first.
 func (k FlowKey) Endpoints() (lo, hi netip.AddrPort) {
 	return netip.AddrPortFrom(netip.AddrFrom16(k.LoAddr).Unmap(), k.LoPort),
@@ -74,14 +95,21 @@ func keyHash(k *FlowKey) uint64 {
 	return mix(h, uint64(k.LoPort)|uint64(k.HiPort)<<16|uint64(k.VLAN[0])<<32|uint64(k.VLAN[1])<<48)
 }
 
+// compare16 compares two addresses as bytes (lexicographically): as two big-endian
+// words, which is the same order.
 func compare16(a, b *[16]byte) int {
-	for i := range a {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
+	be := binary.BigEndian
+	if x, y := be.Uint64(a[:8]), be.Uint64(b[:8]); x != y {
+		if x < y {
+			return -1
 		}
+		return 1
+	}
+	if x, y := be.Uint64(a[8:]), be.Uint64(b[8:]); x != y {
+		if x < y {
+			return -1
+		}
+		return 1
 	}
 	return 0
 }

@@ -391,8 +391,7 @@ func Shard(s *capture.Segment, n int) int {
 	if n <= 1 {
 		return 0
 	}
-	k, _ := KeyOf(s)
-	return int(keyHash(&k) % uint64(n))
+	return KeyedOf(s).Shard(n)
 }
 
 // sweepEvery is how often (capture time) a streaming tracker looks for incarnations

@@ -163,7 +163,11 @@ func (t *Tracker) Finish(end int64) {
 }
 
 // Add attributes one segment to its incarnation and records what it shows.
-func (t *Tracker) Add(s *capture.Segment) {
+func (t *Tracker) Add(s *capture.Segment) { t.AddKeyed(s, KeyedOf(s)) }
+
+// AddKeyed is Add for a segment whose key and hash the caller already computed
+// (KeyedOf, to deal segments out by Keyed.Shard): they are not computed again.
+func (t *Tracker) AddKeyed(s *capture.Segment, kh Keyed) {
 	at := s.Time.UnixNano()
 	if t.cfg.Done != nil && !t.cfg.ManualSweep && (at >= t.nextSweep || (t.held >= t.packAbove && t.held >= 2*t.sweptHeld)) {
 		// Every sweepEvery of capture time, and sooner when the incarnations held
@@ -174,8 +178,7 @@ func (t *Tracker) Add(s *capture.Segment) {
 		}
 		t.nextSweep = at + t.sweepEvery()
 	}
-	k, _ := KeyOf(s)
-	h := keyHash(&k)
+	k, h := kh.Key, kh.hash
 	f := t.flows.get(&k, h)
 	if f == nil {
 		f = &flow{key: k}
