@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // Packing: a streaming tracker keeps an incarnation that has been quiet for a while
@@ -296,6 +297,7 @@ type unpacker struct {
 	b    []byte
 	i    int
 	base Tx
+	fins *finPool // where FIN lists come from (nil: allocated)
 }
 
 func (d *unpacker) u() uint64 {
@@ -409,7 +411,7 @@ func (d *unpacker) half(h, peer *Half) {
 	h.RstCount = g.u32()
 	h.RstOutOfWindow = g.u32()
 	if nFin > 0 {
-		h.FinTxs = make([]FinTx, nFin)
+		h.FinTxs = slices.Grow(d.fins.take(), nFin)[:nFin]
 		for i := range h.FinTxs {
 			g := d.group()
 			f := &h.FinTxs[i]
@@ -478,14 +480,15 @@ func readHeader(b []byte) (packHeader, unpacker) {
 // unpack rebuilds the incarnation of a record on 4-tuple k.
 func unpack(k FlowKey, b []byte) *Incarnation {
 	inc := new(Incarnation)
-	unpackInto(inc, k, b)
+	unpackInto(inc, k, b, nil)
 	return inc
 }
 
 // unpackInto rebuilds the incarnation of a record on 4-tuple k in inc, whatever inc
-// held before.
-func unpackInto(inc *Incarnation, k FlowKey, b []byte) {
+// held before; its FIN lists come from fins (may be nil).
+func unpackInto(inc *Incarnation, k FlowKey, b []byte, fins *finPool) {
 	h, d := readHeader(b)
+	d.fins = fins
 	*inc = Incarnation{Key: k, First: h.first}
 	c, s := &inc.Half[Client], &inc.Half[Server]
 	g := d.group()

@@ -102,6 +102,7 @@ func (t *Tracker) Sweep(now int64) {
 	}
 	t.hand(done)
 	t.sweptHeld = t.held
+	t.trimFree()
 }
 
 // visit finishes what is over of one flow at time now, packs its current
@@ -353,7 +354,7 @@ func (t *Tracker) hand(done []finished) {
 		inc := d.inc
 		if inc == nil {
 			inc = t.newIncarnation()
-			unpackInto(inc, d.key, d.packed)
+			unpackInto(inc, d.key, d.packed, &t.fins)
 			inc.End, inc.EndAt = d.end, d.endAt
 		}
 		*d = finished{} // let the collector have it once Done is through with it

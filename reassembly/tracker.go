@@ -103,9 +103,12 @@ type Tracker struct {
 	packBuf           []byte // scratch for pack
 	// free: incarnations to reuse (packed, or handed out with DoneKeepsNothing),
 	// at most maxFree.
-	free      []*Incarnation
-	noPack    bool // tests: keep every incarnation whole
-	packAbove int  // packAbove; tests lower it
+	free []*Incarnation
+	fins finPool // FIN lists of recycled incarnations
+	// startedSinceSweep: incarnations started since the last sweep (trimFree).
+	startedSinceSweep int
+	noPack            bool // tests: keep every incarnation whole
+	packAbove         int  // packAbove; tests lower it
 	// sweepAll (tests): a sweep visits every flow, as well as those it schedules.
 	sweepAll bool
 	// packRecent (tests, which pack incarnations however recently they saw a
@@ -198,7 +201,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh Keyed) {
 	}
 	if f.packed != "" {
 		inc := t.newIncarnation()
-		unpackInto(inc, k, f.record())
+		unpackInto(inc, k, f.record(), &t.fins)
 		f.cur, f.packed = inc, ""
 	}
 	inc := t.route(f, k, s, at)
@@ -207,15 +210,20 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh Keyed) {
 		f.prev.addStale(s, tx)
 		return
 	}
-	inc.apply(s, tx, t.twLen)
+	inc.apply(s, tx, t.twLen, &t.fins)
 	if t.cfg.Touched && !inc.touched {
 		inc.touched = true
 		t.touched = append(t.touched, inc)
 	}
 }
 
-// maxFree bounds the incarnations kept for reuse (about 1 KB each).
-const maxFree = 4096
+// maxFree bounds the incarnations kept for reuse (about 1 KB each). A sweep packs
+// the incarnations started since the one before (tens of thousands in a busy
+// capture): kept, they serve the starts until the next sweep, where the garbage
+// collector would take them and the starts allocate again. After each sweep the
+// list is trimmed to what the last interval started (trimFree), so a burst does not
+// keep its memory.
+const maxFree = 1 << 16
 
 // newIncarnation returns an incarnation to fill: a reused one, or a new one. Its
 // caller overwrites it whole.
@@ -229,10 +237,58 @@ func (t *Tracker) newIncarnation() *Incarnation {
 	return new(Incarnation)
 }
 
-// recycle keeps an incarnation nothing points to any more, for reuse.
+// recycle keeps an incarnation nothing points to any more, for reuse, and the
+// arrays of its FIN transmission lists.
 func (t *Tracker) recycle(inc *Incarnation) {
+	for r := range inc.Half {
+		t.fins.put(inc.Half[r].FinTxs)
+		inc.Half[r].FinTxs = nil
+	}
 	if len(t.free) < maxFree {
 		t.free = append(t.free, inc)
+	}
+}
+
+// trimFree keeps, of the incarnations free for reuse, as many as were started
+// since the last sweep (at least minFree): what the next interval likely needs.
+func (t *Tracker) trimFree() {
+	keep := max(t.startedSinceSweep, minFree)
+	t.startedSinceSweep = 0
+	if len(t.free) <= keep {
+		return
+	}
+	clear(t.free[keep:])
+	t.free = t.free[:keep]
+	if len(t.fins) > 2*keep {
+		clear(t.fins[2*keep:])
+		t.fins = t.fins[:2*keep]
+	}
+}
+
+// minFree: trimFree keeps at least this many.
+const minFree = 4096
+
+// finPool keeps the arrays behind the FIN transmission lists of recycled
+// incarnations for the next ones: nearly every connection has two FIN lists, which
+// would otherwise be allocated for each (and again for each unpacking).
+type finPool [][]FinTx
+
+// take returns an empty list, with room when one was kept (nil on a nil pool).
+func (p *finPool) take() []FinTx {
+	if p == nil || len(*p) == 0 {
+		return nil
+	}
+	n := len(*p) - 1
+	l := (*p)[n]
+	(*p)[n] = nil
+	*p = (*p)[:n]
+	return l
+}
+
+// put keeps l's array (FinTx holds no pointers: nothing to clear).
+func (p *finPool) put(l []FinTx) {
+	if cap(l) > 0 && len(*p) < 2*maxFree {
+		*p = append(*p, l[:0])
 	}
 }
 
@@ -358,6 +414,7 @@ func (t *Tracker) start(f *flow, k FlowKey, s *capture.Segment, at int64, prev *
 			}
 		}
 		t.held++
+		t.startedSinceSweep++
 		t.stats.PeakHeld = max(t.stats.PeakHeld, t.held)
 		if old := f.prev; old != nil && old != prev {
 			// A third incarnation: the one before the previous is over for good.
@@ -399,8 +456,9 @@ func newReuse(prev *Incarnation, s *capture.Segment, at int64, tw TimeWait) *Reu
 	}
 }
 
-// apply records what one segment shows.
-func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64) {
+// apply records what one segment shows. A first FIN's list comes from fins (may be
+// nil).
+func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finPool) {
 	r := inc.RoleOf(s.Src)
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
 	sig := segSig(s)
@@ -526,6 +584,9 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64) {
 			h.FinSeq = finSeq
 			h.FinCoversPeerFin = acksPeerFin
 			h.FinCount = 1
+			if h.FinTxs == nil {
+				h.FinTxs = fins.take()
+			}
 			h.FinTxs = append(h.FinTxs, FinTx{Tx: tx, TSval: s.TSval, HasTS: s.HasTS})
 		case finSeq == h.FinSeq:
 			inc.History.mark(r, HistFINAgain)
