@@ -102,6 +102,9 @@ func (t *Tracker) Sweep(now int64) {
 	}
 	t.hand(done)
 	t.sweptHeld = t.held
+	t.startedSincePack, t.nextPackAt = 0, satAdd(now, t.packQuietEvery)
+	clear(t.packLater)
+	t.packLater, t.packScanned = t.packLater[:0], 0
 	t.trimFree()
 }
 
@@ -148,9 +151,8 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 // schedule puts the flow in the sweep schedule at the earliest time a visit may find
 // something to do, if no segment comes: its previous incarnation's window closing,
 // its current one expiring or quiet enough to pack, its packed record expiring. A
-// current incarnation quiet enough that was not packed (fewer than packAbove held,
-// or the link from it to the previous one not cut yet) is visited again at the next
-// sweep.
+// current incarnation quiet enough that was not packed (fewer than packAbove held)
+// is visited again at the next sweep.
 // wait is the current incarnation's overAfter.
 func (t *Tracker) schedule(f *flow, now, wait int64) {
 	due := maxTime
@@ -163,7 +165,7 @@ func (t *Tracker) schedule(f *flow, now, wait int64) {
 		}
 		if packAt := satAdd(c.Last.At, packIdle); now < packAt {
 			due = min(due, packAt)
-		} else if f.prev == nil && !f.again {
+		} else if !f.again {
 			f.again = true
 			t.again = append(t.again, f)
 		}
@@ -201,13 +203,67 @@ func (t *Tracker) count(reason EndReason) {
 	}
 }
 
-// pack replaces the flow's current incarnation by its record, if nothing else points
-// to it: not the incarnation before it (still held, or linked), not the live
-// display's touched list.
+// packEvery: between sweeps, the quiet incarnations are packed after every
+// packEvery incarnations started and every packQuietEvery of capture time
+// (packQuiet), so that those held whole stay about packEvery plus the ones active in
+// the last half second, however far apart the sweeps (every 16,384 SYNs at most,
+// every 5 s of capture time otherwise).
+const (
+	packEvery      = 4096
+	packQuietEvery = packIdle
+)
+
+// packQuiet packs, at capture time now, the quiet current incarnations of the flows
+// touched since the last sweep (those untouched were packed, if they could be, by a
+// sweep or an earlier packQuiet). Packing changes nothing a report shows
+// (TestPackingChangesNothing, TestSweepScheduleMissesNothing), so it may come at any
+// time; the flows stay in the touched list and the next sweep visits them as it would
+// have. A pass looks at the flows touched since the last pass and at those it found
+// not quiet yet (packLater): its cost follows the connections active, not those
+// held.
+func (t *Tracker) packQuiet(now int64) {
+	t.startedSincePack, t.nextPackAt = 0, satAdd(now, t.packQuietEvery)
+	later := t.packLater[:0]
+	check := func(f *flow) {
+		c := f.cur
+		if c == nil {
+			return // packed already, or handed out
+		}
+		if now-c.Last.At < packIdle {
+			later = append(later, f)
+			return
+		}
+		t.pack(f) // (refused when a live view holds it: left to the sweeps)
+		if f.cur == nil {
+			t.quietPacked++
+		}
+	}
+	for _, f := range t.packLater {
+		check(f)
+	}
+	for _, f := range t.touchedFlows[t.packScanned:] {
+		check(f)
+	}
+	clear(later[len(later):cap(later)])
+	t.packLater, t.packScanned = later, len(t.touchedFlows)
+	t.trimFree()
+}
+
+// pack replaces the flow's current incarnation by its record, unless the live
+// display's touched list holds it. The link to the incarnation before it (still
+// held for its stale segments: it stays whole) is cut, as handing that one out
+// would cut it: the record cannot keep a pointer, and nothing reads the link but a
+// Done that keeps incarnations (see Reuse.Prev).
 func (t *Tracker) pack(f *flow) {
 	c := f.cur
-	if t.noPack || c == nil || f.prev != nil || c.touched || c.next != nil || (c.Reuse != nil && c.Reuse.Prev != nil) {
+	if t.noPack || c == nil || c.touched || c.next != nil {
 		return
+	}
+	if c.Reuse != nil && c.Reuse.Prev != nil {
+		if p := c.Reuse.Prev; p.next == c {
+			p.next = nil
+		}
+		c.Reuse.Prev = nil
 	}
 	wait, reason := t.overAfter(c)
 	t.packBuf = pack(t.packBuf, c, packHeader{first: c.First, lastAt: c.Last.At, wait: wait, reason: reason}, t.packRecent)

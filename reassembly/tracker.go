@@ -105,10 +105,22 @@ type Tracker struct {
 	// at most maxFree.
 	free []*Incarnation
 	fins finPool // FIN lists of recycled incarnations
-	// startedSinceSweep: incarnations started since the last sweep (trimFree).
-	startedSinceSweep int
-	noPack            bool // tests: keep every incarnation whole
-	packAbove         int  // packAbove; tests lower it
+	// startedSincePack: incarnations started since the last sweep or packQuiet;
+	// nextPackAt: the capture time of the next packQuiet, if no starts call it
+	// sooner.
+	startedSincePack int
+	nextPackAt       int64
+	// packLater: flows packQuiet found not quiet yet, to look at again;
+	// packScanned: how much of touchedFlows it looked at.
+	packLater   []*flow
+	packScanned int
+	noPack      bool // tests: keep every incarnation whole
+	packAbove   int  // packAbove; tests lower it
+	packEvery   int  // packEvery; tests lower it
+	// packQuietEvery: packQuietEvery; tests change it
+	packQuietEvery int64
+	// quietPacked (tests): incarnations packed by packQuiet.
+	quietPacked int
 	// sweepAll (tests): a sweep visits every flow, as well as those it schedules.
 	sweepAll bool
 	// packRecent (tests, which pack incarnations however recently they saw a
@@ -121,7 +133,7 @@ func NewTracker(cfg Config) *Tracker {
 	if cfg.TimeWait <= 0 {
 		cfg.TimeWait = DefaultTimeWait
 	}
-	return &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), flows: newFlowTable(), countsGen: countsGeneration, packAbove: packAbove}
+	return &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), flows: newFlowTable(), countsGen: countsGeneration, packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery}
 }
 
 // TimeWaitLen returns the TIME_WAIT length in use, in nanoseconds.
@@ -181,6 +193,9 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh Keyed) {
 		}
 		t.nextSweep = at + t.sweepEvery()
 	}
+	if t.held >= t.packAbove && t.cfg.Done != nil && (t.startedSincePack >= t.packEvery || at >= t.nextPackAt) {
+		t.packQuiet(at)
+	}
 	k, h := kh.Key, kh.hash
 	f := t.flows.get(&k, h)
 	if f == nil {
@@ -203,6 +218,14 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh Keyed) {
 		inc := t.newIncarnation()
 		unpackInto(inc, k, f.record(), &t.fins)
 		f.cur, f.packed = inc, ""
+		if p := f.prev; p != nil {
+			// Link the two again (pack cut the link): a refusal RST reaches
+			// the previous incarnation through it.
+			p.next = inc
+			if inc.Reuse != nil {
+				inc.Reuse.Prev = p
+			}
+		}
 	}
 	inc := t.route(f, k, s, at)
 	tx := Tx{Frame: s.Frame, At: at}
@@ -217,13 +240,15 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh Keyed) {
 	}
 }
 
-// maxFree bounds the incarnations kept for reuse (about 1 KB each). A sweep packs
-// the incarnations started since the one before (tens of thousands in a busy
-// capture): kept, they serve the starts until the next sweep, where the garbage
-// collector would take them and the starts allocate again. After each sweep the
-// list is trimmed to what the last interval started (trimFree), so a burst does not
-// keep its memory.
-const maxFree = 1 << 16
+// maxFree bounds the incarnations kept for reuse (about 1 KB each): a sweep may
+// pack or hand out tens of thousands at once. After it the list is trimmed to
+// keepFree (trimFree): between sweeps, packQuiet recycles the incarnations it packs
+// every packEvery starts, so the starts need about that many, and memory kept
+// beyond would be memory held for nothing.
+const (
+	maxFree  = 1 << 16
+	keepFree = 2 * packEvery
+)
 
 // newIncarnation returns an incarnation to fill: a reused one, or a new one. Its
 // caller overwrites it whole.
@@ -249,24 +274,18 @@ func (t *Tracker) recycle(inc *Incarnation) {
 	}
 }
 
-// trimFree keeps, of the incarnations free for reuse, as many as were started
-// since the last sweep (at least minFree): what the next interval likely needs.
+// trimFree drops the incarnations free for reuse beyond keepFree, and the FIN
+// lists beyond two each.
 func (t *Tracker) trimFree() {
-	keep := max(t.startedSinceSweep, minFree)
-	t.startedSinceSweep = 0
-	if len(t.free) <= keep {
-		return
+	if len(t.free) > keepFree {
+		clear(t.free[keepFree:])
+		t.free = t.free[:keepFree]
 	}
-	clear(t.free[keep:])
-	t.free = t.free[:keep]
-	if len(t.fins) > 2*keep {
-		clear(t.fins[2*keep:])
-		t.fins = t.fins[:2*keep]
+	if len(t.fins) > 2*keepFree {
+		clear(t.fins[2*keepFree:])
+		t.fins = t.fins[:2*keepFree]
 	}
 }
-
-// minFree: trimFree keeps at least this many.
-const minFree = 4096
 
 // finPool keeps the arrays behind the FIN transmission lists of recycled
 // incarnations for the next ones: nearly every connection has two FIN lists, which
@@ -414,7 +433,7 @@ func (t *Tracker) start(f *flow, k FlowKey, s *capture.Segment, at int64, prev *
 			}
 		}
 		t.held++
-		t.startedSinceSweep++
+		t.startedSincePack++
 		t.stats.PeakHeld = max(t.stats.PeakHeld, t.held)
 		if old := f.prev; old != nil && old != prev {
 			// A third incarnation: the one before the previous is over for good.
