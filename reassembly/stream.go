@@ -136,7 +136,7 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 		}
 	} else if f.packed != "" {
 		if h, _ := readHeader(f.record()); h.wait >= 0 && now-h.lastAt > h.wait {
-			*done = append(*done, packedEnd(f.key, f.record(), h.reason, now))
+			*done = append(*done, packedEnd(f, h.reason, now))
 			t.count(h.reason)
 			f.packed = ""
 		}
@@ -342,7 +342,7 @@ func (t *Tracker) evict(now int64) {
 			}
 		}
 		if f.packed != "" {
-			done = append(done, packedEnd(f.key, f.record(), EndEvicted, now))
+			done = append(done, packedEnd(f, EndEvicted, now))
 			t.stats.Evicted++
 		}
 		t.forget(f)
@@ -376,22 +376,26 @@ const countsGeneration = 1 << 17
 // finished is an incarnation to hand to Done: whole, or packed (unpacked when its
 // turn comes, so that finishing a million packed incarnations at the end of a capture
 // never holds them all unpacked at once).
+//
+// 56 bytes: Finish holds one per incarnation held.
 type finished struct {
-	first  uint64 // its first frame, the order of hand-out
-	inc    *Incarnation
-	key    FlowKey
-	packed []byte
-	end    EndReason // a packed one's End and EndAt once unpacked
+	first uint64 // its first frame, the order of hand-out
+	inc   *Incarnation
+	// A packed one: its flow (for the key: a flow's key never changes) and record,
+	// and its End and EndAt once unpacked.
+	f      *flow
+	packed string
 	endAt  int64
+	end    EndReason
 }
 
 func whole(inc *Incarnation) finished { return finished{first: inc.First.Frame, inc: inc} }
 
 // packedEnd is a packed current incarnation, finished at endAt for reason (a current
 // incarnation's End is EndCaptureEnd until then).
-func packedEnd(k FlowKey, b []byte, reason EndReason, endAt int64) finished {
-	h, _ := readHeader(b)
-	return finished{first: h.first.Frame, key: k, packed: b, end: reason, endAt: endAt}
+func packedEnd(f *flow, reason EndReason, endAt int64) finished {
+	h, _ := readHeader(f.record())
+	return finished{first: h.first.Frame, f: f, packed: f.packed, end: reason, endAt: endAt}
 }
 
 // hand gives finished incarnations to Done in order of first frame (a sweep visits
@@ -410,7 +414,7 @@ func (t *Tracker) hand(done []finished) {
 		inc := d.inc
 		if inc == nil {
 			inc = t.newIncarnation()
-			unpackInto(inc, d.key, d.packed, &t.fins)
+			unpackInto(inc, d.f.key, recordBytes(d.packed), &t.fins)
 			inc.End, inc.EndAt = d.end, d.endAt
 		}
 		*d = finished{} // let the collector have it once Done is through with it

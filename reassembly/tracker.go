@@ -76,7 +76,10 @@ type flow struct {
 
 // record is the packed incarnation's bytes, to read (never to write: they are the
 // string's).
-func (f *flow) record() []byte { return unsafe.Slice(unsafe.StringData(f.packed), len(f.packed)) }
+func (f *flow) record() []byte { return recordBytes(f.packed) }
+
+// recordBytes is a packed record's bytes, to read only.
+func recordBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // Tracker follows every 4-tuple of a capture. Feed it segments in capture order with
 // Add, then call Finish.
@@ -165,7 +168,7 @@ func (t *Tracker) Finish(end int64) {
 			}
 		}
 		if f.packed != "" {
-			done = append(done, packedEnd(f.key, f.record(), EndCaptureEnd, end))
+			done = append(done, packedEnd(f, EndCaptureEnd, end))
 		}
 		f.gone = true
 	})
