@@ -229,8 +229,8 @@ func (t *Tracker) packQuiet(now int64) {
 		if c == nil {
 			return // packed already, or handed out
 		}
-		if now-c.Last.At < packIdle {
-			later = append(later, f)
+		if quietAt := c.Last.At + packIdle; now < quietAt {
+			later = append(later, packCand{quietAt, f})
 			return
 		}
 		t.pack(f) // (refused when a live view holds it: left to the sweeps)
@@ -238,8 +238,14 @@ func (t *Tracker) packQuiet(now int64) {
 			t.quietPacked++
 		}
 	}
-	for _, f := range t.packLater {
-		check(f)
+	for _, pc := range t.packLater {
+		if now < pc.quietAt {
+			// Not quiet yet for sure (Last only grows): skipped without
+			// touching the flow.
+			later = append(later, pc)
+			continue
+		}
+		check(pc.f)
 	}
 	for _, f := range t.touchedFlows[t.packScanned:] {
 		check(f)
@@ -247,6 +253,13 @@ func (t *Tracker) packQuiet(now int64) {
 	clear(later[len(later):cap(later)])
 	t.packLater, t.packScanned = later, len(t.touchedFlows)
 	t.trimFree()
+}
+
+// packCand is a flow packQuiet found not quiet yet, and when it would be if no
+// segment came.
+type packCand struct {
+	quietAt int64
+	f       *flow
 }
 
 // pack replaces the flow's current incarnation by its record, unless the live

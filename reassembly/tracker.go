@@ -115,7 +115,7 @@ type Tracker struct {
 	nextPackAt       int64
 	// packLater: flows packQuiet found not quiet yet, to look at again;
 	// packScanned: how much of touchedFlows it looked at.
-	packLater   []*flow
+	packLater   []packCand
 	packScanned int
 	noPack      bool // tests: keep every incarnation whole
 	packAbove   int  // packAbove; tests lower it
