@@ -6,6 +6,7 @@
 #   testdata/record/bench-big.sh                 # 2M packets for the speed table,
 #                                                # then 1M and 10M connections
 #   PACKETS=2000000 CONNS="1000000 10000000" CONCURRENCY=100 RUNS=3 testdata/record/bench-big.sh
+#   FILE=/tmp/big2m.pcap CONNS= testdata/record/bench-big.sh  # a given file, speed only
 #
 # Speed: best of RUNS wall seconds, packets/s and peak RSS (/usr/bin/time -v) for
 # `finack -r FILE -o json` (every finding on; --workers at its default, the number of
@@ -17,7 +18,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 RUNS=${RUNS:-3}
 PACKETS=${PACKETS:-2000000}
-CONNS=${CONNS:-"1000000 10000000"}
+CONNS=${CONNS-"1000000 10000000"} # CONNS="" skips the memory part
 CONCURRENCY=${CONCURRENCY:-100}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
