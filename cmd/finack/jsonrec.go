@@ -379,12 +379,14 @@ func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); {
-		// Eight plain bytes at a time: most of a report's strings are plain.
-		if i = plainWords(s, i); i >= len(s) {
-			break
-		}
-		if c := s[i]; c < utf8.RuneSelf {
+	// Eight plain bytes at a time (most of a report's strings are plain), then
+	// byte by byte up to the next that is not: plainWords again only after one,
+	// not at every byte of a string's tail (a call each, most of the cost of the
+	// short strings of a record: "client", "four_way").
+	i := plainWords(s, 0)
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
 				i++
 				continue
@@ -408,24 +410,21 @@ func appendJSONString(dst []byte, s string) []byte {
 			}
 			i++
 			start = i
+			i = plainWords(s, i)
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		switch {
+		case r == utf8.RuneError && size == 1:
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
+			start = i + size
+		case r == '\u2028' || r == '\u2029':
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
+			start = i + size
 		}
-		i += size
+		i = plainWords(s, i+size)
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
