@@ -8,12 +8,11 @@ import (
 // afterClose reports what reached a 4-tuple after its incarnation had closed: stale
 // segments of an old incarnation that reached a newer one (the hazard TIME_WAIT
 // exists to stop), late segments reaching a TIME_WAIT holder, and an RST that cut
-// TIME_WAIT short (RFC 1337).
-func (a *analysis) afterClose(inc *reassembly.Incarnation) {
+// TIME_WAIT short (RFC 1337). tw is inc's TIME_WAIT.
+func (a *analysis) afterClose(inc *reassembly.Incarnation, tw reassembly.TimeWait) {
 	if inc.Stale.Count == 0 && inc.Late.Count == 0 && !inc.RstInTimeWait.Seen() {
 		return // the common case: nothing after the close
 	}
-	tw := inc.TimeWait(int64(a.cfg.TimeWait))
 	if ev := &inc.Stale; ev.Count > 0 {
 		// Time since the old close: its TIME_WAIT start, else its last packet.
 		closed := inc.Last.At
@@ -29,7 +28,7 @@ func (a *analysis) afterClose(inc *reassembly.Incarnation) {
 		m = appendEvent(m, last)
 		m = appendf(m, " (frame %d) %s after", num(last.Frame), dur(last.At-closed))
 		a.msg = m
-		f.Message = string(m)
+		f.Message = a.ar.string(m)
 		a.add(f)
 	}
 	if ev := &inc.Late; ev.Count > 0 {
@@ -40,19 +39,19 @@ func (a *analysis) afterClose(inc *reassembly.Incarnation) {
 		m = appendEvent(m, first)
 		m = appendf(m, " from the %s) %s after TIME_WAIT began", str(first.From.String()), dur(first.At-tw.Since))
 		a.msg = m
-		f.Message = string(m)
+		f.Message = a.ar.string(m)
 		a.add(f)
 	}
 	if rst := inc.RstInTimeWait; rst.Seen() {
 		f := a.finding(RstInTimeWait, inc, rst.At)
-		f.Frames = []uint64{rst.Frame}
+		f.Frames = a.ar.u64s.clone([]uint64{rst.Frame})
 		f.Sender = inc.RstInTimeWaitFrom.String()
-		f.setDuration(inc.TimeWaitLeft)
+		f.DurationMS = a.ar.ms(inc.TimeWaitLeft)
 		why := ""
 		if inc.End == reassembly.EndReplaced && inc.RstInTimeWait.At >= inc.EndAt {
 			why = " (the client's answer to the refusal of its new SYN)"
 		}
-		f.Message = sprintf("RST from the %s (frame %d)%s reached the 4-tuple in TIME_WAIT with %s of it left: a host with tcp_rfc1337=0 (the Linux default) ends TIME_WAIT at once (TIME-WAIT assassination, RFC 1337)",
+		f.Message = a.sprintf("RST from the %s (frame %d)%s reached the 4-tuple in TIME_WAIT with %s of it left: a host with tcp_rfc1337=0 (the Linux default) ends TIME_WAIT at once (TIME-WAIT assassination, RFC 1337)",
 			str(inc.RstInTimeWaitFrom.String()), num(rst.Frame), str(why), dur(inc.TimeWaitLeft))
 		a.add(f)
 	}
@@ -67,12 +66,13 @@ func (a *analysis) reuseRefused(inc *reassembly.Incarnation) {
 	}
 	c, srv := &inc.Half[reassembly.Client], &inc.Half[reassembly.Server]
 	f := a.finding(ReuseRefused, inc, ref.Ack.At)
-	f.Frames = []uint64{c.Syn.Frame, ref.Ack.Frame}
-	for _, t := range []reassembly.Tx{ref.Rst, ref.Retry, srv.Syn} {
+	frames := append(make([]uint64, 0, 5), c.Syn.Frame, ref.Ack.Frame) // on the stack
+	for _, t := range [3]reassembly.Tx{ref.Rst, ref.Retry, srv.Syn} {
 		if t.Seen() {
-			f.Frames = append(f.Frames, t.Frame)
+			frames = append(frames, t.Frame)
 		}
 	}
+	f.Frames = a.ar.u64s.clone(frames)
 	f.Sender = "server"
 	m := appendf(a.msg[:0], "the %s answered the SYN (frame %d) with an ACK of the old connection (frame %d, ack %d)", str(holderOfRefusal(inc)), num(c.Syn.Frame), num(ref.Ack.Frame), num(ref.AckNum))
 	if ref.Rst.Seen() {
@@ -82,16 +82,16 @@ func (a *analysis) reuseRefused(inc *reassembly.Incarnation) {
 		m = appendf(m, " and sent the SYN again (frame %d)", num(ref.Retry.Frame))
 	}
 	if srv.SynCount > 0 {
-		f.setDuration(srv.Syn.At - c.Syn.At)
+		f.DurationMS = a.ar.ms(srv.Syn.At - c.Syn.At)
 		f.Outcome = OutcomeAccepted
 		m = appendf(m, "; the connection was set up %s after the first SYN (SYN-ACK frame %d): the connect delay the refusal cost", dur(srv.Syn.At-c.Syn.At), num(srv.Syn.Frame))
 	} else {
-		f.setDuration(inc.EndAt - c.Syn.At)
+		f.DurationMS = a.ar.ms(inc.EndAt - c.Syn.At)
 		f.Outcome = OutcomeUnanswered
 		m = appendf(m, "; no SYN-ACK in the %s until the %s", dur(inc.EndAt-c.Syn.At), str(endWord(inc)))
 	}
 	a.msg = m
-	f.Message = string(m)
+	f.Message = a.ar.string(m)
 	a.add(f)
 }
 
@@ -117,17 +117,17 @@ func holderName(tw reassembly.TimeWait) string {
 func (a *analysis) eventsFinding(k Kind, inc *reassembly.Incarnation, ev *reassembly.Events, since int64) Finding {
 	first := ev.List[0]
 	f := a.finding(k, inc, first.At)
-	f.Frames = eventFrames(ev)
-	f.setCount(ev.Count)
+	f.Frames = a.eventFrames(ev)
+	f.Count = a.ar.count(ev.Count)
 	f.Sender = first.From.String()
-	f.setDuration(first.At - since)
+	f.DurationMS = a.ar.ms(first.At - since)
 	return f
 }
 
-func eventFrames(ev *reassembly.Events) []uint64 {
-	frames := make([]uint64, len(ev.List))
-	for i, e := range ev.List {
-		frames[i] = e.Frame
+func (a *analysis) eventFrames(ev *reassembly.Events) []uint64 {
+	frames := a.ar.u64s.take(len(ev.List))
+	for _, e := range ev.List {
+		frames = append(frames, e.Frame)
 	}
 	return frames
 }

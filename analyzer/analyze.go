@@ -29,6 +29,9 @@ type analysis struct {
 	// fins: when set, the FinAcks of every record, reused: a Stream that spills
 	// encodes each record before the next is made. Else each record has its own.
 	fins *finAcks
+	// ar holds the strings, frame lists and optional numbers of the findings and
+	// records (see arena).
+	ar arena
 }
 
 // names are the strings of one incarnation's record, its findings' endpoints among
@@ -92,9 +95,12 @@ func NewStream(cfg Config, connections bool) *Stream {
 func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	a := &st.a
 	if st.recs != nil {
-		a.findings = a.findings[:0] // the last incarnation's went to st.recs
+		// The last incarnation's findings and record went to st.recs, encoded.
+		a.findings = a.findings[:0]
+		a.ar.reset()
 	}
 	n := len(a.findings)
+	mark := a.ar.mark()
 	a.inc = inc
 	tw := inc.TimeWait(int64(a.cfg.TimeWait))
 	a.setNames(inc, tw)
@@ -102,7 +108,7 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	a.finRetransmit(inc)
 	a.reuse(inc)
 	a.reuseRefused(inc)
-	a.afterClose(inc)
+	a.afterClose(inc, tw)
 	c := a.connection(inc, tw)
 	if i := slices.Index(Shapes, c.Close); i >= 0 {
 		st.closes[i]++
@@ -125,6 +131,10 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	}
 	if st.connections {
 		st.rep.Connections = append(st.rep.Connections, c)
+	} else if len(a.findings) == n {
+		// Nothing kept of this incarnation: its names go back to the arena (a
+		// long live run would keep those of every connection).
+		a.ar.release(mark)
 	}
 	return append([]Finding(nil), a.findings[n:]...)
 }
@@ -213,7 +223,7 @@ func (a *analysis) setNames(inc *reassembly.Incarnation, tw reassembly.TimeWait)
 		b = appendRFC3339(b, utc(tw.Until))
 	}
 	a.scratch = b
-	s := string(b)
+	s := a.ar.string(b)
 	a.names = names{client: s[:client], server: s[client:server], history: s[server:history], timeWaitUntil: s[history:]}
 }
 
@@ -234,15 +244,16 @@ func (a *analysis) connection(inc *reassembly.Incarnation, tw reassembly.TimeWai
 	if c.FinSeen() || s.FinSeen() {
 		fins := a.fins
 		if fins == nil {
-			fins = new(finAcks)
+			fins = a.ar.fins.one(finAcks{})
 		}
 		rec.FIN = FinPair{Client: finAck(c, fins, reassembly.Client), Server: finAck(s, fins, reassembly.Server)}
 	}
 	if inc.Key.VLAN[0] != 0 {
-		rec.VLAN = []uint16{inc.Key.VLAN[0]}
+		n := 1
 		if inc.Key.VLAN[1] != 0 {
-			rec.VLAN = append(rec.VLAN, inc.Key.VLAN[1])
+			n = 2
 		}
+		rec.VLAN = a.ar.vlans.clone(inc.Key.VLAN[:n])
 	}
 	rec.TimeWaitHolder = pairName(tw.Holder[reassembly.Client], tw.Holder[reassembly.Server])
 	rec.TimeWaitUntil = a.names.timeWaitUntil // "" unless tw.Held()
@@ -256,8 +267,7 @@ func (a *analysis) connection(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		rec.Dropped = "evicted"
 	}
 	if rec.Close == Unfinished && inc.End == reassembly.EndCaptureEnd {
-		d := roundMS(inc.EndAt - inc.Last.At)
-		rec.IdleBeforeEndMS = &d
+		rec.IdleBeforeEndMS = a.ar.ms(inc.EndAt - inc.Last.At)
 	}
 	return rec
 }
@@ -286,6 +296,13 @@ func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at int64) Findin
 }
 
 func (a *analysis) add(f Finding) { a.findings = append(a.findings, f) }
+
+// sprintf is appendf to a string in the arena, written in a.scratch (free once
+// setNames made its strings: not while a message is being written in a.msg).
+func (a *analysis) sprintf(format string, args ...arg) string {
+	a.scratch = appendf(a.scratch[:0], format, args...)
+	return a.ar.string(a.scratch)
+}
 
 // EndpointString renders ip:port, IPv6 as [addr]:port.
 func EndpointString(ap netip.AddrPort) string { return ap.String() }

@@ -15,10 +15,10 @@ func (a *analysis) finRetransmit(inc *reassembly.Incarnation) {
 		}
 		f := a.finFinding(FinRetransmit, inc, r, h.FinTxs[1].At)
 		n := uint64(h.FinCount - 1)
-		f.setCount(n)
+		f.Count = a.ar.count(n)
 		var spurious, lost, early int
 		if len(h.FinTxs) > 1 {
-			f.IntervalsMS = make([]float64, 0, len(h.FinTxs)-1)
+			f.IntervalsMS = a.ar.f64s.take(len(h.FinTxs) - 1)
 		}
 		for i := 1; i < len(h.FinTxs); i++ {
 			gap := h.FinTxs[i].At - h.FinTxs[i-1].At
@@ -61,7 +61,7 @@ func (a *analysis) finRetransmit(inc *reassembly.Incarnation) {
 			m = appendf(m, "%d retransmission(s) before any ACK reached the tap, %d after an ACK the sender should have had (lost after the tap), %d sooner than the ACK could reach the sender", num(lost), num(spurious), num(early))
 		}
 		a.msg = m
-		f.Message = string(m)
+		f.Message = a.ar.string(m)
 		a.add(f)
 	}
 }

@@ -69,24 +69,25 @@ func endWord(inc *reassembly.Incarnation) string {
 func (a *analysis) finFinding(k Kind, inc *reassembly.Incarnation, r reassembly.Role, at int64) Finding {
 	f := a.finding(k, inc, at)
 	f.Sender = r.String()
-	f.Frames = finFrames(&inc.Half[r])
+	f.Frames = a.finFrames(&inc.Half[r])
 	return f
 }
 
 // unanswered completes a finding about a FIN no ACK answered: how its sender ended
 // (giveUp), every transmission counted, the time from the first to the last. It
 // appends how the sender ended, in words, to b.
-func unanswered(b []byte, f *Finding, inc *reassembly.Incarnation, r reassembly.Role) []byte {
+func (a *analysis) unanswered(b []byte, f *Finding, inc *reassembly.Incarnation, r reassembly.Role) []byte {
 	h := &inc.Half[r]
 	outcome, b := giveUp(b, inc, r)
 	f.Outcome = outcome
-	f.setCount(uint64(h.FinCount))
-	f.setDuration(h.LastFin().At - h.FirstFin().At)
+	f.Count = a.ar.count(uint64(h.FinCount))
+	f.DurationMS = a.ar.ms(h.LastFin().At - h.FirstFin().At)
 	return b
 }
 
-func finFrames(h *reassembly.Half) []uint64 {
-	frames := make([]uint64, 0, len(h.FinTxs)+1)
+// finFrames lists the frames of h's FIN transmissions, with room for one more.
+func (a *analysis) finFrames(h *reassembly.Half) []uint64 {
+	frames := a.ar.u64s.take(len(h.FinTxs) + 1)
 	for _, t := range h.FinTxs {
 		frames = append(frames, t.Frame)
 	}
@@ -104,13 +105,13 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 	if h.FinLastAck.Seen() && h.FinLastAck.Frame > last.Frame {
 		f.Outcome = OutcomeRecovered
 		f.Frames = append(f.Frames, h.FinLastAck.Frame)
-		f.setCount(uint64(h.FinCount - 1))
-		f.setDuration(h.FinLastAck.At - first.At)
+		f.Count = a.ar.count(uint64(h.FinCount - 1))
+		f.DurationMS = a.ar.ms(h.FinLastAck.At - first.At)
 		m = appendf(m, "sent %d times, %d unanswered; the ACK in frame %d ended %s in LAST_ACK",
 			num(h.FinCount), num(h.FinCount-1), num(h.FinLastAck.Frame), dur(h.FinLastAck.At-first.At))
 	} else {
 		m = appendf(m, "sent %d times over %s in LAST_ACK, never acknowledged; ", num(h.FinCount), dur(last.At-first.At))
-		m = unanswered(m, &f, inc, r)
+		m = a.unanswered(m, &f, inc, r)
 	}
 	if ackAfterTap {
 		f.AckAfterTap = true
@@ -118,7 +119,7 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 	}
 	m = appendReached(m, h, peer)
 	a.msg = m
-	f.Message = string(m)
+	f.Message = a.ar.string(m)
 	a.add(f)
 }
 
@@ -158,8 +159,8 @@ func (a *analysis) firstFinUnacked(inc *reassembly.Incarnation, r reassembly.Rol
 	f := a.finFinding(FirstFinUnacked, inc, r, first.At)
 	m := appendf(a.msg[:0], "%s's first FIN (frame %d) was never acknowledged by the %s: sent %d times over %s in FIN_WAIT_1; ",
 		str(r.String()), num(first.Frame), str(r.Peer().String()), num(h.FinCount), dur(last.At-first.At))
-	m = unanswered(m, &f, inc, r)
+	m = a.unanswered(m, &f, inc, r)
 	a.msg = m
-	f.Message = string(m)
+	f.Message = a.ar.string(m)
 	a.add(f)
 }

@@ -22,8 +22,9 @@ func refMS(ns int64) string {
 }
 
 // TestAppendf: the messages appendf writes are fmt.Sprintf's with the same format
-// and arguments.
+// and arguments; so are those of analysis.sprintf, in the arena.
 func TestAppendf(t *testing.T) {
+	var a analysis
 	for _, tc := range []struct {
 		format  string
 		args    []arg
@@ -41,11 +42,11 @@ func TestAppendf(t *testing.T) {
 		if got := string(appendf([]byte("x"), tc.format, tc.args...)); got != "x"+want {
 			t.Errorf("appendf(%q) = %q, want %q", tc.format, got, "x"+want)
 		}
-		if got := sprintf(tc.format, tc.args...); got != want {
+		if got := a.sprintf(tc.format, tc.args...); got != want {
 			t.Errorf("sprintf(%q) = %q, want %q", tc.format, got, want)
 		}
 	}
-	if got, want := sprintf("%s after %s", dur(1500e6), dur(999)), refMS(1500e6)+" after "+refMS(999); got != want {
+	if got, want := a.sprintf("%s after %s", dur(1500e6), dur(999)), refMS(1500e6)+" after "+refMS(999); got != want {
 		t.Errorf("durations: %q, want %q", got, want)
 	}
 }

@@ -103,11 +103,6 @@ type Finding struct {
 	at int64 // capture time, Unix ns, for sorting
 }
 
-// setCount and setDuration fill the optional fields (pointers, so that JSON leaves
-// them out where they do not apply and keeps a real zero where they do).
-func (f *Finding) setCount(n uint64)    { f.Count = &n }
-func (f *Finding) setDuration(ns int64) { d := roundMS(ns); f.DurationMS = &d }
-
 // Connection is the record of one incarnation, findings or not.
 type Connection struct {
 	Client      string    `json:"client"`

@@ -1,8 +1,6 @@
 package analyzer
 
 import (
-	"strings"
-
 	"github.com/finack/finack/reassembly"
 )
 
@@ -21,13 +19,17 @@ func (a *analysis) reuse(inc *reassembly.Incarnation) {
 	f.TimeWaitHolder = holder
 	f.Sender = "client" // the SYN sender is the new incarnation's client
 	elapsed := ru.SYN.At - ru.TimeWait.Since
-	f.setDuration(elapsed)
+	f.DurationMS = a.ar.ms(elapsed)
+	// The frames: TIME_WAIT's start, the SYN, then those of the outcome
+	// (reuseOutcome: 4 at most), copied to the arena once all are known.
+	var frameBuf [6]uint64
+	frames := frameBuf[:0]
 	if ru.TimeWait.Start.Seen() {
-		f.Frames = append(f.Frames, ru.TimeWait.Start.Frame)
+		frames = append(frames, ru.TimeWait.Start.Frame)
 	} else if ru.PrevPeerLastFin.Seen() {
-		f.Frames = append(f.Frames, ru.PrevPeerLastFin.Frame)
+		frames = append(frames, ru.PrevPeerLastFin.Frame)
 	}
-	f.Frames = append(f.Frames, ru.SYN.Frame)
+	frames = append(frames, ru.SYN.Frame)
 
 	// "new SYN (frame %d) %s after <tw>, while <who> held the 4-tuple in
 	// TIME_WAIT; <verdict, why>; <outcome, how><self><nat>"
@@ -44,19 +46,23 @@ func (a *analysis) reuse(inc *reassembly.Incarnation) {
 	m = append(m, " held the 4-tuple in TIME_WAIT; "...)
 	f.Verdict, m = reuseVerdict(m, ru)
 	m = append(m, "; "...)
-	var frames []uint64
-	f.Outcome, m, frames = reuseOutcome(m, inc)
-	f.Frames = append(f.Frames, frames...)
+	f.Outcome, m, frames = reuseOutcome(m, frames, inc)
+	f.Frames = a.ar.u64s.clone(frames)
 	if ru.TimeWait.Holder[sender] {
 		m = appendf(m, "; the SYN came from the TIME_WAIT holder itself (%s): port reuse settings, or several hosts behind one address (NAT)", str(a.names.client))
 	}
-	f.NATEvidence = natEvidence(ru)
+	f.NATEvidence = a.natEvidence(ru)
 	if len(f.NATEvidence) > 0 {
 		m = append(m, "; another host behind the same address? "...)
-		m = append(m, strings.Join(f.NATEvidence, "; ")...)
+		for i, ev := range f.NATEvidence {
+			if i > 0 {
+				m = append(m, "; "...)
+			}
+			m = append(m, ev...)
+		}
 	}
 	a.msg = m
-	f.Message = string(m)
+	f.Message = a.ar.string(m)
 	a.add(f)
 }
 
@@ -79,13 +85,13 @@ func reuseVerdict(b []byte, ru *reassembly.Reuse) (string, []byte) {
 	return VerdictUnsafe, appendf(b, "unsafe: ISN %d is not beyond the old connection's %d and there are no timestamps on both to tell them apart", num(ru.NewISN), num(ru.OldNextSeq))
 }
 
-// reuseOutcome tells what the new handshake became, appending how to b, with the
-// frames that show it.
-func reuseOutcome(b []byte, inc *reassembly.Incarnation) (string, []byte, []uint64) {
+// reuseOutcome tells what the new handshake became, appending how to b and the
+// frames that show it (4 at most) to frames.
+func reuseOutcome(b []byte, frames []uint64, inc *reassembly.Incarnation) (string, []byte, []uint64) {
 	srv := &inc.Half[reassembly.Server]
 	c := &inc.Half[reassembly.Client]
 	if inc.Refusal.Ack.Seen() {
-		frames := []uint64{inc.Refusal.Ack.Frame}
+		frames = append(frames, inc.Refusal.Ack.Frame)
 		b = appendf(b, "refused: the holder answered with an ACK of the old connection (frame %d)", num(inc.Refusal.Ack.Frame))
 		if inc.Refusal.Rst.Seen() {
 			frames = append(frames, inc.Refusal.Rst.Frame)
@@ -106,12 +112,12 @@ func reuseOutcome(b []byte, inc *reassembly.Incarnation) (string, []byte, []uint
 		if ru := inc.Reuse; ru.OldPeerSeqKnown && srv.ISN == ru.OldPeerNextSeq+65537 {
 			b = appendf(b, "; the SYN-ACK ISN is the server's old snd_nxt %d + 65537: the signature of a Linux TIME_WAIT socket accepting the SYN", num(ru.OldPeerNextSeq))
 		}
-		return OutcomeAccepted, b, []uint64{srv.Syn.Frame}
+		return OutcomeAccepted, b, append(frames, srv.Syn.Frame)
 	}
 	if srv.Rst.Seen() {
-		return OutcomeRST, appendf(b, "answered by RST (frame %d)", num(srv.Rst.Frame)), []uint64{srv.Rst.Frame}
+		return OutcomeRST, appendf(b, "answered by RST (frame %d)", num(srv.Rst.Frame)), append(frames, srv.Rst.Frame)
 	}
-	return OutcomeUnanswered, append(b, "no answer seen"...), nil
+	return OutcomeUnanswered, append(b, "no answer seen"...), frames
 }
 
 // natEvidence lists what says the new SYN's sender is not the host that used the
@@ -122,11 +128,13 @@ func reuseOutcome(b []byte, inc *reassembly.Incarnation) (string, []byte, []uint
 // ahead of the time that passed. The IP ID counts only when the old connection shows
 // a counter shared with other traffic (it advanced by more than twice its own
 // packets): Linux starts a fresh random counter per connection, so for it a jump
-// means nothing (measured on the recorded reuse captures).
-func natEvidence(ru *reassembly.Reuse) []string {
-	var ev []string
+// means nothing (measured on the recorded reuse captures). The list and its strings
+// are in the arena; nil when there is no evidence.
+func (a *analysis) natEvidence(ru *reassembly.Reuse) []string {
+	var evBuf [3]string
+	ev := evBuf[:0]
 	if ru.OldTTL != 0 && ru.NewTTL != 0 && ru.OldTTL != ru.NewTTL {
-		ev = append(ev, sprintf("IP TTL %d in the old connection, %d in the new SYN", num(ru.OldTTL), num(ru.NewTTL)))
+		ev = append(ev, a.sprintf("IP TTL %d in the old connection, %d in the new SYN", num(ru.OldTTL), num(ru.NewTTL)))
 	}
 	elapsed := max(ru.SYN.At-ru.OldLastAt, 0)
 	if !ru.IPv6 && ru.OldPackets >= 4 {
@@ -134,17 +142,20 @@ func natEvidence(ru *reassembly.Reuse) []string {
 		sequential := run > 2*ru.OldPackets && run <= 64*ru.OldPackets
 		step := uint64(ru.NewIPID - ru.OldIPID)
 		if sequential && (step == 0 || step > 1000+uint64(elapsed/1e9)*2000) {
-			ev = append(ev, sprintf("IP ID counter ran %d..%d in the old connection, new SYN has %d", num(ru.OldFirstIPID), num(ru.OldIPID), num(ru.NewIPID)))
+			ev = append(ev, a.sprintf("IP ID counter ran %d..%d in the old connection, new SYN has %d", num(ru.OldFirstIPID), num(ru.OldIPID), num(ru.NewIPID)))
 		}
 	}
 	if ru.OldHasTS && ru.NewHasTS {
 		delta := int64(int32(ru.NewTSval - ru.OldTSval))
 		switch {
 		case delta < 0:
-			ev = append(ev, sprintf("TCP timestamp clock went back from %d to %d", num(ru.OldTSval), num(ru.NewTSval)))
+			ev = append(ev, a.sprintf("TCP timestamp clock went back from %d to %d", num(ru.OldTSval), num(ru.NewTSval)))
 		case delta > elapsed/1e6+1000:
-			ev = append(ev, sprintf("TCP timestamp clock jumped from %d to %d in %s (more than 1 ms a tick allows)", num(ru.OldTSval), num(ru.NewTSval), dur(elapsed)))
+			ev = append(ev, a.sprintf("TCP timestamp clock jumped from %d to %d in %s (more than 1 ms a tick allows)", num(ru.OldTSval), num(ru.NewTSval), dur(elapsed)))
 		}
 	}
-	return ev
+	if len(ev) == 0 {
+		return nil
+	}
+	return a.ar.strs.clone(ev)
 }

@@ -47,24 +47,27 @@ func AppendTime(b []byte, t time.Time) (_ []byte, ok bool) {
 	if month <= 2 {
 		year++
 	}
-	b = append(b,
-		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
-		byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
-		byte('0'+secOfDay/36000), byte('0'+secOfDay/3600%10), ':',
-		byte('0'+secOfDay%3600/600), byte('0'+secOfDay%3600/60%10), ':',
-		byte('0'+secOfDay%60/10), byte('0'+secOfDay%10))
-	if ns := uint32(t.Nanosecond()); ns != 0 {
+	// Two digits at a time from a table: the divisions by 10 of every digit were
+	// most of the cost (a report writes three times a connection).
+	hh, mm, ss := secOfDay/3600, secOfDay%3600/60, secOfDay%60
+	b = append(b, pairs[2*(year/100)], pairs[2*(year/100)+1], pairs[2*(year%100)], pairs[2*(year%100)+1], '-',
+		pairs[2*month], pairs[2*month+1], '-', pairs[2*day], pairs[2*day+1], 'T',
+		pairs[2*hh], pairs[2*hh+1], ':', pairs[2*mm], pairs[2*mm+1], ':', pairs[2*ss], pairs[2*ss+1])
+	if ns := uint64(t.Nanosecond()); ns != 0 {
 		// RFC3339Nano: the fraction without its trailing zeros.
-		var frac [9]byte
-		for i := len(frac) - 1; i >= 0; i-- {
-			frac[i] = byte('0' + ns%10)
-			ns /= 10
-		}
+		d1, d2, d3, d4 := ns/10000000, ns/100000%100, ns/1000%100, ns/10%100
+		frac := [10]byte{'.', pairs[2*d1], pairs[2*d1+1], pairs[2*d2], pairs[2*d2+1],
+			pairs[2*d3], pairs[2*d3+1], pairs[2*d4], pairs[2*d4+1], byte('0' + ns%10)}
 		n := len(frac)
 		for frac[n-1] == '0' {
 			n--
 		}
-		b = append(append(b, '.'), frac[:n]...)
+		b = append(b, frac[:n]...)
 	}
 	return append(b, 'Z'), true
 }
+
+// pairs holds "00" to "99": pairs[2*n], pairs[2*n+1] are the digits of n.
+const pairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"

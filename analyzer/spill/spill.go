@@ -19,7 +19,6 @@ import (
 	"io"
 	"math/bits"
 	"os"
-	"slices"
 )
 
 // Key orders records: lexicographically, element by element.
@@ -227,13 +226,108 @@ func (s *Sorter) sortBatch() {
 	if !s.unsorted {
 		return // in order already, equal keys in the order of addition
 	}
-	slices.SortFunc(s.items, func(a, b item) int {
-		if c := a.key.compare(b.key); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
+	sortItems(s.items, bits.Len(uint(len(s.items)))*2)
 	s.unsorted = false
+}
+
+// before orders the items of a batch: by key, then in the order of addition (seq,
+// unique in a batch: no two items are equal, any sort is stable).
+func before(a, b *item) bool {
+	if a.key[0] != b.key[0] {
+		return a.key[0] < b.key[0]
+	}
+	if a.key[1] != b.key[1] {
+		return a.key[1] < b.key[1]
+	}
+	if a.key[2] != b.key[2] {
+		return a.key[2] < b.key[2]
+	}
+	return a.seq < b.seq
+}
+
+// sortItems sorts a batch (before): a quicksort, insertion sort for the short
+// parts, heapsort past depth levels of partitions. Its own and not slices.SortFunc:
+// there each comparison was a call through a func value, about half the cost of
+// sorting the findings of a large capture (they come in the order of their
+// connections, not of their time).
+func sortItems(x []item, depth int) {
+	for len(x) > 12 {
+		if depth == 0 {
+			heapSortItems(x)
+			return
+		}
+		depth--
+		// The median of the first, middle and last items as the pivot, at x[0].
+		m, l := len(x)/2, len(x)-1
+		if before(&x[m], &x[0]) {
+			x[m], x[0] = x[0], x[m]
+		}
+		if before(&x[l], &x[m]) {
+			x[l], x[m] = x[m], x[l]
+			if before(&x[m], &x[0]) {
+				x[m], x[0] = x[0], x[m]
+			}
+		}
+		x[0], x[m] = x[m], x[0]
+		// Hoare's partition around x[0]: x[1:i] before it, x[j+1:] after it.
+		p := &x[0]
+		i, j := 1, l
+		for {
+			for i <= j && before(&x[i], p) {
+				i++
+			}
+			for i <= j && before(p, &x[j]) {
+				j--
+			}
+			if i >= j {
+				break
+			}
+			x[i], x[j] = x[j], x[i]
+			i++
+			j--
+		}
+		x[0], x[j] = x[j], x[0]
+		// The shorter part recursively, the longer in the loop: the stack stays
+		// logarithmic.
+		if j < len(x)-1-j {
+			sortItems(x[:j], depth)
+			x = x[j+1:]
+		} else {
+			sortItems(x[j+1:], depth)
+			x = x[:j]
+		}
+	}
+	for i := 1; i < len(x); i++ {
+		for j := i; j > 0 && before(&x[j], &x[j-1]); j-- {
+			x[j], x[j-1] = x[j-1], x[j]
+		}
+	}
+}
+
+func heapSortItems(x []item) {
+	down := func(i, n int) {
+		for {
+			c := 2*i + 1
+			if c >= n {
+				return
+			}
+			if c+1 < n && before(&x[c], &x[c+1]) {
+				c++
+			}
+			if !before(&x[i], &x[c]) {
+				return
+			}
+			x[i], x[c] = x[c], x[i]
+			i = c
+		}
+	}
+	for i := len(x)/2 - 1; i >= 0; i-- {
+		down(i, len(x))
+	}
+	for n := len(x) - 1; n > 0; n-- {
+		x[0], x[n] = x[n], x[0]
+		down(0, n)
+	}
 }
 
 // spill writes the batch as a run of level 0, then merges every MaxRuns runs of a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -175,6 +176,58 @@ func BenchmarkSorter(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+		})
+	}
+}
+
+// TestSortItems: sortItems orders a batch as a stable sort by key does, whatever the
+// order the keys came in, through each of its paths (insertion sort, quicksort,
+// heapsort when the partitions go too deep).
+func TestSortItems(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct {
+		name  string
+		n     int
+		key   func(i, n int) Key
+		depth int // -1: as sortBatch gives it
+	}{
+		{"empty", 0, func(i, n int) Key { return Key{} }, -1},
+		{"one", 1, func(i, n int) Key { return Key{1} }, -1},
+		{"short reversed", 12, func(i, n int) Key { return Key{uint64(n - i)} }, -1},
+		{"random", 5000, func(i, n int) Key { return Key{rng.Uint64(), rng.Uint64(), rng.Uint64()} }, -1},
+		{"reversed", 5000, func(i, n int) Key { return Key{uint64(n - i)} }, -1},
+		{"equal keys", 5000, func(i, n int) Key { return Key{7, 7, 7} }, -1},
+		{"few keys", 5000, func(i, n int) Key { return Key{uint64(rng.IntN(3)), 0, uint64(rng.IntN(2))} }, -1},
+		{"organ pipe", 5000, func(i, n int) Key { return Key{uint64(min(i, n-i))} }, -1},
+		{"one out of place", 5000, func(i, n int) Key {
+			if i == n/2 {
+				return Key{0}
+			}
+			return Key{uint64(i)}
+		}, -1},
+		{"later in time, by connection", 5000, func(i, n int) Key { return Key{uint64(i*10 + rng.IntN(400)), uint64(i), 2} }, -1},
+		{"heapsort", 5000, func(i, n int) Key { return Key{rng.Uint64N(100), rng.Uint64N(3)} }, 0},
+		{"heapsort after partitions", 5000, func(i, n int) Key { return Key{rng.Uint64N(100)} }, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			items := make([]item, tc.n)
+			for i := range items {
+				items[i] = item{key: tc.key(i, tc.n), seq: uint32(i), off: uint32(i)}
+			}
+			want := slices.Clone(items)
+			slices.SortStableFunc(want, func(a, b item) int { return a.key.compare(b.key) })
+			depth := tc.depth
+			if depth < 0 {
+				depth = 2 * bits.Len(uint(tc.n))
+			}
+			sortItems(items, depth)
+			if !slices.Equal(items, want) {
+				for i := range items {
+					if items[i] != want[i] {
+						t.Fatalf("item %d is %+v, want %+v", i, items[i], want[i])
+					}
+				}
+			}
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/finack/finack/analyzer"
@@ -91,7 +90,7 @@ func appendFindingText(dst []byte, f *analyzer.Finding) []byte {
 	dst = append(dst, " → "...)
 	dst = append(dst, f.Server...)
 	dst = append(dst, " #"...)
-	dst = strconv.AppendInt(dst, int64(f.Incarnation), 10)
+	dst = appendInt(dst, int64(f.Incarnation))
 	dst = append(dst, "  frames "...)
 	dst = appendFrames(dst, f.Frames)
 	dst = append(dst, "\n    "...)
@@ -107,20 +106,20 @@ func appendFindingText(dst []byte, f *analyzer.Finding) []byte {
 func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 	dst = append(dst, "  "...)
 	var digits [20]byte
-	dst = appendPadLeft(dst, strconv.AppendUint(digits[:0], c.FirstFrame, 10), 6)
+	dst = appendPadLeft(dst, appendUint(digits[:0], c.FirstFrame), 6)
 	dst = append(dst, "  "...)
 	dst = append(dst, c.Client...)
 	dst = append(dst, " → "...)
 	dst = append(dst, c.Server...)
 	dst = append(dst, " #"...)
-	dst = strconv.AppendInt(dst, int64(c.Incarnation), 10)
+	dst = appendInt(dst, int64(c.Incarnation))
 	if len(c.VLAN) > 0 {
 		dst = append(dst, " vlan ["...) // %v of a []uint16
 		for i, v := range c.VLAN {
 			if i > 0 {
 				dst = append(dst, ' ')
 			}
-			dst = strconv.AppendUint(dst, uint64(v), 10)
+			dst = appendUint(dst, uint64(v))
 		}
 		dst = append(dst, ']')
 	}
@@ -137,11 +136,11 @@ func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 		dst = append(dst, "none"...)
 	}
 	dst = append(dst, "  frames "...)
-	dst = strconv.AppendUint(dst, c.FirstFrame, 10)
+	dst = appendUint(dst, c.FirstFrame)
 	dst = append(dst, '-')
-	dst = strconv.AppendUint(dst, c.LastFrame, 10)
+	dst = appendUint(dst, c.LastFrame)
 	dst = append(dst, ", "...)
-	dst = strconv.AppendUint(dst, c.Packets, 10)
+	dst = appendUint(dst, c.Packets)
 	dst = append(dst, " packets, FIN "...)
 	dst = appendCountPair(dst, c.FINs)
 	dst = append(dst, ", RST "...)
@@ -162,9 +161,9 @@ func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 
 // appendCountPair appends "%d/%d" of the client's and the server's count.
 func appendCountPair(dst []byte, p analyzer.Pair) []byte {
-	dst = strconv.AppendUint(dst, uint64(p.Client), 10)
+	dst = appendUint(dst, uint64(p.Client))
 	dst = append(dst, '/')
-	return strconv.AppendUint(dst, uint64(p.Server), 10)
+	return appendUint(dst, uint64(p.Server))
 }
 
 // appendPadRight appends s and spaces up to width runes, as fmt's %-<width>s does.
