@@ -22,7 +22,7 @@ func TestSlab(t *testing.T) {
 		{"empty piece first", []int{0, 1, 0}, -1},
 		{"within one slab", []int{3, 5, 2}, -1},
 		{"past the first slab", []int{10, 10, 10}, -1},
-		{"larger than a slab", []int{2, maxSlab + 1, 3}, -1},
+		{"larger than a slab", []int{2, maxSlabBytes/8 + 1, 3}, -1},
 		{"release within the slab", []int{4, 4, 4, 4}, 2},
 		{"release across a new slab", []int{minSlab - 1, 6, 6, 6}, 1},
 	} {
