@@ -19,10 +19,16 @@ type Config struct {
 type analysis struct {
 	cfg      Config
 	findings []Finding
-	inc      *reassembly.Incarnation
-	// names: the strings of inc's record and findings (setNames).
+	// tw: the TIME_WAIT of the incarnation being analysed. record: a record of it
+	// is made (else only its close shape is counted).
+	tw     reassembly.TimeWait
+	record bool
+	// names: the strings of the incarnation's record and findings (setNames), made
+	// when the first of them needs them (named).
 	names names
-	// scratch: where setNames puts them together.
+	named bool
+	// scratch: where setNames puts them together, and sprintf a string: each copies
+	// what it wrote to the arena, so that either may reuse it next.
 	scratch []byte
 	// msg: where a finding's message is put together (appendf).
 	msg []byte
@@ -101,15 +107,21 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	}
 	n := len(a.findings)
 	mark := a.ar.mark()
-	a.inc = inc
 	tw := inc.TimeWait(int64(a.cfg.TimeWait))
-	a.setNames(inc, tw)
+	// A record only when one is kept: a text report without connections and a live
+	// run count the shapes, and name the endpoints of the findings alone.
+	a.tw, a.record, a.named = tw, st.connections && (st.recs == nil || st.recs.conns != nil), false
 	a.finUnanswered(inc)
 	a.finRetransmit(inc)
 	a.reuse(inc)
 	a.reuseRefused(inc)
 	a.afterClose(inc, tw)
-	c := a.connection(inc, tw)
+	var c Connection
+	if a.record {
+		c = a.connection(inc, tw)
+	} else {
+		c.Close = CloseShape(inc)
+	}
 	if i := slices.Index(Shapes, c.Close); i >= 0 {
 		st.closes[i]++
 	} else {
@@ -125,7 +137,9 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	}
 	if st.recs != nil {
 		// Encoded and sorted outside: a.findings is reused, no copy is made.
-		st.recs.cur = c // not &c: c would go to the heap, every call
+		if a.record {
+			st.recs.cur = c // not &c: c would go to the heap, every call
+		}
 		st.recs.add(a.findings[n:])
 		return a.findings[n:len(a.findings):len(a.findings)]
 	}
@@ -211,16 +225,23 @@ func Merge(reps []Report) Report {
 	return out
 }
 
-// setNames renders the strings of inc's record (a.names); tw is inc's TIME_WAIT.
-func (a *analysis) setNames(inc *reassembly.Incarnation, tw reassembly.TimeWait) {
+// setNames renders the strings of inc's findings and record (a.names), once an Add:
+// the endpoints, and for a record the history and the end of TIME_WAIT (a.tw).
+func (a *analysis) setNames(inc *reassembly.Incarnation) {
+	if a.named {
+		return
+	}
+	a.named = true
 	b := appendEndpoint(a.scratch[:0], inc.Half[reassembly.Client].Endpoint)
 	client := len(b)
 	b = appendEndpoint(b, inc.Half[reassembly.Server].Endpoint)
 	server := len(b)
-	b = append(b, inc.History.String()...) // on the stack: no allocation
+	if a.record {
+		b = append(b, inc.History.String()...) // on the stack: no allocation
+	}
 	history := len(b)
-	if tw.Held() {
-		b = appendRFC3339(b, utc(tw.Until))
+	if a.record && a.tw.Held() {
+		b = appendRFC3339(b, utc(a.tw.Until))
 	}
 	a.scratch = b
 	s := a.ar.string(b)
@@ -229,6 +250,7 @@ func (a *analysis) setNames(inc *reassembly.Incarnation, tw reassembly.TimeWait)
 
 // connection makes inc's record; tw is inc's TIME_WAIT.
 func (a *analysis) connection(inc *reassembly.Incarnation, tw reassembly.TimeWait) Connection {
+	a.setNames(inc)
 	c, s := &inc.Half[reassembly.Client], &inc.Half[reassembly.Server]
 	rec := Connection{
 		Client: a.names.client, Server: a.names.server,
@@ -289,6 +311,7 @@ func finAck(h *reassembly.Half, fins *finAcks, r reassembly.Role) *FinAck {
 }
 
 func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at int64) Finding {
+	a.setNames(inc)
 	return Finding{
 		Kind: k, Client: a.names.client, Server: a.names.server,
 		Incarnation: inc.Index, Time: utc(at), at: at,
@@ -297,8 +320,8 @@ func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at int64) Findin
 
 func (a *analysis) add(f Finding) { a.findings = append(a.findings, f) }
 
-// sprintf is appendf to a string in the arena, written in a.scratch (free once
-// setNames made its strings: not while a message is being written in a.msg).
+// sprintf is appendf to a string in the arena, written in a.scratch (not a.msg: a
+// message may be being written there).
 func (a *analysis) sprintf(format string, args ...arg) string {
 	a.scratch = appendf(a.scratch[:0], format, args...)
 	return a.ar.string(a.scratch)

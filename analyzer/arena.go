@@ -32,19 +32,23 @@ type arenaMark [6]int
 type slab[T any] struct{ buf []T }
 
 // The first slab of a kind has minSlab elements, each next one twice as many, up to
-// maxSlab (or what the piece needs): a Stream that makes one record (cmd/finack's
+// maxSlabBytes (or what the piece needs): a Stream that makes one record (cmd/finack's
 // live --connections) does not pay for a large slab; one that keeps many records
-// allocates a slab every few hundred.
+// allocates a slab every few hundred pieces. The bound is small because a piece keeps
+// its whole slab alive: live runs keep some findings (provisional ones) long after
+// the Stream that made them, when the other pieces of their slabs are garbage.
 const (
-	minSlab = 16
-	maxSlab = 4096
+	minSlab      = 16
+	maxSlabBytes = 4 << 10
 )
 
 // take returns n elements, of length 0 and capacity n: the caller appends up to n.
 // It is never nil.
 func (s *slab[T]) take(n int) []T {
 	if s.buf == nil || len(s.buf)+n > cap(s.buf) {
-		s.buf = make([]T, 0, max(min(2*cap(s.buf), maxSlab), minSlab, n))
+		var zero T
+		most := max(maxSlabBytes/int(unsafe.Sizeof(zero)), minSlab)
+		s.buf = make([]T, 0, max(min(2*cap(s.buf), most), minSlab, n))
 	}
 	i := len(s.buf)
 	s.buf = s.buf[:i+n]

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/finack/finack/analyzer/spill"
 	"github.com/finack/finack/reassembly"
 )
 
@@ -22,7 +23,7 @@ func TestSlab(t *testing.T) {
 		{"empty piece first", []int{0, 1, 0}, -1},
 		{"within one slab", []int{3, 5, 2}, -1},
 		{"past the first slab", []int{10, 10, 10}, -1},
-		{"larger than a slab", []int{2, maxSlab + 1, 3}, -1},
+		{"larger than a slab", []int{2, maxSlabBytes/8 + 1, 3}, -1},
 		{"release within the slab", []int{4, 4, 4, 4}, 2},
 		{"release across a new slab", []int{minSlab - 1, 6, 6, 6}, 1},
 	} {
@@ -70,48 +71,74 @@ func TestSlab(t *testing.T) {
 // TestFindingsKept: a Stream that does not spill keeps what its arena handed out as
 // it was until the Report: the findings Add returned, encoded when it returned them,
 // are those of the Report, with records and without (then, what an incarnation with
-// no finding took from the arena is given back and taken again).
+// no finding took from the arena is given back and taken again). And whatever a
+// Stream keeps, the findings and counts are the same: one that keeps no record names
+// the endpoints of its findings alone, one that spills only findings (a text report)
+// makes no record at all.
 func TestFindingsKept(t *testing.T) {
 	files, err := filepath.Glob("../testdata/pcaps/*.pcap")
 	if err != nil || len(files) == 0 {
 		t.Fatal("no captures")
 	}
-	for _, tc := range []struct {
-		name        string
-		connections bool
-	}{
-		{"counts", false},
-		{"records", true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			total := 0
-			for _, file := range files {
-				st := NewStream(Config{}, tc.connections)
-				var atAdd []string
-				tr := reassembly.NewTracker(reassembly.Config{Done: func(inc *reassembly.Incarnation) {
-					for _, f := range st.Add(inc) {
-						b, _ := json.Marshal(f)
-						atAdd = append(atAdd, string(b))
-					}
-				}})
-				feedFile(t, file, tr)
-				rep := st.Report()
-				atEnd := make([]string, len(rep.Findings))
-				for i, f := range rep.Findings {
+	total := 0
+	for _, file := range files {
+		var first []string
+		var firstCounts string
+		for _, tc := range []struct {
+			name        string
+			connections bool
+			spill       bool
+		}{
+			{"records", true, false},
+			{"counts", false, false},
+			{"spilled findings", false, true},
+		} {
+			st := NewStream(Config{}, tc.connections)
+			var spilled []string
+			if tc.spill {
+				st.Spill(Encoder{Finding: func(dst []byte, f *Finding) ([]byte, error) {
+					b, err := json.Marshal(f)
+					spilled = append(spilled, string(b))
+					return append(dst, b...), err
+				}}, spill.Options{Dir: t.TempDir()})
+			}
+			var atAdd []string
+			tr := reassembly.NewTracker(reassembly.Config{Done: func(inc *reassembly.Incarnation) {
+				for _, f := range st.Add(inc) {
 					b, _ := json.Marshal(f)
-					atEnd[i] = string(b)
+					atAdd = append(atAdd, string(b))
 				}
-				slices.Sort(atAdd)
-				slices.Sort(atEnd)
-				if !slices.Equal(atAdd, atEnd) {
-					t.Errorf("%s: the findings changed after Add returned them:\nat Add\n%s\nin the Report\n%s",
-						filepath.Base(file), strings.Join(atAdd, "\n"), strings.Join(atEnd, "\n"))
-				}
+			}})
+			feedFile(t, file, tr)
+			rep := st.Report()
+			atEnd := spilled
+			for _, f := range rep.Findings {
+				b, _ := json.Marshal(f)
+				atEnd = append(atEnd, string(b))
+			}
+			if rep.Records != nil {
+				rep.Records.Close()
+			}
+			slices.Sort(atAdd)
+			slices.Sort(atEnd)
+			if !slices.Equal(atAdd, atEnd) {
+				t.Errorf("%s, %s: the findings changed after Add returned them:\nat Add\n%s\nin the Report\n%s",
+					filepath.Base(file), tc.name, strings.Join(atAdd, "\n"), strings.Join(atEnd, "\n"))
+			}
+			if first == nil {
+				first, firstCounts = atEnd, fmtCounts(rep)
 				total += len(atEnd)
+				continue
 			}
-			if total == 0 {
-				t.Fatal("no finding in any capture")
+			if !slices.Equal(atEnd, first) {
+				t.Errorf("%s, %s: findings\n%s\nwith records\n%s", filepath.Base(file), tc.name, strings.Join(atEnd, "\n"), strings.Join(first, "\n"))
 			}
-		})
+			if c := fmtCounts(rep); c != firstCounts {
+				t.Errorf("%s, %s: counts %s, with records %s", filepath.Base(file), tc.name, c, firstCounts)
+			}
+		}
+	}
+	if total == 0 {
+		t.Fatal("no finding in any capture")
 	}
 }

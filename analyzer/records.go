@@ -37,7 +37,9 @@ type Records struct {
 // the bound go to a temporary file, in sorted runs): memory stays flat however many
 // connections the capture holds. The Report then has no Findings and Connections but
 // Records, which hands out the encoded records in the same order. Call it before the
-// first Add. The findings Add returns are then valid until the next Add only.
+// first Add. The findings Add returns are then valid until the next Add only, what
+// they point to included: their strings too are in memory the next Add writes over
+// (the Stream's arena), so a caller that keeps one must copy its strings.
 func (st *Stream) Spill(enc Encoder, opt spill.Options) {
 	r := &Records{enc: enc, findings: spill.New(opt)}
 	if st.connections && enc.Connection != nil {
