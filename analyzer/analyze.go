@@ -32,9 +32,6 @@ type analysis struct {
 	scratch []byte
 	// msg: where a finding's message is put together (appendf).
 	msg []byte
-	// fins: when set, the FinAcks of every record, reused: a Stream that spills
-	// encodes each record before the next is made. Else each record has its own.
-	fins *finAcks
 	// ar holds the strings, frame lists and optional numbers of the findings and
 	// records (see arena).
 	ar arena
@@ -46,7 +43,7 @@ type analysis struct {
 type names struct{ client, server, history, timeWaitUntil string }
 
 // finAcks holds the FIN of each end of a record and the time to its ACK, in one
-// allocation.
+// piece of the arena.
 type finAcks struct {
 	fa [2]FinAck
 	ms [2]float64
@@ -90,9 +87,6 @@ func NewStream(cfg Config, connections bool) *Stream {
 		st.rep.Counts[k] = 0
 	}
 	st.closes, st.counts = make([]int, len(Shapes)), make([]int, len(Kinds))
-	if !connections {
-		st.a.fins = new(finAcks) // the records are counted, not kept
-	}
 	return st
 }
 
@@ -264,10 +258,7 @@ func (a *analysis) connection(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		History: a.names.history,
 	}
 	if c.FinSeen() || s.FinSeen() {
-		fins := a.fins
-		if fins == nil {
-			fins = a.ar.fins.one(finAcks{})
-		}
+		fins := a.ar.fins.one(finAcks{}) // reused with the arena by a Stream that spills
 		rec.FIN = FinPair{Client: finAck(c, fins, reassembly.Client), Server: finAck(s, fins, reassembly.Server)}
 	}
 	if inc.Key.VLAN[0] != 0 {

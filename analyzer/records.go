@@ -46,7 +46,6 @@ func (st *Stream) Spill(enc Encoder, opt spill.Options) {
 		r.conns = spill.New(opt)
 	}
 	st.recs = r
-	st.a.fins = new(finAcks) // each record is encoded before the next is made
 }
 
 // SpillWith makes st spill as other does (other.Spill first), into the same
@@ -60,7 +59,6 @@ func (st *Stream) SpillWith(enc Encoder, other *Stream) {
 		o.mu = new(sync.Mutex)
 	}
 	st.recs = &Records{enc: enc, findings: o.findings, conns: o.conns, mu: o.mu}
-	st.a.fins = new(finAcks)
 }
 
 // add encodes and keeps one incarnation's record (r.cur) and findings. They are
