@@ -70,6 +70,7 @@ type batch struct {
 	sweep   bool
 	sweepAt int64
 	segs    []capture.Segment
+	keys    []reassembly.Keyed // keys[i] is segs[i]'s, computed once by the dispatcher
 }
 
 // trackAll reads every segment of r and tracks it on len(done) trackers configured
@@ -100,9 +101,9 @@ func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 					tr.Sweep(b.sweepAt)
 				}
 				for j := range b.segs {
-					tr.Add(&b.segs[j])
+					tr.AddKeyed(&b.segs[j], b.keys[j])
 				}
-				b.segs = b.segs[:0]
+				b.segs, b.keys = b.segs[:0], b.keys[:0]
 				select {
 				case free <- b:
 				default: // enough spare batches
@@ -116,7 +117,7 @@ func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 			b.sweep = false
 			return b
 		default:
-			return &batch{segs: make([]capture.Segment, 0, batchLen)}
+			return &batch{segs: make([]capture.Segment, 0, batchLen), keys: make([]reassembly.Keyed, 0, batchLen)}
 		}
 	}
 	cur := make([]*batch, n)
@@ -157,8 +158,10 @@ func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 			}
 			nextSweep = at + every
 		}
-		w := reassembly.Shard(&seg, n)
+		k := reassembly.KeyedOf(&seg)
+		w := k.Shard(n)
 		cur[w].segs = append(cur[w].segs, seg)
+		cur[w].keys = append(cur[w].keys, k)
 		if len(cur[w].segs) == batchLen {
 			work[w] <- cur[w]
 			cur[w] = newBatch()

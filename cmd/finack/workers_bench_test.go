@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -10,12 +11,23 @@ import (
 	"github.com/finack/finack/reassembly"
 )
 
+// cpuTime is the CPU time (user and system) the process has used so far, in ns: on a
+// machine shared with other work, a steadier figure than the time elapsed.
+func cpuTime(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
 // BenchmarkTrackAll times trackAll per segment, reading and decoding included, with
 // 1 and 2 workers, as finack tracks a file but with a Done that only counts (the
-// analysis has its own benchmarks): the cost of dealing segments out to the
-// workers shows as the difference from one core's work (run it pinned, taskset -c 0,
-// for that). FINACK_BENCH_PCAP names a large capture (go run ./cmd/finack-gen -big
-// 2000000 -o /tmp/big.pcap); the default is a small committed one.
+// analysis has its own benchmarks). The cost of dealing segments out to the
+// workers shows as the difference from one core's work (run it pinned, taskset -c
+// 0, for that) and in the CPU time of every goroutine (cpu-ns/segment).
+// FINACK_BENCH_PCAP names a large capture (go run ./cmd/finack-gen -big 2000000 -o
+// /tmp/big.pcap); the default is a small committed one.
 func BenchmarkTrackAll(b *testing.B) {
 	file := os.Getenv("FINACK_BENCH_PCAP")
 	if file == "" {
@@ -25,6 +37,7 @@ func BenchmarkTrackAll(b *testing.B) {
 		b.Run(fmt.Sprintf("workers=%d", n), func(b *testing.B) {
 			var segs uint64
 			want := -1 // incarnations handed out: the same in every run
+			cpu0 := cpuTime(b)
 			for b.Loop() {
 				r, err := capture.Open([]string{file}, capture.Options{})
 				if err != nil {
@@ -53,6 +66,7 @@ func BenchmarkTrackAll(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(segs), "ns/segment")
+			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(segs), "cpu-ns/segment")
 		})
 	}
 }
