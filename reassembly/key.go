@@ -32,8 +32,8 @@ func KeyOf(s *capture.Segment) (k FlowKey, fromLo bool) {
 	return k, false
 }
 
-// Keyed is a segment's flow key with its hash, computed once (KeyedOf): a caller that
-// deals segments out to trackers by 4-tuple (Shard) passes it on to AddKeyed.
+// Keyed is a segment's flow key with its hash, computed once (KeyedOf, Set): a caller
+// that deals segments out to trackers by 4-tuple (Shard) passes it on to AddKeyed.
 type Keyed struct {
 	Key  FlowKey
 	hash uint64
@@ -41,8 +41,16 @@ type Keyed struct {
 
 // KeyedOf returns the key of s and its hash.
 func KeyedOf(s *capture.Segment) Keyed {
-	k, _ := KeyOf(s)
-	return Keyed{Key: k, hash: keyHash(&k)}
+	var k Keyed
+	k.Set(s)
+	return k
+}
+
+// Set computes the key of s and its hash in place (KeyedOf's result is copied
+// through temporaries: 48 bytes a segment on the path of every packet).
+func (k *Keyed) Set(s *capture.Segment) {
+	k.Key, _ = KeyOf(s)
+	k.hash = keyHash(&k.Key)
 }
 
 // Shard returns which of n trackers owns the 4-tuple (as Shard does for a segment).

@@ -181,11 +181,16 @@ func (t *Tracker) Finish(end int64) {
 }
 
 // Add attributes one segment to its incarnation and records what it shows.
-func (t *Tracker) Add(s *capture.Segment) { t.AddKeyed(s, KeyedOf(s)) }
+func (t *Tracker) Add(s *capture.Segment) {
+	var kh Keyed
+	kh.Set(s)
+	t.AddKeyed(s, &kh)
+}
 
 // AddKeyed is Add for a segment whose key and hash the caller already computed
-// (KeyedOf, to deal segments out by Keyed.Shard): they are not computed again.
-func (t *Tracker) AddKeyed(s *capture.Segment, kh Keyed) {
+// (Keyed.Set, to deal segments out by Keyed.Shard): they are not computed again.
+// kh is only read.
+func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	at := s.Time.UnixNano()
 	if t.cfg.Done != nil && !t.cfg.ManualSweep && (at >= t.nextSweep || (t.held >= t.packAbove && t.held >= 2*t.sweptHeld)) {
 		// Every sweepEvery of capture time, and sooner when the incarnations held
@@ -199,10 +204,10 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh Keyed) {
 	if t.held >= t.packAbove && t.cfg.Done != nil && (t.startedSincePack >= t.packEvery || at >= t.nextPackAt) {
 		t.packQuiet(at)
 	}
-	k, h := kh.Key, kh.hash
-	f := t.flows.get(&k, h)
+	k, h := &kh.Key, kh.hash
+	f := t.flows.get(k, h)
 	if f == nil {
-		f = &flow{key: k}
+		f = &flow{key: *k}
 		if len(t.counts)+len(t.countsOld) > 0 {
 			if n, ok := t.counts[h]; ok {
 				f.count = n
@@ -219,7 +224,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh Keyed) {
 	}
 	if f.packed != "" {
 		inc := t.newIncarnation()
-		unpackInto(inc, k, f.record(), &t.fins)
+		unpackInto(inc, f.key, f.record(), &t.fins)
 		f.cur, f.packed = inc, ""
 		if p := f.prev; p != nil {
 			// Link the two again (pack cut the link): a refusal RST reaches
@@ -230,7 +235,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh Keyed) {
 			}
 		}
 	}
-	inc := t.route(f, k, s, at)
+	inc := t.route(f, s, at)
 	tx := Tx{Frame: s.Frame, At: at}
 	if f.prev != nil && inc == f.cur && s.Flags&capture.SYN == 0 && !t.prevOver(f.prev, at) && f.prev.stale(inc, s) {
 		f.prev.addStale(s, tx)
@@ -316,21 +321,21 @@ func (p *finPool) put(l []FinTx) {
 
 // route picks the incarnation a segment belongs to, starting a new one when the
 // segment opens a new connection on the 4-tuple.
-func (t *Tracker) route(f *flow, k FlowKey, s *capture.Segment, at int64) *Incarnation {
+func (t *Tracker) route(f *flow, s *capture.Segment, at int64) *Incarnation {
 	cur := f.cur
 	if cur == nil {
-		return t.start(f, k, s, at, nil)
+		return t.start(f, s, at, nil)
 	}
 	if s.Flags&capture.SYN != 0 {
 		if cur.continuesWith(s) {
 			return cur
 		}
-		return t.start(f, k, s, at, cur)
+		return t.start(f, s, at, cur)
 	}
 	if cur.closedLongBefore(at, t.twLen) && !cur.retransmitsFin(s) {
 		// A segment long after the close and its TIME_WAIT: a connection picked up
 		// mid-stream on a 4-tuple that was free again.
-		return t.start(f, k, s, at, cur)
+		return t.start(f, s, at, cur)
 	}
 	return cur
 }
@@ -403,12 +408,12 @@ func (inc *Incarnation) closedLongBefore(at, twLen int64) bool {
 }
 
 // start opens a new incarnation on the flow; prev is the incarnation it replaces.
-func (t *Tracker) start(f *flow, k FlowKey, s *capture.Segment, at int64, prev *Incarnation) *Incarnation {
+func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation) *Incarnation {
 	if f.count < 1<<32-1 { // four billion on one 4-tuple: the rest share the last number
 		f.count++
 	}
 	inc := t.newIncarnation()
-	*inc = Incarnation{Key: k, Index: int(f.count), First: Tx{Frame: s.Frame, At: at}, rfc1337: t.cfg.RFC1337}
+	*inc = Incarnation{Key: f.key, Index: int(f.count), First: Tx{Frame: s.Frame, At: at}, rfc1337: t.cfg.RFC1337}
 	switch {
 	case s.Flags&(capture.SYN|capture.ACK) == capture.SYN:
 		inc.RolesKnown = true
@@ -429,8 +434,8 @@ func (t *Tracker) start(f *flow, k FlowKey, s *capture.Segment, at int64, prev *
 		if t.cfg.MaxConnections > 0 && t.held >= t.cfg.MaxConnections {
 			t.evict(at)
 			if f.gone { // its own 4-tuple was evicted: start over on a fresh entry
-				f = &flow{key: k, count: f.count}
-				t.flows.put(f, keyHash(&k))
+				f = &flow{key: f.key, count: f.count}
+				t.flows.put(f, keyHash(&f.key))
 				t.touch(f)
 				prev = nil
 			}

@@ -81,16 +81,22 @@ func ndjsonFinding(f *analyzer.Finding) any {
 // allocations (a boxed argument each, the intermediate strings) were most of their
 // cost. TestTextRecords (spill_test.go) compares the two on random records.
 
+// appendIncarnationText: "%s → %s #%d" of the client, server and incarnation, as
+// both kinds of line name a connection.
+func appendIncarnationText(dst []byte, client, server string, incarnation int) []byte {
+	dst = append(dst, client...)
+	dst = append(dst, " → "...)
+	dst = append(dst, server...)
+	dst = append(dst, " #"...)
+	return appendInt(dst, int64(incarnation))
+}
+
 // appendFindingText: "%-17s  %s → %s #%d  frames %s\n    %s\n" of the kind, client,
 // server, incarnation, framesText(frames) and message.
 func appendFindingText(dst []byte, f *analyzer.Finding) []byte {
 	dst = appendPadRight(dst, string(f.Kind), 17)
 	dst = append(dst, "  "...)
-	dst = append(dst, f.Client...)
-	dst = append(dst, " → "...)
-	dst = append(dst, f.Server...)
-	dst = append(dst, " #"...)
-	dst = appendInt(dst, int64(f.Incarnation))
+	dst = appendIncarnationText(dst, f.Client, f.Server, f.Incarnation)
 	dst = append(dst, "  frames "...)
 	dst = appendFrames(dst, f.Frames)
 	dst = append(dst, "\n    "...)
@@ -108,11 +114,7 @@ func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 	var digits [20]byte
 	dst = appendPadLeft(dst, appendUint(digits[:0], c.FirstFrame), 6)
 	dst = append(dst, "  "...)
-	dst = append(dst, c.Client...)
-	dst = append(dst, " → "...)
-	dst = append(dst, c.Server...)
-	dst = append(dst, " #"...)
-	dst = appendInt(dst, int64(c.Incarnation))
+	dst = appendIncarnationText(dst, c.Client, c.Server, c.Incarnation)
 	if len(c.VLAN) > 0 {
 		dst = append(dst, " vlan ["...) // %v of a []uint16
 		for i, v := range c.VLAN {

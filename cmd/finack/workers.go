@@ -101,7 +101,7 @@ func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 					tr.Sweep(b.sweepAt)
 				}
 				for j := range b.segs {
-					tr.AddKeyed(&b.segs[j], b.keys[j])
+					tr.AddKeyed(&b.segs[j], &b.keys[j])
 				}
 				b.segs, b.keys = b.segs[:0], b.keys[:0]
 				select {
@@ -158,7 +158,8 @@ func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 			}
 			nextSweep = at + every
 		}
-		k := reassembly.KeyedOf(&seg)
+		var k reassembly.Keyed
+		k.Set(&seg)
 		w := k.Shard(n)
 		cur[w].segs = append(cur[w].segs, seg)
 		cur[w].keys = append(cur[w].keys, k)
