@@ -40,7 +40,10 @@ type analysis struct {
 // names are the strings of one incarnation's record, its findings' endpoints among
 // them, rendered into a single string: one allocation per incarnation where each
 // string had its own.
-type names struct{ client, server, history, timeWaitUntil string }
+type names struct {
+	client, server, history, timeWaitUntil string
+	vlan                                   []uint16 // the tags, outer first; nil: untagged
+}
 
 // finAcks holds the FIN of each end of a record and the time to its ACK, in one
 // piece of the arena.
@@ -240,6 +243,13 @@ func (a *analysis) setNames(inc *reassembly.Incarnation) {
 	a.scratch = b
 	s := a.ar.string(b)
 	a.names = names{client: s[:client], server: s[client:server], history: s[server:history], timeWaitUntil: s[history:]}
+	if vl := inc.Key.VLANs(); vl[0] != 0 {
+		n := 1
+		if vl[1] != 0 {
+			n = 2
+		}
+		a.names.vlan = a.ar.vlans.clone(vl[:n])
+	}
 }
 
 // connection makes inc's record; tw is inc's TIME_WAIT.
@@ -261,13 +271,7 @@ func (a *analysis) connection(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		fins := a.ar.fins.one(finAcks{}) // reused with the arena by a Stream that spills
 		rec.FIN = FinPair{Client: finAck(c, fins, reassembly.Client), Server: finAck(s, fins, reassembly.Server)}
 	}
-	if inc.Key.VLAN[0] != 0 {
-		n := 1
-		if inc.Key.VLAN[1] != 0 {
-			n = 2
-		}
-		rec.VLAN = a.ar.vlans.clone(inc.Key.VLAN[:n])
-	}
+	rec.VLAN = a.names.vlan
 	rec.TimeWaitHolder = pairName(tw.Holder[reassembly.Client], tw.Holder[reassembly.Server])
 	rec.TimeWaitUntil = a.names.timeWaitUntil // "" unless tw.Held()
 	if _, r, ok := inc.FirstRst(); ok {
@@ -304,7 +308,7 @@ func finAck(h *reassembly.Half, fins *finAcks, r reassembly.Role) *FinAck {
 func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at int64) Finding {
 	a.setNames(inc)
 	return Finding{
-		Kind: k, Client: a.names.client, Server: a.names.server,
+		Kind: k, Client: a.names.client, Server: a.names.server, VLAN: a.names.vlan,
 		Incarnation: inc.Index, Time: utc(at), at: at,
 	}
 }

@@ -70,9 +70,11 @@ const (
 
 // Finding is one thing that went wrong in a close.
 type Finding struct {
-	Kind        Kind      `json:"kind"`
-	Client      string    `json:"client"`
-	Server      string    `json:"server"`
+	Kind   Kind   `json:"kind"`
+	Client string `json:"client"`
+	Server string `json:"server"`
+	// VLAN: the connection's tags, outer first, when tagged (as its record's).
+	VLAN        []uint16  `json:"vlan,omitempty"`
 	Incarnation int       `json:"incarnation"`
 	Frames      []uint64  `json:"frames"`
 	Time        time.Time `json:"time"`

@@ -69,7 +69,7 @@ func TestGeneratedFiles(t *testing.T) {
 		segments uint64
 		skipped  skips
 	}{
-		{[]string{"gen-ethernet-vlan-qinq.pcap"}, 33, 33, nil},
+		{[]string{"gen-ethernet-vlan-qinq.pcap"}, 35, 35, nil},
 		{[]string{"gen-linux-sll.pcap"}, 23, 22, skips{capture.NotIP: 1}},
 		{[]string{"gen-linux-sll2.pcap"}, 23, 22, skips{capture.NotIP: 1}},
 		{[]string{"gen-null-loopback.pcap"}, 33, 33, nil},
@@ -147,7 +147,7 @@ func TestVLANAndQinQ(t *testing.T) {
 			t.Errorf("frame %d: %v > %v, want the one 4-tuple", s.Frame, s.Src, s.Dst)
 		}
 	}
-	want := map[[2]uint16]int{{0, 0}: 11, {42, 0}: 11, {10, 20}: 11}
+	want := map[[2]uint16]int{{0, 0}: 11, {42, 0}: 11, {10, 20}: 13}
 	if len(perVLAN) != len(want) {
 		t.Errorf("VLANs %v, want %v", perVLAN, want)
 	}

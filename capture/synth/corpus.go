@@ -93,7 +93,9 @@ func pcapBytes(link layers.LinkType, opt PcapOptions, ps []Packet) ([]byte, erro
 
 func at(d time.Duration) time.Time { return Epoch.Add(d) }
 
-// genVLAN: the same 4-tuple untagged, on VLAN 42 and on QinQ 10/20, interleaved.
+// genVLAN: the same 4-tuple untagged, on VLAN 42 and on QinQ 10/20, interleaved;
+// the QinQ one's server retransmits its FIN, its final ACK lost (findings name the
+// tags of their connection).
 func genVLAN() ([]byte, error) {
 	c, s := ap("192.0.2.1:40000"), ap("192.0.2.10:80")
 	a := NewConn(c, s, 1000, 5000, at(0))
@@ -101,8 +103,15 @@ func genVLAN() ([]byte, error) {
 	b.VLAN = []uint16{42}
 	q := NewConn(c, s, 3000, 7000, at(200*time.Microsecond))
 	q.VLAN = []uint16{10, 20}
+	qs := append(q.Handshake(), q.Exchange(100, 200)...)
+	qs = append(qs, q.FIN(true), q.ACK(false))
+	fin := q.FIN(false)
+	qs = append(qs, fin, q.ACK(true)) // the final ACK, lost before the server
+	again := fin                      // its retransmission, 200 ms later
+	again.Time = q.Wait(200 * time.Millisecond).Now
+	qs = append(qs, again, q.ACK(true))
 	return pcapBytes(layers.LinkTypeEthernet, PcapOptions{},
-		merge(a.Full(100, 200, true), b.Full(100, 200, true), q.Full(100, 200, true)))
+		merge(a.Full(100, 200, true), b.Full(100, 200, true), qs))
 }
 
 // genCooked: an IPv4 and an IPv6 connection and one ARP request, Linux SLL or SLL2.

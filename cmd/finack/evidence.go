@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"sort"
 
 	"github.com/finack/finack/analyzer"
@@ -64,6 +65,9 @@ func selectConnections(doc *document) (sel []int, findingsOf map[int][]int) {
 	for fi, f := range doc.Findings {
 		for _, ci := range byPair[endpoints(f.Client, f.Server)] {
 			c := &doc.Connections[ci]
+			if !slices.Equal(c.VLAN, f.VLAN) {
+				continue // the same 4-tuple on another VLAN: another connection
+			}
 			hit := c.Client == f.Client && c.Server == f.Server && c.Incarnation == f.Incarnation
 			for _, fr := range f.Frames {
 				hit = hit || (fr >= c.FirstFrame && fr <= c.LastFrame)

@@ -89,16 +89,7 @@ func appendConnectionFields(b []byte, c *analyzer.Connection) (_ []byte, ok bool
 	b = appendJSONString(b, c.Server)
 	b = append(b, `,"roles_known":`...)
 	b = strconv.AppendBool(b, c.RolesKnown)
-	if len(c.VLAN) > 0 {
-		b = append(b, `,"vlan":[`...)
-		for i, v := range c.VLAN {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendUint(b, uint64(v))
-		}
-		b = append(b, ']')
-	}
+	b = appendJSONVLAN(b, c.VLAN)
 	b = append(b, `,"incarnation":`...)
 	b = appendInt(b, int64(c.Incarnation))
 	b = append(b, `,"first_frame":`...)
@@ -181,6 +172,21 @@ func appendPairJSON(b []byte, p analyzer.Pair) []byte {
 	return append(b, '}')
 }
 
+// appendJSONVLAN appends the member `,"vlan":[...]` when there are tags (omitempty).
+func appendJSONVLAN(b []byte, vlan []uint16) []byte {
+	if len(vlan) == 0 {
+		return b
+	}
+	b = append(b, `,"vlan":[`...)
+	for i, v := range vlan {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendUint(b, uint64(v))
+	}
+	return append(b, ']')
+}
+
 // appendFindingFields appends the members of f, without braces.
 func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 	ok = true
@@ -190,6 +196,7 @@ func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 	b = appendJSONString(b, f.Client)
 	b = append(b, `,"server":`...)
 	b = appendJSONString(b, f.Server)
+	b = appendJSONVLAN(b, f.VLAN)
 	b = append(b, `,"incarnation":`...)
 	b = appendInt(b, int64(f.Incarnation))
 	b = append(b, `,"frames":`...)

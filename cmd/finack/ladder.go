@@ -243,10 +243,7 @@ func writeLadder(w io.Writer, doc *document, ci int, ev *connEvidence) {
 			evidence[fr] = true
 		}
 	}
-	vlan := ""
-	if len(c.VLAN) > 0 {
-		vlan = fmt.Sprintf(" vlan %v", c.VLAN)
-	}
+	vlan := vlanText(c.VLAN)
 	fmt.Fprintf(w, "ladder       %s → %s #%d%s: %s (frames %d-%d, %d packets, close %s)\n",
 		c.Client, c.Server, c.Incarnation, vlan, strings.Join(kinds, ", "), c.FirstFrame, c.LastFrame, c.Packets, c.Close)
 	segs := ev.segs[ci]

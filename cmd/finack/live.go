@@ -689,8 +689,8 @@ func (r *liveRun) emit(status string, f *analyzer.Finding) {
 		if status == "withdrawn" {
 			msg = "not confirmed when the connection was decided (was: " + msg + ")"
 		}
-		fmt.Fprintf(r.out, "%s %-11s %-17s  %s → %s #%d  frames %s\n    %s\n",
-			f.Time.UTC().Format("15:04:05.000"), status, f.Kind, f.Client, f.Server, f.Incarnation, framesText(f.Frames), msg)
+		fmt.Fprintf(r.out, "%s %-11s %-17s  %s → %s #%d%s  frames %s\n    %s\n",
+			f.Time.UTC().Format("15:04:05.000"), status, f.Kind, f.Client, f.Server, f.Incarnation, vlanText(f.VLAN), framesText(f.Frames), msg)
 	}
 }
 

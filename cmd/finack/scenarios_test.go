@@ -66,7 +66,7 @@ var scenarios = []scenario{
 	{"gen-late-and-rst-in-time-wait.pcap", "four_way/client/client",
 		"late_segment_in_time_wait rst_in_time_wait"},
 	{"gen-reuse-ts-backwards.pcap", "four_way/client/client four_way/server/server", "reuse_in_2msl/unsafe/accepted"},
-	{"gen-ethernet-vlan-qinq.pcap", "four_way/client/client four_way/client/client four_way/client/client", ""},
+	{"gen-ethernet-vlan-qinq.pcap", "four_way/client/client four_way/client/client four_way/client/client", "missing_final_ack/recovered+ack_lost_after_tap fin_retransmit/spurious"},
 	// Hostile traffic around the real connections of synth.RealConnections (a lost
 	// final ACK, a clean close); the SYN flood and RST scan are in hostile_test.go.
 	{"gen-hostile-seq-wrap.pcap", "four_way/client/client four_way/client/client four_way/client/client four_way/server/server four_way/server/server four_way/server/server",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"unicode/utf8"
 
 	"github.com/finack/finack/analyzer"
@@ -81,22 +82,42 @@ func ndjsonFinding(f *analyzer.Finding) any {
 // allocations (a boxed argument each, the intermediate strings) were most of their
 // cost. TestTextRecords (spill_test.go) compares the two on random records.
 
-// appendIncarnationText: "%s → %s #%d" of the client, server and incarnation, as
-// both kinds of line name a connection.
-func appendIncarnationText(dst []byte, client, server string, incarnation int) []byte {
+// appendIncarnationText: "%s → %s #%d%s" of the client, server, incarnation and
+// VLANs (vlanText), as every kind of line names a connection.
+func appendIncarnationText(dst []byte, client, server string, incarnation int, vlan []uint16) []byte {
 	dst = append(dst, client...)
 	dst = append(dst, " → "...)
 	dst = append(dst, server...)
 	dst = append(dst, " #"...)
-	return appendInt(dst, int64(incarnation))
+	dst = appendInt(dst, int64(incarnation))
+	if len(vlan) > 0 {
+		dst = append(dst, " vlan ["...) // %v of a []uint16
+		for i, v := range vlan {
+			if i > 0 {
+				dst = append(dst, ' ')
+			}
+			dst = appendUint(dst, uint64(v))
+		}
+		dst = append(dst, ']')
+	}
+	return dst
 }
 
-// appendFindingText: "%-17s  %s → %s #%d  frames %s\n    %s\n" of the kind, client,
-// server, incarnation, framesText(frames) and message.
+// vlanText is " vlan [a b]" for tagged connections (fmt's %v of the tags), "" for
+// untagged ones: what appendIncarnationText writes after the incarnation.
+func vlanText(vlan []uint16) string {
+	if len(vlan) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" vlan %v", vlan)
+}
+
+// appendFindingText: "%-17s  %s → %s #%d%s  frames %s\n    %s\n" of the kind, client,
+// server, incarnation, vlanText, framesText(frames) and message.
 func appendFindingText(dst []byte, f *analyzer.Finding) []byte {
 	dst = appendPadRight(dst, string(f.Kind), 17)
 	dst = append(dst, "  "...)
-	dst = appendIncarnationText(dst, f.Client, f.Server, f.Incarnation)
+	dst = appendIncarnationText(dst, f.Client, f.Server, f.Incarnation, f.VLAN)
 	dst = append(dst, "  frames "...)
 	dst = appendFrames(dst, f.Frames)
 	dst = append(dst, "\n    "...)
@@ -114,17 +135,7 @@ func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 	var digits [20]byte
 	dst = appendPadLeft(dst, appendUint(digits[:0], c.FirstFrame), 6)
 	dst = append(dst, "  "...)
-	dst = appendIncarnationText(dst, c.Client, c.Server, c.Incarnation)
-	if len(c.VLAN) > 0 {
-		dst = append(dst, " vlan ["...) // %v of a []uint16
-		for i, v := range c.VLAN {
-			if i > 0 {
-				dst = append(dst, ' ')
-			}
-			dst = appendUint(dst, uint64(v))
-		}
-		dst = append(dst, ']')
-	}
+	dst = appendIncarnationText(dst, c.Client, c.Server, c.Incarnation, c.VLAN)
 	dst = append(dst, "  "...)
 	dst = append(dst, c.Close...)
 	dst = append(dst, "  closer "...)

@@ -178,7 +178,11 @@ func refFindingText(f *analyzer.Finding) string {
 	for i, n := range f.Frames {
 		frames[i] = fmt.Sprint(n)
 	}
-	return fmt.Sprintf("%-17s  %s → %s #%d  frames %s\n    %s\n", f.Kind, f.Client, f.Server, f.Incarnation, strings.Join(frames, ","), f.Message)
+	vlan := ""
+	if len(f.VLAN) > 0 {
+		vlan = fmt.Sprintf(" vlan %v", f.VLAN)
+	}
+	return fmt.Sprintf("%-17s  %s → %s #%d%s  frames %s\n    %s\n", f.Kind, f.Client, f.Server, f.Incarnation, vlan, strings.Join(frames, ","), f.Message)
 }
 
 func refConnectionText(c *analyzer.Connection) string {
