@@ -88,7 +88,7 @@ func (a *analysis) reuseRefused(inc *reassembly.Incarnation) {
 	} else {
 		f.DurationMS = a.ar.ms(inc.EndAt - c.Syn.At)
 		f.Outcome = OutcomeUnanswered
-		m = appendf(m, "; no SYN-ACK in the %s until the %s", dur(inc.EndAt-c.Syn.At), str(endWord(inc)))
+		m = appendf(m, "; no SYN-ACK in the %s until the %s", dur(inc.EndAt-c.Syn.At), str(a.endWord(inc)))
 	}
 	a.msg = m
 	f.Message = a.ar.string(m)

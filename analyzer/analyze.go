@@ -14,6 +14,10 @@ import (
 type Config struct {
 	// TimeWait is the TIME_WAIT length used to compute time_wait_until.
 	TimeWait time.Duration
+	// Provisional: the capture goes on (a live capture's look at what is still
+	// open): an incarnation that ends with the capture ends at the time of the look,
+	// and the messages say so instead of "the capture ended".
+	Provisional bool
 }
 
 type analysis struct {

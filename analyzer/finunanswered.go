@@ -39,7 +39,7 @@ func (a *analysis) finUnanswered(inc *reassembly.Incarnation) {
 // be retransmitting when the incarnation stopped. Linux gives up silently when the
 // next retransmission would be due (tcp_orphan_retries), as recorded in
 // final-ack-never.pcap. It appends how, in words, to b.
-func giveUp(b []byte, inc *reassembly.Incarnation, r reassembly.Role) (outcome string, how []byte) {
+func (a *analysis) giveUp(b []byte, inc *reassembly.Incarnation, r reassembly.Role) (outcome string, how []byte) {
 	h := &inc.Half[r]
 	last := h.LastFin()
 	if h.Rst.Seen() && h.Rst.At >= last.At {
@@ -53,14 +53,18 @@ func giveUp(b []byte, inc *reassembly.Incarnation, r reassembly.Role) (outcome s
 	interval := h.FinTxs[n-1].At - h.FinTxs[n-2].At
 	silent := inc.EndAt - last.At
 	if silent > interval*5/2 && h.Last.Frame == last.Frame {
-		return OutcomeNever, appendf(b, "it gave up: nothing more from it in the %s until the %s, past its next retransmission (due about %s after the last)", dur(silent), str(endWord(inc)), dur(2*interval))
+		return OutcomeNever, appendf(b, "it gave up: nothing more from it in the %s until the %s, past its next retransmission (due about %s after the last)", dur(silent), str(a.endWord(inc)), dur(2*interval))
 	}
-	return OutcomeUnresolved, appendf(b, "still unresolved when the %s, %s after the last transmission", str(endWord(inc)), dur(silent))
+	return OutcomeUnresolved, appendf(b, "still unresolved when the %s, %s after the last transmission", str(a.endWord(inc)), dur(silent))
 }
 
-func endWord(inc *reassembly.Incarnation) string {
-	if inc.End == reassembly.EndReplaced {
+// endWord names how inc ended, as in "until the ..." and "when the ...".
+func (a *analysis) endWord(inc *reassembly.Incarnation) string {
+	switch {
+	case inc.End == reassembly.EndReplaced:
 		return "4-tuple was reused"
+	case a.cfg.Provisional && inc.End == reassembly.EndCaptureEnd:
+		return "provisional report was made"
 	}
 	return "capture ended"
 }
@@ -78,7 +82,7 @@ func (a *analysis) finFinding(k Kind, inc *reassembly.Incarnation, r reassembly.
 // appends how the sender ended, in words, to b.
 func (a *analysis) unanswered(b []byte, f *Finding, inc *reassembly.Incarnation, r reassembly.Role) []byte {
 	h := &inc.Half[r]
-	outcome, b := giveUp(b, inc, r)
+	outcome, b := a.giveUp(b, inc, r)
 	f.Outcome = outcome
 	f.Count = a.ar.count(uint64(h.FinCount))
 	f.DurationMS = a.ar.ms(h.LastFin().At - h.FirstFin().At)

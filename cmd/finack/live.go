@@ -530,7 +530,9 @@ func (r *liveRun) tick(now time.Time) {
 func (r *liveRun) provisional(now int64) {
 	r.touched = r.tr.TakeTouched(r.touched[:0])
 	if len(r.touched) > 0 {
-		scratch := analyzer.NewStream(r.cfg, false)
+		pcfg := r.cfg
+		pcfg.Provisional = true // "when the provisional report was made", not "the capture ended"
+		scratch := analyzer.NewStream(pcfg, false)
 		for _, inc := range r.touched {
 			if _, finished := r.doneTick[idOf(inc)]; finished {
 				continue // decided already: its final findings were printed

@@ -184,8 +184,11 @@ func TestLiveTextUpdates(t *testing.T) {
 		t.Fatal(err)
 	}
 	mid := out.String()
-	if !strings.Contains(mid, "provisional missing_final_ack") || !strings.Contains(mid, "still unresolved") {
-		t.Errorf("no provisional missing_final_ack while the connection is tracked:\n%s", mid)
+	if !strings.Contains(mid, "provisional missing_final_ack") || !strings.Contains(mid, "still unresolved when the provisional report was made") {
+		t.Errorf("no provisional missing_final_ack (\"still unresolved when the provisional report was made\") while the connection is tracked:\n%s", mid)
+	}
+	if strings.Contains(mid, "capture ended") {
+		t.Errorf("a provisional finding says the capture ended while it goes on:\n%s", mid)
 	}
 	// Ten minutes of silence later: the tracker finishes the connection.
 	run.tick(time.Now().Add(10 * time.Minute))
