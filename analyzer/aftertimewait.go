@@ -32,12 +32,13 @@ func (a *analysis) afterClose(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		a.add(f)
 	}
 	if ev := &inc.Late; ev.Count > 0 {
-		f := a.eventsFinding(LateInTimeWait, inc, ev, tw.Since)
+		since := lateSince(inc, tw, ev.List[0].At)
+		f := a.eventsFinding(LateInTimeWait, inc, ev, since)
 		first := ev.List[0]
 		m := appendf(a.msg[:0], "%d segment(s) other than a FIN retransmission reached the %s in TIME_WAIT; the first (frame %d, ",
 			num(ev.Count), str(holderName(tw)), num(first.Frame))
 		m = appendEvent(m, first)
-		m = appendf(m, " from the %s) %s after TIME_WAIT began", str(first.From.String()), dur(first.At-tw.Since))
+		m = appendf(m, " from the %s) %s after TIME_WAIT began", str(first.From.String()), dur(first.At-since))
 		a.msg = m
 		f.Message = a.ar.string(m)
 		a.add(f)
@@ -55,6 +56,25 @@ func (a *analysis) afterClose(inc *reassembly.Incarnation, tw reassembly.TimeWai
 			str(inc.RstInTimeWaitFrom.String()), num(rst.Frame), str(why), dur(inc.TimeWaitLeft))
 		a.add(f)
 	}
+}
+
+// lateSince is when the TIME_WAIT that a late segment (the first, at) reached began.
+// tw.Since is the first ACK of the peer's FIN seen at the tap; when the holder's
+// first final ACK never reached the tap, that ACK can be the holder's answer to the
+// late segment itself (a TIME_WAIT socket answers any segment with an ACK), after
+// it. The holder was in TIME_WAIT when the segment came (the tracker checked, against
+// the FIN): count from the FIN then, as the tracker did (TimeWait's inferred start).
+func lateSince(inc *reassembly.Incarnation, tw reassembly.TimeWait, at int64) int64 {
+	if at > tw.Since {
+		return tw.Since
+	}
+	since := at
+	for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
+		if p := &inc.Half[r.Peer()]; tw.Holder[r] && p.FinSeen() {
+			since = min(since, max(p.FirstFin().At, inc.Half[r].FinAcked.At))
+		}
+	}
+	return since
 }
 
 // reuseRefused reports a SYN that the TIME_WAIT holder answered with an ACK of the old
