@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -357,5 +358,31 @@ func TestShare(t *testing.T) {
 				t.Errorf("%+v.Share(%d) = %+v: not a share of %+v", o, n, s, whole)
 			}
 		}
+	}
+}
+
+// TestMergeAllocs: Merge allocates per source (a run's reader, the heap), never per
+// record: ten times the records, in as many runs, cost no more allocations.
+func TestMergeAllocs(t *testing.T) {
+	allocs := func(n int) uint64 {
+		dir := t.TempDir()
+		ss := make([]*Sorter, 3)
+		for i := range ss {
+			ss[i] = New(Options{MaxRecords: n / 12, Dir: dir}) // 4 runs each, and a batch
+			for j := range n / 3 {
+				ss[i].Add(Key{uint64(j % 97), uint64(i)}, []byte("a record of a report"))
+			}
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := Merge(ss, func([]byte) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		return after.Mallocs - before.Mallocs
+	}
+	small, large := allocs(1200), allocs(12000)
+	if large > small+5 {
+		t.Errorf("Merge: %d allocations for 12,000 records, %d for 1,200: some per record", large, small)
 	}
 }
