@@ -72,7 +72,7 @@ type Stream struct {
 	a           analysis
 	rep         Report
 	connections bool
-	recs        *Records // Spill: the records, encoded, in an external sort
+	recs        *recorder // Spill: the records, encoded, in an external sort
 	// closes and counts: what Add counts per shape (of Shapes) and kind (of Kinds),
 	// until Report adds them to rep's maps: cheaper than hashing a string into a
 	// map for every incarnation and finding.
@@ -171,7 +171,7 @@ func (st *Stream) Report() Report {
 	}
 	rep := st.rep
 	if st.recs != nil {
-		rep.Records = st.recs
+		rep.Records = st.recs.records()
 		return rep
 	}
 	rep.Findings = st.a.findings
@@ -196,9 +196,9 @@ func sortReport(rep *Report) {
 
 // Merge combines the Reports of Streams that analysed disjoint sets of incarnations
 // (the 4-tuples of a capture shared out among trackers): counts added, records in
-// the order one Stream would give. Streams that spill with one another (SpillWith)
-// share their Records: the first one's stands for all, with the first error any of
-// them met encoding.
+// the order one Stream would give, those of reps[0] first among equal keys (the sort
+// is stable). The Records of Streams that spill are merged as they are read, with the
+// first error any of them met encoding.
 func Merge(reps []Report) Report {
 	if len(reps) == 1 {
 		return reps[0]
@@ -216,10 +216,9 @@ func Merge(reps []Report) Report {
 		out.Connections = append(out.Connections, r.Connections...)
 		if r.Records != nil {
 			if out.Records == nil {
-				out.Records = r.Records
-			} else if out.Records.err == nil && r.Records.err != nil {
-				out.Records.err = r.Records.err
+				out.Records = new(Records)
 			}
+			out.Records.merge(r.Records)
 		}
 	}
 	sortReport(&out)

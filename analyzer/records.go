@@ -2,7 +2,6 @@ package analyzer
 
 import (
 	"slices"
-	"sync"
 
 	"github.com/finack/finack/analyzer/spill"
 )
@@ -18,18 +17,24 @@ type Encoder struct {
 }
 
 // Records are the encoded records of a Stream that spills, in report order:
-// connections by first frame, findings by time (as Report sorts them). They are
-// read once each; Close frees them (reading both closes them too).
+// connections by first frame, findings by time (as Report sorts them); those of
+// several Streams (Merge) are merged by the same keys as they are read. They are read
+// once each; Close frees them (reading both closes them too).
 type Records struct {
-	conns, findings *spill.Sorter
-	// mu guards the sorters when the Records of several Streams share them
-	// (SpillWith); nil otherwise.
-	mu   *sync.Mutex
-	enc  Encoder
-	cur  Connection // the record add encodes
-	buf  []byte     // the records of one incarnation, encoded
-	ends []int      // where each of its findings ends in buf
-	err  error      // the first error encoding a record
+	// One sorter of each per Stream, in the order of the Reports merged: records with
+	// equal keys come in that order, as Merge's sort orders the records of Streams that
+	// keep them. conns is empty when the Streams kept no connection records.
+	conns, findings []*spill.Sorter
+	err             error // the first error encoding a record, of the first Stream that had one
+}
+
+// recorder encodes the records of a Stream that spills into its own sorters.
+type recorder struct {
+	conns, findings *spill.Sorter // conns nil: no connection records kept
+	enc             Encoder
+	cur             Connection // the record add encodes
+	buf             []byte     // a record, encoded
+	err             error      // the first error encoding a record
 }
 
 // Spill makes the Stream keep, instead of every Connection and Finding until the
@@ -40,64 +45,48 @@ type Records struct {
 // first Add. The findings Add returns are then valid until the next Add only, what
 // they point to included: their strings too are in memory the next Add writes over
 // (the Stream's arena), so a caller that keeps one must copy its strings.
+//
+// Streams fed on several goroutines (the trackers of a sharded capture) each spill
+// into their own sort, with an Encoder of their own (encoders keep buffers) and a
+// share of the bound (spill.Options.Share); Merge of their Reports merges the sorts
+// as the records are read.
 func (st *Stream) Spill(enc Encoder, opt spill.Options) {
-	r := &Records{enc: enc, findings: spill.New(opt)}
+	r := &recorder{enc: enc, findings: spill.New(opt)}
 	if st.connections && enc.Connection != nil {
 		r.conns = spill.New(opt)
 	}
 	st.recs = r
 }
 
-// SpillWith makes st spill as other does (other.Spill first), into the same
-// external sort, each record encoded by enc (an Encoder of st's own: encoders keep
-// buffers). For Streams fed on several goroutines, one per tracker of a sharded
-// capture: the analysis and the encoding run in parallel, the sort takes one record at
-// a time. The Reports of all of them (Merge) hand out the records of all of them.
-func (st *Stream) SpillWith(enc Encoder, other *Stream) {
-	o := other.recs
-	if o.mu == nil {
-		o.mu = new(sync.Mutex)
+// records are what r kept, to read.
+func (r *recorder) records() *Records {
+	recs := &Records{findings: []*spill.Sorter{r.findings}, err: r.err}
+	if r.conns != nil {
+		recs.conns = []*spill.Sorter{r.conns}
 	}
-	st.recs = &Records{enc: enc, findings: o.findings, conns: o.conns, mu: o.mu}
+	return recs
 }
 
-// add encodes and keeps one incarnation's record (r.cur) and findings. They are
-// encoded first, then sorted under the lock, taken once: the Streams that share the
-// sort (SpillWith) encode in parallel.
-func (r *Records) add(fs []Finding) {
+// add encodes and keeps one incarnation's record (r.cur) and findings.
+func (r *recorder) add(fs []Finding) {
 	if r.err != nil {
 		return
 	}
-	b := r.buf[:0]
 	if r.conns != nil {
-		if b, r.err = r.enc.Connection(b, &r.cur); r.err != nil {
+		if r.buf, r.err = r.enc.Connection(r.buf[:0], &r.cur); r.err != nil {
+			return
+		}
+		if r.err = r.conns.Add(spill.Key{r.cur.FirstFrame}, r.buf); r.err != nil {
 			return
 		}
 	}
-	conn := len(b)
-	r.ends = r.ends[:0]
 	for i := range fs {
-		if b, r.err = r.enc.Finding(b, &fs[i]); r.err != nil {
+		if r.buf, r.err = r.enc.Finding(r.buf[:0], &fs[i]); r.err != nil {
 			return
 		}
-		r.ends = append(r.ends, len(b))
-	}
-	r.buf = b
-	if r.mu != nil {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-	}
-	if r.conns != nil {
-		if r.err = r.conns.Add(spill.Key{r.cur.FirstFrame}, b[:conn]); r.err != nil {
+		if r.err = r.findings.Add(findingKey(&fs[i]), r.buf); r.err != nil {
 			return
 		}
-	}
-	start := conn
-	for i, end := range r.ends {
-		if r.err = r.findings.Add(findingKey(&fs[i]), b[start:end]); r.err != nil {
-			return
-		}
-		start = end
 	}
 }
 
@@ -126,6 +115,16 @@ func kindRank(k Kind) uint64 {
 	return uint64(len(kindOrder))
 }
 
+// merge appends o's sorters to r's: r hands out the records of both, those of r
+// first among equal keys.
+func (r *Records) merge(o *Records) {
+	r.conns = append(r.conns, o.conns...)
+	r.findings = append(r.findings, o.findings...)
+	if r.err == nil {
+		r.err = o.err
+	}
+}
+
 // Findings hands each finding's bytes to fn, in report order; b is valid during the
 // call only. It stops at fn's first error, and returns it.
 func (r *Records) Findings(fn func(b []byte) error) error {
@@ -133,7 +132,7 @@ func (r *Records) Findings(fn func(b []byte) error) error {
 		r.Close()
 		return r.err
 	}
-	return r.findings.Each(fn)
+	return spill.Merge(r.findings, fn)
 }
 
 // Connections hands each connection record's bytes to fn, by first frame (none
@@ -143,28 +142,28 @@ func (r *Records) Connections(fn func(b []byte) error) error {
 		r.Close()
 		return r.err
 	}
-	if r.conns == nil {
+	if len(r.conns) == 0 {
 		return nil // none kept
 	}
-	return r.conns.Each(fn)
+	return spill.Merge(r.conns, fn)
 }
 
 // NumFindings and NumConnections count the records kept.
-func (r *Records) NumFindings() int { return r.findings.Len() }
+func (r *Records) NumFindings() int { return count(r.findings, (*spill.Sorter).Len) }
 
-func (r *Records) NumConnections() int {
-	if r.conns == nil {
-		return 0
-	}
-	return r.conns.Len()
-}
+func (r *Records) NumConnections() int { return count(r.conns, (*spill.Sorter).Len) }
 
 // Runs is the number of sorted runs written to temporary files (0: everything fit in
 // memory).
 func (r *Records) Runs() int {
-	n := r.findings.Runs()
-	if r.conns != nil {
-		n += r.conns.Runs()
+	return count(r.findings, (*spill.Sorter).Runs) + count(r.conns, (*spill.Sorter).Runs)
+}
+
+// count sums f over the sorters.
+func count(ss []*spill.Sorter, f func(*spill.Sorter) int) int {
+	n := 0
+	for _, s := range ss {
+		n += f(s)
 	}
 	return n
 }
@@ -174,9 +173,18 @@ func (r *Records) Close() error {
 	if r == nil {
 		return nil
 	}
-	err := r.findings.Close()
-	if r.conns != nil {
-		if e := r.conns.Close(); err == nil {
+	err := closeAll(r.findings)
+	if e := closeAll(r.conns); err == nil {
+		err = e
+	}
+	return err
+}
+
+// closeAll closes every sorter and returns the first error.
+func closeAll(ss []*spill.Sorter) error {
+	var err error
+	for _, s := range ss {
+		if e := s.Close(); err == nil {
 			err = e
 		}
 	}

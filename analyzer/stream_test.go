@@ -58,6 +58,13 @@ func TestStreamingForgets(t *testing.T) {
 
 func feedFile(t testing.TB, file string, tr *reassembly.Tracker) {
 	t.Helper()
+	tr.Finish(eachSegment(t, file, tr.Add))
+}
+
+// eachSegment hands every segment of file to fn and returns the capture's last
+// timestamp (Unix ns).
+func eachSegment(t testing.TB, file string, fn func(*capture.Segment)) int64 {
+	t.Helper()
 	r, err := capture.Open([]string{file}, capture.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -70,9 +77,9 @@ func feedFile(t testing.TB, file string, tr *reassembly.Tracker) {
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		tr.Add(&seg)
+		fn(&seg)
 	}
-	tr.Finish(r.Stats().Last.UnixNano())
+	return r.Stats().Last.UnixNano()
 }
 
 func report(t *testing.T, file string, streaming bool, max int) Report {

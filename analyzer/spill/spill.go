@@ -3,7 +3,8 @@
 // bound they stay in memory, past it each batch is sorted and written as a run to a
 // temporary file, and Each merges the runs and the batch still in memory (a k-way
 // merge on a heap) and hands every record back in key order, records with equal
-// keys in the order they were added (a stable sort).
+// keys in the order they were added (a stable sort). Merge does the same for the
+// records of several Sorters (one per goroutine that adds records), as one would.
 //
 // The temporary file is created in Options.Dir (default os.TempDir()) and removed
 // right after it is created, so that nothing is left behind even when the process
@@ -19,6 +20,7 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"slices"
 )
 
 // Key orders records: lexicographically, element by element.
@@ -69,6 +71,26 @@ type Options struct {
 	MaxRuns int
 	// Dir holds the temporary file; "" for os.TempDir().
 	Dir string
+}
+
+// Share returns the bounds of one of n Sorters that share o's memory (n Sorters of
+// the records of one report, merged at the end by Merge): MaxRecords and MaxBytes
+// (their defaults if unset) divided by n, at least one record and one byte. MaxRuns
+// stays: it bounds the merges of each Sorter, and the read buffers of the final Merge
+// share the MaxBytes of all n.
+func (o Options) Share(n int) Options {
+	if n <= 1 {
+		return o
+	}
+	if o.MaxRecords <= 0 {
+		o.MaxRecords = DefaultMaxRecords
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	o.MaxRecords = max(o.MaxRecords/n, 1)
+	o.MaxBytes = max(o.MaxBytes/n, 1)
+	return o
 }
 
 // Sorter is an external sort. The zero value is not usable: see New.
@@ -413,7 +435,8 @@ func (s *Sorter) merge(level, i int) error {
 		return err
 	}
 	start := tf.off
-	m := newMerger(s.runFiles(s.runs[i:]), s.runs[i:], nil, s.opt.MaxBytes)
+	m := &merger{}
+	m.addRuns(s, s.runs[i:], readBuffer(s.opt.MaxBytes, len(s.runs)-i))
 	for {
 		src, ok, err := m.next()
 		if err != nil {
@@ -434,14 +457,6 @@ func (s *Sorter) merge(level, i int) error {
 	old := s.files[level]
 	s.files[level] = nil
 	return old.close()
-}
-
-func (s *Sorter) runFiles(runs []run) []*os.File {
-	fs := make([]*os.File, len(runs))
-	for i, r := range runs {
-		fs[i] = s.files[r.level].f
-	}
-	return fs
 }
 
 // appendHeader appends the header of a record of n bytes in a run: the key, the
@@ -473,17 +488,44 @@ func (s *Sorter) write(tf *tempFile, k Key, rec []byte) error {
 // they were added), then closes the Sorter. rec is valid during the call only. It
 // stops at the first error, of fn or of reading the runs. Each runs once.
 func (s *Sorter) Each(fn func(rec []byte) error) error {
-	if s.err != nil {
-		s.Close()
-		return s.err
+	return Merge([]*Sorter{s}, fn)
+}
+
+// Merge hands every record of several Sorters to fn in key order, then closes them
+// all: what one Sorter would give had it been added the records of all of them, those
+// of ss[0] first, then those of ss[1], and so on. Records with equal keys come in the
+// order of ss, then in the order they were added. It is Each of several Sorters, and
+// the same for one; each Sorter is read once, by Each or by one Merge. It stops at the
+// first error: of an Add (the first Sorter's in ss that has one), of fn or of reading
+// the runs.
+//
+// The runs and batches of every Sorter are merged at once, on one heap (not a merge of
+// merges), their read buffers sharing the MaxBytes of all the Sorters.
+func Merge(ss []*Sorter, fn func(rec []byte) error) error {
+	defer func() {
+		for _, s := range ss {
+			s.Close()
+		}
+	}()
+	for _, s := range ss {
+		if s.err != nil {
+			return s.err
+		}
 	}
-	if s.merged {
-		return errors.New("spill: Each called twice")
+	maxBytes, nruns := 0, 0
+	for i, s := range ss {
+		if s.merged || slices.Contains(ss[:i], s) {
+			return errors.New("spill: a Sorter read twice")
+		}
+		s.sortBatch()
+		maxBytes += s.opt.MaxBytes
+		nruns += len(s.runs)
 	}
-	s.merged = true
-	defer s.Close()
-	s.sortBatch()
-	if len(s.runs) == 0 {
+	for _, s := range ss {
+		s.merged = true
+	}
+	if len(ss) == 1 && nruns == 0 {
+		s := ss[0]
 		for i := range s.items {
 			if err := fn(s.record(&s.items[i])); err != nil {
 				return err
@@ -491,7 +533,12 @@ func (s *Sorter) Each(fn func(rec []byte) error) error {
 		}
 		return nil
 	}
-	m := newMerger(s.runFiles(s.runs), s.runs, s, s.opt.MaxBytes)
+	m := &merger{}
+	size := readBuffer(maxBytes, nruns)
+	for _, s := range ss {
+		m.addRuns(s, s.runs, size)
+		m.addBatch(s)
+	}
 	for {
 		src, ok, err := m.next()
 		if err != nil {
@@ -547,7 +594,9 @@ func (tf *tempFile) close() error {
 
 // source is one sorted sequence being merged: a run on disk or the batch in memory.
 type source struct {
-	idx int // runs in the order written, the batch last: ties go to the lower
+	// idx: the order the source was added to the merger (a Sorter's runs in the
+	// order written, then its batch; Sorters in the order given): ties go to the lower.
+	idx int
 	key Key
 	rec []byte
 
@@ -621,20 +670,28 @@ type merger struct {
 	top     *source // handed out last: advanced on the next call
 }
 
-// newMerger merges runs (runs[i] in files[i]) and the batch of a Sorter; the read
-// buffers share out maxBytes.
-func newMerger(files []*os.File, runs []run, batch *Sorter, maxBytes int) *merger {
-	m := &merger{}
-	size := min(max(maxBytes/max(len(runs), 1), minReadBuffer), maxReadBuffer)
-	for i, r := range runs {
-		// No bigger than the run: a small one need not cost a large buffer.
+// readBuffer is the size of the read buffer of each of n runs being merged: their
+// share of maxBytes, from minReadBuffer to maxReadBuffer.
+func readBuffer(maxBytes, n int) int {
+	return min(max(maxBytes/max(n, 1), minReadBuffer), maxReadBuffer)
+}
+
+// addRuns adds runs of s to the merge, each read through a buffer of size bytes (no
+// bigger than the run: a small one need not cost a large buffer). Sources added
+// earlier win ties.
+func (m *merger) addRuns(s *Sorter, runs []run, size int) {
+	for _, r := range runs {
 		n := int(min(int64(size), r.len))
-		m.h = append(m.h, &source{idx: i, r: bufio.NewReaderSize(io.NewSectionReader(files[i], r.off, r.len), n)})
+		sr := io.NewSectionReader(s.files[r.level].f, r.off, r.len)
+		m.h = append(m.h, &source{idx: len(m.h), r: bufio.NewReaderSize(sr, n)})
 	}
-	if batch != nil && len(batch.items) > 0 {
-		m.h = append(m.h, &source{idx: len(runs), batch: batch})
+}
+
+// addBatch adds the batch of s (sorted) to the merge, if it holds any record.
+func (m *merger) addBatch(s *Sorter) {
+	if len(s.items) > 0 {
+		m.h = append(m.h, &source{idx: len(m.h), batch: s})
 	}
-	return m
 }
 
 // next returns the least record left; ok false when every source is done.

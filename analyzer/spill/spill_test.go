@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -229,5 +230,159 @@ func TestSortItems(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMergeSorters: Merge of several Sorters, each bound to its share of the bounds
+// (Options.Share), hands out the records as one Sorter given all of them does: those
+// of the first Sorter first among equal keys, then the second's, each in the order
+// added; when every key lives in one Sorter (a shard of the records), that is the
+// order of one Sorter given them as they came. In memory and in runs on disk.
+func TestMergeSorters(t *testing.T) {
+	for _, tc := range []struct {
+		n, sorters int
+		opt        Options
+		sharded    bool // each key in one Sorter only (its first element picks it)
+		runs       bool
+	}{
+		{0, 2, Options{}, false, false},
+		{1, 3, Options{}, false, false},
+		{1000, 1, Options{}, false, false},
+		{1000, 2, Options{}, false, false},
+		{1000, 3, Options{}, true, false},
+		{1000, 2, Options{MaxRecords: 6}, false, true},
+		{1000, 3, Options{MaxRecords: 6}, true, true},
+		{1000, 7, Options{MaxRecords: 3}, false, true},
+		{1000, 2, Options{MaxBytes: 200}, false, true},
+		{3000, 3, Options{MaxRecords: 8, MaxRuns: 2}, false, true},
+		{3000, 2, Options{MaxRecords: 2, MaxRuns: 3}, true, true},
+	} {
+		t.Run(fmt.Sprintf("%d/%d/%+v/sharded=%v", tc.n, tc.sorters, tc.opt, tc.sharded), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(tc.n), uint64(tc.sorters)))
+			dir := t.TempDir()
+			tc.opt.Dir = dir
+			one := New(Options{MaxRecords: tc.n + 1, MaxBytes: 1 << 30})
+			ss := make([]*Sorter, tc.sorters)
+			for i := range ss {
+				ss[i] = New(tc.opt.Share(tc.sorters))
+			}
+			// added[i]: what Sorter i was given, in order.
+			added := make([][]rec, tc.sorters)
+			for i := range tc.n {
+				k := Key{uint64(rng.IntN(30)), uint64(rng.IntN(2)), uint64(rng.IntN(2))}
+				to := rng.IntN(tc.sorters)
+				if tc.sharded {
+					to = int(k[0]) % tc.sorters
+				}
+				v := []byte(fmt.Sprintf("%d:%d:%s", to, i, bytes.Repeat([]byte{'x'}, rng.IntN(40))))
+				if err := ss[to].Add(k, v); err != nil {
+					t.Fatal(err)
+				}
+				added[to] = append(added[to], rec{k, v})
+				if tc.sharded {
+					one.Add(k, v) // in the order they came
+				}
+			}
+			if !tc.sharded {
+				for _, rs := range added {
+					for _, r := range rs {
+						one.Add(r.key, r.val)
+					}
+				}
+			}
+			runs := 0
+			for _, s := range ss {
+				runs += s.Runs()
+			}
+			if (runs > 0) != tc.runs {
+				t.Errorf("%d runs written, want some: %v", runs, tc.runs)
+			}
+			var want, got [][]byte
+			if err := one.Each(func(r []byte) error { want = append(want, bytes.Clone(r)); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if err := Merge(ss, func(r []byte) error { got = append(got, bytes.Clone(r)); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d records back, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if !bytes.Equal(got[i], want[i]) {
+					t.Fatalf("record %d: got %q, want %q", i, got[i], want[i])
+				}
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("files left behind: %v", entries)
+			}
+			if err := Merge(ss, func([]byte) error { return nil }); err == nil {
+				t.Error("a second Merge: no error")
+			}
+		})
+	}
+}
+
+// TestMergeErrors: the first Sorter with an Add error stops Merge before any record,
+// and closes every Sorter; a Sorter given twice is refused.
+func TestMergeErrors(t *testing.T) {
+	good := New(Options{MaxRecords: 2, Dir: t.TempDir()})
+	bad := New(Options{MaxRecords: 2, Dir: t.TempDir() + "/missing"})
+	for i := range 10 {
+		good.Add(Key{uint64(i)}, []byte{byte(i)})
+		bad.Add(Key{uint64(i)}, []byte{byte(i)})
+	}
+	n := 0
+	if err := Merge([]*Sorter{good, bad}, func([]byte) error { n++; return nil }); err == nil || n != 0 {
+		t.Errorf("Merge: %v after %d records, want the Add error before any", err, n)
+	}
+	if good.files != nil || good.items != nil {
+		t.Error("the good Sorter was not closed")
+	}
+	s := New(Options{})
+	s.Add(Key{1}, []byte{1})
+	if err := Merge([]*Sorter{s, s}, func([]byte) error { return nil }); err == nil {
+		t.Error("Merge of a Sorter twice: no error")
+	}
+}
+
+// TestShare: the shares of a bound add up to no more than it, whatever the defaults.
+func TestShare(t *testing.T) {
+	for _, o := range []Options{{}, {MaxRecords: 3}, {MaxBytes: 1, MaxRuns: 2}, {MaxRecords: 1 << 20, MaxBytes: 100 << 20}} {
+		for _, n := range []int{1, 2, 3, 7, 64} {
+			s, whole := New(o.Share(n)).opt, New(o).opt
+			if n == 1 && s != whole {
+				t.Errorf("%+v.Share(1) = %+v", o, s)
+			}
+			if s.MaxRuns != whole.MaxRuns || s.MaxRecords < 1 || s.MaxBytes < 1 ||
+				(whole.MaxRecords >= n && s.MaxRecords*n > whole.MaxRecords) || (whole.MaxBytes >= n && s.MaxBytes*n > whole.MaxBytes) {
+				t.Errorf("%+v.Share(%d) = %+v: not a share of %+v", o, n, s, whole)
+			}
+		}
+	}
+}
+
+// TestMergeAllocs: Merge allocates per source (a run's reader, the heap), never per
+// record: ten times the records, in as many runs, cost no more allocations.
+func TestMergeAllocs(t *testing.T) {
+	allocs := func(n int) uint64 {
+		dir := t.TempDir()
+		ss := make([]*Sorter, 3)
+		for i := range ss {
+			ss[i] = New(Options{MaxRecords: n / 12, Dir: dir}) // 4 runs each, and a batch
+			for j := range n / 3 {
+				ss[i].Add(Key{uint64(j % 97), uint64(i)}, []byte("a record of a report"))
+			}
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := Merge(ss, func([]byte) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		return after.Mallocs - before.Mallocs
+	}
+	small, large := allocs(1200), allocs(12000)
+	if large > small+5 {
+		t.Errorf("Merge: %d allocations for 12,000 records, %d for 1,200: some per record", large, small)
 	}
 }

@@ -367,12 +367,9 @@ func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 		st := analyzer.NewStream(acfg, keep)
 		if streamsReport(o) {
 			// The plain report: records encoded as printed, sorted on disk past a
-			// bound (spill.go), not held until the end; one sort for all workers.
-			if i == 0 {
-				st.Spill(reportEncoder(o), spillOptions)
-			} else {
-				st.SpillWith(reportEncoder(o), streams[0])
-			}
+			// bound (spill.go), not held until the end; a sort per worker, each
+			// with its share of the bound, merged as the report is written.
+			st.Spill(reportEncoder(o), spillOptions.Share(workers))
 		}
 		streams[i] = st
 		done[i] = func(inc *reassembly.Incarnation) { st.Add(inc) }

@@ -17,7 +17,8 @@ import (
 // streamsReport.
 
 // spillOptions bounds the records held in memory (the defaults of package spill:
-// 64k records or 8 MiB of encoded records per sorter); the tests make it tiny.
+// 64k records or 8 MiB of encoded records per kind of record, findings and
+// connections), shared out among the sorters of the --workers; the tests make it tiny.
 var spillOptions spill.Options
 
 // streamReports: the tests turn it off to compare with the report held in memory.
