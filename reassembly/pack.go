@@ -3,6 +3,7 @@ package reassembly
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"slices"
 )
@@ -298,13 +299,18 @@ type unpacker struct {
 	i    int
 	base Tx
 	fins *finPool // where FIN lists come from (nil: allocated)
+	g    *reader  // the group being read (group; on unpackInto's stack)
 }
 
 func (d *unpacker) u() uint64 {
 	if d.i < len(d.b) && d.b[d.i] < 0x80 {
 		d.i++
-		return uint64(d.b[d.i-1])
+		return uint64(d.b[d.i-1]) // most values: one byte
 	}
+	return d.uvarint()
+}
+
+func (d *unpacker) uvarint() uint64 {
 	v, n := binary.Uvarint(d.b[d.i:])
 	if n <= 0 {
 		panic(fmt.Sprintf("reassembly: packed incarnation unreadable at byte %d of %d", d.i, len(d.b)))
@@ -322,26 +328,47 @@ func (d *unpacker) bytes(n int) []byte {
 	return b
 }
 
-// reader reads a group written by flush, value by value in the order written.
+// reader reads a group written by flush, value by value in the order written. The
+// group is decoded at once (group: the mask, then each value it marks, in one loop)
+// and the fields then read from v: a call per field, each testing its bit and
+// decoding, cost more than the rest of unpacking.
 type reader struct {
-	d    *unpacker
-	mask uint64
-	i    int
+	v    [64]uint64 // the group's values, 0 where the mask has no bit
+	n, i int        // values in v (after the mask's highest bit all are 0); next to read
+	base Tx         // the record's first packet (times and frames are relative to it)
 }
 
-func (d *unpacker) group() reader { return reader{d: d, mask: d.u()} }
+// group decodes the next group into d.g and returns it. A group is read whole
+// before the next one starts (the one reader is reused).
+func (d *unpacker) group() *reader {
+	g := d.g
+	g.base = d.base
+	mask := d.u()
+	g.n, g.i = bits.Len64(mask), 0
+	clear(g.v[:g.n])
+	for m := mask; m != 0; m &= m - 1 {
+		var v uint64
+		if i := d.i; i < len(d.b) && d.b[i] < 0x80 { // d.u, inlined: most values take one byte
+			v, d.i = uint64(d.b[i]), i+1
+		} else {
+			v = d.uvarint()
+		}
+		g.v[bits.TrailingZeros64(m)] = v
+	}
+	return g
+}
 
 func (r *reader) u() uint64 {
-	bit := r.mask&(1<<r.i) != 0
+	i := r.i
 	r.i++
-	if !bit {
-		return 0
+	if i < r.n {
+		return r.v[i&63]
 	}
-	return r.d.u()
+	return 0
 }
 
 func (r *reader) s() int64                { return unzig(r.u()) }
-func (r *reader) at() int64               { return r.s() + r.d.base.At }
+func (r *reader) at() int64               { return r.s() + r.base.At }
 func (r *reader) u32() uint32             { return uint32(r.u()) }
 func (r *reader) u16() uint16             { return uint16(r.u()) }
 func (r *reader) u8() uint8               { return uint8(r.u()) }
@@ -355,7 +382,7 @@ func (r *reader) tx() Tx {
 	if f == 0 {
 		return Tx{}
 	}
-	return Tx{Frame: r.d.base.Frame + uint64(unzig(f-1)), At: at + r.d.base.At}
+	return Tx{Frame: r.base.Frame + uint64(unzig(f-1)), At: at + r.base.At}
 }
 
 func (d *unpacker) events(e *Events, n int) {
@@ -488,7 +515,8 @@ func unpack(k FlowKey, b []byte) *Incarnation {
 // held before; its FIN lists come from fins (may be nil).
 func unpackInto(inc *Incarnation, k FlowKey, b []byte, fins *finPool) {
 	h, d := readHeader(b)
-	d.fins = fins
+	var gr reader
+	d.fins, d.g = fins, &gr
 	*inc = Incarnation{Key: k, First: h.first}
 	c, s := &inc.Half[Client], &inc.Half[Server]
 	g := d.group()
