@@ -105,7 +105,7 @@ func (t *Tracker) Sweep(now int64) {
 	t.startedSincePack, t.nextPackAt = 0, satAdd(now, t.packQuietEvery)
 	clear(t.packLater)
 	t.packLater, t.packScanned = t.packLater[:0], 0
-	t.trimFree()
+	t.trimIdleFree()
 }
 
 // visit finishes what is over of one flow at time now, packs its current

@@ -105,9 +105,11 @@ type Tracker struct {
 	countsGen         int
 	packBuf           []byte // scratch for pack
 	// free: incarnations to reuse (packed, or handed out with DoneKeepsNothing),
-	// at most maxFree.
-	free []*Incarnation
-	fins finPool // FIN lists of recycled incarnations
+	// at most maxFree. freeLow: the fewest it held since the last sweep (the ones
+	// below were not needed for a whole sweep interval: trimIdleFree).
+	free    []*Incarnation
+	freeLow int
+	fins    finPool // FIN lists of recycled incarnations
 	// startedSincePack: incarnations started since the last sweep or packQuiet;
 	// nextPackAt: the capture time of the next packQuiet, if no starts call it
 	// sooner.
@@ -252,10 +254,14 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 // pack or hand out tens of thousands at once. After it the list is trimmed to
 // keepFree (trimFree): between sweeps, packQuiet recycles the incarnations it packs
 // every packEvery starts, so the starts need about that many, and memory kept
-// beyond would be memory held for nothing.
+// beyond would be memory held for nothing. At each sweep, the ones not needed since
+// the previous sweep are dropped too, but freeSlack (trimIdleFree): a host with a few
+// hundred connections a second needs far fewer than keepFree, and each tracker
+// (worker) has its own list.
 const (
-	maxFree  = 1 << 16
-	keepFree = 2 * packEvery
+	maxFree   = 1 << 16
+	keepFree  = 2 * packEvery
+	freeSlack = 512
 )
 
 // newIncarnation returns an incarnation to fill: a reused one, or a new one. Its
@@ -265,6 +271,7 @@ func (t *Tracker) newIncarnation() *Incarnation {
 		inc := t.free[n-1]
 		t.free[n-1] = nil
 		t.free = t.free[:n-1]
+		t.freeLow = min(t.freeLow, n-1)
 		return inc
 	}
 	return new(Incarnation)
@@ -293,6 +300,19 @@ func (t *Tracker) trimFree() {
 		clear(t.fins[2*keepFree:])
 		t.fins = t.fins[:2*keepFree]
 	}
+}
+
+// trimIdleFree drops, from the bottom of the free list (the coldest), the
+// incarnations no start or unpacking needed since the last sweep, but freeSlack, then
+// trims to keepFree; the next interval's low-water mark starts from what is left.
+func (t *Tracker) trimIdleFree() {
+	if idle := min(t.freeLow, len(t.free)) - freeSlack; idle > 0 {
+		n := copy(t.free, t.free[idle:])
+		clear(t.free[n:])
+		t.free = t.free[:n]
+	}
+	t.trimFree()
+	t.freeLow = len(t.free)
 }
 
 // finPool keeps the arrays behind the FIN transmission lists of recycled
