@@ -135,7 +135,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	addViewFlags(fs, &o.view)
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", idleTimeoutUnset, "stop following an open connection idle this long in capture time, reported as dropped (`DURATION`; 0: never; default: 5m with -i, as Zeek's tcp_inactivity_timeout, never with -r)")
 	fs.IntVar(&o.maxConns, "max-connections", defaultMaxConns, "track at most `N` connections at once; past it the least recently active tenth are finished early, reported as evicted (0: no cap)")
-	fs.IntVar(&o.workers, "workers", defaultWorkers(), "-r: track and analyse on `N` cores (the report does not depend on N; default: the number of CPUs)")
+	fs.IntVar(&o.workers, "workers", defaultWorkers(), "-r: track and analyse on `N` cores (the report does not depend on N; default: the CPUs finack may use, GOMAXPROCS)")
 	runners := make([]modeRunner, len(modes))
 	for i, add := range modes {
 		runners[i] = add(fs)

@@ -38,7 +38,11 @@ const (
 	maxWorkers       = 64
 )
 
-func defaultWorkers() int { return min(runtime.NumCPU(), maxWorkers) }
+// defaultWorkers is the number of CPUs finack may use: GOMAXPROCS, which follows
+// the CPU affinity (taskset), a container's CPU limit (cgroup quota, since Go 1.25)
+// and the GOMAXPROCS variable, where runtime.NumCPU counts the host's CPUs in a
+// container limited to two of them.
+func defaultWorkers() int { return min(runtime.GOMAXPROCS(0), maxWorkers) }
 
 func (o *options) validateTracking() error {
 	if o.idleTimeout == idleTimeoutUnset {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +142,19 @@ func TestIdleTimeoutAndCapForFiles(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text report without %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestDefaultWorkers: the default follows GOMAXPROCS (a container's CPU limit, the
+// CPU affinity, the variable), not the host's CPU count, and stays within maxWorkers.
+func TestDefaultWorkers(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(prev)
+	for _, tc := range []struct{ procs, want int }{{1, 1}, {3, 3}, {maxWorkers + 5, maxWorkers}} {
+		runtime.GOMAXPROCS(tc.procs)
+		if got := defaultWorkers(); got != tc.want {
+			t.Errorf("GOMAXPROCS %d: %d workers, want %d", tc.procs, got, tc.want)
 		}
 	}
 }
