@@ -382,9 +382,10 @@ func (t *Tracker) forget(f *flow) {
 }
 
 // countsGeneration is how many forgotten 4-tuples' counts one generation holds
-// (Config.KeepCounts): two generations take at most about 6 MB, so that a capture
-// of ten million connections needs no more memory than one of a million.
-const countsGeneration = 1 << 17
+// (Config.KeepCounts): two generations take at most about 4 MB (a Go map of this
+// size takes about 30 bytes an entry), so that a capture of ten million connections
+// needs no more memory than one of a million.
+const countsGeneration = 1 << 16
 
 // finished is an incarnation to hand to Done: whole, or packed (unpacked when its
 // turn comes, so that finishing a million packed incarnations at the end of a capture

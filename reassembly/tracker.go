@@ -32,8 +32,8 @@ type Config struct {
 	// KeepCounts (streaming only): remember how many incarnations each forgotten
 	// 4-tuple had, so a later connection on it is numbered as a batch tracker
 	// numbers it (Incarnation.Index counts every incarnation of the capture).
-	// Costs about 20 bytes per 4-tuple forgotten (a 64-bit hash of its key and
-	// the count), for at most the last 2×countsGeneration (about 260,000)
+	// Costs about 30 bytes per 4-tuple forgotten (a 64-bit hash of its key and
+	// the count, in a Go map), for at most the last 2×countsGeneration (131,072)
 	// 4-tuples forgotten, so that memory stays flat however long the capture: a
 	// 4-tuple that comes back after that many others were forgotten counts from 1
 	// again, as every forgotten 4-tuple does without KeepCounts.

@@ -38,8 +38,8 @@ func (k Key) compare(o Key) int {
 
 // Defaults of Options.
 const (
-	DefaultMaxRecords = 1 << 16
-	DefaultMaxBytes   = 8 << 20
+	DefaultMaxRecords = 1 << 15
+	DefaultMaxBytes   = 4 << 20
 	DefaultMaxRuns    = 1024
 	writeBuffer       = 256 << 10
 	maxBatchBytes     = 1 << 30 // offsets in the batch are 32 bits

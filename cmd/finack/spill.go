@@ -17,7 +17,7 @@ import (
 // streamsReport.
 
 // spillOptions bounds the records held in memory (the defaults of package spill:
-// 64k records or 8 MiB of encoded records per kind of record, findings and
+// 32k records or 4 MiB of encoded records per kind of record, findings and
 // connections), shared out among the sorters of the --workers; the tests make it tiny.
 var spillOptions spill.Options
 
