@@ -60,11 +60,27 @@ type group struct {
 	v    [64]uint64
 	n    int
 	base Tx
+	// us: times and durations are written in microseconds (the record's unit, see
+	// usRecord); inexact: one was not a whole number of them (the record must be
+	// written again in nanoseconds).
+	us, inexact bool
 }
 
 func (g *group) u(x uint64) { g.v[g.n] = x; g.n++ }
 func (g *group) s(x int64)  { g.u(zig(x)) }
-func (g *group) at(t int64) { g.s(t - g.base.At) }
+func (g *group) at(t int64) { g.t(t - g.base.At) }
+
+// t writes a time difference or duration in the record's unit.
+func (g *group) t(d int64) {
+	if g.us {
+		q := d / 1000
+		if q*1000 != d {
+			g.inexact = true
+		}
+		d = q
+	}
+	g.s(d)
+}
 
 // tx: 0 for "not seen", else the frame difference (plus one) and the time difference.
 // A frame 2^63 away from the first would read back wrong: no capture has that many.
@@ -162,7 +178,7 @@ func (p *packer) half(h, peer *Half, recent bool) {
 		}
 	}
 	g.u(h.Duplicates)
-	g.s(h.TapRTT)
+	g.t(h.TapRTT)
 	g.u(d32(h.NextSeq, h.FirstSeq))
 	g.u(uint64(h.LastTSval))
 	g.u(uint64(h.FirstIPID))
@@ -228,12 +244,52 @@ func (p *packer) reuse(r *Reuse) {
 // segment stamped more than packIdle before the last one, a clock stepped back,
 // could have been a copy).
 func pack(buf []byte, inc *Incarnation, h packHeader, recent bool) []byte {
+	b, _ := packTry(buf, inc, h, recent, true)
+	return b
+}
+
+// usRecord marks, in the header's reason, a record whose times are in microseconds:
+// the times of a pcap file are (but for pcap's nanosecond variant and most pcapng
+// files), and a time difference of 0.1 s then takes 3 bytes instead of 4: about 20
+// bytes a record.
+const usRecord = 0x40
+
+// packTry is pack, trying microseconds first when tryUS: us reports whether the
+// record is in them. A record with a time that is not a whole number of microseconds
+// is written again in nanoseconds; a tracker that met one stops trying (a capture in
+// nanoseconds would pay for every record twice).
+func packTry(buf []byte, inc *Incarnation, h packHeader, recent, tryUS bool) (b []byte, us bool) {
+	if tryUS {
+		if b, ok := packUnit(buf, inc, h, recent, true); ok {
+			return b, true
+		}
+	}
+	b, _ = packUnit(buf, inc, h, recent, false)
+	return b, false
+}
+
+// packUnit writes the record with its times in microseconds (us) or nanoseconds;
+// exact is false when us and a time was not a whole number of microseconds.
+func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []byte, exact bool) {
 	p := packer{b: buf[:0], base: inc.First}
+	p.g.us = us
+	wait, reason := zig(h.wait), uint64(h.reason)
+	first, last := inc.First.At, h.lastAt-inc.First.At
+	if us {
+		if first%1000 != 0 || last%1000 != 0 || (h.wait >= 0 && h.wait%1000 != 0) {
+			return p.b, false
+		}
+		first, last = first/1000, last/1000
+		if h.wait >= 0 {
+			wait = zig(h.wait / 1000)
+		}
+		reason |= usRecord
+	}
 	p.u(inc.First.Frame)
-	p.u(zig(inc.First.At))
-	p.u(zig(h.lastAt - inc.First.At))
-	p.u(zig(h.wait))
-	p.u(uint64(h.reason))
+	p.u(zig(first))
+	p.u(zig(last))
+	p.u(wait)
+	p.u(reason)
 
 	c, s := &inc.Half[Client], &inc.Half[Server]
 	lo, hi := inc.Key.Endpoints()
@@ -263,7 +319,7 @@ func pack(buf []byte, inc *Incarnation, h packHeader, recent bool) []byte {
 	g.u(uint64(len(inc.Late.List)))
 	g.tx(inc.RstInTimeWait)
 	g.u(uint64(inc.RstInTimeWaitFrom))
-	g.s(inc.TimeWaitLeft)
+	g.t(inc.TimeWaitLeft)
 	g.u(uint64(inc.History.n))
 	g.u(uint64(inc.History.seen[Client]))
 	g.u(uint64(inc.History.seen[Server]))
@@ -283,7 +339,7 @@ func pack(buf []byte, inc *Incarnation, h packHeader, recent bool) []byte {
 	if inc.Reuse != nil {
 		p.reuse(inc.Reuse)
 	}
-	return p.b
+	return p.b, !p.g.inexact
 }
 
 func (p *packer) endpoint(ep netip.AddrPort) {
@@ -300,6 +356,7 @@ type unpacker struct {
 	base Tx
 	fins *finPool // where FIN lists come from (nil: allocated)
 	g    *reader  // the group being read (group; on unpackInto's stack)
+	us   bool     // times in microseconds (usRecord)
 }
 
 func (d *unpacker) u() uint64 {
@@ -336,13 +393,14 @@ type reader struct {
 	v    [64]uint64 // the group's values, 0 where the mask has no bit
 	n, i int        // values in v (after the mask's highest bit all are 0); next to read
 	base Tx         // the record's first packet (times and frames are relative to it)
+	us   bool       // times in microseconds (usRecord)
 }
 
 // group decodes the next group into d.g and returns it. A group is read whole
 // before the next one starts (the one reader is reused).
 func (d *unpacker) group() *reader {
 	g := d.g
-	g.base = d.base
+	g.base, g.us = d.base, d.us
 	mask := d.u()
 	g.n, g.i = bits.Len64(mask), 0
 	clear(g.v[:g.n])
@@ -367,8 +425,17 @@ func (r *reader) u() uint64 {
 	return 0
 }
 
-func (r *reader) s() int64                { return unzig(r.u()) }
-func (r *reader) at() int64               { return r.s() + r.base.At }
+func (r *reader) s() int64  { return unzig(r.u()) }
+func (r *reader) at() int64 { return r.t() + r.base.At }
+
+// t reads a time difference or duration written by group.t.
+func (r *reader) t() int64 {
+	if r.us {
+		return unzig(r.u()) * 1000
+	}
+	return unzig(r.u())
+}
+
 func (r *reader) u32() uint32             { return uint32(r.u()) }
 func (r *reader) u16() uint16             { return uint16(r.u()) }
 func (r *reader) u8() uint8               { return uint8(r.u()) }
@@ -378,7 +445,7 @@ func bit(v uint64, i uint) bool           { return v&(1<<i) != 0 }
 
 func (r *reader) tx() Tx {
 	f := r.u()
-	at := r.s()
+	at := r.t()
 	if f == 0 {
 		return Tx{}
 	}
@@ -419,7 +486,7 @@ func (d *unpacker) half(h, peer *Half) {
 	}
 	h.recent.next = g.u8()
 	h.Duplicates = g.u()
-	h.TapRTT = g.s()
+	h.TapRTT = g.t()
 	h.NextSeq = g.rel32(h.FirstSeq)
 	h.LastTSval = g.u32()
 	h.FirstIPID = g.u16()
@@ -496,11 +563,18 @@ func readHeader(b []byte) (packHeader, unpacker) {
 	d := unpacker{b: b}
 	var h packHeader
 	h.first.Frame = d.u()
-	h.first.At = unzig(d.u())
+	first, last, wait, reason := unzig(d.u()), unzig(d.u()), unzig(d.u()), d.u()
+	if d.us = reason&usRecord != 0; d.us {
+		first, last = first*1000, last*1000
+		if wait >= 0 {
+			wait *= 1000
+		}
+	}
+	h.first.At = first
 	d.base = h.first
-	h.lastAt = unzig(d.u()) + h.first.At
-	h.wait = unzig(d.u())
-	h.reason = EndReason(d.u())
+	h.lastAt = last + first
+	h.wait = wait
+	h.reason = EndReason(reason &^ usRecord)
 	return h, d
 }
 
@@ -541,7 +615,7 @@ func unpackInto(inc *Incarnation, k FlowKey, b []byte, fins *finPool) {
 	nLate := int(g.u())
 	inc.RstInTimeWait = g.tx()
 	inc.RstInTimeWaitFrom = g.role()
-	inc.TimeWaitLeft = g.s()
+	inc.TimeWaitLeft = g.t()
 	hs := &inc.History
 	hs.n = g.u8()
 	hs.seen[Client] = g.u32()

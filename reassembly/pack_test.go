@@ -88,15 +88,48 @@ func TestPackRoundTrip(t *testing.T) {
 		h.n = uint8(rng.IntN(len(h.buf) + 1))
 		clear(h.buf[h.n:])
 		hdr := packHeader{first: inc.First, lastAt: inc.Last.At, wait: int64(rng.Uint64()) >> 1, reason: EndIdle}
+		us := i%2 == 1 // every time a whole number of microseconds: the record is in them
+		if us {
+			roundTimes(reflect.ValueOf(&inc).Elem())
+			hdr = packHeader{first: inc.First, lastAt: inc.Last.At, wait: hdr.wait >> 8 / 1000 * 1000, reason: EndIdle}
+			if i%4 == 3 {
+				hdr.wait = -1
+			}
+		}
 		buf = pack(buf, &inc, hdr, true)
-		gotHdr, _ := readHeader(buf)
-		if gotHdr != hdr {
-			t.Fatalf("case %d: header %+v read back as %+v", i, hdr, gotHdr)
+		gotHdr, d := readHeader(buf)
+		if gotHdr != hdr || d.us != us {
+			t.Fatalf("case %d: header %+v read back as %+v; microseconds %v, want %v", i, hdr, gotHdr, d.us, us)
 		}
 		got := unpack(inc.Key, buf)
 		if !reflect.DeepEqual(got, &inc) {
 			t.Fatalf("case %d: unpack(pack(x)) != x\n got %+v\nwant %+v", i, got, &inc)
 		}
+	}
+}
+
+// roundTimes rounds every int64 (the times and durations) under v to a whole number
+// of microseconds, as a pcap file's times are, and within ±2^55 ns (a million years):
+// the differences of random times near ±2^63 wrap around, and a wrapped difference is
+// no whole number of microseconds (such a record is written in nanoseconds, and reads
+// back as well: the other cases check that).
+func roundTimes(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Field(i)
+			roundTimes(reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem())
+		}
+	case reflect.Array, reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			roundTimes(v.Index(i))
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			roundTimes(v.Elem())
+		}
+	case reflect.Int64:
+		v.SetInt(v.Int() >> 8 / 1000 * 1000)
 	}
 }
 

@@ -279,7 +279,9 @@ func (t *Tracker) pack(f *flow) {
 		c.Reuse.Prev = nil
 	}
 	wait, reason := t.overAfter(c)
-	t.packBuf = pack(t.packBuf, c, packHeader{first: c.First, lastAt: c.Last.At, wait: wait, reason: reason}, t.packRecent)
+	var us bool
+	t.packBuf, us = packTry(t.packBuf, c, packHeader{first: c.First, lastAt: c.Last.At, wait: wait, reason: reason}, t.packRecent, !t.packNS)
+	t.packNS = t.packNS || !us
 	f.packed = string(t.packBuf)
 	f.cur = nil
 	t.stats.Packed++

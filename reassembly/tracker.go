@@ -104,6 +104,9 @@ type Tracker struct {
 	counts, countsOld map[uint64]uint32
 	countsGen         int
 	packBuf           []byte // scratch for pack
+	// packNS: a record could not be packed in microseconds (packTry): times in
+	// nanoseconds, pack them so from now on.
+	packNS bool
 	// free: incarnations to reuse (packed, or handed out with DoneKeepsNothing),
 	// at most maxFree. freeLow: the fewest it held since the last sweep (the ones
 	// below were not needed for a whole sweep interval: trimIdleFree).
