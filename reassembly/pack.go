@@ -18,7 +18,8 @@ import (
 //
 // The record starts with a header a sweep reads without unpacking the rest (first
 // frame, last packet time, when it is over and why), then every field of the
-// incarnation: varints, times and frames as differences from the first packet,
+// incarnation: varints, times and frames as differences from the first packet (times
+// in microseconds when they all are whole ones: usRecord),
 // booleans as bit sets. TestPackRoundTrip fills every field of an Incarnation by
 // reflection and checks that unpack(pack(x)) == x, so a field added to Incarnation,
 // Half, Reuse or their parts without a line here fails it.
