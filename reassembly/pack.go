@@ -426,7 +426,6 @@ func (r *reader) u() uint64 {
 	return 0
 }
 
-func (r *reader) s() int64  { return unzig(r.u()) }
 func (r *reader) at() int64 { return r.t() + r.base.At }
 
 // t reads a time difference or duration written by group.t.
