@@ -61,9 +61,9 @@ func appendf(b []byte, format string, args ...arg) []byte {
 		case argString:
 			b = append(b, a.s...)
 		case argInt:
-			b = strconv.AppendInt(b, a.i, 10)
+			b = AppendInt(b, a.i)
 		case argUint:
-			b = strconv.AppendUint(b, a.u, 10)
+			b = AppendUint(b, a.u)
 		case argDuration:
 			b = appendMS(b, a.i)
 		}

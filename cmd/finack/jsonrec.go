@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"math/bits"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -91,17 +89,17 @@ func appendConnectionFields(b []byte, c *analyzer.Connection) (_ []byte, ok bool
 	b = strconv.AppendBool(b, c.RolesKnown)
 	b = appendJSONVLAN(b, c.VLAN)
 	b = append(b, `,"incarnation":`...)
-	b = appendInt(b, int64(c.Incarnation))
+	b = analyzer.AppendInt(b, int64(c.Incarnation))
 	b = append(b, `,"first_frame":`...)
-	b = appendUint(b, c.FirstFrame)
+	b = analyzer.AppendUint(b, c.FirstFrame)
 	b = append(b, `,"last_frame":`...)
-	b = appendUint(b, c.LastFrame)
+	b = analyzer.AppendUint(b, c.LastFrame)
 	b = append(b, `,"start":`...)
 	b, ok = appendJSONTime(b, c.Start, ok)
 	b = append(b, `,"end":`...)
 	b, ok = appendJSONTime(b, c.End, ok)
 	b = append(b, `,"packets":`...)
-	b = appendUint(b, c.Packets)
+	b = analyzer.AppendUint(b, c.Packets)
 	b = append(b, `,"close":`...)
 	b = appendJSONString(b, string(c.Close))
 	b = append(b, `,"active_closer":`...)
@@ -152,10 +150,10 @@ func appendConnectionFields(b []byte, c *analyzer.Connection) (_ []byte, ok bool
 
 func appendFinAckJSON(b []byte, f *analyzer.FinAck, ok bool) ([]byte, bool) {
 	b = append(b, `{"frame":`...)
-	b = appendUint(b, f.Frame)
+	b = analyzer.AppendUint(b, f.Frame)
 	if f.AckedBy != 0 {
 		b = append(b, `,"acked_by":`...)
-		b = appendUint(b, f.AckedBy)
+		b = analyzer.AppendUint(b, f.AckedBy)
 	}
 	if f.AckedAfterMS != nil {
 		b = append(b, `,"acked_after_ms":`...)
@@ -166,9 +164,9 @@ func appendFinAckJSON(b []byte, f *analyzer.FinAck, ok bool) ([]byte, bool) {
 
 func appendPairJSON(b []byte, p analyzer.Pair) []byte {
 	b = append(b, `{"client":`...)
-	b = appendUint(b, uint64(p.Client))
+	b = analyzer.AppendUint(b, uint64(p.Client))
 	b = append(b, `,"server":`...)
-	b = appendUint(b, uint64(p.Server))
+	b = analyzer.AppendUint(b, uint64(p.Server))
 	return append(b, '}')
 }
 
@@ -182,7 +180,7 @@ func appendJSONVLAN(b []byte, vlan []uint16) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendUint(b, uint64(v))
+		b = analyzer.AppendUint(b, uint64(v))
 	}
 	return append(b, ']')
 }
@@ -198,7 +196,7 @@ func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 	b = appendJSONString(b, f.Server)
 	b = appendJSONVLAN(b, f.VLAN)
 	b = append(b, `,"incarnation":`...)
-	b = appendInt(b, int64(f.Incarnation))
+	b = analyzer.AppendInt(b, int64(f.Incarnation))
 	b = append(b, `,"frames":`...)
 	if f.Frames == nil { // no omitempty: nil is null, empty is []
 		b = append(b, "null"...)
@@ -208,7 +206,7 @@ func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendUint(b, n)
+			b = analyzer.AppendUint(b, n)
 		}
 		b = append(b, ']')
 	}
@@ -216,7 +214,7 @@ func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 	b, ok = appendJSONTime(b, f.Time, ok)
 	if f.Count != nil {
 		b = append(b, `,"count":`...)
-		b = appendUint(b, *f.Count)
+		b = analyzer.AppendUint(b, *f.Count)
 	}
 	if f.Outcome != "" {
 		b = append(b, `,"outcome":`...)
@@ -316,7 +314,7 @@ func appendMillis(b []byte, f float64) (_ []byte, done bool) {
 		b = append(b, '-')
 	}
 	u := uint64(n)
-	b = appendUint(b, u/1000)
+	b = analyzer.AppendUint(b, u/1000)
 	if frac := u % 1000; frac != 0 {
 		b = append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
 		for b[len(b)-1] == '0' {
@@ -438,54 +436,3 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
-
-// appendUint appends u in decimal, as strconv.AppendUint(b, u, 10) does, writing the
-// digits in place, two at a time: strconv's formats them in a buffer of its own and
-// copies them (a call to memmove per number, a dozen numbers a record).
-func appendUint(b []byte, u uint64) []byte {
-	if u < 10 {
-		return append(b, byte('0'+u))
-	}
-	// The number of digits: log10 from the bit length (1233/4096 ~ log10(2)), one
-	// too many when u is below that power of ten.
-	n := bits.Len64(u) * 1233 >> 12
-	if u >= pow10[n] {
-		n++
-	}
-	l := len(b)
-	if cap(b)-l < n {
-		b = slices.Grow(b, n)
-	}
-	b = b[:l+n]
-	i := l + n
-	for u >= 100 {
-		q := u / 100
-		r := 2 * (u - q*100)
-		i -= 2
-		b[i], b[i+1] = digitPairs[r], digitPairs[r+1]
-		u = q
-	}
-	if u >= 10 {
-		b[l], b[l+1] = digitPairs[2*u], digitPairs[2*u+1]
-	} else {
-		b[l] = byte('0' + u)
-	}
-	return b
-}
-
-// appendInt appends i in decimal, as strconv.AppendInt(b, i, 10) does.
-func appendInt(b []byte, i int64) []byte {
-	if i < 0 {
-		return strconv.AppendInt(b, i, 10)
-	}
-	return appendUint(b, uint64(i))
-}
-
-// pow10[n] is 10^n.
-var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
-
-// digitPairs holds "00" to "99": digitPairs[2*n], digitPairs[2*n+1] are the digits
-// of n.
-const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
-	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
-	"8081828384858687888990919293949596979899"

@@ -350,10 +350,10 @@ func appendFinText(b []byte, f analyzer.FinPair) []byte {
 		b = append(b, "  FIN "...)
 		b = append(b, e.who...)
 		b = append(b, ' ')
-		b = appendUint(b, e.fa.Frame)
+		b = analyzer.AppendUint(b, e.fa.Frame)
 		if e.fa.AckedBy != 0 {
 			b = append(b, "→"...)
-			b = appendUint(b, e.fa.AckedBy)
+			b = analyzer.AppendUint(b, e.fa.AckedBy)
 			b = append(b, " +"...)
 			b = strconv.AppendFloat(b, *e.fa.AckedAfterMS, 'g', -1, 64) // %g
 			b = append(b, "ms"...)
@@ -407,7 +407,7 @@ func appendFrames(b []byte, frames []uint64) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendUint(b, f)
+		b = analyzer.AppendUint(b, f)
 	}
 	return b
 }

@@ -90,14 +90,14 @@ func appendIncarnationText(dst []byte, client, server string, incarnation int, v
 	dst = append(dst, " → "...)
 	dst = append(dst, server...)
 	dst = append(dst, " #"...)
-	dst = appendInt(dst, int64(incarnation))
+	dst = analyzer.AppendInt(dst, int64(incarnation))
 	if len(vlan) > 0 {
 		dst = append(dst, " vlan ["...) // %v of a []uint16
 		for i, v := range vlan {
 			if i > 0 {
 				dst = append(dst, ' ')
 			}
-			dst = appendUint(dst, uint64(v))
+			dst = analyzer.AppendUint(dst, uint64(v))
 		}
 		dst = append(dst, ']')
 	}
@@ -134,7 +134,7 @@ func appendFindingText(dst []byte, f *analyzer.Finding) []byte {
 func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 	dst = append(dst, "  "...)
 	var digits [20]byte
-	dst = appendPadLeft(dst, appendUint(digits[:0], c.FirstFrame), 6)
+	dst = appendPadLeft(dst, analyzer.AppendUint(digits[:0], c.FirstFrame), 6)
 	dst = append(dst, "  "...)
 	dst = appendIncarnationText(dst, c.Client, c.Server, c.Incarnation, c.VLAN)
 	dst = append(dst, "  "...)
@@ -150,11 +150,11 @@ func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 		dst = append(dst, "none"...)
 	}
 	dst = append(dst, "  frames "...)
-	dst = appendUint(dst, c.FirstFrame)
+	dst = analyzer.AppendUint(dst, c.FirstFrame)
 	dst = append(dst, '-')
-	dst = appendUint(dst, c.LastFrame)
+	dst = analyzer.AppendUint(dst, c.LastFrame)
 	dst = append(dst, ", "...)
-	dst = appendUint(dst, c.Packets)
+	dst = analyzer.AppendUint(dst, c.Packets)
 	dst = append(dst, " packets, FIN "...)
 	dst = appendCountPair(dst, c.FINs)
 	dst = append(dst, ", RST "...)
@@ -175,9 +175,9 @@ func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 
 // appendCountPair appends "%d/%d" of the client's and the server's count.
 func appendCountPair(dst []byte, p analyzer.Pair) []byte {
-	dst = appendUint(dst, uint64(p.Client))
+	dst = analyzer.AppendUint(dst, uint64(p.Client))
 	dst = append(dst, '/')
-	return appendUint(dst, uint64(p.Server))
+	return analyzer.AppendUint(dst, uint64(p.Server))
 }
 
 // appendPadRight appends s and spaces up to width runes, as fmt's %-<width>s does.

@@ -1,0 +1,52 @@
+package analyzer
+
+import (
+	"math/bits"
+	"slices"
+	"strconv"
+)
+
+// AppendUint appends u in decimal, as strconv.AppendUint(b, u, 10) does, writing the
+// digits in place, two at a time (pairs): strconv's formats them in a buffer of its
+// own and copies them (a call to memmove per number, a dozen numbers a record).
+func AppendUint(b []byte, u uint64) []byte {
+	if u < 10 {
+		return append(b, byte('0'+u))
+	}
+	// The number of digits: log10 from the bit length (1233/4096 ~ log10(2)), one
+	// too many when u is below that power of ten.
+	n := bits.Len64(u) * 1233 >> 12
+	if u >= pow10[n] {
+		n++
+	}
+	l := len(b)
+	if cap(b)-l < n {
+		b = slices.Grow(b, n)
+	}
+	b = b[:l+n]
+	i := l + n
+	for u >= 100 {
+		q := u / 100
+		r := 2 * (u - q*100)
+		i -= 2
+		b[i], b[i+1] = pairs[r], pairs[r+1]
+		u = q
+	}
+	if u >= 10 {
+		b[l], b[l+1] = pairs[2*u], pairs[2*u+1]
+	} else {
+		b[l] = byte('0' + u)
+	}
+	return b
+}
+
+// AppendInt appends i in decimal, as strconv.AppendInt(b, i, 10) does.
+func AppendInt(b []byte, i int64) []byte {
+	if i < 0 {
+		return strconv.AppendInt(b, i, 10)
+	}
+	return AppendUint(b, uint64(i))
+}
+
+// pow10[n] is 10^n.
+var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
