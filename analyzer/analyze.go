@@ -246,7 +246,7 @@ func (a *analysis) setNames(inc *reassembly.Incarnation) {
 	a.scratch = b
 	s := a.ar.string(b)
 	a.names = names{client: s[:client], server: s[client:server], history: s[server:history], timeWaitUntil: s[history:]}
-	if vl := inc.Key.VLANs(); vl[0] != 0 {
+	if vl := inc.Key.VLAN; vl[0] != 0 {
 		n := 1
 		if vl[1] != 0 {
 			n = 2

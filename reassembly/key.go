@@ -13,35 +13,21 @@ import (
 // two VLANs is two different connections. It is 40 bytes without pointers (IPv4
 // addresses as IPv4-mapped IPv6), so the flow table hashes and compares it as plain
 // memory and the garbage collector never scans it.
-//
-// An IPv6 packet whose addresses are IPv4-mapped (::ffff:a.b.c.d: never valid on the
-// wire, RFC 4291 §2.5.5.2, but a capture may hold one) would then share its key with
-// the IPv4 packets of the same 4-tuple; keyMapped6, a bit of VLAN[1] no 12-bit VLAN
-// ID uses, keeps the two apart. Read the tags through VLANs.
+// An IPv4 address and its IPv4-mapped form are the same key: the capture reader
+// gives an IPv6 packet with IPv4-mapped addresses at both ends as the IPv4 packet it
+// carries (capture/decode.go), and one with a single end mapped is IPv6 at the other,
+// which no IPv4 key has.
 type FlowKey struct {
 	LoAddr, HiAddr [16]byte
 	LoPort, HiPort uint16
-	VLAN           [2]uint16 // the tags, and keyMapped6 (see VLANs)
+	VLAN           [2]uint16
 }
-
-// keyMapped6 marks the key of an IPv6 packet with IPv4-mapped addresses.
-const keyMapped6 = 1 << 15
-
-// VLANs returns the key's VLAN tags, outer first (0: none).
-func (k *FlowKey) VLANs() [2]uint16 { return [2]uint16{k.VLAN[0], k.VLAN[1] &^ keyMapped6} }
-
-// mapped6 reports whether the key is an IPv6 4-tuple written with IPv4-mapped
-// addresses.
-func (k *FlowKey) mapped6() bool { return k.VLAN[1]&keyMapped6 != 0 }
 
 // KeyOf returns the canonical key of s and whether s travels from the lower endpoint.
 func KeyOf(s *capture.Segment) (k FlowKey, fromLo bool) {
 	k.VLAN = s.VLAN
 	src, dst := s.Src.Addr().As16(), s.Dst.Addr().As16()
 	sp, dp := s.Src.Port(), s.Dst.Port()
-	if !s.Src.Addr().Is4() && (isMapped(&src) || isMapped(&dst)) {
-		k.VLAN[1] |= keyMapped6
-	}
 	if c := compare16(&src, &dst); c < 0 || (c == 0 && sp <= dp) {
 		k.LoAddr, k.HiAddr, k.LoPort, k.HiPort = src, dst, sp, dp
 		return k, true
@@ -81,17 +67,8 @@ func (k Keyed) Shard(n int) int {
 
 // Endpoints returns the two endpoints of the key, lower first.
 func (k FlowKey) Endpoints() (lo, hi netip.AddrPort) {
-	la, ha := netip.AddrFrom16(k.LoAddr), netip.AddrFrom16(k.HiAddr)
-	if !k.mapped6() {
-		la, ha = la.Unmap(), ha.Unmap()
-	}
-	return netip.AddrPortFrom(la, k.LoPort), netip.AddrPortFrom(ha, k.HiPort)
-}
-
-// isMapped reports whether a 16-byte address is IPv4-mapped (::ffff:0:0/96).
-func isMapped(a *[16]byte) bool {
-	le := binary.LittleEndian
-	return le.Uint64(a[0:8]) == 0 && le.Uint32(a[8:12]) == 0xffff0000
+	return netip.AddrPortFrom(netip.AddrFrom16(k.LoAddr).Unmap(), k.LoPort),
+		netip.AddrPortFrom(netip.AddrFrom16(k.HiAddr).Unmap(), k.HiPort)
 }
 
 // less orders keys (for deterministic choices among equals).
