@@ -282,7 +282,7 @@ func (t *Tracker) pack(f *flow) {
 	var us bool
 	t.packBuf, us = packTry(t.packBuf, c, packHeader{first: c.First, lastAt: c.Last.At, wait: wait, reason: reason}, t.packRecent, !t.packNS)
 	t.packNS = t.packNS || !us
-	f.packed = string(t.packBuf)
+	f.packed = t.records.alloc(t.packBuf)
 	f.cur = nil
 	t.stats.Packed++
 	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
@@ -431,6 +431,7 @@ func (t *Tracker) hand(done []finished) {
 		if inc == nil {
 			inc = t.newIncarnation()
 			unpackInto(inc, d.f.key, recordBytes(d.packed), &t.fins)
+			t.records.free(d.packed)
 			inc.End, inc.EndAt = d.end, d.endAt
 		}
 		*d = finished{} // let the collector have it once Done is through with it

@@ -103,7 +103,8 @@ type Tracker struct {
 	// counts is full it becomes countsOld and the older one is dropped.
 	counts, countsOld map[uint64]uint32
 	countsGen         int
-	packBuf           []byte // scratch for pack
+	packBuf           []byte       // scratch for pack
+	records           *recordArena // where packed records are kept (recordarena.go)
 	// packNS: a record could not be packed in microseconds (packTry): times in
 	// nanoseconds, pack them so from now on.
 	packNS bool
@@ -141,7 +142,9 @@ func NewTracker(cfg Config) *Tracker {
 	if cfg.TimeWait <= 0 {
 		cfg.TimeWait = DefaultTimeWait
 	}
-	return &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), flows: newFlowTable(), countsGen: countsGeneration, packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery}
+	t := &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), flows: newFlowTable(), countsGen: countsGeneration, packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery}
+	t.records = newRecordArena(t)
+	return t
 }
 
 // TimeWaitLen returns the TIME_WAIT length in use, in nanoseconds.
@@ -183,6 +186,7 @@ func (t *Tracker) Finish(end int64) {
 	clear(t.due)
 	t.touchedFlows, t.again, t.due = t.touchedFlows[:0], t.again[:0], t.due[:0]
 	t.hand(done)
+	t.records.release() // every record was handed out
 }
 
 // Add attributes one segment to its incarnation and records what it shows.
@@ -230,6 +234,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	if f.packed != "" {
 		inc := t.newIncarnation()
 		unpackInto(inc, f.key, f.record(), &t.fins)
+		t.records.free(f.packed)
 		f.cur, f.packed = inc, ""
 		if p := f.prev; p != nil {
 			// Link the two again (pack cut the link): a refusal RST reaches
