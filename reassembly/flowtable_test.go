@@ -7,13 +7,13 @@ import (
 )
 
 // TestFlowSize: a flow is held per 4-tuple; its layout is meant to fit 96 bytes.
-// Finish holds a finished entry per incarnation held: 56 bytes.
+// Finish holds a packedFinal entry per packed incarnation held: 16 bytes.
 func TestFlowSize(t *testing.T) {
 	if n := unsafe.Sizeof(flow{}); n > 96 {
 		t.Errorf("flow is %d bytes, more than 96", n)
 	}
-	if n := unsafe.Sizeof(finished{}); n > 56 {
-		t.Errorf("finished is %d bytes, more than 56", n)
+	if n := unsafe.Sizeof(packedFinal{}); n > 16 {
+		t.Errorf("packedFinal is %d bytes, more than 16", n)
 	}
 }
 

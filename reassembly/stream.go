@@ -117,7 +117,7 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 	}
 	if p := f.prev; p != nil && t.prevOver(p, now) {
 		p.End, p.EndAt = EndReplaced, min(p.EndAt, now)
-		*done = append(*done, whole(p))
+		*done = append(*done, finishedWhole(p))
 		f.prev = nil
 		t.stats.Expired++
 	}
@@ -128,7 +128,7 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 		switch {
 		case wait >= 0 && now-c.Last.At > wait:
 			c.End, c.EndAt = reason, now
-			*done = append(*done, whole(c))
+			*done = append(*done, finishedWhole(c))
 			t.count(reason)
 			f.cur = nil
 		case t.held >= t.packAbove && now-c.Last.At >= packIdle:
@@ -352,7 +352,7 @@ func (t *Tracker) evict(now int64) {
 					inc.End = EndEvicted
 				}
 				inc.EndAt = now
-				done = append(done, whole(inc))
+				done = append(done, finishedWhole(inc))
 				t.stats.Evicted++
 			}
 		}
@@ -390,10 +390,8 @@ func (t *Tracker) forget(f *flow) {
 const countsGeneration = 1 << 16
 
 // finished is an incarnation to hand to Done: whole, or packed (unpacked when its
-// turn comes, so that finishing a million packed incarnations at the end of a capture
-// never holds them all unpacked at once).
-//
-// 56 bytes: Finish holds one per incarnation held.
+// turn comes, so that finishing a million packed incarnations never holds them all
+// unpacked at once).
 type finished struct {
 	first uint64 // its first frame, the order of hand-out
 	inc   *Incarnation
@@ -405,7 +403,7 @@ type finished struct {
 	end    EndReason
 }
 
-func whole(inc *Incarnation) finished { return finished{first: inc.First.Frame, inc: inc} }
+func finishedWhole(inc *Incarnation) finished { return finished{first: inc.First.Frame, inc: inc} }
 
 // packedEnd is a packed current incarnation, finished at endAt for reason (a current
 // incarnation's End is EndCaptureEnd until then).
@@ -414,9 +412,16 @@ func packedEnd(f *flow, reason EndReason, endAt int64) finished {
 	return finished{first: h.first.Frame, f: f, packed: f.packed, end: reason, endAt: endAt}
 }
 
+// packedFinal is a packed incarnation still held at the end of the capture: its
+// first frame, and its flow, which keeps the record (the flow is out of the table).
+// 16 bytes: Finish holds one per packed incarnation.
+type packedFinal struct {
+	first uint64
+	f     *flow
+}
+
 // hand gives finished incarnations to Done in order of first frame (a sweep visits
-// the flow table in random order; the order handed out must not depend on it), and
-// cuts the link from a newer incarnation to a finished one so it can be freed.
+// the flow table in random order; the order handed out must not depend on it).
 func (t *Tracker) hand(done []finished) {
 	// Sort 16-byte (frame, index) pairs, not the entries themselves: moving 100-byte
 	// entries cost more than the rest of Finish on a million incarnations.
@@ -429,28 +434,63 @@ func (t *Tracker) hand(done []finished) {
 		d := &done[o.i]
 		inc := d.inc
 		if inc == nil {
-			inc = t.newIncarnation()
-			unpackInto(inc, d.f.key, recordBytes(d.packed), &t.fins)
-			t.records.free(d.packed)
-			inc.End, inc.EndAt = d.end, d.endAt
+			inc = t.unpackFinished(d.f, d.packed, d.end, d.endAt)
 		}
 		*d = finished{} // let the collector have it once Done is through with it
-		t.cfg.Done(inc)
-		t.held--
-		t.stats.Finished++
-		if inc.next != nil && inc.next.Reuse != nil && inc.next.Reuse.Prev == inc {
-			inc.next.Reuse.Prev = nil
+		t.give(inc)
+	}
+}
+
+// handFinal hands out what Finish found held, whole and packed, merged in order of
+// first frame, the packed ones finished at the capture's end.
+func (t *Tracker) handFinal(whole []finished, packed []packedFinal, end int64) {
+	slices.SortFunc(whole, func(a, b finished) int { return cmp.Compare(a.first, b.first) })
+	slices.SortFunc(packed, func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) })
+	for len(whole) > 0 || len(packed) > 0 {
+		if len(packed) == 0 || len(whole) > 0 && whole[0].first < packed[0].first {
+			inc := whole[0].inc
+			whole[0] = finished{}
+			whole = whole[1:]
+			t.give(inc)
+			continue
 		}
-		inc.next = nil
-		if inc.Reuse != nil {
-			if p := inc.Reuse.Prev; p != nil && p.next == inc {
-				p.next = nil
-			}
-			inc.Reuse.Prev = nil
+		f := packed[0].f
+		packed[0] = packedFinal{}
+		packed = packed[1:]
+		inc := t.unpackFinished(f, f.packed, EndCaptureEnd, end)
+		f.packed = ""
+		t.give(inc)
+	}
+}
+
+// unpackFinished unpacks the record of flow f, finished at endAt for reason, and
+// frees the record.
+func (t *Tracker) unpackFinished(f *flow, packed string, reason EndReason, endAt int64) *Incarnation {
+	inc := t.newIncarnation()
+	unpackInto(inc, f.key, recordBytes(packed), &t.fins)
+	t.records.free(packed)
+	inc.End, inc.EndAt = reason, endAt
+	return inc
+}
+
+// give hands one finished incarnation to Done, and cuts the links between it and
+// the incarnations beside it so it can be freed (or reused).
+func (t *Tracker) give(inc *Incarnation) {
+	t.cfg.Done(inc)
+	t.held--
+	t.stats.Finished++
+	if inc.next != nil && inc.next.Reuse != nil && inc.next.Reuse.Prev == inc {
+		inc.next.Reuse.Prev = nil
+	}
+	inc.next = nil
+	if inc.Reuse != nil {
+		if p := inc.Reuse.Prev; p != nil && p.next == inc {
+			p.next = nil
 		}
-		if t.cfg.DoneKeepsNothing {
-			t.recycle(inc) // no other incarnation points to it now
-		}
+		inc.Reuse.Prev = nil
+	}
+	if t.cfg.DoneKeepsNothing {
+		t.recycle(inc) // no other incarnation points to it now
 	}
 }
 

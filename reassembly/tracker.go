@@ -165,27 +165,30 @@ func (t *Tracker) Finish(end int64) {
 	if t.cfg.Done == nil {
 		return
 	}
-	done := make([]finished, 0, t.held)
+	// The incarnations still whole (a few: those active in the last moments) as
+	// finished entries; the packed ones, most of what a busy capture holds, as 16-byte
+	// (first frame, flow) pairs: the flow keeps its record until its turn.
+	var whole []finished
+	packed := make([]packedFinal, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
 		for _, inc := range [2]*Incarnation{f.prev, f.cur} {
 			if inc != nil {
 				if inc.End == EndCaptureEnd {
 					inc.EndAt = end
 				}
-				done = append(done, whole(inc))
+				whole = append(whole, finishedWhole(inc))
 			}
 		}
 		if f.packed != "" {
-			done = append(done, packedEnd(f, EndCaptureEnd, end))
+			h, _ := readHeader(f.record())
+			packed = append(packed, packedFinal{h.first.Frame, f})
 		}
 		f.gone = true
 	})
-	t.flows.clear()
-	clear(t.touchedFlows)
-	clear(t.again)
-	clear(t.due)
-	t.touchedFlows, t.again, t.due = t.touchedFlows[:0], t.again[:0], t.due[:0]
-	t.hand(done)
+	// Let the collector have the table and the schedule while the rest is handed out.
+	t.flows = newFlowTable()
+	t.touchedFlows, t.again, t.due = nil, nil, nil
+	t.handFinal(whole, packed, end)
 	t.records.release() // every record was handed out
 }
 
@@ -476,7 +479,7 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 			old.End, old.EndAt = EndReplaced, min(old.EndAt, at)
 			f.prev = nil
 			t.stats.Expired++
-			t.hand([]finished{whole(old)})
+			t.hand([]finished{finishedWhole(old)})
 		}
 	}
 	if prev != nil {
