@@ -83,6 +83,27 @@ func (g *group) t(d int64) {
 	g.s(d)
 }
 
+// atz writes a time that is 0 when not set (EndAt): 0, else the difference plus one.
+func (g *group) atz(t int64) {
+	if t == 0 {
+		g.u(0)
+		return
+	}
+	g.at(t)
+	g.v[g.n-1]++
+}
+
+// z32 writes a 32-bit number that is 0 when not set (a SYN-ACK's acknowledgement, a
+// FIN's sequence number): 0, else its difference from ref plus one. An unset number
+// written as a difference would take five bytes.
+func (g *group) z32(x, ref uint32) {
+	if x == 0 {
+		g.u(0)
+		return
+	}
+	g.u(d32(x, ref) + 1)
+}
+
 // tx: 0 for "not seen", else the frame difference (plus one) and the time difference.
 // A frame 2^63 away from the first would read back wrong: no capture has that many.
 func (g *group) tx(t Tx) {
@@ -156,6 +177,10 @@ func (p *packer) events(e *Events) {
 
 // half writes one end; its sequence numbers relative to its lowest (FirstSeq), its
 // acknowledgements relative to the peer's, timestamps relative to its newest TSval.
+//
+// The fields most connections have come first, the rare ones (duplicates, RSTs, the
+// signatures of recent segments) last: a group's mask takes a byte per 7 fields up
+// to its last non-zero one.
 func (p *packer) half(h, peer *Half, recent bool) {
 	g := p.group()
 	g.bits(h.SynAckSeen, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS)
@@ -163,45 +188,41 @@ func (p *packer) half(h, peer *Half, recent bool) {
 	g.u(h.Bytes)
 	g.tx(h.Last)
 	g.u(uint64(h.SynCount))
-	g.u(d32(h.ISN, h.FirstSeq))
+	g.z32(h.ISN, h.FirstSeq)
 	g.tx(h.Syn)
-	g.u(d32(h.SynEnd, h.FirstSeq))
-	g.u(d32(h.SynAck, peer.FirstSeq))
-	if recent { // else dropped: see pack
-		for i := range h.recent.sig {
-			g.u(uint64(h.recent.sig[i]))
-			g.at(h.recent.at[i])
-		}
-		g.u(uint64(h.recent.next))
-	} else {
-		for range 2*dupDepth + 1 {
-			g.u(0)
-		}
-	}
-	g.u(h.Duplicates)
+	g.z32(h.SynEnd, h.FirstSeq)
+	g.z32(h.SynAck, peer.FirstSeq)
 	g.t(h.TapRTT)
-	g.u(d32(h.NextSeq, h.FirstSeq))
+	g.z32(h.NextSeq, h.FirstSeq)
 	g.u(uint64(h.LastTSval))
 	g.u(uint64(h.FirstIPID))
-	g.u(uint64(h.LastIPID))
+	g.s(int64(int16(h.LastIPID - h.FirstIPID))) // the same socket's next ones
 	g.u(uint64(h.FirstTTL))
-	g.u(uint64(h.LastTTL))
-	g.u(d32(h.FinSeq, h.FirstSeq))
+	g.s(int64(int8(h.LastTTL - h.FirstTTL)))
+	g.z32(h.FinSeq, h.NextSeq) // usually NextSeq - 1
 	g.u(uint64(h.FinCount))
 	g.u(uint64(len(h.FinTxs)))
 	g.tx(h.FinAcked)
 	g.tx(h.FinLastAck)
-	g.u(d32(h.FinLastAckTSecr, h.LastTSval))
+	g.z32(h.FinLastAckTSecr, h.LastTSval)
+	g.u(h.Duplicates)
 	g.u(uint64(h.InconsistentFin))
 	g.tx(h.DataAfterPeerFin)
 	g.tx(h.Rst)
 	g.u(uint64(h.RstCount))
 	g.u(uint64(h.RstOutOfWindow))
+	if recent { // else dropped (zeros cost nothing at a group's end): see pack
+		for i := range h.recent.sig {
+			g.u(uint64(h.recent.sig[i]))
+			g.at(h.recent.at[i])
+		}
+		g.u(uint64(h.recent.next))
+	}
 	p.flush(g)
 	for _, f := range h.FinTxs {
 		g := p.group()
 		g.tx(f.Tx)
-		g.u(d32(f.TSval, h.LastTSval))
+		g.z32(f.TSval, h.LastTSval)
 		g.bits(f.HasTS, f.AckedBefore)
 		p.flush(g)
 	}
@@ -307,8 +328,11 @@ func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []
 	g.u(uint64(s.FirstSeq))
 	g.tx(inc.Last)
 	g.u(inc.Packets)
+	g.u(uint64(inc.History.n))
+	g.u(uint64(inc.History.seen[Client]))
+	g.u(uint64(inc.History.seen[Server]))
 	g.u(uint64(inc.End))
-	g.at(inc.EndAt)
+	g.atz(inc.EndAt) // (rare fields from here on: see half)
 	g.tx(inc.Refusal.Ack)
 	g.u(uint64(inc.Refusal.AckNum))
 	g.tx(inc.Refusal.Rst)
@@ -321,9 +345,6 @@ func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []
 	g.tx(inc.RstInTimeWait)
 	g.u(uint64(inc.RstInTimeWaitFrom))
 	g.t(inc.TimeWaitLeft)
-	g.u(uint64(inc.History.n))
-	g.u(uint64(inc.History.seen[Client]))
-	g.u(uint64(inc.History.seen[Server]))
 	g.u(inc.refusals)
 	p.flush(g)
 	if rawC {
@@ -428,6 +449,28 @@ func (r *reader) u() uint64 {
 
 func (r *reader) at() int64 { return r.t() + r.base.At }
 
+// atz reads a time written by group.atz.
+func (r *reader) atz() int64 {
+	v := r.u()
+	if v == 0 {
+		return 0
+	}
+	d := unzig(v - 1)
+	if r.us {
+		d *= 1000
+	}
+	return d + r.base.At
+}
+
+// z32 reads a number written by group.z32.
+func (r *reader) z32(ref uint32) uint32 {
+	v := r.u()
+	if v == 0 {
+		return 0
+	}
+	return ref + uint32(int32(unzig(v-1)))
+}
+
 // t reads a time difference or duration written by group.t.
 func (r *reader) t() int64 {
 	if r.us {
@@ -436,12 +479,11 @@ func (r *reader) t() int64 {
 	return unzig(r.u())
 }
 
-func (r *reader) u32() uint32             { return uint32(r.u()) }
-func (r *reader) u16() uint16             { return uint16(r.u()) }
-func (r *reader) u8() uint8               { return uint8(r.u()) }
-func (r *reader) role() Role              { return Role(r.u()) }
-func (r *reader) rel32(ref uint32) uint32 { return ref + uint32(int32(unzig(r.u()))) }
-func bit(v uint64, i uint) bool           { return v&(1<<i) != 0 }
+func (r *reader) u32() uint32   { return uint32(r.u()) }
+func (r *reader) u16() uint16   { return uint16(r.u()) }
+func (r *reader) u8() uint8     { return uint8(r.u()) }
+func (r *reader) role() Role    { return Role(r.u()) }
+func bit(v uint64, i uint) bool { return v&(1<<i) != 0 }
 
 func (r *reader) tx() Tx {
 	f := r.u()
@@ -476,41 +518,41 @@ func (d *unpacker) half(h, peer *Half) {
 	h.Bytes = g.u()
 	h.Last = g.tx()
 	h.SynCount = g.u32()
-	h.ISN = g.rel32(h.FirstSeq)
+	h.ISN = g.z32(h.FirstSeq)
 	h.Syn = g.tx()
-	h.SynEnd = g.rel32(h.FirstSeq)
-	h.SynAck = g.rel32(peer.FirstSeq)
-	for i := range h.recent.sig {
-		h.recent.sig[i] = g.u32()
-		h.recent.at[i] = g.at()
-	}
-	h.recent.next = g.u8()
-	h.Duplicates = g.u()
+	h.SynEnd = g.z32(h.FirstSeq)
+	h.SynAck = g.z32(peer.FirstSeq)
 	h.TapRTT = g.t()
-	h.NextSeq = g.rel32(h.FirstSeq)
+	h.NextSeq = g.z32(h.FirstSeq)
 	h.LastTSval = g.u32()
 	h.FirstIPID = g.u16()
-	h.LastIPID = g.u16()
+	h.LastIPID = h.FirstIPID + uint16(unzig(g.u()))
 	h.FirstTTL = g.u8()
-	h.LastTTL = g.u8()
-	h.FinSeq = g.rel32(h.FirstSeq)
+	h.LastTTL = h.FirstTTL + uint8(unzig(g.u()))
+	h.FinSeq = g.z32(h.NextSeq)
 	h.FinCount = g.u32()
 	nFin := int(g.u())
 	h.FinAcked = g.tx()
 	h.FinLastAck = g.tx()
-	h.FinLastAckTSecr = g.rel32(h.LastTSval)
+	h.FinLastAckTSecr = g.z32(h.LastTSval)
+	h.Duplicates = g.u()
 	h.InconsistentFin = g.u32()
 	h.DataAfterPeerFin = g.tx()
 	h.Rst = g.tx()
 	h.RstCount = g.u32()
 	h.RstOutOfWindow = g.u32()
+	for i := range h.recent.sig { // zeros when left out
+		h.recent.sig[i] = g.u32()
+		h.recent.at[i] = g.at()
+	}
+	h.recent.next = g.u8()
 	if nFin > 0 {
 		h.FinTxs = slices.Grow(d.fins.take(), nFin)[:nFin]
 		for i := range h.FinTxs {
 			g := d.group()
 			f := &h.FinTxs[i]
 			f.Tx = g.tx()
-			f.TSval = g.rel32(h.LastTSval)
+			f.TSval = g.z32(h.LastTSval)
 			fb := g.u()
 			f.HasTS, f.AckedBefore = bit(fb, 0), bit(fb, 1)
 		}
@@ -602,8 +644,12 @@ func unpackInto(inc *Incarnation, k FlowKey, b []byte, fins *finPool) {
 	s.FirstSeq = g.u32()
 	inc.Last = g.tx()
 	inc.Packets = g.u()
+	hs := &inc.History
+	hs.n = g.u8()
+	hs.seen[Client] = g.u32()
+	hs.seen[Server] = g.u32()
 	inc.End = EndReason(g.u())
-	inc.EndAt = g.at()
+	inc.EndAt = g.atz()
 	inc.Refusal.Ack = g.tx()
 	inc.Refusal.AckNum = g.u32()
 	inc.Refusal.Rst = g.tx()
@@ -616,10 +662,6 @@ func unpackInto(inc *Incarnation, k FlowKey, b []byte, fins *finPool) {
 	inc.RstInTimeWait = g.tx()
 	inc.RstInTimeWaitFrom = g.role()
 	inc.TimeWaitLeft = g.t()
-	hs := &inc.History
-	hs.n = g.u8()
-	hs.seen[Client] = g.u32()
-	hs.seen[Server] = g.u32()
 	inc.refusals = g.u()
 
 	lo, hi := k.Endpoints()
