@@ -1,12 +1,25 @@
 package reassembly
 
+import (
+	"math/bits"
+	"unsafe"
+)
+
 // The flow table and the sweep schedule.
 //
 // The table maps a 4-tuple's 64-bit hash (keyHash) to its flow, which holds its key:
-// the Go map then hashes and compares 8 bytes instead of a 40-byte key, and stores 16
-// bytes a slot instead of 48. Two 4-tuples with the same hash (about 3e-6 for ten
-// million of them, or a crafted capture) share the slot as a chain, so a collision
-// costs a comparison, never a wrong connection.
+// it hashes and compares 8 bytes instead of a 40-byte key, and stores 16 bytes a
+// slot instead of 48. Two 4-tuples with the same hash (about 3e-6 for ten million of
+// them, or a crafted capture) share the slot as a chain, so a collision costs a
+// comparison, never a wrong connection.
+//
+// It is an open-addressing table with linear probing, in memory mapped outside the
+// collected heap (arena.mapRegion) like the flows it points to: a Go map of the same
+// flows took about 36 bytes an entry, and the collector let the heap grow by half of
+// that again; this one takes 16 bytes a slot, 21 to 43 bytes an entry (it doubles
+// when three quarters full), and nothing more (a small one is on the heap). Removal shifts the entries after it
+// back (no tombstones), so a table that held a million flows once probes as short
+// as one that holds a few.
 //
 // A sweep (stream.go) must look at every flow whose incarnations may be over, or may
 // be packed, at its time; visiting every flow held each time made sweeps cost the
@@ -26,15 +39,43 @@ package reassembly
 
 // flowTable is the set of flows of a tracker, by key.
 type flowTable struct {
-	m map[uint64]*flow // by keyHash; chained through flow.chain
-	n int
+	mem   *arena
+	slots []flowSlot // a power of two of them, in memory from mem.mapRegion (nil: none yet)
+	shift uint       // 64 - log2(len(slots)): a hash's home slot is its top bits (home)
+	used  int        // slots in use (distinct hashes)
+	n     int        // flows
 }
 
-func newFlowTable() flowTable { return flowTable{m: make(map[uint64]*flow)} }
+// flowSlot: the flows whose key has hash h (f, then its chain); f nil: empty.
+type flowSlot struct {
+	h uint64
+	f *flow
+}
+
+const flowTableMin = 64 // slots of a new table (1 KB)
+
+func newFlowTable(mem *arena) flowTable { return flowTable{mem: mem} }
+
+// home is h's first slot. keyHash is well mixed, but Shard deals 4-tuples out by
+// it: multiplying spreads each worker's share over all the slots.
+func (ft *flowTable) home(h uint64) int { return int((h * 0x9e3779b97f4a7c15) >> ft.shift) }
+
+// find returns the slot of hash h, or the empty slot where it would go.
+func (ft *flowTable) find(h uint64) int {
+	mask := len(ft.slots) - 1
+	i := ft.home(h)
+	for ft.slots[i].f != nil && ft.slots[i].h != h {
+		i = (i + 1) & mask
+	}
+	return i
+}
 
 // get returns the flow of key k, whose hash is h, or nil.
 func (ft *flowTable) get(k *FlowKey, h uint64) *flow {
-	for f := ft.m[h]; f != nil; f = f.chain {
+	if ft.slots == nil {
+		return nil
+	}
+	for f := ft.slots[ft.find(h)].f; f != nil; f = f.chain {
 		if f.key == *k {
 			return f
 		}
@@ -44,20 +85,52 @@ func (ft *flowTable) get(k *FlowKey, h uint64) *flow {
 
 // put adds a flow whose key is not in the table; h is the hash of its key.
 func (ft *flowTable) put(f *flow, h uint64) {
-	f.chain = ft.m[h]
-	ft.m[h] = f
+	if 4*(ft.used+1) > 3*len(ft.slots) {
+		ft.grow()
+	}
+	s := &ft.slots[ft.find(h)]
+	if s.f == nil {
+		s.h = h
+		ft.used++
+	}
+	f.chain = s.f
+	s.f = f
 	ft.n++
+}
+
+// grow doubles the table (or makes the first one) and puts the slots back.
+func (ft *flowTable) grow() {
+	old, oldMem := ft.slots, ft.region()
+	n := max(flowTableMin, 2*len(old))
+	mem := ft.mem.mapRegion(n * int(unsafe.Sizeof(flowSlot{})))
+	ft.slots = unsafe.Slice((*flowSlot)(unsafe.Pointer(&mem[0])), n)
+	ft.shift = uint(64 - bits.TrailingZeros(uint(n)))
+	for _, s := range old {
+		if s.f != nil {
+			ft.slots[ft.find(s.h)] = s
+		}
+	}
+	if oldMem != nil {
+		ft.mem.unmapRegion(oldMem)
+	}
+}
+
+// region is the mapped memory behind the slots (nil: none).
+func (ft *flowTable) region() []byte {
+	if ft.slots == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&ft.slots[0])), len(ft.slots)*int(unsafe.Sizeof(flowSlot{})))
 }
 
 // remove takes a flow out of the table; h is the hash of its key.
 func (ft *flowTable) remove(f *flow, h uint64) {
-	switch first := ft.m[h]; {
-	case first == f && f.chain == nil:
-		delete(ft.m, h)
-	case first == f:
-		ft.m[h] = f.chain
-	default:
-		p := first
+	i := ft.find(h)
+	s := &ft.slots[i]
+	if s.f == f {
+		s.f = f.chain
+	} else {
+		p := s.f
 		for p.chain != f {
 			p = p.chain
 		}
@@ -65,23 +138,63 @@ func (ft *flowTable) remove(f *flow, h uint64) {
 	}
 	f.chain = nil
 	ft.n--
+	if s.f == nil {
+		ft.used--
+		ft.shiftBack(i)
+	}
 }
 
-// each calls fn for every flow, in no fixed order; fn may remove the flow it is given.
+// shiftBack empties slot i, moving back the entries after it that may not stay
+// where they are (their home is not after the hole, cyclically), so that every
+// entry stays reachable from its home without tombstones.
+func (ft *flowTable) shiftBack(i int) {
+	mask := len(ft.slots) - 1
+	for j := (i + 1) & mask; ft.slots[j].f != nil; j = (j + 1) & mask {
+		k := ft.home(ft.slots[j].h)
+		if (i <= j && i < k && k <= j) || (i > j && (i < k || k <= j)) {
+			continue // home in (i, j]: it stays
+		}
+		ft.slots[i] = ft.slots[j]
+		i = j
+	}
+	ft.slots[i] = flowSlot{}
+}
+
+// each calls fn for every flow, in no fixed order; fn may remove the flow it is given
+// (nothing else). It starts after an empty slot, so that an entry shifted back by a
+// removal comes from later in the same run of slots: it is visited next, never twice.
 func (ft *flowTable) each(fn func(*flow)) {
-	for _, f := range ft.m {
-		for f != nil {
-			next := f.chain
-			fn(f)
-			f = next
+	if ft.used == 0 {
+		return
+	}
+	mask := len(ft.slots) - 1
+	start := 0
+	for ft.slots[start].f != nil {
+		start++
+	}
+	for k := 1; k <= len(ft.slots); k++ {
+		i := (start + k) & mask
+		for ft.slots[i].f != nil {
+			h := ft.slots[i].h
+			for f := ft.slots[i].f; f != nil; {
+				next := f.chain
+				fn(f)
+				f = next
+			}
+			if ft.slots[i].f != nil && ft.slots[i].h == h {
+				break
+			}
+			// The last flow of h was removed and another entry shifted back here.
 		}
 	}
 }
 
-// clear empties the table.
-func (ft *flowTable) clear() {
-	clear(ft.m)
-	ft.n = 0
+// release gives the table's memory back; the table is empty after it.
+func (ft *flowTable) release() {
+	if m := ft.region(); m != nil {
+		ft.mem.unmapRegion(m)
+	}
+	ft.slots, ft.used, ft.n = nil, 0, 0
 }
 
 // dueEntry: visit f at the first sweep at or after due, if f.due is still due (a

@@ -6,11 +6,11 @@ import (
 	"unsafe"
 )
 
-// TestFlowSize: a flow is held per 4-tuple; its layout is meant to fit 96 bytes.
+// TestFlowSize: a flow is held per 4-tuple; its layout is meant to fit 88 bytes.
 // Finish holds a packedFinal entry per packed incarnation held: 16 bytes.
 func TestFlowSize(t *testing.T) {
-	if n := unsafe.Sizeof(flow{}); n > 96 {
-		t.Errorf("flow is %d bytes, more than 96", n)
+	if n := unsafe.Sizeof(flow{}); n > 88 {
+		t.Errorf("flow is %d bytes, more than 88", n)
 	}
 	if n := unsafe.Sizeof(packedFinal{}); n > 16 {
 		t.Errorf("packedFinal is %d bytes, more than 16", n)
@@ -23,7 +23,8 @@ func TestFlowSize(t *testing.T) {
 func TestFlowTableCollisions(t *testing.T) {
 	for _, slots := range []uint64{1, 3, 1 << 20} {
 		r := rand.New(rand.NewPCG(slots, 7))
-		ft := newFlowTable()
+		var mem arena
+		ft := newFlowTable(&mem)
 		held := map[FlowKey]*flow{}
 		hash := func(k *FlowKey) uint64 { return keyHash(k) % slots }
 		for step := range 5000 {
@@ -41,7 +42,8 @@ func TestFlowTableCollisions(t *testing.T) {
 			if got := ft.get(&k, hash(&k)); got != nil {
 				t.Fatalf("slots %d step %d: get %v found a flow never added", slots, step, k)
 			}
-			f := &flow{key: k}
+			f := mem.newFlow()
+			f.key = k
 			ft.put(f, hash(&k))
 			held[k] = f
 		}
@@ -56,9 +58,11 @@ func TestFlowTableCollisions(t *testing.T) {
 			seen++
 			ft.remove(f, hash(&f.key)) // removing the flow given is allowed
 		})
-		if seen != len(held) || ft.n != 0 || len(ft.m) != 0 {
-			t.Fatalf("slots %d: each gave %d of %d flows; %d left (%d slots)", slots, seen, len(held), ft.n, len(ft.m))
+		if seen != len(held) || ft.n != 0 || ft.used != 0 {
+			t.Fatalf("slots %d: each gave %d of %d flows; %d left (%d slots)", slots, seen, len(held), ft.n, ft.used)
 		}
+		ft.release()
+		mem.release()
 	}
 }
 
@@ -103,5 +107,79 @@ func TestDueHeap(t *testing.T) {
 	}
 	if len(popped) != want {
 		t.Fatalf("%d of %d scheduled flows had an entry", len(popped), want)
+	}
+}
+
+// TestFlowTableGrowRemove: against a Go map, under many additions and removals
+// (the table grows several times, and removals shift entries back across the
+// table's end), every flow is found and nothing else; each gives every flow once,
+// also when it removes about half of them as it goes.
+func TestFlowTableGrowRemove(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var mem arena
+	defer mem.release()
+	ft := newFlowTable(&mem)
+	defer ft.release()
+	held := map[FlowKey]*flow{}
+	for step := range 300000 {
+		k := FlowKey{LoPort: uint16(r.IntN(40000)), HiPort: uint16(r.IntN(2))}
+		h := keyHash(&k)
+		f := held[k]
+		if got := ft.get(&k, h); got != f {
+			t.Fatalf("step %d: get %v = %p, want %p", step, k, got, f)
+		}
+		switch {
+		case f == nil && r.IntN(3) > 0:
+			f = mem.newFlow()
+			f.key = k
+			ft.put(f, h)
+			held[k] = f
+		case f != nil && r.IntN(3) == 0:
+			ft.remove(f, h)
+			delete(held, k)
+		}
+		if step%50000 == 0 || step == 299999 {
+			if ft.n != len(held) || ft.used != len(held) {
+				t.Fatalf("step %d: %d flows in %d slots, %d held", step, ft.n, ft.used, len(held))
+			}
+			seen := map[*flow]int{}
+			ft.each(func(f *flow) { seen[f]++ })
+			for k, f := range held {
+				if seen[f] != 1 {
+					t.Fatalf("step %d: each gave %v %d times", step, k, seen[f])
+				}
+			}
+			if len(seen) != len(held) {
+				t.Fatalf("step %d: each gave %d flows, %d held", step, len(seen), len(held))
+			}
+		}
+	}
+	if len(ft.slots) < 2*len(held) {
+		t.Fatalf("%d slots for %d flows: the table did not grow", len(ft.slots), len(held))
+	}
+	before := len(held)
+	seen := map[*flow]int{}
+	ft.each(func(f *flow) {
+		seen[f]++
+		if r.IntN(2) == 0 {
+			ft.remove(f, keyHash(&f.key))
+			delete(held, f.key)
+		}
+	})
+	for k, f := range held {
+		if got := ft.get(&k, keyHash(&k)); got != f {
+			t.Fatalf("after removals in each: get %v = %p, want %p", k, got, f)
+		}
+	}
+	for f, n := range seen {
+		if n != 1 {
+			t.Fatalf("each gave %v %d times while removing", f.key, n)
+		}
+	}
+	if len(seen) != before {
+		t.Fatalf("each gave %d of %d flows while removing", len(seen), before)
+	}
+	if ft.n != len(held) {
+		t.Fatalf("after removals in each: %d flows, %d held", ft.n, len(held))
 	}
 }

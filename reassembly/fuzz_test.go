@@ -164,7 +164,7 @@ func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
 		var cur, prev *Incarnation
 		var nCur, nPrev uint64
 		if f := tr.flowOf(k); f != nil {
-			cur, prev = f.cur, f.prev
+			cur, prev = tr.cur(f), tr.prev(f)
 			nCur, nPrev = cur.Packets, packetsOf(prev)
 		}
 		s := segs[i] // the tracker must not keep a pointer to the caller's segment
@@ -173,10 +173,10 @@ func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
 		// stale segment of an old connection) the one before.
 		f := tr.flowOf(k)
 		switch {
-		case f.cur != cur:
-			owner[s.Frame] = f.cur
-		case f.cur.Packets > nCur:
-			owner[s.Frame] = f.cur
+		case tr.cur(f) != cur:
+			owner[s.Frame] = tr.cur(f)
+		case tr.cur(f).Packets > nCur:
+			owner[s.Frame] = tr.cur(f)
 		case prev != nil && prev.Packets > nPrev:
 			owner[s.Frame] = prev
 		}
@@ -253,7 +253,7 @@ func fzCheckTracker(t *testing.T, segs []capture.Segment, tr *Tracker, owner map
 	}
 	for k, list := range perKey {
 		f := tr.flowOf(k)
-		if f == nil || int(f.count) != len(list) || f.cur != list[len(list)-1] {
+		if f == nil || int(f.count) != len(list) || tr.cur(f) != list[len(list)-1] {
 			t.Fatalf("flow %v: entry does not match its %d incarnations", k, len(list))
 		}
 		for j, inc := range list {

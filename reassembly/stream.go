@@ -35,11 +35,11 @@ func (t *Tracker) Stats() TrackerStats {
 // call: fn must not keep the pointer, nor change the incarnation.
 func (t *Tracker) Each(fn func(*Incarnation)) {
 	t.flows.each(func(f *flow) {
-		if f.prev != nil {
-			fn(f.prev)
+		if p := t.prev(f); p != nil {
+			fn(p)
 		}
-		if f.cur != nil {
-			fn(f.cur)
+		if c := t.cur(f); c != nil {
+			fn(c)
 		}
 		if f.packed != "" {
 			fn(unpack(f.key, f.record()))
@@ -115,14 +115,15 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 	if f.gone {
 		return
 	}
-	if p := f.prev; p != nil && t.prevOver(p, now) {
+	if p := t.prev(f); p != nil && t.prevOver(p, now) {
 		p.End, p.EndAt = EndReplaced, min(p.EndAt, now)
 		*done = append(*done, finishedWhole(p))
-		f.prev = nil
+		t.unhold(f.prev)
+		f.prev = 0
 		t.stats.Expired++
 	}
 	wait := int64(-1) // the current incarnation's (overAfter), if it stays whole
-	if c := f.cur; c != nil {
+	if c := t.cur(f); c != nil {
 		var reason EndReason
 		wait, reason = t.overAfter(c)
 		switch {
@@ -130,7 +131,8 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 			c.End, c.EndAt = reason, now
 			*done = append(*done, finishedWhole(c))
 			t.count(reason)
-			f.cur = nil
+			t.unhold(f.cur)
+			f.cur = 0
 		case t.held >= t.packAbove && now-c.Last.At >= packIdle:
 			t.pack(f)
 		}
@@ -141,7 +143,7 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 			f.packed = ""
 		}
 	}
-	if f.cur == nil && f.prev == nil && f.packed == "" {
+	if f.cur == 0 && f.prev == 0 && f.packed == "" {
 		t.forget(f)
 		return
 	}
@@ -156,10 +158,10 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 // wait is the current incarnation's overAfter.
 func (t *Tracker) schedule(f *flow, now, wait int64) {
 	due := maxTime
-	if p := f.prev; p != nil {
+	if p := t.prev(f); p != nil {
 		due = min(due, t.prevOverAt(p))
 	}
-	if c := f.cur; c != nil {
+	if c := t.cur(f); c != nil {
 		if wait >= 0 {
 			due = min(due, satAdd(c.Last.At, wait+1))
 		}
@@ -225,7 +227,7 @@ func (t *Tracker) packQuiet(now int64) {
 	t.startedSincePack, t.nextPackAt = 0, satAdd(now, t.packQuietEvery)
 	later := t.packLater[:0]
 	check := func(f *flow) {
-		c := f.cur
+		c := t.cur(f)
 		if c == nil {
 			return // packed already, or handed out
 		}
@@ -234,7 +236,7 @@ func (t *Tracker) packQuiet(now int64) {
 			return
 		}
 		t.pack(f) // (refused when a live view holds it: left to the sweeps)
-		if f.cur == nil {
+		if f.cur == 0 {
 			t.quietPacked++
 		}
 	}
@@ -268,7 +270,7 @@ type packCand struct {
 // would cut it: the record cannot keep a pointer, and nothing reads the link but a
 // Done that keeps incarnations (see Reuse.Prev).
 func (t *Tracker) pack(f *flow) {
-	c := f.cur
+	c := t.cur(f)
 	if t.noPack || c == nil || c.touched || c.next != nil {
 		return
 	}
@@ -282,8 +284,9 @@ func (t *Tracker) pack(f *flow) {
 	var us bool
 	t.packBuf, us = packTry(t.packBuf, c, packHeader{first: c.First, lastAt: c.Last.At, wait: wait, reason: reason}, t.packRecent, !t.packNS)
 	t.packNS = t.packNS || !us
-	f.packed = t.records.alloc(t.packBuf)
-	f.cur = nil
+	f.packed = t.arena.alloc(t.packBuf)
+	t.unhold(f.cur)
+	f.cur = 0
 	t.stats.Packed++
 	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
 		t.recycle(c)
@@ -327,7 +330,7 @@ func (t *Tracker) evict(now int64) {
 	cands := make([]evictCand, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
 		last := int64(-1 << 63)
-		for _, inc := range [2]*Incarnation{f.prev, f.cur} {
+		for _, inc := range [2]*Incarnation{t.prev(f), t.cur(f)} {
 			if inc != nil {
 				last = max(last, inc.Last.At)
 			}
@@ -346,7 +349,7 @@ func (t *Tracker) evict(now int64) {
 	var done []finished
 	for _, c := range cands[:n] {
 		f := c.f
-		for _, inc := range [2]*Incarnation{f.prev, f.cur} {
+		for _, inc := range [2]*Incarnation{t.prev(f), t.cur(f)} {
 			if inc != nil {
 				if inc.End == EndCaptureEnd {
 					inc.End = EndEvicted
@@ -366,14 +369,18 @@ func (t *Tracker) evict(now int64) {
 }
 
 // forget drops a 4-tuple from the flow table, keeping its incarnation count when
-// asked (Config.KeepCounts).
-// The flow keeps its count (start continues it on a fresh entry) and lets go of its
-// incarnations: stale entries of the sweep schedule may point to it for a while.
+// asked (Config.KeepCounts), and gives the flow back to the arena: its incarnations
+// were handed out or are about to be (the record moved to a finished entry).
+// Until a new flow takes its slot the flow reads as gone, with its key and count:
+// the hand-out that follows reads the key of a packed incarnation there, and start
+// the count of its own 4-tuple evicted; no flow is made in between.
 func (t *Tracker) forget(f *flow) {
 	h := keyHash(&f.key)
 	t.flows.remove(f, h)
-	f.gone = true
-	f.cur, f.prev, f.packed = nil, nil, ""
+	t.unhold(f.cur)
+	t.unhold(f.prev)
+	f.cur, f.prev, f.packed = 0, 0, ""
+	t.arena.freeFlow(f)
 	if t.cfg.KeepCounts && f.count > 0 {
 		if t.counts == nil || len(t.counts) >= t.countsGen {
 			t.stats.CountsDropped += uint64(len(t.countsOld))
@@ -468,7 +475,7 @@ func (t *Tracker) handFinal(whole []finished, packed []packedFinal, end int64) {
 func (t *Tracker) unpackFinished(f *flow, packed string, reason EndReason, endAt int64) *Incarnation {
 	inc := t.newIncarnation()
 	unpackInto(inc, f.key, recordBytes(packed), &t.fins)
-	t.records.free(packed)
+	t.arena.free(packed)
 	inc.End, inc.EndAt = reason, endAt
 	return inc
 }

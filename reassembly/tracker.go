@@ -57,9 +57,11 @@ const DefaultTimeWait = 60 * time.Second
 // flow is the per-4-tuple entry: the current incarnation and the one before it (kept
 // while it may still receive late or stale segments).
 //
-// Its fields are ordered and sized to fit 96 bytes: one is held per 4-tuple.
+// Flows live in the tracker's arena, outside the collected heap (arena.go): they
+// name their incarnations by index (incRef), and their fields are ordered and sized
+// to fit 88 bytes: one is held per 4-tuple.
 type flow struct {
-	cur, prev *Incarnation
+	cur, prev incRef
 	// packed is the current incarnation as a compact record while it is quiet (cur
 	// is nil then; see pack.go): a string, two words instead of a slice's three.
 	packed string
@@ -73,6 +75,34 @@ type flow struct {
 	// gone: forgotten (its schedule entries are stale).
 	dueSet, touched, again, gone bool
 }
+
+// incRef names an incarnation a flow holds: an index in Tracker.incs (0: none). A
+// flow is in the arena, where a pointer would not keep the incarnation alive.
+type incRef uint32
+
+// hold keeps inc in the table of incarnations flows hold and returns its index.
+func (t *Tracker) hold(inc *Incarnation) incRef {
+	if n := len(t.incsFree); n > 0 {
+		r := t.incsFree[n-1]
+		t.incsFree = t.incsFree[:n-1]
+		t.incs[r] = inc
+		return r
+	}
+	t.incs = append(t.incs, inc)
+	return incRef(len(t.incs) - 1)
+}
+
+// unhold lets go of an index from hold (0: nothing).
+func (t *Tracker) unhold(r incRef) {
+	if r != 0 {
+		t.incs[r] = nil
+		t.incsFree = append(t.incsFree, r)
+	}
+}
+
+// cur and prev are a flow's current and previous incarnations (nil: none).
+func (t *Tracker) cur(f *flow) *Incarnation  { return t.incs[f.cur] }
+func (t *Tracker) prev(f *flow) *Incarnation { return t.incs[f.prev] }
 
 // record is the packed incarnation's bytes, to read (never to write: they are the
 // string's).
@@ -103,8 +133,12 @@ type Tracker struct {
 	// counts is full it becomes countsOld and the older one is dropped.
 	counts, countsOld map[uint64]uint32
 	countsGen         int
-	packBuf           []byte       // scratch for pack
-	records           *recordArena // where packed records are kept (recordarena.go)
+	packBuf           []byte // scratch for pack
+	// arena: the flows and their packed records (arena.go); incs: the incarnations
+	// the flows hold (incRef; incs[0] is nil), incsFree the indexes free in it.
+	arena    *arena
+	incs     []*Incarnation
+	incsFree []incRef
 	// packNS: a record could not be packed in microseconds (packTry): times in
 	// nanoseconds, pack them so from now on.
 	packNS bool
@@ -142,8 +176,10 @@ func NewTracker(cfg Config) *Tracker {
 	if cfg.TimeWait <= 0 {
 		cfg.TimeWait = DefaultTimeWait
 	}
-	t := &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), flows: newFlowTable(), countsGen: countsGeneration, packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery}
-	t.records = newRecordArena(t)
+	t := &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), countsGen: countsGeneration, packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery}
+	t.arena = newArena(t)
+	t.flows = newFlowTable(t.arena)
+	t.incs = []*Incarnation{nil}
 	return t
 }
 
@@ -171,7 +207,7 @@ func (t *Tracker) Finish(end int64) {
 	var whole []finished
 	packed := make([]packedFinal, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
-		for _, inc := range [2]*Incarnation{f.prev, f.cur} {
+		for _, inc := range [2]*Incarnation{t.prev(f), t.cur(f)} {
 			if inc != nil {
 				if inc.End == EndCaptureEnd {
 					inc.EndAt = end
@@ -185,11 +221,14 @@ func (t *Tracker) Finish(end int64) {
 		}
 		f.gone = true
 	})
-	// Let the collector have the table and the schedule while the rest is handed out.
-	t.flows = newFlowTable()
+	// Give back the table, and let the collector have the schedule, while the rest
+	// is handed out.
+	t.flows.release()
 	t.touchedFlows, t.again, t.due = nil, nil, nil
+	clear(t.incs)
+	t.incs, t.incsFree = t.incs[:1], nil
 	t.handFinal(whole, packed, end)
-	t.records.release() // every record was handed out
+	t.arena.release() // every flow and record was handed out
 }
 
 // Add attributes one segment to its incarnation and records what it shows.
@@ -219,7 +258,8 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	k, h := &kh.Key, kh.hash
 	f := t.flows.get(k, h)
 	if f == nil {
-		f = &flow{key: *k}
+		f = t.arena.newFlow()
+		f.key = *k
 		if len(t.counts)+len(t.countsOld) > 0 {
 			if n, ok := t.counts[h]; ok {
 				f.count = n
@@ -237,9 +277,9 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	if f.packed != "" {
 		inc := t.newIncarnation()
 		unpackInto(inc, f.key, f.record(), &t.fins)
-		t.records.free(f.packed)
-		f.cur, f.packed = inc, ""
-		if p := f.prev; p != nil {
+		t.arena.free(f.packed)
+		f.cur, f.packed = t.hold(inc), ""
+		if p := t.prev(f); p != nil {
 			// Link the two again (pack cut the link): a refusal RST reaches
 			// the previous incarnation through it.
 			p.next = inc
@@ -250,8 +290,8 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	}
 	inc := t.route(f, s, at)
 	tx := Tx{Frame: s.Frame, At: at}
-	if f.prev != nil && inc == f.cur && s.Flags&capture.SYN == 0 && !t.prevOver(f.prev, at) && f.prev.stale(inc, s) {
-		f.prev.addStale(s, tx)
+	if p := t.prev(f); p != nil && inc == t.cur(f) && s.Flags&capture.SYN == 0 && !t.prevOver(p, at) && p.stale(inc, s) {
+		p.addStale(s, tx)
 		return
 	}
 	inc.apply(s, tx, t.twLen, &t.fins)
@@ -353,7 +393,7 @@ func (p *finPool) put(l []FinTx) {
 // route picks the incarnation a segment belongs to, starting a new one when the
 // segment opens a new connection on the 4-tuple.
 func (t *Tracker) route(f *flow, s *capture.Segment, at int64) *Incarnation {
-	cur := f.cur
+	cur := t.cur(f)
 	if cur == nil {
 		return t.start(f, s, at, nil)
 	}
@@ -465,7 +505,9 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 		if t.cfg.MaxConnections > 0 && t.held >= t.cfg.MaxConnections {
 			t.evict(at)
 			if f.gone { // its own 4-tuple was evicted: start over on a fresh entry
-				f = &flow{key: f.key, count: f.count}
+				key, count := f.key, f.count
+				f = t.arena.newFlow()
+				f.key, f.count = key, count
 				t.flows.put(f, keyHash(&f.key))
 				t.touch(f)
 				prev = nil
@@ -474,10 +516,11 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 		t.held++
 		t.startedSincePack++
 		t.stats.PeakHeld = max(t.stats.PeakHeld, t.held)
-		if old := f.prev; old != nil && old != prev {
+		if old := t.prev(f); old != nil && old != prev {
 			// A third incarnation: the one before the previous is over for good.
 			old.End, old.EndAt = EndReplaced, min(old.EndAt, at)
-			f.prev = nil
+			t.unhold(f.prev)
+			f.prev = 0
 			t.stats.Expired++
 			t.hand([]finished{finishedWhole(old)})
 		}
@@ -492,7 +535,14 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 			}
 		}
 	}
-	f.prev, f.cur = prev, inc
+	// The current incarnation (prev, when not nil) becomes the previous one; one
+	// before it, if still there (a batch tracker keeps them all in t.all), is let go.
+	if prev == nil {
+		t.unhold(f.cur)
+		f.cur = 0
+	}
+	t.unhold(f.prev)
+	f.prev, f.cur = f.cur, t.hold(inc)
 	if t.cfg.Done == nil {
 		t.all = append(t.all, inc)
 	}

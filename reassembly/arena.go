@@ -1,0 +1,222 @@
+package reassembly
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// arena holds what a streaming tracker keeps per 4-tuple, its flows and their packed
+// records, outside the collected heap, in chunks mapped from the system (mapChunk).
+//
+// Why: most of what a busy capture holds at once is flows of incarnations packed in
+// TIME_WAIT (it lasts a minute). On the Go heap each flow and record cost its size
+// rounded up to a size class, and the collector lets the heap grow by GOGC percent of
+// everything live before it collects: about 1.5 times their bytes at finack's GOGC of
+// 50. Here a record costs its length rounded up to 8 bytes and a flow its size, and
+// nothing more, and the collector neither marks nor counts them: their lifetimes are
+// known exactly (a record is freed when it is unpacked or handed out, a flow when its
+// 4-tuple is forgotten).
+//
+// Nothing in the arena points into the Go heap but into the arena's own memory (a
+// pointer there would not keep its target alive): a flow names its incarnations by
+// index (incRef), its record and the next flow of its chain are in the arena.
+//
+// A small tracker should not pay for system calls and whole mappings: the first
+// chunks (4, 16, 64 and 256 KB) and small regions are plain byte slices on the heap,
+// which the arena keeps alive (smallMemory); only past them is memory mapped.
+//
+// Slots are carved from the newest chunk and, once freed, kept for the next
+// allocation of the same size class (a multiple of arenaGrain), flows apart from
+// records: a capture's mix of sizes changes slowly, so freed slots are soon taken
+// again. Records longer than arenaMax get their own mapping. Chunks are given back
+// to the system only when the tracker finishes (release) or is collected.
+//
+// A record is a string whose bytes are in the arena: a string made with alloc must
+// be given to free exactly once, and never read after it (the slot is reused; tests
+// poison freed records, poisonFreed, so that a read after free cannot pass unseen).
+// A freed flow reads as gone until its slot is taken again (see freeFlow).
+type arena struct {
+	chunks [][]byte // every chunk mapped, for release
+	tail   []byte   // the unused end of the newest chunk
+	// freed: the freed slots of each size class (class c holds c*arenaGrain bytes).
+	// Pointers to memory outside the heap, which the collector ignores.
+	freed [arenaMax/arenaGrain + 1][]*byte
+	// freedFlows: the freed flows, never given to a record: a stale reference to a
+	// freed flow may still write its flags (freeFlow).
+	freedFlows []*flow
+	big        map[*byte][]byte // records longer than arenaMax and regions, each in its own mapping
+	used       int              // bytes of the slots in use (tests)
+}
+
+const (
+	arenaGrain = 8
+	// arenaMax: a longer record (hundreds of FIN retransmissions or stale
+	// segments) is mapped alone: rare, and it would waste a chunk's tail.
+	arenaMax   = 2048
+	arenaChunk = 1 << 20
+	// smallMemory: chunks and regions below this size are on the heap.
+	smallMemory = 256 << 10
+	flowClass   = (unsafe.Sizeof(flow{}) + arenaGrain - 1) / arenaGrain
+)
+
+// poisonFreed (tests): overwrite a freed record, so that a record read after free
+// fails to unpack or differs.
+var poisonFreed bool
+
+// newArena returns an arena whose chunks are given back when owner is collected, if
+// release was not called before.
+func newArena(owner *Tracker) *arena {
+	a := new(arena)
+	runtime.AddCleanup(owner, (*arena).release, a)
+	return a
+}
+
+// slot returns the memory of a slot of class c (c*arenaGrain bytes, 8-aligned).
+func (a *arena) slot(c int) *byte {
+	if fl := a.freed[c]; len(fl) > 0 {
+		p := fl[len(fl)-1]
+		a.freed[c] = fl[:len(fl)-1]
+		a.used += c * arenaGrain
+		return p
+	}
+	return a.carve(c)
+}
+
+// carve returns a new slot of class c from the newest chunk.
+func (a *arena) carve(c int) *byte {
+	size := c * arenaGrain
+	if len(a.tail) < size {
+		n := arenaChunk
+		if len(a.chunks) < 4 {
+			n = 4 << 10 << (2 * len(a.chunks)) // 4 KB, 16 KB, 64 KB, 256 KB
+		}
+		a.tail = memory(n)
+		a.chunks = append(a.chunks, a.tail)
+	}
+	p := &a.tail[0]
+	a.tail = a.tail[size:]
+	a.used += size
+	return p
+}
+
+// unslot frees a slot of class c.
+func (a *arena) unslot(p *byte, c int) {
+	a.freed[c] = append(a.freed[c], p)
+	a.used -= c * arenaGrain
+}
+
+// alloc returns a copy of b (not empty) as a record.
+func (a *arena) alloc(b []byte) string {
+	n := len(b)
+	var p *byte
+	if n > arenaMax {
+		m := memory(n)
+		if a.big == nil {
+			a.big = make(map[*byte][]byte)
+		}
+		p = &m[0]
+		a.big[p] = m
+		a.used += len(m)
+	} else {
+		p = a.slot((n + arenaGrain - 1) / arenaGrain)
+	}
+	copy(unsafe.Slice(p, n), b)
+	return unsafe.String(p, n)
+}
+
+// mapRegion maps n zeroed bytes for the arena's owner (the flow table), given back
+// by unmapRegion or release.
+func (a *arena) mapRegion(n int) []byte {
+	m := memory(n)
+	if a.big == nil {
+		a.big = make(map[*byte][]byte)
+	}
+	a.big[&m[0]] = m
+	return m
+}
+
+// memory returns n zeroed bytes: from the heap when small, else mapped.
+func memory(n int) []byte {
+	if n <= smallMemory {
+		return make([]byte, n)
+	}
+	return mapChunk(n)
+}
+
+// unmapRegion gives back a region from mapRegion.
+func (a *arena) unmapRegion(m []byte) {
+	delete(a.big, &m[0])
+	unmapChunk(m)
+}
+
+// free takes back a record made by alloc.
+func (a *arena) free(s string) {
+	n := len(s)
+	if n == 0 {
+		return
+	}
+	p := unsafe.StringData(s)
+	if poisonFreed {
+		b := unsafe.Slice(p, n)
+		for i := range b {
+			b[i] = 0xff // an unterminated varint: unpack panics
+		}
+	}
+	if n > arenaMax {
+		m := a.big[p]
+		delete(a.big, p)
+		a.used -= len(m)
+		unmapChunk(m)
+		return
+	}
+	a.unslot(p, (n+arenaGrain-1)/arenaGrain)
+}
+
+// newFlow returns a zeroed flow in the arena.
+func (a *arena) newFlow() *flow {
+	var f *flow
+	if n := len(a.freedFlows); n > 0 {
+		f = a.freedFlows[n-1]
+		a.freedFlows = a.freedFlows[:n-1]
+		a.used += int(flowClass) * arenaGrain
+	} else {
+		f = (*flow)(unsafe.Pointer(a.carve(int(flowClass))))
+	}
+	*f = flow{}
+	return f
+}
+
+// freeFlow takes back a flow its tracker forgot, which holds no incarnation nor
+// record any more. Until the slot is taken again (newFlow) the flow reads as gone,
+// its other fields as they were (Tracker.forget). Stale references to it may remain
+// (an entry of the sweep schedule, the lists of flows touched or to visit again):
+// until the slot is taken again they find it gone, after that they find another
+// flow, which they visit or look at once more than needed. That is harmless: a visit
+// or a packing pass changes nothing a flow's report shows by coming more often
+// (TestSweepScheduleMissesNothing visits every flow at every sweep), and each looks
+// at the flow's own state, not at what the reference remembered of it. A sweep
+// clears the flags of the flows its lists name (touched, again, dueSet), so a freed
+// flow's slot goes only to another flow, never to a record.
+func (a *arena) freeFlow(f *flow) {
+	f.gone = true
+	a.freedFlows = append(a.freedFlows, f)
+	a.used -= int(flowClass) * arenaGrain
+}
+
+// release gives every chunk back to the system. Nothing of the arena may be read
+// after it; the arena may be used again.
+func (a *arena) release() {
+	for _, c := range a.chunks {
+		unmapChunk(c)
+	}
+	for _, m := range a.big {
+		unmapChunk(m)
+	}
+	clear(a.chunks)
+	a.chunks, a.tail, a.big = a.chunks[:0], nil, nil
+	for i := range a.freed {
+		a.freed[i] = nil
+	}
+	a.freedFlows = nil
+	a.used = 0
+}
