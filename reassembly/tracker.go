@@ -63,7 +63,7 @@ const DefaultTimeWait = 60 * time.Second
 type flow struct {
 	cur, prev incRef
 	// packed is the current incarnation as a compact record while it is quiet (cur
-	// is nil then; see pack.go): a string, two words instead of a slice's three.
+	// is 0 then; see pack.go): a string, two words instead of a slice's three.
 	packed string
 	key    FlowKey
 	chain  *flow // the next flow whose key has the same hash (flowTable)
