@@ -143,7 +143,8 @@ func TestArenaFlows(t *testing.T) {
 	}
 }
 
-// heldArenaBytes is what the arena must hold for the flows and their records.
+// heldArenaBytes is what the arena must hold for the flows and their records (and
+// checks that a packed previous incarnation is beside a packed current one).
 func (t *Tracker) heldArenaBytes() int {
 	n := 0
 	t.flows.each(func(f *flow) {
@@ -151,16 +152,28 @@ func (t *Tracker) heldArenaBytes() int {
 		if l := len(f.packed); l > 0 {
 			n += recordSize(l)
 		}
+		if l := len(t.packedPrev(f)); l > 0 {
+			n += recordSize(l)
+		}
 	})
+	if len(t.prevPacked) > 0 {
+		for f := range t.prevPacked {
+			if f.packed == "" || f.gone {
+				panic("a packed previous incarnation on a flow whose current one is not packed")
+			}
+		}
+	}
 	return n
 }
 
 // TestArenaFreed: on every committed capture, with every incarnation packed after
-// every segment (each segment then unpacks one), the arena holds exactly the flows
-// and their records after each segment, the table of incarnations exactly the ones
-// the flows hold, and nothing once the tracker finished.
+// every segment (each segment then unpacks one, and the previous one of its 4-tuple),
+// the arena holds exactly the flows and their records after each segment, the table
+// of incarnations exactly the ones the flows hold, and nothing once the tracker
+// finished.
 func TestArenaFreed(t *testing.T) {
 	cfgs := []Config{{}, {TimeWait: time.Millisecond}, {MaxConnections: 3}}
+	prevsPacked := 0 // segments after which a previous incarnation was packed
 	for _, file := range committedCaptures(t) {
 		segs, _ := readSegments(t, file)
 		for i, cfg := range cfgs {
@@ -185,14 +198,18 @@ func TestArenaFreed(t *testing.T) {
 						}
 					}
 				})
+				prevsPacked += len(tr.prevPacked)
 				if inTable := len(tr.incs) - 1 - len(tr.incsFree); inTable != held {
 					t.Fatalf("%s config %d, segment %d: %d incarnations in the table, the flows hold %d", filepath.Base(file), i, j, inTable, held)
 				}
 			}
 			tr.Finish(end)
-			if tr.arena.used != 0 || len(tr.arena.chunks) != 0 || len(tr.incs) != 1 {
-				t.Fatalf("%s config %d: after Finish the arena holds %d bytes in %d chunks, the table %d incarnations", filepath.Base(file), i, tr.arena.used, len(tr.arena.chunks), len(tr.incs)-1)
+			if tr.arena.used != 0 || len(tr.arena.chunks) != 0 || len(tr.incs) != 1 || len(tr.prevPacked) != 0 {
+				t.Fatalf("%s config %d: after Finish the arena holds %d bytes in %d chunks, the table %d incarnations, %d previous ones packed", filepath.Base(file), i, tr.arena.used, len(tr.arena.chunks), len(tr.incs)-1, len(tr.prevPacked))
 			}
 		}
+	}
+	if prevsPacked == 0 {
+		t.Error("no previous incarnation was ever packed: packPrev was not exercised")
 	}
 }

@@ -42,6 +42,9 @@ func (t *Tracker) Each(fn func(*Incarnation)) {
 			fn(c)
 		}
 		if f.packed != "" {
+			if rec := t.packedPrev(f); rec != "" {
+				fn(unpack(f.key, recordBytes(rec)))
+			}
 			fn(unpack(f.key, f.record()))
 		}
 	})
@@ -115,6 +118,11 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 	if f.gone {
 		return
 	}
+	if rec := t.packedPrev(f); rec != "" {
+		if h, _ := readHeader(recordBytes(rec)); now-h.lastAt > h.wait {
+			t.unpackPrev(f) // over: whole again, to be handed out below
+		}
+	}
 	if p := t.prev(f); p != nil && t.prevOver(p, now) {
 		p.End, p.EndAt = EndReplaced, min(p.EndAt, now)
 		*done = append(*done, finishedWhole(p))
@@ -138,6 +146,7 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 		}
 	} else if f.packed != "" {
 		if h, _ := readHeader(f.record()); h.wait >= 0 && now-h.lastAt > h.wait {
+			t.unpackPrev(f) // (a previous incarnation packed only beside a packed current one)
 			*done = append(*done, packedEnd(f, h.reason, now))
 			t.count(h.reason)
 			f.packed = ""
@@ -160,6 +169,9 @@ func (t *Tracker) schedule(f *flow, now, wait int64) {
 	due := maxTime
 	if p := t.prev(f); p != nil {
 		due = min(due, t.prevOverAt(p))
+	} else if rec := t.packedPrev(f); rec != "" {
+		h, _ := readHeader(recordBytes(rec))
+		due = min(due, satAdd(h.lastAt, h.wait+1)) // its prevOverAt (packPrev)
 	}
 	if c := t.cur(f); c != nil {
 		if wait >= 0 {
@@ -266,9 +278,9 @@ type packCand struct {
 
 // pack replaces the flow's current incarnation by its record, unless the live
 // display's touched list holds it. The link to the incarnation before it (still
-// held for its stale segments: it stays whole) is cut, as handing that one out
-// would cut it: the record cannot keep a pointer, and nothing reads the link but a
-// Done that keeps incarnations (see Reuse.Prev).
+// held for its stale segments) is cut, as handing that one out would cut it: the
+// record cannot keep a pointer, and nothing reads the link but a Done that keeps
+// incarnations (see Reuse.Prev). That one is packed too (packPrev).
 func (t *Tracker) pack(f *flow) {
 	c := t.cur(f)
 	if t.noPack || c == nil || c.touched || c.next != nil {
@@ -290,6 +302,67 @@ func (t *Tracker) pack(f *flow) {
 	t.stats.Packed++
 	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
 		t.recycle(c)
+	}
+	if p := t.prev(f); p != nil {
+		t.packPrev(f, p)
+	}
+}
+
+// packPrev packs the previous incarnation of a flow whose current one was just
+// packed: a reused 4-tuple's previous connection is held, for its stale segments,
+// until its TIME_WAIT is over (a minute), and whole it took about 1 KB. It is kept
+// apart (Tracker.prevPacked), only while the current one is packed too: anything
+// that unpacks the current one, or looks at the previous one, unpacks it first
+// (unpackPrev), so the rest of the tracker sees it whole. Its header's wait puts its
+// expiry at prevOverAt, which nothing can move while it is packed (only its segments
+// change it).
+func (t *Tracker) packPrev(f *flow, p *Incarnation) {
+	if p.touched || p.Reuse != nil && p.Reuse.Prev != nil {
+		return
+	}
+	p.next = nil // the current incarnation, packed
+	wait := max(t.prevOverAt(p)-p.Last.At-1, 0)
+	var us bool
+	t.packBuf, us = packTry(t.packBuf, p, packHeader{first: p.First, lastAt: p.Last.At, wait: wait, reason: EndReplaced}, t.packRecent, !t.packNS)
+	t.packNS = t.packNS || !us
+	if t.prevPacked == nil {
+		t.prevPacked = make(map[*flow]string)
+	}
+	t.prevPacked[f] = t.arena.alloc(t.packBuf)
+	t.unhold(f.prev)
+	f.prev = 0
+	t.stats.Packed++
+	if !t.cfg.Touched {
+		t.recycle(p)
+	}
+}
+
+// packedPrev is the record of the flow's packed previous incarnation ("": none).
+// Only a flow whose current incarnation is packed can have one.
+func (t *Tracker) packedPrev(f *flow) string {
+	if f.packed == "" || len(t.prevPacked) == 0 {
+		return ""
+	}
+	return t.prevPacked[f]
+}
+
+// unpackPrev makes the flow's packed previous incarnation, if any, whole again,
+// linked to the current one if that is whole.
+func (t *Tracker) unpackPrev(f *flow) {
+	rec := t.packedPrev(f)
+	if rec == "" {
+		return
+	}
+	delete(t.prevPacked, f)
+	p := t.newIncarnation()
+	unpackInto(p, f.key, recordBytes(rec), &t.fins)
+	t.arena.free(rec)
+	f.prev = t.hold(p)
+	if c := t.cur(f); c != nil {
+		p.next = c
+		if c.Reuse != nil {
+			c.Reuse.Prev = p
+		}
 	}
 }
 
@@ -338,6 +411,10 @@ func (t *Tracker) evict(now int64) {
 		if f.packed != "" {
 			h, _ := readHeader(f.record())
 			last = max(last, h.lastAt)
+			if rec := t.packedPrev(f); rec != "" {
+				h, _ := readHeader(recordBytes(rec))
+				last = max(last, h.lastAt)
+			}
 		}
 		if last == -1<<63 {
 			return // the entry of the incarnation being started
@@ -349,6 +426,7 @@ func (t *Tracker) evict(now int64) {
 	var done []finished
 	for _, c := range cands[:n] {
 		f := c.f
+		t.unpackPrev(f)
 		for _, inc := range [2]*Incarnation{t.prev(f), t.cur(f)} {
 			if inc != nil {
 				if inc.End == EndCaptureEnd {

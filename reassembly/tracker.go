@@ -139,6 +139,8 @@ type Tracker struct {
 	arena    *arena
 	incs     []*Incarnation
 	incsFree []incRef
+	// prevPacked: the packed previous incarnations, by flow (packPrev).
+	prevPacked map[*flow]string
 	// packNS: a record could not be packed in microseconds (packTry): times in
 	// nanoseconds, pack them so from now on.
 	packNS bool
@@ -207,6 +209,7 @@ func (t *Tracker) Finish(end int64) {
 	var whole []finished
 	packed := make([]packedFinal, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
+		t.unpackPrev(f)
 		for _, inc := range [2]*Incarnation{t.prev(f), t.cur(f)} {
 			if inc != nil {
 				if inc.End == EndCaptureEnd {
@@ -275,6 +278,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 		t.touch(f)
 	}
 	if f.packed != "" {
+		t.unpackPrev(f)
 		inc := t.newIncarnation()
 		unpackInto(inc, f.key, f.record(), &t.fins)
 		t.arena.free(f.packed)
