@@ -527,24 +527,49 @@ func (t *Tracker) hand(done []finished) {
 }
 
 // handFinal hands out what Finish found held, whole and packed, merged in order of
-// first frame, the packed ones finished at the capture's end.
-func (t *Tracker) handFinal(whole []finished, packed []packedFinal, end int64) {
+// first frame: the packed current incarnations finished at the capture's end, the
+// packed previous ones as they were packed (replaced), each unpacked at its turn.
+func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end int64) {
+	byFirst := func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) }
 	slices.SortFunc(whole, func(a, b finished) int { return cmp.Compare(a.first, b.first) })
-	slices.SortFunc(packed, func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) })
-	for len(whole) > 0 || len(packed) > 0 {
-		if len(packed) == 0 || len(whole) > 0 && whole[0].first < packed[0].first {
+	slices.SortFunc(packed, byFirst)
+	slices.SortFunc(prevs, byFirst)
+	const none = ^uint64(0) // (no frame is numbered so)
+	head := func(l []packedFinal) uint64 {
+		if len(l) == 0 {
+			return none
+		}
+		return l[0].first
+	}
+	for len(whole)+len(packed)+len(prevs) > 0 {
+		w := none
+		if len(whole) > 0 {
+			w = whole[0].first
+		}
+		switch c, p := head(packed), head(prevs); {
+		case w < c && w < p:
 			inc := whole[0].inc
 			whole[0] = finished{}
 			whole = whole[1:]
 			t.give(inc)
-			continue
+		case p < c:
+			f := prevs[0].f
+			prevs[0] = packedFinal{}
+			prevs = prevs[1:]
+			rec := t.prevPacked[f]
+			delete(t.prevPacked, f)
+			inc := t.newIncarnation()
+			unpackInto(inc, f.key, recordBytes(rec), &t.fins)
+			t.arena.free(rec)
+			t.give(inc)
+		default:
+			f := packed[0].f
+			packed[0] = packedFinal{}
+			packed = packed[1:]
+			inc := t.unpackFinished(f, f.packed, EndCaptureEnd, end)
+			f.packed = ""
+			t.give(inc)
 		}
-		f := packed[0].f
-		packed[0] = packedFinal{}
-		packed = packed[1:]
-		inc := t.unpackFinished(f, f.packed, EndCaptureEnd, end)
-		f.packed = ""
-		t.give(inc)
 	}
 }
 

@@ -207,9 +207,13 @@ func (t *Tracker) Finish(end int64) {
 	// finished entries; the packed ones, most of what a busy capture holds, as 16-byte
 	// (first frame, flow) pairs: the flow keeps its record until its turn.
 	var whole []finished
+	var prevs []packedFinal // packed previous incarnations (packPrev), their records in t.prevPacked
 	packed := make([]packedFinal, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
-		t.unpackPrev(f)
+		if rec := t.packedPrev(f); rec != "" {
+			h, _ := readHeader(recordBytes(rec))
+			prevs = append(prevs, packedFinal{h.first.Frame, f})
+		}
 		for _, inc := range [2]*Incarnation{t.prev(f), t.cur(f)} {
 			if inc != nil {
 				if inc.End == EndCaptureEnd {
@@ -230,7 +234,7 @@ func (t *Tracker) Finish(end int64) {
 	t.touchedFlows, t.again, t.due = nil, nil, nil
 	clear(t.incs)
 	t.incs, t.incsFree = t.incs[:1], nil
-	t.handFinal(whole, packed, end)
+	t.handFinal(whole, packed, prevs, end)
 	t.arena.release() // every flow and record was handed out
 }
 
