@@ -28,7 +28,8 @@ import (
 // Slots are carved from the newest chunk and, once freed, kept for the next
 // allocation of the same size class (a multiple of arenaGrain), flows apart from
 // records: a capture's mix of sizes changes slowly, so freed slots are soon taken
-// again. Records longer than arenaMax get their own mapping. Chunks are given back
+// again. Records longer than arenaMax get their own memory (memory: mapped unless
+// small). Chunks are given back
 // to the system only when the tracker finishes (release) or is collected.
 //
 // A record is a string whose bytes are in the arena: a string made with alloc must
@@ -38,8 +39,8 @@ import (
 type arena struct {
 	chunks [][]byte // every chunk mapped, for release
 	tail   []byte   // the unused end of the newest chunk
-	// freed: the freed slots of each size class (class c holds c*arenaGrain bytes).
-	// Pointers to memory outside the heap, which the collector ignores.
+	// freed: the freed slots of each size class (class c holds c*arenaGrain bytes),
+	// in the arena's chunks.
 	freed [arenaMax/arenaGrain + 1][]*byte
 	// freedFlows: the freed flows, never given to a record: a stale reference to a
 	// freed flow may still write its flags (freeFlow).
