@@ -29,8 +29,8 @@ import (
 // allocation of the same size class (a multiple of arenaGrain), flows apart from
 // records: a capture's mix of sizes changes slowly, so freed slots are soon taken
 // again. Records longer than arenaMax get their own memory (memory: mapped unless
-// small). Chunks are given back
-// to the system only when the tracker finishes (release) or is collected.
+// small). Chunks are given back to the system only when the tracker finishes
+// (release) or is collected.
 //
 // A record is a string whose bytes are in the arena: a string made with alloc must
 // be given to free exactly once, and never read after it (the slot is reused; tests
