@@ -107,7 +107,8 @@ func TestArenaRecords(t *testing.T) {
 }
 
 // TestArenaFlows: flows from the arena are zeroed, distinct and aligned; a freed one
-// reads as gone, keeps its key, and its slot is the next one given.
+// reads as gone, keeps its key, its slot goes to no record and is the next flow
+// given.
 func TestArenaFlows(t *testing.T) {
 	var a arena
 	defer a.release()
@@ -137,6 +138,11 @@ func TestArenaFlows(t *testing.T) {
 	a.freeFlow(f)
 	if !f.gone || f.key.LoPort != 7 {
 		t.Errorf("freed flow: gone %v, key port %d (want gone, 7)", f.gone, f.key.LoPort)
+	}
+	// A record of a flow's size never takes a freed flow's slot: stale references
+	// to the flow may still write its flags.
+	if r := a.alloc(make([]byte, flowClass*arenaGrain)); unsafe.StringData(r) == (*byte)(unsafe.Pointer(f)) {
+		t.Errorf("a record took the slot of a freed flow")
 	}
 	if g := a.newFlow(); g != f || g.gone || *g != (flow{}) {
 		t.Errorf("the freed slot is not the next one given, or not zeroed: %p %p %+v", g, f, *g)

@@ -293,19 +293,34 @@ func (t *Tracker) pack(f *flow) {
 		c.Reuse.Prev = nil
 	}
 	wait, reason := t.overAfter(c)
-	var us bool
-	t.packBuf, us = packTry(t.packBuf, c, packHeader{first: c.First, lastAt: c.Last.At, wait: wait, reason: reason}, t.packRecent, !t.packNS)
-	t.packNS = t.packNS || !us
-	f.packed = t.arena.alloc(t.packBuf)
+	f.packed = t.packRecord(c, wait, reason)
 	t.unhold(f.cur)
 	f.cur = 0
-	t.stats.Packed++
-	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
-		t.recycle(c)
-	}
 	if p := t.prev(f); p != nil {
 		t.packPrev(f, p)
 	}
+}
+
+// packRecord packs inc (the header: over when quiet longer than wait, for reason)
+// into a record in the arena, and recycles inc.
+func (t *Tracker) packRecord(inc *Incarnation, wait int64, reason EndReason) string {
+	var us bool
+	t.packBuf, us = packTry(t.packBuf, inc, packHeader{first: inc.First, lastAt: inc.Last.At, wait: wait, reason: reason}, t.packRecent, !t.packNS)
+	t.packNS = t.packNS || !us
+	t.stats.Packed++
+	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
+		t.recycle(inc)
+	}
+	return t.arena.alloc(t.packBuf)
+}
+
+// unpackRecord returns the incarnation of a record on 4-tuple k (its memory reused
+// when some is free), and frees the record.
+func (t *Tracker) unpackRecord(k FlowKey, rec string) *Incarnation {
+	inc := t.newIncarnation()
+	unpackInto(inc, k, recordBytes(rec), &t.fins)
+	t.arena.free(rec)
+	return inc
 }
 
 // packPrev packs the previous incarnation of a flow whose current one was just
@@ -321,20 +336,12 @@ func (t *Tracker) packPrev(f *flow, p *Incarnation) {
 		return
 	}
 	p.next = nil // the current incarnation, packed
-	wait := max(t.prevOverAt(p)-p.Last.At-1, 0)
-	var us bool
-	t.packBuf, us = packTry(t.packBuf, p, packHeader{first: p.First, lastAt: p.Last.At, wait: wait, reason: EndReplaced}, t.packRecent, !t.packNS)
-	t.packNS = t.packNS || !us
 	if t.prevPacked == nil {
 		t.prevPacked = make(map[*flow]string)
 	}
-	t.prevPacked[f] = t.arena.alloc(t.packBuf)
+	t.prevPacked[f] = t.packRecord(p, max(t.prevOverAt(p)-p.Last.At-1, 0), EndReplaced)
 	t.unhold(f.prev)
 	f.prev = 0
-	t.stats.Packed++
-	if !t.cfg.Touched {
-		t.recycle(p)
-	}
 }
 
 // packedPrev is the record of the flow's packed previous incarnation ("": none).
@@ -354,9 +361,7 @@ func (t *Tracker) unpackPrev(f *flow) {
 		return
 	}
 	delete(t.prevPacked, f)
-	p := t.newIncarnation()
-	unpackInto(p, f.key, recordBytes(rec), &t.fins)
-	t.arena.free(rec)
+	p := t.unpackRecord(f.key, rec)
 	f.prev = t.hold(p)
 	if c := t.cur(f); c != nil {
 		p.next = c
@@ -558,10 +563,7 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end i
 			prevs = prevs[1:]
 			rec := t.prevPacked[f]
 			delete(t.prevPacked, f)
-			inc := t.newIncarnation()
-			unpackInto(inc, f.key, recordBytes(rec), &t.fins)
-			t.arena.free(rec)
-			t.give(inc)
+			t.give(t.unpackRecord(f.key, rec)) // as it was packed: replaced
 		default:
 			f := packed[0].f
 			packed[0] = packedFinal{}
@@ -576,9 +578,7 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end i
 // unpackFinished unpacks the record of flow f, finished at endAt for reason, and
 // frees the record.
 func (t *Tracker) unpackFinished(f *flow, packed string, reason EndReason, endAt int64) *Incarnation {
-	inc := t.newIncarnation()
-	unpackInto(inc, f.key, recordBytes(packed), &t.fins)
-	t.arena.free(packed)
+	inc := t.unpackRecord(f.key, packed)
 	inc.End, inc.EndAt = reason, endAt
 	return inc
 }

@@ -283,9 +283,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	}
 	if f.packed != "" {
 		t.unpackPrev(f)
-		inc := t.newIncarnation()
-		unpackInto(inc, f.key, f.record(), &t.fins)
-		t.arena.free(f.packed)
+		inc := t.unpackRecord(f.key, f.packed)
 		f.cur, f.packed = t.hold(inc), ""
 		if p := t.prev(f); p != nil {
 			// Link the two again (pack cut the link): a refusal RST reaches
@@ -543,12 +541,9 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 			}
 		}
 	}
-	// The current incarnation (prev, when not nil) becomes the previous one; one
-	// before it, if still there (a batch tracker keeps them all in t.all), is let go.
-	if prev == nil {
-		t.unhold(f.cur)
-		f.cur = 0
-	}
+	// The current incarnation (prev; none when prev is nil, see route) becomes the
+	// previous one; one before it, if still there (a batch tracker keeps them all in
+	// t.all), is let go.
 	t.unhold(f.prev)
 	f.prev, f.cur = f.cur, t.hold(inc)
 	if t.cfg.Done == nil {
