@@ -205,12 +205,29 @@ type dueEntry struct {
 }
 
 // dueHeap is a binary min-heap of entries by time. Its entries are 16 bytes in one
-// array: sifting never touches the flows.
-type dueHeap []dueEntry
+// array: sifting never touches the flows. A tracker's schedule is in memory from its
+// arena (mem), like the flows it points to: it holds an entry or two per flow held,
+// and on the collected heap it cost that again in the collector's headroom and in
+// the arrays append left behind as it grew. (mem nil: on the heap, for tests.)
+type dueHeap struct {
+	a   []dueEntry
+	mem *arena
+}
+
+// dueMin is the entries of a new schedule (4 KB).
+const dueMin = 256
+
+func (h *dueHeap) len() int { return len(h.a) }
+
+// next is the earliest entry; the heap must not be empty.
+func (h *dueHeap) next() dueEntry { return h.a[0] }
 
 func (h *dueHeap) push(e dueEntry) {
-	*h = append(*h, e)
-	a := *h
+	if len(h.a) == cap(h.a) {
+		h.resize(max(dueMin, 2*cap(h.a)))
+	}
+	h.a = append(h.a, e)
+	a := h.a
 	for i := len(a) - 1; i > 0; {
 		p := (i - 1) / 2
 		if a[p].due <= a[i].due {
@@ -222,18 +239,43 @@ func (h *dueHeap) push(e dueEntry) {
 }
 
 func (h *dueHeap) pop() dueEntry {
-	a := *h
+	a := h.a
 	top := a[0]
 	last := len(a) - 1
 	a[0] = a[last]
 	a[last] = dueEntry{}
 	a = a[:last]
-	*h = a
-	a.down(0)
+	h.a = a
+	down(a, 0)
 	return top
 }
 
-func (a dueHeap) down(i int) {
+// resize moves the entries to an array of n (at least len) entries.
+func (h *dueHeap) resize(n int) {
+	old := h.a
+	if h.mem == nil {
+		h.a = append(make([]dueEntry, 0, n), old...)
+		return
+	}
+	m := h.mem.mapRegion(n * int(unsafe.Sizeof(dueEntry{})))
+	h.a = append(unsafe.Slice((*dueEntry)(unsafe.Pointer(&m[0])), n)[:0], old...)
+	h.unmap(old)
+}
+
+// unmap gives back the region behind a (mapped by resize; none if a has no capacity).
+func (h *dueHeap) unmap(a []dueEntry) {
+	if h.mem != nil && cap(a) > 0 {
+		h.mem.unmapRegion(unsafe.Slice((*byte)(unsafe.Pointer(&a[:1][0])), cap(a)*int(unsafe.Sizeof(dueEntry{}))))
+	}
+}
+
+// release gives the schedule's memory back; it is empty after it.
+func (h *dueHeap) release() {
+	h.unmap(h.a)
+	h.a = nil
+}
+
+func down(a []dueEntry, i int) {
 	for {
 		l := 2*i + 1
 		if l >= len(a) {
@@ -255,9 +297,11 @@ func (a dueHeap) down(i int) {
 func (e dueEntry) current() bool { return !e.f.gone && e.f.dueSet && e.f.due == e.due }
 
 // compact drops the stale entries, when they have come to outnumber the others: a
-// flow forgotten (evicted) before its time keeps no memory alive for long.
+// flow forgotten (evicted) before its time keeps no memory alive for long. An array
+// left mostly empty is moved to a smaller one (after a burst of
+// connections, the schedule shrinks with them): it keeps room for as many again.
 func (h *dueHeap) compact() {
-	a := *h
+	a := h.a
 	n := 0
 	for _, e := range a {
 		if e.current() {
@@ -268,9 +312,12 @@ func (h *dueHeap) compact() {
 	clear(a[n:])
 	a = a[:n]
 	for i := n/2 - 1; i >= 0; i-- {
-		a.down(i)
+		down(a, i)
 	}
-	*h = a
+	h.a = a
+	if c := cap(a); c > dueMin && n < c/4 {
+		h.resize(max(dueMin, 2*n))
+	}
 }
 
 // satAdd is a + b (b >= 0) without wrapping past the largest time.

@@ -67,46 +67,74 @@ func TestFlowTableCollisions(t *testing.T) {
 }
 
 // TestDueHeap: entries come out in time order, and compact keeps exactly the
-// current ones.
+// current ones, on the heap and in an arena's memory (where the array grows by
+// mapping a larger region, and shrinks when compact leaves it mostly empty).
 func TestDueHeap(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	var h dueHeap
-	flows := make([]*flow, 200)
-	for i := range flows {
-		flows[i] = &flow{}
-	}
-	for range 2000 {
-		f := flows[r.IntN(len(flows))]
-		due := int64(r.IntN(1000))
-		f.due, f.dueSet = due, true // the older entries of f become stale
-		h.push(dueEntry{due, f})
-	}
-	flows[0].gone = true
-	h.compact()
-	want := 0
-	for _, f := range flows {
-		if f.dueSet && !f.gone {
-			want++
-		}
-	}
-	if len(h) < want {
-		t.Fatalf("%d entries after compact, %d flows scheduled", len(h), want)
-	}
-	last := int64(-1)
-	popped := map[*flow]bool{}
-	for len(h) > 0 {
-		e := h.pop()
-		if e.due < last {
-			t.Fatalf("entry at %d after one at %d", e.due, last)
-		}
-		if !e.current() { // (a flow pushed twice at the same time has two current entries)
-			t.Fatalf("compact kept a stale entry at %d", e.due)
-		}
-		last = e.due
-		popped[e.f] = true
-	}
-	if len(popped) != want {
-		t.Fatalf("%d of %d scheduled flows had an entry", len(popped), want)
+	for _, tc := range []struct {
+		name  string
+		mem   *arena
+		flows int
+	}{
+		{"heap", nil, 200},
+		{"arena", new(arena), 200},
+		{"arena, grown past the heap's chunk size", new(arena), 40000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, 4))
+			h := dueHeap{mem: tc.mem}
+			flows := make([]*flow, tc.flows)
+			for i := range flows {
+				flows[i] = &flow{}
+			}
+			for range 10 * tc.flows {
+				f := flows[r.IntN(len(flows))]
+				due := int64(r.IntN(1000))
+				f.due, f.dueSet = due, true // the older entries of f become stale
+				h.push(dueEntry{due, f})
+			}
+			grown := cap(h.a)
+			// All but one flow in ten forgotten: compact keeps a tenth of them and
+			// gives back at least half the array.
+			for i, f := range flows {
+				f.gone = i%10 != 0
+			}
+			h.compact()
+			if cap(h.a) > grown/2 && grown > dueMin {
+				t.Errorf("capacity %d after compact to %d entries, was %d", cap(h.a), h.len(), grown)
+			}
+			want := 0
+			for _, f := range flows {
+				if f.dueSet && !f.gone {
+					want++
+				}
+			}
+			if h.len() < want {
+				t.Fatalf("%d entries after compact, %d flows scheduled", h.len(), want)
+			}
+			last := int64(-1)
+			popped := map[*flow]bool{}
+			for h.len() > 0 {
+				e := h.pop()
+				if e.due < last {
+					t.Fatalf("entry at %d after one at %d", e.due, last)
+				}
+				if !e.current() { // (a flow pushed twice at the same time has two current entries)
+					t.Fatalf("compact kept a stale entry at %d", e.due)
+				}
+				last = e.due
+				popped[e.f] = true
+			}
+			if len(popped) != want {
+				t.Fatalf("%d of %d scheduled flows had an entry", len(popped), want)
+			}
+			h.release()
+			if tc.mem != nil {
+				if len(tc.mem.big) != 0 {
+					t.Errorf("%d regions left mapped after release", len(tc.mem.big))
+				}
+				tc.mem.release()
+			}
+		})
 	}
 }
 

@@ -133,7 +133,11 @@ type Tracker struct {
 	// counts is full it becomes countsOld and the older one is dropped.
 	counts, countsOld map[uint64]uint32
 	countsGen         int
-	packBuf           []byte // scratch for pack
+	// sweepDone, handOrder: a sweep's finished incarnations and the order to hand
+	// them out in (scratch, kept between sweeps: keepScratch).
+	sweepDone []finished
+	handOrder []handOrder
+	packBuf   []byte // scratch for pack
 	// arena: the flows and their packed records (arena.go); incs: the incarnations
 	// the flows hold (incRef; incs[0] is nil), incsFree the indexes free in it.
 	arena    *arena
@@ -181,6 +185,7 @@ func NewTracker(cfg Config) *Tracker {
 	t := &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), countsGen: countsGeneration, packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery}
 	t.arena = newArena(t)
 	t.flows = newFlowTable(t.arena)
+	t.due.mem = t.arena
 	t.incs = []*Incarnation{nil}
 	return t
 }
@@ -231,7 +236,8 @@ func (t *Tracker) Finish(end int64) {
 	// Give back the table, and let the collector have the schedule, while the rest
 	// is handed out.
 	t.flows.release()
-	t.touchedFlows, t.again, t.due = nil, nil, nil
+	t.due.release()
+	t.touchedFlows, t.again = nil, nil
 	clear(t.incs)
 	t.incs, t.incsFree = t.incs[:1], nil
 	t.handFinal(whole, packed, prevs, end)

@@ -40,9 +40,11 @@ func (k Key) compare(o Key) int {
 const (
 	DefaultMaxRecords = 1 << 15
 	DefaultMaxBytes   = 4 << 20
-	DefaultMaxRuns    = 1024
-	writeBuffer       = 256 << 10
-	maxBatchBytes     = 1 << 30 // offsets in the batch are 32 bits
+	// MaxRuns unset: MaxBytes / minReadBuffer, within these bounds (see Options).
+	minDefaultRuns = 16
+	maxDefaultRuns = 1024
+	writeBuffer    = 256 << 10
+	maxBatchBytes  = 1 << 30 // offsets in the batch are 32 bits
 
 	// The read buffer of each run while merging: its share of MaxBytes, so that a
 	// few runs are read in few system calls (16 KiB a call made thousands of calls
@@ -68,6 +70,10 @@ type Options struct {
 	// MaxRuns: runs merged at once. MaxRuns runs of a size are merged into one
 	// (another pass over their records; the passes grow with the logarithm of the
 	// records), so that the runs, and their read buffers when merging, stay bounded.
+	// Unset (0), it is MaxBytes / 16 KiB (from 16 to 1024): the read buffers of such
+	// a merge, 16 KiB a run, take about MaxBytes, like the batch. (A fixed 1024 had
+	// every Sorter of a ten-million-connection report hold 16 MiB of read buffers
+	// for the minute its first merge took: the peak of the whole run.)
 	MaxRuns int
 	// Dir holds the temporary file; "" for os.TempDir().
 	Dir string
@@ -76,8 +82,9 @@ type Options struct {
 // Share returns the bounds of one of n Sorters that share o's memory (n Sorters of
 // the records of one report, merged at the end by Merge): MaxRecords and MaxBytes
 // (their defaults if unset) divided by n, at least one record and one byte. MaxRuns
-// stays: it bounds the merges of each Sorter, and the read buffers of the final Merge
-// share the MaxBytes of all n.
+// stays when set (unset, each Sorter's follows its share of MaxBytes): it bounds the
+// merges of each Sorter, and the read buffers of the final Merge share the MaxBytes
+// of all n.
 func (o Options) Share(n int) Options {
 	if n <= 1 {
 		return o
@@ -148,7 +155,7 @@ func New(opt Options) *Sorter {
 	}
 	opt.MaxBytes = min(opt.MaxBytes, maxBatchBytes)
 	if opt.MaxRuns < 2 {
-		opt.MaxRuns = DefaultMaxRuns
+		opt.MaxRuns = min(max(opt.MaxBytes/minReadBuffer, minDefaultRuns), maxDefaultRuns)
 	}
 	return &Sorter{opt: opt}
 }

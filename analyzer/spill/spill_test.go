@@ -353,11 +353,36 @@ func TestShare(t *testing.T) {
 			if n == 1 && s != whole {
 				t.Errorf("%+v.Share(1) = %+v", o, s)
 			}
-			if s.MaxRuns != whole.MaxRuns || s.MaxRecords < 1 || s.MaxBytes < 1 ||
+			if (o.MaxRuns != 0 && s.MaxRuns != whole.MaxRuns) || s.MaxRecords < 1 || s.MaxBytes < 1 ||
 				(whole.MaxRecords >= n && s.MaxRecords*n > whole.MaxRecords) || (whole.MaxBytes >= n && s.MaxBytes*n > whole.MaxBytes) {
 				t.Errorf("%+v.Share(%d) = %+v: not a share of %+v", o, n, s, whole)
 			}
 		}
+	}
+}
+
+// TestDefaultMaxRuns: unset, MaxRuns lets a merge of that many runs read them through
+// buffers that add up to about MaxBytes (at most 16 runs of 16 KiB past it), and
+// stays from 16 to 1024.
+func TestDefaultMaxRuns(t *testing.T) {
+	for _, tc := range []struct{ maxBytes, runs int }{
+		{1, 16},
+		{64 << 10, 16},
+		{DefaultMaxBytes / 2, 128}, // a share of two workers: the peak of a 10M-connection report
+		{DefaultMaxBytes, 256},
+		{100 << 20, 1024},
+		{1 << 30, 1024},
+	} {
+		opt := New(Options{MaxBytes: tc.maxBytes}).opt
+		if opt.MaxRuns != tc.runs {
+			t.Errorf("MaxBytes %d: MaxRuns %d, want %d", tc.maxBytes, opt.MaxRuns, tc.runs)
+		}
+		if buffers := readBuffer(opt.MaxBytes, opt.MaxRuns) * opt.MaxRuns; buffers > max(opt.MaxBytes, minDefaultRuns*minReadBuffer) {
+			t.Errorf("MaxBytes %d: a merge of %d runs reads through %d bytes of buffers", tc.maxBytes, opt.MaxRuns, buffers)
+		}
+	}
+	if got := New(Options{MaxBytes: 1 << 30, MaxRuns: 3}).opt.MaxRuns; got != 3 {
+		t.Errorf("MaxRuns 3 given: %d", got)
 	}
 }
 
