@@ -16,10 +16,11 @@ import (
 // It is an open-addressing table with linear probing, in memory mapped outside the
 // collected heap (arena.mapRegion) like the flows it points to: a Go map of the same
 // flows took about 36 bytes an entry, and the collector let the heap grow by half of
-// that again; this one takes 16 bytes a slot, 21 to 43 bytes an entry (it doubles
-// when three quarters full), and nothing more (a small one is on the heap). Removal shifts the entries after it
-// back (no tombstones), so a table that held a million flows once probes as short
-// as one that holds a few.
+// that again; this one takes 16 bytes a slot, 21 to 32 bytes an entry (it grows by
+// half when three quarters full: doubling left it three eighths full, 43 bytes an
+// entry, at the worst), and nothing more (a small one is on the heap). Removal shifts
+// the entries after it back (no tombstones), so a table that held a million flows
+// once probes as short as one that holds a few.
 //
 // A sweep (stream.go) must look at every flow whose incarnations may be over, or may
 // be packed, at its time; visiting every flow held each time made sweeps cost the
@@ -40,8 +41,7 @@ import (
 // flowTable is the set of flows of a tracker, by key.
 type flowTable struct {
 	mem   *arena
-	slots []flowSlot // a power of two of them, in memory from mem.mapRegion (nil: none yet)
-	shift uint       // 64 - log2(len(slots)): a hash's home slot is its top bits (home)
+	slots []flowSlot // in memory from mem.mapRegion (nil: none yet)
 	used  int        // slots in use (distinct hashes)
 	n     int        // flows
 }
@@ -56,16 +56,28 @@ const flowTableMin = 64 // slots of a new table (1 KB)
 
 func newFlowTable(mem *arena) flowTable { return flowTable{mem: mem} }
 
-// home is h's first slot. keyHash is well mixed, but Shard deals 4-tuples out by
-// it: multiplying spreads each worker's share over all the slots.
-func (ft *flowTable) home(h uint64) int { return int((h * 0x9e3779b97f4a7c15) >> ft.shift) }
+// home is h's first slot: h scaled to the table's size (the high word of h times
+// the size: tables need not be powers of two). keyHash is well mixed, but Shard deals
+// 4-tuples out by it: multiplying first spreads each worker's share over all the
+// slots.
+func (ft *flowTable) home(h uint64) int {
+	hi, _ := bits.Mul64(h*0x9e3779b97f4a7c15, uint64(len(ft.slots)))
+	return int(hi)
+}
+
+// after is the slot after i, cyclically.
+func (ft *flowTable) after(i int) int {
+	if i++; i == len(ft.slots) {
+		return 0
+	}
+	return i
+}
 
 // find returns the slot of hash h, or the empty slot where it would go.
 func (ft *flowTable) find(h uint64) int {
-	mask := len(ft.slots) - 1
 	i := ft.home(h)
 	for ft.slots[i].f != nil && ft.slots[i].h != h {
-		i = (i + 1) & mask
+		i = ft.after(i)
 	}
 	return i
 }
@@ -98,13 +110,13 @@ func (ft *flowTable) put(f *flow, h uint64) {
 	ft.n++
 }
 
-// grow doubles the table (or makes the first one) and puts the slots back.
+// grow makes the table half as large again (or makes the first one) and puts the
+// slots back.
 func (ft *flowTable) grow() {
 	old, oldMem := ft.slots, ft.region()
-	n := max(flowTableMin, 2*len(old))
+	n := max(flowTableMin, len(old)+len(old)/2)
 	mem := ft.mem.mapRegion(n * int(unsafe.Sizeof(flowSlot{})))
 	ft.slots = unsafe.Slice((*flowSlot)(unsafe.Pointer(&mem[0])), n)
-	ft.shift = uint(64 - bits.TrailingZeros(uint(n)))
 	for _, s := range old {
 		if s.f != nil {
 			ft.slots[ft.find(s.h)] = s
@@ -148,16 +160,20 @@ func (ft *flowTable) remove(f *flow, h uint64) {
 // where they are (their home is not after the hole, cyclically), so that every
 // entry stays reachable from its home without tombstones.
 func (ft *flowTable) shiftBack(i int) {
-	mask := len(ft.slots) - 1
-	for j := (i + 1) & mask; ft.slots[j].f != nil; j = (j + 1) & mask {
-		k := ft.home(ft.slots[j].h)
-		if (i <= j && i < k && k <= j) || (i > j && (i < k || k <= j)) {
-			continue // home in (i, j]: it stays
+	for j := ft.after(i); ft.slots[j].f != nil; j = ft.after(j) {
+		if homeBetween(i, ft.home(ft.slots[j].h), j) {
+			continue // it stays
 		}
 		ft.slots[i] = ft.slots[j]
 		i = j
 	}
 	ft.slots[i] = flowSlot{}
+}
+
+// homeBetween reports whether home k is in (i, j], cyclically: an entry at j whose
+// home is there stays when slot i is emptied (backward-shift removal).
+func homeBetween(i, k, j int) bool {
+	return (i <= j && i < k && k <= j) || (i > j && (i < k || k <= j))
 }
 
 // each calls fn for every flow, in no fixed order; fn may remove the flow it is given
@@ -167,13 +183,12 @@ func (ft *flowTable) each(fn func(*flow)) {
 	if ft.used == 0 {
 		return
 	}
-	mask := len(ft.slots) - 1
 	start := 0
 	for ft.slots[start].f != nil {
 		start++
 	}
 	for k := 1; k <= len(ft.slots); k++ {
-		i := (start + k) & mask
+		i := (start + k) % len(ft.slots)
 		for ft.slots[i].f != nil {
 			h := ft.slots[i].h
 			for f := ft.slots[i].f; f != nil; {

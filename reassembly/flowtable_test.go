@@ -182,8 +182,8 @@ func TestFlowTableGrowRemove(t *testing.T) {
 			}
 		}
 	}
-	if len(ft.slots) < 2*len(held) {
-		t.Fatalf("%d slots for %d flows: the table did not grow", len(ft.slots), len(held))
+	if len(ft.slots) < 100*flowTableMin || 4*ft.used > 3*len(ft.slots) {
+		t.Fatalf("%d slots for %d flows: the table did not grow, or is over three quarters full", len(ft.slots), len(held))
 	}
 	before := len(held)
 	seen := map[*flow]int{}
@@ -209,5 +209,72 @@ func TestFlowTableGrowRemove(t *testing.T) {
 	}
 	if ft.n != len(held) {
 		t.Fatalf("after removals in each: %d flows, %d held", ft.n, len(held))
+	}
+}
+
+// TestCountTable: against a Go map, through puts (new hashes and overwrites) and
+// takes (present and absent) of hashes drawn from twice as many as a generation holds
+// (the table half full most of the time: runs of probes, backward shifts across
+// them); emptied, it holds nothing and takes new entries.
+func TestCountTable(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var mem arena
+	defer mem.release()
+	const gen = 500
+	var ct countTable
+	want := map[uint64]uint32{}
+	for round := range 3 {
+		for range 200_000 {
+			h := uint64(r.IntN(2*gen)) | uint64(r.IntN(4))<<62
+			switch {
+			case r.IntN(2) == 0 && (len(want) < gen || want[h] != 0):
+				n := uint32(r.IntN(1000) + 1)
+				ct.put(&mem, gen, h, n)
+				want[h] = n
+			default:
+				n, ok := ct.take(h)
+				if w, wok := want[h]; ok != wok || n != w {
+					t.Fatalf("round %d: take(%#x) = %d, %v; want %d, %v", round, h, n, ok, w, wok)
+				}
+				delete(want, h)
+			}
+			if ct.n != len(want) {
+				t.Fatalf("round %d: %d entries, want %d", round, ct.n, len(want))
+			}
+		}
+		for h, w := range want {
+			if n, ok := ct.take(h); !ok || n != w {
+				t.Fatalf("round %d: take(%#x) = %d, %v at the end; want %d", round, h, n, ok, w)
+			}
+			ct.put(&mem, gen, h, w)
+		}
+		ct.empty()
+		clear(want)
+		if n, ok := ct.take(1); ok || ct.n != 0 {
+			t.Fatalf("emptied table: take = %d, %v; %d entries", n, ok, ct.n)
+		}
+	}
+	if len(ct.slots) != 1024 {
+		t.Errorf("%d slots for generations of %d, want 1024", len(ct.slots), gen)
+	}
+	// A larger generation: the table grows from its first size to its full one
+	// as entries come, never past half full.
+	var big countTable
+	for i := range 5000 {
+		big.put(&mem, 5000, uint64(i)*0x1234567, 1)
+		if 2*big.n > len(big.slots) {
+			t.Fatalf("%d entries in %d slots", big.n, len(big.slots))
+		}
+		if i == 0 && len(big.slots) != countTableMin {
+			t.Errorf("first table of %d slots, want %d", len(big.slots), countTableMin)
+		}
+	}
+	if len(big.slots) != 16384 {
+		t.Errorf("%d slots for a generation of 5000, want 16384", len(big.slots))
+	}
+	for i := range 5000 {
+		if n, ok := big.take(uint64(i) * 0x1234567); !ok || n != 1 {
+			t.Fatalf("entry %d lost in growing", i)
+		}
 	}
 }

@@ -466,26 +466,20 @@ func (t *Tracker) forget(f *flow) {
 	f.cur, f.prev, f.packed = 0, 0, ""
 	t.arena.freeFlow(f)
 	if t.cfg.KeepCounts && f.count > 0 {
-		if t.counts == nil || len(t.counts) >= t.countsGen {
-			// The older generation is dropped, and its map emptied to be the new
-			// one: a map made anew and grown to countsGen entries each time cost
-			// 40 MB of allocation in 12.8 M packets.
-			t.stats.CountsDropped += uint64(len(t.countsOld))
-			next := t.countsOld
-			if next == nil {
-				next = make(map[uint64]uint32)
-			}
-			clear(next)
-			t.countsOld, t.counts = t.counts, next
+		if t.counts.n >= t.countsGen {
+			// The older generation is dropped, and its table emptied to be the
+			// new one.
+			t.stats.CountsDropped += uint64(t.countsOld.n)
+			t.countsOld.empty()
+			t.countsOld, t.counts = t.counts, t.countsOld
 		}
-		t.counts[h] = f.count
+		t.counts.put(t.arena, t.countsGen, h, f.count)
 	}
 }
 
 // countsGeneration is how many forgotten 4-tuples' counts one generation holds
-// (Config.KeepCounts): two generations take at most about 4 MB (a Go map of this
-// size takes about 30 bytes an entry), so that a capture of ten million connections
-// needs no more memory than one of a million.
+// (Config.KeepCounts): two generations take 4 MiB (countTable), so that a capture of
+// ten million connections needs no more memory than one of a million.
 const countsGeneration = 1 << 16
 
 // finished is an incarnation to hand to Done: whole, or packed (unpacked when its

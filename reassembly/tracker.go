@@ -32,8 +32,8 @@ type Config struct {
 	// KeepCounts (streaming only): remember how many incarnations each forgotten
 	// 4-tuple had, so a later connection on it is numbered as a batch tracker
 	// numbers it (Incarnation.Index counts every incarnation of the capture).
-	// Costs about 30 bytes per 4-tuple forgotten (a 64-bit hash of its key and
-	// the count, in a Go map), for at most the last 2×countsGeneration (131,072)
+	// Costs 4 MiB a tracker (a 64-bit hash of its key and the count, in a table of
+	// fixed size: countTable), for at most the last 2×countsGeneration (131,072)
 	// 4-tuples forgotten, so that memory stays flat however long the capture: a
 	// 4-tuple that comes back after that many others were forgotten counts from 1
 	// again, as every forgotten 4-tuple does without KeepCounts.
@@ -131,7 +131,7 @@ type Tracker struct {
 	// counts: the incarnation counts of forgotten 4-tuples, by keyHash
 	// (Config.KeepCounts), in two generations of at most countsGen entries: when
 	// counts is full it becomes countsOld and the older one is dropped.
-	counts, countsOld map[uint64]uint32
+	counts, countsOld countTable
 	countsGen         int
 	// sweepDone, handOrder: a sweep's finished incarnations and the order to hand
 	// them out in (scratch, kept between sweeps: keepScratch).
@@ -241,7 +241,8 @@ func (t *Tracker) Finish(end int64) {
 	clear(t.incs)
 	t.incs, t.incsFree = t.incs[:1], nil
 	t.handFinal(whole, packed, prevs, end)
-	t.arena.release() // every flow and record was handed out
+	t.arena.release()                                  // every flow and record was handed out
+	t.counts, t.countsOld = countTable{}, countTable{} // (their memory was the arena's)
 }
 
 // Add attributes one segment to its incarnation and records what it shows.
@@ -273,14 +274,10 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	if f == nil {
 		f = t.arena.newFlow()
 		f.key = *k
-		if len(t.counts)+len(t.countsOld) > 0 {
-			if n, ok := t.counts[h]; ok {
-				f.count = n
-				delete(t.counts, h)
-			} else if n, ok := t.countsOld[h]; ok {
-				f.count = n
-				delete(t.countsOld, h)
-			}
+		if n, ok := t.counts.take(h); ok {
+			f.count = n
+		} else if n, ok := t.countsOld.take(h); ok {
+			f.count = n
 		}
 		t.flows.put(f, h)
 	}

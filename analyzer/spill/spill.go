@@ -204,7 +204,7 @@ func (s *Sorter) Add(k Key, rec []byte) error {
 
 // room returns the chunk a record of n bytes goes to: the one being filled, else
 // the next, one kept from an earlier batch or a new one twice the size of the last
-// (from minChunk to maxChunk, or n). A record is never moved: a single buffer grown by
+// (from minChunk to maxChunk, or n, and within the bound). A record is never moved: a single buffer grown by
 // append (by a quarter at a time, when large) allocated and copied five times the
 // batch's bytes on the way to the bound.
 func (s *Sorter) room(n int) int {
@@ -220,6 +220,13 @@ func (s *Sorter) room(n int) int {
 	size := minChunk
 	if s.cur > 0 {
 		size = min(2*cap(s.chunks[s.cur-1]), maxChunk)
+		// No more than the bound and a sixteenth (the records' headers) in all:
+		// doubling alone went to 3 MiB of chunks for a bound of 2.
+		held := 0
+		for _, c := range s.chunks[:s.cur] {
+			held += cap(c)
+		}
+		size = min(size, max(s.opt.MaxBytes+s.opt.MaxBytes/16-held, minChunk))
 	}
 	chunk := make([]byte, 0, max(size, n))
 	if s.cur < len(s.chunks) {

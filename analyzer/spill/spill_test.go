@@ -361,6 +361,33 @@ func TestShare(t *testing.T) {
 	}
 }
 
+// TestChunksWithinBound: the batch's chunks, kept from batch to batch, add up to about
+// what a full batch takes (MaxBytes of records and their headers; one minimal chunk
+// past it), not the next doubling.
+func TestChunksWithinBound(t *testing.T) {
+	for _, tc := range []struct{ maxBytes, recLen int }{
+		{2 << 20, 700}, {4 << 20, 700}, {1 << 20, 40}, {100 << 10, 3000},
+	} {
+		s := New(Options{MaxBytes: tc.maxBytes, Dir: t.TempDir()})
+		rec := make([]byte, tc.recLen)
+		for i := range 4 * tc.maxBytes / tc.recLen { // a few runs
+			if err := s.Add(Key{uint64(i % 1000)}, rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		held := 0
+		for _, c := range s.chunks {
+			held += cap(c)
+		}
+		entry := headerLen(tc.recLen) + tc.recLen
+		batch := tc.maxBytes / tc.recLen * entry // the entries of a full batch
+		if limit := max(batch, tc.maxBytes+tc.maxBytes/16) + minChunk + entry; held > limit || s.Runs() == 0 {
+			t.Errorf("MaxBytes %d, records of %d bytes: %d bytes of chunks (at most %d), %d runs", tc.maxBytes, tc.recLen, held, limit, s.Runs())
+		}
+		s.Close()
+	}
+}
+
 // TestDefaultMaxRuns: unset, MaxRuns lets a merge of that many runs read them through
 // buffers that add up to about MaxBytes (at most 16 runs of 16 KiB past it), and
 // stays from 16 to 1024.
