@@ -478,8 +478,8 @@ func (t *Tracker) forget(f *flow) {
 }
 
 // countsGeneration is how many forgotten 4-tuples' counts one generation holds
-// (Config.KeepCounts): two generations take 4 MiB (countTable), so that a capture of
-// ten million connections needs no more memory than one of a million.
+// (Config.KeepCounts): two generations take at most 4 MiB (countTable), so that a
+// capture of ten million connections needs no more memory than one of a million.
 const countsGeneration = 1 << 16
 
 // finished is an incarnation to hand to Done: whole, or packed (unpacked when its

@@ -32,8 +32,8 @@ type Config struct {
 	// KeepCounts (streaming only): remember how many incarnations each forgotten
 	// 4-tuple had, so a later connection on it is numbered as a batch tracker
 	// numbers it (Incarnation.Index counts every incarnation of the capture).
-	// Costs 4 MiB a tracker (a 64-bit hash of its key and the count, in a table of
-	// fixed size: countTable), for at most the last 2×countsGeneration (131,072)
+	// Costs up to 4 MiB a tracker (a 64-bit hash of its key and the count, in two
+	// tables that grow to 2 MiB: countTable), for the last 2×countsGeneration (131,072)
 	// 4-tuples forgotten, so that memory stays flat however long the capture: a
 	// 4-tuple that comes back after that many others were forgotten counts from 1
 	// again, as every forgotten 4-tuple does without KeepCounts.
@@ -233,8 +233,7 @@ func (t *Tracker) Finish(end int64) {
 		}
 		f.gone = true
 	})
-	// Give back the table, and let the collector have the schedule, while the rest
-	// is handed out.
+	// Give back the table and the schedule while the rest is handed out.
 	t.flows.release()
 	t.due.release()
 	t.touchedFlows, t.again = nil, nil
