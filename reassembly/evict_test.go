@@ -2,8 +2,12 @@ package reassembly
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"sort"
 	"testing"
+	"time"
+
+	"github.com/finack/finack/capture"
 )
 
 // TestSelectOldest: the quickselect picks exactly the n oldest, as a full sort would.
@@ -30,5 +34,54 @@ func TestSelectOldest(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestEvictKeepsReplacementTime: an eviction ends the incarnations it takes at its
+// time, except one already replaced by a newer incarnation on its 4-tuple, which
+// ended when it was replaced (as a sweep leaves it): its EndAt bounds what the
+// analysis counts as its own (idle time before its end, TIME_WAIT intervals).
+func TestEvictKeepsReplacementTime(t *testing.T) {
+	type ended struct {
+		port  uint16
+		index int
+		end   EndReason
+		endAt int64
+	}
+	var got []ended
+	tr := NewTracker(Config{MaxConnections: 2, Done: func(inc *Incarnation) {
+		got = append(got, ended{inc.Client().Port(), inc.Index, inc.End, inc.EndAt})
+	}})
+	srv := netip.MustParseAddrPort("10.0.0.2:80")
+	cli := func(port uint16) netip.AddrPort {
+		return netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port)
+	}
+	base := time.Unix(1_700_000_000, 0)
+	frame := uint64(0)
+	add := func(sec float64, s capture.Segment) {
+		frame++
+		s.Frame, s.Time = frame, base.Add(time.Duration(sec*float64(time.Second)))
+		tr.Add(&s)
+	}
+	a := cli(1000)
+	// A whole connection on a, closed by the client: a is in TIME_WAIT.
+	add(0, capture.Segment{Src: a, Dst: srv, Flags: capture.SYN, Seq: 100})
+	add(0.001, capture.Segment{Src: srv, Dst: a, Flags: capture.SYN | capture.ACK, Seq: 500, Ack: 101})
+	add(0.002, capture.Segment{Src: a, Dst: srv, Flags: capture.ACK, Seq: 101, Ack: 501})
+	add(0.010, capture.Segment{Src: a, Dst: srv, Flags: capture.FIN | capture.ACK, Seq: 101, Ack: 501})
+	add(0.011, capture.Segment{Src: srv, Dst: a, Flags: capture.FIN | capture.ACK, Seq: 501, Ack: 102})
+	add(0.012, capture.Segment{Src: a, Dst: srv, Flags: capture.ACK, Seq: 102, Ack: 502})
+	// Reused at 1 s: the first incarnation is replaced then.
+	add(1, capture.Segment{Src: a, Dst: srv, Flags: capture.SYN, Seq: 90000})
+	// A connection on another port at 2 s: three incarnations held, over the cap of
+	// two: a's flow, the least recently active, is evicted at 2 s.
+	add(2, capture.Segment{Src: cli(1001), Dst: srv, Flags: capture.SYN, Seq: 100})
+	replacedAt, evictedAt := base.Add(time.Second).UnixNano(), base.Add(2*time.Second).UnixNano()
+	want := []ended{{1000, 1, EndReplaced, replacedAt}, {1000, 2, EndEvicted, evictedAt}}
+	if len(got) < 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("handed out at the eviction: %+v, want %+v", got, want)
+	}
+	if tr.Stats().Evicted != 2 {
+		t.Errorf("Evicted %d, want 2", tr.Stats().Evicted)
 	}
 }

@@ -435,10 +435,11 @@ func (t *Tracker) evict(now int64) {
 		t.unpackPrev(f)
 		for _, inc := range [2]*Incarnation{t.prev(f), t.cur(f)} {
 			if inc != nil {
+				// A replaced one ended when it was replaced (EndAt set then,
+				// as a sweep leaves it).
 				if inc.End == EndCaptureEnd {
-					inc.End = EndEvicted
+					inc.End, inc.EndAt = EndEvicted, now
 				}
-				inc.EndAt = now
 				done = append(done, finishedWhole(inc))
 				t.stats.Evicted++
 			}
