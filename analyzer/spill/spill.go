@@ -204,9 +204,9 @@ func (s *Sorter) Add(k Key, rec []byte) error {
 
 // room returns the chunk a record of n bytes goes to: the one being filled, else
 // the next, one kept from an earlier batch or a new one twice the size of the last
-// (from minChunk to maxChunk, or n, and within the bound). A record is never moved: a single buffer grown by
-// append (by a quarter at a time, when large) allocated and copied five times the
-// batch's bytes on the way to the bound.
+// (from minChunk to maxChunk, or n, and within the bound). A record is never moved:
+// a single buffer grown by append (by a quarter at a time, when large) allocated and
+// copied five times the batch's bytes on the way to the bound.
 func (s *Sorter) room(n int) int {
 	if len(s.chunks) > 0 && len(s.chunks[s.cur])+n <= cap(s.chunks[s.cur]) {
 		return s.cur
