@@ -19,7 +19,7 @@ import (
 //
 // Nothing in the arena points into the Go heap but into the arena's own memory (a
 // pointer there would not keep its target alive): a flow names its incarnations by
-// index (incRef), its record and the next flow of its chain are in the arena.
+// index (incRef), and its record is in the arena.
 //
 // A small tracker should not pay for system calls and whole mappings: the first
 // chunks (4, 16, 64 and 256 KB) and small regions are plain byte slices on the heap,

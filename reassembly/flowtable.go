@@ -10,8 +10,9 @@ import (
 // The table maps a 4-tuple's 64-bit hash (keyHash) to its flow, which holds its key:
 // it hashes and compares 8 bytes instead of a 40-byte key, and stores 16 bytes a
 // slot instead of 48. Two 4-tuples with the same hash (about 3e-6 for ten million of
-// them, or a crafted capture) share the slot as a chain, so a collision costs a
-// comparison, never a wrong connection.
+// them, or a crafted capture) take a slot each, like any two whose home slot is the
+// same: a lookup compares the key of every flow of its hash on its way, so a
+// collision costs a comparison, never a wrong connection.
 //
 // It is an open-addressing table with linear probing, in memory mapped outside the
 // collected heap (arena.mapRegion) like the flows it points to: a Go map of the same
@@ -42,11 +43,10 @@ import (
 type flowTable struct {
 	mem   *arena
 	slots []flowSlot // in memory from mem.mapRegion (nil: none yet)
-	used  int        // slots in use (distinct hashes)
-	n     int        // flows
+	n     int        // flows, one a slot
 }
 
-// flowSlot: the flows whose key has hash h (f, then its chain); f nil: empty.
+// flowSlot: flow f, whose key has hash h; f nil: empty.
 type flowSlot struct {
 	h uint64
 	f *flow
@@ -73,10 +73,10 @@ func (ft *flowTable) after(i int) int {
 	return i
 }
 
-// find returns the slot of hash h, or the empty slot where it would go.
-func (ft *flowTable) find(h uint64) int {
+// free returns the first empty slot from h's home on: where a flow of hash h goes.
+func (ft *flowTable) free(h uint64) int {
 	i := ft.home(h)
-	for ft.slots[i].f != nil && ft.slots[i].h != h {
+	for ft.slots[i].f != nil {
 		i = ft.after(i)
 	}
 	return i
@@ -87,9 +87,9 @@ func (ft *flowTable) get(k *FlowKey, h uint64) *flow {
 	if ft.slots == nil {
 		return nil
 	}
-	for f := ft.slots[ft.find(h)].f; f != nil; f = f.chain {
-		if f.key == *k {
-			return f
+	for i := ft.home(h); ft.slots[i].f != nil; i = ft.after(i) {
+		if s := &ft.slots[i]; s.h == h && s.f.key == *k {
+			return s.f
 		}
 	}
 	return nil
@@ -97,16 +97,10 @@ func (ft *flowTable) get(k *FlowKey, h uint64) *flow {
 
 // put adds a flow whose key is not in the table; h is the hash of its key.
 func (ft *flowTable) put(f *flow, h uint64) {
-	if 4*(ft.used+1) > 3*len(ft.slots) {
+	if 4*(ft.n+1) > 3*len(ft.slots) {
 		ft.grow()
 	}
-	s := &ft.slots[ft.find(h)]
-	if s.f == nil {
-		s.h = h
-		ft.used++
-	}
-	f.chain = s.f
-	s.f = f
+	ft.slots[ft.free(h)] = flowSlot{h, f}
 	ft.n++
 }
 
@@ -119,7 +113,7 @@ func (ft *flowTable) grow() {
 	ft.slots = unsafe.Slice((*flowSlot)(unsafe.Pointer(&mem[0])), n)
 	for _, s := range old {
 		if s.f != nil {
-			ft.slots[ft.find(s.h)] = s
+			ft.slots[ft.free(s.h)] = s
 		}
 	}
 	if oldMem != nil {
@@ -137,23 +131,12 @@ func (ft *flowTable) region() []byte {
 
 // remove takes a flow out of the table; h is the hash of its key.
 func (ft *flowTable) remove(f *flow, h uint64) {
-	i := ft.find(h)
-	s := &ft.slots[i]
-	if s.f == f {
-		s.f = f.chain
-	} else {
-		p := s.f
-		for p.chain != f {
-			p = p.chain
-		}
-		p.chain = f.chain
+	i := ft.home(h)
+	for ft.slots[i].f != f {
+		i = ft.after(i)
 	}
-	f.chain = nil
 	ft.n--
-	if s.f == nil {
-		ft.used--
-		ft.shiftBack(i)
-	}
+	ft.shiftBack(i)
 }
 
 // shiftBack empties slot i, moving back the entries after it that may not stay
@@ -180,7 +163,7 @@ func homeBetween(i, k, j int) bool {
 // (nothing else). It starts after an empty slot, so that an entry shifted back by a
 // removal comes from later in the same run of slots: it is visited next, never twice.
 func (ft *flowTable) each(fn func(*flow)) {
-	if ft.used == 0 {
+	if ft.n == 0 {
 		return
 	}
 	start := 0
@@ -190,16 +173,12 @@ func (ft *flowTable) each(fn func(*flow)) {
 	for k := 1; k <= len(ft.slots); k++ {
 		i := (start + k) % len(ft.slots)
 		for ft.slots[i].f != nil {
-			h := ft.slots[i].h
-			for f := ft.slots[i].f; f != nil; {
-				next := f.chain
-				fn(f)
-				f = next
-			}
-			if ft.slots[i].f != nil && ft.slots[i].h == h {
+			f := ft.slots[i].f
+			fn(f)
+			if ft.slots[i].f == f {
 				break
 			}
-			// The last flow of h was removed and another entry shifted back here.
+			// f was removed and another entry shifted back here.
 		}
 	}
 }
@@ -209,7 +188,7 @@ func (ft *flowTable) release() {
 	if m := ft.region(); m != nil {
 		ft.mem.unmapRegion(m)
 	}
-	ft.slots, ft.used, ft.n = nil, 0, 0
+	ft.slots, ft.n = nil, 0
 }
 
 // dueEntry: visit f at the first sweep at or after due, if f.due is still due (a

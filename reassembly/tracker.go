@@ -59,14 +59,13 @@ const DefaultTimeWait = 60 * time.Second
 //
 // Flows live in the tracker's arena, outside the collected heap (arena.go): they
 // name their incarnations by index (incRef), and their fields are ordered and sized
-// to fit 88 bytes: one is held per 4-tuple.
+// to fit 80 bytes: one is held per 4-tuple.
 type flow struct {
 	cur, prev incRef
 	// packed is the current incarnation as a compact record while it is quiet (cur
 	// is 0 then; see pack.go): a string, two words instead of a slice's three.
 	packed string
 	key    FlowKey
-	chain  *flow // the next flow whose key has the same hash (flowTable)
 	// due: the time of the flow's entry in the sweep schedule, when dueSet.
 	due   int64
 	count uint32 // incarnations the 4-tuple had
