@@ -278,6 +278,11 @@ func pack(buf []byte, inc *Incarnation, h packHeader, recent bool) []byte {
 // bytes a record.
 const usRecord = 0x40
 
+// waitSeconds marks, in the header's reason, a wait written in whole seconds: the
+// wait of a connection in TIME_WAIT is the TIME_WAIT length (or twice it), a minute:
+// one byte instead of four.
+const waitSeconds = 0x20
+
 // packTry is pack, trying microseconds first when tryUS: us reports whether the
 // record is in them. A record with a time that is not a whole number of microseconds
 // is written again in nanoseconds; a tracker that met one stops trying (a capture in
@@ -308,6 +313,10 @@ func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []
 			wait = zig(h.wait / 1000)
 		}
 		reason |= usRecord
+	}
+	if h.wait > 0 && h.wait%1e9 == 0 {
+		wait = zig(h.wait / 1e9)
+		reason |= waitSeconds
 	}
 	p.u(inc.First.Frame)
 	p.u(zig(first))
@@ -610,15 +619,18 @@ func readHeader(b []byte) (packHeader, unpacker) {
 	first, last, wait, reason := unzig(d.u()), unzig(d.u()), unzig(d.u()), d.u()
 	if d.us = reason&usRecord != 0; d.us {
 		first, last = first*1000, last*1000
-		if wait >= 0 {
+		if wait >= 0 && reason&waitSeconds == 0 {
 			wait *= 1000
 		}
+	}
+	if reason&waitSeconds != 0 {
+		wait *= 1e9
 	}
 	h.first.At = first
 	d.base = h.first
 	h.lastAt = last + first
 	h.wait = wait
-	h.reason = EndReason(reason &^ usRecord)
+	h.reason = EndReason(reason &^ (usRecord | waitSeconds))
 	return h, d
 }
 

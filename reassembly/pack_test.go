@@ -96,6 +96,13 @@ func TestPackRoundTrip(t *testing.T) {
 				hdr.wait = -1
 			}
 		}
+		switch i % 5 { // waits in whole seconds (waitSeconds), as TIME_WAIT's are
+		case 2:
+			hdr.wait = 60e9
+		case 4:
+			hdr.wait = hdr.wait / 1e9 * 1e9
+		}
+		hdr.reason = EndReason(i / 5 % 5) // every reason, beside the header's flags
 		buf = pack(buf, &inc, hdr, true)
 		gotHdr, d := readHeader(buf)
 		if gotHdr != hdr || d.us != us {
