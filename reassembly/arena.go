@@ -111,12 +111,8 @@ func (a *arena) alloc(b []byte) string {
 	n := len(b)
 	var p *byte
 	if n > arenaMax {
-		m := memory(n)
-		if a.big == nil {
-			a.big = make(map[*byte][]byte)
-		}
+		m := a.mapRegion(n)
 		p = &m[0]
-		a.big[p] = m
 		a.used += len(m)
 	} else {
 		p = a.slot((n + arenaGrain - 1) / arenaGrain)
@@ -125,8 +121,8 @@ func (a *arena) alloc(b []byte) string {
 	return unsafe.String(p, n)
 }
 
-// mapRegion maps n zeroed bytes for the arena's owner (the flow table), given back
-// by unmapRegion or release.
+// mapRegion maps n zeroed bytes (a long record, or the array behind a table: see
+// mapSlice), given back by unmapRegion or release.
 func (a *arena) mapRegion(n int) []byte {
 	m := memory(n)
 	if a.big == nil {
@@ -150,6 +146,23 @@ func (a *arena) unmapRegion(m []byte) {
 	unmapChunk(m)
 }
 
+// mapSlice returns n zeroed elements in a region of a's (the tracker's tables: flow
+// table, sweep schedule, counts), given back by unmapSlice or a's release. T must
+// need no more than 8-byte alignment and, like everything in the arena, point
+// nowhere but into the arena.
+func mapSlice[T any](a *arena, n int) []T {
+	m := a.mapRegion(n * int(unsafe.Sizeof(*new(T))))
+	return unsafe.Slice((*T)(unsafe.Pointer(&m[0])), n)
+}
+
+// unmapSlice gives back the region behind s, from mapSlice (its whole capacity;
+// nothing if it has none).
+func unmapSlice[T any](a *arena, s []T) {
+	if cap(s) > 0 {
+		a.unmapRegion(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), cap(s)*int(unsafe.Sizeof(*new(T)))))
+	}
+}
+
 // free takes back a record made by alloc.
 func (a *arena) free(s string) {
 	n := len(s)
@@ -165,9 +178,8 @@ func (a *arena) free(s string) {
 	}
 	if n > arenaMax {
 		m := a.big[p]
-		delete(a.big, p)
 		a.used -= len(m)
-		unmapChunk(m)
+		a.unmapRegion(m)
 		return
 	}
 	a.unslot(p, (n+arenaGrain-1)/arenaGrain)

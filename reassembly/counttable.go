@@ -2,7 +2,6 @@ package reassembly
 
 import (
 	"math/bits"
-	"unsafe"
 )
 
 // countTable holds the incarnation counts of forgotten 4-tuples (Config.KeepCounts),
@@ -15,7 +14,6 @@ import (
 // collector let the heap grow by half of it again.
 type countTable struct {
 	slots []countSlot // nil until the first put
-	shift uint        // 64 - log2(len(slots))
 	n     int
 }
 
@@ -26,15 +24,14 @@ type countSlot struct {
 	n uint32
 }
 
-// home is h's first slot (keyHash is well mixed; multiplied as in flowTable.home).
-func (ct *countTable) home(h uint64) int { return int((h * 0x9e3779b97f4a7c15) >> ct.shift) }
+// home is h's first slot, as in the flow table.
+func (ct *countTable) home(h uint64) int { return homeSlot(h, len(ct.slots)) }
 
 // find returns the slot of h, or the empty slot where it would go.
 func (ct *countTable) find(h uint64) int {
-	mask := len(ct.slots) - 1
 	i := ct.home(h)
 	for ct.slots[i].n != 0 && ct.slots[i].h != h {
-		i = (i + 1) & mask
+		i = nextSlot(i, len(ct.slots))
 	}
 	return i
 }
@@ -55,20 +52,16 @@ func (ct *countTable) put(mem *arena, gen int, h uint64, n uint32) {
 // countTableMin is the slots of a new table (16 KB).
 const countTableMin = 1024
 
-// grow moves the entries to a table of size slots (a power of two).
+// grow moves the entries to a table of size slots.
 func (ct *countTable) grow(mem *arena, size int) {
 	old := ct.slots
-	m := mem.mapRegion(size * int(unsafe.Sizeof(countSlot{})))
-	ct.slots = unsafe.Slice((*countSlot)(unsafe.Pointer(&m[0])), size)
-	ct.shift = uint(64 - bits.TrailingZeros(uint(size)))
+	ct.slots = mapSlice[countSlot](mem, size)
 	for _, s := range old {
 		if s.n != 0 {
 			ct.slots[ct.find(s.h)] = s
 		}
 	}
-	if old != nil {
-		mem.unmapRegion(unsafe.Slice((*byte)(unsafe.Pointer(&old[0])), len(old)*int(unsafe.Sizeof(countSlot{}))))
-	}
+	unmapSlice(mem, old)
 }
 
 // take returns h's count and removes it; ok false: none.
@@ -82,8 +75,7 @@ func (ct *countTable) take(h uint64) (n uint32, ok bool) {
 	}
 	ct.n--
 	// Backward shift (see flowTable.shiftBack): no tombstones.
-	mask := len(ct.slots) - 1
-	for j := (i + 1) & mask; ct.slots[j].n != 0; j = (j + 1) & mask {
+	for j := nextSlot(i, len(ct.slots)); ct.slots[j].n != 0; j = nextSlot(j, len(ct.slots)) {
 		if homeBetween(i, ct.home(ct.slots[j].h), j) {
 			continue // it stays
 		}

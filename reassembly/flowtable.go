@@ -2,7 +2,6 @@ package reassembly
 
 import (
 	"math/bits"
-	"unsafe"
 )
 
 // The flow table and the sweep schedule.
@@ -42,7 +41,7 @@ import (
 // flowTable is the set of flows of a tracker, by key.
 type flowTable struct {
 	mem   *arena
-	slots []flowSlot // in memory from mem.mapRegion (nil: none yet)
+	slots []flowSlot // in memory from mapSlice (nil: none yet)
 	n     int        // flows, one a slot
 }
 
@@ -60,14 +59,20 @@ func newFlowTable(mem *arena) flowTable { return flowTable{mem: mem} }
 // the size: tables need not be powers of two). keyHash is well mixed, but Shard deals
 // 4-tuples out by it: multiplying first spreads each worker's share over all the
 // slots.
-func (ft *flowTable) home(h uint64) int {
-	hi, _ := bits.Mul64(h*0x9e3779b97f4a7c15, uint64(len(ft.slots)))
+func (ft *flowTable) home(h uint64) int { return homeSlot(h, len(ft.slots)) }
+
+// after is the slot after i, cyclically.
+func (ft *flowTable) after(i int) int { return nextSlot(i, len(ft.slots)) }
+
+// homeSlot is the first slot of hash h in a table of n slots (flowTable.home).
+func homeSlot(h uint64, n int) int {
+	hi, _ := bits.Mul64(h*0x9e3779b97f4a7c15, uint64(n))
 	return int(hi)
 }
 
-// after is the slot after i, cyclically.
-func (ft *flowTable) after(i int) int {
-	if i++; i == len(ft.slots) {
+// nextSlot is the slot after i in a table of n, cyclically.
+func nextSlot(i, n int) int {
+	if i++; i == n {
 		return 0
 	}
 	return i
@@ -107,26 +112,14 @@ func (ft *flowTable) put(f *flow, h uint64) {
 // grow makes the table half as large again (or makes the first one) and puts the
 // slots back.
 func (ft *flowTable) grow() {
-	old, oldMem := ft.slots, ft.region()
-	n := max(flowTableMin, len(old)+len(old)/2)
-	mem := ft.mem.mapRegion(n * int(unsafe.Sizeof(flowSlot{})))
-	ft.slots = unsafe.Slice((*flowSlot)(unsafe.Pointer(&mem[0])), n)
+	old := ft.slots
+	ft.slots = mapSlice[flowSlot](ft.mem, max(flowTableMin, len(old)+len(old)/2))
 	for _, s := range old {
 		if s.f != nil {
 			ft.slots[ft.free(s.h)] = s
 		}
 	}
-	if oldMem != nil {
-		ft.mem.unmapRegion(oldMem)
-	}
-}
-
-// region is the mapped memory behind the slots (nil: none).
-func (ft *flowTable) region() []byte {
-	if ft.slots == nil {
-		return nil
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(&ft.slots[0])), len(ft.slots)*int(unsafe.Sizeof(flowSlot{})))
+	unmapSlice(ft.mem, old)
 }
 
 // remove takes a flow out of the table; h is the hash of its key.
@@ -185,9 +178,7 @@ func (ft *flowTable) each(fn func(*flow)) {
 
 // release gives the table's memory back; the table is empty after it.
 func (ft *flowTable) release() {
-	if m := ft.region(); m != nil {
-		ft.mem.unmapRegion(m)
-	}
+	unmapSlice(ft.mem, ft.slots)
 	ft.slots, ft.n = nil, 0
 }
 
@@ -202,7 +193,7 @@ type dueEntry struct {
 // array: sifting never touches the flows. A tracker's schedule is in memory from its
 // arena (mem), like the flows it points to: it holds an entry or two per flow held,
 // and on the collected heap it cost that again in the collector's headroom and in
-// the arrays append left behind as it grew. (mem nil: on the heap, for tests.)
+// the arrays append left behind as it grew.
 type dueHeap struct {
 	a   []dueEntry
 	mem *arena
@@ -247,25 +238,13 @@ func (h *dueHeap) pop() dueEntry {
 // resize moves the entries to an array of n (at least len) entries.
 func (h *dueHeap) resize(n int) {
 	old := h.a
-	if h.mem == nil {
-		h.a = append(make([]dueEntry, 0, n), old...)
-		return
-	}
-	m := h.mem.mapRegion(n * int(unsafe.Sizeof(dueEntry{})))
-	h.a = append(unsafe.Slice((*dueEntry)(unsafe.Pointer(&m[0])), n)[:0], old...)
-	h.unmap(old)
-}
-
-// unmap gives back the region behind a (mapped by resize; none if a has no capacity).
-func (h *dueHeap) unmap(a []dueEntry) {
-	if h.mem != nil && cap(a) > 0 {
-		h.mem.unmapRegion(unsafe.Slice((*byte)(unsafe.Pointer(&a[:1][0])), cap(a)*int(unsafe.Sizeof(dueEntry{}))))
-	}
+	h.a = append(mapSlice[dueEntry](h.mem, n)[:0], old...)
+	unmapSlice(h.mem, old)
 }
 
 // release gives the schedule's memory back; it is empty after it.
 func (h *dueHeap) release() {
-	h.unmap(h.a)
+	unmapSlice(h.mem, h.a)
 	h.a = nil
 }
 

@@ -634,6 +634,12 @@ func readHeader(b []byte) (packHeader, unpacker) {
 	return h, d
 }
 
+// header reads the header of a packed record (a string in the arena).
+func header(rec string) packHeader {
+	h, _ := readHeader(recordBytes(rec))
+	return h
+}
+
 // unpack rebuilds the incarnation of a record on 4-tuple k.
 func unpack(k FlowKey, b []byte) *Incarnation {
 	inc := new(Incarnation)

@@ -45,7 +45,7 @@ func (t *Tracker) Each(fn func(*Incarnation)) {
 			if rec := t.packedPrev(f); rec != "" {
 				fn(unpack(f.key, recordBytes(rec)))
 			}
-			fn(unpack(f.key, f.record()))
+			fn(unpack(f.key, recordBytes(f.packed)))
 		}
 	})
 }
@@ -120,7 +120,7 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 		return
 	}
 	if rec := t.packedPrev(f); rec != "" {
-		if h, _ := readHeader(recordBytes(rec)); now-h.lastAt > h.wait {
+		if h := header(rec); now-h.lastAt > h.wait {
 			t.unpackPrev(f) // over: whole again, to be handed out below
 		}
 	}
@@ -146,7 +146,7 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 			t.pack(f)
 		}
 	} else if f.packed != "" {
-		if h, _ := readHeader(f.record()); h.wait >= 0 && now-h.lastAt > h.wait {
+		if h := header(f.packed); h.wait >= 0 && now-h.lastAt > h.wait {
 			t.unpackPrev(f) // (a previous incarnation packed only beside a packed current one)
 			*done = append(*done, packedEnd(f, h.reason, now))
 			t.count(h.reason)
@@ -171,7 +171,7 @@ func (t *Tracker) schedule(f *flow, now, wait int64) {
 	if p := t.prev(f); p != nil {
 		due = min(due, t.prevOverAt(p))
 	} else if rec := t.packedPrev(f); rec != "" {
-		h, _ := readHeader(recordBytes(rec))
+		h := header(rec)
 		due = min(due, satAdd(h.lastAt, h.wait+1)) // its prevOverAt (packPrev)
 	}
 	if c := t.cur(f); c != nil {
@@ -186,7 +186,7 @@ func (t *Tracker) schedule(f *flow, now, wait int64) {
 		}
 	}
 	if f.packed != "" {
-		if h, _ := readHeader(f.record()); h.wait >= 0 {
+		if h := header(f.packed); h.wait >= 0 {
 			due = min(due, satAdd(h.lastAt, h.wait+1))
 		}
 	}
@@ -415,10 +415,10 @@ func (t *Tracker) evict(now int64) {
 			}
 		}
 		if f.packed != "" {
-			h, _ := readHeader(f.record())
+			h := header(f.packed)
 			last = max(last, h.lastAt)
 			if rec := t.packedPrev(f); rec != "" {
-				h, _ := readHeader(recordBytes(rec))
+				h := header(rec)
 				last = max(last, h.lastAt)
 			}
 		}
@@ -502,7 +502,7 @@ func finishedWhole(inc *Incarnation) finished { return finished{first: inc.First
 // packedEnd is a packed current incarnation, finished at endAt for reason (a current
 // incarnation's End is EndCaptureEnd until then).
 func packedEnd(f *flow, reason EndReason, endAt int64) finished {
-	h, _ := readHeader(f.record())
+	h := header(f.packed)
 	return finished{first: h.first.Frame, f: f, packed: f.packed, end: reason, endAt: endAt}
 }
 

@@ -103,10 +103,6 @@ func (t *Tracker) unhold(r incRef) {
 func (t *Tracker) cur(f *flow) *Incarnation  { return t.incs[f.cur] }
 func (t *Tracker) prev(f *flow) *Incarnation { return t.incs[f.prev] }
 
-// record is the packed incarnation's bytes, to read (never to write: they are the
-// string's).
-func (f *flow) record() []byte { return recordBytes(f.packed) }
-
 // recordBytes is a packed record's bytes, to read only.
 func recordBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
@@ -215,7 +211,7 @@ func (t *Tracker) Finish(end int64) {
 	packed := make([]packedFinal, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
 		if rec := t.packedPrev(f); rec != "" {
-			h, _ := readHeader(recordBytes(rec))
+			h := header(rec)
 			prevs = append(prevs, packedFinal{h.first.Frame, f})
 		}
 		for _, inc := range [2]*Incarnation{t.prev(f), t.cur(f)} {
@@ -227,7 +223,7 @@ func (t *Tracker) Finish(end int64) {
 			}
 		}
 		if f.packed != "" {
-			h, _ := readHeader(f.record())
+			h := header(f.packed)
 			packed = append(packed, packedFinal{h.first.Frame, f})
 		}
 		f.gone = true
@@ -529,7 +525,7 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 			t.unhold(f.prev)
 			f.prev = 0
 			t.stats.Expired++
-			t.hand([]finished{finishedWhole(old)})
+			t.give(old)
 		}
 	}
 	if prev != nil {
