@@ -84,6 +84,7 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 		cfg.IdleTimeout = [4]time.Duration{0, time.Millisecond, time.Second, time.Minute}[data[1]%4]
 	}
 	samePacked(t, "the input", segs, cfg) // packing quiet incarnations changes nothing
+	sameCold(t, "the input", segs, cfg)   // nor keeping their bodies on disk
 	handed := map[*Incarnation]int{}
 	var order []*Incarnation
 	cfg.Done = func(inc *Incarnation) {

@@ -46,6 +46,7 @@ type packHeader struct {
 	// never by itself, only at the end of the capture or by eviction).
 	wait   int64
 	reason EndReason
+	cold   bool // the body is in the cold store (cold.go)
 }
 
 // zig and unzig map signed integers to unsigned ones, small magnitudes to small values.
@@ -630,7 +631,8 @@ func readHeader(b []byte) (packHeader, unpacker) {
 	d.base = h.first
 	h.lastAt = last + first
 	h.wait = wait
-	h.reason = EndReason(reason &^ (usRecord | waitSeconds))
+	h.reason = EndReason(reason &^ (usRecord | waitSeconds | coldRecord))
+	h.cold = reason&coldRecord != 0
 	return h, d
 }
 

@@ -433,6 +433,19 @@ func TestSweepScheduleMissesNothing(t *testing.T) {
 	t.Logf("%d incarnations expired on schedule, %d packed between sweeps", visitedDue, quietPacked)
 }
 
+// sweepEach feeds segs to tr (Config.ManualSweep) with a sweep before each, at its
+// time, then finishes it at the last time.
+func sweepEach(tr *Tracker, segs []capture.Segment) {
+	var end int64
+	for i := range segs {
+		at := segs[i].Time.UnixNano()
+		tr.Sweep(at)
+		tr.Add(&segs[i])
+		end = max(end, at)
+	}
+	tr.Finish(end)
+}
+
 // TestRecyclingChangesNothing: with Config.DoneKeepsNothing the tracker reuses the
 // incarnations it packed or handed out; on every committed capture, under several
 // configurations, Done sees exactly what it sees without reuse. Done copies each
@@ -459,14 +472,7 @@ func TestRecyclingChangesNothing(t *testing.T) {
 		}
 		tr := NewTracker(cfg)
 		tr.packAbove, tr.packEvery = 0, 1
-		var end int64
-		for i := range segs {
-			at := segs[i].Time.UnixNano()
-			tr.Sweep(at)
-			tr.Add(&segs[i])
-			end = max(end, at)
-		}
-		tr.Finish(end)
+		sweepEach(tr, segs)
 		return records, reused
 	}
 	reused := 0

@@ -21,12 +21,19 @@ type TrackerStats struct {
 	// CountsDropped: forgotten 4-tuples whose incarnation count was dropped to keep
 	// memory flat (Config.KeepCounts); one that comes back is numbered from 1.
 	CountsDropped uint64
+	// Cold: packed records whose body is in the tracker's temporary files now
+	// (cold.go), and ColdBytes the bytes of those files. ColdError: why the files
+	// stopped taking records (they stay in memory from then on), if they did.
+	Cold      int
+	ColdBytes int64
+	ColdError error
 }
 
 // Stats returns what a streaming tracker holds and has finished.
 func (t *Tracker) Stats() TrackerStats {
 	st := t.stats
 	st.Tracked, st.Flows = t.held, t.flows.n
+	st.Cold, st.ColdBytes, st.ColdError = t.cold.records, t.cold.bytes, t.cold.err
 	return st
 }
 
@@ -43,9 +50,11 @@ func (t *Tracker) Each(fn func(*Incarnation)) {
 		}
 		if f.packed != "" {
 			if rec := t.packedPrev(f); rec != "" {
-				fn(unpack(f.key, recordBytes(rec)))
+				b, _, _ := t.recordData(rec, false)
+				fn(unpack(f.key, b))
 			}
-			fn(unpack(f.key, recordBytes(f.packed)))
+			b, _, _ := t.recordData(f.packed, false)
+			fn(unpack(f.key, b))
 		}
 	})
 }
@@ -312,14 +321,24 @@ func (t *Tracker) packRecord(inc *Incarnation, wait int64, reason EndReason) str
 	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
 		t.recycle(inc)
 	}
+	if reason == EndExpired && t.held >= t.coldAbove {
+		if mem, ok := t.coldPut(t.packBuf); ok {
+			return t.arena.alloc(mem)
+		}
+	}
 	return t.arena.alloc(t.packBuf)
 }
 
 // unpackRecord returns the incarnation of a record on 4-tuple k (its memory reused
-// when some is free), and frees the record.
-func (t *Tracker) unpackRecord(k FlowKey, rec string) *Incarnation {
+// when some is free), and frees the record. ahead: the records written after it are
+// about to be unpacked too (see recordData).
+func (t *Tracker) unpackRecord(k FlowKey, rec string, ahead bool) *Incarnation {
 	inc := t.newIncarnation()
-	unpackInto(inc, k, recordBytes(rec), &t.fins)
+	b, cold, seg := t.recordData(rec, ahead)
+	unpackInto(inc, k, b, &t.fins)
+	if cold {
+		t.cold.drop(seg)
+	}
 	t.arena.free(rec)
 	return inc
 }
@@ -362,7 +381,7 @@ func (t *Tracker) unpackPrev(f *flow) {
 		return
 	}
 	delete(t.prevPacked, f)
-	p := t.unpackRecord(f.key, rec)
+	p := t.unpackRecord(f.key, rec, false)
 	f.prev = t.hold(p)
 	if c := t.cur(f); c != nil {
 		p.next = c
@@ -502,8 +521,7 @@ func finishedWhole(inc *Incarnation) finished { return finished{first: inc.First
 // packedEnd is a packed current incarnation, finished at endAt for reason (a current
 // incarnation's End is EndCaptureEnd until then).
 func packedEnd(f *flow, reason EndReason, endAt int64) finished {
-	h := header(f.packed)
-	return finished{first: h.first.Frame, f: f, packed: f.packed, end: reason, endAt: endAt}
+	return finished{first: handKey(f.packed), f: f, packed: f.packed, end: reason, endAt: endAt}
 }
 
 // packedFinal is a packed incarnation still held at the end of the capture: its
@@ -580,7 +598,7 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end i
 			prevs = prevs[1:]
 			rec := t.prevPacked[f]
 			delete(t.prevPacked, f)
-			t.give(t.unpackRecord(f.key, rec)) // as it was packed: replaced
+			t.give(t.unpackRecord(f.key, rec, false)) // as it was packed: replaced
 		default:
 			f := packed[0].f
 			packed[0] = packedFinal{}
@@ -595,7 +613,7 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end i
 // unpackFinished unpacks the record of flow f, finished at endAt for reason, and
 // frees the record.
 func (t *Tracker) unpackFinished(f *flow, packed string, reason EndReason, endAt int64) *Incarnation {
-	inc := t.unpackRecord(f.key, packed)
+	inc := t.unpackRecord(f.key, packed, true)
 	inc.End, inc.EndAt = reason, endAt
 	return inc
 }

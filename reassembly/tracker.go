@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"os"
 	"time"
 	"unsafe"
 
@@ -49,6 +50,9 @@ type Config struct {
 	// (Shard) sweep together at the times one tracker would, so that their results
 	// do not depend on how the 4-tuples are shared out.
 	ManualSweep bool
+	// TempDir (streaming only): where the bodies of the records of connections in
+	// TIME_WAIT go while the tracker holds many (cold.go); "" for os.TempDir().
+	TempDir string
 }
 
 // DefaultTimeWait is Linux's TCP_TIMEWAIT_LEN.
@@ -133,6 +137,12 @@ type Tracker struct {
 	sweepDone []finished
 	handOrder []handOrder
 	packBuf   []byte // scratch for pack
+	// cold: the bodies of records of connections in TIME_WAIT, in temporary files
+	// (cold.go), while the tracker holds at least coldAbove incarnations; coldBuf:
+	// scratch for a record going there or coming back.
+	cold      coldStore
+	coldAbove int
+	coldBuf   []byte
 	// arena: the flows and their packed records (arena.go); incs: the incarnations
 	// the flows hold (incRef; incs[0] is nil), incsFree the indexes free in it.
 	arena    *arena
@@ -177,7 +187,11 @@ func NewTracker(cfg Config) *Tracker {
 	if cfg.TimeWait <= 0 {
 		cfg.TimeWait = DefaultTimeWait
 	}
-	t := &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), countsGen: countsGeneration, packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery}
+	t := &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), countsGen: countsGeneration, packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery, coldAbove: coldAbove}
+	t.cold = coldStore{dir: cfg.TempDir, segSize: coldSegment, window: coldWindow}
+	if t.cold.dir == "" {
+		t.cold.dir = os.TempDir()
+	}
 	t.arena = newArena(t)
 	t.flows = newFlowTable(t.arena)
 	t.due.mem = t.arena
@@ -223,8 +237,7 @@ func (t *Tracker) Finish(end int64) {
 			}
 		}
 		if f.packed != "" {
-			h := header(f.packed)
-			packed = append(packed, packedFinal{h.first.Frame, f})
+			packed = append(packed, packedFinal{handKey(f.packed), f})
 		}
 		f.gone = true
 	})
@@ -235,7 +248,8 @@ func (t *Tracker) Finish(end int64) {
 	clear(t.incs)
 	t.incs, t.incsFree = t.incs[:1], nil
 	t.handFinal(whole, packed, prevs, end)
-	t.arena.release()                                  // every flow and record was handed out
+	t.arena.release() // every flow and record was handed out
+	t.cold.close()
 	t.counts, t.countsOld = countTable{}, countTable{} // (their memory was the arena's)
 }
 
@@ -280,7 +294,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	}
 	if f.packed != "" {
 		t.unpackPrev(f)
-		inc := t.unpackRecord(f.key, f.packed)
+		inc := t.unpackRecord(f.key, f.packed, false)
 		f.cur, f.packed = t.hold(inc), ""
 		if p := t.prev(f); p != nil {
 			// Link the two again (pack cut the link): a refusal RST reaches

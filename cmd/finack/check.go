@@ -65,6 +65,9 @@ func analyze(o options, stdout, stderr io.Writer) int {
 		one.files = g
 		r := &result{name: names[i], files: g}
 		r.doc, _, err = readCapture(one)
+		for _, w := range r.doc.warnings {
+			fmt.Fprintf(stderr, "finack: %s\n", w)
+		}
 		if err != nil {
 			var fe *capture.FilterError
 			if errors.As(err, &fe) && !o.separate {

@@ -389,6 +389,9 @@ func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 	rep = analyzer.Merge(reps)
 	doc = newDocument(o, st, rep, readErr)
 	doc.Summary.Dropped = droppedOf(o, tst)
+	if tst.ColdError != nil {
+		doc.warnings = append(doc.warnings, fmt.Sprintf("temporary file: %v; connections in TIME_WAIT were kept in memory from then on (set TMPDIR to a directory with room)", tst.ColdError))
+	}
 	return doc, rep, nil
 }
 

@@ -31,6 +31,9 @@ type document struct {
 	// the analysis streamed them (spill.go) instead of Findings and Connections.
 	// The document's writer reads them, once.
 	records *analyzer.Records
+	// warnings: what the user should know that is not in the report (printed on
+	// stderr).
+	warnings []string
 }
 
 type summary struct {

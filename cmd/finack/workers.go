@@ -264,11 +264,14 @@ func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 		}()
 	}
 	wg.Wait()
-	var sum reassembly.TrackerStats // what the report states: connections dropped
+	var sum reassembly.TrackerStats // what the report states (connections dropped), and a warning
 	for _, tr := range trackers {
 		st := tr.Stats()
 		sum.Idle += st.Idle
 		sum.Evicted += st.Evicted
+		if sum.ColdError == nil {
+			sum.ColdError = st.ColdError
+		}
 	}
 	return sum, readErr
 }

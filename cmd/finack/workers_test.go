@@ -45,23 +45,30 @@ func TestWorkersSameReport(t *testing.T) {
 	}
 }
 
+// writeBig generates a capture (synth.WriteBig) as big.pcap in a new directory, and
+// returns the directory.
+func writeBig(t *testing.T, opt synth.BigOptions) string {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "big.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.WriteBig(f, opt); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestWorkersSameReportBig: the same on a generated capture large enough that the
 // trackers sweep, pack quiet incarnations, and forget 4-tuples many times.
 func TestWorkersSameReportBig(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: generates 300,000 packets")
 	}
-	dir := t.TempDir()
-	f, err := os.Create(filepath.Join(dir, "big.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := synth.WriteBig(f, synth.BigOptions{Packets: 300_000, Seed: 3, Concurrency: 2000}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := writeBig(t, synth.BigOptions{Packets: 300_000, Seed: 3, Concurrency: 2000})
 	var want string
 	for _, n := range []string{"1", "2", "5"} {
 		got, stderr, code := runIn(t, dir, "--workers", n, "-r", "big.pcap", "-o", "json", "--time-wait", "5s")
@@ -156,5 +163,42 @@ func TestDefaultWorkers(t *testing.T) {
 		if got := defaultWorkers(); got != tc.want {
 			t.Errorf("GOMAXPROCS %d: %d workers, want %d", tc.procs, got, tc.want)
 		}
+	}
+}
+
+// TestColdStoreReport: a capture holding more connections in TIME_WAIT than a
+// tracker keeps whole in memory (reassembly's cold store: their records go to
+// temporary files) gives the same report whether the files can be written or not;
+// when they cannot, a warning on stderr says so and the records stay in memory.
+func TestColdStoreReport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: generates 300,000 packets")
+	}
+	// 300,000 packets over less than a TIME_WAIT: about 30,000 connections held
+	// at the end, most of them closed.
+	dir := writeBig(t, synth.BigOptions{Packets: 300_000, Seed: 5, Concurrency: 2000})
+	// The report's sort keeps its own temporary directory: only the trackers' go
+	// missing.
+	defer func(o spill.Options) { spillOptions = o }(spillOptions)
+	spillOptions.Dir = t.TempDir()
+	run := func(tmp string) (string, string) {
+		t.Setenv("TMPDIR", tmp)
+		out, stderr, code := runIn(t, dir, "--workers", "1", "-r", "big.pcap", "-o", "json")
+		if code != exitOK {
+			t.Fatalf("TMPDIR %s: exit %d: %s", tmp, code, stderr)
+		}
+		return out, stderr
+	}
+	onDisk, stderr := run(t.TempDir())
+	if stderr != "" {
+		t.Fatalf("with a temporary directory: stderr %q", stderr)
+	}
+	inMemory, stderr := run(filepath.Join(dir, "missing"))
+	if !strings.Contains(stderr, "temporary file") || !strings.Contains(stderr, "kept in memory") {
+		t.Fatalf("without a temporary directory: stderr %q, want the warning (or the capture held too few connections to use the files)", stderr)
+	}
+	t.Logf("without a temporary directory: %s", strings.TrimSpace(stderr))
+	if onDisk != inMemory {
+		t.Errorf("the report differs with records on disk:\n%s", lineDiff(inMemory, onDisk))
 	}
 }

@@ -1,0 +1,257 @@
+package reassembly
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/finack/finack/capture"
+)
+
+// openFiles counts the process's open file descriptors (Linux; -1 elsewhere).
+func openFiles(t *testing.T) int {
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(es)
+}
+
+// TestColdStore: bodies put in the store read back the same, in any order, across
+// segments and from the write buffer; a segment's file is closed when its last
+// record is dropped and no longer appended to; nothing is left by name in the
+// directory, nor open after close.
+func TestColdStore(t *testing.T) {
+	dir := t.TempDir()
+	fds := openFiles(t)
+	c := coldStore{dir: dir, segSize: 1000, window: 64, checked: true} // (checked: used even on tmpfs)
+	rng := rand.New(rand.NewPCG(1, 2))
+	type put struct {
+		seg  uint64
+		off  int64
+		body []byte
+	}
+	var puts []put
+	for range 500 {
+		body := make([]byte, 1+rng.IntN(300))
+		for j := range body {
+			body[j] = byte(rng.Uint32())
+		}
+		seg, off, ok := c.put(body)
+		if !ok {
+			t.Fatalf("put refused: %v", c.err)
+		}
+		puts = append(puts, put{seg, off, body})
+	}
+	if len(c.segs) < 50 {
+		t.Fatalf("%d segments for 500 bodies of up to 300 bytes in segments of 1000", len(c.segs))
+	}
+	if runtime.GOOS != "windows" {
+		if es, _ := os.ReadDir(dir); len(es) != 0 {
+			t.Fatalf("%d files left by name in the directory, want none (removed once open)", len(es))
+		}
+	}
+	check := func(order []int) {
+		t.Helper()
+		for _, i := range order {
+			p := puts[i]
+			if got := c.get(p.seg, p.off, len(p.body), i%2 == 0); !bytes.Equal(got, p.body) {
+				t.Fatalf("body %d (segment %d, offset %d) reads back different", i, p.seg, p.off)
+			}
+		}
+	}
+	perm := rng.Perm(len(puts))
+	check(perm)
+	check(slices.Sorted(slices.Values(perm)))
+	if c.reads == 0 {
+		t.Fatal("every body came from the write buffer: the files were not read")
+	}
+	// Drop in random order: a segment goes when its last record does, but for the
+	// one still appended to.
+	for k, i := range perm {
+		c.drop(puts[i].seg)
+		live := 0
+		for _, s := range c.segs {
+			if s.f != nil {
+				live++
+			}
+		}
+		left := map[uint64]bool{puts[len(puts)-1].seg: true}
+		for _, j := range perm[k+1:] {
+			left[puts[j].seg] = true
+		}
+		if live != len(left) {
+			t.Fatalf("after %d drops: %d segments open, %d hold records or are appended to", k+1, live, len(left))
+		}
+	}
+	if c.records != 0 || len(c.segs) != 1 || c.bytes != c.segs[0].size {
+		t.Fatalf("all dropped: %d records, %d segments, %d bytes (current segment %d)", c.records, len(c.segs), c.bytes, c.segs[0].size)
+	}
+	// The store goes on after everything was dropped.
+	seg, off, ok := c.put([]byte("again"))
+	if !ok || string(c.get(seg, off, 5, true)) != "again" {
+		t.Fatal("the store does not take a body after everything was dropped")
+	}
+	c.close()
+	if n := openFiles(t); n != fds {
+		t.Fatalf("%d files open after close, %d before", n, fds)
+	}
+}
+
+// TestColdStoreErrors: a store that cannot create its file refuses bodies (the
+// tracker keeps them in memory); one whose file fails to be written keeps the bodies
+// it had buffered readable, and refuses more.
+func TestColdStoreErrors(t *testing.T) {
+	c := coldStore{dir: filepath.Join(t.TempDir(), "missing"), segSize: coldSegment, window: coldWindow}
+	if _, _, ok := c.put([]byte("x")); ok || c.err == nil {
+		t.Fatalf("put in a missing directory: ok %v, error %v", ok, c.err)
+	}
+
+	c = coldStore{dir: t.TempDir(), segSize: coldSegment, window: coldWindow, checked: true}
+	body := bytes.Repeat([]byte("b"), 1000)
+	seg, off, ok := c.put(body)
+	if !ok {
+		t.Fatal(c.err)
+	}
+	c.segs[0].f.Close() // writing the buffer out fails
+	for ok {
+		_, _, ok = c.put(body)
+	}
+	if c.err == nil {
+		t.Fatal("a write failed and the store has no error")
+	}
+	if got := c.get(seg, off, len(body), true); !bytes.Equal(got, body) {
+		t.Fatal("a body buffered before the failed write reads back different")
+	}
+	if _, _, ok := c.put(body); ok {
+		t.Fatal("the store took a body after an error")
+	}
+}
+
+// coldRun runs a streaming tracker over segs, packing every quiet incarnation,
+// sweeping at every segment, with the cold store taking every record it may (cold)
+// or none. It returns what Done got, each incarnation as its record (pack: every
+// field), sorted, and the tracker.
+func coldRun(t *testing.T, segs []capture.Segment, cfg Config, cold bool) ([]string, *Tracker) {
+	var got []string
+	var buf []byte
+	cfg.Done = func(inc *Incarnation) {
+		buf = pack(buf[:0], inc, packHeader{}, true)
+		got = append(got, string(buf))
+	}
+	cfg.ManualSweep = true
+	cfg.TempDir = t.TempDir()
+	tr := NewTracker(cfg)
+	tr.packAbove, tr.packEvery = 0, 1
+	tr.coldAbove = math.MaxInt
+	if cold {
+		tr.coldAbove = 0
+		tr.cold.segSize, tr.cold.window = 512, 128
+		tr.cold.checked = true // (used even if the test's directory is on tmpfs)
+	}
+	sweepEach(tr, segs)
+	if es, _ := os.ReadDir(cfg.TempDir); runtime.GOOS != "windows" && len(es) != 0 {
+		t.Fatalf("%d files left in the temporary directory", len(es))
+	}
+	slices.Sort(got)
+	return got, tr
+}
+
+// sameCold checks that a streaming tracker hands out the same incarnations (only
+// the order in which one sweep hands them out may differ: see handKey) and reports
+// the same stats whether the bodies of records of connections in TIME_WAIT are on
+// disk or in memory. It returns the bodies written and the reads from disk.
+func sameCold(t *testing.T, name string, segs []capture.Segment, cfg Config) (puts, reads int) {
+	t.Helper()
+	want, wantTr := coldRun(t, segs, cfg, false)
+	got, tr := coldRun(t, segs, cfg, true)
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d incarnations with the cold store, %d without", name, len(got), len(want))
+	}
+	for j := range want {
+		if got[j] != want[j] {
+			inc, wantInc := unpack(FlowKey{}, []byte(got[j])), unpack(FlowKey{}, []byte(want[j]))
+			t.Fatalf("%s: incarnation %d differs with the cold store\n got %+v\nwant %+v", name, j, inc, wantInc)
+		}
+	}
+	if st, wantSt := tr.Stats(), wantTr.Stats(); st != wantSt {
+		t.Fatalf("%s: stats %+v with the cold store, %+v without", name, st, wantSt)
+	}
+	if wantTr.cold.puts != 0 {
+		t.Fatalf("%s: %d records went to disk with coldAbove at its maximum", name, wantTr.cold.puts)
+	}
+	return tr.cold.puts, tr.cold.reads
+}
+
+// TestColdStoreChangesNothing: on every committed capture, under several
+// configurations, sameCold.
+func TestColdStoreChangesNothing(t *testing.T) {
+	cfgs := []Config{
+		{},
+		{TimeWait: time.Millisecond},
+		{TimeWait: 300 * time.Millisecond, IdleTimeout: 100 * time.Millisecond},
+		{MaxConnections: 3, KeepCounts: true, TimeWait: 500 * time.Millisecond},
+		{RFC1337: true, TimeWait: 10 * time.Second},
+		{TimeWait: 20 * time.Second, IdleTimeout: time.Second},
+	}
+	var puts, reads int
+	for _, file := range committedCaptures(t) {
+		segs, _ := readSegments(t, file)
+		for i, cfg := range cfgs {
+			p, r := sameCold(t, fmt.Sprintf("%s config %d", filepath.Base(file), i), segs, cfg)
+			puts += p
+			reads += r
+		}
+	}
+	if puts == 0 || reads == 0 {
+		t.Fatalf("%d bodies written, %d reads from disk: the cold store was not exercised", puts, reads)
+	}
+	t.Logf("%d bodies written to disk and read back (%d reads)", puts, reads)
+}
+
+// TestInMemory: inMemory says tmpfs for the directories /proc/self/mounts says are
+// on tmpfs or ramfs, and not for the others (Linux).
+func TestInMemory(t *testing.T) {
+	mounts, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Skipf("no /proc/self/mounts (not Linux): %v", err)
+	}
+	// fsType is the type of the mount holding dir: the longest mount point above it.
+	fsType := func(dir string) string {
+		best, typ := "", ""
+		for _, line := range strings.Split(string(mounts), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 3 {
+				continue
+			}
+			mp := f[1]
+			if (dir == mp || strings.HasPrefix(dir, strings.TrimSuffix(mp, "/")+"/")) && len(mp) >= len(best) {
+				best, typ = mp, f[2]
+			}
+		}
+		return typ
+	}
+	checked := map[bool]int{}
+	for _, dir := range []string{t.TempDir(), "/dev/shm", "/proc", "/"} {
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		typ := fsType(dir)
+		want := typ == "tmpfs" || typ == "ramfs"
+		if got := inMemory(dir); got != want {
+			t.Errorf("inMemory(%s) = %v; it is on %s", dir, got, typ)
+		}
+		checked[want]++
+	}
+	if checked[true] == 0 || checked[false] == 0 {
+		t.Skipf("no directory in memory, or none on disk, to check (%v)", checked)
+	}
+}
