@@ -506,7 +506,7 @@ const countsGeneration = 1 << 16
 // turn comes, so that finishing a million packed incarnations never holds them all
 // unpacked at once).
 type finished struct {
-	first uint64 // its first frame, the order of hand-out
+	first uint64 // the order of hand-out: its first frame (handKey for a packed one)
 	inc   *Incarnation
 	// A packed one: its flow (for the key: a flow's key never changes) and record,
 	// and its End and EndAt once unpacked.
@@ -525,15 +525,16 @@ func packedEnd(f *flow, reason EndReason, endAt int64) finished {
 }
 
 // packedFinal is a packed incarnation still held at the end of the capture: its
-// first frame, and its flow, which keeps the record (the flow is out of the table).
+// handKey, and its flow, which keeps the record (the flow is out of the table).
 // 16 bytes: Finish holds one per packed incarnation.
 type packedFinal struct {
 	first uint64
 	f     *flow
 }
 
-// hand gives finished incarnations to Done in order of first frame (a sweep visits
-// the flow table in random order; the order handed out must not depend on it).
+// hand gives finished incarnations to Done in order of first frame, but for records
+// on disk, last, in the order written (handKey): a sweep visits the flow table in
+// random order, and the order handed out must not depend on it.
 func (t *Tracker) hand(done []finished) {
 	// Sort 16-byte (frame, index) pairs, not the entries themselves: moving 100-byte
 	// entries cost more than the rest of Finish on a million incarnations.
@@ -567,7 +568,7 @@ func keepScratch[T any](s []T) []T {
 }
 
 // handFinal hands out what Finish found held, whole and packed, merged in order of
-// first frame: the packed current incarnations finished at the capture's end, the
+// handKey: the packed current incarnations finished at the capture's end, the
 // packed previous ones as they were packed (replaced), each unpacked at its turn.
 func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end int64) {
 	byFirst := func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) }

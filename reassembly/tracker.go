@@ -207,7 +207,8 @@ func (t *Tracker) Incarnations() []*Incarnation { return t.all }
 
 // Finish marks the end of the capture at time end (Unix ns; the last packet's time).
 // A streaming tracker hands every incarnation it still holds to Done, in order of
-// first frame.
+// first frame (but for those whose records are on disk, last, in the order written:
+// handKey).
 func (t *Tracker) Finish(end int64) {
 	for _, inc := range t.all {
 		if inc.End == EndCaptureEnd {
@@ -219,7 +220,7 @@ func (t *Tracker) Finish(end int64) {
 	}
 	// The incarnations still whole (a few: those active in the last moments) as
 	// finished entries; the packed ones, most of what a busy capture holds, as 16-byte
-	// (first frame, flow) pairs: the flow keeps its record until its turn.
+	// (handKey, flow) pairs: the flow keeps its record until its turn.
 	var whole []finished
 	var prevs []packedFinal // packed previous incarnations (packPrev), their records in t.prevPacked
 	packed := make([]packedFinal, 0, t.flows.n)
