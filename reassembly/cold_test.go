@@ -138,15 +138,19 @@ func TestColdStoreErrors(t *testing.T) {
 
 // coldRun runs a streaming tracker over segs, packing every quiet incarnation,
 // sweeping at every segment, with the cold store taking every record it may (cold)
-// or none. It returns what Done got, each incarnation as its record (pack: every
-// field), sorted, and the tracker.
+// or none. It returns what Done got and then, before the tracker finished, what Each
+// gave, each incarnation as its record (pack: every field), each list sorted, and
+// the tracker.
 func coldRun(t *testing.T, segs []capture.Segment, cfg Config, cold bool) ([]string, *Tracker) {
-	var got []string
+	var got, each []string
 	var buf []byte
-	cfg.Done = func(inc *Incarnation) {
-		buf = pack(buf[:0], inc, packHeader{}, true)
-		got = append(got, string(buf))
+	record := func(l *[]string) func(*Incarnation) {
+		return func(inc *Incarnation) {
+			buf = pack(buf[:0], inc, packHeader{}, true)
+			*l = append(*l, string(buf))
+		}
 	}
+	cfg.Done = record(&got)
 	cfg.ManualSweep = true
 	cfg.TempDir = t.TempDir()
 	tr := NewTracker(cfg)
@@ -157,12 +161,15 @@ func coldRun(t *testing.T, segs []capture.Segment, cfg Config, cold bool) ([]str
 		tr.cold.segSize, tr.cold.window = 512, 128
 		tr.cold.checked = true // (used even if the test's directory is on tmpfs)
 	}
-	sweepEach(tr, segs)
+	end := feedSweeping(tr, segs)
+	tr.Each(record(&each))
+	tr.Finish(end)
 	if es, _ := os.ReadDir(cfg.TempDir); runtime.GOOS != "windows" && len(es) != 0 {
 		t.Fatalf("%d files left in the temporary directory", len(es))
 	}
 	slices.Sort(got)
-	return got, tr
+	slices.Sort(each)
+	return append(append(got, "(Each)"), each...), tr
 }
 
 // sameCold checks that a streaming tracker hands out the same incarnations (only
@@ -178,7 +185,13 @@ func sameCold(t *testing.T, name string, segs []capture.Segment, cfg Config) (pu
 	}
 	for j := range want {
 		if got[j] != want[j] {
-			inc, wantInc := unpack(FlowKey{}, []byte(got[j])), unpack(FlowKey{}, []byte(want[j]))
+			decode := func(rec string) any {
+				if rec == "(Each)" {
+					return rec
+				}
+				return unpack(FlowKey{}, []byte(rec))
+			}
+			inc, wantInc := decode(got[j]), decode(want[j])
 			t.Fatalf("%s: incarnation %d differs with the cold store\n got %+v\nwant %+v", name, j, inc, wantInc)
 		}
 	}

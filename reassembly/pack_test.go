@@ -435,15 +435,17 @@ func TestSweepScheduleMissesNothing(t *testing.T) {
 
 // sweepEach feeds segs to tr (Config.ManualSweep) with a sweep before each, at its
 // time, then finishes it at the last time.
-func sweepEach(tr *Tracker, segs []capture.Segment) {
-	var end int64
+func sweepEach(tr *Tracker, segs []capture.Segment) { tr.Finish(feedSweeping(tr, segs)) }
+
+// feedSweeping is sweepEach but for the Finish: it returns the last time.
+func feedSweeping(tr *Tracker, segs []capture.Segment) (end int64) {
 	for i := range segs {
 		at := segs[i].Time.UnixNano()
 		tr.Sweep(at)
 		tr.Add(&segs[i])
 		end = max(end, at)
 	}
-	tr.Finish(end)
+	return end
 }
 
 // TestRecyclingChangesNothing: with Config.DoneKeepsNothing the tracker reuses the

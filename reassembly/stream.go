@@ -39,8 +39,11 @@ func (t *Tracker) Stats() TrackerStats {
 
 // Each calls fn for every incarnation the tracker holds now (in no fixed order):
 // for a live view of a streaming tracker. A packed incarnation is unpacked for the
-// call: fn must not keep the pointer, nor change the incarnation.
+// call: fn must not keep the pointer, nor change the incarnation. Those whose
+// records are on disk come last, in the order written (read back in windows, not
+// one by one in the flow table's order).
 func (t *Tracker) Each(fn func(*Incarnation)) {
+	cold := t.eachCold[:0]
 	t.flows.each(func(f *flow) {
 		if p := t.prev(f); p != nil {
 			fn(p)
@@ -53,10 +56,20 @@ func (t *Tracker) Each(fn func(*Incarnation)) {
 				b, _, _ := t.recordData(rec, false)
 				fn(unpack(f.key, b))
 			}
+			if k := handKey(f.packed); k >= coldKeys {
+				cold = append(cold, packedFinal{k, f})
+				return
+			}
 			b, _, _ := t.recordData(f.packed, false)
 			fn(unpack(f.key, b))
 		}
 	})
+	slices.SortFunc(cold, func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) })
+	for _, c := range cold {
+		b, _, _ := t.recordData(c.f.packed, true)
+		fn(unpack(c.f.key, b))
+	}
+	t.eachCold = keepScratch(cold)
 }
 
 // TakeTouched returns the incarnations that received a segment since the last call

@@ -143,6 +143,7 @@ type Tracker struct {
 	cold      coldStore
 	coldAbove int
 	coldBuf   []byte
+	eachCold  []packedFinal // Each's records on disk (scratch)
 	// arena: the flows and their packed records (arena.go); incs: the incarnations
 	// the flows hold (incRef; incs[0] is nil), incsFree the indexes free in it.
 	arena    *arena
