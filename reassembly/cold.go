@@ -300,7 +300,7 @@ func handKey(rec string) uint64 {
 	if !h.cold {
 		return h.first.Frame
 	}
-	seg, off := d.uvarint(), d.uvarint()
+	seg, off := d.uvarint(), d.uvarint() // (off < 2^32; seg < 2^31 until 8 PiB were written)
 	return coldKeys | seg<<32 | off
 }
 
