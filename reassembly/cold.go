@@ -226,7 +226,7 @@ func (c *coldStore) remove(s *coldSeg) {
 	if s.name != "" {
 		os.Remove(s.name)
 	}
-	*s = coldSeg{size: s.size}
+	*s = coldSeg{}
 }
 
 // trim forgets the removed segments at the front.

@@ -8,4 +8,10 @@
 //
 // It is not payload reassembly: no bytes are kept. Deciding what the facts mean
 // (close shapes, findings) belongs to package analyzer.
+//
+// A streaming tracker (Config.Done) bounds its memory by what is held at once: it
+// packs quiet incarnations into compact records (pack.go) in memory it maps itself
+// (arena.go), forgets 4-tuples once nothing can change them (stream.go), and past
+// 16,384 incarnations held keeps the records of connections in TIME_WAIT in
+// temporary files (cold.go).
 package reassembly
