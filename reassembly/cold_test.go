@@ -147,10 +147,10 @@ func TestColdStoreErrors(t *testing.T) {
 
 // coldRun runs a streaming tracker over segs, packing every quiet incarnation,
 // sweeping at every segment, with the cold store taking every record it may (cold)
-// or none. It returns what Done got and then, before the tracker finished, what Each
-// gave, each incarnation as its record (pack: every field), each list sorted, and
-// the tracker.
-func coldRun(t *testing.T, segs []capture.Segment, cfg Config, cold bool) ([]string, *Tracker) {
+// or none, in dir. It returns what Done got and then, before the tracker finished,
+// what Each gave, each incarnation as its record (pack: every field), each list
+// sorted, and the tracker.
+func coldRun(t *testing.T, segs []capture.Segment, cfg Config, cold bool, dir string) ([]string, *Tracker) {
 	var got, each []string
 	var buf []byte
 	record := func(l *[]string) func(*Incarnation) {
@@ -161,7 +161,7 @@ func coldRun(t *testing.T, segs []capture.Segment, cfg Config, cold bool) ([]str
 	}
 	cfg.Done = record(&got)
 	cfg.ManualSweep = true
-	cfg.TempDir = t.TempDir()
+	cfg.TempDir = dir
 	tr := NewTracker(cfg)
 	tr.packAbove, tr.packEvery = 0, 1
 	tr.coldAbove = math.MaxInt
@@ -184,11 +184,11 @@ func coldRun(t *testing.T, segs []capture.Segment, cfg Config, cold bool) ([]str
 // sameCold checks that a streaming tracker hands out the same incarnations (only
 // the order in which one sweep hands them out may differ: see handKey) and reports
 // the same stats whether the bodies of records of connections in TIME_WAIT are on
-// disk or in memory. It returns the bodies written and the reads from disk.
-func sameCold(t *testing.T, name string, segs []capture.Segment, cfg Config) (puts, reads int) {
+// disk (in dir) or in memory. It returns the bodies written and the reads from disk.
+func sameCold(t *testing.T, name string, segs []capture.Segment, cfg Config, dir string) (puts, reads int) {
 	t.Helper()
-	want, wantTr := coldRun(t, segs, cfg, false)
-	got, tr := coldRun(t, segs, cfg, true)
+	want, wantTr := coldRun(t, segs, cfg, false, dir)
+	got, tr := coldRun(t, segs, cfg, true, dir)
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d incarnations with the cold store, %d without", name, len(got), len(want))
 	}
@@ -225,10 +225,11 @@ func TestColdStoreChangesNothing(t *testing.T) {
 		{TimeWait: 20 * time.Second, IdleTimeout: time.Second},
 	}
 	var puts, reads int
+	dir := t.TempDir()
 	for _, file := range committedCaptures(t) {
 		segs, _ := readSegments(t, file)
 		for i, cfg := range cfgs {
-			p, r := sameCold(t, fmt.Sprintf("%s config %d", filepath.Base(file), i), segs, cfg)
+			p, r := sameCold(t, fmt.Sprintf("%s config %d", filepath.Base(file), i), segs, cfg, dir)
 			puts += p
 			reads += r
 		}

@@ -44,6 +44,7 @@ func FuzzTracker(f *testing.F) {
 	for _, seed := range fzSeeds(f) {
 		f.Add(seed)
 	}
+	coldDir := f.TempDir() // (one for every input: a directory made and removed for each took most of the time)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		segs := synth.DecodeSegments(data)
 		tr, owner := fzFeed(segs)
@@ -52,7 +53,7 @@ func FuzzTracker(f *testing.F) {
 		if !reflect.DeepEqual(tr.Incarnations(), again.Incarnations()) {
 			t.Fatal("the same segments gave a different state")
 		}
-		fzCheckStream(t, segs, tr.Incarnations(), data)
+		fzCheckStream(t, segs, tr.Incarnations(), data, coldDir)
 	})
 }
 
@@ -76,15 +77,15 @@ var streamEqual = flag.Bool("stream-equal", false, "FuzzTracker: fail when strea
 // loses no segment, and forgets everything at Finish. Without cap and timeout, and
 // with capture times in order, it must find the incarnations the batch tracker
 // finds (batch).
-func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, data []byte) {
+func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, data []byte, coldDir string) {
 	t.Helper()
 	var cfg Config
 	if len(data) > 1 {
 		cfg.MaxConnections = int(data[0] % 8) // 0: no cap
 		cfg.IdleTimeout = [4]time.Duration{0, time.Millisecond, time.Second, time.Minute}[data[1]%4]
 	}
-	samePacked(t, "the input", segs, cfg) // packing quiet incarnations changes nothing
-	sameCold(t, "the input", segs, cfg)   // nor keeping their bodies on disk
+	samePacked(t, "the input", segs, cfg)        // packing quiet incarnations changes nothing
+	sameCold(t, "the input", segs, cfg, coldDir) // nor keeping their bodies on disk
 	handed := map[*Incarnation]int{}
 	var order []*Incarnation
 	cfg.Done = func(inc *Incarnation) {

@@ -399,6 +399,7 @@ type liveRun struct {
 	lastSegWall time.Time // when it was read
 	kstats      capture.KernelStats
 	warnedDrops bool
+	warnedCold  bool // the tracker's temporary files failed (coldWarning), said once
 	local       map[netip.Addr]bool
 	localAt     time.Time
 	hosts       hostStates
@@ -503,6 +504,10 @@ func (r *liveRun) tick(now time.Time) {
 	}
 	if ks, err := r.src.KernelStats(); err == nil {
 		r.kstats = ks
+	}
+	if err := r.tr.Stats().ColdError; err != nil && !r.warnedCold {
+		r.warnedCold = true
+		fmt.Fprintf(r.stderr, "finack: WARNING: %s\n", coldWarning(err))
 	}
 	if d := r.kstats.Dropped + r.kstats.IfDropped; d > 0 && !r.warnedDrops {
 		r.warnedDrops = true

@@ -390,9 +390,15 @@ func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 	doc = newDocument(o, st, rep, readErr)
 	doc.Summary.Dropped = droppedOf(o, tst)
 	if tst.ColdError != nil {
-		doc.warnings = append(doc.warnings, fmt.Sprintf("temporary file: %v; connections in TIME_WAIT were kept in memory from then on (set TMPDIR to a directory with room)", tst.ColdError))
+		doc.warnings = append(doc.warnings, coldWarning(tst.ColdError))
 	}
 	return doc, rep, nil
+}
+
+// coldWarning says that a tracker's temporary files failed (reassembly's cold
+// store): what it kept there stays in memory from then on.
+func coldWarning(err error) string {
+	return fmt.Sprintf("temporary file: %v; connections in TIME_WAIT were kept in memory from then on (set TMPDIR to a directory with room)", err)
 }
 
 // readAll feeds every segment of r to add; it returns the error that stopped the
