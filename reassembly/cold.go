@@ -23,9 +23,12 @@ import (
 // (a stale segment, a reuse) reads its body back at once.
 //
 // Only records that end by themselves within a bounded time go to disk (EndExpired:
-// their TIME_WAIT, or twice it), so every segment file is read through and removed
-// within about two TIME_WAIT lengths of capture time after it was written: disk use
-// follows the connections in TIME_WAIT, like memory did, not the capture's length.
+// their TIME_WAIT, or twice it while a FIN is unacknowledged), so every segment file
+// is read through and removed within about one or two TIME_WAIT lengths of capture
+// time after it was written: disk use follows the connections in TIME_WAIT, like
+// memory did, not the capture's length. The two waits go to segments of their own
+// (coldClasses): mixed, every segment would wait for its longest records, and the
+// files took twice what their live records do.
 // Records that may wait for the end of the capture (half-open and idle connections)
 // stay in memory: they would keep their whole segment file.
 //
@@ -58,15 +61,31 @@ const (
 // offset and length (uvarints).
 const coldRecord = 0x10
 
+// coldClasses: records of each class (coldClass) are appended to segments of their
+// own.
+const coldClasses = 2
+
+// coldClass is the class of a record that waits wait (capture time) once quiet, on a
+// tracker whose TIME_WAIT lasts twLen: its TIME_WAIT, or twice it.
+func coldClass(wait, twLen int64) int {
+	if wait > twLen {
+		return 1
+	}
+	return 0
+}
+
 // coldStore is a tracker's temporary files of record bodies: segments, each a file
-// appended to until it reaches coldSegment, then read from until its last record is
-// dropped.
+// appended to (the current one of its class) until it reaches coldSegment, then read
+// from until its last record is dropped.
 type coldStore struct {
 	dir     string
 	segSize int64     // coldSegment (tests lower it)
 	window  int       // coldWindow (tests lower it)
-	segs    []coldSeg // segment first+i; the last one is appended to
+	segs    []coldSeg // segment first+i
 	first   uint64
+	// cur: the segment appended to for each class, when hasCur.
+	cur    [coldClasses]uint64
+	hasCur [coldClasses]bool
 	// win holds bytes [winAt, winAt+len(win)) of segment winSeg; one, a body read
 	// alone.
 	win, one []byte
@@ -95,21 +114,21 @@ type coldSeg struct {
 	live   int // records not dropped
 }
 
-// put appends a body and returns where it is; ok is false when the store cannot
-// take it (the caller keeps the record in memory).
-func (c *coldStore) put(body []byte) (seg uint64, off int64, ok bool) {
+// put appends a body of a class and returns where it is; ok is false when the store
+// cannot take it (the caller keeps the record in memory).
+func (c *coldStore) put(body []byte, class int) (seg uint64, off int64, ok bool) {
 	if !c.checked {
 		c.checked, c.memoryDir = true, inMemory(c.dir)
 	}
 	if c.err != nil || c.memoryDir {
 		return 0, 0, false
 	}
-	if len(c.segs) == 0 || c.segs[len(c.segs)-1].size >= c.segSize {
-		if !c.startSegment() {
+	if !c.hasCur[class] || c.segs[c.cur[class]-c.first].size >= c.segSize {
+		if !c.startSegment(class) {
 			return 0, 0, false
 		}
 	}
-	s := &c.segs[len(c.segs)-1]
+	s := &c.segs[c.cur[class]-c.first]
 	if len(s.tail) > 0 && len(s.tail)+len(body) > coldWriteBuf {
 		if !c.flush(s) {
 			return 0, 0, false
@@ -122,18 +141,19 @@ func (c *coldStore) put(body []byte) (seg uint64, off int64, ok bool) {
 	c.records++
 	c.puts++
 	c.bytes += int64(len(body))
-	return c.first + uint64(len(c.segs)-1), off, true
+	return c.cur[class], off, true
 }
 
-// startSegment flushes the current segment and starts a new one.
-func (c *coldStore) startSegment() bool {
+// startSegment flushes the current segment of a class and starts a new one.
+func (c *coldStore) startSegment(class int) bool {
 	var buf []byte
-	if n := len(c.segs); n > 0 {
-		s := &c.segs[n-1]
+	if c.hasCur[class] {
+		s := &c.segs[c.cur[class]-c.first]
 		if !c.flush(s) {
 			return false
 		}
 		buf, s.tail = s.tail, nil
+		c.hasCur[class] = false
 		if s.live == 0 {
 			c.remove(s)
 		}
@@ -151,6 +171,7 @@ func (c *coldStore) startSegment() bool {
 		buf = make([]byte, 0, coldWriteBuf)
 	}
 	c.segs = append(c.segs, coldSeg{f: f, name: name, tail: buf})
+	c.cur[class], c.hasCur[class] = c.first+uint64(len(c.segs)-1), true
 	c.trim()
 	return true
 }
@@ -213,10 +234,20 @@ func (c *coldStore) drop(seg uint64) {
 	s := &c.segs[seg-c.first]
 	s.live--
 	c.records--
-	if s.live == 0 && seg != c.first+uint64(len(c.segs)-1) {
+	if s.live == 0 && !c.current(seg) {
 		c.remove(s)
 		c.trim()
 	}
+}
+
+// current reports whether seg is appended to.
+func (c *coldStore) current(seg uint64) bool {
+	for k := range c.cur {
+		if c.hasCur[k] && c.cur[k] == seg {
+			return true
+		}
+	}
+	return false
 }
 
 // remove closes a segment's file and removes it.
@@ -232,7 +263,7 @@ func (c *coldStore) remove(s *coldSeg) {
 // trim forgets the removed segments at the front.
 func (c *coldStore) trim() {
 	i := 0
-	for i < len(c.segs)-1 && c.segs[i].f == nil {
+	for i < len(c.segs) && c.segs[i].f == nil {
 		i++
 	}
 	if i > 0 {
@@ -249,14 +280,15 @@ func (c *coldStore) close() {
 		}
 	}
 	c.segs, c.win, c.records, c.bytes = nil, nil, 0, 0
+	c.hasCur = [coldClasses]bool{}
 }
 
 // coldPut moves the body of a record just packed (in t.packBuf) to the cold store
 // and returns the record to keep in memory: the header, marked cold, and where the
 // body is. ok is false when the store refused it.
 func (t *Tracker) coldPut(rec []byte) (mem []byte, ok bool) {
-	_, d := readHeader(rec)
-	seg, off, ok := t.cold.put(rec[d.i:])
+	h, d := readHeader(rec)
+	seg, off, ok := t.cold.put(rec[d.i:], coldClass(h.wait, t.twLen))
 	if !ok {
 		return nil, false
 	}

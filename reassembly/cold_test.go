@@ -32,30 +32,39 @@ func coldFilesOpen() int {
 	return n
 }
 
-// TestColdStore: bodies put in the store read back the same, in any order, across
-// segments and from the write buffer; a segment's file is closed when its last
-// record is dropped and no longer appended to; nothing is left by name in the
-// directory, nor open after close.
+// TestColdStore: bodies put in the store (in both classes) read back the same, in
+// any order, across segments and from the write buffers; a segment holds bodies of
+// one class; a segment's file is closed when its last record is dropped and it is
+// no longer appended to; nothing is left by name in the directory, nor open after
+// close.
 func TestColdStore(t *testing.T) {
 	dir := t.TempDir()
 	c := coldStore{dir: dir, segSize: 1000, window: 64, checked: true} // (checked: used even on tmpfs)
 	rng := rand.New(rand.NewPCG(1, 2))
 	type put struct {
-		seg  uint64
-		off  int64
-		body []byte
+		seg   uint64
+		off   int64
+		body  []byte
+		class int
 	}
 	var puts []put
+	last := map[int]uint64{} // the segment of each class's last put: appended to
+	classOf := map[uint64]int{}
 	for range 500 {
 		body := make([]byte, 1+rng.IntN(300))
 		for j := range body {
 			body[j] = byte(rng.Uint32())
 		}
-		seg, off, ok := c.put(body)
+		class := rng.IntN(coldClasses)
+		seg, off, ok := c.put(body, class)
 		if !ok {
 			t.Fatalf("put refused: %v", c.err)
 		}
-		puts = append(puts, put{seg, off, body})
+		if k, seen := classOf[seg]; seen && k != class {
+			t.Fatalf("segment %d holds bodies of classes %d and %d", seg, k, class)
+		}
+		classOf[seg], last[class] = class, seg
+		puts = append(puts, put{seg, off, body, class})
 	}
 	if len(c.segs) < 50 {
 		t.Fatalf("%d segments for 500 bodies of up to 300 bytes in segments of 1000", len(c.segs))
@@ -90,7 +99,10 @@ func TestColdStore(t *testing.T) {
 				live++
 			}
 		}
-		left := map[uint64]bool{puts[len(puts)-1].seg: true}
+		left := map[uint64]bool{}
+		for _, seg := range last {
+			left[seg] = true
+		}
 		for _, j := range perm[k+1:] {
 			left[puts[j].seg] = true
 		}
@@ -98,16 +110,16 @@ func TestColdStore(t *testing.T) {
 			t.Fatalf("after %d drops: %d segments open, %d hold records or are appended to", k+1, live, len(left))
 		}
 	}
-	if c.records != 0 || len(c.segs) != 1 || c.bytes != c.segs[0].size {
-		t.Fatalf("all dropped: %d records, %d segments, %d bytes (current segment %d)", c.records, len(c.segs), c.bytes, c.segs[0].size)
+	if c.records != 0 || c.bytes != c.segs[last[0]-c.first].size+c.segs[last[1]-c.first].size {
+		t.Fatalf("all dropped: %d records, %d bytes (current segments %d and %d bytes)", c.records, c.bytes, c.segs[last[0]-c.first].size, c.segs[last[1]-c.first].size)
 	}
 	// The store goes on after everything was dropped.
-	seg, off, ok := c.put([]byte("again"))
+	seg, off, ok := c.put([]byte("again"), 1)
 	if !ok || string(c.get(seg, off, 5, true)) != "again" {
 		t.Fatal("the store does not take a body after everything was dropped")
 	}
-	if n := coldFilesOpen(); n != len(c.segs) && n != -1 {
-		t.Fatalf("%d cold files open, %d segments", n, len(c.segs))
+	if n := coldFilesOpen(); n != coldClasses && n != -1 {
+		t.Fatalf("%d cold files open, want the %d appended to", n, coldClasses)
 	}
 	c.close()
 	if n := coldFilesOpen(); n > 0 {
@@ -120,19 +132,19 @@ func TestColdStore(t *testing.T) {
 // it had buffered readable, and refuses more.
 func TestColdStoreErrors(t *testing.T) {
 	c := coldStore{dir: filepath.Join(t.TempDir(), "missing"), segSize: coldSegment, window: coldWindow}
-	if _, _, ok := c.put([]byte("x")); ok || c.err == nil {
+	if _, _, ok := c.put([]byte("x"), 0); ok || c.err == nil {
 		t.Fatalf("put in a missing directory: ok %v, error %v", ok, c.err)
 	}
 
 	c = coldStore{dir: t.TempDir(), segSize: coldSegment, window: coldWindow, checked: true}
 	body := bytes.Repeat([]byte("b"), 1000)
-	seg, off, ok := c.put(body)
+	seg, off, ok := c.put(body, 0)
 	if !ok {
 		t.Fatal(c.err)
 	}
 	c.segs[0].f.Close() // writing the buffer out fails
 	for ok {
-		_, _, ok = c.put(body)
+		_, _, ok = c.put(body, 0)
 	}
 	if c.err == nil {
 		t.Fatal("a write failed and the store has no error")
@@ -140,7 +152,7 @@ func TestColdStoreErrors(t *testing.T) {
 	if got := c.get(seg, off, len(body), true); !bytes.Equal(got, body) {
 		t.Fatal("a body buffered before the failed write reads back different")
 	}
-	if _, _, ok := c.put(body); ok {
+	if _, _, ok := c.put(body, 1); ok {
 		t.Fatal("the store took a body after an error")
 	}
 }
