@@ -19,8 +19,9 @@ import (
 // same for all). That is what a file is for; memory then grows with the 4-tuples
 // held (their flows, table slots and schedule entries: about 150 bytes each), not
 // with the history of each connection. Reading one back costs a copy from the page
-// cache, in windows of coldWindow bytes; a segment that comes for such a connection
-// (a stale segment, a reuse) reads its body back at once.
+// cache: a sweep hands such connections out in the order written (handKey), read in
+// windows of coldWindow bytes; one that a segment comes for (a stale segment, a
+// reuse) is read alone.
 //
 // Only records that end by themselves within a bounded time go to disk (EndExpired:
 // their TIME_WAIT, or twice it while a FIN is unacknowledged), so every segment file
@@ -28,8 +29,7 @@ import (
 // time after it was written: disk use follows the connections in TIME_WAIT, like
 // memory did, not the capture's length. The two waits go to segments of their own
 // (coldClasses): mixed, every segment would wait for its longest records, and the
-// files took twice what their live records do.
-// Records that may wait for the end of the capture (half-open and idle connections)
+// files took twice what their live records do. Records that may wait for the end of the capture (half-open and idle connections)
 // stay in memory: they would keep their whole segment file.
 //
 // A directory on a file system kept in memory (tmpfs: /tmp on many systems; see
