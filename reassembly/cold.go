@@ -293,12 +293,31 @@ func (t *Tracker) coldPut(rec []byte) (mem []byte, ok bool) {
 		return nil, false
 	}
 	mem = append(t.coldBuf[:0], rec[:d.i]...)
-	mem[d.i-1] |= coldRecord // the reason, one byte, ends the header (packUnit)
-	mem = binary.AppendUvarint(mem, seg)
+	mem[d.i-1] |= coldRecord             // the reason, one byte, ends the header (packUnit)
+	mem = binary.AppendUvarint(mem, seg) // (the coldPlace)
 	mem = binary.AppendUvarint(mem, uint64(off))
 	mem = binary.AppendUvarint(mem, uint64(len(rec)-d.i))
 	t.coldBuf = mem
 	return mem, true
+}
+
+// coldPlace is where a cold record's body is: what the record keeps in memory after
+// its header (coldPut writes it, placeOf reads it).
+type coldPlace struct {
+	seg uint64
+	off int64
+	n   int
+}
+
+// placeOf reads a record's header, its length, and for a cold record (h.cold) where
+// its body is.
+func placeOf(rec string) (h packHeader, headerLen int, p coldPlace) {
+	h, d := readHeader(recordBytes(rec))
+	if h.cold {
+		headerLen = d.i
+		p = coldPlace{d.uvarint(), int64(d.uvarint()), int(d.uvarint())}
+	}
+	return h, headerLen, p
 }
 
 // recordData is a record's bytes as pack wrote them: read back from the cold store
@@ -306,17 +325,15 @@ func (t *Tracker) coldPut(rec []byte) (mem []byte, ok bool) {
 // segment seg). ahead: the records written after it are about to be read too (a
 // hand-out, in handKey's order): read a window of them at once.
 func (t *Tracker) recordData(rec string, ahead bool) (b []byte, cold bool, seg uint64) {
-	h, d := readHeader(recordBytes(rec))
+	h, end, p := placeOf(rec)
 	if !h.cold {
 		return recordBytes(rec), false, 0
 	}
-	end := d.i
-	seg, off, n := d.uvarint(), d.uvarint(), d.uvarint()
 	b = append(t.coldBuf[:0], rec[:end]...)
 	b[end-1] &^= coldRecord
-	b = append(b, t.cold.get(seg, int64(off), int(n), ahead)...)
+	b = append(b, t.cold.get(p.seg, p.off, p.n, ahead)...)
 	t.coldBuf = b
-	return b, true, seg
+	return b, true, p.seg
 }
 
 // handKey orders a packed record among those handed out together (hand,
@@ -328,12 +345,11 @@ func (t *Tracker) recordData(rec string, ahead bool) (b []byte, cold bool, seg u
 // generated capture of 2 million packets, by first frame, two records in five were
 // not in the window read for the ones before).
 func handKey(rec string) uint64 {
-	h, d := readHeader(recordBytes(rec))
+	h, _, p := placeOf(rec)
 	if !h.cold {
 		return h.first.Frame
 	}
-	seg, off := d.uvarint(), d.uvarint() // (off < 2^32; seg < 2^31 until 8 PiB were written)
-	return coldKeys | seg<<32 | off
+	return coldKeys | p.seg<<32 | uint64(p.off) // (off < 2^32; seg < 2^31 until 8 PiB were written)
 }
 
 // coldKeys: handKey's keys of records on disk are this or more.

@@ -284,6 +284,14 @@ func TestInMemory(t *testing.T) {
 		if got := inMemory(dir); got != want {
 			t.Errorf("inMemory(%s) = %v; it is on %s", dir, got, typ)
 		}
+		if want {
+			// A store there refuses records (they stay in memory), without error.
+			c := coldStore{dir: dir, segSize: coldSegment, window: coldWindow}
+			if _, _, ok := c.put([]byte("x"), 0); ok || c.err != nil || len(c.segs) != 0 {
+				t.Errorf("a store in %s (%s): put ok %v, error %v, %d files", dir, typ, ok, c.err, len(c.segs))
+			}
+			c.close()
+		}
 		checked[want]++
 	}
 	if checked[true] == 0 || checked[false] == 0 {
