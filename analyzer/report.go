@@ -124,7 +124,7 @@ type Connection struct {
 	// leaves TIME_WAIT (RFC 3339), empty when none holds it.
 	TimeWaitHolder string `json:"time_wait_holder"`
 	TimeWaitUntil  string `json:"time_wait_until,omitempty"`
-	// History: the history string (letters documented in the README and in
+	// History: the history string (letters documented in docs/findings.md and in
 	// reassembly/history.go).
 	History string `json:"history"`
 	// FIN per end that sent one: its first transmission, the first segment from the

@@ -85,7 +85,7 @@ func checkExport(t *testing.T, dir string, orig exportReport, exported string) {
 		// The exported file ends with its last packet, where the original went on
 		// (other connections): a FIN sender the original saw give up, by silence
 		// past its next retransmission, is still retransmitting when the exported
-		// file ends. The README says so.
+		// file ends. docs/ci.md says so.
 		if f.Outcome == analyzer.OutcomeNever && len(f.Frames) > 0 && f.Frames[len(f.Frames)-1] == maxFrame(x.Frames) {
 			f.Outcome = analyzer.OutcomeUnresolved
 		}

@@ -28,7 +28,7 @@ import (
 // Live capture (-i): the packets of an interface go through the streaming tracker,
 // which hands each incarnation to the analyzer once nothing can change it and
 // forgets it; findings are printed as they are seen, the report comes at the end.
-// See the README, "Live capture", for what is printed when and what the report keeps.
+// docs/live.md says what is printed when and what the report keeps.
 
 // liveOptions are the flags of live capture.
 type liveOptions struct {

@@ -24,7 +24,7 @@ import (
 // tracked table (about 0.8 µs per connection: 100 ms at 120,000), so they are
 // computed on demand: a scrape that finds them older than a second asks the loop for
 // fresh ones and waits for them (at most 2 s, then it serves the older ones).
-// Every metric name is documented in the README ("Metrics").
+// Every metric name is documented in docs/live.md ("Metrics").
 
 // metricsSnapshot is what the metrics show at one moment.
 type metricsSnapshot struct {
