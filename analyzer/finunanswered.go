@@ -129,9 +129,10 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 
 // reachedAt tells which transmission of h's FIN first reached the peer, from the TSval
 // the peer's ACKs echo: Linux in TIME_WAIT keeps echoing the TSval of the FIN that
-// moved it there, even when it answers later retransmissions (measured on the
-// recorded captures; the TSecr does not name the transmission an ACK answers). It
-// returns the 0-based index in h.FinTxs, or -1 when the capture cannot tell.
+// moved it there, even when it answers later retransmissions (as the recorded
+// captures show), so the TSecr names the first transmission that arrived, not the
+// one an ACK answers. It returns the 0-based index in h.FinTxs, or -1 when the
+// capture cannot tell.
 func reachedAt(h *reassembly.Half) int {
 	if !h.FinLastAckHasTS {
 		return -1

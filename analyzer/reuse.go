@@ -128,7 +128,7 @@ func reuseOutcome(b []byte, frames []uint64, inc *reassembly.Incarnation) (strin
 // ahead of the time that passed. The IP ID counts only when the old connection shows
 // a counter shared with other traffic (it advanced by more than twice its own
 // packets): Linux starts a fresh random counter per connection, so for it a jump
-// means nothing (measured on the recorded reuse captures). The list and its strings
+// means nothing (as the recorded reuse captures show). The list and its strings
 // are in the arena; nil when there is no evidence.
 func (a *analysis) natEvidence(ru *reassembly.Reuse) []string {
 	var evBuf [3]string

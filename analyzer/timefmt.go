@@ -12,8 +12,8 @@ func appendRFC3339(b []byte, t time.Time) []byte {
 
 // AppendTime appends t as t.AppendFormat(b, time.RFC3339Nano) does, when t is in
 // UTC (every time of a report) and of the years 0-9999; ok is false otherwise, and b
-// as it was. time.Time's formatting is general: it was over a quarter of encoding a
-// connection record.
+// as it was. time.Time's formatting is general, and costly next to the rest of
+// encoding a connection record.
 func AppendTime(b []byte, t time.Time) (_ []byte, ok bool) {
 	const (
 		year0     = -62167219200 // 0000-01-01T00:00:00Z, Unix seconds

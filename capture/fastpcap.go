@@ -21,10 +21,9 @@ import (
 // the free end of the buffer, one read system call per bufSize bytes; the unread
 // tail (less than a record) moves to the front first.
 //
-// Memory-mapping the file instead was measured: it saves the copy out of the page
-// cache but pays about as much in page faults (one 445 MB file: 43 ms mapped
-// against 50 ms read), and a file truncated while mapped kills the process with
-// SIGBUS (tcpdump -W ring buffers truncate files in place). Not worth it.
+// Not memory-mapped: mapping saves the copy out of the page cache but pays about
+// as much in page faults, and a file truncated while mapped kills the process with
+// SIGBUS (tcpdump -W ring buffers truncate files in place).
 type pcapRecords struct {
 	big     bool   // big-endian file
 	nanos   uint32 // nanoseconds per unit of the fraction field: 1 or 1000

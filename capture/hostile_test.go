@@ -73,8 +73,8 @@ func TestGzipCutAtRecordBoundary(t *testing.T) {
 
 // TestTimestampRange: timestamps a Reader hands out stay within TimeRange, where
 // the analysis's timers cannot overflow. A record dated outside keeps the time of
-// the record before it, or the Unix epoch when it is the first (it used to be
-// year 1, whose Unix nanoseconds are undefined); it moves neither First nor Last.
+// the record before it, or the Unix epoch when it is the first (not year 1, whose
+// Unix nanoseconds are undefined); it moves neither First nor Last.
 // Found by FuzzAnalyze (analyzer/testdata/fuzz/FuzzAnalyze/3ecdba126c8769ac): a close
 // dated in April 2262 put TIME_WAIT's end past what int64 nanoseconds hold.
 func TestTimestampRange(t *testing.T) {

@@ -26,11 +26,12 @@ import (
 // Only records that end by themselves within a bounded time go to disk (EndExpired:
 // their TIME_WAIT, or twice it while a FIN is unacknowledged), so every segment file
 // is read through and removed within about one or two TIME_WAIT lengths of capture
-// time after it was written: disk use follows the connections in TIME_WAIT, like
-// memory did, not the capture's length. The two waits go to segments of their own
-// (coldClasses): mixed, every segment would wait for its longest records, and the
-// files took twice what their live records do. Records that may wait for the end of the capture (half-open and idle connections)
-// stay in memory: they would keep their whole segment file.
+// time after it was written: disk use follows the connections in TIME_WAIT, not the
+// capture's length. The two waits go to segments of their own (coldClasses): mixed,
+// every segment would wait for its longest records, and the files would take about
+// twice what their live records do. Records that may wait for the end of the capture
+// (half-open and idle connections) stay in memory: they would keep their whole
+// segment file.
 //
 // A directory on a file system kept in memory (tmpfs: /tmp on many systems; see
 // inMemory) is not used: a file there would take the memory the record took. Set

@@ -10,8 +10,8 @@ import (
 // gen (so probes stay short). It is an open-addressing table with linear probing and
 // backward-shift removal like the flow table, in memory from the tracker's arena: 16
 // bytes a slot, 32 to 64 an entry, kept from one generation to the next. A Go map of
-// the same entries took as much, grew to it anew at each generation, and the
-// collector let the heap grow by half of it again.
+// the same entries would grow anew at each generation, and the collector would let
+// the heap grow by half of it again.
 type countTable struct {
 	slots []countSlot // nil until the first put
 	n     int

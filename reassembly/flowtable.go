@@ -15,10 +15,10 @@ import (
 //
 // It is an open-addressing table with linear probing, in memory mapped outside the
 // collected heap (arena.mapRegion) like the flows it points to: a Go map of the same
-// flows took about 36 bytes an entry, and the collector let the heap grow by half of
-// that again; this one takes 16 bytes a slot, 21 to 32 bytes an entry (it grows by
-// half when three quarters full: doubling left it three eighths full, 43 bytes an
-// entry, at the worst), and nothing more (a small one is on the heap). Removal shifts
+// flows costs more an entry, and the collector lets the heap grow by half of that
+// again; this one takes 16 bytes a slot, 21 to 32 bytes an entry (it grows by half
+// when three quarters full, where doubling would leave it three eighths full at the
+// worst), and nothing more (a small one is on the heap). Removal shifts
 // the entries after it back (no tombstones), so a table that held a million flows
 // once probes as short as one that holds a few.
 //

@@ -108,11 +108,12 @@ type Half struct {
 	// (simultaneous close).
 	FinCoversPeerFin bool
 	// FinAcked is the first segment from the peer acknowledging the FIN
-	// (ack >= FinSeq+1); FinLastAck the latest one. FinAckTSecr is the TSecr the
-	// first such ACK echoed.
+	// (ack >= FinSeq+1); FinLastAck the latest one.
 	FinAcked, FinLastAck Tx
-	// FinLastAckTSecr is the TSecr the latest such ACK echoed (FinLastAckHasTS): it
-	// names the FIN transmission that ACK answers.
+	// FinLastAckTSecr is the TSecr the latest such ACK echoed (FinLastAckHasTS). It
+	// does not name the FIN transmission that ACK answers: a peer in TIME_WAIT
+	// (Linux) keeps echoing the TSval of the FIN that first reached it, so it names
+	// that one (analyzer's reachedAt).
 	FinLastAckTSecr uint32
 	FinLastAckHasTS bool
 	// InconsistentFin counts FINs at another sequence number than the first FIN.

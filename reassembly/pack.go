@@ -31,11 +31,10 @@ import (
 const packIdle = int64(250e6)
 
 // packAbove: a sweep packs only while the tracker holds at least this many
-// incarnations. Packing and unpacking cost about 1.4 µs per incarnation; below this
-// count the whole incarnations take about 4 MB at most (1 KB each), and a small
-// capture should not pay for time it does not need. (At 16,384 a tracker held 16 MB
-// whole before packing began: with the collector's headroom and two workers, most of
-// the peak of a capture of 100,000 connections held at once.)
+// incarnations. Packing and unpacking cost time; below this count the whole
+// incarnations take a few MB at most (about 1 KB each), and a small capture should
+// not pay for time it does not need. A higher threshold would make the incarnations
+// held whole, with the collector's headroom, the larger part of a capture's peak.
 const packAbove = 4096
 
 // packHeader is what a sweep needs of a packed incarnation.

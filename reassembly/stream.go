@@ -570,7 +570,7 @@ func (t *Tracker) hand(done []finished) {
 
 // keepScratch is a scratch list to use again at the next sweep, emptied: a sweep's
 // lists are as long as the incarnations it finishes, and made anew each time they
-// were most of what a large capture allocated (130 MB of 310 for 12.8 M packets).
+// would be most of what a large capture allocates.
 // One left much longer than its last use is let go (a burst's).
 func keepScratch[T any](s []T) []T {
 	if cap(s) > 1<<16 && cap(s) > 8*len(s) {

@@ -47,8 +47,7 @@ const (
 	maxBatchBytes  = 1 << 30 // offsets in the batch are 32 bits
 
 	// The read buffer of each run while merging: its share of MaxBytes, so that a
-	// few runs are read in few system calls (16 KiB a call made thousands of calls
-	// for a report of 100 MB) while the buffers of many stay bounded.
+	// few runs are read in few system calls while the buffers of many stay bounded.
 	minReadBuffer = 16 << 10
 	maxReadBuffer = 1 << 20
 
@@ -71,9 +70,8 @@ type Options struct {
 	// (another pass over their records; the passes grow with the logarithm of the
 	// records), so that the runs, and their read buffers when merging, stay bounded.
 	// Unset (0), it is MaxBytes / 16 KiB (from 16 to 1024): the read buffers of such
-	// a merge, 16 KiB a run, take about MaxBytes, like the batch. (A fixed 1024 had
-	// every Sorter of a ten-million-connection report hold 16 MiB of read buffers
-	// for the minute its first merge took: the peak of the whole run.)
+	// a merge, 16 KiB a run, take about MaxBytes, like the batch, rather than
+	// 1024 buffers whatever the bound.
 	MaxRuns int
 	// Dir holds the temporary file; "" for os.TempDir().
 	Dir string
@@ -221,7 +219,7 @@ func (s *Sorter) room(n int) int {
 	if s.cur > 0 {
 		size = min(2*cap(s.chunks[s.cur-1]), maxChunk)
 		// No more than the bound and a sixteenth (the records' headers) in all:
-		// doubling alone went to 3 MiB of chunks for a bound of 2.
+		// doubling alone would overshoot the bound by half.
 		held := 0
 		for _, c := range s.chunks[:s.cur] {
 			held += cap(c)

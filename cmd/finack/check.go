@@ -74,7 +74,7 @@ func analyze(o options, stdout, stderr io.Writer) int {
 				return fail(err) // a usage error: no report
 			}
 			// Even a capture that cannot be opened gets its (empty) report, with
-			// the error in it: -o json always parses (issue 7).
+			// the error in it: -o json always parses.
 			r.openErr = err
 			r.doc = emptyDocument(one, err)
 		}

@@ -108,8 +108,8 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		// Collect when the heap has grown by half, not doubled: the heap of a large
 		// capture is the connections tracked, and peak RSS follows the collector's
-		// goal (measured: a million half-open connections, 709 MB at 100, 538 MB at
-		// 50, 2.5% slower). GOGC in the environment still decides.
+		// goal; peak memory comes before a few percent of speed
+		// (docs/performance.md). GOGC in the environment still decides.
 		debug.SetGCPercent(50)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))

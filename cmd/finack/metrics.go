@@ -21,7 +21,7 @@ import (
 // --metrics-addr: Prometheus metrics of a live capture. The capture loop refreshes a
 // snapshot of the counters every tick (250 ms); a scrape renders the latest snapshot,
 // so it never races with the loop. The per-host socket states walk the whole
-// tracked table (about 0.8 µs per connection: 100 ms at 120,000), so they are
+// tracked table (a tenth of a second for a large one), so they are
 // computed on demand: a scrape that finds them older than a second asks the loop for
 // fresh ones and waits for them (at most 2 s, then it serves the older ones).
 // Every metric name is documented in docs/live.md ("Metrics").

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The progress line (issue 6): while captures are read from files (-r), one line on
+// The progress line: while captures are read from files (-r), one line on
 // stderr, rewritten in place, says how far the read has come:
 //
 //	finack: 1.2 GiB / 4.0 GiB (30%), 1.5M packets/s, ETA 1m12s

@@ -79,9 +79,9 @@ func ndjsonFinding(f *analyzer.Finding) any {
 }
 
 // appendFindingText and appendConnectionText are the lines of the text report. They
-// write, by hand, what fmt.Appendf wrote with the formats in their comments: fmt's
-// allocations (a boxed argument each, the intermediate strings) were most of their
-// cost. TestTextRecords (spill_test.go) compares the two on random records.
+// write, by hand, what fmt.Appendf would write with the formats in their comments:
+// fmt's allocations (a boxed argument each, the intermediate strings) would be most
+// of their cost. TestTextRecords (spill_test.go) compares the two on random records.
 
 // appendIncarnationText: "%s → %s #%d%s" of the client, server, incarnation and
 // VLANs (vlanText), as every kind of line names a connection.

@@ -70,9 +70,8 @@ const batchLen = 1024
 // queued is how many batches may wait for a worker. The workers do not take the
 // same time over the same stretch of capture (one sweeps a larger share of the
 // flows, or hands out more connections), and while the reader waits for room in
-// the queue of one the other may run dry: a deeper queue lets them drift apart.
-// Measured on a 2M-packet capture, against 4: 2 workers about 5% faster (one core
-// the same, within the noise); 32 and 64 no better than 16 (3 MB of batches).
+// the queue of one the other may run dry: a deeper queue lets them drift apart,
+// and deeper than this buys nothing (docs/performance.md).
 const queued = 16
 
 // floodSweep: a sweep also comes after this many SYNs since the last one, so that
