@@ -1,6 +1,13 @@
-// Command finack reads TCP traffic from capture files and reports how every connection
-// closed: close shapes, final ACKs that never came, retransmitted FINs, and 4-tuples
-// reused while one end still held them in TIME_WAIT.
+// Command finack reads TCP traffic from capture files or a live interface and reports
+// how every connection closed: close shapes, final ACKs that never came, retransmitted
+// FINs, and 4-tuples reused while one end still held them in TIME_WAIT.
+//
+// It owns what a user touches: the flags and --help (main.go), reading files with
+// several tracking workers (workers.go), live capture and its metrics (live.go,
+// metrics.go), the report in every format (report.go, jsonrec.go, junit.go,
+// ladder.go, states.go), and the CI checks (failon.go, baseline.go, multi.go,
+// export.go, evidence.go). Decoding belongs to package capture, tracking to
+// reassembly, and what the facts mean to analyzer. docs/usage.md is the manual.
 package main
 
 import (
