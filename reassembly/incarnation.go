@@ -39,8 +39,9 @@ func (t Tx) Seen() bool { return t.Frame != 0 }
 // FinTx is one transmission of a FIN as the tap saw it.
 type FinTx struct {
 	Tx
-	// TSval is the FIN's TCP timestamp (when HasTS): the final ACK echoes it, which
-	// tells which transmission an ACK answers.
+	// TSval is the FIN's TCP timestamp (when HasTS). The peer's ACKs echo the TSval
+	// of the transmission that first reached it, not of the one they answer (see
+	// Half.FinLastAckTSecr).
 	TSval uint32
 	HasTS bool
 	// AckedBefore reports that the FIN had already been acknowledged at the tap when
