@@ -37,20 +37,6 @@ func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int6
 	return true
 }
 
-// stale reports whether a segment that would go to the newer incarnation cur fits
-// this (older) incarnation's sequence space and not cur's: an old duplicate.
-func (inc *Incarnation) stale(cur *Incarnation, s *capture.Segment) bool {
-	if cur.refusalCandidate(cur.RoleOf(s.Src), s) {
-		return false // the TIME_WAIT holder answering the new SYN, not a stale segment
-	}
-	oldFit, oldKnown := inc.fits(s, 0)
-	if !oldKnown || !oldFit {
-		return false
-	}
-	newFit, newKnown := cur.fits(s, 1<<24)
-	return newKnown && !newFit
-}
-
 // fits checks a segment's numbers against what each end of the incarnation has
 // sent: its seq within what the sender sent (plus slack for data not seen yet), its
 // ack within what the receiver sent. known is false when neither end has sent
@@ -73,10 +59,13 @@ func (inc *Incarnation) fits(s *capture.Segment, slack uint32) (fit, known bool)
 	}
 	return fit, known
 }
-func (inc *Incarnation) addStale(s *capture.Segment, tx Tx) {
+
+// addStale records a stale segment of this incarnation that arrived while
+// incarnation during had the 4-tuple.
+func (inc *Incarnation) addStale(s *capture.Segment, tx Tx, during int) {
 	r := inc.RoleOf(s.Src)
 	inc.Packets++ // counted here, where it belongs, and not in the new incarnation
 	inc.Half[r].Packets++
 	inc.History.mark(r, HistStale)
-	inc.Stale.add(Event{Tx: tx, From: r, Flags: uint8(s.Flags), Payload: s.PayloadLen})
+	inc.Stale.add(Event{Tx: tx, From: r, Flags: uint8(s.Flags), Payload: s.PayloadLen, During: uint32(during)})
 }

@@ -163,24 +163,34 @@ func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
 	var end int64
 	for i := range segs {
 		k, _ := KeyOf(&segs[i])
-		var cur, prev *Incarnation
-		var nCur, nPrev uint64
+		var cur *Incarnation
+		var nCur uint64
+		var earlier [maxEarlier]*Incarnation
+		var nEarlier [maxEarlier]uint64
 		if f := tr.flowOf(k); f != nil {
-			cur, prev = tr.cur(f), tr.prev(f)
-			nCur, nPrev = cur.Packets, packetsOf(prev)
+			cur, nCur = tr.cur(f), tr.cur(f).Packets
+			i := 0
+			for p := tr.prev(f); p != nil; p = p.older {
+				earlier[i], nEarlier[i] = p, p.Packets
+				i++
+			}
 		}
 		s := segs[i] // the tracker must not keep a pointer to the caller's segment
 		tr.Add(&s)
 		// The segment went to the 4-tuple's current incarnation, a new one, or (a
-		// stale segment of an old connection) the one before.
+		// stale segment of an old connection) one of the earlier ones held.
 		f := tr.flowOf(k)
 		switch {
 		case tr.cur(f) != cur:
 			owner[s.Frame] = tr.cur(f)
 		case tr.cur(f).Packets > nCur:
 			owner[s.Frame] = tr.cur(f)
-		case prev != nil && prev.Packets > nPrev:
-			owner[s.Frame] = prev
+		default:
+			for j, p := range earlier {
+				if p != nil && p.Packets > nEarlier[j] {
+					owner[s.Frame] = p
+				}
+			}
 		}
 		end = max(end, segs[i].Time.UnixNano())
 	}
@@ -188,13 +198,6 @@ func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
 		tr.Finish(end)
 	}
 	return tr, owner
-}
-
-func packetsOf(inc *Incarnation) uint64 {
-	if inc == nil {
-		return 0
-	}
-	return inc.Packets
 }
 
 func fzCheckTracker(t *testing.T, segs []capture.Segment, tr *Tracker, owner map[uint64]*Incarnation) {

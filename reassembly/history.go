@@ -24,6 +24,9 @@ package reassembly
 //	   had taken the 4-tuple (recorded on the old one)      finack
 //	J  a late segment reaching a peer in TIME_WAIT          finack
 //	K  an RST reaching a peer in TIME_WAIT                  finack
+//	O  a segment out of the window: its ACK acknowledges
+//	   nothing of this incarnation and it fits no earlier
+//	   one (counted, never taken as data)                   finack
 type History struct {
 	buf  [32]byte
 	n    uint8
@@ -47,6 +50,7 @@ const (
 	HistStale    = 'Z'
 	HistLate     = 'J'
 	HistRSTInTW  = 'K'
+	HistOutOfWin = 'O'
 )
 
 // mark records letter c for role r if it is the first of its kind in that direction.

@@ -130,6 +130,13 @@ type Half struct {
 	// end's next sequence number (RFC 5961 §3.2), or not exactly at it while the peer
 	// is in TIME_WAIT. They do not end the connection.
 	RstOutOfWindow uint32
+	// OutOfWindow counts segments from this end (neither SYN nor RST) whose
+	// acknowledgement acknowledges nothing the peer sent in this incarnation (below
+	// the peer's ISN, or beyond what it sent plus ackSlack) and whose numbers fit no
+	// earlier incarnation still held: the peer drops them (it answers with an ACK at
+	// most). They count as this end's packets and nothing else: never data, a
+	// retransmission, an ACK or a FIN of this incarnation.
+	OutOfWindow uint32
 }
 
 // FinSeen reports whether this end sent a FIN.
@@ -264,6 +271,9 @@ type Incarnation struct {
 	refusals uint64       // server ACKs taken for refusals
 	touched  bool         // in the tracker's touched list (Config.Touched)
 	next     *Incarnation // the incarnation that replaced this one, while both are held
+	// older: the incarnation replaced before this one, while this one is replaced
+	// too and both are still held for their stale segments (earlier.go).
+	older *Incarnation
 }
 
 // Client returns the client endpoint.
@@ -374,11 +384,14 @@ func (inc *Incarnation) TimeWait(length int64) TimeWait {
 }
 
 // Event is one segment kept as evidence: who sent it, its flags and payload length.
+// During: for a stale segment, the index of the incarnation that had the 4-tuple
+// when it arrived (0 for other events).
 type Event struct {
 	Tx
 	From    Role
 	Flags   uint8
 	Payload uint32
+	During  uint32
 }
 
 // maxEvents bounds the events kept per list; Count counts them all.

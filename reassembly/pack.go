@@ -173,6 +173,7 @@ func (p *packer) events(e *Events) {
 		g.u(uint64(ev.From))
 		g.u(uint64(ev.Flags))
 		g.u(uint64(ev.Payload))
+		g.u(uint64(ev.During))
 		p.flush(g)
 	}
 }
@@ -213,6 +214,7 @@ func (p *packer) half(h, peer *Half, recent bool) {
 	g.tx(h.Rst)
 	g.u(uint64(h.RstCount))
 	g.u(uint64(h.RstOutOfWindow))
+	g.u(uint64(h.OutOfWindow))
 	if recent { // else dropped (zeros cost nothing at a group's end): see pack
 		for i := range h.recent.sig {
 			g.u(uint64(h.recent.sig[i]))
@@ -517,6 +519,7 @@ func (d *unpacker) events(e *Events, n int) {
 		ev.From = g.role()
 		ev.Flags = g.u8()
 		ev.Payload = g.u32()
+		ev.During = g.u32()
 	}
 }
 
@@ -552,6 +555,7 @@ func (d *unpacker) half(h, peer *Half) {
 	h.Rst = g.tx()
 	h.RstCount = g.u32()
 	h.RstOutOfWindow = g.u32()
+	h.OutOfWindow = g.u32()
 	for i := range h.recent.sig { // zeros when left out
 		h.recent.sig[i] = g.u32()
 		h.recent.at[i] = g.at()

@@ -45,7 +45,7 @@ func (t *Tracker) Stats() TrackerStats {
 func (t *Tracker) Each(fn func(*Incarnation)) {
 	cold := t.eachCold[:0]
 	t.flows.each(func(f *flow) {
-		if p := t.prev(f); p != nil {
+		for p := t.prev(f); p != nil; p = p.older {
 			fn(p)
 		}
 		if c := t.cur(f); c != nil {
@@ -146,12 +146,12 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 			t.unpackPrev(f) // over: whole again, to be handed out below
 		}
 	}
-	if p := t.prev(f); p != nil && t.prevOver(p, now) {
-		p.End, p.EndAt = EndReplaced, min(p.EndAt, now)
-		*done = append(*done, finishedWhole(p))
-		t.unhold(f.prev)
-		f.prev = 0
-		t.stats.Expired++
+	if f.prev != 0 {
+		t.dropEarlier(f, func(_ int, p *Incarnation) bool { return t.prevOver(p, now) }, func(p *Incarnation) {
+			p.End, p.EndAt = EndReplaced, min(p.EndAt, now)
+			*done = append(*done, finishedWhole(p))
+			t.stats.Expired++
+		})
 	}
 	wait := int64(-1) // the current incarnation's (overAfter), if it stays whole
 	if c := t.cur(f); c != nil {
@@ -191,7 +191,9 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 func (t *Tracker) schedule(f *flow, now, wait int64) {
 	due := maxTime
 	if p := t.prev(f); p != nil {
-		due = min(due, t.prevOverAt(p))
+		for ; p != nil; p = p.older {
+			due = min(due, t.prevOverAt(p))
+		}
 	} else if rec := t.packedPrev(f); rec != "" {
 		h := header(rec)
 		due = min(due, satAdd(h.lastAt, h.wait+1)) // its prevOverAt (packPrev)
@@ -303,7 +305,8 @@ type packCand struct {
 // display's touched list holds it. The link to the incarnation before it (still
 // held for its stale segments) is cut, as handing that one out would cut it: the
 // record cannot keep a pointer, and nothing reads the link but a Done that keeps
-// incarnations (see Reuse.Prev). That one is packed too (packPrev).
+// incarnations (see Reuse.Prev). That one is packed too (packPrev), when it is the
+// only earlier incarnation held.
 func (t *Tracker) pack(f *flow) {
 	c := t.cur(f)
 	if t.noPack || c == nil || c.touched || c.next != nil {
@@ -365,8 +368,8 @@ func (t *Tracker) unpackRecord(k FlowKey, rec string, ahead bool) *Incarnation {
 // expiry at prevOverAt, which nothing can move while it is packed (only its segments
 // change it).
 func (t *Tracker) packPrev(f *flow, p *Incarnation) {
-	if p.touched || p.Reuse != nil && p.Reuse.Prev != nil {
-		return
+	if p.touched || p.older != nil || p.Reuse != nil && p.Reuse.Prev != nil {
+		return // (older ones held too: kept whole, at most maxEarlier)
 	}
 	p.next = nil // the current incarnation, packed
 	if t.prevPacked == nil {
@@ -441,10 +444,11 @@ func (t *Tracker) evict(now int64) {
 	cands := make([]evictCand, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
 		last := int64(-1 << 63)
-		for _, inc := range [2]*Incarnation{t.prev(f), t.cur(f)} {
-			if inc != nil {
-				last = max(last, inc.Last.At)
-			}
+		for p := t.prev(f); p != nil; p = p.older {
+			last = max(last, p.Last.At)
+		}
+		if c := t.cur(f); c != nil {
+			last = max(last, c.Last.At)
 		}
 		if f.packed != "" {
 			h := header(f.packed)
@@ -465,7 +469,13 @@ func (t *Tracker) evict(now int64) {
 	for _, c := range cands[:n] {
 		f := c.f
 		t.unpackPrev(f)
-		for _, inc := range [2]*Incarnation{t.prev(f), t.cur(f)} {
+		var earlier [maxEarlier]*Incarnation
+		n := 0
+		t.dropEarlier(f, func(int, *Incarnation) bool { return true }, func(p *Incarnation) {
+			earlier[n] = p
+			n++
+		})
+		for _, inc := range append(earlier[:n], t.cur(f)) {
 			if inc != nil {
 				// A replaced one ended when it was replaced (EndAt set then,
 				// as a sweep leaves it).
@@ -641,7 +651,7 @@ func (t *Tracker) give(inc *Incarnation) {
 	if inc.next != nil && inc.next.Reuse != nil && inc.next.Reuse.Prev == inc {
 		inc.next.Reuse.Prev = nil
 	}
-	inc.next = nil
+	inc.next, inc.older = nil, nil
 	if inc.Reuse != nil {
 		if p := inc.Reuse.Prev; p != nil && p.next == inc {
 			p.next = nil

@@ -230,13 +230,14 @@ func (t *Tracker) Finish(end int64) {
 			h := header(rec)
 			prevs = append(prevs, packedFinal{h.first.Frame, f})
 		}
-		for _, inc := range [2]*Incarnation{t.prev(f), t.cur(f)} {
-			if inc != nil {
-				if inc.End == EndCaptureEnd {
-					inc.EndAt = end
-				}
-				whole = append(whole, finishedWhole(inc))
+		for p := t.prev(f); p != nil; p = p.older {
+			whole = append(whole, finishedWhole(p)) // (replaced: EndAt set then)
+		}
+		if inc := t.cur(f); inc != nil {
+			if inc.End == EndCaptureEnd {
+				inc.EndAt = end
 			}
+			whole = append(whole, finishedWhole(inc))
 		}
 		if f.packed != "" {
 			packed = append(packed, packedFinal{handKey(f.packed), f})
@@ -309,9 +310,11 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	}
 	inc := t.route(f, s, at)
 	tx := Tx{Frame: s.Frame, At: at}
-	if p := t.prev(f); p != nil && inc == t.cur(f) && s.Flags&capture.SYN == 0 && !t.prevOver(p, at) && p.stale(inc, s) {
-		p.addStale(s, tx)
-		return
+	if f.prev != 0 && inc == t.cur(f) && s.Flags&capture.SYN == 0 {
+		if p := t.staleFor(f, inc, s, at); p != nil {
+			p.addStale(s, tx, inc.Index)
+			return
+		}
 	}
 	inc.apply(s, tx, t.twLen, &t.fins)
 	if t.cfg.Touched && !inc.touched {
@@ -535,13 +538,14 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 		t.held++
 		t.startedSincePack++
 		t.stats.PeakHeld = max(t.stats.PeakHeld, t.held)
-		if old := t.prev(f); old != nil && old != prev {
-			// A third incarnation: the one before the previous is over for good.
-			old.End, old.EndAt = EndReplaced, min(old.EndAt, at)
-			t.unhold(f.prev)
-			f.prev = 0
-			t.stats.Expired++
-			t.give(old)
+		if prev == nil {
+			// No current incarnation (finished by a sweep): the earlier ones
+			// held are over for good, not earlier incarnations of this one.
+			t.dropEarlier(f, func(int, *Incarnation) bool { return true }, func(old *Incarnation) {
+				old.End, old.EndAt = EndReplaced, min(old.EndAt, at)
+				t.stats.Expired++
+				t.give(old)
+			})
 		}
 	}
 	if prev != nil {
@@ -555,10 +559,22 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 		}
 	}
 	// The current incarnation (prev; none when prev is nil, see route) becomes the
-	// previous one; one before it, if still there (a batch tracker keeps them all in
-	// t.all), is let go.
+	// newest earlier one, ahead of those still held for their stale segments
+	// (earlier.go); past maxEarlier the oldest is let go (handed out when
+	// streaming; a batch tracker keeps them all in t.all).
+	if prev != nil {
+		prev.older = t.prev(f)
+	}
 	t.unhold(f.prev)
 	f.prev, f.cur = f.cur, t.hold(inc)
+	if prev != nil && prev.older != nil {
+		t.dropEarlier(f, func(depth int, _ *Incarnation) bool { return depth > maxEarlier }, func(old *Incarnation) {
+			if t.cfg.Done != nil {
+				t.stats.Expired++
+				t.give(old)
+			}
+		})
+	}
 	if t.cfg.Done == nil {
 		t.all = append(t.all, inc)
 	}
@@ -642,6 +658,14 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 	if dup {
 		h.Duplicates++
 		return // a copy of the previous segment: nothing new
+	}
+	if inc.outOfWindow(r, s) {
+		// It acknowledges nothing of this incarnation, and it fitted no earlier
+		// one (Tracker.staleFor): the receiver drops it. None of its numbers are
+		// this incarnation's.
+		inc.History.mark(r, HistOutOfWin)
+		h.OutOfWindow++
+		return
 	}
 	inc.tapRTT(r, s, tx)
 	if s.Window == 0 && s.Flags&capture.SYN == 0 {
