@@ -22,11 +22,14 @@ func (a *analysis) afterClose(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		f := a.eventsFinding(StaleSegment, inc, ev, closed)
 		first, last := ev.List[0], ev.List[len(ev.List)-1]
 		m := appendf(a.msg[:0], "%d segment(s) of incarnation %d reached the 4-tuple after incarnation %d had started: their numbers fit the old connection's sequence space, not the new one's, so they count here and not as data, retransmissions or a FIN of the new one; first ",
-			num(ev.Count), num(inc.Index), num(inc.Index+1))
+			num(ev.Count), num(inc.Index), num(during(inc, first)))
 		m = appendEvent(m, first)
 		m = appendf(m, " from the %s (frame %d) %s after the old close, last kept ", str(first.From.String()), num(first.Frame), dur(first.At-closed))
 		m = appendEvent(m, last)
 		m = appendf(m, " (frame %d) %s after", num(last.Frame), dur(last.At-closed))
+		if d := during(inc, last); d != during(inc, first) {
+			m = appendf(m, ", while incarnation %d had the 4-tuple", num(d))
+		}
 		a.msg = m
 		f.Message = a.ar.string(m)
 		a.add(f)
@@ -56,6 +59,16 @@ func (a *analysis) afterClose(inc *reassembly.Incarnation, tw reassembly.TimeWai
 			str(inc.RstInTimeWaitFrom.String()), num(rst.Frame), str(why), dur(inc.TimeWaitLeft))
 		a.add(f)
 	}
+}
+
+// during is the incarnation that had the 4-tuple when a stale segment of inc
+// arrived: any later one, not only the next (a 4-tuple reused quickly has several
+// within 2MSL).
+func during(inc *reassembly.Incarnation, ev reassembly.Event) int {
+	if ev.During == 0 {
+		return inc.Index + 1 // (not recorded)
+	}
+	return int(ev.During)
 }
 
 // lateSince is when the TIME_WAIT that a late segment (the first, at) reached began.

@@ -24,6 +24,7 @@ func TeardownFiles() ([]File, error) {
 		{"gen-reuse-answers.pcap", genReuseAnswers},
 		{"gen-seq-wrap.pcap", genSeqWrap},
 		{"gen-stale-segments.pcap", genStaleSegments},
+		{"gen-stale-earlier-incarnations.pcap", genStaleEarlierIncarnations},
 		{"gen-late-and-rst-in-time-wait.pcap", genLateAndRSTInTimeWait},
 		{"gen-reuse-ts-backwards.pcap", genReuseTSBackwards},
 	} {
@@ -204,6 +205,74 @@ func genStaleSegments() []Packet {
 	ps = append(ps, replay)
 	neu.Wait(time.Millisecond)
 	ps = append(ps, neu.Close(true)...)
+	return ps
+}
+
+// reuseFromTimeWait starts the next incarnation of old's 4-tuple after a pause,
+// as two Linux hosts make it when the server holds TIME_WAIT and takes the client's
+// SYN (tcp_timewait_state_process): the server's ISN is its old snd_nxt + 65537, the
+// client's ISN has moved on by clientStep (Linux's ISN clock runs at about 16 per
+// microsecond), and both timestamp clocks go on (1 ms).
+func reuseFromTimeWait(old *Conn, pause time.Duration, clientStep uint32) *Conn {
+	start := old.Now.Add(pause)
+	neu := NewConn(old.Client, old.Server, old.CNext+clientStep, old.SNext+65537, start)
+	ms := uint32(start.Sub(old.start) / time.Millisecond)
+	neu.cBase, neu.sBase = old.cBase+ms, old.sBase+ms
+	neu.CIPID, neu.SIPID = old.CIPID, old.SIPID
+	return neu
+}
+
+// genStaleEarlierIncarnations: four incarnations of one 4-tuple within 7 s, each
+// closed first by the server (which holds TIME_WAIT) and reused 2 s later from
+// TIME_WAIT, Linux-style (reuseFromTimeWait). While the third runs, a delayed copy
+// of the first incarnation's client data and one of the second's server data
+// arrive, and a client segment whose ACK acknowledges nothing the server sent in
+// any incarnation (a blind or corrupted segment); while the fourth runs, a replay of
+// the first incarnation's server FIN. Each old copy fits the sequence space of the
+// incarnation it came from, not the current one's, and must be attributed to it,
+// however many incarnations ago; the blind segment fits none and is no data of the
+// current one.
+func genStaleEarlierIncarnations() []Packet {
+	c1 := NewConn(ap("192.0.2.1:40900"), ap("192.0.2.10:80"), 1000000, 70000, at(0))
+	ps := c1.Handshake()
+	data1 := c1.Data(true, 300)
+	ps = append(ps, data1, c1.ACK(false), c1.Data(false, 1000), c1.ACK(true))
+	fin1 := c1.FIN(false)
+	ps = append(ps, fin1, c1.ACK(true), c1.FIN(true), c1.ACK(false))
+
+	c2 := reuseFromTimeWait(c1, 2*time.Second, 30000000)
+	ps = append(ps, c2.Handshake()...)
+	ps = append(ps, c2.Data(true, 200), c2.ACK(false))
+	data2 := c2.Data(false, 1400)
+	ps = append(ps, data2, c2.ACK(true))
+	ps = append(ps, c2.Close(false)...)
+
+	c3 := reuseFromTimeWait(c2, 2*time.Second, 30000000)
+	ps = append(ps, c3.Handshake()...)
+	ps = append(ps, c3.Data(true, 100), c3.ACK(false))
+	stale1 := data1
+	stale1.Time = c3.Now
+	ps = append(ps, stale1)
+	c3.Wait(100 * time.Millisecond)
+	stale2 := data2
+	stale2.Time = c3.Now
+	ps = append(ps, stale2)
+	c3.Wait(100 * time.Millisecond)
+	blind := c3.Data(true, 200)
+	c3.CNext -= 200                       // the server drops it: nothing it acknowledges
+	blind.Ack = c3.SNext + 1<<30          // beyond anything the server ever sent
+	ps = append(ps, blind, c3.ACK(false)) // the server's answer: an ACK of what it has
+	ps = append(ps, c3.Data(false, 800), c3.ACK(true))
+	ps = append(ps, c3.Close(false)...)
+
+	c4 := reuseFromTimeWait(c3, 2*time.Second, 30000000)
+	ps = append(ps, c4.Handshake()...)
+	ps = append(ps, c4.Data(true, 100), c4.ACK(false))
+	replay := fin1
+	replay.Time = c4.Now
+	ps = append(ps, replay)
+	c4.Wait(100 * time.Millisecond)
+	ps = append(ps, c4.Close(true)...)
 	return ps
 }
 

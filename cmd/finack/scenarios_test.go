@@ -63,6 +63,8 @@ var scenarios = []scenario{
 	{"gen-seq-wrap.pcap", "four_way/client/client", "missing_final_ack/recovered fin_retransmit/fin_or_ack_lost"},
 	{"gen-stale-segments.pcap", "four_way/client/client three_way/server/server",
 		"reuse_in_2msl/safe_by_sequence/accepted stale_segment"},
+	{"gen-stale-earlier-incarnations.pcap", "four_way/client/client four_way/server/server four_way/server/server four_way/server/server",
+		"reuse_in_2msl/safe_by_sequence/accepted reuse_in_2msl/safe_by_sequence/accepted stale_segment stale_segment reuse_in_2msl/safe_by_sequence/accepted"},
 	{"gen-late-and-rst-in-time-wait.pcap", "four_way/client/client",
 		"late_segment_in_time_wait rst_in_time_wait"},
 	{"gen-reuse-ts-backwards.pcap", "four_way/client/client four_way/server/server", "reuse_in_2msl/unsafe/accepted"},
