@@ -1,0 +1,226 @@
+package reassembly
+
+import (
+	"testing"
+	"time"
+
+	"github.com/finack/finack/capture"
+)
+
+// reuseSpaces are the ISNs of the incarnations reusedSegs makes: client ISNs 30 M
+// apart, and the server's each its old snd_nxt + 65537 (Linux taking a SYN in
+// TIME_WAIT).
+func reuseSpaces(n int) (c, s []uint32) {
+	cISN, sISN := uint32(1000000), uint32(70000)
+	for range n {
+		c, s = append(c, cISN), append(s, sISN)
+		cISN += 30000000
+		sISN += 202 + 65537
+	}
+	return c, s
+}
+
+// reusedSegs: n incarnations of one 4-tuple, 2 s apart, each a handshake, 100 bytes
+// from the client, 200 from the server, and (but the last) a close the server
+// starts: it holds TIME_WAIT and takes the next SYN.
+func reusedSegs(n int) []seg {
+	c, s := reuseSpaces(n)
+	ms := time.Millisecond
+	var out []seg
+	for k := range n {
+		T := time.Duration(k) * 2 * time.Second
+		ck, sk := c[k], s[k]
+		inc := []seg{
+			{'c', 0, S, ck, 0, 0}, {'s', 0, SA, sk, ck + 1, 0}, {'c', 0, A, ck + 1, sk + 1, 0},
+			{'c', 0, A, ck + 1, sk + 1, 100}, {'s', 0, A, sk + 1, ck + 101, 0},
+			{'s', 0, A, sk + 1, ck + 101, 200}, {'c', 0, A, ck + 101, sk + 201, 0},
+		}
+		if k < n-1 {
+			inc = append(inc, seg{'s', 0, FA, sk + 201, ck + 101, 0}, seg{'c', 0, A, ck + 101, sk + 202, 0},
+				seg{'c', 0, FA, ck + 101, sk + 202, 0}, seg{'s', 0, A, sk + 202, ck + 102, 0})
+		}
+		for i := range inc {
+			inc[i].at = T + time.Duration(i)*ms
+		}
+		out = append(out, inc...)
+	}
+	return out
+}
+
+// TestStaleEarlierIncarnations: during the last of n incarnations of a 4-tuple
+// reused quickly, a segment goes to the earlier incarnation whose sequence space it
+// fits (seq within what its sender sent, ack within what the peer sent), however many
+// incarnations back, up to maxEarlier; one whose ACK acknowledges nothing of the
+// current incarnation and that fits no earlier one held is out of the window,
+// never data of the current one; the current one's own segments stay its own.
+func TestStaleEarlierIncarnations(t *testing.T) {
+	c, s := reuseSpaces(6)
+	for _, tc := range []struct {
+		name    string
+		n       int // incarnations
+		probe   seg
+		staleOf int    // the incarnation it is a stale segment of (0: none)
+		oow     uint32 // the current incarnation's OutOfWindow after it
+		grew    uint32 // how far the current incarnation's snd_nxt of the sender moved
+	}{
+		{"client data of 1 during 3", 3, seg{'c', 0, A, c[0] + 1, s[0] + 1, 100}, 1, 0, 0},
+		{"server data of 2 during 3", 3, seg{'s', 0, A, s[1] + 1, c[1] + 101, 200}, 2, 0, 0},
+		{"server FIN of 1 during 4", 4, seg{'s', 0, FA, s[0] + 201, c[0] + 101, 0}, 1, 0, 0},
+		{"bare ACK of 2 during 4", 4, seg{'c', 0, A, c[1] + 101, s[1] + 201, 0}, 2, 0, 0},
+		{"ack beyond anything the server sent", 3, seg{'c', 0, A, c[2] + 101, s[2] + 201 + 1<<30, 100}, 0, 1, 0},
+		{"ack below the current server ISN, fitting no incarnation", 3, seg{'c', 0, A, c[2] + 101, s[0] - 5000, 100}, 0, 1, 0},
+		{"seq of 1 with an ack of 2: fits none", 3, seg{'c', 0, A, c[0] + 1, s[1] + 1, 100}, 0, 1, 0},
+		{"the current incarnation's own data", 3, seg{'c', 0, A, c[2] + 101, s[2] + 201, 100}, 0, 0, 100},
+		{"ack a little beyond what the tap saw: the current one's", 3, seg{'c', 0, A, c[2] + 101, s[2] + 201 + 1000, 100}, 0, 0, 100},
+		{"incarnation 2 of 6 is still held", 6, seg{'c', 0, A, c[1] + 1, s[1] + 1, 100}, 2, 0, 0},
+		{"incarnation 1 of 6 is past maxEarlier: out of the window", 6, seg{'c', 0, A, c[0] + 1, s[0] + 1, 100}, 0, 1, 0},
+	} {
+		for _, streaming := range []bool{false, true} {
+			t.Run(tc.name+map[bool]string{false: "/batch", true: "/streaming"}[streaming], func(t *testing.T) {
+				segs := reusedSegs(tc.n)
+				last := segs[len(segs)-1]
+				before := feedMode(segs, streaming)
+				probe := tc.probe
+				probe.at = last.at + 100*time.Millisecond
+				after := feedMode(append(segs, probe), streaming)
+				if len(after) != tc.n {
+					t.Fatalf("%d incarnations, want %d", len(after), tc.n)
+				}
+				r := Client
+				if probe.from == 's' {
+					r = Server
+				}
+				cur, was := after[tc.n-1], before[tc.n-1]
+				for i, inc := range after {
+					wantStale := uint64(0)
+					if i+1 == tc.staleOf {
+						wantStale = 1
+					}
+					if inc.Stale.Count != wantStale {
+						t.Errorf("incarnation %d: %d stale segments, want %d", inc.Index, inc.Stale.Count, wantStale)
+					} else if wantStale == 1 && inc.Stale.List[0].During != uint32(tc.n) {
+						t.Errorf("incarnation %d: stale segment during incarnation %d, want %d", inc.Index, inc.Stale.List[0].During, tc.n)
+					}
+				}
+				if got := cur.Half[r].OutOfWindow; got != tc.oow {
+					t.Errorf("current incarnation: %d segments out of the window, want %d", got, tc.oow)
+				}
+				if grew := cur.Half[r].NextSeq - was.Half[r].NextSeq; grew != tc.grew {
+					t.Errorf("current incarnation's %s snd_nxt moved %d, want %d", r, grew, tc.grew)
+				}
+				var packets uint64
+				for _, inc := range after {
+					packets += inc.Packets
+				}
+				if packets != uint64(len(segs)+1) {
+					t.Errorf("%d packets in the incarnations, %d segments", packets, len(segs)+1)
+				}
+			})
+		}
+	}
+}
+
+// feedMode feeds segs to a batch tracker, or a streaming one, and returns the
+// incarnations in order of index.
+func feedMode(segs []seg, streaming bool) []*Incarnation {
+	if !streaming {
+		return feed(segs).Incarnations()
+	}
+	var got []*Incarnation
+	tr := NewTracker(Config{Done: func(inc *Incarnation) { got = append(got, inc) }})
+	for i, s := range segs {
+		x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(s.at), Flags: s.flags, Seq: s.seq, Ack: s.ack, PayloadLen: s.data, IPID: uint16(i)}
+		x.Src, x.Dst = cli, srv
+		if s.from == 's' {
+			x.Src, x.Dst = srv, cli
+		}
+		tr.Add(&x)
+	}
+	tr.Finish(t0.Add(segs[len(segs)-1].at).UnixNano())
+	out := make([]*Incarnation, len(got))
+	for _, inc := range got {
+		out[inc.Index-1] = inc
+	}
+	return out
+}
+
+// TestEarlierBounded: a fast-reuse flood on one 4-tuple (a new incarnation every
+// 10 ms, each closed by the server, which holds TIME_WAIT) holds at most
+// maxEarlier+1 incarnations at once, and still hands every one to Done once.
+func TestEarlierBounded(t *testing.T) {
+	handed := map[*Incarnation]int{}
+	tr := NewTracker(Config{Done: func(inc *Incarnation) { handed[inc]++ }})
+	const n = 200
+	segs := reusedSegs(n)
+	peak := 0
+	for i, s := range segs {
+		x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(s.at / 200), Flags: s.flags, Seq: s.seq, Ack: s.ack, PayloadLen: s.data, IPID: uint16(i)}
+		x.Src, x.Dst = cli, srv
+		if s.from == 's' {
+			x.Src, x.Dst = srv, cli
+		}
+		tr.Add(&x)
+		peak = max(peak, tr.Stats().Tracked)
+	}
+	tr.Finish(t0.Add(segs[len(segs)-1].at / 200).UnixNano())
+	if peak > maxEarlier+1 {
+		t.Errorf("%d incarnations held at once on one 4-tuple, want at most %d", peak, maxEarlier+1)
+	}
+	if len(handed) != n {
+		t.Errorf("%d incarnations handed to Done, want %d", len(handed), n)
+	}
+	for inc, k := range handed {
+		if k != 1 {
+			t.Errorf("incarnation %d handed %d times", inc.Index, k)
+		}
+	}
+}
+
+// TestStaleAllocatesNothing: a segment matched against the earlier incarnations
+// costs no allocation, whether it is a stale segment of one of them (once its
+// evidence list is full), out of the window, or the current incarnation's own.
+func TestStaleAllocatesNothing(t *testing.T) {
+	c, s := reuseSpaces(4)
+	segs := reusedSegs(4)
+	tr := NewTracker(Config{})
+	frame := uint64(0)
+	add := func(sg seg, at time.Duration) {
+		frame++
+		x := capture.Segment{Frame: frame, Time: t0.Add(at), Flags: sg.flags, Seq: sg.seq, Ack: sg.ack, PayloadLen: sg.data, IPID: uint16(frame)}
+		x.Src, x.Dst = cli, srv
+		if sg.from == 's' {
+			x.Src, x.Dst = srv, cli
+		}
+		tr.Add(&x)
+	}
+	for _, sg := range segs {
+		add(sg, sg.at)
+	}
+	at := segs[len(segs)-1].at
+	stale := seg{'c', 0, A, c[0] + 1, s[0] + 1, 100}
+	for range maxEvents {
+		at += time.Millisecond
+		add(stale, at)
+	}
+	for _, tc := range []struct {
+		name string
+		seg  seg
+	}{
+		{"stale segment of incarnation 1", stale},
+		{"stale segment of incarnation 3", seg{'s', 0, A, s[2] + 1, c[2] + 101, 200}},
+		{"out of the window", seg{'c', 0, A, c[3] + 101, s[3] + 201 + 1<<30, 100}},
+		{"the current incarnation's", seg{'c', 0, A, c[3] + 101, s[3] + 201, 0}},
+	} {
+		n := testing.AllocsPerRun(1000, func() {
+			at += time.Millisecond
+			add(tc.seg, at)
+		})
+		if n != 0 {
+			t.Errorf("%s: %.1f allocations per segment, want 0", tc.name, n)
+		}
+	}
+	incs := tr.Incarnations()
+	if len(incs) != 4 || incs[0].Stale.Count < 1000 || incs[3].Half[Client].OutOfWindow < 1000 {
+		t.Errorf("%d incarnations; %d stale segments of the first, %d out of the window", len(incs), incs[0].Stale.Count, incs[3].Half[Client].OutOfWindow)
+	}
+}
