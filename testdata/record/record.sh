@@ -58,6 +58,8 @@ ALL=(
 	simultaneous-close half-close unfinished
 	reuse-refused many-connections
 	final-ack-never first-fin-unacked
+	silent-closer simultaneous-close-final-ack-dropped
+	syn-into-half-open syn-retries-exhausted simultaneous-open
 )
 # Recorded only when named: too large to commit (tests and benchmarks record them
 # into a temporary directory with FINACK_PCAPS).
@@ -369,6 +371,19 @@ wait_gone() {
 	die "a socket in $state in $ns did not go away within $3 s"
 }
 
+# wait_present NS STATE TIMEOUT_S: wait until a socket to/from port 7077 is in
+# STATE in NS.
+wait_present() {
+	local ns=$1 state=$2 n=$(($3 * 20)) i
+	for ((i = 0; i < n; i++)); do
+		if [[ -n $(ip netns exec "$ns" ss -Htan state "$state" "( sport = :$PORT or dport = :$PORT )") ]]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	die "no socket in $state in $ns within $3 s"
+}
+
 settle() { sleep "${1:-0.3}"; }
 
 # end_marker: a pcap file records no end-of-capture time, only packets. Where
@@ -566,6 +581,158 @@ rec_first_fin_unacked() {
 	wait_pid "$SRV_PID" 10 server
 }
 
+# silent-closer: the client (A) closes first with close(); the server (B) ACKs
+# the FIN (delayed ACK) but its application does not close yet. Once the client
+# socket is in FIN_WAIT_2, every segment the client sends to port 7077 is dropped
+# in finack-a's OUTPUT chain (before the tap): from then on A is silent. The
+# orphaned FIN_WAIT_2 socket lives net.ipv4.tcp_fin_timeout (60 s, the default,
+# left as it is) and is destroyed without a packet; only then does the server
+# close. Its FIN reaches a client that has no socket for the 4-tuple: A's kernel
+# answers each one with an RST, which the rule drops, so at the tap the FIN is
+# never answered. B (LAST_ACK, orphaned) retransmits it with backoff and, with
+# net.ipv4.tcp_orphan_retries=3 in finack-b, gives up silently: observed on
+# 6.18, 6 transmissions (the original, a tail loss probe ~0.2 s later, then 4
+# RTO retransmissions at doubling intervals 0.2 ... 1.66 s), the socket
+# destroyed ~6.7 s after the first FIN, at the RTO expiry that would have sent
+# the 7th; the client's 6 RSTs are counted by the rule. Linux
+# cannot be made to end this with an RST: an SO_LINGER {1, 0} close sends one
+# only from ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1/2 and SYN_RECV
+# (tcp_need_reset), not from LAST_ACK, and an orphan that runs out of retries
+# dies silently. A never entered TIME_WAIT. The capture ends 3 s after B's
+# socket is gone with the end marker.
+rec_silent_closer() {
+	local name=$1 fam=$2
+	ns_setup
+	in_b sysctl -qw net.ipv4.tcp_orphan_retries=3
+	cap_start "$name"
+	srv_start "$fam" -scen client-close -hold -wait 120s -timeout 170s
+	cli_start "$fam" -scen client-close
+	wait_pid "$CLI_PID" 10 client
+	sync_wait s-eof 10
+	wait_present "$NS_A" fin-wait-2 5
+	nft_table "$NS_A"
+	nft_rule "$NS_A" output tcp dport $PORT counter drop
+	log "waiting for the client's orphaned FIN_WAIT_2 to expire (tcp_fin_timeout 60 s)"
+	wait_gone "$NS_A" fin-wait-2 75
+	settle 1
+	sync_signal end
+	wait_pid "$SRV_PID" 10 server
+	wait_gone "$NS_B" last-ack 20
+	log "server's LAST_ACK socket gone; client segments dropped: $(nft_dropped "$NS_A" output)"
+	settle 3
+	end_marker
+	cap_stop
+}
+
+# simultaneous-close-final-ack-dropped: as simultaneous-close (the client's
+# first FIN dropped in finack-b's INPUT chain, after the tap, so that the
+# server's FIN crosses it), and every pure ACK the server sends is dropped in
+# finack-b's OUTPUT chain (before the tap). The client (CLOSING: it received
+# the server's FIN before its own was acknowledged) retransmits its FIN; the
+# server receives it, enters TIME_WAIT and ACKs it, but every such ACK is
+# dropped: the client's FIN is never acknowledged. With
+# net.ipv4.tcp_orphan_retries=3 in finack-a, the orphaned CLOSING socket gives
+# up silently: observed on 6.18, 6 FIN transmissions (the first lost after the
+# tap, then at +0.21, +0.42, +0.83, +1.66, +3.32 s), the socket destroyed ~6.6 s
+# after the first FIN; 5 server ACKs dropped. The capture ends 3 s after the
+# client's socket is gone with the end marker; the server's TIME_WAIT is still
+# there.
+rec_simultaneous_final_ack_dropped() {
+	local name=$1 fam=$2
+	ns_setup
+	in_a sysctl -qw net.ipv4.tcp_orphan_retries=3
+	cap_start "$name"
+	srv_start "$fam" -scen simultaneous
+	cli_start "$fam" -scen simultaneous
+	sync_wait c-exchanged 10
+	settle 0.25
+	nft_table "$NS_B"
+	nft_rule "$NS_B" input tcp dport $PORT tcp flags '&' fin == fin numgen inc mod 1000000 '<' 1 counter drop
+	nft_rule "$NS_B" output tcp sport $PORT tcp flags == ack counter drop
+	sync_signal c-go
+	wait_both
+	wait_gone "$NS_A" closing 20
+	log "client's CLOSING socket gone; dropped: server input $(nft_dropped "$NS_B" input), server output $(nft_dropped "$NS_B" output)"
+	settle 3
+	end_marker
+	cap_stop
+}
+
+# syn-into-half-open: every segment without SYN that the client sends to port
+# 7077 is dropped in finack-a's OUTPUT chain (before the tap). The client
+# connects from port 40003: SYN, SYN-ACK, and its handshake ACK is dropped, so
+# the server holds the connection half-open (SYN_RECV, a request socket). The
+# client resets that socket (SO_LINGER 0; the RST is dropped too), the rule is
+# removed, and 0.2 s later the client connects again from the same port: a SYN
+# with a new ISN on the 4-tuple the server holds in SYN_RECV.
+rec_syn_into_half_open() {
+	local name=$1 fam=$2
+	ns_setup
+	cap_start "$name"
+	srv_start "$fam" -scen half-open
+	nft_table "$NS_A"
+	nft_rule "$NS_A" output tcp dport $PORT tcp flags '&' syn != syn counter drop
+	cli_start "$fam" -scen half-open -lport 40003
+	sync_wait c-closed1 10
+	wait_present "$NS_B" syn-recv 5
+	log "client segments dropped: $(nft_dropped "$NS_A" output)"
+	nft_delete "$NS_A"
+	settle 0.2
+	sync_signal c-go
+	wait_both
+	settle
+	cap_stop
+}
+
+# syn-retries-exhausted: net.ipv4.tcp_syn_retries=2 in finack-a; every SYN to
+# port 7077 is dropped in finack-b's INPUT chain (after the tap: the capture
+# shows them). The client connects from port 40004: SYN, retransmitted after
+# 1 s and 3 s; connect() fails with ETIMEDOUT 7 s after the first SYN. The rule
+# is removed and 0.2 s later the client connects again from the same port
+# (SO_REUSEADDR): a new SYN with a new ISN, which completes; then as
+# client-close.
+rec_syn_retries_exhausted() {
+	local name=$1 fam=$2
+	ns_setup
+	in_a sysctl -qw net.ipv4.tcp_syn_retries=2
+	cap_start "$name"
+	srv_start "$fam" -scen syn-retry
+	nft_table "$NS_B"
+	nft_rule "$NS_B" input tcp dport $PORT tcp flags '&' '(syn|ack)' == syn counter drop
+	cli_start "$fam" -scen syn-retry -lport 40004
+	sync_wait c-failed 20
+	log "SYNs dropped: $(nft_dropped "$NS_B" input)"
+	nft_delete "$NS_B"
+	settle 0.2
+	sync_signal c-go
+	wait_both
+	settle
+	cap_stop
+}
+
+# simultaneous-open: no listener. The server's program binds 10.77.0.2:7077
+# and connects to 10.77.0.1:40005; the client's binds 10.77.0.1:40005 and
+# connects to 10.77.0.2:7077; both connect when "go" appears. The first SYN
+# each side receives is dropped in its INPUT chain (after the tap for the
+# client's SYN; the server's crosses the tap before it is dropped at the
+# client), so both sockets sit in SYN_SENT until their SYN timers fire.
+rec_simultaneous_open() {
+	local name=$1 fam=$2
+	ns_setup
+	nft_table "$NS_A"
+	nft_rule "$NS_A" input tcp sport $PORT tcp flags '&' '(syn|ack)' == syn numgen inc mod 1000000 '<' 1 counter drop
+	nft_table "$NS_B"
+	nft_rule "$NS_B" input tcp dport $PORT tcp flags '&' '(syn|ack)' == syn numgen inc mod 1000000 '<' 1 counter drop
+	cap_start "$name"
+	srv_start "$fam" -scen simopen -peer "$A4:40005"
+	cli_start "$fam" -scen simopen -lport 40005
+	sync_wait c-ready 10
+	sync_signal go
+	wait_both
+	settle
+	cap_stop
+}
+
 # reuse-server-timewait: 3 connections from the same client port 40000
 # (SO_REUSEADDR, bind), 1 s apart; in each the server closes first, so the
 # server holds TIME_WAIT when the next SYN arrives. The new SYN is acceptable
@@ -743,6 +910,11 @@ record() {
 	fin-dropped) rec_fin_dropped "$1" 4 before-tap ;;
 	fin-dropped-after-tap) rec_fin_dropped "$1" 4 after-tap ;;
 	first-fin-unacked) rec_first_fin_unacked "$1" 4 ;;
+	silent-closer) rec_silent_closer "$1" 4 ;;
+	syn-into-half-open) rec_syn_into_half_open "$1" 4 ;;
+	syn-retries-exhausted) rec_syn_retries_exhausted "$1" 4 ;;
+	simultaneous-open) rec_simultaneous_open "$1" 4 ;;
+	simultaneous-close-final-ack-dropped) rec_simultaneous_final_ack_dropped "$1" 4 ;;
 	reuse-server-timewait) rec_reuse_server_timewait "$1" 4 ;;
 	reuse-server-timewait-v6) rec_reuse_server_timewait "$1" 6 ;;
 	reuse-refused) rec_reuse_refused "$1" 4 ;;

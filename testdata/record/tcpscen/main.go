@@ -38,6 +38,21 @@
 //	many           -n short sequential connections with kernel-chosen ports; per
 //	               connection i: i%40==9 -> the client resets (linger 0), i%10==4 ->
 //	               the server closes first, otherwise the client closes first.
+//	half-open      the client connects from the fixed port -lport (record.sh drops
+//	               every non-SYN segment it sends, so the server stays in SYN_RECV),
+//	               signals c-open1, resets that socket (SO_LINGER 0; the RST is
+//	               dropped too), signals c-closed1, waits for c-go and connects again
+//	               from the same port: a new SYN with a new ISN on the 4-tuple the
+//	               server still holds half-open. Then as client-close.
+//	syn-retry      the client connects from the fixed port -lport while record.sh
+//	               drops its SYNs; the attempt must fail (ETIMEDOUT once
+//	               net.ipv4.tcp_syn_retries is spent); it signals c-failed, waits for
+//	               c-go and connects again from the same port. Then as client-close.
+//	simopen        simultaneous open: no listener. The server binds -addr and
+//	               connects to -peer, the client binds -local:-lport and connects
+//	               to -addr (-peer must be that address); both signal ready
+//	               (s-ready, c-ready) and connect when "go" appears. Then a request
+//	               from the client, a response, the client closes first.
 package main
 
 import (
@@ -160,6 +175,8 @@ type opts struct {
 	chunks       int
 	chunkGap     time.Duration
 	cc           string
+	// peer: the server's remote address in simopen.
+	peer string
 }
 
 // control sets the congestion control (best effort: the capture's shape does
@@ -219,6 +236,7 @@ func main() {
 	fs.BoolVar(&o.hold, "hold", false, "server: after EOF keep the socket open until \"end\"")
 	fs.IntVar(&o.chunks, "chunks", 10, "server: chunks sent after the client's FIN (half-close)")
 	fs.DurationVar(&o.chunkGap, "chunk-gap", 50*time.Millisecond, "server: pause between chunks (half-close)")
+	fs.StringVar(&o.peer, "peer", "", "server: address IP:PORT to connect to (simopen)")
 	fs.StringVar(&o.cc, "cc", "cubic", "congestion control of every socket (\"\": the namespace's default)")
 	fs.DurationVar(&timeout, "timeout", 60*time.Second, "watchdog: exit with status 3 after this long")
 	fs.DurationVar(&waitTime, "wait", 30*time.Second, "timeout of each synchronisation wait")
@@ -241,6 +259,10 @@ func main() {
 // ---------------------------------------------------------------- server
 
 func server(o opts) {
+	if o.scen == "simopen" {
+		simopenServer(o)
+		return
+	}
 	lc := net.ListenConfig{KeepAlive: -1, Control: o.control(false)}
 	// Go (1.24+) listens with MPTCP by default on Linux; plain TCP here, as the
 	// clients are plain TCP anyway and ss should not show an MPTCP listener.
@@ -256,7 +278,7 @@ func server(o opts) {
 		return c
 	}
 	switch o.scen {
-	case "client-close":
+	case "client-close", "half-open", "syn-retry":
 		c := accept()
 		readN(c, reqSize, "request")
 		_, err := c.Write(payload(respSize, 'R'))
@@ -359,6 +381,30 @@ func server(o opts) {
 		fatalf("unknown scenario %q", o.scen)
 	}
 	_ = ln.Close()
+}
+
+// simopenServer plays the server's side of a simultaneous open: it connects from
+// its own address -addr to the client's -peer, with no listener anywhere.
+func simopenServer(o opts) {
+	local, err := net.ResolveTCPAddr("tcp", o.addr)
+	must(err, "-addr")
+	if o.peer == "" {
+		fatalf("simopen needs -peer")
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: -1, Control: o.control(true), LocalAddr: local}
+	signal("s-ready")
+	wait("go")
+	t0 := time.Now()
+	c, err := d.Dial("tcp", o.peer)
+	must(err, "simultaneous connect")
+	logf("connected %s -> %s in %v", c.LocalAddr(), c.RemoteAddr(), time.Since(t0).Round(time.Millisecond))
+	readN(c, reqSize, "request")
+	_, err = c.Write(payload(respSize, 'R'))
+	must(err, "write response")
+	n, err := drain(c)
+	logf("read %d more bytes, then %v", n, errOrEOF(err))
+	time.Sleep(o.closeDelay)
+	closeConn(c, "after EOF")
 }
 
 func errOrEOF(err error) string {
@@ -488,6 +534,43 @@ func client(o opts) {
 		signal("c-shut")
 		wait("end")
 		closeConn(c, "after the capture ended")
+	case "half-open":
+		c := dial(o, o.lport)
+		signal("c-open1")
+		resetConn(c)
+		signal("c-closed1")
+		wait("c-go")
+		c = dial(o, o.lport)
+		exchange(c)
+		closeConn(c, "client closes first")
+	case "syn-retry":
+		d := dialer(o, o.lport)
+		d.Timeout = 60 * time.Second // the kernel's tcp_syn_retries decides
+		t0 := time.Now()
+		c, err := d.Dial("tcp", o.addr)
+		if err == nil {
+			_ = c.Close()
+			fatalf("the first attempt connected; its SYNs should have been dropped")
+		}
+		if !errors.Is(err, syscall.ETIMEDOUT) {
+			fatalf("the first attempt failed with %v, not ETIMEDOUT", err)
+		}
+		logf("attempt 1 gave up after %v: %v", time.Since(t0).Round(time.Millisecond), err)
+		signal("c-failed")
+		wait("c-go")
+		c = dial(o, o.lport)
+		exchange(c)
+		closeConn(c, "client closes first")
+	case "simopen":
+		d := dialer(o, o.lport)
+		signal("c-ready")
+		wait("go")
+		t0 := time.Now()
+		c, err := d.Dial("tcp", o.addr)
+		must(err, "simultaneous connect")
+		logf("connected %s -> %s in %v", c.LocalAddr(), c.RemoteAddr(), time.Since(t0).Round(time.Millisecond))
+		exchange(c)
+		closeConn(c, "client closes first")
 	case "many":
 		counts := map[byte]int{}
 		for i := 0; i < o.n; i++ {
