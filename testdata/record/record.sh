@@ -664,7 +664,15 @@ rec_simultaneous_final_ack_dropped() {
 # the server holds the connection half-open (SYN_RECV, a request socket). The
 # client resets that socket (SO_LINGER 0; the RST is dropped too), the rule is
 # removed, and 0.2 s later the client connects again from the same port: a SYN
-# with a new ISN on the 4-tuple the server holds in SYN_RECV.
+# with a new ISN on the 4-tuple the server holds in SYN_RECV. Observed on 6.18:
+# the new ISN is far outside the half-open's receive window, so the request
+# socket answers it with an ACK of its own handshake (tcp_check_req: an
+# out-of-window segment gets an ACK, seq = its ISN + 1, ack = the old ISN + 1;
+# an in-window SYN would have reset it instead); the client (SYN_SENT) answers
+# that unacceptable ACK with an RST (seq = its ack), which is in the half-open's
+# window and removes the request socket silently; the client retransmits its SYN
+# ~9 ms later (TCP_TIMEOUT_MIN, as in reuse-refused) and the listener completes
+# a fresh handshake. 2 client segments dropped (the handshake ACK, the RST).
 rec_syn_into_half_open() {
 	local name=$1 fam=$2
 	ns_setup
@@ -684,17 +692,22 @@ rec_syn_into_half_open() {
 	cap_stop
 }
 
-# syn-retries-exhausted: net.ipv4.tcp_syn_retries=2 in finack-a; every SYN to
-# port 7077 is dropped in finack-b's INPUT chain (after the tap: the capture
-# shows them). The client connects from port 40004: SYN, retransmitted after
-# 1 s and 3 s; connect() fails with ETIMEDOUT 7 s after the first SYN. The rule
-# is removed and 0.2 s later the client connects again from the same port
+# syn-retries-exhausted: net.ipv4.tcp_syn_retries=2 in finack-a, and
+# net.ipv4.tcp_syn_linear_timeouts=4 (its default where it exists: the first
+# SYN timeouts stay at 1 s before the exponential backoff); every SYN to port
+# 7077 is dropped in finack-b's INPUT chain (after the tap: the capture shows
+# them). The client connects from port 40004: observed on 6.18, 6 SYNs about
+# 1 s apart, and connect() fails with ETIMEDOUT ~7.2 s after the first. The
+# rule is removed and 0.2 s later the client connects again from the same port
 # (SO_REUSEADDR): a new SYN with a new ISN, which completes; then as
 # client-close.
 rec_syn_retries_exhausted() {
 	local name=$1 fam=$2
 	ns_setup
 	in_a sysctl -qw net.ipv4.tcp_syn_retries=2
+	if in_a test -e /proc/sys/net/ipv4/tcp_syn_linear_timeouts; then
+		in_a sysctl -qw net.ipv4.tcp_syn_linear_timeouts=4
+	fi
 	cap_start "$name"
 	srv_start "$fam" -scen syn-retry
 	nft_table "$NS_B"
@@ -715,22 +728,39 @@ rec_syn_retries_exhausted() {
 # connects to 10.77.0.2:7077; both connect when "go" appears. The first SYN
 # each side receives is dropped in its INPUT chain (after the tap for the
 # client's SYN; the server's crosses the tap before it is dropped at the
-# client), so both sockets sit in SYN_SENT until their SYN timers fire.
+# client), so both sockets sit in SYN_SENT until their SYN timers fire. The
+# two timers, armed within milliseconds of each other for 1 s, expire in the
+# same tick of the timer wheel: the retransmitted SYNs cross, each socket gets
+# a SYN in SYN_SENT, and each answers with a SYN-ACK (the symmetric open of RFC
+# 9293 figure 7). Should one SYN arrive first and the other side answer it
+# before its own timer fires, only one side would send a SYN-ACK: the capture
+# is checked for a SYN-ACK from each side and re-recorded if not (at most 5
+# tries; observed: the first one is symmetric).
 rec_simultaneous_open() {
-	local name=$1 fam=$2
-	ns_setup
-	nft_table "$NS_A"
-	nft_rule "$NS_A" input tcp sport $PORT tcp flags '&' '(syn|ack)' == syn numgen inc mod 1000000 '<' 1 counter drop
-	nft_table "$NS_B"
-	nft_rule "$NS_B" input tcp dport $PORT tcp flags '&' '(syn|ack)' == syn numgen inc mod 1000000 '<' 1 counter drop
-	cap_start "$name"
-	srv_start "$fam" -scen simopen -peer "$A4:40005"
-	cli_start "$fam" -scen simopen -lport 40005
-	sync_wait c-ready 10
-	sync_signal go
-	wait_both
-	settle
-	cap_stop
+	local name=$1 fam=$2 try a b
+	for ((try = 1; try <= 5; try++)); do
+		ns_setup
+		nft_table "$NS_A"
+		nft_rule "$NS_A" input tcp sport $PORT tcp flags '&' '(syn|ack)' == syn numgen inc mod 1000000 '<' 1 counter drop
+		nft_table "$NS_B"
+		nft_rule "$NS_B" input tcp dport $PORT tcp flags '&' '(syn|ack)' == syn numgen inc mod 1000000 '<' 1 counter drop
+		cap_start "$name"
+		srv_start "$fam" -scen simopen -peer "$A4:40005"
+		cli_start "$fam" -scen simopen -lport 40005
+		sync_wait c-ready 10
+		sync_signal go
+		wait_both
+		settle
+		cap_stop
+		a=$(tcpdump -nr "$OUT/$name.pcap" "src port 40005 and tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)" 2>/dev/null | wc -l)
+		b=$(tcpdump -nr "$OUT/$name.pcap" "src port $PORT and tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)" 2>/dev/null | wc -l)
+		if ((a > 0 && b > 0)); then
+			log "$name: a SYN-ACK from each side (try $try)"
+			return 0
+		fi
+		log "$name: SYN-ACKs from the client $a, from the server $b: not symmetric, recording again"
+	done
+	die "$name: no symmetric simultaneous open in 5 tries"
 }
 
 # reuse-server-timewait: 3 connections from the same client port 40000
