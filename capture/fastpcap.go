@@ -5,13 +5,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"time"
 )
 
 // pcapRecords reads the records of a classic pcap file straight out of its own read
 // buffer: the header is decoded in place and the data is sliced from the buffer (no
-// copy, no call through gopacket or bufio per record). pcapgo still reads the file
-// header; every record error is the one pcapgo's ZeroCopyReadPacketData gives for
+// copy, no call through gopacket or bufio per record). readPcapHeader reads the
+// file header; every record error is the one pcapgo's ZeroCopyReadPacketData gives for
 // the same bytes, so damaged files end where and how they did.
 //
 // It owns the buffer rather than peeking into a bufio.Reader because a record then
@@ -29,6 +28,7 @@ type pcapRecords struct {
 	nanos   uint32 // nanoseconds per unit of the fraction field: 1 or 1000
 	maxCap  int    // pcapgo's limit on a record's captured length
 	snaplen uint32
+	swap    lengthSwap // the record header's length fields in the pre-2.3 order
 
 	src io.Reader       // what the records are read from: the file or gzip stream, counted
 	cnt *countingReader // counts what src gave, for the byte offset
@@ -42,12 +42,12 @@ type pcapRecords struct {
 // captured length whatever the snap length says.
 const pcapEagerMax = 262144
 
-// newPcapRecords takes over reading s after pcapgo read its file header: what
-// s.br buffered beyond the header moves into the records' own buffer, and s.br
-// is dropped (its buffer is garbage from here on).
-func newPcapRecords(s *source) *pcapRecords {
-	p := &pcapRecords{big: s.big, nanos: 1000, snaplen: s.pcap.Snaplen(), src: s.count, cnt: s.count}
-	if s.pcap.Resolution().ToDuration() == time.Nanosecond {
+// newPcapRecords takes over reading s after readPcapHeader read its file header
+// h: what s.br buffered beyond the header moves into the records' own buffer, and
+// s.br is dropped (its buffer is garbage from here on).
+func newPcapRecords(s *source, h pcapHeader) *pcapRecords {
+	p := &pcapRecords{big: s.big, nanos: 1000, snaplen: h.snaplen, swap: h.swap, src: s.count, cnt: s.count}
+	if h.nanos {
 		p.nanos = 1
 	}
 	p.maxCap = pcapEagerMax
@@ -141,6 +141,9 @@ func (p *pcapRecords) next(s *source) error {
 	}
 	s.sec, s.nsec = sec, frac
 	caplen, length := int(p.u32(hdr[8:12])), int(p.u32(hdr[12:16]))
+	if p.swap != lengthsInOrder && (p.swap == lengthsSwapped || caplen > length) {
+		caplen, length = length, caplen
+	}
 	s.ci.CaptureLength, s.ci.Length = caplen, length
 	if caplen > p.maxCap {
 		p.r += 16

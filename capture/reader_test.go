@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -416,6 +417,76 @@ func TestFilterAgainstTcpdump(t *testing.T) {
 			}
 			if got := st.Packets - st.Skipped[capture.Filtered]; got != want {
 				t.Errorf("%s %q: %d frames pass, tcpdump prints %d", filepath.Base(file), filter, got, want)
+			}
+		}
+	}
+}
+
+// TestPcapVersions: pcap headers of versions 2.0 to 2.4 and 543.0 are read as
+// libpcap reads them (record lengths in the pre-2.3 order before 2.3 and in 543.0,
+// either order in 2.3), in both byte orders; other versions are refused. The
+// records are cut by the snap length, so the two lengths differ and the order
+// matters.
+func TestPcapVersions(t *testing.T) {
+	ps := connPackets()
+	cut := synth.PcapOptions{Snaplen: 60}
+	want, _, err := readAll(t, []string{writeTemp(t, "v24.pcap", pcapBytes(t, 1, cut, ps))}, capture.Options{})
+	if err != nil || len(want) != len(ps) {
+		t.Fatalf("version 2.4: %d segments, %v", len(want), err)
+	}
+	// withVersion writes ps with the record order of version v, and a header
+	// that says version say.
+	withVersion := func(v, say [2]uint16, big bool) []byte {
+		o := cut
+		o.Version, o.BigEndian = v, big
+		b := pcapBytes(t, 1, o, ps)
+		if big {
+			binary.BigEndian.PutUint16(b[4:], say[0])
+			binary.BigEndian.PutUint16(b[6:], say[1])
+		} else {
+			binary.LittleEndian.PutUint16(b[4:], say[0])
+			binary.LittleEndian.PutUint16(b[6:], say[1])
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name    string
+		v, say  [2]uint16
+		refused bool
+	}{
+		{"2.0", [2]uint16{2, 0}, [2]uint16{2, 0}, false},
+		{"2.1", [2]uint16{2, 1}, [2]uint16{2, 1}, false},
+		{"2.2", [2]uint16{2, 2}, [2]uint16{2, 2}, false},
+		{"2.3 in the old order", [2]uint16{2, 2}, [2]uint16{2, 3}, false},
+		{"2.3 in the new order", [2]uint16{2, 4}, [2]uint16{2, 3}, false},
+		{"543.0", [2]uint16{543, 0}, [2]uint16{543, 0}, false},
+		{"1.0", [2]uint16{2, 4}, [2]uint16{1, 0}, true},
+		{"2.5", [2]uint16{2, 4}, [2]uint16{2, 5}, true},
+		{"3.0", [2]uint16{2, 4}, [2]uint16{3, 0}, true},
+		{"543.1", [2]uint16{2, 4}, [2]uint16{543, 1}, true},
+	} {
+		for _, big := range []bool{false, true} {
+			name := fmt.Sprintf("%s big-endian %v", tc.name, big)
+			path := writeTemp(t, "v.pcap", withVersion(tc.v, tc.say, big))
+			segs, _, err := readAll(t, []string{path}, capture.Options{})
+			if tc.refused {
+				if err == nil || !strings.Contains(err.Error(), "version") || !strings.Contains(err.Error(), path) {
+					t.Errorf("%s: %v, want an error naming the version and the file", name, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			if len(segs) != len(want) {
+				t.Errorf("%s: %d segments, want %d", name, len(segs), len(want))
+				continue
+			}
+			for i := range segs {
+				if segs[i] != want[i] {
+					t.Errorf("%s: segment %d: %s, want %s", name, i, fmtSeg(segs[i]), fmtSeg(want[i]))
+				}
 			}
 		}
 	}

@@ -60,8 +60,7 @@ type source struct {
 	plain  countingReader // bytes of the decompressed stream (gzip only)
 	count  *countingReader
 	br     *bufio.Reader // what the format reader reads
-	pcap   *pcapgo.Reader
-	recs   *pcapRecords // reads a pcap file's records (fastpcap.go)
+	recs   *pcapRecords  // reads a pcap file's records (fastpcap.go)
 	ng     *pcapgo.NgReader
 	ngf    *ngFast // reads most pcapng blocks without ng (fastpcapng.go)
 	snoop  *pcapgo.SnoopReader
@@ -155,12 +154,13 @@ func openSource(path string, index int) (_ *source, err error) {
 	switch m := [4]byte(magic); m {
 	case magicPcapLE, magicPcapBE, magicPcapNsLE, magicPcapNsBE:
 		s.big = m == magicPcapBE || m == magicPcapNsBE
-		s.pcap, err = pcapgo.NewReader(s.br)
+		h, err := readPcapHeader(s.br, s.big)
 		if err != nil {
-			return nil, fmt.Errorf("%s: pcap file header: %w", Printable(s.name), orUnexpectedEOF(err))
+			return nil, fmt.Errorf("%s: pcap file header: %w", Printable(s.name), err)
 		}
-		s.link = s.pcap.LinkType()
-		s.recs = newPcapRecords(s) // takes over s.br
+		h.nanos = m == magicPcapNsLE || m == magicPcapNsBE
+		s.link = h.link
+		s.recs = newPcapRecords(s, h) // takes over s.br
 	case magicPcapng:
 		// A section of an unknown version ends the capture with an error rather
 		// than being skipped: Wireshark stops there too, and skipping would make
@@ -196,6 +196,59 @@ func openSource(path string, index int) (_ *source, err error) {
 	s.hl, s.st = s.link, linkStart(s.link) // for every record of pcap and snoop
 	s.off = s.offset()
 	return s, nil
+}
+
+// pcapHeader is what finack keeps of a pcap file header.
+type pcapHeader struct {
+	major, minor uint16
+	snaplen      uint32
+	link         layers.LinkType // the low 16 bits of the field (the rest: FCS length, reserved)
+	nanos        bool            // the nanosecond magic number
+	swap         lengthSwap
+}
+
+// lengthSwap says whether a file's record headers hold the captured and the
+// original length in the pre-2.3 order (original first).
+type lengthSwap uint8
+
+const (
+	lengthsInOrder lengthSwap = iota
+	lengthsSwapped
+	lengthsMaybeSwapped // version 2.3: swapped when the captured length exceeds the original
+)
+
+// readPcapHeader reads the 24-byte pcap file header as libpcap's sf-pcap.c does:
+// versions 2.0 to 2.4 and 543.0 (DG/UX tcpdump) are read, others refused. Before
+// version 2.3 (and in 543.0) the record header has the original length before the
+// captured one; files that say 2.3 exist with either order, so a 2.3 record whose
+// captured length exceeds its original length is read in the old order. Wireshark
+// does the same.
+func readPcapHeader(br *bufio.Reader, big bool) (pcapHeader, error) {
+	var h pcapHeader
+	b, err := br.Peek(24)
+	if len(b) < 24 {
+		return h, orUnexpectedEOF(err)
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if big {
+		bo = binary.BigEndian
+	}
+	h.major, h.minor = bo.Uint16(b[4:6]), bo.Uint16(b[6:8])
+	h.snaplen = bo.Uint32(b[16:20])
+	h.link = layers.LinkType(bo.Uint32(b[20:24]))
+	switch {
+	case h.major < 2:
+		return h, fmt.Errorf("archaic pcap savefile format (version %d.%d)", h.major, h.minor)
+	case h.major == 2 && h.minor < 3, h.major == 543 && h.minor == 0:
+		h.swap = lengthsSwapped
+	case h.major == 2 && h.minor == 3:
+		h.swap = lengthsMaybeSwapped
+	case h.major == 2 && h.minor == 4:
+	default:
+		return h, fmt.Errorf("unsupported pcap savefile version %d.%d", h.major, h.minor)
+	}
+	br.Discard(24)
+	return h, nil
 }
 
 // nameError shows the path of an *os.PathError as Printable does.

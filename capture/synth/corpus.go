@@ -50,6 +50,7 @@ func Files() ([]File, error) {
 		{"gen-gzip.pcap.gz", genGzipPcap},
 		{"gen-gzip.pcapng.gz", genGzipNg},
 		{"gen-snaplen-cut.pcap", genSnaplen},
+		{"gen-pcap-version-2-2.pcap", genVersion22},
 		{"gen-fragments-nontcp.pcap", genFragments},
 	} {
 		b, err := g.gen()
@@ -239,6 +240,15 @@ func genSnaplen() ([]byte, error) {
 	b := NewConn(ap("192.0.2.13:48001"), ap("192.0.2.120:80"), 3000, 4000, at(time.Second))
 	b.TS = false
 	return pcapBytes(layers.LinkTypeEthernet, PcapOptions{Snaplen: 54}, merge(a.Full(100, 1400, true), b.Full(100, 1400, true)))
+}
+
+// genVersion22: a pcap file whose header says version 2.2, as libpcap before 0.4
+// wrote them: every record header holds the original length before the captured
+// one. Records are cut to 80 bytes, so the two lengths differ and a reader that
+// takes them in the 2.4 order fails (captured longer than original).
+func genVersion22() ([]byte, error) {
+	a := NewConn(ap("192.0.2.16:48100"), ap("192.0.2.160:80"), 7000, 8000, at(0))
+	return pcapBytes(layers.LinkTypeEthernet, PcapOptions{Snaplen: 80, Version: [2]uint16{2, 2}}, a.Full(100, 1400, true))
 }
 
 // genFragments: one TCP connection among ARP, UDP, ICMP, ICMPv6, complete IPv4 and

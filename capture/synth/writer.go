@@ -16,6 +16,10 @@ type PcapOptions struct {
 	Nanosecond bool   // nanosecond magic (a1b23c4d) instead of microseconds
 	BigEndian  bool   // big-endian header and records
 	Snaplen    uint32 // records are cut to this length; 0 = 262144
+	// Version is the header's major and minor version; zero = 2.4. Before 2.3
+	// (and in 543.0, DG/UX tcpdump) records hold the original length before the
+	// captured one, as the writers of those versions did.
+	Version [2]uint16
 }
 
 // PcapWriter writes a classic pcap file with one link type.
@@ -41,8 +45,12 @@ func NewPcapWriter(w io.Writer, link layers.LinkType, opt PcapOptions) (*PcapWri
 		magic = 0xa1b23c4d
 	}
 	pw.bo.PutUint32(h[0:], magic)
-	pw.bo.PutUint16(h[4:], 2)
-	pw.bo.PutUint16(h[6:], 4)
+	if opt.Version == [2]uint16{} {
+		opt.Version = [2]uint16{2, 4}
+	}
+	pw.opt.Version = opt.Version
+	pw.bo.PutUint16(h[4:], opt.Version[0])
+	pw.bo.PutUint16(h[6:], opt.Version[1])
 	pw.bo.PutUint32(h[16:], opt.Snaplen)
 	pw.bo.PutUint32(h[20:], uint32(link))
 	_, err := w.Write(h)
@@ -72,8 +80,12 @@ func (pw *PcapWriter) WriteRecord(t time.Time, data []byte, origLen uint32) erro
 		frac /= 1000
 	}
 	pw.bo.PutUint32(h[4:], frac)
-	pw.bo.PutUint32(h[8:], uint32(len(data)))
-	pw.bo.PutUint32(h[12:], origLen)
+	capLen, first, second := uint32(len(data)), 8, 12
+	if v := pw.opt.Version; v[0] == 2 && v[1] < 3 || v[0] == 543 {
+		first, second = 12, 8 // the pre-2.3 order: original length first
+	}
+	pw.bo.PutUint32(h[first:], capLen)
+	pw.bo.PutUint32(h[second:], origLen)
 	_, err := pw.w.Write(append(h, data...))
 	return err
 }
