@@ -46,6 +46,7 @@ type analysis struct {
 // string had its own.
 type names struct {
 	client, server, history, timeWaitUntil string
+	tunnel                                 string   // capture.Tunnel's text; "": none
 	vlan                                   []uint16 // the tags, outer first; nil: untagged
 }
 
@@ -243,9 +244,11 @@ func (a *analysis) setNames(inc *reassembly.Incarnation) {
 	if a.record && a.tw.Held() {
 		b = appendRFC3339(b, utc(a.tw.Until))
 	}
+	until := len(b)
+	b = inc.Key.Tunnel.AppendText(b)
 	a.scratch = b
 	s := a.ar.string(b)
-	a.names = names{client: s[:client], server: s[client:server], history: s[server:history], timeWaitUntil: s[history:]}
+	a.names = names{client: s[:client], server: s[client:server], history: s[server:history], timeWaitUntil: s[history:until], tunnel: s[until:]}
 	if vl := inc.Key.VLAN; vl[0] != 0 {
 		n := 1
 		if vl[1] != 0 {
@@ -274,7 +277,7 @@ func (a *analysis) connection(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		fins := a.ar.fins.one(finAcks{}) // reused with the arena by a Stream that spills
 		rec.FIN = FinPair{Client: finAck(c, fins, reassembly.Client), Server: finAck(s, fins, reassembly.Server)}
 	}
-	rec.VLAN = a.names.vlan
+	rec.VLAN, rec.Tunnel = a.names.vlan, a.names.tunnel
 	rec.TimeWaitHolder = pairName(tw.Holder[reassembly.Client], tw.Holder[reassembly.Server])
 	rec.TimeWaitUntil = a.names.timeWaitUntil // "" unless tw.Held()
 	if _, r, ok := inc.FirstRst(); ok {
@@ -311,7 +314,7 @@ func finAck(h *reassembly.Half, fins *finAcks, r reassembly.Role) *FinAck {
 func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at int64) Finding {
 	a.setNames(inc)
 	return Finding{
-		Kind: k, Client: a.names.client, Server: a.names.server, VLAN: a.names.vlan,
+		Kind: k, Client: a.names.client, Server: a.names.server, VLAN: a.names.vlan, Tunnel: a.names.tunnel,
 		Incarnation: inc.Index, Time: utc(at), at: at,
 	}
 }

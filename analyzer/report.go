@@ -74,7 +74,10 @@ type Finding struct {
 	Client string `json:"client"`
 	Server string `json:"server"`
 	// VLAN: the connection's tags, outer first, when tagged (as its record's).
-	VLAN        []uint16  `json:"vlan,omitempty"`
+	VLAN []uint16 `json:"vlan,omitempty"`
+	// Tunnel: the overlay that carried the connection ("vxlan vni N", "gre key N",
+	// "gre"), when one did (as its record's).
+	Tunnel      string    `json:"tunnel,omitempty"`
 	Incarnation int       `json:"incarnation"`
 	Frames      []uint64  `json:"frames"`
 	Time        time.Time `json:"time"`
@@ -111,6 +114,7 @@ type Connection struct {
 	Server      string    `json:"server"`
 	RolesKnown  bool      `json:"roles_known"`
 	VLAN        []uint16  `json:"vlan,omitempty"`
+	Tunnel      string    `json:"tunnel,omitempty"`
 	Incarnation int       `json:"incarnation"`
 	FirstFrame  uint64    `json:"first_frame"`
 	LastFrame   uint64    `json:"last_frame"`

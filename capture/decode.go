@@ -20,8 +20,19 @@ func nextAfterEtherType(t layers.EthernetType) gopacket.LayerType {
 	return t.LayerType()
 }
 
-// etherLayer is gopacket's Ethernet that also follows 0x9100 tags.
-type etherLayer struct{ layers.Ethernet }
+// etherLayer is gopacket's Ethernet that also follows 0x9100 tags. The VLAN tags
+// a segment carries are those of the last Ethernet header of its frame (the one
+// inside VXLAN or GRE, when there is one), so each Ethernet header starts the
+// count again.
+type etherLayer struct {
+	layers.Ethernet
+	vlan *vlanLayer
+}
+
+func (e *etherLayer) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	e.vlan.n = 0
+	return e.Ethernet.DecodeFromBytes(data, df)
+}
 
 func (e *etherLayer) NextLayerType() gopacket.LayerType { return nextAfterEtherType(e.EthernetType) }
 
@@ -173,10 +184,16 @@ type decoder struct {
 	loop layers.Loopback
 	mpls mplsLayer
 	ppp  pppoeLayer
+	udp  udpLayer
+	vx   vxlanLayer
+	gre  greLayer
 	ip4  layers.IPv4
 	ip6  layers.IPv6
 	ext  layers.IPv6ExtensionSkipper // hop-by-hop (after the first), routing, destination
 	frag layers.IPv6Fragment         // registered after ext so fragments are seen
+
+	// tun is the innermost encapsulation of the frame being decoded (tunnel.go).
+	tun Tunnel
 
 	parsers [numStarts]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
@@ -191,6 +208,7 @@ var letParserPanic = false
 
 func newDecoder() *decoder {
 	d := &decoder{decoded: make([]gopacket.LayerType, 0, 16)}
+	d.eth.vlan, d.vx.tun, d.gre.tun = &d.vlan, &d.tun, &d.tun
 	firsts := [numStarts]gopacket.LayerType{
 		startEthernet: layers.LayerTypeEthernet,
 		startSLL:      layers.LayerTypeLinuxSLL,
@@ -206,7 +224,7 @@ func newDecoder() *decoder {
 		p := gopacket.NewDecodingLayerParser(first)
 		// A slice indexed by layer type: faster than the default map.
 		p.SetDecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
-		for _, l := range []gopacket.DecodingLayer{&d.eth, &d.vlan, &d.sll, &d.sll2, &d.loop, &d.mpls, &d.ppp, &d.ip4, &d.ip6, &d.ext,
+		for _, l := range []gopacket.DecodingLayer{&d.eth, &d.vlan, &d.sll, &d.sll2, &d.loop, &d.mpls, &d.ppp, &d.udp, &d.vx, &d.gre, &d.ip4, &d.ip6, &d.ext,
 			&d.frag} { // frag last: it overrides ext for the fragment header
 			p.AddDecodingLayer(l)
 		}
@@ -234,6 +252,12 @@ func (d *decoder) layer(t gopacket.LayerType) gopacket.DecodingLayer {
 		return &d.mpls
 	case layers.LayerTypePPPoE:
 		return &d.ppp
+	case layers.LayerTypeUDP:
+		return &d.udp
+	case layers.LayerTypeVXLAN:
+		return &d.vx
+	case layers.LayerTypeGRE:
+		return &d.gre
 	case layers.LayerTypeIPv4:
 		return &d.ip4
 	case layers.LayerTypeIPv6:
@@ -264,6 +288,13 @@ func (d *decoder) decode(st start, data []byte, seg *Segment) (why SkipReason, o
 			return NotIP, false
 		}
 	}
+	if st == startNFLOG {
+		p, ok := nflogPayload(data)
+		if !ok {
+			return NotIP, false
+		}
+		st, data = startRaw, p
+	}
 	if st == startRaw {
 		if len(data) == 0 {
 			return Undecodable, false
@@ -280,7 +311,7 @@ func (d *decoder) decode(st start, data []byte, seg *Segment) (why SkipReason, o
 	if st >= numStarts || d.parsers[st] == nil {
 		return UnsupportedLinkType, false
 	}
-	d.vlan.n = 0
+	d.vlan.n, d.tun = 0, Tunnel{}
 	if err := d.parsers[st].DecodeLayers(data, &d.decoded); err != nil {
 		return Undecodable, false
 	}
@@ -348,6 +379,7 @@ func (d *decoder) decode(st start, data []byte, seg *Segment) (why SkipReason, o
 	for i := 0; i < d.vlan.n && i < len(seg.VLAN); i++ {
 		seg.VLAN[i] = d.vlan.ids[i]
 	}
+	seg.Tunnel = d.tun
 	if !parseTCP(payload, tcpWire, seg) {
 		return Undecodable, false
 	}

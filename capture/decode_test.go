@@ -91,6 +91,17 @@ func vlans(want [2]uint16) func(*testing.T, capture.Segment) {
 	}
 }
 
+// tunnelled checks the segment's tunnel and VLAN tags (the timestamp option too).
+func tunnelled(want capture.Tunnel, vlan [2]uint16) func(*testing.T, capture.Segment) {
+	return func(t *testing.T, s capture.Segment) {
+		t.Helper()
+		hasTS(t, s)
+		if s.Tunnel != want || s.VLAN != vlan {
+			t.Errorf("tunnel %+v vlan %v, want %+v %v", s.Tunnel, s.VLAN, want, vlan)
+		}
+	}
+}
+
 func decodeCases() []decodeCase {
 	p4, p6 := seg4(), seg6()
 	raw4, raw6 := enc(101, p4), enc(101, p6)
@@ -150,7 +161,60 @@ func decodeCases() []decodeCase {
 	llc := cat(ethHeader(46), make([]byte, 46)) // 802.3 length field, LLC follows
 	gre := patch(raw4, 9, 47)
 
+	vtepA, vtepB := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+	vx := synth.EncapVXLAN(p4, vtepA, vtepB, 0xabcdef)
+	vx6 := synth.EncapVXLAN(p6, vtepA, vtepB, 7)
+	innerTag := p4
+	innerTag.VLAN = []uint16{30}
+	vxTagged := synth.EncapVXLAN(innerTag, vtepA, vtepB, 8)
+	outerTagged := cat(ethHeader(0x8100), []byte{0, 5, 0x08, 0x00}, vx[14:]) // underlay VLAN 5
+	vxNoI := patch(vx, 14+20+8, 0)                                           // VXLAN flags without I
+	vxOtherPort := patch(vx, 14+20+2, 0x21, 0x18)                            // UDP port 8472, Linux's pre-IANA default: not followed
+	greKey := synth.EncapGRE(p4, vtepA, vtepB, synth.GREOptions{Key: 0xfeedbeef, HasKey: true})
+	greNoKey := synth.EncapGRE(p6, vtepA, vtepB, synth.GREOptions{})
+	greTEB := synth.EncapGRE(innerTag, vtepA, vtepB, synth.GREOptions{Bridge: true, Key: 9, HasKey: true})
+	greV1 := patch(greNoKey, 14+20+1, 1)     // version 1 (PPTP)
+	greRoute := patch(greNoKey, 14+20, 0x40) // routing present (RFC 1701)
+	greCsum := func() []byte {               // checksum present: 4 more bytes before the payload
+		b := bytes.Clone(greNoKey[:14+20])
+		binary.BigEndian.PutUint16(b[14+2:], uint16(len(greNoKey)-14+4))
+		return cat(b, []byte{0x80, 0, 0x86, 0xdd, 0, 0, 0, 0}, greNoKey[14+20+4:])
+	}()
+	// ERSPAN type II (0x88be, GRE sequence number, 8-byte header) and type III
+	// (0x22eb, 12-byte header, 8 more with the O flag), each around p4's frame.
+	erspan := func(proto uint16, hdr []byte) []byte {
+		g := []byte{0x10, 0, byte(proto >> 8), byte(proto), 0, 0, 0, 1}
+		inner := cat(g, hdr, enc(1, p4))
+		outer := bytes.Clone(greNoKey[:14+20])
+		binary.BigEndian.PutUint16(outer[14+2:], uint16(20+len(inner)))
+		return cat(outer, inner)
+	}
+	erspan2 := erspan(0x88be, make([]byte, 8))
+	erspan3 := erspan(0x22eb, make([]byte, 12))
+	erspan3O := erspan(0x22eb, cat(patch(make([]byte, 12), 11, 1), make([]byte, 8)))
+	nflogLE := synth.EncodeNFLOG(p4, 5, "x", binary.LittleEndian)
+	nflogBE := synth.EncodeNFLOG(p6, 5, "prefix", binary.BigEndian)
+	nflogNoPayload := nflogLE[:4+8+8] // packet header and prefix attributes only
+
 	return []decodeCase{
+		{name: "vxlan", link: 1, frame: vx, want: base(false, 100, tunnelled(capture.Tunnel{Kind: capture.VXLAN, ID: 0xabcdef}, [2]uint16{}))},
+		{name: "vxlan ipv6 inside", link: 1, frame: vx6, want: base(true, 100, tunnelled(capture.Tunnel{Kind: capture.VXLAN, ID: 7}, [2]uint16{}))},
+		{name: "vxlan: the inner frame's tags", link: 1, frame: vxTagged, want: base(false, 100, tunnelled(capture.Tunnel{Kind: capture.VXLAN, ID: 8}, [2]uint16{30, 0}))},
+		{name: "vxlan: underlay tag not kept", link: 1, frame: outerTagged, want: base(false, 100, tunnelled(capture.Tunnel{Kind: capture.VXLAN, ID: 0xabcdef}, [2]uint16{}))},
+		{name: "gre key", link: 1, frame: greKey, want: base(false, 100, tunnelled(capture.Tunnel{Kind: capture.GREKey, ID: 0xfeedbeef}, [2]uint16{}))},
+		{name: "gre without key, ipv6", link: 1, frame: greNoKey, want: base(true, 100, tunnelled(capture.Tunnel{Kind: capture.GRE}, [2]uint16{}))},
+		{name: "gre with checksum", link: 1, frame: greCsum, want: base(true, 100, tunnelled(capture.Tunnel{Kind: capture.GRE}, [2]uint16{}))},
+		{name: "gretap (0x6558) with inner tag", link: 1, frame: greTEB, want: base(false, 100, tunnelled(capture.Tunnel{Kind: capture.GREKey, ID: 9}, [2]uint16{30, 0}))},
+		{name: "erspan type II", link: 1, frame: erspan2, want: base(false, 100, tunnelled(capture.Tunnel{Kind: capture.GRE}, [2]uint16{}))},
+		{name: "erspan type III", link: 1, frame: erspan3, want: base(false, 100, tunnelled(capture.Tunnel{Kind: capture.GRE}, [2]uint16{}))},
+		{name: "erspan type III with subheader", link: 1, frame: erspan3O, want: base(false, 100, tunnelled(capture.Tunnel{Kind: capture.GRE}, [2]uint16{}))},
+		{name: "nflog little-endian", link: 239, frame: nflogLE, want: base(false, 100, hasTS)},
+		{name: "nflog big-endian", link: 239, frame: nflogBE, want: base(true, 100, hasTS)},
+		{name: "nflog without payload", link: 239, frame: nflogNoPayload, skip: capture.NotIP},
+		{name: "vxlan without the I flag", link: 1, frame: vxNoI, skip: capture.NotTCP},
+		{name: "udp port 8472 is not vxlan", link: 1, frame: vxOtherPort, skip: capture.NotTCP},
+		{name: "gre version 1", link: 1, frame: greV1, skip: capture.NotTCP},
+		{name: "gre with routing", link: 1, frame: greRoute, skip: capture.NotTCP},
 		{name: "ethernet", link: 1, frame: enc(1, p4), want: base(false, 100, hasTS)},
 		{name: "ethernet ipv6", link: 1, frame: enc(1, p6), want: base(true, 100, hasTS)},
 		{name: "ethernet padding not payload", link: 1, frame: enc(1, small), want: func(t *testing.T, s capture.Segment) {

@@ -93,6 +93,6 @@ func (d *decoder) fast(st start, data []byte, seg *Segment) bool {
 	default:
 		return false
 	}
-	seg.VLAN = vlan
+	seg.VLAN, seg.Tunnel = vlan, Tunnel{}
 	return parseTCP(payload, tcpWire, seg)
 }

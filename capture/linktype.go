@@ -1,6 +1,12 @@
 package capture
 
-import "github.com/gopacket/gopacket/layers"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gopacket/gopacket/layers"
+)
 
 // Link types finack decodes. They are LINKTYPE_ values as pcap and pcapng files
 // store them; where libpcap's DLT_ value differs (raw IP) both are accepted.
@@ -12,11 +18,24 @@ const (
 	linkRaw      layers.LinkType = 101 // LINKTYPE_RAW: bare IPv4 or IPv6
 	linkLoop     layers.LinkType = 108 // OpenBSD loopback, 4-byte AF in network byte order
 	linkSLL      layers.LinkType = 113 // Linux cooked capture v1 (tcpdump -i any, old)
+	linkNFLOG    layers.LinkType = 239 // Linux NFLOG (tcpdump -i nflog): a header and attributes, the IP packet in one
 	linkIPoIB    layers.LinkType = 242 // IP over InfiniBand (pcap form: 44-byte header, EtherType at 40)
 	linkIPv4     layers.LinkType = 228 // bare IPv4
 	linkIPv6     layers.LinkType = 229 // bare IPv6
 	linkSLL2     layers.LinkType = 276 // Linux cooked capture v2 (tcpdump -i any today)
 )
+
+// ReadableLinkTypes names the link types finack decodes, for messages.
+const ReadableLinkTypes = "Ethernet (1), BSD loopback (0, 108), raw IP (12, 14, 101, 228, 229), Linux SLL (113), SLL2 (276), NFLOG (239), IP over InfiniBand (242)"
+
+// LinkTypeName is "N (NAME)" for a link type gopacket names, "N" otherwise.
+func LinkTypeName(lt uint16) string {
+	name := layers.LinkType(lt).String()
+	if name == "" || strings.HasPrefix(name, "UnknownLinkType") || strings.HasPrefix(name, "LinkType(") {
+		return strconv.Itoa(int(lt))
+	}
+	return fmt.Sprintf("%d (%s)", lt, name)
+}
 
 // start is where decoding of a frame begins. LinkType.LayerType() is not enough
 // for this: it knows neither SLL2 on every build nor that raw IP means "look at the
@@ -33,6 +52,7 @@ const (
 	startIPv4
 	startIPv6
 	startIPoIB
+	startNFLOG
 	numStarts
 )
 
@@ -54,6 +74,8 @@ func linkStart(lt layers.LinkType) start {
 		return startIPv6
 	case linkIPoIB:
 		return startIPoIB
+	case linkNFLOG:
+		return startNFLOG
 	}
 	return startUnsupported
 }

@@ -3,6 +3,7 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -131,6 +132,9 @@ func (r *Reader) Next(seg *Segment) error {
 		st := s.st
 		if st == startUnsupported {
 			r.stats.Skipped[UnsupportedLinkType]++
+			if !slices.Contains(r.stats.UnsupportedLinkTypes, uint16(s.hl)) {
+				r.stats.UnsupportedLinkTypes = append(r.stats.UnsupportedLinkTypes, uint16(s.hl))
+			}
 			continue
 		}
 		if r.filter != nil {
@@ -162,6 +166,7 @@ func (r *Reader) Next(seg *Segment) error {
 // Stats returns the counts so far.
 func (r *Reader) Stats() Stats {
 	st := r.stats
+	st.UnsupportedLinkTypes = slices.Clone(st.UnsupportedLinkTypes)
 	if r.good {
 		st.First, st.Last = time.Unix(0, r.first).UTC(), time.Unix(0, r.last).UTC()
 	}

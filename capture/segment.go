@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -60,8 +61,12 @@ type Segment struct {
 	// VLAN holds the 802.1Q tags the packet carried, outer first; 0 when untagged.
 	// Part of the flow identity: the same 4-tuple on two VLANs is two connections.
 	VLAN [2]uint16
-	Seq  uint32
-	Ack  uint32 // meaningful only when Flags has ACK
+	// Tunnel is the overlay the segment was carried in (VXLAN, GRE), innermost
+	// first; zero when none. Part of the flow identity: the same 4-tuple in two
+	// VXLAN segments (VNIs) or two GRE keys is two connections.
+	Tunnel Tunnel
+	Seq    uint32
+	Ack    uint32 // meaningful only when Flags has ACK
 	Flags
 	Window uint16
 	// PayloadLen is the TCP payload length on the wire, from the IP length fields, not
@@ -93,3 +98,39 @@ func (s *Segment) SeqEnd() uint32 {
 	}
 	return end
 }
+
+// TunnelKind says which encapsulation carried a segment.
+type TunnelKind uint8
+
+const (
+	NoTunnel TunnelKind = iota
+	VXLAN               // VXLAN (RFC 7348) on UDP port 4789; ID is the VNI
+	GRE                 // GRE (RFC 2784) without a key; ID is 0
+	GREKey              // GRE with a key (RFC 2890); ID is the key
+)
+
+// Tunnel names the encapsulation of a segment and its identifier: a small value,
+// comparable, part of the flow identity.
+type Tunnel struct {
+	ID   uint32
+	Kind TunnelKind
+}
+
+// AppendText appends how reports name the tunnel: "vxlan vni N", "gre key N",
+// "gre"; nothing for NoTunnel.
+func (t Tunnel) AppendText(b []byte) []byte {
+	switch t.Kind {
+	case VXLAN:
+		b = append(b, "vxlan vni "...)
+	case GRE:
+		return append(b, "gre"...)
+	case GREKey:
+		b = append(b, "gre key "...)
+	default:
+		return b
+	}
+	return strconv.AppendUint(b, uint64(t.ID), 10)
+}
+
+// String is AppendText as a string ("" for NoTunnel).
+func (t Tunnel) String() string { return string(t.AppendText(nil)) }

@@ -13,7 +13,8 @@ type SkipReason uint8
 const (
 	// NotIP: the link layer decoded but carried no IPv4/IPv6 (ARP, LLC, LLDP, ...).
 	NotIP SkipReason = iota
-	// NotTCP: an IP packet whose transport is not TCP (UDP, ICMP, tunnels, ...).
+	// NotTCP: an IP packet whose transport is not TCP (UDP, ICMP, tunnels finack
+	// does not follow, ...).
 	NotTCP
 	// Fragment: an IPv4 fragment (MF set or offset non-zero) or an IPv6 packet with
 	// a non-atomic fragment header. finack does not reassemble IP.
@@ -76,6 +77,9 @@ type Stats struct {
 	// Unix epoch when no record before had a good one) and moves neither First nor
 	// Last.
 	BadTimestamps uint64
+	// UnsupportedLinkTypes are the link types of the frames counted under
+	// Skipped[UnsupportedLinkType], in the order first met.
+	UnsupportedLinkTypes []uint16
 	// StepsBack counts records stamped more than StepBackMin before the record
 	// before them: a capture clock stepped back (an NTP correction, a VM restored,
 	// files merged that overlap). Durations measured across such a step are not

@@ -9,8 +9,9 @@ import (
 )
 
 // FlowKey identifies a 4-tuple regardless of direction: the lower endpoint (address,
-// then port) first. VLAN tags are part of the identity, because the same 4-tuple on
-// two VLANs is two different connections. It is 40 bytes without pointers (IPv4
+// then port) first. VLAN tags and the tunnel (VXLAN VNI, GRE key) are part of the
+// identity, because the same 4-tuple on two VLANs or in two overlays is two
+// different connections. It is 48 bytes without pointers (IPv4
 // addresses as IPv4-mapped IPv6), so the flow table hashes and compares it as plain
 // memory and the garbage collector never scans it.
 // An IPv4 address and its IPv4-mapped form are the same key: the capture reader
@@ -21,11 +22,12 @@ type FlowKey struct {
 	LoAddr, HiAddr [16]byte
 	LoPort, HiPort uint16
 	VLAN           [2]uint16
+	Tunnel         capture.Tunnel
 }
 
 // KeyOf returns the canonical key of s and whether s travels from the lower endpoint.
 func KeyOf(s *capture.Segment) (k FlowKey, fromLo bool) {
-	k.VLAN = s.VLAN
+	k.VLAN, k.Tunnel = s.VLAN, s.Tunnel
 	src, dst := s.Src.Addr().As16(), s.Dst.Addr().As16()
 	sp, dp := s.Src.Port(), s.Dst.Port()
 	if c := compare16(&src, &dst); c < 0 || (c == 0 && sp <= dp) {
@@ -88,7 +90,13 @@ func (k FlowKey) less(o FlowKey) bool {
 	if k.VLAN[0] != o.VLAN[0] {
 		return k.VLAN[0] < o.VLAN[0]
 	}
-	return k.VLAN[1] < o.VLAN[1]
+	if k.VLAN[1] != o.VLAN[1] {
+		return k.VLAN[1] < o.VLAN[1]
+	}
+	if k.Tunnel.Kind != o.Tunnel.Kind {
+		return k.Tunnel.Kind < o.Tunnel.Kind
+	}
+	return k.Tunnel.ID < o.Tunnel.ID
 }
 
 // keyHash is a 64-bit hash of a key, the same in every run (wyhash-style mixing):
@@ -104,7 +112,11 @@ func keyHash(k *FlowKey) uint64 {
 	h := mix(le.Uint64(k.LoAddr[0:8]), le.Uint64(k.LoAddr[8:16]))
 	h = mix(h, le.Uint64(k.HiAddr[0:8])^0x8ebc6af09c88c6e3)
 	h = mix(h, le.Uint64(k.HiAddr[8:16]))
-	return mix(h, uint64(k.LoPort)|uint64(k.HiPort)<<16|uint64(k.VLAN[0])<<32|uint64(k.VLAN[1])<<48)
+	h = mix(h, uint64(k.LoPort)|uint64(k.HiPort)<<16|uint64(k.VLAN[0])<<32|uint64(k.VLAN[1])<<48)
+	if k.Tunnel != (capture.Tunnel{}) {
+		h = mix(h, uint64(k.Tunnel.ID)|uint64(k.Tunnel.Kind)<<32)
+	}
+	return h
 }
 
 // compare16 compares two addresses as bytes (lexicographically): as two big-endian

@@ -63,7 +63,7 @@ const DefaultTimeWait = 60 * time.Second
 //
 // Flows live in the tracker's arena, outside the collected heap (arena.go): they
 // name their incarnations by index (incRef), and their fields are ordered and sized
-// to fit 80 bytes: one is held per 4-tuple.
+// to fit 88 bytes: one is held per 4-tuple.
 type flow struct {
 	cur, prev incRef
 	// packed is the current incarnation as a compact record while it is quiet (cur

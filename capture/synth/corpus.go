@@ -2,6 +2,7 @@ package synth
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"sort"
 	"time"
@@ -51,6 +52,9 @@ func Files() ([]File, error) {
 		{"gen-gzip.pcapng.gz", genGzipNg},
 		{"gen-snaplen-cut.pcap", genSnaplen},
 		{"gen-pcap-version-2-2.pcap", genVersion22},
+		{"gen-vxlan.pcap", genVXLAN},
+		{"gen-gre.pcap", genGRE},
+		{"gen-nflog.pcap", genNFLOG},
 		{"gen-fragments-nontcp.pcap", genFragments},
 	} {
 		b, err := g.gen()
@@ -249,6 +253,107 @@ func genSnaplen() ([]byte, error) {
 func genVersion22() ([]byte, error) {
 	a := NewConn(ap("192.0.2.16:48100"), ap("192.0.2.160:80"), 7000, 8000, at(0))
 	return pcapBytes(layers.LinkTypeEthernet, PcapOptions{Snaplen: 80, Version: [2]uint16{2, 2}}, a.Full(100, 1400, true))
+}
+
+// framesBytes writes a pcap file of link type link from a frame per packet.
+func framesBytes(link layers.LinkType, ps []Packet, enc func(Packet) []byte) ([]byte, error) {
+	var b bytes.Buffer
+	w, err := NewPcapWriter(&b, link, PcapOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		if err := w.WriteFrame(p.Time, enc(p)); err != nil {
+			return nil, err
+		}
+	}
+	return b.Bytes(), nil
+}
+
+// sentBy reports whether p travels from client (for the outer direction).
+func sentBy(p Packet, client netip.AddrPort) bool { return p.Src == client }
+
+// genVXLAN: the same inner 4-tuple in two VXLAN segments (VNI 100 and 200) between
+// two Linux VTEPs (ip link add vxlan100 type vxlan id 100 dstport 4789), at once:
+// two connections. The one in VNI 200 loses the client's final ACK after the tap
+// and its server retransmits its FIN (the finding names the VNI).
+func genVXLAN() ([]byte, error) {
+	c, s := ap("192.0.2.21:40100"), ap("192.0.2.210:80")
+	vA, vB := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")
+	a := NewConn(c, s, 1000, 5000, at(0))
+	b := NewConn(c, s, 2000, 6000, at(100*time.Microsecond))
+	bs := append(b.Handshake(), b.Exchange(100, 200)...)
+	bs = append(bs, b.FIN(true), b.ACK(false))
+	fin := b.FIN(false)
+	bs = append(bs, fin, b.ACK(true))
+	again := fin
+	again.Time = b.Wait(200 * time.Millisecond).Now
+	bs = append(bs, again, b.ACK(true))
+	var all []Packet
+	vni := map[time.Time]uint32{}
+	for _, p := range a.Full(100, 200, true) {
+		vni[p.Time] = 100
+		all = append(all, p)
+	}
+	for _, p := range bs {
+		vni[p.Time] = 200
+		all = append(all, p)
+	}
+	all = merge(all)
+	return framesBytes(layers.LinkTypeEthernet, all, func(p Packet) []byte {
+		if sentBy(p, c) {
+			return EncapVXLAN(p, vA, vB, vni[p.Time])
+		}
+		return EncapVXLAN(p, vB, vA, vni[p.Time])
+	})
+}
+
+// genGRE: Linux GRE tunnels (ip tunnel add ... mode gre [key N], ip link add ...
+// type gretap): the same inner 4-tuple in GRE with key 1 and with key 2 at once
+// (two connections), an IPv4 connection in GRE without a key, and an IPv6
+// connection in gretap (Transparent Ethernet Bridging, 0x6558).
+func genGRE() ([]byte, error) {
+	c, s := ap("192.0.2.22:40200"), ap("192.0.2.220:443")
+	tA, tB := netip.MustParseAddr("198.51.100.11"), netip.MustParseAddr("198.51.100.12")
+	k1 := NewConn(c, s, 1000, 5000, at(0))
+	k2 := NewConn(c, s, 2000, 6000, at(100*time.Microsecond))
+	plain := NewConn(ap("192.0.2.23:40201"), ap("192.0.2.230:22"), 3000, 7000, at(200*time.Microsecond))
+	v6c := ap("[2001:db8::22]:40202")
+	v6 := NewConn(v6c, ap("[2001:db8::220]:80"), 4000, 8000, at(300*time.Microsecond))
+	opt := map[time.Time]GREOptions{}
+	var all []Packet
+	for _, x := range []struct {
+		ps []Packet
+		o  GREOptions
+	}{
+		{k1.Full(100, 200, true), GREOptions{Key: 1, HasKey: true}},
+		{k2.Full(100, 200, false), GREOptions{Key: 2, HasKey: true}},
+		{plain.Full(100, 200, true), GREOptions{}},
+		{v6.Full(100, 200, true), GREOptions{Bridge: true}},
+	} {
+		for _, p := range x.ps {
+			opt[p.Time] = x.o
+			all = append(all, p)
+		}
+	}
+	all = merge(all)
+	return framesBytes(layers.LinkTypeEthernet, all, func(p Packet) []byte {
+		if sentBy(p, c) || sentBy(p, v6c) || p.Src.Port() == 40201 {
+			return EncapGRE(p, tA, tB, opt[p.Time])
+		}
+		return EncapGRE(p, tB, tA, opt[p.Time])
+	})
+}
+
+// genNFLOG: an IPv4 and an IPv6 connection logged by Linux's NFLOG target
+// (iptables -j NFLOG --nflog-group 5 --nflog-prefix finack; tcpdump -i nflog:5)
+// on a little-endian host.
+func genNFLOG() ([]byte, error) {
+	a := NewConn(ap("192.0.2.24:40300"), ap("192.0.2.240:80"), 1000, 5000, at(0))
+	b := NewConn(ap("[2001:db8::24]:40301"), ap("[2001:db8::240]:80"), 2000, 6000, at(100*time.Microsecond))
+	return framesBytes(239, merge(a.Full(100, 200, true), b.Full(100, 200, false)), func(p Packet) []byte {
+		return EncodeNFLOG(p, 5, "finack", binary.LittleEndian)
+	})
 }
 
 // genFragments: one TCP connection among ARP, UDP, ICMP, ICMPv6, complete IPv4 and

@@ -248,7 +248,7 @@ func compareBaseline(name string, doc *document, base *baseline, tols map[analyz
 
 // findingKey names a finding's connection and side, to pair it with the baseline's.
 func findingKey(f *analyzer.Finding) string {
-	k := fmt.Sprintf("%s → %s #%d%s", f.Client, f.Server, f.Incarnation, vlanText(f.VLAN))
+	k := fmt.Sprintf("%s → %s #%d%s", f.Client, f.Server, f.Incarnation, placeText(f.VLAN, f.Tunnel))
 	if f.Sender != "" {
 		k += " (" + f.Sender + ")"
 	}
@@ -262,7 +262,7 @@ func looseKey(f *analyzer.Finding) string {
 	if ap, err := netip.ParseAddrPort(f.Client); err == nil {
 		client = ap.Addr().String()
 	}
-	return fmt.Sprintf("%s %s #%d%s %s", client, f.Server, f.Incarnation, vlanText(f.VLAN), f.Sender)
+	return fmt.Sprintf("%s %s #%d%s %s", client, f.Server, f.Incarnation, placeText(f.VLAN, f.Tunnel), f.Sender)
 }
 
 func findingValue(f *analyzer.Finding) uint64 {

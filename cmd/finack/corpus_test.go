@@ -447,6 +447,8 @@ var corpusExplained = []corpusException{
 	// tcp_streams
 	{"zeek/testing/btest/Traces/vlan-collisions.pcap", "tshark tcp_streams", "3",
 		"the same handshake and close are captured untagged, on VLAN 42 and on QinQ 10/20 (frames 1, 2, 6): three connections for finack, whose key holds the VLAN tags; tshark 4.0 leaves VLANs out of its key and sees one"},
+	{"zeek/doc/advanced/devel/plugins/connkey-vxlan-fivetuple-plugin-src/Traces/vxlan-overlapping-http-get.pcap", "tshark tcp_streams", "3",
+		"one HTTP connection captured plain and inside VXLAN with VNIs 4711 and 4242 (frames 1-3, same inner 4-tuple): three connections for finack (the VNI in the key, as zeek's VXLAN connection key plugin gives for this trace), one for tshark"},
 	{"zeek/testing/btest/Traces/vlan-pcp-dei.pcapng", "tshark tcp_streams", "3",
 		"one handshake captured on QinQ 10/20, on VLAN 20 and untagged (frames 1-3, same 4-tuple): three connections for finack (VLANs in the key), one for tshark"},
 	{"tcpflow/tests/test5-lines-randomized.pcap", "tshark tcp_streams", "3",
@@ -464,7 +466,7 @@ var corpusExplained = []corpusException{
 	{"zeek/testing/btest/Traces/vlan-collisions.pcap", "tshark fin_retrans_frames", "0",
 		"each FIN appears once per VLAN (untagged, 42, 10/20): tshark, with one conversation for the three, calls the copies on the other VLANs retransmissions; finack has one FIN per direction in each of its three connections"},
 	{"zeek/doc/advanced/devel/plugins/connkey-vxlan-fivetuple-plugin-src/Traces/vxlan-overlapping-http-get.pcap", "tshark fin_retrans_frames", "0",
-		"the connection is captured plain and twice inside VXLAN (UDP 4789, different VNIs): finack does not open tunnels (the 28 VXLAN frames count as not_tcp) and sees the plain copy once; tshark decapsulates, merges the three copies and counts the repeated FINs"},
+		"the connection is captured plain and twice inside VXLAN (UDP 4789, VNIs 4711 and 4242): three connections for finack, whose key holds the VNI, each with one FIN per direction; tshark leaves the VNI out of its key, merges the three copies and counts the repeated FINs"},
 	{"tcpflow/tests/test5-lines-randomized.pcap", "tshark fin_retrans_frames", "0",
 		"shuffled records: tshark calls the client's FIN (frame 8) a retransmission because frame 1, earlier in the file, already carried a higher sequence number; finack sees it once"},
 	{"gopacket/layers/testdata/linux_sll_oversized_addr.pcapng", "tshark fin_retrans_frames", "0",

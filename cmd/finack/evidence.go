@@ -26,17 +26,18 @@ type connEvidence struct {
 	exported map[uint64]uint64         // frame in this capture → frame in the exported file (--export)
 }
 
-// flowID is a 4-tuple, direction-free, with its VLAN tags.
+// flowID is a 4-tuple, direction-free, with its VLAN tags and tunnel (its text).
 type flowID struct {
 	lo, hi netip.AddrPort
 	vlan   [2]uint16
+	tunnel string
 }
 
-func newFlowID(a, b netip.AddrPort, vlan [2]uint16) flowID {
+func newFlowID(a, b netip.AddrPort, vlan [2]uint16, tunnel string) flowID {
 	if c := a.Addr().Compare(b.Addr()); c > 0 || (c == 0 && a.Port() > b.Port()) {
 		a, b = b, a
 	}
-	return flowID{a, b, vlan}
+	return flowID{a, b, vlan, tunnel}
 }
 
 // span is a selected connection's frame range.
@@ -65,8 +66,8 @@ func selectConnections(doc *document) (sel []int, findingsOf map[int][]int) {
 	for fi, f := range doc.Findings {
 		for _, ci := range byPair[endpoints(f.Client, f.Server)] {
 			c := &doc.Connections[ci]
-			if !slices.Equal(c.VLAN, f.VLAN) {
-				continue // the same 4-tuple on another VLAN: another connection
+			if !slices.Equal(c.VLAN, f.VLAN) || c.Tunnel != f.Tunnel {
+				continue // the same 4-tuple on another VLAN or tunnel: another connection
 			}
 			hit := c.Client == f.Client && c.Server == f.Server && c.Incarnation == f.Incarnation
 			for _, fr := range f.Frames {
@@ -142,7 +143,7 @@ func secondPass(o options, r *result, ev *connEvidence, ex *exporter) error {
 		}
 		var vlan [2]uint16
 		copy(vlan[:], c.VLAN)
-		id := newFlowID(a, b, vlan)
+		id := newFlowID(a, b, vlan, c.Tunnel)
 		spans[id] = append(spans[id], span{c.FirstFrame, c.LastFrame, ci})
 	}
 	// Evidence frames get the kinds of their findings in an exported pcapng's comments.
@@ -171,7 +172,11 @@ func secondPass(o options, r *result, ev *connEvidence, ex *exporter) error {
 		if err != nil {
 			break // the first pass met the same damage and reported it
 		}
-		ss := spans[newFlowID(seg.Src, seg.Dst, seg.VLAN)]
+		tunnel := ""
+		if seg.Tunnel.Kind != capture.NoTunnel {
+			tunnel = seg.Tunnel.String()
+		}
+		ss := spans[newFlowID(seg.Src, seg.Dst, seg.VLAN, tunnel)]
 		owner := -1
 		for _, s := range ss {
 			// Ranges on one 4-tuple may overlap (a late segment of an old

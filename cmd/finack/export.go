@@ -196,6 +196,6 @@ func writeExportText(w io.Writer, r *result) {
 	}
 	fmt.Fprintf(w, "\nexport       %d packets of %d connection(s) to %s (%s); frames there:\n", x.Packets, x.Connections, x.File, x.Format)
 	for i, f := range r.doc.Findings {
-		fmt.Fprintf(w, "  %-17s  %s → %s #%d%s  frames %s → %s\n", f.Kind, f.Client, f.Server, f.Incarnation, vlanText(f.VLAN), framesText(f.Frames), framesText(x.FindingFrames[i]))
+		fmt.Fprintf(w, "  %-17s  %s → %s #%d%s  frames %s → %s\n", f.Kind, f.Client, f.Server, f.Incarnation, placeText(f.VLAN, f.Tunnel), framesText(f.Frames), framesText(x.FindingFrames[i]))
 	}
 }

@@ -88,6 +88,7 @@ func appendConnectionFields(b []byte, c *analyzer.Connection) (_ []byte, ok bool
 	b = append(b, `,"roles_known":`...)
 	b = strconv.AppendBool(b, c.RolesKnown)
 	b = appendJSONVLAN(b, c.VLAN)
+	b = appendJSONTunnel(b, c.Tunnel)
 	b = append(b, `,"incarnation":`...)
 	b = analyzer.AppendInt(b, int64(c.Incarnation))
 	b = append(b, `,"first_frame":`...)
@@ -185,6 +186,15 @@ func appendJSONVLAN(b []byte, vlan []uint16) []byte {
 	return append(b, ']')
 }
 
+// appendJSONTunnel appends the member `,"tunnel":"..."` when there is one (omitempty).
+func appendJSONTunnel(b []byte, tunnel string) []byte {
+	if tunnel == "" {
+		return b
+	}
+	b = append(b, `,"tunnel":`...)
+	return appendJSONString(b, tunnel)
+}
+
 // appendFindingFields appends the members of f, without braces.
 func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 	ok = true
@@ -195,6 +205,7 @@ func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 	b = append(b, `,"server":`...)
 	b = appendJSONString(b, f.Server)
 	b = appendJSONVLAN(b, f.VLAN)
+	b = appendJSONTunnel(b, f.Tunnel)
 	b = append(b, `,"incarnation":`...)
 	b = analyzer.AppendInt(b, int64(f.Incarnation))
 	b = append(b, `,"frames":`...)

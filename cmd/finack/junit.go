@@ -149,7 +149,7 @@ func findingsText(fs []analyzer.Finding, k analyzer.Kind, t kindTotal) string {
 	fmt.Fprintf(&b, "%d finding(s), total %d\n", t.Findings, t.Total)
 	for i := range fs {
 		if f := &fs[i]; f.Kind == k {
-			fmt.Fprintf(&b, "%s → %s #%d%s  frames %s\n    %s\n", f.Client, f.Server, f.Incarnation, vlanText(f.VLAN), framesText(f.Frames), f.Message)
+			fmt.Fprintf(&b, "%s → %s #%d%s  frames %s\n    %s\n", f.Client, f.Server, f.Incarnation, placeText(f.VLAN, f.Tunnel), framesText(f.Frames), f.Message)
 		}
 	}
 	return b.String()

@@ -243,7 +243,7 @@ func writeLadder(w io.Writer, doc *document, ci int, ev *connEvidence) {
 			evidence[fr] = true
 		}
 	}
-	vlan := vlanText(c.VLAN)
+	vlan := placeText(c.VLAN, c.Tunnel)
 	fmt.Fprintf(w, "ladder       %s → %s #%d%s: %s (frames %d-%d, %d packets, close %s)\n",
 		c.Client, c.Server, c.Incarnation, vlan, strings.Join(kinds, ", "), c.FirstFrame, c.LastFrame, c.Packets, c.Close)
 	segs := ev.segs[ci]

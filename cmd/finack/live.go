@@ -697,7 +697,7 @@ func (r *liveRun) emit(status string, f *analyzer.Finding) {
 			msg = "not confirmed when the connection was decided (was: " + msg + ")"
 		}
 		fmt.Fprintf(r.out, "%s %-11s %-17s  %s → %s #%d%s  frames %s\n    %s\n",
-			f.Time.UTC().Format("15:04:05.000"), status, f.Kind, f.Client, f.Server, f.Incarnation, vlanText(f.VLAN), framesText(f.Frames), msg)
+			f.Time.UTC().Format("15:04:05.000"), status, f.Kind, f.Client, f.Server, f.Incarnation, placeText(f.VLAN, f.Tunnel), framesText(f.Frames), msg)
 	}
 }
 

@@ -57,6 +57,9 @@ type summary struct {
 	Connections     int                    `json:"connections"`
 	Closes          map[analyzer.Shape]int `json:"closes"`
 	FindingCounts   map[analyzer.Kind]int  `json:"findings"`
+	// Warnings: what the reader could not do that changes what the report can
+	// show (link types it does not decode); absent when none.
+	Warnings []string `json:"warnings,omitempty"`
 	// Live: a live capture's interface, libpcap drop counts and tracker figures
 	// (live.go); absent for files. liveHeader prints them in text, in place of the
 	// "file" line.
@@ -119,7 +122,26 @@ func newDocument(o options, st capture.Stats, rep analyzer.Report, readErr error
 	if readErr != nil {
 		d.Error = readErr.Error()
 	}
+	if w := linkTypeWarning(st); w != "" {
+		d.Summary.Warnings = append(d.Summary.Warnings, w)
+		d.warnings = append(d.warnings, "WARNING: "+w)
+	}
 	return d
+}
+
+// linkTypeWarning says which link types finack could not read, and how many
+// frames that cost: a capture of only such frames would otherwise report 0
+// connections without saying why. "" when every frame's link type is read.
+func linkTypeWarning(st capture.Stats) string {
+	if len(st.UnsupportedLinkTypes) == 0 {
+		return ""
+	}
+	names := make([]string, len(st.UnsupportedLinkTypes))
+	for i, lt := range st.UnsupportedLinkTypes {
+		names[i] = capture.LinkTypeName(lt)
+	}
+	return fmt.Sprintf("%d frames skipped: link type %s not decoded (finack reads %s)",
+		st.Skipped[capture.UnsupportedLinkType], strings.Join(names, ", "), capture.ReadableLinkTypes)
 }
 
 // writeJSON writes the document with the summary indented and one finding or
@@ -280,6 +302,9 @@ func writeText(w io.Writer, d document, connections bool) error {
 	p("packets      %d (%d TCP segments%s)\n", s.Packets, s.Segments, skippedText(s.Skipped))
 	if s.BadTimestamps > 0 {
 		p("warning      %d frames had timestamps out of range (before 1824 or after 2115); each kept the timestamp of the frame before it\n", s.BadTimestamps)
+	}
+	for _, w := range s.Warnings {
+		p("warning      %s\n", w)
 	}
 	if s.First != nil {
 		p("time         %s to %s (%s)\n", s.First.Format(time.RFC3339Nano), s.Last.Format(time.RFC3339Nano), s.Last.Sub(*s.First))

@@ -84,8 +84,8 @@ func ndjsonFinding(f *analyzer.Finding) any {
 // of their cost. TestTextRecords (spill_test.go) compares the two on random records.
 
 // appendIncarnationText: "%s → %s #%d%s" of the client, server, incarnation and
-// VLANs (vlanText), as every kind of line names a connection.
-func appendIncarnationText(dst []byte, client, server string, incarnation int, vlan []uint16) []byte {
+// VLANs and tunnel (placeText), as every kind of line names a connection.
+func appendIncarnationText(dst []byte, client, server string, incarnation int, vlan []uint16, tunnel string) []byte {
 	dst = append(dst, client...)
 	dst = append(dst, " → "...)
 	dst = append(dst, server...)
@@ -101,16 +101,25 @@ func appendIncarnationText(dst []byte, client, server string, incarnation int, v
 		}
 		dst = append(dst, ']')
 	}
+	if tunnel != "" {
+		dst = append(dst, ' ')
+		dst = append(dst, tunnel...)
+	}
 	return dst
 }
 
-// vlanText is " vlan [a b]" for tagged connections (fmt's %v of the tags), "" for
-// untagged ones: what appendIncarnationText writes after the incarnation.
-func vlanText(vlan []uint16) string {
-	if len(vlan) == 0 {
-		return ""
+// placeText is " vlan [a b]" for tagged connections (fmt's %v of the tags), then
+// " " and the tunnel for tunnelled ones ("vxlan vni N", "gre key N", "gre"), ""
+// for neither: what appendIncarnationText writes after the incarnation.
+func placeText(vlan []uint16, tunnel string) string {
+	s := ""
+	if len(vlan) > 0 {
+		s = fmt.Sprintf(" vlan %v", vlan)
 	}
-	return fmt.Sprintf(" vlan %v", vlan)
+	if tunnel != "" {
+		s += " " + tunnel
+	}
+	return s
 }
 
 // appendFindingText: "%-17s  %s → %s #%d%s  frames %s\n    %s\n" of the kind, client,
@@ -118,7 +127,7 @@ func vlanText(vlan []uint16) string {
 func appendFindingText(dst []byte, f *analyzer.Finding) []byte {
 	dst = appendPadRight(dst, string(f.Kind), 17)
 	dst = append(dst, "  "...)
-	dst = appendIncarnationText(dst, f.Client, f.Server, f.Incarnation, f.VLAN)
+	dst = appendIncarnationText(dst, f.Client, f.Server, f.Incarnation, f.VLAN, f.Tunnel)
 	dst = append(dst, "  frames "...)
 	dst = appendFrames(dst, f.Frames)
 	dst = append(dst, "\n    "...)
@@ -136,7 +145,7 @@ func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 	var digits [20]byte
 	dst = appendPadLeft(dst, analyzer.AppendUint(digits[:0], c.FirstFrame), 6)
 	dst = append(dst, "  "...)
-	dst = appendIncarnationText(dst, c.Client, c.Server, c.Incarnation, c.VLAN)
+	dst = appendIncarnationText(dst, c.Client, c.Server, c.Incarnation, c.VLAN, c.Tunnel)
 	dst = append(dst, "  "...)
 	dst = append(dst, c.Close...)
 	dst = append(dst, "  closer "...)

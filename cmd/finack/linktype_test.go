@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/finack/finack/capture/synth"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// TestUnreadableLinkType: frames of a link type finack does not decode give one
+// warning line on stderr and one in the report (text and JSON), naming the link
+// type and the frames it cost, instead of a silent "0 connections"; a capture
+// whose link types are all read has none.
+func TestUnreadableLinkType(t *testing.T) {
+	dir := t.TempDir()
+	c := synth.NewConn(netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.10:80"), 1, 2, synth.Epoch)
+	write := func(name string, link layers.LinkType) {
+		var b bytes.Buffer
+		w, err := synth.NewPcapWriter(&b, link, synth.PcapOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range c.Full(10, 20, true) {
+			if err := w.WriteFrame(p.Time, synth.Encode(101, p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("user0.pcap", 147)
+	write("raw.pcap", 101)
+	for _, tc := range []struct {
+		file, want string // want: the warning, "" for none
+	}{
+		{"user0.pcap", "11 frames skipped: link type 147 not decoded"},
+		{"raw.pcap", ""},
+	} {
+		out, stderr, code := runIn(t, dir, "-r", tc.file)
+		if code != 0 {
+			t.Fatalf("%s: exit %d, stderr %q", tc.file, code, stderr)
+		}
+		jout, jerr, code := runIn(t, dir, "-r", tc.file, "-o", "json")
+		if code != 0 {
+			t.Fatalf("%s json: exit %d", tc.file, code)
+		}
+		var doc struct {
+			Summary struct {
+				Warnings []string `json:"warnings"`
+			} `json:"summary"`
+		}
+		if err := json.Unmarshal([]byte(jout), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if tc.want == "" {
+			if strings.Contains(out, "warning") || stderr != "" || jerr != "" || doc.Summary.Warnings != nil {
+				t.Errorf("%s: a warning where none is due: %q %q %q %v", tc.file, out, stderr, jerr, doc.Summary.Warnings)
+			}
+			continue
+		}
+		if n := strings.Count(out, "\nwarning      "+tc.want); n != 1 {
+			t.Errorf("%s: %d report lines with %q:\n%s", tc.file, n, tc.want, out)
+		}
+		for _, e := range []string{stderr, jerr} {
+			if strings.Count(e, "\n") != 1 || !strings.Contains(e, tc.want) {
+				t.Errorf("%s: stderr %q, want one line with %q", tc.file, e, tc.want)
+			}
+		}
+		if len(doc.Summary.Warnings) != 1 || !strings.HasPrefix(doc.Summary.Warnings[0], tc.want) {
+			t.Errorf("%s: JSON warnings %q", tc.file, doc.Summary.Warnings)
+		}
+	}
+}
