@@ -199,6 +199,8 @@ type decoder struct {
 	decoded []gopacket.LayerType
 	// slowOnly turns off the fast path (fastdecode.go), for tests comparing both.
 	slowOnly bool
+	// ignoreVLAN leaves VLAN tags out of every segment (Options.IgnoreVLAN).
+	ignoreVLAN bool
 }
 
 // letParserPanic turns off the DecodingLayerParser's own recover (which would
@@ -275,6 +277,9 @@ func (d *decoder) layer(t gopacket.LayerType) gopacket.DecodingLayer {
 // starts with st. ok is false when the frame is not a TCP segment; why says why.
 func (d *decoder) decode(st start, data []byte, seg *Segment) (why SkipReason, ok bool) {
 	if !d.slowOnly && d.fast(st, data, seg) { // fastdecode.go: the common frames
+		if d.ignoreVLAN {
+			seg.VLAN = [2]uint16{}
+		}
 		return 0, true
 	}
 	if st == startIPoIB { // destination and source addresses (20 bytes each), EtherType, 2 reserved
@@ -380,6 +385,9 @@ func (d *decoder) decode(st start, data []byte, seg *Segment) (why SkipReason, o
 		seg.VLAN[i] = d.vlan.ids[i]
 	}
 	seg.Tunnel = d.tun
+	if d.ignoreVLAN {
+		seg.VLAN = [2]uint16{}
+	}
 	if !parseTCP(payload, tcpWire, seg) {
 		return Undecodable, false
 	}

@@ -40,6 +40,8 @@ const DefaultReadTimeout = 100 * time.Millisecond
 
 // LiveOptions configure OpenLive.
 type LiveOptions struct {
+	// IgnoreVLAN: as Options.IgnoreVLAN.
+	IgnoreVLAN bool
 	// Interface is the device name ("eth0"), or "any" for every interface (Linux
 	// cooked capture, SLL2 when libpcap offers it).
 	Interface string
@@ -167,6 +169,7 @@ func OpenLive(opt LiveOptions) (*Live, error) {
 		return nil, liveError(name, err)
 	}
 	l := &Live{h: h, name: name, dec: newDecoder(), snaplen: h.SnapLen()}
+	l.dec.ignoreVLAN = opt.IgnoreVLAN
 	if h.LinkType() == linkSLL {
 		// "any" on Linux: libpcap defaults to SLL (v1); SLL2 also names the interface
 		// and is what tcpdump -i any writes today. Both decode.

@@ -19,6 +19,11 @@ type Options struct {
 	// reading it from another goroutine. Reads go through a 1 MiB buffer, so the
 	// count runs ahead of the records handed out by up to that much per file.
 	Progress *atomic.Int64
+	// IgnoreVLAN leaves 802.1Q tags out of every Segment, so connections are
+	// keyed without them (Suricata's vlan.use-for-tracking: false): a capture
+	// whose tap tags one direction only, or the same traffic on several VLANs,
+	// gives one connection per 4-tuple.
+	IgnoreVLAN bool
 }
 
 // Reader reads TCP segments from one capture, possibly made of several files.
@@ -54,6 +59,7 @@ func Open(paths []string, opt Options) (*Reader, error) {
 		return nil, errors.New("capture: no input file")
 	}
 	r := &Reader{dec: newDecoder()}
+	r.dec.ignoreVLAN = opt.IgnoreVLAN
 	if opt.Filter != "" {
 		f, err := newFilter(opt.Filter)
 		if err != nil {

@@ -52,6 +52,7 @@ func Files() ([]File, error) {
 		{"gen-gzip.pcapng.gz", genGzipNg},
 		{"gen-snaplen-cut.pcap", genSnaplen},
 		{"gen-pcap-version-2-2.pcap", genVersion22},
+		{"gen-vlan-one-direction.pcap", genVLANOneWay},
 		{"gen-vxlan.pcap", genVXLAN},
 		{"gen-gre.pcap", genGRE},
 		{"gen-nflog.pcap", genNFLOG},
@@ -253,6 +254,21 @@ func genSnaplen() ([]byte, error) {
 func genVersion22() ([]byte, error) {
 	a := NewConn(ap("192.0.2.16:48100"), ap("192.0.2.160:80"), 7000, 8000, at(0))
 	return pcapBytes(layers.LinkTypeEthernet, PcapOptions{Snaplen: 80, Version: [2]uint16{2, 2}}, a.Full(100, 1400, true))
+}
+
+// genVLANOneWay: one connection seen through a mirror port that tags one
+// direction only (a switch's SPAN of a trunk: the client's frames carry VLAN 100,
+// the server's arrive untagged). Keyed with the tags, these are two one-sided
+// connections; --ignore-vlan keys them as one.
+func genVLANOneWay() ([]byte, error) {
+	c := NewConn(ap("192.0.2.25:40400"), ap("192.0.2.250:80"), 1000, 5000, at(0))
+	ps := c.Full(100, 200, true)
+	for i := range ps {
+		if ps[i].Src == c.Client {
+			ps[i].VLAN = []uint16{100}
+		}
+	}
+	return pcapBytes(layers.LinkTypeEthernet, PcapOptions{}, ps)
 }
 
 // framesBytes writes a pcap file of link type link from a frame per packet.

@@ -158,7 +158,7 @@ func secondPass(o options, r *result, ev *connEvidence, ex *exporter) error {
 			}
 		}
 	}
-	rd, err := capture.Open(r.files, capture.Options{Filter: o.filter})
+	rd, err := capture.Open(r.files, capture.Options{Filter: o.filter, IgnoreVLAN: o.ignoreVLAN})
 	if err != nil {
 		return err
 	}

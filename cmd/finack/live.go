@@ -280,7 +280,7 @@ func runLive(fs *flag.FlagSet, o liveConfig, stdout, stderr io.Writer) int {
 
 	src, err := capture.OpenLive(capture.LiveOptions{
 		Interface: l.iface, Filter: o.filter, SnapLen: l.snaplen, NoPromisc: l.noPromisc,
-		BufferSize: l.bufferKiB << 10,
+		BufferSize: l.bufferKiB << 10, IgnoreVLAN: o.ignoreVLAN,
 	})
 	if err != nil {
 		return fail("%s", openError(l.iface, err))

@@ -77,6 +77,7 @@ type options struct {
 	timeWait    time.Duration
 	failOn      []string
 	filter      string
+	ignoreVLAN  bool // --ignore-vlan
 	cpuProfile  string
 	memProfile  string
 	quiet       bool
@@ -130,6 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var help, showVersion bool
 	fs.StringArrayVarP(&o.files, "read", "r", nil, "read packets from `FILE` (pcap or pcapng, gzip allowed; - for stdin; a quoted pattern for several); repeat to merge rotated pieces by time (see --separate)")
 	fs.StringVarP(&o.output, "output", "o", "text", "output `FORMAT`: text, json, ndjson or junit")
+	fs.BoolVar(&o.ignoreVLAN, "ignore-vlan", false, "key connections without their 802.1Q tags (as Suricata's vlan.use-for-tracking: false): for taps that tag one direction only; the same 4-tuple on several VLANs becomes one connection")
 	fs.BoolVar(&o.connections, "connections", false, "text output: list every connection, not only findings")
 	fs.DurationVar(&o.timeWait, "time-wait", reassembly.DefaultTimeWait, "TIME_WAIT (2MSL) `DURATION` of the hosts (Linux: 60s)")
 	fs.StringSliceVar(&o.failOn, "fail-on", nil, "exit 1 when one of these `RULES` holds (comma-separated): KIND (a finding of that kind), KIND>N (the kind's total is above N), any, any>N")
@@ -343,7 +345,7 @@ func versionString() string {
 // document of what was read before the damage, with Error set. analyze (check.go)
 // renders it.
 func readCapture(o options) (doc document, rep analyzer.Report, err error) {
-	r, err := capture.Open(o.files, capture.Options{Filter: o.filter, Progress: o.progress.counter()})
+	r, err := capture.Open(o.files, capture.Options{Filter: o.filter, Progress: o.progress.counter(), IgnoreVLAN: o.ignoreVLAN})
 	if err != nil {
 		return document{}, analyzer.Report{}, err
 	}
