@@ -405,7 +405,14 @@ func TestFilterAgainstTcpdump(t *testing.T) {
 	for _, file := range files {
 		for _, filter := range []string{"tcp", "ip6", "vlan", "tcp port 80", "udp or arp", "tcp[tcpflags] & (tcp-syn|tcp-fin) != 0"} {
 			out, tcpdumpErr := exec.Command("tcpdump", "-n", "-r", file, filter).Output()
-			want := uint64(strings.Count(string(out), "\n"))
+			// One line a frame, except that tcpdump prints a VXLAN frame's
+			// inner packet on a line of its own, without a timestamp.
+			want := uint64(0)
+			for _, l := range strings.Split(string(out), "\n") {
+				if l != "" && l[0] >= '0' && l[0] <= '9' {
+					want++
+				}
+			}
 			_, st, err := readAll(t, []string{file}, capture.Options{Filter: filter})
 			if tcpdumpErr != nil || err != nil {
 				// A filter that does not compile for the link type (ip6 on

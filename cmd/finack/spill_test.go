@@ -182,6 +182,9 @@ func refFindingText(f *analyzer.Finding) string {
 	if len(f.VLAN) > 0 {
 		vlan = fmt.Sprintf(" vlan %v", f.VLAN)
 	}
+	if f.Tunnel != "" {
+		vlan += " " + f.Tunnel
+	}
 	return fmt.Sprintf("%-17s  %s → %s #%d%s  frames %s\n    %s\n", f.Kind, f.Client, f.Server, f.Incarnation, vlan, strings.Join(frames, ","), f.Message)
 }
 
@@ -197,6 +200,9 @@ func refConnectionText(c *analyzer.Connection) string {
 	vlan := ""
 	if len(c.VLAN) > 0 {
 		vlan = fmt.Sprintf(" vlan %v", c.VLAN)
+	}
+	if c.Tunnel != "" {
+		vlan += " " + c.Tunnel
 	}
 	if c.Dropped != "" {
 		roles += " (dropped: " + c.Dropped + ")"
