@@ -35,7 +35,7 @@ func (a *analysis) afterClose(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		a.add(f)
 	}
 	if ev := &inc.Late; ev.Count > 0 {
-		since := lateSince(inc, tw, ev.List[0].At)
+		since := ev.List[0].Since // the TIME_WAIT start the tracker judged it against
 		f := a.eventsFinding(LateInTimeWait, inc, ev, since)
 		first := ev.List[0]
 		m := appendf(a.msg[:0], "%d segment(s) other than a FIN retransmission reached the %s in TIME_WAIT; the first (frame %d, ",
@@ -69,25 +69,6 @@ func during(inc *reassembly.Incarnation, ev reassembly.Event) int {
 		return inc.Index + 1 // (not recorded)
 	}
 	return int(ev.During)
-}
-
-// lateSince is when the TIME_WAIT that a late segment (the first, at) reached began.
-// tw.Since is the first ACK of the peer's FIN seen at the tap; when the holder's
-// first final ACK never reached the tap, that ACK can be the holder's answer to the
-// late segment itself (a TIME_WAIT socket answers any segment with an ACK), after
-// it. The holder was in TIME_WAIT when the segment came (the tracker checked, against
-// the FIN): count from the FIN then, as the tracker did (TimeWait's inferred start).
-func lateSince(inc *reassembly.Incarnation, tw reassembly.TimeWait, at int64) int64 {
-	if at > tw.Since {
-		return tw.Since
-	}
-	since := at
-	for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
-		if p := &inc.Half[r.Peer()]; tw.Holder[r] && p.FinSeen() {
-			since = min(since, max(p.FirstFin().At, inc.Half[r].FinAcked.At))
-		}
-	}
-	return since
 }
 
 // reuseRefused reports a SYN that the TIME_WAIT holder answered with an ACK of the old

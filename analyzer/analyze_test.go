@@ -280,7 +280,7 @@ func TestOneWayCapture(t *testing.T) {
 }
 
 // TestLateBeforeAckedTimeWait: the TIME_WAIT holder's first final ACK never reached
-// the tap; a late segment of the peer comes, and the holder answers it with an ACK
+// the tap; a late segment of the peer comes (an old copy of its data), and the holder answers it with an ACK
 // (as a Linux TIME_WAIT socket answers any segment): the first ACK of the FIN seen
 // comes after the late segment. The segment still reached TIME_WAIT, which began
 // with the FIN: its delay is counted from there, never negative.
@@ -291,7 +291,7 @@ func TestLateBeforeAckedTimeWait(t *testing.T) {
 	w.send(ms, 'C', F, 101, 201, 0)     // the client closes
 	w.send(ms, 'S', A, 201, 102, 0)     // acknowledged
 	w.send(5*ms, 'S', F, 201, 102, 0)   // the server's FIN: the client enters TIME_WAIT
-	w.send(100*ms, 'S', A, 202, 102, 0) // late: the final ACK was not seen
+	w.send(100*ms, 'S', A, 101, 101, 100) // late: an old copy of the server's data; the final ACK was not seen
 	w.send(ms, 'C', A, 102, 202, 0)     // the holder's answer, the first ACK of the FIN seen
 	rep := w.analyze()
 	var late *Finding

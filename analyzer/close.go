@@ -28,6 +28,10 @@ func CloseShape(inc *reassembly.Incarnation) Shape {
 	}
 	ac, as := inc.ActiveClosers()
 	if ac && as {
+		if !c.FinAcked.Seen() || !s.FinAcked.Seen() {
+			// An end still waits in CLOSING for the ACK of its FIN (or gave up).
+			return Unfinished
+		}
 		return Simultaneous
 	}
 	active, passive := c, s

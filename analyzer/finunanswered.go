@@ -11,12 +11,9 @@ import (
 // censored, not a finding.
 func (a *analysis) finUnanswered(inc *reassembly.Incarnation) {
 	ac, as := inc.ActiveClosers()
-	if ac && as {
-		return // simultaneous: each FIN's fate is in fin_retransmit
-	}
 	for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
 		h := &inc.Half[r]
-		if h.FinCount < 2 {
+		if resends(h) == 0 {
 			continue
 		}
 		if inc.Half[r.Peer()].Packets == 0 {
@@ -24,12 +21,91 @@ func (a *analysis) finUnanswered(inc *reassembly.Incarnation) {
 		}
 		active := (r == reassembly.Client && ac) || (r == reassembly.Server && as)
 		switch {
+		case ac && as:
+			// Simultaneous: each end waits in CLOSING for the ACK of its FIN, as a
+			// passive closer does in LAST_ACK; one never acknowledged is missing.
+			if end, _ := lastAckEnd(h); !end.Seen() {
+				a.missingFinalAck(inc, r)
+			}
 		case !active:
 			a.missingFinalAck(inc, r)
 		case !h.FinAcked.Seen():
 			a.firstFinUnacked(inc, r)
 		}
 	}
+}
+
+// resends counts the retransmissions proper of h's FIN: every transmission after the
+// first but the copies riding on the ACK of the peer's FIN (FinTx.OnAck).
+func resends(h *reassembly.Half) uint32 {
+	if h.FinCount < 2 {
+		return 0
+	}
+	n := h.FinCount - 1
+	for i, f := range h.FinTxs {
+		if i > 0 && f.OnAck {
+			n--
+		}
+	}
+	return n
+}
+
+// firstResend is the first retransmission proper of h's FIN (see resends).
+func firstResend(h *reassembly.Half) reassembly.FinTx {
+	for i, f := range h.FinTxs {
+		if f.Resend(i) {
+			return f
+		}
+	}
+	return reassembly.FinTx{}
+}
+
+// ackLost is the one round-trip test that decides whether an ACK of a FIN seen at
+// the tap was lost after it: a transmission f of the FIN that came at least the
+// sender's round trip from the tap after the ACK proves the ACK never reached the
+// sender. Sooner, the ACK could not have reached it yet: the stack merely sent the
+// FIN again, nothing was lost. With no round trip measured, such a FIN counts as
+// proof. Both fin_retransmit's cause and missing_final_ack's ack_lost_after_tap
+// come from it.
+func ackLost(h *reassembly.Half, ack reassembly.Tx, f reassembly.FinTx) bool {
+	return h.TapRTT == 0 || f.At-ack.At >= h.TapRTT
+}
+
+// ackBefore is the ACK of h's FIN the sender should have had when transmission i
+// went out: the first ACK after the latest earlier transmission that drew one
+// (zero when none did).
+func ackBefore(h *reassembly.Half, i int) reassembly.Tx {
+	for j := i - 1; j >= 0; j-- {
+		if h.FinTxs[j].Acked.Seen() {
+			return h.FinTxs[j].Acked
+		}
+	}
+	return reassembly.Tx{}
+}
+
+// lastAckEnd returns the ACK that ended the wait of h's sender for the ACK of its
+// FIN (LAST_ACK, or CLOSING in a simultaneous close): the first ACK of the FIN that
+// no later retransmission proves lost (ackLost). Later ACKs are the other end's
+// answers to further copies. lostAfterTap reports that some ACK seen at the tap was
+// proved lost after it.
+func lastAckEnd(h *reassembly.Half) (end reassembly.Tx, lostAfterTap bool) {
+	for i, f := range h.FinTxs {
+		if !f.Acked.Seen() {
+			continue
+		}
+		lost := false
+		for _, g := range h.FinTxs[i+1:] {
+			if !g.OnAck && ackLost(h, f.Acked, g) {
+				lost = true
+				break
+			}
+		}
+		if !lost {
+			return f.Acked, lostAfterTap
+		}
+		lostAfterTap = true
+	}
+	return reassembly.Tx{}, lostAfterTap
 }
 
 // giveUp decides what became of a FIN sender that got no answer after its last
@@ -104,17 +180,37 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 	f := a.finFinding(MissingFinalAck, inc, r, first.At)
 	peer := r.Peer()
 	// "<whose FIN>: <how it ended><the ACK seen at the tap><what the echoed timestamp shows>"
+	state := "LAST_ACK"
+	if !h.FinCoversPeerFin {
+		state = "CLOSING" // a simultaneous close
+	}
+	end, ackAfterTap := lastAckEnd(h)
+	if end.Seen() && end.At < firstResend(h).At {
+		return // acknowledged before it was sent again: nothing missing (fin_retransmit tells)
+	}
 	m := appendf(a.msg[:0], "%s's FIN (frame %d) got no final ACK from the %s: ", str(r.String()), num(first.Frame), str(peer.String()))
-	ackAfterTap := h.FinAcked.Seen() && len(h.FinTxs) > 1 && h.FinAcked.Frame < h.FinTxs[1].Frame
-	if h.FinLastAck.Seen() && h.FinLastAck.Frame > last.Frame {
+	if end.Seen() {
+		// Transmissions before the ACK that ended the wait; the last of them drew it.
+		sent := uint64(h.FinCount)
+		if end.At < last.At {
+			sent = 0
+			for _, t := range h.FinTxs {
+				if t.At < end.At {
+					sent++
+				}
+			}
+		}
 		f.Outcome = OutcomeRecovered
-		f.Frames = append(f.Frames, h.FinLastAck.Frame)
-		f.Count = a.ar.count(uint64(h.FinCount - 1))
-		f.DurationMS = a.ar.ms(h.FinLastAck.At - first.At)
-		m = appendf(m, "sent %d times, %d unanswered; the ACK in frame %d ended %s in LAST_ACK",
-			num(h.FinCount), num(h.FinCount-1), num(h.FinLastAck.Frame), dur(h.FinLastAck.At-first.At))
+		f.Frames = append(f.Frames, end.Frame)
+		f.Count = a.ar.count(sent - 1)
+		f.DurationMS = a.ar.ms(end.At - first.At)
+		m = appendf(m, "sent %d times, %d unanswered; the ACK in frame %d ended %s in %s",
+			num(sent), num(sent-1), num(end.Frame), dur(end.At-first.At), str(state))
+		if h.FinLastAck.Frame != end.Frame {
+			m = appendf(m, " (later ACKs, the last in frame %d, answered further copies)", num(h.FinLastAck.Frame))
+		}
 	} else {
-		m = appendf(m, "sent %d times over %s in LAST_ACK, never acknowledged; ", num(h.FinCount), dur(last.At-first.At))
+		m = appendf(m, "sent %d times over %s in %s, never acknowledged; ", num(h.FinCount), dur(last.At-first.At), str(state))
 		m = a.unanswered(m, &f, inc, r)
 	}
 	if ackAfterTap {

@@ -66,6 +66,10 @@ const (
 	CauseSpurious = "spurious"        // the FIN was already ACKed at the tap: the ACK was lost after it
 	CauseEarly    = "resent_early"    // re-sent sooner than the ACK seen at the tap could reach its sender
 	CauseMixed    = "mixed"           // some retransmissions of each kind
+	// CauseOnAck: every copy is the sender's ACK of the peer's FIN with FIN set again,
+	// right after that FIN: FreeBSD and macOS set FIN on every segment while their
+	// FIN is unacknowledged. A habit of the stack, nothing lost.
+	CauseOnAck = "fin_on_ack"
 )
 
 // Finding is one thing that went wrong in a close.

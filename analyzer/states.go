@@ -53,6 +53,9 @@ func StateAt(inc *reassembly.Incarnation, r reassembly.Role, at int64, twLen int
 			}
 			return StateLastAck
 		}
+		if ownAcked && at >= h.FinAcked.At+reassembly.FinTimeout && inc.SilentAfterFin(r) {
+			return "" // its FIN_WAIT_2 ran out before the peer's FIN came
+		}
 		peerFin := p.FinSeen() && at >= p.FirstFin().At
 		switch {
 		case ownAcked && peerFin:

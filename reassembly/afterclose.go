@@ -30,11 +30,24 @@ func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int6
 		}
 	case s.Flags&capture.FIN != 0 && s.SeqEnd()-1 == h.FinSeq:
 		// the peer retransmitting its FIN: what TIME_WAIT is there to answer
+	case inc.closeTail(r, s):
+		// the close's own exchange: not late
 	default:
 		inc.History.mark(r, HistLate)
-		inc.Late.add(Event{Tx: tx, From: r, Flags: uint8(s.Flags), Payload: s.PayloadLen})
+		inc.Late.add(Event{Tx: tx, From: r, Flags: uint8(s.Flags), Payload: s.PayloadLen, Since: tw.Since})
 	}
 	return true
+}
+
+// closeTail reports whether a segment from r belongs to the exchange that created
+// TIME_WAIT: a bare ACK at the sequence number after r's FIN acknowledging exactly
+// the peer's FIN. Those are the ACKs answering FIN copies, a repeated final ACK, the
+// crossing ACKs of a simultaneous close. The hazard TIME_WAIT guards against is old
+// duplicates and new segments (RFC 1337), which carry other numbers.
+func (inc *Incarnation) closeTail(r Role, s *capture.Segment) bool {
+	h, p := &inc.Half[r], &inc.Half[r.Peer()]
+	return s.Flags&(capture.SYN|capture.FIN|capture.RST|capture.ACK) == capture.ACK && s.PayloadLen == 0 &&
+		h.FinSeen() && s.Seq == h.FinSeq+1 && p.FinSeen() && s.Ack == p.FinSeq+1
 }
 
 // fits checks a segment's numbers against what each end of the incarnation has

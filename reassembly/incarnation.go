@@ -48,7 +48,19 @@ type FinTx struct {
 	// this transmission appeared: the retransmission was spurious from the tap's view
 	// (the ACK was lost after the tap).
 	AckedBefore bool
+	// OnAck reports a copy that is the end's first acknowledgement of the peer's FIN,
+	// sent right after that FIN: FreeBSD and macOS set FIN on every segment while
+	// their FIN is unacknowledged, so in a simultaneous close their ACK of the peer's
+	// FIN carries the FIN again. A habit of the stack, not a retransmission timer.
+	OnAck bool
+	// Acked is the first ACK of the FIN seen after this transmission and before the
+	// next one (zero when none).
+	Acked Tx
 }
+
+// Resend reports whether the transmission is a retransmission proper (not the
+// first, not a copy riding on the ACK of the peer's FIN).
+func (f FinTx) Resend(i int) bool { return i > 0 && !f.OnAck }
 
 // maxFinTx bounds the FIN transmissions kept per direction: a kernel gives up after
 // about 8 to 15; past that the first maxFinTx-1 and the latest are kept, and FinCount
@@ -119,6 +131,10 @@ type Half struct {
 	FinLastAckHasTS bool
 	// InconsistentFin counts FINs at another sequence number than the first FIN.
 	InconsistentFin uint32
+	// finCopy is the latest copy of the FIN taken for a capture duplicate: it counts
+	// as a transmission after all when the peer answers it with an ACK of its own
+	// (drewOwnAck).
+	finCopy FinTx
 
 	// DataAfterPeerFin is the first segment carrying new data sent after this end had
 	// acknowledged the peer's FIN: a half-close.
@@ -361,6 +377,9 @@ func (inc *Incarnation) TimeWait(length int64) TimeWait {
 				start = x.FinAcked
 			}
 		} else {
+			if inc.SilentAfterFin(r) {
+				continue // it never acknowledged the FIN: never in TIME_WAIT
+			}
 			inferred = true
 			since = max(p.FirstFin().At, x.FinAcked.At)
 			until = p.LastFin().At + length
@@ -383,6 +402,32 @@ func (inc *Incarnation) TimeWait(length int64) TimeWait {
 	return tw
 }
 
+// FinTimeout is how long an end whose FIN was acknowledged stays in FIN_WAIT_2
+// waiting for the peer's FIN once its application has closed the socket (an
+// orphan): Linux tcp_fin_timeout, 60 s.
+const FinTimeout = int64(60e9)
+
+// SilentAfterFin reports whether end r, whose own FIN was acknowledged, never
+// reached TIME_WAIT: an end enters it only by acknowledging the peer's FIN, and the
+// peer's FIN came after r's FIN_WAIT_2 had run out (FinTimeout after r's FIN was
+// acknowledged), was sent again (each copy would have drawn an ACK from an end in
+// TIME_WAIT), and no ACK of it from r reached the tap. The peer's FIN sooner than
+// that found r in FIN_WAIT_2: r then took it and its ACKs were lost before the tap
+// (final-ack-never.pcap, recorded with the client's final ACKs dropped in its
+// output chain: ss shows the client in TIME-WAIT), and r holds TIME_WAIT inferred.
+func (inc *Incarnation) SilentAfterFin(r Role) bool {
+	h, p := &inc.Half[r], &inc.Half[r.Peer()]
+	if !p.FinSeen() || p.FinAcked.Seen() || !h.FinAcked.Seen() || p.FirstFin().At-h.FinAcked.At < FinTimeout {
+		return false
+	}
+	for i, f := range p.FinTxs {
+		if f.Resend(i) {
+			return true
+		}
+	}
+	return false
+}
+
 // Event is one segment kept as evidence: who sent it, its flags and payload length.
 // During: for a stale segment, the index of the incarnation that had the 4-tuple
 // when it arrived (0 for other events).
@@ -392,6 +437,9 @@ type Event struct {
 	Flags   uint8
 	Payload uint32
 	During  uint32
+	// Since (late segments only) is the start of the TIME_WAIT the segment was judged
+	// to have reached, always before it.
+	Since int64
 }
 
 // maxEvents bounds the events kept per list; Count counts them all.

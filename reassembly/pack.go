@@ -174,6 +174,7 @@ func (p *packer) events(e *Events) {
 		g.u(uint64(ev.Flags))
 		g.u(uint64(ev.Payload))
 		g.u(uint64(ev.During))
+		g.atz(ev.Since)
 		p.flush(g)
 	}
 }
@@ -186,7 +187,7 @@ func (p *packer) events(e *Events) {
 // to its last non-zero one.
 func (p *packer) half(h, peer *Half, recent bool) {
 	g := p.group()
-	g.bits(h.SynAckSeen, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS)
+	g.bits(h.SynAckSeen, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS, h.finCopy != FinTx{})
 	g.u(h.Packets)
 	g.u(h.Bytes)
 	g.tx(h.Last)
@@ -224,12 +225,20 @@ func (p *packer) half(h, peer *Half, recent bool) {
 	}
 	p.flush(g)
 	for _, f := range h.FinTxs {
-		g := p.group()
-		g.tx(f.Tx)
-		g.z32(f.TSval, h.LastTSval)
-		g.bits(f.HasTS, f.AckedBefore)
-		p.flush(g)
+		p.finTx(&f, h)
 	}
+	if h.finCopy != (FinTx{}) {
+		p.finTx(&h.finCopy, h)
+	}
+}
+
+func (p *packer) finTx(f *FinTx, h *Half) {
+	g := p.group()
+	g.tx(f.Tx)
+	g.z32(f.TSval, h.LastTSval)
+	g.bits(f.HasTS, f.AckedBefore, f.OnAck)
+	g.tx(f.Acked)
+	p.flush(g)
 }
 
 func (g *group) timeWait(tw *TimeWait) {
@@ -520,6 +529,7 @@ func (d *unpacker) events(e *Events, n int) {
 		ev.Flags = g.u8()
 		ev.Payload = g.u32()
 		ev.During = g.u32()
+		ev.Since = g.atz()
 	}
 }
 
@@ -528,6 +538,7 @@ func (d *unpacker) half(h, peer *Half) {
 	b := g.u()
 	h.SynAckSeen, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS =
 		bit(b, 0), bit(b, 1), bit(b, 2), bit(b, 3), bit(b, 4)
+	hasCopy := bit(b, 5)
 	h.Packets = g.u()
 	h.Bytes = g.u()
 	h.Last = g.tx()
@@ -564,14 +575,21 @@ func (d *unpacker) half(h, peer *Half) {
 	if nFin > 0 {
 		h.FinTxs = slices.Grow(d.fins.take(), nFin)[:nFin]
 		for i := range h.FinTxs {
-			g := d.group()
-			f := &h.FinTxs[i]
-			f.Tx = g.tx()
-			f.TSval = g.z32(h.LastTSval)
-			fb := g.u()
-			f.HasTS, f.AckedBefore = bit(fb, 0), bit(fb, 1)
+			d.finTx(&h.FinTxs[i], h)
 		}
 	}
+	if hasCopy {
+		d.finTx(&h.finCopy, h)
+	}
+}
+
+func (d *unpacker) finTx(f *FinTx, h *Half) {
+	g := d.group()
+	f.Tx = g.tx()
+	f.TSval = g.z32(h.LastTSval)
+	fb := g.u()
+	f.HasTS, f.AckedBefore, f.OnAck = bit(fb, 0), bit(fb, 1), bit(fb, 2)
+	f.Acked = g.tx()
 }
 
 func (r *reader) timeWait(tw *TimeWait) {

@@ -657,6 +657,9 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 	}
 	if dup {
 		h.Duplicates++
+		if s.Flags&capture.FIN != 0 && h.FinSeen() && s.SeqEnd()-1 == h.FinSeq {
+			h.finCopy = FinTx{Tx: tx, TSval: s.TSval, HasTS: s.HasTS, AckedBefore: h.FinAcked.Seen()}
+		}
 		return // a copy of the previous segment: nothing new
 	}
 	if inc.outOfWindow(r, s) {
@@ -712,7 +715,16 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 	}
 
 	acksPeerFin := s.Flags&capture.ACK != 0 && p.FinSeen() && SeqLEQ(p.FinSeq+1, s.Ack)
+	// onAck: this segment is the end's first ACK of the peer's FIN, right after it
+	// (see FinTx.OnAck).
+	onAck := acksPeerFin && !p.FinAcked.Seen() && tx.At-p.LastFin().At <= h.TapRTT+finOnAckSlack
 	if acksPeerFin {
+		if bare := s.Flags&(capture.SYN|capture.FIN|capture.RST) == 0 && s.PayloadLen == 0; bare && p.drewOwnAck(tx, h.TapRTT) {
+			inc.History.mark(r.Peer(), HistFINAgain)
+		}
+		if n := len(p.FinTxs); n > 0 && !p.FinTxs[n-1].Acked.Seen() {
+			p.FinTxs[n-1].Acked = tx
+		}
 		if !p.FinAcked.Seen() {
 			p.FinAcked = tx
 			inc.History.mark(r, HistFinalACK)
@@ -739,16 +751,47 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 		case finSeq == h.FinSeq:
 			inc.History.mark(r, HistFINAgain)
 			h.FinCount++
-			ft := FinTx{Tx: tx, TSval: s.TSval, HasTS: s.HasTS, AckedBefore: h.FinAcked.Seen()}
-			if len(h.FinTxs) < maxFinTx {
-				h.FinTxs = append(h.FinTxs, ft)
-			} else {
-				h.FinTxs[maxFinTx-1] = ft
-			}
+			h.addFinTx(FinTx{Tx: tx, TSval: s.TSval, HasTS: s.HasTS, AckedBefore: h.FinAcked.Seen(), OnAck: onAck})
 		default:
 			h.InconsistentFin++
 		}
 	}
+}
+
+// finOnAckSlack: a FIN copy that is an end's first ACK of the peer's FIN counts as
+// riding on that ACK (FinTx.OnAck) when it passes the tap within the end's round trip
+// from the tap plus this much of the peer's FIN: an ACK of a FIN goes out at once,
+// and no retransmission timer fires that soon (Linux: tail-loss probe >= 10 ms,
+// RTO >= 200 ms; FreeBSD RTO >= 30 ms).
+const finOnAckSlack = int64(5e6) // 5 ms
+
+// addFinTx keeps one more transmission of the FIN (see maxFinTx).
+func (h *Half) addFinTx(ft FinTx) {
+	h.finCopy = FinTx{}
+	if len(h.FinTxs) < maxFinTx {
+		h.FinTxs = append(h.FinTxs, ft)
+	} else {
+		h.FinTxs[maxFinTx-1] = ft
+	}
+}
+
+// drewOwnAck is called with a bare ACK of h's FIN, from an end whose round trip from
+// the tap is ackerRTT: when a copy of the FIN was taken for a
+// capture duplicate and the FIN had already drawn its ACK before this one, the copy
+// drew this ACK of its own. The stack sent it (macOS on loopback sends byte-identical
+// copies microseconds apart); a capture duplicating packets would have duplicated
+// the ACK too, and that copy would be dropped before it got here. The answer to a
+// copy comes at once: within the acker's round trip plus finOnAckSlack.
+func (h *Half) drewOwnAck(ack Tx, ackerRTT int64) bool {
+	c := h.finCopy
+	if !c.Seen() || !h.FinLastAck.Seen() || h.FinLastAck.At < h.LastFin().At || ack.At < c.At || ack.At-c.At > ackerRTT+finOnAckSlack {
+		return false
+	}
+	h.Duplicates--
+	h.FinCount++
+	c.Acked = ack
+	h.addFinTx(c)
+	return true
 }
 
 // rstWindow bounds how far from the sender's next sequence number an RST may be and
