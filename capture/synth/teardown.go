@@ -27,6 +27,12 @@ func TeardownFiles() ([]File, error) {
 		{"gen-stale-earlier-incarnations.pcap", genStaleEarlierIncarnations},
 		{"gen-late-and-rst-in-time-wait.pcap", genLateAndRSTInTimeWait},
 		{"gen-reuse-ts-backwards.pcap", genReuseTSBackwards},
+		{"gen-silent-closer.pcap", genSilentCloser},
+		{"gen-simultaneous-close-tail.pcap", genSimultaneousCloseTail},
+		{"gen-bsd-fin-on-ack.pcap", genBSDFinOnAck},
+		{"gen-final-ack-second-ack.pcap", genFinalAckSecondAck},
+		{"gen-simultaneous-unacked.pcap", genSimultaneousUnacked},
+		{"gen-loopback-fin-copies.pcap", genLoopbackFinCopies},
 	} {
 		b, err := pcapBytes(layers.LinkTypeEthernet, PcapOptions{}, g.gen())
 		if err != nil {

@@ -10,10 +10,17 @@ import (
 
 // failRule is one term of --fail-on: "KIND" (fail on any finding of the kind),
 // "KIND>N" (fail when the kind's total exceeds N), "any" or "any>N" (the same for
-// every kind).
+// every kind). A kind may be narrowed to the findings of one cause, outcome or
+// verdict, "KIND:VALUE", or to all the others, "KIND:!VALUE"
+// (fin_retransmit:!fin_on_ack leaves out FreeBSD/macOS FIN copies), threshold
+// after it: "KIND:!VALUE>N".
 type failRule struct {
 	term string        // as given, for messages
 	kind analyzer.Kind // "" = any kind
+	// qual: only the findings whose cause, outcome or verdict is qual, or with
+	// notQual all the others ("" = every finding of the kind).
+	qual    string
+	notQual bool
 	// threshold applies when hasThreshold: the run fails when the kind's total is
 	// above it. Without one, a single finding fails the run, even one whose count is 0.
 	threshold    uint64
@@ -35,6 +42,14 @@ func parseFailOn(terms []string) ([]failRule, error) {
 			}
 			r.threshold, r.hasThreshold = n, true
 		}
+		if i := strings.IndexByte(name, ':'); i >= 0 {
+			r.qual = strings.TrimSpace(name[i+1:])
+			name = strings.TrimSpace(name[:i])
+			r.qual, r.notQual = strings.CutPrefix(r.qual, "!")
+			if name == "any" || r.qual == "" || !knownQual(r.qual) {
+				return nil, fmt.Errorf("--fail-on: %q: after KIND: comes a cause, outcome or verdict of that kind, ! before it to leave it out (e.g. fin_retransmit:!fin_on_ack; want one of %s)", term, strings.Join(qualValues, ", "))
+			}
+		}
 		if name != "any" {
 			if !knownKind(name) {
 				return nil, fmt.Errorf("--fail-on: unknown finding kind %q (want any or one of %s)", name, kindList())
@@ -46,10 +61,63 @@ func parseFailOn(terms []string) ([]failRule, error) {
 	return rules, nil
 }
 
+// qualValues lists what KIND:VALUE may name: the causes, outcomes and verdicts.
+var qualValues = []string{
+	analyzer.CauseNotAcked, analyzer.CauseSpurious, analyzer.CauseEarly, analyzer.CauseMixed, analyzer.CauseOnAck,
+	analyzer.OutcomeRecovered, analyzer.OutcomeNever, analyzer.OutcomeUnresolved,
+	analyzer.OutcomeAccepted, analyzer.OutcomeRefused, analyzer.OutcomeRST, analyzer.OutcomeUnanswered,
+	analyzer.VerdictSafeBySequence, analyzer.VerdictSafeByTimestamps, analyzer.VerdictUnsafe, analyzer.VerdictUnknown,
+}
+
+func knownQual(q string) bool {
+	for _, v := range qualValues {
+		if v == q {
+			return true
+		}
+	}
+	return false
+}
+
 // kindTotal is what a finding kind amounts to in one capture.
 type kindTotal struct {
 	Findings int    // findings of the kind
 	Total    uint64 // sum of count over them; a finding without a count counts 1
+	// By: the same, per cause, outcome and verdict of the findings (nil when none).
+	By map[string]kindTotal
+}
+
+// add counts one finding of the kind.
+func (t *kindTotal) add(f *analyzer.Finding) {
+	n := uint64(1)
+	if f.Count != nil {
+		n = *f.Count
+	}
+	t.Findings++
+	t.Total += n
+	for _, q := range [3]string{f.Cause, f.Outcome, f.Verdict} {
+		if q == "" {
+			continue
+		}
+		if t.By == nil {
+			t.By = map[string]kindTotal{}
+		}
+		b := t.By[q]
+		b.Findings++
+		b.Total += n
+		t.By[q] = b
+	}
+}
+
+// selected is the part of the kind's total a rule looks at.
+func (r failRule) selected(t kindTotal) kindTotal {
+	if r.qual == "" {
+		return kindTotal{Findings: t.Findings, Total: t.Total}
+	}
+	b := t.By[r.qual]
+	if r.notQual {
+		return kindTotal{Findings: t.Findings - b.Findings, Total: t.Total - b.Total}
+	}
+	return kindTotal{Findings: b.Findings, Total: b.Total}
 }
 
 // kindTotals sums the findings of each kind; every kind is present.
@@ -61,12 +129,7 @@ func kindTotals(findings []analyzer.Finding) map[analyzer.Kind]kindTotal {
 	for i := range findings {
 		f := &findings[i]
 		t := m[f.Kind]
-		t.Findings++
-		if f.Count != nil {
-			t.Total += *f.Count
-		} else {
-			t.Total++
-		}
+		t.add(f)
 		m[f.Kind] = t
 	}
 	return m
@@ -95,7 +158,7 @@ func failures(rules []failRule, totals map[analyzer.Kind]kindTotal) []violation 
 			kinds = []analyzer.Kind{r.kind}
 		}
 		for _, k := range kinds {
-			t := totals[k]
+			t := r.selected(totals[k])
 			if (r.hasThreshold && t.Total > r.threshold) || (!r.hasThreshold && t.Findings > 0) {
 				out = append(out, violation{r, k, t})
 			}

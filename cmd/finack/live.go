@@ -626,12 +626,7 @@ func (r *liveRun) done(inc *reassembly.Incarnation) {
 		f := &fs[i]
 		r.counts[f.Kind]++
 		t := r.totals[f.Kind]
-		t.Findings++
-		if f.Count != nil {
-			t.Total += *f.Count
-		} else {
-			t.Total++
-		}
+		t.add(f)
 		r.totals[f.Kind] = t
 		r.keep(*f)
 		j := findProv(ps, *f)

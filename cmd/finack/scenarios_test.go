@@ -68,6 +68,17 @@ var scenarios = []scenario{
 	{"gen-late-and-rst-in-time-wait.pcap", "four_way/client/client",
 		"late_segment_in_time_wait rst_in_time_wait"},
 	{"gen-reuse-ts-backwards.pcap", "four_way/client/client four_way/server/server", "reuse_in_2msl/unsafe/accepted"},
+	// Closes misjudged before (close_test.go checks the details).
+	{"gen-silent-closer.pcap", "four_way/client/none",
+		"missing_final_ack/never fin_retransmit/fin_or_ack_lost"},
+	{"gen-simultaneous-close-tail.pcap", "four_way/client/client simultaneous/both/both",
+		"missing_final_ack/recovered+ack_lost_after_tap fin_retransmit/spurious late_segment_in_time_wait"},
+	{"gen-bsd-fin-on-ack.pcap", "simultaneous/both/both", "fin_retransmit/fin_on_ack fin_retransmit/fin_on_ack"},
+	{"gen-final-ack-second-ack.pcap", "four_way/client/client four_way/client/client",
+		"missing_final_ack/recovered fin_retransmit/fin_or_ack_lost fin_retransmit/resent_early"},
+	{"gen-simultaneous-unacked.pcap", "unfinished/both/server",
+		"missing_final_ack/unresolved fin_retransmit/fin_or_ack_lost"},
+	{"gen-loopback-fin-copies.pcap", "four_way/client/client", "fin_retransmit/resent_early"},
 	{"gen-ethernet-vlan-qinq.pcap", "four_way/client/client four_way/client/client four_way/client/client", "missing_final_ack/recovered+ack_lost_after_tap fin_retransmit/spurious"},
 	// Hostile traffic around the real connections of synth.RealConnections (a lost
 	// final ACK, a clean close); the SYN flood and RST scan are in hostile_test.go.
