@@ -288,11 +288,11 @@ func TestLateBeforeAckedTimeWait(t *testing.T) {
 	ms := time.Millisecond
 	w := newWire(t)
 	w.handshake()
-	w.send(ms, 'C', F, 101, 201, 0)     // the client closes
-	w.send(ms, 'S', A, 201, 102, 0)     // acknowledged
-	w.send(5*ms, 'S', F, 201, 102, 0)   // the server's FIN: the client enters TIME_WAIT
+	w.send(ms, 'C', F, 101, 201, 0)       // the client closes
+	w.send(ms, 'S', A, 201, 102, 0)       // acknowledged
+	w.send(5*ms, 'S', F, 201, 102, 0)     // the server's FIN: the client enters TIME_WAIT
 	w.send(100*ms, 'S', A, 101, 101, 100) // late: an old copy of the server's data; the final ACK was not seen
-	w.send(ms, 'C', A, 102, 202, 0)     // the holder's answer, the first ACK of the FIN seen
+	w.send(ms, 'C', A, 102, 202, 0)       // the holder's answer, the first ACK of the FIN seen
 	rep := w.analyze()
 	var late *Finding
 	for i := range rep.Findings {
