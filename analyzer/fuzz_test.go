@@ -80,7 +80,7 @@ var (
 	fzVerdicts = map[string]bool{analyzer.VerdictSafeBySequence: true, analyzer.VerdictSafeByTimestamps: true,
 		analyzer.VerdictUnsafe: true, analyzer.VerdictUnknown: true}
 	fzCauses = map[string]bool{analyzer.CauseNotAcked: true, analyzer.CauseSpurious: true, analyzer.CauseEarly: true,
-		analyzer.CauseMixed: true}
+		analyzer.CauseMixed: true, analyzer.CauseOnAck: true}
 )
 
 // fzMaxFrames bounds the frames one finding may list: FIN transmissions are kept up
