@@ -185,17 +185,18 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 		state = "CLOSING" // a simultaneous close
 	}
 	end, ackAfterTap := lastAckEnd(h)
-	if end.Seen() && end.At < firstResend(h).At {
+	if end.Seen() && end.Frame < firstResend(h).Frame {
 		return // acknowledged before it was sent again: nothing missing (fin_retransmit tells)
 	}
 	m := appendf(a.msg[:0], "%s's FIN (frame %d) got no final ACK from the %s: ", str(r.String()), num(first.Frame), str(peer.String()))
 	if end.Seen() {
-		// Transmissions before the ACK that ended the wait; the last of them drew it.
+		// Transmissions before the ACK that ended the wait (in frame order: a clock
+		// step must not reorder them); the last of them drew it.
 		sent := uint64(h.FinCount)
-		if end.At < last.At {
+		if end.Frame < last.Frame {
 			sent = 0
 			for _, t := range h.FinTxs {
-				if t.At < end.At {
+				if t.Frame < end.Frame {
 					sent++
 				}
 			}
