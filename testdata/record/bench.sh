@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# bench.sh: finack against tshark and tcptrace on the same capture, in one run.
+# bench.sh: finack against tshark, tcptrace and argus on the same capture, in one run.
 #
 #   sudo testdata/record/bench.sh            # records 22,000 real connections (~219,000
-#                                            # packets) between two namespaces, then times
+#                                            # packets) between two network namespaces,
+#                                            # then times
+#   sudo REAL=1 testdata/record/bench.sh     # records record.sh's many-reuse instead:
+#                                            # 100,000 real connections (~1M packets),
+#                                            # two thirds of them reusing a 4-tuple the
+#                                            # server holds in TIME_WAIT
 #   testdata/record/bench.sh FILE.pcap       # times an existing capture (no root needed)
 #
-# For each tool: wall seconds, packets per second and peak RSS (/usr/bin/time), best of
-# RUNS (default 3) runs. finack runs end to end (-o json, every finding on, output to
-# /dev/null); tshark runs `-q -z conv,tcp`; tcptrace `-n`.
+# For each tool, the best of RUNS (default 3) runs (benchlib.sh): wall seconds, CPU
+# seconds (user + system), packets per wall second and per CPU second, peak RSS, and
+# its CPU time over finack's. finack runs end to end (-o json, every finding on, output
+# to /dev/null) with --workers at its default (the CPUs it may use) and with
+# --workers 1; tshark runs `-q -z conv,tcp`; tcptrace `-n`; argus `-X -r FILE -w
+# /dev/null` (argus waits about a second at the end of a file: compare its CPU time).
+# Missing tools are installed when run as root (Debian).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/testdata/record/benchlib.sh"
 RUNS=${RUNS:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -17,37 +27,22 @@ trap 'rm -rf "$work"' EXIT
 file=${1:-}
 if [ -z "$file" ]; then
 	[ "$(id -u)" -eq 0 ] || { echo "bench.sh: recording needs root (or give a capture file)" >&2; exit 2; }
-	FINACK_PCAPS="$work" MANY_N=${MANY_N:-22000} "$REPO/testdata/record/record.sh" many-connections >&2
-	file="$work/many-connections.pcap"
+	if [ "${REAL:-0}" = 1 ]; then
+		FINACK_PCAPS="$work" "$REPO/testdata/record/record.sh" many-reuse >&2
+		file="$work/many-reuse.pcap"
+	else
+		FINACK_PCAPS="$work" MANY_N=${MANY_N:-22000} "$REPO/testdata/record/record.sh" many-connections >&2
+		file="$work/many-connections.pcap"
+	fi
 fi
-command -v tshark >/dev/null || { echo "bench.sh: tshark missing (.ci/deps --test)" >&2; exit 2; }
+bench_deps
 (cd "$REPO" && go build -o "$work/finack" ./cmd/finack)
 packets=$("$work/finack" -r "$file" -o json | sed -n 's/^    "packets": \([0-9]*\),/\1/p')
 
-# best RUNS: prints "seconds maxrss_kb" of the fastest run.
-best() {
-	local best_s="" best_kb=""
-	for _ in $(seq "$RUNS"); do
-		/usr/bin/time -f "%e %M" -o "$work/t" "$@" >/dev/null 2>&1 || true
-		read -r s kb <"$work/t"
-		if [ -z "$best_s" ] || awk -v a="$s" -v b="$best_s" 'BEGIN{exit !(a<b)}'; then
-			best_s=$s best_kb=$kb
-		fi
-	done
-	echo "$best_s $best_kb"
-}
-
-printf '%s: %s packets, %s\n' "$(basename "$file")" "$packets" "$(uname -srm), $(nproc) cores"
-printf '%-26s %9s %14s %12s\n' tool seconds packets/s "peak RSS MB"
-row() {
-	local name=$1 s kb
-	shift
-	read -r s kb < <(best "$@")
-	awk -v n="$name" -v s="$s" -v kb="$kb" -v p="$packets" \
-		'BEGIN{pps = (s > 0) ? p/s : 0; printf "%-26s %9.2f %14.0f %12.1f\n", n, s, pps, kb/1024}'
-}
-row "finack -o json" "$work/finack" -r "$file" -o json
-row "tshark -q -z conv,tcp" tshark -q -z conv,tcp -r "$file"
-if command -v tcptrace >/dev/null; then
-	row "tcptrace -n" tcptrace -n "$file"
-fi
+printf '%s: %s packets; %s, %s cores; best of %s\n' "$(basename "$file")" "$packets" "$(uname -srm)" "$(nproc)" "$RUNS"
+bench_header
+read -r w fin_cpu kb < <(bench_best "$work/finack" -r "$file" -o json)
+bench_row "finack -o json" "$w" "$fin_cpu" "$kb"
+read -r w c kb < <(bench_best "$work/finack" --workers 1 -r "$file" -o json)
+bench_row "  --workers 1" "$w" "$c" "$kb"
+bench_others "$file"

@@ -63,7 +63,7 @@ ALL=(
 )
 # Recorded only when named: too large to commit (tests and benchmarks record them
 # into a temporary directory with FINACK_PCAPS).
-EXTRA=(port-wrap)
+EXTRA=(port-wrap many-reuse)
 if [[ ${1:-} == -l ]]; then
 	printf '%s\n' "${ALL[@]}" "${EXTRA[@]}"
 	exit 0
@@ -927,6 +927,30 @@ rec_port_wrap() {
 	cap_stop
 }
 
+# many-reuse: the benchmark capture (testdata/record/bench.sh with REAL=1), not
+# committed (about 90 MB). MANY_N (default 100000) sequential connections with
+# kernel-chosen client ports from REUSE_PORTS (default 1024-65535): three in four
+# (i%100 < 75) are closed by the server first, so the SERVER holds their 4-tuple in
+# TIME_WAIT and the client's port is free at once; the rest are closed by the client
+# first (the client holds the port in TIME_WAIT: Linux will not pick it for a
+# minute) or, when i%40==9, reset by it. Linux connect() walks the range (even ports
+# first), so after a pass it picks ports whose 4-tuple the server still holds in
+# TIME_WAIT: about two thirds of the connections reuse a 4-tuple within 2MSL
+# (Linux's server accepts: timestamps are on and newer). More client closes would
+# lower that share, but once the client holds most of the range in TIME_WAIT each
+# connect() scans it and the rate falls a hundredfold. About 30 s here.
+rec_many_reuse() {
+	local name=$1 fam=$2 n=${MANY_N:-100000}
+	ns_setup
+	in_a sysctl -qw net.ipv4.ip_local_port_range="${REUSE_PORTS:-1024 65535}"
+	cap_start "$name" 96
+	srv_start "$fam" -scen many -n "$n"
+	cli_start "$fam" -scen many -n "$n" -server-pct 75
+	wait_both 300
+	settle
+	cap_stop
+}
+
 record() {
 	case $1 in
 	client-close) rec_client_close "$1" 4 ;;
@@ -956,6 +980,7 @@ record() {
 	unfinished) rec_unfinished "$1" 4 ;;
 	many-connections) rec_many_connections "$1" 4 ;;
 	port-wrap) rec_port_wrap "$1" 4 ;;
+	many-reuse) rec_many_reuse "$1" 4 ;;
 	*) die "unknown scenario $1 (record.sh -l lists them)" ;;
 	esac
 }

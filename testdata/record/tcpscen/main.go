@@ -37,7 +37,8 @@
 //	               their sockets open until "end".
 //	many           -n short sequential connections with kernel-chosen ports; per
 //	               connection i: i%40==9 -> the client resets (linger 0), i%10==4 ->
-//	               the server closes first, otherwise the client closes first.
+//	               the server closes first (i%100 < P with -server-pct P), otherwise
+//	               the client closes first.
 //	half-open      the client connects from the fixed port -lport (record.sh drops
 //	               every non-SYN segment it sends, so the server stays in SYN_RECV),
 //	               signals c-open1, resets that socket (SO_LINGER 0; the RST is
@@ -158,6 +159,15 @@ func resetConn(c net.Conn) {
 	closeConn(c, "SO_LINGER {1,0}: RST")
 }
 
+// serverFirst: in many, whether the server closes connection i first (besides
+// -server-closes): i%10==4 by default, i%100 < P with -server-pct P.
+func (o opts) serverFirst(i int) bool {
+	if o.serverPct < 0 {
+		return i%10 == 4
+	}
+	return i%100 < o.serverPct
+}
+
 type opts struct {
 	scen  string
 	addr  string
@@ -177,6 +187,9 @@ type opts struct {
 	cc           string
 	// peer: the server's remote address in simopen.
 	peer string
+	// serverPct: in many, the server closes connection i first when
+	// i%100 < serverPct (instead of i%10==4); the rest follow the usual mix.
+	serverPct int
 }
 
 // control sets the congestion control (best effort: the capture's shape does
@@ -228,6 +241,7 @@ func main() {
 	fs.StringVar(&o.local, "local", "", "client: local IP to bind with -lport")
 	fs.IntVar(&o.n, "n", 1, "number of connections (reuse, many)")
 	fs.BoolVar(&o.serverCloses, "server-closes", false, "many: the server closes every connection first")
+	fs.IntVar(&o.serverPct, "server-pct", -1, "many: the server closes connection i first when i%100 < `P` (default: when i%10==4)")
 	fs.IntVar(&o.size, "size", reqSize, "request size in bytes (reuse)")
 	fs.IntVar(&o.firstSize, "first-size", 0, "request size of the first connection (reuse; default -size)")
 	fs.DurationVar(&o.gap, "gap", time.Second, "pause between connections (reuse)")
@@ -576,7 +590,7 @@ func client(o opts) {
 		for i := 0; i < o.n; i++ {
 			kind := byte('C')
 			switch {
-			case o.serverCloses, i%10 == 4:
+			case o.serverCloses, o.serverFirst(i):
 				kind = 'S'
 			case i%40 == 9:
 				kind = 'R'
