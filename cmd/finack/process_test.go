@@ -16,29 +16,88 @@ import (
 )
 
 // Tests that must bound time and memory run finack as a child process: the test
-// binary itself, re-run with FINACK_TEST_PROCESS set, executes run() on the
-// arguments in FINACK_TEST_ARGS (a JSON array of base64 strings). A hang is killed at the deadline and fails the
-// test instead of hanging it; the child's peak RSS is its own.
+// binary itself, re-run with FINACK_TEST_PROCESS set, runs finack's main on the
+// arguments in FINACK_TEST_ARGS (a JSON array of base64 strings). A hang is killed at
+// the deadline and fails the test instead of hanging it.
+//
+// The peak RSS is finack's own. On Linux a child's ru_maxrss starts at the peak of
+// the process it was started from: os/exec starts a child with CLONE_VM|CLONE_VFORK,
+// and execve records the high-water mark of the memory it leaves (the parent's) in
+// the child's maxrss. The test process, which may have generated a large capture
+// or parsed a large report, would be measured with finack. So finack is started by
+// a process in between (the test binary again, FINACK_TEST_PROCESS=measure, just
+// started and holding a few MiB): finack's maxrss is then the larger of that small
+// peak and finack's own, and the process in between reports it, with finack's exit
+// status, on file descriptor 3.
 
 const (
 	procEnv     = "FINACK_TEST_PROCESS"
 	procArgsEnv = "FINACK_TEST_ARGS"
 )
 
-// TestFinackProcess is not a test: it is the child process of runProc.
+// procReport is what the process in between reports of finack.
+type procReport struct {
+	MaxRSS int64  // ru_maxrss, bytes
+	Code   int    // exit code, -1 if killed by a signal
+	Signal string // the signal that killed finack, if one did
+	Err    string // finack could not be started
+}
+
+// TestFinackProcess is not a test: it is the child processes of runProc.
 func TestFinackProcess(t *testing.T) {
-	if os.Getenv(procEnv) != "1" {
+	switch os.Getenv(procEnv) {
+	case "1":
+		var raw [][]byte // bytes, not strings: a file name need not be UTF-8
+		if err := json.Unmarshal([]byte(os.Getenv(procArgsEnv)), &raw); err != nil {
+			t.Fatal(err)
+		}
+		os.Args = []string{"finack"}
+		for _, a := range raw {
+			os.Args = append(os.Args, string(a))
+		}
+		main() // finack as run from the command line, with its start-up (the collector's setting)
+	case "measure":
+		os.Exit(measureFinack())
+	default:
 		t.Skip("the child process of runProc, not a test")
 	}
-	var raw [][]byte // bytes, not strings: a file name need not be UTF-8
-	if err := json.Unmarshal([]byte(os.Getenv(procArgsEnv)), &raw); err != nil {
-		t.Fatal(err)
+}
+
+// measureFinack runs finack (this binary with FINACK_TEST_PROCESS=1) on this
+// process's standard files, writes a procReport to file descriptor 3 and returns
+// finack's exit code.
+func measureFinack() int {
+	report := os.NewFile(3, "report")
+	syscall.CloseOnExec(3) // not finack's
+	var rep procReport
+	defer func() {
+		json.NewEncoder(report).Encode(rep)
+		report.Close()
+	}()
+	exe, err := os.Executable()
+	if err != nil {
+		rep.Err = err.Error()
+		return 1
 	}
-	args := make([]string, len(raw))
-	for i, a := range raw {
-		args[i] = string(a)
+	cmd := exec.Command(exe, "-test.run=^TestFinackProcess$")
+	cmd.Env = append(os.Environ(), procEnv+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// runProc kills this process at its deadline: finack goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		rep.Err = err.Error()
+		return 1
 	}
-	os.Exit(run(args, os.Stdout, os.Stderr))
+	rep.Code = cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		rep.Signal = ws.Signal().String()
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rep.MaxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	}
+	return rep.Code
 }
 
 // procResult is what one finack child process did.
@@ -99,15 +158,21 @@ func runProc(t *testing.T, o procOptions, args ...string) procResult {
 		raw[i] = []byte(a)
 	}
 	argsJSON, _ := json.Marshal(raw)
-	cmd.Env = append(os.Environ(), procEnv+"=1", procArgsEnv+"="+string(argsJSON))
+	cmd.Env = append(os.Environ(), procEnv+"=measure", procArgsEnv+"="+string(argsJSON))
 	cmd.Stdin = o.stdin
+	reportFile, err := os.CreateTemp(t.TempDir(), "report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reportFile.Close()
+	cmd.ExtraFiles = []*os.File{reportFile}
 	if o.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: o.cred}
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	r := procResult{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
 	if ctx.Err() != nil {
 		t.Fatalf("finack %q: no end after %v (a hang); stderr: %s", args, o.timeout, tail(r.stderr, 400))
@@ -124,9 +189,24 @@ func runProc(t *testing.T, o procOptions, args ...string) procResult {
 	default:
 		t.Fatalf("finack %q: %v", args, err)
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.maxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+	var rep procReport
+	if _, serr := reportFile.Seek(0, io.SeekStart); serr != nil {
+		t.Fatal(serr)
 	}
+	if derr := json.NewDecoder(reportFile).Decode(&rep); derr != nil {
+		t.Fatalf("finack %q: no report of its exit and peak RSS (%v); stderr: %s", args, derr, tail(r.stderr, 400))
+	}
+	switch {
+	case rep.Err != "":
+		t.Fatalf("finack %q: %s", args, rep.Err)
+	case rep.Signal != "":
+		t.Fatalf("finack %q: killed by %s; stderr: %s", args, rep.Signal, tail(r.stderr, 2000))
+	case rep.Code != r.code:
+		t.Fatalf("finack %q: exit %d reported as %d", args, rep.Code, r.code)
+	case rep.MaxRSS <= 0:
+		t.Fatalf("finack %q: no peak RSS reported", args)
+	}
+	r.maxRSS = rep.MaxRSS
 	if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine ") {
 		t.Fatalf("finack %q panicked: %s", args, tail(r.stderr, 2000))
 	}
