@@ -1,7 +1,6 @@
 package reassembly
 
 import (
-	"flag"
 	"reflect"
 	"testing"
 	"time"
@@ -56,20 +55,6 @@ func FuzzTracker(f *testing.F) {
 		fzCheckStream(t, segs, tr.Incarnations(), data, coldDir)
 	})
 }
-
-// streamEqual makes a divergence between streaming and batch trackers fail
-// FuzzTracker instead of skipping the input: go test -run '^$' -fuzz '^FuzzTracker$'
-// ./reassembly -stream-equal. It is off by default while known divergences stand:
-//   - testdata/fuzz/FuzzTracker/7d3a61ce999e1d1c: batch mode takes a segment an hour
-//     after an incarnation was replaced for a stale segment of it, where the
-//     streaming tracker, whose window for stale segments is over, starts a new
-//     incarnation;
-//   - testdata/fuzz/FuzzTracker/b45ccb4cc3c533fd: a 4-tuple idle for decades gets a
-//     SYN+FIN, then the peer's FIN+ACK that does not acknowledge it. Batch mode
-//     numbers the new incarnation 2 and takes the FIN+ACK for a TIME_WAIT holder's
-//     refusal (refusals are looked for on 4-tuples used before only); the
-//     streaming tracker has forgotten the 4-tuple, numbers it 1 and takes the FIN.
-var streamEqual = flag.Bool("stream-equal", false, "FuzzTracker: fail when streaming and batch trackers differ")
 
 // fzCheckStream feeds the segments to a streaming tracker (Config.Done), with a
 // connection cap and an idle timeout chosen by the input's first bytes, and checks
@@ -128,11 +113,6 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 	if cfg.MaxConnections != 0 || cfg.IdleTimeout != 0 || !inOrder {
 		return
 	}
-	diverge := t.Fatalf
-	if !*streamEqual {
-		// Known divergences (see -stream-equal): reported, not failed.
-		diverge = t.Skipf
-	}
 	// Not the Index: a streaming tracker forgets a 4-tuple whose incarnation is
 	// over and numbers the next one from 1 again, where batch mode counts on.
 	type id struct {
@@ -147,11 +127,11 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 	for _, inc := range order {
 		if !want[id{inc.Key, inc.First, inc.Last, inc.Packets}] {
 			lo, hi := inc.Key.Endpoints()
-			diverge("streaming found %v-%v #%d (frames %d-%d, %d packets), which batch mode does not", lo, hi, inc.Index, inc.First.Frame, inc.Last.Frame, inc.Packets)
+			t.Fatalf("streaming found %v-%v #%d (frames %d-%d, %d packets), which batch mode does not", lo, hi, inc.Index, inc.First.Frame, inc.Last.Frame, inc.Packets)
 		}
 	}
 	if len(order) != len(batch) {
-		diverge("streaming found %d incarnations, batch mode %d", len(order), len(batch))
+		t.Fatalf("streaming found %d incarnations, batch mode %d", len(order), len(batch))
 	}
 }
 
