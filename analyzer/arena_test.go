@@ -76,12 +76,8 @@ func TestSlab(t *testing.T) {
 // the endpoints of its findings alone, one that spills only findings (a text report)
 // makes no record at all.
 func TestFindingsKept(t *testing.T) {
-	files, err := filepath.Glob("../testdata/pcaps/*.pcap")
-	if err != nil || len(files) == 0 {
-		t.Fatal("no captures")
-	}
 	total := 0
-	for _, file := range files {
+	for _, file := range committedCaptures(t) {
 		var first []string
 		var firstCounts string
 		for _, tc := range []struct {
@@ -109,7 +105,7 @@ func TestFindingsKept(t *testing.T) {
 					atAdd = append(atAdd, string(b))
 				}
 			}})
-			feedFile(t, file, tr)
+			feedFiles(t, file, tr)
 			rep := st.Report()
 			atEnd := spilled
 			for _, f := range rep.Findings {
@@ -123,7 +119,7 @@ func TestFindingsKept(t *testing.T) {
 			slices.Sort(atEnd)
 			if !slices.Equal(atAdd, atEnd) {
 				t.Errorf("%s, %s: the findings changed after Add returned them:\nat Add\n%s\nin the Report\n%s",
-					filepath.Base(file), tc.name, strings.Join(atAdd, "\n"), strings.Join(atEnd, "\n"))
+					filepath.Base(file[0]), tc.name, strings.Join(atAdd, "\n"), strings.Join(atEnd, "\n"))
 			}
 			if first == nil {
 				first, firstCounts = atEnd, fmtCounts(rep)
@@ -131,10 +127,10 @@ func TestFindingsKept(t *testing.T) {
 				continue
 			}
 			if !slices.Equal(atEnd, first) {
-				t.Errorf("%s, %s: findings\n%s\nwith records\n%s", filepath.Base(file), tc.name, strings.Join(atEnd, "\n"), strings.Join(first, "\n"))
+				t.Errorf("%s, %s: findings\n%s\nwith records\n%s", filepath.Base(file[0]), tc.name, strings.Join(atEnd, "\n"), strings.Join(first, "\n"))
 			}
 			if c := fmtCounts(rep); c != firstCounts {
-				t.Errorf("%s, %s: counts %s, with records %s", filepath.Base(file), tc.name, c, firstCounts)
+				t.Errorf("%s, %s: counts %s, with records %s", filepath.Base(file[0]), tc.name, c, firstCounts)
 			}
 		}
 	}

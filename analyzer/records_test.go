@@ -19,17 +19,13 @@ import (
 // that every capture goes to disk in runs, hands them out in the order of the report
 // of a Stream that keeps them.
 func TestSpillSameOrder(t *testing.T) {
-	files, err := filepath.Glob("../testdata/pcaps/*.pcap")
-	if err != nil || len(files) == 0 {
-		t.Fatal("no captures")
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
+	for _, file := range committedCaptures(t) {
+		t.Run(filepath.Base(file[0]), func(t *testing.T) {
 			want := report(t, file, true, 0)
 			for _, opt := range []spill.Options{{}, {MaxRecords: 3}, {MaxRecords: 1, MaxRuns: 2}} {
 				st := NewStream(Config{}, true)
 				st.Spill(jsonEncoder, opt)
-				tr := reassembly.NewTracker(reassembly.Config{Done: func(inc *reassembly.Incarnation) {
+				tr := reassembly.NewTracker(reassembly.Config{KeepCounts: true, Done: func(inc *reassembly.Incarnation) {
 					fs := st.Add(inc)
 					for i := range fs {
 						if fs[i].Kind == "" {
@@ -37,7 +33,7 @@ func TestSpillSameOrder(t *testing.T) {
 						}
 					}
 				}})
-				feedFile(t, file, tr)
+				feedFiles(t, file, tr)
 				got := st.Report()
 				if got.Total != want.Total || len(got.Findings) != 0 || len(got.Connections) != 0 || got.Records == nil {
 					t.Fatalf("spilling report: total %d (want %d), %d findings and %d connections in memory, records %v",
@@ -146,16 +142,12 @@ func readRecords(t *testing.T, r *Records) (findings, conns [][]byte) {
 // Merge the records, in the same order, that the Merge of Streams keeping them in
 // memory gives; in memory and in runs on disk.
 func TestMergeSpilledSameOrder(t *testing.T) {
-	files, err := filepath.Glob("../testdata/pcaps/*.pcap")
-	if err != nil || len(files) == 0 {
-		t.Fatal("no captures")
-	}
-	for _, file := range files {
+	for _, file := range committedCaptures(t) {
 		for _, n := range []int{1, 2, 3, 7} {
 			for _, opt := range []spill.Options{{}, {MaxRecords: 3}, {MaxRecords: 1, MaxRuns: 2}} {
 				want := Merge(shardedReports(t, file, n, nil, opt))
 				got := Merge(shardedReports(t, file, n, &jsonEncoder, opt))
-				name := fmt.Sprintf("%s, %d streams, bound %+v", filepath.Base(file), n, opt)
+				name := fmt.Sprintf("%s, %d streams, bound %+v", filepath.Base(file[0]), n, opt)
 				if got.Records == nil || len(got.Findings) != 0 || len(got.Connections) != 0 {
 					t.Fatalf("%s: records %v, %d findings and %d connections in memory", name, got.Records, len(got.Findings), len(got.Connections))
 				}
@@ -177,7 +169,7 @@ func TestMergeSpilledSameOrder(t *testing.T) {
 // shardedReports: the Reports of n Streams, each fed by a streaming tracker of its
 // share of file's 4-tuples (reassembly.Shard); spilling with enc into a sort bounded by
 // opt.Share(n) when enc is not nil.
-func shardedReports(t *testing.T, file string, n int, enc *Encoder, opt spill.Options) []Report {
+func shardedReports(t *testing.T, file []string, n int, enc *Encoder, opt spill.Options) []Report {
 	t.Helper()
 	streams := make([]*Stream, n)
 	trackers := make([]*reassembly.Tracker, n)
@@ -189,7 +181,7 @@ func shardedReports(t *testing.T, file string, n int, enc *Encoder, opt spill.Op
 		streams[i] = st
 		trackers[i] = reassembly.NewTracker(reassembly.Config{KeepCounts: true, Done: func(inc *reassembly.Incarnation) { st.Add(inc) }})
 	}
-	end := eachSegment(t, file, func(seg *capture.Segment) { trackers[reassembly.Shard(seg, n)].Add(seg) })
+	end := eachSegmentOf(t, file, func(seg *capture.Segment) { trackers[reassembly.Shard(seg, n)].Add(seg) })
 	reps := make([]Report, n)
 	for i, tr := range trackers {
 		tr.Finish(end)
