@@ -18,8 +18,11 @@ func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int6
 	if !tw.Held() || tx.At <= tw.Since || tx.At >= tw.Until || tx.Frame == tw.Start.Frame {
 		return false
 	}
-	if tw.Holder[r] && !tw.Holder[r.Peer()] {
-		return false // the holder's own segments (its ACKs of retransmitted FINs) reach nobody in TIME_WAIT
+	if tw.Holder[r] && !tw.Holder[r.Peer()] && s.Flags&capture.SYN == 0 {
+		// The holder's own segments (its ACKs of retransmitted FINs) reach nobody
+		// in TIME_WAIT. A copy of its SYN is an old duplicate on the 4-tuple
+		// (route kept it in its connection): a late segment.
+		return false
 	}
 	h := &inc.Half[r]
 	switch {

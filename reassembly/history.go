@@ -27,6 +27,10 @@ package reassembly
 //	O  a segment out of the window: its ACK acknowledges
 //	   nothing of this incarnation and it fits no earlier
 //	   one (counted, never taken as data)                   finack
+//	E  a segment the client in SYN-SENT could not take
+//	   (a FIN, or an RST with a wrong timestamp echo,
+//	   before any SYN-ACK: injected); the client's RST
+//	   answering it is an R                                 finack
 type History struct {
 	buf  [32]byte
 	n    uint8
@@ -51,6 +55,7 @@ const (
 	HistLate     = 'J'
 	HistRSTInTW  = 'K'
 	HistOutOfWin = 'O'
+	HistInjected = 'E'
 )
 
 // mark records letter c for role r if it is the first of its kind in that direction.

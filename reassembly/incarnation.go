@@ -83,6 +83,9 @@ type Half struct {
 	SynEnd     uint32
 	SynAck     uint32
 	SynAckSeen bool
+	// SynTSval: the TSval of the first SYN with the current ISN (0: none). A
+	// segment answering the attempt must echo a TSval between it and the latest.
+	SynTSval uint32
 
 	// recent remembers the last segments from this end, to recognise a segment
 	// captured twice (span-port or multi-interface duplicates, the second copy
@@ -248,6 +251,30 @@ type Reuse struct {
 	IPv6                           bool
 }
 
+// PrevState is what the previous incarnation of a 4-tuple still held when a new one
+// started.
+type PrevState uint8
+
+const (
+	PrevNone     PrevState = iota // nothing: no previous one, or it was over
+	PrevTimeWait                  // an end of it was in TIME_WAIT (see Reuse)
+	PrevHalfOpen                  // a half-open attempt: SYN-ACK sent, handshake never completed
+	PrevOpen                      // an open connection
+)
+
+// String names the state as reports do.
+func (p PrevState) String() string {
+	switch p {
+	case PrevTimeWait:
+		return "time_wait"
+	case PrevHalfOpen:
+		return "half_open"
+	case PrevOpen:
+		return "open"
+	}
+	return "none"
+}
+
 // Incarnation is one connection on a 4-tuple.
 type Incarnation struct {
 	Key   FlowKey
@@ -263,6 +290,13 @@ type Incarnation struct {
 	EndAt       int64 // capture time at which it stopped collecting (replacement SYN or capture end)
 	Refusal     Refusal
 	Reuse       *Reuse
+	// Before: what the previous incarnation still held on the 4-tuple when this one
+	// started (a SYN can be refused only by something held).
+	Before PrevState
+	// Injected: segments that reached the client in SYN-SENT before any SYN-ACK and
+	// that it could not take as this connection's (see injectedKind), and the RSTs
+	// the client answered them with. They end nothing: the attempt went on.
+	Injected Events
 	// SynISNChanged counts SYNs of the same attempt that carried a new ISN with no
 	// answer in between (some stacks pick a new ISN per retry): not a reuse.
 	SynISNChanged uint32
@@ -450,6 +484,9 @@ type Events struct {
 	Count uint64
 	List  []Event // the first maxEvents
 }
+
+// last is the latest event kept (the list must not be empty).
+func (e *Events) last() Event { return e.List[len(e.List)-1] }
 
 func (e *Events) add(ev Event) {
 	e.Count++

@@ -216,6 +216,7 @@ func (p *packer) half(h, peer *Half, recent bool) {
 	g.u(uint64(h.RstCount))
 	g.u(uint64(h.RstOutOfWindow))
 	g.u(uint64(h.OutOfWindow))
+	g.z32(h.SynTSval, h.LastTSval)
 	if recent { // else dropped (zeros cost nothing at a group's end): see pack
 		for i := range h.recent.sig {
 			g.u(uint64(h.recent.sig[i]))
@@ -368,6 +369,9 @@ func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []
 	g.u(uint64(inc.RstInTimeWaitFrom))
 	g.t(inc.TimeWaitLeft)
 	g.u(inc.refusals)
+	g.u(uint64(inc.Before))
+	g.u(inc.Injected.Count)
+	g.u(uint64(len(inc.Injected.List)))
 	p.flush(g)
 	if rawC {
 		p.endpoint(c.Endpoint)
@@ -379,6 +383,7 @@ func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []
 	p.half(s, c, recent)
 	p.events(&inc.Stale)
 	p.events(&inc.Late)
+	p.events(&inc.Injected)
 	p.b = append(p.b, inc.History.buf[:min(int(inc.History.n), len(inc.History.buf))]...)
 	if inc.Reuse != nil {
 		p.reuse(inc.Reuse)
@@ -567,6 +572,7 @@ func (d *unpacker) half(h, peer *Half) {
 	h.RstCount = g.u32()
 	h.RstOutOfWindow = g.u32()
 	h.OutOfWindow = g.u32()
+	h.SynTSval = g.z32(h.LastTSval)
 	for i := range h.recent.sig { // zeros when left out
 		h.recent.sig[i] = g.u32()
 		h.recent.at[i] = g.at()
@@ -706,6 +712,9 @@ func unpackInto(inc *Incarnation, k FlowKey, b []byte, fins *finPool) {
 	inc.RstInTimeWaitFrom = g.role()
 	inc.TimeWaitLeft = g.t()
 	inc.refusals = g.u()
+	inc.Before = PrevState(g.u())
+	inc.Injected.Count = g.u()
+	nInjected := int(g.u())
 
 	lo, hi := k.Endpoints()
 	c.Endpoint, s.Endpoint = hi, lo
@@ -722,6 +731,7 @@ func unpackInto(inc *Incarnation, k FlowKey, b []byte, fins *finPool) {
 	d.half(s, c)
 	d.events(&inc.Stale, nStale)
 	d.events(&inc.Late, nLate)
+	d.events(&inc.Injected, nInjected)
 	copy(hs.buf[:], d.bytes(min(int(hs.n), len(hs.buf))))
 	if reused {
 		inc.Reuse = d.reuse()

@@ -15,6 +15,11 @@ type Config struct {
 	// RFC1337: the hosts ignore RSTs in TIME_WAIT (RFC 1337) instead of ending it
 	// (Linux's default, tcp_rfc1337=0).
 	RFC1337 bool
+	// SynGiveUp is how long a client keeps retrying an unanswered SYN before its
+	// connect fails (Linux: about 127 s with tcp_syn_retries=6; BSD: 75 s). A SYN
+	// with a new ISN that long after an attempt's first SYN is a new connection;
+	// sooner, a retry of the same attempt. 0: DefaultSynGiveUp.
+	SynGiveUp time.Duration
 
 	// Done, when set, makes the tracker stream: it hands each incarnation to Done
 	// once nothing can change it any more (see Sweep) and forgets it, so memory
@@ -57,6 +62,11 @@ type Config struct {
 
 // DefaultTimeWait is Linux's TCP_TIMEWAIT_LEN.
 const DefaultTimeWait = 60 * time.Second
+
+// DefaultSynGiveUp is when Linux gives up an unanswered connect with its default
+// tcp_syn_retries=6: SYNs at 0, 1, 3, 7, 15, 31 and 63 s, the last timer firing at
+// 127 s.
+const DefaultSynGiveUp = 127 * time.Second
 
 // flow is the per-4-tuple entry: the current incarnation and the one before it (kept
 // while it may still receive late or stale segments).
@@ -115,6 +125,7 @@ func recordBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 type Tracker struct {
 	cfg       Config
 	twLen     int64
+	synGiveUp int64
 	flows     flowTable
 	all       []*Incarnation // when not streaming
 	nextSweep int64
@@ -188,7 +199,10 @@ func NewTracker(cfg Config) *Tracker {
 	if cfg.TimeWait <= 0 {
 		cfg.TimeWait = DefaultTimeWait
 	}
-	t := &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), countsGen: countsGeneration, packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery, coldAbove: coldAbove}
+	if cfg.SynGiveUp <= 0 {
+		cfg.SynGiveUp = DefaultSynGiveUp
+	}
+	t := &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), synGiveUp: int64(cfg.SynGiveUp), countsGen: countsGeneration, packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery, coldAbove: coldAbove}
 	t.cold = coldStore{dir: cfg.TempDir, segSize: coldSegment, window: coldWindow}
 	if t.cold.dir == "" {
 		t.cold.dir = os.TempDir()
@@ -308,8 +322,12 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 			}
 		}
 	}
-	inc := t.route(f, s, at)
+	inc, earlier := t.route(f, s, at)
 	tx := Tx{Frame: s.Frame, At: at}
+	if earlier {
+		inc.addStale(s, tx, t.cur(f).Index) // a SYN or SYN-ACK of an earlier incarnation (route)
+		return
+	}
 	if f.prev != 0 && inc == t.cur(f) && s.Flags&capture.SYN == 0 {
 		if p := t.staleFor(f, inc, s, at); p != nil {
 			p.addStale(s, tx, inc.Index)
@@ -413,30 +431,39 @@ func (p *finPool) put(l []FinTx) {
 }
 
 // route picks the incarnation a segment belongs to, starting a new one when the
-// segment opens a new connection on the 4-tuple.
-func (t *Tracker) route(f *flow, s *capture.Segment, at int64) *Incarnation {
+// segment opens a new connection on the 4-tuple. earlier: the segment is a SYN or
+// SYN-ACK of an earlier incarnation still held, arriving after the current one
+// started (a stale segment: AddKeyed records it there).
+func (t *Tracker) route(f *flow, s *capture.Segment, at int64) (inc *Incarnation, earlier bool) {
 	cur := t.cur(f)
 	if cur == nil {
-		return t.start(f, s, at, nil)
+		return t.start(f, s, at, nil), false
 	}
 	if s.Flags&capture.SYN != 0 {
-		if cur.continuesWith(s) {
-			return cur
+		if cur.continuesWith(s, at, t.synGiveUp) {
+			return cur, false
 		}
-		return t.start(f, s, at, cur)
+		for p := t.prev(f); p != nil; p = p.older {
+			if !t.prevOver(p, at) && p.ownsSyn(s) {
+				return p, true
+			}
+		}
+		return t.start(f, s, at, cur), false
 	}
 	if cur.closedLongBefore(at, t.twLen) && !cur.retransmitsFin(s) {
 		// A segment long after the close and its TIME_WAIT: a connection picked up
 		// mid-stream on a 4-tuple that was free again.
-		return t.start(f, s, at, cur)
+		return t.start(f, s, at, cur), false
 	}
-	return cur
+	return cur, false
 }
 
-// continuesWith reports whether a segment with SYN set belongs to this incarnation:
-// a retransmitted SYN or SYN-ACK, the SYN-ACK answering its SYN, or another SYN of an
-// attempt that got no answer yet.
-func (inc *Incarnation) continuesWith(s *capture.Segment) bool {
+// continuesWith reports whether a segment with SYN set, at time at, belongs to this
+// incarnation: a retransmitted SYN or SYN-ACK, the SYN-ACK answering its SYN, another
+// SYN of an attempt that got no answer yet and was not given up (giveUp: how long a
+// client retries), the other end's SYN of a simultaneous open, or a late copy of the
+// SYN the connection began with.
+func (inc *Incarnation) continuesWith(s *capture.Segment, at, giveUp int64) bool {
 	r := inc.RoleOf(s.Src)
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
 	if h.SynCount > 0 && s.Seq == h.ISN {
@@ -445,13 +472,24 @@ func (inc *Incarnation) continuesWith(s *capture.Segment) bool {
 		return true
 	}
 	if s.Flags&capture.ACK == 0 {
-		if r == Client && h.SynCount == 0 && h.Packets == 0 && p.SynAckSeen && s.Seq+1 == p.SynAck {
-			// The SYN that the SYN-ACK already seen answers (captured out of order).
+		if r == Client && p.SynAckSeen && s.Seq+1 == p.SynAck {
+			// The SYN that the SYN-ACK already seen answers: captured out of order,
+			// or a late copy of it after the connection went on (an old duplicate
+			// of this connection, not a new one).
 			return true
 		}
+		attempt := at-inc.First.At <= giveUp
+		if r == Server {
+			// Simultaneous open (RFC 9293 Figure 8): the other end's SYN crosses
+			// the client's, while the client has sent nothing but SYNs and this
+			// end nothing at all: one connection, both ends opening it.
+			return attempt && inc.RolesKnown && h.Packets == 0 && p.SynCount > 0 && p.Packets == uint64(p.SynCount)
+		}
 		// A new ISN on a bare SYN continues the attempt only while nothing has come
-		// back and nothing else was sent: a retry, not a new connection.
-		return r == Client && h.SynCount > 0 && p.Packets == 0 && h.Packets == uint64(h.SynCount)
+		// back, nothing else was sent and the client has not given up yet: a
+		// retry, not a new connection. Past the give-up time the attempt failed,
+		// and a SYN is a new connect.
+		return attempt && h.SynCount > 0 && p.Packets == 0 && h.Packets == uint64(h.SynCount)
 	}
 	if h.FinSeen() {
 		return false
@@ -464,6 +502,23 @@ func (inc *Incarnation) continuesWith(s *capture.Segment) bool {
 	// The client's SYN was not captured: the same acknowledgement as this end's
 	// earlier SYN-ACK answers the same SYN.
 	return p.SynCount == 0 && h.SynAckSeen && s.Ack == h.SynAck
+}
+
+// ownsSyn reports whether a segment with SYN set that does not continue the current
+// incarnation is one of this (earlier) incarnation's: a copy of its sender's SYN
+// (the same ISN), or a SYN-ACK answering its client's SYN (a server in SYN-RECEIVED
+// repeating its SYN-ACK after the client moved on to a new attempt). A stale
+// segment of this incarnation, not a new connection.
+func (inc *Incarnation) ownsSyn(s *capture.Segment) bool {
+	r := inc.RoleOf(s.Src)
+	h, p := &inc.Half[r], &inc.Half[r.Peer()]
+	if h.SynCount > 0 && s.Seq == h.ISN {
+		return true
+	}
+	if s.Flags&capture.ACK == 0 {
+		return r == Client && p.SynAckSeen && s.Seq+1 == p.SynAck
+	}
+	return !h.FinSeen() && acksSyn(p, s.Ack)
 }
 
 // closed reports whether the incarnation has ended on the wire (both FINs, or an RST)
@@ -557,6 +612,7 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 				inc.Reuse = newReuse(prev, s, at, tw)
 			}
 		}
+		inc.Before = prev.stateAt(at, inc.Reuse != nil, t.synGiveUp)
 	}
 	// The current incarnation (prev; none when prev is nil, see route) becomes the
 	// newest earlier one, ahead of those still held for their stale segments
@@ -581,6 +637,27 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 	return inc
 }
 
+// stateAt says what an incarnation still held on the 4-tuple at time at, when a new
+// one replaced it: TIME_WAIT (inTimeWait: the new SYN came within it), a half-open
+// attempt (the server answered the SYN, the client never completed the handshake,
+// and the server is still within the time a stack retries its SYN-ACK), an open
+// connection, or nothing (closed, or an attempt nobody answered).
+func (inc *Incarnation) stateAt(at int64, inTimeWait bool, giveUp int64) PrevState {
+	c, sv := &inc.Half[Client], &inc.Half[Server]
+	switch _, closed := inc.closed(); {
+	case inTimeWait:
+		return PrevTimeWait
+	case closed:
+		return PrevNone
+	case inc.RolesKnown && c.SynCount > 0 && c.Packets == uint64(c.SynCount):
+		if sv.SynCount > 0 && at-inc.Last.At <= giveUp {
+			return PrevHalfOpen
+		}
+		return PrevNone // unanswered, or answered long ago: nothing holds it
+	}
+	return PrevOpen
+}
+
 func newReuse(prev *Incarnation, s *capture.Segment, at int64, tw TimeWait) *Reuse {
 	sender := prev.RoleOf(s.Src)
 	old, peer := &prev.Half[sender], &prev.Half[sender.Peer()]
@@ -601,6 +678,9 @@ func newReuse(prev *Incarnation, s *capture.Segment, at int64, tw TimeWait) *Reu
 func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finPool) {
 	r := inc.RoleOf(s.Src)
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
+	if inc.injected(r, s, tx) {
+		return
+	}
 	sig := segSig(s)
 	dup := h.recent.copyOf(sig, tx.At)
 	inTimeWait := false
@@ -629,6 +709,12 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 		} else {
 			inc.History.mark(r, HistRST)
 		}
+		return
+	}
+	if s.Flags&(capture.SYN|capture.ACK) == capture.SYN && r == Client && h.SynCount == 0 && h.Packets > 1 && p.SynAckSeen && s.Seq+1 == p.SynAck {
+		// A late copy of the SYN this connection began with (not captured then):
+		// an old duplicate, not this end's SYN (afterClose counted it if it came
+		// in TIME_WAIT).
 		return
 	}
 	if s.Flags&capture.SYN != 0 && s.Flags&(capture.FIN|capture.RST) != 0 {
@@ -692,7 +778,7 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 			inc.Refusal.Retry = tx
 		}
 		if h.SynCount == 0 || s.Seq != h.ISN {
-			h.ISN, h.Syn, h.SynEnd = s.Seq, tx, s.SeqEnd()
+			h.ISN, h.Syn, h.SynEnd, h.SynTSval = s.Seq, tx, s.SeqEnd(), s.TSval
 		}
 		h.SynCount++
 	}

@@ -153,7 +153,7 @@ func TestFinAckAcrossWrap(t *testing.T) {
 
 // TestDuplicatesAndRefusals: a segment captured twice (same numbers, IP ID and
 // TSval within 2 ms) is not a FIN retransmission; an ACK that does not acknowledge
-// the SYN is a TIME_WAIT refusal only on a 4-tuple used before in the capture.
+// the SYN is a refusal only when an earlier incarnation still held the 4-tuple.
 func TestDuplicatesAndRefusals(t *testing.T) {
 	ms := time.Millisecond
 	tr := NewTracker(Config{})
