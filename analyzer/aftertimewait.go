@@ -38,7 +38,7 @@ func (a *analysis) afterClose(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		since := ev.List[0].Since // the TIME_WAIT start the tracker judged it against
 		f := a.eventsFinding(LateInTimeWait, inc, ev, since)
 		first := ev.List[0]
-		m := appendf(a.msg[:0], "%d segment(s) other than a FIN retransmission reached the %s in TIME_WAIT; the first (frame %d, ",
+		m := appendf(a.msg[:0], "%d segment(s) other than a FIN retransmission reached the 4-tuple while the %s held it in TIME_WAIT; the first (frame %d, ",
 			num(ev.Count), str(holderName(tw)), num(first.Frame))
 		m = appendEvent(m, first)
 		m = appendf(m, " from the %s) %s after TIME_WAIT began", str(first.From.String()), dur(first.At-since))
@@ -71,15 +71,20 @@ func during(inc *reassembly.Incarnation, ev reassembly.Event) int {
 	return int(ev.During)
 }
 
-// reuseRefused reports a SYN that the TIME_WAIT holder answered with an ACK of the old
-// connection, and the connect delay it cost.
+// reuseRefused reports a SYN that the TIME_WAIT holder (reuse_refused), or a
+// half-open or open earlier connection (syn_refused), answered with an ACK of the
+// old connection, and the connect delay it cost.
 func (a *analysis) reuseRefused(inc *reassembly.Incarnation) {
 	ref := inc.Refusal
 	if !ref.Ack.Seen() {
 		return
 	}
 	c, srv := &inc.Half[reassembly.Client], &inc.Half[reassembly.Server]
-	f := a.finding(ReuseRefused, inc, ref.Ack.At)
+	kind := ReuseRefused
+	if inc.Reuse == nil {
+		kind = SynRefused
+	}
+	f := a.finding(kind, inc, ref.Ack.At)
 	frames := append(make([]uint64, 0, 5), c.Syn.Frame, ref.Ack.Frame) // on the stack
 	for _, t := range [3]reassembly.Tx{ref.Rst, ref.Retry, srv.Syn} {
 		if t.Seen() {
@@ -88,7 +93,7 @@ func (a *analysis) reuseRefused(inc *reassembly.Incarnation) {
 	}
 	f.Frames = a.ar.u64s.clone(frames)
 	f.Sender = "server"
-	m := appendf(a.msg[:0], "the %s answered the SYN (frame %d) with an ACK of the old connection (frame %d, ack %d)", str(holderOfRefusal(inc)), num(c.Syn.Frame), num(ref.Ack.Frame), num(ref.AckNum))
+	m := appendf(a.msg[:0], "the %s answered the SYN (frame %d) with an ACK of %s (frame %d, ack %d)", str(holderOfRefusal(inc)), num(c.Syn.Frame), str(refusedBy(inc)), num(ref.Ack.Frame), num(ref.AckNum))
 	if ref.Rst.Seen() {
 		m = appendf(m, "; the client reset it (frame %d)", num(ref.Rst.Frame))
 	}
@@ -114,6 +119,52 @@ func holderOfRefusal(inc *reassembly.Incarnation) string {
 		return "TIME_WAIT holder"
 	}
 	return "server"
+}
+
+// refusedBy names what the refusing ACK belongs to.
+func refusedBy(inc *reassembly.Incarnation) string {
+	switch inc.Before {
+	case reassembly.PrevHalfOpen:
+		return "the earlier attempt it still held half-open (its SYN-ACK sent, the handshake never completed; no TIME_WAIT involved)"
+	case reassembly.PrevOpen:
+		return "the earlier connection it still held open (no TIME_WAIT involved)"
+	}
+	return "the old connection"
+}
+
+// injected reports segments the client rejected in SYN-SENT before any SYN-ACK
+// (reassembly's Incarnation.Injected): what they were, and that the attempt went on.
+func (a *analysis) injected(inc *reassembly.Incarnation) {
+	ev := &inc.Injected
+	if ev.Count == 0 {
+		return
+	}
+	first := ev.List[0]
+	f := a.eventsFinding(InjectedBeforeHandshake, inc, ev, inc.Half[reassembly.Client].Syn.At)
+	m := appendf(a.msg[:0], "%d segment(s) reached the client in SYN-SENT before any SYN-ACK and were not this connection's; the first ", num(ev.Count))
+	m = appendEvent(m, first)
+	m = appendf(m, " from the %s (frame %d) %s after the SYN", str(first.From.String()), num(first.Frame), dur(first.At-inc.Half[reassembly.Client].Syn.At))
+	switch {
+	case first.Flags&uint8(capture.RST) != 0:
+		m = append(m, ": an RST echoing a timestamp the client never sent, which it drops (Linux: PAWSActiveRejected)"...)
+	default:
+		m = append(m, ": a segment without SYN cannot move a client in SYN-SENT (RFC 9293 §3.10.7.3)"...)
+	}
+	for _, e := range ev.List[1:] {
+		if e.From == reassembly.Client {
+			m = appendf(m, "; the client rejected it with an RST (frame %d)", num(e.Frame))
+			break
+		}
+	}
+	if srv := &inc.Half[reassembly.Server]; srv.SynCount > 0 {
+		m = appendf(m, "; the attempt went on at the same ISN and the server's SYN-ACK came %s after the SYN (frame %d)", dur(srv.Syn.At-inc.Half[reassembly.Client].Syn.At), num(srv.Syn.Frame))
+	} else {
+		m = append(m, "; no SYN-ACK followed"...)
+	}
+	m = append(m, ": injected by a middlebox or an attacker, or strayed from another connection; neither a FIN nor an RST of this one"...)
+	a.msg = m
+	f.Message = a.ar.string(m)
+	a.add(f)
 }
 
 func holderName(tw reassembly.TimeWait) string {

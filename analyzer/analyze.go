@@ -118,6 +118,7 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	a.reuse(inc)
 	a.reuseRefused(inc)
 	a.afterClose(inc, tw)
+	a.injected(inc)
 	var c Connection
 	if a.record {
 		c = a.connection(inc, tw)

@@ -29,13 +29,20 @@ const (
 	FinRetransmit   Kind = "fin_retransmit"
 	ReuseIn2MSL     Kind = "reuse_in_2msl"
 	ReuseRefused    Kind = "reuse_refused"
-	StaleSegment    Kind = "stale_segment"
-	LateInTimeWait  Kind = "late_segment_in_time_wait"
-	RstInTimeWait   Kind = "rst_in_time_wait"
+	// SynRefused: a SYN answered by an ACK of an earlier connection on the 4-tuple
+	// that was still half-open or open (no TIME_WAIT involved).
+	SynRefused Kind = "syn_refused"
+	// InjectedBeforeHandshake: segments that reached the client in SYN-SENT before
+	// any SYN-ACK and that it rejected (a FIN, an RST echoing a timestamp it never
+	// sent), the attempt going on.
+	InjectedBeforeHandshake Kind = "injected_before_handshake"
+	StaleSegment            Kind = "stale_segment"
+	LateInTimeWait          Kind = "late_segment_in_time_wait"
+	RstInTimeWait           Kind = "rst_in_time_wait"
 )
 
 // Kinds lists every finding kind in report order.
-var Kinds = []Kind{MissingFinalAck, FirstFinUnacked, FinRetransmit, ReuseIn2MSL, ReuseRefused, StaleSegment, LateInTimeWait, RstInTimeWait}
+var Kinds = []Kind{MissingFinalAck, FirstFinUnacked, FinRetransmit, ReuseIn2MSL, ReuseRefused, SynRefused, StaleSegment, LateInTimeWait, RstInTimeWait, InjectedBeforeHandshake}
 
 // Outcomes of missing_final_ack and first_fin_unacked.
 const (

@@ -434,7 +434,7 @@ func newLiveRun(o liveConfig, src liveSource, stdout, stderr io.Writer, m *liveM
 	r.stream = analyzer.NewStream(r.cfg, false)
 	r.endStream = analyzer.NewStream(r.cfg, true)
 	r.tr = reassembly.NewTracker(reassembly.Config{
-		TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait,
+		TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait, SynGiveUp: o.view.profile.SynGiveUp,
 		Done: r.done, IdleTimeout: o.idleTimeout, MaxConnections: o.maxConns, Touched: true,
 	})
 	r.lastLine = r.start

@@ -350,7 +350,7 @@ func readCapture(o options) (doc document, rep analyzer.Report, err error) {
 		return document{}, analyzer.Report{}, err
 	}
 	defer r.Close()
-	cfg := reassembly.Config{TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait}
+	cfg := reassembly.Config{TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait, SynGiveUp: o.view.profile.SynGiveUp}
 	acfg := analyzer.Config{TimeWait: o.timeWait}
 	if o.view.states {
 		// The views need every incarnation at the end: one tracker that keeps them.
