@@ -93,7 +93,12 @@ func (a *analysis) reuseRefused(inc *reassembly.Incarnation) {
 	}
 	f.Frames = a.ar.u64s.clone(frames)
 	f.Sender = "server"
-	m := appendf(a.msg[:0], "the %s answered the SYN (frame %d) with an ACK of %s (frame %d, ack %d)", str(holderOfRefusal(inc)), num(c.Syn.Frame), str(refusedBy(inc)), num(ref.Ack.Frame), num(ref.AckNum))
+	var m []byte
+	if kind == SynRefused {
+		m = appendf(a.msg[:0], "the server, still holding %s, answered the SYN (frame %d) with an ACK of it (frame %d, ack %d)", str(refusedBy(inc)), num(c.Syn.Frame), num(ref.Ack.Frame), num(ref.AckNum))
+	} else {
+		m = appendf(a.msg[:0], "the TIME_WAIT holder answered the SYN (frame %d) with an ACK of the old connection (frame %d, ack %d)", num(c.Syn.Frame), num(ref.Ack.Frame), num(ref.AckNum))
+	}
 	if ref.Rst.Seen() {
 		m = appendf(m, "; the client reset it (frame %d)", num(ref.Rst.Frame))
 	}
@@ -114,22 +119,12 @@ func (a *analysis) reuseRefused(inc *reassembly.Incarnation) {
 	a.add(f)
 }
 
-func holderOfRefusal(inc *reassembly.Incarnation) string {
-	if inc.Reuse != nil {
-		return "TIME_WAIT holder"
-	}
-	return "server"
-}
-
-// refusedBy names what the refusing ACK belongs to.
+// refusedBy names what held the 4-tuple when a SYN was refused without TIME_WAIT.
 func refusedBy(inc *reassembly.Incarnation) string {
-	switch inc.Before {
-	case reassembly.PrevHalfOpen:
-		return "the earlier attempt it still held half-open (its SYN-ACK sent, the handshake never completed; no TIME_WAIT involved)"
-	case reassembly.PrevOpen:
-		return "the earlier connection it still held open (no TIME_WAIT involved)"
+	if inc.Before == reassembly.PrevHalfOpen {
+		return "the earlier attempt half-open (its SYN-ACK sent, the handshake never completed: no TIME_WAIT involved)"
 	}
-	return "the old connection"
+	return "the earlier connection open (no TIME_WAIT involved)"
 }
 
 // injected reports segments the client rejected in SYN-SENT before any SYN-ACK

@@ -315,7 +315,8 @@ func genReuseTSBackwards() []Packet {
 }
 
 // AllFiles returns every generated capture: the format and link-type files (Files),
-// the teardown scenarios (TeardownFiles) and the hostile traffic (HostileFiles).
+// the teardown scenarios (TeardownFiles), the hostile traffic (HostileFiles) and the
+// handshake scenarios (HandshakeFiles).
 func AllFiles() ([]File, error) {
 	files, err := Files()
 	if err != nil {
@@ -329,5 +330,9 @@ func AllFiles() ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(append(files, more...), hostile...), nil
+	handshake, err := HandshakeFiles()
+	if err != nil {
+		return nil, err
+	}
+	return append(append(append(files, more...), hostile...), handshake...), nil
 }

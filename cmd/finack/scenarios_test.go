@@ -79,6 +79,12 @@ var scenarios = []scenario{
 	{"gen-simultaneous-unacked.pcap", "unfinished/both/server",
 		"missing_final_ack/unresolved fin_retransmit/fin_or_ack_lost"},
 	{"gen-loopback-fin-copies.pcap", "four_way/client/client", "fin_retransmit/resent_early"},
+	// Connection identity at the handshake (handshake_test.go checks the frames).
+	{"gen-late-syn-copy.pcap", "four_way/client/client four_way/client/client", "late_segment_in_time_wait late_segment_in_time_wait"},
+	{"gen-syn-into-half-open.pcap", "four_way/client/client none/none/none", "stale_segment syn_refused/accepted"},
+	{"gen-syn-retries-gave-up.pcap", "four_way/client/client four_way/client/client none/none/none", ""},
+	{"gen-simultaneous-open.pcap", "four_way/client/client", ""},
+	{"gen-injected-before-synack.pcap", "four_way/client/client four_way/client/client", "injected_before_handshake injected_before_handshake"},
 	{"gen-ethernet-vlan-qinq.pcap", "four_way/client/client four_way/client/client four_way/client/client", "missing_final_ack/recovered+ack_lost_after_tap fin_retransmit/spurious"},
 	// Hostile traffic around the real connections of synth.RealConnections (a lost
 	// final ACK, a clean close); the SYN flood and RST scan are in hostile_test.go.
