@@ -28,7 +28,7 @@ type viewOptions struct {
 func addViewFlags(fs *flag.FlagSet, v *viewOptions) {
 	fs.BoolVar(&v.states, "states", false, "print each host's socket states (as netstat names them) and the TIME_WAIT accounting")
 	fs.StringVar(&v.at, "at", "", "with --states: the states at `TIME` (RFC 3339, or an offset from the first packet such as +30s; default: the end of the capture)")
-	fs.StringVar(&v.osName, "os", "linux", "TIME_WAIT rules of the hosts: `OS` linux, freebsd, macos, windows or rfc (--time-wait still overrides the length)")
+	fs.StringVar(&v.osName, "os", "linux", "TIME_WAIT and SYN-retry rules of the hosts: `OS` linux, freebsd, macos, windows or rfc (--time-wait still overrides the length)")
 	fs.StringVar(&v.portRange, "port-range", "32768-60999", "ephemeral client port `RANGE` for the port-pressure figures (Linux default)")
 	fs.Float64Var(&v.portPressure, "port-pressure", 0.5, "flag a client address→server pair when its peak share of the port range reaches `FRACTION`")
 }
