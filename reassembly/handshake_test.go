@@ -121,14 +121,33 @@ func TestHandshakeIdentity(t *testing.T) {
 				}
 				return ""
 			}, 0}},
-		{"new ISN 155 s after the last SYN, within a longer give-up time", plain(
-			seg{'c', 0, S, 100, 0, 0}, seg{'c', 42 * sec, S, 100, 0, 0}, seg{'c', 197 * sec, S, 5000, 0, 0}),
-			want{1, nil, 240}},
-		{"new ISN with BSD's give-up time (75 s)", plain(
-			seg{'c', 0, S, 100, 0, 0}, seg{'c', 42 * sec, S, 100, 0, 0}, seg{'c', 80 * sec, S, 5000, 0, 0}),
+		{"linear SYN timeouts given up (Linux tcp_syn_linear_timeouts), a new ISN 2.5 s after the last", plain(
+			seg{'c', 0, S, 100, 0, 0}, seg{'c', 1024 * ms, S, 100, 0, 0}, seg{'c', 2048 * ms, S, 100, 0, 0},
+			seg{'c', 3072 * ms, S, 100, 0, 0}, seg{'c', 4096 * ms, S, 100, 0, 0}, seg{'c', 5120 * ms, S, 100, 0, 0},
+			seg{'c', 7620 * ms, S, 5000, 0, 0}),
+			want{2, nil, 0}},
+		{"new ISN after the next retransmission was due", plain(
+			seg{'c', 0, S, 100, 0, 0}, seg{'c', sec, S, 100, 0, 0}, seg{'c', 3 * sec, S, 100, 0, 0}, seg{'c', 10 * sec, S, 5000, 0, 0}),
+			want{2, nil, 0}},
+		{"new ISN before the next retransmission was due: a retry", plain(
+			seg{'c', 0, S, 100, 0, 0}, seg{'c', sec, S, 100, 0, 0}, seg{'c', 3 * sec, S, 100, 0, 0}, seg{'c', 6 * sec, S, 5000, 0, 0}),
+			want{1, func(incs []*Incarnation) string {
+				if c := &incs[0].Half[Client]; c.SynCount != 4 || c.ISN != 5000 {
+					return "want four SYNs, the last ISN 5000"
+				}
+				return ""
+			}, 0}},
+		{"one SYN, a new ISN 5 s later: past any first retransmission", plain(
+			seg{'c', 0, S, 100, 0, 0}, seg{'c', 5 * sec, S, 5000, 0, 0}),
+			want{2, nil, 0}},
+		{"new ISN within the backoff and Linux's give-up time", plain(
+			seg{'c', 0, S, 100, 0, 0}, seg{'c', 32 * sec, S, 100, 0, 0}, seg{'c', 64 * sec, S, 100, 0, 0}, seg{'c', 80 * sec, S, 5000, 0, 0}),
+			want{1, nil, 0}},
+		{"the same past BSD's give-up time (75 s)", plain(
+			seg{'c', 0, S, 100, 0, 0}, seg{'c', 32 * sec, S, 100, 0, 0}, seg{'c', 64 * sec, S, 100, 0, 0}, seg{'c', 80 * sec, S, 5000, 0, 0}),
 			want{2, nil, 75}},
 		{"new ISN within the attempt: a retry", plain(
-			seg{'c', 0, S, 100, 0, 0}, seg{'c', 3 * sec, S, 5000, 0, 0}, seg{'s', 3*sec + ms, SA, 7000, 5001, 0}),
+			seg{'c', 0, S, 100, 0, 0}, seg{'c', 2 * sec, S, 5000, 0, 0}, seg{'s', 2*sec + ms, SA, 7000, 5001, 0}),
 			want{1, nil, 0}},
 		{"simultaneous open: SYN, SYN, SYN-ACK, ACK", plain(
 			seg{'c', 0, S, 100, 0, 0}, seg{'s', ms, S, 900, 0, 0}, seg{'c', 2 * ms, SA, 100, 901, 0}, seg{'s', 3 * ms, A, 901, 101, 0},

@@ -86,6 +86,9 @@ type Half struct {
 	// SynTSval: the TSval of the first SYN with the current ISN (0: none). A
 	// segment answering the attempt must echo a TSval between it and the latest.
 	SynTSval uint32
+	// SynGap: the time between this end's last two SYNs (0: one or none), the
+	// interval its SYN timer had reached (Incarnation.attemptAlive).
+	SynGap int64
 
 	// recent remembers the last segments from this end, to recognise a segment
 	// captured twice (span-port or multi-interface duplicates, the second copy

@@ -478,7 +478,7 @@ func (inc *Incarnation) continuesWith(s *capture.Segment, at, giveUp int64) bool
 			// of this connection, not a new one).
 			return true
 		}
-		attempt := at-inc.First.At <= giveUp
+		attempt := inc.attemptAlive(at, giveUp)
 		if r == Server {
 			// Simultaneous open (RFC 9293 Figure 8): the other end's SYN crosses
 			// the client's, while the client has sent nothing but SYNs and this
@@ -487,8 +487,8 @@ func (inc *Incarnation) continuesWith(s *capture.Segment, at, giveUp int64) bool
 		}
 		// A new ISN on a bare SYN continues the attempt only while nothing has come
 		// back, nothing else was sent and the client has not given up yet: a
-		// retry, not a new connection. Past the give-up time the attempt failed,
-		// and a SYN is a new connect.
+		// retry, not a new connection. Once the attempt is over, a SYN is a new
+		// connect.
 		return attempt && h.SynCount > 0 && p.Packets == 0 && h.Packets == uint64(h.SynCount)
 	}
 	if h.FinSeen() {
@@ -503,6 +503,30 @@ func (inc *Incarnation) continuesWith(s *capture.Segment, at, giveUp int64) bool
 	// earlier SYN-ACK answers the same SYN.
 	return p.SynCount == 0 && h.SynAckSeen && s.Ack == h.SynAck
 }
+
+// attemptAlive reports whether the client's unanswered attempt may still be going
+// on at time at: within giveUp (the stack's connect give-up time) of its first SYN,
+// and not later after its last SYN than its next retransmission was due. A stack
+// backs off by doubling its SYN timeout at most (Linux's first ones are linear), and
+// gives up when the timeout after its last SYN runs out: so the attempt is over
+// once more than twice the last interval between its SYNs has passed since the last
+// one (firstSynRTO when only one was seen), with 10% for timer slack. SYNs lost
+// before the tap only lengthen the intervals seen.
+func (inc *Incarnation) attemptAlive(at, giveUp int64) bool {
+	c := &inc.Half[Client]
+	if at-inc.First.At > giveUp {
+		return false
+	}
+	next := int64(firstSynRTO)
+	if c.SynGap > 0 {
+		next = 2 * c.SynGap
+	}
+	return at-c.Last.At <= next+next/10
+}
+
+// firstSynRTO bounds the first SYN retransmission timeout of any stack: 1 s (RFC
+// 6298), 3 s for older ones (RFC 1122).
+const firstSynRTO = 3 * time.Second
 
 // ownsSyn reports whether a segment with SYN set that does not continue the current
 // incarnation is one of this (earlier) incarnation's: a copy of its sender's SYN
@@ -681,6 +705,7 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 	if inc.injected(r, s, tx) {
 		return
 	}
+	lastAt := h.Last.At // (before this segment)
 	sig := segSig(s)
 	dup := h.recent.copyOf(sig, tx.At)
 	inTimeWait := false
@@ -779,6 +804,9 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 		}
 		if h.SynCount == 0 || s.Seq != h.ISN {
 			h.ISN, h.Syn, h.SynEnd, h.SynTSval = s.Seq, tx, s.SeqEnd(), s.TSval
+		}
+		if h.SynCount > 0 && s.Flags&capture.ACK == 0 {
+			h.SynGap = tx.At - lastAt
 		}
 		h.SynCount++
 	}

@@ -96,10 +96,11 @@ func genSynIntoHalfOpen() []Packet {
 // genSynRetriesGaveUp: a Linux client with net.ipv4.tcp_syn_retries lowered to 3
 // sends its SYN at 0, 1, 3 and 7 s with no answer and gives up (at 15 s); 155 s
 // after its last SYN the application connects again from the same port, with a new
-// ISN, and succeeds: a new connection, past the 127 s any Linux attempt lasts. On a
-// second 4-tuple the client connects again 10 s after its first unanswered SYN,
-// within that time: taken as a retry of the same attempt (one connection), as a
-// stack that picks a new ISN per retry would send it.
+// ISN, and succeeds: a new connection (the next SYN of the attempt was due 8 s
+// after its last one at most, and no Linux attempt lasts past 127 s). On a second
+// 4-tuple a SYN with a new ISN comes 3 s after the third SYN, before the next
+// retransmission was due (4 s after it): taken as a retry of the same attempt (one
+// connection), as a stack that picks a new ISN per retry would send it.
 func genSynRetriesGaveUp() []Packet {
 	sv := ap("192.0.2.10:80")
 	a := NewConn(ap("192.0.2.1:41300"), sv, 400000, 0, at(0))
@@ -125,8 +126,8 @@ func genSynRetriesGaveUp() []Packet {
 		p.TSval = syn.TSval + uint32(d*1000)
 		qs = append(qs, p)
 	}
-	d := NewConn(c.Client, sv, 7700000, 620000, syn.Time.Add(10*time.Second))
-	d.cBase = c.cBase + 10000
+	d := NewConn(c.Client, sv, 7700000, 620000, syn.Time.Add(6*time.Second))
+	d.cBase = c.cBase + 6000
 	qs = append(qs, d.Full(200, 500, true)...)
 	return merge(ps, qs)
 }

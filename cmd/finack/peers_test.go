@@ -167,7 +167,7 @@ func TestReusedPortsMatchTshark(t *testing.T) {
 			}
 			retried := map[uint64]bool{}
 			for _, f := range rep.Findings {
-				if f.Kind == "reuse_in_2msl" && f.Outcome == "refused" {
+				if f.Kind == "reuse_in_2msl" && f.Outcome == "refused" || f.Kind == "syn_refused" {
 					for _, fr := range f.Frames {
 						retried[fr] = true
 					}
