@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestHandshakeCaptures: which connections the generated handshake captures hold
+// TestHandshakeCaptures: which connections the handshake captures hold
 // (TEARDOWN's connection identity at the handshake), named by client, incarnation,
 // first frame, packets and history, and the frames of each finding.
 func TestHandshakeCaptures(t *testing.T) {
@@ -31,6 +31,17 @@ func TestHandshakeCaptures(t *testing.T) {
 		{"gen-syn-retries-gave-up.pcap",
 			"192.0.2.1:41300#1@1/4/S 192.0.2.1:41301#1@2/14/ShADadFlfL 192.0.2.1:41300#2@19/11/ShADadFlfL",
 			""},
+		// Recorded (Linux 6.18): the request socket's ACK refusing the new-ISN SYN
+		// (frame 4) is the half-open attempt's, not a TIME_WAIT's.
+		{"syn-into-half-open.pcap",
+			"10.77.0.1:40003#1@1/2/Sh 10.77.0.1:40003#2@3/14/SxRhADadFlfL",
+			"syn_refused:3,4,5,6,7"},
+		// Recorded: six SYNs 1 s apart (linear timeouts), given up; a new ISN 2.5 s
+		// after the last: two connections.
+		{"syn-retries-exhausted.pcap",
+			"10.77.0.1:40004#1@1/6/S 10.77.0.1:40004#2@7/11/ShADadFlfL", ""},
+		// Recorded: both ends' SYNs, both SYN-ACKs, both ACKs: one connection.
+		{"simultaneous-open.pcap", "10.77.0.1:40005#1@1/16/SshHaADdFlfL", ""},
 		// SYN, SYN, SYN-ACK, ACK: one connection, the first SYN's sender the client.
 		{"gen-simultaneous-open.pcap", "192.0.2.20:50000#1@1/12/SsHaDdAFlfL", ""},
 		// The injected FIN (with the client's RST) and RST end nothing.

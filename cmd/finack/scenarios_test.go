@@ -84,6 +84,9 @@ var scenarios = []scenario{
 	{"gen-syn-into-half-open.pcap", "four_way/client/client none/none/none", "stale_segment syn_refused/accepted"},
 	{"gen-syn-retries-gave-up.pcap", "four_way/client/client four_way/client/client none/none/none", ""},
 	{"gen-simultaneous-open.pcap", "four_way/client/client", ""},
+	{"syn-into-half-open.pcap", "four_way/client/client none/none/none", "syn_refused/accepted"},
+	{"syn-retries-exhausted.pcap", "four_way/client/client none/none/none", ""},
+	{"simultaneous-open.pcap", "four_way/client/client", ""},
 	{"gen-injected-before-synack.pcap", "four_way/client/client four_way/client/client", "injected_before_handshake injected_before_handshake"},
 	{"gen-ethernet-vlan-qinq.pcap", "four_way/client/client four_way/client/client four_way/client/client", "missing_final_ack/recovered+ack_lost_after_tap fin_retransmit/spurious"},
 	// Hostile traffic around the real connections of synth.RealConnections (a lost
