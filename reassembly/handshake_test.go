@@ -104,6 +104,14 @@ func TestHandshakeIdentity(t *testing.T) {
 				}
 				return ""
 			}, 0}},
+		{"SYN-ACK answering an earlier attempt while the current one began without a SYN: its own", plain(
+			seg{'c', 0, S, 100, 0, 0}, seg{'s', ms, SA, 5000, 7777, 0}, seg{'s', 2 * ms, SA, 900, 101, 0}),
+			want{3, func(incs []*Incarnation) string {
+				if incs[0].Stale.Count != 0 {
+					return "want nothing stale in the first"
+				}
+				return ""
+			}, 0}},
 		{"ACK not acknowledging the SYN after an old close: no refusal", plain(append(closed(true),
 			seg{'c', 200 * sec, S, 5000, 0, 0}, seg{'s', 200*sec + ms, A, 901, 101, 0}, seg{'c', 200*sec + 2*ms, R, 101, 0, 0})...),
 			want{2, func(incs []*Incarnation) string {

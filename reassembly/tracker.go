@@ -443,9 +443,13 @@ func (t *Tracker) route(f *flow, s *capture.Segment, at int64) (inc *Incarnation
 		if cur.continuesWith(s, at, t.synGiveUp) {
 			return cur, false
 		}
-		for p := t.prev(f); p != nil; p = p.older {
-			if !t.prevOver(p, at) && p.ownsSyn(s) {
-				return p, true
+		// A SYN-ACK is an earlier incarnation's only when the current one's SYN is
+		// known (it does not answer that one); otherwise it may open its own.
+		if s.Flags&capture.ACK == 0 || cur.Half[Client].SynCount > 0 {
+			for p := t.prev(f); p != nil; p = p.older {
+				if !t.prevOver(p, at) && p.ownsSyn(s) {
+					return p, true
+				}
 			}
 		}
 		return t.start(f, s, at, cur), false
