@@ -87,7 +87,7 @@ func selectConnections(doc *document) (sel []int, findingsOf map[int][]int) {
 
 // collectEvidence runs the second pass over every capture with findings, writing
 // the --export file and keeping the segments --ladder draws.
-func collectEvidence(o options, results []*result) error {
+func collectEvidence(o Options, results []*result) error {
 	for _, f := range o.files {
 		if f == "-" {
 			name := "--export"
@@ -132,7 +132,7 @@ func collectEvidence(o options, results []*result) error {
 // secondPass reads the capture again and hands the packets of the selected
 // connections to the exporter and the ladder. Reading stops quietly where the first
 // pass stopped on damage: that error is already reported.
-func secondPass(o options, r *result, ev *connEvidence, ex *exporter) error {
+func secondPass(o Options, r *result, ev *connEvidence, ex *exporter) error {
 	spans := map[flowID][]span{}
 	for _, ci := range ev.conns {
 		c := &r.doc.Connections[ci]
@@ -214,7 +214,7 @@ func containsKind(ks []analyzer.Kind, k analyzer.Kind) bool {
 
 // writeEvidenceText adds to a capture's text report the --export mapping and the
 // --ladder diagrams.
-func writeEvidenceText(w io.Writer, o options, r *result) error {
+func writeEvidenceText(w io.Writer, o Options, r *result) error {
 	if r.evidence == nil {
 		return nil
 	}

@@ -8,13 +8,13 @@ import (
 	"github.com/finack/finack/analyzer"
 )
 
-// failRule is one term of --fail-on: "KIND" (fail on any finding of the kind),
+// Rule is one term of --fail-on: "KIND" (fail on any finding of the kind),
 // "KIND>N" (fail when the kind's total exceeds N), "any" or "any>N" (the same for
 // every kind). A kind may be narrowed to the findings of one cause, outcome or
 // verdict, "KIND:VALUE", or to all the others, "KIND:!VALUE"
 // (fin_retransmit:!fin_on_ack leaves out FreeBSD/macOS FIN copies), threshold
 // after it: "KIND:!VALUE>N".
-type failRule struct {
+type Rule struct {
 	term string        // as given, for messages
 	kind analyzer.Kind // "" = any kind
 	// qual: only the findings whose cause, outcome or verdict is qual, or with
@@ -27,12 +27,12 @@ type failRule struct {
 	hasThreshold bool
 }
 
-// parseFailOn parses the --fail-on terms (pflag has already split on commas).
-func parseFailOn(terms []string) ([]failRule, error) {
-	var rules []failRule
+// ParseFailOn parses the --fail-on terms (pflag has already split on commas).
+func ParseFailOn(terms []string) ([]Rule, error) {
+	var rules []Rule
 	for _, term := range terms {
 		term = strings.TrimSpace(term)
-		r := failRule{term: term}
+		r := Rule{term: term}
 		name := term
 		if i := strings.IndexByte(term, '>'); i >= 0 {
 			name = strings.TrimSpace(term[:i])
@@ -109,7 +109,7 @@ func (t *kindTotal) add(f *analyzer.Finding) {
 }
 
 // selected is the part of the kind's total a rule looks at.
-func (r failRule) selected(t kindTotal) kindTotal {
+func (r Rule) selected(t kindTotal) kindTotal {
 	if r.qual == "" {
 		return kindTotal{Findings: t.Findings, Total: t.Total}
 	}
@@ -137,7 +137,7 @@ func kindTotals(findings []analyzer.Finding) map[analyzer.Kind]kindTotal {
 
 // violation is a --fail-on rule that selected a kind.
 type violation struct {
-	rule failRule
+	rule Rule
 	kind analyzer.Kind
 	got  kindTotal
 }
@@ -150,7 +150,7 @@ func (v violation) String() string {
 }
 
 // failures returns, in rule order then kind order, every (rule, kind) that fails.
-func failures(rules []failRule, totals map[analyzer.Kind]kindTotal) []violation {
+func failures(rules []Rule, totals map[analyzer.Kind]kindTotal) []violation {
 	var out []violation
 	for _, r := range rules {
 		kinds := analyzer.Kinds

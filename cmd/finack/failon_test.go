@@ -107,7 +107,7 @@ func TestFailures(t *testing.T) {
 		{"missing_final_ack:!recovered", "missing_final_ack"},
 	}
 	for _, tc := range tests {
-		rules, err := parseFailOn(strings.Split(tc.rules, ","))
+		rules, err := ParseFailOn(strings.Split(tc.rules, ","))
 		if err != nil {
 			t.Fatal(err)
 		}

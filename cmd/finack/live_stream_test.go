@@ -51,7 +51,7 @@ func liveOnFile(t *testing.T, file, output string) (*liveRun, *bytes.Buffer, *by
 		t.Fatal(err)
 	}
 	cfg := liveConfig{
-		options: options{output: output, timeWait: reassembly.DefaultTimeWait, view: viewOptions{profile: prof},
+		Options: Options{output: output, timeWait: reassembly.DefaultTimeWait, view: viewOptions{profile: prof},
 			maxConns: defaultMaxConns, idleTimeout: defaultIdleTimeout},
 		live: liveOptions{iface: "test0", maxFindings: defaultMaxFindings, snaplen: capture.DefaultSnapLen},
 	}
@@ -276,7 +276,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	if err != nil {
 		t.Skipf("no loopback TCP: %v", err)
 	}
-	m := newLiveMetrics(ln)
+	m := newLiveMetrics(ln, version)
 	defer m.close()
 	run, _, _ := liveOnFile(t, "server-close.pcap", "json")
 	var stop atomic.Bool

@@ -23,16 +23,7 @@ import (
 
 	flag "github.com/spf13/pflag"
 
-	"github.com/finack/finack/analyzer"
-	"github.com/finack/finack/capture"
 	"github.com/finack/finack/reassembly"
-)
-
-// Exit codes.
-const (
-	exitOK      = 0
-	exitFinding = 1 // a finding named by --fail-on occurred
-	exitError   = 2 // usage or input error
 )
 
 // maxTimeWait bounds --time-wait.
@@ -71,33 +62,10 @@ Flags:
 `
 
 type options struct {
-	files       []string
-	output      string
-	connections bool
-	timeWait    time.Duration
-	failOn      []string
-	filter      string
-	ignoreVLAN  bool // --ignore-vlan
-	cpuProfile  string
-	memProfile  string
-	quiet       bool
-	view        viewOptions
-
-	// Tracking: files and live capture (workers.go; live.go). live: -i was given.
-	live        bool
-	idleTimeout time.Duration
-	maxConns    int
-	workers     int
-
-	// CI checks: failon.go, baseline.go, inputs.go, multi.go, junit.go, evidence.go.
-	failRules     []failRule
-	separate      bool
-	baselines     []string
-	tolerance     []string
-	tolerances    map[analyzer.Kind]tolerance
-	writeBaseline string
-	export        string
-	ladder        bool
+	Options
+	cpuProfile string
+	memProfile string
+	quiet      bool
 
 	// progress draws the progress line on stderr while files are read (nil: none;
 	// progress.go).
@@ -292,23 +260,6 @@ func (o *options) validate() error {
 	return o.validateChecks()
 }
 
-func knownKind(k string) bool {
-	for _, x := range analyzer.Kinds {
-		if string(x) == k {
-			return true
-		}
-	}
-	return false
-}
-
-func kindList() string {
-	s := make([]string, len(analyzer.Kinds))
-	for i, k := range analyzer.Kinds {
-		s[i] = string(k)
-	}
-	return strings.Join(s, ", ")
-}
-
 // defaultInUsage names the flags whose usage text says their default (it depends on
 // the mode or the machine).
 var defaultInUsage = map[string]bool{"idle-timeout": true, "workers": true}
@@ -338,104 +289,4 @@ func versionString() string {
 		out += ", commit " + rev + modified
 	}
 	return out + ")"
-}
-
-// readCapture reads one capture (o.files: rotated pieces, merged by time) and
-// analyses it. err says the capture could not be opened; a damaged input gives the
-// document of what was read before the damage, with Error set. analyze (check.go)
-// renders it.
-func readCapture(o options) (doc document, rep analyzer.Report, err error) {
-	r, err := capture.Open(o.files, capture.Options{Filter: o.filter, Progress: o.progress.counter(), IgnoreVLAN: o.ignoreVLAN})
-	if err != nil {
-		return document{}, analyzer.Report{}, err
-	}
-	defer r.Close()
-	cfg := reassembly.Config{TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait, SynGiveUp: o.view.profile.SynGiveUp}
-	acfg := analyzer.Config{TimeWait: o.timeWait}
-	if o.view.states {
-		// The views need every incarnation at the end: one tracker that keeps them.
-		tr := reassembly.NewTracker(cfg)
-		readErr := readAll(r, tr.Add, o.progress)
-		st := r.Stats()
-		tr.Finish(captureEnd(st))
-		rep = analyzer.Analyze(tr.Incarnations(), acfg)
-		doc = newDocument(o, st, rep, readErr)
-		v := newView(o.view, tr.Incarnations(), st.First, st.Last, o.timeWait)
-		doc.view = &v
-		return doc, rep, nil
-	}
-	// The trackers stream: each hands an incarnation to its analysis once nothing
-	// can change it, and forgets it; memory follows the connections open or in
-	// TIME_WAIT at once. A record per connection only when something shows or uses
-	// it: a text report without --connections keeps counts and findings.
-	keep := o.output != "text" || o.connections || o.export != "" || o.ladder || o.writeBaseline != "" || len(o.baselines) > 0
-	workers := max(o.workers, 1)
-	streams := make([]*analyzer.Stream, workers)
-	done := make([]func(*reassembly.Incarnation), workers)
-	for i := range streams {
-		st := analyzer.NewStream(acfg, keep)
-		if streamsReport(o) {
-			// The plain report: records encoded as printed, sorted on disk past a
-			// bound (spill.go), not held until the end; a sort per worker, each
-			// with its share of the bound, merged as the report is written.
-			st.Spill(reportEncoder(o), spillOptions.Share(workers))
-		}
-		streams[i] = st
-		done[i] = func(inc *reassembly.Incarnation) { st.Add(inc) }
-	}
-	cfg.KeepCounts = true // incarnation numbers as a tracker that keeps everything gives them
-	// The analysis copies what it reports (findings and records are built from the
-	// incarnation's values): the trackers may reuse each incarnation once analysed.
-	cfg.DoneKeepsNothing = true
-	cfg.IdleTimeout, cfg.MaxConnections = o.idleTimeout, o.maxConns
-	tst, readErr := trackAll(r, cfg, done, o.progress)
-	st := r.Stats()
-	o.progress.endCapture(st.Packets)
-	reps := make([]analyzer.Report, len(streams))
-	for i, s := range streams {
-		reps[i] = s.Report()
-	}
-	rep = analyzer.Merge(reps)
-	doc = newDocument(o, st, rep, readErr)
-	doc.Summary.Dropped = droppedOf(o, tst)
-	if tst.ColdError != nil {
-		doc.warnings = append(doc.warnings, coldWarning(tst.ColdError))
-	}
-	return doc, rep, nil
-}
-
-// coldWarning says that a tracker's temporary files failed (reassembly's cold
-// store): what it kept there stays in memory from then on.
-func coldWarning(err error) string {
-	return fmt.Sprintf("temporary file: %v; connections in TIME_WAIT were kept in memory from then on (set TMPDIR to a directory with room)", err)
-}
-
-// readAll feeds every segment of r to add; it returns the error that stopped the
-// reading (nil at the end of the input).
-func readAll(r *capture.Reader, add func(*capture.Segment), pr *progress) error {
-	var seg capture.Segment
-	n := uint(0)
-	for {
-		err := r.Next(&seg)
-		if err == io.EOF {
-			pr.endCapture(r.Stats().Packets)
-			return nil
-		}
-		if err != nil {
-			pr.endCapture(r.Stats().Packets)
-			return err
-		}
-		add(&seg)
-		if n++; n%progressPublish == 0 && pr != nil {
-			pr.setPackets(r.Stats().Packets)
-		}
-	}
-}
-
-// captureEnd is the capture time trackers finish at: the last timestamp.
-func captureEnd(st capture.Stats) int64 {
-	if st.Last.IsZero() {
-		return 0
-	}
-	return st.Last.UnixNano()
 }

@@ -47,8 +47,9 @@ type hostsSnapshot struct {
 }
 
 type liveMetrics struct {
-	ln  net.Listener
-	srv *http.Server
+	ln      net.Listener
+	srv     *http.Server
+	version string // the build, for finack_build_info
 
 	mu    sync.Mutex
 	snap  metricsSnapshot
@@ -88,8 +89,8 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, labels, nil)
 }
 
-func newLiveMetrics(ln net.Listener) *liveMetrics {
-	m := &liveMetrics{ln: ln}
+func newLiveMetrics(ln net.Listener, version string) *liveMetrics {
+	m := &liveMetrics{ln: ln, version: version}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m,
 		collectors.NewGoCollector(),
@@ -186,7 +187,7 @@ func (m *liveMetrics) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	gauge(mBuild, 1, version, runtime.Version())
+	gauge(mBuild, 1, m.version, runtime.Version())
 	if !ok {
 		return // before the first tick: nothing measured yet
 	}

@@ -116,7 +116,7 @@ func writeMultiNDJSON(w io.Writer, results []*result) error {
 
 // writeMultiText writes each capture's text report, separated by a blank line,
 // then the total.
-func writeMultiText(w io.Writer, o options, results []*result) error {
+func writeMultiText(w io.Writer, o Options, results []*result) error {
 	for i, r := range results {
 		if i > 0 {
 			fmt.Fprintln(w)

@@ -38,10 +38,6 @@ var (
 	progressEvery = 250 * time.Millisecond
 )
 
-// progressPublish is how many segments readCapture reads between publishing the
-// frame count (a power of two).
-const progressPublish = 1024
-
 // progress draws the progress line. A nil *progress is valid and does nothing.
 type progress struct {
 	w     io.Writer // stderr
@@ -95,19 +91,19 @@ func inputSize(files []string) int64 {
 }
 
 // counter is what the capture reader adds the bytes it reads to (nil: none).
-func (p *progress) counter() *atomic.Int64 {
+func (p *progress) Counter() *atomic.Int64 {
 	if p == nil {
 		return nil
 	}
 	return &p.bytes
 }
 
-// setPackets publishes the frames read so far in the current capture.
-func (p *progress) setPackets(n uint64) { p.packets.Store(p.base + n) }
+// SetPackets publishes the frames read so far in the current capture.
+func (p *progress) SetPackets(n uint64) { p.packets.Store(p.base + n) }
 
-// endCapture counts the frames of a capture read to its end (--separate reads
+// EndCapture counts the frames of a capture read to its end (--separate reads
 // several, one after the other).
-func (p *progress) endCapture(n uint64) {
+func (p *progress) EndCapture(n uint64) {
 	if p == nil {
 		return
 	}
@@ -278,4 +274,13 @@ func terminalWidth(w io.Writer) int {
 		return 0
 	}
 	return int(ws.Col)
+}
+
+// readProgress is the progress line as the reading tells it how far it got (nil:
+// none).
+func (o options) readProgress() Progress {
+	if o.progress == nil {
+		return nil
+	}
+	return o.progress
 }

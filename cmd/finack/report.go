@@ -84,14 +84,14 @@ type dropped struct {
 	MaxConnections     int     `json:"max_connections"`
 }
 
-func droppedOf(o options, st reassembly.TrackerStats) *dropped {
+func droppedOf(o Options, st reassembly.TrackerStats) *dropped {
 	if st.Idle == 0 && st.Evicted == 0 {
 		return nil
 	}
 	return &dropped{Idle: st.Idle, IdleTimeoutSeconds: o.idleTimeout.Seconds(), Evicted: st.Evicted, MaxConnections: o.maxConns}
 }
 
-func newDocument(o options, st capture.Stats, rep analyzer.Report, readErr error) document {
+func newDocument(o Options, st capture.Stats, rep analyzer.Report, readErr error) document {
 	d := document{
 		Summary: summary{
 			Files: o.files, Filter: o.filter, Packets: st.Packets, Segments: st.Segments,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"unicode/utf8"
 
 	"github.com/finack/finack/analyzer"
@@ -26,7 +25,7 @@ var streamReports = true
 
 // streamsReport says whether the report of this run can stream its records: nothing
 // but the report's writer reads them.
-func streamsReport(o options) bool {
+func streamsReport(o Options) bool {
 	if !streamReports {
 		return false
 	}
@@ -44,7 +43,7 @@ func streamsReport(o options) bool {
 
 // reportEncoder renders each record exactly as writeJSON, writeNDJSON or writeText
 // prints it from the document.
-func reportEncoder(o options) analyzer.Encoder {
+func reportEncoder(o Options) analyzer.Encoder {
 	switch o.output {
 	case "json":
 		return analyzer.Encoder{Connection: appendConnectionJSON, Finding: appendFindingJSON}
@@ -106,20 +105,6 @@ func appendIncarnationText(dst []byte, client, server string, incarnation int, v
 		dst = append(dst, tunnel...)
 	}
 	return dst
-}
-
-// placeText is " vlan [a b]" for tagged connections (fmt's %v of the tags), then
-// " " and the tunnel for tunnelled ones ("vxlan vni N", "gre key N", "gre"), ""
-// for neither: what appendIncarnationText writes after the incarnation.
-func placeText(vlan []uint16, tunnel string) string {
-	s := ""
-	if len(vlan) > 0 {
-		s = fmt.Sprintf(" vlan %v", vlan)
-	}
-	if tunnel != "" {
-		s += " " + tunnel
-	}
-	return s
 }
 
 // appendFindingText: "%-17s  %s → %s #%d%s  frames %s\n    %s\n" of the kind, client,

@@ -58,23 +58,23 @@ func TestSpillWritesRuns(t *testing.T) {
 	file := pcapDir + "/many-connections.pcap"
 	for _, tc := range []struct {
 		name   string
-		o      options
+		o      Options
 		stream bool
 	}{
-		{"json", options{output: "json"}, true},
-		{"ndjson", options{output: "ndjson"}, true},
-		{"text --connections", options{output: "text", connections: true}, true},
-		{"text", options{output: "text"}, true},
-		{"junit", options{output: "junit"}, false},
-		{"--fail-on", options{output: "json", failOn: []string{"any"}}, false},
-		{"--separate", options{output: "json", separate: true}, false},
-		{"--states", options{output: "text", view: viewOptions{states: true}}, false},
-		{"--ladder", options{output: "text", ladder: true}, false},
-		{"--write-baseline", options{output: "text", writeBaseline: "x.json"}, false},
+		{"json", Options{output: "json"}, true},
+		{"ndjson", Options{output: "ndjson"}, true},
+		{"text --connections", Options{output: "text", connections: true}, true},
+		{"text", Options{output: "text"}, true},
+		{"junit", Options{output: "junit"}, false},
+		{"--fail-on", Options{output: "json", failOn: []string{"any"}}, false},
+		{"--separate", Options{output: "json", separate: true}, false},
+		{"--states", Options{output: "text", view: viewOptions{states: true}}, false},
+		{"--ladder", Options{output: "text", ladder: true}, false},
+		{"--write-baseline", Options{output: "text", writeBaseline: "x.json"}, false},
 	} {
 		o := tc.o
 		o.files, o.timeWait = []string{file}, 60*time.Second
-		doc, _, err := readCapture(o)
+		doc, _, err := readCapture(o, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +130,7 @@ func BenchmarkReportRecords(b *testing.B) {
 	tr.Finish(captureEnd(st))
 	incs := tr.Incarnations()
 
-	for _, o := range []options{
+	for _, o := range []Options{
 		{output: "json"},
 		{output: "ndjson"},
 		{output: "text"},

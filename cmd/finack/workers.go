@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"runtime"
 	"sync"
@@ -43,25 +42,6 @@ const (
 // and the GOMAXPROCS variable, where runtime.NumCPU counts the host's CPUs in a
 // container limited to two of them.
 func defaultWorkers() int { return min(runtime.GOMAXPROCS(0), maxWorkers) }
-
-func (o *options) validateTracking() error {
-	if o.idleTimeout == idleTimeoutUnset {
-		o.idleTimeout = 0 // files; live.go sets its own
-		if o.live {
-			o.idleTimeout = defaultIdleTimeout
-		}
-	}
-	if o.idleTimeout < 0 {
-		return fmt.Errorf("--idle-timeout: must not be negative, got %v", o.idleTimeout)
-	}
-	if o.maxConns < 0 {
-		return fmt.Errorf("--max-connections: must not be negative, got %d", o.maxConns)
-	}
-	if o.workers < 1 || o.workers > maxWorkers {
-		return fmt.Errorf("--workers: must be 1 to %d, got %d", maxWorkers, o.workers)
-	}
-	return nil
-}
 
 // batchLen is how many segments the reader decodes into one batch, shared by every
 // worker: a channel send costs about 100 ns, a segment to track a few hundred.
@@ -114,7 +94,7 @@ var everyIndex = func() []uint16 {
 // out), then finishes them at the capture's last timestamp. done[i] runs on worker
 // i's goroutine. It returns the connections the trackers dropped (Idle, Evicted),
 // summed, and the error that stopped the reading (nil at the end of the input).
-func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.Incarnation), pr *progress) (reassembly.TrackerStats, error) {
+func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.Incarnation), pr Progress) (reassembly.TrackerStats, error) {
 	n := len(done)
 	cfg.ManualSweep = true
 	if cfg.MaxConnections > 0 {
@@ -239,7 +219,7 @@ func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 			send(b)
 			b = newBatch()
 			if pr != nil { // every batch: batchLen is about progressPublish
-				pr.setPackets(r.Stats().Packets)
+				pr.SetPackets(r.Stats().Packets)
 			}
 		}
 	}

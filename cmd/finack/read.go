@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/capture"
+	"github.com/finack/finack/reassembly"
+)
+
+// readCapture reads one capture (o.files: rotated pieces, merged by time) and
+// analyses it. err says the capture could not be opened; a damaged input gives the
+// document of what was read before the damage, with Error set. analyze (check.go)
+// renders it.
+func readCapture(o Options, pr Progress) (doc document, rep analyzer.Report, err error) {
+	r, err := capture.Open(o.files, capture.Options{Filter: o.filter, Progress: counter(pr), IgnoreVLAN: o.ignoreVLAN})
+	if err != nil {
+		return document{}, analyzer.Report{}, err
+	}
+	defer r.Close()
+	cfg := reassembly.Config{TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait, SynGiveUp: o.view.profile.SynGiveUp}
+	acfg := analyzer.Config{TimeWait: o.timeWait}
+	if o.view.states {
+		// The views need every incarnation at the end: one tracker that keeps them.
+		tr := reassembly.NewTracker(cfg)
+		readErr := readAll(r, tr.Add, pr)
+		st := r.Stats()
+		tr.Finish(captureEnd(st))
+		rep = analyzer.Analyze(tr.Incarnations(), acfg)
+		doc = newDocument(o, st, rep, readErr)
+		v := newView(o.view, tr.Incarnations(), st.First, st.Last, o.timeWait)
+		doc.view = &v
+		return doc, rep, nil
+	}
+	// The trackers stream: each hands an incarnation to its analysis once nothing
+	// can change it, and forgets it; memory follows the connections open or in
+	// TIME_WAIT at once. A record per connection only when something shows or uses
+	// it: a text report without --connections keeps counts and findings.
+	keep := o.output != "text" || o.connections || o.export != "" || o.ladder || o.writeBaseline != "" || len(o.baselines) > 0
+	workers := max(o.workers, 1)
+	streams := make([]*analyzer.Stream, workers)
+	done := make([]func(*reassembly.Incarnation), workers)
+	for i := range streams {
+		st := analyzer.NewStream(acfg, keep)
+		if streamsReport(o) {
+			// The plain report: records encoded as printed, sorted on disk past a
+			// bound (spill.go), not held until the end; a sort per worker, each
+			// with its share of the bound, merged as the report is written.
+			st.Spill(reportEncoder(o), spillOptions.Share(workers))
+		}
+		streams[i] = st
+		done[i] = func(inc *reassembly.Incarnation) { st.Add(inc) }
+	}
+	cfg.KeepCounts = true // incarnation numbers as a tracker that keeps everything gives them
+	// The analysis copies what it reports (findings and records are built from the
+	// incarnation's values): the trackers may reuse each incarnation once analysed.
+	cfg.DoneKeepsNothing = true
+	cfg.IdleTimeout, cfg.MaxConnections = o.idleTimeout, o.maxConns
+	tst, readErr := trackAll(r, cfg, done, pr)
+	st := r.Stats()
+	endCapture(pr, st.Packets)
+	reps := make([]analyzer.Report, len(streams))
+	for i, s := range streams {
+		reps[i] = s.Report()
+	}
+	rep = analyzer.Merge(reps)
+	doc = newDocument(o, st, rep, readErr)
+	doc.Summary.Dropped = droppedOf(o, tst)
+	if tst.ColdError != nil {
+		doc.warnings = append(doc.warnings, coldWarning(tst.ColdError))
+	}
+	return doc, rep, nil
+}
+
+// coldWarning says that a tracker's temporary files failed (reassembly's cold
+// store): what it kept there stays in memory from then on.
+func coldWarning(err error) string {
+	return fmt.Sprintf("temporary file: %v; connections in TIME_WAIT were kept in memory from then on (set TMPDIR to a directory with room)", err)
+}
+
+// readAll feeds every segment of r to add; it returns the error that stopped the
+// reading (nil at the end of the input).
+func readAll(r *capture.Reader, add func(*capture.Segment), pr Progress) error {
+	var seg capture.Segment
+	n := uint(0)
+	for {
+		err := r.Next(&seg)
+		if err == io.EOF {
+			endCapture(pr, r.Stats().Packets)
+			return nil
+		}
+		if err != nil {
+			endCapture(pr, r.Stats().Packets)
+			return err
+		}
+		add(&seg)
+		if n++; n%progressPublish == 0 && pr != nil {
+			pr.SetPackets(r.Stats().Packets)
+		}
+	}
+}
+
+// captureEnd is the capture time trackers finish at: the last timestamp.
+func captureEnd(st capture.Stats) int64 {
+	if st.Last.IsZero() {
+		return 0
+	}
+	return st.Last.UnixNano()
+}
+
+// progressPublish is how many segments readCapture reads between publishing the
+// frame count (a power of two).
+const progressPublish = 1024
+
+// Progress is told how far the reading got, for a progress line.
+type Progress interface {
+	// Counter is what the capture reader adds the bytes it reads to (nil: none).
+	Counter() *atomic.Int64
+	// SetPackets publishes the frames read so far in the current capture.
+	SetPackets(n uint64)
+	// EndCapture counts the frames of a capture read to its end.
+	EndCapture(n uint64)
+}
+
+func counter(pr Progress) *atomic.Int64 {
+	if pr == nil {
+		return nil
+	}
+	return pr.Counter()
+}
+
+func endCapture(pr Progress, n uint64) {
+	if pr != nil {
+		pr.EndCapture(n)
+	}
+}
