@@ -33,7 +33,7 @@ func benchIncarnations(b *testing.B) []*reassembly.Incarnation {
 	return incs
 }
 
-// benchEncoder stands for the report's encoders (cmd/finack/jsonrec.go): it appends
+// benchEncoder stands for the report's encoders (analyzer/report/jsonrec.go): it appends
 // a few fields of each record, so that the sorter holds records of a realistic size.
 var benchEncoder = Encoder{
 	Connection: func(dst []byte, c *Connection) ([]byte, error) {

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/finack/finack/analyzer/gate"
+	"github.com/finack/finack/analyzer/pipeline"
+
 	"github.com/finack/finack/analyzer"
 )
 
@@ -33,7 +36,7 @@ func TestBaselineRoundTrip(t *testing.T) {
 	copyCapture(t, "final-ack-dropped.pcap", filepath.Join(dir, "caps"), "service.pcap")
 
 	out, errOut, code := runIn(t, dir, "-r", "caps/service.pcap", "--write-baseline", "base.json")
-	if code != exitOK || errOut != "" || !strings.HasPrefix(out, "file         caps/service.pcap") {
+	if code != pipeline.ExitOK || errOut != "" || !strings.HasPrefix(out, "file         caps/service.pcap") {
 		t.Fatalf("--write-baseline: exit %d, stderr %q, stdout %q", code, errOut, out)
 	}
 	written, err := os.ReadFile(filepath.Join(dir, "base.json"))
@@ -56,7 +59,7 @@ func TestBaselineRoundTrip(t *testing.T) {
 		{filepath.Join(dir, "caps"), "./../caps/service.pcap", "../base.json"},
 	} {
 		_, errOut, code = runIn(t, run.dir, "-r", run.capture, "--baseline", run.base, "-o", "json")
-		if code != exitOK || errOut != "" {
+		if code != pipeline.ExitOK || errOut != "" {
 			t.Errorf("unchanged capture %s: exit %d, stderr %q", run.capture, code, errOut)
 		}
 	}
@@ -70,7 +73,7 @@ func TestBaselineRoundTrip(t *testing.T) {
 	// another ephemeral port).
 	copyCapture(t, "final-ack-never.pcap", filepath.Join(dir, "caps"), "service.pcap")
 	_, errOut, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json")
-	if code != exitFinding {
+	if code != pipeline.ExitFinding {
 		t.Fatalf("worse capture: exit %d, want 1 (%s)", code, errOut)
 	}
 	for _, want := range []string{
@@ -86,27 +89,27 @@ func TestBaselineRoundTrip(t *testing.T) {
 	}
 	// Tolerated: fin_retransmit may double, missing_final_ack grow by 4.
 	_, errOut, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json", "--tolerance", "fin_retransmit+100%,missing_final_ack+4")
-	if code != exitOK || !strings.Contains(errOut, "within tolerance +100%") {
+	if code != pipeline.ExitOK || !strings.Contains(errOut, "within tolerance +100%") {
 		t.Errorf("within tolerance: exit %d, stderr %q", code, errOut)
 	}
 	_, _, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json", "--tolerance", "any+3")
-	if code != exitFinding {
+	if code != pipeline.ExitFinding {
 		t.Errorf("any+3 lets missing_final_ack grow by 4: exit %d", code)
 	}
 
 	// Better: the connection closed cleanly.
 	copyCapture(t, "client-close.pcap", filepath.Join(dir, "caps"), "service.pcap")
 	_, errOut, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json")
-	if code != exitOK || !strings.Contains(errOut, "missing_final_ack: 1 (total 3) → 0: better") {
+	if code != pipeline.ExitOK || !strings.Contains(errOut, "missing_final_ack: 1 (total 3) → 0: better") {
 		t.Errorf("better capture: exit %d, stderr %q", code, errOut)
 	}
 
 	// Deliberate update: compare with the old baseline and record the new one.
 	copyCapture(t, "final-ack-never.pcap", filepath.Join(dir, "caps"), "service.pcap")
-	if _, _, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json", "--write-baseline", "base.json"); code != exitFinding {
+	if _, _, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json", "--write-baseline", "base.json"); code != pipeline.ExitFinding {
 		t.Errorf("update run: exit %d, want 1 (compared with the old baseline)", code)
 	}
-	if _, errOut, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json"); code != exitOK || errOut != "" {
+	if _, errOut, code = runIn(t, dir, "-r", "caps/service.pcap", "--baseline", "base.json"); code != pipeline.ExitOK || errOut != "" {
 		t.Errorf("after the update: exit %d, stderr %q", code, errOut)
 	}
 }
@@ -116,7 +119,7 @@ func TestBaselineRoundTrip(t *testing.T) {
 func TestBaselineSeparate(t *testing.T) {
 	out, errOut, code := runIn(t, "../..", "--separate", "-r", "testdata/pcaps/*.pcap",
 		"--baseline", "testdata/pcaps/*.pcap.expected.json", "-o", "json")
-	if code != exitOK || errOut != "" {
+	if code != pipeline.ExitOK || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	if !strings.Contains(out, `"captures": [`) {
@@ -131,7 +134,7 @@ func TestBaselineSeparate(t *testing.T) {
 	}
 	copyCapture(t, "fin-dropped-after-tap.pcap", dir, "client-close.pcap")
 	_, errOut, code = runIn(t, dir, "--separate", "-r", "*.pcap", "--baseline", "*.json")
-	if code != exitFinding || !strings.Contains(errOut, "baseline: client-close.pcap (client-close.pcap.json):") ||
+	if code != pipeline.ExitFinding || !strings.Contains(errOut, "baseline: client-close.pcap (client-close.pcap.json):") ||
 		strings.Contains(errOut, "final-ack-dropped") {
 		t.Errorf("exit %d, stderr %q: want client-close.pcap named, alone", code, errOut)
 	}
@@ -142,7 +145,7 @@ func TestBaselineSeparate(t *testing.T) {
 	}
 	copyCapture(t, "client-close.pcap", dir, "client-close.pcap")
 	_, errOut, code = runIn(t, dir, "--separate", "-r", "*.pcap", "--baseline", "*.json")
-	if code != exitFinding || !strings.Contains(errOut, "final-ack-dropped.pcap (no baseline)") {
+	if code != pipeline.ExitFinding || !strings.Contains(errOut, "final-ack-dropped.pcap (no baseline)") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
@@ -172,7 +175,7 @@ func TestBaselineUsage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.want, func(t *testing.T) {
 			_, errOut, code := runIn(t, dir, append([]string{"-r", "c.pcap"}, tc.args...)...)
-			if code != exitError || !strings.HasPrefix(errOut, "finack: "+tc.want) || strings.Count(errOut, "\n") != 1 {
+			if code != pipeline.ExitError || !strings.HasPrefix(errOut, "finack: "+tc.want) || strings.Count(errOut, "\n") != 1 {
 				t.Errorf("exit %d, stderr %q: want exit 2 and one line starting %q", code, errOut, tc.want)
 			}
 		})
@@ -180,12 +183,12 @@ func TestBaselineUsage(t *testing.T) {
 }
 
 func TestParseTolerances(t *testing.T) {
-	m, err := parseTolerances([]string{"fin_retransmit+2", "any+10%", "reuse_in_2msl+0"})
+	m, err := gate.ParseTolerances([]string{"fin_retransmit+2", "any+10%", "reuse_in_2msl+0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, want := range map[analyzer.Kind]uint64{analyzer.FinRetransmit: 2, analyzer.MissingFinalAck: 3, analyzer.ReuseIn2MSL: 0} {
-		if got := m[k].allowed(35); got != want {
+		if got := m[k].Allowed(35); got != want {
 			t.Errorf("%s: allowed %d over 35, want %d", k, got, want)
 		}
 	}
@@ -218,10 +221,10 @@ func TestFindingChanges(t *testing.T) {
 		"  + 10.0.0.9:1000 → 10.0.0.2:80 #1 (server) frame 90  new  count 4",
 		"  - 10.0.0.1:4000 → 10.0.0.2:80 #1 (client)  gone  count 1",
 	}
-	if got := findingChanges(analyzer.FinRetransmit, old, cur); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := gate.FindingChanges(analyzer.FinRetransmit, old, cur); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := findingChanges(analyzer.ReuseIn2MSL, old, cur); len(got) != 1 || got[0] != "  - 10.0.0.1:6000 → 10.0.0.2:80 #2  gone" {
+	if got := gate.FindingChanges(analyzer.ReuseIn2MSL, old, cur); len(got) != 1 || got[0] != "  - 10.0.0.1:6000 → 10.0.0.2:80 #2  gone" {
 		t.Errorf("reuse_in_2msl: %q", got)
 	}
 }

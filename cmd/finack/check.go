@@ -7,6 +7,9 @@ import (
 	"io"
 	"os"
 
+	"github.com/finack/finack/analyzer/gate"
+	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
 	"github.com/finack/finack/capture"
 )
 
@@ -18,64 +21,64 @@ import (
 func analyze(o options, stdout, stderr io.Writer) int {
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
-		return exitError
+		return pipeline.ExitError
 	}
-	files, err := expandPatterns("-r", o.files)
+	files, err := capture.ExpandPatterns("-r", o.Files)
 	if err != nil {
 		return fail(err)
 	}
-	if err := guardInputs(files, map[string]string{"--export": o.export, "--write-baseline": o.writeBaseline}); err != nil {
+	if err := guardInputs(files, map[string]string{"--export": o.Export, "--write-baseline": o.WriteBaseline}); err != nil {
 		return fail(err)
 	}
-	var bases []baseline
-	if len(o.baselines) > 0 {
-		if bases, err = loadBaselines(o.baselines); err != nil {
+	var bases []gate.Baseline
+	if len(o.Baselines) > 0 {
+		if bases, err = gate.LoadBaselines(o.Baselines); err != nil {
 			return fail(err)
 		}
 	}
-	groups := captureGroups(files, o.separate)
-	names := captureNames(groups)
-	results := make([]*result, len(groups))
+	groups := capture.Groups(files, o.Separate)
+	names := capture.Names(groups)
+	results := make([]*report.Result, len(groups))
 	for i, g := range groups {
 		one := o
-		one.files = g
-		r := &result{name: names[i], files: g}
-		r.doc, _, err = readCapture(one.Options, one.readProgress())
-		for _, w := range r.doc.warnings {
+		one.Files = g
+		r := &report.Result{Name: names[i], Files: g}
+		r.Doc, _, err = pipeline.ReadCapture(one.Options, one.readProgress())
+		for _, w := range r.Doc.Warnings {
 			fmt.Fprintf(stderr, "finack: %s\n", w)
 		}
 		if err != nil {
 			var fe *capture.FilterError
-			if errors.As(err, &fe) && !o.separate {
+			if errors.As(err, &fe) && !o.Separate {
 				return fail(err) // a usage error: no report
 			}
 			// Even a capture that cannot be opened gets its (empty) report, with
 			// the error in it: -o json always parses.
-			r.openErr = err
-			r.doc = emptyDocument(one.Options, err)
+			r.OpenErr = err
+			r.Doc = report.EmptyDocument(one.Options, err)
 		}
 		results[i] = r
 	}
-	if o.export != "" || o.ladder {
-		if err := collectEvidence(o.Options, results); err != nil {
+	if o.Export != "" || o.Ladder {
+		if err := report.CollectEvidence(o.Options, results); err != nil {
 			return fail(err)
 		}
 	}
 	for _, r := range results {
-		r.violations = failures(o.failRules, kindTotals(r.doc.Findings))
+		r.Violations = gate.Failures(o.FailRules, gate.KindTotals(r.Doc.Findings))
 	}
 	var unused []string
-	if len(o.baselines) > 0 {
-		var matched []*baseline
-		matched, unused = matchBaselines(names, bases)
+	if len(o.Baselines) > 0 {
+		var matched []*gate.Baseline
+		matched, unused = gate.MatchBaselines(names, bases)
 		for i, r := range results {
-			c := compareBaseline(r.name, &r.doc, matched[i], o.tolerances)
-			r.cmp = &c
+			c := gate.CompareBaseline(r.Name, gate.Run{Filter: r.Doc.Summary.Filter, TimeWaitSeconds: r.Doc.Summary.TimeWaitSeconds, Findings: r.Doc.Findings}, matched[i], o.Tolerances)
+			r.Cmp = &c
 		}
 	}
 
 	w := bufio.NewWriterSize(stdout, 64<<10)
-	err = writeOutput(w, o.Options, results)
+	err = report.WriteOutput(w, o.Options, results)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -85,7 +88,7 @@ func analyze(o options, stdout, stderr io.Writer) int {
 
 	inputErrors := 0
 	for _, r := range results {
-		if e := r.inputError(); e != "" {
+		if e := r.InputError(); e != "" {
 			fmt.Fprintf(stderr, "finack: %s\n", e)
 			inputErrors++
 		}
@@ -93,27 +96,27 @@ func analyze(o options, stdout, stderr io.Writer) int {
 	if inputErrors > 0 {
 		// One line per input error is the contract of exit code 2: the checks
 		// say nothing more, and no baseline is written from a damaged capture.
-		return exitError
+		return pipeline.ExitError
 	}
-	if o.writeBaseline != "" {
-		if err := writeBaselineFile(o.writeBaseline, o.separate, results); err != nil {
+	if o.WriteBaseline != "" {
+		if err := report.WriteBaselineFile(o.WriteBaseline, o.Separate, results); err != nil {
 			return fail(err)
 		}
 	}
-	code := exitOK
+	code := pipeline.ExitOK
 	for _, r := range results {
-		for _, v := range r.violations {
-			fmt.Fprintf(stderr, "finack: %s: %s\n", capture.Printable(r.name), v)
-			code = exitFinding
+		for _, v := range r.Violations {
+			fmt.Fprintf(stderr, "finack: %s: %s\n", capture.Printable(r.Name), v)
+			code = pipeline.ExitFinding
 		}
 	}
 	for _, r := range results {
-		if r.cmp == nil {
+		if r.Cmp == nil {
 			continue
 		}
-		fmt.Fprint(stderr, r.cmp.text())
-		if r.cmp.worse() {
-			code = exitFinding
+		fmt.Fprint(stderr, r.Cmp.Text())
+		if r.Cmp.Worse() {
+			code = pipeline.ExitFinding
 		}
 	}
 	for _, u := range unused {

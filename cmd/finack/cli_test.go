@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/finack/finack/analyzer/pipeline"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -26,8 +28,8 @@ func TestUsageErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := runIn(t, pcapDir, tc.args...)
-			if code != exitError {
-				t.Errorf("exit %d, want %d", code, exitError)
+			if code != pipeline.ExitError {
+				t.Errorf("exit %d, want %d", code, pipeline.ExitError)
 			}
 			if !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 				t.Errorf("stderr %q: want one line naming %q", errOut, tc.want)
@@ -45,12 +47,12 @@ func TestFailOn(t *testing.T) {
 		failOn string
 		code   int
 	}{
-		{"final-ack-dropped.pcap", "missing_final_ack", exitFinding},
-		{"final-ack-dropped.pcap", "reuse_in_2msl,fin_retransmit", exitFinding},
-		{"final-ack-dropped.pcap", "reuse_in_2msl", exitOK},
-		{"final-ack-dropped.pcap", "any", exitFinding},
-		{"client-close.pcap", "any", exitOK},
-		{"reuse-server-timewait.pcap", "reuse_in_2msl", exitFinding},
+		{"final-ack-dropped.pcap", "missing_final_ack", pipeline.ExitFinding},
+		{"final-ack-dropped.pcap", "reuse_in_2msl,fin_retransmit", pipeline.ExitFinding},
+		{"final-ack-dropped.pcap", "reuse_in_2msl", pipeline.ExitOK},
+		{"final-ack-dropped.pcap", "any", pipeline.ExitFinding},
+		{"client-close.pcap", "any", pipeline.ExitOK},
+		{"reuse-server-timewait.pcap", "reuse_in_2msl", pipeline.ExitFinding},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file+" "+tc.failOn, func(t *testing.T) {
@@ -64,11 +66,11 @@ func TestFailOn(t *testing.T) {
 
 func TestHelpAndVersion(t *testing.T) {
 	out, _, code := runIn(t, pcapDir, "--help")
-	if code != exitOK || !strings.Contains(out, "Usage:") || !strings.Contains(out, "finack -r capture.pcap") {
+	if code != pipeline.ExitOK || !strings.Contains(out, "Usage:") || !strings.Contains(out, "finack -r capture.pcap") {
 		t.Errorf("--help: exit %d, output %q", code, out)
 	}
 	out, _, code = runIn(t, pcapDir, "--version")
-	if code != exitOK || !strings.HasPrefix(out, "finack ") || !strings.Contains(out, "go1.") {
+	if code != pipeline.ExitOK || !strings.HasPrefix(out, "finack ") || !strings.Contains(out, "go1.") {
 		t.Errorf("--version: exit %d, output %q", code, out)
 	}
 }
@@ -85,7 +87,7 @@ func TestDamagedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, code := runIn(t, dir, "-r", "cut.pcap", "-o", "json")
-	if code != exitError {
+	if code != pipeline.ExitError {
 		t.Fatalf("exit %d, want 2", code)
 	}
 	if !strings.Contains(errOut, "cut.pcap") || !strings.Contains(errOut, "frame 14") {
@@ -115,7 +117,7 @@ func TestStdinAndFilter(t *testing.T) {
 	os.Stdin = f
 	defer func() { os.Stdin = saved }()
 	out, errOut, code := runIn(t, pcapDir, "-r", "-", "-o", "json", "tcp[tcpflags] & tcp-syn != 0")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	var doc struct {
@@ -136,7 +138,7 @@ func TestStdinAndFilter(t *testing.T) {
 
 func TestNDJSON(t *testing.T) {
 	out, _, code := runIn(t, pcapDir, "-r", "final-ack-dropped.pcap", "-o", "ndjson")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatal(code)
 	}
 	var types []string
@@ -160,7 +162,7 @@ func TestProfiles(t *testing.T) {
 	dir := t.TempDir()
 	cpu, mem := filepath.Join(dir, "cpu.prof"), filepath.Join(dir, "mem.prof")
 	_, errOut, code := runIn(t, pcapDir, "-r", "many-connections.pcap", "--cpuprofile", cpu, "--memprofile", mem)
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, p := range []string{cpu, mem} {
@@ -170,7 +172,7 @@ func TestProfiles(t *testing.T) {
 		}
 	}
 	_, errOut, code = runIn(t, pcapDir, "-r", "client-close.pcap", "--cpuprofile", filepath.Join(dir, "no/such/dir/cpu.prof"))
-	if code != exitError || !strings.Contains(errOut, "--cpuprofile") {
+	if code != pipeline.ExitError || !strings.Contains(errOut, "--cpuprofile") {
 		t.Errorf("bad --cpuprofile path: exit %d, %q", code, errOut)
 	}
 }

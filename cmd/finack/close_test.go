@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/finack/finack/analyzer/pipeline"
 )
 
 // closeFinding is what TestCloseJudgment reads of a finding.
@@ -19,7 +21,7 @@ type closeFinding struct {
 func closeFindings(t *testing.T, file string, args ...string) []closeFinding {
 	t.Helper()
 	out, errOut, code := runIn(t, pcapDir, append([]string{"-r", file, "-o", "json"}, args...)...)
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	var doc struct{ Findings []closeFinding }
@@ -127,7 +129,7 @@ func TestSilentCloserStates(t *testing.T) {
 		{"+30s", "FIN_WAIT2 1", "TIME_WAIT"},
 	} {
 		out, errOut, code := runIn(t, pcapDir, "-r", "gen-silent-closer.pcap", "--states", "--at", tc.at)
-		if code != exitOK {
+		if code != pipeline.ExitOK {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
 		i := strings.Index(out, "states at")

@@ -30,6 +30,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finack/finack/analyzer/pipeline"
+
 	"github.com/finack/finack/analyzer"
 )
 
@@ -307,12 +309,12 @@ func TestCorpusNoPanicNoHang(t *testing.T) {
 			}
 			want, refuse := corpusExit2[r.Row.Path]
 			got := strconv.Itoa(r.Code)
-			if v.judge(t, r.Row.Path, "exit", got, "0 or 2", r.Code == exitOK || r.Code == exitError) {
+			if v.judge(t, r.Row.Path, "exit", got, "0 or 2", r.Code == pipeline.ExitOK || r.Code == pipeline.ExitError) {
 				bugs++
 				return // a known bug, reported by judge
 			}
 			switch r.Code {
-			case exitOK:
+			case pipeline.ExitOK:
 				ok++
 				if refuse {
 					t.Errorf("read without error, but corpusExit2 says finack refuses it (%s): remove the entry if it now reads", want.why)
@@ -323,7 +325,7 @@ func TestCorpusNoPanicNoHang(t *testing.T) {
 				if r.Stderr != "" {
 					t.Errorf("exit 0 with stderr %q", r.Stderr)
 				}
-			case exitError:
+			case pipeline.ExitError:
 				refused++
 				lines := strings.Split(strings.TrimRight(r.Stderr, "\n"), "\n")
 				if len(lines) != 1 || !strings.Contains(lines[0], r.Path) {
@@ -375,7 +377,7 @@ func TestCorpusAgainstTshark(t *testing.T) {
 			}
 			row := r.Row
 			if r.Doc == nil {
-				if _, refused := corpusExit2[row.Path]; refused && r.Code == exitError && r.Stdout == "" {
+				if _, refused := corpusExit2[row.Path]; refused && r.Code == pipeline.ExitError && r.Stdout == "" {
 					// Refused at the file header: nothing read.
 					v.compare(t, row.Path, "tshark packets", 0, row.Packets)
 					return

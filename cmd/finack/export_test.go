@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
+
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/finack/finack/analyzer"
@@ -23,7 +26,7 @@ import (
 type exportReport struct {
 	Findings    []analyzer.Finding    `json:"findings"`
 	Connections []analyzer.Connection `json:"connections"`
-	Export      *exportInfo           `json:"export"`
+	Export      *report.ExportInfo    `json:"export"`
 }
 
 func readReport(t *testing.T, out string) exportReport {
@@ -63,14 +66,14 @@ func checkExport(t *testing.T, dir string, orig exportReport, exported string) {
 		m[p[0]] = p[1]
 	}
 	var want, got []string
-	doc := document{Findings: orig.Findings, Connections: orig.Connections}
-	sel, _ := selectConnections(&doc)
+	doc := report.Document{Findings: orig.Findings, Connections: orig.Connections}
+	sel, _ := report.SelectConnections(&doc)
 	for _, ci := range sel {
 		c := orig.Connections[ci]
 		want = append(want, connString(c, m[c.FirstFrame], m[c.LastFrame]))
 	}
 	out, errOut, code := runIn(t, dir, "-r", exported, "-o", "json")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("finack -r %s: exit %d: %s", exported, code, errOut)
 	}
 	again := readReport(t, out)
@@ -138,7 +141,7 @@ func TestExportRecorded(t *testing.T) {
 			dir := t.TempDir()
 			copyCapture(t, name, dir, name)
 			out, errOut, code := runIn(t, dir, "-r", name, "--export", "ev.pcap", "-o", "json")
-			if code != exitOK {
+			if code != pipeline.ExitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
 			orig := readReport(t, out)
@@ -220,7 +223,7 @@ func TestExportMixedLinkTypes(t *testing.T) {
 	dir := t.TempDir()
 	mixedCapture(t, filepath.Join(dir, "mixed.pcapng"))
 	out, errOut, code := runIn(t, dir, "-r", "mixed.pcapng", "--export", "ev.pcapng", "-o", "json")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	orig := readReport(t, out)
@@ -250,7 +253,7 @@ func TestExportMixedLinkTypes(t *testing.T) {
 	}
 
 	out, errOut, code = runIn(t, dir, "-r", "mixed.pcapng", "--export", "ev.pcap")
-	if code != exitError || out != "" || strings.Count(errOut, "\n") != 1 ||
+	if code != pipeline.ExitError || out != "" || strings.Count(errOut, "\n") != 1 ||
 		!strings.HasPrefix(errOut, "finack: --export: ev.pcap: the connections span link types") || !strings.Contains(errOut, ".pcapng") {
 		t.Errorf("pcap of two link types: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
@@ -269,7 +272,7 @@ func TestExportOutputs(t *testing.T) {
 	out, _, code := runIn(t, dir, "-r", "final-ack-dropped.pcap", "--export", "ev.pcap")
 	want := "\nexport       14 packets of 1 connection(s) to ev.pcap (pcap); frames there:\n" +
 		"  missing_final_ack  10.77.0.1:42910 → 10.77.0.2:7077 #1  frames 10,11,12,13,14 → 10,11,12,13,14\n"
-	if code != exitOK || !strings.Contains(out, want) {
+	if code != pipeline.ExitOK || !strings.Contains(out, want) {
 		t.Errorf("text: exit %d, report:\n%s", code, out)
 	}
 	out, _, _ = runIn(t, dir, "-r", "final-ack-dropped.pcap", "--export", "ev.pcap", "-o", "ndjson")
@@ -283,7 +286,7 @@ func TestExportOutputs(t *testing.T) {
 	var multi struct {
 		Captures []exportReport `json:"captures"`
 	}
-	if err := json.Unmarshal([]byte(out), &multi); err != nil || code != exitOK {
+	if err := json.Unmarshal([]byte(out), &multi); err != nil || code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %v", code, err)
 	}
 	next := uint64(1)
@@ -304,12 +307,12 @@ func TestExportOutputs(t *testing.T) {
 		{"-r", "-", "--ladder"},
 	} {
 		_, errOut, code := runIn(t, dir, args...)
-		if code != exitError || !strings.Contains(errOut, "stdin") || strings.Count(errOut, "\n") != 1 {
+		if code != pipeline.ExitError || !strings.Contains(errOut, "stdin") || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}
 	}
 	_, errOut, code := runIn(t, dir, "-r", "client-close.pcap", "--export", "no/such/dir/x.pcap")
-	if code != exitError || !strings.HasPrefix(errOut, "finack: --export: open no/such/dir/x.pcap") {
+	if code != pipeline.ExitError || !strings.HasPrefix(errOut, "finack: --export: open no/such/dir/x.pcap") {
 		t.Errorf("unwritable export: exit %d, stderr %q", code, errOut)
 	}
 }
@@ -320,7 +323,7 @@ func TestOutputIsNotAnInput(t *testing.T) {
 	before, _ := os.ReadFile(filepath.Join(dir, "c.pcap"))
 	for _, flagName := range []string{"--export", "--write-baseline"} {
 		_, errOut, code := runIn(t, dir, "-r", "c.pcap", flagName, "./c.pcap")
-		if code != exitError || !strings.HasPrefix(errOut, "finack: "+flagName+": ./c.pcap is one of the captures read") {
+		if code != pipeline.ExitError || !strings.HasPrefix(errOut, "finack: "+flagName+": ./c.pcap is one of the captures read") {
 			t.Errorf("%s: exit %d, stderr %q", flagName, code, errOut)
 		}
 	}

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/finack/finack/analyzer/gate"
+	"github.com/finack/finack/analyzer/pipeline"
+
 	"github.com/finack/finack/analyzer"
 )
 
@@ -17,24 +20,24 @@ func TestFailOnRules(t *testing.T) {
 		code         int
 		stderr       string // in stderr when the run fails
 	}{
-		{"final-ack-dropped.pcap", "fin_retransmit>3", exitOK, ""},
-		{"final-ack-dropped.pcap", "fin_retransmit>2", exitFinding, "fin_retransmit total 3 > 2 (--fail-on fin_retransmit>2)"},
-		{"final-ack-dropped.pcap", "fin_retransmit>3,missing_final_ack", exitFinding, "missing_final_ack: 1 finding(s) (--fail-on missing_final_ack)"},
-		{"final-ack-dropped.pcap", " fin_retransmit > 2 ", exitFinding, "fin_retransmit total 3 > 2"},
-		{"final-ack-dropped.pcap", "missing_final_ack>3", exitOK, ""},
-		{"final-ack-dropped.pcap", "any>3", exitOK, ""},
-		{"final-ack-dropped.pcap", "any>2", exitFinding, "missing_final_ack total 3 > 2 (--fail-on any>2)"},
-		{"final-ack-dropped.pcap", "any>0", exitFinding, "fin_retransmit total 3 > 0"},
-		{"final-ack-dropped.pcap", "reuse_in_2msl>0", exitOK, ""},
-		{"reuse-server-timewait.pcap", "reuse_in_2msl>1", exitFinding, "reuse_in_2msl total 2 > 1"},
-		{"reuse-server-timewait.pcap", "reuse_in_2msl>2", exitOK, ""},
-		{"reuse-server-timewait.pcap", "reuse_in_2msl", exitFinding, "reuse_in_2msl: 2 finding(s)"},
-		{"client-close.pcap", "any>0", exitOK, ""},
+		{"final-ack-dropped.pcap", "fin_retransmit>3", pipeline.ExitOK, ""},
+		{"final-ack-dropped.pcap", "fin_retransmit>2", pipeline.ExitFinding, "fin_retransmit total 3 > 2 (--fail-on fin_retransmit>2)"},
+		{"final-ack-dropped.pcap", "fin_retransmit>3,missing_final_ack", pipeline.ExitFinding, "missing_final_ack: 1 finding(s) (--fail-on missing_final_ack)"},
+		{"final-ack-dropped.pcap", " fin_retransmit > 2 ", pipeline.ExitFinding, "fin_retransmit total 3 > 2"},
+		{"final-ack-dropped.pcap", "missing_final_ack>3", pipeline.ExitOK, ""},
+		{"final-ack-dropped.pcap", "any>3", pipeline.ExitOK, ""},
+		{"final-ack-dropped.pcap", "any>2", pipeline.ExitFinding, "missing_final_ack total 3 > 2 (--fail-on any>2)"},
+		{"final-ack-dropped.pcap", "any>0", pipeline.ExitFinding, "fin_retransmit total 3 > 0"},
+		{"final-ack-dropped.pcap", "reuse_in_2msl>0", pipeline.ExitOK, ""},
+		{"reuse-server-timewait.pcap", "reuse_in_2msl>1", pipeline.ExitFinding, "reuse_in_2msl total 2 > 1"},
+		{"reuse-server-timewait.pcap", "reuse_in_2msl>2", pipeline.ExitOK, ""},
+		{"reuse-server-timewait.pcap", "reuse_in_2msl", pipeline.ExitFinding, "reuse_in_2msl: 2 finding(s)"},
+		{"client-close.pcap", "any>0", pipeline.ExitOK, ""},
 		// FreeBSD/macOS set FIN on the ACK of the peer's FIN: a gate can leave it out.
-		{"gen-bsd-fin-on-ack.pcap", "fin_retransmit", exitFinding, "fin_retransmit: 2 finding(s) (--fail-on fin_retransmit)"},
-		{"gen-bsd-fin-on-ack.pcap", "fin_retransmit:!fin_on_ack", exitOK, ""},
-		{"gen-bsd-fin-on-ack.pcap", "fin_retransmit:fin_on_ack>1", exitFinding, "fin_retransmit total 2 > 1 (--fail-on fin_retransmit:fin_on_ack>1)"},
-		{"final-ack-dropped.pcap", "fin_retransmit:!fin_on_ack>2", exitFinding, "fin_retransmit total 3 > 2"},
+		{"gen-bsd-fin-on-ack.pcap", "fin_retransmit", pipeline.ExitFinding, "fin_retransmit: 2 finding(s) (--fail-on fin_retransmit)"},
+		{"gen-bsd-fin-on-ack.pcap", "fin_retransmit:!fin_on_ack", pipeline.ExitOK, ""},
+		{"gen-bsd-fin-on-ack.pcap", "fin_retransmit:fin_on_ack>1", pipeline.ExitFinding, "fin_retransmit total 2 > 1 (--fail-on fin_retransmit:fin_on_ack>1)"},
+		{"final-ack-dropped.pcap", "fin_retransmit:!fin_on_ack>2", pipeline.ExitFinding, "fin_retransmit total 3 > 2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file+" "+tc.failOn, func(t *testing.T) {
@@ -45,7 +48,7 @@ func TestFailOnRules(t *testing.T) {
 			if !strings.Contains(errOut, tc.stderr) {
 				t.Errorf("stderr %q: want %q", errOut, tc.stderr)
 			}
-			if tc.code == exitOK && errOut != "" {
+			if tc.code == pipeline.ExitOK && errOut != "" {
 				t.Errorf("stderr on success: %q", errOut)
 			}
 			if out == "" {
@@ -60,7 +63,7 @@ func TestFailOnUsage(t *testing.T) {
 		"fin_retransmit:", "fin_retransmit:!", "fin_retransmit:bogus", "any:fin_on_ack", "bogus:fin_on_ack"} {
 		t.Run(rule, func(t *testing.T) {
 			out, errOut, code := runIn(t, pcapDir, "-r", "client-close.pcap", "--fail-on", rule)
-			if code != exitError || !strings.HasPrefix(errOut, "finack: --fail-on: ") || strings.Count(errOut, "\n") != 1 || out != "" {
+			if code != pipeline.ExitError || !strings.HasPrefix(errOut, "finack: --fail-on: ") || strings.Count(errOut, "\n") != 1 || out != "" {
 				t.Errorf("exit %d, stdout %q, stderr %q: want exit 2 and one line naming --fail-on", code, out, errOut)
 			}
 		})
@@ -78,7 +81,7 @@ func TestFailures(t *testing.T) {
 		{Kind: analyzer.ReuseIn2MSL},
 		{Kind: analyzer.MissingFinalAck, Count: n(0)},
 	}
-	totals := kindTotals(fs)
+	totals := gate.KindTotals(fs)
 	if got := totals[analyzer.FinRetransmit]; got.Findings != 2 || got.Total != 5 || got.By[analyzer.CauseOnAck].Total != 3 {
 		t.Errorf("fin_retransmit %+v", got)
 	}
@@ -107,13 +110,13 @@ func TestFailures(t *testing.T) {
 		{"missing_final_ack:!recovered", "missing_final_ack"},
 	}
 	for _, tc := range tests {
-		rules, err := ParseFailOn(strings.Split(tc.rules, ","))
+		rules, err := gate.ParseFailOn(strings.Split(tc.rules, ","))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got []string
-		for _, v := range failures(rules, totals) {
-			got = append(got, string(v.kind))
+		for _, v := range gate.Failures(rules, totals) {
+			got = append(got, string(v.Kind))
 		}
 		if strings.Join(got, " ") != tc.want {
 			t.Errorf("%s: fails %v, want %q", tc.rules, got, tc.want)

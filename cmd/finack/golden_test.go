@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/finack/finack/analyzer/pipeline"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected reports in testdata/pcaps")
@@ -61,7 +63,7 @@ func TestExpectedReports(t *testing.T) {
 				{".expected.txt", []string{"--connections"}},
 			} {
 				out, errOut, code := runIn(t, pcapDir, append(args, form.args...)...)
-				if code != exitOK {
+				if code != pipeline.ExitOK {
 					t.Fatalf("finack %v: exit %d: %s", args, code, errOut)
 				}
 				again, _, _ := runIn(t, pcapDir, append(args, form.args...)...)

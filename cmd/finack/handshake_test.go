@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/finack/finack/analyzer/pipeline"
 )
 
 // TestHandshakeCaptures: which connections the handshake captures hold
@@ -51,7 +53,7 @@ func TestHandshakeCaptures(t *testing.T) {
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			out, errOut, code := runIn(t, pcapDir, "-r", tc.file, "-o", "json")
-			if code != exitOK {
+			if code != pipeline.ExitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
 			var doc struct {

@@ -14,6 +14,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
+
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
 	"github.com/finack/finack/capture/synth"
@@ -33,7 +36,7 @@ type hostileDoc struct {
 		Connections int                    `json:"connections"`
 		Closes      map[analyzer.Shape]int `json:"closes"`
 		Findings    map[analyzer.Kind]int  `json:"findings"`
-		Dropped     *dropped               `json:"dropped"`
+		Dropped     *report.Dropped        `json:"dropped"`
 	} `json:"summary"`
 	Findings    []analyzer.Finding    `json:"findings"`
 	Connections []analyzer.Connection `json:"connections"`
@@ -118,7 +121,7 @@ func checkRealConnections(t *testing.T, d hostileDoc, cli string) {
 func hostileJSON(t *testing.T, file string) hostileDoc {
 	t.Helper()
 	r := runProc(t, procOptions{dir: pcapDir}, "-r", file, "-o", "json")
-	if r.code != exitOK {
+	if r.code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	return parseHostile(t, r.stdout)
@@ -249,7 +252,7 @@ func TestSYNFloodMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runProc(t, procOptions{dir: dir, timeout: 10*time.Second + time.Duration(n)*50*time.Microsecond}, "-r", "flood.pcap", "-o", "json")
-	if r.code != exitOK {
+	if r.code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	d := parseHostile(t, r.stdout)
@@ -268,7 +271,7 @@ func TestSYNFloodMemory(t *testing.T) {
 	capN := n / 10
 	r = runProc(t, procOptions{dir: dir, timeout: 10*time.Second + time.Duration(n)*50*time.Microsecond},
 		"-r", "flood.pcap", "-o", "json", "--max-connections", strconv.Itoa(capN))
-	if r.code != exitOK {
+	if r.code != pipeline.ExitOK {
 		t.Fatalf("--max-connections %d: exit %d: %s", capN, r.code, r.stderr)
 	}
 	d = parseHostile(t, r.stdout)
@@ -325,7 +328,7 @@ func TestClockStepInFinRetransmissions(t *testing.T) {
 	dir := t.TempDir()
 	writePcap(t, dir, "step.pcap", ps)
 	r := runProc(t, procOptions{dir: dir}, "-r", "step.pcap", "-o", "json")
-	if r.code != exitOK {
+	if r.code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	d := parseHostile(t, r.stdout)
@@ -374,7 +377,7 @@ func TestDuplicatesOutOfOrder(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "dup.pcapng"), b.Bytes(), 0o644)
 	r := runProc(t, procOptions{dir: dir}, "-r", "dup.pcapng", "-o", "json")
-	if r.code != exitOK {
+	if r.code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	d := parseHostile(t, r.stdout)
@@ -403,7 +406,7 @@ func TestBlindRST(t *testing.T) {
 	dir := t.TempDir()
 	writePcap(t, dir, "blind.pcap", ps)
 	r := runProc(t, procOptions{dir: dir}, "-r", "blind.pcap", "-o", "json")
-	if r.code != exitOK {
+	if r.code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	d := parseHostile(t, r.stdout)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finack/finack/analyzer/report"
+
 	"github.com/finack/finack/analyzer"
 )
 
@@ -50,7 +52,7 @@ func sameJSON(t testing.TB, what string, v any, got []byte, gotErr error, want [
 func checkConnection(t testing.TB, c *analyzer.Connection) {
 	t.Helper()
 	want, wantErr := refRecordJSON(c, false)
-	got, err := appendConnectionJSON([]byte("x"), c)
+	got, err := report.AppendConnectionJSON([]byte("x"), c)
 	if err == nil {
 		if got[0] != 'x' {
 			t.Fatalf("prefix lost: %s", got)
@@ -59,21 +61,21 @@ func checkConnection(t testing.TB, c *analyzer.Connection) {
 	}
 	sameJSON(t, "connection", c, got, err, want, wantErr)
 
-	want, wantErr = refRecordJSON(ndjsonConnection(c), true)
-	got, err = appendConnectionNDJSON(nil, c)
+	want, wantErr = refRecordJSON(report.NdjsonConnection(c), true)
+	got, err = report.AppendConnectionNDJSON(nil, c)
 	sameJSON(t, "ndjson connection", c, got, err, want, wantErr)
 
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	err = encodeConnections(enc, []analyzer.Connection{*c})
+	err = report.EncodeConnections(enc, []analyzer.Connection{*c})
 	sameJSON(t, "encodeConnections", c, buf.Bytes(), err, want, wantErr)
 }
 
 func checkFinding(t testing.TB, f *analyzer.Finding) {
 	t.Helper()
 	want, wantErr := refRecordJSON(f, false)
-	got, err := appendFindingJSON([]byte("x"), f)
+	got, err := report.AppendFindingJSON([]byte("x"), f)
 	if err == nil {
 		if got[0] != 'x' {
 			t.Fatalf("prefix lost: %s", got)
@@ -82,8 +84,8 @@ func checkFinding(t testing.TB, f *analyzer.Finding) {
 	}
 	sameJSON(t, "finding", f, got, err, want, wantErr)
 
-	want, wantErr = refRecordJSON(ndjsonFinding(f), true)
-	got, err = appendFindingNDJSON(nil, f)
+	want, wantErr = refRecordJSON(report.NdjsonFinding(f), true)
+	got, err = report.AppendFindingNDJSON(nil, f)
 	sameJSON(t, "ndjson finding", f, got, err, want, wantErr)
 }
 
@@ -219,15 +221,15 @@ func TestRecordJSONEdgeCases(t *testing.T) {
 	}
 
 	// What the edge cases must look like, beyond agreeing with encoding/json.
-	b, _ := appendFindingJSON(nil, &analyzer.Finding{})
+	b, _ := report.AppendFindingJSON(nil, &analyzer.Finding{})
 	if !strings.Contains(string(b), `"frames":null`) {
 		t.Errorf("nil frames: %s", b)
 	}
-	b, _ = appendFindingJSON(nil, &analyzer.Finding{Frames: []uint64{}, IntervalsMS: []float64{}})
+	b, _ = report.AppendFindingJSON(nil, &analyzer.Finding{Frames: []uint64{}, IntervalsMS: []float64{}})
 	if !strings.Contains(string(b), `"frames":[]`) || strings.Contains(string(b), "intervals_ms") {
 		t.Errorf("empty frames: %s", b)
 	}
-	b, _ = appendConnectionNDJSON(nil, &analyzer.Connection{})
+	b, _ = report.AppendConnectionNDJSON(nil, &analyzer.Connection{})
 	if !strings.HasPrefix(string(b), `{"type":"connection","client":""`) {
 		t.Errorf("ndjson: %s", b)
 	}
@@ -501,7 +503,7 @@ func TestAppendFastPaths(t *testing.T) {
 	for _, x := range floats {
 		for _, x := range []float64{x, -x} {
 			want := strconv.AppendFloat(nil, x, 'f', -1, 64)
-			got, done := appendMillis([]byte{}, x)
+			got, done := report.AppendMillis([]byte{}, x)
 			if done && !bytes.Equal(got, want) {
 				t.Fatalf("appendMillis(%v) = %s, want %s", x, got, want)
 			}
@@ -528,7 +530,7 @@ func TestAppendFastPaths(t *testing.T) {
 	for _, tm := range times {
 		for _, tm := range []time.Time{tm.UTC(), tm.In(time.FixedZone("", 0)), tm.Local()} {
 			want, wantOK := appendJSONTimeGeneral(tm)
-			got, done := appendUTC([]byte{}, tm)
+			got, done := report.AppendUTC([]byte{}, tm)
 			switch {
 			case done && (!wantOK || !bytes.Equal(got, want)):
 				t.Fatalf("appendUTC(%v) = %s, want %s (ok %v)", tm, got, want, wantOK)
@@ -587,7 +589,7 @@ func BenchmarkRecordJSON(b *testing.B) {
 	b.Run("connection/appender", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if dst, err = appendConnectionJSON(dst[:0], &c); err != nil {
+			if dst, err = report.AppendConnectionJSON(dst[:0], &c); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -605,7 +607,7 @@ func BenchmarkRecordJSON(b *testing.B) {
 	b.Run("finding/appender", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if dst, err = appendFindingJSON(dst[:0], &f); err != nil {
+			if dst, err = report.AppendFindingJSON(dst[:0], &f); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -614,7 +616,7 @@ func BenchmarkRecordJSON(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			buf.Reset()
-			if err := enc.Encode(ndjsonConnection(&c)); err != nil {
+			if err := enc.Encode(report.NdjsonConnection(&c)); err != nil {
 				b.Fatal(err)
 			}
 			dst = append(dst[:0], buf.Bytes()...)
@@ -623,7 +625,7 @@ func BenchmarkRecordJSON(b *testing.B) {
 	b.Run("ndjson_connection/appender", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if dst, err = appendConnectionNDJSON(dst[:0], &c); err != nil {
+			if dst, err = report.AppendConnectionNDJSON(dst[:0], &c); err != nil {
 				b.Fatal(err)
 			}
 		}

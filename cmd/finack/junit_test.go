@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
+
 	"github.com/finack/finack/analyzer"
 )
 
@@ -32,7 +35,7 @@ func TestJUnit(t *testing.T) {
 
 	out, errOut, code := runIn(t, dir, "--separate", "-r", "client-close.pcap", "-r", "final-ack-dropped.pcap",
 		"-r", "reuse-server-timewait.pcap", "-o", "junit", "--fail-on", "fin_retransmit>2,reuse_in_2msl>5")
-	if code != exitFinding || !strings.Contains(errOut, "fin_retransmit total 3 > 2") {
+	if code != pipeline.ExitFinding || !strings.Contains(errOut, "fin_retransmit total 3 > 2") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	doc := parseJUnit(t, out)
@@ -64,18 +67,18 @@ func TestJUnit(t *testing.T) {
 	// A baseline makes worse kinds fail; a damaged capture adds a "read" error case.
 	out, _, code = runIn(t, dir, "-r", "final-ack-dropped.pcap", "--baseline", "base.json", "-o", "junit")
 	doc = parseJUnit(t, out)
-	if code != exitFinding || doc.Failures != 2 || !strings.Contains(doc.Suites[0].Cases[0].Failure.Message, "worse than the baseline base.json: 0 → 1 (total 3)") {
+	if code != pipeline.ExitFinding || doc.Failures != 2 || !strings.Contains(doc.Suites[0].Cases[0].Failure.Message, "worse than the baseline base.json: 0 → 1 (total 3)") {
 		t.Errorf("baseline: exit %d, %d failures, %+v", code, doc.Failures, doc.Suites[0].Cases[0].Failure)
 	}
 	validateJUnit(t, out)
 	// Without --fail-on or --baseline every case passes, findings or not.
 	out, _, code = runIn(t, dir, "-r", "final-ack-dropped.pcap", "-o", "junit")
-	if doc = parseJUnit(t, out); code != exitOK || doc.Failures != 0 || doc.Tests != kinds {
+	if doc = parseJUnit(t, out); code != pipeline.ExitOK || doc.Failures != 0 || doc.Tests != kinds {
 		t.Errorf("no checks: exit %d, %d tests, %d failures", code, doc.Tests, doc.Failures)
 	}
 	out, _, code = runIn(t, dir, "-r", "damaged.pcap", "-o", "junit")
 	doc = parseJUnit(t, out)
-	if code != exitError || doc.Errors != 1 || doc.Suites[0].Cases[0].Name != "read" || !strings.Contains(doc.Suites[0].Cases[0].Error.Message, "frame 14") {
+	if code != pipeline.ExitError || doc.Errors != 1 || doc.Suites[0].Cases[0].Name != "read" || !strings.Contains(doc.Suites[0].Cases[0].Error.Message, "frame 14") {
 		t.Errorf("damaged: exit %d, %+v", code, doc.Suites[0].Cases[0])
 	}
 	validateJUnit(t, out)
@@ -83,15 +86,15 @@ func TestJUnit(t *testing.T) {
 
 // parseJUnit reads the report with encoding/xml and checks that writing it again
 // gives the same bytes.
-func parseJUnit(t *testing.T, out string) junitSuites {
+func parseJUnit(t *testing.T, out string) report.JunitSuites {
 	t.Helper()
-	var doc junitSuites
+	var doc report.JunitSuites
 	if err := xml.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("not XML: %v\n%s", err, out)
 	}
 	var again bytes.Buffer
 	doc.XMLName = xml.Name{}
-	if err := writeJUnitDoc(&again, doc); err != nil {
+	if err := report.WriteJUnitDoc(&again, doc); err != nil {
 		t.Fatal(err)
 	}
 	if again.String() != out {
@@ -118,7 +121,7 @@ func validateJUnit(t *testing.T, out string) {
 }
 
 func TestXMLSafe(t *testing.T) {
-	if got := xmlSafe("a\x1b[31mb\tc\n\xff\u00e9"); got != "a\uFFFD[31mb\tc\n\uFFFDé" {
+	if got := report.XmlSafe("a\x1b[31mb\tc\n\xff\u00e9"); got != "a\uFFFD[31mb\tc\n\uFFFDé" {
 		t.Errorf("xmlSafe: %q", got)
 	}
 }

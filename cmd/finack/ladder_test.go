@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
+
 	"github.com/finack/finack/capture"
 	"github.com/finack/finack/capture/synth"
 )
@@ -14,7 +17,7 @@ import (
 // ACKs were dropped three times, so the server's FIN goes out four times.
 func TestLadderRecorded(t *testing.T) {
 	out, errOut, code := runIn(t, pcapDir, "-r", "final-ack-dropped.pcap", "--ladder")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	want := `
@@ -46,7 +49,7 @@ ladder       10.77.0.1:42910 → 10.77.0.2:7077 #1: missing_final_ack, fin_retra
 // connection; relative numbers start again at each end's SYN.
 func TestLadderRefused(t *testing.T) {
 	out, _, code := runIn(t, pcapDir, "-r", "reuse-refused.pcap", "--ladder")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatal(code)
 	}
 	for _, want := range []string{
@@ -83,8 +86,8 @@ func TestLadderNotes(t *testing.T) {
 		segs[i] = capture.Segment{Frame: uint64(i + 1), Time: p.Time, Src: p.Src, Dst: p.Dst, Seq: p.Seq, Ack: p.Ack, Flags: p.Flags, PayloadLen: uint32(p.Payload)}
 	}
 	var got []string
-	for _, r := range ladderRows(segs, "192.0.2.1:40000") {
-		got = append(got, r.label+" | "+r.notesText())
+	for _, r := range report.LadderRows(segs, "192.0.2.1:40000") {
+		got = append(got, r.Label+" | "+r.NotesText())
 	}
 	want := []string{
 		"SYN seq=0 | ",
@@ -102,7 +105,7 @@ func TestLadderNotes(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if d := ladderDelta(1500 * time.Millisecond); d != "+1.500s" {
+	if d := report.LadderDelta(1500 * time.Millisecond); d != "+1.500s" {
 		t.Errorf("delta %s", d)
 	}
 }
@@ -110,7 +113,7 @@ func TestLadderNotes(t *testing.T) {
 func TestLadderUsage(t *testing.T) {
 	for _, o := range []string{"json", "ndjson", "junit"} {
 		out, errOut, code := runIn(t, pcapDir, "-r", "final-ack-dropped.pcap", "--ladder", "-o", o)
-		if code != exitError || out != "" || !strings.HasPrefix(errOut, "finack: --ladder: ") {
+		if code != pipeline.ExitError || out != "" || !strings.HasPrefix(errOut, "finack: --ladder: ") {
 			t.Errorf("-o %s: exit %d, stderr %q", o, code, errOut)
 		}
 	}

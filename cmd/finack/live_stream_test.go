@@ -15,6 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finack/finack/analyzer/metrics"
+	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
+
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
 	"github.com/finack/finack/reassembly"
@@ -39,7 +43,7 @@ func (f fileSource) LinkName() string { return "EN10MB (Ethernet)" }
 func (f fileSource) SnapLen() int     { return capture.DefaultSnapLen }
 
 // liveOnFile sets up a live run over a capture, ticking after every segment.
-func liveOnFile(t *testing.T, file, output string) (*liveRun, *bytes.Buffer, *bytes.Buffer) {
+func liveOnFile(t *testing.T, file, output string) (*pipeline.LiveRun, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
 	r, err := capture.Open([]string{filepath.Join(pcapDir, file)}, capture.Options{})
 	if err != nil {
@@ -50,14 +54,14 @@ func liveOnFile(t *testing.T, file, output string) (*liveRun, *bytes.Buffer, *by
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := liveConfig{
-		Options: Options{output: output, timeWait: reassembly.DefaultTimeWait, view: viewOptions{profile: prof},
-			maxConns: defaultMaxConns, idleTimeout: defaultIdleTimeout},
-		live: liveOptions{iface: "test0", maxFindings: defaultMaxFindings, snaplen: capture.DefaultSnapLen},
+	cfg := pipeline.LiveConfig{
+		Options: report.Options{Output: output, TimeWait: reassembly.DefaultTimeWait, View: report.ViewOptions{Profile: prof},
+			MaxConns: pipeline.DefaultMaxConns, IdleTimeout: pipeline.DefaultIdleTimeout},
+		Live: pipeline.LiveOptions{Iface: "test0", MaxFindings: pipeline.DefaultMaxFindings, Snaplen: capture.DefaultSnapLen},
 	}
 	var out, errb bytes.Buffer
-	run := newLiveRun(cfg, fileSource{r}, &out, &errb, nil)
-	run.every = 0
+	run := pipeline.NewLiveRun(cfg, fileSource{r}, &out, &errb, nil)
+	run.Every = 0
 	return run, &out, &errb
 }
 
@@ -89,21 +93,21 @@ func TestLiveStreamMatchesFile(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			run, out, errb := liveOnFile(t, file, "ndjson")
 			var stop atomic.Bool
-			if code := run.finish(run.loop(&stop)); code != exitOK {
+			if code := run.Finish(run.Loop(&stop)); code != pipeline.ExitOK {
 				t.Fatalf("exit %d: %s", code, errb)
 			}
 			fileOut, _, code := runIn(t, pcapDir, "-r", file, "-o", "json")
-			if code != exitOK {
+			if code != pipeline.ExitOK {
 				t.Fatalf("-r %s: exit %d", file, code)
 			}
-			var want document
+			var want report.Document
 			if err := json.Unmarshal([]byte(fileOut), &want); err != nil {
 				t.Fatal(err)
 			}
 			finals := map[string]analyzer.Finding{}
 			provisional := map[string]bool{}
 			withdrawn := map[string]bool{}
-			var sum summary
+			var sum report.Summary
 			for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 				var rec streamRecord
 				if err := json.Unmarshal([]byte(line), &rec); err != nil {
@@ -150,7 +154,7 @@ func TestLiveStreamMatchesFile(t *testing.T) {
 					t.Errorf("file finding %s not final in the stream", rec.key())
 					continue
 				}
-				if !sameOutcome(&got, &w) || fmt.Sprint(got.Frames) != fmt.Sprint(w.Frames) {
+				if !pipeline.SameOutcome(&got, &w) || fmt.Sprint(got.Frames) != fmt.Sprint(w.Frames) {
 					t.Errorf("%s: stream %+v\nfile %+v", rec.key(), got, w)
 				}
 			}
@@ -179,7 +183,7 @@ func TestLiveStreamMatchesFile(t *testing.T) {
 func TestLiveTextUpdates(t *testing.T) {
 	run, out, _ := liveOnFile(t, "final-ack-never.pcap", "text")
 	var stop atomic.Bool
-	by, err := run.loop(&stop)
+	by, err := run.Loop(&stop)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,12 +195,12 @@ func TestLiveTextUpdates(t *testing.T) {
 		t.Errorf("a provisional finding says the capture ended while it goes on:\n%s", mid)
 	}
 	// Ten minutes of silence later: the tracker finishes the connection.
-	run.tick(time.Now().Add(10 * time.Minute))
+	run.Tick(time.Now().Add(10 * time.Minute))
 	after := strings.TrimPrefix(out.String(), mid)
 	if !strings.Contains(after, "final       missing_final_ack") || !strings.Contains(after, "gave up") {
 		t.Errorf("no final missing_final_ack (gave up) once decided:\n%s", after)
 	}
-	if code := run.finish(by, nil); code != exitOK {
+	if code := run.Finish(by, nil); code != pipeline.ExitOK {
 		t.Fatalf("exit %d", code)
 	}
 	rep := out.String()
@@ -211,14 +215,14 @@ func TestLiveTextUpdates(t *testing.T) {
 // connection's record as it is decided, before its final findings.
 func TestLiveConnectionStream(t *testing.T) {
 	run, out, _ := liveOnFile(t, "final-ack-never.pcap", "ndjson")
-	run.o.connections = true
+	run.O.Connections = true
 	var stop atomic.Bool
-	by, err := run.loop(&stop)
+	by, err := run.Loop(&stop)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run.tick(time.Now().Add(10 * time.Minute))
-	if code := run.finish(by, nil); code != exitOK {
+	run.Tick(time.Now().Add(10 * time.Minute))
+	if code := run.Finish(by, nil); code != pipeline.ExitOK {
 		t.Fatal(code)
 	}
 	var types []string
@@ -243,15 +247,15 @@ func TestLiveConnectionStream(t *testing.T) {
 // the rest; the summary counts all of them.
 func TestLiveMaxFindings(t *testing.T) {
 	run, out, _ := liveOnFile(t, "final-ack-dropped.pcap", "json")
-	run.o.live.maxFindings = 1
+	run.O.Live.MaxFindings = 1
 	var stop atomic.Bool
-	if code := run.finish(run.loop(&stop)); code != exitOK {
+	if code := run.Finish(run.Loop(&stop)); code != pipeline.ExitOK {
 		t.Fatal(code)
 	}
 	var doc struct {
 		Summary struct {
-			Findings map[string]int `json:"findings"`
-			Live     liveSummary    `json:"live"`
+			Findings map[string]int       `json:"findings"`
+			Live     pipeline.LiveSummary `json:"live"`
 		} `json:"summary"`
 		Findings []analyzer.Finding `json:"findings"`
 	}
@@ -276,18 +280,18 @@ func TestMetricsEndpoint(t *testing.T) {
 	if err != nil {
 		t.Skipf("no loopback TCP: %v", err)
 	}
-	m := newLiveMetrics(ln, version)
-	defer m.close()
+	m := metrics.New(ln, version)
+	defer m.Close()
 	run, _, _ := liveOnFile(t, "server-close.pcap", "json")
 	var stop atomic.Bool
-	run.loop(&stop)
-	run.local = map[netip.Addr]bool{netip.MustParseAddr("10.77.0.2"): true}
-	run.localAt = time.Now()
+	run.Loop(&stop)
+	run.Local = map[netip.Addr]bool{netip.MustParseAddr("10.77.0.2"): true}
+	run.LocalAt = time.Now()
 	now := time.Now()
-	run.hosts.compute(run.tr, run.local, now, run.clock(now), run.twLen)
-	m.update(run.snapshot(now))
-	m.updateHosts(run.hosts.snapshot(now))
-	body := get(t, "http://"+m.addr()+"/metrics")
+	run.Hosts.Compute(run.Tr, run.Local, now, run.Clock(now), run.TwLen)
+	m.Update(run.Snapshot(now))
+	m.UpdateHosts(run.Hosts.Snapshot(now))
+	body := get(t, "http://"+m.Addr()+"/metrics")
 	for _, want := range []string{
 		"finack_packets_total 10",
 		"finack_tcp_segments_total 10",
@@ -312,17 +316,17 @@ func TestMetricsEndpoint(t *testing.T) {
 
 	// Stale host states: the scrape asks, the loop (here: a goroutine standing in for
 	// its ticks) answers.
-	m.updateHosts(hostsSnapshot{at: time.Now().Add(-2 * time.Second)})
+	m.UpdateHosts(metrics.Hosts{At: time.Now().Add(-2 * time.Second)})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for !m.hostsWanted() {
+		for !m.HostsWanted() {
 			time.Sleep(10 * time.Millisecond)
 		}
 		now := time.Now()
-		m.updateHosts(run.hosts.snapshot(now))
+		m.UpdateHosts(run.Hosts.Snapshot(now))
 	}()
-	body = get(t, "http://"+m.addr()+"/metrics")
+	body = get(t, "http://"+m.Addr()+"/metrics")
 	<-done
 	if !strings.Contains(body, `finack_time_wait_sockets{host="10.77.0.2"} 1`) {
 		t.Errorf("after a refresh on demand:\n%s", body)

@@ -23,6 +23,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/finack/finack/analyzer"
@@ -400,7 +403,7 @@ type liveRecord struct {
 	Type   string `json:"type"`
 	Status string `json:"status"`
 	analyzer.Finding
-	Live *liveSummary `json:"live"`
+	Live *pipeline.LiveSummary `json:"live"`
 }
 
 // TestLiveCapture: finack -i on the server's veth while real connections close, one
@@ -489,7 +492,7 @@ func TestLiveCapture(t *testing.T) {
 	}
 
 	// Ctrl-C: the report.
-	if code := main.interrupt(t); code != exitOK {
+	if code := main.interrupt(t); code != pipeline.ExitOK {
 		t.Fatalf("finack exited %d after SIGINT:\n%s", code, main.stderrText())
 	}
 	lines, _ = main.output()
@@ -517,10 +520,10 @@ func TestLiveCapture(t *testing.T) {
 		t.Fatalf("no summary after SIGINT:\n%s", strings.Join(lines, "\n"))
 	}
 	var s struct {
-		Summary summary `json:"summary"`
+		Summary report.Summary `json:"summary"`
 	}
 	json.Unmarshal([]byte(`{"summary":`+sumLine+`}`), &s)
-	var ls liveSummary
+	var ls pipeline.LiveSummary
 	json.Unmarshal(s.Summary.Live, &ls)
 	if ls.StoppedBy != "signal" || ls.Dropped != 0 || ls.Received < s.Summary.Packets || ls.HeldAtEnd != 2 || ls.Warning != "" {
 		t.Errorf("summary.live %+v: want stopped by signal, no drops, received >= %d packets, 2 held", ls, s.Summary.Packets)
@@ -541,10 +544,10 @@ func TestLiveCapture(t *testing.T) {
 
 	// The saved file, read with -r: the same connections and findings.
 	fileOut, fileErr, code := runIn(t, e.dir, "-r", saved, "-o", "json")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("finack -r %s: exit %d: %s", saved, code, fileErr)
 	}
-	var fileDoc document
+	var fileDoc report.Document
 	if err := json.Unmarshal([]byte(fileOut), &fileDoc); err != nil {
 		t.Fatal(err)
 	}
@@ -569,7 +572,7 @@ func TestLiveCapture(t *testing.T) {
 	}
 	for _, f := range fileDoc.Findings {
 		g, ok := finals[string(f.Kind)+" "+f.Sender]
-		if !ok || !sameOutcome(&f, &g) || fmt.Sprint(f.Frames) != fmt.Sprint(g.Frames) {
+		if !ok || !pipeline.SameOutcome(&f, &g) || fmt.Sprint(f.Frames) != fmt.Sprint(g.Frames) {
 			t.Errorf("finding of the -w file %+v; live final %+v", f, g)
 		}
 	}
@@ -580,16 +583,16 @@ func TestLiveCapture(t *testing.T) {
 		by      string
 		packets uint64
 	}{{count, "count", 5}, {dur, "duration", 0}} {
-		if code := c.p.wait(t, 10*time.Second); code != exitOK {
+		if code := c.p.wait(t, 10*time.Second); code != pipeline.ExitOK {
 			t.Errorf("%s: exit %d: %s", c.by, code, c.p.stderrText())
 			continue
 		}
 		lines, _ := c.p.output()
 		var doc struct {
 			Summary struct {
-				Packets uint64      `json:"packets"`
-				Filter  string      `json:"filter"`
-				Live    liveSummary `json:"live"`
+				Packets uint64               `json:"packets"`
+				Filter  string               `json:"filter"`
+				Live    pipeline.LiveSummary `json:"live"`
 			} `json:"summary"`
 		}
 		if err := json.Unmarshal([]byte(strings.Join(lines, "\n")), &doc); err != nil {
@@ -645,7 +648,7 @@ func TestLiveDropPrivileges(t *testing.T) {
 		}
 	}
 	e.scenario(t, "client-close", 0)
-	if code := p.interrupt(t); code != exitOK {
+	if code := p.interrupt(t); code != pipeline.ExitOK {
 		t.Fatalf("exit %d:\n%s", code, p.stderrText())
 	}
 	lines, _ := p.output()
@@ -704,7 +707,7 @@ func TestLiveErrors(t *testing.T) {
 	for _, tc := range usage {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			out, errOut, code := runIn(t, pcapDir, tc.args...)
-			if code != exitError || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			if code != pipeline.ExitError || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 				t.Errorf("exit %d, stderr %q: want 2 and one line with %q", code, errOut, tc.want)
 			}
 			if out != "" {
@@ -719,7 +722,7 @@ func TestLiveErrors(t *testing.T) {
 			// Unprivileged already: finack itself must refuse (unless it was given
 			// the capabilities, which a test cannot take away).
 			_, errOut, code := runIn(t, pcapDir, "-i", "lo")
-			if code == exitError && strings.Contains(errOut, "permission denied") {
+			if code == pipeline.ExitError && strings.Contains(errOut, "permission denied") {
 				if !strings.Contains(errOut, want) {
 					t.Errorf("stderr %q: want %q", errOut, want)
 				}
@@ -748,7 +751,7 @@ func TestLiveErrors(t *testing.T) {
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err = cmd.Run()
 		ee, ok := err.(*exec.ExitError)
-		if !ok || ee.ExitCode() != exitError {
+		if !ok || ee.ExitCode() != pipeline.ExitError {
 			t.Fatalf("as nobody: %v, stderr %q", err, stderr.String())
 		}
 		if !strings.Contains(stderr.String(), want) || strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 || stdout.Len() != 0 {
@@ -763,7 +766,7 @@ func TestListInterfaces(t *testing.T) {
 		t.Skip("interface names are Linux's")
 	}
 	out, errOut, code := runIn(t, pcapDir, "-D")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	if !regexp.MustCompile(`(?m)^\d+\.lo \[.*Loopback`).MatchString(out) || !regexp.MustCompile(`(?m)^\d+\.any `).MatchString(out) {
@@ -778,14 +781,14 @@ func TestLiveInterfaceGone(t *testing.T) {
 	p := e.startFinack(t, nil, "-i", e.vethB, "-o", "json")
 	e.scenario(t, "client-close", 0)
 	e.sh(t, "ip", "-n", e.nsA, "link", "del", e.vethA) // takes its peer along
-	if code := p.wait(t, 10*time.Second); code != exitError {
+	if code := p.wait(t, 10*time.Second); code != pipeline.ExitError {
 		t.Fatalf("exit %d, want 2:\n%s", code, p.stderrText())
 	}
 	lines, _ := p.output()
 	var doc struct {
 		Summary struct {
-			Connections int         `json:"connections"`
-			Live        liveSummary `json:"live"`
+			Connections int                  `json:"connections"`
+			Live        pipeline.LiveSummary `json:"live"`
 		} `json:"summary"`
 		Error string `json:"error"`
 	}
@@ -830,7 +833,7 @@ func TestLiveDropsWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	if code := p.interrupt(t); code != exitOK {
+	if code := p.interrupt(t); code != pipeline.ExitOK {
 		t.Fatalf("exit %d:\n%s", code, p.stderrText())
 	}
 	lines, _ := p.output()

@@ -14,6 +14,10 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/finack/finack/analyzer/gate"
+	"github.com/finack/finack/analyzer/metrics"
+	"github.com/finack/finack/analyzer/pipeline"
+
 	"github.com/finack/finack/capture"
 	flag "github.com/spf13/pflag"
 )
@@ -22,24 +26,24 @@ import (
 var liveOnly = []string{"snapshot-length", "count", "duration", "buffer-size", "no-promiscuous-mode", "write",
 	"relinquish-privileges", "interval", "max-findings", "metrics-addr"}
 
-func addLiveFlags(fs *flag.FlagSet, l *liveOptions) {
-	fs.StringVarP(&l.iface, "interface", "i", "", "capture live on `IFACE` (any: every interface) and report as it happens; stop with Ctrl-C, -c or --duration")
-	fs.BoolVarP(&l.list, "list-interfaces", "D", false, "list the interfaces -i can capture on, and exit")
-	fs.IntVarP(&l.snaplen, "snapshot-length", "s", capture.DefaultSnapLen, "-i: keep at most `BYTES` of each packet: the default keeps every header finack reads and lets the kernel buffer the most packets; 262144 keeps whole packets for -w")
-	fs.Uint64VarP(&l.count, "count", "c", 0, "-i: stop after `N` packets")
-	fs.DurationVar(&l.duration, "duration", 0, "-i: stop after `DURATION` (e.g. 10m, 24h)")
-	fs.IntVarP(&l.bufferKiB, "buffer-size", "B", defaultBufferKiB, "-i: kernel capture buffer in `KiB` (tcpdump -B): what absorbs bursts while finack is busy")
-	fs.BoolVarP(&l.noPromisc, "no-promiscuous-mode", "p", false, "-i: do not put the interface into promiscuous mode")
-	fs.StringVarP(&l.write, "write", "w", "", "-i: also save the raw packets to `FILE` (pcap, nanosecond timestamps)")
-	fs.StringVarP(&l.user, "relinquish-privileges", "Z", "", "-i: once the interface is open, drop root privileges and run as `USER`")
-	fs.DurationVar(&l.interval, "interval", 0, "-i: print a one-line running summary to stderr every `DURATION`")
-	fs.IntVar(&l.maxFindings, "max-findings", defaultMaxFindings, "-i: findings the final report lists (`N`, the latest; every finding is counted)")
-	fs.StringVar(&l.metricsAddr, "metrics-addr", "", "-i: serve Prometheus metrics at http://`HOST:PORT`/metrics")
+func addLiveFlags(fs *flag.FlagSet, l *pipeline.LiveOptions) {
+	fs.StringVarP(&l.Iface, "interface", "i", "", "capture live on `IFACE` (any: every interface) and report as it happens; stop with Ctrl-C, -c or --duration")
+	fs.BoolVarP(&l.List, "list-interfaces", "D", false, "list the interfaces -i can capture on, and exit")
+	fs.IntVarP(&l.Snaplen, "snapshot-length", "s", capture.DefaultSnapLen, "-i: keep at most `BYTES` of each packet: the default keeps every header finack reads and lets the kernel buffer the most packets; 262144 keeps whole packets for -w")
+	fs.Uint64VarP(&l.Count, "count", "c", 0, "-i: stop after `N` packets")
+	fs.DurationVar(&l.Duration, "duration", 0, "-i: stop after `DURATION` (e.g. 10m, 24h)")
+	fs.IntVarP(&l.BufferKiB, "buffer-size", "B", pipeline.DefaultBufferKiB, "-i: kernel capture buffer in `KiB` (tcpdump -B): what absorbs bursts while finack is busy")
+	fs.BoolVarP(&l.NoPromisc, "no-promiscuous-mode", "p", false, "-i: do not put the interface into promiscuous mode")
+	fs.StringVarP(&l.Write, "write", "w", "", "-i: also save the raw packets to `FILE` (pcap, nanosecond timestamps)")
+	fs.StringVarP(&l.User, "relinquish-privileges", "Z", "", "-i: once the interface is open, drop root privileges and run as `USER`")
+	fs.DurationVar(&l.Interval, "interval", 0, "-i: print a one-line running summary to stderr every `DURATION`")
+	fs.IntVar(&l.MaxFindings, "max-findings", pipeline.DefaultMaxFindings, "-i: findings the final report lists (`N`, the latest; every finding is counted)")
+	fs.StringVar(&l.MetricsAddr, "metrics-addr", "", "-i: serve Prometheus metrics at http://`HOST:PORT`/metrics")
 }
 
 func init() {
 	modes = append(modes, func(fs *flag.FlagSet) modeRunner {
-		l := new(liveOptions)
+		l := new(pipeline.LiveOptions)
 		addLiveFlags(fs, l)
 		return func(fs *flag.FlagSet, o options, stdout, stderr io.Writer) (int, bool) {
 			return liveMode(fs, o, l, stdout, stderr)
@@ -49,23 +53,23 @@ func init() {
 
 // liveMode runs the live modes (-i, -D) when asked for; done is false when the
 // command line asks for neither (and uses no flag of theirs), so files are read.
-func liveMode(fs *flag.FlagSet, o options, l *liveOptions, stdout, stderr io.Writer) (code int, done bool) {
-	if !l.list && !fs.Changed("interface") {
+func liveMode(fs *flag.FlagSet, o options, l *pipeline.LiveOptions, stdout, stderr io.Writer) (code int, done bool) {
+	if !l.List && !fs.Changed("interface") {
 		for _, name := range liveOnly {
 			if fs.Changed(name) {
 				fmt.Fprintf(stderr, "finack: --%s: only with -i (live capture)\n", name)
-				return exitError, true
+				return pipeline.ExitError, true
 			}
 		}
 		return 0, false
 	}
-	if l.list {
+	if l.List {
 		return listInterfaces(stdout, stderr), true
 	}
 	if fs.Changed("workers") {
 		// Live capture tracks on one goroutine: say so rather than ignore it.
 		fmt.Fprintf(stderr, "finack: --workers: only with -r (files)\n")
-		return exitError, true
+		return pipeline.ExitError, true
 	}
 	return runLive(fs, o, *l, stdout, stderr), true
 }
@@ -74,7 +78,7 @@ func listInterfaces(stdout, stderr io.Writer) int {
 	ifs, err := capture.Interfaces()
 	if err != nil {
 		fmt.Fprintf(stderr, "finack: -D: %v\n", err)
-		return exitError
+		return pipeline.ExitError
 	}
 	w := bufio.NewWriter(stdout)
 	for i, it := range ifs {
@@ -97,58 +101,58 @@ func listInterfaces(stdout, stderr io.Writer) int {
 	}
 	if err := w.Flush(); err != nil {
 		fmt.Fprintf(stderr, "finack: -D: %v\n", err)
-		return exitError
+		return pipeline.ExitError
 	}
-	return exitOK
+	return pipeline.ExitOK
 }
 
 // validateLive checks the command line of a live capture.
-func validateLive(o *liveConfig, fs *flag.FlagSet) error {
-	l := &o.live
-	if l.iface == "" {
+func validateLive(o *pipeline.LiveConfig, fs *flag.FlagSet) error {
+	l := &o.Live
+	if l.Iface == "" {
 		return errors.New("-i: no interface named (finack -D lists them)")
 	}
-	if len(o.files) > 0 {
+	if len(o.Files) > 0 {
 		return errors.New("-i: captures live; -r reads files: give one or the other")
 	}
-	switch o.output {
+	switch o.Output {
 	case "text", "json", "ndjson":
 	default:
-		return fmt.Errorf("-o: %q is not available with -i (want text, json or ndjson)", o.output)
+		return fmt.Errorf("-o: %q is not available with -i (want text, json or ndjson)", o.Output)
 	}
-	if o.timeWait <= 0 || o.timeWait > maxTimeWait {
-		return fmt.Errorf("--time-wait: want a positive duration up to %v, got %v", maxTimeWait, o.timeWait)
+	if o.TimeWait <= 0 || o.TimeWait > maxTimeWait {
+		return fmt.Errorf("--time-wait: want a positive duration up to %v, got %v", maxTimeWait, o.TimeWait)
 	}
 	for _, name := range []string{"separate", "baseline", "tolerance", "write-baseline", "export", "ladder", "states", "at"} {
 		if fs.Lookup(name) != nil && fs.Changed(name) {
 			return fmt.Errorf("--%s: not available with -i (live capture); save the packets with -w and read them with -r", name)
 		}
 	}
-	if l.snaplen < capture.MinSnapLen || l.snaplen > capture.MaxSnapLen {
-		return fmt.Errorf("-s: snapshot length must be %d to %d bytes (TCP headers with options must fit), got %d", capture.MinSnapLen, capture.MaxSnapLen, l.snaplen)
+	if l.Snaplen < capture.MinSnapLen || l.Snaplen > capture.MaxSnapLen {
+		return fmt.Errorf("-s: snapshot length must be %d to %d bytes (TCP headers with options must fit), got %d", capture.MinSnapLen, capture.MaxSnapLen, l.Snaplen)
 	}
-	if l.bufferKiB <= 0 || l.bufferKiB > 1<<21 {
-		return fmt.Errorf("-B: buffer size in KiB must be 1 to %d, got %d", 1<<21, l.bufferKiB)
+	if l.BufferKiB <= 0 || l.BufferKiB > 1<<21 {
+		return fmt.Errorf("-B: buffer size in KiB must be 1 to %d, got %d", 1<<21, l.BufferKiB)
 	}
-	if l.duration < 0 {
-		return fmt.Errorf("--duration: must not be negative, got %v", l.duration)
+	if l.Duration < 0 {
+		return fmt.Errorf("--duration: must not be negative, got %v", l.Duration)
 	}
-	if l.interval < 0 {
-		return fmt.Errorf("--interval: must not be negative, got %v", l.interval)
+	if l.Interval < 0 {
+		return fmt.Errorf("--interval: must not be negative, got %v", l.Interval)
 	}
-	if l.maxFindings < 0 {
-		return fmt.Errorf("--max-findings: must not be negative, got %d", l.maxFindings)
+	if l.MaxFindings < 0 {
+		return fmt.Errorf("--max-findings: must not be negative, got %d", l.MaxFindings)
 	}
-	if l.write == "-" {
+	if l.Write == "-" {
 		return errors.New("-w: stdout carries the report; give a file name")
 	}
-	if l.metricsAddr != "" {
-		if _, _, err := net.SplitHostPort(l.metricsAddr); err != nil {
-			return fmt.Errorf("--metrics-addr: want HOST:PORT, got %q", l.metricsAddr)
+	if l.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(l.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr: want HOST:PORT, got %q", l.MetricsAddr)
 		}
 	}
 	var err error
-	o.failRules, err = ParseFailOn(o.failOn)
+	o.FailRules, err = gate.ParseFailOn(o.FailOn)
 	return err
 }
 
@@ -217,16 +221,16 @@ func dropPrivileges(name string) error {
 
 // runLive captures on o.live.iface until a signal, -c or --duration, printing findings
 // as they are seen and the report at the end.
-func runLive(fs *flag.FlagSet, opts options, lo liveOptions, stdout, stderr io.Writer) int {
-	o := liveConfig{Options: opts.Options, live: lo}
+func runLive(fs *flag.FlagSet, opts options, lo pipeline.LiveOptions, stdout, stderr io.Writer) int {
+	o := pipeline.LiveConfig{Options: opts.Options, Live: lo}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "finack: "+format+"\n", a...)
-		return exitError
+		return pipeline.ExitError
 	}
 	if err := validateLive(&o, fs); err != nil {
 		return fail("%v", err)
 	}
-	l := o.live
+	l := o.Live
 	stopProfiles, err := startProfiles(opts)
 	if err != nil {
 		return fail("%v", err)
@@ -234,42 +238,42 @@ func runLive(fs *flag.FlagSet, opts options, lo liveOptions, stdout, stderr io.W
 	defer stopProfiles()
 
 	src, err := capture.OpenLive(capture.LiveOptions{
-		Interface: l.iface, Filter: o.filter, SnapLen: l.snaplen, NoPromisc: l.noPromisc,
-		BufferSize: l.bufferKiB << 10, IgnoreVLAN: o.ignoreVLAN,
+		Interface: l.Iface, Filter: o.Filter, SnapLen: l.Snaplen, NoPromisc: l.NoPromisc,
+		BufferSize: l.BufferKiB << 10, IgnoreVLAN: o.IgnoreVLAN,
 	})
 	if err != nil {
-		return fail("%s", openError(l.iface, err))
+		return fail("%s", openError(l.Iface, err))
 	}
 	defer src.Close()
-	src.SetLimit(l.count)
+	src.SetLimit(l.Count)
 
 	// Bind the metrics port while still privileged (a port below 1024 needs it).
-	var metrics *liveMetrics
-	if l.metricsAddr != "" {
-		ln, err := net.Listen("tcp", l.metricsAddr)
+	var served *metrics.Metrics
+	if l.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", l.MetricsAddr)
 		if err != nil {
-			return fail("--metrics-addr %s: %v", l.metricsAddr, err)
+			return fail("--metrics-addr %s: %v", l.MetricsAddr, err)
 		}
-		metrics = newLiveMetrics(ln, version)
-		defer metrics.close()
+		served = metrics.New(ln, version)
+		defer served.Close()
 	}
-	if l.user != "" {
+	if l.User != "" {
 		if os.Geteuid() != 0 {
-			fmt.Fprintf(stderr, "finack: -Z %s: not running as root, privileges left as they are\n", l.user)
-		} else if err := dropPrivileges(l.user); err != nil {
+			fmt.Fprintf(stderr, "finack: -Z %s: not running as root, privileges left as they are\n", l.User)
+		} else if err := dropPrivileges(l.User); err != nil {
 			return fail("%v", err)
 		}
 	}
 	// The saved file is created after dropping privileges, as tcpdump does: it belongs
 	// to the user finack now runs as.
 	var saved *os.File
-	if l.write != "" {
-		if saved, err = os.Create(l.write); err != nil {
+	if l.Write != "" {
+		if saved, err = os.Create(l.Write); err != nil {
 			return fail("-w: %v", err)
 		}
 		defer saved.Close()
 		if err := src.SaveTo(saved); err != nil {
-			return fail("-w %s: %v", l.write, err)
+			return fail("-w %s: %v", l.Write, err)
 		}
 	}
 
@@ -289,10 +293,10 @@ func runLive(fs *flag.FlagSet, opts options, lo liveOptions, stdout, stderr io.W
 		}
 	}()
 
-	run := newLiveRun(o, src, stdout, stderr, metrics)
-	fmt.Fprintf(stderr, "finack: listening on %s, link-type %s, snapshot length %d bytes\n", l.iface, src.LinkName(), src.SnapLen())
-	if metrics != nil {
-		fmt.Fprintf(stderr, "finack: metrics at http://%s/metrics\n", metrics.addr())
+	run := pipeline.NewLiveRun(o, src, stdout, stderr, served)
+	fmt.Fprintf(stderr, "finack: listening on %s, link-type %s, snapshot length %d bytes\n", l.Iface, src.LinkName(), src.SnapLen())
+	if served != nil {
+		fmt.Fprintf(stderr, "finack: metrics at http://%s/metrics\n", served.Addr())
 	}
-	return run.finish(run.loop(&stop))
+	return run.Finish(run.Loop(&stop))
 }

@@ -2,12 +2,13 @@
 // how every connection closed: close shapes, final ACKs that never came, retransmitted
 // FINs, and 4-tuples reused while one end still held them in TIME_WAIT.
 //
-// It owns what a user touches: the flags and --help (main.go), reading files with
-// several tracking workers (workers.go), live capture and its metrics (live.go,
-// metrics.go), the report in every format (report.go, jsonrec.go, junit.go,
-// ladder.go, states.go), and the CI checks (failon.go, baseline.go, multi.go,
-// export.go, evidence.go). Decoding belongs to package capture, tracking to
-// reassembly, and what the facts mean to analyzer. docs/usage.md is the manual.
+// It owns what a user touches: the flags and --help (main.go, flags.go), the
+// dispatch of a run and its exit code (check.go), the live command line, signals and
+// privilege drop (livecli.go) and the progress line (progress.go). Reading files and
+// live capture belong to analyzer/pipeline, the report in every format to
+// analyzer/report, the CI checks to analyzer/gate, live metrics to analyzer/metrics;
+// decoding to package capture, tracking to reassembly, and what the facts mean to
+// analyzer. docs/usage.md is the manual.
 package main
 
 import (
@@ -20,6 +21,10 @@ import (
 	"runtime/pprof"
 	"strings"
 	"time"
+
+	"github.com/finack/finack/analyzer/gate"
+	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
 
 	flag "github.com/spf13/pflag"
 
@@ -62,7 +67,7 @@ Flags:
 `
 
 type options struct {
-	Options
+	report.Options
 	cpuProfile string
 	memProfile string
 	quiet      bool
@@ -97,22 +102,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SortFlags = false
 	var o options
 	var help, showVersion bool
-	fs.StringArrayVarP(&o.files, "read", "r", nil, "read packets from `FILE` (pcap or pcapng, gzip allowed; - for stdin; a quoted pattern for several); repeat to merge rotated pieces by time (see --separate)")
-	fs.StringVarP(&o.output, "output", "o", "text", "output `FORMAT`: text, json, ndjson or junit")
-	fs.BoolVar(&o.ignoreVLAN, "ignore-vlan", false, "key connections without their 802.1Q tags (as Suricata's vlan.use-for-tracking: false): for taps that tag one direction only; the same 4-tuple on several VLANs becomes one connection")
-	fs.BoolVar(&o.connections, "connections", false, "text output: list every connection, not only findings")
-	fs.DurationVar(&o.timeWait, "time-wait", reassembly.DefaultTimeWait, "TIME_WAIT (2MSL) `DURATION` of the hosts (Linux: 60s)")
-	fs.StringSliceVar(&o.failOn, "fail-on", nil, "exit 1 when one of these `RULES` holds (comma-separated): KIND (a finding of that kind), KIND>N (the kind's total is above N), any, any>N")
-	fs.BoolVar(&o.separate, "separate", false, "each file (each -r, each match of a quoted -r pattern) is its own capture: a report per capture and a total; without it, several files are rotated pieces of one capture")
-	fs.StringArrayVar(&o.baselines, "baseline", nil, "compare with a saved -o json report `FILE` (repeat, or a quoted pattern, for several captures); exit 1 when a finding kind got worse")
-	fs.StringSliceVar(&o.tolerance, "tolerance", nil, "with --baseline: let kinds grow by `KIND+N[%],...` over the baseline (any+N: every kind not named; default +0)")
-	fs.StringVar(&o.writeBaseline, "write-baseline", "", "write this run's -o json report to `FILE`, to compare later runs with")
-	fs.StringVar(&o.export, "export", "", "write every packet of the connections with findings to `FILE` (pcap; pcapng, with a comment per packet, when FILE ends in .pcapng); the report maps frame numbers")
-	fs.BoolVar(&o.ladder, "ladder", false, "text output: draw each connection with findings as a sequence diagram (client left, server right)")
-	addViewFlags(fs, &o.view)
-	fs.DurationVar(&o.idleTimeout, "idle-timeout", idleTimeoutUnset, "stop following an open connection idle this long in capture time, reported as dropped (`DURATION`; 0: never; default: 5m with -i, as Zeek's tcp_inactivity_timeout, never with -r)")
-	fs.IntVar(&o.maxConns, "max-connections", defaultMaxConns, "track at most `N` connections at once; past it the least recently active tenth are finished early, reported as evicted (0: no cap)")
-	fs.IntVar(&o.workers, "workers", defaultWorkers(), "-r: track and analyse on `N` cores (the report does not depend on N; default: the CPUs finack may use, GOMAXPROCS)")
+	fs.StringArrayVarP(&o.Files, "read", "r", nil, "read packets from `FILE` (pcap or pcapng, gzip allowed; - for stdin; a quoted pattern for several); repeat to merge rotated pieces by time (see --separate)")
+	fs.StringVarP(&o.Output, "output", "o", "text", "output `FORMAT`: text, json, ndjson or junit")
+	fs.BoolVar(&o.IgnoreVLAN, "ignore-vlan", false, "key connections without their 802.1Q tags (as Suricata's vlan.use-for-tracking: false): for taps that tag one direction only; the same 4-tuple on several VLANs becomes one connection")
+	fs.BoolVar(&o.Connections, "connections", false, "text output: list every connection, not only findings")
+	fs.DurationVar(&o.TimeWait, "time-wait", reassembly.DefaultTimeWait, "TIME_WAIT (2MSL) `DURATION` of the hosts (Linux: 60s)")
+	fs.StringSliceVar(&o.FailOn, "fail-on", nil, "exit 1 when one of these `RULES` holds (comma-separated): KIND (a finding of that kind), KIND>N (the kind's total is above N), any, any>N")
+	fs.BoolVar(&o.Separate, "separate", false, "each file (each -r, each match of a quoted -r pattern) is its own capture: a report per capture and a total; without it, several files are rotated pieces of one capture")
+	fs.StringArrayVar(&o.Baselines, "baseline", nil, "compare with a saved -o json report `FILE` (repeat, or a quoted pattern, for several captures); exit 1 when a finding kind got worse")
+	fs.StringSliceVar(&o.Tolerance, "tolerance", nil, "with --baseline: let kinds grow by `KIND+N[%],...` over the baseline (any+N: every kind not named; default +0)")
+	fs.StringVar(&o.WriteBaseline, "write-baseline", "", "write this run's -o json report to `FILE`, to compare later runs with")
+	fs.StringVar(&o.Export, "export", "", "write every packet of the connections with findings to `FILE` (pcap; pcapng, with a comment per packet, when FILE ends in .pcapng); the report maps frame numbers")
+	fs.BoolVar(&o.Ladder, "ladder", false, "text output: draw each connection with findings as a sequence diagram (client left, server right)")
+	addViewFlags(fs, &o.View)
+	fs.DurationVar(&o.IdleTimeout, "idle-timeout", pipeline.IdleTimeoutUnset, "stop following an open connection idle this long in capture time, reported as dropped (`DURATION`; 0: never; default: 5m with -i, as Zeek's tcp_inactivity_timeout, never with -r)")
+	fs.IntVar(&o.MaxConns, "max-connections", pipeline.DefaultMaxConns, "track at most `N` connections at once; past it the least recently active tenth are finished early, reported as evicted (0: no cap)")
+	fs.IntVar(&o.Workers, "workers", pipeline.DefaultWorkers(), "-r: track and analyse on `N` cores (the report does not depend on N; default: the CPUs finack may use, GOMAXPROCS)")
 	runners := make([]modeRunner, len(modes))
 	for i, add := range modes {
 		runners[i] = add(fs)
@@ -128,26 +133,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 			help = true
 		} else {
 			fmt.Fprintf(stderr, "finack: %v (see finack --help)\n", err)
-			return exitError
+			return pipeline.ExitError
 		}
 	}
 	if help {
 		printUsage(fs, stdout)
-		return exitOK
+		return pipeline.ExitOK
 	}
 	if showVersion {
 		fmt.Fprintln(stdout, versionString())
-		return exitOK
+		return pipeline.ExitOK
 	}
-	o.filter = strings.Join(fs.Args(), " ")
-	o.live = fs.Changed("interface")
+	o.Filter = strings.Join(fs.Args(), " ")
+	o.Live = fs.Changed("interface")
 	if err := o.validateTracking(); err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
-		return exitError
+		return pipeline.ExitError
 	}
-	if err := o.view.resolve(fs, &o); err != nil {
+	if err := resolveView(&o.View, fs, &o); err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
-		return exitError
+		return pipeline.ExitError
 	}
 	for _, m := range runners {
 		if code, done := m(fs, o, stdout, stderr); done {
@@ -156,12 +161,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := o.validate(); err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
-		return exitError
+		return pipeline.ExitError
 	}
 	stop, err := startProfiles(o)
 	if err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
-		return exitError
+		return pipeline.ExitError
 	}
 	// The progress line is cleared before the first write of the report or of an
 	// error: both go through its guard.
@@ -170,7 +175,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	o.progress.stop()
 	if err := stop(); err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
-		return exitError
+		return pipeline.ExitError
 	}
 	return code
 }
@@ -240,22 +245,22 @@ func printUsage(fs *flag.FlagSet, w io.Writer) {
 	for _, l := range lines {
 		fmt.Fprintf(w, "%-*s   %s\n", width, l.left, l.usage)
 	}
-	fmt.Fprintf(w, "\nA trailing BPF expression filters packets as tcpdump would.\nFinding kinds: %s\nExit codes: 0 done, 1 a --fail-on rule or --baseline check failed, 2 usage or input error.\n", kindList())
+	fmt.Fprintf(w, "\nA trailing BPF expression filters packets as tcpdump would.\nFinding kinds: %s\nExit codes: 0 done, 1 a --fail-on rule or --baseline check failed, 2 usage or input error.\n", gate.KindList())
 }
 
 func (o *options) validate() error {
-	if len(o.files) == 0 {
+	if len(o.Files) == 0 {
 		return errors.New("-r: no capture to read (give -r FILE, or -r - for stdin; see finack --help)")
 	}
-	switch o.output {
+	switch o.Output {
 	case "text", "json", "ndjson", "junit":
 	default:
-		return fmt.Errorf("-o: unknown output format %q (want text, json, ndjson or junit)", o.output)
+		return fmt.Errorf("-o: unknown output format %q (want text, json, ndjson or junit)", o.Output)
 	}
-	if o.timeWait <= 0 || o.timeWait > maxTimeWait {
+	if o.TimeWait <= 0 || o.TimeWait > maxTimeWait {
 		// No stack holds TIME_WAIT for more than minutes (RFC 9293: 4 minutes); an
 		// hour bounds the capture-time arithmetic far from overflow.
-		return fmt.Errorf("--time-wait: want a positive duration up to %v, got %v", maxTimeWait, o.timeWait)
+		return fmt.Errorf("--time-wait: want a positive duration up to %v, got %v", maxTimeWait, o.TimeWait)
 	}
 	return o.validateChecks()
 }

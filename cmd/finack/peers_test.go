@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/finack/finack/analyzer/pipeline"
 )
 
 // jsonReport is the part of -o json the cross-checks read.
@@ -38,7 +40,7 @@ type jsonReport struct {
 func reportOf(t *testing.T, file string) jsonReport {
 	t.Helper()
 	out, errOut, code := runIn(t, pcapDir, "-r", file, "-o", "json")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("finack -r %s: exit %d: %s", file, code, errOut)
 	}
 	var rep jsonReport
@@ -236,7 +238,7 @@ func TestStatesMatchKernel(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			kernel := kernelStates(t, filepath.Join(pcapDir, strings.TrimSuffix(file, ".pcap")+".ss.txt"))
 			out, errOut, code := runIn(t, pcapDir, "-r", file, "-o", "json", "--states")
-			if code != exitOK {
+			if code != pipeline.ExitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
 			var doc struct {

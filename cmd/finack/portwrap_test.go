@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/finack/finack/analyzer/pipeline"
 )
 
 // TestPortWrap records 20,000 real connections from one client to one server port,
@@ -57,7 +59,7 @@ func TestPortWrap(t *testing.T) {
 	}
 
 	report, errOut, code := runIn(t, dir, "-r", "port-wrap.pcap", "-o", "json", "--states", "--port-range", "40000-40999")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("finack: exit %d: %s", code, errOut)
 	}
 	var doc struct {

@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/capture"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -57,10 +60,10 @@ type progress struct {
 // newProgress starts the progress line for reading o.files, or returns nil when
 // none is to be shown: -q, stderr not a terminal, nothing to read.
 func newProgress(o options, stderr io.Writer) *progress {
-	if o.quiet || len(o.files) == 0 || !stderrIsTerminal(stderr) {
+	if o.quiet || len(o.Files) == 0 || !stderrIsTerminal(stderr) {
 		return nil
 	}
-	files, err := expandPatterns("-r", o.files)
+	files, err := capture.ExpandPatterns("-r", o.Files)
 	if err != nil {
 		return nil // analyze says why, at once
 	}
@@ -278,7 +281,7 @@ func terminalWidth(w io.Writer) int {
 
 // readProgress is the progress line as the reading tells it how far it got (nil:
 // none).
-func (o options) readProgress() Progress {
+func (o options) readProgress() pipeline.Progress {
 	if o.progress == nil {
 		return nil
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finack/finack/analyzer/pipeline"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -281,7 +283,7 @@ func TestProgressInProcess(t *testing.T) {
 			})
 			code := run(append([]string{"-r", fifo}, tc.args...), &out, &out)
 			wait()
-			if want := tc.cut || slicesContain(tc.args, "--fail-on"); (code != exitOK) != want {
+			if want := tc.cut || slicesContain(tc.args, "--fail-on"); (code != pipeline.ExitOK) != want {
 				t.Errorf("exit %d", code)
 			}
 			got := out.String()
@@ -427,7 +429,7 @@ func TestProgressTerminal(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the terminal did not close")
 			}
-			if code := cmd.ProcessState.ExitCode(); code != exitOK {
+			if code := cmd.ProcessState.ExitCode(); code != pipeline.ExitOK {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
 			if !strings.HasPrefix(stdout.String(), "file ") {

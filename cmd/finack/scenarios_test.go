@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/finack/finack/analyzer/pipeline"
 )
 
 // TestScenarios states, for each capture in testdata/pcaps, what the kernel (or the
@@ -106,7 +108,7 @@ var scenarios = []scenario{
 func checkScenario(t *testing.T, dir string, tc scenario) {
 	t.Helper()
 	out, errOut, code := runIn(t, dir, "-r", tc.file, "-o", "json")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	var doc struct {

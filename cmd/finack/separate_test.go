@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
+	"github.com/finack/finack/capture"
 )
 
 // TestSeparateJSON reads several captures as separate ones: each capture's document
@@ -14,12 +18,12 @@ import (
 func TestSeparateJSON(t *testing.T) {
 	out, errOut, code := runIn(t, pcapDir, "--separate", "-r", "final-ack-dropped.pcap", "-r", "reuse-server-*.pcap",
 		"-r", "client-close.pcap", "-o", "json")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	var doc struct {
 		Captures []json.RawMessage `json:"captures"`
-		Total    total             `json:"total"`
+		Total    report.Total      `json:"total"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatal(err)
@@ -36,7 +40,7 @@ func TestSeparateJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		var s struct {
-			Summary summary `json:"summary"`
+			Summary report.Summary `json:"summary"`
 		}
 		json.Unmarshal(want, &s)
 		packets += s.Summary.Packets
@@ -71,7 +75,7 @@ func TestRotatedStillMerged(t *testing.T) {
 		{"-r", "gen-rotated.pcap?"},
 	} {
 		out, errOut, code := runIn(t, pcapDir, append(args, "-o", "json")...)
-		if code != exitOK || out != string(want) {
+		if code != pipeline.ExitOK || out != string(want) {
 			t.Errorf("%v: exit %d (%s), report:\n%s", args, code, errOut, lineDiff(string(want), out))
 		}
 	}
@@ -79,7 +83,7 @@ func TestRotatedStillMerged(t *testing.T) {
 
 func TestSeparateText(t *testing.T) {
 	out, _, code := runIn(t, pcapDir, "--separate", "-r", "client-close.pcap", "-r", "final-ack-dropped.pcap")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatal(code)
 	}
 	a, _ := os.ReadFile(filepath.Join(pcapDir, "client-close.pcap.expected.txt"))
@@ -98,7 +102,7 @@ func TestSeparateText(t *testing.T) {
 
 func TestSeparateNDJSON(t *testing.T) {
 	out, _, code := runIn(t, pcapDir, "--separate", "-r", "client-close.pcap", "-r", "final-ack-dropped.pcap", "-o", "ndjson")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatal(code)
 	}
 	var got []string
@@ -133,7 +137,7 @@ func TestSeparateDamaged(t *testing.T) {
 	}
 	copyCapture(t, "reuse-server-timewait.pcap", dir, "c.pcap")
 	out, errOut, code := runIn(t, dir, "--separate", "-r", "*.pcap", "-o", "json", "--fail-on", "any")
-	if code != exitError || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "b.pcap") {
+	if code != pipeline.ExitError || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "b.pcap") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	var doc struct {
@@ -143,7 +147,7 @@ func TestSeparateDamaged(t *testing.T) {
 			} `json:"summary"`
 			Error string `json:"error"`
 		} `json:"captures"`
-		Total total `json:"total"`
+		Total report.Total `json:"total"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatal(err)
@@ -163,14 +167,14 @@ func TestInputPatterns(t *testing.T) {
 		{[]string{"-r", "[.pcap"}, `finack: -r: bad pattern "[.pcap"`},
 	} {
 		_, errOut, code := runIn(t, pcapDir, tc.args...)
-		if code != exitError || !strings.HasPrefix(errOut, tc.want) {
+		if code != pipeline.ExitError || !strings.HasPrefix(errOut, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q", tc.args, code, errOut)
 		}
 	}
 }
 
 func TestCaptureNames(t *testing.T) {
-	got := captureNames([][]string{{"a/x.pcap"}, {"b/x.pcap"}, {"c/y.pcap", "c/y.pcap1"}, {"-"}, {"./d/../z.pcap"}})
+	got := capture.Names([][]string{{"a/x.pcap"}, {"b/x.pcap"}, {"c/y.pcap", "c/y.pcap1"}, {"-"}, {"./d/../z.pcap"}})
 	want := "a/x.pcap b/x.pcap y.pcap stdin z.pcap"
 	if strings.Join(got, " ") != want {
 		t.Errorf("names %v, want %s", got, want)

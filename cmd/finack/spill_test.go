@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
+
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/analyzer/spill"
 	"github.com/finack/finack/capture"
@@ -23,7 +26,7 @@ import (
 // the report held in memory, whether the records fit in memory or go to disk in runs
 // of 3 records (or of 1, merged 2 runs at a time).
 func TestSpillSameReport(t *testing.T) {
-	defer func(o spill.Options, on bool) { spillOptions, streamReports = o, on }(spillOptions, streamReports)
+	defer func(o spill.Options, on bool) { report.SpillOptions, report.StreamReports = o, on }(report.SpillOptions, report.StreamReports)
 	bounds := []spill.Options{{}, {MaxRecords: 3}, {MaxRecords: 1, MaxRuns: 2}, {MaxBytes: 1}}
 	for _, set := range captureSets(t) {
 		t.Run(set[0], func(t *testing.T) {
@@ -33,18 +36,18 @@ func TestSpillSameReport(t *testing.T) {
 			}
 			for _, form := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"--connections"}, {}} {
 				a := append(append([]string(nil), args...), form...)
-				streamReports = false
+				report.StreamReports = false
 				want, wantErr, wantCode := runIn(t, pcapDir, a...)
-				streamReports = true
+				report.StreamReports = true
 				for _, b := range bounds {
-					spillOptions = b
+					report.SpillOptions = b
 					got, gotErr, code := runIn(t, pcapDir, a...)
 					if got != want || gotErr != wantErr || code != wantCode {
 						t.Errorf("finack %v, spill bound %+v: the report differs from the one held in memory (exit %d, want %d; stderr %q, want %q):\n%s",
 							a, b, code, wantCode, gotErr, wantErr, lineDiff(want, got))
 					}
 				}
-				spillOptions = spill.Options{}
+				report.SpillOptions = spill.Options{}
 			}
 		})
 	}
@@ -53,51 +56,51 @@ func TestSpillSameReport(t *testing.T) {
 // TestSpillWritesRuns: with a small bound the plain report's records do go to disk,
 // and what needs every record (--fail-on, -o junit, --separate, ...) keeps them.
 func TestSpillWritesRuns(t *testing.T) {
-	defer func(o spill.Options) { spillOptions = o }(spillOptions)
-	spillOptions = spill.Options{MaxRecords: 3}
+	defer func(o spill.Options) { report.SpillOptions = o }(report.SpillOptions)
+	report.SpillOptions = spill.Options{MaxRecords: 3}
 	file := pcapDir + "/many-connections.pcap"
 	for _, tc := range []struct {
 		name   string
-		o      Options
+		o      report.Options
 		stream bool
 	}{
-		{"json", Options{output: "json"}, true},
-		{"ndjson", Options{output: "ndjson"}, true},
-		{"text --connections", Options{output: "text", connections: true}, true},
-		{"text", Options{output: "text"}, true},
-		{"junit", Options{output: "junit"}, false},
-		{"--fail-on", Options{output: "json", failOn: []string{"any"}}, false},
-		{"--separate", Options{output: "json", separate: true}, false},
-		{"--states", Options{output: "text", view: viewOptions{states: true}}, false},
-		{"--ladder", Options{output: "text", ladder: true}, false},
-		{"--write-baseline", Options{output: "text", writeBaseline: "x.json"}, false},
+		{"json", report.Options{Output: "json"}, true},
+		{"ndjson", report.Options{Output: "ndjson"}, true},
+		{"text --connections", report.Options{Output: "text", Connections: true}, true},
+		{"text", report.Options{Output: "text"}, true},
+		{"junit", report.Options{Output: "junit"}, false},
+		{"--fail-on", report.Options{Output: "json", FailOn: []string{"any"}}, false},
+		{"--separate", report.Options{Output: "json", Separate: true}, false},
+		{"--states", report.Options{Output: "text", View: report.ViewOptions{States: true}}, false},
+		{"--ladder", report.Options{Output: "text", Ladder: true}, false},
+		{"--write-baseline", report.Options{Output: "text", WriteBaseline: "x.json"}, false},
 	} {
 		o := tc.o
-		o.files, o.timeWait = []string{file}, 60*time.Second
-		doc, _, err := readCapture(o, nil)
+		o.Files, o.TimeWait = []string{file}, 60*time.Second
+		doc, _, err := pipeline.ReadCapture(o, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := doc.records != nil; got != tc.stream {
+		if got := doc.Records != nil; got != tc.stream {
 			t.Errorf("%s: streams the records %v, want %v", tc.name, got, tc.stream)
 			continue
 		}
 		if !tc.stream {
 			continue
 		}
-		if r := doc.records; r.Runs() == 0 && max(r.NumConnections(), r.NumFindings()) > 3 {
+		if r := doc.Records; r.Runs() == 0 && max(r.NumConnections(), r.NumFindings()) > 3 {
 			t.Errorf("%s: no run written with a bound of 3 records (%d connections, %d findings)",
-				tc.name, doc.records.NumConnections(), doc.records.NumFindings())
+				tc.name, doc.Records.NumConnections(), doc.Records.NumFindings())
 		}
 		var buf bytes.Buffer
 		var werr error
-		switch o.output {
+		switch o.Output {
 		case "json":
-			werr = writeJSON(&buf, doc)
+			werr = report.WriteJSON(&buf, doc)
 		case "ndjson":
-			werr = writeNDJSON(&buf, doc)
+			werr = report.WriteNDJSON(&buf, doc)
 		default:
-			werr = writeText(&buf, doc, o.connections)
+			werr = report.WriteText(&buf, doc, o.Connections)
 		}
 		if werr != nil {
 			t.Errorf("%s: %v", tc.name, werr)
@@ -127,39 +130,39 @@ func BenchmarkReportRecords(b *testing.B) {
 	}
 	st := r.Stats()
 	r.Close()
-	tr.Finish(captureEnd(st))
+	tr.Finish(pipeline.CaptureEnd(st))
 	incs := tr.Incarnations()
 
-	for _, o := range []Options{
-		{output: "json"},
-		{output: "ndjson"},
-		{output: "text"},
-		{output: "text", connections: true},
+	for _, o := range []report.Options{
+		{Output: "json"},
+		{Output: "ndjson"},
+		{Output: "text"},
+		{Output: "text", Connections: true},
 	} {
-		name := o.output
-		if o.connections {
+		name := o.Output
+		if o.Connections {
 			name += "_connections"
 		}
 		b.Run(name, func(b *testing.B) {
-			o.files, o.timeWait = []string{file}, 60*time.Second
+			o.Files, o.TimeWait = []string{file}, 60*time.Second
 			dir := b.TempDir()
 			b.ReportAllocs()
 			n := 0
 			for b.Loop() {
-				s := analyzer.NewStream(analyzer.Config{TimeWait: o.timeWait}, o.output != "text" || o.connections)
-				s.Spill(reportEncoder(o), spill.Options{Dir: dir})
+				s := analyzer.NewStream(analyzer.Config{TimeWait: o.TimeWait}, o.Output != "text" || o.Connections)
+				s.Spill(report.ReportEncoder(o), spill.Options{Dir: dir})
 				for _, inc := range incs {
 					s.Add(inc)
 				}
-				doc := newDocument(o, st, s.Report(), nil)
+				doc := report.NewDocument(o, st, s.Report(), nil)
 				var err error
-				switch o.output {
+				switch o.Output {
 				case "json":
-					err = writeJSON(io.Discard, doc)
+					err = report.WriteJSON(io.Discard, doc)
 				case "ndjson":
-					err = writeNDJSON(io.Discard, doc)
+					err = report.WriteNDJSON(io.Discard, doc)
 				default:
-					err = writeText(io.Discard, doc, o.connections)
+					err = report.WriteText(io.Discard, doc, o.Connections)
 				}
 				if err != nil {
 					b.Fatal(err)
@@ -239,10 +242,10 @@ func TestTextRecords(t *testing.T) {
 				fa.AckedAfterMS = f64(0) // never so in a record; fmt's line would panic
 			}
 		}
-		if got, want := string(appendConnectionText([]byte("x"), c)), "x"+refConnectionText(c); got != want {
+		if got, want := string(report.AppendConnectionText([]byte("x"), c)), "x"+refConnectionText(c); got != want {
 			t.Fatalf("connection line:\n got  %q\n want %q\nrecord %#v", got, want, c)
 		}
-		if got, want := string(appendFindingText([]byte("x"), f)), "x"+refFindingText(f); got != want {
+		if got, want := string(report.AppendFindingText([]byte("x"), f)), "x"+refFindingText(f); got != want {
 			t.Fatalf("finding line:\n got  %q\n want %q\nrecord %#v", got, want, f)
 		}
 	}

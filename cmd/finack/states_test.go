@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/finack/finack/analyzer/pipeline"
 )
 
 // TestStatesAt reads the states of gen-seq-wrap.pcap at moments chosen from its
@@ -26,7 +28,7 @@ func TestStatesAt(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.at, func(t *testing.T) {
 			out, errOut, code := runIn(t, pcapDir, "-r", "gen-seq-wrap.pcap", "-o", "json", "--at", tc.at)
-			if code != exitOK {
+			if code != pipeline.ExitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
 			var doc struct {
@@ -59,7 +61,7 @@ func TestOSProfiles(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			args := append([]string{"-r", "gen-late-and-rst-in-time-wait.pcap", "-o", "json"}, tc.args...)
 			out, errOut, code := runIn(t, pcapDir, args...)
-			if code != exitOK {
+			if code != pipeline.ExitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
 			var doc struct {
@@ -76,7 +78,7 @@ func TestOSProfiles(t *testing.T) {
 		})
 	}
 	_, errOut, code := runIn(t, pcapDir, "-r", "client-close.pcap", "--os", "plan9")
-	if code != exitError || !strings.Contains(errOut, "--os") {
+	if code != pipeline.ExitError || !strings.Contains(errOut, "--os") {
 		t.Errorf("--os plan9: exit %d, %q", code, errOut)
 	}
 }
@@ -85,7 +87,7 @@ func TestOSProfiles(t *testing.T) {
 // hosts end with sockets: the netstat-style lines and the chart.
 func TestTimeWaitText(t *testing.T) {
 	out, errOut, code := runIn(t, pcapDir, "-r", "many-connections.pcap", "--states")
-	if code != exitOK {
+	if code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{"10.77.0.1                                TIME_WAIT 87", "10.77.0.2                                TIME_WAIT 10",

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/finack/finack/analyzer/pipeline"
 )
 
 // TestDocBlocks checks that the documentation shows what finack prints: each block
@@ -24,7 +26,7 @@ func TestDocBlocks(t *testing.T) {
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			if code := run(c.args, &out, &errOut); code != exitOK {
+			if code := run(c.args, &out, &errOut); code != pipeline.ExitOK {
 				t.Fatalf("%s: exit %d, stderr %q", c.marker, code, errOut.String())
 			}
 			checkDocBlock(t, c.file, c.marker, "```text\n"+out.String()+"```\n")

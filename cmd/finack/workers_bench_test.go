@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finack/finack/analyzer/pipeline"
+
 	"github.com/finack/finack/capture"
 	"github.com/finack/finack/reassembly"
 )
@@ -48,8 +50,8 @@ func BenchmarkTrackAll(b *testing.B) {
 				for i := range done {
 					done[i] = func(*reassembly.Incarnation) { counts[i]++ }
 				}
-				cfg := reassembly.Config{TimeWait: 60 * time.Second, KeepCounts: true, DoneKeepsNothing: true, MaxConnections: defaultMaxConns}
-				if _, err := trackAll(r, cfg, done, nil); err != nil {
+				cfg := reassembly.Config{TimeWait: 60 * time.Second, KeepCounts: true, DoneKeepsNothing: true, MaxConnections: pipeline.DefaultMaxConns}
+				if _, err := pipeline.TrackAll(r, cfg, done, nil); err != nil {
 					b.Fatalf("%s: %v", file, err)
 				}
 				segs += r.Stats().Segments

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
+
 	"github.com/finack/finack/analyzer/spill"
 	"github.com/finack/finack/capture/synth"
 )
@@ -20,7 +23,7 @@ import (
 // streamed through the external sort with a tiny bound, is byte for byte the report
 // of one worker, with 2, 3 and 7 workers.
 func TestWorkersSameReport(t *testing.T) {
-	defer func(o spill.Options) { spillOptions = o }(spillOptions)
+	defer func(o spill.Options) { report.SpillOptions = o }(report.SpillOptions)
 	for _, set := range captureSets(t) {
 		t.Run(set[0], func(t *testing.T) {
 			var args []string
@@ -30,7 +33,7 @@ func TestWorkersSameReport(t *testing.T) {
 			for _, form := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"--connections"}, {"-o", "json", "--fail-on", "any>100000"}, {"-o", "junit"}} {
 				a := append(append([]string(nil), args...), form...)
 				for _, bound := range []spill.Options{{}, {MaxRecords: 2}} {
-					spillOptions = bound
+					report.SpillOptions = bound
 					want, wantErr, wantCode := runIn(t, pcapDir, append([]string{"--workers", "1"}, a...)...)
 					for _, n := range []string{"2", "3", "7"} {
 						got, gotErr, code := runIn(t, pcapDir, append([]string{"--workers", n}, a...)...)
@@ -72,7 +75,7 @@ func TestWorkersSameReportBig(t *testing.T) {
 	var want string
 	for _, n := range []string{"1", "2", "5"} {
 		got, stderr, code := runIn(t, dir, "--workers", n, "-r", "big.pcap", "-o", "json", "--time-wait", "5s")
-		if code != exitOK {
+		if code != pipeline.ExitOK {
 			t.Fatalf("--workers %s: exit %d: %s", n, code, stderr)
 		}
 		if n == "1" {
@@ -105,7 +108,7 @@ func TestIdleTimeoutAndCapForFiles(t *testing.T) {
 	writePcap(t, dir, "idle.pcap", ps)
 	type doc struct {
 		Summary struct {
-			Dropped *dropped `json:"dropped"`
+			Dropped *report.Dropped `json:"dropped"`
 		} `json:"summary"`
 		Connections []struct {
 			Client  string `json:"client"`
@@ -124,7 +127,7 @@ func TestIdleTimeoutAndCapForFiles(t *testing.T) {
 		{[]string{"--idle-timeout", "0", "--max-connections", "1", "--workers", "1"}, 0, 1, "evicted"}, // the others close and expire before the next starts
 	} {
 		out, stderr, code := runIn(t, dir, append([]string{"-r", "idle.pcap", "-o", "json"}, tc.args...)...)
-		if code != exitOK {
+		if code != pipeline.ExitOK {
 			t.Fatalf("%v: exit %d: %s", tc.args, code, stderr)
 		}
 		var d doc
@@ -158,9 +161,9 @@ func TestIdleTimeoutAndCapForFiles(t *testing.T) {
 func TestDefaultWorkers(t *testing.T) {
 	prev := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(prev)
-	for _, tc := range []struct{ procs, want int }{{1, 1}, {3, 3}, {maxWorkers + 5, maxWorkers}} {
+	for _, tc := range []struct{ procs, want int }{{1, 1}, {3, 3}, {pipeline.MaxWorkers + 5, pipeline.MaxWorkers}} {
 		runtime.GOMAXPROCS(tc.procs)
-		if got := defaultWorkers(); got != tc.want {
+		if got := pipeline.DefaultWorkers(); got != tc.want {
 			t.Errorf("GOMAXPROCS %d: %d workers, want %d", tc.procs, got, tc.want)
 		}
 	}
@@ -179,12 +182,12 @@ func TestColdStoreReport(t *testing.T) {
 	dir := writeBig(t, synth.BigOptions{Packets: 300_000, Seed: 5, Concurrency: 2000})
 	// The report's sort keeps its own temporary directory: only the trackers' go
 	// missing.
-	defer func(o spill.Options) { spillOptions = o }(spillOptions)
-	spillOptions.Dir = t.TempDir()
+	defer func(o spill.Options) { report.SpillOptions = o }(report.SpillOptions)
+	report.SpillOptions.Dir = t.TempDir()
 	run := func(tmp string) (string, string) {
 		t.Setenv("TMPDIR", tmp)
 		out, stderr, code := runIn(t, dir, "--workers", "1", "-r", "big.pcap", "-o", "json")
-		if code != exitOK {
+		if code != pipeline.ExitOK {
 			t.Fatalf("TMPDIR %s: exit %d: %s", tmp, code, stderr)
 		}
 		return out, stderr

@@ -1,4 +1,4 @@
-package main
+package gate
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/capture"
 )
 
 // A baseline is a saved -o json report (one capture, or several from --separate).
@@ -36,7 +37,7 @@ type savedReport struct {
 }
 
 // baseline is one capture's saved report and where it came from.
-type baseline struct {
+type Baseline struct {
 	name   string // capture name, matched against the run's
 	file   string // the baseline file, for messages
 	report savedReport
@@ -44,12 +45,12 @@ type baseline struct {
 
 // loadBaselines reads every --baseline argument (a file or a glob pattern) and
 // returns the captures they hold. Errors name the flag and the file.
-func loadBaselines(args []string) ([]baseline, error) {
-	files, err := expandPatterns("--baseline", args)
+func LoadBaselines(args []string) ([]Baseline, error) {
+	files, err := capture.ExpandPatterns("--baseline", args)
 	if err != nil {
 		return nil, err
 	}
-	var out []baseline
+	var out []Baseline
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -63,8 +64,8 @@ func loadBaselines(args []string) ([]baseline, error) {
 		for _, r := range reports {
 			sets = append(sets, r.Summary.Files)
 		}
-		for i, name := range captureNames(sets) {
-			out = append(out, baseline{name: name, file: file, report: reports[i]})
+		for i, name := range capture.Names(sets) {
+			out = append(out, Baseline{name: name, file: file, report: reports[i]})
 		}
 	}
 	return out, nil
@@ -107,12 +108,12 @@ func parseSaved(data []byte) ([]savedReport, error) {
 }
 
 // tolerance is how far a kind may grow over its baseline before the run fails.
-type tolerance struct {
+type Tolerance struct {
 	n       uint64
 	percent bool // n is a percentage of the baseline's value (rounded down)
 }
 
-func (t tolerance) String() string {
+func (t Tolerance) String() string {
 	if t.percent {
 		return fmt.Sprintf("+%d%%", t.n)
 	}
@@ -120,7 +121,7 @@ func (t tolerance) String() string {
 }
 
 // allowed is the growth tolerated over a baseline value.
-func (t tolerance) allowed(base uint64) uint64 {
+func (t Tolerance) Allowed(base uint64) uint64 {
 	if t.percent {
 		return base * t.n / 100
 	}
@@ -129,9 +130,9 @@ func (t tolerance) allowed(base uint64) uint64 {
 
 // parseTolerances parses --tolerance terms "KIND+N" or "KIND+N%"; "any+N" sets the
 // tolerance of every kind not named. The default is +0.
-func parseTolerances(terms []string) (map[analyzer.Kind]tolerance, error) {
-	m := make(map[analyzer.Kind]tolerance)
-	var anyTol *tolerance
+func ParseTolerances(terms []string) (map[analyzer.Kind]Tolerance, error) {
+	m := make(map[analyzer.Kind]Tolerance)
+	var anyTol *Tolerance
 	named := map[analyzer.Kind]bool{}
 	for _, term := range terms {
 		term = strings.TrimSpace(term)
@@ -139,7 +140,7 @@ func parseTolerances(terms []string) (map[analyzer.Kind]tolerance, error) {
 		if !ok {
 			return nil, fmt.Errorf("--tolerance: %q: want KIND+N or KIND+N%% (e.g. fin_retransmit+2)", term)
 		}
-		var t tolerance
+		var t Tolerance
 		if s, cut := strings.CutSuffix(num, "%"); cut {
 			num, t.percent = s, true
 		}
@@ -153,7 +154,7 @@ func parseTolerances(terms []string) (map[analyzer.Kind]tolerance, error) {
 			continue
 		}
 		if !knownKind(name) {
-			return nil, fmt.Errorf("--tolerance: unknown finding kind %q (want any or one of %s)", name, kindList())
+			return nil, fmt.Errorf("--tolerance: unknown finding kind %q (want any or one of %s)", name, KindList())
 		}
 		m[analyzer.Kind(name)] = t
 		named[analyzer.Kind(name)] = true
@@ -169,28 +170,28 @@ func parseTolerances(terms []string) (map[analyzer.Kind]tolerance, error) {
 }
 
 // kindDiff is one kind's comparison with the baseline.
-type kindDiff struct {
+type KindDiff struct {
 	kind     analyzer.Kind
-	was, now kindTotal
-	tol      tolerance
+	Was, Now KindTotal
+	Tol      Tolerance
 	worse    bool
-	lines    []string // the findings that differ, naming their connections
+	Lines    []string // the findings that differ, naming their connections
 }
 
-func (d kindDiff) better() bool {
-	return !d.worse && (d.now.Total < d.was.Total || d.now.Findings < d.was.Findings)
+func (d KindDiff) better() bool {
+	return !d.worse && (d.Now.Total < d.Was.Total || d.Now.Findings < d.Was.Findings)
 }
 
 // comparison is one capture's comparison with its baseline.
-type comparison struct {
+type Comparison struct {
 	capture string
-	file    string // the baseline file; "" when the capture has none
+	File    string // the baseline file; "" when the capture has none
 	notes   []string
-	kinds   []kindDiff // kinds whose totals or findings changed, in report order
+	kinds   []KindDiff // kinds whose totals or findings changed, in report order
 }
 
 // worse reports whether some kind got worse.
-func (c *comparison) worse() bool {
+func (c *Comparison) Worse() bool {
 	for _, k := range c.kinds {
 		if k.worse {
 			return true
@@ -199,8 +200,8 @@ func (c *comparison) worse() bool {
 	return false
 }
 
-func (c *comparison) worseKinds() map[analyzer.Kind]*kindDiff {
-	m := map[analyzer.Kind]*kindDiff{}
+func (c *Comparison) WorseKinds() map[analyzer.Kind]*KindDiff {
+	m := map[analyzer.Kind]*KindDiff{}
 	for i := range c.kinds {
 		if c.kinds[i].worse {
 			m[c.kinds[i].kind] = &c.kinds[i]
@@ -209,38 +210,46 @@ func (c *comparison) worseKinds() map[analyzer.Kind]*kindDiff {
 	return m
 }
 
-// compareBaseline compares a capture's findings with its baseline (nil: none, so
+// Run is what a comparison needs from this run's report of a capture: the
+// settings the baseline's notes compare, and the findings.
+type Run struct {
+	Filter          string
+	TimeWaitSeconds float64
+	Findings        []analyzer.Finding
+}
+
+// CompareBaseline compares a capture's findings with its baseline (nil: none, so
 // every finding is new).
-func compareBaseline(name string, doc *document, base *baseline, tols map[analyzer.Kind]tolerance) comparison {
-	c := comparison{capture: name}
+func CompareBaseline(name string, run Run, base *Baseline, tols map[analyzer.Kind]Tolerance) Comparison {
+	c := Comparison{capture: name}
 	var old []analyzer.Finding
 	if base == nil {
 		c.notes = append(c.notes, "no baseline for this capture: every finding is new (record one with --write-baseline)")
 	} else {
-		c.file = base.file
+		c.File = base.file
 		old = base.report.Findings
 		s := base.report.Summary
-		if s.Filter != doc.Summary.Filter {
-			c.notes = append(c.notes, fmt.Sprintf("the baseline was made with filter %q, this run has %q", s.Filter, doc.Summary.Filter))
+		if s.Filter != run.Filter {
+			c.notes = append(c.notes, fmt.Sprintf("the baseline was made with filter %q, this run has %q", s.Filter, run.Filter))
 		}
-		if s.TimeWaitSeconds != 0 && s.TimeWaitSeconds != doc.Summary.TimeWaitSeconds {
-			c.notes = append(c.notes, fmt.Sprintf("the baseline was made with --time-wait %gs, this run %gs", s.TimeWaitSeconds, doc.Summary.TimeWaitSeconds))
+		if s.TimeWaitSeconds != 0 && s.TimeWaitSeconds != run.TimeWaitSeconds {
+			c.notes = append(c.notes, fmt.Sprintf("the baseline was made with --time-wait %gs, this run %gs", s.TimeWaitSeconds, run.TimeWaitSeconds))
 		}
 		if base.report.Error != "" {
 			c.notes = append(c.notes, "the baseline's capture was damaged: "+base.report.Error)
 		}
 	}
-	was, now := kindTotals(old), kindTotals(doc.Findings)
+	was, now := KindTotals(old), KindTotals(run.Findings)
 	for _, k := range analyzer.Kinds {
 		w, n := was[k], now[k]
-		lines := findingChanges(k, old, doc.Findings)
+		lines := FindingChanges(k, old, run.Findings)
 		if w.Findings == n.Findings && w.Total == n.Total && len(lines) == 0 {
 			continue
 		}
 		t := tols[k]
-		d := kindDiff{kind: k, was: w, now: n, tol: t, lines: lines}
-		d.worse = n.Total > w.Total+t.allowed(w.Total) ||
-			uint64(n.Findings) > uint64(w.Findings)+t.allowed(uint64(w.Findings))
+		d := KindDiff{kind: k, Was: w, Now: n, Tol: t, Lines: lines}
+		d.worse = n.Total > w.Total+t.Allowed(w.Total) ||
+			uint64(n.Findings) > uint64(w.Findings)+t.Allowed(uint64(w.Findings))
 		c.kinds = append(c.kinds, d)
 	}
 	return c
@@ -248,7 +257,7 @@ func compareBaseline(name string, doc *document, base *baseline, tols map[analyz
 
 // findingKey names a finding's connection and side, to pair it with the baseline's.
 func findingKey(f *analyzer.Finding) string {
-	k := fmt.Sprintf("%s → %s #%d%s", f.Client, f.Server, f.Incarnation, placeText(f.VLAN, f.Tunnel))
+	k := fmt.Sprintf("%s → %s #%d%s", f.Client, f.Server, f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel))
 	if f.Sender != "" {
 		k += " (" + f.Sender + ")"
 	}
@@ -262,7 +271,7 @@ func looseKey(f *analyzer.Finding) string {
 	if ap, err := netip.ParseAddrPort(f.Client); err == nil {
 		client = ap.Addr().String()
 	}
-	return fmt.Sprintf("%s %s #%d%s %s", client, f.Server, f.Incarnation, placeText(f.VLAN, f.Tunnel), f.Sender)
+	return fmt.Sprintf("%s %s #%d%s %s", client, f.Server, f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), f.Sender)
 }
 
 func findingValue(f *analyzer.Finding) uint64 {
@@ -276,7 +285,7 @@ func findingValue(f *analyzer.Finding) uint64 {
 // changed their count (~), by connection. Findings are paired by connection and
 // side first, then those left over by the same with any client port, so a
 // re-recorded capture shows "~ ... (was port P)" rather than a + and a -.
-func findingChanges(k analyzer.Kind, old, cur []analyzer.Finding) []string {
+func FindingChanges(k analyzer.Kind, old, cur []analyzer.Finding) []string {
 	pick := func(fs []analyzer.Finding) []*analyzer.Finding {
 		var out []*analyzer.Finding
 		for i := range fs {
@@ -359,12 +368,12 @@ const maxDiffLines = 8
 
 // text renders a comparison for stderr: worse kinds with the findings that
 // differ, better kinds in one line each; nothing when nothing changed.
-func (c *comparison) text() string {
-	if len(c.kinds) == 0 && (c.file != "" || len(c.notes) == 0) {
+func (c *Comparison) Text() string {
+	if len(c.kinds) == 0 && (c.File != "" || len(c.notes) == 0) {
 		return ""
 	}
 	var b strings.Builder
-	from := c.file
+	from := c.File
 	if from == "" {
 		from = "no baseline"
 	}
@@ -373,20 +382,20 @@ func (c *comparison) text() string {
 		fmt.Fprintf(&b, "  note: %s\n", n)
 	}
 	for _, d := range c.kinds {
-		verdict := "changed, within tolerance " + d.tol.String()
+		verdict := "changed, within tolerance " + d.Tol.String()
 		switch {
 		case d.worse:
-			verdict = "WORSE (tolerance " + d.tol.String() + ")"
+			verdict = "WORSE (tolerance " + d.Tol.String() + ")"
 		case d.better():
 			verdict = "better: write the baseline again to keep it so"
 		}
-		fmt.Fprintf(&b, "  %s: %s → %s: %s\n", d.kind, totalText(d.was), totalText(d.now), verdict)
+		fmt.Fprintf(&b, "  %s: %s → %s: %s\n", d.kind, TotalText(d.Was), TotalText(d.Now), verdict)
 		if !d.worse {
 			continue
 		}
-		for i, l := range d.lines {
+		for i, l := range d.Lines {
 			if i == maxDiffLines {
-				fmt.Fprintf(&b, "    … %d more\n", len(d.lines)-i)
+				fmt.Fprintf(&b, "    … %d more\n", len(d.Lines)-i)
 				break
 			}
 			b.WriteString("  " + l + "\n")
@@ -395,7 +404,7 @@ func (c *comparison) text() string {
 	return b.String()
 }
 
-func totalText(t kindTotal) string {
+func TotalText(t KindTotal) string {
 	if uint64(t.Findings) == t.Total {
 		return fmt.Sprintf("%d", t.Findings)
 	}
@@ -405,13 +414,13 @@ func totalText(t kindTotal) string {
 // matchBaselines pairs each capture of the run with its baseline: by name, except
 // that one capture against one baseline capture pair up whatever their names (the
 // file was renamed, or read from stdin).
-func matchBaselines(names []string, bases []baseline) ([]*baseline, []string) {
-	out := make([]*baseline, len(names))
+func MatchBaselines(names []string, bases []Baseline) ([]*Baseline, []string) {
+	out := make([]*Baseline, len(names))
 	if len(names) == 1 && len(bases) == 1 {
 		out[0] = &bases[0]
 		return out, nil
 	}
-	byName := map[string]*baseline{}
+	byName := map[string]*Baseline{}
 	for i := range bases {
 		byName[bases[i].name] = &bases[i]
 	}

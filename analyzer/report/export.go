@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bufio"
@@ -8,11 +8,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/finack/finack/analyzer"
+
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
 )
 
@@ -149,7 +150,7 @@ func frameComment(capture string, frame uint64, kinds []analyzer.Kind) string {
 
 // exportInfo is the "export" object of a capture's JSON report: where its packets
 // went, and how its frame numbers map to the exported file's.
-type exportInfo struct {
+type ExportInfo struct {
 	File   string `json:"file"`
 	Format string `json:"format"`
 	// Packets and Connections: this capture's, in the file.
@@ -163,14 +164,14 @@ type exportInfo struct {
 	FindingFrames [][]uint64 `json:"finding_frames"`
 }
 
-func newExportInfo(ex *exporter, r *result, ev *connEvidence) *exportInfo {
-	x := &exportInfo{File: ex.path, Format: ex.format(), Packets: len(ev.exported), Connections: len(ev.conns),
-		Frames: [][2]uint64{}, FindingFrames: make([][]uint64, len(r.doc.Findings))}
+func newExportInfo(ex *exporter, r *Result, ev *connEvidence) *ExportInfo {
+	x := &ExportInfo{File: ex.path, Format: ex.format(), Packets: len(ev.exported), Connections: len(ev.conns),
+		Frames: [][2]uint64{}, FindingFrames: make([][]uint64, len(r.Doc.Findings))}
 	for orig, n := range ev.exported {
 		x.Frames = append(x.Frames, [2]uint64{orig, n})
 	}
 	sortPairs(x.Frames)
-	for i, f := range r.doc.Findings {
+	for i, f := range r.Doc.Findings {
 		x.FindingFrames[i] = make([]uint64, 0, len(f.Frames))
 		for _, fr := range f.Frames {
 			if n, ok := ev.exported[fr]; ok {
@@ -188,14 +189,14 @@ func sortPairs(p [][2]uint64) {
 
 // writeExportText adds the export to a text report: where the packets went, and
 // each finding's frames in the exported file.
-func writeExportText(w io.Writer, r *result) {
-	x := r.doc.Export
+func writeExportText(w io.Writer, r *Result) {
+	x := r.Doc.Export
 	if x.Packets == 0 {
 		fmt.Fprintf(w, "\nexport       no connection with findings: nothing written to %s from this capture\n", x.File)
 		return
 	}
 	fmt.Fprintf(w, "\nexport       %d packets of %d connection(s) to %s (%s); frames there:\n", x.Packets, x.Connections, x.File, x.Format)
-	for i, f := range r.doc.Findings {
-		fmt.Fprintf(w, "  %-17s  %s → %s #%d%s  frames %s → %s\n", f.Kind, f.Client, f.Server, f.Incarnation, placeText(f.VLAN, f.Tunnel), framesText(f.Frames), framesText(x.FindingFrames[i]))
+	for i, f := range r.Doc.Findings {
+		fmt.Fprintf(w, "  %-17s  %s → %s #%d%s  frames %s → %s\n", f.Kind, f.Client, f.Server, f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), FramesText(f.Frames), FramesText(x.FindingFrames[i]))
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bytes"
@@ -7,33 +7,35 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/finack/finack/analyzer/gate"
+
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
 )
 
 // result is one capture of the run: its report and what the CI checks made of it.
-type result struct {
-	name    string   // the capture's name (captureNames): how baselines find it
-	files   []string // its files, as given (globs expanded)
-	doc     document
-	openErr error // it could not be opened
+type Result struct {
+	Name    string   // the capture's name (captureNames): how baselines find it
+	Files   []string // its files, as given (globs expanded)
+	Doc     Document
+	OpenErr error // it could not be opened
 
-	violations []violation   // --fail-on rules that selected a kind
-	cmp        *comparison   // --baseline comparison, when asked
-	evidence   *connEvidence // --export / --ladder: the packets of the connections with findings
+	Violations []gate.Violation // --fail-on rules that selected a kind
+	Cmp        *gate.Comparison // --baseline comparison, when asked
+	evidence   *connEvidence    // --export / --ladder: the packets of the connections with findings
 }
 
 // inputError is what makes the capture an input error (exit 2): it could not be
 // opened, or reading stopped on damage.
-func (r *result) inputError() string {
-	if r.openErr != nil {
-		return r.openErr.Error()
+func (r *Result) InputError() string {
+	if r.OpenErr != nil {
+		return r.OpenErr.Error()
 	}
-	return r.doc.Error
+	return r.Doc.Error
 }
 
 // emptyDocument stands for a capture that could not be opened.
-func emptyDocument(o Options, err error) document {
+func EmptyDocument(o Options, err error) Document {
 	rep := analyzer.Report{Closes: map[analyzer.Shape]int{}, Counts: map[analyzer.Kind]int{}}
 	for _, s := range analyzer.Shapes {
 		rep.Closes[s] = 0
@@ -41,17 +43,17 @@ func emptyDocument(o Options, err error) document {
 	for _, k := range analyzer.Kinds {
 		rep.Counts[k] = 0
 	}
-	return newDocument(o, capture.Stats{}, rep, err)
+	return NewDocument(o, capture.Stats{}, rep, err)
 }
 
 // writeOutput renders the report in the format asked for: one capture's document as
 // before, or with --separate one per capture and the total.
-func writeOutput(w io.Writer, o Options, results []*result) error {
-	if o.output == "junit" {
+func WriteOutput(w io.Writer, o Options, results []*Result) error {
+	if o.Output == "junit" {
 		return writeJUnit(w, results)
 	}
-	if o.separate {
-		switch o.output {
+	if o.Separate {
+		switch o.Output {
 		case "json":
 			return writeMultiJSON(w, results)
 		case "ndjson":
@@ -61,13 +63,13 @@ func writeOutput(w io.Writer, o Options, results []*result) error {
 		}
 	}
 	r := results[0]
-	switch o.output {
+	switch o.Output {
 	case "json":
-		return writeJSON(w, r.doc)
+		return WriteJSON(w, r.Doc)
 	case "ndjson":
-		return writeNDJSON(w, r.doc)
+		return WriteNDJSON(w, r.Doc)
 	default:
-		if err := writeText(w, r.doc, o.connections); err != nil {
+		if err := WriteText(w, r.Doc, o.Connections); err != nil {
 			return err
 		}
 		return writeEvidenceText(w, o, r)
@@ -77,38 +79,38 @@ func writeOutput(w io.Writer, o Options, results []*result) error {
 // baselineDocument is the document as a baseline keeps it: files reduced to the
 // capture's name, so a baseline written from another directory, or on another
 // machine, is the same file; without what only this run has (--export, --states).
-func baselineDocument(r *result) document {
-	d := r.doc
-	files := make([]string, len(r.files))
-	for i, f := range r.files {
+func baselineDocument(r *Result) Document {
+	d := r.Doc
+	files := make([]string, len(r.Files))
+	for i, f := range r.Files {
 		files[i] = filepath.Base(f)
 		if f == "-" {
 			files[i] = "-"
 		}
 	}
-	if len(files) > 0 && filepath.Base(r.files[0]) != r.name && r.files[0] != "-" {
-		files[0] = r.name // names that collide keep their path
+	if len(files) > 0 && filepath.Base(r.Files[0]) != r.Name && r.Files[0] != "-" {
+		files[0] = r.Name // names that collide keep their path
 	}
 	d.Summary.Files = files
 	d.Export = nil
-	d.view = nil
+	d.View = nil
 	return d
 }
 
 // writeBaselineFile records the run's -o json report as a baseline.
-func writeBaselineFile(path string, separate bool, results []*result) error {
+func WriteBaselineFile(path string, separate bool, results []*Result) error {
 	var buf bytes.Buffer
 	var err error
 	if separate {
-		rs := make([]*result, len(results))
+		rs := make([]*Result, len(results))
 		for i, r := range results {
 			c := *r
-			c.doc = baselineDocument(r)
+			c.Doc = baselineDocument(r)
 			rs[i] = &c
 		}
 		err = writeMultiJSON(&buf, rs)
 	} else {
-		err = writeJSON(&buf, baselineDocument(results[0]))
+		err = WriteJSON(&buf, baselineDocument(results[0]))
 	}
 	if err == nil {
 		err = os.WriteFile(path, buf.Bytes(), 0o644)

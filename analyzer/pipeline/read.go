@@ -1,9 +1,11 @@
-package main
+package pipeline
 
 import (
 	"fmt"
 	"io"
 	"sync/atomic"
+
+	"github.com/finack/finack/analyzer/report"
 
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
@@ -14,41 +16,41 @@ import (
 // analyses it. err says the capture could not be opened; a damaged input gives the
 // document of what was read before the damage, with Error set. analyze (check.go)
 // renders it.
-func readCapture(o Options, pr Progress) (doc document, rep analyzer.Report, err error) {
-	r, err := capture.Open(o.files, capture.Options{Filter: o.filter, Progress: counter(pr), IgnoreVLAN: o.ignoreVLAN})
+func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyzer.Report, err error) {
+	r, err := capture.Open(o.Files, capture.Options{Filter: o.Filter, Progress: counter(pr), IgnoreVLAN: o.IgnoreVLAN})
 	if err != nil {
-		return document{}, analyzer.Report{}, err
+		return report.Document{}, analyzer.Report{}, err
 	}
 	defer r.Close()
-	cfg := reassembly.Config{TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait, SynGiveUp: o.view.profile.SynGiveUp}
-	acfg := analyzer.Config{TimeWait: o.timeWait}
-	if o.view.states {
+	cfg := reassembly.Config{TimeWait: o.TimeWait, RFC1337: !o.View.Profile.RSTEndsTimeWait, SynGiveUp: o.View.Profile.SynGiveUp}
+	acfg := analyzer.Config{TimeWait: o.TimeWait}
+	if o.View.States {
 		// The views need every incarnation at the end: one tracker that keeps them.
 		tr := reassembly.NewTracker(cfg)
 		readErr := readAll(r, tr.Add, pr)
 		st := r.Stats()
-		tr.Finish(captureEnd(st))
+		tr.Finish(CaptureEnd(st))
 		rep = analyzer.Analyze(tr.Incarnations(), acfg)
-		doc = newDocument(o, st, rep, readErr)
-		v := newView(o.view, tr.Incarnations(), st.First, st.Last, o.timeWait)
-		doc.view = &v
+		doc = report.NewDocument(o, st, rep, readErr)
+		v := report.NewView(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
+		doc.View = &v
 		return doc, rep, nil
 	}
 	// The trackers stream: each hands an incarnation to its analysis once nothing
 	// can change it, and forgets it; memory follows the connections open or in
 	// TIME_WAIT at once. A record per connection only when something shows or uses
 	// it: a text report without --connections keeps counts and findings.
-	keep := o.output != "text" || o.connections || o.export != "" || o.ladder || o.writeBaseline != "" || len(o.baselines) > 0
-	workers := max(o.workers, 1)
+	keep := o.Output != "text" || o.Connections || o.Export != "" || o.Ladder || o.WriteBaseline != "" || len(o.Baselines) > 0
+	workers := max(o.Workers, 1)
 	streams := make([]*analyzer.Stream, workers)
 	done := make([]func(*reassembly.Incarnation), workers)
 	for i := range streams {
 		st := analyzer.NewStream(acfg, keep)
-		if streamsReport(o) {
+		if report.StreamsReport(o) {
 			// The plain report: records encoded as printed, sorted on disk past a
 			// bound (spill.go), not held until the end; a sort per worker, each
 			// with its share of the bound, merged as the report is written.
-			st.Spill(reportEncoder(o), spillOptions.Share(workers))
+			st.Spill(report.ReportEncoder(o), report.SpillOptions.Share(workers))
 		}
 		streams[i] = st
 		done[i] = func(inc *reassembly.Incarnation) { st.Add(inc) }
@@ -57,8 +59,8 @@ func readCapture(o Options, pr Progress) (doc document, rep analyzer.Report, err
 	// The analysis copies what it reports (findings and records are built from the
 	// incarnation's values): the trackers may reuse each incarnation once analysed.
 	cfg.DoneKeepsNothing = true
-	cfg.IdleTimeout, cfg.MaxConnections = o.idleTimeout, o.maxConns
-	tst, readErr := trackAll(r, cfg, done, pr)
+	cfg.IdleTimeout, cfg.MaxConnections = o.IdleTimeout, o.MaxConns
+	tst, readErr := TrackAll(r, cfg, done, pr)
 	st := r.Stats()
 	endCapture(pr, st.Packets)
 	reps := make([]analyzer.Report, len(streams))
@@ -66,10 +68,10 @@ func readCapture(o Options, pr Progress) (doc document, rep analyzer.Report, err
 		reps[i] = s.Report()
 	}
 	rep = analyzer.Merge(reps)
-	doc = newDocument(o, st, rep, readErr)
-	doc.Summary.Dropped = droppedOf(o, tst)
+	doc = report.NewDocument(o, st, rep, readErr)
+	doc.Summary.Dropped = report.DroppedOf(o, tst)
 	if tst.ColdError != nil {
-		doc.warnings = append(doc.warnings, coldWarning(tst.ColdError))
+		doc.Warnings = append(doc.Warnings, coldWarning(tst.ColdError))
 	}
 	return doc, rep, nil
 }
@@ -103,7 +105,7 @@ func readAll(r *capture.Reader, add func(*capture.Segment), pr Progress) error {
 }
 
 // captureEnd is the capture time trackers finish at: the last timestamp.
-func captureEnd(st capture.Stats) int64 {
+func CaptureEnd(st capture.Stats) int64 {
 	if st.Last.IsZero() {
 		return 0
 	}

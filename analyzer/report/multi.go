@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 // capture, as a single capture's report would be, and the total over them.
 
 // total sums the captures of a --separate run.
-type total struct {
+type Total struct {
 	Captures int `json:"captures"`
 	// Errors counts the captures that could not be opened or read to the end.
 	Errors        int                    `json:"errors"`
@@ -26,8 +26,8 @@ type total struct {
 	FindingCounts map[analyzer.Kind]int  `json:"findings"`
 }
 
-func newTotal(results []*result) total {
-	t := total{Captures: len(results), Closes: map[analyzer.Shape]int{}, FindingCounts: map[analyzer.Kind]int{}}
+func newTotal(results []*Result) Total {
+	t := Total{Captures: len(results), Closes: map[analyzer.Shape]int{}, FindingCounts: map[analyzer.Kind]int{}}
 	for _, s := range analyzer.Shapes {
 		t.Closes[s] = 0
 	}
@@ -35,8 +35,8 @@ func newTotal(results []*result) total {
 		t.FindingCounts[k] = 0
 	}
 	for _, r := range results {
-		s := &r.doc.Summary
-		if r.inputError() != "" {
+		s := &r.Doc.Summary
+		if r.InputError() != "" {
 			t.Errors++
 		}
 		t.Packets += s.Packets
@@ -54,7 +54,7 @@ func newTotal(results []*result) total {
 
 // writeMultiJSON writes {"captures": [document, ...], "total": {...}}, each document
 // laid out as -o json lays out one capture's, indented one level deeper.
-func writeMultiJSON(w io.Writer, results []*result) error {
+func writeMultiJSON(w io.Writer, results []*Result) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("{\n  \"captures\": [")
 	var buf bytes.Buffer
@@ -64,7 +64,7 @@ func writeMultiJSON(w io.Writer, results []*result) error {
 		}
 		bw.WriteByte('\n')
 		buf.Reset()
-		if err := writeJSON(&buf, r.doc); err != nil {
+		if err := WriteJSON(&buf, r.Doc); err != nil {
 			return err
 		}
 		lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
@@ -88,15 +88,15 @@ func writeMultiJSON(w io.Writer, results []*result) error {
 
 // writeMultiNDJSON writes each capture's records as -o ndjson does, each with
 // "capture" naming it, then one {"type":"total"} record.
-func writeMultiNDJSON(w io.Writer, results []*result) error {
+func writeMultiNDJSON(w io.Writer, results []*Result) error {
 	bw := bufio.NewWriter(w)
 	var buf bytes.Buffer
 	for _, r := range results {
 		buf.Reset()
-		if err := writeNDJSON(&buf, r.doc); err != nil {
+		if err := WriteNDJSON(&buf, r.Doc); err != nil {
 			return err
 		}
-		name, _ := json.Marshal(r.name)
+		name, _ := json.Marshal(r.Name)
 		prefix := `{"capture":` + string(name) + ","
 		for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
 			// Every record is a non-empty object: its first byte is '{'.
@@ -107,7 +107,7 @@ func writeMultiNDJSON(w io.Writer, results []*result) error {
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(struct {
 		Type string `json:"type"`
-		total
+		Total
 	}{"total", newTotal(results)}); err != nil {
 		return err
 	}
@@ -116,20 +116,20 @@ func writeMultiNDJSON(w io.Writer, results []*result) error {
 
 // writeMultiText writes each capture's text report, separated by a blank line,
 // then the total.
-func writeMultiText(w io.Writer, o Options, results []*result) error {
+func writeMultiText(w io.Writer, o Options, results []*Result) error {
 	for i, r := range results {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		if r.openErr != nil {
-			fmt.Fprintf(w, "file         %s\nerror        %v\n", printableList(r.files), r.openErr)
+		if r.OpenErr != nil {
+			fmt.Fprintf(w, "file         %s\nerror        %v\n", printableList(r.Files), r.OpenErr)
 			continue
 		}
-		if err := writeText(w, r.doc, o.connections); err != nil {
+		if err := WriteText(w, r.Doc, o.Connections); err != nil {
 			return err
 		}
-		if r.doc.Error != "" {
-			fmt.Fprintf(w, "error        %s\n", r.doc.Error)
+		if r.Doc.Error != "" {
+			fmt.Fprintf(w, "error        %s\n", r.Doc.Error)
 		}
 		if err := writeEvidenceText(w, o, r); err != nil {
 			return err
@@ -142,7 +142,7 @@ func writeMultiText(w io.Writer, o Options, results []*result) error {
 	}
 	fmt.Fprintf(w, "\ntotal        %d captures%s, %d packets (%d TCP segments), %d TCP connections\n",
 		t.Captures, unreadable, t.Packets, t.Segments, t.Connections)
-	fmt.Fprintf(w, "closes       %s\n", countsText(analyzer.Shapes, t.Closes))
-	fmt.Fprintf(w, "findings     %s\n", countsText(analyzer.Kinds, t.FindingCounts))
+	fmt.Fprintf(w, "closes       %s\n", CountsText(analyzer.Shapes, t.Closes))
+	fmt.Fprintf(w, "findings     %s\n", CountsText(analyzer.Kinds, t.FindingCounts))
 	return nil
 }

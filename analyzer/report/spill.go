@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"unicode/utf8"
@@ -18,43 +18,43 @@ import (
 // spillOptions bounds the records held in memory (the defaults of package spill:
 // 32k records or 4 MiB of encoded records per kind of record, findings and
 // connections), shared out among the sorters of the --workers; the tests make it tiny.
-var spillOptions spill.Options
+var SpillOptions spill.Options
 
 // streamReports: the tests turn it off to compare with the report held in memory.
-var streamReports = true
+var StreamReports = true
 
 // streamsReport says whether the report of this run can stream its records: nothing
 // but the report's writer reads them.
-func streamsReport(o Options) bool {
-	if !streamReports {
+func StreamsReport(o Options) bool {
+	if !StreamReports {
 		return false
 	}
-	switch o.output {
+	switch o.Output {
 	case "json", "ndjson", "text":
 	default:
 		return false // junit: findings grouped by kind
 	}
-	return !o.separate && // --separate: documents rendered into one another
-		!o.view.states && // the batch tracker: every incarnation is held anyway
-		o.export == "" && !o.ladder && // the connections with findings: evidence.go
-		o.writeBaseline == "" && len(o.baselines) == 0 && // findings compared, or written twice
-		len(o.failOn) == 0 && len(o.failRules) == 0 // findings summed by kind
+	return !o.Separate && // --separate: documents rendered into one another
+		!o.View.States && // the batch tracker: every incarnation is held anyway
+		o.Export == "" && !o.Ladder && // the connections with findings: evidence.go
+		o.WriteBaseline == "" && len(o.Baselines) == 0 && // findings compared, or written twice
+		len(o.FailOn) == 0 && len(o.FailRules) == 0 // findings summed by kind
 }
 
 // reportEncoder renders each record exactly as writeJSON, writeNDJSON or writeText
 // prints it from the document.
-func reportEncoder(o Options) analyzer.Encoder {
-	switch o.output {
+func ReportEncoder(o Options) analyzer.Encoder {
+	switch o.Output {
 	case "json":
-		return analyzer.Encoder{Connection: appendConnectionJSON, Finding: appendFindingJSON}
+		return analyzer.Encoder{Connection: AppendConnectionJSON, Finding: AppendFindingJSON}
 	case "ndjson":
-		return analyzer.Encoder{Connection: appendConnectionNDJSON, Finding: appendFindingNDJSON}
+		return analyzer.Encoder{Connection: AppendConnectionNDJSON, Finding: AppendFindingNDJSON}
 	default:
 		e := analyzer.Encoder{
-			Finding: func(dst []byte, f *analyzer.Finding) ([]byte, error) { return appendFindingText(dst, f), nil },
+			Finding: func(dst []byte, f *analyzer.Finding) ([]byte, error) { return AppendFindingText(dst, f), nil },
 		}
-		if o.connections {
-			e.Connection = func(dst []byte, c *analyzer.Connection) ([]byte, error) { return appendConnectionText(dst, c), nil }
+		if o.Connections {
+			e.Connection = func(dst []byte, c *analyzer.Connection) ([]byte, error) { return AppendConnectionText(dst, c), nil }
 		}
 		return e
 	}
@@ -63,14 +63,14 @@ func reportEncoder(o Options) analyzer.Encoder {
 // ndjsonConnection and ndjsonFinding are the records of -o ndjson, as encoding/json
 // encodes them; appendConnectionNDJSON and appendFindingNDJSON (jsonrec.go) write the
 // same bytes by hand.
-func ndjsonConnection(c *analyzer.Connection) any {
+func NdjsonConnection(c *analyzer.Connection) any {
 	return struct {
 		Type string `json:"type"`
 		*analyzer.Connection
 	}{"connection", c}
 }
 
-func ndjsonFinding(f *analyzer.Finding) any {
+func NdjsonFinding(f *analyzer.Finding) any {
 	return struct {
 		Type string `json:"type"`
 		*analyzer.Finding
@@ -83,7 +83,7 @@ func ndjsonFinding(f *analyzer.Finding) any {
 // of their cost. TestTextRecords (spill_test.go) compares the two on random records.
 
 // appendIncarnationText: "%s → %s #%d%s" of the client, server, incarnation and
-// VLANs and tunnel (placeText), as every kind of line names a connection.
+// VLANs and tunnel (analyzer.PlaceText), as every kind of line names a connection.
 func appendIncarnationText(dst []byte, client, server string, incarnation int, vlan []uint16, tunnel string) []byte {
 	dst = append(dst, client...)
 	dst = append(dst, " → "...)
@@ -109,7 +109,7 @@ func appendIncarnationText(dst []byte, client, server string, incarnation int, v
 
 // appendFindingText: "%-17s  %s → %s #%d%s  frames %s\n    %s\n" of the kind, client,
 // server, incarnation, vlanText, framesText(frames) and message.
-func appendFindingText(dst []byte, f *analyzer.Finding) []byte {
+func AppendFindingText(dst []byte, f *analyzer.Finding) []byte {
 	dst = appendPadRight(dst, string(f.Kind), 17)
 	dst = append(dst, "  "...)
 	dst = appendIncarnationText(dst, f.Client, f.Server, f.Incarnation, f.VLAN, f.Tunnel)
@@ -125,7 +125,7 @@ func appendFindingText(dst []byte, f *analyzer.Finding) []byte {
 // server, incarnation, VLANs (" vlan %v"), close, active closer, TIME_WAIT holder
 // ("none", or "%s until %s" with the time), frames, packets, FINs and RSTs per end,
 // the notes on roles and dropping, the history and finText.
-func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
+func AppendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 	dst = append(dst, "  "...)
 	var digits [20]byte
 	dst = appendPadLeft(dst, analyzer.AppendUint(digits[:0], c.FirstFrame), 6)

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"io"
@@ -30,18 +30,18 @@ const (
 	// of capture do not hold every connection abandoned without a close. Files
 	// default to never: a connection idle for minutes (a database pool's) that
 	// resumes is still one connection, and a file ends.
-	defaultIdleTimeout = 5 * time.Minute
+	DefaultIdleTimeout = 5 * time.Minute
 	// idleTimeoutUnset: --idle-timeout not given (the default depends on the mode).
-	idleTimeoutUnset = -1
-	defaultMaxConns  = 1_000_000
-	maxWorkers       = 64
+	IdleTimeoutUnset = -1
+	DefaultMaxConns  = 1_000_000
+	MaxWorkers       = 64
 )
 
 // defaultWorkers is the number of CPUs finack may use: GOMAXPROCS, which follows
 // the CPU affinity (taskset), a container's CPU limit (cgroup quota, since Go 1.25)
 // and the GOMAXPROCS variable, where runtime.NumCPU counts the host's CPUs in a
 // container limited to two of them.
-func defaultWorkers() int { return min(runtime.GOMAXPROCS(0), maxWorkers) }
+func DefaultWorkers() int { return min(runtime.GOMAXPROCS(0), MaxWorkers) }
 
 // batchLen is how many segments the reader decodes into one batch, shared by every
 // worker: a channel send costs about 100 ns, a segment to track a few hundred.
@@ -94,7 +94,7 @@ var everyIndex = func() []uint16 {
 // out), then finishes them at the capture's last timestamp. done[i] runs on worker
 // i's goroutine. It returns the connections the trackers dropped (Idle, Evicted),
 // summed, and the error that stopped the reading (nil at the end of the input).
-func trackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.Incarnation), pr Progress) (reassembly.TrackerStats, error) {
+func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.Incarnation), pr Progress) (reassembly.TrackerStats, error) {
 	n := len(done)
 	cfg.ManualSweep = true
 	if cfg.MaxConnections > 0 {

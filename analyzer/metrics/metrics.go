@@ -1,4 +1,4 @@
-package main
+package metrics
 
 import (
 	"context"
@@ -27,34 +27,34 @@ import (
 // Every metric name is documented in docs/live.md ("Metrics").
 
 // metricsSnapshot is what the metrics show at one moment.
-type metricsSnapshot struct {
-	capture     capture.Stats
-	kernel      capture.KernelStats
-	tracker     reassembly.TrackerStats
-	connections uint64
-	closes      map[analyzer.Shape]uint64
-	findings    map[analyzer.Kind]uint64
-	provisional map[analyzer.Kind]uint64
-	withdrawn   map[analyzer.Kind]uint64
-	lastPacket  int64 // Unix ns
+type Snapshot struct {
+	Capture     capture.Stats
+	Kernel      capture.KernelStats
+	Tracker     reassembly.TrackerStats
+	Connections uint64
+	Closes      map[analyzer.Shape]uint64
+	Findings    map[analyzer.Kind]uint64
+	Provisional map[analyzer.Kind]uint64
+	Withdrawn   map[analyzer.Kind]uint64
+	LastPacket  int64 // Unix ns
 }
 
 // hostsSnapshot is the netstat view of the tracked connections at one moment.
-type hostsSnapshot struct {
-	at       time.Time
-	local    map[netip.Addr][9]int // local address → sockets per state (analyzer.StateNames order)
-	remoteTW int
+type Hosts struct {
+	At       time.Time
+	Local    map[netip.Addr][9]int // local address → sockets per state (analyzer.StateNames order)
+	RemoteTW int
 }
 
-type liveMetrics struct {
+type Metrics struct {
 	ln      net.Listener
 	srv     *http.Server
 	version string // the build, for finack_build_info
 
 	mu    sync.Mutex
-	snap  metricsSnapshot
+	snap  Snapshot
 	ok    bool
-	hosts hostsSnapshot
+	hosts Hosts
 	// wanted: a scrape asked for fresh host states; ready is closed when they come.
 	wanted bool
 	ready  chan struct{}
@@ -89,8 +89,8 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, help, labels, nil)
 }
 
-func newLiveMetrics(ln net.Listener, version string) *liveMetrics {
-	m := &liveMetrics{ln: ln, version: version}
+func New(ln net.Listener, version string) *Metrics {
+	m := &Metrics{ln: ln, version: version}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m,
 		collectors.NewGoCollector(),
@@ -110,29 +110,29 @@ func newLiveMetrics(ln net.Listener, version string) *liveMetrics {
 	return m
 }
 
-func (m *liveMetrics) addr() string { return m.ln.Addr().String() }
+func (m *Metrics) Addr() string { return m.ln.Addr().String() }
 
-func (m *liveMetrics) close() {
+func (m *Metrics) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	m.srv.Shutdown(ctx)
 }
 
-func (m *liveMetrics) update(s metricsSnapshot) {
+func (m *Metrics) Update(s Snapshot) {
 	m.mu.Lock()
 	m.snap, m.ok = s, true
 	m.mu.Unlock()
 }
 
 // hostsWanted reports whether a scrape waits for fresh host states (the loop asks).
-func (m *liveMetrics) hostsWanted() bool {
+func (m *Metrics) HostsWanted() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.wanted
 }
 
 // updateHosts publishes fresh host states and wakes the scrapes waiting for them.
-func (m *liveMetrics) updateHosts(h hostsSnapshot) {
+func (m *Metrics) UpdateHosts(h Hosts) {
 	m.mu.Lock()
 	m.hosts = h
 	if m.wanted {
@@ -145,9 +145,9 @@ func (m *liveMetrics) updateHosts(h hostsSnapshot) {
 // freshHosts returns host states at most a second old, asking the loop and waiting
 // for them when needed (at most 2 s: then the older ones). Before the loop's first
 // tick there are none.
-func (m *liveMetrics) freshHosts() hostsSnapshot {
+func (m *Metrics) freshHosts() Hosts {
 	m.mu.Lock()
-	if time.Since(m.hosts.at) < time.Second || !m.ok {
+	if time.Since(m.hosts.At) < time.Second || !m.ok {
 		h := m.hosts
 		m.mu.Unlock()
 		return h
@@ -167,7 +167,7 @@ func (m *liveMetrics) freshHosts() hostsSnapshot {
 }
 
 // Describe sends every descriptor (prometheus.Collector).
-func (m *liveMetrics) Describe(ch chan<- *prometheus.Desc) {
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mPackets, mSegments, mSkipped, mRecv, mDrop, mIfDrop, mConns, mCloses, mFindings,
 		mProvisional, mWithdrawn, mTracked, mFlows, mPeak, mExpired, mIdle, mEvicted, mTimeWait, mRemoteTW, mSockets,
 		mLastPacket, mBuild} {
@@ -176,7 +176,7 @@ func (m *liveMetrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect renders the latest snapshot (prometheus.Collector).
-func (m *liveMetrics) Collect(ch chan<- prometheus.Metric) {
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	hs := m.freshHosts()
 	m.mu.Lock()
 	s, ok := m.snap, m.ok
@@ -191,49 +191,49 @@ func (m *liveMetrics) Collect(ch chan<- prometheus.Metric) {
 	if !ok {
 		return // before the first tick: nothing measured yet
 	}
-	counter(mPackets, s.capture.Packets)
-	counter(mSegments, s.capture.Segments)
-	for i, n := range s.capture.Skipped {
+	counter(mPackets, s.Capture.Packets)
+	counter(mSegments, s.Capture.Segments)
+	for i, n := range s.Capture.Skipped {
 		if capture.SkipReason(i) == capture.Filtered {
 			continue // the kernel filters live captures
 		}
 		counter(mSkipped, n, capture.SkipReason(i).String())
 	}
-	counter(mRecv, s.kernel.Received)
-	counter(mDrop, s.kernel.Dropped)
-	counter(mIfDrop, s.kernel.IfDropped)
-	counter(mConns, s.connections)
+	counter(mRecv, s.Kernel.Received)
+	counter(mDrop, s.Kernel.Dropped)
+	counter(mIfDrop, s.Kernel.IfDropped)
+	counter(mConns, s.Connections)
 	for _, sh := range analyzer.Shapes {
-		counter(mCloses, s.closes[sh], string(sh))
+		counter(mCloses, s.Closes[sh], string(sh))
 	}
 	for _, k := range analyzer.Kinds {
-		counter(mFindings, s.findings[k], string(k))
-		counter(mProvisional, s.provisional[k], string(k))
-		counter(mWithdrawn, s.withdrawn[k], string(k))
+		counter(mFindings, s.Findings[k], string(k))
+		counter(mProvisional, s.Provisional[k], string(k))
+		counter(mWithdrawn, s.Withdrawn[k], string(k))
 	}
-	gauge(mTracked, float64(s.tracker.Tracked))
-	gauge(mFlows, float64(s.tracker.Flows))
-	gauge(mPeak, float64(s.tracker.PeakHeld))
-	counter(mExpired, s.tracker.Expired)
-	counter(mIdle, s.tracker.Idle)
-	counter(mEvicted, s.tracker.Evicted)
+	gauge(mTracked, float64(s.Tracker.Tracked))
+	gauge(mFlows, float64(s.Tracker.Flows))
+	gauge(mPeak, float64(s.Tracker.PeakHeld))
+	counter(mExpired, s.Tracker.Expired)
+	counter(mIdle, s.Tracker.Idle)
+	counter(mEvicted, s.Tracker.Evicted)
 	tw := 0
 	for i, name := range analyzer.StateNames {
 		if name == analyzer.StateTimeWait {
 			tw = i
 		}
 	}
-	for a, c := range hs.local {
+	for a, c := range hs.Local {
 		host := a.String()
 		gauge(mTimeWait, float64(c[tw]), host)
 		for i, name := range analyzer.StateNames {
 			gauge(mSockets, float64(c[i]), host, name)
 		}
 	}
-	if !hs.at.IsZero() {
-		gauge(mRemoteTW, float64(hs.remoteTW))
+	if !hs.At.IsZero() {
+		gauge(mRemoteTW, float64(hs.RemoteTW))
 	}
-	if s.lastPacket != 0 {
-		gauge(mLastPacket, float64(s.lastPacket)/1e9)
+	if s.LastPacket != 0 {
+		gauge(mLastPacket, float64(s.LastPacket)/1e9)
 	}
 }

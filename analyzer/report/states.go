@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"fmt"
@@ -11,19 +11,19 @@ import (
 )
 
 // viewOptions are the flags of the netstat view and the TIME_WAIT accounting.
-type viewOptions struct {
-	states       bool
-	at           string
-	osName       string
-	portRange    string
-	portPressure float64
+type ViewOptions struct {
+	States       bool
+	At           string
+	OsName       string
+	PortRange    string
+	PortPressure float64
 
-	profile analyzer.Profile
-	ports   analyzer.PortRange
+	Profile analyzer.Profile
+	Ports   analyzer.PortRange
 }
 
 // parseAt reads --at: an RFC 3339 time, or +DURATION from the first packet.
-func parseAt(s string, first time.Time) (time.Time, error) {
+func ParseAt(s string, first time.Time) (time.Time, error) {
 	if rest, ok := strings.CutPrefix(s, "+"); ok {
 		d, err := time.ParseDuration(rest)
 		if err != nil {
@@ -46,10 +46,10 @@ type view struct {
 	TimeWait analyzer.TimeWaitReport
 }
 
-func newView(v viewOptions, incs []*reassembly.Incarnation, first, last time.Time, twLen time.Duration) view {
+func NewView(v ViewOptions, incs []*reassembly.Incarnation, first, last time.Time, twLen time.Duration) view {
 	at := last
-	if v.at != "" {
-		at, _ = parseAt(v.at, first) // checked by resolve
+	if v.At != "" {
+		at, _ = ParseAt(v.At, first) // checked by resolve
 	}
 	states := analyzer.States(incs, at.UnixNano(), int64(twLen))
 	out := view{At: at.UTC(), States: make(map[string]map[string]int)}
@@ -57,7 +57,7 @@ func newView(v viewOptions, incs []*reassembly.Incarnation, first, last time.Tim
 		out.Hosts = append(out.Hosts, h.String())
 		out.States[h.String()] = states[h]
 	}
-	out.TimeWait = analyzer.TimeWaitAccounting(incs, first.UnixNano(), last.UnixNano(), int64(twLen), v.ports, v.portPressure)
+	out.TimeWait = analyzer.TimeWaitAccounting(incs, first.UnixNano(), last.UnixNano(), int64(twLen), v.Ports, v.PortPressure)
 	return out
 }
 

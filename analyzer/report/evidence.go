@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"errors"
@@ -50,7 +50,7 @@ type span struct {
 // each finding names, and every connection on the same 4-tuple holding one of the
 // finding's frames (a reuse_in_2msl finding's evidence starts in the incarnation
 // before the one it names).
-func selectConnections(doc *document) (sel []int, findingsOf map[int][]int) {
+func SelectConnections(doc *Document) (sel []int, findingsOf map[int][]int) {
 	endpoints := func(a, b string) string {
 		if a > b {
 			a, b = b, a
@@ -87,28 +87,28 @@ func selectConnections(doc *document) (sel []int, findingsOf map[int][]int) {
 
 // collectEvidence runs the second pass over every capture with findings, writing
 // the --export file and keeping the segments --ladder draws.
-func collectEvidence(o Options, results []*result) error {
-	for _, f := range o.files {
+func CollectEvidence(o Options, results []*Result) error {
+	for _, f := range o.Files {
 		if f == "-" {
 			name := "--export"
-			if o.export == "" {
+			if o.Export == "" {
 				name = "--ladder"
 			}
 			return fmt.Errorf("%s: reads the capture twice, which stdin (-) cannot do: save it to a file first", name)
 		}
 	}
 	var ex *exporter
-	if o.export != "" {
+	if o.Export != "" {
 		var err error
-		if ex, err = newExporter(o.export); err != nil {
+		if ex, err = newExporter(o.Export); err != nil {
 			return err
 		}
 	}
 	for _, r := range results {
-		if r.openErr != nil {
+		if r.OpenErr != nil {
 			continue
 		}
-		sel, findingsOf := selectConnections(&r.doc)
+		sel, findingsOf := SelectConnections(&r.Doc)
 		ev := &connEvidence{conns: sel, findings: findingsOf, segs: map[int][]capture.Segment{}, exported: map[uint64]uint64{}}
 		r.evidence = ev
 		if len(sel) > 0 {
@@ -120,7 +120,7 @@ func collectEvidence(o Options, results []*result) error {
 			}
 		}
 		if ex != nil {
-			r.doc.Export = newExportInfo(ex, r, ev)
+			r.Doc.Export = newExportInfo(ex, r, ev)
 		}
 	}
 	if ex != nil {
@@ -132,14 +132,14 @@ func collectEvidence(o Options, results []*result) error {
 // secondPass reads the capture again and hands the packets of the selected
 // connections to the exporter and the ladder. Reading stops quietly where the first
 // pass stopped on damage: that error is already reported.
-func secondPass(o Options, r *result, ev *connEvidence, ex *exporter) error {
+func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 	spans := map[flowID][]span{}
 	for _, ci := range ev.conns {
-		c := &r.doc.Connections[ci]
+		c := &r.Doc.Connections[ci]
 		a, err1 := netip.ParseAddrPort(c.Client)
 		b, err2 := netip.ParseAddrPort(c.Server)
 		if err := errors.Join(err1, err2); err != nil {
-			return fmt.Errorf("%s: connection %s → %s: %w", r.name, c.Client, c.Server, err)
+			return fmt.Errorf("%s: connection %s → %s: %w", r.Name, c.Client, c.Server, err)
 		}
 		var vlan [2]uint16
 		copy(vlan[:], c.VLAN)
@@ -150,7 +150,7 @@ func secondPass(o Options, r *result, ev *connEvidence, ex *exporter) error {
 	kindsAt := map[uint64][]analyzer.Kind{}
 	for _, ci := range ev.conns {
 		for _, fi := range ev.findings[ci] {
-			f := &r.doc.Findings[fi]
+			f := &r.Doc.Findings[fi]
 			for _, fr := range f.Frames {
 				if !containsKind(kindsAt[fr], f.Kind) {
 					kindsAt[fr] = append(kindsAt[fr], f.Kind)
@@ -158,7 +158,7 @@ func secondPass(o Options, r *result, ev *connEvidence, ex *exporter) error {
 			}
 		}
 	}
-	rd, err := capture.Open(r.files, capture.Options{Filter: o.filter, IgnoreVLAN: o.ignoreVLAN})
+	rd, err := capture.Open(r.Files, capture.Options{Filter: o.Filter, IgnoreVLAN: o.IgnoreVLAN})
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func secondPass(o Options, r *result, ev *connEvidence, ex *exporter) error {
 		for _, s := range ss {
 			// Ranges on one 4-tuple may overlap (a late segment of an old
 			// incarnation): the latest incarnation that has begun owns the frame.
-			if seg.Frame >= s.first && seg.Frame <= s.last && (owner < 0 || s.first > r.doc.Connections[owner].FirstFrame) {
+			if seg.Frame >= s.first && seg.Frame <= s.last && (owner < 0 || s.first > r.Doc.Connections[owner].FirstFrame) {
 				owner = s.conn
 			}
 		}
@@ -190,13 +190,13 @@ func secondPass(o Options, r *result, ev *connEvidence, ex *exporter) error {
 		}
 		if ex != nil {
 			rec, _ := rd.Record()
-			n, err := ex.write(rec, frameComment(r.name, seg.Frame, kindsAt[seg.Frame]))
+			n, err := ex.write(rec, frameComment(r.Name, seg.Frame, kindsAt[seg.Frame]))
 			if err != nil {
 				return err
 			}
 			ev.exported[seg.Frame] = n
 		}
-		if o.ladder {
+		if o.Ladder {
 			ev.segs[owner] = append(ev.segs[owner], seg)
 		}
 	}
@@ -214,17 +214,17 @@ func containsKind(ks []analyzer.Kind, k analyzer.Kind) bool {
 
 // writeEvidenceText adds to a capture's text report the --export mapping and the
 // --ladder diagrams.
-func writeEvidenceText(w io.Writer, o Options, r *result) error {
+func writeEvidenceText(w io.Writer, o Options, r *Result) error {
 	if r.evidence == nil {
 		return nil
 	}
-	if r.doc.Export != nil {
+	if r.Doc.Export != nil {
 		writeExportText(w, r)
 	}
-	if o.ladder && len(r.evidence.conns) > 0 {
+	if o.Ladder && len(r.evidence.conns) > 0 {
 		for _, ci := range r.evidence.conns {
 			fmt.Fprintln(w)
-			writeLadder(w, &r.doc, ci, r.evidence)
+			writeLadder(w, &r.Doc, ci, r.evidence)
 		}
 		io.WriteString(w, ladderLegend)
 	}

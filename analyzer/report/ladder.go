@@ -1,10 +1,12 @@
-package main
+package report
 
 import (
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/finack/finack/analyzer"
 
 	"github.com/finack/finack/capture"
 )
@@ -21,7 +23,7 @@ import (
 type ladderRow struct {
 	seg   capture.Segment
 	right bool // client → server
-	label string
+	Label string
 	notes []string
 	show  bool
 }
@@ -62,7 +64,7 @@ func ladderFlags(f capture.Flags) string {
 }
 
 // ladderRows works out each segment's label and notes.
-func ladderRows(segs []capture.Segment, client string) []ladderRow {
+func LadderRows(segs []capture.Segment, client string) []ladderRow {
 	rows := make([]ladderRow, len(segs))
 	var st [2]ladderState // 0: client, 1: server
 	// finAck[d]: the row where end d first acknowledged the peer's FIN.
@@ -147,28 +149,28 @@ func ladderRows(segs []capture.Segment, client string) []ladderRow {
 		}
 		// A FIN sent again after the peer's ACK of it passed the tap: that ACK was
 		// lost after the tap, or the FIN was re-sent too early.
-		if s.Flags.Has(capture.FIN) && finAck[1-d] >= 0 && strings.HasPrefix(r.notesText(), "retransmission") {
+		if s.Flags.Has(capture.FIN) && finAck[1-d] >= 0 && strings.HasPrefix(r.NotesText(), "retransmission") {
 			a := &rows[finAck[1-d]]
 			if !a.hasNote("FIN re-sent after this ACK") {
 				a.notes = append(a.notes, "FIN re-sent after this ACK")
 			}
 		}
-		r.label = ladderFlags(s.Flags) + " seq=" + fmt.Sprint(s.Seq-me.base)
+		r.Label = ladderFlags(s.Flags) + " seq=" + fmt.Sprint(s.Seq-me.base)
 		if s.Flags.Has(capture.ACK) {
 			if peer.known {
-				r.label += " ack=" + fmt.Sprint(s.Ack-peer.base)
+				r.Label += " ack=" + fmt.Sprint(s.Ack-peer.base)
 			} else {
-				r.label += " ack=" + fmt.Sprint(s.Ack) + "(abs)"
+				r.Label += " ack=" + fmt.Sprint(s.Ack) + "(abs)"
 			}
 		}
 		if s.PayloadLen > 0 {
-			r.label += " len=" + fmt.Sprint(s.PayloadLen)
+			r.Label += " len=" + fmt.Sprint(s.PayloadLen)
 		}
 	}
 	return rows
 }
 
-func (r *ladderRow) notesText() string { return strings.Join(r.notes, "; ") }
+func (r *ladderRow) NotesText() string { return strings.Join(r.notes, "; ") }
 
 func (r *ladderRow) hasNote(n string) bool {
 	for _, x := range r.notes {
@@ -205,7 +207,7 @@ func chooseRows(rows []ladderRow, evidence map[uint64]bool) {
 }
 
 // ladderDelta renders the time between two rows: "+29µs", "+212.0ms", "+1.002s".
-func ladderDelta(d time.Duration) string {
+func LadderDelta(d time.Duration) string {
 	switch {
 	case d >= time.Second:
 		return fmt.Sprintf("+%.3fs", d.Seconds())
@@ -230,7 +232,7 @@ func arrow(label string, width int, right bool) string {
 }
 
 // writeLadder draws connection ci of the document from the segments the second pass kept.
-func writeLadder(w io.Writer, doc *document, ci int, ev *connEvidence) {
+func writeLadder(w io.Writer, doc *Document, ci int, ev *connEvidence) {
 	c := &doc.Connections[ci]
 	var kinds []string
 	evidence := map[uint64]bool{}
@@ -243,7 +245,7 @@ func writeLadder(w io.Writer, doc *document, ci int, ev *connEvidence) {
 			evidence[fr] = true
 		}
 	}
-	vlan := placeText(c.VLAN, c.Tunnel)
+	vlan := analyzer.PlaceText(c.VLAN, c.Tunnel)
 	fmt.Fprintf(w, "ladder       %s → %s #%d%s: %s (frames %d-%d, %d packets, close %s)\n",
 		c.Client, c.Server, c.Incarnation, vlan, strings.Join(kinds, ", "), c.FirstFrame, c.LastFrame, c.Packets, c.Close)
 	segs := ev.segs[ci]
@@ -251,11 +253,11 @@ func writeLadder(w io.Writer, doc *document, ci int, ev *connEvidence) {
 		fmt.Fprintf(w, "  (no segments)\n")
 		return
 	}
-	rows := ladderRows(segs, c.Client)
+	rows := LadderRows(segs, c.Client)
 	chooseRows(rows, evidence)
 	width := 36
 	for _, r := range rows {
-		width = max(width, len(r.label)+8)
+		width = max(width, len(r.Label)+8)
 	}
 	lead := fmt.Sprintf(" %6s %13s %10s  ", "frame", "time", "Δ")
 	blank := strings.Repeat(" ", len([]rune(lead)))
@@ -293,15 +295,15 @@ func writeLadder(w io.Writer, doc *document, ci int, ev *connEvidence) {
 		flush(lastHidden)
 		delta := ""
 		if i > 0 {
-			delta = ladderDelta(r.seg.Time.Sub(prev))
+			delta = LadderDelta(r.seg.Time.Sub(prev))
 		}
 		prev = r.seg.Time
 		mark := " "
 		if evidence[r.seg.Frame] {
 			mark = "*"
 		}
-		line := fmt.Sprintf("%s%6d %13.6f %10s  %s", mark, r.seg.Frame, r.seg.Time.Sub(start).Seconds(), delta, arrow(r.label, width, r.right))
-		if n := r.notesText(); n != "" {
+		line := fmt.Sprintf("%s%6d %13.6f %10s  %s", mark, r.seg.Frame, r.seg.Time.Sub(start).Seconds(), delta, arrow(r.Label, width, r.right))
+		if n := r.NotesText(); n != "" {
 			line += "  " + n
 		}
 		fmt.Fprintln(w, line)

@@ -1,4 +1,4 @@
-package main
+package gate
 
 import (
 	"strings"
@@ -15,7 +15,7 @@ func knownKind(k string) bool {
 	return false
 }
 
-func kindList() string {
+func KindList() string {
 	s := make([]string, len(analyzer.Kinds))
 	for i, k := range analyzer.Kinds {
 		s[i] = string(k)

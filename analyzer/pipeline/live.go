@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"bufio"
@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/analyzer/gate"
+	"github.com/finack/finack/analyzer/metrics"
+	"github.com/finack/finack/analyzer/report"
+
 	"github.com/finack/finack/capture"
 	"github.com/finack/finack/reassembly"
 )
@@ -23,25 +27,25 @@ import (
 // docs/live.md says what is printed when and what the report keeps.
 
 // liveOptions are the flags of live capture.
-type liveOptions struct {
-	iface       string
-	list        bool
-	snaplen     int
-	count       uint64
-	duration    time.Duration
-	bufferKiB   int
-	noPromisc   bool
-	write       string
-	user        string
-	interval    time.Duration
-	maxFindings int
-	metricsAddr string
+type LiveOptions struct {
+	Iface       string
+	List        bool
+	Snaplen     int
+	Count       uint64
+	Duration    time.Duration
+	BufferKiB   int
+	NoPromisc   bool
+	Write       string
+	User        string
+	Interval    time.Duration
+	MaxFindings int
+	MetricsAddr string
 }
 
 // Defaults of live capture.
 const (
-	defaultMaxFindings = 10_000
-	defaultBufferKiB   = 32768
+	DefaultMaxFindings = 10_000
+	DefaultBufferKiB   = 32768
 	// liveTick is how often touched incarnations are analysed for provisional
 	// findings, output is flushed and the metrics are refreshed.
 	liveTick = 250 * time.Millisecond
@@ -51,9 +55,9 @@ const (
 )
 
 // liveConfig is the command line of a live capture.
-type liveConfig struct {
-	Options
-	live liveOptions
+type LiveConfig struct {
+	report.Options
+	Live LiveOptions
 }
 
 // liveSource is where a live run reads from: a *capture.Live (tests feed files).
@@ -75,16 +79,16 @@ type provEntry struct {
 // liveRun is the state of one live capture. Everything runs in one goroutine (the
 // tracker and the analyzer are not safe for concurrent use); the metrics server reads
 // a snapshot under its own lock.
-type liveRun struct {
-	o       liveConfig
+type LiveRun struct {
+	O       LiveConfig
 	src     liveSource
-	every   time.Duration // tick period (liveTick; tests: 0, a tick per read)
+	Every   time.Duration // tick period (liveTick; tests: 0, a tick per read)
 	out     *bufio.Writer
 	stderr  io.Writer
-	metrics *liveMetrics
+	metrics *metrics.Metrics
 	cfg     analyzer.Config
-	tr      *reassembly.Tracker
-	twLen   int64
+	Tr      *reassembly.Tracker
+	TwLen   int64
 
 	stream    *analyzer.Stream // decides finished incarnations; replaced every streamBatch
 	streamN   int
@@ -95,7 +99,7 @@ type liveRun struct {
 	connections uint64
 	closes      map[analyzer.Shape]int
 	counts      map[analyzer.Kind]int
-	totals      map[analyzer.Kind]kindTotal
+	totals      map[analyzer.Kind]gate.KindTotal
 	provCounts  map[analyzer.Kind]uint64
 	withdrawn   map[analyzer.Kind]uint64
 
@@ -114,9 +118,9 @@ type liveRun struct {
 	kstats      capture.KernelStats
 	warnedDrops bool
 	warnedCold  bool // the tracker's temporary files failed (coldWarning), said once
-	local       map[netip.Addr]bool
-	localAt     time.Time
-	hosts       hostStates
+	Local       map[netip.Addr]bool
+	LocalAt     time.Time
+	Hosts       hostStates
 
 	// --interval
 	lastLine    time.Time
@@ -124,14 +128,14 @@ type liveRun struct {
 	lineConns   uint64
 }
 
-func newLiveRun(o liveConfig, src liveSource, stdout, stderr io.Writer, m *liveMetrics) *liveRun {
-	r := &liveRun{
-		o: o, src: src, every: liveTick, out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr, metrics: m,
-		cfg:        analyzer.Config{TimeWait: o.timeWait},
-		twLen:      int64(o.timeWait),
+func NewLiveRun(o LiveConfig, src liveSource, stdout, stderr io.Writer, m *metrics.Metrics) *LiveRun {
+	r := &LiveRun{
+		O: o, src: src, Every: liveTick, out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr, metrics: m,
+		cfg:        analyzer.Config{TimeWait: o.TimeWait},
+		TwLen:      int64(o.TimeWait),
 		closes:     map[analyzer.Shape]int{},
 		counts:     map[analyzer.Kind]int{},
-		totals:     map[analyzer.Kind]kindTotal{},
+		totals:     map[analyzer.Kind]gate.KindTotal{},
 		provCounts: map[analyzer.Kind]uint64{},
 		withdrawn:  map[analyzer.Kind]uint64{},
 		prov:       map[incID][]provEntry{},
@@ -143,13 +147,13 @@ func newLiveRun(o liveConfig, src liveSource, stdout, stderr io.Writer, m *liveM
 	}
 	for _, k := range analyzer.Kinds {
 		r.counts[k] = 0
-		r.totals[k] = kindTotal{}
+		r.totals[k] = gate.KindTotal{}
 	}
 	r.stream = analyzer.NewStream(r.cfg, false)
 	r.endStream = analyzer.NewStream(r.cfg, true)
-	r.tr = reassembly.NewTracker(reassembly.Config{
-		TimeWait: o.timeWait, RFC1337: !o.view.profile.RSTEndsTimeWait, SynGiveUp: o.view.profile.SynGiveUp,
-		Done: r.done, IdleTimeout: o.idleTimeout, MaxConnections: o.maxConns, Touched: true,
+	r.Tr = reassembly.NewTracker(reassembly.Config{
+		TimeWait: o.TimeWait, RFC1337: !o.View.Profile.RSTEndsTimeWait, SynGiveUp: o.View.Profile.SynGiveUp,
+		Done: r.done, IdleTimeout: o.IdleTimeout, MaxConnections: o.MaxConns, Touched: true,
 	})
 	r.lastLine = r.start
 	return r
@@ -157,19 +161,19 @@ func newLiveRun(o liveConfig, src liveSource, stdout, stderr io.Writer, m *liveM
 
 // loop reads until a stop: a signal (stop), -c, --duration, or a capture error
 // (returned). stoppedBy says which.
-func (r *liveRun) loop(stop *atomic.Bool) (stoppedBy string, err error) {
+func (r *LiveRun) Loop(stop *atomic.Bool) (stoppedBy string, err error) {
 	var seg capture.Segment
 	now := time.Now()
-	nextTick := now.Add(r.every)
+	nextTick := now.Add(r.Every)
 	var deadline time.Time
-	if r.o.live.duration > 0 {
-		deadline = r.start.Add(r.o.live.duration)
+	if r.O.Live.Duration > 0 {
+		deadline = r.start.Add(r.O.Live.Duration)
 	}
 	for {
 		err := r.src.Next(&seg)
 		switch {
 		case err == nil:
-			r.tr.Add(&seg)
+			r.Tr.Add(&seg)
 			r.lastSegAt = seg.Time.UnixNano()
 		case err == io.EOF: // -c reached
 			return "count", nil
@@ -189,8 +193,8 @@ func (r *liveRun) loop(stop *atomic.Bool) (stoppedBy string, err error) {
 		if now.Before(nextTick) {
 			continue
 		}
-		nextTick = now.Add(r.every)
-		r.tick(now)
+		nextTick = now.Add(r.Every)
+		r.Tick(now)
 	}
 }
 
@@ -198,7 +202,7 @@ func (r *liveRun) loop(stop *atomic.Bool) (stoppedBy string, err error) {
 // by the wall time since it was read (the wall clock itself before any segment). On
 // a live interface it is the wall clock give or take the delivery delay; it keeps
 // every timer of the analysis on capture time, as for files.
-func (r *liveRun) clock(now time.Time) int64 {
+func (r *LiveRun) Clock(now time.Time) int64 {
 	if r.lastSegAt == 0 {
 		return now.UnixNano()
 	}
@@ -207,19 +211,19 @@ func (r *liveRun) clock(now time.Time) int64 {
 
 // tick runs every liveTick: provisional findings, sweeping while packets do not come,
 // libpcap statistics, metrics, the running summary, flushing.
-func (r *liveRun) tick(now time.Time) {
-	at := r.clock(now)
+func (r *LiveRun) Tick(now time.Time) {
+	at := r.Clock(now)
 	r.provisional(at)
 	if now.Sub(r.lastSegWall) > time.Second {
 		// Packets stopped coming (the tracker sweeps by itself while they come):
 		// finish what is over. One second back, so that a packet read late with an
 		// earlier timestamp does not meet a 4-tuple finished after it.
-		r.tr.Sweep(max(r.lastSegAt, at-int64(time.Second)))
+		r.Tr.Sweep(max(r.lastSegAt, at-int64(time.Second)))
 	}
 	if ks, err := r.src.KernelStats(); err == nil {
 		r.kstats = ks
 	}
-	if err := r.tr.Stats().ColdError; err != nil && !r.warnedCold {
+	if err := r.Tr.Stats().ColdError; err != nil && !r.warnedCold {
 		r.warnedCold = true
 		fmt.Fprintf(r.stderr, "finack: WARNING: %s\n", coldWarning(err))
 	}
@@ -229,14 +233,14 @@ func (r *liveRun) tick(now time.Time) {
 			r.kstats.Dropped, r.kstats.IfDropped)
 	}
 	if r.metrics != nil {
-		if r.metrics.hostsWanted() { // a scrape waits for them
+		if r.metrics.HostsWanted() { // a scrape waits for them
 			r.refreshLocal(now)
-			r.hosts.compute(r.tr, r.local, now, at, r.twLen)
-			r.metrics.updateHosts(r.hosts.snapshot(now))
+			r.Hosts.Compute(r.Tr, r.Local, now, at, r.TwLen)
+			r.metrics.UpdateHosts(r.Hosts.Snapshot(now))
 		}
-		r.metrics.update(r.snapshot(now))
+		r.metrics.Update(r.Snapshot(now))
 	}
-	if iv := r.o.live.interval; iv > 0 && now.Sub(r.lastLine) >= iv {
+	if iv := r.O.Live.Interval; iv > 0 && now.Sub(r.lastLine) >= iv {
 		r.intervalLine(now)
 	}
 	r.src.Flush()
@@ -246,8 +250,8 @@ func (r *liveRun) tick(now time.Time) {
 // provisional analyses the incarnations that got packets since the last tick as if
 // the capture ended now, and prints each finding not printed before for that
 // incarnation (same kind, same sender).
-func (r *liveRun) provisional(now int64) {
-	r.touched = r.tr.TakeTouched(r.touched[:0])
+func (r *LiveRun) provisional(now int64) {
+	r.touched = r.Tr.TakeTouched(r.touched[:0])
 	if len(r.touched) > 0 {
 		pcfg := r.cfg
 		pcfg.Provisional = true // "when the provisional report was made", not "the capture ended"
@@ -296,7 +300,7 @@ func findProv(ps []provEntry, f analyzer.Finding) int {
 }
 
 // sameOutcome reports whether a final finding says what its provisional one said.
-func sameOutcome(a, b *analyzer.Finding) bool {
+func SameOutcome(a, b *analyzer.Finding) bool {
 	cnt := func(p *uint64) uint64 {
 		if p == nil {
 			return 0
@@ -309,12 +313,12 @@ func sameOutcome(a, b *analyzer.Finding) bool {
 }
 
 // done receives each incarnation the tracker finished: its findings are final.
-func (r *liveRun) done(inc *reassembly.Incarnation) {
+func (r *LiveRun) done(inc *reassembly.Incarnation) {
 	var fs []analyzer.Finding
 	switch {
 	case r.stopping:
 		fs = r.endStream.Add(inc)
-	case r.o.output == "ndjson" && r.o.connections:
+	case r.O.Output == "ndjson" && r.O.Connections:
 		// --connections: each connection's record as it is decided.
 		one := analyzer.NewStream(r.cfg, true)
 		fs = one.Add(inc)
@@ -340,7 +344,7 @@ func (r *liveRun) done(inc *reassembly.Incarnation) {
 		f := &fs[i]
 		r.counts[f.Kind]++
 		t := r.totals[f.Kind]
-		t.add(f)
+		t.Add(f)
 		r.totals[f.Kind] = t
 		r.keep(*f)
 		j := findProv(ps, *f)
@@ -348,13 +352,13 @@ func (r *liveRun) done(inc *reassembly.Incarnation) {
 			matched[j] = true
 		}
 		switch {
-		case r.stopping && r.o.output == "ndjson":
+		case r.stopping && r.O.Output == "ndjson":
 			r.stopFinals = append(r.stopFinals, *f)
 		case r.stopping:
 			// the report that follows lists it
-		case r.o.output == "ndjson":
+		case r.O.Output == "ndjson":
 			r.emit("final", f)
-		case j < 0 || !sameOutcome(&ps[j].f, f):
+		case j < 0 || !SameOutcome(&ps[j].f, f):
 			r.emit("final", f)
 		}
 	}
@@ -363,15 +367,15 @@ func (r *liveRun) done(inc *reassembly.Incarnation) {
 			continue
 		}
 		r.withdrawn[ps[j].f.Kind]++
-		if !r.stopping || r.o.output == "ndjson" {
+		if !r.stopping || r.O.Output == "ndjson" {
 			r.emit("withdrawn", &ps[j].f)
 		}
 	}
 }
 
 // keep adds a final finding to the ring the report lists.
-func (r *liveRun) keep(f analyzer.Finding) {
-	max := r.o.live.maxFindings
+func (r *LiveRun) keep(f analyzer.Finding) {
+	max := r.O.Live.MaxFindings
 	if max == 0 {
 		r.omitted++
 		return
@@ -395,8 +399,8 @@ type liveFinding struct {
 // emit prints one finding as it is seen: status provisional (its incarnation is still
 // tracked, the outcome may change), final (decided), or withdrawn (a provisional
 // finding the final analysis did not confirm). Nothing with -o json.
-func (r *liveRun) emit(status string, f *analyzer.Finding) {
-	switch r.o.output {
+func (r *LiveRun) emit(status string, f *analyzer.Finding) {
+	switch r.O.Output {
 	case "ndjson":
 		r.encode(liveFinding{"finding", status, f})
 	case "text":
@@ -406,39 +410,39 @@ func (r *liveRun) emit(status string, f *analyzer.Finding) {
 			msg = "not confirmed when the connection was decided (was: " + msg + ")"
 		}
 		fmt.Fprintf(r.out, "%s %-11s %-17s  %s → %s #%d%s  frames %s\n    %s\n",
-			f.Time.UTC().Format("15:04:05.000"), status, f.Kind, f.Client, f.Server, f.Incarnation, placeText(f.VLAN, f.Tunnel), framesText(f.Frames), msg)
+			f.Time.UTC().Format("15:04:05.000"), status, f.Kind, f.Client, f.Server, f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), report.FramesText(f.Frames), msg)
 	}
 }
 
 // encode writes one NDJSON record.
-func (r *liveRun) encode(v any) {
+func (r *LiveRun) encode(v any) {
 	enc := json.NewEncoder(r.out)
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
 }
 
 // intervalLine prints the running summary (--interval) to stderr.
-func (r *liveRun) intervalLine(now time.Time) {
+func (r *LiveRun) intervalLine(now time.Time) {
 	st := r.src.Stats()
-	ts := r.tr.Stats()
+	ts := r.Tr.Stats()
 	secs := now.Sub(r.lastLine).Seconds()
 	var b strings.Builder
 	fmt.Fprintf(&b, "finack: %s +%s packets %d (%.0f/s), kernel dropped %d, interface dropped %d, tracked %d (peak %d), connections %d (%.0f/s), evicted %d, idle %d",
 		now.UTC().Format("15:04:05"), now.Sub(r.start).Round(time.Second), st.Packets, float64(st.Packets-r.linePackets)/secs,
 		r.kstats.Dropped, r.kstats.IfDropped, ts.Tracked, ts.PeakHeld, r.connections, float64(r.connections-r.lineConns)/secs,
 		ts.Evicted, ts.Idle)
-	fmt.Fprintf(&b, ", findings %s", countsText(analyzer.Kinds, r.counts))
+	fmt.Fprintf(&b, ", findings %s", report.CountsText(analyzer.Kinds, r.counts))
 	fmt.Fprintln(r.stderr, b.String())
 	r.lastLine, r.linePackets, r.lineConns = now, st.Packets, r.connections
 }
 
 // refreshLocal re-reads this host's addresses (every minute): TIME_WAIT is counted
 // per local address.
-func (r *liveRun) refreshLocal(now time.Time) {
-	if r.local != nil && now.Sub(r.localAt) < time.Minute {
+func (r *LiveRun) refreshLocal(now time.Time) {
+	if r.Local != nil && now.Sub(r.LocalAt) < time.Minute {
 		return
 	}
-	r.localAt = now
+	r.LocalAt = now
 	m := map[netip.Addr]bool{}
 	if addrs, err := net.InterfaceAddrs(); err == nil {
 		for _, a := range addrs {
@@ -447,7 +451,7 @@ func (r *liveRun) refreshLocal(now time.Time) {
 			}
 		}
 	}
-	r.local = m
+	r.Local = m
 }
 
 // hostStates is the netstat view of the tracked incarnations at one moment: the
@@ -460,7 +464,7 @@ type hostStates struct {
 	stateIndex map[string]int
 }
 
-func (h *hostStates) compute(tr *reassembly.Tracker, local map[netip.Addr]bool, now time.Time, at, twLen int64) {
+func (h *hostStates) Compute(tr *reassembly.Tracker, local map[netip.Addr]bool, now time.Time, at, twLen int64) {
 	h.at = now
 	if h.stateIndex == nil {
 		h.stateIndex = map[string]int{}
@@ -500,35 +504,35 @@ func (h *hostStates) compute(tr *reassembly.Tracker, local map[netip.Addr]bool, 
 }
 
 // snapshot copies the states for the metrics.
-func (h *hostStates) snapshot(now time.Time) hostsSnapshot {
-	s := hostsSnapshot{at: now, remoteTW: h.remoteTW, local: make(map[netip.Addr][9]int, len(h.local))}
+func (h *hostStates) Snapshot(now time.Time) metrics.Hosts {
+	s := metrics.Hosts{At: now, RemoteTW: h.remoteTW, Local: make(map[netip.Addr][9]int, len(h.local))}
 	for a, c := range h.local {
-		s.local[a] = *c
+		s.Local[a] = *c
 	}
 	return s
 }
 
 // snapshot is what the metrics show now.
-func (r *liveRun) snapshot(now time.Time) metricsSnapshot {
-	s := metricsSnapshot{
-		capture: r.src.Stats(), kernel: r.kstats, tracker: r.tr.Stats(),
-		connections: r.connections, lastPacket: r.lastSegAt,
-		closes: map[analyzer.Shape]uint64{}, findings: map[analyzer.Kind]uint64{},
-		provisional: map[analyzer.Kind]uint64{}, withdrawn: map[analyzer.Kind]uint64{},
+func (r *LiveRun) Snapshot(now time.Time) metrics.Snapshot {
+	s := metrics.Snapshot{
+		Capture: r.src.Stats(), Kernel: r.kstats, Tracker: r.Tr.Stats(),
+		Connections: r.connections, LastPacket: r.lastSegAt,
+		Closes: map[analyzer.Shape]uint64{}, Findings: map[analyzer.Kind]uint64{},
+		Provisional: map[analyzer.Kind]uint64{}, Withdrawn: map[analyzer.Kind]uint64{},
 	}
 	for k, n := range r.closes {
-		s.closes[k] = uint64(n)
+		s.Closes[k] = uint64(n)
 	}
 	for _, k := range analyzer.Kinds {
-		s.findings[k] = uint64(r.counts[k])
-		s.provisional[k] = r.provCounts[k]
-		s.withdrawn[k] = r.withdrawn[k]
+		s.Findings[k] = uint64(r.counts[k])
+		s.Provisional[k] = r.provCounts[k]
+		s.Withdrawn[k] = r.withdrawn[k]
 	}
 	return s
 }
 
 // liveSummary is what a live report adds to the summary (summary.live).
-type liveSummary struct {
+type LiveSummary struct {
 	Interface string  `json:"interface"`
 	LinkType  string  `json:"link_type"`
 	SnapLen   int     `json:"snapshot_length"`
@@ -561,9 +565,9 @@ type liveSummary struct {
 
 // finish stops the capture, decides every incarnation still tracked, writes the
 // report and returns the exit code.
-func (r *liveRun) finish(stoppedBy string, readErr error) int {
+func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	now := time.Now()
-	at := r.clock(now)
+	at := r.Clock(now)
 	// Findings of incarnations touched since the last tick still show as provisional
 	// first, so that every final one has its chance to be printed early.
 	r.provisional(at)
@@ -572,9 +576,9 @@ func (r *liveRun) finish(stoppedBy string, readErr error) int {
 		r.kstats = ks
 	}
 	st := r.src.Stats()
-	ts := r.tr.Stats()
+	ts := r.Tr.Stats()
 	r.stopping = true
-	r.tr.Finish(max(at, r.lastSegAt))
+	r.Tr.Finish(max(at, r.lastSegAt))
 
 	// The report: counts over the whole run, the findings kept, the connections that
 	// were still tracked at the stop.
@@ -594,69 +598,69 @@ func (r *liveRun) finish(stoppedBy string, readErr error) int {
 	})
 	rep := analyzer.Report{Findings: findings, Connections: endRep.Connections, Total: int(r.connections),
 		Closes: r.closes, Counts: r.counts}
-	o := r.o.Options
-	o.files = []string{}
-	doc := newDocument(o, st, rep, readErr)
+	o := r.O.Options
+	o.Files = []string{}
+	doc := report.NewDocument(o, st, rep, readErr)
 	doc.Summary.Connections = int(r.connections)
 	var prov, wd uint64
 	for _, k := range analyzer.Kinds {
 		prov += r.provCounts[k]
 		wd += r.withdrawn[k]
 	}
-	ls := &liveSummary{
-		Interface: r.o.live.iface, LinkType: r.src.LinkName(), SnapLen: r.src.SnapLen(),
+	ls := &LiveSummary{
+		Interface: r.O.Live.Iface, LinkType: r.src.LinkName(), SnapLen: r.src.SnapLen(),
 		Started: r.start.UTC().Format(time.RFC3339Nano), Stopped: now.UTC().Format(time.RFC3339Nano),
 		Seconds: roundSeconds(now.Sub(r.start)), StoppedBy: stoppedBy,
 		Received: r.kstats.Received, Dropped: r.kstats.Dropped, IfDropped: r.kstats.IfDropped,
-		IdleTimeoutSeconds: r.o.idleTimeout.Seconds(), MaxConnections: r.o.maxConns,
+		IdleTimeoutSeconds: r.O.IdleTimeout.Seconds(), MaxConnections: r.O.MaxConns,
 		HeldAtEnd: ts.Tracked, PeakHeld: ts.PeakHeld, Expired: ts.Expired, Idle: ts.Idle, Evicted: ts.Evicted,
 		FindingsListed: len(findings), FindingsOmitted: r.omitted, Provisional: prov, Withdrawn: wd,
-		Saved: r.o.live.write,
+		Saved: r.O.Live.Write,
 	}
 	if d := r.kstats.Dropped + r.kstats.IfDropped; d > 0 {
 		ls.Warning = fmt.Sprintf("%d packets were dropped (%d by the kernel: the capture buffer was full, raise -B; %d by the interface): findings may be artifacts of the drops (a dropped final ACK or FIN looks like a missing one)",
 			d, r.kstats.Dropped, r.kstats.IfDropped)
 	}
 	doc.Summary.Live, _ = json.Marshal(ls) // plain fields: cannot fail
-	doc.Summary.liveHeader = ls.writeTextHeader
+	doc.Summary.LiveHeader = ls.writeTextHeader
 
 	var err error
-	switch r.o.output {
+	switch r.O.Output {
 	case "json":
-		err = writeJSON(r.out, doc)
+		err = report.WriteJSON(r.out, doc)
 	case "ndjson":
 		err = r.writeEndNDJSON(doc)
 	default:
 		if r.printed {
 			r.out.WriteString("\n")
 		}
-		err = writeText(r.out, doc, r.o.connections)
+		err = report.WriteText(r.out, doc, r.O.Connections)
 	}
 	if err == nil {
 		err = r.out.Flush()
 	}
-	code := exitOK
+	code := ExitOK
 	if err != nil {
 		fmt.Fprintf(r.stderr, "finack: writing the report: %v\n", err)
-		code = exitError
+		code = ExitError
 	}
 	if closeErr != nil {
-		fmt.Fprintf(r.stderr, "finack: -w %s: %v\n", r.o.live.write, closeErr)
-		code = exitError
+		fmt.Fprintf(r.stderr, "finack: -w %s: %v\n", r.O.Live.Write, closeErr)
+		code = ExitError
 	}
 	if ls.Warning != "" {
 		fmt.Fprintf(r.stderr, "finack: WARNING: %s\n", ls.Warning)
 	}
 	if readErr != nil {
-		fmt.Fprintf(r.stderr, "finack: -i %s: %v\n", r.o.live.iface, readErr)
-		return exitError
+		fmt.Fprintf(r.stderr, "finack: -i %s: %v\n", r.O.Live.Iface, readErr)
+		return ExitError
 	}
-	if code != exitOK {
+	if code != ExitOK {
 		return code
 	}
-	for _, v := range failures(r.o.failRules, r.totals) {
-		fmt.Fprintf(r.stderr, "finack: %s: %s\n", r.o.live.iface, v)
-		code = exitFinding
+	for _, v := range gate.Failures(r.O.FailRules, r.totals) {
+		fmt.Fprintf(r.stderr, "finack: %s: %s\n", r.O.Live.Iface, v)
+		code = ExitFinding
 	}
 	return code
 }
@@ -664,10 +668,10 @@ func (r *liveRun) finish(stoppedBy string, readErr error) int {
 // writeEndNDJSON ends a live NDJSON stream: the connections still tracked at the
 // stop, the findings decided at the stop (status final), the summary. With the
 // records printed during the run, every finding appears exactly once as final.
-func (r *liveRun) writeEndNDJSON(d document) error {
+func (r *LiveRun) writeEndNDJSON(d report.Document) error {
 	enc := json.NewEncoder(r.out)
 	enc.SetEscapeHTML(false)
-	if err := encodeConnections(enc, d.Connections); err != nil {
+	if err := report.EncodeConnections(enc, d.Connections); err != nil {
 		return err
 	}
 	for i := range r.stopFinals {
@@ -678,7 +682,7 @@ func (r *liveRun) writeEndNDJSON(d document) error {
 	return enc.Encode(struct {
 		Type  string `json:"type"`
 		Error string `json:"error,omitempty"`
-		*summary
+		*report.Summary
 	}{"summary", d.Error, &d.Summary})
 }
 
@@ -688,7 +692,7 @@ func roundSeconds(d time.Duration) float64 {
 
 // writeTextHeader prints the lines a live report starts with (text), in place of the
 // "file" line of a file's report.
-func (s *liveSummary) writeTextHeader(w io.Writer) {
+func (s *LiveSummary) writeTextHeader(w io.Writer) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	p("interface    %s (link type %s, snapshot length %d), %s to %s (%gs, stopped by %s)\n",
 		s.Interface, s.LinkType, s.SnapLen, s.Started, s.Stopped, s.Seconds, s.StoppedBy)

@@ -1,4 +1,4 @@
-package main
+package capture
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 // existing file, or has no glob characters, is kept as it is, so a file whose name
 // contains '*' can still be read. A pattern that matches nothing is an error naming
 // the flag.
-func expandPatterns(flagName string, args []string) ([]string, error) {
+func ExpandPatterns(flagName string, args []string) ([]string, error) {
 	var out []string
 	for _, a := range args {
 		if a == "-" || !strings.ContainsAny(a, "*?[") {
@@ -45,7 +45,7 @@ func expandPatterns(flagName string, args []string) ([]string, error) {
 
 // captureGroups splits the input files into captures: one capture of rotated pieces
 // (the default), or, with --separate, one capture per file.
-func captureGroups(files []string, separate bool) [][]string {
+func Groups(files []string, separate bool) [][]string {
 	if !separate {
 		return [][]string{files}
 	}
@@ -60,7 +60,7 @@ func captureGroups(files []string, separate bool) [][]string {
 // the base name of its first file ("stdin" for -), which does not depend on the
 // directory finack ran in or how the path was spelled. Captures whose base names
 // collide keep their cleaned path instead.
-func captureNames(sets [][]string) []string {
+func Names(sets [][]string) []string {
 	names := make([]string, len(sets))
 	seen := map[string]int{}
 	for i, files := range sets {

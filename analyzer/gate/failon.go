@@ -1,4 +1,4 @@
-package main
+package gate
 
 import (
 	"fmt"
@@ -52,7 +52,7 @@ func ParseFailOn(terms []string) ([]Rule, error) {
 		}
 		if name != "any" {
 			if !knownKind(name) {
-				return nil, fmt.Errorf("--fail-on: unknown finding kind %q (want any or one of %s)", name, kindList())
+				return nil, fmt.Errorf("--fail-on: unknown finding kind %q (want any or one of %s)", name, KindList())
 			}
 			r.kind = analyzer.Kind(name)
 		}
@@ -78,16 +78,16 @@ func knownQual(q string) bool {
 	return false
 }
 
-// kindTotal is what a finding kind amounts to in one capture.
-type kindTotal struct {
+// KindTotal is what a finding kind amounts to in one capture.
+type KindTotal struct {
 	Findings int    // findings of the kind
 	Total    uint64 // sum of count over them; a finding without a count counts 1
 	// By: the same, per cause, outcome and verdict of the findings (nil when none).
-	By map[string]kindTotal
+	By map[string]KindTotal
 }
 
 // add counts one finding of the kind.
-func (t *kindTotal) add(f *analyzer.Finding) {
+func (t *KindTotal) Add(f *analyzer.Finding) {
 	n := uint64(1)
 	if f.Count != nil {
 		n = *f.Count
@@ -99,7 +99,7 @@ func (t *kindTotal) add(f *analyzer.Finding) {
 			continue
 		}
 		if t.By == nil {
-			t.By = map[string]kindTotal{}
+			t.By = map[string]KindTotal{}
 		}
 		b := t.By[q]
 		b.Findings++
@@ -109,49 +109,49 @@ func (t *kindTotal) add(f *analyzer.Finding) {
 }
 
 // selected is the part of the kind's total a rule looks at.
-func (r Rule) selected(t kindTotal) kindTotal {
+func (r Rule) selected(t KindTotal) KindTotal {
 	if r.qual == "" {
-		return kindTotal{Findings: t.Findings, Total: t.Total}
+		return KindTotal{Findings: t.Findings, Total: t.Total}
 	}
 	b := t.By[r.qual]
 	if r.notQual {
-		return kindTotal{Findings: t.Findings - b.Findings, Total: t.Total - b.Total}
+		return KindTotal{Findings: t.Findings - b.Findings, Total: t.Total - b.Total}
 	}
-	return kindTotal{Findings: b.Findings, Total: b.Total}
+	return KindTotal{Findings: b.Findings, Total: b.Total}
 }
 
 // kindTotals sums the findings of each kind; every kind is present.
-func kindTotals(findings []analyzer.Finding) map[analyzer.Kind]kindTotal {
-	m := make(map[analyzer.Kind]kindTotal, len(analyzer.Kinds))
+func KindTotals(findings []analyzer.Finding) map[analyzer.Kind]KindTotal {
+	m := make(map[analyzer.Kind]KindTotal, len(analyzer.Kinds))
 	for _, k := range analyzer.Kinds {
-		m[k] = kindTotal{}
+		m[k] = KindTotal{}
 	}
 	for i := range findings {
 		f := &findings[i]
 		t := m[f.Kind]
-		t.add(f)
+		t.Add(f)
 		m[f.Kind] = t
 	}
 	return m
 }
 
 // violation is a --fail-on rule that selected a kind.
-type violation struct {
+type Violation struct {
 	rule Rule
-	kind analyzer.Kind
-	got  kindTotal
+	Kind analyzer.Kind
+	got  KindTotal
 }
 
-func (v violation) String() string {
+func (v Violation) String() string {
 	if v.rule.hasThreshold {
-		return fmt.Sprintf("%s total %d > %d (--fail-on %s)", v.kind, v.got.Total, v.rule.threshold, v.rule.term)
+		return fmt.Sprintf("%s total %d > %d (--fail-on %s)", v.Kind, v.got.Total, v.rule.threshold, v.rule.term)
 	}
-	return fmt.Sprintf("%s: %d finding(s) (--fail-on %s)", v.kind, v.got.Findings, v.rule.term)
+	return fmt.Sprintf("%s: %d finding(s) (--fail-on %s)", v.Kind, v.got.Findings, v.rule.term)
 }
 
 // failures returns, in rule order then kind order, every (rule, kind) that fails.
-func failures(rules []Rule, totals map[analyzer.Kind]kindTotal) []violation {
-	var out []violation
+func Failures(rules []Rule, totals map[analyzer.Kind]KindTotal) []Violation {
+	var out []Violation
 	for _, r := range rules {
 		kinds := analyzer.Kinds
 		if r.kind != "" {
@@ -160,7 +160,7 @@ func failures(rules []Rule, totals map[analyzer.Kind]kindTotal) []violation {
 		for _, k := range kinds {
 			t := r.selected(totals[k])
 			if (r.hasThreshold && t.Total > r.threshold) || (!r.hasThreshold && t.Findings > 0) {
-				out = append(out, violation{r, k, t})
+				out = append(out, Violation{r, k, t})
 			}
 		}
 	}
@@ -168,10 +168,10 @@ func failures(rules []Rule, totals map[analyzer.Kind]kindTotal) []violation {
 }
 
 // failedKinds is the set of kinds some rule selected.
-func failedKinds(vs []violation) map[analyzer.Kind][]violation {
-	m := map[analyzer.Kind][]violation{}
+func FailedKinds(vs []Violation) map[analyzer.Kind][]Violation {
+	m := map[analyzer.Kind][]Violation{}
 	for _, v := range vs {
-		m[v.kind] = append(m[v.kind], v)
+		m[v.Kind] = append(m[v.Kind], v)
 	}
 	return m
 }

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"encoding/xml"
@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/analyzer/gate"
 )
 
 // -o junit: one test suite per capture, one test case per finding kind (every kind,
@@ -20,7 +21,7 @@ import (
 // testsuites > testsuite > testcase with failure, error and system-out. No
 // timestamps, host names or durations: the same captures give the same file.
 
-type junitSuites struct {
+type JunitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
@@ -61,12 +62,12 @@ func newJUnitText(s string) *junitText {
 	if s == "" {
 		return nil
 	}
-	return &junitText{xmlSafe(s)}
+	return &junitText{XmlSafe(s)}
 }
 
 // xmlSafe replaces what XML 1.0 cannot hold even in CDATA (control characters but
 // tab and newlines, invalid UTF-8) with U+FFFD, as encoding/xml does in attributes.
-func xmlSafe(s string) string {
+func XmlSafe(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r != utf8.RuneError && r != 0xFFFE && r != 0xFFFF) {
 			return r
@@ -87,34 +88,34 @@ func junitClassname(capture string) string {
 	return "finack." + strings.ReplaceAll(capture, ".", "_")
 }
 
-func newJUnit(results []*result) junitSuites {
-	all := junitSuites{Name: "finack"}
+func newJUnit(results []*Result) JunitSuites {
+	all := JunitSuites{Name: "finack"}
 	for _, r := range results {
-		s := junitSuite{Name: r.name}
-		s.Properties = append(s.Properties, junitProperty{"files", strings.Join(r.files, " ")})
-		if f := r.doc.Summary.Filter; f != "" {
+		s := junitSuite{Name: r.Name}
+		s.Properties = append(s.Properties, junitProperty{"files", strings.Join(r.Files, " ")})
+		if f := r.Doc.Summary.Filter; f != "" {
 			s.Properties = append(s.Properties, junitProperty{"filter", f})
 		}
 		s.Properties = append(s.Properties,
-			junitProperty{"packets", fmt.Sprint(r.doc.Summary.Packets)},
-			junitProperty{"connections", fmt.Sprint(r.doc.Summary.Connections)})
-		if r.cmp != nil && r.cmp.file != "" {
-			s.Properties = append(s.Properties, junitProperty{"baseline", r.cmp.file})
+			junitProperty{"packets", fmt.Sprint(r.Doc.Summary.Packets)},
+			junitProperty{"connections", fmt.Sprint(r.Doc.Summary.Connections)})
+		if r.Cmp != nil && r.Cmp.File != "" {
+			s.Properties = append(s.Properties, junitProperty{"baseline", r.Cmp.File})
 		}
-		class := junitClassname(r.name)
-		if e := r.inputError(); e != "" {
+		class := junitClassname(r.Name)
+		if e := r.InputError(); e != "" {
 			s.Cases = append(s.Cases, junitCase{Name: "read", Classname: class,
 				Error: &junitProblem{Message: e, Type: "input"}})
 			s.Errors++
 		}
-		byKind := failedKinds(r.violations)
-		var worse map[analyzer.Kind]*kindDiff
-		if r.cmp != nil {
-			worse = r.cmp.worseKinds()
+		byKind := gate.FailedKinds(r.Violations)
+		var worse map[analyzer.Kind]*gate.KindDiff
+		if r.Cmp != nil {
+			worse = r.Cmp.WorseKinds()
 		}
-		totals := kindTotals(r.doc.Findings)
+		totals := gate.KindTotals(r.Doc.Findings)
 		for _, k := range analyzer.Kinds {
-			out := findingsText(r.doc.Findings, k, totals[k])
+			out := findingsText(r.Doc.Findings, k, totals[k])
 			c := junitCase{Name: string(k), Classname: class, SystemOut: newJUnitText(out)}
 			var why []string
 			for _, v := range byKind[k] {
@@ -122,11 +123,11 @@ func newJUnit(results []*result) junitSuites {
 			}
 			body := out
 			if d := worse[k]; d != nil {
-				why = append(why, fmt.Sprintf("worse than the baseline %s: %s → %s (tolerance %s)", r.cmp.file, totalText(d.was), totalText(d.now), d.tol))
-				body += "baseline:\n" + strings.Join(d.lines, "\n") + "\n"
+				why = append(why, fmt.Sprintf("worse than the baseline %s: %s → %s (tolerance %s)", r.Cmp.File, gate.TotalText(d.Was), gate.TotalText(d.Now), d.Tol))
+				body += "baseline:\n" + strings.Join(d.Lines, "\n") + "\n"
 			}
 			if len(why) > 0 {
-				c.Failure = &junitProblem{Message: strings.Join(why, "; "), Type: string(k), Text: xmlSafe(body)}
+				c.Failure = &junitProblem{Message: strings.Join(why, "; "), Type: string(k), Text: XmlSafe(body)}
 				s.Failures++
 			}
 			s.Cases = append(s.Cases, c)
@@ -141,7 +142,7 @@ func newJUnit(results []*result) junitSuites {
 }
 
 // findingsText lists a kind's findings, one per line, as the text report does.
-func findingsText(fs []analyzer.Finding, k analyzer.Kind, t kindTotal) string {
+func findingsText(fs []analyzer.Finding, k analyzer.Kind, t gate.KindTotal) string {
 	if t.Findings == 0 {
 		return ""
 	}
@@ -149,17 +150,17 @@ func findingsText(fs []analyzer.Finding, k analyzer.Kind, t kindTotal) string {
 	fmt.Fprintf(&b, "%d finding(s), total %d\n", t.Findings, t.Total)
 	for i := range fs {
 		if f := &fs[i]; f.Kind == k {
-			fmt.Fprintf(&b, "%s → %s #%d%s  frames %s\n    %s\n", f.Client, f.Server, f.Incarnation, placeText(f.VLAN, f.Tunnel), framesText(f.Frames), f.Message)
+			fmt.Fprintf(&b, "%s → %s #%d%s  frames %s\n    %s\n", f.Client, f.Server, f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), FramesText(f.Frames), f.Message)
 		}
 	}
 	return b.String()
 }
 
-func writeJUnit(w io.Writer, results []*result) error {
-	return writeJUnitDoc(w, newJUnit(results))
+func writeJUnit(w io.Writer, results []*Result) error {
+	return WriteJUnitDoc(w, newJUnit(results))
 }
 
-func writeJUnitDoc(w io.Writer, doc junitSuites) error {
+func WriteJUnitDoc(w io.Writer, doc JunitSuites) error {
 	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bufio"
@@ -16,27 +16,27 @@ import (
 )
 
 // document is the whole report: what -o json prints, and what text and NDJSON render.
-type document struct {
-	Summary     summary               `json:"summary"`
+type Document struct {
+	Summary     Summary               `json:"summary"`
 	Findings    []analyzer.Finding    `json:"findings"`
 	Connections []analyzer.Connection `json:"connections"`
 	// Error names where reading stopped on a damaged input (the report covers what
 	// was read before it).
 	Error string `json:"error,omitempty"`
 	// Export: with --export, where the connections with findings went (export.go).
-	Export *exportInfo `json:"export,omitempty"`
+	Export *ExportInfo `json:"export,omitempty"`
 	// view: the netstat view and TIME_WAIT accounting, with --states.
-	view *view
+	View *view `json:"-"`
 	// records: the findings and connections, encoded for the output format, when
 	// the analysis streamed them (spill.go) instead of Findings and Connections.
 	// The document's writer reads them, once.
-	records *analyzer.Records
+	Records *analyzer.Records `json:"-"`
 	// warnings: what the user should know that is not in the report (printed on
 	// stderr).
-	warnings []string
+	Warnings []string `json:"-"`
 }
 
-type summary struct {
+type Summary struct {
 	Files    []string          `json:"files"`
 	Filter   string            `json:"filter,omitempty"`
 	Packets  uint64            `json:"packets"`
@@ -51,7 +51,7 @@ type summary struct {
 	ClockStepsBack *clockSteps `json:"clock_steps_back,omitempty"`
 	// Dropped: connections finack stopped following before they closed, to bound
 	// its memory (--idle-timeout, --max-connections); absent when none.
-	Dropped *dropped `json:"dropped,omitempty"`
+	Dropped *Dropped `json:"dropped,omitempty"`
 	// TimeWaitSeconds is the TIME_WAIT length the analysis used.
 	TimeWaitSeconds float64                `json:"time_wait_s"`
 	Connections     int                    `json:"connections"`
@@ -64,7 +64,7 @@ type summary struct {
 	// (live.go); absent for files. liveHeader prints them in text, in place of the
 	// "file" line.
 	Live       json.RawMessage `json:"live,omitempty"`
-	liveHeader func(io.Writer)
+	LiveHeader func(io.Writer) `json:"-"`
 }
 
 // clockSteps: how often the capture clock stepped back, the largest step and the
@@ -77,31 +77,31 @@ type clockSteps struct {
 
 // dropped counts the connections finished before their close: idle past the idle
 // timeout, or evicted at the connection cap (the least recently active tenth).
-type dropped struct {
+type Dropped struct {
 	Idle               uint64  `json:"idle"`
 	IdleTimeoutSeconds float64 `json:"idle_timeout_s"`
 	Evicted            uint64  `json:"evicted"`
 	MaxConnections     int     `json:"max_connections"`
 }
 
-func droppedOf(o Options, st reassembly.TrackerStats) *dropped {
+func DroppedOf(o Options, st reassembly.TrackerStats) *Dropped {
 	if st.Idle == 0 && st.Evicted == 0 {
 		return nil
 	}
-	return &dropped{Idle: st.Idle, IdleTimeoutSeconds: o.idleTimeout.Seconds(), Evicted: st.Evicted, MaxConnections: o.maxConns}
+	return &Dropped{Idle: st.Idle, IdleTimeoutSeconds: o.IdleTimeout.Seconds(), Evicted: st.Evicted, MaxConnections: o.MaxConns}
 }
 
-func newDocument(o Options, st capture.Stats, rep analyzer.Report, readErr error) document {
-	d := document{
-		Summary: summary{
-			Files: o.files, Filter: o.filter, Packets: st.Packets, Segments: st.Segments,
+func NewDocument(o Options, st capture.Stats, rep analyzer.Report, readErr error) Document {
+	d := Document{
+		Summary: Summary{
+			Files: o.Files, Filter: o.Filter, Packets: st.Packets, Segments: st.Segments,
 			BadTimestamps:   st.BadTimestamps,
 			Skipped:         make(map[string]uint64),
-			TimeWaitSeconds: o.timeWait.Seconds(),
+			TimeWaitSeconds: o.TimeWait.Seconds(),
 			Connections:     rep.Total,
 			Closes:          rep.Closes, FindingCounts: rep.Counts,
 		},
-		Findings: rep.Findings, Connections: rep.Connections, records: rep.Records,
+		Findings: rep.Findings, Connections: rep.Connections, Records: rep.Records,
 	}
 	for i, n := range st.Skipped {
 		d.Summary.Skipped[capture.SkipReason(i).String()] = n
@@ -124,7 +124,7 @@ func newDocument(o Options, st capture.Stats, rep analyzer.Report, readErr error
 	}
 	if w := linkTypeWarning(st); w != "" {
 		d.Summary.Warnings = append(d.Summary.Warnings, w)
-		d.warnings = append(d.warnings, "WARNING: "+w)
+		d.Warnings = append(d.Warnings, "WARNING: "+w)
 	}
 	return d
 }
@@ -147,15 +147,15 @@ func linkTypeWarning(st capture.Stats) string {
 // writeJSON writes the document with the summary indented and one finding or
 // connection per line: a person can read it, grep it and diff two of them line by
 // line, and a large capture does not pay for indenting every field.
-func writeJSON(w io.Writer, d document) error {
-	defer d.records.Close()
+func WriteJSON(w io.Writer, d Document) error {
+	defer d.Records.Close()
 	bw := bufio.NewWriter(w)
 	summary, err := json.MarshalIndent(d.Summary, "  ", "  ")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(bw, "{\n  \"summary\": %s,\n", summary)
-	if v := d.view; v != nil {
+	if v := d.View; v != nil {
 		states, err := json.MarshalIndent(v.States, "  ", "  ")
 		if err != nil {
 			return err
@@ -167,9 +167,9 @@ func writeJSON(w io.Writer, d document) error {
 		}
 		fmt.Fprintf(bw, "  \"states_at\": %s,\n  \"states\": %s,\n  \"time_wait\": %s,\n", at, states, tw)
 	}
-	findings, connections := eachJSON(d.Findings, appendFindingJSON), eachJSON(d.Connections, appendConnectionJSON)
-	if d.records != nil {
-		findings, connections = d.records.Findings, d.records.Connections
+	findings, connections := eachJSON(d.Findings, AppendFindingJSON), eachJSON(d.Connections, AppendConnectionJSON)
+	if d.Records != nil {
+		findings, connections = d.Records.Findings, d.Records.Connections
 	}
 	if err := writeJSONArray(bw, "findings", findings, true); err != nil {
 		return err
@@ -227,11 +227,11 @@ func writeJSONArray(w *bufio.Writer, name string, each func(func([]byte) error) 
 // encodeConnections writes one NDJSON record per connection (appendConnectionJSON
 // and the "type" of ndjsonConnection, through enc: a json.RawMessage is written as
 // it is, compact JSON being left unchanged).
-func encodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
+func EncodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
 	var b []byte
 	var err error
 	for i := range conns {
-		if b, err = appendConnectionNDJSON(b[:0], &conns[i]); err != nil {
+		if b, err = AppendConnectionNDJSON(b[:0], &conns[i]); err != nil {
 			return err
 		}
 		if err := enc.Encode(json.RawMessage(b[:len(b)-1])); err != nil {
@@ -243,11 +243,11 @@ func encodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
 
 // writeNDJSON writes one record per line: every connection, then every finding, then
 // the summary; each record says what it is in "type".
-func writeNDJSON(w io.Writer, d document) error {
-	defer d.records.Close()
+func WriteNDJSON(w io.Writer, d Document) error {
+	defer d.Records.Close()
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	if r := d.records; r != nil {
+	if r := d.Records; r != nil {
 		// Each record is its line already (reportEncoder).
 		line := func(b []byte) error { _, err := w.Write(b); return err }
 		if err := r.Connections(line); err != nil {
@@ -257,13 +257,13 @@ func writeNDJSON(w io.Writer, d document) error {
 			return err
 		}
 	}
-	if err := encodeConnections(enc, d.Connections); err != nil {
+	if err := EncodeConnections(enc, d.Connections); err != nil {
 		return err
 	}
 	var b []byte
 	var err error
 	for i := range d.Findings {
-		if b, err = appendFindingNDJSON(b[:0], &d.Findings[i]); err != nil {
+		if b, err = AppendFindingNDJSON(b[:0], &d.Findings[i]); err != nil {
 			return err
 		}
 		if _, err := w.Write(b); err != nil {
@@ -273,7 +273,7 @@ func writeNDJSON(w io.Writer, d document) error {
 	if d.Export != nil {
 		if err := enc.Encode(struct {
 			Type string `json:"type"`
-			*exportInfo
+			*ExportInfo
 		}{"export", d.Export}); err != nil {
 			return err
 		}
@@ -281,18 +281,18 @@ func writeNDJSON(w io.Writer, d document) error {
 	return enc.Encode(struct {
 		Type  string `json:"type"`
 		Error string `json:"error,omitempty"`
-		*summary
+		*Summary
 	}{"summary", d.Error, &d.Summary})
 }
 
 // writeText renders the report for a person: a header, the close shapes and finding
 // counts, then one line per finding; with connections, every connection too.
-func writeText(w io.Writer, d document, connections bool) error {
-	defer d.records.Close()
+func WriteText(w io.Writer, d Document, connections bool) error {
+	defer d.Records.Close()
 	s := d.Summary
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	if s.liveHeader != nil {
-		s.liveHeader(w)
+	if s.LiveHeader != nil {
+		s.LiveHeader(w)
 	} else {
 		p("file         %s\n", printableList(s.Files))
 	}
@@ -318,8 +318,8 @@ func writeText(w io.Writer, d document, connections bool) error {
 		p("dropped      %d idle past --idle-timeout %s, %d evicted at --max-connections %d: finished before they closed\n",
 			x.Idle, time.Duration(x.IdleTimeoutSeconds*float64(time.Second)), x.Evicted, x.MaxConnections)
 	}
-	p("closes       %s\n", countsText(analyzer.Shapes, s.Closes))
-	p("findings     %s\n", countsText(analyzer.Kinds, s.FindingCounts))
+	p("closes       %s\n", CountsText(analyzer.Shapes, s.Closes))
+	p("findings     %s\n", CountsText(analyzer.Kinds, s.FindingCounts))
 	// The lines of findings and connections: from the document, or the records of a
 	// spilling analysis (encoded by the same functions).
 	var b []byte
@@ -327,7 +327,7 @@ func writeText(w io.Writer, d document, connections bool) error {
 	findings, conns := len(d.Findings), len(d.Connections)
 	eachFinding := func(fn func([]byte) error) error {
 		for i := range d.Findings {
-			b = appendFindingText(b[:0], &d.Findings[i])
+			b = AppendFindingText(b[:0], &d.Findings[i])
 			if err := fn(b); err != nil {
 				return err
 			}
@@ -336,14 +336,14 @@ func writeText(w io.Writer, d document, connections bool) error {
 	}
 	eachConnection := func(fn func([]byte) error) error {
 		for i := range d.Connections {
-			b = appendConnectionText(b[:0], &d.Connections[i])
+			b = AppendConnectionText(b[:0], &d.Connections[i])
 			if err := fn(b); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if r := d.records; r != nil {
+	if r := d.Records; r != nil {
 		findings, conns = r.NumFindings(), r.NumConnections()
 		eachFinding, eachConnection = r.Findings, r.Connections
 	}
@@ -353,8 +353,8 @@ func writeText(w io.Writer, d document, connections bool) error {
 			return err
 		}
 	}
-	if d.view != nil {
-		writeViewText(w, *d.view)
+	if d.View != nil {
+		writeViewText(w, *d.View)
 	}
 	if connections && conns > 0 {
 		p("\nconnections (first frame, client → server #incarnation, close, active closer, TIME_WAIT)\n")
@@ -411,7 +411,7 @@ func skippedText(m map[string]uint64) string {
 	return b.String()
 }
 
-func countsText[K ~string](order []K, m map[K]int) string {
+func CountsText[K ~string](order []K, m map[K]int) string {
 	var b strings.Builder
 	for _, k := range order {
 		if m[k] > 0 {
@@ -427,7 +427,7 @@ func countsText[K ~string](order []K, m map[K]int) string {
 	return b.String()
 }
 
-func framesText(frames []uint64) string { return string(appendFrames(nil, frames)) }
+func FramesText(frames []uint64) string { return string(appendFrames(nil, frames)) }
 
 // appendFrames appends the frame numbers, comma separated.
 func appendFrames(b []byte, frames []uint64) []byte {

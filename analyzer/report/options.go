@@ -1,0 +1,38 @@
+package report
+
+import (
+	"time"
+
+	"github.com/finack/finack/analyzer/gate"
+
+	"github.com/finack/finack/analyzer"
+)
+
+// Options are what a run was asked for: the inputs, the report's format and
+// contents, the tracking limits and the CI checks. The command line fills them.
+type Options struct {
+	Files       []string
+	Output      string
+	Connections bool
+	TimeWait    time.Duration
+	FailOn      []string
+	Filter      string
+	IgnoreVLAN  bool // --ignore-vlan
+	View        ViewOptions
+
+	// Tracking: files and live capture (workers.go; live.go). live: -i was given.
+	Live        bool
+	IdleTimeout time.Duration
+	MaxConns    int
+	Workers     int
+
+	// CI checks: failon.go, baseline.go, inputs.go, multi.go, junit.go, evidence.go.
+	FailRules     []gate.Rule
+	Separate      bool
+	Baselines     []string
+	Tolerance     []string
+	Tolerances    map[analyzer.Kind]gate.Tolerance
+	WriteBaseline string
+	Export        string
+	Ladder        bool
+}
