@@ -524,10 +524,10 @@ func segSig(s *capture.Segment) uint32 {
 }
 
 // copyOf reports whether a segment with signature sig at time at is a copy of one
-// of the recent segments.
-func (r *recentSegs) copyOf(sig uint32, at int64) bool {
+// of the recent segments, window being how far apart a copy may be (dupWindowFor).
+func (r *recentSegs) copyOf(sig uint32, at, window int64) bool {
 	for i := range r.sig {
-		if r.sig[i] == sig && at-r.at[i] < dupWindow {
+		if r.sig[i] == sig && at-r.at[i] < window {
 			return true
 		}
 	}
@@ -541,4 +541,25 @@ func (r *recentSegs) add(sig uint32, at int64) {
 
 // dupWindow: copies of one packet reach a capture within microseconds; a stack does
 // not retransmit sooner than a few milliseconds (Linux: RTO >= 200 ms, TLP >= 10 ms).
+// It is the bound when nothing but the numbers and the time tells a copy from a
+// retransmission (IPv6, an IPv4 ID of 0).
 const dupWindow = int64(2e6) // 2 ms
+
+// dupWindowID is the bound for an IPv4 segment with a non-zero ID. Every IPv4
+// datagram a stack sends gets its own ID, retransmissions included (Linux: the
+// socket's counter, one step per segment; Windows: a host-wide counter; BSD and
+// macOS: a counter or a random ID; stacks that set the ID of unfragmentable
+// datagrams to 0, FreeBSD's rfc6864 default, fall back to dupWindow), so the same
+// non-zero ID with the same numbers is the same datagram, seen again: a capture taken
+// on two interfaces or through a span port that forwards each packet twice, the
+// second copy up to several milliseconds later. The bound only guards against a host-wide counter coming round to the same
+// ID (65536 datagrams later) for a retransmission that is otherwise identical.
+const dupWindowID = int64(100e6) // 100 ms
+
+// dupWindowFor is how far apart a copy of s may be captured (dupWindow, dupWindowID).
+func dupWindowFor(s *capture.Segment) int64 {
+	if s.IPID != 0 {
+		return dupWindowID
+	}
+	return dupWindow
+}

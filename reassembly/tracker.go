@@ -711,7 +711,7 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 	}
 	lastAt := h.Last.At // (before this segment)
 	sig := segSig(s)
-	dup := h.recent.copyOf(sig, tx.At)
+	dup := h.recent.copyOf(sig, tx.At, dupWindowFor(s))
 	inTimeWait := false
 	if !dup {
 		h.recent.add(sig, tx.At)

@@ -289,3 +289,46 @@ func TestLateCopies(t *testing.T) {
 func feedCopies(segs []seg) *Tracker {
 	return feedIPID(segs, func(_ int, s seg) uint16 { return uint16(s.seq ^ s.ack<<3 ^ uint32(s.flags)<<7) })
 }
+
+// TestCopyWindow: the same FIN seen twice is one transmission when the second copy
+// carries the first one's non-zero IPv4 ID and comes within dupWindowID (a capture
+// that forwards each packet twice, milliseconds apart); a new ID, an ID of 0 (IPv6,
+// FreeBSD's unfragmentable datagrams) past dupWindow, or the same ID past dupWindowID
+// make it a retransmission.
+func TestCopyWindow(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name       string
+		after      time.Duration
+		id, copyID uint16
+		finCount   uint32
+		duplicates uint64
+	}{
+		{"same ID 12 ms later", 12 * ms, 0x9f98, 0x9f98, 1, 1},
+		{"same ID just within the window", time.Duration(dupWindowID) - ms, 0x9f98, 0x9f98, 1, 1},
+		{"same ID past the window", time.Duration(dupWindowID), 0x9f98, 0x9f98, 2, 0},
+		{"new ID 12 ms later: a retransmission", 12 * ms, 0x9f98, 0x9f99, 2, 0},
+		{"ID 0, 1 ms later: a copy", ms, 0, 0, 1, 1},
+		{"ID 0, 12 ms later: nothing tells it from a retransmission", 12 * ms, 0, 0, 2, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			segs := []seg{
+				{'c', 0, S, 100, 0, 0}, {'s', ms, SA, 900, 101, 0}, {'c', 2 * ms, A, 101, 901, 0},
+				{'c', 3 * ms, FA, 101, 901, 0}, {'c', 3*ms + tc.after, FA, 101, 901, 0},
+			}
+			incs := feedIPID(segs, func(i int, _ seg) uint16 {
+				switch i {
+				case 3:
+					return tc.id
+				case 4:
+					return tc.copyID
+				}
+				return uint16(i + 1)
+			}).Incarnations()
+			c := &incs[0].Half[Client]
+			if len(incs) != 1 || c.FinCount != tc.finCount || c.Duplicates != tc.duplicates {
+				t.Errorf("%d incarnations, FIN transmissions %d (want %d), duplicates %d (want %d)", len(incs), c.FinCount, tc.finCount, c.Duplicates, tc.duplicates)
+			}
+		})
+	}
+}

@@ -439,6 +439,8 @@ var corpusExplained = []corpusException{
 		"nearly every segment is captured four times, the FINs three times (frames 364-366, 371-373: identical IP ID, TSval and time): copies, not retransmissions"},
 	{"nDPI/tests/cfgs/default/pcap/rtsp.pcap", "tshark fin_retrans_frames", "0",
 		"every frame is captured four times: FINs 273-276 (IP ID 0xbbb8) and 281-284 are one FIN each"},
+	{"nDPI/tests/cfgs/default/pcap/psiphon3.pcap", "tshark fin_retrans_frames", "0",
+		"every frame is captured twice, 1 to 12 ms apart, with the same IP ID: FIN 52 is FIN 49 again (ID 0x9f98, 12.5 ms later), FIN 59 is FIN 56 again (ID 0xf2d9, 3.9 ms later); neither copy draws an ACK of its own (the ACKs 57 and 60 are captured twice too, 61 and 62): one FIN per direction, which tshark counts as retransmissions"},
 	{"nDPI/tests/cfgs/default/pcap/1kxun.pcap", "tshark fin_retrans_frames", "2",
 		"frames 567/568 are one FIN captured twice (IP ID 0x5231, 38 µs apart); frames 779 and 988 are real retransmissions, counted by both"},
 
