@@ -145,6 +145,12 @@ type Half struct {
 	// DataAfterPeerFin is the first segment carrying new data sent after this end had
 	// acknowledged the peer's FIN: a half-close.
 	DataAfterPeerFin Tx
+	// ShortOfPeerFin is the latest segment from this end, seen after the peer's FIN
+	// and before any ACK of it from this end, whose acknowledgement stops short of
+	// that FIN (a duplicate ACK over a hole, or an ACK crossing the FIN): this end had
+	// not taken the FIN when it sent it, so it was not in TIME_WAIT then
+	// (Incarnation.TimeWait).
+	ShortOfPeerFin Tx
 
 	Rst      Tx // first RST from this end (refusal RSTs and RSTs out of the window excluded)
 	RstCount uint32
@@ -170,6 +176,16 @@ func (h *Half) FirstFin() FinTx {
 		return FinTx{}
 	}
 	return h.FinTxs[0]
+}
+
+// finAfter is the first kept transmission of the FIN seen after time at.
+func (h *Half) finAfter(at int64) (FinTx, bool) {
+	for _, f := range h.FinTxs {
+		if f.At > at {
+			return f, true
+		}
+	}
+	return FinTx{}, false
 }
 
 // LastFin is the last kept transmission of the FIN.
@@ -417,8 +433,19 @@ func (inc *Incarnation) TimeWait(length int64) TimeWait {
 			if inc.SilentAfterFin(r) {
 				continue // it never acknowledged the FIN: never in TIME_WAIT
 			}
+			// No ACK of the FIN reached the tap (lost before it, or left out of the
+			// capture): x took the FIN when it arrived, unless x showed since that it
+			// had not (ShortOfPeerFin); then it can only have taken a later
+			// transmission, and none came yet: not in TIME_WAIT.
+			fin, ok := p.FirstFin(), true
+			if x.ShortOfPeerFin.Seen() {
+				fin, ok = p.finAfter(x.ShortOfPeerFin.At)
+			}
+			if !ok {
+				continue
+			}
 			inferred = true
-			since = max(p.FirstFin().At, x.FinAcked.At)
+			since = max(fin.At, x.FinAcked.At)
 			until = p.LastFin().At + length
 		}
 		if hasRst && rstAt < since {

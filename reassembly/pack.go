@@ -218,6 +218,7 @@ func (p *packer) half(h, peer *Half, recent bool) {
 	g.u(uint64(h.OutOfWindow))
 	g.z32(h.SynTSval, h.LastTSval)
 	g.t(h.SynGap)
+	g.tx(h.ShortOfPeerFin)
 	if recent { // else dropped (zeros cost nothing at a group's end): see pack
 		for i := range h.recent.sig {
 			g.u(uint64(h.recent.sig[i]))
@@ -575,6 +576,7 @@ func (d *unpacker) half(h, peer *Half) {
 	h.OutOfWindow = g.u32()
 	h.SynTSval = g.z32(h.LastTSval)
 	h.SynGap = g.t()
+	h.ShortOfPeerFin = g.tx()
 	for i := range h.recent.sig { // zeros when left out
 		h.recent.sig[i] = g.u32()
 		h.recent.at[i] = g.at()

@@ -853,6 +853,9 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 	if newData && acksPeerFin && !h.DataAfterPeerFin.Seen() && s.Flags&capture.FIN == 0 {
 		h.DataAfterPeerFin = tx
 	}
+	if s.Flags&capture.ACK != 0 && p.FinSeen() && !acksPeerFin && !p.FinAcked.Seen() {
+		h.ShortOfPeerFin = tx
+	}
 
 	if s.Flags&capture.FIN != 0 {
 		finSeq := end - 1

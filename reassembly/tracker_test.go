@@ -332,3 +332,53 @@ func TestCopyWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestHolderShortOfFin: an end enters TIME_WAIT only by taking the peer's FIN. When
+// no ACK of the FIN reached the tap it is inferred to have taken the FIN on arrival,
+// unless an ACK it sent after the FIN stopped short of it (here a duplicate ACK over
+// data lost before the tap): then only a later transmission of the FIN can have put
+// it in TIME_WAIT, and a retransmission filling the hole is not a late segment.
+func TestHolderShortOfFin(t *testing.T) {
+	ms, us := time.Millisecond, time.Microsecond
+	at := func(d time.Duration) int64 { return t0.Add(d).UnixNano() }
+	base := []seg{
+		{'c', 0, S, 100, 0, 0}, {'s', ms, SA, 900, 101, 0}, {'c', 2 * ms, A, 101, 901, 0},
+		{'s', 3 * ms, FA, 901, 101, 0},  // 4: the server closes
+		{'c', 4 * ms, A, 101, 902, 0},   // 5: acknowledged: the server is in FIN_WAIT_2
+		{'c', 5 * ms, A, 201, 902, 100}, // 6: bytes 101-200 were lost before the tap
+		{'s', 5*ms + 100*us, A, 902, 101, 0},
+		{'c', 6 * ms, FA, 301, 902, 0}, // 8: the client's FIN
+	}
+	dupAck := seg{'s', 6*ms + 100*us, A, 902, 101, 0} // 9: short of the FIN
+	for _, tc := range []struct {
+		name     string
+		more     []seg
+		held     bool
+		inferred bool
+		since    int64
+		start    uint64
+		late     uint64
+	}{
+		{"the holder silent after the FIN: inferred from it", nil, true, true, at(6 * ms), 0, 0},
+		{"a duplicate ACK after the FIN, nothing more: FIN_WAIT_2", []seg{dupAck}, false, false, 0, 0, 0},
+		{"a duplicate ACK, then the FIN again: inferred from that one", []seg{dupAck, {'c', 300 * ms, FA, 301, 902, 0}}, true, true, at(300 * ms), 0, 0},
+		{"a duplicate ACK, the hole filled, the FIN acknowledged", []seg{
+			dupAck,
+			{'c', 3 * time.Second, A, 101, 902, 100}, // 10: the retransmission filling the hole: not late
+			{'s', 3*time.Second + 100*us, A, 902, 302, 0}, // 11: the first ACK of the FIN
+		}, true, false, at(3*time.Second + 100*us), 11, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			incs := feed(append(append([]seg{}, base...), tc.more...)).Incarnations()
+			if len(incs) != 1 {
+				t.Fatalf("%d incarnations, want 1", len(incs))
+			}
+			inc := incs[0]
+			tw := inc.TimeWait(int64(DefaultTimeWait))
+			if tw.Holder[Client] || tw.Holder[Server] != tc.held || tw.Inferred != tc.inferred || tw.Since != tc.since || tw.Start.Frame != tc.start || inc.Late.Count != tc.late {
+				t.Errorf("TIME_WAIT %+v, late %d; want server holder %v, inferred %v, since %d, start frame %d, late %d",
+					tw, inc.Late.Count, tc.held, tc.inferred, tc.since, tc.start, tc.late)
+			}
+		})
+	}
+}
