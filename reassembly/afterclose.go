@@ -25,6 +25,14 @@ func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int6
 		return false
 	}
 	h := &inc.Half[r]
+	if h.finUnanswered() {
+		// The peer's TIME_WAIT rests on ACKs of r's FIN nobody saw, and r sent the
+		// FIN again: no ACK reached r either. The packets do not show the peer
+		// took the FIN (it may be gone, or the FINs lost on the way), and r, in
+		// LAST_ACK, still sends on its open connection: keepalive probes, data it
+		// retransmits. Nothing here reached a TIME_WAIT the capture shows.
+		return false
+	}
 	switch {
 	case s.Flags&capture.RST != 0 && (!h.SeqKnown || s.Seq == h.NextSeq):
 		inc.History.mark(r, HistRSTInTW)
@@ -40,6 +48,20 @@ func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int6
 		inc.Late.add(Event{Tx: tx, From: r, Flags: uint8(s.Flags), Payload: s.PayloadLen, Since: tw.Since})
 	}
 	return true
+}
+
+// finUnanswered reports whether h's FIN was sent again and no ACK of it reached the
+// tap.
+func (h *Half) finUnanswered() bool {
+	if h.FinAcked.Seen() {
+		return false
+	}
+	for i, f := range h.FinTxs {
+		if f.Resend(i) {
+			return true
+		}
+	}
+	return false
 }
 
 // closeTail reports whether a segment from r belongs to the exchange that created

@@ -481,15 +481,10 @@ const FinTimeout = int64(60e9)
 // output chain: ss shows the client in TIME-WAIT), and r holds TIME_WAIT inferred.
 func (inc *Incarnation) SilentAfterFin(r Role) bool {
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
-	if !p.FinSeen() || p.FinAcked.Seen() || !h.FinAcked.Seen() || p.FirstFin().At-h.FinAcked.At < FinTimeout {
+	if !p.FinSeen() || !h.FinAcked.Seen() || p.FirstFin().At-h.FinAcked.At < FinTimeout {
 		return false
 	}
-	for i, f := range p.FinTxs {
-		if f.Resend(i) {
-			return true
-		}
-	}
-	return false
+	return p.finUnanswered()
 }
 
 // Event is one segment kept as evidence: who sent it, its flags and payload length.

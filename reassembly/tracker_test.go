@@ -382,3 +382,43 @@ func TestHolderShortOfFin(t *testing.T) {
 		})
 	}
 }
+
+// TestUnansweredFinNotLate: while no ACK of an end's FIN reached the tap, its peer's
+// TIME_WAIT is inferred; once the end has sent the FIN again, nothing in the capture
+// shows the peer took it, and what the end sends from LAST_ACK (a keepalive probe
+// here, one byte at the FIN's sequence number minus one) is not a late segment. The
+// netstat view keeps the inferred TIME_WAIT (the ACKs may have been dropped before
+// the tap: final-ack-never). Once an ACK of the FIN is seen, the probe is late.
+func TestUnansweredFinNotLate(t *testing.T) {
+	ms := time.Millisecond
+	base := []seg{
+		{'c', 0, S, 100, 0, 0}, {'s', ms, SA, 900, 101, 0}, {'c', 2 * ms, A, 101, 901, 0},
+		{'s', 3 * ms, FA, 901, 101, 0}, // 4: the server closes
+		{'c', 4 * ms, A, 101, 902, 0},  // 5: acknowledged
+		{'c', 5 * ms, FA, 101, 902, 0}, // 6: the client's FIN (seq 101)
+	}
+	resend := seg{'c', 300 * ms, FA, 101, 902, 0}
+	probe := seg{'c', time.Second, A, 100, 902, 1}
+	for _, tc := range []struct {
+		name     string
+		more     []seg
+		late     uint64
+		inferred bool
+	}{
+		{"the FIN sent once: the inference stands", []seg{probe}, 1, true},
+		{"the FIN sent again, never answered", []seg{resend, probe}, 0, true},
+		{"the FIN sent again and answered", []seg{resend, {'s', 301 * ms, A, 902, 102, 0}, probe}, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			incs := feed(append(append([]seg{}, base...), tc.more...)).Incarnations()
+			if len(incs) != 1 {
+				t.Fatalf("%d incarnations, want 1", len(incs))
+			}
+			inc := incs[0]
+			tw := inc.TimeWait(int64(DefaultTimeWait))
+			if !tw.Holder[Server] || tw.Holder[Client] || tw.Inferred != tc.inferred || inc.Late.Count != tc.late {
+				t.Errorf("TIME_WAIT %+v, late %d; want the server holding it, inferred %v, late %d", tw, inc.Late.Count, tc.inferred, tc.late)
+			}
+		})
+	}
+}
