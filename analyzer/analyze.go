@@ -47,7 +47,10 @@ type analysis struct {
 type names struct {
 	client, server, history, timeWaitUntil string
 	tunnel                                 string   // capture.Tunnel's text; "": none
-	vlan                                   []uint16 // the tags, outer first; nil: untagged
+	vlan                                   []uint16 // the client's tags, outer first; nil: untagged
+	// serverVLAN: the server's tags when they differ from the client's (a mirror
+	// port tagging one direction), [0] for none (VID 0: no VLAN); nil when the same.
+	serverVLAN []uint16
 }
 
 // finAcks holds the FIN of each end of a record and the time to its ACK, in one
@@ -250,13 +253,24 @@ func (a *analysis) setNames(inc *reassembly.Incarnation) {
 	a.scratch = b
 	s := a.ar.string(b)
 	a.names = names{client: s[:client], server: s[client:server], history: s[server:history], timeWaitUntil: s[history:until], tunnel: s[until:]}
-	if vl := inc.Key.VLAN; vl[0] != 0 {
-		n := 1
-		if vl[1] != 0 {
-			n = 2
-		}
-		a.names.vlan = a.ar.vlans.clone(vl[:n])
+	cv := inc.Key.VLANOf(inc.Client())
+	if cv[0] != 0 {
+		a.names.vlan = a.ar.vlans.clone(cv[:tagCount(cv)])
 	}
+	if sv := inc.Key.VLANOf(inc.Server()); sv != cv {
+		a.names.serverVLAN = a.ar.vlans.clone(sv[:max(tagCount(sv), 1)])
+	}
+}
+
+// tagCount is how many tags a key's tags hold.
+func tagCount(vl [2]uint16) int {
+	switch {
+	case vl[0] == 0:
+		return 0
+	case vl[1] == 0:
+		return 1
+	}
+	return 2
 }
 
 // connection makes inc's record; tw is inc's TIME_WAIT.
@@ -278,7 +292,7 @@ func (a *analysis) connection(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		fins := a.ar.fins.one(finAcks{}) // reused with the arena by a Stream that spills
 		rec.FIN = FinPair{Client: finAck(c, fins, reassembly.Client), Server: finAck(s, fins, reassembly.Server)}
 	}
-	rec.VLAN, rec.Tunnel = a.names.vlan, a.names.tunnel
+	rec.VLAN, rec.ServerVLAN, rec.Tunnel = a.names.vlan, a.names.serverVLAN, a.names.tunnel
 	rec.TimeWaitHolder = pairName(tw.Holder[reassembly.Client], tw.Holder[reassembly.Server])
 	rec.TimeWaitUntil = a.names.timeWaitUntil // "" unless tw.Held()
 	if _, r, ok := inc.FirstRst(); ok {
@@ -315,7 +329,7 @@ func finAck(h *reassembly.Half, fins *finAcks, r reassembly.Role) *FinAck {
 func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at int64) Finding {
 	a.setNames(inc)
 	return Finding{
-		Kind: k, Client: a.names.client, Server: a.names.server, VLAN: a.names.vlan, Tunnel: a.names.tunnel,
+		Kind: k, Client: a.names.client, Server: a.names.server, VLAN: a.names.vlan, ServerVLAN: a.names.serverVLAN, Tunnel: a.names.tunnel,
 		Incarnation: inc.Index, Time: utc(at), at: at,
 	}
 }

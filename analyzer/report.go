@@ -86,6 +86,8 @@ type Finding struct {
 	Server string `json:"server"`
 	// VLAN: the connection's tags, outer first, when tagged (as its record's).
 	VLAN []uint16 `json:"vlan,omitempty"`
+	// ServerVLAN: the server's tags, as its record's.
+	ServerVLAN []uint16 `json:"server_vlan,omitempty"`
 	// Tunnel: the overlay that carried the connection ("vxlan vni N", "gre key N",
 	// "gre"), when one did (as its record's).
 	Tunnel      string    `json:"tunnel,omitempty"`
@@ -121,10 +123,15 @@ type Finding struct {
 
 // Connection is the record of one incarnation, findings or not.
 type Connection struct {
-	Client      string    `json:"client"`
-	Server      string    `json:"server"`
-	RolesKnown  bool      `json:"roles_known"`
-	VLAN        []uint16  `json:"vlan,omitempty"`
+	Client     string `json:"client"`
+	Server     string `json:"server"`
+	RolesKnown bool   `json:"roles_known"`
+	// VLAN: the tags of the client's segments, outer first, when tagged.
+	VLAN []uint16 `json:"vlan,omitempty"`
+	// ServerVLAN: the tags of the server's segments when they differ from the
+	// client's (a mirror port that tags one direction only), [0] for none (VID 0,
+	// 802.1Q's "no VLAN"); absent when both directions carry the same tags.
+	ServerVLAN  []uint16  `json:"server_vlan,omitempty"`
 	Tunnel      string    `json:"tunnel,omitempty"`
 	Incarnation int       `json:"incarnation"`
 	FirstFrame  uint64    `json:"first_frame"`

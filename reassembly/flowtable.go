@@ -7,8 +7,9 @@ import (
 // The flow table and the sweep schedule.
 //
 // The table maps a 4-tuple's 64-bit hash (keyHash) to its flow, which holds its key:
-// it hashes and compares 8 bytes instead of a 40-byte key, and stores 16 bytes a
-// slot instead of 48. Two 4-tuples with the same hash (about 3e-6 for ten million of
+// it hashes and compares 8 bytes instead of a 56-byte key, and stores 16 bytes a
+// slot instead of 64. The hash leaves the tags out (keyHash): the flows of one
+// 4-tuple on several tag sets share it. Two 4-tuples with the same hash (about 3e-6 for ten million of
 // them, or a crafted capture) take a slot each, like any two whose home slot is the
 // same: a lookup compares the key of every flow of its hash on its way, so a
 // collision costs a comparison, never a wrong connection.
@@ -87,17 +88,33 @@ func (ft *flowTable) free(h uint64) int {
 	return i
 }
 
-// get returns the flow of key k, whose hash is h, or nil.
-func (ft *flowTable) get(k *FlowKey, h uint64) *flow {
+// get returns the flow of a segment's key k, whose hash is h, or nil; fromLo: the
+// segment comes from the lower endpoint. The flow is k's own, or the one a
+// segment of k's tags from that end was joined to (FlowKey.PeerEnd). When there is
+// none, other is the only flow of k's 4-tuple on other tags, if there is exactly
+// one (a candidate for a join).
+func (ft *flowTable) get(k *FlowKey, h uint64, fromLo bool) (f, other *flow) {
 	if ft.slots == nil {
-		return nil
+		return nil, nil
 	}
+	others := 0
 	for i := ft.home(h); ft.slots[i].f != nil; i = ft.after(i) {
-		if s := &ft.slots[i]; s.h == h && s.f.key == *k {
-			return s.f
+		s := &ft.slots[i]
+		if s.h != h || !s.f.key.sameTuple(k) {
+			continue
+		}
+		fk := &s.f.key
+		if fk.VLAN == k.VLAN || fk.PeerEnd != 0 && fk.PeerVLAN == k.VLAN && fromLo == (fk.PeerEnd == 1) {
+			return s.f, nil
+		}
+		if others++; others == 1 {
+			other = s.f
 		}
 	}
-	return nil
+	if others != 1 {
+		other = nil
+	}
+	return nil, other
 }
 
 // put adds a flow whose key is not in the table; h is the hash of its key.

@@ -11,9 +11,15 @@ import (
 // FlowKey identifies a 4-tuple regardless of direction: the lower endpoint (address,
 // then port) first. VLAN tags and the tunnel (VXLAN VNI, GRE key) are part of the
 // identity, because the same 4-tuple on two VLANs or in two overlays is two
-// different connections. It is 48 bytes without pointers (IPv4
-// addresses as IPv4-mapped IPv6), so the flow table hashes and compares it as plain
-// memory and the garbage collector never scans it.
+// different connections. It is 56 bytes without pointers (IPv4
+// addresses as IPv4-mapped IPv6), so the flow table compares it as plain memory and
+// the garbage collector never scans it.
+//
+// VLAN is the tags of the segments that made the flow. When the two directions of
+// one connection carry different tags (a mirror port that tags one way), the
+// tracker joins them (Tracker.join): PeerEnd then names the endpoint whose segments
+// carry PeerVLAN instead (1: the lower, 2: the higher). A segment's own key (KeyOf)
+// has PeerEnd 0.
 // An IPv4 address and its IPv4-mapped form are the same key: the capture reader
 // gives an IPv6 packet with IPv4-mapped addresses at both ends as the IPv4 packet it
 // carries (capture/decode.go), and one with a single end mapped is IPv6 at the other,
@@ -23,7 +29,35 @@ type FlowKey struct {
 	LoPort, HiPort uint16
 	VLAN           [2]uint16
 	Tunnel         capture.Tunnel
+	PeerVLAN       [2]uint16
+	PeerEnd        uint8
 }
+
+// Joined reports whether the two directions carry different tags (PeerEnd).
+func (k *FlowKey) Joined() bool { return k.PeerEnd != 0 }
+
+// VLANOf returns the tags of the segments sent by ep, one of the key's endpoints.
+func (k *FlowKey) VLANOf(ep netip.AddrPort) [2]uint16 {
+	if k.PeerEnd != 0 && k.fromLo(ep) == (k.PeerEnd == 1) {
+		return k.PeerVLAN
+	}
+	return k.VLAN
+}
+
+// fromLo reports whether ep is the lower endpoint.
+func (k *FlowKey) fromLo(ep netip.AddrPort) bool {
+	return ep.Port() == k.LoPort && ep.Addr().As16() == k.LoAddr
+}
+
+// sameTuple reports whether o (a segment's key) is the same 4-tuple in the same
+// tunnel, whatever its tags.
+func (k *FlowKey) sameTuple(o *FlowKey) bool {
+	return k.LoAddr == o.LoAddr && k.HiAddr == o.HiAddr && k.LoPort == o.LoPort && k.HiPort == o.HiPort && k.Tunnel == o.Tunnel
+}
+
+// is reports whether o (a segment's key) is this flow's own key: the same 4-tuple,
+// tunnel and tags (the join's PeerVLAN aside).
+func (k *FlowKey) is(o *FlowKey) bool { return k.VLAN == o.VLAN && k.sameTuple(o) }
 
 // KeyOf returns the canonical key of s and whether s travels from the lower endpoint.
 func KeyOf(s *capture.Segment) (k FlowKey, fromLo bool) {
@@ -38,7 +72,9 @@ func KeyOf(s *capture.Segment) (k FlowKey, fromLo bool) {
 	return k, false
 }
 
-// Keyed is a segment's flow key with its hash, computed once (KeyedOf, Set): a caller
+// Keyed is a segment's flow key with its hash (keyHash: the 4-tuple and tunnel
+// without the tags, so that every tag set of a 4-tuple goes to the same tracker and
+// the tracker finds them together), computed once (KeyedOf, Set): a caller
 // that deals segments out to trackers by 4-tuple (Shard) passes it on to AddKeyed.
 type Keyed struct {
 	Key  FlowKey
@@ -96,27 +132,46 @@ func (k FlowKey) less(o FlowKey) bool {
 	if k.Tunnel.Kind != o.Tunnel.Kind {
 		return k.Tunnel.Kind < o.Tunnel.Kind
 	}
-	return k.Tunnel.ID < o.Tunnel.ID
+	if k.Tunnel.ID != o.Tunnel.ID {
+		return k.Tunnel.ID < o.Tunnel.ID
+	}
+	if k.PeerEnd != o.PeerEnd {
+		return k.PeerEnd < o.PeerEnd
+	}
+	if k.PeerVLAN[0] != o.PeerVLAN[0] {
+		return k.PeerVLAN[0] < o.PeerVLAN[0]
+	}
+	return k.PeerVLAN[1] < o.PeerVLAN[1]
 }
 
-// keyHash is a 64-bit hash of a key, the same in every run (wyhash-style mixing):
-// two different 4-tuples share one with a probability of about n²/2^65 for n
-// 4-tuples (3e-6 for ten million).
+// keyHash is a 64-bit hash of a key's 4-tuple and tunnel, the same in every run
+// (wyhash-style mixing): two different 4-tuples share one with a probability of
+// about n²/2^65 for n 4-tuples (3e-6 for ten million). The tags are left out: the
+// same 4-tuple on several tag sets shares a hash, so one tracker (Shard) holds them
+// all, next to each other in its flow table, and can join one connection's two
+// directions tagged differently.
 func keyHash(k *FlowKey) uint64 {
-	const m1, m2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
-	mix := func(a, b uint64) uint64 {
-		hi, lo := bits.Mul64(a^m1, b^m2)
-		return hi ^ lo
-	}
 	le := binary.LittleEndian
 	h := mix(le.Uint64(k.LoAddr[0:8]), le.Uint64(k.LoAddr[8:16]))
 	h = mix(h, le.Uint64(k.HiAddr[0:8])^0x8ebc6af09c88c6e3)
 	h = mix(h, le.Uint64(k.HiAddr[8:16]))
-	h = mix(h, uint64(k.LoPort)|uint64(k.HiPort)<<16|uint64(k.VLAN[0])<<32|uint64(k.VLAN[1])<<48)
+	h = mix(h, uint64(k.LoPort)|uint64(k.HiPort)<<16)
 	if k.Tunnel != (capture.Tunnel{}) {
 		h = mix(h, uint64(k.Tunnel.ID)|uint64(k.Tunnel.Kind)<<32)
 	}
 	return h
+}
+
+// countHash is the hash of a key with its tags (h: its keyHash), which names a
+// forgotten flow in the incarnation counts (Config.KeepCounts).
+func countHash(k *FlowKey, h uint64) uint64 {
+	return mix(h, uint64(k.VLAN[0])|uint64(k.VLAN[1])<<16|0x5bd1e995<<32)
+}
+
+func mix(a, b uint64) uint64 {
+	const m1, m2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
+	hi, lo := bits.Mul64(a^m1, b^m2)
+	return hi ^ lo
 }
 
 // compare16 compares two addresses as bytes (lexicographically): as two big-endian

@@ -141,7 +141,10 @@ func roundTimes(v reflect.Value) {
 }
 
 // flowOf returns the flow of key k, or nil.
-func (t *Tracker) flowOf(k FlowKey) *flow { return t.flows.get(&k, keyHash(&k)) }
+func (t *Tracker) flowOf(k FlowKey) *flow {
+	f, _ := t.flows.get(&k, keyHash(&k), true)
+	return f
+}
 
 // flowList returns the flows held.
 func (t *Tracker) flowList() []*flow {

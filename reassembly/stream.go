@@ -516,7 +516,7 @@ func (t *Tracker) forget(f *flow) {
 			t.countsOld.empty()
 			t.countsOld, t.counts = t.counts, t.countsOld
 		}
-		t.counts.put(t.arena, t.countsGen, h, f.count)
+		t.counts.put(t.arena, t.countsGen, countHash(&f.key, h), f.count)
 	}
 }
 

@@ -73,7 +73,7 @@ const DefaultSynGiveUp = 127 * time.Second
 //
 // Flows live in the tracker's arena, outside the collected heap (arena.go): they
 // name their incarnations by index (incRef), and their fields are ordered and sized
-// to fit 88 bytes: one is held per 4-tuple.
+// to fit 96 bytes: one is held per 4-tuple.
 type flow struct {
 	cur, prev incRef
 	// packed is the current incarnation as a compact record while it is quiet (cur
@@ -295,13 +295,18 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 		t.packQuiet(at)
 	}
 	k, h := &kh.Key, kh.hash
-	f := t.flows.get(k, h)
+	fromLo := k.fromLo(s.Src)
+	f, other := t.flows.get(k, h, fromLo)
+	if f == nil && other != nil && t.join(other, k, s, fromLo) {
+		f = other
+	}
 	if f == nil {
 		f = t.arena.newFlow()
 		f.key = *k
-		if n, ok := t.counts.take(h); ok {
+		ch := countHash(k, h)
+		if n, ok := t.counts.take(ch); ok {
 			f.count = n
-		} else if n, ok := t.countsOld.take(h); ok {
+		} else if n, ok := t.countsOld.take(ch); ok {
 			f.count = n
 		}
 		t.flows.put(f, h)
@@ -309,19 +314,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	if t.cfg.Done != nil {
 		t.touch(f)
 	}
-	if f.packed != "" {
-		t.unpackPrev(f)
-		inc := t.unpackRecord(f.key, f.packed, false)
-		f.cur, f.packed = t.hold(inc), ""
-		if p := t.prev(f); p != nil {
-			// Link the two again (pack cut the link): a refusal RST reaches
-			// the previous incarnation through it.
-			p.next = inc
-			if inc.Reuse != nil {
-				inc.Reuse.Prev = p
-			}
-		}
-	}
+	t.unpackFlow(f)
 	inc, earlier := t.route(f, s, at)
 	tx := Tx{Frame: s.Frame, At: at}
 	if earlier {
@@ -339,6 +332,70 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 		inc.touched = true
 		t.touched = append(t.touched, inc)
 	}
+}
+
+// unpackFlow makes a flow's packed current incarnation whole again.
+func (t *Tracker) unpackFlow(f *flow) {
+	if f.packed == "" {
+		return
+	}
+	t.unpackPrev(f)
+	inc := t.unpackRecord(f.key, f.packed, false)
+	f.cur, f.packed = t.hold(inc), ""
+	if p := t.prev(f); p != nil {
+		// Link the two again (pack cut the link): a refusal RST reaches
+		// the previous incarnation through it.
+		p.next = inc
+		if inc.Reuse != nil {
+			inc.Reuse.Prev = p
+		}
+	}
+}
+
+// join decides whether segment s, whose own key k (tags and all) has no flow,
+// belongs to f, the only flow of its 4-tuple on other tags, and joins it when it
+// does: a mirror port that tags one direction only (a switch's SPAN of a trunk)
+// shows one connection's directions on two tag sets. s joins when f has one
+// incarnation, which has seen only the other direction so far, and s answers it:
+// a SYN-ACK acknowledging its SYN, a SYN its SYN-ACK acknowledges, or an ACK within
+// the sequence space it used. The same 4-tuple with both directions on each of
+// several tag sets stays several connections. From then on the segments of k's
+// tags from s's end go to f (FlowKey.PeerEnd).
+func (t *Tracker) join(f *flow, k *FlowKey, s *capture.Segment, fromLo bool) bool {
+	if f.key.PeerEnd != 0 || f.prev != 0 || (f.cur == 0 && f.packed == "") {
+		return false
+	}
+	if t.cfg.Done != nil {
+		t.touch(f)
+	}
+	t.unpackFlow(f)
+	inc := t.cur(f)
+	r := inc.RoleOf(s.Src)
+	peer := &inc.Half[r.Peer()]
+	if inc.Half[r].Packets != 0 || inc.Packets != peer.Packets || !answers(peer, s) {
+		return false
+	}
+	f.key.PeerVLAN = k.VLAN
+	f.key.PeerEnd = 2
+	if fromLo {
+		f.key.PeerEnd = 1
+	}
+	inc.Key = f.key
+	return true
+}
+
+// answers reports whether s answers what peer sent (join).
+func answers(peer *Half, s *capture.Segment) bool {
+	switch s.Flags & (capture.SYN | capture.ACK | capture.RST) {
+	case capture.SYN | capture.ACK:
+		return peer.SynCount > 0 && s.Ack == peer.SynEnd
+	case capture.SYN:
+		return peer.SynAckSeen && s.SeqEnd() == peer.SynAck
+	}
+	if s.Flags&capture.ACK == 0 || !peer.SeqKnown {
+		return false
+	}
+	return SeqLess(peer.FirstSeq, s.Ack) && SeqLEQ(s.Ack, peer.NextSeq)
 }
 
 // maxFree bounds the incarnations kept for reuse (about 1 KB each): a sweep may

@@ -66,7 +66,7 @@ func SelectConnections(doc *Document) (sel []int, findingsOf map[int][]int) {
 	for fi, f := range doc.Findings {
 		for _, ci := range byPair[endpoints(f.Client, f.Server)] {
 			c := &doc.Connections[ci]
-			if !slices.Equal(c.VLAN, f.VLAN) || c.Tunnel != f.Tunnel {
+			if !slices.Equal(c.VLAN, f.VLAN) || !slices.Equal(c.ServerVLAN, f.ServerVLAN) || c.Tunnel != f.Tunnel {
 				continue // the same 4-tuple on another VLAN or tunnel: another connection
 			}
 			hit := c.Client == f.Client && c.Server == f.Server && c.Incarnation == f.Incarnation
@@ -145,6 +145,13 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 		copy(vlan[:], c.VLAN)
 		id := newFlowID(a, b, vlan, c.Tunnel)
 		spans[id] = append(spans[id], span{c.FirstFrame, c.LastFrame, ci})
+		if c.ServerVLAN != nil {
+			// The server's segments carry other tags ([0]: none).
+			var sv [2]uint16
+			copy(sv[:], c.ServerVLAN)
+			id := newFlowID(a, b, sv, c.Tunnel)
+			spans[id] = append(spans[id], span{c.FirstFrame, c.LastFrame, ci})
+		}
 	}
 	// Evidence frames get the kinds of their findings in an exported pcapng's comments.
 	kindsAt := map[uint64][]analyzer.Kind{}

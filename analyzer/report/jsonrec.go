@@ -87,7 +87,8 @@ func appendConnectionFields(b []byte, c *analyzer.Connection) (_ []byte, ok bool
 	b = appendJSONString(b, c.Server)
 	b = append(b, `,"roles_known":`...)
 	b = strconv.AppendBool(b, c.RolesKnown)
-	b = appendJSONVLAN(b, c.VLAN)
+	b = appendJSONVLAN(b, `,"vlan":[`, c.VLAN)
+	b = appendJSONVLAN(b, `,"server_vlan":[`, c.ServerVLAN)
 	b = appendJSONTunnel(b, c.Tunnel)
 	b = append(b, `,"incarnation":`...)
 	b = analyzer.AppendInt(b, int64(c.Incarnation))
@@ -171,12 +172,13 @@ func appendPairJSON(b []byte, p analyzer.Pair) []byte {
 	return append(b, '}')
 }
 
-// appendJSONVLAN appends the member `,"vlan":[...]` when there are tags (omitempty).
-func appendJSONVLAN(b []byte, vlan []uint16) []byte {
+// appendJSONVLAN appends a member of tags (`,"vlan":[...]`; member is its start)
+// when there are tags (omitempty).
+func appendJSONVLAN(b []byte, member string, vlan []uint16) []byte {
 	if len(vlan) == 0 {
 		return b
 	}
-	b = append(b, `,"vlan":[`...)
+	b = append(b, member...)
 	for i, v := range vlan {
 		if i > 0 {
 			b = append(b, ',')
@@ -204,7 +206,8 @@ func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 	b = appendJSONString(b, f.Client)
 	b = append(b, `,"server":`...)
 	b = appendJSONString(b, f.Server)
-	b = appendJSONVLAN(b, f.VLAN)
+	b = appendJSONVLAN(b, `,"vlan":[`, f.VLAN)
+	b = appendJSONVLAN(b, `,"server_vlan":[`, f.ServerVLAN)
 	b = appendJSONTunnel(b, f.Tunnel)
 	b = append(b, `,"incarnation":`...)
 	b = analyzer.AppendInt(b, int64(f.Incarnation))

@@ -84,22 +84,14 @@ func NdjsonFinding(f *analyzer.Finding) any {
 
 // appendIncarnationText: "%s → %s #%d%s" of the client, server, incarnation and
 // VLANs and tunnel (analyzer.PlaceText), as every kind of line names a connection.
-func appendIncarnationText(dst []byte, client, server string, incarnation int, vlan []uint16, tunnel string) []byte {
+func appendIncarnationText(dst []byte, client, server string, incarnation int, vlan, serverVLAN []uint16, tunnel string) []byte {
 	dst = append(dst, client...)
 	dst = append(dst, " → "...)
 	dst = append(dst, server...)
 	dst = append(dst, " #"...)
 	dst = analyzer.AppendInt(dst, int64(incarnation))
-	if len(vlan) > 0 {
-		dst = append(dst, " vlan ["...) // %v of a []uint16
-		for i, v := range vlan {
-			if i > 0 {
-				dst = append(dst, ' ')
-			}
-			dst = analyzer.AppendUint(dst, uint64(v))
-		}
-		dst = append(dst, ']')
-	}
+	dst = appendTagsText(dst, " vlan [", vlan)
+	dst = appendTagsText(dst, " server vlan [", serverVLAN) // the server's, when they differ
 	if tunnel != "" {
 		dst = append(dst, ' ')
 		dst = append(dst, tunnel...)
@@ -107,12 +99,28 @@ func appendIncarnationText(dst []byte, client, server string, incarnation int, v
 	return dst
 }
 
+// appendTagsText appends prefix and the tags as fmt's %v of a []uint16 writes
+// them, when there are any.
+func appendTagsText(dst []byte, prefix string, vlan []uint16) []byte {
+	if len(vlan) == 0 {
+		return dst
+	}
+	dst = append(dst, prefix...)
+	for i, v := range vlan {
+		if i > 0 {
+			dst = append(dst, ' ')
+		}
+		dst = analyzer.AppendUint(dst, uint64(v))
+	}
+	return append(dst, ']')
+}
+
 // appendFindingText: "%-17s  %s → %s #%d%s  frames %s\n    %s\n" of the kind, client,
 // server, incarnation, vlanText, framesText(frames) and message.
 func AppendFindingText(dst []byte, f *analyzer.Finding) []byte {
 	dst = appendPadRight(dst, string(f.Kind), 17)
 	dst = append(dst, "  "...)
-	dst = appendIncarnationText(dst, f.Client, f.Server, f.Incarnation, f.VLAN, f.Tunnel)
+	dst = appendIncarnationText(dst, f.Client, f.Server, f.Incarnation, f.VLAN, f.ServerVLAN, f.Tunnel)
 	dst = append(dst, "  frames "...)
 	dst = appendFrames(dst, f.Frames)
 	dst = append(dst, "\n    "...)
@@ -130,7 +138,7 @@ func AppendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 	var digits [20]byte
 	dst = appendPadLeft(dst, analyzer.AppendUint(digits[:0], c.FirstFrame), 6)
 	dst = append(dst, "  "...)
-	dst = appendIncarnationText(dst, c.Client, c.Server, c.Incarnation, c.VLAN, c.Tunnel)
+	dst = appendIncarnationText(dst, c.Client, c.Server, c.Incarnation, c.VLAN, c.ServerVLAN, c.Tunnel)
 	dst = append(dst, "  "...)
 	dst = append(dst, c.Close...)
 	dst = append(dst, "  closer "...)

@@ -258,8 +258,9 @@ func genVersion22() ([]byte, error) {
 
 // genVLANOneWay: one connection seen through a mirror port that tags one
 // direction only (a switch's SPAN of a trunk: the client's frames carry VLAN 100,
-// the server's arrive untagged). Keyed with the tags, these are two one-sided
-// connections; --ignore-vlan keys them as one.
+// the server's arrive untagged). The tracker joins the untagged SYN-ACK to the
+// tagged SYN it acknowledges: one connection, its server's tags reported apart;
+// --ignore-vlan keys them as one without tags.
 func genVLANOneWay() ([]byte, error) {
 	c := NewConn(ap("192.0.2.25:40400"), ap("192.0.2.250:80"), 1000, 5000, at(0))
 	ps := c.Full(100, 200, true)

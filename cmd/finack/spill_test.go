@@ -185,6 +185,9 @@ func refFindingText(f *analyzer.Finding) string {
 	if len(f.VLAN) > 0 {
 		vlan = fmt.Sprintf(" vlan %v", f.VLAN)
 	}
+	if len(f.ServerVLAN) > 0 {
+		vlan += fmt.Sprintf(" server vlan %v", f.ServerVLAN)
+	}
 	if f.Tunnel != "" {
 		vlan += " " + f.Tunnel
 	}
@@ -203,6 +206,9 @@ func refConnectionText(c *analyzer.Connection) string {
 	vlan := ""
 	if len(c.VLAN) > 0 {
 		vlan = fmt.Sprintf(" vlan %v", c.VLAN)
+	}
+	if len(c.ServerVLAN) > 0 {
+		vlan += fmt.Sprintf(" server vlan %v", c.ServerVLAN)
 	}
 	if c.Tunnel != "" {
 		vlan += " " + c.Tunnel
