@@ -416,7 +416,7 @@ func (r *LiveRun) emit(status string, f *analyzer.Finding) {
 
 // encode writes one NDJSON record.
 func (r *LiveRun) encode(v any) {
-	enc := json.NewEncoder(r.out)
+	enc := json.NewEncoder(&report.ControlEscaper{W: r.out}) // one write a value: nothing held
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
 }
@@ -627,7 +627,10 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	var err error
 	switch r.O.Output {
 	case "json":
-		err = report.WriteJSON(r.out, doc)
+		e := &report.ControlEscaper{W: r.out}
+		if err = report.WriteJSON(e, doc); err == nil {
+			err = e.Flush()
+		}
 	case "ndjson":
 		err = r.writeEndNDJSON(doc)
 	default:
@@ -669,7 +672,7 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 // stop, the findings decided at the stop (status final), the summary. With the
 // records printed during the run, every finding appears exactly once as final.
 func (r *LiveRun) writeEndNDJSON(d report.Document) error {
-	enc := json.NewEncoder(r.out)
+	enc := json.NewEncoder(&report.ControlEscaper{W: r.out}) // one write a value: nothing held
 	enc.SetEscapeHTML(false)
 	if err := report.EncodeConnections(enc, d.Connections); err != nil {
 		return err

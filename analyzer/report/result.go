@@ -52,6 +52,18 @@ func WriteOutput(w io.Writer, o Options, results []*Result) error {
 	if o.Output == "junit" {
 		return writeJUnit(w, results)
 	}
+	if o.Output == "json" || o.Output == "ndjson" {
+		e := &ControlEscaper{W: w}
+		if err := writeOutput(e, o, results); err != nil {
+			return err
+		}
+		return e.Flush()
+	}
+	return writeOutput(w, o, results)
+}
+
+// writeOutput is WriteOutput but for JUnit.
+func writeOutput(w io.Writer, o Options, results []*Result) error {
 	if o.Separate {
 		switch o.Output {
 		case "json":
