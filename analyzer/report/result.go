@@ -70,6 +70,8 @@ func writeOutput(w io.Writer, o Options, results []*Result) error {
 			return writeMultiJSON(w, results)
 		case "ndjson":
 			return writeMultiNDJSON(w, results)
+		case "tsv":
+			return writeMultiTSV(w, results)
 		default:
 			return writeMultiText(w, o, results)
 		}
@@ -80,6 +82,8 @@ func writeOutput(w io.Writer, o Options, results []*Result) error {
 		return WriteJSON(w, r.Doc)
 	case "ndjson":
 		return WriteNDJSON(w, r.Doc)
+	case "tsv":
+		return WriteTSV(w, r.Doc)
 	default:
 		if err := WriteText(w, r.Doc, o.Connections); err != nil {
 			return err

@@ -43,7 +43,8 @@ func captureSets(t *testing.T) [][]string {
 }
 
 // TestExpectedReports compares finack's report of every capture in testdata/pcaps with
-// the expected reports beside it, in JSON and in text with --connections.
+// the expected reports beside it, in JSON, in text with --connections and as a
+// Zeek-style log (-o tsv).
 func TestExpectedReports(t *testing.T) {
 	sets := captureSets(t)
 	if len(sets) == 0 {
@@ -61,6 +62,7 @@ func TestExpectedReports(t *testing.T) {
 			}{
 				{".expected.json", []string{"-o", "json"}},
 				{".expected.txt", []string{"--connections"}},
+				{".expected.tsv", []string{"-o", "tsv"}},
 			} {
 				out, errOut, code := runIn(t, pcapDir, append(args, form.args...)...)
 				if code != pipeline.ExitOK {

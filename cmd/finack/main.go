@@ -103,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	var help, showVersion bool
 	fs.StringArrayVarP(&o.Files, "read", "r", nil, "read packets from `FILE` (pcap or pcapng, gzip allowed; - for stdin; a quoted pattern for several); repeat to merge rotated pieces by time (see --separate)")
-	fs.StringVarP(&o.Output, "output", "o", "text", "output `FORMAT`: text, json, ndjson or junit")
+	fs.StringVarP(&o.Output, "output", "o", "text", "output `FORMAT`: text, json, ndjson, junit or tsv (Zeek log)")
 	fs.BoolVar(&o.IgnoreVLAN, "ignore-vlan", false, "key connections without their 802.1Q tags (as Suricata's vlan.use-for-tracking: false): for taps that tag one direction only; the same 4-tuple on several VLANs becomes one connection")
 	fs.BoolVar(&o.Connections, "connections", false, "text output: list every connection, not only findings")
 	fs.DurationVar(&o.TimeWait, "time-wait", reassembly.DefaultTimeWait, "TIME_WAIT (2MSL) `DURATION` of the hosts (Linux: 60s)")
@@ -253,9 +253,9 @@ func (o *options) validate() error {
 		return errors.New("-r: no capture to read (give -r FILE, or -r - for stdin; see finack --help)")
 	}
 	switch o.Output {
-	case "text", "json", "ndjson", "junit":
+	case "text", "json", "ndjson", "junit", "tsv":
 	default:
-		return fmt.Errorf("-o: unknown output format %q (want text, json, ndjson or junit)", o.Output)
+		return fmt.Errorf("-o: unknown output format %q (want text, json, ndjson, junit or tsv)", o.Output)
 	}
 	if o.TimeWait <= 0 || o.TimeWait > maxTimeWait {
 		// No stack holds TIME_WAIT for more than minutes (RFC 9293: 4 minutes); an
