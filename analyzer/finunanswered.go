@@ -134,6 +134,18 @@ func (a *analysis) giveUp(b []byte, inc *reassembly.Incarnation, r reassembly.Ro
 	return OutcomeUnresolved, appendf(b, "still unresolved when the %s, %s after the last transmission", str(a.endWord(inc)), dur(silent))
 }
 
+// unackedWord says how a FIN no ACK answered stands: "never acknowledged", or, in a
+// provisional report while its sender may still retransmit (outcome unresolved),
+// "not yet acknowledged".
+func (a *analysis) unackedWord(inc *reassembly.Incarnation, r reassembly.Role) string {
+	if a.cfg.Provisional {
+		if outcome, _ := a.giveUp(nil, inc, r); outcome == OutcomeUnresolved {
+			return "not yet acknowledged"
+		}
+	}
+	return "never acknowledged"
+}
+
 // endWord names how inc ended, as in "until the ..." and "when the ...".
 func (a *analysis) endWord(inc *reassembly.Incarnation) string {
 	switch {
@@ -211,7 +223,7 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 			m = appendf(m, " (later ACKs, the last in frame %d, answered further copies)", num(h.FinLastAck.Frame))
 		}
 	} else {
-		m = appendf(m, "sent %d times over %s in %s, never acknowledged; ", num(h.FinCount), dur(last.At-first.At), str(state))
+		m = appendf(m, "sent %d times over %s in %s, %s; ", num(h.FinCount), dur(last.At-first.At), str(state), str(a.unackedWord(inc, r)))
 		m = a.unanswered(m, &f, inc, r)
 	}
 	if ackAfterTap {
@@ -259,8 +271,8 @@ func (a *analysis) firstFinUnacked(inc *reassembly.Incarnation, r reassembly.Rol
 	h := &inc.Half[r]
 	first, last := h.FirstFin(), h.LastFin()
 	f := a.finFinding(FirstFinUnacked, inc, r, first.At)
-	m := appendf(a.msg[:0], "%s's first FIN (frame %d) was never acknowledged by the %s: sent %d times over %s in FIN_WAIT_1; ",
-		str(r.String()), num(first.Frame), str(r.Peer().String()), num(h.FinCount), dur(last.At-first.At))
+	m := appendf(a.msg[:0], "%s's first FIN (frame %d) was %s by the %s: sent %d times over %s in FIN_WAIT_1; ",
+		str(r.String()), num(first.Frame), str(a.unackedWord(inc, r)), str(r.Peer().String()), num(h.FinCount), dur(last.At-first.At))
 	m = a.unanswered(m, &f, inc, r)
 	a.msg = m
 	f.Message = a.ar.string(m)

@@ -267,10 +267,18 @@ func (r *LiveRun) provisional(now int64) {
 			fs := scratch.Add(inc)
 			inc.EndAt = endAt
 			for _, f := range fs {
-				if findProv(r.prov[idOf(inc)], f) >= 0 {
+				ps := r.prov[idOf(inc)]
+				if j := findProv(ps, f); j >= 0 {
+					// Printed before: print it again when its outcome or verdict
+					// changed (an unresolved FIN acknowledged since: recovered), not
+					// at every further transmission.
+					if ps[j].f.Outcome != f.Outcome || ps[j].f.Verdict != f.Verdict {
+						ps[j].f = f
+						r.emit("updated", &f)
+					}
 					continue
 				}
-				r.prov[idOf(inc)] = append(r.prov[idOf(inc)], provEntry{f})
+				r.prov[idOf(inc)] = append(ps, provEntry{f})
 				r.provCounts[f.Kind]++
 				r.emit("provisional", &f)
 			}
@@ -397,8 +405,9 @@ type liveFinding struct {
 }
 
 // emit prints one finding as it is seen: status provisional (its incarnation is still
-// tracked, the outcome may change), final (decided), or withdrawn (a provisional
-// finding the final analysis did not confirm). Nothing with -o json.
+// tracked, the outcome may change), updated (a provisional finding whose outcome
+// changed while its incarnation is still tracked), final (decided), or withdrawn (a
+// provisional finding the final analysis did not confirm). Nothing with -o json.
 func (r *LiveRun) emit(status string, f *analyzer.Finding) {
 	switch r.O.Output {
 	case "ndjson":
@@ -432,6 +441,14 @@ func (r *LiveRun) intervalLine(now time.Time) {
 		r.kstats.Dropped, r.kstats.IfDropped, ts.Tracked, ts.PeakHeld, r.connections, float64(r.connections-r.lineConns)/secs,
 		ts.Evicted, ts.Idle)
 	fmt.Fprintf(&b, ", findings %s", report.CountsText(analyzer.Kinds, r.counts))
+	// Provisional findings of the connections still open: printed, not yet decided.
+	open := map[analyzer.Kind]int{}
+	for _, ps := range r.prov {
+		for i := range ps {
+			open[ps[i].f.Kind]++
+		}
+	}
+	fmt.Fprintf(&b, ", provisional %s", report.CountsText(analyzer.Kinds, open))
 	fmt.Fprintln(r.stderr, b.String())
 	r.lastLine, r.linePackets, r.lineConns = now, st.Packets, r.connections
 }
@@ -455,13 +472,14 @@ func (r *LiveRun) refreshLocal(now time.Time) {
 }
 
 // hostStates is the netstat view of the tracked incarnations at one moment: the
-// sockets of each local address per state, and the TIME_WAIT entries of every other
-// address together.
+// sockets of each local address seen in the traffic per state, and the TIME_WAIT
+// entries of every other address together.
 type hostStates struct {
 	at         time.Time
 	local      map[netip.Addr]*[9]int
 	remoteTW   int
 	stateIndex map[string]int
+	seen       map[netip.Addr]bool // local addresses the traffic has shown
 }
 
 func (h *hostStates) Compute(tr *reassembly.Tracker, local map[netip.Addr]bool, now time.Time, at, twLen int64) {
@@ -495,9 +513,17 @@ func (h *hostStates) Compute(tr *reassembly.Tracker, local map[netip.Addr]bool, 
 			c[h.stateIndex[st]]++
 		}
 	})
-	// Local addresses without sockets still get their zeros.
-	for a := range local {
-		if h.local[a] == nil {
+	// A local address gets series once the traffic has shown it, and keeps them
+	// (zeros) when its sockets are gone; the addresses the traffic never showed
+	// (loopback, link-local, other interfaces) get none.
+	if h.seen == nil {
+		h.seen = map[netip.Addr]bool{}
+	}
+	for a := range h.local {
+		h.seen[a] = true
+	}
+	for a := range h.seen {
+		if h.local[a] == nil && local[a] {
 			h.local[a] = new([9]int)
 		}
 	}

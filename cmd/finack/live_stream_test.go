@@ -107,6 +107,8 @@ func TestLiveStreamMatchesFile(t *testing.T) {
 			finals := map[string]analyzer.Finding{}
 			provisional := map[string]bool{}
 			withdrawn := map[string]bool{}
+			updated := map[string]bool{}
+			lastOutcome := map[string]string{}
 			var sum report.Summary
 			for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 				var rec streamRecord
@@ -122,6 +124,16 @@ func TestLiveStreamMatchesFile(t *testing.T) {
 							t.Errorf("provisional %s after another record of it", k)
 						}
 						provisional[k] = true
+						lastOutcome[k] = rec.Outcome + " " + rec.Verdict
+					case "updated":
+						// The outcome changed while the connection was open: after
+						// its provisional record, before its final one, saying
+						// something else than the record before it.
+						if !provisional[k] || finals[k].Kind != "" || lastOutcome[k] == rec.Outcome+" "+rec.Verdict {
+							t.Errorf("updated %s: provisional before %v, final %v, outcome before %q", k, provisional[k], finals[k].Kind != "", lastOutcome[k])
+						}
+						updated[k] = true
+						lastOutcome[k] = rec.Outcome + " " + rec.Verdict
 					case "final":
 						if finals[k].Kind != "" {
 							t.Errorf("final %s twice", k)
@@ -285,7 +297,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	run, _, _ := liveOnFile(t, "server-close.pcap", "json")
 	var stop atomic.Bool
 	run.Loop(&stop)
-	run.Local = map[netip.Addr]bool{netip.MustParseAddr("10.77.0.2"): true}
+	// This host's addresses: the server's, and those the traffic never shows.
+	run.Local = map[netip.Addr]bool{}
+	for _, a := range []string{"10.77.0.2", "127.0.0.1", "::1", "fe80::1"} {
+		run.Local[netip.MustParseAddr(a)] = true
+	}
 	run.LocalAt = time.Now()
 	now := time.Now()
 	run.Hosts.Compute(run.Tr, run.Local, now, run.Clock(now), run.TwLen)
@@ -308,6 +324,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
+		}
+	}
+	for _, absent := range []string{`host="127.0.0.1"`, `host="::1"`, `host="fe80::1"`} {
+		if strings.Contains(body, absent) {
+			t.Errorf("metrics have series for %s, an address the traffic never showed", absent)
 		}
 	}
 	if t.Failed() {
@@ -346,4 +367,40 @@ func get(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestLiveProvisionalUpdates: on final-ack-dropped.pcap (Linux server whose FIN's
+// final ACKs were dropped; the fourth transmission is acknowledged) the live text
+// output first shows the missing final ACK as open ("not yet acknowledged"), then an
+// update once the ACK comes (recovered), and the --interval line counts the
+// provisional findings while the connection is open.
+func TestLiveProvisionalUpdates(t *testing.T) {
+	run, out, errb := liveOnFile(t, "final-ack-dropped.pcap", "text")
+	run.O.Live.Interval = time.Nanosecond // a line at every tick
+	var stop atomic.Bool
+	if code := run.Finish(run.Loop(&stop)); code != pipeline.ExitOK {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	var prov, upd string
+	lines := strings.Split(out.String(), "\n")
+	for i, l := range lines {
+		if i+1 >= len(lines) || !strings.Contains(l, "missing_final_ack") {
+			continue
+		}
+		switch {
+		case strings.Contains(l, " provisional ") && prov == "":
+			prov = lines[i+1]
+		case strings.Contains(l, " updated "):
+			upd = lines[i+1]
+		}
+	}
+	if !strings.Contains(prov, "not yet acknowledged") || strings.Contains(prov, "never acknowledged") {
+		t.Errorf("provisional missing_final_ack says %q, want \"not yet acknowledged\"", prov)
+	}
+	if !strings.Contains(upd, "the ACK in frame 14 ended") {
+		t.Errorf("no update when the final ACK came (updated: %q):\n%s", upd, out)
+	}
+	if !strings.Contains(errb.String(), "provisional missing_final_ack 1, fin_retransmit 1") {
+		t.Errorf("--interval lines do not count the provisional findings:\n%s", errb)
+	}
 }
