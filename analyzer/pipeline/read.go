@@ -44,6 +44,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	workers := max(o.Workers, 1)
 	streams := make([]*analyzer.Stream, workers)
 	done := make([]func(*reassembly.Incarnation), workers)
+	incidents := make([]*report.IncidentCollector, workers)
 	for i := range streams {
 		st := analyzer.NewStream(acfg, keep)
 		if report.StreamsReport(o) {
@@ -53,7 +54,9 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			st.Spill(report.ReportEncoder(o), report.SpillOptions.Share(workers))
 		}
 		streams[i] = st
-		done[i] = func(inc *reassembly.Incarnation) { st.Add(inc) }
+		col := &report.IncidentCollector{IgnoreVLAN: o.IgnoreVLAN}
+		incidents[i] = col
+		done[i] = func(inc *reassembly.Incarnation) { col.Add(st.Add(inc)) }
 	}
 	cfg.KeepCounts = true // incarnation numbers as a tracker that keeps everything gives them
 	// The analysis copies what it reports (findings and records are built from the
@@ -69,6 +72,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	}
 	rep = analyzer.Merge(reps)
 	doc = report.NewDocument(o, st, rep, readErr)
+	doc.Incidents = report.MergeIncidents(incidents)
 	doc.Summary.Dropped = report.DroppedOf(o, tst)
 	if tst.ColdError != nil {
 		doc.Warnings = append(doc.Warnings, coldWarning(tst.ColdError))

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,8 +18,10 @@ import (
 
 // document is the whole report: what -o json prints, and what text and NDJSON render.
 type Document struct {
-	Summary     Summary               `json:"summary"`
-	Findings    []analyzer.Finding    `json:"findings"`
+	Summary  Summary            `json:"summary"`
+	Findings []analyzer.Finding `json:"findings"`
+	// Incidents: the findings grouped by the event they describe (incident.go).
+	Incidents   []Incident            `json:"incidents"`
 	Connections []analyzer.Connection `json:"connections"`
 	// Error names where reading stopped on a damaged input (the report covers what
 	// was read before it).
@@ -119,6 +122,7 @@ func NewDocument(o Options, st capture.Stats, rep analyzer.Report, readErr error
 	if d.Connections == nil {
 		d.Connections = []analyzer.Connection{}
 	}
+	d.Incidents = Incidents(d.Findings, o.IgnoreVLAN)
 	if readErr != nil {
 		d.Error = readErr.Error()
 	}
@@ -172,6 +176,9 @@ func WriteJSON(w io.Writer, d Document) error {
 		findings, connections = d.Records.Findings, d.Records.Connections
 	}
 	if err := writeJSONArray(bw, "findings", findings, true); err != nil {
+		return err
+	}
+	if err := writeJSONArray(bw, "incidents", eachJSON(d.Incidents, appendIncidentJSON), true); err != nil {
 		return err
 	}
 	if err := writeJSONArray(bw, "connections", connections, d.Error != "" || d.Export != nil); err != nil {
@@ -438,4 +445,16 @@ func appendFrames(b []byte, frames []uint64) []byte {
 		b = analyzer.AppendUint(b, f)
 	}
 	return b
+}
+
+// appendIncidentJSON encodes one incident, compact.
+// appendIncidentJSON encodes one incident, compact, "&&" of its filter as it is.
+func appendIncidentJSON(b []byte, in *Incident) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(in); err != nil {
+		return b, err
+	}
+	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...), nil
 }
