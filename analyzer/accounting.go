@@ -281,3 +281,59 @@ func union(ivs []interval) []interval {
 }
 
 func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
+
+// Spans are an incarnation's spans as the TIME_WAIT accounting counts them: when
+// its TIME_WAIT held (Held, From to To, held by the roles of TimeWait.Holder), and
+// until when its client port was tied up (TiedTo; 0 when it never closed, tied
+// until the end of the capture).
+type Spans struct {
+	TimeWait reassembly.TimeWait
+	Held     bool
+	From, To int64
+	TiedTo   int64
+}
+
+// SpansOf measures inc's spans (as TimeWaitAccounting does) with TIME_WAIT length
+// twLen.
+func SpansOf(inc *reassembly.Incarnation, twLen int64) Spans {
+	tw, iv, held := timeWaitIntervals(inc, twLen)
+	s := Spans{TimeWait: tw, Held: held, From: iv.from, To: iv.to}
+	if held {
+		s.TiedTo = iv.to
+	} else if closedAt, ok := closeEnd(inc); ok {
+		s.TiedTo = closedAt
+		if inc.End == reassembly.EndReplaced && inc.EndAt < s.TiedTo {
+			s.TiedTo = inc.EndAt
+		}
+	} else if inc.End == reassembly.EndReplaced {
+		s.TiedTo = inc.EndAt
+	}
+	return s
+}
+
+// Peak is the highest number of the spans [from, to) overlapping, and when it was
+// first reached; spans of one key (a port) are merged first, so a key counts once at
+// a time.
+func Peak(spans map[uint16][][2]int64) (peak int, at int64) {
+	var ivs []interval
+	for _, list := range spans {
+		l := make([]interval, len(list))
+		for i, s := range list {
+			l[i] = interval{s[0], s[1]}
+		}
+		ivs = append(ivs, union(l)...)
+	}
+	peak, at, _ = sweep(ivs, 0)
+	return peak, at
+}
+
+// PeakOf is the highest number of the spans [from, to) overlapping and when it was
+// first reached.
+func PeakOf(spans [][2]int64) (peak int, at int64) {
+	ivs := make([]interval, len(spans))
+	for i, s := range spans {
+		ivs[i] = interval{s[0], s[1]}
+	}
+	peak, at, _ = sweep(ivs, 0)
+	return peak, at
+}

@@ -663,7 +663,7 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 		if r.printed {
 			r.out.WriteString("\n")
 		}
-		err = report.WriteText(r.out, doc, r.O.Connections)
+		err = report.WriteText(r.out, doc, r.O.Connections, 0)
 	}
 	if err == nil {
 		err = r.out.Flush()

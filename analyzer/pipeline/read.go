@@ -30,8 +30,15 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		readErr := readAll(r, tr.Add, pr)
 		st := r.Stats()
 		tr.Finish(CaptureEnd(st))
-		rep = analyzer.Analyze(tr.Incarnations(), acfg)
+		// As analyzer.Analyze, each incarnation's findings summed as they come.
+		as := analyzer.NewStream(acfg, true)
+		ov := report.NewOverviewCollector(o.TimeWait)
+		for _, inc := range tr.Incarnations() {
+			ov.Add(inc, as.Add(inc))
+		}
+		rep = as.Report()
 		doc = report.NewDocument(o, st, rep, readErr)
+		doc.Overview = report.MergeOverview([]*report.OverviewCollector{ov})
 		v := report.NewView(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
 		doc.View = &v
 		return doc, rep, nil
@@ -45,6 +52,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	streams := make([]*analyzer.Stream, workers)
 	done := make([]func(*reassembly.Incarnation), workers)
 	incidents := make([]*report.IncidentCollector, workers)
+	overviews := make([]*report.OverviewCollector, workers)
 	for i := range streams {
 		st := analyzer.NewStream(acfg, keep)
 		if report.StreamsReport(o) {
@@ -54,9 +62,22 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			st.Spill(report.ReportEncoder(o), report.SpillOptions.Share(workers))
 		}
 		streams[i] = st
-		col := &report.IncidentCollector{IgnoreVLAN: o.IgnoreVLAN}
-		incidents[i] = col
-		done[i] = func(inc *reassembly.Incarnation) { col.Add(st.Add(inc)) }
+		// The text report lists no safe accepted reuse: it counts them (Overview).
+		col := &report.IncidentCollector{IgnoreVLAN: o.IgnoreVLAN, SkipSafeReuses: o.Output == "text"}
+		// The summary per endpoint: what only the text report shows (it costs memory
+		// per client address and a span per connection).
+		var ov *report.OverviewCollector
+		if o.Output == "text" {
+			ov = report.NewOverviewCollector(o.TimeWait)
+		}
+		incidents[i], overviews[i] = col, ov
+		done[i] = func(inc *reassembly.Incarnation) {
+			fs := st.Add(inc)
+			col.Add(fs)
+			if ov != nil {
+				ov.Add(inc, fs)
+			}
+		}
 	}
 	cfg.KeepCounts = true // incarnation numbers as a tracker that keeps everything gives them
 	// The analysis copies what it reports (findings and records are built from the
@@ -73,6 +94,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	rep = analyzer.Merge(reps)
 	doc = report.NewDocument(o, st, rep, readErr)
 	doc.Incidents = report.MergeIncidents(incidents)
+	doc.Overview = report.MergeOverview(overviews)
 	doc.Summary.Dropped = report.DroppedOf(o, tst)
 	if tst.ColdError != nil {
 		doc.Warnings = append(doc.Warnings, coldWarning(tst.ColdError))

@@ -41,12 +41,14 @@ type Incident struct {
 }
 
 // incidentClass says which findings of one connection describe the same event:
-// those of one FIN (unanswered, retransmitted) share the FIN's sender; every other
-// kind is an event of its own.
+// those of one FIN (unanswered, retransmitted) share the FIN's sender; a reuse and
+// its refusal are one; every other kind is an event of its own.
 func incidentClass(f *analyzer.Finding) string {
 	switch f.Kind {
 	case analyzer.MissingFinalAck, analyzer.FirstFinUnacked, analyzer.FinRetransmit:
 		return "fin " + f.Sender
+	case analyzer.ReuseIn2MSL, analyzer.ReuseRefused:
+		return "reuse" // the new SYN, and the holder's refusal of it
 	}
 	return string(f.Kind)
 }
@@ -60,8 +62,10 @@ func kindRank(k analyzer.Kind) int {
 		return 1
 	case analyzer.FinRetransmit:
 		return 2
+	case analyzer.ReuseIn2MSL:
+		return 3
 	}
-	return 3
+	return 4
 }
 
 // Incidents groups findings into incidents, in order of time (then first frame).
@@ -198,7 +202,9 @@ func DisplayFilter(client, server string, vlan []uint16, ignoreVLAN bool, tunnel
 // Stream that spills live in memory the next Add reuses).
 type IncidentCollector struct {
 	IgnoreVLAN bool // --ignore-vlan
-	list       []Incident
+	// SkipSafeReuses: keep no incident of a safe, accepted reuse (counted elsewhere).
+	SkipSafeReuses bool
+	list           []Incident
 }
 
 // Add groups fs, the findings of one incarnation's analysis.
@@ -207,6 +213,9 @@ func (c *IncidentCollector) Add(fs []analyzer.Finding) {
 		return
 	}
 	for _, in := range Incidents(fs, c.IgnoreVLAN) {
+		if c.SkipSafeReuses && SafeAccepted(in.Kind, in.Verdict, in.Outcome) {
+			continue
+		}
 		in.Client, in.Server = strings.Clone(in.Client), strings.Clone(in.Server)
 		in.Tunnel, in.Sender = strings.Clone(in.Tunnel), strings.Clone(in.Sender)
 		in.Outcome, in.Verdict = strings.Clone(in.Outcome), strings.Clone(in.Verdict)

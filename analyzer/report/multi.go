@@ -125,11 +125,8 @@ func writeMultiText(w io.Writer, o Options, results []*Result) error {
 			fmt.Fprintf(w, "file         %s\nerror        %v\n", printableList(r.Files), r.OpenErr)
 			continue
 		}
-		if err := WriteText(w, r.Doc, o.Connections); err != nil {
+		if err := WriteText(w, r.Doc, o.Connections, o.MaxFindings); err != nil {
 			return err
-		}
-		if r.Doc.Error != "" {
-			fmt.Fprintf(w, "error        %s\n", r.Doc.Error)
 		}
 		if err := writeEvidenceText(w, o, r); err != nil {
 			return err

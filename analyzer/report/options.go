@@ -14,11 +14,15 @@ type Options struct {
 	Files       []string
 	Output      string
 	Connections bool
-	TimeWait    time.Duration
-	FailOn      []string
-	Filter      string
-	IgnoreVLAN  bool // --ignore-vlan
-	View        ViewOptions
+	// MaxFindings: the incidents the text report lists (0: all).
+	MaxFindings int
+	// ASCII: the text report in ASCII (the locale is not UTF-8).
+	ASCII      bool
+	TimeWait   time.Duration
+	FailOn     []string
+	Filter     string
+	IgnoreVLAN bool // --ignore-vlan
+	View       ViewOptions
 
 	// Tracking: files and live capture (workers.go; live.go). live: -i was given.
 	Live        bool
@@ -36,3 +40,7 @@ type Options struct {
 	Export        string
 	Ladder        bool
 }
+
+// DefaultMaxFindings is how many incidents the text report of files lists unless
+// --max-findings says otherwise: a screenful or two; -o json has every one.
+const DefaultMaxFindings = 25

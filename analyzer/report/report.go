@@ -26,6 +26,9 @@ type Document struct {
 	// Error names where reading stopped on a damaged input (the report covers what
 	// was read before it).
 	Error string `json:"error,omitempty"`
+	// Overview: the summary per server endpoint and client address the text report
+	// opens with (overview.go); nil when the analysis did not collect it (live).
+	Overview *Overview `json:"-"`
 	// Export: with --export, where the connections with findings went (export.go).
 	Export *ExportInfo `json:"export,omitempty"`
 	// view: the netstat view and TIME_WAIT accounting, with --states.
@@ -292,9 +295,10 @@ func WriteNDJSON(w io.Writer, d Document) error {
 	}{"summary", d.Error, &d.Summary})
 }
 
-// writeText renders the report for a person: a header, the close shapes and finding
-// counts, then one line per finding; with connections, every connection too.
-func WriteText(w io.Writer, d Document, connections bool) error {
+// writeText renders the report for a person: a header with the counts, a summary
+// per server endpoint and client address, the incidents (bounded by maxFindings, 0:
+// all), the --states view, and with connections every connection.
+func WriteText(w io.Writer, d Document, connections bool, maxFindings int) error {
 	defer d.Records.Close()
 	s := d.Summary
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
@@ -302,6 +306,13 @@ func WriteText(w io.Writer, d Document, connections bool) error {
 		s.LiveHeader(w)
 	} else {
 		p("file         %s\n", printableList(s.Files))
+	}
+	if d.Error != "" {
+		if s.Packets > 0 {
+			p("error        %s: the report covers the %d frames read before it\n", d.Error, s.Packets)
+		} else {
+			p("error        %s\n", d.Error)
+		}
 	}
 	if s.Filter != "" {
 		p("filter       %s\n", s.Filter)
@@ -322,25 +333,28 @@ func WriteText(w io.Writer, d Document, connections bool) error {
 	}
 	p("connections  %d TCP (TIME_WAIT length %s)\n", s.Connections, time.Duration(s.TimeWaitSeconds*float64(time.Second)))
 	if x := s.Dropped; x != nil {
-		p("dropped      %d idle past --idle-timeout %s, %d evicted at --max-connections %d: finished before they closed\n",
-			x.Idle, time.Duration(x.IdleTimeoutSeconds*float64(time.Second)), x.Evicted, x.MaxConnections)
+		idle := fmt.Sprintf("%d idle past --idle-timeout %s", x.Idle, time.Duration(x.IdleTimeoutSeconds*float64(time.Second)))
+		if x.IdleTimeoutSeconds == 0 {
+			idle = "" // no idle timeout: none idle
+		}
+		evicted := fmt.Sprintf("%d evicted at --max-connections %d", x.Evicted, x.MaxConnections)
+		p("dropped      %s: finished before they closed\n", strings.Trim(idle+", "+evicted, ", "))
 	}
 	p("closes       %s\n", CountsText(analyzer.Shapes, s.Closes))
 	p("findings     %s\n", CountsText(analyzer.Kinds, s.FindingCounts))
-	// The lines of findings and connections: from the document, or the records of a
-	// spilling analysis (encoded by the same functions).
+	if ov := d.Overview; ov != nil && s.Connections > 0 {
+		writeParties(w, "server endpoints", ov.Servers, false)
+		writeParties(w, "client addresses", ov.Clients, true)
+	}
+	writeIncidentsText(w, d, maxFindings)
+	if d.View != nil {
+		writeViewText(w, *d.View)
+	}
+	// The connection lines: from the document, or the records of a spilling analysis
+	// (encoded by the same function).
 	var b []byte
 	write := func(line []byte) error { _, err := w.Write(line); return err }
-	findings, conns := len(d.Findings), len(d.Connections)
-	eachFinding := func(fn func([]byte) error) error {
-		for i := range d.Findings {
-			b = AppendFindingText(b[:0], &d.Findings[i])
-			if err := fn(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	conns := len(d.Connections)
 	eachConnection := func(fn func([]byte) error) error {
 		for i := range d.Connections {
 			b = AppendConnectionText(b[:0], &d.Connections[i])
@@ -351,17 +365,8 @@ func WriteText(w io.Writer, d Document, connections bool) error {
 		return nil
 	}
 	if r := d.Records; r != nil {
-		findings, conns = r.NumFindings(), r.NumConnections()
-		eachFinding, eachConnection = r.Findings, r.Connections
-	}
-	if findings > 0 {
-		p("\n")
-		if err := eachFinding(write); err != nil {
-			return err
-		}
-	}
-	if d.View != nil {
-		writeViewText(w, *d.View)
+		conns = r.NumConnections()
+		eachConnection = r.Connections
 	}
 	if connections && conns > 0 {
 		p("\nconnections (first frame, client → server #incarnation, close, active closer, TIME_WAIT)\n")
@@ -370,6 +375,118 @@ func WriteText(w io.Writer, d Document, connections bool) error {
 		}
 	}
 	return nil
+}
+
+// partyLimit: the server endpoints and client addresses the summary lists.
+const partyLimit = 10
+
+// writeParties lists the first partyLimit parties, two lines each.
+func writeParties(w io.Writer, title string, ps []Party, clients bool) {
+	if len(ps) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s (%d; most findings first, then most connections)\n", title, len(ps))
+	for i, pt := range ps {
+		if i == partyLimit {
+			fmt.Fprintf(w, "  ... and %d more\n", len(ps)-partyLimit)
+			break
+		}
+		var by []string
+		for _, who := range []string{"server", "client", "both"} {
+			if n := pt.ClosedBy[who]; n > 0 {
+				by = append(by, fmt.Sprintf("%s %d", who, n))
+			}
+		}
+		first := "no FIN"
+		if len(by) > 0 {
+			first = "first FIN from " + strings.Join(by, ", ")
+		}
+		conns := "connections"
+		if pt.Connections == 1 {
+			conns = "connection"
+		}
+		fmt.Fprintf(w, "  %-22s %d %s; %s; closes %s\n", pt.Name, pt.Connections, conns, first, CountsText(analyzer.Shapes, pt.Closes))
+		line := "findings " + CountsText(analyzer.Kinds, pt.Findings)
+		if pt.TimeWaitPeak > 0 {
+			line += fmt.Sprintf("; TIME_WAIT on %s: peak %d at %s", pt.Host, pt.TimeWaitPeak, pt.TimeWaitPeakAt.Format(time.RFC3339Nano))
+		} else {
+			line += fmt.Sprintf("; TIME_WAIT on %s: none", pt.Host)
+		}
+		if clients && pt.PortsPeak > 0 {
+			line += fmt.Sprintf("; ports peak %d towards %s at %s", pt.PortsPeak, pt.PortsServer, pt.PortsPeakAt.Format(time.RFC3339Nano))
+		}
+		fmt.Fprintf(w, "      %s\n", line)
+	}
+}
+
+// writeIncidentsText lists the incidents but the safe, accepted reuses (counted per
+// server endpoint and verdict), the first maxFindings of them (0: all).
+func writeIncidentsText(w io.Writer, d Document, maxFindings int) {
+	var listed []*Incident
+	reuses := map[[2]string]int{}
+	for i := range d.Incidents {
+		in := &d.Incidents[i]
+		if SafeAccepted(in.Kind, in.Verdict, in.Outcome) {
+			reuses[[2]string{in.Server, in.Verdict}]++
+			continue
+		}
+		listed = append(listed, in)
+	}
+	var counted []SafeReuses
+	if d.Overview != nil {
+		counted = d.Overview.Reuses
+	} else {
+		for k, n := range reuses {
+			counted = append(counted, SafeReuses{Server: k[0], Verdict: k[1], Count: n})
+		}
+		sort.Slice(counted, func(i, j int) bool {
+			if counted[i].Server != counted[j].Server {
+				return counted[i].Server < counted[j].Server
+			}
+			return counted[i].Verdict < counted[j].Verdict
+		})
+	}
+	if len(listed) == 0 && len(counted) == 0 {
+		return
+	}
+	total := 0
+	for _, c := range counted {
+		total += c.Count
+	}
+	fmt.Fprintf(w, "\nincidents (%d", len(listed))
+	if total > 0 {
+		fmt.Fprintf(w, ", and %d safe accepted reuses counted below", total)
+	}
+	fmt.Fprintf(w, "; each with a Wireshark display filter)\n")
+	for i, c := range counted {
+		if i == partyLimit {
+			fmt.Fprintf(w, "  ... and %d more server endpoints with safe accepted reuses\n", len(counted)-partyLimit)
+			break
+		}
+		fmt.Fprintf(w, "  reuse of a 4-tuple in TIME_WAIT, safe and accepted: %s %d %s\n", c.Server, c.Count, strings.ReplaceAll(c.Verdict, "_", " "))
+	}
+	for i, in := range listed {
+		if maxFindings > 0 && i == maxFindings {
+			fmt.Fprintf(w, "  ... and %d more: -o json has every one, --max-findings 0 lists them all\n", len(listed)-maxFindings)
+			break
+		}
+		kinds := ""
+		if len(in.Findings) > 1 {
+			rest := make([]string, len(in.Findings)-1)
+			for j, k := range in.Findings[1:] {
+				rest[j] = string(k)
+			}
+			kinds = " (+ " + strings.Join(rest, ", ") + ")"
+		}
+		place := analyzer.PlaceText(in.VLAN, in.Tunnel)
+		frames := fmt.Sprintf("frame %d", in.FirstFrame)
+		if in.LastFrame != in.FirstFrame {
+			frames = fmt.Sprintf("frames %d-%d", in.FirstFrame, in.LastFrame)
+		}
+		fmt.Fprintf(w, "  %s%s  %s → %s #%d%s  %s  %s\n", in.Kind, kinds, in.Client, in.Server, in.Incarnation, place, frames, in.Time.Format(time.RFC3339Nano))
+		fmt.Fprintf(w, "      %s\n", in.Summary)
+		fmt.Fprintf(w, "      wireshark: %s\n", in.Filter)
+	}
 }
 
 // appendFinText shows each end's FIN and what acknowledged it: "  FIN c 8→9 +0.1ms"

@@ -52,6 +52,9 @@ func WriteOutput(w io.Writer, o Options, results []*Result) error {
 	if o.Output == "junit" {
 		return writeJUnit(w, results)
 	}
+	if o.ASCII && o.Output == "text" {
+		w = asciiWriter{w}
+	}
 	if o.Output == "json" || o.Output == "ndjson" {
 		e := &ControlEscaper{W: w}
 		if err := writeOutput(e, o, results); err != nil {
@@ -85,7 +88,7 @@ func writeOutput(w io.Writer, o Options, results []*Result) error {
 	case "tsv":
 		return WriteTSV(w, r.Doc)
 	default:
-		if err := WriteText(w, r.Doc, o.Connections); err != nil {
+		if err := WriteText(w, r.Doc, o.Connections, o.MaxFindings); err != nil {
 			return err
 		}
 		return writeEvidenceText(w, o, r)

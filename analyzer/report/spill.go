@@ -51,7 +51,8 @@ func ReportEncoder(o Options) analyzer.Encoder {
 		return analyzer.Encoder{Connection: AppendConnectionNDJSON, Finding: AppendFindingNDJSON}
 	default:
 		e := analyzer.Encoder{
-			Finding: func(dst []byte, f *analyzer.Finding) ([]byte, error) { return AppendFindingText(dst, f), nil },
+			// The text report lists incidents (IncidentCollector), not findings.
+			Finding: func(dst []byte, f *analyzer.Finding) ([]byte, error) { return dst, nil },
 		}
 		if o.Connections {
 			e.Connection = func(dst []byte, c *analyzer.Connection) ([]byte, error) { return AppendConnectionText(dst, c), nil }

@@ -69,3 +69,7 @@ func recordScenarios(t *testing.T, dir string, env []string, names ...string) st
 	}
 	return string(out)
 }
+
+// The text reports the tests compare are those of a UTF-8 locale (report.LocaleUTF8):
+// the tests do not depend on the locale they run in.
+func init() { os.Setenv("LC_ALL", "C.UTF-8") }

@@ -24,7 +24,7 @@ import (
 
 // liveOnly names the flags that only mean something with -i.
 var liveOnly = []string{"snapshot-length", "count", "duration", "buffer-size", "no-promiscuous-mode", "write",
-	"relinquish-privileges", "interval", "max-findings", "metrics-addr"}
+	"relinquish-privileges", "interval", "metrics-addr"}
 
 func addLiveFlags(fs *flag.FlagSet, l *pipeline.LiveOptions) {
 	fs.StringVarP(&l.Iface, "interface", "i", "", "capture live on `IFACE` (any: every interface) and report as it happens; stop with Ctrl-C, -c or --duration")
@@ -37,7 +37,7 @@ func addLiveFlags(fs *flag.FlagSet, l *pipeline.LiveOptions) {
 	fs.StringVarP(&l.Write, "write", "w", "", "-i: also save the raw packets to `FILE` (pcap, nanosecond timestamps)")
 	fs.StringVarP(&l.User, "relinquish-privileges", "Z", "", "-i: once the interface is open, drop root privileges and run as `USER`")
 	fs.DurationVar(&l.Interval, "interval", 0, "-i: print a one-line running summary to stderr every `DURATION`")
-	fs.IntVar(&l.MaxFindings, "max-findings", pipeline.DefaultMaxFindings, "-i: findings the final report lists (`N`, the latest; every finding is counted)")
+	fs.IntVar(&l.MaxFindings, "max-findings", pipeline.DefaultMaxFindings, "findings or incidents the report lists (`N`; 0: all; every one is counted): -r lists the first incidents (default 25), -i the latest findings (default 10000)")
 	fs.StringVar(&l.MetricsAddr, "metrics-addr", "", "-i: serve Prometheus metrics at http://`HOST:PORT`/metrics")
 }
 

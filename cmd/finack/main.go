@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -145,6 +146,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return pipeline.ExitOK
 	}
 	o.Filter = strings.Join(fs.Args(), " ")
+	o.ASCII = !report.LocaleUTF8(os.Getenv)
+	o.MaxFindings = report.DefaultMaxFindings
+	if f := fs.Lookup("max-findings"); f != nil && f.Changed {
+		n, err := strconv.Atoi(f.Value.String())
+		if err != nil || n < 0 {
+			fmt.Fprintf(stderr, "finack: --max-findings: must not be negative, got %s\n", f.Value.String())
+			return pipeline.ExitError
+		}
+		o.MaxFindings = n
+	}
 	o.Live = fs.Changed("interface")
 	if err := o.validateTracking(); err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
@@ -267,7 +278,7 @@ func (o *options) validate() error {
 
 // defaultInUsage names the flags whose usage text says their default (it depends on
 // the mode or the machine).
-var defaultInUsage = map[string]bool{"idle-timeout": true, "workers": true}
+var defaultInUsage = map[string]bool{"idle-timeout": true, "workers": true, "max-findings": true}
 
 func versionString() string {
 	v := version

@@ -100,7 +100,7 @@ func TestSpillWritesRuns(t *testing.T) {
 		case "ndjson":
 			werr = report.WriteNDJSON(&buf, doc)
 		default:
-			werr = report.WriteText(&buf, doc, o.Connections)
+			werr = report.WriteText(&buf, doc, o.Connections, 0)
 		}
 		if werr != nil {
 			t.Errorf("%s: %v", tc.name, werr)
@@ -162,7 +162,7 @@ func BenchmarkReportRecords(b *testing.B) {
 				case "ndjson":
 					err = report.WriteNDJSON(io.Discard, doc)
 				default:
-					err = report.WriteText(io.Discard, doc, o.Connections)
+					err = report.WriteText(io.Discard, doc, o.Connections, 0)
 				}
 				if err != nil {
 					b.Fatal(err)
