@@ -21,8 +21,8 @@ func TestDocBlocks(t *testing.T) {
 		args         []string
 	}{
 		{"docs/usage.md", "finack --help", []string{"--help"}},
-		{"README.md", "finack -r testdata/pcaps/final-ack-dropped.pcap --connections",
-			[]string{"-r", "testdata/pcaps/final-ack-dropped.pcap", "--connections"}},
+		{"README.md", "finack -r testdata/pcaps/final-ack-dropped.pcap",
+			[]string{"-r", "testdata/pcaps/final-ack-dropped.pcap"}},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			var out, errOut bytes.Buffer
