@@ -397,7 +397,7 @@ func writeParties(w io.Writer, title string, ps []Party, clients bool) {
 				by = append(by, fmt.Sprintf("%s %d", who, n))
 			}
 		}
-		first := "no FIN"
+		first := "no completed close"
 		if len(by) > 0 {
 			first = "first FIN from " + strings.Join(by, ", ")
 		}
