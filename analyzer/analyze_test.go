@@ -180,10 +180,10 @@ func TestMissingFinalAckOutcomes(t *testing.T) {
 	tests := []struct {
 		name      string
 		steps     func(w *wire)
-		outcome   string
+		outcome   Outcome
 		count     uint64
 		afterTap  bool
-		retxCause string
+		retxCause Cause
 	}{
 		{"recovered on the third transmission", func(w *wire) {
 			w.send(ms, 'S', F, 201, 101, 0)
@@ -248,7 +248,7 @@ func TestMissingFinalAckOutcomes(t *testing.T) {
 func TestFinResentEarly(t *testing.T) {
 	for _, tc := range []struct {
 		after time.Duration
-		cause string
+		cause Cause
 	}{{100 * time.Microsecond, CauseEarly}, {300 * time.Millisecond, CauseSpurious}} {
 		w := newWire(t)
 		w.handshake()

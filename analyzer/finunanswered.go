@@ -115,7 +115,7 @@ func lastAckEnd(h *reassembly.Half) (end reassembly.Tx, lostAfterTap bool) {
 // be retransmitting when the incarnation stopped. Linux gives up silently when the
 // next retransmission would be due (tcp_orphan_retries), as recorded in
 // final-ack-never.pcap. It appends how, in words, to b.
-func (a *analysis) giveUp(b []byte, inc *reassembly.Incarnation, r reassembly.Role) (outcome string, how []byte) {
+func (a *analysis) giveUp(b []byte, inc *reassembly.Incarnation, r reassembly.Role) (outcome Outcome, how []byte) {
 	h := &inc.Half[r]
 	last := h.LastFin()
 	if h.Rst.Seen() && h.Rst.At >= last.At {

@@ -71,15 +71,15 @@ func fzAnalyze(segs []capture.Segment) analyzer.Report {
 
 var (
 	fzClosers  = map[string]bool{"client": true, "server": true, "both": true, "none": true}
-	fzOutcomes = map[analyzer.Kind]map[string]bool{
+	fzOutcomes = map[analyzer.Kind]map[analyzer.Outcome]bool{
 		analyzer.MissingFinalAck: {analyzer.OutcomeRecovered: true, analyzer.OutcomeNever: true, analyzer.OutcomeUnresolved: true},
 		analyzer.FirstFinUnacked: {analyzer.OutcomeNever: true, analyzer.OutcomeUnresolved: true},
 		analyzer.ReuseIn2MSL: {analyzer.OutcomeAccepted: true, analyzer.OutcomeRefused: true, analyzer.OutcomeRST: true,
 			analyzer.OutcomeUnanswered: true},
 	}
-	fzVerdicts = map[string]bool{analyzer.VerdictSafeBySequence: true, analyzer.VerdictSafeByTimestamps: true,
+	fzVerdicts = map[analyzer.Verdict]bool{analyzer.VerdictSafeBySequence: true, analyzer.VerdictSafeByTimestamps: true,
 		analyzer.VerdictUnsafe: true, analyzer.VerdictUnknown: true}
-	fzCauses = map[string]bool{analyzer.CauseNotAcked: true, analyzer.CauseSpurious: true, analyzer.CauseEarly: true,
+	fzCauses = map[analyzer.Cause]bool{analyzer.CauseNotAcked: true, analyzer.CauseSpurious: true, analyzer.CauseEarly: true,
 		analyzer.CauseMixed: true, analyzer.CauseOnAck: true}
 )
 

@@ -44,39 +44,56 @@ const (
 // Kinds lists every finding kind in report order.
 var Kinds = []Kind{MissingFinalAck, FirstFinUnacked, FinRetransmit, ReuseIn2MSL, ReuseRefused, SynRefused, StaleSegment, LateInTimeWait, RstInTimeWait, InjectedBeforeHandshake}
 
+// Outcome is what became of the FIN (missing_final_ack, first_fin_unacked) or of the
+// new handshake (reuse_in_2msl, syn_refused) a finding is about.
+type Outcome string
+
 // Outcomes of missing_final_ack and first_fin_unacked.
 const (
-	OutcomeRecovered  = "recovered"  // a later transmission of the FIN was acknowledged
-	OutcomeNever      = "never"      // the FIN's sender gave up (silence for good, or RST)
-	OutcomeUnresolved = "unresolved" // still retransmitting when the capture ended
+	OutcomeRecovered  Outcome = "recovered"  // a later transmission of the FIN was acknowledged
+	OutcomeNever      Outcome = "never"      // the FIN's sender gave up (silence for good, or RST)
+	OutcomeUnresolved Outcome = "unresolved" // still retransmitting when the capture ended
 )
 
 // Outcomes of reuse_in_2msl: what became of the new handshake.
 const (
-	OutcomeAccepted   = "accepted"   // the SYN was answered by a SYN-ACK
-	OutcomeRefused    = "refused"    // the TIME_WAIT holder answered with an ACK of the old connection
-	OutcomeRST        = "rst"        // the SYN was answered by an RST
-	OutcomeUnanswered = "unanswered" // nothing came back
+	OutcomeAccepted   Outcome = "accepted"   // the SYN was answered by a SYN-ACK
+	OutcomeRefused    Outcome = "refused"    // the TIME_WAIT holder answered with an ACK of the old connection
+	OutcomeRST        Outcome = "rst"        // the SYN was answered by an RST
+	OutcomeUnanswered Outcome = "unanswered" // nothing came back
 )
+
+// Verdict is whether a reuse_in_2msl was safe from old duplicates.
+type Verdict string
 
 // Verdicts of reuse_in_2msl.
 const (
-	VerdictSafeBySequence   = "safe_by_sequence"   // new ISN beyond the old sequence space (RFC 1122 §4.2.2.13)
-	VerdictSafeByTimestamps = "safe_by_timestamps" // new TSval newer than the old (RFC 6191)
-	VerdictUnsafe           = "unsafe"             // neither: old duplicates could pass as new data
-	VerdictUnknown          = "unknown"            // the capture lacks what the judgement needs
+	VerdictSafeBySequence   Verdict = "safe_by_sequence"   // new ISN beyond the old sequence space (RFC 1122 §4.2.2.13)
+	VerdictSafeByTimestamps Verdict = "safe_by_timestamps" // new TSval newer than the old (RFC 6191)
+	VerdictUnsafe           Verdict = "unsafe"             // neither: old duplicates could pass as new data
+	VerdictUnknown          Verdict = "unknown"            // the capture lacks what the judgement needs
 )
+
+// Cause is why a FIN was retransmitted (fin_retransmit).
+type Cause string
 
 // Causes of fin_retransmit.
 const (
-	CauseNotAcked = "fin_or_ack_lost" // no ACK of the FIN reached the tap before the retransmission
-	CauseSpurious = "spurious"        // the FIN was already ACKed at the tap: the ACK was lost after it
-	CauseEarly    = "resent_early"    // re-sent sooner than the ACK seen at the tap could reach its sender
-	CauseMixed    = "mixed"           // some retransmissions of each kind
+	CauseNotAcked Cause = "fin_or_ack_lost" // no ACK of the FIN reached the tap before the retransmission
+	CauseSpurious Cause = "spurious"        // the FIN was already ACKed at the tap: the ACK was lost after it
+	CauseEarly    Cause = "resent_early"    // re-sent sooner than the ACK seen at the tap could reach its sender
+	CauseMixed    Cause = "mixed"           // some retransmissions of each kind
 	// CauseOnAck: every copy is the sender's ACK of the peer's FIN with FIN set again,
 	// right after that FIN: FreeBSD and macOS set FIN on every segment while their
 	// FIN is unacknowledged. A habit of the stack, nothing lost.
-	CauseOnAck = "fin_on_ack"
+	CauseOnAck Cause = "fin_on_ack"
+)
+
+// Outcomes, Verdicts and Causes list every value of each.
+var (
+	Outcomes = []Outcome{OutcomeRecovered, OutcomeNever, OutcomeUnresolved, OutcomeAccepted, OutcomeRefused, OutcomeRST, OutcomeUnanswered}
+	Verdicts = []Verdict{VerdictSafeBySequence, VerdictSafeByTimestamps, VerdictUnsafe, VerdictUnknown}
+	Causes   = []Cause{CauseNotAcked, CauseSpurious, CauseEarly, CauseMixed, CauseOnAck}
 )
 
 // Finding is one thing that went wrong in a close.
@@ -97,12 +114,12 @@ type Finding struct {
 	// Count: for fin_retransmit the retransmitted FIN segments; for missing_final_ack
 	// and first_fin_unacked the transmissions of the FIN that went unanswered.
 	Count   *uint64 `json:"count,omitempty"`
-	Outcome string  `json:"outcome,omitempty"`
-	Verdict string  `json:"verdict,omitempty"`
+	Outcome Outcome `json:"outcome,omitempty"`
+	Verdict Verdict `json:"verdict,omitempty"`
 	// Sender: the end whose FIN (or SYN, for reuse_in_2msl) the finding is about.
 	Sender string `json:"sender,omitempty"`
 	// Cause of a fin_retransmit (see the Cause constants).
-	Cause string `json:"cause,omitempty"`
+	Cause Cause `json:"cause,omitempty"`
 	// IntervalsMS: gaps between consecutive FIN transmissions, in milliseconds.
 	IntervalsMS []float64 `json:"intervals_ms,omitempty"`
 	// DurationMS: missing_final_ack/first_fin_unacked: from the first FIN to the

@@ -68,7 +68,7 @@ func (a *analysis) reuse(inc *reassembly.Incarnation) {
 
 // reuseVerdict judges whether old duplicates could pass as new data, and appends why
 // to b.
-func reuseVerdict(b []byte, ru *reassembly.Reuse) (string, []byte) {
+func reuseVerdict(b []byte, ru *reassembly.Reuse) (Verdict, []byte) {
 	if ru.OldSeqKnown && reassembly.SeqLess(ru.OldNextSeq, ru.NewISN) {
 		return VerdictSafeBySequence, appendf(b, "safe by sequence: ISN %d is beyond the old connection's %d", num(ru.NewISN), num(ru.OldNextSeq))
 	}
@@ -87,7 +87,7 @@ func reuseVerdict(b []byte, ru *reassembly.Reuse) (string, []byte) {
 
 // reuseOutcome tells what the new handshake became, appending how to b and the
 // frames that show it (4 at most) to frames.
-func reuseOutcome(b []byte, frames []uint64, inc *reassembly.Incarnation) (string, []byte, []uint64) {
+func reuseOutcome(b []byte, frames []uint64, inc *reassembly.Incarnation) (Outcome, []byte, []uint64) {
 	srv := &inc.Half[reassembly.Server]
 	c := &inc.Half[reassembly.Client]
 	if inc.Refusal.Ack.Seen() {

@@ -31,8 +31,8 @@ func TestReuseIn2MSL(t *testing.T) {
 		noTS    bool
 		answer  func(w *wire)
 		want    bool
-		verdict string
-		outcome string
+		verdict Verdict
+		outcome Outcome
 	}{
 		{"higher ISN accepted", 2 * time.Second, 100000, false, func(w *wire) {
 			w.isnS = 777000

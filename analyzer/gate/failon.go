@@ -62,12 +62,19 @@ func ParseFailOn(terms []string) ([]Rule, error) {
 }
 
 // qualValues lists what KIND:VALUE may name: the causes, outcomes and verdicts.
-var qualValues = []string{
-	analyzer.CauseNotAcked, analyzer.CauseSpurious, analyzer.CauseEarly, analyzer.CauseMixed, analyzer.CauseOnAck,
-	analyzer.OutcomeRecovered, analyzer.OutcomeNever, analyzer.OutcomeUnresolved,
-	analyzer.OutcomeAccepted, analyzer.OutcomeRefused, analyzer.OutcomeRST, analyzer.OutcomeUnanswered,
-	analyzer.VerdictSafeBySequence, analyzer.VerdictSafeByTimestamps, analyzer.VerdictUnsafe, analyzer.VerdictUnknown,
-}
+var qualValues = func() []string {
+	var v []string
+	for _, c := range analyzer.Causes {
+		v = append(v, string(c))
+	}
+	for _, o := range analyzer.Outcomes {
+		v = append(v, string(o))
+	}
+	for _, x := range analyzer.Verdicts {
+		v = append(v, string(x))
+	}
+	return v
+}()
 
 func knownQual(q string) bool {
 	for _, v := range qualValues {
@@ -94,7 +101,7 @@ func (t *KindTotal) Add(f *analyzer.Finding) {
 	}
 	t.Findings++
 	t.Total += n
-	for _, q := range [3]string{f.Cause, f.Outcome, f.Verdict} {
+	for _, q := range [3]string{string(f.Cause), string(f.Outcome), string(f.Verdict)} {
 		if q == "" {
 			continue
 		}

@@ -232,11 +232,11 @@ func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 	}
 	if f.Outcome != "" {
 		b = append(b, `,"outcome":`...)
-		b = appendJSONString(b, f.Outcome)
+		b = appendJSONString(b, string(f.Outcome))
 	}
 	if f.Verdict != "" {
 		b = append(b, `,"verdict":`...)
-		b = appendJSONString(b, f.Verdict)
+		b = appendJSONString(b, string(f.Verdict))
 	}
 	if f.Sender != "" {
 		b = append(b, `,"sender":`...)
@@ -244,7 +244,7 @@ func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 	}
 	if f.Cause != "" {
 		b = append(b, `,"cause":`...)
-		b = appendJSONString(b, f.Cause)
+		b = appendJSONString(b, string(f.Cause))
 	}
 	if len(f.IntervalsMS) > 0 {
 		b = append(b, `,"intervals_ms":[`...)

@@ -82,7 +82,7 @@ func TestFailures(t *testing.T) {
 		{Kind: analyzer.MissingFinalAck, Count: n(0)},
 	}
 	totals := gate.KindTotals(fs)
-	if got := totals[analyzer.FinRetransmit]; got.Findings != 2 || got.Total != 5 || got.By[analyzer.CauseOnAck].Total != 3 {
+	if got := totals[analyzer.FinRetransmit]; got.Findings != 2 || got.Total != 5 || got.By[string(analyzer.CauseOnAck)].Total != 3 {
 		t.Errorf("fin_retransmit %+v", got)
 	}
 	if got := totals[analyzer.ReuseIn2MSL]; got.Findings != 2 || got.Total != 2 {

@@ -55,7 +55,7 @@ func parseHostile(t *testing.T, out string) hostileDoc {
 // findingText is kind/outcome-or-cause/count and the frames, for comparison.
 func findingText(f analyzer.Finding) string {
 	s := string(f.Kind)
-	for _, x := range []string{f.Outcome, f.Verdict, f.Cause} {
+	for _, x := range []string{string(f.Outcome), string(f.Verdict), string(f.Cause)} {
 		if x != "" {
 			s += "/" + x
 		}
@@ -174,7 +174,7 @@ func TestHostileCaptures(t *testing.T) {
 			var reuse []string
 			for _, f := range d.Findings {
 				if f.Kind == analyzer.ReuseIn2MSL {
-					reuse = append(reuse, f.Client+" "+f.Verdict)
+					reuse = append(reuse, f.Client+" "+string(f.Verdict))
 				}
 			}
 			want := "192.0.2.1:40702 safe_by_sequence; 192.0.2.1:40703 unsafe"

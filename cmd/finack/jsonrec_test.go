@@ -194,7 +194,7 @@ func TestRecordJSONEdgeCases(t *testing.T) {
 		c := analyzer.Connection{Client: s, Server: s, Close: analyzer.Shape(s), ActiveCloser: s, TimeWaitHolder: s,
 			TimeWaitUntil: s, History: s, ResetBy: s, Dropped: s}
 		checkConnection(t, &c)
-		f := analyzer.Finding{Kind: analyzer.Kind(s), Client: s, Server: s, Outcome: s, Verdict: s, Sender: s, Cause: s,
+		f := analyzer.Finding{Kind: analyzer.Kind(s), Client: s, Server: s, Outcome: analyzer.Outcome(s), Verdict: analyzer.Verdict(s), Sender: s, Cause: analyzer.Cause(s),
 			TimeWaitHolder: s, NATEvidence: []string{s, s}, Message: s}
 		checkFinding(t, &f)
 		// Every string, and every pair, in one field.
@@ -473,7 +473,7 @@ func FuzzRecordJSON(f *testing.F) {
 		checkConnection(t, &c)
 		fd := analyzer.Finding{
 			Kind: analyzer.Kind(s1), Client: s2, Server: s1, Incarnation: int(i), Frames: []uint64{n, uint64(sec)},
-			Time: tm, Count: &n, Outcome: s1, Verdict: s2, Sender: s1, Cause: s2, IntervalsMS: ints, DurationMS: &x,
+			Time: tm, Count: &n, Outcome: analyzer.Outcome(s1), Verdict: analyzer.Verdict(s2), Sender: s1, Cause: analyzer.Cause(s2), IntervalsMS: ints, DurationMS: &x,
 			TimeWaitHolder: s1, NATEvidence: []string{s1, s2}, AckAfterTap: flag, Message: s1 + s2,
 		}
 		checkFinding(t, &fd)

@@ -124,16 +124,16 @@ func TestLiveStreamMatchesFile(t *testing.T) {
 							t.Errorf("provisional %s after another record of it", k)
 						}
 						provisional[k] = true
-						lastOutcome[k] = rec.Outcome + " " + rec.Verdict
+						lastOutcome[k] = string(rec.Outcome) + " " + string(rec.Verdict)
 					case "updated":
 						// The outcome changed while the connection was open: after
 						// its provisional record, before its final one, saying
 						// something else than the record before it.
-						if !provisional[k] || finals[k].Kind != "" || lastOutcome[k] == rec.Outcome+" "+rec.Verdict {
+						if !provisional[k] || finals[k].Kind != "" || lastOutcome[k] == string(rec.Outcome)+" "+string(rec.Verdict) {
 							t.Errorf("updated %s: provisional before %v, final %v, outcome before %q", k, provisional[k], finals[k].Kind != "", lastOutcome[k])
 						}
 						updated[k] = true
-						lastOutcome[k] = rec.Outcome + " " + rec.Verdict
+						lastOutcome[k] = string(rec.Outcome) + " " + string(rec.Verdict)
 					case "final":
 						if finals[k].Kind != "" {
 							t.Errorf("final %s twice", k)
