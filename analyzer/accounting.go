@@ -67,7 +67,7 @@ type interval struct{ from, to int64 }
 // timeWaitIntervals returns, per holder role, when it was in TIME_WAIT: from the
 // final ACK until the TIME_WAIT length ran out, an RST ended it, or a newer
 // incarnation took the 4-tuple over.
-func timeWaitIntervals(inc *reassembly.Incarnation, twLen int64) (tw reassembly.TimeWait, iv interval, ok bool) {
+func timeWaitIntervals(inc *reassembly.Incarnation, twLen time.Duration) (tw reassembly.TimeWait, iv interval, ok bool) {
 	tw = inc.TimeWait(twLen)
 	if !tw.Held() {
 		return tw, iv, false
@@ -149,10 +149,11 @@ func chart(ivs []interval, start, end int64) []int {
 	return out
 }
 
-// TimeWaitAccounting measures TIME_WAIT per host over the capture [start, end], the
+// TimeWaitAccounting measures TIME_WAIT per host over the capture [first, last], the
 // share of closes each server endpoint initiates, and the client ports each client
 // address ties up towards each server endpoint.
-func TimeWaitAccounting(incs []*reassembly.Incarnation, start, end, twLen int64, ports PortRange, threshold float64) TimeWaitReport {
+func TimeWaitAccounting(incs []*reassembly.Incarnation, first, last time.Time, twLen time.Duration, ports PortRange, threshold float64) TimeWaitReport {
+	start, end := first.UnixNano(), last.UnixNano()
 	var rep TimeWaitReport
 	perHost := map[netip.Addr][]interval{}
 	type closer struct{ closes, server int }

@@ -112,7 +112,7 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	}
 	n := len(a.findings)
 	mark := a.ar.mark()
-	tw := inc.TimeWait(int64(a.cfg.TimeWait))
+	tw := inc.TimeWait(a.cfg.TimeWait)
 	// A record only when one is kept: a text report without connections and a live
 	// run count the shapes, and name the endpoints of the findings alone.
 	a.tw, a.record, a.named = tw, st.connections && (st.recs == nil || st.recs.conns != nil), false

@@ -3,6 +3,7 @@ package analyzer
 import (
 	"net/netip"
 	"sort"
+	"time"
 
 	"github.com/finack/finack/reassembly"
 )
@@ -25,13 +26,14 @@ const (
 var StateNames = []string{StateEstablished, StateSynSent, StateSynRecv, StateFinWait1, StateFinWait2,
 	StateClosing, StateTimeWait, StateCloseWait, StateLastAck}
 
-// StateAt infers the RFC 9293 state of one end of an incarnation at capture time at
-// (Unix ns) from what the tap saw: each event takes effect when it passed the tap,
+// StateAt infers the RFC 9293 state of one end of an incarnation at capture time when
+// from what the tap saw: each event takes effect when it passed the tap,
 // which is close to when the end sent or received it. It returns "" when the end has
 // no socket then (not opened yet, closed, reset, or replaced by a newer incarnation).
 // An end that gave up retransmitting its FIN is closed from when its next
 // retransmission was due.
-func StateAt(inc *reassembly.Incarnation, r reassembly.Role, at int64, twLen int64) string {
+func StateAt(inc *reassembly.Incarnation, r reassembly.Role, when time.Time, twLen time.Duration) string {
+	at := when.UnixNano()
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
 	if at < inc.First.At {
 		return ""
@@ -130,7 +132,7 @@ func gaveUp(h *reassembly.Half, at int64) bool {
 // States counts, per host address, the states of the endpoints it has at capture
 // time at: what `netstat -n | awk '/^tcp/ {++S[$NF]} END {for (a in S) print a, S[a]}'`
 // would have printed on that host.
-func States(incs []*reassembly.Incarnation, at int64, twLen int64) map[netip.Addr]map[string]int {
+func States(incs []*reassembly.Incarnation, at time.Time, twLen time.Duration) map[netip.Addr]map[string]int {
 	out := make(map[netip.Addr]map[string]int)
 	for _, inc := range incs {
 		for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {

@@ -1,6 +1,10 @@
 package reassembly
 
-import "github.com/finack/finack/capture"
+import (
+	"time"
+
+	"github.com/finack/finack/capture"
+)
 
 // afterClose notices a segment that reaches a TIME_WAIT holder: an RST (it would end
 // TIME_WAIT early: RFC 1337) or anything but the peer's FIN retransmission (a late
@@ -14,7 +18,7 @@ func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int6
 	if !inc.Half[Client].FinSeen() || !inc.Half[Server].FinSeen() {
 		return false
 	}
-	tw := inc.TimeWait(twLen)
+	tw := inc.TimeWait(time.Duration(twLen))
 	if !tw.Held() || tx.At <= tw.Since || tx.At >= tw.Until || tx.Frame == tw.Start.Frame {
 		return false
 	}

@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/finack/finack/capture"
 )
@@ -410,8 +411,9 @@ type TimeWait struct {
 // Held reports whether any end holds TIME_WAIT.
 func (tw TimeWait) Held() bool { return tw.Holder[Client] || tw.Holder[Server] }
 
-// TimeWait computes the TIME_WAIT of the incarnation for a TIME_WAIT length (ns).
-func (inc *Incarnation) TimeWait(length int64) TimeWait {
+// TimeWait computes the TIME_WAIT of the incarnation for a TIME_WAIT length.
+func (inc *Incarnation) TimeWait(twLen time.Duration) TimeWait {
+	length := int64(twLen)
 	var tw TimeWait
 	rstAt, hasRst := inc.EndingRst()
 	for _, r := range [2]Role{Client, Server} {

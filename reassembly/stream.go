@@ -414,7 +414,7 @@ func (t *Tracker) prevOver(p *Incarnation, now int64) bool { return now >= t.pre
 // end of its TIME_WAIT (not before it was replaced), else the TIME_WAIT length
 // after it was replaced.
 func (t *Tracker) prevOverAt(p *Incarnation) int64 {
-	if tw := p.TimeWait(t.twLen); tw.Held() {
+	if tw := p.TimeWait(time.Duration(t.twLen)); tw.Held() {
 		return max(tw.Until, p.EndAt)
 	}
 	return satAdd(p.EndAt, t.twLen)

@@ -214,8 +214,8 @@ func NewTracker(cfg Config) *Tracker {
 	return t
 }
 
-// TimeWaitLen returns the TIME_WAIT length in use, in nanoseconds.
-func (t *Tracker) TimeWaitLen() int64 { return t.twLen }
+// TimeWaitLen returns the TIME_WAIT length in use.
+func (t *Tracker) TimeWaitLen() time.Duration { return time.Duration(t.twLen) }
 
 // Incarnations returns every incarnation seen so far, in order of first packet.
 func (t *Tracker) Incarnations() []*Incarnation { return t.all }
@@ -693,7 +693,7 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 		prev.End = EndReplaced
 		prev.EndAt = at
 		if s.Flags&(capture.SYN|capture.ACK) == capture.SYN {
-			if tw := prev.TimeWait(t.twLen); tw.Held() && at < tw.Until {
+			if tw := prev.TimeWait(time.Duration(t.twLen)); tw.Held() && at < tw.Until {
 				inc.Reuse = newReuse(prev, s, at, tw)
 			}
 		}

@@ -145,7 +145,7 @@ func TestFinAckAcrossWrap(t *testing.T) {
 		t.Errorf("client FIN seq %#x acked by frame %d; server FIN covers %v acked by frame %d",
 			c.FinSeq, c.FinAcked.Frame, s.FinCoversPeerFin, s.FinAcked.Frame)
 	}
-	tw := inc.TimeWait(int64(DefaultTimeWait))
+	tw := inc.TimeWait(DefaultTimeWait)
 	if !tw.Holder[Client] || tw.Holder[Server] || tw.Start.Frame != 5 || tw.Until != t0.Add(4*ms+DefaultTimeWait).UnixNano() {
 		t.Errorf("TIME_WAIT %+v", tw)
 	}
@@ -374,7 +374,7 @@ func TestHolderShortOfFin(t *testing.T) {
 				t.Fatalf("%d incarnations, want 1", len(incs))
 			}
 			inc := incs[0]
-			tw := inc.TimeWait(int64(DefaultTimeWait))
+			tw := inc.TimeWait(DefaultTimeWait)
 			if tw.Holder[Client] || tw.Holder[Server] != tc.held || tw.Inferred != tc.inferred || tw.Since != tc.since || tw.Start.Frame != tc.start || inc.Late.Count != tc.late {
 				t.Errorf("TIME_WAIT %+v, late %d; want server holder %v, inferred %v, since %d, start frame %d, late %d",
 					tw, inc.Late.Count, tc.held, tc.inferred, tc.since, tc.start, tc.late)
@@ -415,7 +415,7 @@ func TestUnansweredFinNotLate(t *testing.T) {
 				t.Fatalf("%d incarnations, want 1", len(incs))
 			}
 			inc := incs[0]
-			tw := inc.TimeWait(int64(DefaultTimeWait))
+			tw := inc.TimeWait(DefaultTimeWait)
 			if !tw.Holder[Server] || tw.Holder[Client] || tw.Inferred != tc.inferred || inc.Late.Count != tc.late {
 				t.Errorf("TIME_WAIT %+v, late %d; want the server holding it, inferred %v, late %d", tw, inc.Late.Count, tc.inferred, tc.late)
 			}

@@ -88,7 +88,7 @@ type LiveRun struct {
 	metrics *metrics.Metrics
 	cfg     analyzer.Config
 	Tr      *reassembly.Tracker
-	TwLen   int64
+	TwLen   time.Duration
 
 	stream    *analyzer.Stream // decides finished incarnations; replaced every streamBatch
 	streamN   int
@@ -132,7 +132,7 @@ func NewLiveRun(o LiveConfig, src liveSource, stdout, stderr io.Writer, m *metri
 	r := &LiveRun{
 		O: o, src: src, Every: liveTick, out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr, metrics: m,
 		cfg:        analyzer.Config{TimeWait: o.TimeWait},
-		TwLen:      int64(o.TimeWait),
+		TwLen:      o.TimeWait,
 		closes:     map[analyzer.Shape]int{},
 		counts:     map[analyzer.Kind]int{},
 		totals:     map[analyzer.Kind]gate.KindTotal{},
@@ -235,7 +235,7 @@ func (r *LiveRun) Tick(now time.Time) {
 	if r.metrics != nil {
 		if r.metrics.HostsWanted() { // a scrape waits for them
 			r.refreshLocal(now)
-			r.Hosts.Compute(r.Tr, r.Local, now, at, r.TwLen)
+			r.Hosts.Compute(r.Tr, r.Local, now, time.Unix(0, at), r.TwLen)
 			r.metrics.UpdateHosts(r.Hosts.Snapshot(now))
 		}
 		r.metrics.Update(r.Snapshot(now))
@@ -482,7 +482,7 @@ type hostStates struct {
 	seen       map[netip.Addr]bool // local addresses the traffic has shown
 }
 
-func (h *hostStates) Compute(tr *reassembly.Tracker, local map[netip.Addr]bool, now time.Time, at, twLen int64) {
+func (h *hostStates) Compute(tr *reassembly.Tracker, local map[netip.Addr]bool, now, at time.Time, twLen time.Duration) {
 	h.at = now
 	if h.stateIndex == nil {
 		h.stateIndex = map[string]int{}

@@ -130,7 +130,8 @@ func readAll(r *capture.Reader, add func(*capture.Segment), pr Progress) error {
 	}
 }
 
-// captureEnd is the capture time trackers finish at: the last timestamp.
+// CaptureEnd is the capture time trackers finish at (Tracker.Finish): the last
+// timestamp, in Unix ns; 0 for a capture without packets.
 func CaptureEnd(st capture.Stats) int64 {
 	if st.Last.IsZero() {
 		return 0

@@ -51,13 +51,13 @@ func NewView(v ViewOptions, incs []*reassembly.Incarnation, first, last time.Tim
 	if v.At != "" {
 		at, _ = ParseAt(v.At, first) // checked by resolve
 	}
-	states := analyzer.States(incs, at.UnixNano(), int64(twLen))
+	states := analyzer.States(incs, at, twLen)
 	out := view{At: at.UTC(), States: make(map[string]map[string]int)}
 	for _, h := range analyzer.SortedHosts(states) {
 		out.Hosts = append(out.Hosts, h.String())
 		out.States[h.String()] = states[h]
 	}
-	out.TimeWait = analyzer.TimeWaitAccounting(incs, first.UnixNano(), last.UnixNano(), int64(twLen), v.Ports, v.PortPressure)
+	out.TimeWait = analyzer.TimeWaitAccounting(incs, first, last, twLen, v.Ports, v.PortPressure)
 	return out
 }
 

@@ -304,7 +304,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	run.LocalAt = time.Now()
 	now := time.Now()
-	run.Hosts.Compute(run.Tr, run.Local, now, run.Clock(now), run.TwLen)
+	run.Hosts.Compute(run.Tr, run.Local, now, time.Unix(0, run.Clock(now)), run.TwLen)
 	m.Update(run.Snapshot(now))
 	m.UpdateHosts(run.Hosts.Snapshot(now))
 	body := get(t, "http://"+m.Addr()+"/metrics")
