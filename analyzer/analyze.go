@@ -90,13 +90,7 @@ func NewStream(cfg Config, connections bool) *Stream {
 		cfg.TimeWait = reassembly.DefaultTimeWait
 	}
 	st := &Stream{a: analysis{cfg: cfg, scratch: make([]byte, 0, 128)}, connections: connections,
-		rep: Report{Closes: make(map[Shape]int), Counts: make(map[Kind]int)}}
-	for _, s := range Shapes {
-		st.rep.Closes[s] = 0
-	}
-	for _, k := range Kinds {
-		st.rep.Counts[k] = 0
-	}
+		rep: Report{Closes: ShapeCounts[int](), Counts: KindCounts[int]()}}
 	st.closes, st.counts = make([]int, len(Shapes)), make([]int, len(Kinds))
 	return st
 }
@@ -184,19 +178,17 @@ func (st *Stream) Report() Report {
 	return rep
 }
 
-// sortReport puts connections in order of first frame and findings in order of time.
+// sortReport puts connections in order of first frame and findings in report order
+// (CompareFindings).
 func sortReport(rep *Report) {
 	sort.SliceStable(rep.Connections, func(i, j int) bool { return rep.Connections[i].FirstFrame < rep.Connections[j].FirstFrame })
-	sort.SliceStable(rep.Findings, func(i, j int) bool {
-		x, y := &rep.Findings[i], &rep.Findings[j]
-		if x.at != y.at {
-			return x.at < y.at
-		}
-		if x.Frames[0] != y.Frames[0] {
-			return x.Frames[0] < y.Frames[0]
-		}
-		return x.Kind < y.Kind
-	})
+	SortFindings(rep.Findings)
+}
+
+// SortFindings puts findings in report order (CompareFindings), keeping the order of
+// equal ones.
+func SortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool { return CompareFindings(&fs[i], &fs[j]) < 0 })
 }
 
 // Merge combines the Reports of Streams that analysed disjoint sets of incarnations
@@ -208,7 +200,7 @@ func Merge(reps []Report) Report {
 	if len(reps) == 1 {
 		return reps[0]
 	}
-	out := Report{Closes: make(map[Shape]int), Counts: make(map[Kind]int)}
+	out := Report{Closes: ShapeCounts[int](), Counts: KindCounts[int]()}
 	for _, r := range reps {
 		out.Total += r.Total
 		for k, v := range r.Closes {
@@ -330,7 +322,7 @@ func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at int64) Findin
 	a.setNames(inc)
 	return Finding{
 		Kind: k, Client: a.names.client, Server: a.names.server, VLAN: a.names.vlan, ServerVLAN: a.names.serverVLAN, Tunnel: a.names.tunnel,
-		Incarnation: inc.Index, Time: utc(at), at: at,
+		Incarnation: inc.Index, Time: utc(at),
 	}
 }
 

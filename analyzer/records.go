@@ -90,13 +90,9 @@ func (r *recorder) add(fs []Finding) {
 	}
 }
 
-// findingKey orders findings as Report does: by time, first frame, kind.
+// findingKey is CompareFindings as a sort key: time, first frame, kind.
 func findingKey(f *Finding) spill.Key {
-	var first uint64
-	if len(f.Frames) > 0 {
-		first = f.Frames[0]
-	}
-	return spill.Key{uint64(f.at) ^ 1<<63, first, kindRank(f.Kind)}
+	return spill.Key{uint64(f.Time.UnixNano()) ^ 1<<63, firstFrame(f), kindRank(f.Kind)}
 }
 
 // kindOrder lists the kinds in the order of their names (Report compares the names).

@@ -73,14 +73,14 @@ func same[T any](t *testing.T, what string, got [][]byte, want []T) {
 	}
 }
 
-// TestFindingKeyOrder: the key of a finding sorts as Report's comparison does (time,
+// TestFindingKeyOrder: the key of a finding sorts as CompareFindings does (time,
 // even before 1970, first frame, kind name).
 func TestFindingKeyOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var fs []Finding
 	for range 2000 {
 		fs = append(fs, Finding{
-			at:     int64(rng.IntN(7)-3) * (1 << 62 / 3),
+			Time:   utc(int64(rng.IntN(7)-3) * (1 << 62 / 3)),
 			Frames: []uint64{uint64(rng.IntN(3)), 9},
 			Kind:   Kinds[rng.IntN(len(Kinds))],
 		})
@@ -90,12 +90,15 @@ func TestFindingKeyOrder(t *testing.T) {
 			x, y := &fs[i], &fs[j]
 			var want int
 			switch {
-			case x.at != y.at:
-				want = cmpBool(x.at < y.at)
+			case !x.Time.Equal(y.Time):
+				want = cmpBool(x.Time.Before(y.Time))
 			case x.Frames[0] != y.Frames[0]:
 				want = cmpBool(x.Frames[0] < y.Frames[0])
 			case x.Kind != y.Kind:
 				want = cmpBool(x.Kind < y.Kind)
+			}
+			if c := CompareFindings(x, y); c != want {
+				t.Fatalf("%+v vs %+v: CompareFindings %d, want %d", x, y, c, want)
 			}
 			kx, ky := findingKey(x), findingKey(y)
 			got := slices.Compare(kx[:], ky[:])
@@ -218,10 +221,9 @@ func TestMergeRecordsTies(t *testing.T) {
 			for i := range tc.n {
 				f := Finding{
 					Kind:   Kinds[rng.IntN(2)],
-					at:     int64(rng.IntN(4)) * 1e9,
+					Time:   utc(int64(rng.IntN(4)) * 1e9),
 					Frames: []uint64{uint64(rng.IntN(3)), uint64(i)}, // i: which one it is
 				}
-				f.Time = utc(f.at)
 				s := rng.IntN(tc.streams)
 				recs[s].add([]Finding{f})
 				kept[s].Findings = append(kept[s].Findings, f)

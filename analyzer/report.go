@@ -1,6 +1,8 @@
 package analyzer
 
 import (
+	"cmp"
+	"strings"
 	"time"
 )
 
@@ -134,8 +136,46 @@ type Finding struct {
 	// AckAfterTap: the ACK was seen at the tap but the FIN was still retransmitted.
 	AckAfterTap bool   `json:"ack_lost_after_tap,omitempty"`
 	Message     string `json:"message"`
+}
 
-	at int64 // capture time, Unix ns, for sorting
+// CompareFindings orders findings as every report lists them: by time, then by first
+// frame, then by kind name. It returns -1, 0 or +1 as x goes before, with or after y.
+func CompareFindings(x, y *Finding) int {
+	if c := x.Time.Compare(y.Time); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(firstFrame(x), firstFrame(y)); c != 0 {
+		return c
+	}
+	return strings.Compare(string(x.Kind), string(y.Kind))
+}
+
+// firstFrame is the first frame a finding names; 0 when it names none.
+func firstFrame(f *Finding) uint64 {
+	if len(f.Frames) == 0 {
+		return 0
+	}
+	return f.Frames[0]
+}
+
+// ShapeCounts and KindCounts return a count per shape and per kind, every one
+// present at zero: reports list them all, zero or not.
+func ShapeCounts[N any]() map[Shape]N {
+	m := make(map[Shape]N, len(Shapes))
+	for _, s := range Shapes {
+		var zero N
+		m[s] = zero
+	}
+	return m
+}
+
+func KindCounts[N any]() map[Kind]N {
+	m := make(map[Kind]N, len(Kinds))
+	for _, k := range Kinds {
+		var zero N
+		m[k] = zero
+	}
+	return m
 }
 
 // Connection is the record of one incarnation, findings or not.

@@ -23,7 +23,7 @@ const (
 )
 
 // StateNames lists the states in the order netstat users read them.
-var StateNames = []string{StateEstablished, StateSynSent, StateSynRecv, StateFinWait1, StateFinWait2,
+var StateNames = [...]string{StateEstablished, StateSynSent, StateSynRecv, StateFinWait1, StateFinWait2,
 	StateClosing, StateTimeWait, StateCloseWait, StateLastAck}
 
 // StateAt infers the RFC 9293 state of one end of an incarnation at capture time when

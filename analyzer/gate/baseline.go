@@ -274,6 +274,8 @@ func looseKey(f *analyzer.Finding) string {
 	return fmt.Sprintf("%s %s #%d%s %s", client, f.Server, f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), f.Sender)
 }
 
+// findingValue is what a finding counts for in its kind's total: its count, or 1
+// when it has none.
 func findingValue(f *analyzer.Finding) uint64 {
 	if f.Count != nil {
 		return *f.Count

@@ -95,10 +95,7 @@ type KindTotal struct {
 
 // add counts one finding of the kind.
 func (t *KindTotal) Add(f *analyzer.Finding) {
-	n := uint64(1)
-	if f.Count != nil {
-		n = *f.Count
-	}
+	n := findingValue(f)
 	t.Findings++
 	t.Total += n
 	for _, q := range [3]string{string(f.Cause), string(f.Outcome), string(f.Verdict)} {
@@ -129,10 +126,7 @@ func (r Rule) selected(t KindTotal) KindTotal {
 
 // kindTotals sums the findings of each kind; every kind is present.
 func KindTotals(findings []analyzer.Finding) map[analyzer.Kind]KindTotal {
-	m := make(map[analyzer.Kind]KindTotal, len(analyzer.Kinds))
-	for _, k := range analyzer.Kinds {
-		m[k] = KindTotal{}
-	}
+	m := analyzer.KindCounts[KindTotal]()
 	for i := range findings {
 		f := &findings[i]
 		t := m[f.Kind]

@@ -42,7 +42,7 @@ type Snapshot struct {
 // hostsSnapshot is the netstat view of the tracked connections at one moment.
 type Hosts struct {
 	At       time.Time
-	Local    map[netip.Addr][9]int // local address → sockets per state (analyzer.StateNames order)
+	Local    map[netip.Addr][len(analyzer.StateNames)]int // local address → sockets per state (analyzer.StateNames order)
 	RemoteTW int
 }
 

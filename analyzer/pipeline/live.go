@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -133,21 +132,14 @@ func NewLiveRun(o LiveConfig, src liveSource, stdout, stderr io.Writer, m *metri
 		O: o, src: src, Every: liveTick, out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr, metrics: m,
 		cfg:        analyzer.Config{TimeWait: o.TimeWait},
 		TwLen:      o.TimeWait,
-		closes:     map[analyzer.Shape]int{},
-		counts:     map[analyzer.Kind]int{},
-		totals:     map[analyzer.Kind]gate.KindTotal{},
+		closes:     analyzer.ShapeCounts[int](),
+		counts:     analyzer.KindCounts[int](),
+		totals:     analyzer.KindCounts[gate.KindTotal](),
 		provCounts: map[analyzer.Kind]uint64{},
 		withdrawn:  map[analyzer.Kind]uint64{},
 		prov:       map[incID][]provEntry{},
 		doneTick:   map[incID]struct{}{},
 		start:      time.Now(),
-	}
-	for _, s := range analyzer.Shapes {
-		r.closes[s] = 0
-	}
-	for _, k := range analyzer.Kinds {
-		r.counts[k] = 0
-		r.totals[k] = gate.KindTotal{}
 	}
 	r.stream = analyzer.NewStream(r.cfg, false)
 	r.endStream = analyzer.NewStream(r.cfg, true)
@@ -476,7 +468,7 @@ func (r *LiveRun) refreshLocal(now time.Time) {
 // entries of every other address together.
 type hostStates struct {
 	at         time.Time
-	local      map[netip.Addr]*[9]int
+	local      map[netip.Addr]*[len(analyzer.StateNames)]int
 	remoteTW   int
 	stateIndex map[string]int
 	seen       map[netip.Addr]bool // local addresses the traffic has shown
@@ -490,7 +482,7 @@ func (h *hostStates) Compute(tr *reassembly.Tracker, local map[netip.Addr]bool, 
 			h.stateIndex[s] = i
 		}
 	}
-	h.local = map[netip.Addr]*[9]int{}
+	h.local = map[netip.Addr]*[len(analyzer.StateNames)]int{}
 	h.remoteTW = 0
 	tr.Each(func(inc *reassembly.Incarnation) {
 		for _, role := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
@@ -507,7 +499,7 @@ func (h *hostStates) Compute(tr *reassembly.Tracker, local map[netip.Addr]bool, 
 			}
 			c := h.local[addr]
 			if c == nil {
-				c = new([9]int)
+				c = new([len(analyzer.StateNames)]int)
 				h.local[addr] = c
 			}
 			c[h.stateIndex[st]]++
@@ -524,14 +516,14 @@ func (h *hostStates) Compute(tr *reassembly.Tracker, local map[netip.Addr]bool, 
 	}
 	for a := range h.seen {
 		if h.local[a] == nil && local[a] {
-			h.local[a] = new([9]int)
+			h.local[a] = new([len(analyzer.StateNames)]int)
 		}
 	}
 }
 
 // snapshot copies the states for the metrics.
 func (h *hostStates) Snapshot(now time.Time) metrics.Hosts {
-	s := metrics.Hosts{At: now, RemoteTW: h.remoteTW, Local: make(map[netip.Addr][9]int, len(h.local))}
+	s := metrics.Hosts{At: now, RemoteTW: h.remoteTW, Local: make(map[netip.Addr][len(analyzer.StateNames)]int, len(h.local))}
 	for a, c := range h.local {
 		s.Local[a] = *c
 	}
@@ -612,16 +604,7 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	findings := make([]analyzer.Finding, 0, len(r.kept))
 	findings = append(findings, r.kept[r.keptNext:]...)
 	findings = append(findings, r.kept[:r.keptNext]...)
-	sort.SliceStable(findings, func(i, j int) bool {
-		x, y := &findings[i], &findings[j]
-		if !x.Time.Equal(y.Time) {
-			return x.Time.Before(y.Time)
-		}
-		if len(x.Frames) > 0 && len(y.Frames) > 0 && x.Frames[0] != y.Frames[0] {
-			return x.Frames[0] < y.Frames[0]
-		}
-		return x.Kind < y.Kind
-	})
+	analyzer.SortFindings(findings)
 	rep := analyzer.Report{Findings: findings, Connections: endRep.Connections, Total: int(r.connections),
 		Closes: r.closes, Counts: r.counts}
 	o := r.O.Options

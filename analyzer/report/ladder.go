@@ -9,6 +9,7 @@ import (
 	"github.com/finack/finack/analyzer"
 
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/reassembly"
 )
 
 // --ladder draws, for each connection with findings, its segments as a sequence
@@ -41,9 +42,6 @@ type ladderState struct {
 	pureAck bool
 	synSeen bool
 }
-
-func seqLess(a, b uint32) bool { return int32(a-b) < 0 }
-func seqLEQ(a, b uint32) bool  { return int32(a-b) <= 0 }
 
 // ladderFlags names flags as Wireshark does, lowest bit first: "SYN,ACK", "FIN,PSH,ACK".
 func ladderFlags(f capture.Flags) string {
@@ -96,16 +94,16 @@ func LadderRows(segs []capture.Segment, client string) []ladderRow {
 		// about what was sent before.
 		space := end != s.Seq && !s.Flags.Has(capture.RST)
 		switch {
-		case space && seqLEQ(end, me.next) && (s.Flags&(capture.SYN|capture.FIN) != 0 || s.PayloadLen > 0):
+		case space && reassembly.SeqLEQ(end, me.next) && (s.Flags&(capture.SYN|capture.FIN) != 0 || s.PayloadLen > 0):
 			note := "retransmission"
-			if peer.hasAck && seqLEQ(end, peer.acked) {
+			if peer.hasAck && reassembly.SeqLEQ(end, peer.acked) {
 				note += ", already ACKed at the tap"
 			}
 			r.notes = append(r.notes, note)
-		case space && seqLess(me.next, s.Seq):
+		case space && reassembly.SeqLess(me.next, s.Seq):
 			r.notes = append(r.notes, fmt.Sprintf("previous segment not captured (%d bytes missing)", s.Seq-me.next))
 		}
-		if space && seqLess(me.next, end) {
+		if space && reassembly.SeqLess(me.next, end) {
 			me.next = end
 		}
 		if s.Flags.Has(capture.RST) {
@@ -116,7 +114,7 @@ func LadderRows(segs []capture.Segment, client string) []ladderRow {
 			// answer to a SYN, an ACK of the older connection on the 4-tuple (a
 			// TIME_WAIT holder's challenge ACK). Either way it does not say what the
 			// peer's later segments had already had acknowledged.
-			beyond := peer.known && seqLess(peer.next, s.Ack) && !s.Flags.Has(capture.RST)
+			beyond := peer.known && reassembly.SeqLess(peer.next, s.Ack) && !s.Flags.Has(capture.RST)
 			switch {
 			case beyond && peer.synSeen && !me.synSeen && !s.Flags.Has(capture.SYN):
 				r.notes = append(r.notes, "answers the SYN with an ACK of the old connection")
@@ -128,7 +126,7 @@ func LadderRows(segs []capture.Segment, client string) []ladderRow {
 				r.notes = append(r.notes, "dup ACK")
 			}
 			me.pureAck, me.lastAck = pure, s.Ack
-			if peer.finSeen && seqLess(peer.finSeq, s.Ack) && (!me.hasAck || seqLEQ(me.acked, peer.finSeq)) {
+			if peer.finSeen && reassembly.SeqLess(peer.finSeq, s.Ack) && (!me.hasAck || reassembly.SeqLEQ(me.acked, peer.finSeq)) {
 				what := "ACKs the FIN"
 				if me.finSeen {
 					what = "final ACK"
@@ -136,7 +134,7 @@ func LadderRows(segs []capture.Segment, client string) []ladderRow {
 				r.notes = append(r.notes, what)
 				finAck[d] = i
 			}
-			if !beyond && (!me.hasAck || seqLess(me.acked, s.Ack)) {
+			if !beyond && (!me.hasAck || reassembly.SeqLess(me.acked, s.Ack)) {
 				me.acked, me.hasAck = s.Ack, true
 			}
 		} else {

@@ -27,13 +27,7 @@ type Total struct {
 }
 
 func newTotal(results []*Result) Total {
-	t := Total{Captures: len(results), Closes: map[analyzer.Shape]int{}, FindingCounts: map[analyzer.Kind]int{}}
-	for _, s := range analyzer.Shapes {
-		t.Closes[s] = 0
-	}
-	for _, k := range analyzer.Kinds {
-		t.FindingCounts[k] = 0
-	}
+	t := Total{Captures: len(results), Closes: analyzer.ShapeCounts[int](), FindingCounts: analyzer.KindCounts[int]()}
 	for _, r := range results {
 		s := &r.Doc.Summary
 		if r.InputError() != "" {

@@ -36,13 +36,7 @@ func (r *Result) InputError() string {
 
 // emptyDocument stands for a capture that could not be opened.
 func EmptyDocument(o Options, err error) Document {
-	rep := analyzer.Report{Closes: map[analyzer.Shape]int{}, Counts: map[analyzer.Kind]int{}}
-	for _, s := range analyzer.Shapes {
-		rep.Closes[s] = 0
-	}
-	for _, k := range analyzer.Kinds {
-		rep.Counts[k] = 0
-	}
+	rep := analyzer.Report{Closes: analyzer.ShapeCounts[int](), Counts: analyzer.KindCounts[int]()}
 	return NewDocument(o, capture.Stats{}, rep, err)
 }
 

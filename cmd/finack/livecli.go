@@ -120,8 +120,8 @@ func validateLive(o *pipeline.LiveConfig, fs *flag.FlagSet) error {
 	default:
 		return fmt.Errorf("-o: %q is not available with -i (want text, json or ndjson)", o.Output)
 	}
-	if o.TimeWait <= 0 || o.TimeWait > maxTimeWait {
-		return fmt.Errorf("--time-wait: want a positive duration up to %v, got %v", maxTimeWait, o.TimeWait)
+	if err := checkTimeWait(o.TimeWait); err != nil {
+		return err
 	}
 	for _, name := range []string{"separate", "baseline", "tolerance", "write-baseline", "export", "ladder", "states", "at"} {
 		if fs.Lookup(name) != nil && fs.Changed(name) {

@@ -35,6 +35,16 @@ import (
 // maxTimeWait bounds --time-wait.
 const maxTimeWait = time.Hour
 
+// checkTimeWait checks --time-wait against its bounds. No stack holds TIME_WAIT for
+// more than minutes (RFC 9293: 4 minutes); an hour bounds the capture-time
+// arithmetic far from overflow.
+func checkTimeWait(d time.Duration) error {
+	if d <= 0 || d > maxTimeWait {
+		return fmt.Errorf("--time-wait: want a positive duration up to %v, got %v", maxTimeWait, d)
+	}
+	return nil
+}
+
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
@@ -268,10 +278,8 @@ func (o *options) validate() error {
 	default:
 		return fmt.Errorf("-o: unknown output format %q (want text, json, ndjson, junit or tsv)", o.Output)
 	}
-	if o.TimeWait <= 0 || o.TimeWait > maxTimeWait {
-		// No stack holds TIME_WAIT for more than minutes (RFC 9293: 4 minutes); an
-		// hour bounds the capture-time arithmetic far from overflow.
-		return fmt.Errorf("--time-wait: want a positive duration up to %v, got %v", maxTimeWait, o.TimeWait)
+	if err := checkTimeWait(o.TimeWait); err != nil {
+		return err
 	}
 	return o.validateChecks()
 }
