@@ -296,7 +296,7 @@ type Spans struct {
 
 // SpansOf measures inc's spans (as TimeWaitAccounting does) with TIME_WAIT length
 // twLen.
-func SpansOf(inc *reassembly.Incarnation, twLen int64) Spans {
+func SpansOf(inc *reassembly.Incarnation, twLen time.Duration) Spans {
 	tw, iv, held := timeWaitIntervals(inc, twLen)
 	s := Spans{TimeWait: tw, Held: held, From: iv.from, To: iv.to}
 	if held {

@@ -224,10 +224,36 @@ func (c *coldStore) read(s *coldSeg, b []byte, off int64) {
 	if _, err := s.f.ReadAt(b, off); err != nil {
 		// The file is the tracker's own, written and not changed since: an error
 		// reading it back is the system's (an I/O error), and the connection
-		// cannot be rebuilt.
-		panic(fmt.Sprintf("reassembly: reading back %d bytes at %d of %s: %v", len(b), off, s.f.Name(), err))
+		// cannot be rebuilt. It unwinds to the Tracker method that was called
+		// (catchCold), which returns and leaves the tracker stopped (Tracker.Err).
+		panic(coldReadError{fmt.Errorf("reassembly: reading back %d bytes at %d of %s: %w", len(b), off, s.f.Name(), err)})
 	}
 }
+
+// coldReadError is an error reading a record back from the cold store, on its way
+// (a panic inside the package) to the Tracker method that was called.
+type coldReadError struct{ err error }
+
+// catchCold, deferred by each Tracker method that may read the cold store, stops the
+// tracker on an error reading it back (Err returns it from then on); any other panic
+// goes on.
+func (t *Tracker) catchCold() {
+	if r := recover(); r != nil {
+		e, ok := r.(coldReadError)
+		if !ok {
+			panic(r)
+		}
+		t.err = e.err
+		t.cold.close() // its files go: nothing is read back any more
+	}
+}
+
+// Err returns the error that stopped the tracker: an I/O error reading back a record
+// it had put in its temporary files (the connection's packets can no longer be
+// known). From then on Add, Sweep, Each and Finish do nothing and no more
+// incarnations are handed out: the caller reports the capture as read with this
+// error (the report is incomplete) and stops feeding it.
+func (t *Tracker) Err() error { return t.err }
 
 // drop lets go of a body put earlier: a segment no longer appended to is removed
 // with its last record.

@@ -298,3 +298,52 @@ func TestInMemory(t *testing.T) {
 		t.Skipf("no directory in memory, or none on disk, to check (%v)", checked)
 	}
 }
+
+// TestColdReadError: an error reading a record back from the cold store stops the
+// tracker without a panic: Finish returns, Err gives the error, no temporary file is
+// left, and the tracker then takes no more segments.
+func TestColdReadError(t *testing.T) {
+	dir := t.TempDir()
+	for _, file := range committedCaptures(t) {
+		segs, _ := readSegments(t, file)
+		var handed int
+		cfg := Config{TimeWait: 20 * time.Second, ManualSweep: true, TempDir: dir,
+			Done: func(*Incarnation) { handed++ }}
+		tr := NewTracker(cfg)
+		tr.packAbove, tr.packEvery = 0, 1
+		tr.coldAbove = 0
+		tr.cold.segSize, tr.cold.window = 512, 128
+		tr.cold.checked = true
+		end := feedSweeping(tr, segs)
+		onDisk := false
+		for _, sg := range tr.cold.segs {
+			onDisk = onDisk || sg.f != nil && sg.live > 0 && sg.tailAt > 0
+		}
+		if !onDisk {
+			tr.Finish(end)
+			continue // no record held in a file: this capture cannot make the read fail
+		}
+		for i := range tr.cold.segs {
+			if f := tr.cold.segs[i].f; f != nil {
+				f.Close() // reads from it now fail
+			}
+		}
+		tr.Finish(end)
+		err := tr.Err()
+		if err == nil || !strings.Contains(err.Error(), "reading back") {
+			t.Fatalf("%s: Err() = %v after the cold store's files failed, want a read error", filepath.Base(file), err)
+		}
+		if es, _ := os.ReadDir(dir); runtime.GOOS != "windows" && len(es) != 0 {
+			t.Fatalf("%s: %d files left in the temporary directory", filepath.Base(file), len(es))
+		}
+		before := handed
+		tr.Add(&segs[0])
+		tr.Sweep(end + int64(time.Hour))
+		tr.Finish(end)
+		if handed != before || tr.Err() != err {
+			t.Fatalf("%s: a stopped tracker handed out %d more incarnations, Err %v", filepath.Base(file), handed-before, tr.Err())
+		}
+		return
+	}
+	t.Fatal("no committed capture put a record on disk")
+}

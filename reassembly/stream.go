@@ -43,6 +43,10 @@ func (t *Tracker) Stats() TrackerStats {
 // records are on disk come last, in the order written (read back in windows, not
 // one by one in the flow table's order).
 func (t *Tracker) Each(fn func(*Incarnation)) {
+	if t.err != nil {
+		return
+	}
+	defer t.catchCold()
 	cold := t.eachCold[:0]
 	t.flows.each(func(f *flow) {
 		for p := t.prev(f); p != nil; p = p.older {
@@ -94,9 +98,15 @@ func (t *Tracker) TakeTouched(dst []*Incarnation) []*Incarnation {
 // A sweep visits only the flows that may have changed or come due (flowtable.go), so
 // its cost follows the connections' activity, not the number held.
 func (t *Tracker) Sweep(now int64) {
-	if t.cfg.Done == nil {
+	if t.cfg.Done == nil || t.err != nil {
 		return
 	}
+	defer t.catchCold()
+	t.sweep(now)
+}
+
+// sweep is Sweep within a Tracker method that catches cold store errors.
+func (t *Tracker) sweep(now int64) {
 	done := t.sweepDone[:0]
 	if t.sweepAll {
 		t.flows.each(func(f *flow) { t.visit(f, now, &done) })

@@ -124,6 +124,7 @@ func recordBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 // Add, then call Finish.
 type Tracker struct {
 	cfg       Config
+	err       error // what stopped the tracker (Err)
 	twLen     int64
 	synGiveUp int64
 	flows     flowTable
@@ -225,6 +226,10 @@ func (t *Tracker) Incarnations() []*Incarnation { return t.all }
 // first frame (but for those whose records are on disk, last, in the order written:
 // handKey).
 func (t *Tracker) Finish(end int64) {
+	if t.err != nil {
+		return
+	}
+	defer t.catchCold()
 	for _, inc := range t.all {
 		if inc.End == EndCaptureEnd {
 			inc.EndAt = end
@@ -281,13 +286,17 @@ func (t *Tracker) Add(s *capture.Segment) {
 // (Keyed.Set, to deal segments out by Keyed.Shard): they are not computed again.
 // kh is only read.
 func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
+	if t.err != nil {
+		return
+	}
+	defer t.catchCold()
 	at := s.Time.UnixNano()
 	if t.cfg.Done != nil && !t.cfg.ManualSweep && (at >= t.nextSweep || (t.held >= t.packAbove && t.held >= 2*t.sweptHeld)) {
 		// Every sweepEvery of capture time, and sooner when the incarnations held
 		// have doubled since the last sweep (a flood: pack what can be packed
 		// before it takes gigabytes; doubling keeps the sweeps' cost linear).
 		if t.nextSweep != 0 {
-			t.Sweep(at)
+			t.sweep(at)
 		}
 		t.nextSweep = at + t.sweepEvery()
 	}

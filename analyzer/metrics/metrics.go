@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -49,7 +50,8 @@ type Hosts struct {
 type Metrics struct {
 	ln      net.Listener
 	srv     *http.Server
-	version string // the build, for finack_build_info
+	served  chan error // what Serve returned, once it returns
+	version string     // the build, for finack_build_info
 
 	mu    sync.Mutex
 	snap  Snapshot
@@ -106,16 +108,24 @@ func New(ln net.Listener, version string) *Metrics {
 		w.Write([]byte("finack: metrics at /metrics\n"))
 	})
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go m.srv.Serve(ln)
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.srv.Serve(ln) }()
 	return m
 }
 
 func (m *Metrics) Addr() string { return m.ln.Addr().String() }
 
-func (m *Metrics) Close() {
+// Close stops the server, giving scrapes under way two seconds. It returns why the
+// server had stopped serving before (an error accepting connections), or why it
+// could not be shut down.
+func (m *Metrics) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	m.srv.Shutdown(ctx)
+	err := m.srv.Shutdown(ctx)
+	if e := <-m.served; !errors.Is(e, http.ErrServerClosed) {
+		err = e
+	}
+	return err
 }
 
 func (m *Metrics) Update(s Snapshot) {

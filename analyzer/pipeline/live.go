@@ -117,9 +117,12 @@ type LiveRun struct {
 	kstats      capture.KernelStats
 	warnedDrops bool
 	warnedCold  bool // the tracker's temporary files failed (coldWarning), said once
-	Local       map[netip.Addr]bool
-	LocalAt     time.Time
-	Hosts       hostStates
+	// saveErr and writeErr: the first error writing the packets (-w) and the output
+	// during the run.
+	saveErr, writeErr error
+	Local             map[netip.Addr]bool
+	LocalAt           time.Time
+	Hosts             hostStates
 
 	// --interval
 	lastLine    time.Time
@@ -235,8 +238,18 @@ func (r *LiveRun) Tick(now time.Time) {
 	if iv := r.O.Live.Interval; iv > 0 && now.Sub(r.lastLine) >= iv {
 		r.intervalLine(now)
 	}
-	r.src.Flush()
-	r.out.Flush()
+	if err := r.src.Flush(); err != nil && r.saveErr == nil {
+		r.saveErr = err // told with the report (Finish)
+	}
+	r.outErr(r.out.Flush())
+}
+
+// outErr keeps the first error writing the output during the run, told with the
+// report (Finish).
+func (r *LiveRun) outErr(err error) {
+	if err != nil && r.writeErr == nil {
+		r.writeErr = err
+	}
 }
 
 // provisional analyses the incarnations that got packets since the last tick as if
@@ -419,7 +432,7 @@ func (r *LiveRun) emit(status string, f *analyzer.Finding) {
 func (r *LiveRun) encode(v any) {
 	enc := json.NewEncoder(&report.ControlEscaper{W: r.out}) // one write a value: nothing held
 	enc.SetEscapeHTML(false)
-	enc.Encode(v)
+	r.outErr(enc.Encode(v))
 }
 
 // intervalLine prints the running summary (--interval) to stderr.
@@ -590,6 +603,9 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	// first, so that every final one has its chance to be printed early.
 	r.provisional(at)
 	closeErr := r.src.Close() // takes libpcap's final counts before closing
+	if r.saveErr != nil {
+		closeErr = r.saveErr // the first failure of -w, whose file is incomplete from there
+	}
 	if ks, err := r.src.KernelStats(); err == nil {
 		r.kstats = ks
 	}
@@ -597,6 +613,11 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	ts := r.Tr.Stats()
 	r.stopping = true
 	r.Tr.Finish(max(at, r.lastSegAt))
+	if err := r.Tr.Err(); err != nil && readErr == nil {
+		// The tracker stopped (its temporary files could not be read back): the
+		// report says so as it would of a capture error.
+		readErr = err
+	}
 
 	// The report: counts over the whole run, the findings kept, the connections that
 	// were still tracked at the stop.
@@ -647,6 +668,9 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 			r.out.WriteString("\n")
 		}
 		err = report.WriteText(r.out, doc, r.O.Connections, 0)
+	}
+	if err == nil {
+		err = r.writeErr
 	}
 	if err == nil {
 		err = r.out.Flush()

@@ -30,6 +30,9 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		readErr := readAll(r, tr.Add, pr)
 		st := r.Stats()
 		tr.Finish(CaptureEnd(st))
+		if err := tr.Err(); err != nil && readErr == nil {
+			readErr = err
+		}
 		// As analyzer.Analyze, each incarnation's findings summed as they come.
 		as := analyzer.NewStream(acfg, true)
 		ov := report.NewOverviewCollector(o.TimeWait)

@@ -247,6 +247,11 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 		if sum.ColdError == nil {
 			sum.ColdError = st.ColdError
 		}
+		if err := tr.Err(); err != nil && readErr == nil {
+			// A tracker stopped (its temporary files could not be read back): the
+			// report lacks its connections from then on, as a capture read in part.
+			readErr = err
+		}
 	}
 	return sum, readErr
 }

@@ -29,9 +29,9 @@ type Incident struct {
 	FirstFrame uint64 `json:"first_frame"`
 	LastFrame  uint64 `json:"last_frame"`
 	// Sender, Outcome, Verdict: the main finding's.
-	Sender  string `json:"sender,omitempty"`
-	Outcome string `json:"outcome,omitempty"`
-	Verdict string `json:"verdict,omitempty"`
+	Sender  string           `json:"sender,omitempty"`
+	Outcome analyzer.Outcome `json:"outcome,omitempty"`
+	Verdict analyzer.Verdict `json:"verdict,omitempty"`
 	// Summary: one line saying what happened.
 	Summary string `json:"summary"`
 	// Filter: a Wireshark display filter selecting its packets (the connection's
@@ -146,9 +146,9 @@ func NewIncident(fs []*analyzer.Finding, ignoreVLAN bool) Incident {
 func incidentSummary(f *analyzer.Finding) string {
 	s, _, _ := strings.Cut(f.Message, "; ")
 	if f.Kind == analyzer.ReuseIn2MSL {
-		s += ": " + strings.ReplaceAll(f.Verdict, "_", " ")
+		s += ": " + strings.ReplaceAll(string(f.Verdict), "_", " ")
 		if f.Outcome != "" {
-			s += ", " + f.Outcome
+			s += ", " + string(f.Outcome)
 		}
 	}
 	return s
@@ -218,7 +218,7 @@ func (c *IncidentCollector) Add(fs []analyzer.Finding) {
 		}
 		in.Client, in.Server = strings.Clone(in.Client), strings.Clone(in.Server)
 		in.Tunnel, in.Sender = strings.Clone(in.Tunnel), strings.Clone(in.Sender)
-		in.Outcome, in.Verdict = strings.Clone(in.Outcome), strings.Clone(in.Verdict)
+		in.Outcome, in.Verdict = analyzer.Outcome(strings.Clone(string(in.Outcome))), analyzer.Verdict(strings.Clone(string(in.Verdict)))
 		in.Summary = strings.Clone(in.Summary)
 		in.VLAN = append([]uint16(nil), in.VLAN...)
 		c.list = append(c.list, in)

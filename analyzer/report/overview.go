@@ -99,7 +99,7 @@ func NewOverviewCollector(twLen time.Duration) *OverviewCollector {
 
 // SafeAccepted says whether a finding is a reuse that was safe and accepted: the
 // ones counted, not listed.
-func SafeAccepted(kind analyzer.Kind, verdict, outcome string) bool {
+func SafeAccepted(kind analyzer.Kind, verdict analyzer.Verdict, outcome analyzer.Outcome) bool {
 	return kind == analyzer.ReuseIn2MSL && outcome == analyzer.OutcomeAccepted &&
 		(verdict == analyzer.VerdictSafeBySequence || verdict == analyzer.VerdictSafeByTimestamps)
 }
@@ -146,10 +146,10 @@ func (c *OverviewCollector) Add(inc *reassembly.Incarnation, fs []analyzer.Findi
 	}
 	for i := range fs {
 		if f := &fs[i]; SafeAccepted(f.Kind, f.Verdict, f.Outcome) {
-			c.reuses[[2]string{sv.String(), f.Verdict}]++
+			c.reuses[[2]string{sv.String(), string(f.Verdict)}]++
 		}
 	}
-	sp := analyzer.SpansOf(inc, c.twLen)
+	sp := analyzer.SpansOf(inc, time.Duration(c.twLen))
 	if sp.Held {
 		for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
 			if sp.TimeWait.Holder[r] {

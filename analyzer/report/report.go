@@ -427,7 +427,7 @@ func writeIncidentsText(w io.Writer, d Document, maxFindings int) {
 	for i := range d.Incidents {
 		in := &d.Incidents[i]
 		if SafeAccepted(in.Kind, in.Verdict, in.Outcome) {
-			reuses[[2]string{in.Server, in.Verdict}]++
+			reuses[[2]string{in.Server, string(in.Verdict)}]++
 			continue
 		}
 		listed = append(listed, in)

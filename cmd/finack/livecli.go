@@ -255,7 +255,11 @@ func runLive(fs *flag.FlagSet, opts options, lo pipeline.LiveOptions, stdout, st
 			return fail("--metrics-addr %s: %v", l.MetricsAddr, err)
 		}
 		served = metrics.New(ln, version)
-		defer served.Close()
+		defer func() {
+			if err := served.Close(); err != nil {
+				fmt.Fprintf(stderr, "finack: --metrics-addr %s: %v\n", l.MetricsAddr, err)
+			}
+		}()
 	}
 	if l.User != "" {
 		if os.Geteuid() != 0 {
@@ -271,7 +275,11 @@ func runLive(fs *flag.FlagSet, opts options, lo pipeline.LiveOptions, stdout, st
 		if saved, err = os.Create(l.Write); err != nil {
 			return fail("-w: %v", err)
 		}
-		defer saved.Close()
+		defer func() {
+			if saved != nil {
+				_ = saved.Close() // an early return: its error is not the one to tell
+			}
+		}()
 		if err := src.SaveTo(saved); err != nil {
 			return fail("-w %s: %v", l.Write, err)
 		}
@@ -298,5 +306,14 @@ func runLive(fs *flag.FlagSet, opts options, lo pipeline.LiveOptions, stdout, st
 	if served != nil {
 		fmt.Fprintf(stderr, "finack: metrics at http://%s/metrics\n", served.Addr())
 	}
-	return run.Finish(run.Loop(&stop))
+	code := run.Finish(run.Loop(&stop))
+	if saved != nil {
+		err := saved.Close() // after the capture's (Finish) flushed what it buffered
+		saved = nil
+		if err != nil {
+			fmt.Fprintf(stderr, "finack: -w %s: %v\n", l.Write, err)
+			code = max(code, pipeline.ExitError)
+		}
+	}
+	return code
 }
