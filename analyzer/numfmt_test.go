@@ -25,7 +25,7 @@ func TestAppendUint(t *testing.T) {
 		us = append(us, rng.Uint64()>>rng.Intn(64))
 	}
 	for _, u := range us {
-		for _, prefix := range [][]byte{nil, []byte("x"), make([]byte, 5, 5)} {
+		for _, prefix := range [][]byte{nil, []byte("x"), make([]byte, 5)} {
 			want := strconv.AppendUint(slices.Clone(prefix), u, 10)
 			if got := AppendUint(slices.Clone(prefix), u); !bytes.Equal(got, want) {
 				t.Fatalf("AppendUint(%q, %d) = %q, want %q", prefix, u, got, want)

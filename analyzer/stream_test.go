@@ -107,14 +107,8 @@ func feedFiles(t testing.TB, files []string, tr *reassembly.Tracker) {
 	tr.Finish(eachSegmentOf(t, files, tr.Add))
 }
 
-// eachSegment hands every segment of file to fn and returns the capture's last
-// timestamp (Unix ns).
-func eachSegment(t testing.TB, file string, fn func(*capture.Segment)) int64 {
-	t.Helper()
-	return eachSegmentOf(t, []string{file}, fn)
-}
-
-// eachSegmentOf is eachSegment of files read as one capture.
+// eachSegmentOf hands every segment of files, read as one capture, to fn and returns
+// the capture's last timestamp (Unix ns).
 func eachSegmentOf(t testing.TB, files []string, fn func(*capture.Segment)) int64 {
 	t.Helper()
 	r, err := capture.Open(files, capture.Options{})

@@ -106,26 +106,24 @@ func TestLiveLoopback(t *testing.T) {
 	var seg capture.Segment
 	var segs, syns, fins int
 	read := func() error {
-		for {
-			err := l.Next(&seg)
-			if err == capture.ErrWait {
-				return err
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			segs++
-			if seg.Src.Port() != port && seg.Dst.Port() != port {
-				t.Fatalf("segment %v → %v: not the listener's port %d", seg.Src, seg.Dst, port)
-			}
-			if seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.ACK) {
-				syns++
-			}
-			if seg.Flags.Has(capture.FIN) {
-				fins++
-			}
-			return nil
+		err := l.Next(&seg)
+		if err == capture.ErrWait {
+			return err
 		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs++
+		if seg.Src.Port() != port && seg.Dst.Port() != port {
+			t.Fatalf("segment %v → %v: not the listener's port %d", seg.Src, seg.Dst, port)
+		}
+		if seg.Flags.Has(capture.SYN) && !seg.Flags.Has(capture.ACK) {
+			syns++
+		}
+		if seg.Flags.Has(capture.FIN) {
+			fins++
+		}
+		return nil
 	}
 	for range 20 { // warm up
 		if read() != nil {
