@@ -111,11 +111,15 @@ func sweep(ivs []interval, end int64) (peak int, peakAt int64, atEnd int) {
 
 // chart samples the overlap count of ivs over [start, end] in ChartBuckets equal
 // slices: the highest count reached within each slice.
-func chart(ivs []interval, start, end int64) []int {
-	out := make([]int, ChartBuckets)
+func chart(ivs []interval, start, end int64) []int { return chartN(ivs, start, end, ChartBuckets) }
+
+// chartN is chart with n slices.
+func chartN(ivs []interval, start, end int64, n int) []int {
+	buckets := int64(n)
+	out := make([]int, n)
 	span := end - start + 1
 	bucket := func(at int64) int {
-		return int(min(max((at-start)*ChartBuckets/span, 0), ChartBuckets-1))
+		return int(min(max((at-start)*buckets/span, 0), buckets-1))
 	}
 	type edge struct {
 		at int64
@@ -131,19 +135,19 @@ func chart(ivs []interval, start, end int64) []int {
 		}
 		return edges[i].d < edges[j].d
 	})
-	n := 0
+	count := 0
 	for i, e := range edges {
-		n += e.d
-		// n holds from e.at until the next edge: every slice in between sees it.
+		count += e.d
+		// count holds from e.at until the next edge: every slice in between sees it.
 		next := end
 		if i+1 < len(edges) {
 			next = edges[i+1].at
 		}
-		if n == 0 || e.at > end || next < start {
+		if count == 0 || e.at > end || next < start {
 			continue
 		}
 		for b := bucket(max(e.at, start)); b <= bucket(min(next, end)); b++ {
-			out[b] = max(out[b], n)
+			out[b] = max(out[b], count)
 		}
 	}
 	return out

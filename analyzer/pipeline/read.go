@@ -24,8 +24,9 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	defer r.Close()
 	cfg := reassembly.Config{TimeWait: o.TimeWait, RFC1337: !o.View.Profile.RSTEndsTimeWait, SynGiveUp: o.View.Profile.SynGiveUp}
 	acfg := analyzer.Config{TimeWait: o.TimeWait}
-	if o.View.States {
-		// The views need every incarnation at the end: one tracker that keeps them.
+	if o.View.States || o.HTML != "" {
+		// The views and the pictures need every incarnation at the end: one tracker
+		// that keeps them.
 		tr := reassembly.NewTracker(cfg)
 		readErr := readAll(r, tr.Add, pr)
 		st := r.Stats()
@@ -42,8 +43,13 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		rep = as.Report()
 		doc = report.NewDocument(o, st, rep, readErr)
 		doc.Overview = report.MergeOverview([]*report.OverviewCollector{ov})
-		v := report.NewView(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
-		doc.View = &v
+		if o.View.States {
+			v := report.NewView(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
+			doc.View = &v
+		}
+		if o.HTML != "" {
+			doc.Pictures = report.NewPictures(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
+		}
 		return doc, rep, nil
 	}
 	// The trackers stream: each hands an incarnation to its analysis once nothing

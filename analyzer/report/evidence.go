@@ -24,6 +24,10 @@ type connEvidence struct {
 	findings map[int][]int             // per selected connection, the findings (indexes) it is evidence of
 	segs     map[int][]capture.Segment // per selected connection, its segments (--ladder)
 	exported map[uint64]uint64         // frame in this capture → frame in the exported file (--export)
+	// drawn: the connections whose ladders --html draws (htmlLadders), by first
+	// frame; undrawn: the connections with findings left out.
+	drawn   []int
+	undrawn int
 }
 
 // flowID is a 4-tuple, direction-free, with its VLAN tags and tunnel (its text).
@@ -90,6 +94,9 @@ func SelectConnections(doc *Document) (sel []int, findingsOf map[int][]int) {
 func CollectEvidence(o Options, results []*Result) error {
 	for _, f := range o.Files {
 		if f == "-" {
+			if o.Export == "" && !o.Ladder {
+				return nil // --html: the page says why it has no ladders
+			}
 			name := "--export"
 			if o.Export == "" {
 				name = "--ladder"
@@ -110,6 +117,13 @@ func CollectEvidence(o Options, results []*Result) error {
 		}
 		sel, findingsOf := SelectConnections(&r.Doc)
 		ev := &connEvidence{conns: sel, findings: findingsOf, segs: map[int][]capture.Segment{}, exported: map[uint64]uint64{}}
+		if o.HTML != "" {
+			ev.drawn, ev.undrawn = htmlLadders(&r.Doc, sel, findingsOf)
+			if o.Export == "" && !o.Ladder {
+				// Only the ladders: the second pass keeps the packets of those alone.
+				ev.conns = ev.drawn
+			}
+		}
 		r.evidence = ev
 		if len(sel) > 0 {
 			if err := secondPass(o, r, ev, ex); err != nil {
@@ -203,7 +217,7 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 			}
 			ev.exported[seg.Frame] = n
 		}
-		if o.Ladder {
+		if o.Ladder || slices.Contains(ev.drawn, owner) {
 			ev.segs[owner] = append(ev.segs[owner], seg)
 		}
 	}

@@ -39,6 +39,9 @@ type Options struct {
 	WriteBaseline string
 	Export        string
 	Ladder        bool
+
+	// HTML: --html, the file the HTML report goes to ("" none).
+	HTML string
 }
 
 // DefaultMaxFindings is how many incidents the text report of files lists unless

@@ -33,6 +33,9 @@ type Document struct {
 	Export *ExportInfo `json:"export,omitempty"`
 	// view: the netstat view and TIME_WAIT accounting, with --states.
 	View *view `json:"-"`
+	// Pictures: what --html draws from every incarnation (TIME_WAIT over time, the
+	// netstat view), with or without --states.
+	Pictures *Pictures `json:"-"`
 	// records: the findings and connections, encoded for the output format, when
 	// the analysis streamed them (spill.go) instead of Findings and Connections.
 	// The document's writer reads them, once.

@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/finack/finack/analyzer/gate"
 	"github.com/finack/finack/analyzer/pipeline"
 	"github.com/finack/finack/analyzer/report"
+	"github.com/finack/finack/analyzer/report/html"
 	"github.com/finack/finack/capture"
 )
 
@@ -27,7 +31,7 @@ func analyze(o options, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	if err := guardInputs(files, map[string]string{"--export": o.Export, "--write-baseline": o.WriteBaseline}); err != nil {
+	if err := guardInputs(files, map[string]string{"--export": o.Export, "--write-baseline": o.WriteBaseline, "--html": o.HTML}); err != nil {
 		return fail(err)
 	}
 	var bases []gate.Baseline
@@ -59,7 +63,7 @@ func analyze(o options, stdout, stderr io.Writer) int {
 		}
 		results[i] = r
 	}
-	if o.Export != "" || o.Ladder {
+	if o.Export != "" || o.Ladder || o.HTML != "" {
 		if err := report.CollectEvidence(o.Options, results); err != nil {
 			return fail(err)
 		}
@@ -84,6 +88,12 @@ func analyze(o options, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		return fail(fmt.Errorf("writing the report: %w", err))
+	}
+
+	if o.HTML != "" {
+		if err := writeHTML(o.HTML, results); err != nil {
+			return fail(err)
+		}
 	}
 
 	inputErrors := 0
@@ -125,10 +135,59 @@ func analyze(o options, stdout, stderr io.Writer) int {
 	return code
 }
 
+// writeHTML writes the HTML report of each capture: to path, or with several
+// captures (--separate) one page each, path with the capture's name before its
+// extension.
+func writeHTML(path string, results []*report.Result) error {
+	for _, r := range results {
+		p := path
+		if len(results) > 1 {
+			ext := filepath.Ext(path)
+			p = strings.TrimSuffix(path, ext) + "-" + filepath.Base(r.Name) + ext
+		}
+		if err := writeHTMLFile(p, r, html.Options{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeHTMLFile writes one page, whole or not at all (a temporary file renamed
+// over path: a browser reloading a live page never reads half of one).
+func writeHTMLFile(path string, r *report.Result, o html.Options) error {
+	if o.Generated.IsZero() {
+		o.Generated = time.Now()
+	}
+	o.Version = version
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".finack-html-*")
+	if err != nil {
+		return fmt.Errorf("--html: %w", err)
+	}
+	w := bufio.NewWriterSize(tmp, 64<<10)
+	err = html.Write(w, r, o)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("--html %s: %w", path, err)
+	}
+	return nil
+}
+
 // guardInputs refuses an output file that is one of the input captures: --export
 // would truncate it before the second pass reads it again.
 func guardInputs(inputs []string, outputs map[string]string) error {
-	for _, flagName := range []string{"--export", "--write-baseline"} {
+	for _, flagName := range []string{"--export", "--write-baseline", "--html"} {
 		out := outputs[flagName]
 		if out == "" {
 			continue

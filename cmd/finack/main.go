@@ -125,6 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.WriteBaseline, "write-baseline", "", "write this run's -o json report to `FILE`, to compare later runs with")
 	fs.StringVar(&o.Export, "export", "", "write every packet of the connections with findings to `FILE` (pcap; pcapng, with a comment per packet, when FILE ends in .pcapng); the report maps frame numbers")
 	fs.BoolVar(&o.Ladder, "ladder", false, "text output: draw each connection with findings as a sequence diagram (client left, server right)")
+	fs.StringVar(&o.HTML, "html", "", "also write the report as one self-contained HTML page to `FILE` (charts, incidents, ladders, netstat view; opens offline); with -i written at the stop and served at / of --metrics-addr")
 	addViewFlags(fs, &o.View)
 	fs.DurationVar(&o.IdleTimeout, "idle-timeout", pipeline.IdleTimeoutUnset, "stop following an open connection idle this long in capture time, reported as dropped (`DURATION`; 0: never; default: 5m with -i, as Zeek's tcp_inactivity_timeout, never with -r)")
 	fs.IntVar(&o.MaxConns, "max-connections", pipeline.DefaultMaxConns, "track at most `N` connections at once; past it the least recently active tenth are finished early, reported as evicted (0: no cap)")
