@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -66,6 +67,19 @@ func num(v float64) string {
 	s := fmt.Sprintf("%.3f", v)
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	return s
+}
+
+// axisTop is the round value the y axis ends at: the first tick at or above v (at
+// least 1).
+func axisTop(v float64) float64 {
+	if v <= 1 {
+		return 1
+	}
+	tk := ticks(0, v, 5)
+	if last := tk[len(tk)-1]; last < v {
+		return last + niceStep(v, 5)
+	}
+	return tk[len(tk)-1]
 }
 
 // svgBuilder collects one chart's markup.
@@ -142,10 +156,7 @@ func stepChart(id, title, xLabel, yLabel string, x0, x1 float64, series []stepSe
 			y1 = math.Max(y1, y)
 		}
 	}
-	y1 = ticks(0, y1, 5)[len(ticks(0, y1, 5))-1]
-	if y1 < 1 {
-		y1 = 1
-	}
+	y1 = axisTop(y1)
 	b.axes(x0, x1, y1, xLabel, yLabel)
 	names := make([]string, len(series))
 	for i, s := range series {
@@ -161,7 +172,7 @@ func stepChart(id, title, xLabel, yLabel string, x0, x1 float64, series []stepSe
 		b.f(`<g class="series" data-series="%s"><polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`, esc(s.Series), colour(i), strings.TrimSpace(pts.String()))
 		for j := range s.X {
 			b.f(`<circle class="pt" cx="%.1f" cy="%.1f" r="2.5" fill="%s" data-x="%s" data-y="%s" data-tip="%s"><title>%s</title></circle>`,
-				sx(s.X[j], x0, x1), sy(s.Y[j], y1), colour(i), num(s.X[j]), num(s.Y[j]), esc(s.Tips[j]), esc(s.Tips[j]))
+				sx(s.X[j], x0, x1), sy(s.Y[j], y1), colour(i), strconv.FormatFloat(s.X[j], 'f', 6, 64), num(s.Y[j]), esc(s.Tips[j]), esc(s.Tips[j]))
 		}
 		b.f(`</g>`)
 	}
@@ -190,15 +201,7 @@ func stackedBars(id, title, xLabel, yLabel string, x0, x1 float64, layers []stri
 		}
 		y1 = math.Max(y1, t)
 	}
-	if y1 <= 0 {
-		y1 = 1
-	}
-	tk := ticks(0, y1, 5)
-	if last := tk[len(tk)-1]; last < y1 {
-		y1 = last + niceStep(y1, 5)
-	} else {
-		y1 = last
-	}
+	y1 = axisTop(y1)
 	b.axes(x0, x1, y1, xLabel, yLabel)
 	for _, k := range buckets {
 		xa, xb := sx(k.X0, x0, x1), sx(k.X1, x0, x1)
