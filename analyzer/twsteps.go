@@ -20,7 +20,8 @@ type TimeWaitStep struct {
 // the count changed, then the count at end. A host with more than maxSteps
 // changes gets its span cut into maxSteps equal slices instead, each a step at the
 // slice's start with the highest count reached in it (as the --states chart).
-func TimeWaitSteps(incs []*reassembly.Incarnation, start, end, twLen int64, maxSteps int) map[string][]TimeWaitStep {
+func TimeWaitSteps(incs []*reassembly.Incarnation, first, last time.Time, twLen time.Duration, maxSteps int) map[string][]TimeWaitStep {
+	start, end := first.UnixNano(), last.UnixNano()
 	perHost := map[netip.Addr][]interval{}
 	for _, inc := range incs {
 		tw, iv, held := timeWaitIntervals(inc, twLen)

@@ -60,6 +60,8 @@ type Metrics struct {
 	// wanted: a scrape asked for fresh host states; ready is closed when they come.
 	wanted bool
 	ready  chan struct{}
+	// page: the HTML report served at / (--html), nil without one.
+	page []byte
 }
 
 var (
@@ -104,6 +106,14 @@ func New(ln net.Listener, version string) *Metrics {
 			http.NotFound(w, r)
 			return
 		}
+		m.mu.Lock()
+		page := m.page
+		m.mu.Unlock()
+		if page != nil {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(page)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("finack: metrics at /metrics\n"))
 	})
@@ -126,6 +136,13 @@ func (m *Metrics) Close() error {
 		err = e
 	}
 	return err
+}
+
+// SetPage replaces the HTML report served at /.
+func (m *Metrics) SetPage(page []byte) {
+	m.mu.Lock()
+	m.page = page
+	m.mu.Unlock()
 }
 
 func (m *Metrics) Update(s Snapshot) {

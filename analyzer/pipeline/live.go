@@ -124,6 +124,11 @@ type LiveRun struct {
 	LocalAt           time.Time
 	Hosts             hostStates
 
+	// --html: what the page draws (livepage.go); Version names the build on it.
+	page       livePage
+	warnedPage bool
+	Version    string
+
 	// --interval
 	lastLine    time.Time
 	linePackets uint64
@@ -238,6 +243,9 @@ func (r *LiveRun) Tick(now time.Time) {
 	if iv := r.O.Live.Interval; iv > 0 && now.Sub(r.lastLine) >= iv {
 		r.intervalLine(now)
 	}
+	if r.O.HTML != "" && now.Sub(r.page.last) >= r.pageInterval() {
+		r.refreshPage(now)
+	}
 	if err := r.src.Flush(); err != nil && r.saveErr == nil {
 		r.saveErr = err // told with the report (Finish)
 	}
@@ -350,6 +358,9 @@ func (r *LiveRun) done(inc *reassembly.Incarnation) {
 	}
 	r.connections++
 	r.closes[analyzer.CloseShape(inc)]++
+	if r.O.HTML != "" {
+		r.page.countClose(inc.Last.At, analyzer.CloseShape(inc))
+	}
 	ps := r.prov[idOf(inc)]
 	delete(r.prov, idOf(inc))
 	matched := make([]bool, len(ps))
@@ -612,6 +623,10 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	st := r.src.Stats()
 	ts := r.Tr.Stats()
 	r.stopping = true
+	if r.O.HTML != "" {
+		// The netstat view of what is tracked at the stop, before deciding it.
+		r.page.sample(r.Tr, at, r.TwLen)
+	}
 	r.Tr.Finish(max(at, r.lastSegAt))
 	if err := r.Tr.Err(); err != nil && readErr == nil {
 		// The tracker stopped (its temporary files could not be read back): the
@@ -622,10 +637,7 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	// The report: counts over the whole run, the findings kept, the connections that
 	// were still tracked at the stop.
 	endRep := r.endStream.Report()
-	findings := make([]analyzer.Finding, 0, len(r.kept))
-	findings = append(findings, r.kept[r.keptNext:]...)
-	findings = append(findings, r.kept[:r.keptNext]...)
-	analyzer.SortFindings(findings)
+	findings := r.keptFindings()
 	rep := analyzer.Report{Findings: findings, Connections: endRep.Connections, Total: int(r.connections),
 		Closes: r.closes, Counts: r.counts}
 	o := r.O.Options
@@ -683,6 +695,12 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	if closeErr != nil {
 		fmt.Fprintf(r.stderr, "finack: -w %s: %v\n", r.O.Live.Write, closeErr)
 		code = ExitError
+	}
+	if r.O.HTML != "" {
+		if err := r.finalPage(doc, now); err != nil {
+			fmt.Fprintf(r.stderr, "finack: --html %s: %v\n", r.O.HTML, err)
+			code = ExitError
+		}
 	}
 	if ls.Warning != "" {
 		fmt.Fprintf(r.stderr, "finack: WARNING: %s\n", ls.Warning)

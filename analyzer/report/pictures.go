@@ -15,6 +15,15 @@ type Pictures struct {
 	// Steps: per host, its TIME_WAIT count over the capture (analyzer.TimeWaitSteps).
 	Steps  map[string][]analyzer.TimeWaitStep
 	States []StatesAt
+	// Closes: the closes per second by shape, when the document's connections do
+	// not hold every close (a live capture counts them); nil: the connections say.
+	Closes []CloseCounts
+}
+
+// CloseCounts are the closes of a span of time that starts at At, by shape.
+type CloseCounts struct {
+	At     time.Time
+	Counts map[analyzer.Shape]int
 }
 
 // StatesAt is the netstat view at one moment.
@@ -34,8 +43,8 @@ const MaxTimeWaitSteps = 600
 // capture [first, last].
 func NewPictures(v ViewOptions, incs []*reassembly.Incarnation, first, last time.Time, twLen time.Duration) *Pictures {
 	p := &Pictures{
-		TimeWait: analyzer.TimeWaitAccounting(incs, first.UnixNano(), last.UnixNano(), int64(twLen), v.Ports, v.PortPressure),
-		Steps:    analyzer.TimeWaitSteps(incs, first.UnixNano(), last.UnixNano(), int64(twLen), MaxTimeWaitSteps),
+		TimeWait: analyzer.TimeWaitAccounting(incs, first, last, twLen, v.Ports, v.PortPressure),
+		Steps:    analyzer.TimeWaitSteps(incs, first, last, twLen, MaxTimeWaitSteps),
 	}
 	p.States = append(p.States, statesAt(incs, last, twLen, false))
 	if v.At != "" {
@@ -46,7 +55,7 @@ func NewPictures(v ViewOptions, incs []*reassembly.Incarnation, first, last time
 }
 
 func statesAt(incs []*reassembly.Incarnation, at time.Time, twLen time.Duration, asked bool) StatesAt {
-	states := analyzer.States(incs, at.UnixNano(), int64(twLen))
+	states := analyzer.States(incs, at, twLen)
 	out := StatesAt{At: at.UTC(), States: make(map[string]map[string]int), Asked: asked}
 	for _, h := range analyzer.SortedHosts(states) {
 		out.Hosts = append(out.Hosts, h.String())

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/finack/finack/analyzer/gate"
 	"github.com/finack/finack/analyzer/pipeline"
@@ -145,41 +144,9 @@ func writeHTML(path string, results []*report.Result) error {
 			ext := filepath.Ext(path)
 			p = strings.TrimSuffix(path, ext) + "-" + filepath.Base(r.Name) + ext
 		}
-		if err := writeHTMLFile(p, r, html.Options{}); err != nil {
-			return err
+		if err := html.WriteFile(p, r, html.Options{Version: version}); err != nil {
+			return fmt.Errorf("--html %s: %w", p, err)
 		}
-	}
-	return nil
-}
-
-// writeHTMLFile writes one page, whole or not at all (a temporary file renamed
-// over path: a browser reloading a live page never reads half of one).
-func writeHTMLFile(path string, r *report.Result, o html.Options) error {
-	if o.Generated.IsZero() {
-		o.Generated = time.Now()
-	}
-	o.Version = version
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".finack-html-*")
-	if err != nil {
-		return fmt.Errorf("--html: %w", err)
-	}
-	w := bufio.NewWriterSize(tmp, 64<<10)
-	err = html.Write(w, r, o)
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("--html %s: %w", path, err)
 	}
 	return nil
 }

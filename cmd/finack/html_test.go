@@ -26,12 +26,19 @@ import (
 // chromium finds a headless Chromium, or skips the test saying why.
 func chromium(t *testing.T) string {
 	t.Helper()
+	bin := chromiumOrEmpty()
+	if bin == "" {
+		t.Skip("no headless Chromium (Debian's chromium-headless-shell; .ci/deps --test installs it)")
+	}
+	return bin
+}
+
+func chromiumOrEmpty() string {
 	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
 	}
-	t.Skip("no headless Chromium (Debian's chromium-headless-shell; .ci/deps --test installs it)")
 	return ""
 }
 

@@ -302,9 +302,13 @@ func runLive(fs *flag.FlagSet, opts options, lo pipeline.LiveOptions, stdout, st
 	}()
 
 	run := pipeline.NewLiveRun(o, src, stdout, stderr, served)
+	run.Version = version
 	fmt.Fprintf(stderr, "finack: listening on %s, link-type %s, snapshot length %d bytes\n", l.Iface, src.LinkName(), src.SnapLen())
 	if served != nil {
 		fmt.Fprintf(stderr, "finack: metrics at http://%s/metrics\n", served.Addr())
+		if o.HTML != "" {
+			fmt.Fprintf(stderr, "finack: HTML report at http://%s/\n", served.Addr())
+		}
 	}
 	code := run.Finish(run.Loop(&stop))
 	if saved != nil {

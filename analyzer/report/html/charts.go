@@ -27,7 +27,7 @@ func charts(d *report.Document) []chart {
 		out = append(out, timeWaitChart(pc, first, x1, xLabel))
 	}
 	out = append(out, closesChart(d, first, span, xLabel), findingsChart(d, first, span, xLabel), endpointChart(d))
-	if pc := d.Pictures; pc != nil {
+	if pc := d.Pictures; pc != nil && pc.TimeWait.PortPressure != nil {
 		out = append(out, portChart(pc))
 	}
 	return out
@@ -37,6 +37,12 @@ func timeWaitChart(pc *report.Pictures, first time.Time, x1 float64, xLabel stri
 	hosts := append([]analyzer.TimeWaitHost(nil), pc.TimeWait.Hosts...)
 	sort.SliceStable(hosts, func(i, j int) bool { return hosts[i].Peak > hosts[j].Peak })
 	c := chart{ID: "chart-timewait", Title: "TIME_WAIT sockets per host over time"}
+	// A live page's last sample may come after the last packet.
+	for _, h := range hosts {
+		if st := pc.Steps[h.Host]; len(st) > 0 {
+			x1 = math.Max(x1, st[len(st)-1].At.Sub(first).Seconds())
+		}
+	}
 	if len(hosts) > MaxHosts {
 		c.Note = fmt.Sprintf("The %d hosts with the highest peaks; %d more held TIME_WAIT.", MaxHosts, len(hosts)-MaxHosts)
 		hosts = hosts[:MaxHosts]
@@ -93,13 +99,23 @@ func closesChart(d *report.Document, first time.Time, span float64, xLabel strin
 	for i, s := range closeShapes {
 		layer[s] = i
 	}
-	for i := range d.Connections {
-		c := &d.Connections[i]
-		li, ok := layer[c.Close]
-		if !ok {
-			continue
+	if pc := d.Pictures; pc != nil && pc.Closes != nil {
+		for _, cc := range pc.Closes {
+			for s, k := range cc.Counts {
+				if li, ok := layer[s]; ok {
+					counts[bucketOf(cc.At.Sub(first).Seconds(), width, n)][li] += k
+				}
+			}
 		}
-		counts[bucketOf(c.End.Sub(first).Seconds(), width, n)][li]++
+	} else {
+		for i := range d.Connections {
+			c := &d.Connections[i]
+			li, ok := layer[c.Close]
+			if !ok {
+				continue
+			}
+			counts[bucketOf(c.End.Sub(first).Seconds(), width, n)][li]++
+		}
 	}
 	c := chart{ID: "chart-closes", Title: "Closes per second by shape",
 		Note: fmt.Sprintf("Each column is %ss; a close counts when its connection's last packet passed.", num(round3(width)))}

@@ -7,11 +7,14 @@
 package html
 
 import (
+	"bufio"
 	_ "embed"
 	"fmt"
 	"html/template"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -52,6 +55,8 @@ type Options struct {
 	Generated time.Time
 	// Version of finack that wrote it.
 	Version string
+	// Live: the interface of a live capture ("" for files).
+	Live string
 }
 
 // page is what the template renders.
@@ -112,6 +117,36 @@ func Write(w io.Writer, r *report.Result, o Options) error {
 	return tmpl.Execute(w, p)
 }
 
+// WriteFile writes the page to path whole or not at all: a temporary file beside
+// it, renamed over it, so a browser reloading a live page never reads half of one.
+func WriteFile(path string, r *report.Result, o Options) error {
+	if o.Generated.IsZero() {
+		o.Generated = time.Now()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".finack-html-*")
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(tmp, 64<<10)
+	err = Write(w, r, o)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
 func build(r *report.Result, o Options) *page {
 	d := &r.Doc
 	s := d.Summary
@@ -121,8 +156,8 @@ func build(r *report.Result, o Options) *page {
 		p.Refresh = max(int(math.Round(o.Refresh.Seconds())), 1)
 	}
 	what := strings.Join(s.Files, ", ")
-	if len(s.Live) > 0 {
-		what = "live capture"
+	if o.Live != "" {
+		what = "live capture on " + o.Live
 	}
 	p.Title = "finack: " + what
 	p.Overview = append(p.Overview, kv{"capture", what})
@@ -143,7 +178,7 @@ func build(r *report.Result, o Options) *page {
 	p.Charts = charts(d)
 	p.incidentTable(incs)
 	p.ladders(r)
-	p.states(d)
+	p.states(d, o.Live != "")
 	return p
 }
 
@@ -250,14 +285,17 @@ func (p *page) ladders(r *report.Result) {
 	}
 }
 
-func (p *page) states(d *report.Document) {
-	p.StateNames = analyzer.StateNames
+func (p *page) states(d *report.Document, live bool) {
+	p.StateNames = analyzer.StateNames[:]
 	pc := d.Pictures
 	if pc == nil {
 		return
 	}
 	for _, st := range pc.States {
 		v := statesView{Title: "at the end of the capture, " + st.At.Format(time.RFC3339Nano)}
+		if live {
+			v.Title = "of the connections tracked at " + st.At.Format(time.RFC3339Nano)
+		}
 		if st.Asked {
 			v.Title = "at --at, " + st.At.Format(time.RFC3339Nano)
 		}

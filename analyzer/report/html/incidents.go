@@ -87,7 +87,7 @@ func incidents(doc *report.Document) []incident {
 // outcome says what a finding's outcome, verdict or cause is, as one phrase.
 func outcome(f *analyzer.Finding) string {
 	var parts []string
-	for _, s := range []string{f.Outcome, f.Verdict, f.Cause} {
+	for _, s := range []string{string(f.Outcome), string(f.Verdict), string(f.Cause)} {
 		if s != "" {
 			parts = append(parts, s)
 		}
