@@ -3,6 +3,7 @@ package html
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -230,7 +231,9 @@ func endpointChart(d *report.Document) chart {
 		}
 		rows = append(rows, r)
 	}
-	c.SVG = hbars(c.ID+"-svg", c.Title, "findings", layers, rows)
+	// Each kind in the colour the findings-over-time chart gives it.
+	colourOf := func(li int) string { return colour(slices.Index(analyzer.Kinds, kinds[li])) }
+	c.SVG = hbarsColoured(c.ID+"-svg", c.Title, "findings", layers, rows, colourOf)
 	return c
 }
 

@@ -253,6 +253,11 @@ type hbar struct {
 // hbars draws one horizontal bar per row, its layers side by side, scaled to the
 // largest total (or to max, when larger).
 func hbars(id, title, xLabel string, layers []string, rows []hbar) template.HTML {
+	return hbarsColoured(id, title, xLabel, layers, rows, colour)
+}
+
+// hbarsColoured is hbars with each layer's colour chosen by colourOf.
+func hbarsColoured(id, title, xLabel string, layers []string, rows []hbar, colourOf func(int) string) template.HTML {
 	var b svgBuilder
 	h := marginT + len(rows)*barRowH + marginB
 	b.open(id, title, h)
@@ -279,7 +284,7 @@ func hbars(id, title, xLabel string, layers []string, rows []hbar) template.HTML
 			if v == 0 {
 				continue
 			}
-			fill := colour(li)
+			fill := colourOf(li)
 			if r.Flag {
 				fill = "#D55E00"
 			}
@@ -297,16 +302,16 @@ func hbars(id, title, xLabel string, layers []string, rows []hbar) template.HTML
 	}
 	b.f(`<text class="xl" x="%d" y="%d">%s</text></g>`, barLabel+int(w)/2, h-6, esc(xLabel))
 	if len(layers) > 1 {
-		b.legendAt(layers, barLabel+int(w)+48)
+		b.legendAt(layers, barLabel+int(w)+48, colourOf)
 	}
 	b.f(`</svg>`)
 	return template.HTML(b.String())
 }
 
-func (b *svgBuilder) legendAt(names []string, x int) {
+func (b *svgBuilder) legendAt(names []string, x int, colourOf func(int) string) {
 	for i, n := range names {
 		y := marginT + i*18
 		b.f(`<g class="legend"><rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s</text></g>`,
-			x, y, colour(i), x+18, y+10, esc(n))
+			x, y, colourOf(i), x+18, y+10, esc(n))
 	}
 }
