@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -350,4 +351,70 @@ func mapsEqual(a, b map[string]int) bool {
 		}
 	}
 	return true
+}
+
+// TestHTMLTableInBrowser: the incident table filtered and sorted by the script, as
+// the address's fragment asks, over gen-stale-earlier-incarnations (five findings on
+// one 4-tuple, each its own incident: three safe, accepted reuses and two stale
+// segments), read as the first frame of each row shown, in order; and
+// gen-first-fin-unacked's four findings, two per unanswered FIN, as two incidents.
+func TestHTMLTableInBrowser(t *testing.T) {
+	bin := chromium(t)
+	dir := t.TempDir()
+	page := filepath.Join(dir, "stale.html")
+	if _, errOut, code := runIn(t, pcapDir, "-r", "gen-stale-earlier-incarnations.pcap", "--html", page); code != pipeline.ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	reRow := regexp.MustCompile(`<tr data-kinds="[^"]*"( data-benign="1")?( hidden="")?>(?:<td[^>]*>[^<]*</td>){5}<td data-v="(\d+)">`)
+	for _, tc := range []struct {
+		fragment string
+		shown    []string
+	}{
+		{"", []string{"11", "22", "28", "29", "37"}},
+		{"#benign=0", []string{"28", "29"}},
+		{"#kind=reuse_in_2msl&sort=frames&dir=desc", []string{"37", "22", "11"}},
+		{"#q=incarnation%202%20reached&sort=%23&dir=asc", []string{"29"}},
+		{"#sort=kinds&dir=desc", []string{"28", "29", "11", "22", "37"}},
+	} {
+		t.Run(tc.fragment, func(t *testing.T) {
+			abs, _ := filepath.Abs(page)
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+				"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--v=0", "--dump-dom", "file://"+abs+tc.fragment)
+			var out, errb strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("%v\n%s", err, tail(errb.String(), 20))
+			}
+			if strings.Contains(errb.String(), ":CONSOLE") {
+				t.Errorf("console messages:\n%s", errb.String())
+			}
+			var shown []string
+			rows := reRow.FindAllStringSubmatch(out.String(), -1)
+			for _, m := range rows {
+				if m[2] == "" {
+					shown = append(shown, m[3])
+				}
+			}
+			if len(rows) != 5 || !slices.Equal(shown, tc.shown) {
+				t.Errorf("%d rows, shown %v, want 5 rows, shown %v", len(rows), shown, tc.shown)
+			}
+			if want := fmt.Sprintf(`<span id="incident-count">%d of 5 shown</span>`, len(tc.shown)); !strings.Contains(out.String(), want) {
+				t.Errorf("no %s", want)
+			}
+		})
+	}
+
+	page = filepath.Join(dir, "unacked.html")
+	if _, errOut, code := runIn(t, pcapDir, "-r", "gen-first-fin-unacked.pcap", "--html", page); code != pipeline.ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	dom, console := browse(t, bin, page, "--dump-dom")
+	if len(console) > 0 {
+		t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
+	}
+	if n := strings.Count(dom, `<tr data-kinds="first_fin_unacked fin_retransmit">`); n != 2 {
+		t.Errorf("%d incidents of first_fin_unacked and fin_retransmit, want 2", n)
+	}
 }

@@ -29,20 +29,46 @@
   }
 
   var heads = table.tHead.rows[0].cells;
+  var sortBy = -1, sortAsc = true;
+
+  function sortRows(i, asc) {
+    var numeric = heads[i].getAttribute("data-sort") === "num";
+    Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
+    heads[i].setAttribute("aria-sort", asc ? "ascending" : "descending");
+    rows.sort(function (a, b) {
+      var x = cellValue(a, i, numeric), y = cellValue(b, i, numeric);
+      var r = numeric ? x - y : (x < y ? -1 : x > y ? 1 : 0);
+      return asc ? r : -r;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+    sortBy = i;
+    sortAsc = asc;
+  }
+
+  // The table's state lives in the address's fragment (#q=...&kind=...&benign=0&
+  // sort=frames&dir=desc), so that a link opens the page filtered and sorted.
+  function save() {
+    var p = new URLSearchParams();
+    if (filter.value) { p.set("q", filter.value); }
+    if (kind.value) { p.set("kind", kind.value); }
+    if (!benign.checked) { p.set("benign", "0"); }
+    if (sortBy >= 0) {
+      p.set("sort", heads[sortBy].textContent);
+      p.set("dir", sortAsc ? "asc" : "desc");
+    }
+    try {
+      history.replaceState(null, "", p.toString() ? "#" + p.toString() : location.pathname + location.search);
+    } catch (e) {
+      // A page opened where the address cannot change (some viewers of files):
+      // the table works, the address does not follow it.
+    }
+  }
+
   Array.prototype.forEach.call(heads, function (th, i) {
-    var how = th.getAttribute("data-sort");
-    if (!how) { return; }
+    if (!th.getAttribute("data-sort")) { return; }
     th.addEventListener("click", function () {
-      var asc = th.getAttribute("aria-sort") !== "ascending";
-      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
-      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
-      var numeric = how === "num";
-      rows.sort(function (a, b) {
-        var x = cellValue(a, i, numeric), y = cellValue(b, i, numeric);
-        var r = numeric ? x - y : (x < y ? -1 : x > y ? 1 : 0);
-        return asc ? r : -r;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
+      sortRows(i, sortBy !== i || !sortAsc);
+      save();
     });
   });
 
@@ -59,8 +85,21 @@
     });
     count.textContent = shown + " of " + rows.length + " shown";
   }
-  filter.addEventListener("input", apply);
-  kind.addEventListener("change", apply);
-  benign.addEventListener("change", apply);
+  function changed() { apply(); save(); }
+  filter.addEventListener("input", changed);
+  kind.addEventListener("change", changed);
+  benign.addEventListener("change", changed);
+
+  var start = new URLSearchParams(location.hash.replace(/^#/, ""));
+  if (start.has("q")) { filter.value = start.get("q"); }
+  if (start.has("kind")) { kind.value = start.get("kind"); }
+  if (start.get("benign") === "0") { benign.checked = false; }
+  if (start.has("sort")) {
+    Array.prototype.forEach.call(heads, function (th, i) {
+      if (th.getAttribute("data-sort") && th.textContent === start.get("sort")) {
+        sortRows(i, start.get("dir") !== "desc");
+      }
+    });
+  }
   apply();
 })();
