@@ -71,42 +71,56 @@ func TestWiresharkFilter(t *testing.T) {
 	}
 }
 
-// TestPageBounds: a capture with more incidents than MaxIncidents lists those that
-// went wrong first and says how many it left out; more server endpoints than
-// MaxBars get MaxBars bars and a note.
+// TestPageBounds: a capture of 100,000 connections, each with a finding, gives a
+// page under 10 MB: the incidents capped at MaxIncidents, those that went wrong
+// first, with a note of how many were left out; the server endpoints capped at
+// MaxBars; the closes aggregated into columns.
 func TestPageBounds(t *testing.T) {
+	const n = 100_000
 	first := time.Unix(1000, 0).UTC()
-	last := first.Add(10 * time.Second)
+	last := first.Add(100 * time.Second)
 	var fs []analyzer.Finding
-	for i := range MaxIncidents + 500 {
-		f := analyzer.Finding{Kind: analyzer.ReuseIn2MSL, Client: fmt.Sprintf("10.0.%d.%d:4000", i/250, i%250), Server: fmt.Sprintf("10.1.0.%d:80", i%30),
-			Incarnation: 2, Frames: []uint64{uint64(10 + i)}, Time: first.Add(time.Duration(i) * time.Millisecond),
-			Outcome: analyzer.OutcomeAccepted, Verdict: analyzer.VerdictSafeBySequence}
-		if i%1000 == 999 {
+	var conns []analyzer.Connection
+	for i := range n {
+		client := fmt.Sprintf("10.0.%d.%d:%d", i/60000, i%250, 1024+i%60000)
+		server := fmt.Sprintf("10.1.0.%d:80", i%30)
+		at := first.Add(time.Duration(i) * time.Millisecond)
+		f := analyzer.Finding{Kind: analyzer.ReuseIn2MSL, Client: client, Server: server,
+			Incarnation: 2, Frames: []uint64{uint64(10 + 3*i), uint64(11 + 3*i)}, Time: at,
+			Outcome: analyzer.OutcomeAccepted, Verdict: analyzer.VerdictSafeBySequence, Message: "a reuse within TIME_WAIT, safe and accepted"}
+		if i%40_000 == 39_999 {
 			f.Verdict = analyzer.VerdictUnsafe
 		}
 		fs = append(fs, f)
+		conns = append(conns, analyzer.Connection{Client: client, Server: server, Incarnation: 2, Start: at, End: at.Add(time.Millisecond), Close: analyzer.ThreeWay})
 	}
-	doc := report.Document{Findings: fs, Summary: report.Summary{First: &first, Last: &last,
-		FindingCounts: map[analyzer.Kind]int{analyzer.ReuseIn2MSL: len(fs)}, Closes: map[analyzer.Shape]int{}}}
+	doc := report.Document{Findings: fs, Connections: conns, Summary: report.Summary{First: &first, Last: &last, Connections: n,
+		FindingCounts: map[analyzer.Kind]int{analyzer.ReuseIn2MSL: n}, Closes: map[analyzer.Shape]int{analyzer.ThreeWay: n}}}
 	var b bytes.Buffer
 	if err := Write(&b, &report.Result{Doc: doc}, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	page := b.String()
-	if n := strings.Count(page, "<tr data-kinds="); n != MaxIncidents {
-		t.Errorf("%d incident rows, want %d", n, MaxIncidents)
+	t.Logf("page of %d connections: %d bytes", n, len(page))
+	if len(page) > 10<<20 {
+		t.Errorf("page of %d connections: %d bytes, want at most 10 MB", n, len(page))
 	}
-	if n := strings.Count(page, "<tr data-kinds=\"reuse_in_2msl\">"); n != 2 {
-		t.Errorf("%d unsafe reuses listed, want both", n)
+	if got := strings.Count(page, "<tr data-kinds="); got != MaxIncidents {
+		t.Errorf("%d incident rows, want %d", got, MaxIncidents)
 	}
-	if !strings.Contains(page, "500 more incidents not listed") {
+	if got := strings.Count(page, "<tr data-kinds=\"reuse_in_2msl\">"); got != 2 {
+		t.Errorf("%d unsafe reuses listed, want both", got)
+	}
+	if !strings.Contains(page, fmt.Sprintf("%d more incidents not listed", n-MaxIncidents)) {
 		t.Error("no note of the incidents left out")
 	}
-	if n := strings.Count(page, `<g class="hbar"`); n != MaxBars {
-		t.Errorf("%d endpoint bars, want %d", n, MaxBars)
+	if got := strings.Count(page, `<g class="hbar"`); got != MaxBars {
+		t.Errorf("%d endpoint bars, want %d", got, MaxBars)
 	}
 	if !strings.Contains(page, fmt.Sprintf("The %d server endpoints with the most findings; %d more have findings.", MaxBars, 30-MaxBars)) {
 		t.Error("no note of the endpoints left out")
+	}
+	if got := strings.Count(page, `data-layer="three_way"`); got != 100 {
+		t.Errorf("%d columns of closes, want one per second: 100", got)
 	}
 }
