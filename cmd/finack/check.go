@@ -33,6 +33,9 @@ func analyze(o options, stdout, stderr io.Writer) int {
 	if err := guardInputs(files, map[string]string{"--export": o.Export, "--write-baseline": o.WriteBaseline, "--html": o.HTML}); err != nil {
 		return fail(err)
 	}
+	if err := htmlDirOK(o.HTML); err != nil {
+		return fail(err)
+	}
 	var bases []gate.Baseline
 	if len(o.Baselines) > 0 {
 		if bases, err = gate.LoadBaselines(o.Baselines); err != nil {
@@ -147,6 +150,18 @@ func writeHTML(path string, results []*report.Result) error {
 		if err := html.WriteFile(p, r, html.Options{Version: version}); err != nil {
 			return fmt.Errorf("--html %s: %w", p, err)
 		}
+	}
+	return nil
+}
+
+// htmlDirOK checks that the directory --html writes in exists: known before
+// reading, not after (the page is written last).
+func htmlDirOK(path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+		return fmt.Errorf("--html %s: no directory %s to write it in", path, filepath.Dir(path))
 	}
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 // TestHTMLModes: --html beside the other ways to run: the netstat view at --at as
 // well as at the end, stdin (no second pass: no ladders, said on the page),
 // --separate (a page per capture), a damaged capture (the error on the page), and
-// an output that is one of the inputs (refused).
+// an output that is one of the inputs or in no directory (refused before reading).
 func TestHTMLModes(t *testing.T) {
 	dir := t.TempDir()
 	abs := func(name string) string {
@@ -53,6 +53,8 @@ func TestHTMLModes(t *testing.T) {
 			"out-server-close.pcap.html":      {"<title>finack: " + abs("server-close.pcap") + "</title>", "No incidents"}}},
 		{name: "damaged", args: []string{"-r", cut}, code: pipeline.ExitError, pages: map[string][]string{"out.html": {
 			`<p class="error" id="error">error: `}}},
+		{name: "no such directory", args: []string{"-r", abs("final-ack-dropped.pcap"), "--html", filepath.Join(dir, "nowhere", "out.html")}, code: pipeline.ExitError,
+			err: "--html " + filepath.Join(dir, "nowhere", "out.html") + ": no directory " + filepath.Join(dir, "nowhere")},
 		{name: "output is an input", args: []string{"-r", inputCopy, "--html", inputCopy}, code: pipeline.ExitError,
 			err: "--html: " + inputCopy + " is one of the captures read"},
 	} {

@@ -146,6 +146,9 @@ func validateLive(o *pipeline.LiveConfig, fs *flag.FlagSet) error {
 	if l.Write == "-" {
 		return errors.New("-w: stdout carries the report; give a file name")
 	}
+	if err := htmlDirOK(o.HTML); err != nil {
+		return err
+	}
 	if l.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(l.MetricsAddr); err != nil {
 			return fmt.Errorf("--metrics-addr: want HOST:PORT, got %q", l.MetricsAddr)

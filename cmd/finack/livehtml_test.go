@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/analyzer/metrics"
@@ -18,8 +19,9 @@ import (
 )
 
 // TestLiveHTML: a live run with --html and --metrics-addr serves its page at / while
-// it runs (reloading itself every DefaultPageInterval), and at the stop writes the
-// page of its report to the file and serves that one. Over final-ack-dropped.pcap:
+// it runs, rebuilt every --interval (here at every tick: the page served after the
+// last packet counts every packet) and reloading itself as often, and at the stop
+// writes the page of its report to the file and serves that one. Over final-ack-dropped.pcap:
 // one incident (the unanswered FIN: missing_final_ack and fin_retransmit), the
 // client in TIME_WAIT at the stop.
 func TestLiveHTML(t *testing.T) {
@@ -39,7 +41,8 @@ func TestLiveHTML(t *testing.T) {
 	cfg := pipeline.LiveConfig{
 		Options: report.Options{Output: "text", TimeWait: reassembly.DefaultTimeWait, View: report.ViewOptions{Profile: prof},
 			MaxConns: pipeline.DefaultMaxConns, IdleTimeout: pipeline.DefaultIdleTimeout, HTML: page},
-		Live: pipeline.LiveOptions{Iface: "test0", MaxFindings: pipeline.DefaultMaxFindings, Snaplen: capture.DefaultSnapLen},
+		Live: pipeline.LiveOptions{Iface: "test0", MaxFindings: pipeline.DefaultMaxFindings, Snaplen: capture.DefaultSnapLen,
+			Interval: time.Nanosecond},
 	}
 	var out, errb bytes.Buffer
 	run := pipeline.NewLiveRun(cfg, fileSource{r}, &out, &errb, m)
@@ -48,7 +51,7 @@ func TestLiveHTML(t *testing.T) {
 	stoppedBy, readErr := run.Loop(&stop)
 
 	during := get(t, "http://"+m.Addr()+"/")
-	for _, want := range []string{`<meta http-equiv="refresh" content="10">`, "<title>finack: live capture on test0</title>", `id="chart-timewait-svg"`, `id="chart-closes-svg"`} {
+	for _, want := range []string{`<meta http-equiv="refresh" content="1">`, "<th>packets</th><td>14 (14 TCP segments)</td>", "<title>finack: live capture on test0</title>", `id="chart-timewait-svg"`, `id="chart-closes-svg"`} {
 		if !strings.Contains(during, want) {
 			t.Errorf("page served during the run lacks %q", want)
 		}
