@@ -28,6 +28,8 @@ type connEvidence struct {
 	// frame; undrawn: the connections with findings left out.
 	drawn   []int
 	undrawn int
+	// ignoreVLAN: --ignore-vlan, for the ladders' display filters.
+	ignoreVLAN bool
 }
 
 // flowID is a 4-tuple, direction-free, with its VLAN tags and tunnel (its text).
@@ -117,6 +119,7 @@ func CollectEvidence(o Options, results []*Result) error {
 		}
 		sel, findingsOf := SelectConnections(&r.Doc)
 		ev := &connEvidence{conns: sel, findings: findingsOf, segs: map[int][]capture.Segment{}, exported: map[uint64]uint64{}}
+		ev.ignoreVLAN = o.IgnoreVLAN
 		if o.HTML != "" {
 			ev.drawn, ev.undrawn = htmlLadders(&r.Doc, sel, findingsOf)
 			if o.Export == "" && !o.Ladder {

@@ -1,10 +1,7 @@
 package report
 
 import (
-	"fmt"
-	"net/netip"
 	"sort"
-	"strings"
 
 	"github.com/finack/finack/analyzer"
 )
@@ -99,7 +96,7 @@ func ladderOf(doc *Document, ci int, ev *connEvidence) Ladder {
 	c := &doc.Connections[ci]
 	l := Ladder{Client: c.Client, Server: c.Server, Incarnation: c.Incarnation, Place: analyzer.PlaceText(c.VLAN, c.Tunnel),
 		FirstFrame: c.FirstFrame, LastFrame: c.LastFrame, Packets: c.Packets, Close: c.Close,
-		Filter: WiresharkFilter(c.Client, c.Server, c.FirstFrame, c.LastFrame)}
+		Filter: DisplayFilter(c.Client, c.Server, c.VLAN, ev.ignoreVLAN, c.Tunnel, c.FirstFrame, c.LastFrame)}
 	evidence := map[uint64]bool{}
 	for _, fi := range ev.findings[ci] {
 		f := &doc.Findings[fi]
@@ -143,25 +140,4 @@ func ladderOf(doc *Document, ci int, ev *connEvidence) Ladder {
 		l.Lines = append(l.Lines, line)
 	}
 	return l
-}
-
-// WiresharkFilter is a Wireshark display filter that selects the packets of a
-// connection (client and server as ip:port) between two frames.
-func WiresharkFilter(client, server string, first, last uint64) string {
-	var parts []string
-	for _, e := range [2]string{client, server} {
-		ap, err := netip.ParseAddrPort(e)
-		if err != nil {
-			continue
-		}
-		field := "ip.addr"
-		if ap.Addr().Is6() && !ap.Addr().Is4In6() {
-			field = "ipv6.addr"
-		}
-		parts = append(parts, fmt.Sprintf("%s==%s && tcp.port==%d", field, ap.Addr().Unmap(), ap.Port()))
-	}
-	if first > 0 {
-		parts = append(parts, fmt.Sprintf("frame.number>=%d && frame.number<=%d", first, last))
-	}
-	return strings.Join(parts, " && ")
 }

@@ -233,8 +233,7 @@ func badKinds(d *report.Document) map[analyzer.Kind]int {
 	m := map[analyzer.Kind]int{}
 	for i := range d.Findings {
 		f := &d.Findings[i]
-		if !(f.Kind == analyzer.ReuseIn2MSL && f.Outcome == analyzer.OutcomeAccepted &&
-			(f.Verdict == analyzer.VerdictSafeBySequence || f.Verdict == analyzer.VerdictSafeByTimestamps)) {
+		if !report.SafeAccepted(f.Kind, f.Verdict, f.Outcome) {
 			m[f.Kind]++
 		}
 	}

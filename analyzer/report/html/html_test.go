@@ -16,58 +16,49 @@ func finding(kind analyzer.Kind, client string, inc int, frames ...uint64) analy
 		Time: time.Unix(1000, int64(frames[0])).UTC(), Message: string(kind)}
 }
 
-// TestIncidents: findings of one connection naming a frame in common are one
-// incident; another incarnation, another 4-tuple or no frame in common is another.
+// TestIncidents: the table's rows are the document's incidents (report.Incidents):
+// an unanswered FIN's findings one row, each incarnation its own; a safe, accepted
+// reuse marked benign (hidden on demand), an unsafe one not; frames as a range and
+// the incident's Wireshark filter.
 func TestIncidents(t *testing.T) {
 	reuse := finding(analyzer.ReuseIn2MSL, "10.0.0.1:5000", 2, 30, 40, 41)
 	reuse.Outcome, reuse.Verdict = analyzer.OutcomeAccepted, analyzer.VerdictSafeByTimestamps
 	unsafe := finding(analyzer.ReuseIn2MSL, "10.0.0.1:5001", 2, 50, 60)
 	unsafe.Outcome, unsafe.Verdict = analyzer.OutcomeAccepted, analyzer.VerdictUnsafe
+	fin := func(k analyzer.Kind, inc int, frames ...uint64) analyzer.Finding {
+		f := finding(k, "10.0.0.1:5000", inc, frames...)
+		f.Sender = "server"
+		return f
+	}
 	for _, tc := range []struct {
 		name     string
 		findings []analyzer.Finding
-		want     []string // per incident: kinds; frames; benign
+		want     []string // per row: kinds; frames; benign
 	}{
 		{"an unanswered FIN", []analyzer.Finding{
-			finding(analyzer.MissingFinalAck, "10.0.0.1:5000", 1, 10, 11, 12, 13, 14),
-			finding(analyzer.FinRetransmit, "10.0.0.1:5000", 1, 10, 11, 12, 13)},
-			[]string{"missing_final_ack,fin_retransmit; 10,11,12,13,14; false"}},
+			fin(analyzer.MissingFinalAck, 1, 10, 11, 12, 13, 14),
+			fin(analyzer.FinRetransmit, 1, 10, 11, 12, 13)},
+			[]string{"missing_final_ack,fin_retransmit; 10-14; false"}},
 		{"two incarnations", []analyzer.Finding{
-			finding(analyzer.MissingFinalAck, "10.0.0.1:5000", 1, 10, 11),
-			finding(analyzer.FinRetransmit, "10.0.0.1:5000", 2, 10, 11)},
-			[]string{"missing_final_ack; 10,11; false", "fin_retransmit; 10,11; false"}},
-		{"no frame in common", []analyzer.Finding{
-			finding(analyzer.FinRetransmit, "10.0.0.1:5000", 1, 10, 11),
-			finding(analyzer.StaleSegment, "10.0.0.1:5000", 1, 20)},
-			[]string{"fin_retransmit; 10,11; false", "stale_segment; 20; false"}},
+			fin(analyzer.MissingFinalAck, 1, 10, 11),
+			fin(analyzer.FinRetransmit, 2, 20, 21)},
+			[]string{"missing_final_ack; 10-11; false", "fin_retransmit; 20-21; false"}},
 		{"reuses", []analyzer.Finding{reuse, unsafe},
-			[]string{"reuse_in_2msl; 30,40,41; true", "reuse_in_2msl; 50,60; false"}},
+			[]string{"reuse_in_2msl; 30-41; true", "reuse_in_2msl; 50-60; false"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			doc := report.Document{Findings: tc.findings, Incidents: report.Incidents(tc.findings, false)}
 			var got []string
-			for _, in := range incidents(&report.Document{Findings: tc.findings}) {
-				fr := strings.Trim(strings.ReplaceAll(fmt.Sprint(in.Frames), " ", ","), "[]")
-				got = append(got, fmt.Sprintf("%s; %s; %v", strings.Join(in.Kinds, ","), fr, in.Benign))
-				if !strings.Contains(in.Filter, fmt.Sprintf("frame.number>=%d && frame.number<=%d", in.Frames[0], in.Frames[len(in.Frames)-1])) {
-					t.Errorf("filter %q lacks the frame range", in.Filter)
+			for _, in := range incidents(&doc) {
+				got = append(got, fmt.Sprintf("%s; %s; %v", strings.Join(in.Kinds, ","), in.Frames, in.Benign))
+				if !strings.HasSuffix(in.Filter, fmt.Sprintf("frame.number>=%d && frame.number<=%s", in.FirstFrame, in.Frames[strings.LastIndex(in.Frames, "-")+1:])) {
+					t.Errorf("filter %q lacks the frame range %s", in.Filter, in.Frames)
 				}
 			}
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("incidents:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
-	}
-}
-
-// TestWiresharkFilter: IPv4 and IPv6 fields, and the frame range.
-func TestWiresharkFilter(t *testing.T) {
-	for _, tc := range []struct{ client, server, want string }{
-		{"10.0.0.1:5000", "10.0.0.2:80", "ip.addr==10.0.0.1 && tcp.port==5000 && ip.addr==10.0.0.2 && tcp.port==80 && frame.number>=3 && frame.number<=9"},
-		{"[fd00::1]:5000", "[fd00::2]:80", "ipv6.addr==fd00::1 && tcp.port==5000 && ipv6.addr==fd00::2 && tcp.port==80 && frame.number>=3 && frame.number<=9"},
-	} {
-		if got := report.WiresharkFilter(tc.client, tc.server, 3, 9); got != tc.want {
-			t.Errorf("%s → %s: %q, want %q", tc.client, tc.server, got, tc.want)
-		}
 	}
 }
 
@@ -94,7 +85,7 @@ func TestPageBounds(t *testing.T) {
 		fs = append(fs, f)
 		conns = append(conns, analyzer.Connection{Client: client, Server: server, Incarnation: 2, Start: at, End: at.Add(time.Millisecond), Close: analyzer.ThreeWay})
 	}
-	doc := report.Document{Findings: fs, Connections: conns, Summary: report.Summary{First: &first, Last: &last, Connections: n,
+	doc := report.Document{Findings: fs, Incidents: report.Incidents(fs, false), Connections: conns, Summary: report.Summary{First: &first, Last: &last, Connections: n,
 		FindingCounts: map[analyzer.Kind]int{analyzer.ReuseIn2MSL: n}, Closes: map[analyzer.Shape]int{analyzer.ThreeWay: n}}}
 	var b bytes.Buffer
 	if err := Write(&b, &report.Result{Doc: doc}, Options{}); err != nil {
