@@ -367,12 +367,9 @@ func (d *decoder) decode(st start, data []byte, seg *Segment) (why SkipReason, o
 		if d.ip6.Length == 0 { // jumbogram: the captured bytes are all we know
 			wire = cap(hdr) - cap(payload) + len(payload)
 		}
+		// An IPv4-mapped address (::ffff:a.b.c.d) stays IPv6: an IPv6 packet's
+		// connection is never the IPv4 one between the same addresses.
 		src, dst := netip.AddrFrom16([16]byte(d.ip6.SrcIP)), netip.AddrFrom16([16]byte(d.ip6.DstIP))
-		if src.Is4In6() && dst.Is4In6() {
-			// IPv4-mapped at both ends: IPv4 traffic written as IPv6. With one end
-			// mapped only, it stays IPv6, so both ends are of one family.
-			src, dst = src.Unmap(), dst.Unmap()
-		}
 		seg.Src, seg.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
 		seg.IPID, seg.TTL = 0, d.ip6.HopLimit
 	}

@@ -84,9 +84,6 @@ func (d *decoder) fast(st start, data []byte, seg *Segment) bool {
 			return false // jumbogram, or cut by the snap length
 		}
 		src, dst := netip.AddrFrom16([16]byte(data[8:24])), netip.AddrFrom16([16]byte(data[24:40]))
-		if src.Is4In6() && dst.Is4In6() {
-			src, dst = src.Unmap(), dst.Unmap()
-		}
 		seg.Src, seg.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
 		seg.IPID, seg.TTL = 0, data[7]
 		payload, tcpWire = data[40:40+plen], plen

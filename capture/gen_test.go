@@ -68,24 +68,26 @@ func TestGeneratedFiles(t *testing.T) {
 		packets  uint64
 		segments uint64
 		skipped  skips
+		mapped   int // segments with an IPv4-mapped address (IPv6 packets)
 	}{
-		{[]string{"gen-ethernet-vlan-qinq.pcap"}, 35, 35, nil},
-		{[]string{"gen-linux-sll.pcap"}, 23, 22, skips{capture.NotIP: 1}},
-		{[]string{"gen-linux-sll2.pcap"}, 23, 22, skips{capture.NotIP: 1}},
-		{[]string{"gen-null-loopback.pcap"}, 33, 33, nil},
-		{[]string{"gen-loop.pcap"}, 22, 22, nil},
-		{[]string{"gen-raw-ipv4-ipv6.pcap"}, 22, 22, nil},
-		{[]string{"gen-ipv4-228.pcap"}, 22, 22, nil},
-		{[]string{"gen-ipv6-229.pcap"}, 22, 22, nil},
-		{[]string{"gen-nanosecond-be.pcap"}, 11, 11, nil},
-		{[]string{"gen-mixed-interfaces.pcapng"}, 44, 44, nil},
-		{[]string{"gen-gzip.pcap.gz"}, 11, 11, nil},
-		{[]string{"gen-gzip.pcapng.gz"}, 11, 11, nil},
-		{[]string{"gen-snaplen-cut.pcap"}, 22, 22, nil},
-		{[]string{"gen-fragments-nontcp.pcap"}, 22, 11, skips{capture.NotIP: 1, capture.NotTCP: 3, capture.Fragment: 7}},
-		{[]string{"gen-rotated.pcap0"}, 16, 16, nil},
-		{[]string{"gen-rotated.pcap1"}, 6, 6, nil},
-		{[]string{"gen-rotated.pcap0", "gen-rotated.pcap1"}, 22, 22, nil},
+		{[]string{"gen-ethernet-vlan-qinq.pcap"}, 35, 35, nil, 0},
+		{[]string{"gen-linux-sll.pcap"}, 23, 22, skips{capture.NotIP: 1}, 0},
+		{[]string{"gen-linux-sll2.pcap"}, 23, 22, skips{capture.NotIP: 1}, 0},
+		{[]string{"gen-null-loopback.pcap"}, 33, 33, nil, 0},
+		{[]string{"gen-loop.pcap"}, 22, 22, nil, 0},
+		{[]string{"gen-raw-ipv4-ipv6.pcap"}, 22, 22, nil, 0},
+		{[]string{"gen-ipv4-228.pcap"}, 22, 22, nil, 0},
+		{[]string{"gen-ipv6-229.pcap"}, 22, 22, nil, 0},
+		{[]string{"gen-ipv4-mapped-twins.pcap"}, 35, 35, nil, 13 + 11},
+		{[]string{"gen-nanosecond-be.pcap"}, 11, 11, nil, 0},
+		{[]string{"gen-mixed-interfaces.pcapng"}, 44, 44, nil, 0},
+		{[]string{"gen-gzip.pcap.gz"}, 11, 11, nil, 0},
+		{[]string{"gen-gzip.pcapng.gz"}, 11, 11, nil, 0},
+		{[]string{"gen-snaplen-cut.pcap"}, 22, 22, nil, 0},
+		{[]string{"gen-fragments-nontcp.pcap"}, 22, 11, skips{capture.NotIP: 1, capture.NotTCP: 3, capture.Fragment: 7}, 0},
+		{[]string{"gen-rotated.pcap0"}, 16, 16, nil, 0},
+		{[]string{"gen-rotated.pcap1"}, 6, 6, nil, 0},
+		{[]string{"gen-rotated.pcap0", "gen-rotated.pcap1"}, 22, 22, nil, 0},
 	} {
 		t.Run(strings.Join(tc.files, "+"), func(t *testing.T) {
 			var paths []string
@@ -113,9 +115,13 @@ func TestGeneratedFiles(t *testing.T) {
 			if sum+st.Segments != st.Packets {
 				t.Errorf("segments+skipped = %d, packets = %d", sum+st.Segments, st.Packets)
 			}
+			mapped := 0
 			for i, s := range segs {
+				if s.Src.Addr().Is4() != s.Dst.Addr().Is4() {
+					t.Errorf("segment %d: two families %v > %v", i, s.Src, s.Dst)
+				}
 				if s.Src.Addr().Is4In6() || s.Dst.Addr().Is4In6() {
-					t.Errorf("segment %d: IPv4-mapped address %v > %v", i, s.Src, s.Dst)
+					mapped++
 				}
 				if s.Time.Location() != time.UTC {
 					t.Errorf("segment %d: time not in UTC: %v", i, s.Time)
@@ -123,6 +129,9 @@ func TestGeneratedFiles(t *testing.T) {
 				if i > 0 && s.Frame <= segs[i-1].Frame {
 					t.Errorf("segment %d: frame %d after %d", i, s.Frame, segs[i-1].Frame)
 				}
+			}
+			if mapped != tc.mapped {
+				t.Errorf("%d segments with an IPv4-mapped address, want %d", mapped, tc.mapped)
 			}
 		})
 	}

@@ -55,8 +55,9 @@ type Segment struct {
 	Frame uint64
 	// Time is the capture timestamp, in UTC.
 	Time time.Time
-	// Src and Dst are the IP endpoints (IPv4 addresses are plain 4-byte addresses,
-	// never IPv4-mapped IPv6).
+	// Src and Dst are the IP endpoints: an IPv4 packet's are 4-byte addresses, an
+	// IPv6 packet's 16-byte ones, IPv4-mapped (::ffff:a.b.c.d) included, so that
+	// an IPv6 connection is never taken for the IPv4 one of the same addresses.
 	Src, Dst netip.AddrPort
 	// VLAN holds the 802.1Q tags the packet carried, outer first; 0 when untagged.
 	// Part of the flow identity: the same 4-tuple on two VLANs is two connections.

@@ -20,10 +20,10 @@ import (
 // tracker joins them (Tracker.join): PeerEnd then names the endpoint whose segments
 // carry PeerVLAN instead (1: the lower, 2: the higher). A segment's own key (KeyOf)
 // has PeerEnd 0.
-// An IPv4 address and its IPv4-mapped form are the same key: the capture reader
-// gives an IPv6 packet with IPv4-mapped addresses at both ends as the IPv4 packet it
-// carries (capture/decode.go), and one with a single end mapped is IPv6 at the other,
-// which no IPv4 key has.
+// An IPv6 packet's IPv4-mapped address (::ffff:a.b.c.d) is IPv6, never the IPv4
+// address it maps: Mapped6 tells the key of IPv6 packets with IPv4-mapped addresses
+// at both ends from the IPv4 key with the same bytes. With one end mapped the
+// other is IPv6, which no IPv4 key has.
 type FlowKey struct {
 	LoAddr, HiAddr [16]byte
 	LoPort, HiPort uint16
@@ -31,6 +31,7 @@ type FlowKey struct {
 	Tunnel         capture.Tunnel
 	PeerVLAN       [2]uint16
 	PeerEnd        uint8
+	Mapped6        bool
 }
 
 // Joined reports whether the two directions carry different tags (PeerEnd).
@@ -52,7 +53,7 @@ func (k *FlowKey) fromLo(ep netip.AddrPort) bool {
 // sameTuple reports whether o (a segment's key) is the same 4-tuple in the same
 // tunnel, whatever its tags.
 func (k *FlowKey) sameTuple(o *FlowKey) bool {
-	return k.LoAddr == o.LoAddr && k.HiAddr == o.HiAddr && k.LoPort == o.LoPort && k.HiPort == o.HiPort && k.Tunnel == o.Tunnel
+	return k.LoAddr == o.LoAddr && k.HiAddr == o.HiAddr && k.LoPort == o.LoPort && k.HiPort == o.HiPort && k.Tunnel == o.Tunnel && k.Mapped6 == o.Mapped6
 }
 
 // is reports whether o (a segment's key) is this flow's own key: the same 4-tuple,
@@ -64,6 +65,7 @@ func KeyOf(s *capture.Segment) (k FlowKey, fromLo bool) {
 	k.VLAN, k.Tunnel = s.VLAN, s.Tunnel
 	src, dst := s.Src.Addr().As16(), s.Dst.Addr().As16()
 	sp, dp := s.Src.Port(), s.Dst.Port()
+	k.Mapped6 = s.Src.Addr().Is4In6() && s.Dst.Addr().Is4In6()
 	if c := compare16(&src, &dst); c < 0 || (c == 0 && sp <= dp) {
 		k.LoAddr, k.HiAddr, k.LoPort, k.HiPort = src, dst, sp, dp
 		return k, true
@@ -103,10 +105,15 @@ func (k Keyed) Shard(n int) int {
 	return int(k.hash % uint64(n))
 }
 
-// Endpoints returns the two endpoints of the key, lower first.
+// Endpoints returns the two endpoints of the key, lower first, as the segments
+// carried them: IPv4 addresses for an IPv4 key (both ends mapped in the key, not
+// Mapped6), every other address as IPv6, IPv4-mapped ones included.
 func (k FlowKey) Endpoints() (lo, hi netip.AddrPort) {
-	return netip.AddrPortFrom(netip.AddrFrom16(k.LoAddr).Unmap(), k.LoPort),
-		netip.AddrPortFrom(netip.AddrFrom16(k.HiAddr).Unmap(), k.HiPort)
+	a, b := netip.AddrFrom16(k.LoAddr), netip.AddrFrom16(k.HiAddr)
+	if !k.Mapped6 && a.Is4In6() && b.Is4In6() {
+		a, b = a.Unmap(), b.Unmap()
+	}
+	return netip.AddrPortFrom(a, k.LoPort), netip.AddrPortFrom(b, k.HiPort)
 }
 
 // less orders keys (for deterministic choices among equals).
@@ -141,10 +148,13 @@ func (k FlowKey) less(o FlowKey) bool {
 	if k.PeerVLAN[0] != o.PeerVLAN[0] {
 		return k.PeerVLAN[0] < o.PeerVLAN[0]
 	}
-	return k.PeerVLAN[1] < o.PeerVLAN[1]
+	if k.PeerVLAN[1] != o.PeerVLAN[1] {
+		return k.PeerVLAN[1] < o.PeerVLAN[1]
+	}
+	return !k.Mapped6 && o.Mapped6
 }
 
-// keyHash is a 64-bit hash of a key's 4-tuple and tunnel, the same in every run
+// keyHash is a 64-bit hash of a key's 4-tuple, tunnel and Mapped6, the same in every run
 // (wyhash-style mixing): two different 4-tuples share one with a probability of
 // about n²/2^65 for n 4-tuples (3e-6 for ten million). The tags are left out: the
 // same 4-tuple on several tag sets shares a hash, so one tracker (Shard) holds them
@@ -158,6 +168,9 @@ func keyHash(k *FlowKey) uint64 {
 	h = mix(h, uint64(k.LoPort)|uint64(k.HiPort)<<16)
 	if k.Tunnel != (capture.Tunnel{}) {
 		h = mix(h, uint64(k.Tunnel.ID)|uint64(k.Tunnel.Kind)<<32)
+	}
+	if k.Mapped6 {
+		h = mix(h, 6) // not the IPv4 twin's hash, nor its incarnation counts (countHash)
 	}
 	return h
 }

@@ -46,6 +46,7 @@ func Files() ([]File, error) {
 		{"gen-raw-ipv4-ipv6.pcap", genRaw},
 		{"gen-ipv4-228.pcap", genIPv4},
 		{"gen-ipv6-229.pcap", genIPv6},
+		{"gen-ipv4-mapped-twins.pcap", genMappedTwins},
 		{"gen-nanosecond-be.pcap", genNanoBE},
 		{"gen-mixed-interfaces.pcapng", genMixed},
 		{"gen-gzip.pcap.gz", genGzipPcap},
@@ -178,6 +179,30 @@ func genIPv6() ([]byte, error) {
 	b := NewConn(ap("[2001:db8::5]:44001"), ap("[2001:db8::40]:80"), 30, 40, at(time.Second))
 	b.Ext6 = []uint8{ExtHopByHop, ExtRouting}
 	return pcapBytes(229, PcapOptions{}, merge(a.Full(64, 128, true), b.Full(64, 128, true)))
+}
+
+// genMappedTwins: the same addresses and ports as an IPv4 connection and as an
+// IPv6 one whose addresses are IPv4-mapped (::ffff:10.0.0.1, RFC 4291 2.5.5.2),
+// with the same sequence numbers 100 µs apart, and a third IPv6 connection with
+// only the client's address mapped. No stack sends IPv4-mapped addresses on the
+// wire (Linux drops such packets on receipt, ip6_rcv_core): these are crafted
+// packets, as a raw socket or scapy writes them, each an IPv6 packet that
+// Wireshark shows with ipv6.src ::ffff:10.0.0.1, never the IPv4 connection. The
+// mapped twin's server retransmits its FIN, its final ACK lost, so its findings
+// name it and not the IPv4 twin.
+func genMappedTwins() ([]byte, error) {
+	v4 := NewConn(ap("10.0.0.1:40000"), ap("10.0.0.2:80"), 1000, 5000, at(0))
+	v6 := NewConn(ap("[::ffff:10.0.0.1]:40000"), ap("[::ffff:10.0.0.2]:80"), 1000, 5000, at(100*time.Microsecond))
+	one := NewConn(ap("[::ffff:10.0.0.1]:40000"), ap("[2001:db8::2]:80"), 3000, 7000, at(200*time.Microsecond))
+	ps := append(v6.Handshake(), v6.Exchange(100, 200)...)
+	ps = append(ps, v6.FIN(true), v6.ACK(false))
+	fin := v6.FIN(false)
+	ps = append(ps, fin, v6.ACK(true)) // the final ACK, lost before the server
+	again := fin                       // its retransmission, 200 ms later
+	again.Time = v6.Wait(200 * time.Millisecond).Now
+	ps = append(ps, again, v6.ACK(true))
+	return pcapBytes(layers.LinkTypeEthernet, PcapOptions{},
+		merge(v4.Full(100, 200, true), ps, one.Full(100, 200, true)))
 }
 
 // genNanoBE: Ethernet, nanosecond magic, big endian, timestamps with ns digits.

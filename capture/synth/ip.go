@@ -5,7 +5,7 @@ import "encoding/binary"
 // encodeIP returns the IPv4 or IPv6 packet (or fragment) for p.
 func encodeIP(p *Packet) []byte {
 	src, dst := p.Src.Addr(), p.Dst.Addr()
-	v4 := src.Is4() || src.Is4In6()
+	v4 := src.Is4() // an IPv4-mapped address (::ffff:a.b.c.d) goes in an IPv6 header
 	l4 := transport(p)
 	data, off, more := l4, 0, false
 	if f := p.Frag; f != nil {
@@ -33,7 +33,7 @@ func encodeIP(p *Packet) []byte {
 		binary.BigEndian.PutUint16(h[6:], ff)
 		h[8] = p.ttl()
 		h[9] = p.proto()
-		s, d := src.Unmap().As4(), dst.Unmap().As4()
+		s, d := src.As4(), dst.As4()
 		copy(h[12:], s[:])
 		copy(h[16:], d[:])
 		binary.BigEndian.PutUint16(h[10:], ^csum(0, h))
@@ -161,8 +161,8 @@ func tcpOptions(p *Packet) []byte {
 func pseudo(p *Packet, n int) uint32 {
 	src, dst := p.Src.Addr(), p.Dst.Addr()
 	var h []byte
-	if src.Is4() || src.Is4In6() {
-		s, d := src.Unmap().As4(), dst.Unmap().As4()
+	if src.Is4() {
+		s, d := src.As4(), dst.As4()
 		h = append(h, s[:]...)
 		h = append(h, d[:]...)
 		h = append(h, 0, p.proto())

@@ -94,7 +94,7 @@ func (p *Packet) proto() uint8 {
 // 12, 14), IPv4 (228), IPv6 (229). Any other link type gets the bare IP packet.
 func Encode(link layers.LinkType, p Packet) []byte {
 	ip := encodeIP(&p)
-	v6 := p.Src.Addr().Is6() && !p.Src.Addr().Is4In6()
+	v6 := p.Src.Addr().Is6()
 	etype := uint16(0x0800)
 	if v6 {
 		etype = 0x86dd

@@ -63,7 +63,7 @@ func EncapGRE(p Packet, src, dst netip.Addr, o GREOptions) []byte {
 	} else {
 		inner = encodeIP(&p)
 		proto = 0x0800
-		if p.Src.Addr().Is6() && !p.Src.Addr().Is4In6() {
+		if p.Src.Addr().Is6() {
 			proto = 0x86dd
 		}
 	}
@@ -87,7 +87,7 @@ func EncapGRE(p Packet, src, dst netip.Addr, o GREOptions) []byte {
 func EncodeNFLOG(p Packet, group uint16, prefix string, bo binary.AppendByteOrder) []byte {
 	ip := encodeIP(&p)
 	family, proto := byte(2), uint16(0x0800)
-	if p.Src.Addr().Is6() && !p.Src.Addr().Is4In6() {
+	if p.Src.Addr().Is6() {
 		family, proto = 10, 0x86dd
 	}
 	b := []byte{family, 0}

@@ -136,7 +136,7 @@ func TestExportRecorded(t *testing.T) {
 	_, err := exec.LookPath("tcpdump")
 	haveTcpdump := err == nil
 	for _, name := range []string{"final-ack-never.pcap", "reuse-refused.pcap", "gen-first-fin-unacked.pcap",
-		"gen-reuse-answers.pcap", "gen-ethernet-vlan-qinq.pcap", "final-ack-dropped-v6.pcap"} {
+		"gen-reuse-answers.pcap", "gen-ethernet-vlan-qinq.pcap", "final-ack-dropped-v6.pcap", "gen-ipv4-mapped-twins.pcap"} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			copyCapture(t, name, dir, name)
