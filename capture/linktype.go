@@ -37,6 +37,25 @@ func LinkTypeName(lt uint16) string {
 	return fmt.Sprintf("%d (%s)", lt, name)
 }
 
+// LinkTypeWarning is the one line that says which link types of st finack does
+// not decode and how many frames that cost (a live capture on such a link type
+// says so before its first frame, st.Skipped 0): a capture of only such frames
+// would otherwise report 0 connections without saying why. "" when every link
+// type is read.
+func LinkTypeWarning(st Stats) string {
+	if len(st.UnsupportedLinkTypes) == 0 {
+		return ""
+	}
+	names := make([]string, len(st.UnsupportedLinkTypes))
+	for i, lt := range st.UnsupportedLinkTypes {
+		names[i] = LinkTypeName(lt)
+	}
+	if n := st.Skipped[UnsupportedLinkType]; n > 0 {
+		return fmt.Sprintf("%d frames skipped: link type %s not decoded (finack reads %s)", n, strings.Join(names, ", "), ReadableLinkTypes)
+	}
+	return fmt.Sprintf("link type %s not decoded: its frames are skipped (finack reads %s)", strings.Join(names, ", "), ReadableLinkTypes)
+}
+
 // start is where decoding of a frame begins. LinkType.LayerType() is not enough
 // for this: it knows neither SLL2 on every build nor that raw IP means "look at the
 // version nibble", and it cannot say "unsupported" apart from "zero".

@@ -107,11 +107,7 @@ func OpenLive(opt LiveOptions) (*Live, error) {
 		}
 	}
 	l.link = h.LinkType()
-	l.st = linkStart(l.link)
-	if l.st == startUnsupported {
-		h.Close()
-		return nil, fmt.Errorf("interface %s: link type %s (%d) is not one finack decodes", name, l.link, int(l.link))
-	}
+	l.st, l.stats = liveStart(l.link)
 	if opt.Filter != "" {
 		if err := h.SetBPFFilter(opt.Filter); err != nil {
 			h.Close()

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/gopacket/gopacket/layers"
 )
 
 // Live capture: a network interface read through libpcap, handing out Segments as a
@@ -98,6 +100,21 @@ type Interface struct {
 // ErrNoLibpcap is what live capture (OpenLive, Interfaces) and BPF filters return
 // in a build without cgo: both need libpcap.
 var ErrNoLibpcap = errors.New("built without cgo (CGO_ENABLED=0): live capture and BPF filters need libpcap")
+
+// liveStart decides how a live capture on link type lt is read: where decoding of
+// its frames starts, and its first stats. A link type finack does not decode is
+// captured all the same (-w saves it, the counts count it): its frames are skipped
+// as unsupported_link_type, and the stats name it from the start, so the run warns
+// at once and its report warns as a file's does (LinkTypeWarning) instead of
+// showing 0 connections.
+func liveStart(lt layers.LinkType) (start, Stats) {
+	var st Stats
+	s := linkStart(lt)
+	if s == startUnsupported {
+		st.UnsupportedLinkTypes = []uint16{uint16(lt)}
+	}
+	return s, st
+}
 
 // oneLine joins the lines of a libpcap message into one.
 func oneLine(err error) error {

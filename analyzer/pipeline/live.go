@@ -156,6 +156,11 @@ func NewLiveRun(o LiveConfig, src liveSource, stdout, stderr io.Writer, m *metri
 		Done: r.done, IdleTimeout: o.IdleTimeout, MaxConnections: o.MaxConns, Touched: true,
 	})
 	r.lastLine = r.start
+	if w := capture.LinkTypeWarning(src.Stats()); w != "" {
+		// A link type finack does not decode: said once, now, rather than after a
+		// run that can only end with 0 connections (the report says it again).
+		fmt.Fprintf(stderr, "finack: WARNING: %s\n", w)
+	}
 	return r
 }
 

@@ -132,26 +132,11 @@ func NewDocument(o Options, st capture.Stats, rep analyzer.Report, readErr error
 	if readErr != nil {
 		d.Error = readErr.Error()
 	}
-	if w := linkTypeWarning(st); w != "" {
+	if w := capture.LinkTypeWarning(st); w != "" {
 		d.Summary.Warnings = append(d.Summary.Warnings, w)
 		d.Warnings = append(d.Warnings, "WARNING: "+w)
 	}
 	return d
-}
-
-// linkTypeWarning says which link types finack could not read, and how many
-// frames that cost: a capture of only such frames would otherwise report 0
-// connections without saying why. "" when every frame's link type is read.
-func linkTypeWarning(st capture.Stats) string {
-	if len(st.UnsupportedLinkTypes) == 0 {
-		return ""
-	}
-	names := make([]string, len(st.UnsupportedLinkTypes))
-	for i, lt := range st.UnsupportedLinkTypes {
-		names[i] = capture.LinkTypeName(lt)
-	}
-	return fmt.Sprintf("%d frames skipped: link type %s not decoded (finack reads %s)",
-		st.Skipped[capture.UnsupportedLinkType], strings.Join(names, ", "), capture.ReadableLinkTypes)
 }
 
 // writeJSON writes the document with the summary indented and one finding or
