@@ -166,11 +166,12 @@ func DisplayFilter(client, server string, vlan []uint16, ignoreVLAN bool, tunnel
 		if err != nil {
 			continue
 		}
+		// An IPv4-mapped address (::ffff:10.0.0.1) is an IPv6 packet's: ipv6.addr.
 		field := "ip.addr"
-		if a := ap.Addr(); a.Is6() && !a.Is4In6() {
+		if ap.Addr().Is6() {
 			field = "ipv6.addr"
 		}
-		conds = append(conds, field+"=="+ap.Addr().Unmap().WithZone("").String(), "tcp.port=="+strconv.Itoa(int(ap.Port())))
+		conds = append(conds, field+"=="+ap.Addr().WithZone("").String(), "tcp.port=="+strconv.Itoa(int(ap.Port())))
 	}
 	// A tag is 802.1Q's or, outermost in QinQ, 802.1ad's (Wireshark names their
 	// fields apart). Untagged: none, so that the same 4-tuple on a VLAN is left out;

@@ -38,7 +38,7 @@ func tsharkFrames(t *testing.T, file, filter string) []uint64 {
 // range; built for a whole connection (its frames, addresses, VLAN tags, tunnel), it
 // selects exactly the connection's packets, however many other connections share
 // the addresses, ports or frame range (QinQ, one 4-tuple on several VLANs, VXLAN,
-// GRE, IPv6).
+// GRE, IPv6, IPv4-mapped IPv6 beside its IPv4 twin).
 func TestIncidentFilters(t *testing.T) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (.ci/deps --test installs it)")
@@ -46,6 +46,7 @@ func TestIncidentFilters(t *testing.T) {
 	for _, name := range []string{
 		"final-ack-never.pcap", "final-ack-dropped-v6.pcap", "gen-ethernet-vlan-qinq.pcap",
 		"gen-vxlan.pcap", "gen-gre.pcap", "reuse-server-timewait-v6.pcap", "gen-late-and-rst-in-time-wait.pcap",
+		"gen-ipv4-mapped-twins.pcap",
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, stderr, _ := runIn(t, pcapDir, "-r", name, "-o", "json")
