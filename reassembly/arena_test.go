@@ -158,8 +158,10 @@ func (t *Tracker) heldArenaBytes() int {
 		if l := len(f.packed); l > 0 {
 			n += recordSize(l)
 		}
-		if l := len(t.packedPrev(f)); l > 0 {
-			n += recordSize(l)
+		for _, rec := range t.packedPrev(f) {
+			if l := len(rec); l > 0 {
+				n += recordSize(l)
+			}
 		}
 	})
 	if len(t.prevPacked) > 0 {

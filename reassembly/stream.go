@@ -56,7 +56,10 @@ func (t *Tracker) Each(fn func(*Incarnation)) {
 			fn(c)
 		}
 		if f.packed != "" {
-			if rec := t.packedPrev(f); rec != "" {
+			for _, rec := range t.packedPrev(f) {
+				if rec == "" {
+					break
+				}
 				b, _, _ := t.recordData(rec, false)
 				fn(unpack(f.key, b))
 			}
@@ -151,10 +154,8 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 	if f.gone {
 		return
 	}
-	if rec := t.packedPrev(f); rec != "" {
-		if h := header(rec); now-h.lastAt > h.wait {
-			t.unpackPrev(f) // over: whole again, to be handed out below
-		}
+	if recs := t.packedPrev(f); recs[0] != "" && recs.overAt() <= now {
+		t.unpackPrev(f) // one is over: whole again, to be handed out below
 	}
 	if f.prev != 0 {
 		t.dropEarlier(f, func(_ int, p *Incarnation) bool { return t.prevOver(p, now) }, func(p *Incarnation) {
@@ -204,9 +205,8 @@ func (t *Tracker) schedule(f *flow, now, wait int64) {
 		for ; p != nil; p = p.older {
 			due = min(due, t.prevOverAt(p))
 		}
-	} else if rec := t.packedPrev(f); rec != "" {
-		h := header(rec)
-		due = min(due, satAdd(h.lastAt, h.wait+1)) // its prevOverAt (packPrev)
+	} else if recs := t.packedPrev(f); recs[0] != "" {
+		due = min(due, recs.overAt())
 	}
 	if c := t.cur(f); c != nil {
 		if wait >= 0 {
@@ -315,8 +315,7 @@ type packCand struct {
 // display's touched list holds it. The link to the incarnation before it (still
 // held for its stale segments) is cut, as handing that one out would cut it: the
 // record cannot keep a pointer, and nothing reads the link but a Done that keeps
-// incarnations (see Reuse.Prev). That one is packed too (packPrev), when it is the
-// only earlier incarnation held.
+// incarnations (see Reuse.Prev). The earlier ones held are packed too (packPrev).
 func (t *Tracker) pack(f *flow) {
 	c := t.cur(f)
 	if t.noPack || c == nil || c.touched || c.next != nil {
@@ -369,47 +368,94 @@ func (t *Tracker) unpackRecord(k FlowKey, rec string, ahead bool) *Incarnation {
 	return inc
 }
 
-// packPrev packs the previous incarnation of a flow whose current one was just
-// packed: a reused 4-tuple's previous connection is held, for its stale segments,
-// until its TIME_WAIT is over (a minute), and whole it took about 1 KB. It is kept
-// apart (Tracker.prevPacked), only while the current one is packed too: anything
-// that unpacks the current one, or looks at the previous one, unpacks it first
-// (unpackPrev), so the rest of the tracker sees it whole. Its header's wait puts its
-// expiry at prevOverAt, which nothing can move while it is packed (only its segments
-// change it).
+// packPrev packs the earlier incarnations of a flow whose current one was just
+// packed: a reused 4-tuple's earlier connections are held, for their stale
+// segments, until their TIME_WAIT is over (a minute), and whole each took about
+// 1 KB; a 4-tuple reused several times within TIME_WAIT holds several (at most
+// maxEarlier). They are kept apart (Tracker.prevPacked), newest first, only while
+// the current one is packed too: anything that unpacks the current one, or looks at
+// the earlier ones, unpacks them first (unpackPrev), so the rest of the tracker
+// sees them whole. Each header's wait puts its expiry at prevOverAt, which nothing
+// can move while it is packed (only its segments change it). The links between them
+// (next, older; Reuse.Prev, read only on the current incarnation: refusal.go) are
+// cut as handing them out would cut them.
 func (t *Tracker) packPrev(f *flow, p *Incarnation) {
-	if p.touched || p.older != nil || p.Reuse != nil && p.Reuse.Prev != nil {
-		return // (older ones held too: kept whole, at most maxEarlier)
+	n := 0
+	for q := p; q != nil; q = q.older {
+		if q.touched || n == maxEarlier {
+			return // (a live view holds it: left whole)
+		}
+		n++
 	}
-	p.next = nil // the current incarnation, packed
+	var recs prevRecs
+	i := 0
+	for q := p; q != nil; i++ {
+		older := q.older
+		q.next, q.older = nil, nil
+		if q.Reuse != nil {
+			q.Reuse.Prev = nil
+		}
+		recs[i] = t.packRecord(q, max(t.prevOverAt(q)-q.Last.At-1, 0), EndReplaced)
+		q = older
+	}
 	if t.prevPacked == nil {
-		t.prevPacked = make(map[*flow]string)
+		t.prevPacked = make(map[*flow]prevRecs)
 	}
-	t.prevPacked[f] = t.packRecord(p, max(t.prevOverAt(p)-p.Last.At-1, 0), EndReplaced)
+	t.prevPacked[f] = recs
 	t.unhold(f.prev)
 	f.prev = 0
 }
 
-// packedPrev is the record of the flow's packed previous incarnation ("": none).
-// Only a flow whose current incarnation is packed can have one.
-func (t *Tracker) packedPrev(f *flow) string {
+// prevRecs are the records of a flow's packed earlier incarnations, newest first
+// ("" after the last).
+type prevRecs [maxEarlier]string
+
+// overAt is when the first of the records' stale-segment windows closes (their
+// prevOverAt).
+func (r *prevRecs) overAt() int64 {
+	at := maxTime
+	for _, rec := range r {
+		if rec == "" {
+			break
+		}
+		h := header(rec)
+		at = min(at, satAdd(h.lastAt, h.wait+1))
+	}
+	return at
+}
+
+// packedPrev is the records of the flow's packed earlier incarnations (the first
+// "": none). Only a flow whose current incarnation is packed can have them.
+func (t *Tracker) packedPrev(f *flow) prevRecs {
 	if f.packed == "" || len(t.prevPacked) == 0 {
-		return ""
+		return prevRecs{}
 	}
 	return t.prevPacked[f]
 }
 
-// unpackPrev makes the flow's packed previous incarnation, if any, whole again,
-// linked to the current one if that is whole.
+// unpackPrev makes the flow's packed earlier incarnations, if any, whole again,
+// linked to each other and to the current one if that is whole.
 func (t *Tracker) unpackPrev(f *flow) {
-	rec := t.packedPrev(f)
-	if rec == "" {
+	recs := t.packedPrev(f)
+	if recs[0] == "" {
 		return
 	}
 	delete(t.prevPacked, f)
-	p := t.unpackRecord(f.key, rec, false)
-	f.prev = t.hold(p)
+	var newer *Incarnation
+	for _, rec := range recs {
+		if rec == "" {
+			break
+		}
+		p := t.unpackRecord(f.key, rec, false)
+		if newer == nil {
+			f.prev = t.hold(p)
+		} else {
+			newer.older, p.next = p, newer
+		}
+		newer = p
+	}
 	if c := t.cur(f); c != nil {
+		p := t.prev(f)
 		p.next = c
 		if c.Reuse != nil {
 			c.Reuse.Prev = p
@@ -463,9 +509,11 @@ func (t *Tracker) evict(now int64) {
 		if f.packed != "" {
 			h := header(f.packed)
 			last = max(last, h.lastAt)
-			if rec := t.packedPrev(f); rec != "" {
-				h := header(rec)
-				last = max(last, h.lastAt)
+			for _, rec := range t.packedPrev(f) {
+				if rec == "" {
+					break
+				}
+				last = max(last, header(rec).lastAt)
 			}
 		}
 		if last == -1<<63 {
@@ -627,11 +675,23 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end i
 			whole = whole[1:]
 			t.give(inc)
 		case p < c:
+			// The oldest of the flow's packed earlier incarnations (the
+			// lowest first frame): the last of its records.
 			f := prevs[0].f
 			prevs[0] = packedFinal{}
 			prevs = prevs[1:]
-			rec := t.prevPacked[f]
-			delete(t.prevPacked, f)
+			recs := t.prevPacked[f]
+			n := 0
+			for n < len(recs) && recs[n] != "" {
+				n++
+			}
+			rec := recs[n-1]
+			if n == 1 {
+				delete(t.prevPacked, f)
+			} else {
+				recs[n-1] = ""
+				t.prevPacked[f] = recs
+			}
 			t.give(t.unpackRecord(f.key, rec, false)) // as it was packed: replaced
 		default:
 			f := packed[0].f

@@ -161,8 +161,8 @@ type Tracker struct {
 	arena    *arena
 	incs     []*Incarnation
 	incsFree []incRef
-	// prevPacked: the packed previous incarnations, by flow (packPrev).
-	prevPacked map[*flow]string
+	// prevPacked: the packed earlier incarnations, by flow (packPrev).
+	prevPacked map[*flow]prevRecs
 	// packNS: a record could not be packed in microseconds (packTry): times in
 	// nanoseconds, pack them so from now on.
 	packNS bool
@@ -245,9 +245,11 @@ func (t *Tracker) Finish(end int64) {
 	var prevs []packedFinal // packed previous incarnations (packPrev), their records in t.prevPacked
 	packed := make([]packedFinal, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
-		if rec := t.packedPrev(f); rec != "" {
-			h := header(rec)
-			prevs = append(prevs, packedFinal{h.first.Frame, f})
+		for _, rec := range t.packedPrev(f) {
+			if rec == "" {
+				break
+			}
+			prevs = append(prevs, packedFinal{header(rec).first.Frame, f})
 		}
 		for p := t.prev(f); p != nil; p = p.older {
 			whole = append(whole, finishedWhole(p)) // (replaced: EndAt set then)
@@ -371,7 +373,7 @@ func (t *Tracker) unpackFlow(f *flow) {
 // several tag sets stays several connections. From then on the segments of k's
 // tags from s's end go to f (FlowKey.PeerEnd).
 func (t *Tracker) join(f *flow, k *FlowKey, s *capture.Segment, fromLo bool) bool {
-	if f.key.PeerEnd != 0 || f.prev != 0 || (f.cur == 0 && f.packed == "") {
+	if f.key.PeerEnd != 0 || f.prev != 0 || t.packedPrev(f)[0] != "" || (f.cur == 0 && f.packed == "") {
 		return false
 	}
 	if t.cfg.Done != nil {
