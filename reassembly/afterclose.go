@@ -106,6 +106,7 @@ func (inc *Incarnation) fits(s *capture.Segment, slack uint32) (fit, known bool)
 // incarnation during had the 4-tuple.
 func (inc *Incarnation) addStale(s *capture.Segment, tx Tx, during int) {
 	r := inc.RoleOf(s.Src)
+	inc.changed = true
 	inc.Packets++ // counted here, where it belongs, and not in the new incarnation
 	inc.Half[r].Packets++
 	inc.History.mark(r, HistStale)

@@ -163,6 +163,11 @@ func (t *Tracker) heldArenaBytes() int {
 				n += recordSize(l)
 			}
 		}
+		for p := t.prev(f); p != nil; p = p.older {
+			if l := len(p.rec); l > 0 {
+				n += recordSize(l) // kept while unchanged (unpackKeep)
+			}
+		}
 	})
 	if len(t.prevPacked) > 0 {
 		for f := range t.prevPacked {

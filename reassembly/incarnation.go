@@ -344,6 +344,12 @@ type Incarnation struct {
 	// older: the incarnation replaced before this one, while this one is replaced
 	// too and both are still held for their stale segments (earlier.go).
 	older *Incarnation
+	// rec: the record an earlier incarnation was unpacked from (unpackPrev), kept in
+	// the tracker's arena while nothing changed it (changed: a stale segment, an RST
+	// in its TIME_WAIT), so that packing it again takes the record as it is
+	// (packPrev). Freed when it is handed out or packed anew.
+	rec     string
+	changed bool
 }
 
 // Client returns the client endpoint.

@@ -395,7 +395,17 @@ func (t *Tracker) packPrev(f *flow, p *Incarnation) {
 		if q.Reuse != nil {
 			q.Reuse.Prev = nil
 		}
-		recs[i] = t.packRecord(q, max(t.prevOverAt(q)-q.Last.At-1, 0), EndReplaced)
+		if q.rec != "" && !q.changed {
+			// Unchanged since it was unpacked: its record as it was.
+			recs[i], q.rec = q.rec, ""
+			t.stats.Packed++
+			if !t.cfg.Touched {
+				t.recycle(q)
+			}
+		} else {
+			t.dropRec(q)
+			recs[i] = t.packRecord(q, max(t.prevOverAt(q)-q.Last.At-1, 0), EndReplaced)
+		}
 		q = older
 	}
 	if t.prevPacked == nil {
@@ -446,7 +456,7 @@ func (t *Tracker) unpackPrev(f *flow) {
 		if rec == "" {
 			break
 		}
-		p := t.unpackRecord(f.key, rec, false)
+		p := t.unpackKeep(f.key, rec)
 		if newer == nil {
 			f.prev = t.hold(p)
 		} else {
@@ -461,6 +471,29 @@ func (t *Tracker) unpackPrev(f *flow) {
 			c.Reuse.Prev = p
 		}
 	}
+}
+
+// unpackKeep unpacks an earlier incarnation's record (never on disk: only records
+// of connections in TIME_WAIT go there, not those of replaced ones) and keeps the
+// record with it (Incarnation.rec).
+func (t *Tracker) unpackKeep(k FlowKey, rec string) *Incarnation {
+	inc := t.newIncarnation()
+	b, cold, _ := t.recordData(rec, false)
+	unpackInto(inc, k, b, &t.fins)
+	if cold {
+		panic("reassembly: an earlier incarnation's record on disk")
+	}
+	inc.rec = rec
+	return inc
+}
+
+// dropRec frees the record an incarnation was unpacked from, if it kept one.
+func (t *Tracker) dropRec(inc *Incarnation) {
+	if inc.rec != "" {
+		t.arena.free(inc.rec)
+		inc.rec = ""
+	}
+	inc.changed = false
 }
 
 // prevOver: the stale-segment window of a replaced incarnation is over.
@@ -715,6 +748,7 @@ func (t *Tracker) unpackFinished(f *flow, packed string, reason EndReason, endAt
 // give hands one finished incarnation to Done, and cuts the links between it and
 // the incarnations beside it so it can be freed (or reused).
 func (t *Tracker) give(inc *Incarnation) {
+	t.dropRec(inc)
 	t.cfg.Done(inc)
 	t.held--
 	t.stats.Finished++
