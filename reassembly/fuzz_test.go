@@ -145,11 +145,12 @@ func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
 	var end int64
 	for i := range segs {
 		k, _ := KeyOf(&segs[i])
+		fromLo := k.fromLo(segs[i].Src)
 		var cur *Incarnation
 		var nCur uint64
 		var earlier [maxEarlier]*Incarnation
 		var nEarlier [maxEarlier]uint64
-		if f := tr.flowOf(k); f != nil {
+		if f, _ := tr.flows.get(&k, keyHash(&k), fromLo); f != nil {
 			cur, nCur = tr.cur(f), tr.cur(f).Packets
 			i := 0
 			for p := tr.prev(f); p != nil; p = p.older {
@@ -161,7 +162,11 @@ func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
 		tr.Add(&s)
 		// The segment went to the 4-tuple's current incarnation, a new one, or (a
 		// stale segment of an old connection) one of the earlier ones held.
-		f := tr.flowOf(k)
+		// (A segment on tags of its own joins the flow of the other end's: join.)
+		f, other := tr.flows.get(&k, keyHash(&k), fromLo)
+		if f == nil {
+			f = other
+		}
 		switch {
 		case tr.cur(f) != cur:
 			owner[s.Frame] = tr.cur(f)
