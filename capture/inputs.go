@@ -2,6 +2,7 @@ package capture
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -41,6 +42,74 @@ func ExpandPatterns(flagName string, args []string) ([]string, error) {
 		out = append(out, files...)
 	}
 	return out, nil
+}
+
+// ExpandCaptures is ExpandPatterns for capture files: the files a pattern matches
+// that do not start with the magic number of a capture (pcap, pcapng, snoop, or
+// gzip, which may hold one) are left out and returned in skipped, so that
+// -r 'captures/*' beside each capture's notes or expected reports reads the
+// captures. A file named on its own, not through a pattern, is kept whatever it
+// holds: reading it says what is wrong. A pattern all of whose matches are skipped
+// is an error, as one that matches nothing.
+func ExpandCaptures(flagName string, args []string) (files, skipped []string, err error) {
+	for _, a := range args {
+		m, err := ExpandPatterns(flagName, []string{a})
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(m) == 1 && m[0] == a {
+			files = append(files, a) // a file, not a pattern
+			continue
+		}
+		n := len(files)
+		for _, f := range m {
+			if LooksLikeCapture(f) {
+				files = append(files, f)
+			} else {
+				skipped = append(skipped, f)
+			}
+		}
+		if len(files) == n {
+			return nil, nil, fmt.Errorf("%s: no capture file matches %q (%d files do, none of them pcap, pcapng or gzip)", flagName, a, len(m))
+		}
+	}
+	return files, skipped, nil
+}
+
+// LooksLikeCapture says whether path starts as a capture file does: the magic
+// number of pcap (any variant), pcapng or snoop, or gzip's. A file that cannot be
+// opened counts as one: reading it then says why.
+func LooksLikeCapture(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	var head [4]byte
+	n, _ := io.ReadFull(f, head[:])
+	if n >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+		return true
+	}
+	if n < 4 {
+		return false
+	}
+	switch head {
+	case magicPcapLE, magicPcapBE, magicPcapNsLE, magicPcapNsBE, magicPcapKuLE, magicPcapKuBE, magicPcapng, magicSnoop:
+		return true
+	}
+	return false
+}
+
+// SkippedWarning is the one line that says which files patterns matched that are
+// not captures (ExpandCaptures); "" when none.
+func SkippedWarning(flagName string, skipped []string) string {
+	switch len(skipped) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("%s: skipped %s, matched by a pattern: not a capture file (pcap, pcapng or gzip)", flagName, Printable(skipped[0]))
+	}
+	return fmt.Sprintf("%s: skipped %d files matched by a pattern that are not capture files (pcap, pcapng or gzip), such as %s", flagName, len(skipped), Printable(skipped[0]))
 }
 
 // captureGroups splits the input files into captures: one capture of rotated pieces

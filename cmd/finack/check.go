@@ -26,9 +26,12 @@ func analyze(o options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
 		return pipeline.ExitError
 	}
-	files, err := capture.ExpandPatterns("-r", o.Files)
+	files, skipped, err := capture.ExpandCaptures("-r", o.Files)
 	if err != nil {
 		return fail(err)
+	}
+	if w := capture.SkippedWarning("-r", skipped); w != "" {
+		fmt.Fprintf(stderr, "finack: %s\n", w)
 	}
 	if err := guardInputs(files, map[string]string{"--export": o.Export, "--write-baseline": o.WriteBaseline, "--html": o.HTML}); err != nil {
 		return fail(err)
@@ -55,8 +58,13 @@ func analyze(o options, stdout, stderr io.Writer) int {
 		}
 		if err != nil {
 			var fe *capture.FilterError
-			if errors.As(err, &fe) && !o.Separate {
-				return fail(err) // a usage error: no report
+			if errors.As(err, &fe) {
+				if hint := globHint(o.Files, o.filterArgs); hint != "" {
+					err = fmt.Errorf("%w; %s", err, hint)
+				}
+				if !o.Separate {
+					return fail(err) // a usage error: no report
+				}
 			}
 			// Even a capture that cannot be opened gets its (empty) report, with
 			// the error in it: -o json always parses.
@@ -164,6 +172,40 @@ func htmlDirOK(path string) error {
 		return fmt.Errorf("--html %s: no directory %s to write it in", path, filepath.Dir(path))
 	}
 	return nil
+}
+
+// globHint explains a filter that did not compile when its words are files: the
+// shell expanded an unquoted -r pattern (-r captures/*.pcap), so the files after the
+// first became the BPF expression, as tcpdump would take them. They are not read as
+// captures: a filter word that happens to be a file name must not change what is
+// read. The hint suggests the quoted pattern, from the files' common directory and
+// extension. "" when no word is a file.
+func globHint(files, words []string) string {
+	var named []string
+	for _, w := range words {
+		if fi, err := os.Stat(w); err == nil && !fi.IsDir() {
+			named = append(named, w)
+		}
+	}
+	if len(named) == 0 {
+		return ""
+	}
+	all := append(append([]string(nil), files...), named...)
+	dir, ext := filepath.Dir(all[0]), filepath.Ext(all[0])
+	for _, f := range all[1:] {
+		if filepath.Dir(f) != dir {
+			dir = ""
+		}
+		if filepath.Ext(f) != ext {
+			ext = ""
+		}
+	}
+	pattern := "*" + ext
+	if dir != "" && dir != "." {
+		pattern = filepath.Join(dir, pattern)
+	}
+	return fmt.Sprintf("%s is a file: the shell expanded an unquoted -r pattern, its files after the first taken for the filter; quote the pattern (-r '%s') or give each file its own -r",
+		capture.Printable(named[0]), capture.Printable(pattern))
 }
 
 // guardInputs refuses an output file that is one of the input captures: --export

@@ -82,6 +82,8 @@ type options struct {
 	cpuProfile string
 	memProfile string
 	quiet      bool
+	// filterArgs are the arguments after the flags, joined into Filter.
+	filterArgs []string
 
 	// progress draws the progress line on stderr while files are read (nil: none;
 	// progress.go).
@@ -157,6 +159,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return pipeline.ExitOK
 	}
 	o.Filter = strings.Join(fs.Args(), " ")
+	o.filterArgs = fs.Args()
 	o.ASCII = !report.LocaleUTF8(os.Getenv)
 	o.MaxFindings = report.DefaultMaxFindings
 	if f := fs.Lookup("max-findings"); f != nil && f.Changed {

@@ -63,7 +63,7 @@ func newProgress(o options, stderr io.Writer) *progress {
 	if o.quiet || len(o.Files) == 0 || !stderrIsTerminal(stderr) {
 		return nil
 	}
-	files, err := capture.ExpandPatterns("-r", o.Files)
+	files, _, err := capture.ExpandCaptures("-r", o.Files)
 	if err != nil {
 		return nil // analyze says why, at once
 	}
