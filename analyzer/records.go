@@ -13,7 +13,13 @@ type Encoder struct {
 	// Connection: nil when the report lists no connections (and the Stream keeps no
 	// record of them).
 	Connection func(dst []byte, c *Connection) ([]byte, error)
-	Finding    func(dst []byte, f *Finding) ([]byte, error)
+	// ConnectionFindings, when set, renders the connection record in its place,
+	// given the incarnation's findings too: an incarnation's findings all come
+	// from its own analysis, so a record that names them (-o tsv) needs no lookup
+	// over the whole report.
+	ConnectionFindings func(dst []byte, c *Connection, fs []Finding) ([]byte, error)
+	// Finding: nil when the report lists no findings (none are kept).
+	Finding func(dst []byte, f *Finding) ([]byte, error)
 }
 
 // Records are the encoded records of a Stream that spills, in report order:
@@ -52,7 +58,7 @@ type recorder struct {
 // as the records are read.
 func (st *Stream) Spill(enc Encoder, opt spill.Options) {
 	r := &recorder{enc: enc, findings: spill.New(opt)}
-	if st.connections && enc.Connection != nil {
+	if st.connections && (enc.Connection != nil || enc.ConnectionFindings != nil) {
 		r.conns = spill.New(opt)
 	}
 	st.recs = r
@@ -73,12 +79,20 @@ func (r *recorder) add(fs []Finding) {
 		return
 	}
 	if r.conns != nil {
-		if r.buf, r.err = r.enc.Connection(r.buf[:0], &r.cur); r.err != nil {
+		if r.enc.ConnectionFindings != nil {
+			r.buf, r.err = r.enc.ConnectionFindings(r.buf[:0], &r.cur, fs)
+		} else {
+			r.buf, r.err = r.enc.Connection(r.buf[:0], &r.cur)
+		}
+		if r.err != nil {
 			return
 		}
 		if r.err = r.conns.Add(spill.Key{r.cur.FirstFrame}, r.buf); r.err != nil {
 			return
 		}
+	}
+	if r.enc.Finding == nil {
+		return
 	}
 	for i := range fs {
 		if r.buf, r.err = r.enc.Finding(r.buf[:0], &fs[i]); r.err != nil {

@@ -30,7 +30,7 @@ func StreamsReport(o Options) bool {
 		return false
 	}
 	switch o.Output {
-	case "json", "ndjson", "text":
+	case "json", "ndjson", "text", "tsv":
 	default:
 		return false // junit: findings grouped by kind
 	}
@@ -49,6 +49,13 @@ func ReportEncoder(o Options) analyzer.Encoder {
 		return analyzer.Encoder{Connection: AppendConnectionJSON, Finding: AppendFindingJSON}
 	case "ndjson":
 		return analyzer.Encoder{Connection: AppendConnectionNDJSON, Finding: AppendFindingNDJSON}
+	case "tsv":
+		// A row per connection, its findings' kinds in it; no finding records.
+		var kinds []string
+		return analyzer.Encoder{ConnectionFindings: func(dst []byte, c *analyzer.Connection, fs []analyzer.Finding) ([]byte, error) {
+			kinds = appendKinds(kinds[:0], fs)
+			return appendTSVRow(dst, c, kinds), nil
+		}}
 	default:
 		e := analyzer.Encoder{
 			// The text report lists incidents (IncidentCollector), not findings.

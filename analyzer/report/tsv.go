@@ -122,12 +122,23 @@ func WriteTSV(w io.Writer, d Document) error {
 	header("fields", strings.Join(names, "\t"))
 	header("types", strings.Join(types, "\t"))
 
-	kinds := findingKinds(d.Findings)
-	var b []byte
-	for i := range d.Connections {
-		c := &d.Connections[i]
-		b = appendTSVRow(b[:0], c, kinds[connKey(c.Client, c.Server, c.VLAN, c.Tunnel, c.Incarnation)])
-		bw.Write(b)
+	if d.Records != nil {
+		// Rows encoded as the connections were analysed (ReportEncoder), from
+		// the external sort: memory stays flat whatever the connections.
+		if err := d.Records.Connections(func(row []byte) error {
+			_, err := bw.Write(row)
+			return err
+		}); err != nil {
+			return err
+		}
+	} else {
+		kinds := findingKinds(d.Findings)
+		var b []byte
+		for i := range d.Connections {
+			c := &d.Connections[i]
+			b = appendTSVRow(b[:0], c, kinds[connKey(c.Client, c.Server, c.VLAN, c.Tunnel, c.Incarnation)])
+			bw.Write(b)
+		}
 	}
 	if d.Error != "" {
 		// Not a directive of Zeek's: readers skip '#' lines they do not know, and a
@@ -181,17 +192,25 @@ func findingKinds(fs []analyzer.Finding) map[string][]string {
 	for i := range fs {
 		f := &fs[i]
 		k := connKey(f.Client, f.Server, f.VLAN, f.Tunnel, f.Incarnation)
-		kinds := m[k]
-		n := sort.SearchStrings(kinds, string(f.Kind))
-		if n < len(kinds) && kinds[n] == string(f.Kind) {
+		m[k] = appendKinds(m[k], fs[i:i+1])
+	}
+	return m
+}
+
+// appendKinds appends the kinds of fs to kinds, sorted, each once: the findings
+// column of one connection's row.
+func appendKinds(kinds []string, fs []analyzer.Finding) []string {
+	for i := range fs {
+		k := string(fs[i].Kind)
+		n := sort.SearchStrings(kinds, k)
+		if n < len(kinds) && kinds[n] == k {
 			continue
 		}
 		kinds = append(kinds, "")
 		copy(kinds[n+1:], kinds[n:])
-		kinds[n] = string(f.Kind)
-		m[k] = kinds
+		kinds[n] = k
 	}
-	return m
+	return kinds
 }
 
 // appendTSVRow appends c's row, with its newline.

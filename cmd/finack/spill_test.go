@@ -22,7 +22,7 @@ import (
 )
 
 // TestSpillSameReport: every capture's report, in each format that streams its
-// records (-o json, -o ndjson, text with and without --connections), is byte for byte
+// records (-o json, -o ndjson, -o tsv, text with and without --connections), is byte for byte
 // the report held in memory, whether the records fit in memory or go to disk in runs
 // of 3 records (or of 1, merged 2 runs at a time).
 func TestSpillSameReport(t *testing.T) {
@@ -34,7 +34,7 @@ func TestSpillSameReport(t *testing.T) {
 			for _, f := range set {
 				args = append(args, "-r", f)
 			}
-			for _, form := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"--connections"}, {}} {
+			for _, form := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"-o", "tsv"}, {"--connections"}, {}} {
 				a := append(append([]string(nil), args...), form...)
 				report.StreamReports = false
 				want, wantErr, wantCode := runIn(t, pcapDir, a...)
@@ -66,6 +66,7 @@ func TestSpillWritesRuns(t *testing.T) {
 	}{
 		{"json", report.Options{Output: "json"}, true},
 		{"ndjson", report.Options{Output: "ndjson"}, true},
+		{"tsv", report.Options{Output: "tsv"}, true},
 		{"text --connections", report.Options{Output: "text", Connections: true}, true},
 		{"text", report.Options{Output: "text"}, true},
 		{"junit", report.Options{Output: "junit"}, false},
@@ -99,6 +100,8 @@ func TestSpillWritesRuns(t *testing.T) {
 			werr = report.WriteJSON(&buf, doc)
 		case "ndjson":
 			werr = report.WriteNDJSON(&buf, doc)
+		case "tsv":
+			werr = report.WriteTSV(&buf, doc)
 		default:
 			werr = report.WriteText(&buf, doc, o.Connections, 0)
 		}
