@@ -17,6 +17,7 @@ import (
 // document of what was read before the damage, with Error set. analyze (check.go)
 // renders it.
 func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyzer.Report, err error) {
+	phase(pr, "") // reading (--separate reads the captures one after the other)
 	r, err := capture.Open(o.Files, capture.Options{Filter: o.Filter, Progress: counter(pr), IgnoreVLAN: o.IgnoreVLAN})
 	if err != nil {
 		return report.Document{}, analyzer.Report{}, err
@@ -30,6 +31,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		tr := reassembly.NewTracker(cfg)
 		readErr := readAll(r, tr.Add, pr)
 		st := r.Stats()
+		phase(pr, PhaseFinish)
 		tr.Finish(CaptureEnd(st))
 		if err := tr.Err(); err != nil && readErr == nil {
 			readErr = err
@@ -37,9 +39,11 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		// As analyzer.Analyze, each incarnation's findings summed as they come.
 		as := analyzer.NewStream(acfg, true)
 		ov := report.NewOverviewCollector(o.TimeWait)
+		phase(pr, PhaseAnalyse)
 		for _, inc := range tr.Incarnations() {
 			ov.Add(inc, as.Add(inc))
 		}
+		phase(pr, PhaseViews)
 		rep = as.Report()
 		doc = report.NewDocument(o, st, rep, readErr)
 		doc.Overview = report.MergeOverview([]*report.OverviewCollector{ov})
@@ -96,6 +100,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	tst, readErr := TrackAll(r, cfg, done, pr)
 	st := r.Stats()
 	endCapture(pr, st.Packets)
+	phase(pr, PhaseSummary)
 	reps := make([]analyzer.Report, len(streams))
 	for i, s := range streams {
 		reps[i] = s.Report()
@@ -160,6 +165,25 @@ type Progress interface {
 	SetPackets(n uint64)
 	// EndCapture counts the frames of a capture read to its end.
 	EndCapture(n uint64)
+	// Phase says what the run is doing once the capture is read (one of the
+	// Phase constants; "" while reading).
+	Phase(what string)
+}
+
+// What a run does after the read, for the progress line: the last connections
+// finished and analysed (the bulk of the work past the read when the capture ends
+// with many of them open or in TIME_WAIT), the views of --states, the summing up.
+const (
+	PhaseFinish  = "finishing the connections still open"
+	PhaseAnalyse = "analysing the connections"
+	PhaseViews   = "building the --states views"
+	PhaseSummary = "summing up"
+)
+
+func phase(pr Progress, what string) {
+	if pr != nil {
+		pr.Phase(what)
+	}
 }
 
 func counter(pr Progress) *atomic.Int64 {

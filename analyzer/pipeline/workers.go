@@ -224,6 +224,12 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 		}
 	}
 	send(b)
+	if pr != nil {
+		pr.SetPackets(r.Stats().Packets)
+	}
+	// The connections still open or in TIME_WAIT at the end are finished, and
+	// analysed (done), after the read: say so while the workers catch up.
+	phase(pr, PhaseFinish)
 	for w := range work {
 		close(work[w])
 	}

@@ -74,6 +74,7 @@ func analyze(o options, stdout, stderr io.Writer) int {
 		results[i] = r
 	}
 	if o.Export != "" || o.Ladder || o.HTML != "" {
+		o.progress.Phase(phaseEvidence)
 		if err := report.CollectEvidence(o.Options, results); err != nil {
 			return fail(err)
 		}
@@ -91,6 +92,7 @@ func analyze(o options, stdout, stderr io.Writer) int {
 		}
 	}
 
+	o.progress.Phase(phaseWrite)
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	err = report.WriteOutput(w, o.Options, results)
 	if err == nil {
@@ -101,6 +103,7 @@ func analyze(o options, stdout, stderr io.Writer) int {
 	}
 
 	if o.HTML != "" {
+		o.progress.Phase(phaseHTML)
 		if err := writeHTML(o.HTML, results); err != nil {
 			return fail(err)
 		}

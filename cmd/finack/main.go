@@ -196,7 +196,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// The progress line is cleared before the first write of the report or of an
 	// error: both go through its guard.
 	o.progress = newProgress(o, stderr)
-	code := analyze(o, o.progress.guard(stdout), o.progress.guard(stderr))
+	code := analyze(o, o.progress.guardReport(stdout), o.progress.guard(stderr))
 	o.progress.stop()
 	if err := stop(); err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)

@@ -25,6 +25,15 @@ import (
 // written to stdout or stderr (the report, an error), so neither is garbled. When
 // a size is unknown (stdin or a pipe), it shows the bytes read and the packet rate.
 //
+// Once the capture is read, the line says what the run does until the report is
+// out, and for how long so far:
+//
+//	finack: 4.0 GiB, 12.8M packets read; finishing the connections still open, 6s
+//
+// When stdout is a regular file (-o json > report.json), the report's writing does
+// not clear the line: it goes on, with the bytes written, until the end. On a
+// terminal or a pipe (a pager draws on the terminal) the first byte clears it.
+//
 // The reading loop pays nothing per packet but a counter: the capture reader adds
 // the bytes it reads to an atomic counter (capture.Options.Progress, per 1 MiB
 // buffer), readCapture publishes the frame count every progressPublish segments
@@ -35,6 +44,9 @@ var (
 	// stderrIsTerminal says whether the progress line may be drawn on w; tests
 	// replace it.
 	stderrIsTerminal = isTerminal
+	// stdoutIsFile says whether the report goes to a regular file, which the
+	// progress line does not disturb; tests replace it.
+	stdoutIsFile = isRegularFile
 	// progressDelay is how long a read runs before the line first shows;
 	// progressEvery how often it is redrawn.
 	progressDelay = time.Second
@@ -50,6 +62,11 @@ type progress struct {
 	bytes   atomic.Int64  // bytes read from the input files (capture.Options.Progress)
 	packets atomic.Uint64 // frames read, as last published
 	base    uint64        // frames of the captures read before this one (reading goroutine only)
+	// phase: what the run does past the read (pipeline.Phase*, phaseEvidence,
+	// phaseWrite, phaseHTML; nil or "" while reading), since phaseAt (Unix ns).
+	phase   atomic.Pointer[string]
+	phaseAt atomic.Int64
+	written atomic.Int64 // bytes of the report written to a regular file
 
 	quit  chan struct{}
 	done  chan struct{}
@@ -114,6 +131,25 @@ func (p *progress) EndCapture(n uint64) {
 	p.packets.Store(p.base)
 }
 
+// What the run does once the captures are read, besides pipeline's phases.
+const (
+	phaseEvidence = "reading the connections with findings again"
+	phaseWrite    = "writing the report"
+	phaseHTML     = "writing the HTML page"
+)
+
+// Phase says what the run does now ("": reading).
+func (p *progress) Phase(what string) {
+	if p == nil {
+		return
+	}
+	if cur := p.phase.Load(); cur != nil && *cur == what {
+		return
+	}
+	p.phaseAt.Store(time.Now().UnixNano())
+	p.phase.Store(&what)
+}
+
 func (p *progress) run() {
 	defer close(p.done)
 	t := time.NewTicker(progressEvery)
@@ -127,7 +163,12 @@ func (p *progress) run() {
 			if elapsed < progressDelay {
 				continue
 			}
-			line := progressLine(p.bytes.Load(), p.total, p.packets.Load(), elapsed)
+			var line string
+			if ph := p.phase.Load(); ph != nil && *ph != "" {
+				line = phaseLine(p.bytes.Load(), p.packets.Load(), *ph, p.written.Load(), now.Sub(time.Unix(0, p.phaseAt.Load())))
+			} else {
+				line = progressLine(p.bytes.Load(), p.total, p.packets.Load(), elapsed)
+			}
 			if cols := terminalWidth(p.w); cols > 1 && len(line) >= cols {
 				line = line[:cols-1] // one line, or \r would not return to its start
 			}
@@ -159,6 +200,29 @@ func (p *progress) guard(w io.Writer) io.Writer {
 		return w
 	}
 	return stopWriter{p, w}
+}
+
+// guardReport is guard for the report's writer, stdout: a regular file does not
+// share the terminal, so the line goes on, counting the bytes written.
+func (p *progress) guardReport(w io.Writer) io.Writer {
+	if p == nil {
+		return w
+	}
+	if stdoutIsFile(w) {
+		return countWriter{p, w}
+	}
+	return stopWriter{p, w}
+}
+
+type countWriter struct {
+	p *progress
+	w io.Writer
+}
+
+func (c countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.p.written.Add(int64(n))
+	return n, err
 }
 
 type stopWriter struct {
@@ -203,6 +267,19 @@ func progressLine(read, total int64, packets uint64, elapsed time.Duration) stri
 			b.WriteString(eta(time.Duration(left * float64(time.Second))))
 		}
 	}
+	return b.String()
+}
+
+// phaseLine renders the line past the read: what was read, what the run does now
+// (with the bytes of the report written, while writing it to a file), and for
+// how long.
+func phaseLine(read int64, packets uint64, phase string, written int64, since time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "finack: %s, %s packets read; %s", humanBytes(read), humanCount(float64(packets)), phase)
+	if phase == phaseWrite && written > 0 {
+		fmt.Fprintf(&b, ", %s written", humanBytes(written))
+	}
+	b.WriteString(", " + eta(since))
 	return b.String()
 }
 
@@ -264,6 +341,16 @@ func isTerminal(w io.Writer) bool {
 	}
 	_, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
 	return err == nil
+}
+
+// isRegularFile says whether w is a regular file.
+func isRegularFile(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // terminalWidth is w's number of columns, 0 when unknown.

@@ -9,14 +9,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
 
 	"golang.org/x/sys/unix"
 )
@@ -48,6 +51,125 @@ func TestProgressLine(t *testing.T) {
 		if got := progressLine(tc.read, tc.total, tc.packets, tc.elapsed); got != tc.want {
 			t.Errorf("progressLine(%d, %d, %d, %v) = %q, want %q", tc.read, tc.total, tc.packets, tc.elapsed, got, tc.want)
 		}
+	}
+}
+
+func TestProgressPhaseLine(t *testing.T) {
+	tests := []struct {
+		read    int64
+		packets uint64
+		phase   string
+		written int64
+		since   time.Duration
+		want    string
+	}{
+		{4 << 30, 12_800_000, pipeline.PhaseFinish, 0, 6 * time.Second,
+			"finack: 4.0 GiB, 12.8M packets read; finishing the connections still open, 6s"},
+		{1 << 20, 999, pipeline.PhaseSummary, 0, 0, "finack: 1.0 MiB, 999 packets read; summing up, 0s"},
+		{4 << 30, 12_800_000, phaseWrite, 0, time.Second, "finack: 4.0 GiB, 12.8M packets read; writing the report, 1s"},
+		{4 << 30, 12_800_000, phaseWrite, 300 << 20, 75 * time.Second,
+			"finack: 4.0 GiB, 12.8M packets read; writing the report, 300 MiB written, 1m15s"},
+		{4 << 30, 12_800_000, phaseEvidence, 0, 2 * time.Second,
+			"finack: 4.0 GiB, 12.8M packets read; reading the connections with findings again, 2s"},
+	}
+	for _, tc := range tests {
+		if got := phaseLine(tc.read, tc.packets, tc.phase, tc.written, tc.since); got != tc.want {
+			t.Errorf("phaseLine(%d, %d, %q, %d, %v) = %q, want %q", tc.read, tc.packets, tc.phase, tc.written, tc.since, got, tc.want)
+		}
+	}
+}
+
+// phaseRecorder is a pipeline.Progress that keeps the phases it is told, in order.
+type phaseRecorder struct {
+	bytes  atomic.Int64
+	phases []string
+}
+
+func (r *phaseRecorder) Counter() *atomic.Int64 { return &r.bytes }
+func (r *phaseRecorder) SetPackets(uint64)      {}
+func (r *phaseRecorder) EndCapture(uint64)      {}
+func (r *phaseRecorder) Phase(what string)      { r.phases = append(r.phases, what) }
+
+// TestReadCapturePhases: what the pipeline says it does past the read, in order,
+// for the streaming trackers (one worker and several) and the tracker of --states.
+func TestReadCapturePhases(t *testing.T) {
+	stream := []string{"", pipeline.PhaseFinish, pipeline.PhaseSummary}
+	tests := []struct {
+		name string
+		o    report.Options
+		want []string
+	}{
+		{"one worker", report.Options{Output: "json", Workers: 1}, stream},
+		{"workers", report.Options{Output: "text", Workers: 3}, stream},
+		{"--states", report.Options{Output: "text", View: report.ViewOptions{States: true}},
+			[]string{"", pipeline.PhaseFinish, pipeline.PhaseAnalyse, pipeline.PhaseViews}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.o
+			o.Files, o.TimeWait = []string{filepath.Join(pcapDir, "final-ack-dropped.pcap")}, 60*time.Second
+			var rec phaseRecorder
+			doc, _, err := pipeline.ReadCapture(o, &rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc.Records.Close()
+			if !slices.Equal(rec.phases, tc.want) {
+				t.Errorf("phases %q, want %q", rec.phases, tc.want)
+			}
+			if rec.bytes.Load() == 0 {
+				t.Error("no bytes counted")
+			}
+		})
+	}
+}
+
+// blockingWriter holds its first write until ready says so (or a timeout): the
+// report's writing lasts as long as the test needs to see the line of that phase.
+type blockingWriter struct {
+	bytes.Buffer
+	ready func() bool
+	once  sync.Once
+}
+
+func (w *blockingWriter) Write(b []byte) (int, error) {
+	w.once.Do(func() {
+		for deadline := time.Now().Add(5 * time.Second); !w.ready() && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	return w.Buffer.Write(b)
+}
+
+// TestProgressWritingToFile: with the report going to a regular file, the line
+// goes on past the read, saying that the report is being written and how much of
+// it, and is cleared at the end; on anything else the report's first byte clears it
+// (TestProgressInProcess).
+func TestProgressWritingToFile(t *testing.T) {
+	saveTerm, saveFile, saveDelay, saveEvery := stderrIsTerminal, stdoutIsFile, progressDelay, progressEvery
+	t.Cleanup(func() {
+		stderrIsTerminal, stdoutIsFile, progressDelay, progressEvery = saveTerm, saveFile, saveDelay, saveEvery
+	})
+	stderrIsTerminal = func(io.Writer) bool { return true }
+	stdoutIsFile = func(io.Writer) bool { return true }
+	progressDelay, progressEvery = 0, time.Millisecond
+
+	var errOut syncBuffer
+	const writing = "; " + phaseWrite + ", "
+	out := &blockingWriter{ready: func() bool { return strings.Contains(errOut.String(), writing) }}
+	code := run([]string{"-r", filepath.Join(pcapDir, "final-ack-dropped.pcap"), "-o", "json"}, out, &errOut)
+	if code != pipeline.ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	got := errOut.String()
+	if !strings.Contains(got, writing) {
+		t.Errorf("no line saying the report is being written: %q", tail(got, 300))
+	}
+	if !strings.HasSuffix(got, "\r\x1b[K") || !progressDraws.MatchString(strings.TrimSuffix(got, "\r\x1b[K")) {
+		t.Errorf("stderr is not progress lines, cleared at the end: %q", tail(got, 300))
+	}
+	if !strings.HasPrefix(out.String(), "{") || !json.Valid(out.Bytes()) {
+		t.Errorf("the report: %q", tail(out.String(), 300))
 	}
 }
 
@@ -199,7 +321,7 @@ func waitFor(out interface{ String() string }, s string) bool {
 
 // progressDraws is the output that may come before the line is cleared: draws of
 // the progress line and nothing else.
-var progressDraws = regexp.MustCompile(`^(\rfinack: [^\r\n]*packets/s[^\r\n]*\x1b\[K)+$`)
+var progressDraws = regexp.MustCompile(`^(\rfinack: [^\r\n]*packets(/s| read;)[^\r\n]*\x1b\[K)+$`)
 
 // checkProgressOutput checks combined stdout+stderr: when want, the progress line
 // was drawn and then cleared once, before every byte of the report and the errors
@@ -220,7 +342,7 @@ func checkProgressOutput(t *testing.T, out string, want bool, report, errLine st
 	if !progressDraws.MatchString(before) {
 		t.Errorf("before the clear, not only progress lines: %q", tail(before, 300))
 	}
-	if strings.ContainsAny(after, "\r\x1b") || strings.Contains(after, "packets/s") {
+	if strings.ContainsAny(after, "\r\x1b") || strings.Contains(after, "packets/s") || strings.Contains(after, "packets read;") {
 		t.Errorf("progress output after the clear: %q", tail(after, 300))
 	}
 	if !strings.HasPrefix(after, report) && !strings.HasPrefix(after, errLine) {
