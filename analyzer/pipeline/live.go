@@ -391,6 +391,9 @@ func (r *LiveRun) done(inc *reassembly.Incarnation) {
 			r.emit("final", f)
 		}
 	}
+	if r.O.Output == "ndjson" && !r.stopping {
+		r.emitIncidents(fs)
+	}
 	for j := range ps {
 		if matched[j] {
 			continue
@@ -441,6 +444,18 @@ func (r *LiveRun) emit(status string, f *analyzer.Finding) {
 		}
 		fmt.Fprintf(r.out, "%s %-11s %-17s  %s → %s #%d%s  frames %s\n    %s\n",
 			f.Time.UTC().Format("15:04:05.000"), status, f.Kind, f.Client, f.Server, f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), report.FramesText(f.Frames), msg)
+	}
+}
+
+// emitIncidents writes the NDJSON incident records of final findings (-o json's
+// incidents, "type":"incident"): those of one connection as it is decided, or of
+// the connections decided at the stop.
+func (r *LiveRun) emitIncidents(fs []analyzer.Finding) {
+	for _, in := range report.Incidents(fs, r.O.IgnoreVLAN) {
+		r.encode(struct {
+			Type string `json:"type"`
+			*report.Incident
+		}{"incident", &in})
 	}
 }
 
@@ -725,8 +740,9 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 }
 
 // writeEndNDJSON ends a live NDJSON stream: the connections still tracked at the
-// stop, the findings decided at the stop (status final), the summary. With the
-// records printed during the run, every finding appears exactly once as final.
+// stop, the findings decided at the stop (status final) and their incidents, the
+// summary. With the records printed during the run, every finding appears exactly
+// once as final, every incident once.
 func (r *LiveRun) writeEndNDJSON(d report.Document) error {
 	enc := json.NewEncoder(&report.ControlEscaper{W: r.out}) // one write a value: nothing held
 	enc.SetEscapeHTML(false)
@@ -738,6 +754,7 @@ func (r *LiveRun) writeEndNDJSON(d report.Document) error {
 			return err
 		}
 	}
+	r.emitIncidents(r.stopFinals) // its errors: writeErr
 	return enc.Encode(struct {
 		Type  string `json:"type"`
 		Error string `json:"error,omitempty"`

@@ -239,8 +239,8 @@ func EncodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
 	return nil
 }
 
-// writeNDJSON writes one record per line: every connection, then every finding, then
-// the summary; each record says what it is in "type".
+// writeNDJSON writes one record per line: every connection, then every finding,
+// then every incident, then the summary; each record says what it is in "type".
 func WriteNDJSON(w io.Writer, d Document) error {
 	defer d.Records.Close()
 	enc := json.NewEncoder(w)
@@ -262,6 +262,14 @@ func WriteNDJSON(w io.Writer, d Document) error {
 	var err error
 	for i := range d.Findings {
 		if b, err = AppendFindingNDJSON(b[:0], &d.Findings[i]); err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	for i := range d.Incidents {
+		if b, err = AppendIncidentNDJSON(b[:0], &d.Incidents[i]); err != nil {
 			return err
 		}
 		if _, err := w.Write(b); err != nil {
@@ -552,7 +560,21 @@ func appendFrames(b []byte, frames []uint64) []byte {
 	return b
 }
 
-// appendIncidentJSON encodes one incident, compact.
+// AppendIncidentNDJSON appends the NDJSON record of one incident, with its newline:
+// the incident as -o json's incidents[] holds it, "type":"incident" first.
+func AppendIncidentNDJSON(b []byte, in *Incident) ([]byte, error) {
+	n := len(b)
+	b = append(b, `{"type":"incident",`...)
+	b, err := appendIncidentJSON(b, in)
+	if err != nil {
+		return b[:n], err
+	}
+	// appendIncidentJSON wrote an object: drop its '{', after the type's comma.
+	i := n + len(`{"type":"incident",`)
+	b = append(b[:i], b[i+1:]...)
+	return append(b, '\n'), nil
+}
+
 // appendIncidentJSON encodes one incident, compact, "&&" of its filter as it is.
 func appendIncidentJSON(b []byte, in *Incident) ([]byte, error) {
 	var buf bytes.Buffer

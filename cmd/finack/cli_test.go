@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -142,17 +143,32 @@ func TestNDJSON(t *testing.T) {
 		t.Fatal(code)
 	}
 	var types []string
+	var incidents []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var rec struct {
-			Type string `json:"type"`
-		}
+		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("line %q: %v", line, err)
 		}
-		types = append(types, rec.Type)
+		types = append(types, rec["type"].(string))
+		if rec["type"] == "incident" {
+			delete(rec, "type")
+			incidents = append(incidents, rec)
+		}
 	}
-	if got := strings.Join(types, ","); got != "connection,finding,finding,summary" {
+	// The two findings of the FIN that got no final ACK are one incident.
+	if got := strings.Join(types, ","); got != "connection,finding,finding,incident,summary" {
 		t.Errorf("record types %s", got)
+	}
+	// An incident record is -o json's incident, with its type.
+	js, _, _ := runIn(t, pcapDir, "-r", "final-ack-dropped.pcap", "-o", "json")
+	var doc struct {
+		Incidents []map[string]any `json:"incidents"`
+	}
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(incidents, doc.Incidents) {
+		t.Errorf("incident records %v, want -o json's %v", incidents, doc.Incidents)
 	}
 }
 

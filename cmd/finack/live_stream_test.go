@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -80,7 +81,8 @@ func (f *streamRecord) key() string {
 // each finding of the file's report exactly once with status final (same kind,
 // connection, frames, outcome, count, verdict), any provisional record of it comes
 // before it, a withdrawn record only for a provisional finding that never became
-// final, and the summary's counts are the file report's.
+// final, the incident records are the file report's incidents, and the summary's
+// counts are the file report's.
 func TestLiveStreamMatchesFile(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(pcapDir, "*.pcap"))
 	n := 0
@@ -110,6 +112,7 @@ func TestLiveStreamMatchesFile(t *testing.T) {
 			updated := map[string]bool{}
 			lastOutcome := map[string]string{}
 			var sum report.Summary
+			var incidents []string // the incident records, without their type, as JSON
 			for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 				var rec streamRecord
 				if err := json.Unmarshal([]byte(line), &rec); err != nil {
@@ -151,10 +154,36 @@ func TestLiveStreamMatchesFile(t *testing.T) {
 					if err := json.Unmarshal([]byte(line), &sum); err != nil {
 						t.Fatal(err)
 					}
+				case "incident":
+					var m map[string]any
+					if err := json.Unmarshal([]byte(line), &m); err != nil {
+						t.Fatal(err)
+					}
+					delete(m, "type")
+					b, _ := json.Marshal(m)
+					incidents = append(incidents, string(b))
 				case "connection":
 				default:
 					t.Errorf("record type %q", rec.Type)
 				}
+			}
+			// Every incident of the file's report once, in the order connections
+			// were decided.
+			var wantInc struct {
+				Incidents []map[string]any `json:"incidents"`
+			}
+			if err := json.Unmarshal([]byte(fileOut), &wantInc); err != nil {
+				t.Fatal(err)
+			}
+			var wantIncidents []string
+			for _, m := range wantInc.Incidents {
+				b, _ := json.Marshal(m)
+				wantIncidents = append(wantIncidents, string(b))
+			}
+			slices.Sort(incidents)
+			slices.Sort(wantIncidents)
+			if !slices.Equal(incidents, wantIncidents) {
+				t.Errorf("incident records:\n%s\nthe file's report:\n%s", strings.Join(incidents, "\n"), strings.Join(wantIncidents, "\n"))
 			}
 			if len(finals) != len(want.Findings) {
 				t.Errorf("%d final findings in the stream, %d in the file's report", len(finals), len(want.Findings))
@@ -246,10 +275,10 @@ func TestLiveConnectionStream(t *testing.T) {
 		types = append(types, rec.Type+"/"+rec.Status+"/"+string(rec.Kind))
 	}
 	got := strings.Join(types, " ")
-	// The server's FIN, retransmitted until it gave up; then the end marker (a SYN
-	// refused with an RST).
+	// The server's FIN, retransmitted until it gave up: its two findings, final,
+	// then their one incident; then the end marker (a SYN refused with an RST).
 	want := "finding/provisional/missing_final_ack finding/provisional/fin_retransmit " +
-		"connection// finding/final/missing_final_ack finding/final/fin_retransmit connection// summary//"
+		"connection// finding/final/missing_final_ack finding/final/fin_retransmit incident//missing_final_ack connection// summary//"
 	if got != want {
 		t.Errorf("records %s\nwant    %s", got, want)
 	}

@@ -117,7 +117,7 @@ func TestSeparateNDJSON(t *testing.T) {
 		got = append(got, rec.Capture+":"+rec.Type)
 	}
 	want := "client-close.pcap:connection client-close.pcap:summary final-ack-dropped.pcap:connection " +
-		"final-ack-dropped.pcap:finding final-ack-dropped.pcap:finding final-ack-dropped.pcap:summary :total"
+		"final-ack-dropped.pcap:finding final-ack-dropped.pcap:finding final-ack-dropped.pcap:incident final-ack-dropped.pcap:summary :total"
 	if strings.Join(got, " ") != want {
 		t.Errorf("records %v", got)
 	}
