@@ -134,14 +134,13 @@ func (a *analysis) giveUp(b []byte, inc *reassembly.Incarnation, r reassembly.Ro
 	return OutcomeUnresolved, appendf(b, "still unresolved when the %s, %s after the last transmission", str(a.endWord(inc)), dur(silent))
 }
 
-// unackedWord says how a FIN no ACK answered stands: "never acknowledged", or, in a
-// provisional report while its sender may still retransmit (outcome unresolved),
-// "not yet acknowledged".
+// unackedWord says how a FIN no ACK answered stands: "never acknowledged" when its
+// sender gave up (outcome never), "not yet acknowledged" while it may still
+// retransmit (outcome unresolved: at the end of a capture as in a provisional
+// report, the next transmission could still draw the ACK).
 func (a *analysis) unackedWord(inc *reassembly.Incarnation, r reassembly.Role) string {
-	if a.cfg.Provisional {
-		if outcome, _ := a.giveUp(nil, inc, r); outcome == OutcomeUnresolved {
-			return "not yet acknowledged"
-		}
+	if outcome, _ := a.giveUp(nil, inc, r); outcome == OutcomeUnresolved {
+		return "not yet acknowledged"
 	}
 	return "never acknowledged"
 }

@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/report"
 )
 
 // closeFinding is what TestCloseJudgment reads of a finding.
@@ -141,5 +145,66 @@ func TestSilentCloserStates(t *testing.T) {
 		if !strings.Contains(table, tc.want) || strings.Contains(table, tc.not) {
 			t.Errorf("at %s: want %q and no %q in\n%s", tc.at, tc.want, tc.not, table)
 		}
+	}
+}
+
+// TestOpenOutcomeWording: a FIN whose sender may still retransmit it when the capture
+// ends (outcome unresolved) is "not yet acknowledged", in the finding, its incident
+// and the text report; "never acknowledged" is for a sender that gave up (outcome
+// never). The expected reports are the reports (TestExpectedReports).
+func TestOpenOutcomeWording(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(pcapDir, "*.expected.json"))
+	seen := map[analyzer.Outcome]int{}
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Findings  []analyzer.Finding
+			Incidents []report.Incident
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		text, err := os.ReadFile(strings.TrimSuffix(path, ".json") + ".txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		type said struct {
+			outcome analyzer.Outcome
+			what    string
+		}
+		var all []said
+		for _, f := range doc.Findings {
+			if f.Kind == analyzer.MissingFinalAck || f.Kind == analyzer.FirstFinUnacked {
+				all = append(all, said{f.Outcome, f.Message})
+			}
+		}
+		for _, in := range doc.Incidents {
+			if in.Kind == analyzer.MissingFinalAck || in.Kind == analyzer.FirstFinUnacked {
+				all = append(all, said{in.Outcome, in.Summary})
+				if !strings.Contains(string(text), in.Summary) {
+					t.Errorf("%s: the text report does not have the incident %q", path, in.Summary)
+				}
+			}
+		}
+		for _, s := range all {
+			seen[s.outcome]++
+			never, notYet := strings.Contains(s.what, "never acknowledged"), strings.Contains(s.what, "not yet acknowledged")
+			switch s.outcome {
+			case analyzer.OutcomeUnresolved:
+				if never {
+					t.Errorf("%s: outcome unresolved, yet %q", filepath.Base(path), s.what)
+				}
+			case analyzer.OutcomeNever:
+				if notYet {
+					t.Errorf("%s: outcome never, yet %q", filepath.Base(path), s.what)
+				}
+			}
+		}
+	}
+	if seen[analyzer.OutcomeUnresolved] == 0 || seen[analyzer.OutcomeNever] == 0 {
+		t.Errorf("outcomes seen %v: want both unresolved and never among the committed captures", seen)
 	}
 }
