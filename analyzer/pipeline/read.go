@@ -172,11 +172,12 @@ type Progress interface {
 
 // What a run does after the read, for the progress line: the last connections
 // finished and analysed (the bulk of the work past the read when the capture ends
-// with many of them open or in TIME_WAIT), the views of --states, the summing up.
+// with many of them open or in TIME_WAIT), the views of --states and the pictures of
+// --html, the summing up.
 const (
 	PhaseFinish  = "finishing the connections still open"
 	PhaseAnalyse = "analysing the connections"
-	PhaseViews   = "building the --states views"
+	PhaseViews   = "building the views (--states, --html)"
 	PhaseSummary = "summing up"
 )
 

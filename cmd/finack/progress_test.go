@@ -103,6 +103,8 @@ func TestReadCapturePhases(t *testing.T) {
 		{"workers", report.Options{Output: "text", Workers: 3}, stream},
 		{"--states", report.Options{Output: "text", View: report.ViewOptions{States: true}},
 			[]string{"", pipeline.PhaseFinish, pipeline.PhaseAnalyse, pipeline.PhaseViews}},
+		{"--html", report.Options{Output: "json", HTML: "page.html"},
+			[]string{"", pipeline.PhaseFinish, pipeline.PhaseAnalyse, pipeline.PhaseViews}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
