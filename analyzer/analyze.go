@@ -2,7 +2,6 @@ package analyzer
 
 import (
 	"math"
-	"net/netip"
 	"slices"
 	"sort"
 	"time"
@@ -45,9 +44,9 @@ type analysis struct {
 // them, rendered into a single string: one allocation per incarnation where each
 // string had its own.
 type names struct {
-	client, server, history, timeWaitUntil string
-	tunnel                                 string   // capture.Tunnel's text; "": none
-	vlan                                   []uint16 // the client's tags, outer first; nil: untagged
+	history, timeWaitUntil string
+	tunnel                 string   // capture.Tunnel's text; "": none
+	vlan                   []uint16 // the client's tags, outer first; nil: untagged
 	// serverVLAN: the server's tags when they differ from the client's (a mirror
 	// port tagging one direction), [0] for none (VID 0: no VLAN); nil when the same.
 	serverVLAN []uint16
@@ -229,10 +228,7 @@ func (a *analysis) setNames(inc *reassembly.Incarnation) {
 		return
 	}
 	a.named = true
-	b := appendEndpoint(a.scratch[:0], inc.Half[reassembly.Client].Endpoint)
-	client := len(b)
-	b = appendEndpoint(b, inc.Half[reassembly.Server].Endpoint)
-	server := len(b)
+	b := a.scratch[:0]
 	if a.record {
 		b = append(b, inc.History.String()...) // on the stack: no allocation
 	}
@@ -244,7 +240,7 @@ func (a *analysis) setNames(inc *reassembly.Incarnation) {
 	b = inc.Key.Tunnel.AppendText(b)
 	a.scratch = b
 	s := a.ar.string(b)
-	a.names = names{client: s[:client], server: s[client:server], history: s[server:history], timeWaitUntil: s[history:until], tunnel: s[until:]}
+	a.names = names{history: s[:history], timeWaitUntil: s[history:until], tunnel: s[until:]}
 	cv := inc.Key.VLANOf(inc.Client())
 	if cv[0] != 0 {
 		a.names.vlan = a.ar.vlans.clone(cv[:tagCount(cv)])
@@ -270,7 +266,7 @@ func (a *analysis) connection(inc *reassembly.Incarnation, tw reassembly.TimeWai
 	a.setNames(inc)
 	c, s := &inc.Half[reassembly.Client], &inc.Half[reassembly.Server]
 	rec := Connection{
-		Client: a.names.client, Server: a.names.server,
+		Client: inc.Client(), Server: inc.Server(),
 		RolesKnown: inc.RolesKnown, Incarnation: inc.Index,
 		FirstFrame: inc.First.Frame, LastFrame: inc.Last.Frame,
 		Start: utc(inc.First.At), End: utc(inc.Last.At), Packets: inc.Packets,
@@ -321,7 +317,7 @@ func finAck(h *reassembly.Half, fins *finAcks, r reassembly.Role) *FinAck {
 func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at int64) Finding {
 	a.setNames(inc)
 	return Finding{
-		Kind: k, Client: a.names.client, Server: a.names.server, VLAN: a.names.vlan, ServerVLAN: a.names.serverVLAN, Tunnel: a.names.tunnel,
+		Kind: k, Client: inc.Client(), Server: inc.Server(), VLAN: a.names.vlan, ServerVLAN: a.names.serverVLAN, Tunnel: a.names.tunnel,
 		Incarnation: inc.Index, Time: utc(at),
 	}
 }
@@ -333,17 +329,6 @@ func (a *analysis) add(f Finding) { a.findings = append(a.findings, f) }
 func (a *analysis) sprintf(format string, args ...arg) string {
 	a.scratch = appendf(a.scratch[:0], format, args...)
 	return a.ar.string(a.scratch)
-}
-
-// EndpointString renders ip:port, IPv6 as [addr]:port.
-func EndpointString(ap netip.AddrPort) string { return ap.String() }
-
-// appendEndpoint appends EndpointString(ap) to b.
-func appendEndpoint(b []byte, ap netip.AddrPort) []byte {
-	if !ap.IsValid() {
-		return append(b, ap.String()...) // AppendTo leaves it out
-	}
-	return ap.AppendTo(b)
 }
 
 func utc(ns int64) time.Time { return time.Unix(0, ns).UTC() }

@@ -37,15 +37,15 @@ func benchIncarnations(b *testing.B) []*reassembly.Incarnation {
 // a few fields of each record, so that the sorter holds records of a realistic size.
 var benchEncoder = Encoder{
 	Connection: func(dst []byte, c *Connection) ([]byte, error) {
-		dst = append(dst, c.Client...)
-		dst = append(dst, c.Server...)
+		dst = AppendEndpoint(dst, c.Client)
+		dst = AppendEndpoint(dst, c.Server)
 		dst = append(dst, c.History...)
 		dst = append(dst, c.TimeWaitUntil...)
 		return strconv.AppendUint(dst, c.FirstFrame, 10), nil
 	},
 	Finding: func(dst []byte, f *Finding) ([]byte, error) {
-		dst = append(dst, f.Client...)
-		dst = append(dst, f.Server...)
+		dst = AppendEndpoint(dst, f.Client)
+		dst = AppendEndpoint(dst, f.Server)
 		return append(dst, f.Message...), nil
 	},
 }

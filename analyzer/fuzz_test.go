@@ -111,11 +111,7 @@ func fzCheckReport(t *testing.T, segs []capture.Segment, rep analyzer.Report) {
 		}
 	}
 	byShape := map[analyzer.Shape]int{}
-	type connKey struct {
-		client, server string
-		inc            int
-	}
-	conns := map[connKey]bool{}
+	conns := map[analyzer.ConnID]bool{}
 	var packets uint64
 	for i, c := range rep.Connections {
 		if !shapes[c.Close] {
@@ -123,7 +119,7 @@ func fzCheckReport(t *testing.T, segs []capture.Segment, rep analyzer.Report) {
 		}
 		byShape[c.Close]++
 		packets += c.Packets
-		conns[connKey{c.Client, c.Server, c.Incarnation}] = true
+		conns[c.ID()] = true
 		if c.Packets == 0 || !frames[c.FirstFrame] || !frames[c.LastFrame] || c.FirstFrame > c.LastFrame {
 			t.Errorf("connection %d: frames %d-%d, %d packets", i, c.FirstFrame, c.LastFrame, c.Packets)
 		}
@@ -194,7 +190,7 @@ func fzCheckReport(t *testing.T, segs []capture.Segment, rep analyzer.Report) {
 			t.Errorf("finding %d: unknown kind %q", i, f.Kind)
 		}
 		byKind[f.Kind]++
-		if !conns[connKey{f.Client, f.Server, f.Incarnation}] {
+		if !conns[f.ID()] {
 			t.Errorf("finding %d (%s): no connection %s → %s #%d", i, f.Kind, f.Client, f.Server, f.Incarnation)
 		}
 		if len(f.Frames) == 0 || len(f.Frames) > fzMaxFrames || len(f.IntervalsMS) > fzMaxFrames {

@@ -1,6 +1,7 @@
 package analyzer
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -10,16 +11,17 @@ import (
 // every argument in an interface (an allocation for each number and string) and each
 // part of a message was a string of its own, which made most of the cost of analysing
 // a finding. appendf takes the same format strings, %s and %d only, with typed
-// arguments (str, num, dur), and writes a message in one buffer, copied then to the
+// arguments (str, num, dur, endpoint), and writes a message in one buffer, copied then to the
 // analysis's arena (arena.go): no allocation of its own.
 
-// arg is an argument of appendf: a string (str), an integer (num) or a duration
-// (dur, written by appendMS).
+// arg is an argument of appendf: a string (str), an integer (num), a duration
+// (dur, written by appendMS) or an endpoint (endpoint, written by AppendEndpoint).
 type arg struct {
 	kind argKind
 	s    string
 	i    int64 // a negative integer, or a duration in ns
 	u    uint64
+	ep   netip.AddrPort
 }
 
 type argKind uint8
@@ -29,6 +31,7 @@ const (
 	argInt
 	argUint
 	argDuration
+	argEndpoint
 )
 
 type integer interface {
@@ -45,6 +48,8 @@ func num[T integer](n T) arg {
 }
 
 func dur(ns int64) arg { return arg{kind: argDuration, i: ns} }
+
+func endpoint(ap netip.AddrPort) arg { return arg{kind: argEndpoint, ep: ap} }
 
 // appendf appends format with each verb (%s, %d) replaced by the next argument, as
 // fmt.Appendf writes a string with %s and an integer with %d. The verb's letter is
@@ -66,6 +71,8 @@ func appendf(b []byte, format string, args ...arg) []byte {
 			b = AppendUint(b, a.u)
 		case argDuration:
 			b = appendMS(b, a.i)
+		case argEndpoint:
+			b = AppendEndpoint(b, a.ep)
 		}
 		args = args[1:]
 	}

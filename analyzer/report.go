@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"cmp"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -100,9 +101,10 @@ var (
 
 // Finding is one thing that went wrong in a close.
 type Finding struct {
-	Kind   Kind   `json:"kind"`
-	Client string `json:"client"`
-	Server string `json:"server"`
+	Kind Kind `json:"kind"`
+	// Client and Server: the two ends (the writers render them, EndpointString).
+	Client netip.AddrPort `json:"client"`
+	Server netip.AddrPort `json:"server"`
 	// VLAN: the connection's tags, outer first, when tagged (as its record's).
 	VLAN []uint16 `json:"vlan,omitempty"`
 	// ServerVLAN: the server's tags, as its record's.
@@ -180,9 +182,9 @@ func KindCounts[N any]() map[Kind]N {
 
 // Connection is the record of one incarnation, findings or not.
 type Connection struct {
-	Client     string `json:"client"`
-	Server     string `json:"server"`
-	RolesKnown bool   `json:"roles_known"`
+	Client     netip.AddrPort `json:"client"`
+	Server     netip.AddrPort `json:"server"`
+	RolesKnown bool           `json:"roles_known"`
 	// VLAN: the tags of the client's segments, outer first, when tagged.
 	VLAN []uint16 `json:"vlan,omitempty"`
 	// ServerVLAN: the tags of the server's segments when they differ from the

@@ -49,7 +49,7 @@ func (a *analysis) reuse(inc *reassembly.Incarnation) {
 	f.Outcome, m, frames = reuseOutcome(m, frames, inc)
 	f.Frames = a.ar.u64s.clone(frames)
 	if ru.TimeWait.Holder[sender] {
-		m = appendf(m, "; the SYN came from the TIME_WAIT holder itself (%s): port reuse settings, or several hosts behind one address (NAT)", str(a.names.client))
+		m = appendf(m, "; the SYN came from the TIME_WAIT holder itself (%s): port reuse settings, or several hosts behind one address (NAT)", endpoint(inc.Client()))
 	}
 	f.NATEvidence = a.natEvidence(ru)
 	if len(f.NATEvidence) > 0 {

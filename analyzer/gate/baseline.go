@@ -255,23 +255,29 @@ func CompareBaseline(name string, run Run, base *Baseline, tols map[analyzer.Kin
 	return c
 }
 
-// findingKey names a finding's connection and side, to pair it with the baseline's.
-func findingKey(f *analyzer.Finding) string {
-	k := fmt.Sprintf("%s → %s #%d%s", f.Client, f.Server, f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel))
+// findingText names a finding's connection and side, as the changes list it.
+func findingText(f *analyzer.Finding) string {
+	k := fmt.Sprintf("%s → %s #%d%s", analyzer.EndpointString(f.Client), analyzer.EndpointString(f.Server), f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel))
 	if f.Sender != "" {
 		k += " (" + f.Sender + ")"
 	}
 	return k
 }
 
+// sideID is a finding's connection and side, to pair it with the baseline's.
+type sideID struct {
+	conn   analyzer.ConnID
+	sender string
+}
+
+func findingKey(f *analyzer.Finding) sideID { return sideID{f.ID(), f.Sender} }
+
 // looseKey is findingKey without the client's port: a re-recorded capture gives the
 // same connection another ephemeral port.
-func looseKey(f *analyzer.Finding) string {
-	client := f.Client
-	if ap, err := netip.ParseAddrPort(f.Client); err == nil {
-		client = ap.Addr().String()
-	}
-	return fmt.Sprintf("%s %s #%d%s %s", client, f.Server, f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), f.Sender)
+func looseKey(f *analyzer.Finding) sideID {
+	k := findingKey(f)
+	k.conn.Client = netip.AddrPortFrom(k.conn.Client.Addr(), 0)
+	return k
 }
 
 // findingValue is what a finding counts for in its kind's total: its count, or 1
@@ -303,7 +309,7 @@ func FindingChanges(k analyzer.Kind, old, cur []analyzer.Finding) []string {
 		pair[i] = -1
 	}
 	taken := make([]bool, len(olds))
-	for _, key := range []func(*analyzer.Finding) string{findingKey, looseKey} {
+	for _, key := range []func(*analyzer.Finding) sideID{findingKey, looseKey} {
 		for i, c := range curs {
 			if pair[i] >= 0 {
 				continue
@@ -330,24 +336,24 @@ func FindingChanges(k analyzer.Kind, old, cur []analyzer.Finding) []string {
 			at = fmt.Sprintf(" frame %d", c.Frames[0])
 		}
 		if pair[i] < 0 {
-			lines = append(lines, fmt.Sprintf("  + %s%s  new%s", findingKey(c), at, val(c)))
+			lines = append(lines, fmt.Sprintf("  + %s%s  new%s", findingText(c), at, val(c)))
 			continue
 		}
 		o := olds[pair[i]]
 		was := ""
 		if o.Client != c.Client {
-			was = "  (was " + o.Client + ")"
+			was = "  (was " + analyzer.EndpointString(o.Client) + ")"
 		}
 		switch {
 		case findingValue(o) != findingValue(c):
-			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d → %d%s", findingKey(c), at, findingValue(o), findingValue(c), was))
+			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d → %d%s", findingText(c), at, findingValue(o), findingValue(c), was))
 		case was != "":
-			lines = append(lines, fmt.Sprintf("  ~ %s%s%s%s", findingKey(c), at, val(c), was))
+			lines = append(lines, fmt.Sprintf("  ~ %s%s%s%s", findingText(c), at, val(c), was))
 		}
 	}
 	for j, o := range olds {
 		if !taken[j] {
-			lines = append(lines, fmt.Sprintf("  - %s  gone%s", findingKey(o), val(o)))
+			lines = append(lines, fmt.Sprintf("  - %s  gone%s", findingText(o), val(o)))
 		}
 	}
 	return lines

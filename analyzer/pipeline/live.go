@@ -443,7 +443,7 @@ func (r *LiveRun) emit(status string, f *analyzer.Finding) {
 			msg = "not confirmed when the connection was decided (was: " + msg + ")"
 		}
 		fmt.Fprintf(r.out, "%s %-11s %-17s  %s → %s #%d%s  frames %s\n    %s\n",
-			f.Time.UTC().Format("15:04:05.000"), status, f.Kind, f.Client, f.Server, f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), report.FramesText(f.Frames), msg)
+			f.Time.UTC().Format("15:04:05.000"), status, f.Kind, analyzer.EndpointString(f.Client), analyzer.EndpointString(f.Server), f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), report.FramesText(f.Frames), msg)
 	}
 }
 

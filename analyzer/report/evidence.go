@@ -1,7 +1,6 @@
 package report
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -32,18 +31,21 @@ type connEvidence struct {
 	ignoreVLAN bool
 }
 
-// flowID is a 4-tuple, direction-free, with its VLAN tags and tunnel (its text).
-type flowID struct {
-	lo, hi netip.AddrPort
-	vlan   [2]uint16
-	tunnel string
-}
-
-func newFlowID(a, b netip.AddrPort, vlan [2]uint16, tunnel string) flowID {
-	if c := a.Addr().Compare(b.Addr()); c > 0 || (c == 0 && a.Port() > b.Port()) {
+// flowOf is the identity the segments between a and b on the tags vlan carry, in
+// either direction: the 4-tuple lower end first, with those tags and the tunnel.
+func flowOf(a, b netip.AddrPort, vlan [2]uint16, tunnel string) analyzer.ConnID {
+	if lessEndpoint(b, a) {
 		a, b = b, a
 	}
-	return flowID{a, b, vlan, tunnel}
+	return analyzer.ConnID{Client: a, Server: b, VLAN: vlan, ServerVLAN: vlan, Tunnel: tunnel}
+}
+
+// lessEndpoint orders endpoints by address, then port.
+func lessEndpoint(a, b netip.AddrPort) bool {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c < 0
+	}
+	return a.Port() < b.Port()
 }
 
 // span is a selected connection's frame range.
@@ -57,25 +59,27 @@ type span struct {
 // finding's frames (a reuse_in_2msl finding's evidence starts in the incarnation
 // before the one it names).
 func SelectConnections(doc *Document) (sel []int, findingsOf map[int][]int) {
-	endpoints := func(a, b string) string {
-		if a > b {
-			a, b = b, a
+	// pairOf: the incarnation's 4-tuple, tags and tunnel, its ends in either order
+	// (an incarnation on the 4-tuple may have them the other way round).
+	pairOf := func(id analyzer.ConnID) analyzer.ConnID {
+		id = id.Tuple()
+		if lessEndpoint(id.Server, id.Client) {
+			id.Client, id.Server = id.Server, id.Client
 		}
-		return a + " " + b
+		return id
 	}
-	byPair := map[string][]int{}
-	for i, c := range doc.Connections {
-		k := endpoints(c.Client, c.Server)
+	byPair := map[analyzer.ConnID][]int{}
+	for i := range doc.Connections {
+		k := pairOf(doc.Connections[i].ID())
 		byPair[k] = append(byPair[k], i)
 	}
 	findingsOf = map[int][]int{}
-	for fi, f := range doc.Findings {
-		for _, ci := range byPair[endpoints(f.Client, f.Server)] {
+	for fi := range doc.Findings {
+		f := &doc.Findings[fi]
+		id := f.ID()
+		for _, ci := range byPair[pairOf(id)] {
 			c := &doc.Connections[ci]
-			if !slices.Equal(c.VLAN, f.VLAN) || !slices.Equal(c.ServerVLAN, f.ServerVLAN) || c.Tunnel != f.Tunnel {
-				continue // the same 4-tuple on another VLAN or tunnel: another connection
-			}
-			hit := c.Client == f.Client && c.Server == f.Server && c.Incarnation == f.Incarnation
+			hit := c.ID() == id
 			for _, fr := range f.Frames {
 				hit = hit || (fr >= c.FirstFrame && fr <= c.LastFrame)
 			}
@@ -150,24 +154,16 @@ func CollectEvidence(o Options, results []*Result) error {
 // connections to the exporter and the ladder. Reading stops quietly where the first
 // pass stopped on damage: that error is already reported.
 func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
-	spans := map[flowID][]span{}
+	spans := map[analyzer.ConnID][]span{}
 	for _, ci := range ev.conns {
 		c := &r.Doc.Connections[ci]
-		a, err1 := netip.ParseAddrPort(c.Client)
-		b, err2 := netip.ParseAddrPort(c.Server)
-		if err := errors.Join(err1, err2); err != nil {
-			return fmt.Errorf("%s: connection %s → %s: %w", r.Name, c.Client, c.Server, err)
-		}
-		var vlan [2]uint16
-		copy(vlan[:], c.VLAN)
-		id := newFlowID(a, b, vlan, c.Tunnel)
-		spans[id] = append(spans[id], span{c.FirstFrame, c.LastFrame, ci})
-		if c.ServerVLAN != nil {
-			// The server's segments carry other tags ([0]: none).
-			var sv [2]uint16
-			copy(sv[:], c.ServerVLAN)
-			id := newFlowID(a, b, sv, c.Tunnel)
-			spans[id] = append(spans[id], span{c.FirstFrame, c.LastFrame, ci})
+		id := c.ID()
+		k := flowOf(c.Client, c.Server, id.VLAN, c.Tunnel)
+		spans[k] = append(spans[k], span{c.FirstFrame, c.LastFrame, ci})
+		if id.ServerVLAN != id.VLAN {
+			// The server's segments carry other tags.
+			k := flowOf(c.Client, c.Server, id.ServerVLAN, c.Tunnel)
+			spans[k] = append(spans[k], span{c.FirstFrame, c.LastFrame, ci})
 		}
 	}
 	// Evidence frames get the kinds of their findings in an exported pcapng's comments.
@@ -200,7 +196,7 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 		if seg.Tunnel.Kind != capture.NoTunnel {
 			tunnel = seg.Tunnel.String()
 		}
-		ss := spans[newFlowID(seg.Src, seg.Dst, seg.VLAN, tunnel)]
+		ss := spans[flowOf(seg.Src, seg.Dst, seg.VLAN, tunnel)]
 		owner := -1
 		for _, s := range ss {
 			// Ranges on one 4-tuple may overlap (a late segment of an old

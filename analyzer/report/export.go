@@ -197,6 +197,6 @@ func writeExportText(w io.Writer, r *Result) {
 	}
 	fmt.Fprintf(w, "\nexport       %d packets of %d connection(s) to %s (%s); frames there:\n", x.Packets, x.Connections, x.File, x.Format)
 	for i, f := range r.Doc.Findings {
-		fmt.Fprintf(w, "  %-17s  %s → %s #%d%s  frames %s → %s\n", f.Kind, f.Client, f.Server, f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), FramesText(f.Frames), FramesText(x.FindingFrames[i]))
+		fmt.Fprintf(w, "  %-17s  %s → %s #%d%s  frames %s → %s\n", f.Kind, analyzer.EndpointString(f.Client), analyzer.EndpointString(f.Server), f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), FramesText(f.Frames), FramesText(x.FindingFrames[i]))
 	}
 }

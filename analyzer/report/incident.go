@@ -19,8 +19,8 @@ type Incident struct {
 	Kind analyzer.Kind `json:"kind"`
 	// Findings: the kinds of the findings it groups, the main one first.
 	Findings    []analyzer.Kind `json:"findings"`
-	Client      string          `json:"client"`
-	Server      string          `json:"server"`
+	Client      netip.AddrPort  `json:"client"`
+	Server      netip.AddrPort  `json:"server"`
 	VLAN        []uint16        `json:"vlan,omitempty"`
 	Tunnel      string          `json:"tunnel,omitempty"`
 	Incarnation int             `json:"incarnation"`
@@ -73,14 +73,14 @@ func kindRank(k analyzer.Kind) int {
 // incarnation) and one event (incidentClass).
 func Incidents(findings []analyzer.Finding, ignoreVLAN bool) []Incident {
 	type key struct {
-		client, server, vlan, tunnel, class string
-		inc                                 int
+		conn  analyzer.ConnID
+		class string
 	}
 	groups := map[key][]*analyzer.Finding{}
 	var order []key
 	for i := range findings {
 		f := &findings[i]
-		k := key{f.Client, f.Server, vlanKey(f.VLAN), f.Tunnel, incidentClass(f), f.Incarnation}
+		k := key{f.ID(), incidentClass(f)}
 		if groups[k] == nil {
 			order = append(order, k)
 		}
@@ -106,14 +106,6 @@ func SortIncidents(incs []Incident) {
 		}
 		return a.Kind < b.Kind
 	})
-}
-
-func vlanKey(v []uint16) string {
-	var b []byte
-	for _, t := range v {
-		b = strconv.AppendUint(append(b, ' '), uint64(t), 10)
-	}
-	return string(b)
 }
 
 // NewIncident makes the incident of findings of one connection and one event.
@@ -156,14 +148,13 @@ func incidentSummary(f *analyzer.Finding) string {
 
 // DisplayFilter is a Wireshark display filter selecting the packets of a connection
 // between frames first and last: both endpoints' addresses and ports (ip.addr or
-// ipv6.addr), its VLAN tags and tunnel. An endpoint that is not an address:port
-// leaves its condition out. ignoreVLAN: the connection was told apart without its
+// ipv6.addr), its VLAN tags and tunnel. An endpoint that is not valid leaves its
+// condition out. ignoreVLAN: the connection was told apart without its
 // VLAN tags (--ignore-vlan).
-func DisplayFilter(client, server string, vlan []uint16, ignoreVLAN bool, tunnel string, first, last uint64) string {
+func DisplayFilter(client, server netip.AddrPort, vlan []uint16, ignoreVLAN bool, tunnel string, first, last uint64) string {
 	var conds []string
-	for _, e := range [2]string{client, server} {
-		ap, err := netip.ParseAddrPort(e)
-		if err != nil {
+	for _, ap := range [2]netip.AddrPort{client, server} {
+		if !ap.IsValid() {
 			continue
 		}
 		// An IPv4-mapped address (::ffff:10.0.0.1) is an IPv6 packet's: ipv6.addr.
@@ -171,7 +162,7 @@ func DisplayFilter(client, server string, vlan []uint16, ignoreVLAN bool, tunnel
 		if ap.Addr().Is6() {
 			field = "ipv6.addr"
 		}
-		conds = append(conds, field+"=="+ap.Addr().WithZone("").String(), "tcp.port=="+strconv.Itoa(int(ap.Port())))
+		conds = append(conds, field+"=="+analyzer.AddrString(ap.Addr().WithZone("")), "tcp.port=="+strconv.Itoa(int(ap.Port())))
 	}
 	// A tag is 802.1Q's or, outermost in QinQ, 802.1ad's (Wireshark names their
 	// fields apart). Untagged: none, so that the same 4-tuple on a VLAN is left out;
@@ -217,7 +208,6 @@ func (c *IncidentCollector) Add(fs []analyzer.Finding) {
 		if c.SkipSafeReuses && SafeAccepted(in.Kind, in.Verdict, in.Outcome) {
 			continue
 		}
-		in.Client, in.Server = strings.Clone(in.Client), strings.Clone(in.Server)
 		in.Tunnel, in.Sender = strings.Clone(in.Tunnel), strings.Clone(in.Sender)
 		in.Outcome, in.Verdict = analyzer.Outcome(strings.Clone(string(in.Outcome))), analyzer.Verdict(strings.Clone(string(in.Verdict)))
 		in.Summary = strings.Clone(in.Summary)

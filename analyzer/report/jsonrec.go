@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"net/netip"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -82,9 +83,9 @@ func appendJSONReference(dst []byte, v any, newline bool) ([]byte, error) {
 func appendConnectionFields(b []byte, c *analyzer.Connection) (_ []byte, ok bool) {
 	ok = true
 	b = append(b, `"client":`...)
-	b = appendJSONString(b, c.Client)
+	b = appendJSONEndpoint(b, c.Client)
 	b = append(b, `,"server":`...)
-	b = appendJSONString(b, c.Server)
+	b = appendJSONEndpoint(b, c.Server)
 	b = append(b, `,"roles_known":`...)
 	b = strconv.AppendBool(b, c.RolesKnown)
 	b = appendJSONVLAN(b, `,"vlan":[`, c.VLAN)
@@ -203,9 +204,9 @@ func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 	b = append(b, `"kind":`...)
 	b = appendJSONString(b, string(f.Kind))
 	b = append(b, `,"client":`...)
-	b = appendJSONString(b, f.Client)
+	b = appendJSONEndpoint(b, f.Client)
 	b = append(b, `,"server":`...)
-	b = appendJSONString(b, f.Server)
+	b = appendJSONEndpoint(b, f.Server)
 	b = appendJSONVLAN(b, `,"vlan":[`, f.VLAN)
 	b = appendJSONVLAN(b, `,"server_vlan":[`, f.ServerVLAN)
 	b = appendJSONTunnel(b, f.Tunnel)
@@ -396,6 +397,17 @@ func plainWords(s string, i int) int {
 // appendJSONString appends s quoted as encoding/json's appendString does with HTML
 // escaping off: \" and \\, \b \f \n \r \t, other control characters as \u00XX,
 // U+2028 and U+2029 escaped, each byte of invalid UTF-8 as \ufffd.
+// appendJSONEndpoint appends an endpoint as a JSON string (analyzer.AppendEndpoint's
+// text: digits, dots, colons and brackets, nothing to escape; a zone, which could
+// hold anything, goes through appendJSONString).
+func appendJSONEndpoint(dst []byte, ap netip.AddrPort) []byte {
+	if ap.Addr().Zone() != "" {
+		return appendJSONString(dst, analyzer.EndpointString(ap))
+	}
+	dst = analyzer.AppendEndpoint(append(dst, '"'), ap)
+	return append(dst, '"')
+}
+
 func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')

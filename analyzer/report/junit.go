@@ -150,7 +150,7 @@ func findingsText(fs []analyzer.Finding, k analyzer.Kind, t gate.KindTotal) stri
 	fmt.Fprintf(&b, "%d finding(s), total %d\n", t.Findings, t.Total)
 	for i := range fs {
 		if f := &fs[i]; f.Kind == k {
-			fmt.Fprintf(&b, "%s → %s #%d%s  frames %s\n    %s\n", f.Client, f.Server, f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), FramesText(f.Frames), f.Message)
+			fmt.Fprintf(&b, "%s → %s #%d%s  frames %s\n    %s\n", analyzer.EndpointString(f.Client), analyzer.EndpointString(f.Server), f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), FramesText(f.Frames), f.Message)
 		}
 	}
 	return b.String()

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -62,7 +63,7 @@ func ladderFlags(f capture.Flags) string {
 }
 
 // ladderRows works out each segment's label and notes.
-func LadderRows(segs []capture.Segment, client string) []ladderRow {
+func LadderRows(segs []capture.Segment, client netip.AddrPort) []ladderRow {
 	rows := make([]ladderRow, len(segs))
 	var st [2]ladderState // 0: client, 1: server
 	// finAck[d]: the row where end d first acknowledged the peer's FIN.
@@ -70,7 +71,7 @@ func LadderRows(segs []capture.Segment, client string) []ladderRow {
 	for i := range segs {
 		s := &segs[i]
 		d := 1
-		if s.Src.String() == client {
+		if s.Src == client {
 			d = 0
 		}
 		me, peer := &st[d], &st[1-d]
@@ -245,7 +246,7 @@ func writeLadder(w io.Writer, doc *Document, ci int, ev *connEvidence) {
 	}
 	vlan := analyzer.PlaceText(c.VLAN, c.Tunnel)
 	fmt.Fprintf(w, "ladder       %s → %s #%d%s: %s (frames %d-%d, %d packets, close %s)\n",
-		c.Client, c.Server, c.Incarnation, vlan, strings.Join(kinds, ", "), c.FirstFrame, c.LastFrame, c.Packets, c.Close)
+		analyzer.EndpointString(c.Client), analyzer.EndpointString(c.Server), c.Incarnation, vlan, strings.Join(kinds, ", "), c.FirstFrame, c.LastFrame, c.Packets, c.Close)
 	segs := ev.segs[ci]
 	if len(segs) == 0 {
 		fmt.Fprintf(w, "  (no segments)\n")
@@ -263,7 +264,7 @@ func writeLadder(w io.Writer, doc *Document, ci int, ev *connEvidence) {
 		return l + strings.Repeat(" ", max(1, width-len([]rune(l))-len([]rune(r)))) + r
 	}
 	fmt.Fprintf(w, "%s%s\n", lead, header("client", "server"))
-	fmt.Fprintf(w, "%s%s\n", blank, header(c.Client, c.Server))
+	fmt.Fprintf(w, "%s%s\n", blank, header(analyzer.EndpointString(c.Client), analyzer.EndpointString(c.Server)))
 	start := segs[0].Time
 	var prev time.Time
 	hidden, hiddenFrom, hiddenNotes := 0, uint64(0), 0

@@ -94,7 +94,7 @@ func (r *Result) Ladders() (ls []Ladder, undrawn int, why string) {
 
 func ladderOf(doc *Document, ci int, ev *connEvidence) Ladder {
 	c := &doc.Connections[ci]
-	l := Ladder{Client: c.Client, Server: c.Server, Incarnation: c.Incarnation, Place: analyzer.PlaceText(c.VLAN, c.Tunnel),
+	l := Ladder{Client: analyzer.EndpointString(c.Client), Server: analyzer.EndpointString(c.Server), Incarnation: c.Incarnation, Place: analyzer.PlaceText(c.VLAN, c.Tunnel),
 		FirstFrame: c.FirstFrame, LastFrame: c.LastFrame, Packets: c.Packets, Close: c.Close,
 		Filter: DisplayFilter(c.Client, c.Server, c.VLAN, ev.ignoreVLAN, c.Tunnel, c.FirstFrame, c.LastFrame)}
 	evidence := map[uint64]bool{}

@@ -423,7 +423,7 @@ func writeIncidentsText(w io.Writer, d Document, maxFindings int) {
 	for i := range d.Incidents {
 		in := &d.Incidents[i]
 		if SafeAccepted(in.Kind, in.Verdict, in.Outcome) {
-			reuses[[2]string{in.Server, string(in.Verdict)}]++
+			reuses[[2]string{analyzer.EndpointString(in.Server), string(in.Verdict)}]++
 			continue
 		}
 		listed = append(listed, in)
@@ -479,7 +479,7 @@ func writeIncidentsText(w io.Writer, d Document, maxFindings int) {
 		if in.LastFrame != in.FirstFrame {
 			frames = fmt.Sprintf("frames %d-%d", in.FirstFrame, in.LastFrame)
 		}
-		fmt.Fprintf(w, "  %s%s  %s → %s #%d%s  %s  %s\n", in.Kind, kinds, in.Client, in.Server, in.Incarnation, place, frames, in.Time.Format(time.RFC3339Nano))
+		fmt.Fprintf(w, "  %s%s  %s → %s #%d%s  %s  %s\n", in.Kind, kinds, analyzer.EndpointString(in.Client), analyzer.EndpointString(in.Server), in.Incarnation, place, frames, in.Time.Format(time.RFC3339Nano))
 		fmt.Fprintf(w, "      %s\n", in.Summary)
 		fmt.Fprintf(w, "      wireshark: %s\n", in.Filter)
 	}

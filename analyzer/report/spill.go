@@ -1,6 +1,7 @@
 package report
 
 import (
+	"net/netip"
 	"unicode/utf8"
 
 	"github.com/finack/finack/analyzer"
@@ -92,10 +93,10 @@ func NdjsonFinding(f *analyzer.Finding) any {
 
 // appendIncarnationText: "%s → %s #%d%s" of the client, server, incarnation and
 // VLANs and tunnel (analyzer.PlaceText), as every kind of line names a connection.
-func appendIncarnationText(dst []byte, client, server string, incarnation int, vlan, serverVLAN []uint16, tunnel string) []byte {
-	dst = append(dst, client...)
+func appendIncarnationText(dst []byte, client, server netip.AddrPort, incarnation int, vlan, serverVLAN []uint16, tunnel string) []byte {
+	dst = analyzer.AppendEndpoint(dst, client)
 	dst = append(dst, " → "...)
-	dst = append(dst, server...)
+	dst = analyzer.AppendEndpoint(dst, server)
 	dst = append(dst, " #"...)
 	dst = analyzer.AppendInt(dst, int64(incarnation))
 	dst = appendTagsText(dst, " vlan [", vlan)

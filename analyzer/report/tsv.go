@@ -3,7 +3,6 @@ package report
 import (
 	"bufio"
 	"io"
-	"net"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -136,7 +135,7 @@ func WriteTSV(w io.Writer, d Document) error {
 		var b []byte
 		for i := range d.Connections {
 			c := &d.Connections[i]
-			b = appendTSVRow(b[:0], c, kinds[connKey(c.Client, c.Server, c.VLAN, c.Tunnel, c.Incarnation)])
+			b = appendTSVRow(b[:0], c, kinds[c.ID()])
 			bw.Write(b)
 		}
 	}
@@ -169,29 +168,12 @@ func zeekLogTime(t *time.Time) string {
 	return t.UTC().Format("2006-01-02-15-04-05")
 }
 
-// connKey identifies a connection among a report's records.
-func connKey(client, server string, vlan []uint16, tunnel string, incarnation int) string {
-	var b []byte
-	b = append(b, client...)
-	b = append(b, ' ')
-	b = append(b, server...)
-	for _, v := range vlan {
-		b = append(b, ' ')
-		b = strconv.AppendUint(b, uint64(v), 10)
-	}
-	b = append(b, '|')
-	b = append(b, tunnel...)
-	b = append(b, '|')
-	b = strconv.AppendInt(b, int64(incarnation), 10)
-	return string(b)
-}
-
 // findingKinds gathers the kinds of finding of each connection, sorted.
-func findingKinds(fs []analyzer.Finding) map[string][]string {
-	m := map[string][]string{}
+func findingKinds(fs []analyzer.Finding) map[analyzer.ConnID][]string {
+	m := map[analyzer.ConnID][]string{}
 	for i := range fs {
 		f := &fs[i]
-		k := connKey(f.Client, f.Server, f.VLAN, f.Tunnel, f.Incarnation)
+		k := f.ID()
 		m[k] = appendKinds(m[k], fs[i:i+1])
 	}
 	return m
@@ -323,17 +305,13 @@ func vlanAt(tags []uint16, i int) (uint64, bool) {
 	return 0, false
 }
 
-// splitEndpoint splits "addr:port" or "[addr]:port" into Zeek's addr and port
-// renderings; an endpoint it cannot split is kept whole as the address.
-func splitEndpoint(ep string) (addr, port string) {
-	h, p, err := net.SplitHostPort(ep)
-	if err != nil {
-		return ep, ""
+// splitEndpoint renders an endpoint's address and port apart, as Zeek does; an
+// invalid endpoint is kept whole as the address.
+func splitEndpoint(ep netip.AddrPort) (addr, port string) {
+	if !ep.IsValid() {
+		return analyzer.EndpointString(ep), ""
 	}
-	if a, err := netip.ParseAddr(h); err == nil {
-		h = a.String()
-	}
-	return h, p
+	return analyzer.AddrString(ep.Addr()), strconv.Itoa(int(ep.Port()))
 }
 
 // appendZeekTime appends t as Zeek writes a time: seconds since the epoch with six

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,7 +200,7 @@ func TestParseTolerances(t *testing.T) {
 func TestFindingChanges(t *testing.T) {
 	n := func(v uint64) *uint64 { return &v }
 	f := func(client string, inc int, sender string, count uint64, frame uint64) analyzer.Finding {
-		return analyzer.Finding{Kind: analyzer.FinRetransmit, Client: client, Server: "10.0.0.2:80", Incarnation: inc,
+		return analyzer.Finding{Kind: analyzer.FinRetransmit, Client: netip.MustParseAddrPort(client), Server: netip.MustParseAddrPort("10.0.0.2:80"), Incarnation: inc,
 			Sender: sender, Count: n(count), Frames: []uint64{frame}}
 	}
 	old := []analyzer.Finding{
@@ -207,7 +208,7 @@ func TestFindingChanges(t *testing.T) {
 		f("10.0.0.1:2000", 1, "client", 1, 20), // port 2000 → 3000
 		f("10.0.0.1:4000", 1, "client", 1, 40), // gone
 		f("10.0.0.1:5000", 1, "client", 1, 50), // unchanged
-		{Kind: analyzer.ReuseIn2MSL, Client: "10.0.0.1:6000", Server: "10.0.0.2:80", Incarnation: 2, Frames: []uint64{60}},
+		{Kind: analyzer.ReuseIn2MSL, Client: netip.MustParseAddrPort("10.0.0.1:6000"), Server: netip.MustParseAddrPort("10.0.0.2:80"), Incarnation: 2, Frames: []uint64{60}},
 	}
 	cur := []analyzer.Finding{
 		f("10.0.0.1:1000", 1, "server", 3, 11),

@@ -84,9 +84,9 @@ func checkRealConnections(t *testing.T, d hostileDoc, cli string) {
 	lost, clean := ep(40700), ep(40701)
 	var got []string
 	for _, f := range d.Findings {
-		if f.Client == lost || f.Client == clean {
-			got = append(got, f.Client+" "+findingText(f))
-			if f.Client == lost && len(f.Frames) < 3 {
+		if cl := analyzer.EndpointString(f.Client); cl == lost || cl == clean {
+			got = append(got, cl+" "+findingText(f))
+			if cl == lost && len(f.Frames) < 3 {
 				t.Errorf("%s: frames %v", findingText(f), f.Frames)
 			}
 		}
@@ -98,7 +98,7 @@ func checkRealConnections(t *testing.T, d hostileDoc, cli string) {
 	seen := 0
 	for _, c := range d.Connections {
 		var want string
-		switch c.Client {
+		switch analyzer.EndpointString(c.Client) {
 		case lost:
 			want = "four_way/client/client FIN 1/3"
 		case clean:
@@ -139,7 +139,7 @@ func TestHostileCaptures(t *testing.T) {
 			n := synth.HostileFloodSYNs
 			halfOpen := 0
 			for _, c := range d.Connections {
-				if strings.HasPrefix(c.Client, "198.18.") {
+				if strings.HasPrefix(analyzer.EndpointString(c.Client), "198.18.") {
 					if c.Close != analyzer.NoClose || !c.RolesKnown || c.Packets > 2 {
 						t.Errorf("flood connection %s: %s, roles known %v, %d packets", c.Client, c.Close, c.RolesKnown, c.Packets)
 					}
@@ -156,10 +156,10 @@ func TestHostileCaptures(t *testing.T) {
 		{"gen-hostile-rst-scan.pcap", false, func(t *testing.T, d hostileDoc) {
 			resets, blind := 0, uint32(0)
 			for _, c := range d.Connections {
-				if strings.HasPrefix(c.Client, "192.0.2.1:") {
+				if strings.HasPrefix(analyzer.EndpointString(c.Client), "192.0.2.1:") {
 					blind += c.RSTs.Client + c.RSTs.Server // RFC 5961: dropped; checkRealConnections: still four_way
 				}
-				if strings.HasPrefix(c.Client, "198.18.") || strings.HasPrefix(c.Server, "198.18.") {
+				if strings.HasPrefix(analyzer.EndpointString(c.Client), "198.18.") || strings.HasPrefix(analyzer.EndpointString(c.Server), "198.18.") {
 					if c.Close != analyzer.Reset || c.RolesKnown || c.Packets != 1 {
 						t.Errorf("scan connection %s → %s: %s, roles known %v", c.Client, c.Server, c.Close, c.RolesKnown)
 					}
@@ -174,7 +174,7 @@ func TestHostileCaptures(t *testing.T) {
 			var reuse []string
 			for _, f := range d.Findings {
 				if f.Kind == analyzer.ReuseIn2MSL {
-					reuse = append(reuse, f.Client+" "+string(f.Verdict))
+					reuse = append(reuse, analyzer.EndpointString(f.Client)+" "+string(f.Verdict))
 				}
 			}
 			want := "192.0.2.1:40702 safe_by_sequence; 192.0.2.1:40703 unsafe"
@@ -384,7 +384,7 @@ func TestDuplicatesOutOfOrder(t *testing.T) {
 	if len(d.Findings) != 2 {
 		var got []string
 		for _, f := range d.Findings {
-			got = append(got, f.Client+" "+findingText(f))
+			got = append(got, analyzer.EndpointString(f.Client)+" "+findingText(f))
 		}
 		t.Fatalf("late copies taken for retransmissions: %d findings (want 2): %s", len(d.Findings), strings.Join(got, "; "))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -52,13 +53,13 @@ func TestIncidentFilters(t *testing.T) {
 			out, stderr, _ := runIn(t, pcapDir, "-r", name, "-o", "json")
 			var doc struct {
 				Findings []struct {
-					Client, Server string
+					Client, Server netip.AddrPort
 					Incarnation    int
 					Frames         []uint64
 				}
 				Incidents   []report.Incident
 				Connections []struct {
-					Client, Server string
+					Client, Server netip.AddrPort
 					VLAN           []uint16
 					Tunnel         string
 					First          uint64 `json:"first_frame"`

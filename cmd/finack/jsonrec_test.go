@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand"
+	"net/netip"
 	"reflect"
 	"strconv"
 	"strings"
@@ -94,6 +95,31 @@ func u64(x uint64) *uint64   { return &x }
 
 // Strings with every class of escape encoding/json applies (and the HTML characters
 // it leaves alone with SetEscapeHTML(false)).
+// jsonEdgeEndpoints are endpoints of every form: IPv4, IPv6, IPv4-mapped IPv6, a
+// zone (the one part of an endpoint's text that may need escaping), the zero
+// AddrPort.
+var jsonEdgeEndpoints = []netip.AddrPort{
+	{},
+	netip.MustParseAddrPort("10.0.0.1:443"),
+	netip.MustParseAddrPort("0.0.0.0:0"),
+	netip.MustParseAddrPort("[2001:db8::1]:65535"),
+	netip.MustParseAddrPort("[::ffff:10.0.0.1]:80"),
+	netip.MustParseAddrPort("[::]:1"),
+	netip.MustParseAddrPort(`[fe80::1%eth0]:22`),
+	netip.MustParseAddrPort("[fe80::1%\"q\\<\u2028>]:22"),
+}
+
+var addrPortType = reflect.TypeFor[netip.AddrPort]()
+
+// fuzzEndpoint makes an endpoint of a fuzzed string: an address parsed from it when
+// it is one, else one of jsonEdgeEndpoints.
+func fuzzEndpoint(s string, n uint64) netip.AddrPort {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.AddrPortFrom(a, uint16(n))
+	}
+	return jsonEdgeEndpoints[n%uint64(len(jsonEdgeEndpoints))]
+}
+
 var jsonEdgeStrings = []string{
 	"",
 	"plain 10.0.0.1:443",
@@ -146,7 +172,7 @@ var jsonEdgeTimes = []time.Time{
 
 func TestRecordJSONEdgeCases(t *testing.T) {
 	full := analyzer.Connection{
-		Client: "10.0.0.1:40000", Server: "10.0.0.2:80", RolesKnown: true, VLAN: []uint16{0, 100, 4095, 65535},
+		Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort("10.0.0.2:80"), RolesKnown: true, VLAN: []uint16{0, 100, 4095, 65535},
 		Incarnation: 2, FirstFrame: 1, LastFrame: math.MaxUint64, Start: jsonEdgeTimes[2], End: jsonEdgeTimes[3],
 		Packets: 10, Close: analyzer.FourWay, ActiveCloser: "client", TimeWaitHolder: "client",
 		TimeWaitUntil: "2023-11-14T22:14:20.123Z", History: "ShADadFf",
@@ -177,7 +203,7 @@ func TestRecordJSONEdgeCases(t *testing.T) {
 		"no frames":   {Kind: analyzer.MissingFinalAck, Frames: []uint64{}},
 		"empty lists": {IntervalsMS: []float64{}, NATEvidence: []string{}},
 		"full": {
-			Kind: analyzer.ReuseIn2MSL, Client: "[2001:db8::1]:5000", Server: "[2001:db8::2]:443", Incarnation: 3,
+			Kind: analyzer.ReuseIn2MSL, Client: netip.MustParseAddrPort("[2001:db8::1]:5000"), Server: netip.MustParseAddrPort("[2001:db8::2]:443"), Incarnation: 3,
 			Frames: []uint64{1, 2, math.MaxUint64}, Time: jsonEdgeTimes[5], Count: u64(0), Outcome: analyzer.OutcomeAccepted,
 			Verdict: analyzer.VerdictUnsafe, Sender: "client", Cause: analyzer.CauseMixed,
 			IntervalsMS: []float64{200, 400.5, 1e-7}, DurationMS: f64(-12.25), TimeWaitHolder: "server",
@@ -190,11 +216,17 @@ func TestRecordJSONEdgeCases(t *testing.T) {
 		t.Run("finding/"+name, func(t *testing.T) { checkFinding(t, &f) })
 	}
 
+	for _, ep := range jsonEdgeEndpoints {
+		c := analyzer.Connection{Client: ep, Server: ep}
+		checkConnection(t, &c)
+		f := analyzer.Finding{Client: ep, Server: ep}
+		checkFinding(t, &f)
+	}
 	for _, s := range jsonEdgeStrings {
-		c := analyzer.Connection{Client: s, Server: s, Close: analyzer.Shape(s), ActiveCloser: s, TimeWaitHolder: s,
+		c := analyzer.Connection{Close: analyzer.Shape(s), ActiveCloser: s, TimeWaitHolder: s,
 			TimeWaitUntil: s, History: s, ResetBy: s, Dropped: s}
 		checkConnection(t, &c)
-		f := analyzer.Finding{Kind: analyzer.Kind(s), Client: s, Server: s, Outcome: analyzer.Outcome(s), Verdict: analyzer.Verdict(s), Sender: s, Cause: analyzer.Cause(s),
+		f := analyzer.Finding{Kind: analyzer.Kind(s), Outcome: analyzer.Outcome(s), Verdict: analyzer.Verdict(s), Sender: s, Cause: analyzer.Cause(s),
 			TimeWaitHolder: s, NATEvidence: []string{s, s}, Message: s}
 		checkFinding(t, &f)
 		// Every string, and every pair, in one field.
@@ -307,6 +339,10 @@ func (g *recordFiller) fill(t testing.TB, v reflect.Value) {
 		g.fill(t, p.Elem())
 		v.Set(p)
 	case reflect.Struct:
+		if v.Type() == addrPortType {
+			v.Set(reflect.ValueOf(jsonEdgeEndpoints[r.Intn(len(jsonEdgeEndpoints))]))
+			return
+		}
 		if v.Type() == timeType {
 			v.Set(reflect.ValueOf(g.time()))
 			return
@@ -460,7 +496,7 @@ func FuzzRecordJSON(f *testing.F) {
 			ints = []float64{x, y}
 		}
 		c := analyzer.Connection{
-			Client: s1, Server: s2, RolesKnown: flag, VLAN: []uint16{uint16(n)}, Incarnation: int(i),
+			Client: fuzzEndpoint(s1, n), Server: fuzzEndpoint(s2, uint64(i)), RolesKnown: flag, VLAN: []uint16{uint16(n)}, Incarnation: int(i),
 			FirstFrame: n, LastFrame: uint64(i), Start: tm, End: tm.Add(time.Duration(i)), Packets: n,
 			Close: analyzer.Shape(s2), ActiveCloser: s1, TimeWaitHolder: s2, TimeWaitUntil: s1 + s2, History: s2 + s1,
 			FIN:  analyzer.FinPair{Client: &analyzer.FinAck{Frame: n, AckedBy: uint64(i), AckedAfterMS: &x}},
@@ -472,7 +508,7 @@ func FuzzRecordJSON(f *testing.F) {
 		}
 		checkConnection(t, &c)
 		fd := analyzer.Finding{
-			Kind: analyzer.Kind(s1), Client: s2, Server: s1, Incarnation: int(i), Frames: []uint64{n, uint64(sec)},
+			Kind: analyzer.Kind(s1), Client: fuzzEndpoint(s2, n), Server: fuzzEndpoint(s1, uint64(i)), Incarnation: int(i), Frames: []uint64{n, uint64(sec)},
 			Time: tm, Count: &n, Outcome: analyzer.Outcome(s1), Verdict: analyzer.Verdict(s2), Sender: s1, Cause: analyzer.Cause(s2), IntervalsMS: ints, DurationMS: &x,
 			TimeWaitHolder: s1, NATEvidence: []string{s1, s2}, AckAfterTap: flag, Message: s1 + s2,
 		}
@@ -551,7 +587,7 @@ func appendJSONTimeGeneral(t time.Time) ([]byte, bool) {
 func benchRecords() (analyzer.Connection, analyzer.Finding) {
 	start := time.Unix(1700000000, 123456000).UTC()
 	c := analyzer.Connection{
-		Client: "10.1.2.3:51234", Server: "192.168.10.20:443", RolesKnown: true, Incarnation: 1,
+		Client: netip.MustParseAddrPort("10.1.2.3:51234"), Server: netip.MustParseAddrPort("192.168.10.20:443"), RolesKnown: true, Incarnation: 1,
 		FirstFrame: 123456, LastFrame: 123470, Start: start, End: start.Add(1234567 * time.Microsecond), Packets: 12,
 		Close: analyzer.FourWay, ActiveCloser: "client", TimeWaitHolder: "client", TimeWaitUntil: "2023-11-14T22:14:21.357Z",
 		History: "ShADadFf",
@@ -562,7 +598,7 @@ func benchRecords() (analyzer.Connection, analyzer.Finding) {
 		FINs: analyzer.Pair{Client: 1, Server: 1},
 	}
 	f := analyzer.Finding{
-		Kind: analyzer.FinRetransmit, Client: "10.1.2.3:51234", Server: "192.168.10.20:443", Incarnation: 1,
+		Kind: analyzer.FinRetransmit, Client: netip.MustParseAddrPort("10.1.2.3:51234"), Server: netip.MustParseAddrPort("192.168.10.20:443"), Incarnation: 1,
 		Frames: []uint64{123467, 123471, 123480}, Time: start, Count: u64(2), Sender: "client", Cause: analyzer.CauseNotAcked,
 		IntervalsMS: []float64{201.5, 403.25}, Message: "client's FIN retransmitted 2 times (201ms, 403ms apart)",
 	}

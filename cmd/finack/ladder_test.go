@@ -86,7 +86,7 @@ func TestLadderNotes(t *testing.T) {
 		segs[i] = capture.Segment{Frame: uint64(i + 1), Time: p.Time, Src: p.Src, Dst: p.Dst, Seq: p.Seq, Ack: p.Ack, Flags: p.Flags, PayloadLen: uint32(p.Payload)}
 	}
 	var got []string
-	for _, r := range report.LadderRows(segs, "192.0.2.1:40000") {
+	for _, r := range report.LadderRows(segs, netip.MustParseAddrPort("192.0.2.1:40000")) {
 		got = append(got, r.Label+" | "+r.NotesText())
 	}
 	want := []string{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -50,7 +51,7 @@ func TestIPv4MappedTwins(t *testing.T) {
 	for i, w := range want {
 		c := r.Connections[i]
 		last := w.frames[len(w.frames)-1]
-		if c.Client != w.client || c.Server != w.server || c.FirstFrame != w.frames[0] || c.LastFrame != last || c.Packets != uint64(len(w.frames)) {
+		if analyzer.EndpointString(c.Client) != w.client || analyzer.EndpointString(c.Server) != w.server || c.FirstFrame != w.frames[0] || c.LastFrame != last || c.Packets != uint64(len(w.frames)) {
 			t.Errorf("connection %d: %s → %s frames %d-%d, %d packets; want %s → %s frames %d-%d, %d packets",
 				i, c.Client, c.Server, c.FirstFrame, c.LastFrame, c.Packets, w.client, w.server, w.frames[0], last, len(w.frames))
 		}
@@ -60,7 +61,7 @@ func TestIPv4MappedTwins(t *testing.T) {
 		t.Fatal("no findings: the mapped twin's server retransmits its FIN")
 	}
 	for _, f := range r.Findings {
-		if f.Client != twin.client || f.Server != twin.server {
+		if analyzer.EndpointString(f.Client) != twin.client || analyzer.EndpointString(f.Server) != twin.server {
 			t.Errorf("%s names %s → %s, want the mapped twin %s → %s", f.Kind, f.Client, f.Server, twin.client, twin.server)
 		}
 	}
@@ -85,7 +86,7 @@ func TestIPv4MappedTwins(t *testing.T) {
 	// are new ones there and gone from the mapped twin, not unchanged.
 	moved := slices.Clone(r.Findings)
 	for i := range moved {
-		moved[i].Client, moved[i].Server = want[0].client, want[0].server
+		moved[i].Client, moved[i].Server = netip.MustParseAddrPort(want[0].client), netip.MustParseAddrPort(want[0].server)
 	}
 	for _, k := range []analyzer.Kind{analyzer.MissingFinalAck, analyzer.FinRetransmit} {
 		ch := gate.FindingChanges(k, r.Findings, moved)

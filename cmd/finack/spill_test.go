@@ -194,7 +194,7 @@ func refFindingText(f *analyzer.Finding) string {
 	if f.Tunnel != "" {
 		vlan += " " + f.Tunnel
 	}
-	return fmt.Sprintf("%-17s  %s → %s #%d%s  frames %s\n    %s\n", f.Kind, f.Client, f.Server, f.Incarnation, vlan, strings.Join(frames, ","), f.Message)
+	return fmt.Sprintf("%-17s  %s → %s #%d%s  frames %s\n    %s\n", f.Kind, analyzer.EndpointString(f.Client), analyzer.EndpointString(f.Server), f.Incarnation, vlan, strings.Join(frames, ","), f.Message)
 }
 
 func refConnectionText(c *analyzer.Connection) string {
@@ -235,7 +235,7 @@ func refConnectionText(c *analyzer.Connection) string {
 		}
 	}
 	return fmt.Sprintf("  %6d  %s → %s #%d%s  %s  closer %s  TIME_WAIT %s  frames %d-%d, %d packets, FIN %d/%d, RST %d/%d%s  %s%s\n",
-		c.FirstFrame, c.Client, c.Server, c.Incarnation, vlan, c.Close, c.ActiveCloser, tw,
+		c.FirstFrame, analyzer.EndpointString(c.Client), analyzer.EndpointString(c.Server), c.Incarnation, vlan, c.Close, c.ActiveCloser, tw,
 		c.FirstFrame, c.LastFrame, c.Packets, c.FINs.Client, c.FINs.Server, c.RSTs.Client, c.RSTs.Server, roles,
 		c.History, fin.String())
 }
@@ -258,10 +258,13 @@ func TestTextRecords(t *testing.T) {
 			t.Fatalf("finding line:\n got  %q\n want %q\nrecord %#v", got, want, f)
 		}
 	}
+	for _, ep := range jsonEdgeEndpoints {
+		check(&analyzer.Connection{Client: ep, Server: ep}, &analyzer.Finding{Client: ep, Server: ep})
+	}
 	for _, s := range jsonEdgeStrings {
-		c := analyzer.Connection{Client: s, Server: s, Close: analyzer.Shape(s), ActiveCloser: s, TimeWaitHolder: s,
+		c := analyzer.Connection{Close: analyzer.Shape(s), ActiveCloser: s, TimeWaitHolder: s,
 			TimeWaitUntil: s, History: s, ResetBy: s, Dropped: s}
-		f := analyzer.Finding{Kind: analyzer.Kind(s), Client: s, Server: s, Message: s}
+		f := analyzer.Finding{Kind: analyzer.Kind(s), Message: s}
 		check(&c, &f)
 	}
 	for _, x := range jsonEdgeFloats {

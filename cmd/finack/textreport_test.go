@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/analyzer/report"
 	"github.com/finack/finack/capture/synth"
 )
@@ -38,7 +39,7 @@ func TestTextReportBig(t *testing.T) {
 	}
 	perServer := map[string]int{}
 	for _, c := range d.Connections {
-		perServer[c.Server]++
+		perServer[analyzer.EndpointString(c.Server)]++
 	}
 	top, n := "", 0
 	for s, k := range perServer {

@@ -291,11 +291,11 @@ func checkTSVRow(t *testing.T, i int, row map[string]zeekValue, c *analyzer.Conn
 	unix := func(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 	secs("ts", unix(c.Start), true)
-	for _, e := range []struct{ ep, h, p string }{{c.Client, "id.orig_h", "id.orig_p"}, {c.Server, "id.resp_h", "id.resp_p"}} {
-		ap, err := netip.ParseAddrPort(e.ep)
-		if err != nil {
-			t.Fatalf("JSON endpoint %q: %v", e.ep, err)
-		}
+	for _, e := range []struct {
+		ap   netip.AddrPort
+		h, p string
+	}{{c.Client, "id.orig_h", "id.orig_p"}, {c.Server, "id.resp_h", "id.resp_p"}} {
+		ap := e.ap
 		str(e.h, ap.Addr().String())
 		count(e.p, uint64(ap.Port()), true)
 	}
@@ -403,7 +403,7 @@ func TestTSVEscapes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
-			c := analyzer.Connection{Client: "192.0.2.1:40000", Server: "192.0.2.10:80", Tunnel: tc.value, Incarnation: 1,
+			c := analyzer.Connection{Client: netip.MustParseAddrPort("192.0.2.1:40000"), Server: netip.MustParseAddrPort("192.0.2.10:80"), Tunnel: tc.value, Incarnation: 1,
 				Start: start, End: start.Add(time.Second), History: "S"}
 			d := report.Document{
 				Summary:     report.Summary{First: &start, Last: &c.End},

@@ -188,10 +188,11 @@ func endpointChart(d *report.Document) chart {
 	present := map[analyzer.Kind]bool{}
 	for i := range d.Findings {
 		f := &d.Findings[i]
-		e := byServer[f.Server]
+		server := analyzer.EndpointString(f.Server)
+		e := byServer[server]
 		if e == nil {
-			e = &ep{server: f.Server, counts: map[analyzer.Kind]int{}}
-			byServer[f.Server] = e
+			e = &ep{server: server, counts: map[analyzer.Kind]int{}}
+			byServer[server] = e
 		}
 		e.counts[f.Kind]++
 		e.total++

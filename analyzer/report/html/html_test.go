@@ -3,6 +3,7 @@ package html
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 )
 
 func finding(kind analyzer.Kind, client string, inc int, frames ...uint64) analyzer.Finding {
-	return analyzer.Finding{Kind: kind, Client: client, Server: "10.0.0.2:80", Incarnation: inc, Frames: frames,
+	return analyzer.Finding{Kind: kind, Client: netip.MustParseAddrPort(client), Server: netip.MustParseAddrPort("10.0.0.2:80"), Incarnation: inc, Frames: frames,
 		Time: time.Unix(1000, int64(frames[0])).UTC(), Message: string(kind)}
 }
 
@@ -73,8 +74,8 @@ func TestPageBounds(t *testing.T) {
 	var fs []analyzer.Finding
 	var conns []analyzer.Connection
 	for i := range n {
-		client := fmt.Sprintf("10.0.%d.%d:%d", i/60000, i%250, 1024+i%60000)
-		server := fmt.Sprintf("10.1.0.%d:80", i%30)
+		client := netip.MustParseAddrPort(fmt.Sprintf("10.0.%d.%d:%d", i/60000, i%250, 1024+i%60000))
+		server := netip.MustParseAddrPort(fmt.Sprintf("10.1.0.%d:80", i%30))
 		at := first.Add(time.Duration(i) * time.Millisecond)
 		f := analyzer.Finding{Kind: analyzer.ReuseIn2MSL, Client: client, Server: server,
 			Incarnation: 2, Frames: []uint64{uint64(10 + 3*i), uint64(11 + 3*i)}, Time: at,

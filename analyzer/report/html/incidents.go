@@ -31,7 +31,7 @@ func incidents(doc *report.Document) []incident {
 	for i := range doc.Incidents {
 		in := &doc.Incidents[i]
 		row := incident{Time: in.Time.UTC().Format("2006-01-02T15:04:05.000000Z"), At: in.Time.UnixNano(),
-			Client: in.Client, Server: in.Server, Incarnation: in.Incarnation, Place: analyzer.PlaceText(in.VLAN, in.Tunnel),
+			Client: analyzer.EndpointString(in.Client), Server: analyzer.EndpointString(in.Server), Incarnation: in.Incarnation, Place: analyzer.PlaceText(in.VLAN, in.Tunnel),
 			FirstFrame: in.FirstFrame, Frames: frameRange(in.FirstFrame, in.LastFrame), Summary: in.Summary, Filter: in.Filter,
 			Benign: len(in.Findings) == 1 && report.SafeAccepted(in.Kind, in.Verdict, in.Outcome)}
 		for _, k := range in.Findings {
@@ -48,7 +48,6 @@ func incidents(doc *report.Document) []incident {
 	}
 	return out
 }
-
 
 func frameRange(first, last uint64) string {
 	if first == last {
