@@ -121,7 +121,7 @@ func (t Tolerance) String() string {
 }
 
 // allowed is the growth tolerated over a baseline value.
-func (t Tolerance) Allowed(base uint64) uint64 {
+func (t Tolerance) allowed(base uint64) uint64 {
 	if t.percent {
 		return base * t.n / 100
 	}
@@ -248,8 +248,8 @@ func CompareBaseline(name string, run Run, base *Baseline, tols map[analyzer.Kin
 		}
 		t := tols[k]
 		d := KindDiff{kind: k, Was: w, Now: n, Tol: t, Lines: lines}
-		d.worse = n.Total > w.Total+t.Allowed(w.Total) ||
-			uint64(n.Findings) > uint64(w.Findings)+t.Allowed(uint64(w.Findings))
+		d.worse = n.Total > w.Total+t.allowed(w.Total) ||
+			uint64(n.Findings) > uint64(w.Findings)+t.allowed(uint64(w.Findings))
 		c.kinds = append(c.kinds, d)
 	}
 	return c

@@ -79,15 +79,15 @@ type provEntry struct {
 // tracker and the analyzer are not safe for concurrent use); the metrics server reads
 // a snapshot under its own lock.
 type LiveRun struct {
-	O       LiveConfig
+	o       LiveConfig
 	src     liveSource
 	Every   time.Duration // tick period (liveTick; tests: 0, a tick per read)
 	out     *bufio.Writer
 	stderr  io.Writer
 	metrics *metrics.Metrics
 	cfg     analyzer.Config
-	Tr      *reassembly.Tracker
-	TwLen   time.Duration
+	tr      *reassembly.Tracker
+	twLen   time.Duration
 
 	stream    *analyzer.Stream // decides finished incarnations; replaced every streamBatch
 	streamN   int
@@ -120,9 +120,9 @@ type LiveRun struct {
 	// saveErr and writeErr: the first error writing the packets (-w) and the output
 	// during the run.
 	saveErr, writeErr error
-	Local             map[netip.Addr]bool
-	LocalAt           time.Time
-	Hosts             hostStates
+	local             map[netip.Addr]bool
+	localAt           time.Time
+	hosts             hostStates
 
 	// --html: what the page draws (livepage.go); Version names the build on it.
 	page       livePage
@@ -137,9 +137,9 @@ type LiveRun struct {
 
 func NewLiveRun(o LiveConfig, src liveSource, stdout, stderr io.Writer, m *metrics.Metrics) *LiveRun {
 	r := &LiveRun{
-		O: o, src: src, Every: liveTick, out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr, metrics: m,
+		o: o, src: src, Every: liveTick, out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr, metrics: m,
 		cfg:        analyzer.Config{TimeWait: o.TimeWait},
-		TwLen:      o.TimeWait,
+		twLen:      o.TimeWait,
 		closes:     analyzer.ShapeCounts[int](),
 		counts:     analyzer.KindCounts[int](),
 		totals:     analyzer.KindCounts[gate.KindTotal](),
@@ -151,7 +151,7 @@ func NewLiveRun(o LiveConfig, src liveSource, stdout, stderr io.Writer, m *metri
 	}
 	r.stream = analyzer.NewStream(r.cfg, false)
 	r.endStream = analyzer.NewStream(r.cfg, true)
-	r.Tr = reassembly.NewTracker(reassembly.Config{
+	r.tr = reassembly.NewTracker(reassembly.Config{
 		TimeWait: o.TimeWait, RFC1337: !o.View.Profile.RSTEndsTimeWait, SynGiveUp: o.View.Profile.SynGiveUp,
 		Done: r.done, IdleTimeout: o.IdleTimeout, MaxConnections: o.MaxConns, Touched: true,
 	})
@@ -171,14 +171,14 @@ func (r *LiveRun) Loop(stop *atomic.Bool) (stoppedBy string, err error) {
 	now := time.Now()
 	nextTick := now.Add(r.Every)
 	var deadline time.Time
-	if r.O.Live.Duration > 0 {
-		deadline = r.start.Add(r.O.Live.Duration)
+	if r.o.Live.Duration > 0 {
+		deadline = r.start.Add(r.o.Live.Duration)
 	}
 	for {
 		err := r.src.Next(&seg)
 		switch {
 		case err == nil:
-			r.Tr.Add(&seg)
+			r.tr.Add(&seg)
 			r.lastSegAt = seg.Time.UnixNano()
 		case err == io.EOF: // -c reached
 			return "count", nil
@@ -199,7 +199,7 @@ func (r *LiveRun) Loop(stop *atomic.Bool) (stoppedBy string, err error) {
 			continue
 		}
 		nextTick = now.Add(r.Every)
-		r.Tick(now)
+		r.tick(now)
 	}
 }
 
@@ -207,7 +207,7 @@ func (r *LiveRun) Loop(stop *atomic.Bool) (stoppedBy string, err error) {
 // by the wall time since it was read (the wall clock itself before any segment). On
 // a live interface it is the wall clock give or take the delivery delay; it keeps
 // every timer of the analysis on capture time, as for files.
-func (r *LiveRun) Clock(now time.Time) int64 {
+func (r *LiveRun) clock(now time.Time) int64 {
 	if r.lastSegAt == 0 {
 		return now.UnixNano()
 	}
@@ -216,19 +216,19 @@ func (r *LiveRun) Clock(now time.Time) int64 {
 
 // tick runs every liveTick: provisional findings, sweeping while packets do not come,
 // libpcap statistics, metrics, the running summary, flushing.
-func (r *LiveRun) Tick(now time.Time) {
-	at := r.Clock(now)
+func (r *LiveRun) tick(now time.Time) {
+	at := r.clock(now)
 	r.provisional(at)
 	if now.Sub(r.lastSegWall) > time.Second {
 		// Packets stopped coming (the tracker sweeps by itself while they come):
 		// finish what is over. One second back, so that a packet read late with an
 		// earlier timestamp does not meet a 4-tuple finished after it.
-		r.Tr.Sweep(max(r.lastSegAt, at-int64(time.Second)))
+		r.tr.Sweep(max(r.lastSegAt, at-int64(time.Second)))
 	}
 	if ks, err := r.src.KernelStats(); err == nil {
 		r.kstats = ks
 	}
-	if err := r.Tr.Stats().ColdError; err != nil && !r.warnedCold {
+	if err := r.tr.Stats().ColdError; err != nil && !r.warnedCold {
 		r.warnedCold = true
 		fmt.Fprintf(r.stderr, "finack: WARNING: %s\n", coldWarning(err))
 	}
@@ -240,15 +240,15 @@ func (r *LiveRun) Tick(now time.Time) {
 	if r.metrics != nil {
 		if r.metrics.HostsWanted() { // a scrape waits for them
 			r.refreshLocal(now)
-			r.Hosts.Compute(r.Tr, r.Local, now, time.Unix(0, at), r.TwLen)
-			r.metrics.UpdateHosts(r.Hosts.Snapshot(now))
+			r.hosts.compute(r.tr, r.local, now, time.Unix(0, at), r.twLen)
+			r.metrics.UpdateHosts(r.hosts.Snapshot(now))
 		}
 		r.metrics.Update(r.Snapshot(now))
 	}
-	if iv := r.O.Live.Interval; iv > 0 && now.Sub(r.lastLine) >= iv {
+	if iv := r.o.Live.Interval; iv > 0 && now.Sub(r.lastLine) >= iv {
 		r.intervalLine(now)
 	}
-	if r.O.HTML != "" && now.Sub(r.page.last) >= r.pageInterval() {
+	if r.o.HTML != "" && now.Sub(r.page.last) >= r.pageInterval() {
 		r.refreshPage(now)
 	}
 	if err := r.src.Flush(); err != nil && r.saveErr == nil {
@@ -269,7 +269,7 @@ func (r *LiveRun) outErr(err error) {
 // the capture ended now, and prints each finding not printed before for that
 // incarnation (same kind, same sender).
 func (r *LiveRun) provisional(now int64) {
-	r.touched = r.Tr.TakeTouched(r.touched[:0])
+	r.touched = r.tr.TakeTouched(r.touched[:0])
 	if len(r.touched) > 0 {
 		pcfg := r.cfg
 		pcfg.Provisional = true // "when the provisional report was made", not "the capture ended"
@@ -344,7 +344,7 @@ func (r *LiveRun) done(inc *reassembly.Incarnation) {
 	switch {
 	case r.stopping:
 		fs = r.endStream.Add(inc)
-	case r.O.Output == "ndjson" && r.O.Connections:
+	case r.o.Output == "ndjson" && r.o.Connections:
 		// --connections: each connection's record as it is decided.
 		one := analyzer.NewStream(r.cfg, true)
 		fs = one.Add(inc)
@@ -363,7 +363,7 @@ func (r *LiveRun) done(inc *reassembly.Incarnation) {
 	}
 	r.connections++
 	r.closes[analyzer.CloseShape(inc)]++
-	if r.O.HTML != "" {
+	if r.o.HTML != "" {
 		r.page.countClose(inc.Last.At, analyzer.CloseShape(inc))
 	}
 	ps := r.prov[idOf(inc)]
@@ -381,17 +381,17 @@ func (r *LiveRun) done(inc *reassembly.Incarnation) {
 			matched[j] = true
 		}
 		switch {
-		case r.stopping && r.O.Output == "ndjson":
+		case r.stopping && r.o.Output == "ndjson":
 			r.stopFinals = append(r.stopFinals, *f)
 		case r.stopping:
 			// the report that follows lists it
-		case r.O.Output == "ndjson":
+		case r.o.Output == "ndjson":
 			r.emit("final", f)
 		case j < 0 || !SameOutcome(&ps[j].f, f):
 			r.emit("final", f)
 		}
 	}
-	if r.O.Output == "ndjson" && !r.stopping {
+	if r.o.Output == "ndjson" && !r.stopping {
 		r.emitIncidents(fs)
 	}
 	for j := range ps {
@@ -399,7 +399,7 @@ func (r *LiveRun) done(inc *reassembly.Incarnation) {
 			continue
 		}
 		r.withdrawn[ps[j].f.Kind]++
-		if !r.stopping || r.O.Output == "ndjson" {
+		if !r.stopping || r.o.Output == "ndjson" {
 			r.emit("withdrawn", &ps[j].f)
 		}
 	}
@@ -407,7 +407,7 @@ func (r *LiveRun) done(inc *reassembly.Incarnation) {
 
 // keep adds a final finding to the ring the report lists.
 func (r *LiveRun) keep(f analyzer.Finding) {
-	max := r.O.Live.MaxFindings
+	max := r.o.Live.MaxFindings
 	if max == 0 {
 		r.omitted++
 		return
@@ -433,7 +433,7 @@ type liveFinding struct {
 // changed while its incarnation is still tracked), final (decided), or withdrawn (a
 // provisional finding the final analysis did not confirm). Nothing with -o json.
 func (r *LiveRun) emit(status string, f *analyzer.Finding) {
-	switch r.O.Output {
+	switch r.o.Output {
 	case "ndjson":
 		r.encode(liveFinding{"finding", status, f})
 	case "text":
@@ -451,7 +451,7 @@ func (r *LiveRun) emit(status string, f *analyzer.Finding) {
 // incidents, "type":"incident"): those of one connection as it is decided, or of
 // the connections decided at the stop.
 func (r *LiveRun) emitIncidents(fs []analyzer.Finding) {
-	for _, in := range report.Incidents(fs, r.O.IgnoreVLAN) {
+	for _, in := range report.Incidents(fs, r.o.IgnoreVLAN) {
 		r.encode(struct {
 			Type string `json:"type"`
 			*report.Incident
@@ -469,7 +469,7 @@ func (r *LiveRun) encode(v any) {
 // intervalLine prints the running summary (--interval) to stderr.
 func (r *LiveRun) intervalLine(now time.Time) {
 	st := r.src.Stats()
-	ts := r.Tr.Stats()
+	ts := r.tr.Stats()
 	secs := now.Sub(r.lastLine).Seconds()
 	var b strings.Builder
 	fmt.Fprintf(&b, "finack: %s +%s packets %d (%.0f/s), kernel dropped %d, interface dropped %d, tracked %d (peak %d), connections %d (%.0f/s), evicted %d, idle %d",
@@ -492,10 +492,10 @@ func (r *LiveRun) intervalLine(now time.Time) {
 // refreshLocal re-reads this host's addresses (every minute): TIME_WAIT is counted
 // per local address.
 func (r *LiveRun) refreshLocal(now time.Time) {
-	if r.Local != nil && now.Sub(r.LocalAt) < time.Minute {
+	if r.local != nil && now.Sub(r.localAt) < time.Minute {
 		return
 	}
-	r.LocalAt = now
+	r.localAt = now
 	m := map[netip.Addr]bool{}
 	if addrs, err := net.InterfaceAddrs(); err == nil {
 		for _, a := range addrs {
@@ -504,7 +504,7 @@ func (r *LiveRun) refreshLocal(now time.Time) {
 			}
 		}
 	}
-	r.Local = m
+	r.local = m
 }
 
 // hostStates is the netstat view of the tracked incarnations at one moment: the
@@ -518,7 +518,7 @@ type hostStates struct {
 	seen       map[netip.Addr]bool // local addresses the traffic has shown
 }
 
-func (h *hostStates) Compute(tr *reassembly.Tracker, local map[netip.Addr]bool, now, at time.Time, twLen time.Duration) {
+func (h *hostStates) compute(tr *reassembly.Tracker, local map[netip.Addr]bool, now, at time.Time, twLen time.Duration) {
 	h.at = now
 	if h.stateIndex == nil {
 		h.stateIndex = map[string]int{}
@@ -577,7 +577,7 @@ func (h *hostStates) Snapshot(now time.Time) metrics.Hosts {
 // snapshot is what the metrics show now.
 func (r *LiveRun) Snapshot(now time.Time) metrics.Snapshot {
 	s := metrics.Snapshot{
-		Capture: r.src.Stats(), Kernel: r.kstats, Tracker: r.Tr.Stats(),
+		Capture: r.src.Stats(), Kernel: r.kstats, Tracker: r.tr.Stats(),
 		Connections: r.connections, LastPacket: r.lastSegAt,
 		Closes: map[analyzer.Shape]uint64{}, Findings: map[analyzer.Kind]uint64{},
 		Provisional: map[analyzer.Kind]uint64{}, Withdrawn: map[analyzer.Kind]uint64{},
@@ -629,7 +629,7 @@ type LiveSummary struct {
 // report and returns the exit code.
 func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	now := time.Now()
-	at := r.Clock(now)
+	at := r.clock(now)
 	// Findings of incarnations touched since the last tick still show as provisional
 	// first, so that every final one has its chance to be printed early.
 	r.provisional(at)
@@ -641,14 +641,14 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 		r.kstats = ks
 	}
 	st := r.src.Stats()
-	ts := r.Tr.Stats()
+	ts := r.tr.Stats()
 	r.stopping = true
-	if r.O.HTML != "" {
+	if r.o.HTML != "" {
 		// The netstat view of what is tracked at the stop, before deciding it.
-		r.page.sample(r.Tr, at, r.TwLen)
+		r.page.sample(r.tr, at, r.twLen)
 	}
-	r.Tr.Finish(max(at, r.lastSegAt))
-	if err := r.Tr.Err(); err != nil && readErr == nil {
+	r.tr.Finish(max(at, r.lastSegAt))
+	if err := r.tr.Err(); err != nil && readErr == nil {
 		// The tracker stopped (its temporary files could not be read back): the
 		// report says so as it would of a capture error.
 		readErr = err
@@ -660,7 +660,7 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	findings := r.keptFindings()
 	rep := analyzer.Report{Findings: findings, Connections: endRep.Connections, Total: int(r.connections),
 		Closes: r.closes, Counts: r.counts}
-	o := r.O.Options
+	o := r.o.Options
 	o.Files = []string{}
 	doc := report.NewDocument(o, st, rep, readErr)
 	doc.Summary.Connections = int(r.connections)
@@ -670,14 +670,14 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 		wd += r.withdrawn[k]
 	}
 	ls := &LiveSummary{
-		Interface: r.O.Live.Iface, LinkType: r.src.LinkName(), SnapLen: r.src.SnapLen(),
+		Interface: r.o.Live.Iface, LinkType: r.src.LinkName(), SnapLen: r.src.SnapLen(),
 		Started: r.start.UTC().Format(time.RFC3339Nano), Stopped: now.UTC().Format(time.RFC3339Nano),
 		Seconds: roundSeconds(now.Sub(r.start)), StoppedBy: stoppedBy,
 		Received: r.kstats.Received, Dropped: r.kstats.Dropped, IfDropped: r.kstats.IfDropped,
-		IdleTimeoutSeconds: r.O.IdleTimeout.Seconds(), MaxConnections: r.O.MaxConns,
+		IdleTimeoutSeconds: r.o.IdleTimeout.Seconds(), MaxConnections: r.o.MaxConns,
 		HeldAtEnd: ts.Tracked, PeakHeld: ts.PeakHeld, Expired: ts.Expired, Idle: ts.Idle, Evicted: ts.Evicted,
 		FindingsListed: len(findings), FindingsOmitted: r.omitted, Provisional: prov, Withdrawn: wd,
-		Saved: r.O.Live.Write,
+		Saved: r.o.Live.Write,
 	}
 	if d := r.kstats.Dropped + r.kstats.IfDropped; d > 0 {
 		ls.Warning = fmt.Sprintf("%d packets were dropped (%d by the kernel: the capture buffer was full, raise -B; %d by the interface): findings may be artifacts of the drops (a dropped final ACK or FIN looks like a missing one)",
@@ -687,7 +687,7 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	doc.Summary.LiveHeader = ls.writeTextHeader
 
 	var err error
-	switch r.O.Output {
+	switch r.o.Output {
 	case "json":
 		e := &report.ControlEscaper{W: r.out}
 		if err = report.WriteJSON(e, doc); err == nil {
@@ -699,7 +699,7 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 		if r.printed {
 			r.out.WriteString("\n")
 		}
-		err = report.WriteText(r.out, doc, r.O.Connections, 0)
+		err = report.WriteText(r.out, doc, r.o.Connections, 0)
 	}
 	if err == nil {
 		err = r.writeErr
@@ -713,12 +713,12 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 		code = ExitError
 	}
 	if closeErr != nil {
-		fmt.Fprintf(r.stderr, "finack: -w %s: %v\n", r.O.Live.Write, closeErr)
+		fmt.Fprintf(r.stderr, "finack: -w %s: %v\n", r.o.Live.Write, closeErr)
 		code = ExitError
 	}
-	if r.O.HTML != "" {
+	if r.o.HTML != "" {
 		if err := r.finalPage(doc, now); err != nil {
-			fmt.Fprintf(r.stderr, "finack: --html %s: %v\n", r.O.HTML, err)
+			fmt.Fprintf(r.stderr, "finack: --html %s: %v\n", r.o.HTML, err)
 			code = ExitError
 		}
 	}
@@ -726,14 +726,14 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 		fmt.Fprintf(r.stderr, "finack: WARNING: %s\n", ls.Warning)
 	}
 	if readErr != nil {
-		fmt.Fprintf(r.stderr, "finack: -i %s: %v\n", r.O.Live.Iface, readErr)
+		fmt.Fprintf(r.stderr, "finack: -i %s: %v\n", r.o.Live.Iface, readErr)
 		return ExitError
 	}
 	if code != ExitOK {
 		return code
 	}
-	for _, v := range gate.Failures(r.O.FailRules, r.totals) {
-		fmt.Fprintf(r.stderr, "finack: %s: %s\n", r.O.Live.Iface, v)
+	for _, v := range gate.Failures(r.o.FailRules, r.totals) {
+		fmt.Fprintf(r.stderr, "finack: %s: %s\n", r.o.Live.Iface, v)
 		code = ExitFinding
 	}
 	return code

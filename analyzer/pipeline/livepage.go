@@ -43,8 +43,8 @@ type livePage struct {
 }
 
 func (r *LiveRun) pageInterval() time.Duration {
-	if r.O.Live.Interval > 0 {
-		return r.O.Live.Interval
+	if r.o.Live.Interval > 0 {
+		return r.o.Live.Interval
 	}
 	return DefaultPageInterval
 }
@@ -161,27 +161,27 @@ func (r *LiveRun) keptFindings() []analyzer.Finding {
 // refreshPage rebuilds the live page (every pageInterval): the file --html names
 // and, with --metrics-addr, the page served at /.
 func (r *LiveRun) refreshPage(now time.Time) {
-	r.page.sample(r.Tr, r.Clock(now), r.TwLen)
+	r.page.sample(r.tr, r.clock(now), r.twLen)
 	r.page.last = now
-	o := r.O.Options
+	o := r.o.Options
 	o.Files = []string{}
 	rep := analyzer.Report{Findings: r.keptFindings(), Total: int(r.connections), Closes: r.closes, Counts: r.counts}
 	doc := report.NewDocument(o, r.src.Stats(), rep, nil)
 	doc.Summary.Live, _ = json.Marshal(struct {
 		Interface string `json:"interface"`
-	}{r.O.Live.Iface})
+	}{r.o.Live.Iface})
 	doc.Pictures = r.page.pictures()
-	res := &report.Result{Name: r.O.Live.Iface, Doc: doc}
-	opts := html.Options{Refresh: r.pageInterval(), Generated: now, Version: r.Version, Live: r.O.Live.Iface}
+	res := &report.Result{Name: r.o.Live.Iface, Doc: doc}
+	opts := html.Options{Refresh: r.pageInterval(), Generated: now, Version: r.Version, Live: r.o.Live.Iface}
 	if r.metrics != nil {
 		var b bytes.Buffer
 		if err := html.Write(&b, res, opts); err == nil {
 			r.metrics.SetPage(b.Bytes())
 		}
 	}
-	if err := html.WriteFile(r.O.HTML, res, opts); err != nil && !r.warnedPage {
+	if err := html.WriteFile(r.o.HTML, res, opts); err != nil && !r.warnedPage {
 		r.warnedPage = true
-		fmt.Fprintf(r.stderr, "finack: WARNING: --html %s: %v\n", r.O.HTML, err)
+		fmt.Fprintf(r.stderr, "finack: WARNING: --html %s: %v\n", r.o.HTML, err)
 	}
 }
 
@@ -190,13 +190,13 @@ func (r *LiveRun) refreshPage(now time.Time) {
 // decided what it held.
 func (r *LiveRun) finalPage(doc report.Document, now time.Time) error {
 	doc.Pictures = r.page.pictures()
-	res := &report.Result{Name: r.O.Live.Iface, Doc: doc}
-	opts := html.Options{Generated: now, Version: r.Version, Live: r.O.Live.Iface}
+	res := &report.Result{Name: r.o.Live.Iface, Doc: doc}
+	opts := html.Options{Generated: now, Version: r.Version, Live: r.o.Live.Iface}
 	if r.metrics != nil {
 		var b bytes.Buffer
 		if err := html.Write(&b, res, opts); err == nil {
 			r.metrics.SetPage(b.Bytes())
 		}
 	}
-	return html.WriteFile(r.O.HTML, res, opts)
+	return html.WriteFile(r.o.HTML, res, opts)
 }

@@ -32,7 +32,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		readErr := readAll(r, tr.Add, pr)
 		st := r.Stats()
 		phase(pr, PhaseFinish)
-		tr.Finish(CaptureEnd(st))
+		tr.Finish(captureEnd(st))
 		if err := tr.Err(); err != nil && readErr == nil {
 			readErr = err
 		}
@@ -144,9 +144,9 @@ func readAll(r *capture.Reader, add func(*capture.Segment), pr Progress) error {
 	}
 }
 
-// CaptureEnd is the capture time trackers finish at (Tracker.Finish): the last
+// captureEnd is the capture time trackers finish at (Tracker.Finish): the last
 // timestamp, in Unix ns; 0 for a capture without packets.
-func CaptureEnd(st capture.Stats) int64 {
+func captureEnd(st capture.Stats) int64 {
 	if st.Last.IsZero() {
 		return 0
 	}

@@ -234,7 +234,7 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 		close(work[w])
 	}
 	wg.Wait()
-	end := CaptureEnd(r.Stats())
+	end := captureEnd(r.Stats())
 	// Finish on every worker at once: a capture shorter than TIME_WAIT has every
 	// connection still held here, and handing them out is most of the work.
 	for _, tr := range trackers {

@@ -26,7 +26,7 @@ import (
 
 // appendConnectionJSON appends c as encoding/json encodes it (no newline): an item
 // of the connections array of -o json.
-func AppendConnectionJSON(dst []byte, c *analyzer.Connection) ([]byte, error) {
+func appendConnectionJSON(dst []byte, c *analyzer.Connection) ([]byte, error) {
 	b, ok := appendConnectionFields(append(dst, '{'), c)
 	if !ok {
 		return appendJSONReference(dst, c, false)
@@ -35,7 +35,7 @@ func AppendConnectionJSON(dst []byte, c *analyzer.Connection) ([]byte, error) {
 }
 
 // appendFindingJSON appends f as encoding/json encodes it (no newline).
-func AppendFindingJSON(dst []byte, f *analyzer.Finding) ([]byte, error) {
+func appendFindingJSON(dst []byte, f *analyzer.Finding) ([]byte, error) {
 	b, ok := appendFindingFields(append(dst, '{'), f)
 	if !ok {
 		return appendJSONReference(dst, f, false)
@@ -45,19 +45,19 @@ func AppendFindingJSON(dst []byte, f *analyzer.Finding) ([]byte, error) {
 
 // appendConnectionNDJSON appends the line of c in -o ndjson (ndjsonConnection, with
 // its newline).
-func AppendConnectionNDJSON(dst []byte, c *analyzer.Connection) ([]byte, error) {
+func appendConnectionNDJSON(dst []byte, c *analyzer.Connection) ([]byte, error) {
 	b, ok := appendConnectionFields(append(dst, `{"type":"connection",`...), c)
 	if !ok {
-		return appendJSONReference(dst, NdjsonConnection(c), true)
+		return appendJSONReference(dst, ndjsonConnection(c), true)
 	}
 	return append(b, '}', '\n'), nil
 }
 
 // appendFindingNDJSON appends the line of f in -o ndjson (ndjsonFinding).
-func AppendFindingNDJSON(dst []byte, f *analyzer.Finding) ([]byte, error) {
+func appendFindingNDJSON(dst []byte, f *analyzer.Finding) ([]byte, error) {
 	b, ok := appendFindingFields(append(dst, `{"type":"finding",`...), f)
 	if !ok {
-		return appendJSONReference(dst, NdjsonFinding(f), true)
+		return appendJSONReference(dst, ndjsonFinding(f), true)
 	}
 	return append(b, '}', '\n'), nil
 }
@@ -286,7 +286,7 @@ func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 // appendJSONFloat appends f as encoding/json's floatEncoder (64 bits) does: like
 // ES6's number to string conversion. A NaN or an infinity clears ok.
 func appendJSONFloat(b []byte, f float64, ok bool) ([]byte, bool) {
-	if b, done := AppendMillis(b, f); done {
+	if b, done := appendMillis(b, f); done {
 		return b, ok
 	}
 	if math.IsInf(f, 0) || math.IsNaN(f) {
@@ -319,7 +319,7 @@ func appendJSONFloat(b []byte, f float64, ok bool) ([]byte, bool) {
 // digits is at least 0.0001 away, and f's neighbours are less than 1e-9 away. So
 // the digits are n's, the point 3 from the right, trailing zeros dropped; and
 // encoding/json writes f in the 'f' format (1e-6 <= |f| < 1e21).
-func AppendMillis(b []byte, f float64) (_ []byte, done bool) {
+func appendMillis(b []byte, f float64) (_ []byte, done bool) {
 	abs := math.Abs(f)
 	n := math.Round(abs * 1000)
 	if !(n >= 1 && n < 1<<30) || n/1000 != abs { // NaN fails every comparison
@@ -343,7 +343,7 @@ func AppendMillis(b []byte, f float64) (_ []byte, done bool) {
 // nanoseconds. A time it refuses (year outside [0,9999], zone hour outside [0,23])
 // clears ok.
 func appendJSONTime(b []byte, t time.Time, ok bool) ([]byte, bool) {
-	if b, done := AppendUTC(b, t); done {
+	if b, done := appendUTC(b, t); done {
 		return b, ok
 	}
 	b = append(b, '"')
@@ -367,7 +367,7 @@ func appendJSONTime(b []byte, t time.Time, ok bool) ([]byte, bool) {
 // of a report) and of the years 0-9999 (analyzer.AppendTime); done is false
 // otherwise. time.Time's formatting, general, was over a quarter of encoding a
 // connection.
-func AppendUTC(b []byte, t time.Time) (_ []byte, done bool) {
+func appendUTC(b []byte, t time.Time) (_ []byte, done bool) {
 	n := len(b)
 	if b, done = analyzer.AppendTime(append(b, '"'), t); !done {
 		return b[:n], false

@@ -62,12 +62,12 @@ func newJUnitText(s string) *junitText {
 	if s == "" {
 		return nil
 	}
-	return &junitText{XmlSafe(s)}
+	return &junitText{xmlSafe(s)}
 }
 
 // xmlSafe replaces what XML 1.0 cannot hold even in CDATA (control characters but
 // tab and newlines, invalid UTF-8) with U+FFFD, as encoding/xml does in attributes.
-func XmlSafe(s string) string {
+func xmlSafe(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r != utf8.RuneError && r != 0xFFFE && r != 0xFFFF) {
 			return r
@@ -127,7 +127,7 @@ func newJUnit(results []*Result) JunitSuites {
 				body += "baseline:\n" + strings.Join(d.Lines, "\n") + "\n"
 			}
 			if len(why) > 0 {
-				c.Failure = &junitProblem{Message: strings.Join(why, "; "), Type: string(k), Text: XmlSafe(body)}
+				c.Failure = &junitProblem{Message: strings.Join(why, "; "), Type: string(k), Text: xmlSafe(body)}
 				s.Failures++
 			}
 			s.Cases = append(s.Cases, c)

@@ -25,7 +25,7 @@ import (
 type ladderRow struct {
 	seg   capture.Segment
 	right bool // client → server
-	Label string
+	label string
 	notes []string
 	show  bool
 }
@@ -63,7 +63,7 @@ func ladderFlags(f capture.Flags) string {
 }
 
 // ladderRows works out each segment's label and notes.
-func LadderRows(segs []capture.Segment, client netip.AddrPort) []ladderRow {
+func ladderRows(segs []capture.Segment, client netip.AddrPort) []ladderRow {
 	rows := make([]ladderRow, len(segs))
 	var st [2]ladderState // 0: client, 1: server
 	// finAck[d]: the row where end d first acknowledged the peer's FIN.
@@ -148,28 +148,28 @@ func LadderRows(segs []capture.Segment, client netip.AddrPort) []ladderRow {
 		}
 		// A FIN sent again after the peer's ACK of it passed the tap: that ACK was
 		// lost after the tap, or the FIN was re-sent too early.
-		if s.Flags.Has(capture.FIN) && finAck[1-d] >= 0 && strings.HasPrefix(r.NotesText(), "retransmission") {
+		if s.Flags.Has(capture.FIN) && finAck[1-d] >= 0 && strings.HasPrefix(r.notesText(), "retransmission") {
 			a := &rows[finAck[1-d]]
 			if !a.hasNote("FIN re-sent after this ACK") {
 				a.notes = append(a.notes, "FIN re-sent after this ACK")
 			}
 		}
-		r.Label = ladderFlags(s.Flags) + " seq=" + fmt.Sprint(s.Seq-me.base)
+		r.label = ladderFlags(s.Flags) + " seq=" + fmt.Sprint(s.Seq-me.base)
 		if s.Flags.Has(capture.ACK) {
 			if peer.known {
-				r.Label += " ack=" + fmt.Sprint(s.Ack-peer.base)
+				r.label += " ack=" + fmt.Sprint(s.Ack-peer.base)
 			} else {
-				r.Label += " ack=" + fmt.Sprint(s.Ack) + "(abs)"
+				r.label += " ack=" + fmt.Sprint(s.Ack) + "(abs)"
 			}
 		}
 		if s.PayloadLen > 0 {
-			r.Label += " len=" + fmt.Sprint(s.PayloadLen)
+			r.label += " len=" + fmt.Sprint(s.PayloadLen)
 		}
 	}
 	return rows
 }
 
-func (r *ladderRow) NotesText() string { return strings.Join(r.notes, "; ") }
+func (r *ladderRow) notesText() string { return strings.Join(r.notes, "; ") }
 
 func (r *ladderRow) hasNote(n string) bool {
 	for _, x := range r.notes {
@@ -206,7 +206,7 @@ func chooseRows(rows []ladderRow, evidence map[uint64]bool) {
 }
 
 // ladderDelta renders the time between two rows: "+29µs", "+212.0ms", "+1.002s".
-func LadderDelta(d time.Duration) string {
+func ladderDelta(d time.Duration) string {
 	switch {
 	case d >= time.Second:
 		return fmt.Sprintf("+%.3fs", d.Seconds())
@@ -252,11 +252,11 @@ func writeLadder(w io.Writer, doc *Document, ci int, ev *connEvidence) {
 		fmt.Fprintf(w, "  (no segments)\n")
 		return
 	}
-	rows := LadderRows(segs, c.Client)
+	rows := ladderRows(segs, c.Client)
 	chooseRows(rows, evidence)
 	width := 36
 	for _, r := range rows {
-		width = max(width, len(r.Label)+8)
+		width = max(width, len(r.label)+8)
 	}
 	lead := fmt.Sprintf(" %6s %13s %10s  ", "frame", "time", "Δ")
 	blank := strings.Repeat(" ", len([]rune(lead)))
@@ -294,15 +294,15 @@ func writeLadder(w io.Writer, doc *Document, ci int, ev *connEvidence) {
 		flush(lastHidden)
 		delta := ""
 		if i > 0 {
-			delta = LadderDelta(r.seg.Time.Sub(prev))
+			delta = ladderDelta(r.seg.Time.Sub(prev))
 		}
 		prev = r.seg.Time
 		mark := " "
 		if evidence[r.seg.Frame] {
 			mark = "*"
 		}
-		line := fmt.Sprintf("%s%6d %13.6f %10s  %s", mark, r.seg.Frame, r.seg.Time.Sub(start).Seconds(), delta, arrow(r.Label, width, r.right))
-		if n := r.NotesText(); n != "" {
+		line := fmt.Sprintf("%s%6d %13.6f %10s  %s", mark, r.seg.Frame, r.seg.Time.Sub(start).Seconds(), delta, arrow(r.label, width, r.right))
+		if n := r.notesText(); n != "" {
 			line += "  " + n
 		}
 		fmt.Fprintln(w, line)

@@ -64,7 +64,7 @@ type Ladder struct {
 type LadderLine struct {
 	Frame    uint64
 	TimeS    float64 // since the connection's first segment
-	Delta    string  // since the row above (LadderDelta)
+	Delta    string  // since the row above (ladderDelta)
 	Label    string  // flags, relative seq/ack, length
 	Notes    string
 	Right    bool // client → server
@@ -111,7 +111,7 @@ func ladderOf(doc *Document, ci int, ev *connEvidence) Ladder {
 	if len(segs) == 0 {
 		return l
 	}
-	rows := LadderRows(segs, c.Client)
+	rows := ladderRows(segs, c.Client)
 	chooseRows(rows, evidence)
 	start := segs[0].Time
 	var fold *LadderLine
@@ -131,10 +131,10 @@ func ladderOf(doc *Document, ci int, ev *connEvidence) Ladder {
 			continue
 		}
 		fold = nil
-		line := LadderLine{Frame: r.seg.Frame, TimeS: r.seg.Time.Sub(start).Seconds(), Label: r.Label,
-			Notes: r.NotesText(), Right: r.right, Evidence: evidence[r.seg.Frame]}
+		line := LadderLine{Frame: r.seg.Frame, TimeS: r.seg.Time.Sub(start).Seconds(), Label: r.label,
+			Notes: r.notesText(), Right: r.right, Evidence: evidence[r.seg.Frame]}
 		if i > 0 {
-			line.Delta = LadderDelta(r.seg.Time.Sub(prev))
+			line.Delta = ladderDelta(r.seg.Time.Sub(prev))
 		}
 		prev = r.seg.Time
 		l.Lines = append(l.Lines, line)

@@ -162,7 +162,7 @@ func WriteJSON(w io.Writer, d Document) error {
 		}
 		fmt.Fprintf(bw, "  \"states_at\": %s,\n  \"states\": %s,\n  \"time_wait\": %s,\n", at, states, tw)
 	}
-	findings, connections := eachJSON(d.Findings, AppendFindingJSON), eachJSON(d.Connections, AppendConnectionJSON)
+	findings, connections := eachJSON(d.Findings, appendFindingJSON), eachJSON(d.Connections, appendConnectionJSON)
 	if d.Records != nil {
 		findings, connections = d.Records.Findings, d.Records.Connections
 	}
@@ -229,7 +229,7 @@ func EncodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
 	var b []byte
 	var err error
 	for i := range conns {
-		if b, err = AppendConnectionNDJSON(b[:0], &conns[i]); err != nil {
+		if b, err = appendConnectionNDJSON(b[:0], &conns[i]); err != nil {
 			return err
 		}
 		if err := enc.Encode(json.RawMessage(b[:len(b)-1])); err != nil {
@@ -261,7 +261,7 @@ func WriteNDJSON(w io.Writer, d Document) error {
 	var b []byte
 	var err error
 	for i := range d.Findings {
-		if b, err = AppendFindingNDJSON(b[:0], &d.Findings[i]); err != nil {
+		if b, err = appendFindingNDJSON(b[:0], &d.Findings[i]); err != nil {
 			return err
 		}
 		if _, err := w.Write(b); err != nil {
@@ -353,7 +353,7 @@ func WriteText(w io.Writer, d Document, connections bool, maxFindings int) error
 	conns := len(d.Connections)
 	eachConnection := func(fn func([]byte) error) error {
 		for i := range d.Connections {
-			b = AppendConnectionText(b[:0], &d.Connections[i])
+			b = appendConnectionText(b[:0], &d.Connections[i])
 			if err := fn(b); err != nil {
 				return err
 			}

@@ -47,9 +47,9 @@ func StreamsReport(o Options) bool {
 func ReportEncoder(o Options) analyzer.Encoder {
 	switch o.Output {
 	case "json":
-		return analyzer.Encoder{Connection: AppendConnectionJSON, Finding: AppendFindingJSON}
+		return analyzer.Encoder{Connection: appendConnectionJSON, Finding: appendFindingJSON}
 	case "ndjson":
-		return analyzer.Encoder{Connection: AppendConnectionNDJSON, Finding: AppendFindingNDJSON}
+		return analyzer.Encoder{Connection: appendConnectionNDJSON, Finding: appendFindingNDJSON}
 	case "tsv":
 		// A row per connection, its findings' kinds in it; no finding records.
 		var kinds []string
@@ -63,7 +63,7 @@ func ReportEncoder(o Options) analyzer.Encoder {
 			Finding: func(dst []byte, f *analyzer.Finding) ([]byte, error) { return dst, nil },
 		}
 		if o.Connections {
-			e.Connection = func(dst []byte, c *analyzer.Connection) ([]byte, error) { return AppendConnectionText(dst, c), nil }
+			e.Connection = func(dst []byte, c *analyzer.Connection) ([]byte, error) { return appendConnectionText(dst, c), nil }
 		}
 		return e
 	}
@@ -72,14 +72,14 @@ func ReportEncoder(o Options) analyzer.Encoder {
 // ndjsonConnection and ndjsonFinding are the records of -o ndjson, as encoding/json
 // encodes them; appendConnectionNDJSON and appendFindingNDJSON (jsonrec.go) write the
 // same bytes by hand.
-func NdjsonConnection(c *analyzer.Connection) any {
+func ndjsonConnection(c *analyzer.Connection) any {
 	return struct {
 		Type string `json:"type"`
 		*analyzer.Connection
 	}{"connection", c}
 }
 
-func NdjsonFinding(f *analyzer.Finding) any {
+func ndjsonFinding(f *analyzer.Finding) any {
 	return struct {
 		Type string `json:"type"`
 		*analyzer.Finding
@@ -126,7 +126,7 @@ func appendTagsText(dst []byte, prefix string, vlan []uint16) []byte {
 
 // appendFindingText: "%-17s  %s → %s #%d%s  frames %s\n    %s\n" of the kind, client,
 // server, incarnation, vlanText, framesText(frames) and message.
-func AppendFindingText(dst []byte, f *analyzer.Finding) []byte {
+func appendFindingText(dst []byte, f *analyzer.Finding) []byte {
 	dst = appendPadRight(dst, string(f.Kind), 17)
 	dst = append(dst, "  "...)
 	dst = appendIncarnationText(dst, f.Client, f.Server, f.Incarnation, f.VLAN, f.ServerVLAN, f.Tunnel)
@@ -142,7 +142,7 @@ func AppendFindingText(dst []byte, f *analyzer.Finding) []byte {
 // server, incarnation, VLANs (" vlan %v"), close, active closer, TIME_WAIT holder
 // ("none", or "%s until %s" with the time), frames, packets, FINs and RSTs per end,
 // the notes on roles and dropping, the history and finText.
-func AppendConnectionText(dst []byte, c *analyzer.Connection) []byte {
+func appendConnectionText(dst []byte, c *analyzer.Connection) []byte {
 	dst = append(dst, "  "...)
 	var digits [20]byte
 	dst = appendPadLeft(dst, analyzer.AppendUint(digits[:0], c.FirstFrame), 6)

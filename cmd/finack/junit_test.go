@@ -119,9 +119,3 @@ func validateJUnit(t *testing.T, out string) {
 		t.Errorf("xmllint: %v\n%s", err, msg)
 	}
 }
-
-func TestXMLSafe(t *testing.T) {
-	if got := report.XmlSafe("a\x1b[31mb\tc\n\xff\u00e9"); got != "a\uFFFD[31mb\tc\n\uFFFDé" {
-		t.Errorf("xmlSafe: %q", got)
-	}
-}

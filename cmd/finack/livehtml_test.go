@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,4 +101,33 @@ func TestLiveHTML(t *testing.T) {
 		t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
 	}
 	t.Logf("screenshot: %s", shot)
+}
+
+// fileSource feeds a capture file to a live run as if it came from an interface.
+type fileSource struct{ r *capture.Reader }
+
+func (f fileSource) Next(s *capture.Segment) error { return f.r.Next(s) } // io.EOF ends the run, as -c does
+func (f fileSource) Stats() capture.Stats          { return f.r.Stats() }
+func (f fileSource) KernelStats() (capture.KernelStats, error) {
+	return capture.KernelStats{Received: f.r.Stats().Packets}, nil
+}
+func (f fileSource) Flush() error     { return nil }
+func (f fileSource) Close() error     { return nil }
+func (f fileSource) LinkName() string { return "EN10MB (Ethernet)" }
+func (f fileSource) SnapLen() int     { return capture.DefaultSnapLen }
+
+// get fetches url and returns its body.
+func get(t *testing.T, url string) string {
+	t.Helper()
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(bufio.NewReader(resp.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,7 +18,6 @@ import (
 	"time"
 
 	"github.com/finack/finack/analyzer/metrics"
-	"github.com/finack/finack/analyzer/pipeline"
 	"github.com/finack/finack/analyzer/report"
 
 	"github.com/finack/finack/analyzer"
@@ -44,7 +44,7 @@ func (f fileSource) LinkName() string { return "EN10MB (Ethernet)" }
 func (f fileSource) SnapLen() int     { return capture.DefaultSnapLen }
 
 // liveOnFile sets up a live run over a capture, ticking after every segment.
-func liveOnFile(t *testing.T, file, output string) (*pipeline.LiveRun, *bytes.Buffer, *bytes.Buffer) {
+func liveOnFile(t *testing.T, file, output string) (*LiveRun, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
 	r, err := capture.Open([]string{filepath.Join(pcapDir, file)}, capture.Options{})
 	if err != nil {
@@ -55,13 +55,13 @@ func liveOnFile(t *testing.T, file, output string) (*pipeline.LiveRun, *bytes.Bu
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := pipeline.LiveConfig{
+	cfg := LiveConfig{
 		Options: report.Options{Output: output, TimeWait: reassembly.DefaultTimeWait, View: report.ViewOptions{Profile: prof},
-			MaxConns: pipeline.DefaultMaxConns, IdleTimeout: pipeline.DefaultIdleTimeout},
-		Live: pipeline.LiveOptions{Iface: "test0", MaxFindings: pipeline.DefaultMaxFindings, Snaplen: capture.DefaultSnapLen},
+			MaxConns: DefaultMaxConns, IdleTimeout: DefaultIdleTimeout},
+		Live: LiveOptions{Iface: "test0", MaxFindings: DefaultMaxFindings, Snaplen: capture.DefaultSnapLen},
 	}
 	var out, errb bytes.Buffer
-	run := pipeline.NewLiveRun(cfg, fileSource{r}, &out, &errb, nil)
+	run := NewLiveRun(cfg, fileSource{r}, &out, &errb, nil)
 	run.Every = 0
 	return run, &out, &errb
 }
@@ -95,15 +95,17 @@ func TestLiveStreamMatchesFile(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			run, out, errb := liveOnFile(t, file, "ndjson")
 			var stop atomic.Bool
-			if code := run.Finish(run.Loop(&stop)); code != pipeline.ExitOK {
+			if code := run.Finish(run.Loop(&stop)); code != ExitOK {
 				t.Fatalf("exit %d: %s", code, errb)
 			}
-			fileOut, _, code := runIn(t, pcapDir, "-r", file, "-o", "json")
-			if code != pipeline.ExitOK {
-				t.Fatalf("-r %s: exit %d", file, code)
+			// The file's report (finack -r FILE -o json), as TestExpectedReports
+			// (cmd/finack) checks it.
+			fileOut, err := os.ReadFile(filepath.Join(pcapDir, file+".expected.json"))
+			if err != nil {
+				t.Fatal(err)
 			}
 			var want report.Document
-			if err := json.Unmarshal([]byte(fileOut), &want); err != nil {
+			if err := json.Unmarshal(fileOut, &want); err != nil {
 				t.Fatal(err)
 			}
 			finals := map[string]analyzer.Finding{}
@@ -195,7 +197,7 @@ func TestLiveStreamMatchesFile(t *testing.T) {
 					t.Errorf("file finding %s not final in the stream", rec.key())
 					continue
 				}
-				if !pipeline.SameOutcome(&got, &w) || fmt.Sprint(got.Frames) != fmt.Sprint(w.Frames) {
+				if !SameOutcome(&got, &w) || fmt.Sprint(got.Frames) != fmt.Sprint(w.Frames) {
 					t.Errorf("%s: stream %+v\nfile %+v", rec.key(), got, w)
 				}
 			}
@@ -236,12 +238,12 @@ func TestLiveTextUpdates(t *testing.T) {
 		t.Errorf("a provisional finding says the capture ended while it goes on:\n%s", mid)
 	}
 	// Ten minutes of silence later: the tracker finishes the connection.
-	run.Tick(time.Now().Add(10 * time.Minute))
+	run.tick(time.Now().Add(10 * time.Minute))
 	after := strings.TrimPrefix(out.String(), mid)
 	if !strings.Contains(after, "final       missing_final_ack") || !strings.Contains(after, "gave up") {
 		t.Errorf("no final missing_final_ack (gave up) once decided:\n%s", after)
 	}
-	if code := run.Finish(by, nil); code != pipeline.ExitOK {
+	if code := run.Finish(by, nil); code != ExitOK {
 		t.Fatalf("exit %d", code)
 	}
 	rep := out.String()
@@ -256,14 +258,14 @@ func TestLiveTextUpdates(t *testing.T) {
 // connection's record as it is decided, before its final findings.
 func TestLiveConnectionStream(t *testing.T) {
 	run, out, _ := liveOnFile(t, "final-ack-never.pcap", "ndjson")
-	run.O.Connections = true
+	run.o.Connections = true
 	var stop atomic.Bool
 	by, err := run.Loop(&stop)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run.Tick(time.Now().Add(10 * time.Minute))
-	if code := run.Finish(by, nil); code != pipeline.ExitOK {
+	run.tick(time.Now().Add(10 * time.Minute))
+	if code := run.Finish(by, nil); code != ExitOK {
 		t.Fatal(code)
 	}
 	var types []string
@@ -288,15 +290,15 @@ func TestLiveConnectionStream(t *testing.T) {
 // the rest; the summary counts all of them.
 func TestLiveMaxFindings(t *testing.T) {
 	run, out, _ := liveOnFile(t, "final-ack-dropped.pcap", "json")
-	run.O.Live.MaxFindings = 1
+	run.o.Live.MaxFindings = 1
 	var stop atomic.Bool
-	if code := run.Finish(run.Loop(&stop)); code != pipeline.ExitOK {
+	if code := run.Finish(run.Loop(&stop)); code != ExitOK {
 		t.Fatal(code)
 	}
 	var doc struct {
 		Summary struct {
-			Findings map[string]int       `json:"findings"`
-			Live     pipeline.LiveSummary `json:"live"`
+			Findings map[string]int `json:"findings"`
+			Live     LiveSummary    `json:"live"`
 		} `json:"summary"`
 		Findings []analyzer.Finding `json:"findings"`
 	}
@@ -327,15 +329,15 @@ func TestMetricsEndpoint(t *testing.T) {
 	var stop atomic.Bool
 	run.Loop(&stop)
 	// This host's addresses: the server's, and those the traffic never shows.
-	run.Local = map[netip.Addr]bool{}
+	run.local = map[netip.Addr]bool{}
 	for _, a := range []string{"10.77.0.2", "127.0.0.1", "::1", "fe80::1"} {
-		run.Local[netip.MustParseAddr(a)] = true
+		run.local[netip.MustParseAddr(a)] = true
 	}
-	run.LocalAt = time.Now()
+	run.localAt = time.Now()
 	now := time.Now()
-	run.Hosts.Compute(run.Tr, run.Local, now, time.Unix(0, run.Clock(now)), run.TwLen)
+	run.hosts.compute(run.tr, run.local, now, time.Unix(0, run.clock(now)), run.twLen)
 	m.Update(run.Snapshot(now))
-	m.UpdateHosts(run.Hosts.Snapshot(now))
+	m.UpdateHosts(run.hosts.Snapshot(now))
 	body := get(t, "http://"+m.Addr()+"/metrics")
 	for _, want := range []string{
 		"finack_packets_total 10",
@@ -374,7 +376,7 @@ func TestMetricsEndpoint(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		now := time.Now()
-		m.UpdateHosts(run.Hosts.Snapshot(now))
+		m.UpdateHosts(run.hosts.Snapshot(now))
 	}()
 	body = get(t, "http://"+m.Addr()+"/metrics")
 	<-done
@@ -405,9 +407,9 @@ func get(t *testing.T, url string) string {
 // provisional findings while the connection is open.
 func TestLiveProvisionalUpdates(t *testing.T) {
 	run, out, errb := liveOnFile(t, "final-ack-dropped.pcap", "text")
-	run.O.Live.Interval = time.Nanosecond // a line at every tick
+	run.o.Live.Interval = time.Nanosecond // a line at every tick
 	var stop atomic.Bool
-	if code := run.Finish(run.Loop(&stop)); code != pipeline.ExitOK {
+	if code := run.Finish(run.Loop(&stop)); code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errb)
 	}
 	var prov, upd string

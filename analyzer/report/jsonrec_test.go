@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bytes"
@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/finack/finack/analyzer/report"
 
 	"github.com/finack/finack/analyzer"
 )
@@ -53,7 +51,7 @@ func sameJSON(t testing.TB, what string, v any, got []byte, gotErr error, want [
 func checkConnection(t testing.TB, c *analyzer.Connection) {
 	t.Helper()
 	want, wantErr := refRecordJSON(c, false)
-	got, err := report.AppendConnectionJSON([]byte("x"), c)
+	got, err := appendConnectionJSON([]byte("x"), c)
 	if err == nil {
 		if got[0] != 'x' {
 			t.Fatalf("prefix lost: %s", got)
@@ -62,21 +60,21 @@ func checkConnection(t testing.TB, c *analyzer.Connection) {
 	}
 	sameJSON(t, "connection", c, got, err, want, wantErr)
 
-	want, wantErr = refRecordJSON(report.NdjsonConnection(c), true)
-	got, err = report.AppendConnectionNDJSON(nil, c)
+	want, wantErr = refRecordJSON(ndjsonConnection(c), true)
+	got, err = appendConnectionNDJSON(nil, c)
 	sameJSON(t, "ndjson connection", c, got, err, want, wantErr)
 
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	err = report.EncodeConnections(enc, []analyzer.Connection{*c})
+	err = EncodeConnections(enc, []analyzer.Connection{*c})
 	sameJSON(t, "encodeConnections", c, buf.Bytes(), err, want, wantErr)
 }
 
 func checkFinding(t testing.TB, f *analyzer.Finding) {
 	t.Helper()
 	want, wantErr := refRecordJSON(f, false)
-	got, err := report.AppendFindingJSON([]byte("x"), f)
+	got, err := appendFindingJSON([]byte("x"), f)
 	if err == nil {
 		if got[0] != 'x' {
 			t.Fatalf("prefix lost: %s", got)
@@ -85,8 +83,8 @@ func checkFinding(t testing.TB, f *analyzer.Finding) {
 	}
 	sameJSON(t, "finding", f, got, err, want, wantErr)
 
-	want, wantErr = refRecordJSON(report.NdjsonFinding(f), true)
-	got, err = report.AppendFindingNDJSON(nil, f)
+	want, wantErr = refRecordJSON(ndjsonFinding(f), true)
+	got, err = appendFindingNDJSON(nil, f)
 	sameJSON(t, "ndjson finding", f, got, err, want, wantErr)
 }
 
@@ -253,15 +251,15 @@ func TestRecordJSONEdgeCases(t *testing.T) {
 	}
 
 	// What the edge cases must look like, beyond agreeing with encoding/json.
-	b, _ := report.AppendFindingJSON(nil, &analyzer.Finding{})
+	b, _ := appendFindingJSON(nil, &analyzer.Finding{})
 	if !strings.Contains(string(b), `"frames":null`) {
 		t.Errorf("nil frames: %s", b)
 	}
-	b, _ = report.AppendFindingJSON(nil, &analyzer.Finding{Frames: []uint64{}, IntervalsMS: []float64{}})
+	b, _ = appendFindingJSON(nil, &analyzer.Finding{Frames: []uint64{}, IntervalsMS: []float64{}})
 	if !strings.Contains(string(b), `"frames":[]`) || strings.Contains(string(b), "intervals_ms") {
 		t.Errorf("empty frames: %s", b)
 	}
-	b, _ = report.AppendConnectionNDJSON(nil, &analyzer.Connection{})
+	b, _ = appendConnectionNDJSON(nil, &analyzer.Connection{})
 	if !strings.HasPrefix(string(b), `{"type":"connection","client":""`) {
 		t.Errorf("ndjson: %s", b)
 	}
@@ -539,7 +537,7 @@ func TestAppendFastPaths(t *testing.T) {
 	for _, x := range floats {
 		for _, x := range []float64{x, -x} {
 			want := strconv.AppendFloat(nil, x, 'f', -1, 64)
-			got, done := report.AppendMillis([]byte{}, x)
+			got, done := appendMillis([]byte{}, x)
 			if done && !bytes.Equal(got, want) {
 				t.Fatalf("appendMillis(%v) = %s, want %s", x, got, want)
 			}
@@ -566,7 +564,7 @@ func TestAppendFastPaths(t *testing.T) {
 	for _, tm := range times {
 		for _, tm := range []time.Time{tm.UTC(), tm.In(time.FixedZone("", 0)), tm.Local()} {
 			want, wantOK := appendJSONTimeGeneral(tm)
-			got, done := report.AppendUTC([]byte{}, tm)
+			got, done := appendUTC([]byte{}, tm)
 			switch {
 			case done && (!wantOK || !bytes.Equal(got, want)):
 				t.Fatalf("appendUTC(%v) = %s, want %s (ok %v)", tm, got, want, wantOK)
@@ -625,7 +623,7 @@ func BenchmarkRecordJSON(b *testing.B) {
 	b.Run("connection/appender", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if dst, err = report.AppendConnectionJSON(dst[:0], &c); err != nil {
+			if dst, err = appendConnectionJSON(dst[:0], &c); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -643,7 +641,7 @@ func BenchmarkRecordJSON(b *testing.B) {
 	b.Run("finding/appender", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if dst, err = report.AppendFindingJSON(dst[:0], &f); err != nil {
+			if dst, err = appendFindingJSON(dst[:0], &f); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -652,7 +650,7 @@ func BenchmarkRecordJSON(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			buf.Reset()
-			if err := enc.Encode(report.NdjsonConnection(&c)); err != nil {
+			if err := enc.Encode(ndjsonConnection(&c)); err != nil {
 				b.Fatal(err)
 			}
 			dst = append(dst[:0], buf.Bytes()...)
@@ -661,7 +659,7 @@ func BenchmarkRecordJSON(b *testing.B) {
 	b.Run("ndjson_connection/appender", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if dst, err = report.AppendConnectionNDJSON(dst[:0], &c); err != nil {
+			if dst, err = appendConnectionNDJSON(dst[:0], &c); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,0 +1,140 @@
+package pipeline
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/finack/finack/analyzer/report"
+
+	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/analyzer/spill"
+	"github.com/finack/finack/capture"
+	"github.com/finack/finack/reassembly"
+)
+
+// TestSpillWritesRuns: with a small bound the plain report's records do go to disk,
+// and what needs every record (--fail-on, -o junit, --separate, ...) keeps them.
+func TestSpillWritesRuns(t *testing.T) {
+	defer func(o spill.Options) { report.SpillOptions = o }(report.SpillOptions)
+	report.SpillOptions = spill.Options{MaxRecords: 3}
+	file := pcapDir + "/many-connections.pcap"
+	for _, tc := range []struct {
+		name   string
+		o      report.Options
+		stream bool
+	}{
+		{"json", report.Options{Output: "json"}, true},
+		{"ndjson", report.Options{Output: "ndjson"}, true},
+		{"tsv", report.Options{Output: "tsv"}, true},
+		{"text --connections", report.Options{Output: "text", Connections: true}, true},
+		{"text", report.Options{Output: "text"}, true},
+		{"junit", report.Options{Output: "junit"}, false},
+		{"--fail-on", report.Options{Output: "json", FailOn: []string{"any"}}, false},
+		{"--separate", report.Options{Output: "json", Separate: true}, false},
+		{"--states", report.Options{Output: "text", View: report.ViewOptions{States: true}}, false},
+		{"--ladder", report.Options{Output: "text", Ladder: true}, false},
+		{"--write-baseline", report.Options{Output: "text", WriteBaseline: "x.json"}, false},
+	} {
+		o := tc.o
+		o.Files, o.TimeWait = []string{file}, 60*time.Second
+		doc, _, err := ReadCapture(o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := doc.Records != nil; got != tc.stream {
+			t.Errorf("%s: streams the records %v, want %v", tc.name, got, tc.stream)
+			continue
+		}
+		if !tc.stream {
+			continue
+		}
+		if r := doc.Records; r.Runs() == 0 && max(r.NumConnections(), r.NumFindings()) > 3 {
+			t.Errorf("%s: no run written with a bound of 3 records (%d connections, %d findings)",
+				tc.name, doc.Records.NumConnections(), doc.Records.NumFindings())
+		}
+		var buf bytes.Buffer
+		var werr error
+		switch o.Output {
+		case "json":
+			werr = report.WriteJSON(&buf, doc)
+		case "ndjson":
+			werr = report.WriteNDJSON(&buf, doc)
+		case "tsv":
+			werr = report.WriteTSV(&buf, doc)
+		default:
+			werr = report.WriteText(&buf, doc, o.Connections, 0)
+		}
+		if werr != nil {
+			t.Errorf("%s: %v", tc.name, werr)
+		}
+	}
+}
+
+// BenchmarkReportRecords times the path of a record from the analysis to the report,
+// per incarnation, in each format that streams its records: Stream.Add (analysis,
+// encoding, the external sort) and the writing of the report, the records read back
+// in order. The incarnations are tracked once, before: FINACK_BENCH_PCAP names a large
+// capture (go run ./cmd/finack-gen -big 2000000 -o /tmp/big.pcap), the default is
+// a small committed one.
+func BenchmarkReportRecords(b *testing.B) {
+	file := os.Getenv("FINACK_BENCH_PCAP")
+	if file == "" {
+		file = pcapDir + "/many-connections.pcap"
+	}
+	r, err := capture.Open([]string{file}, capture.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := reassembly.NewTracker(reassembly.Config{})
+	var seg capture.Segment
+	for r.Next(&seg) == nil {
+		tr.Add(&seg)
+	}
+	st := r.Stats()
+	r.Close()
+	tr.Finish(captureEnd(st))
+	incs := tr.Incarnations()
+
+	for _, o := range []report.Options{
+		{Output: "json"},
+		{Output: "ndjson"},
+		{Output: "text"},
+		{Output: "text", Connections: true},
+	} {
+		name := o.Output
+		if o.Connections {
+			name += "_connections"
+		}
+		b.Run(name, func(b *testing.B) {
+			o.Files, o.TimeWait = []string{file}, 60*time.Second
+			dir := b.TempDir()
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				s := analyzer.NewStream(analyzer.Config{TimeWait: o.TimeWait}, o.Output != "text" || o.Connections)
+				s.Spill(report.ReportEncoder(o), spill.Options{Dir: dir})
+				for _, inc := range incs {
+					s.Add(inc)
+				}
+				doc := report.NewDocument(o, st, s.Report(), nil)
+				var err error
+				switch o.Output {
+				case "json":
+					err = report.WriteJSON(io.Discard, doc)
+				case "ndjson":
+					err = report.WriteNDJSON(io.Discard, doc)
+				default:
+					err = report.WriteText(io.Discard, doc, o.Connections, 0)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += len(incs)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/incarnation")
+		})
+	}
+}
