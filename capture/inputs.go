@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// expandPatterns expands the glob patterns among args (quoted, so the shell left
+// ExpandPatterns expands the glob patterns among args (quoted, so the shell left
 // them alone: -r 'captures/*.pcap'), in sorted order. An argument that names an
 // existing file, or has no glob characters, is kept as it is, so a file whose name
 // contains '*' can still be read. A pattern that matches nothing is an error naming
@@ -112,7 +112,7 @@ func SkippedWarning(flagName string, skipped []string) string {
 	return fmt.Sprintf("%s: skipped %d files matched by a pattern that are not capture files (pcap, pcapng or gzip), such as %s", flagName, len(skipped), Printable(skipped[0]))
 }
 
-// captureGroups splits the input files into captures: one capture of rotated pieces
+// Groups splits the input files into captures: one capture of rotated pieces
 // (the default), or, with --separate, one capture per file.
 func Groups(files []string, separate bool) [][]string {
 	if !separate {
@@ -125,7 +125,7 @@ func Groups(files []string, separate bool) [][]string {
 	return groups
 }
 
-// captureNames names each capture (given by its files) for reports and baselines:
+// Names names each capture (given by its files) for reports and baselines:
 // the base name of its first file ("stdin" for -), which does not depend on the
 // directory finack ran in or how the path was spelled. Captures whose base names
 // collide keep their cleaned path instead.

@@ -36,14 +36,14 @@ type savedReport struct {
 	Error    string             `json:"error"`
 }
 
-// baseline is one capture's saved report and where it came from.
+// Baseline is one capture's saved report and where it came from.
 type Baseline struct {
 	name   string // capture name, matched against the run's
 	file   string // the baseline file, for messages
 	report savedReport
 }
 
-// loadBaselines reads every --baseline argument (a file or a glob pattern) and
+// LoadBaselines reads every --baseline argument (a file or a glob pattern) and
 // returns the captures they hold. Errors name the flag and the file.
 func LoadBaselines(args []string) ([]Baseline, error) {
 	files, err := capture.ExpandPatterns("--baseline", args)
@@ -107,7 +107,7 @@ func parseSaved(data []byte) ([]savedReport, error) {
 	return out, nil
 }
 
-// tolerance is how far a kind may grow over its baseline before the run fails.
+// Tolerance is how far a kind may grow over its baseline before the run fails.
 type Tolerance struct {
 	n       uint64
 	percent bool // n is a percentage of the baseline's value (rounded down)
@@ -128,7 +128,7 @@ func (t Tolerance) allowed(base uint64) uint64 {
 	return t.n
 }
 
-// parseTolerances parses --tolerance terms "KIND+N" or "KIND+N%"; "any+N" sets the
+// ParseTolerances parses --tolerance terms "KIND+N" or "KIND+N%"; "any+N" sets the
 // tolerance of every kind not named. The default is +0.
 func ParseTolerances(terms []string) (map[analyzer.Kind]Tolerance, error) {
 	m := make(map[analyzer.Kind]Tolerance)
@@ -169,7 +169,7 @@ func ParseTolerances(terms []string) (map[analyzer.Kind]Tolerance, error) {
 	return m, nil
 }
 
-// kindDiff is one kind's comparison with the baseline.
+// KindDiff is one kind's comparison with the baseline.
 type KindDiff struct {
 	kind     analyzer.Kind
 	Was, Now KindTotal
@@ -182,7 +182,7 @@ func (d KindDiff) better() bool {
 	return !d.worse && (d.Now.Total < d.Was.Total || d.Now.Findings < d.Was.Findings)
 }
 
-// comparison is one capture's comparison with its baseline.
+// Comparison is one capture's comparison with its baseline.
 type Comparison struct {
 	capture string
 	File    string // the baseline file; "" when the capture has none
@@ -190,7 +190,7 @@ type Comparison struct {
 	kinds   []KindDiff // kinds whose totals or findings changed, in report order
 }
 
-// worse reports whether some kind got worse.
+// Worse reports whether some kind got worse.
 func (c *Comparison) Worse() bool {
 	for _, k := range c.kinds {
 		if k.worse {
@@ -289,7 +289,7 @@ func findingValue(f *analyzer.Finding) uint64 {
 	return 1
 }
 
-// findingChanges lists the findings of kind k that appeared (+), went away (-) or
+// FindingChanges lists the findings of kind k that appeared (+), went away (-) or
 // changed their count (~), by connection. Findings are paired by connection and
 // side first, then those left over by the same with any client port, so a
 // re-recorded capture shows "~ ... (was port P)" rather than a + and a -.
@@ -374,7 +374,7 @@ func kindHasCount(a, b []analyzer.Finding, k analyzer.Kind) bool {
 // maxDiffLines bounds the findings named per kind: the diff stays short.
 const maxDiffLines = 8
 
-// text renders a comparison for stderr: worse kinds with the findings that
+// Text renders a comparison for stderr: worse kinds with the findings that
 // differ, better kinds in one line each; nothing when nothing changed.
 func (c *Comparison) Text() string {
 	if len(c.kinds) == 0 && (c.File != "" || len(c.notes) == 0) {
@@ -419,7 +419,7 @@ func TotalText(t KindTotal) string {
 	return fmt.Sprintf("%d (total %d)", t.Findings, t.Total)
 }
 
-// matchBaselines pairs each capture of the run with its baseline: by name, except
+// MatchBaselines pairs each capture of the run with its baseline: by name, except
 // that one capture against one baseline capture pair up whatever their names (the
 // file was renamed, or read from stdin).
 func MatchBaselines(names []string, bases []Baseline) ([]*Baseline, []string) {

@@ -93,7 +93,7 @@ type KindTotal struct {
 	By map[string]KindTotal
 }
 
-// add counts one finding of the kind.
+// Add counts one finding of the kind.
 func (t *KindTotal) Add(f *analyzer.Finding) {
 	n := findingValue(f)
 	t.Findings++
@@ -124,7 +124,7 @@ func (r Rule) selected(t KindTotal) KindTotal {
 	return KindTotal{Findings: b.Findings, Total: b.Total}
 }
 
-// kindTotals sums the findings of each kind; every kind is present.
+// KindTotals sums the findings of each kind; every kind is present.
 func KindTotals(findings []analyzer.Finding) map[analyzer.Kind]KindTotal {
 	m := analyzer.KindCounts[KindTotal]()
 	for i := range findings {
@@ -136,7 +136,7 @@ func KindTotals(findings []analyzer.Finding) map[analyzer.Kind]KindTotal {
 	return m
 }
 
-// violation is a --fail-on rule that selected a kind.
+// Violation is a --fail-on rule that selected a kind.
 type Violation struct {
 	rule Rule
 	Kind analyzer.Kind
@@ -150,7 +150,7 @@ func (v Violation) String() string {
 	return fmt.Sprintf("%s: %d finding(s) (--fail-on %s)", v.Kind, v.got.Findings, v.rule.term)
 }
 
-// failures returns, in rule order then kind order, every (rule, kind) that fails.
+// Failures returns, in rule order then kind order, every (rule, kind) that fails.
 func Failures(rules []Rule, totals map[analyzer.Kind]KindTotal) []Violation {
 	var out []Violation
 	for _, r := range rules {
@@ -168,7 +168,7 @@ func Failures(rules []Rule, totals map[analyzer.Kind]KindTotal) []Violation {
 	return out
 }
 
-// failedKinds is the set of kinds some rule selected.
+// FailedKinds is the set of kinds some rule selected.
 func FailedKinds(vs []Violation) map[analyzer.Kind][]Violation {
 	m := map[analyzer.Kind][]Violation{}
 	for _, v := range vs {

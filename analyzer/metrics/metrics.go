@@ -27,7 +27,7 @@ import (
 // fresh ones and waits for them (at most 2 s, then it serves the older ones).
 // Every metric name is documented in docs/live.md ("Metrics").
 
-// metricsSnapshot is what the metrics show at one moment.
+// Snapshot is what the metrics show at one moment.
 type Snapshot struct {
 	Capture     capture.Stats
 	Kernel      capture.KernelStats
@@ -40,7 +40,7 @@ type Snapshot struct {
 	LastPacket  int64 // Unix ns
 }
 
-// hostsSnapshot is the netstat view of the tracked connections at one moment.
+// Hosts is the netstat view of the tracked connections at one moment.
 type Hosts struct {
 	At       time.Time
 	Local    map[netip.Addr][len(analyzer.StateNames)]int // local address → sockets per state (analyzer.StateNames order)
@@ -151,14 +151,14 @@ func (m *Metrics) Update(s Snapshot) {
 	m.mu.Unlock()
 }
 
-// hostsWanted reports whether a scrape waits for fresh host states (the loop asks).
+// HostsWanted reports whether a scrape waits for fresh host states (the loop asks).
 func (m *Metrics) HostsWanted() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.wanted
 }
 
-// updateHosts publishes fresh host states and wakes the scrapes waiting for them.
+// UpdateHosts publishes fresh host states and wakes the scrapes waiting for them.
 func (m *Metrics) UpdateHosts(h Hosts) {
 	m.mu.Lock()
 	m.hosts = h

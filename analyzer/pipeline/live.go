@@ -25,7 +25,7 @@ import (
 // forgets it; findings are printed as they are seen, the report comes at the end.
 // docs/live.md says what is printed when and what the report keeps.
 
-// liveOptions are the flags of live capture.
+// LiveOptions are the flags of live capture.
 type LiveOptions struct {
 	Iface       string
 	List        bool
@@ -53,7 +53,7 @@ const (
 	streamBatch = 4096
 )
 
-// liveConfig is the command line of a live capture.
+// LiveConfig is the command line of a live capture.
 type LiveConfig struct {
 	report.Options
 	Live LiveOptions
@@ -75,7 +75,7 @@ type provEntry struct {
 	f analyzer.Finding
 }
 
-// liveRun is the state of one live capture. Everything runs in one goroutine (the
+// LiveRun is the state of one live capture. Everything runs in one goroutine (the
 // tracker and the analyzer are not safe for concurrent use); the metrics server reads
 // a snapshot under its own lock.
 type LiveRun struct {
@@ -164,7 +164,7 @@ func NewLiveRun(o LiveConfig, src liveSource, stdout, stderr io.Writer, m *metri
 	return r
 }
 
-// loop reads until a stop: a signal (stop), -c, --duration, or a capture error
+// Loop reads until a stop: a signal (stop), -c, --duration, or a capture error
 // (returned). stoppedBy says which.
 func (r *LiveRun) Loop(stop *atomic.Bool) (stoppedBy string, err error) {
 	var seg capture.Segment
@@ -325,7 +325,7 @@ func findProv(ps []provEntry, f analyzer.Finding) int {
 	return -1
 }
 
-// sameOutcome reports whether a final finding says what its provisional one said.
+// SameOutcome reports whether a final finding says what its provisional one said.
 func SameOutcome(a, b *analyzer.Finding) bool {
 	cnt := func(p *uint64) uint64 {
 		if p == nil {
@@ -574,7 +574,7 @@ func (h *hostStates) Snapshot(now time.Time) metrics.Hosts {
 	return s
 }
 
-// snapshot is what the metrics show now.
+// Snapshot is what the metrics show now.
 func (r *LiveRun) Snapshot(now time.Time) metrics.Snapshot {
 	s := metrics.Snapshot{
 		Capture: r.src.Stats(), Kernel: r.kstats, Tracker: r.tr.Stats(),
@@ -593,7 +593,7 @@ func (r *LiveRun) Snapshot(now time.Time) metrics.Snapshot {
 	return s
 }
 
-// liveSummary is what a live report adds to the summary (summary.live).
+// LiveSummary is what a live report adds to the summary (summary.live).
 type LiveSummary struct {
 	Interface string  `json:"interface"`
 	LinkType  string  `json:"link_type"`
@@ -625,7 +625,7 @@ type LiveSummary struct {
 	Saved           string `json:"saved_to,omitempty"`
 }
 
-// finish stops the capture, decides every incarnation still tracked, writes the
+// Finish stops the capture, decides every incarnation still tracked, writes the
 // report and returns the exit code.
 func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	now := time.Now()

@@ -12,7 +12,7 @@ import (
 	"github.com/finack/finack/reassembly"
 )
 
-// readCapture reads one capture (o.files: rotated pieces, merged by time) and
+// ReadCapture reads one capture (o.files: rotated pieces, merged by time) and
 // analyses it. err says the capture could not be opened; a damaged input gives the
 // document of what was read before the damage, with Error set. analyze (check.go)
 // renders it.
@@ -153,7 +153,7 @@ func captureEnd(st capture.Stats) int64 {
 	return st.Last.UnixNano()
 }
 
-// progressPublish is how many segments readCapture reads between publishing the
+// progressPublish is how many segments ReadCapture reads between publishing the
 // frame count (a power of two).
 const progressPublish = 1024
 

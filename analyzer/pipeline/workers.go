@@ -25,19 +25,19 @@ import (
 
 // Tracking defaults, for files and live capture.
 const (
-	// defaultIdleTimeout, live capture only (Zeek's tcp_inactivity_timeout): an
+	// DefaultIdleTimeout, live capture only (Zeek's tcp_inactivity_timeout): an
 	// open connection quiet this long is finished and reported as dropped, so days
 	// of capture do not hold every connection abandoned without a close. Files
 	// default to never: a connection idle for minutes (a database pool's) that
 	// resumes is still one connection, and a file ends.
 	DefaultIdleTimeout = 5 * time.Minute
-	// idleTimeoutUnset: --idle-timeout not given (the default depends on the mode).
+	// IdleTimeoutUnset: --idle-timeout not given (the default depends on the mode).
 	IdleTimeoutUnset = -1
 	DefaultMaxConns  = 1_000_000
 	MaxWorkers       = 64
 )
 
-// defaultWorkers is the number of CPUs finack may use: GOMAXPROCS, which follows
+// DefaultWorkers is the number of CPUs finack may use: GOMAXPROCS, which follows
 // the CPU affinity (taskset), a container's CPU limit (cgroup quota, since Go 1.25)
 // and the GOMAXPROCS variable, where runtime.NumCPU counts the host's CPUs in a
 // container limited to two of them.
@@ -89,7 +89,7 @@ var everyIndex = func() []uint16 {
 	return ix
 }()
 
-// trackAll reads every segment of r and tracks it on len(done) trackers configured
+// TrackAll reads every segment of r and tracks it on len(done) trackers configured
 // by cfg (Done set to done[i] for worker i, ManualSweep set, MaxConnections shared
 // out), then finishes them at the capture's last timestamp. done[i] runs on worker
 // i's goroutine. It returns the connections the trackers dropped (Idle, Evicted),

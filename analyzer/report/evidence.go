@@ -54,7 +54,7 @@ type span struct {
 	conn        int
 }
 
-// selectConnections picks the connections a capture's findings are about: the one
+// SelectConnections picks the connections a capture's findings are about: the one
 // each finding names, and every connection on the same 4-tuple holding one of the
 // finding's frames (a reuse_in_2msl finding's evidence starts in the incarnation
 // before the one it names).
@@ -95,7 +95,7 @@ func SelectConnections(doc *Document) (sel []int, findingsOf map[int][]int) {
 	return sel, findingsOf
 }
 
-// collectEvidence runs the second pass over every capture with findings, writing
+// CollectEvidence runs the second pass over every capture with findings, writing
 // the --export file and keeping the segments --ladder draws.
 func CollectEvidence(o Options, results []*Result) error {
 	for _, f := range o.Files {

@@ -148,7 +148,7 @@ func frameComment(capture string, frame uint64, kinds []analyzer.Kind) string {
 	return s
 }
 
-// exportInfo is the "export" object of a capture's JSON report: where its packets
+// ExportInfo is the "export" object of a capture's JSON report: where its packets
 // went, and how its frame numbers map to the exported file's.
 type ExportInfo struct {
 	File   string `json:"file"`

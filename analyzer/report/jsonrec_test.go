@@ -46,7 +46,7 @@ func sameJSON(t testing.TB, what string, v any, got []byte, gotErr error, want [
 	}
 }
 
-// checkConnection compares every form of c: -o json, -o ndjson, and encodeConnections.
+// checkConnection compares every form of c: -o json, -o ndjson, and EncodeConnections.
 // A prefix already in dst must be kept.
 func checkConnection(t testing.TB, c *analyzer.Connection) {
 	t.Helper()

@@ -14,7 +14,7 @@ import (
 // With --separate, each file is its own capture: the report holds one document per
 // capture, as a single capture's report would be, and the total over them.
 
-// total sums the captures of a --separate run.
+// Total sums the captures of a --separate run.
 type Total struct {
 	Captures int `json:"captures"`
 	// Errors counts the captures that could not be opened or read to the end.

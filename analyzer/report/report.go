@@ -16,7 +16,7 @@ import (
 	"github.com/finack/finack/reassembly"
 )
 
-// document is the whole report: what -o json prints, and what text and NDJSON render.
+// Document is the whole report: what -o json prints, and what text and NDJSON render.
 type Document struct {
 	Summary  Summary            `json:"summary"`
 	Findings []analyzer.Finding `json:"findings"`
@@ -70,7 +70,7 @@ type Summary struct {
 	// show (link types it does not decode); absent when none.
 	Warnings []string `json:"warnings,omitempty"`
 	// Live: a live capture's interface, libpcap drop counts and tracker figures
-	// (live.go); absent for files. liveHeader prints them in text, in place of the
+	// (live.go); absent for files. LiveHeader prints them in text, in place of the
 	// "file" line.
 	Live       json.RawMessage `json:"live,omitempty"`
 	LiveHeader func(io.Writer) `json:"-"`
@@ -84,7 +84,7 @@ type clockSteps struct {
 	Frame    uint64  `json:"frame"`
 }
 
-// dropped counts the connections finished before their close: idle past the idle
+// Dropped counts the connections finished before their close: idle past the idle
 // timeout, or evicted at the connection cap (the least recently active tenth).
 type Dropped struct {
 	Idle               uint64  `json:"idle"`
@@ -139,7 +139,7 @@ func NewDocument(o Options, st capture.Stats, rep analyzer.Report, readErr error
 	return d
 }
 
-// writeJSON writes the document with the summary indented and one finding or
+// WriteJSON writes the document with the summary indented and one finding or
 // connection per line: a person can read it, grep it and diff two of them line by
 // line, and a large capture does not pay for indenting every field.
 func WriteJSON(w io.Writer, d Document) error {
@@ -222,7 +222,7 @@ func writeJSONArray(w *bufio.Writer, name string, each func(func([]byte) error) 
 	return nil
 }
 
-// encodeConnections writes one NDJSON record per connection (appendConnectionJSON
+// EncodeConnections writes one NDJSON record per connection (appendConnectionJSON
 // and the "type" of ndjsonConnection, through enc: a json.RawMessage is written as
 // it is, compact JSON being left unchanged).
 func EncodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
@@ -239,14 +239,14 @@ func EncodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
 	return nil
 }
 
-// writeNDJSON writes one record per line: every connection, then every finding,
+// WriteNDJSON writes one record per line: every connection, then every finding,
 // then every incident, then the summary; each record says what it is in "type".
 func WriteNDJSON(w io.Writer, d Document) error {
 	defer d.Records.Close()
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	if r := d.Records; r != nil {
-		// Each record is its line already (reportEncoder).
+		// Each record is its line already (ReportEncoder).
 		line := func(b []byte) error { _, err := w.Write(b); return err }
 		if err := r.Connections(line); err != nil {
 			return err
@@ -291,7 +291,7 @@ func WriteNDJSON(w io.Writer, d Document) error {
 	}{"summary", d.Error, &d.Summary})
 }
 
-// writeText renders the report for a person: a header with the counts, a summary
+// WriteText renders the report for a person: a header with the counts, a summary
 // per server endpoint and client address, the incidents (bounded by maxFindings, 0:
 // all), the --states view, and with connections every connection.
 func WriteText(w io.Writer, d Document, connections bool, maxFindings int) error {

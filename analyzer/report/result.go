@@ -13,7 +13,7 @@ import (
 	"github.com/finack/finack/capture"
 )
 
-// result is one capture of the run: its report and what the CI checks made of it.
+// Result is one capture of the run: its report and what the CI checks made of it.
 type Result struct {
 	Name    string   // the capture's name (captureNames): how baselines find it
 	Files   []string // its files, as given (globs expanded)
@@ -25,7 +25,7 @@ type Result struct {
 	evidence   *connEvidence    // --export / --ladder: the packets of the connections with findings
 }
 
-// inputError is what makes the capture an input error (exit 2): it could not be
+// InputError is what makes the capture an input error (exit 2): it could not be
 // opened, or reading stopped on damage.
 func (r *Result) InputError() string {
 	if r.OpenErr != nil {
@@ -34,13 +34,13 @@ func (r *Result) InputError() string {
 	return r.Doc.Error
 }
 
-// emptyDocument stands for a capture that could not be opened.
+// EmptyDocument stands for a capture that could not be opened.
 func EmptyDocument(o Options, err error) Document {
 	rep := analyzer.Report{Closes: analyzer.ShapeCounts[int](), Counts: analyzer.KindCounts[int]()}
 	return NewDocument(o, capture.Stats{}, rep, err)
 }
 
-// writeOutput renders the report in the format asked for: one capture's document as
+// WriteOutput renders the report in the format asked for: one capture's document as
 // before, or with --separate one per capture and the total.
 func WriteOutput(w io.Writer, o Options, results []*Result) error {
 	if o.Output == "junit" {
@@ -110,7 +110,7 @@ func baselineDocument(r *Result) Document {
 	return d
 }
 
-// writeBaselineFile records the run's -o json report as a baseline.
+// WriteBaselineFile records the run's -o json report as a baseline.
 func WriteBaselineFile(path string, separate bool, results []*Result) error {
 	var buf bytes.Buffer
 	var err error

@@ -14,17 +14,18 @@ import (
 // externally (analyzer.Stream.Spill), past a bound in sorted runs in a temporary file,
 // merged when the report is written. Memory stays flat however many connections the
 // capture holds. What needs every record at the end keeps them in memory: see
-// streamsReport.
+// StreamsReport.
 
-// spillOptions bounds the records held in memory (the defaults of package spill:
+// SpillOptions bounds the records held in memory (the defaults of package spill:
 // 32k records or 4 MiB of encoded records per kind of record, findings and
 // connections), shared out among the sorters of the --workers; the tests make it tiny.
 var SpillOptions spill.Options
 
-// streamReports: the tests turn it off to compare with the report held in memory.
+// StreamReports lets a report stream its records (StreamsReport); the tests turn it
+// off to compare with the report held in memory.
 var StreamReports = true
 
-// streamsReport says whether the report of this run can stream its records: nothing
+// StreamsReport says whether the report of this run can stream its records: nothing
 // but the report's writer reads them.
 func StreamsReport(o Options) bool {
 	if !StreamReports {
@@ -42,7 +43,7 @@ func StreamsReport(o Options) bool {
 		len(o.FailOn) == 0 && len(o.FailRules) == 0 // findings summed by kind
 }
 
-// reportEncoder renders each record exactly as writeJSON, writeNDJSON or writeText
+// ReportEncoder renders each record exactly as WriteJSON, WriteNDJSON or WriteText
 // prints it from the document.
 func ReportEncoder(o Options) analyzer.Encoder {
 	switch o.Output {

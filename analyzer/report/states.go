@@ -10,7 +10,7 @@ import (
 	"github.com/finack/finack/reassembly"
 )
 
-// viewOptions are the flags of the netstat view and the TIME_WAIT accounting.
+// ViewOptions are the flags of the netstat view and the TIME_WAIT accounting.
 type ViewOptions struct {
 	States       bool
 	At           string
@@ -22,7 +22,7 @@ type ViewOptions struct {
 	Ports   analyzer.PortRange
 }
 
-// parseAt reads --at: an RFC 3339 time, or +DURATION from the first packet.
+// ParseAt reads --at: an RFC 3339 time, or +DURATION from the first packet.
 func ParseAt(s string, first time.Time) (time.Time, error) {
 	if rest, ok := strings.CutPrefix(s, "+"); ok {
 		d, err := time.ParseDuration(rest)

@@ -36,9 +36,9 @@ import (
 //
 // The reading loop pays nothing per packet but a counter: the capture reader adds
 // the bytes it reads to an atomic counter (capture.Options.Progress, per 1 MiB
-// buffer), readCapture publishes the frame count every progressPublish segments
-// (trackAll: every batch, batchLen segments), and a goroutine of its own reads both
-// on a ticker and draws the line.
+// buffer), pipeline.ReadCapture publishes the frame count every few segments
+// (pipeline.TrackAll: every batch), and a goroutine of its own reads both on a ticker
+// and draws the line.
 
 var (
 	// stderrIsTerminal says whether the progress line may be drawn on w; tests

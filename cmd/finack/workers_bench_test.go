@@ -23,7 +23,7 @@ func cpuTime(b *testing.B) int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
-// BenchmarkTrackAll times trackAll per segment, reading and decoding included, with
+// BenchmarkTrackAll times pipeline.TrackAll per segment, reading and decoding included, with
 // 1 and 2 workers, as finack tracks a file but with a Done that only counts (the
 // analysis has its own benchmarks). The cost of dealing segments out to the
 // workers shows as the difference from one core's work (run it pinned, taskset -c

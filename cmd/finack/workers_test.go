@@ -157,7 +157,7 @@ func TestIdleTimeoutAndCapForFiles(t *testing.T) {
 }
 
 // TestDefaultWorkers: the default follows GOMAXPROCS (a container's CPU limit, the
-// CPU affinity, the variable), not the host's CPU count, and stays within maxWorkers.
+// CPU affinity, the variable), not the host's CPU count, and stays within pipeline.MaxWorkers.
 func TestDefaultWorkers(t *testing.T) {
 	prev := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(prev)
