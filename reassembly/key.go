@@ -56,10 +56,6 @@ func (k *FlowKey) sameTuple(o *FlowKey) bool {
 	return k.LoAddr == o.LoAddr && k.HiAddr == o.HiAddr && k.LoPort == o.LoPort && k.HiPort == o.HiPort && k.Tunnel == o.Tunnel && k.Mapped6 == o.Mapped6
 }
 
-// is reports whether o (a segment's key) is this flow's own key: the same 4-tuple,
-// tunnel and tags (the join's PeerVLAN aside).
-func (k *FlowKey) is(o *FlowKey) bool { return k.VLAN == o.VLAN && k.sameTuple(o) }
-
 // KeyOf returns the canonical key of s and whether s travels from the lower endpoint.
 func KeyOf(s *capture.Segment) (k FlowKey, fromLo bool) {
 	k.VLAN, k.Tunnel = s.VLAN, s.Tunnel

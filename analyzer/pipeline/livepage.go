@@ -34,12 +34,11 @@ const (
 
 // livePage is what a live run measures for its page.
 type livePage struct {
-	steps    map[string][]analyzer.TimeWaitStep
-	closes   []report.CloseCounts
-	closeAt  int64 // the Unix second of the last entry of closes
-	states   report.StatesAt
-	last     time.Time // the last rebuild
-	rendered []byte
+	steps   map[string][]analyzer.TimeWaitStep
+	closes  []report.CloseCounts
+	closeAt int64 // the Unix second of the last entry of closes
+	states  report.StatesAt
+	last    time.Time // the last rebuild
 }
 
 func (r *LiveRun) pageInterval() time.Duration {
