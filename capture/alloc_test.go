@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/bpf"
 	"github.com/finack/finack/capture/synth"
 	"github.com/gopacket/gopacket/layers"
 )
@@ -69,7 +70,7 @@ func TestNextAllocatesNothing(t *testing.T) {
 	}
 	for _, tc := range allocCases(t, 20000) {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := capture.Open([]string{writeTemp(t, "big", tc.data)}, capture.Options{Filter: tc.filter})
+			r, err := capture.Open([]string{writeTemp(t, "big", tc.data)}, capture.Options{Filter: tc.filter, Compile: bpf.Compile})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,7 +105,7 @@ func BenchmarkNext(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			path := writeTemp(b, "big", tc.data)
 			open := func() *capture.Reader {
-				r, err := capture.Open([]string{path}, capture.Options{Filter: tc.filter})
+				r, err := capture.Open([]string{path}, capture.Options{Filter: tc.filter, Compile: bpf.Compile})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,10 +1,11 @@
 // Package capture owns the input side of finack: it opens capture files (pcap in
 // micro- and nanosecond resolution and either byte order, pcapng with mixed link
-// types, Solaris snoop, any of them gzip-compressed, stdin) and live interfaces
-// (OpenLive: libpcap in immediate mode, the filter in the kernel, libpcap's drop
-// counts; same decoder, same Segments); it maps link types to a first decoding layer, decodes each packet
-// with gopacket's DecodingLayerParser into reused structs, applies a BPF filter
-// as tcpdump would, and hands out TCP segments as small values (Segment).
+// types, Solaris snoop, any of them gzip-compressed, stdin); it maps link types to
+// a first decoding layer, decodes each packet with gopacket's DecodingLayerParser
+// into reused structs (Decoder, which capture/pcap also uses for live interfaces),
+// applies a filter as tcpdump would (BPF compiled by capture/bpf), and hands out
+// TCP segments as small values (Segment). The package itself needs no cgo: libpcap
+// is used by capture/pcap (live capture) and capture/bpf (BPF compilation) only.
 // Everything it cannot or will not turn into a Segment (non-TCP, IP fragments,
 // undecodable frames) is counted by reason, so every frame is accounted for.
 //

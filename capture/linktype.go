@@ -99,13 +99,12 @@ func linkStart(lt layers.LinkType) start {
 	return startUnsupported
 }
 
-// bpfDLT returns the DLT_ value libpcap's filter compiler wants for a file's link
-// type: pcap_open_dead takes DLT_ values, and LINKTYPE_RAW (101) is DLT_RAW (12)
-// there; 101 itself is rejected as unknown.
-func bpfDLT(lt layers.LinkType) layers.LinkType {
-	switch lt {
-	case linkRaw, linkRawBSD:
-		return linkRawDLT
+// SavefileLinkType is the link type a pcap file says for frames of link type lt
+// as libpcap delivers them: DLT_RAW's values (12, 14) are LINKTYPE_RAW (101) in
+// files.
+func SavefileLinkType(lt layers.LinkType) layers.LinkType {
+	if lt == linkRawDLT || lt == linkRawBSD {
+		return linkRaw
 	}
 	return lt
 }

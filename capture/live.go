@@ -1,340 +1,43 @@
-//go:build cgo
-
 package capture
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
-	"io"
-	"net/netip"
-	"strings"
 	"time"
-
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcap"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
-// Live reads TCP segments from a network interface. It is not safe for concurrent
-// use: one goroutine calls Next, KernelStats and Close.
-type Live struct {
-	h       *pcap.Handle
-	name    string
-	link    layers.LinkType
-	st      start
-	snaplen int
-	dec     *decoder
-	frame   uint64
-	stats   Stats
-	err     error
+// What a live source shares with the rest of finack, whether or not the build has
+// libpcap (capture/pcap reads interfaces; the pipeline and metrics only see these).
 
-	// raw pcap_stats values (unsigned 32-bit counters in libpcap: they wrap) and
-	// their 64-bit accumulation.
-	rawRecv, rawDrop, rawIfDrop uint32
-	kstats                      KernelStats
-	closed                      bool
-	limit                       uint64 // SetLimit: frames to deliver, 0 = no limit
-
-	// -w: every delivered frame is also written here.
-	save    *pcapgo.Writer
-	saveBuf *bufio.Writer
-
-	// the frame Next handed out last, for Record.
-	cur Record
-	has bool
-}
-
-// OpenLive opens an interface for capture: snap length, promiscuous mode, buffer
-// size, immediate delivery, a read timeout, and the filter in the kernel. Errors say
-// what went wrong in a way a user can act on: ErrNoInterface, ErrPermission (capturing
-// needs root or cap_net_raw,cap_net_admin), ErrInterfaceDown, *FilterError.
-func OpenLive(opt LiveOptions) (*Live, error) {
-	name := opt.Interface
-	if name == "" {
-		return nil, errors.New("capture: no interface given")
-	}
-	snap := opt.SnapLen
-	if snap == 0 {
-		snap = DefaultSnapLen
-	}
-	if snap < MinSnapLen || snap > MaxSnapLen {
-		return nil, fmt.Errorf("capture: snap length %d out of range (%d to %d)", snap, MinSnapLen, MaxSnapLen)
-	}
-	timeout := opt.ReadTimeout
-	if timeout <= 0 {
-		timeout = DefaultReadTimeout
-	}
-	in, err := pcap.NewInactiveHandle(name)
-	if err != nil {
-		return nil, liveError(name, err)
-	}
-	defer in.CleanUp()
-	for _, step := range []struct {
-		what string
-		err  error
-	}{
-		{"snap length", in.SetSnapLen(snap)},
-		{"promiscuous mode", in.SetPromisc(!opt.NoPromisc)},
-		{"read timeout", in.SetTimeout(timeout)},
-		{"immediate mode", in.SetImmediateMode(true)},
-	} {
-		if step.err != nil {
-			return nil, fmt.Errorf("interface %s: %s: %w", name, step.what, step.err)
-		}
-	}
-	if opt.BufferSize > 0 {
-		if err := in.SetBufferSize(opt.BufferSize); err != nil {
-			return nil, fmt.Errorf("interface %s: buffer size: %w", name, err)
-		}
-	}
-	h, err := in.Activate()
-	if err != nil {
-		return nil, liveError(name, err)
-	}
-	l := &Live{h: h, name: name, dec: newDecoder(), snaplen: h.SnapLen()}
-	l.dec.ignoreVLAN = opt.IgnoreVLAN
-	if h.LinkType() == linkSLL {
-		// "any" on Linux: libpcap defaults to SLL (v1); SLL2 also names the interface
-		// and is what tcpdump -i any writes today. Both decode.
-		if links, err := h.ListDataLinks(); err == nil {
-			for _, d := range links {
-				if d.Name == "LINUX_SLL2" {
-					_ = h.SetLinkType(linkSLL2)
-					break
-				}
-			}
-		}
-	}
-	l.link = h.LinkType()
-	l.st, l.stats = liveStart(l.link)
-	if opt.Filter != "" {
-		if err := h.SetBPFFilter(opt.Filter); err != nil {
-			h.Close()
-			return nil, &FilterError{Expr: opt.Filter, Err: oneLine(err)}
-		}
-	}
-	return l, nil
-}
-
-// liveError maps libpcap's activation errors to the package's.
-func liveError(name string, err error) error {
-	msg := err.Error()
-	low := strings.ToLower(msg)
-	switch {
-	case strings.Contains(low, "no such device"), strings.Contains(low, "doesn't exist"),
-		strings.Contains(low, "no such interface"):
-		return fmt.Errorf("interface %s: %w", name, ErrNoInterface)
-	case strings.Contains(low, "permission denied"), strings.Contains(low, "operation not permitted"),
-		strings.Contains(low, "don't have permission"):
-		return fmt.Errorf("interface %s: %w", name, ErrPermission)
-	case strings.Contains(low, "not up"):
-		return fmt.Errorf("interface %s: %w", name, ErrInterfaceDown)
-	}
-	return fmt.Errorf("interface %s: %w", name, oneLine(err))
-}
-
-// SetLimit makes Next return io.EOF once n frames have been delivered (tcpdump -c):
-// frames of every kind count, as in a file's frame numbers. 0: no limit.
-func (l *Live) SetLimit(n uint64) { l.limit = n }
-
-// LinkName returns the link type as tcpdump names it: "EN10MB (Ethernet)".
-func (l *Live) LinkName() string {
-	name := pcap.DatalinkValToName(int(l.link))
-	if d := pcap.DatalinkValToDescription(int(l.link)); d != "" {
-		return name + " (" + d + ")"
-	}
-	return name
-}
-
-// Name returns the interface name.
-func (l *Live) Name() string { return l.name }
-
-// LinkType returns the link type of the frames (libpcap's DLT_ value).
-func (l *Live) LinkType() layers.LinkType { return l.link }
-
-// SnapLen returns the snap length in effect.
-func (l *Live) SnapLen() int { return l.snaplen }
-
-// SaveTo makes every frame delivered from now on also be written, as libpcap
-// delivered it, to w as a pcap file (nanosecond timestamps; tcpdump -w). The file
-// header is written at once. The writes are buffered: call Flush to push them out.
-func (l *Live) SaveTo(w io.Writer) error {
-	l.saveBuf = bufio.NewWriterSize(w, 256<<10)
-	l.save = pcapgo.NewWriterNanos(l.saveBuf)
-	lt := l.link
-	if lt == linkRawDLT || lt == linkRawBSD { // files say LINKTYPE_RAW
-		lt = linkRaw
-	}
-	if err := l.save.WriteFileHeader(uint32(l.snaplen), lt); err != nil {
-		return err
-	}
-	return l.saveBuf.Flush()
-}
-
-// Flush writes out what SaveTo buffered.
-func (l *Live) Flush() error {
-	if l.saveBuf == nil {
-		return nil
-	}
-	return l.saveBuf.Flush()
-}
-
-// Next fills seg with the next TCP segment. It returns ErrWait when none came
-// within the read timeout, io.EOF when the limit (SetLimit) is reached, and any
-// other error when the capture failed (the interface went away, or Close was
-// called); errors other than ErrWait and io.EOF are sticky.
-// Like Reader.Next, it allocates nothing per packet.
-func (l *Live) Next(seg *Segment) error {
-	l.has = false
-	if l.err != nil {
-		return l.err
-	}
-	// A bounded number of frames per call, so a flood of frames that are not
-	// segments still gives the caller its turn.
-	for range 64 {
-		if l.limit > 0 && l.frame >= l.limit {
-			return io.EOF
-		}
-		data, ci, err := l.h.ZeroCopyReadPacketData()
-		if err != nil {
-			if errors.Is(err, pcap.NextErrorTimeoutExpired) {
-				return ErrWait
-			}
-			if err == io.EOF {
-				l.err = errClosed
-			} else {
-				l.err = fmt.Errorf("capture stopped: %v", oneLine(l.h.Error()))
-			}
-			return l.err
-		}
-		l.frame++
-		l.stats.Packets++
-		if l.save != nil {
-			if err := l.save.WritePacket(ci, data); err != nil {
-				l.err = fmt.Errorf("writing the capture file: %w", err)
-				return l.err
-			}
-		}
-		ts := ci.Timestamp
-		if ts.Before(minTime) || !ts.Before(maxTime) {
-			l.stats.BadTimestamps++
-			ts = l.stats.Last
-			if ts.IsZero() {
-				ts = time.Unix(0, 0)
-			}
-		} else {
-			if l.stats.First.IsZero() || ts.Before(l.stats.First) {
-				l.stats.First = ts
-			}
-			if ts.After(l.stats.Last) {
-				l.stats.Last = ts
-			}
-		}
-		why, ok := l.dec.decode(l.st, data, seg)
-		if !ok {
-			l.stats.Skipped[why]++
-			continue
-		}
-		seg.Frame = l.frame
-		seg.Time = ts.UTC()
-		seg.Interface = 0
-		l.stats.Segments++
-		l.cur = Record{Data: data, Info: ci, Link: l.link}
-		l.has = true
-		return nil
-	}
-	return ErrWait
-}
-
-// Record returns the frame behind the segment the last call to Next returned (its
-// data is libpcap's buffer, valid until the next call).
-func (l *Live) Record() (Record, bool) { return l.cur, l.has }
-
-// Stats returns the counts so far: frames delivered, segments, frames skipped by
-// reason (never Filtered: the kernel filters), first and last timestamps.
-func (l *Live) Stats() Stats { return l.stats }
-
-// KernelStats asks libpcap for its counts and returns them accumulated over the run
-// (libpcap's counters are 32-bit and wrap; calls at least every few minutes keep the
-// accumulation right at any packet rate a kernel delivers). After Close it returns
-// the counts taken at Close.
-func (l *Live) KernelStats() (KernelStats, error) {
-	if l.closed {
-		return l.kstats, nil
-	}
-	s, err := l.h.Stats()
-	if err != nil {
-		return l.kstats, oneLine(err)
-	}
-	recv, drop, ifdrop := uint32(s.PacketsReceived), uint32(s.PacketsDropped), uint32(s.PacketsIfDropped)
-	l.kstats.Received += uint64(recv - l.rawRecv)
-	l.kstats.Dropped += uint64(drop - l.rawDrop)
-	l.kstats.IfDropped += uint64(ifdrop - l.rawIfDrop)
-	l.rawRecv, l.rawDrop, l.rawIfDrop = recv, drop, ifdrop
-	return l.kstats, nil
-}
-
-// Close takes libpcap's final counts (libpcap cannot give them after closing), flushes
-// the saved file and closes the interface. Later Next calls return an error.
-func (l *Live) Close() error {
-	if l.closed {
-		return nil
-	}
-	_, err := l.KernelStats()
-	if ferr := l.Flush(); ferr != nil && err == nil {
-		err = ferr
-	}
-	l.closed = true
-	l.h.Close()
-	if l.err == nil {
-		l.err = errClosed
-	}
-	return err
-}
-
-// libpcap's PCAP_IF_ flags.
+// Snap lengths of a live capture. The analysis reads headers only: the link header
+// (up to 22 bytes with a VLAN tag, 20 for SLL2), IPv4 with options (up to 60) or IPv6
+// with a few extension headers, and TCP with every option (up to 60). MinSnapLen,
+// also the default, keeps all of that. It matters for how many packets the kernel
+// can hold while finack is busy: in immediate mode libpcap's ring has one fixed-size
+// slot per packet, as large as the snap length (capped by the interface MTU on
+// Ethernet, or 64 KiB when the NIC coalesces with GRO/LRO), so a 32 MiB buffer holds
+// about 100,000 packets at 256 bytes but 500 at 64 KiB. MaxSnapLen is libpcap's
+// MAXIMUM_SNAPLEN, what tcpdump uses by default: whole packets, for -w.
 const (
-	pcapIfLoopback   = 0x1
-	pcapIfUp         = 0x2
-	pcapIfRunning    = 0x4
-	pcapIfWireless   = 0x8
-	pcapIfConnStatus = 0x30
-	pcapIfConnected  = 0x10
-	pcapIfDisconn    = 0x20
+	MinSnapLen     = 256
+	DefaultSnapLen = MinSnapLen
+	MaxSnapLen     = 262144
 )
 
-// Interfaces lists the devices libpcap can capture on, in its order (tcpdump -D).
-func Interfaces() ([]Interface, error) {
-	devs, err := pcap.FindAllDevs()
-	if err != nil {
-		return nil, oneLine(err)
-	}
-	out := make([]Interface, 0, len(devs))
-	for _, d := range devs {
-		it := Interface{Name: d.Name, Description: d.Description}
-		for _, f := range []struct {
-			bit  uint32
-			name string
-		}{{pcapIfUp, "Up"}, {pcapIfRunning, "Running"}, {pcapIfWireless, "Wireless"}, {pcapIfLoopback, "Loopback"}} {
-			if d.Flags&f.bit != 0 {
-				it.Flags = append(it.Flags, f.name)
-			}
-		}
-		if d.Flags&pcapIfLoopback == 0 {
-			switch d.Flags & pcapIfConnStatus {
-			case pcapIfConnected:
-				it.Flags = append(it.Flags, "Connected")
-			case pcapIfDisconn:
-				it.Flags = append(it.Flags, "Disconnected")
-			}
-		}
-		for _, a := range d.Addresses {
-			if ip, ok := netip.AddrFromSlice(a.IP); ok {
-				it.Addresses = append(it.Addresses, ip.Unmap())
-			}
-		}
-		out = append(out, it)
-	}
-	return out, nil
+// DefaultReadTimeout is how long a live source waits for a packet before returning
+// ErrWait, so that a caller that reads in a loop can run its timers while the
+// interface is quiet.
+const DefaultReadTimeout = 100 * time.Millisecond
+
+// ErrWait is returned by a live source's Next when no TCP segment came within the
+// read timeout (or only frames that are not segments did): call Next again. It is
+// not an error of the capture; it lets a single-goroutine loop run its timers.
+var ErrWait = errors.New("capture: no segment yet")
+
+// KernelStats are libpcap's counts for a live capture (pcap_stats), accumulated over
+// the run. On Linux: Received counts the packets that passed the kernel filter
+// (dropped ones included), Dropped those the kernel dropped because the capture
+// buffer was full, IfDropped those the interface itself dropped (not counted for
+// "any").
+type KernelStats struct {
+	Received, Dropped, IfDropped uint64
 }

@@ -14,6 +14,9 @@ type Options struct {
 	// each raw frame before decoding; rejected frames still count as frames (so
 	// frame numbers stay those of the unfiltered file) and as Skipped[Filtered].
 	Filter string
+	// Compile compiles Filter for each link type met (capture/bpf.Compile for
+	// BPF); a Filter without it fails Open.
+	Compile FilterCompiler
 	// Progress, when not nil, has the bytes read from the input files added to it
 	// as they are read (a gzip file's compressed bytes), for a progress display
 	// reading it from another goroutine. Reads go through a 1 MiB buffer, so the
@@ -61,7 +64,7 @@ func Open(paths []string, opt Options) (*Reader, error) {
 	r := &Reader{dec: newDecoder()}
 	r.dec.ignoreVLAN = opt.IgnoreVLAN
 	if opt.Filter != "" {
-		f, err := newFilter(opt.Filter)
+		f, err := newFilter(opt.Filter, opt.Compile)
 		if err != nil {
 			return nil, err
 		}

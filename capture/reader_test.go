@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/bpf"
 	"github.com/finack/finack/capture/synth"
 	"github.com/gopacket/gopacket/layers"
 )
@@ -294,7 +295,7 @@ func TestFilter(t *testing.T) {
 		{filepath.Join(dir, "gen-linux-sll.pcap"), "ip6 and tcp port 443", 11, 13},
 		{filepath.Join(dir, "gen-gzip.pcap.gz"), "tcp", 11, 1},
 	} {
-		segs, st, err := readAll(t, []string{tc.file}, capture.Options{Filter: tc.filter})
+		segs, st, err := readAll(t, []string{tc.file}, capture.Options{Filter: tc.filter, Compile: bpf.Compile})
 		if err != nil {
 			t.Errorf("%s %q: %v", filepath.Base(tc.file), tc.filter, err)
 			continue
@@ -306,12 +307,12 @@ func TestFilter(t *testing.T) {
 			t.Errorf("%q: stats %+v", tc.filter, st)
 		}
 	}
-	_, err := capture.Open([]string{mixed}, capture.Options{Filter: "tcp port"})
+	_, err := capture.Open([]string{mixed}, capture.Options{Filter: "tcp port", Compile: bpf.Compile})
 	if err == nil || !strings.Contains(err.Error(), `"tcp port"`) {
 		t.Errorf("bad filter: %v", err)
 	}
 	// A filter valid for Ethernet but not for a link type met later: a clear error.
-	_, _, err = readAll(t, []string{mixed}, capture.Options{Filter: "ether host 02:00:c0:00:02:07"})
+	_, _, err = readAll(t, []string{mixed}, capture.Options{Filter: "ether host 02:00:c0:00:02:07", Compile: bpf.Compile})
 	if err == nil || !strings.Contains(err.Error(), "ether host") || !strings.Contains(err.Error(), mixed) {
 		t.Errorf("filter not compilable for SLL2: %v", err)
 	}
@@ -413,7 +414,7 @@ func TestFilterAgainstTcpdump(t *testing.T) {
 					want++
 				}
 			}
-			_, st, err := readAll(t, []string{file}, capture.Options{Filter: filter})
+			_, st, err := readAll(t, []string{file}, capture.Options{Filter: filter, Compile: bpf.Compile})
 			if tcpdumpErr != nil || err != nil {
 				// A filter that does not compile for the link type (ip6 on
 				// LINKTYPE_IPV4): both must refuse it.

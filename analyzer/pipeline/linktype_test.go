@@ -18,7 +18,7 @@ import (
 )
 
 // unreadableLink is a live source on an interface whose link type (147) finack
-// does not decode, as capture.OpenLive opens it: the stats name the link type
+// does not decode, as pcap.Open opens it: the stats name the link type
 // before the first frame, and each frame is counted as skipped (the file behind it
 // has that link type).
 type unreadableLink struct{ fileSource }

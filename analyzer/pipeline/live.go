@@ -59,7 +59,7 @@ type LiveConfig struct {
 	Live LiveOptions
 }
 
-// liveSource is where a live run reads from: a *capture.Live (tests feed files).
+// liveSource is where a live run reads from: a *pcap.Live (tests feed files).
 type liveSource interface {
 	Next(*capture.Segment) error
 	Stats() capture.Stats

@@ -9,6 +9,7 @@ import (
 
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/bpf"
 	"github.com/finack/finack/reassembly"
 )
 
@@ -18,7 +19,7 @@ import (
 // renders it.
 func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyzer.Report, err error) {
 	phase(pr, "") // reading (--separate reads the captures one after the other)
-	r, err := capture.Open(o.Files, capture.Options{Filter: o.Filter, Progress: counter(pr), IgnoreVLAN: o.IgnoreVLAN})
+	r, err := capture.Open(o.Files, capture.Options{Filter: o.Filter, Compile: bpf.Compile, Progress: counter(pr), IgnoreVLAN: o.IgnoreVLAN})
 	if err != nil {
 		return report.Document{}, analyzer.Report{}, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/bpf"
 )
 
 // --export and --ladder need the packets of the connections with findings, which
@@ -178,7 +179,7 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 			}
 		}
 	}
-	rd, err := capture.Open(r.Files, capture.Options{Filter: o.Filter, IgnoreVLAN: o.IgnoreVLAN})
+	rd, err := capture.Open(r.Files, capture.Options{Filter: o.Filter, Compile: bpf.Compile, IgnoreVLAN: o.IgnoreVLAN})
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/finack/finack/analyzer/pipeline"
 
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/pcap"
 	flag "github.com/spf13/pflag"
 )
 
@@ -75,7 +76,7 @@ func liveMode(fs *flag.FlagSet, o options, l *pipeline.LiveOptions, stdout, stde
 }
 
 func listInterfaces(stdout, stderr io.Writer) int {
-	ifs, err := capture.Interfaces()
+	ifs, err := pcap.Interfaces()
 	if err != nil {
 		fmt.Fprintf(stderr, "finack: -D: %v\n", err)
 		return pipeline.ExitError
@@ -159,15 +160,15 @@ func validateLive(o *pipeline.LiveConfig, fs *flag.FlagSet) error {
 	return err
 }
 
-// openError turns an error of capture.OpenLive into the one line a user acts on.
+// openError turns an error of pcap.Open into the one line a user acts on.
 func openError(iface string, err error) string {
 	var fe *capture.FilterError
 	switch {
-	case errors.Is(err, capture.ErrNoInterface):
+	case errors.Is(err, pcap.ErrNoInterface):
 		return fmt.Sprintf("-i %s: no such interface (finack -D lists the interfaces)", iface)
-	case errors.Is(err, capture.ErrPermission):
+	case errors.Is(err, pcap.ErrPermission):
 		return fmt.Sprintf("-i %s: permission denied: capturing needs root or the capabilities cap_net_raw,cap_net_admin (sudo setcap cap_net_raw,cap_net_admin=eip %s)", iface, finackPath())
-	case errors.Is(err, capture.ErrInterfaceDown):
+	case errors.Is(err, pcap.ErrInterfaceDown):
 		return fmt.Sprintf("-i %s: the interface is down", iface)
 	case errors.As(err, &fe):
 		return fmt.Sprintf("filter %q: %v", fe.Expr, fe.Err)
@@ -240,7 +241,7 @@ func runLive(fs *flag.FlagSet, opts options, lo pipeline.LiveOptions, stdout, st
 	}
 	defer stopProfiles()
 
-	src, err := capture.OpenLive(capture.LiveOptions{
+	src, err := pcap.Open(pcap.Options{
 		Interface: l.Iface, Filter: o.Filter, SnapLen: l.Snaplen, NoPromisc: l.NoPromisc,
 		BufferSize: l.BufferKiB << 10, IgnoreVLAN: o.IgnoreVLAN,
 	})

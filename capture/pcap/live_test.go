@@ -1,6 +1,6 @@
 //go:build cgo
 
-package capture_test
+package pcap_test
 
 import (
 	"errors"
@@ -13,11 +13,12 @@ import (
 	"time"
 
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/pcap"
 )
 
 // liveLoopback opens lo for the TCP traffic of one local listener, or skips: live
 // capture needs root (or cap_net_raw,cap_net_admin).
-func liveLoopback(t *testing.T) (*capture.Live, net.Listener) {
+func liveLoopback(t *testing.T) (*pcap.Live, net.Listener) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the loopback interface is named lo on Linux only")
@@ -31,9 +32,9 @@ func liveLoopback(t *testing.T) (*capture.Live, net.Listener) {
 	}
 	t.Cleanup(func() { ln.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
-	l, err := capture.OpenLive(capture.LiveOptions{Interface: "lo", Filter: "tcp port " + itoa(port), BufferSize: 4 << 20})
+	l, err := pcap.Open(pcap.Options{Interface: "lo", Filter: "tcp port " + itoa(port), BufferSize: 4 << 20})
 	if err != nil {
-		t.Fatalf("OpenLive lo: %v", err)
+		t.Fatalf("Open lo: %v", err)
 	}
 	t.Cleanup(func() { l.Close() })
 	return l, ln
@@ -210,19 +211,19 @@ func TestOpenLiveErrors(t *testing.T) {
 	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
 		t.Skip("needs root on Linux (without root every interface is a permission error)")
 	}
-	_, err := capture.OpenLive(capture.LiveOptions{Interface: "finack-nosuch0"})
-	if !errors.Is(err, capture.ErrNoInterface) {
+	_, err := pcap.Open(pcap.Options{Interface: "finack-nosuch0"})
+	if !errors.Is(err, pcap.ErrNoInterface) {
 		t.Errorf("missing interface: %v", err)
 	}
-	_, err = capture.OpenLive(capture.LiveOptions{Interface: "lo", Filter: "tcp port banana"})
+	_, err = pcap.Open(pcap.Options{Interface: "lo", Filter: "tcp port banana"})
 	var fe *capture.FilterError
 	if !errors.As(err, &fe) || fe.Expr != "tcp port banana" {
 		t.Errorf("bad filter: %v", err)
 	}
-	if _, err = capture.OpenLive(capture.LiveOptions{Interface: "lo", SnapLen: 64}); err == nil {
+	if _, err = pcap.Open(pcap.Options{Interface: "lo", SnapLen: 64}); err == nil {
 		t.Error("snap length 64 accepted")
 	}
-	ifs, err := capture.Interfaces()
+	ifs, err := pcap.Interfaces()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestLiveAnySLL2(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	l, err := capture.OpenLive(capture.LiveOptions{Interface: "any", Filter: "tcp port " + itoa(port)})
+	l, err := pcap.Open(pcap.Options{Interface: "any", Filter: "tcp port " + itoa(port)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,15 @@
-package capture
+package pcap
 
 import (
 	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/finack/finack/capture"
 	"github.com/gopacket/gopacket/layers"
 )
 
-// TestLiveStart: the decision OpenLive takes on an interface's link type, without
+// TestLiveStart: the decision Open takes on an interface's link type, without
 // an interface. A link type finack decodes starts clean; one it does not is
 // captured all the same, named in the stats from the start so that the run warns
 // once before the first frame (LinkTypeWarning, the function a file's report
@@ -27,38 +28,38 @@ func TestLiveStart(t *testing.T) {
 		link layers.LinkType
 		want string // the warning before the first frame, "" for none
 	}{
-		{linkEthernet, ""},
-		{linkSLL, ""},
+		{layers.LinkTypeEthernet, ""},
+		{layers.LinkTypeLinuxSLL, ""},
 		{linkSLL2, ""},
-		{linkNFLOG, ""},
-		{linkRawDLT, ""},
-		{linkIPoIB, ""},
+		{239, ""},
+		{12, ""},
+		{242, ""},
 		{layers.LinkTypeIEEE80211Radio, "link type 127 (RadioTap) not decoded: its frames are skipped (finack reads Ethernet (1), "},
 		{147, "link type 147 not decoded: its frames are skipped (finack reads "},
 	} {
-		st, stats := liveStart(tc.link)
-		w := LinkTypeWarning(stats)
+		dec, stats := liveStart(tc.link, false)
+		w := capture.LinkTypeWarning(stats)
 		if (w == "") != (tc.want == "") || !strings.HasPrefix(w, tc.want) || strings.Contains(w, "\n") {
 			t.Errorf("link type %d: warning %q, want one line starting %q", tc.link, w, tc.want)
 		}
-		if (st == startUnsupported) != (tc.want != "") {
-			t.Errorf("link type %d: start %d", tc.link, st)
+		if !dec.Supported() != (tc.want != "") {
+			t.Errorf("link type %d: supported %v", tc.link, dec.Supported())
 		}
 		// A frame as the interface delivers it: decoded (Ethernet), or skipped and
 		// counted.
-		var seg Segment
-		why, ok := newDecoder().decode(st, frame, &seg)
+		var seg capture.Segment
+		why, ok := dec.Decode(frame, &seg)
 		if tc.want == "" {
-			if tc.link == linkEthernet && (!ok || seg.Dst != dst) {
+			if tc.link == layers.LinkTypeEthernet && (!ok || seg.Dst != dst) {
 				t.Errorf("link type %d: frame not decoded (%v): %v", tc.link, why, seg.Dst)
 			}
 			continue
 		}
-		if ok || why != UnsupportedLinkType {
+		if ok || why != capture.UnsupportedLinkType {
 			t.Errorf("link type %d: frame decoded %v, skipped as %v; want skipped as unsupported_link_type", tc.link, ok, why)
 		}
 		stats.Skipped[why] += 3
-		if got, want := LinkTypeWarning(stats), "3 frames skipped: link type "; !strings.HasPrefix(got, want) {
+		if got, want := capture.LinkTypeWarning(stats), "3 frames skipped: link type "; !strings.HasPrefix(got, want) {
 			t.Errorf("link type %d after 3 frames: %q, want %q...", tc.link, got, want)
 		}
 	}
