@@ -1,0 +1,203 @@
+package reassembly
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Each calls fn for every incarnation the tracker holds now (in no fixed order):
+// for a live view of a streaming tracker. A packed incarnation is unpacked for the
+// call: fn must not keep the pointer, nor change the incarnation. Those whose
+// records are on disk come last, in the order written (read back in windows, not
+// one by one in the flow table's order).
+func (t *Tracker) Each(fn func(*Incarnation)) {
+	if t.err != nil {
+		return
+	}
+	defer t.catchCold()
+	cold := t.eachCold[:0]
+	t.flows.each(func(f *flow) {
+		for p := t.prev(f); p != nil; p = p.older {
+			fn(p)
+		}
+		if c := t.cur(f); c != nil {
+			fn(c)
+		}
+		if f.packed != "" {
+			for _, rec := range t.packedPrev(f) {
+				if rec == "" {
+					break
+				}
+				b, _, _ := t.recordData(rec, false)
+				fn(unpack(f.key, b))
+			}
+			if k := handKey(f.packed); k >= coldKeys {
+				cold = append(cold, packedFinal{k, f})
+				return
+			}
+			b, _, _ := t.recordData(f.packed, false)
+			fn(unpack(f.key, b))
+		}
+	})
+	slices.SortFunc(cold, func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) })
+	for _, c := range cold {
+		b, _, _ := t.recordData(c.f.packed, true)
+		fn(unpack(c.f.key, b))
+	}
+	t.eachCold = keepScratch(cold)
+}
+
+// TakeTouched returns the incarnations that received a segment since the last call
+// (Config.Touched), appended to dst.
+func (t *Tracker) TakeTouched(dst []*Incarnation) []*Incarnation {
+	for _, inc := range t.touched {
+		inc.touched = false
+		dst = append(dst, inc)
+	}
+	t.touched = t.touched[:0]
+	return dst
+}
+
+// finished is an incarnation to hand to Done: whole, or packed (unpacked when its
+// turn comes, so that finishing a million packed incarnations never holds them all
+// unpacked at once).
+type finished struct {
+	first uint64 // the order of hand-out: its first frame (handKey for a packed one)
+	inc   *Incarnation
+	// A packed one: its flow (for the key: a flow's key never changes) and record,
+	// and its End and EndAt once unpacked.
+	f      *flow
+	packed string
+	endAt  int64
+	end    EndReason
+}
+
+func finishedWhole(inc *Incarnation) finished { return finished{first: inc.First.Frame, inc: inc} }
+
+// packedEnd is a packed current incarnation, finished at endAt for reason (a current
+// incarnation's End is EndCaptureEnd until then).
+func packedEnd(f *flow, reason EndReason, endAt int64) finished {
+	return finished{first: handKey(f.packed), f: f, packed: f.packed, end: reason, endAt: endAt}
+}
+
+// packedFinal is a packed incarnation still held at the end of the capture: its
+// handKey, and its flow, which keeps the record (the flow is out of the table).
+// 16 bytes: Finish holds one per packed incarnation.
+type packedFinal struct {
+	first uint64
+	f     *flow
+}
+
+// hand gives finished incarnations to Done in order of first frame, but for records
+// on disk, last, in the order written (handKey): a sweep visits the flow table in
+// random order, and the order handed out must not depend on it.
+func (t *Tracker) hand(done []finished) {
+	// Sort 16-byte (frame, index) pairs, not the entries themselves: moving 100-byte
+	// entries cost more than the rest of Finish on a million incarnations.
+	order := t.handOrder[:0]
+	for i := range done {
+		order = append(order, handOrder{done[i].first, i})
+	}
+	slices.SortFunc(order, func(a, b handOrder) int { return cmp.Compare(a.first, b.first) })
+	for _, o := range order {
+		d := &done[o.i]
+		inc := d.inc
+		if inc == nil {
+			inc = t.unpackFinished(d.f, d.packed, d.end, d.endAt)
+		}
+		*d = finished{} // let the collector have it once Done is through with it
+		t.give(inc)
+	}
+	t.handOrder = keepScratch(order)
+}
+
+// handFinal hands out what Finish found held, whole and packed, merged in order of
+// handKey: the packed current incarnations finished at the capture's end, the
+// packed previous ones as they were packed (replaced), each unpacked at its turn.
+func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end int64) {
+	byFirst := func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) }
+	slices.SortFunc(whole, func(a, b finished) int { return cmp.Compare(a.first, b.first) })
+	slices.SortFunc(packed, byFirst)
+	slices.SortFunc(prevs, byFirst)
+	const none = ^uint64(0) // (no frame is numbered so)
+	head := func(l []packedFinal) uint64 {
+		if len(l) == 0 {
+			return none
+		}
+		return l[0].first
+	}
+	for len(whole)+len(packed)+len(prevs) > 0 {
+		w := none
+		if len(whole) > 0 {
+			w = whole[0].first
+		}
+		switch c, p := head(packed), head(prevs); {
+		case w < c && w < p:
+			inc := whole[0].inc
+			whole[0] = finished{}
+			whole = whole[1:]
+			t.give(inc)
+		case p < c:
+			// The oldest of the flow's packed earlier incarnations (the
+			// lowest first frame): the last of its records.
+			f := prevs[0].f
+			prevs[0] = packedFinal{}
+			prevs = prevs[1:]
+			recs := t.prevPacked[f]
+			n := 0
+			for n < len(recs) && recs[n] != "" {
+				n++
+			}
+			rec := recs[n-1]
+			if n == 1 {
+				delete(t.prevPacked, f)
+			} else {
+				recs[n-1] = ""
+				t.prevPacked[f] = recs
+			}
+			t.give(t.unpackRecord(f.key, rec, false)) // as it was packed: replaced
+		default:
+			f := packed[0].f
+			packed[0] = packedFinal{}
+			packed = packed[1:]
+			inc := t.unpackFinished(f, f.packed, EndCaptureEnd, end)
+			f.packed = ""
+			t.give(inc)
+		}
+	}
+}
+
+// unpackFinished unpacks the record of flow f, finished at endAt for reason, and
+// frees the record.
+func (t *Tracker) unpackFinished(f *flow, packed string, reason EndReason, endAt int64) *Incarnation {
+	inc := t.unpackRecord(f.key, packed, true)
+	inc.End, inc.EndAt = reason, endAt
+	return inc
+}
+
+// give hands one finished incarnation to Done, and cuts the links between it and
+// the incarnations beside it so it can be freed (or reused).
+func (t *Tracker) give(inc *Incarnation) {
+	t.dropRec(inc)
+	t.cfg.Done(inc)
+	t.held--
+	t.stats.Finished++
+	if inc.next != nil && inc.next.Reuse != nil && inc.next.Reuse.Prev == inc {
+		inc.next.Reuse.Prev = nil
+	}
+	inc.next, inc.older = nil, nil
+	if inc.Reuse != nil {
+		if p := inc.Reuse.Prev; p != nil && p.next == inc {
+			p.next = nil
+		}
+		inc.Reuse.Prev = nil
+	}
+	if t.cfg.DoneKeepsNothing {
+		t.recycle(inc) // no other incarnation points to it now
+	}
+}
+
+type handOrder struct {
+	first uint64
+	i     int
+}

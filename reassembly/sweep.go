@@ -1,0 +1,215 @@
+package reassembly
+
+import (
+	"time"
+)
+
+// Sweep finishes, at capture time now, every incarnation nothing can change any
+// more: one replaced by a newer incarnation, once the window for its stale segments
+// (its TIME_WAIT, or the TIME_WAIT length after the replacement) is over; one closed
+// and quiet for the TIME_WAIT length (twice that while a FIN is unacknowledged: a
+// passive closer backs off to a minute between retransmissions); one idle longer than
+// IdleTimeout. A streaming tracker sweeps by itself every second of capture time;
+// call Sweep on a timer when packets may stop coming (live capture).
+//
+// A sweep visits only the flows that may have changed or come due (flowtable.go), so
+// its cost follows the connections' activity, not the number held.
+func (t *Tracker) Sweep(now int64) {
+	if t.cfg.Done == nil || t.err != nil {
+		return
+	}
+	defer t.catchCold()
+	t.sweep(now)
+}
+
+// sweep is Sweep within a Tracker method that catches cold store errors.
+func (t *Tracker) sweep(now int64) {
+	done := t.sweepDone[:0]
+	if t.sweepAll {
+		t.flows.each(func(f *flow) { t.visit(f, now, &done) })
+	}
+	touched := t.touchedFlows
+	for i, f := range touched {
+		f.touched = false
+		touched[i] = nil
+		t.visit(f, now, &done)
+	}
+	t.touchedFlows = touched[:0]
+	again := t.again
+	t.again = nil
+	for i, f := range again {
+		f.again = false
+		again[i] = nil
+		t.visit(f, now, &done)
+	}
+	if t.again == nil {
+		t.again = again[:0]
+	}
+	for t.due.len() > 0 && t.due.next().due <= now {
+		e := t.due.pop()
+		if e.current() {
+			e.f.dueSet = false
+			t.visit(e.f, now, &done)
+		}
+	}
+	t.hand(done)
+	t.sweepDone = keepScratch(done)
+	t.sweptHeld = t.held
+	t.startedSincePack, t.nextPackAt = 0, satAdd(now, t.packQuietEvery)
+	clear(t.packLater)
+	t.packLater, t.packScanned = t.packLater[:0], 0
+	t.trimIdleFree()
+}
+
+// visit finishes what is over of one flow at time now, packs its current
+// incarnation if it is quiet, forgets the flow once it holds nothing, and schedules
+// its next visit.
+func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
+	if f.gone {
+		return
+	}
+	if recs := t.packedPrev(f); recs[0] != "" && recs.overAt() <= now {
+		t.unpackPrev(f) // one is over: whole again, to be handed out below
+	}
+	if f.prev != 0 {
+		t.dropEarlier(f, func(_ int, p *Incarnation) bool { return t.prevOver(p, now) }, func(p *Incarnation) {
+			p.End, p.EndAt = EndReplaced, min(p.EndAt, now)
+			*done = append(*done, finishedWhole(p))
+			t.stats.Expired++
+		})
+	}
+	wait := int64(-1) // the current incarnation's (overAfter), if it stays whole
+	if c := t.cur(f); c != nil {
+		var reason EndReason
+		wait, reason = t.overAfter(c)
+		switch {
+		case wait >= 0 && now-c.Last.At > wait:
+			c.End, c.EndAt = reason, now
+			*done = append(*done, finishedWhole(c))
+			t.count(reason)
+			t.unhold(f.cur)
+			f.cur = 0
+		case t.held >= t.packAbove && now-c.Last.At >= packIdle:
+			t.pack(f)
+		}
+	} else if f.packed != "" {
+		if h := header(f.packed); h.wait >= 0 && now-h.lastAt > h.wait {
+			t.unpackPrev(f) // (a previous incarnation packed only beside a packed current one)
+			*done = append(*done, packedEnd(f, h.reason, now))
+			t.count(h.reason)
+			f.packed = ""
+		}
+	}
+	if f.cur == 0 && f.prev == 0 && f.packed == "" {
+		t.forget(f)
+		return
+	}
+	t.schedule(f, now, wait)
+}
+
+// schedule puts the flow in the sweep schedule at the earliest time a visit may find
+// something to do, if no segment comes: its previous incarnation's window closing,
+// its current one expiring or quiet enough to pack, its packed record expiring. A
+// current incarnation quiet enough that was not packed (fewer than packAbove held)
+// is visited again at the next sweep.
+// wait is the current incarnation's overAfter.
+func (t *Tracker) schedule(f *flow, now, wait int64) {
+	due := maxTime
+	if p := t.prev(f); p != nil {
+		for ; p != nil; p = p.older {
+			due = min(due, t.prevOverAt(p))
+		}
+	} else if recs := t.packedPrev(f); recs[0] != "" {
+		due = min(due, recs.overAt())
+	}
+	if c := t.cur(f); c != nil {
+		if wait >= 0 {
+			due = min(due, satAdd(c.Last.At, wait+1))
+		}
+		if packAt := satAdd(c.Last.At, packIdle); now < packAt {
+			due = min(due, packAt)
+		} else if !f.again {
+			f.again = true
+			t.again = append(t.again, f)
+		}
+	}
+	if f.packed != "" {
+		if h := header(f.packed); h.wait >= 0 {
+			due = min(due, satAdd(h.lastAt, h.wait+1))
+		}
+	}
+	if due == maxTime || (f.dueSet && f.due <= due) {
+		return
+	}
+	f.due, f.dueSet = due, true
+	t.due.push(dueEntry{due, f})
+	if t.due.len() > t.dueCompactAt {
+		t.due.compact()
+		t.dueCompactAt = 2*t.due.len() + 4096
+	}
+}
+
+// touch notes that a flow received a segment: the next sweep visits it.
+func (t *Tracker) touch(f *flow) {
+	if !f.touched {
+		f.touched = true
+		t.touchedFlows = append(t.touchedFlows, f)
+	}
+}
+
+// count counts an incarnation finished by a sweep.
+func (t *Tracker) count(reason EndReason) {
+	if reason == EndIdle {
+		t.stats.Idle++
+	} else {
+		t.stats.Expired++
+	}
+}
+
+// prevOver: the stale-segment window of a replaced incarnation is over.
+func (t *Tracker) prevOver(p *Incarnation, now int64) bool { return now >= t.prevOverAt(p) }
+
+// prevOverAt is when the stale-segment window of a replaced incarnation closes: the
+// end of its TIME_WAIT (not before it was replaced), else the TIME_WAIT length
+// after it was replaced.
+func (t *Tracker) prevOverAt(p *Incarnation) int64 {
+	if tw := p.TimeWait(time.Duration(t.twLen)); tw.Held() {
+		return max(tw.Until, p.EndAt)
+	}
+	return satAdd(p.EndAt, t.twLen)
+}
+
+// overAfter says how long the current incarnation of a 4-tuple may stay quiet before
+// it is over, and why it is then (-1: never by itself). A closed incarnation waits
+// the TIME_WAIT length (twice that while a FIN is unacknowledged: a passive closer
+// backs off to a minute between retransmissions); an open one the idle timeout.
+func (t *Tracker) overAfter(c *Incarnation) (int64, EndReason) {
+	if _, closed := c.closed(); closed {
+		wait := t.twLen
+		if (c.Half[Client].FinSeen() && !c.Half[Client].FinAcked.Seen()) || (c.Half[Server].FinSeen() && !c.Half[Server].FinAcked.Seen()) {
+			wait *= 2
+		}
+		return wait, EndExpired
+	}
+	if t.cfg.IdleTimeout > 0 {
+		return int64(t.cfg.IdleTimeout), EndIdle
+	}
+	return -1, EndCaptureEnd
+}
+
+// SweepEvery returns how often, in capture time (ns), a streaming tracker sweeps by
+// itself (see sweepEvery): for a caller that sweeps (Config.ManualSweep).
+func (t *Tracker) SweepEvery() int64 { return t.sweepEvery() }
+
+// sweepEvery is how often (capture time) a streaming tracker looks for incarnations
+// to finish: a quarter of the TIME_WAIT length or of the idle timeout, at most 5 s.
+// An incarnation is finished at most that late. (A sweep costs the flows it visits,
+// not those held, but its times decide when incarnations end, EndAt: reports would
+// change with them.)
+func (t *Tracker) sweepEvery() int64 {
+	every := t.twLen / 4
+	if t.cfg.IdleTimeout > 0 {
+		every = min(every, int64(t.cfg.IdleTimeout)/4)
+	}
+	return min(max(every, 1), int64(5*time.Second))
+}
