@@ -34,9 +34,10 @@ import (
 //
 // A record is a string whose bytes are in the arena: a string made with alloc must
 // be given to free exactly once, and never read after it (the slot is reused; tests
-// poison freed records, poisonFreed, so that a read after free cannot pass unseen).
+// poison freed records, testHooks.poisonFreed, so that a read after free cannot pass unseen).
 // A freed flow reads as gone until its slot is taken again (see freeFlow).
 type arena struct {
+	poison bool     // testHooks.poisonFreed
 	chunks [][]byte // every chunk mapped, for release
 	tail   []byte   // the unused end of the newest chunk
 	// freed: the freed slots of each size class (class c holds c*arenaGrain bytes),
@@ -60,14 +61,10 @@ const (
 	flowClass   = (unsafe.Sizeof(flow{}) + arenaGrain - 1) / arenaGrain
 )
 
-// poisonFreed (tests): overwrite a freed record, so that a record read after free
-// fails to unpack or differs.
-var poisonFreed bool
-
 // newArena returns an arena whose chunks are given back when owner is collected, if
 // release was not called before.
 func newArena(owner *Tracker) *arena {
-	a := new(arena)
+	a := &arena{poison: owner.hooks.poisonFreed}
 	runtime.AddCleanup(owner, (*arena).release, a)
 	return a
 }
@@ -170,7 +167,7 @@ func (a *arena) free(s string) {
 		return
 	}
 	p := unsafe.StringData(s)
-	if poisonFreed {
+	if a.poison {
 		b := unsafe.Slice(p, n)
 		for i := range b {
 			b[i] = 0xff // an unterminated varint: unpack panics

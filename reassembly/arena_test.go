@@ -10,7 +10,7 @@ import (
 
 // Every test of the package runs with freed records poisoned: a record read after
 // it was freed fails to unpack, or differs, instead of passing unseen.
-func init() { poisonFreed = true }
+func init() { testDefaults.poisonFreed = true }
 
 func slotSize(n int) int { return (n + arenaGrain - 1) / arenaGrain * arenaGrain }
 

@@ -175,10 +175,10 @@ func coldRun(t *testing.T, segs []capture.Segment, cfg Config, cold bool, dir st
 	cfg.ManualSweep = true
 	cfg.TempDir = dir
 	tr := NewTracker(cfg)
-	tr.packAbove, tr.packEvery = 0, 1
-	tr.coldAbove = math.MaxInt
+	tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
+	tr.hooks.coldAbove = math.MaxInt
 	if cold {
-		tr.coldAbove = 0
+		tr.hooks.coldAbove = 0
 		tr.cold.segSize, tr.cold.window = 512, 128
 		tr.cold.checked = true // (used even if the test's directory is on tmpfs)
 	}
@@ -310,8 +310,8 @@ func TestColdReadError(t *testing.T) {
 		cfg := Config{TimeWait: 20 * time.Second, ManualSweep: true, TempDir: dir,
 			Done: func(*Incarnation) { handed++ }}
 		tr := NewTracker(cfg)
-		tr.packAbove, tr.packEvery = 0, 1
-		tr.coldAbove = 0
+		tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
+		tr.hooks.coldAbove = 0
 		tr.cold.segSize, tr.cold.window = 512, 128
 		tr.cold.checked = true
 		end := feedSweeping(tr, segs)

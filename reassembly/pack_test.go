@@ -157,7 +157,7 @@ func (t *Tracker) flowList() []*flow {
 // packEverything packs every incarnation that can be packed, however recently it
 // saw a packet: the harshest schedule.
 func (t *Tracker) packEverything() {
-	t.packRecent = true
+	t.hooks.packRecent = true
 	t.flows.each(t.pack)
 }
 
@@ -167,7 +167,7 @@ func streamOf(segs []capture.Segment, cfg Config, packAll bool) ([]*Incarnation,
 	var got []*Incarnation
 	cfg.Done = func(inc *Incarnation) { got = append(got, inc) }
 	tr := NewTracker(cfg)
-	tr.noPack = !packAll
+	tr.hooks.noPack = !packAll
 	var end int64
 	for i := range segs {
 		tr.Add(&segs[i])
@@ -355,10 +355,10 @@ func sweepRun(segs []capture.Segment, cfg Config, packAboveN, packEveryN int, sw
 	cfg.Done = func(inc *Incarnation) { got = append(got, inc) }
 	cfg.ManualSweep = cfg.ManualSweep || everySegment
 	tr := NewTracker(cfg)
-	tr.packAbove, tr.sweepAll = packAboveN, sweepAll
-	tr.packEvery = packEveryN
+	tr.hooks.packAbove, tr.hooks.sweepAll = packAboveN, sweepAll
+	tr.hooks.packEvery = packEveryN
 	if packEveryN == 0 {
-		tr.packEvery, tr.packQuietEvery = math.MaxInt, math.MaxInt64
+		tr.hooks.packEvery, tr.hooks.packQuietEvery = math.MaxInt, math.MaxInt64
 	}
 	var end int64
 	for i := range segs {
@@ -370,7 +370,7 @@ func sweepRun(segs []capture.Segment, cfg Config, packAboveN, packEveryN int, sw
 		end = max(end, at)
 	}
 	tr.Finish(end)
-	return got, tr.Stats(), tr.quietPacked
+	return got, tr.Stats(), tr.hooks.quietPacked
 }
 
 // TestSweepScheduleMissesNothing: a sweep visits only the flows touched, due or
@@ -477,7 +477,7 @@ func TestRecyclingChangesNothing(t *testing.T) {
 			records = append(records, string(buf))
 		}
 		tr := NewTracker(cfg)
-		tr.packAbove, tr.packEvery = 0, 1
+		tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
 		sweepEach(tr, segs)
 		return records, reused
 	}

@@ -44,7 +44,7 @@ const (
 // not quiet yet (packLater): its cost follows the connections active, not those
 // held.
 func (t *Tracker) packQuiet(now int64) {
-	t.startedSincePack, t.nextPackAt = 0, satAdd(now, t.packQuietEvery)
+	t.startedSincePack, t.nextPackAt = 0, satAdd(now, t.hooks.packQuietEvery)
 	later := t.packLater[:0]
 	check := func(f *flow) {
 		c := t.cur(f)
@@ -57,7 +57,7 @@ func (t *Tracker) packQuiet(now int64) {
 		}
 		t.pack(f) // (refused when a live view holds it: left to the sweeps)
 		if f.cur == 0 {
-			t.quietPacked++
+			t.hooks.quietPacked++
 		}
 	}
 	for _, pc := range t.packLater {
@@ -91,7 +91,7 @@ type packCand struct {
 // incarnations (see Reuse.Prev). The earlier ones held are packed too (packPrev).
 func (t *Tracker) pack(f *flow) {
 	c := t.cur(f)
-	if t.noPack || c == nil || c.touched || c.next != nil {
+	if t.hooks.noPack || c == nil || c.touched || c.next != nil {
 		return
 	}
 	if c.Reuse != nil && c.Reuse.Prev != nil {
@@ -113,13 +113,13 @@ func (t *Tracker) pack(f *flow) {
 // into a record in the arena, and recycles inc.
 func (t *Tracker) packRecord(inc *Incarnation, wait int64, reason EndReason) string {
 	var us bool
-	t.packBuf, us = packTry(t.packBuf, inc, packHeader{first: inc.First, lastAt: inc.Last.At, wait: wait, reason: reason}, t.packRecent, !t.packNS)
+	t.packBuf, us = packTry(t.packBuf, inc, packHeader{first: inc.First, lastAt: inc.Last.At, wait: wait, reason: reason}, t.hooks.packRecent, !t.packNS)
 	t.packNS = t.packNS || !us
 	t.stats.Packed++
 	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
 		t.recycle(inc)
 	}
-	if reason == EndExpired && t.held >= t.coldAbove {
+	if reason == EndExpired && t.held >= t.hooks.coldAbove {
 		if mem, ok := t.coldPut(t.packBuf); ok {
 			return t.arena.alloc(mem)
 		}

@@ -25,7 +25,7 @@ func (t *Tracker) Sweep(now int64) {
 // sweep is Sweep within a Tracker method that catches cold store errors.
 func (t *Tracker) sweep(now int64) {
 	done := t.sweepDone[:0]
-	if t.sweepAll {
+	if t.hooks.sweepAll {
 		t.flows.each(func(f *flow) { t.visit(f, now, &done) })
 	}
 	touched := t.touchedFlows
@@ -55,7 +55,7 @@ func (t *Tracker) sweep(now int64) {
 	t.hand(done)
 	t.sweepDone = keepScratch(done)
 	t.sweptHeld = t.held
-	t.startedSincePack, t.nextPackAt = 0, satAdd(now, t.packQuietEvery)
+	t.startedSincePack, t.nextPackAt = 0, satAdd(now, t.hooks.packQuietEvery)
 	clear(t.packLater)
 	t.packLater, t.packScanned = t.packLater[:0], 0
 	t.trimIdleFree()
@@ -89,7 +89,7 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 			t.count(reason)
 			t.unhold(f.cur)
 			f.cur = 0
-		case t.held >= t.packAbove && now-c.Last.At >= packIdle:
+		case t.held >= t.hooks.packAbove && now-c.Last.At >= packIdle:
 			t.pack(f)
 		}
 	} else if f.packed != "" {

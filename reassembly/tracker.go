@@ -65,10 +65,9 @@ type Tracker struct {
 	// cold: the bodies of records of connections in TIME_WAIT, in temporary files
 	// (cold.go), while the tracker holds at least coldAbove incarnations; coldBuf:
 	// scratch for a record going there or coming back.
-	cold      coldStore
-	coldAbove int
-	coldBuf   []byte
-	eachCold  []packedFinal // Each's records on disk (scratch)
+	cold     coldStore
+	coldBuf  []byte
+	eachCold []packedFinal // Each's records on disk (scratch)
 	// arena: the flows and their packed records (arena.go); incs: the incarnations
 	// the flows hold (incRef; incs[0] is nil), incsFree the indexes free in it.
 	arena    *arena
@@ -94,18 +93,8 @@ type Tracker struct {
 	// packScanned: how much of touchedFlows it looked at.
 	packLater   []packCand
 	packScanned int
-	noPack      bool // tests: keep every incarnation whole
-	packAbove   int  // packAbove; tests lower it
-	packEvery   int  // packEvery; tests lower it
-	// packQuietEvery: packQuietEvery; tests change it
-	packQuietEvery int64
-	// quietPacked (tests): incarnations packed by packQuiet.
-	quietPacked int
-	// sweepAll (tests): a sweep visits every flow, as well as those it schedules.
-	sweepAll bool
-	// packRecent (tests, which pack incarnations however recently they saw a
-	// packet): keep the signatures of their last segments in the record.
-	packRecent bool
+	// hooks: the thresholds, switches and counter only tests change or read.
+	hooks testHooks
 }
 
 // NewTracker returns an empty tracker.
@@ -116,7 +105,7 @@ func NewTracker(cfg Config) *Tracker {
 	if cfg.SynGiveUp <= 0 {
 		cfg.SynGiveUp = DefaultSynGiveUp
 	}
-	t := &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), synGiveUp: int64(cfg.SynGiveUp), countsGen: countsGeneration, packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery, coldAbove: coldAbove}
+	t := &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), synGiveUp: int64(cfg.SynGiveUp), countsGen: countsGeneration, hooks: testDefaults}
 	t.cold = coldStore{dir: cfg.TempDir, segSize: coldSegment, window: coldWindow}
 	if t.cold.dir == "" {
 		t.cold.dir = os.TempDir()
@@ -206,7 +195,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	}
 	defer t.catchCold()
 	at := s.Time.UnixNano()
-	if t.cfg.Done != nil && !t.cfg.ManualSweep && (at >= t.nextSweep || (t.held >= t.packAbove && t.held >= 2*t.sweptHeld)) {
+	if t.cfg.Done != nil && !t.cfg.ManualSweep && (at >= t.nextSweep || (t.held >= t.hooks.packAbove && t.held >= 2*t.sweptHeld)) {
 		// Every sweepEvery of capture time, and sooner when the incarnations held
 		// have doubled since the last sweep (a flood: pack what can be packed
 		// before it takes gigabytes; doubling keeps the sweeps' cost linear).
@@ -215,7 +204,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 		}
 		t.nextSweep = at + t.sweepEvery()
 	}
-	if t.held >= t.packAbove && t.cfg.Done != nil && (t.startedSincePack >= t.packEvery || at >= t.nextPackAt) {
+	if t.held >= t.hooks.packAbove && t.cfg.Done != nil && (t.startedSincePack >= t.hooks.packEvery || at >= t.nextPackAt) {
 		t.packQuiet(at)
 	}
 	k, h := &kh.Key, kh.hash
