@@ -139,7 +139,7 @@ func (r *Records) merge(o *Records) {
 // call only. It stops at fn's first error, and returns it.
 func (r *Records) Findings(fn func(b []byte) error) error {
 	if r.err != nil {
-		r.Close()
+		_ = r.Close() // r.err is the error to tell; this only removes spill files
 		return r.err
 	}
 	return spill.Merge(r.findings, fn)
@@ -149,7 +149,7 @@ func (r *Records) Findings(fn func(b []byte) error) error {
 // when the Stream kept no connection records).
 func (r *Records) Connections(fn func(b []byte) error) error {
 	if r.err != nil {
-		r.Close()
+		_ = r.Close() // r.err is the error to tell; this only removes spill files
 		return r.err
 	}
 	if len(r.conns) == 0 {

@@ -109,7 +109,7 @@ func (f *ngFast) next(s *source) bool {
 	s.ci.AncillaryData = ifc.anc
 	s.hl, s.st = ifc.link, ifc.st
 	s.data = b[28 : 28+caplen : 28+caplen]
-	s.br.Discard(n)
+	_, _ = s.br.Discard(n) // peeked above: buffered, cannot fail
 	return true
 }
 

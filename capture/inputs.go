@@ -84,7 +84,7 @@ func LooksLikeCapture(path string) bool {
 	if err != nil {
 		return true
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only
 	var head [4]byte
 	n, _ := io.ReadFull(f, head[:])
 	if n >= 2 && head[0] == 0x1f && head[1] == 0x8b {

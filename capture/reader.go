@@ -74,14 +74,14 @@ func Open(paths []string, opt Options) (*Reader, error) {
 	for i, p := range paths {
 		if p == "-" {
 			if stdin {
-				r.Close()
+				_ = r.Close() // read-only sources: the error to tell is the one returned
 				return nil, errors.New("capture: stdin (-) given more than once")
 			}
 			stdin = true
 		}
 		s, err := openSource(p, i)
 		if err != nil {
-			r.Close()
+			_ = r.Close() // as above
 			return nil, err
 		}
 		r.srcs = append(r.srcs, s)
@@ -91,7 +91,7 @@ func Open(paths []string, opt Options) (*Reader, error) {
 		}
 		if r.filter != nil && s.ng == nil && linkStart(s.link) != startUnsupported {
 			if _, err := r.filter.prog(s.link, s.big); err != nil { // fail now, not at frame 1
-				r.Close()
+				_ = r.Close() // as above
 				return nil, fmt.Errorf("%s: %w", Printable(s.name), err)
 			}
 		}

@@ -109,16 +109,16 @@ func openSource(path string, index int) (_ *source, err error) {
 		}
 		s.file, in = f, f
 		if fi, err := f.Stat(); err != nil {
-			f.Close()
+			_ = f.Close() // read-only, nothing read: the error to tell is Stat's
 			return nil, nameError(err, path)
 		} else if fi.IsDir() {
-			f.Close()
+			_ = f.Close() // as above
 			return nil, fmt.Errorf("%s: is a directory, not a capture file", Printable(path))
 		}
 	}
 	defer func() {
 		if err != nil {
-			s.Close()
+			_ = s.Close() // read-only: err is the error to tell
 		}
 	}()
 
@@ -247,7 +247,7 @@ func readPcapHeader(br *bufio.Reader, big bool) (pcapHeader, error) {
 	default:
 		return h, fmt.Errorf("unsupported pcap savefile version %d.%d", h.major, h.minor)
 	}
-	br.Discard(24)
+	_, _ = br.Discard(24) // peeked above: buffered, cannot fail
 	return h, nil
 }
 
@@ -358,7 +358,7 @@ func (s *source) readError(err error) *ReadError {
 func (s *source) Close() error {
 	var err error
 	if s.gz != nil {
-		s.gz.Close()
+		_ = s.gz.Close() // a gzip.Reader's Close returns its last read error, already told by Next
 	}
 	if s.file != nil {
 		err = s.file.Close()

@@ -280,9 +280,9 @@ func (c *coldStore) current(seg uint64) bool {
 // remove closes a segment's file and removes it.
 func (c *coldStore) remove(s *coldSeg) {
 	c.bytes -= s.size
-	s.f.Close()
+	_ = s.f.Close() // the segment is done with: its contents no longer matter
 	if s.name != "" {
-		os.Remove(s.name)
+		_ = os.Remove(s.name) // best effort, as a temporary file: the analysis does not depend on it
 	}
 	*s = coldSeg{}
 }

@@ -111,11 +111,11 @@ func New(ln net.Listener, version string) *Metrics {
 		m.mu.Unlock()
 		if page != nil {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Write(page)
+			_, _ = w.Write(page) // fails only when the client went away: nothing to tell it
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("finack: metrics at /metrics\n"))
+		_, _ = w.Write([]byte("finack: metrics at /metrics\n")) // as above
 	})
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	m.served = make(chan error, 1)

@@ -23,7 +23,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	if err != nil {
 		return report.Document{}, analyzer.Report{}, err
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }() // read-only: reading told every error that matters
 	cfg := reassembly.Config{TimeWait: o.TimeWait, RFC1337: !o.View.Profile.RSTEndsTimeWait, SynGiveUp: o.View.Profile.SynGiveUp}
 	acfg := analyzer.Config{TimeWait: o.TimeWait}
 	if o.View.States || o.HTML != "" {

@@ -183,7 +183,7 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 	if err != nil {
 		return err
 	}
-	defer rd.Close()
+	defer func() { _ = rd.Close() }() // read-only, and read by the first pass already
 	var seg capture.Segment
 	for {
 		err := rd.Next(&seg)

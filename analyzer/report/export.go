@@ -131,8 +131,8 @@ func (e *exporter) close() error {
 
 // abort removes a half-written file.
 func (e *exporter) abort() {
-	e.f.Close()
-	os.Remove(e.path)
+	_ = e.f.Close()       // the file is removed: what it held does not matter
+	_ = os.Remove(e.path) // best effort: the error that caused the abort is the one told
 }
 
 // frameComment is a packet's comment in an exported pcapng.

@@ -143,7 +143,7 @@ func NewDocument(o Options, st capture.Stats, rep analyzer.Report, readErr error
 // connection per line: a person can read it, grep it and diff two of them line by
 // line, and a large capture does not pay for indenting every field.
 func WriteJSON(w io.Writer, d Document) error {
-	defer d.Records.Close()
+	defer func() { _ = d.Records.Close() }() // removes spill files only: the report is written
 	bw := bufio.NewWriter(w)
 	summary, err := json.MarshalIndent(d.Summary, "  ", "  ")
 	if err != nil {
@@ -242,7 +242,7 @@ func EncodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
 // WriteNDJSON writes one record per line: every connection, then every finding,
 // then every incident, then the summary; each record says what it is in "type".
 func WriteNDJSON(w io.Writer, d Document) error {
-	defer d.Records.Close()
+	defer func() { _ = d.Records.Close() }() // removes spill files only: the report is written
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	if r := d.Records; r != nil {
@@ -295,7 +295,7 @@ func WriteNDJSON(w io.Writer, d Document) error {
 // per server endpoint and client address, the incidents (bounded by maxFindings, 0:
 // all), the --states view, and with connections every connection.
 func WriteText(w io.Writer, d Document, connections bool, maxFindings int) error {
-	defer d.Records.Close()
+	defer func() { _ = d.Records.Close() }() // removes spill files only: the report is written
 	s := d.Summary
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	if s.LiveHeader != nil {

@@ -516,7 +516,7 @@ func (s *Sorter) Each(fn func(rec []byte) error) error {
 func Merge(ss []*Sorter, fn func(rec []byte) error) error {
 	defer func() {
 		for _, s := range ss {
-			s.Close()
+			_ = s.Close() // removes temporary files only: what Merge handed out is complete
 		}
 	}()
 	for _, s := range ss {
@@ -634,7 +634,7 @@ func (src *source) advance() (ok bool, err error) {
 	}
 	// Read in place, in the reader's buffer (Peek): the record stays as it is
 	// until this source is read again, once it was handed out.
-	src.r.Discard(src.read)
+	_, _ = src.r.Discard(src.read) // the record peeked before: buffered, cannot fail
 	src.read = 0
 	hdr, err := src.r.Peek(24)
 	if len(hdr) < 24 {
@@ -644,7 +644,7 @@ func (src *source) advance() (ok bool, err error) {
 		return false, fmt.Errorf("spill: reading a run: %w", noEOF(err))
 	}
 	src.key = Key{binary.LittleEndian.Uint64(hdr[0:]), binary.LittleEndian.Uint64(hdr[8:]), binary.LittleEndian.Uint64(hdr[16:])}
-	src.r.Discard(24)
+	_, _ = src.r.Discard(24) // peeked above: buffered, cannot fail
 	n, err := binary.ReadUvarint(src.r)
 	if err != nil || n > maxBatchBytes {
 		return false, fmt.Errorf("spill: reading a run: bad record length (%v)", err)

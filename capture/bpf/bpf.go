@@ -39,9 +39,12 @@ func Compile(expr string, lt layers.LinkType, big bool) (capture.Matcher, error)
 	if err != nil {
 		return compileDead(expr, lt)
 	}
-	defer pr.Close()
+	defer func() { _ = pr.Close() }() // read-only
+
 	_, err = pw.Write(hdr) // 24 bytes always fit in a pipe's buffer
-	pw.Close()
+	// Closing the write end cannot lose the header, in the pipe already: the
+	// reader sees it, then EOF.
+	_ = pw.Close()
 	if err != nil {
 		return compileDead(expr, lt)
 	}

@@ -130,7 +130,9 @@ func genCooked(link layers.LinkType) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.WriteFrame(at(500*time.Millisecond), EncodeARP(link, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.10")))
+	if err := w.WriteFrame(at(500*time.Millisecond), EncodeARP(link, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.10"))); err != nil {
+		return nil, err
+	}
 	for _, p := range merge(a.Full(300, 1200, true), b.Full(300, 1200, false)) {
 		if err := w.WritePacket(p); err != nil {
 			return nil, err
@@ -428,7 +430,9 @@ func genFragments() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.WriteFrame(at(0), EncodeARP(layers.LinkTypeEthernet, netip.MustParseAddr("192.0.2.14"), netip.MustParseAddr("192.0.2.140")))
+	if err := w.WriteFrame(at(0), EncodeARP(layers.LinkTypeEthernet, netip.MustParseAddr("192.0.2.14"), netip.MustParseAddr("192.0.2.140"))); err != nil {
+		return nil, err
+	}
 	for _, p := range merge(ps, other) {
 		if err := w.WritePacket(p); err != nil {
 			return nil, err

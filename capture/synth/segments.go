@@ -248,7 +248,7 @@ func SegmentSeeds(dir string, maxSize int64) ([][]byte, error) {
 			}
 			segs = append(segs, s)
 		}
-		r.Close()
+		_ = r.Close() // read-only
 		if len(segs) > 0 {
 			out = append(out, EncodeSegments(segs))
 		}

@@ -227,8 +227,8 @@ func ngOption(b []byte, code uint16, v []byte) []byte {
 func Gzip(b []byte) []byte {
 	var out bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&out, gzip.BestCompression)
-	zw.Write(b)
-	zw.Close()
+	_, _ = zw.Write(b) // into a bytes.Buffer: cannot fail
+	_ = zw.Close()     // as above
 	return out.Bytes()
 }
 

@@ -225,7 +225,7 @@ func dropPrivileges(name string) error {
 
 // runLive captures on o.live.iface until a signal, -c or --duration, printing findings
 // as they are seen and the report at the end.
-func runLive(fs *flag.FlagSet, opts options, lo pipeline.LiveOptions, stdout, stderr io.Writer) int {
+func runLive(fs *flag.FlagSet, opts options, lo pipeline.LiveOptions, stdout, stderr io.Writer) (code int) {
 	o := pipeline.LiveConfig{Options: opts.Options, Live: lo}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "finack: "+format+"\n", a...)
@@ -239,7 +239,11 @@ func runLive(fs *flag.FlagSet, opts options, lo pipeline.LiveOptions, stdout, st
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer stopProfiles()
+	defer func() { // as the file mode does after its run
+		if err := stopProfiles(); err != nil {
+			code = fail("%v", err)
+		}
+	}()
 
 	src, err := pcap.Open(pcap.Options{
 		Interface: l.Iface, Filter: o.Filter, SnapLen: l.Snaplen, NoPromisc: l.NoPromisc,
@@ -248,7 +252,9 @@ func runLive(fs *flag.FlagSet, opts options, lo pipeline.LiveOptions, stdout, st
 	if err != nil {
 		return fail("%s", openError(l.Iface, err))
 	}
-	defer src.Close()
+	// The run's own Close (LiveRun.Finish) tells its error; this one closes on the
+	// early returns, which tell the error that ended the run.
+	defer func() { _ = src.Close() }()
 	src.SetLimit(l.Count)
 
 	// Bind the metrics port while still privileged (a port below 1024 needs it).
@@ -314,7 +320,7 @@ func runLive(fs *flag.FlagSet, opts options, lo pipeline.LiveOptions, stdout, st
 			fmt.Fprintf(stderr, "finack: HTML report at http://%s/\n", served.Addr())
 		}
 	}
-	code := run.Finish(run.Loop(&stop))
+	code = run.Finish(run.Loop(&stop))
 	if saved != nil {
 		err := saved.Close() // after the capture's (Finish) flushed what it buffered
 		saved = nil

@@ -215,7 +215,7 @@ func startProfiles(o options) (func() error, error) {
 			return nil, fmt.Errorf("--cpuprofile: %w", err)
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
+			_ = f.Close() // nothing written: the error to tell is StartCPUProfile's
 			return nil, fmt.Errorf("--cpuprofile: %w", err)
 		}
 		cpu = f
@@ -232,12 +232,15 @@ func startProfiles(o options) (func() error, error) {
 			if err != nil {
 				return fmt.Errorf("--memprofile: %w", err)
 			}
-			defer f.Close()
 			// The profile's in-use figures are those of the last collection: run one
 			// now, or the work at the end of the run (the analysis of everything
 			// still held) would be missing from it.
 			runtime.GC()
-			if err := pprof.WriteHeapProfile(f); err != nil {
+			err = pprof.WriteHeapProfile(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
 				return fmt.Errorf("--memprofile: %w", err)
 			}
 		}

@@ -142,7 +142,7 @@ func WriteFile(path string, r *report.Result, o Options) error {
 		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
-		os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name()) // best effort: err is the error to tell
 	}
 	return err
 }
