@@ -46,7 +46,14 @@ func (f fileSource) SnapLen() int     { return capture.DefaultSnapLen }
 // liveOnFile sets up a live run over a capture, ticking after every segment.
 func liveOnFile(t *testing.T, file, output string) (*LiveRun, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
-	r, err := capture.Open([]string{filepath.Join(pcapDir, file)}, capture.Options{})
+	return liveOnFiles(t, []string{filepath.Join(pcapDir, file)}, output)
+}
+
+// liveOnFiles is liveOnFile over one capture given as its pieces (paths; rotated
+// pieces are merged by time, as -r reads them).
+func liveOnFiles(t *testing.T, paths []string, output string) (*LiveRun, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	r, err := capture.Open(paths, capture.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,23 +84,19 @@ func (f *streamRecord) key() string {
 	return fmt.Sprintf("%s %s %s #%d %s", f.Kind, f.Client, f.Server, f.Incarnation, f.Sender)
 }
 
-// TestLiveStreamMatchesFile: on every recorded capture, the live NDJSON stream holds
+// TestLiveStreamMatchesFile: on every committed capture (pcap, pcapng, gzip, the
+// rotated set), the live NDJSON stream holds
 // each finding of the file's report exactly once with status final (same kind,
 // connection, frames, outcome, count, verdict), any provisional record of it comes
 // before it, a withdrawn record only for a provisional finding that never became
 // final, the incident records are the file report's incidents, and the summary's
 // counts are the file report's.
 func TestLiveStreamMatchesFile(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(pcapDir, "*.pcap"))
-	n := 0
-	for _, path := range files {
-		file := filepath.Base(path)
-		if strings.HasPrefix(file, "gen-") {
-			continue
-		}
-		n++
+	sets := committedCaptures(t)
+	for _, paths := range sets {
+		file := filepath.Base(paths[0])
 		t.Run(file, func(t *testing.T) {
-			run, out, errb := liveOnFile(t, file, "ndjson")
+			run, out, errb := liveOnFiles(t, paths, "ndjson")
 			var stop atomic.Bool
 			if code := run.Finish(run.Loop(&stop)); code != ExitOK {
 				t.Fatalf("exit %d: %s", code, errb)
@@ -214,8 +217,8 @@ func TestLiveStreamMatchesFile(t *testing.T) {
 			}
 		})
 	}
-	if n == 0 {
-		t.Fatal("no recorded captures")
+	if len(sets) == 0 {
+		t.Fatal("no committed captures")
 	}
 }
 
