@@ -461,8 +461,7 @@ func (r *LiveRun) emitIncidents(fs []analyzer.Finding) {
 
 // encode writes one NDJSON record.
 func (r *LiveRun) encode(v any) {
-	enc := json.NewEncoder(&report.ControlEscaper{W: r.out}) // one write a value: nothing held
-	enc.SetEscapeHTML(false)
+	enc := report.NewJSONEncoder(r.out)
 	r.outErr(enc.Encode(v))
 }
 
@@ -689,10 +688,7 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	var err error
 	switch r.o.Output {
 	case "json":
-		e := &report.ControlEscaper{W: r.out}
-		if err = report.WriteJSON(e, doc); err == nil {
-			err = e.Flush()
-		}
+		err = report.WriteJSON(r.out, doc)
 	case "ndjson":
 		err = r.writeEndNDJSON(doc)
 	default:
@@ -744,8 +740,7 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 // summary. With the records printed during the run, every finding appears exactly
 // once as final, every incident once.
 func (r *LiveRun) writeEndNDJSON(d report.Document) error {
-	enc := json.NewEncoder(&report.ControlEscaper{W: r.out}) // one write a value: nothing held
-	enc.SetEscapeHTML(false)
+	enc := report.NewJSONEncoder(r.out)
 	if err := report.EncodeConnections(enc, d.Connections); err != nil {
 		return err
 	}

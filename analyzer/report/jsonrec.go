@@ -12,12 +12,12 @@ import (
 	"github.com/finack/finack/analyzer"
 )
 
-// The records of a report (analyzer.Connection, analyzer.Finding) are encoded by
-// hand: encoding/json's reflection was about a tenth of the run time of a large
-// capture's -o json. The output is byte for byte what encoding/json writes with
-// SetEscapeHTML(false) (jsonrec_test.go compares the two on random records and
-// fuzzed values): the same field order, omitempty rules, float and time formats and
-// string escaping. A value encoding/json refuses (a NaN or infinite float, a time
+// The records of a report (analyzer.Connection, analyzer.Finding, Incident) are
+// encoded by hand: encoding/json's reflection was about a tenth of the run time of a
+// large capture's -o json. The output is byte for byte what encoding/json writes with
+// SetEscapeHTML(false), passed through EscapeControls (jsonrec_test.go compares the
+// two on random records and fuzzed values): the same field order, omitempty rules,
+// float and time formats and string escaping. A value encoding/json refuses (a NaN or infinite float, a time
 // outside the years 0-9999 or with a zone offset of 24 hours or more) is handed to
 // encoding/json, so that the error is its error too.
 //
@@ -71,7 +71,7 @@ func appendJSONReference(dst []byte, v any, newline bool) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return dst, err
 	}
-	b := buf.Bytes()
+	b := EscapeControls(buf.Bytes())
 	if !newline {
 		b = bytes.TrimSuffix(b, []byte("\n"))
 	}
@@ -376,7 +376,7 @@ func appendUTC(b []byte, t time.Time) (_ []byte, done bool) {
 }
 
 // plainWords skips, from s[i], the runs of 8 bytes that appendJSONString copies as
-// they are (none below 0x20, none from 0x80, no '"' and no '\\'). It returns where
+// they are (none below 0x20, no DEL, none from 0x80, no '"' and no '\\'). It returns where
 // the first run that is not, or the last short one, starts. The tests of every byte
 // at once are those of "Bit Twiddling Hacks" (haszero, hasless): exact about
 // whether some byte matches, which is all that is asked.
@@ -386,17 +386,14 @@ func plainWords(s string, i int) int {
 		w := s[i : i+8]
 		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
 			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56 // one load
-		quote, backslash := x^(ones*'"'), x^(ones*'\\')
-		if ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash|x)&high != 0 {
+		quote, backslash, del := x^(ones*'"'), x^(ones*'\\'), x^(ones*0x7f)
+		if ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash|(del-ones)&^del|x)&high != 0 {
 			break
 		}
 	}
 	return i
 }
 
-// appendJSONString appends s quoted as encoding/json's appendString does with HTML
-// escaping off: \" and \\, \b \f \n \r \t, other control characters as \u00XX,
-// U+2028 and U+2029 escaped, each byte of invalid UTF-8 as \ufffd.
 // appendJSONEndpoint appends an endpoint as a JSON string (analyzer.AppendEndpoint's
 // text: digits, dots, colons and brackets, nothing to escape; a zone, which could
 // hold anything, goes through appendJSONString).
@@ -408,6 +405,10 @@ func appendJSONEndpoint(dst []byte, ap netip.AddrPort) []byte {
 	return append(dst, '"')
 }
 
+// appendJSONString appends s quoted as encoding/json's appendString does with HTML
+// escaping off: \" and \\, \b \f \n \r \t, other control characters as \u00XX,
+// U+2028 and U+2029 escaped, each byte of invalid UTF-8 as \ufffd; and DEL and
+// the C1 controls as \u007f and \u0080 to \u009f, as EscapeControls does.
 func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
@@ -420,7 +421,7 @@ func appendJSONString(dst []byte, s string) []byte {
 	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
 				i++
 				continue
 			}
@@ -451,6 +452,10 @@ func appendJSONString(dst []byte, s string) []byte {
 		case r == utf8.RuneError && size == 1:
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)
+			start = i + size
+		case r >= 0x80 && r <= 0x9f: // C1
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xF])
 			start = i + size
 		case r == '\u2028' || r == '\u2029':
 			dst = append(dst, s[start:i]...)

@@ -17,7 +17,8 @@ import (
 
 // The hand-written encoders of jsonrec.go against encoding/json, the reference:
 // every record must come out byte for byte as encoding/json writes it with
-// SetEscapeHTML(false), and a record encoding/json refuses must fail with its error.
+// SetEscapeHTML(false) and EscapeControls makes of it, and a record
+// encoding/json refuses must fail with its error.
 
 // refRecordJSON encodes v as the report did with encoding/json: newline trimmed for
 // -o json, kept for -o ndjson.
@@ -28,10 +29,11 @@ func refRecordJSON(v any, newline bool) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
+	b := EscapeControls(buf.Bytes())
 	if newline {
-		return buf.Bytes(), nil
+		return b, nil
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return bytes.TrimSuffix(b, []byte("\n")), nil
 }
 
 func sameJSON(t testing.TB, what string, v any, got []byte, gotErr error, want []byte, wantErr error) {
@@ -126,6 +128,7 @@ var jsonEdgeStrings = []string{
 	"\x00\x01\x02\x03\x04\x05\x06\x07\x0b\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f",
 	"<script>&amp;</script>",
 	"\x7f del",
+	"c1 \u0080 \u0085 \u009b[2J \u009f \u00a0 edge",
 	"é € 日本 😀",
 	"\u2028 line \u2029 paragraph",
 	"\xff\xfe invalid",

@@ -76,7 +76,7 @@ func writeMultiJSON(w io.Writer, results []*Result) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(bw, "],\n  \"total\": %s\n}\n", t)
+	fmt.Fprintf(bw, "],\n  \"total\": %s\n}\n", EscapeControls(t))
 	return bw.Flush()
 }
 
@@ -91,15 +91,13 @@ func writeMultiNDJSON(w io.Writer, results []*Result) error {
 			return err
 		}
 		name, _ := json.Marshal(r.Name)
-		prefix := `{"capture":` + string(name) + ","
+		prefix := `{"capture":` + string(EscapeControls(name)) + ","
 		for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
 			// Every record is a non-empty object: its first byte is '{'.
 			bw.WriteString(prefix + line[1:] + "\n")
 		}
 	}
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(struct {
+	if err := NewJSONEncoder(bw).Encode(struct {
 		Type string `json:"type"`
 		Total
 	}{"total", newTotal(results)}); err != nil {

@@ -2,7 +2,6 @@ package report
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -149,7 +148,7 @@ func WriteJSON(w io.Writer, d Document) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(bw, "{\n  \"summary\": %s,\n", summary)
+	fmt.Fprintf(bw, "{\n  \"summary\": %s,\n", EscapeControls(summary))
 	if v := d.View; v != nil {
 		states, err := json.MarshalIndent(v.States, "  ", "  ")
 		if err != nil {
@@ -160,7 +159,7 @@ func WriteJSON(w io.Writer, d Document) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(bw, "  \"states_at\": %s,\n  \"states\": %s,\n  \"time_wait\": %s,\n", at, states, tw)
+		fmt.Fprintf(bw, "  \"states_at\": %s,\n  \"states\": %s,\n  \"time_wait\": %s,\n", at, EscapeControls(states), EscapeControls(tw))
 	}
 	findings, connections := eachJSON(d.Findings, appendFindingJSON), eachJSON(d.Connections, appendConnectionJSON)
 	if d.Records != nil {
@@ -180,7 +179,7 @@ func WriteJSON(w io.Writer, d Document) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(bw, "  \"export\": %s", x)
+		fmt.Fprintf(bw, "  \"export\": %s", EscapeControls(x))
 		if d.Error != "" {
 			bw.WriteString(",")
 		}
@@ -188,7 +187,7 @@ func WriteJSON(w io.Writer, d Document) error {
 	}
 	if d.Error != "" {
 		e, _ := json.Marshal(d.Error)
-		fmt.Fprintf(bw, "  \"error\": %s\n", e)
+		fmt.Fprintf(bw, "  \"error\": %s\n", EscapeControls(e))
 	}
 	bw.WriteString("}\n")
 	return bw.Flush()
@@ -243,8 +242,7 @@ func EncodeConnections(enc *json.Encoder, conns []analyzer.Connection) error {
 // then every incident, then the summary; each record says what it is in "type".
 func WriteNDJSON(w io.Writer, d Document) error {
 	defer func() { _ = d.Records.Close() }() // removes spill files only: the report is written
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
+	enc := NewJSONEncoder(w)
 	if r := d.Records; r != nil {
 		// Each record is its line already (ReportEncoder).
 		line := func(b []byte) error { _, err := w.Write(b); return err }
@@ -575,13 +573,58 @@ func AppendIncidentNDJSON(b []byte, in *Incident) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// appendIncidentJSON encodes one incident, compact, "&&" of its filter as it is.
+// appendIncidentJSON encodes one incident, compact, "&&" of its filter as it is
+// (as the records of jsonrec.go: encoding/json's bytes, written by hand).
 func appendIncidentJSON(b []byte, in *Incident) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(in); err != nil {
-		return b, err
+	n := len(b)
+	ok := true
+	b = append(b, `{"kind":`...)
+	b = appendJSONString(b, string(in.Kind))
+	b = append(b, `,"findings":`...)
+	if in.Findings == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, k := range in.Findings {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, string(k))
+		}
+		b = append(b, ']')
 	}
-	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...), nil
+	b = append(b, `,"client":`...)
+	b = appendJSONEndpoint(b, in.Client)
+	b = append(b, `,"server":`...)
+	b = appendJSONEndpoint(b, in.Server)
+	b = appendJSONVLAN(b, `,"vlan":[`, in.VLAN)
+	b = appendJSONTunnel(b, in.Tunnel)
+	b = append(b, `,"incarnation":`...)
+	b = analyzer.AppendInt(b, int64(in.Incarnation))
+	b = append(b, `,"time":`...)
+	b, ok = appendJSONTime(b, in.Time, ok)
+	b = append(b, `,"first_frame":`...)
+	b = analyzer.AppendUint(b, in.FirstFrame)
+	b = append(b, `,"last_frame":`...)
+	b = analyzer.AppendUint(b, in.LastFrame)
+	if in.Sender != "" {
+		b = append(b, `,"sender":`...)
+		b = appendJSONString(b, in.Sender)
+	}
+	if in.Outcome != "" {
+		b = append(b, `,"outcome":`...)
+		b = appendJSONString(b, string(in.Outcome))
+	}
+	if in.Verdict != "" {
+		b = append(b, `,"verdict":`...)
+		b = appendJSONString(b, string(in.Verdict))
+	}
+	b = append(b, `,"summary":`...)
+	b = appendJSONString(b, in.Summary)
+	b = append(b, `,"filter":`...)
+	b = appendJSONString(b, in.Filter)
+	if !ok {
+		return appendJSONReference(b[:n], in, false)
+	}
+	return append(b, '}'), nil
 }

@@ -49,13 +49,6 @@ func WriteOutput(w io.Writer, o Options, results []*Result) error {
 	if o.ASCII && o.Output == "text" {
 		w = asciiWriter{w}
 	}
-	if o.Output == "json" || o.Output == "ndjson" {
-		e := &ControlEscaper{W: w}
-		if err := writeOutput(e, o, results); err != nil {
-			return err
-		}
-		return e.Flush()
-	}
 	return writeOutput(w, o, results)
 }
 
