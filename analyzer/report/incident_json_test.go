@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"slices"
+	"sort"
 	"testing"
 	"time"
 
@@ -46,6 +48,29 @@ func TestIncidentJSON(t *testing.T) {
 			}
 		case string(got) != "x"+string(want):
 			t.Errorf("\n got  %s\n want x%s", got, want)
+		}
+	}
+}
+
+// TestSortIncidentsStable: SortIncidents orders by time, first frame and kind, and
+// keeps the order of incidents equal in all three (as sort.SliceStable did), both
+// for a few (insertion) and for many (by their places).
+func TestSortIncidentsStable(t *testing.T) {
+	base := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	kinds := []analyzer.Kind{analyzer.MissingFinalAck, analyzer.ReuseIn2MSL, analyzer.FinRetransmit}
+	for _, n := range []int{0, 1, 5, 12, 13, 200} {
+		incs := make([]Incident, n)
+		for i := range incs {
+			// Few distinct keys: many ties, told apart by Incarnation (the order given).
+			incs[i] = Incident{Time: base.Add(time.Duration(i*7%3) * time.Nanosecond), FirstFrame: uint64(i * 5 % 2), Kind: kinds[i*11%3], Incarnation: i}
+		}
+		want := slices.Clone(incs)
+		sort.SliceStable(want, func(i, j int) bool { return incidentBefore(&want[i], &want[j]) })
+		SortIncidents(incs)
+		for i := range incs {
+			if incs[i].Incarnation != want[i].Incarnation {
+				t.Fatalf("n=%d: at %d incident %d, want %d", n, i, incs[i].Incarnation, want[i].Incarnation)
+			}
 		}
 	}
 }
