@@ -62,7 +62,7 @@ func appendf(b []byte, format string, args ...arg) []byte {
 		}
 		b = append(b, format[:i]...)
 		format = format[i+2:]
-		switch a := args[0]; a.kind {
+		switch a := &args[0]; a.kind { // a pointer: an arg is 72 bytes
 		case argString:
 			b = append(b, a.s...)
 		case argInt:

@@ -143,7 +143,11 @@ func NewDocument(o Options, st capture.Stats, rep analyzer.Report, readErr error
 // line, and a large capture does not pay for indenting every field.
 func WriteJSON(w io.Writer, d Document) error {
 	defer func() { _ = d.Records.Close() }() // removes spill files only: the report is written
-	bw := bufio.NewWriter(w)
+	// The caller's buffer when it has one: the records are copied once, not twice.
+	bw, ok := w.(*bufio.Writer)
+	if !ok {
+		bw = bufio.NewWriterSize(w, 64<<10)
+	}
 	summary, err := json.MarshalIndent(d.Summary, "  ", "  ")
 	if err != nil {
 		return err
