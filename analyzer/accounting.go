@@ -82,31 +82,7 @@ func timeWaitIntervals(inc *reassembly.Incarnation, twLen time.Duration) (tw rea
 // sweep finds the peak of overlapping intervals: the highest count, when it was
 // first reached, and the count at end.
 func sweep(ivs []interval, end int64) (peak int, peakAt int64, atEnd int) {
-	type edge struct {
-		at int64
-		d  int
-	}
-	edges := make([]edge, 0, 2*len(ivs))
-	for _, iv := range ivs {
-		edges = append(edges, edge{iv.from, +1}, edge{iv.to, -1})
-		if iv.from <= end && end < iv.to {
-			atEnd++
-		}
-	}
-	sort.Slice(edges, func(i, j int) bool {
-		if edges[i].at != edges[j].at {
-			return edges[i].at < edges[j].at
-		}
-		return edges[i].d < edges[j].d // an interval ending frees its slot before one starting takes it
-	})
-	n := 0
-	for _, e := range edges {
-		n += e.d
-		if n > peak {
-			peak, peakAt = n, e.at
-		}
-	}
-	return peak, peakAt, atEnd
+	return EdgePeak(edgesOf(ivs), end)
 }
 
 // chart samples the overlap count of ivs over [start, end] in ChartBuckets equal
@@ -115,42 +91,7 @@ func chart(ivs []interval, start, end int64) []int { return chartN(ivs, start, e
 
 // chartN is chart with n slices.
 func chartN(ivs []interval, start, end int64, n int) []int {
-	buckets := int64(n)
-	out := make([]int, n)
-	span := end - start + 1
-	bucket := func(at int64) int {
-		return int(min(max((at-start)*buckets/span, 0), buckets-1))
-	}
-	type edge struct {
-		at int64
-		d  int
-	}
-	edges := make([]edge, 0, 2*len(ivs))
-	for _, iv := range ivs {
-		edges = append(edges, edge{iv.from, +1}, edge{iv.to, -1})
-	}
-	sort.Slice(edges, func(i, j int) bool {
-		if edges[i].at != edges[j].at {
-			return edges[i].at < edges[j].at
-		}
-		return edges[i].d < edges[j].d
-	})
-	count := 0
-	for i, e := range edges {
-		count += e.d
-		// count holds from e.at until the next edge: every slice in between sees it.
-		next := end
-		if i+1 < len(edges) {
-			next = edges[i+1].at
-		}
-		if count == 0 || e.at > end || next < start {
-			continue
-		}
-		for b := bucket(max(e.at, start)); b <= bucket(min(next, end)); b++ {
-			out[b] = max(out[b], count)
-		}
-	}
-	return out
+	return EdgeChart(edgesOf(ivs), start, end, n)
 }
 
 // TimeWaitAccounting measures TIME_WAIT per host over the capture [first, last], the
@@ -222,38 +163,17 @@ func TimeWaitAccounting(incs []*reassembly.Incarnation, first, last time.Time, t
 		})
 	}
 	for sv, c := range closers {
-		rep.Closers = append(rep.Closers, CloserShare{Server: EndpointString(sv), Closes: c.closes,
-			ServerInitiated: c.server, Share: round3(float64(c.server) / float64(c.closes))})
+		rep.Closers = append(rep.Closers, NewCloserShare(EndpointString(sv), c.closes, c.server))
 	}
-	sort.Slice(rep.Closers, func(i, j int) bool {
-		a, b := rep.Closers[i], rep.Closers[j]
-		if a.Closes != b.Closes {
-			return a.Closes > b.Closes
-		}
-		return a.Server < b.Server
-	})
 	for k, byPort := range tied {
 		var ivs []interval
 		for _, list := range byPort {
 			ivs = append(ivs, union(list)...)
 		}
 		peak, at, _ := sweep(ivs, end)
-		share := float64(peak) / float64(ports.Size())
-		rep.PortPressure = append(rep.PortPressure, PortPressure{
-			Client: k.client.String(), Server: EndpointString(k.server), PeakPorts: peak, PeakAt: utc(at),
-			RangeSize: ports.Size(), Share: round3(share), Flagged: share >= threshold,
-		})
+		rep.PortPressure = append(rep.PortPressure, NewPortPressure(k.client.String(), EndpointString(k.server), peak, at, ports, threshold))
 	}
-	sort.Slice(rep.PortPressure, func(i, j int) bool {
-		a, b := rep.PortPressure[i], rep.PortPressure[j]
-		if a.PeakPorts != b.PeakPorts {
-			return a.PeakPorts > b.PeakPorts
-		}
-		if a.Client != b.Client {
-			return a.Client < b.Client
-		}
-		return a.Server < b.Server
-	})
+	SortTimeWaitReport(&rep)
 	return rep
 }
 

@@ -2,7 +2,6 @@ package analyzer
 
 import (
 	"net/netip"
-	"sort"
 	"time"
 
 	"github.com/finack/finack/reassembly"
@@ -46,42 +45,5 @@ func TimeWaitSteps(incs []*reassembly.Incarnation, first, last time.Time, twLen 
 
 // steps is TimeWaitSteps for one host's intervals.
 func steps(ivs []interval, start, end int64, maxSteps int) []TimeWaitStep {
-	type edge struct {
-		at int64
-		d  int
-	}
-	edges := make([]edge, 0, 2*len(ivs))
-	for _, iv := range ivs {
-		edges = append(edges, edge{iv.from, +1}, edge{iv.to, -1})
-	}
-	sort.Slice(edges, func(i, j int) bool { return edges[i].at < edges[j].at })
-	// The count at start, then one step per distinct instant in (start, end].
-	n, i := 0, 0
-	for ; i < len(edges) && edges[i].at <= start; i++ {
-		n += edges[i].d
-	}
-	out := []TimeWaitStep{{utc(start), n}}
-	for i < len(edges) && edges[i].at <= end {
-		at := edges[i].at
-		for ; i < len(edges) && edges[i].at == at; i++ {
-			n += edges[i].d
-		}
-		if n != out[len(out)-1].Count {
-			out = append(out, TimeWaitStep{utc(at), n})
-		}
-	}
-	if last := out[len(out)-1]; last.At.UnixNano() != end {
-		out = append(out, TimeWaitStep{utc(end), n})
-	}
-	if len(out) <= maxSteps+2 || maxSteps <= 0 {
-		return out
-	}
-	// Too many changes to draw one by one: the peak per slice.
-	span := end - start + 1
-	counts := chartN(ivs, start, end, maxSteps)
-	agg := make([]TimeWaitStep, len(counts))
-	for b, c := range counts {
-		agg[b] = TimeWaitStep{utc(start + int64(b)*span/int64(maxSteps)), c}
-	}
-	return agg
+	return EdgeSteps(edgesOf(ivs), start, end, maxSteps)
 }

@@ -45,6 +45,10 @@ type Reader struct {
 	// good says there has been one (0 is a valid timestamp).
 	lastGood, first, last int64
 	good                  bool
+	// firstNs and hasFirst publish the first good timestamp (FirstSeen) to other
+	// goroutines, set once.
+	firstNs  atomic.Int64
+	hasFirst atomic.Bool
 	// cur is the source of the segment Next returned last (see Record).
 	cur *source
 }
@@ -135,6 +139,8 @@ func (r *Reader) Next(seg *Segment) error {
 			r.lastGood = ns
 			if !r.good {
 				r.good, r.first, r.last = true, ns, ns
+				r.firstNs.Store(ns)
+				r.hasFirst.Store(true)
 			}
 			r.first, r.last = min(r.first, ns), max(r.last, ns)
 		}
@@ -180,6 +186,16 @@ func (r *Reader) Stats() Stats {
 		st.First, st.Last = time.Unix(0, r.first).UTC(), time.Unix(0, r.last).UTC()
 	}
 	return st
+}
+
+// FirstSeen is the first good timestamp read, once there is one: the capture's
+// first (Stats.First) unless a later record steps back before it. Unlike the rest
+// of the Reader it may be called from any goroutine.
+func (r *Reader) FirstSeen() (time.Time, bool) {
+	if !r.hasFirst.Load() {
+		return time.Time{}, false
+	}
+	return time.Unix(0, r.firstNs.Load()).UTC(), true
 }
 
 // Close closes every input file. It does not close stdin.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/finack/finack/analyzer/report"
 
@@ -26,7 +27,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	defer func() { _ = r.Close() }() // read-only: reading told every error that matters
 	cfg := reassembly.Config{TimeWait: o.TimeWait, RFC1337: !o.View.Profile.RSTEndsTimeWait, SynGiveUp: o.View.Profile.SynGiveUp}
 	acfg := analyzer.Config{TimeWait: o.TimeWait}
-	if o.View.States || o.HTML != "" {
+	if o.View.States {
 		// The views and the pictures need every incarnation at the end: one tracker
 		// that keeps them.
 		tr := reassembly.NewTracker(cfg)
@@ -53,6 +54,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			doc.View = &v
 		}
 		if o.HTML != "" {
+			// (The pictures' collector gives the same; every incarnation is held here anyway.)
 			doc.Pictures = report.NewPictures(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
 		}
 		return doc, rep, nil
@@ -61,12 +63,13 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	// can change it, and forgets it; memory follows the connections open or in
 	// TIME_WAIT at once. A record per connection only when something shows or uses
 	// it: a text report without --connections keeps counts and findings.
-	keep := o.Output != "text" || o.Connections || o.Export != "" || o.Ladder || o.WriteBaseline != "" || len(o.Baselines) > 0
+	keep := o.Output != "text" || o.Connections || o.Export != "" || o.Ladder || o.HTML != "" || o.WriteBaseline != "" || len(o.Baselines) > 0
 	workers := max(o.Workers, 1)
 	streams := make([]*analyzer.Stream, workers)
 	done := make([]func(*reassembly.Incarnation), workers)
 	incidents := make([]*report.IncidentCollector, workers)
 	overviews := make([]*report.OverviewCollector, workers)
+	pictures := make([]*report.PictureCollector, workers) // --html: what its charts draw
 	for i := range streams {
 		st := analyzer.NewStream(acfg, keep)
 		if report.StreamsReport(o) {
@@ -76,20 +79,28 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			st.Spill(report.ReportEncoder(o), report.SpillOptions.Share(workers))
 		}
 		streams[i] = st
-		// The text report lists no safe accepted reuse: it counts them (Overview).
-		col := &report.IncidentCollector{IgnoreVLAN: o.IgnoreVLAN, SkipSafeReuses: o.Output == "text"}
+		// The text report lists no safe accepted reuse: it counts them (Overview);
+		// the page's table has them (benign rows).
+		col := &report.IncidentCollector{IgnoreVLAN: o.IgnoreVLAN, SkipSafeReuses: o.Output == "text" && o.HTML == ""}
 		// The summary per endpoint: what only the text report shows (it costs memory
 		// per client address and a span per connection).
 		var ov *report.OverviewCollector
 		if o.Output == "text" {
 			ov = report.NewOverviewCollector(o.TimeWait)
 		}
-		incidents[i], overviews[i] = col, ov
+		var pc *report.PictureCollector
+		if o.HTML != "" {
+			pc = report.NewPictureCollector(o.TimeWait, atOf(o.View, r))
+		}
+		incidents[i], overviews[i], pictures[i] = col, ov, pc
 		done[i] = func(inc *reassembly.Incarnation) {
 			fs := st.Add(inc)
 			col.Add(fs)
 			if ov != nil {
 				ov.Add(inc, fs)
+			}
+			if pc != nil {
+				pc.Add(inc)
 			}
 		}
 	}
@@ -110,11 +121,30 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	doc = report.NewDocument(o, st, rep, readErr)
 	doc.Incidents = report.MergeIncidents(incidents)
 	doc.Overview = report.MergeOverview(overviews)
+	if o.HTML != "" {
+		doc.Pictures = report.MergePictures(pictures, o.View, st.First, st.Last)
+	}
 	doc.Summary.Dropped = report.DroppedOf(o, tst)
 	if tst.ColdError != nil {
 		doc.Warnings = append(doc.Warnings, coldWarning(tst.ColdError))
 	}
 	return doc, rep, nil
+}
+
+// atOf gives the moment of --at (false: none, or not known yet), for collectors
+// that count as the capture is read: a +DURATION counts from the first timestamp.
+func atOf(v report.ViewOptions, r *capture.Reader) func() (time.Time, bool) {
+	if v.At == "" {
+		return nil
+	}
+	return func() (time.Time, bool) {
+		first, ok := r.FirstSeen()
+		if !ok {
+			return time.Time{}, false
+		}
+		at, err := report.ParseAt(v.At, first)
+		return at, err == nil
+	}
 }
 
 // coldWarning says that a tracker's temporary files failed (reassembly's cold
