@@ -28,8 +28,9 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	cfg := reassembly.Config{TimeWait: o.TimeWait, RFC1337: !o.View.Profile.RSTEndsTimeWait, SynGiveUp: o.View.Profile.SynGiveUp}
 	acfg := analyzer.Config{TimeWait: o.TimeWait}
 	if o.View.States {
-		// The views and the pictures need every incarnation at the end: one tracker
-		// that keeps them.
+		// The views need every incarnation at the end: one tracker that keeps them
+		// (--html's pictures then come from it too, as a PictureCollector would
+		// count them).
 		tr := reassembly.NewTracker(cfg)
 		readErr := readAll(r, tr.Add, pr)
 		st := r.Stats()
@@ -49,12 +50,9 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		rep = as.Report()
 		doc = report.NewDocument(o, st, rep, readErr)
 		doc.Overview = report.MergeOverview([]*report.OverviewCollector{ov})
-		if o.View.States {
-			v := report.NewView(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
-			doc.View = &v
-		}
+		v := report.NewView(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
+		doc.View = &v
 		if o.HTML != "" {
-			// (The pictures' collector gives the same; every incarnation is held here anyway.)
 			doc.Pictures = report.NewPictures(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
 		}
 		return doc, rep, nil
@@ -208,7 +206,7 @@ type Progress interface {
 const (
 	PhaseFinish  = "finishing the connections still open"
 	PhaseAnalyse = "analysing the connections"
-	PhaseViews   = "building the views (--states, --html)"
+	PhaseViews   = "building the views (--states)"
 	PhaseSummary = "summing up"
 )
 
