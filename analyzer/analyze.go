@@ -75,7 +75,8 @@ type Stream struct {
 	a           analysis
 	rep         Report
 	connections bool
-	recs        *recorder // Spill: the records, encoded, in an external sort
+	sink        Sink       // SendTo: where each incarnation's record and findings go
+	cur         Connection // the record handed to sink
 	// closes and counts: what Add counts per shape (of Shapes) and kind (of Kinds),
 	// until Report adds them to rep's maps: cheaper than hashing a string into a
 	// map for every incarnation and finding.
@@ -98,8 +99,8 @@ func NewStream(cfg Config, connections bool) *Stream {
 // report).
 func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	a := &st.a
-	if st.recs != nil {
-		// The last incarnation's findings and record went to st.recs, encoded.
+	if st.sink != nil {
+		// The last incarnation's findings and record went to st.sink.
 		a.findings = a.findings[:0]
 		a.ar.reset()
 	}
@@ -108,7 +109,7 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	tw := inc.TimeWait(a.cfg.TimeWait)
 	// A record only when one is kept: a text report without connections and a live
 	// run count the shapes, and name the endpoints of the findings alone.
-	a.tw, a.record, a.named = tw, st.connections && (st.recs == nil || st.recs.conns != nil), false
+	a.tw, a.record, a.named = tw, st.connections, false
 	a.finUnanswered(inc)
 	a.finRetransmit(inc)
 	a.reuse(inc)
@@ -134,13 +135,16 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 			st.rep.Counts[f.Kind]++
 		}
 	}
-	if st.recs != nil {
-		// Encoded and sorted outside: a.findings is reused, no copy is made.
+	if st.sink != nil {
+		// Kept outside: a.findings is reused, no copy is made.
+		fs := a.findings[n:len(a.findings):len(a.findings)]
 		if a.record {
-			st.recs.cur = c // not &c: c would go to the heap, every call
+			st.cur = c // not &c: c would go to the heap, every call
+			st.sink.Add(&st.cur, fs)
+		} else {
+			st.sink.Add(nil, fs)
 		}
-		st.recs.add(a.findings[n:])
-		return a.findings[n:len(a.findings):len(a.findings)]
+		return fs
 	}
 	if st.connections {
 		st.rep.Connections = append(st.rep.Connections, c)
@@ -156,8 +160,7 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 // findings in order of time: the same input gives the same report whatever order the
 // incarnations came in.
 //
-// A Stream that spills (Spill) returns its records in Records instead, sorted in the
-// same order; its Report is for one call.
+// A Stream that hands its records to a Sink (SendTo) returns the counts alone.
 func (st *Stream) Report() Report {
 	for i, n := range st.closes {
 		st.rep.Closes[Shapes[i]] += n
@@ -168,8 +171,7 @@ func (st *Stream) Report() Report {
 		st.counts[i] = 0
 	}
 	rep := st.rep
-	if st.recs != nil {
-		rep.Records = st.recs.records()
+	if st.sink != nil {
 		return rep
 	}
 	rep.Findings = st.a.findings
@@ -193,8 +195,7 @@ func SortFindings(fs []Finding) {
 // Merge combines the Reports of Streams that analysed disjoint sets of incarnations
 // (the 4-tuples of a capture shared out among trackers): counts added, records in
 // the order one Stream would give, those of reps[0] first among equal keys (the sort
-// is stable). The Records of Streams that spill are merged as they are read, with the
-// first error any of them met encoding.
+// is stable).
 func Merge(reps []Report) Report {
 	if len(reps) == 1 {
 		return reps[0]
@@ -210,12 +211,6 @@ func Merge(reps []Report) Report {
 		}
 		out.Findings = append(out.Findings, r.Findings...)
 		out.Connections = append(out.Connections, r.Connections...)
-		if r.Records != nil {
-			if out.Records == nil {
-				out.Records = new(Records)
-			}
-			out.Records.merge(r.Records)
-		}
 	}
 	sortReport(&out)
 	return out

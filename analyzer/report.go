@@ -3,6 +3,7 @@ package analyzer
 import (
 	"cmp"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -152,6 +153,29 @@ func CompareFindings(x, y *Finding) int {
 	return strings.Compare(string(x.Kind), string(y.Kind))
 }
 
+// FindingKey is CompareFindings as a key that sorts element by element (an external
+// sort's): time, first frame, kind.
+func FindingKey(f *Finding) [3]uint64 {
+	return [3]uint64{uint64(f.Time.UnixNano()) ^ 1<<63, firstFrame(f), kindRank(f.Kind)}
+}
+
+// kindOrder lists the kinds in the order of their names (CompareFindings compares
+// the names).
+var kindOrder = func() []Kind {
+	k := slices.Clone(Kinds)
+	slices.Sort(k)
+	return k
+}()
+
+func kindRank(k Kind) uint64 {
+	for i, x := range kindOrder {
+		if x == k {
+			return uint64(i)
+		}
+	}
+	return uint64(len(kindOrder))
+}
+
 // firstFrame is the first frame a finding names; 0 when it names none.
 func firstFrame(f *Finding) uint64 {
 	if len(f.Frames) == 0 {
@@ -252,8 +276,4 @@ type Report struct {
 	Total       int          // incarnations analysed
 	Closes      map[Shape]int
 	Counts      map[Kind]int
-
-	// Records: a Stream that spills (Stream.Spill) has them, encoded, instead of
-	// Findings and Connections.
-	Records *Records `json:"-"`
 }

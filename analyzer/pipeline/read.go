@@ -68,13 +68,15 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	incidents := make([]*report.IncidentCollector, workers)
 	overviews := make([]*report.OverviewCollector, workers)
 	pictures := make([]*report.PictureCollector, workers) // --html: what its charts draw
+	recorders := make([]*report.Recorder, workers) // nil: the records kept in memory
 	for i := range streams {
 		st := analyzer.NewStream(acfg, keep)
 		if report.StreamsReport(o) {
 			// The plain report: records encoded as printed, sorted on disk past a
 			// bound (spill.go), not held until the end; a sort per worker, each
 			// with its share of the bound, merged as the report is written.
-			st.Spill(report.ReportEncoder(o), report.SpillOptions.Share(workers))
+			recorders[i] = report.NewRecorder(o, report.SpillOptions.Share(workers))
+			st.SendTo(recorders[i])
 		}
 		streams[i] = st
 		// The text report lists no safe accepted reuse: it counts them (Overview);
@@ -117,6 +119,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	}
 	rep = analyzer.Merge(reps)
 	doc = report.NewDocument(o, st, rep, readErr)
+	doc.Records = report.MergeRecords(recorders)
 	doc.Incidents = report.MergeIncidents(incidents)
 	doc.Overview = report.MergeOverview(overviews)
 	if o.HTML != "" {

@@ -74,8 +74,8 @@ func TestSpillWritesRuns(t *testing.T) {
 }
 
 // BenchmarkReportRecords times the path of a record from the analysis to the report,
-// per incarnation, in each format that streams its records: Stream.Add (analysis,
-// encoding, the external sort) and the writing of the report, the records read back
+// per incarnation, in each format that streams its records: Stream.Add (analysis;
+// the Recorder's encoding and external sort) and the writing of the report, the records read back
 // in order. The incarnations are tracked once, before: FINACK_BENCH_PCAP names a large
 // capture (go run ./cmd/finack-gen -big 2000000 -o /tmp/big.pcap), the default is
 // a small committed one.
@@ -115,11 +115,13 @@ func BenchmarkReportRecords(b *testing.B) {
 			n := 0
 			for b.Loop() {
 				s := analyzer.NewStream(analyzer.Config{TimeWait: o.TimeWait}, o.Output != "text" || o.Connections)
-				s.Spill(report.ReportEncoder(o), spill.Options{Dir: dir})
+				rec := report.NewRecorder(o, spill.Options{Dir: dir})
+				s.SendTo(rec)
 				for _, inc := range incs {
 					s.Add(inc)
 				}
 				doc := report.NewDocument(o, st, s.Report(), nil)
+				doc.Records = report.MergeRecords([]*report.Recorder{rec})
 				var err error
 				switch o.Output {
 				case "json":

@@ -38,7 +38,7 @@ type Document struct {
 	// records: the findings and connections, encoded for the output format, when
 	// the analysis streamed them (spill.go) instead of Findings and Connections.
 	// The document's writer reads them, once.
-	Records *analyzer.Records `json:"-"`
+	Records *Records `json:"-"`
 	// warnings: what the user should know that is not in the report (printed on
 	// stderr).
 	Warnings []string `json:"-"`
@@ -109,7 +109,7 @@ func NewDocument(o Options, st capture.Stats, rep analyzer.Report, readErr error
 			Connections:     rep.Total,
 			Closes:          rep.Closes, FindingCounts: rep.Counts,
 		},
-		Findings: rep.Findings, Connections: rep.Connections, Records: rep.Records,
+		Findings: rep.Findings, Connections: rep.Connections,
 	}
 	for i, n := range st.Skipped {
 		d.Summary.Skipped[capture.SkipReason(i).String()] = n
@@ -248,7 +248,7 @@ func WriteNDJSON(w io.Writer, d Document) error {
 	defer func() { _ = d.Records.Close() }() // removes spill files only: the report is written
 	enc := NewJSONEncoder(w)
 	if r := d.Records; r != nil {
-		// Each record is its line already (ReportEncoder).
+		// Each record is its line already (reportEncoder).
 		line := func(b []byte) error { _, err := w.Write(b); return err }
 		if err := r.Connections(line); err != nil {
 			return err

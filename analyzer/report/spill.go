@@ -8,12 +8,12 @@ import (
 	"github.com/finack/finack/analyzer/spill"
 )
 
-// The plain report of one capture (-o json, -o ndjson, text, with or without
+// The plain report of one capture (-o json, -o ndjson, -o tsv, text, with or without
 // --connections) does not hold every connection record and finding until it is
-// written: the analysis encodes each record as the report prints it and sorts them
-// externally (analyzer.Stream.Spill), past a bound in sorted runs in a temporary file,
-// merged when the report is written. Memory stays flat however many connections the
-// capture holds. What needs every record at the end keeps them in memory: see
+// written: the analysis hands each record to a Recorder (records.go), which encodes
+// it as the report prints it and sorts the bytes externally, past a bound in sorted
+// runs in a temporary file, merged when the report is written. Memory stays flat
+// however many connections the capture holds. What needs every record at the end keeps them in memory: see
 // StreamsReport.
 
 // SpillOptions bounds the records held in memory (the defaults of package spill:
@@ -43,28 +43,28 @@ func StreamsReport(o Options) bool {
 		len(o.FailOn) == 0 && len(o.FailRules) == 0 // findings summed by kind
 }
 
-// ReportEncoder renders each record exactly as WriteJSON, WriteNDJSON or WriteText
+// reportEncoder renders each record exactly as WriteJSON, WriteNDJSON or WriteText
 // prints it from the document.
-func ReportEncoder(o Options) analyzer.Encoder {
+func reportEncoder(o Options) encoder {
 	switch o.Output {
 	case "json":
-		return analyzer.Encoder{Connection: appendConnectionJSON, Finding: appendFindingJSON}
+		return encoder{connection: appendConnectionJSON, finding: appendFindingJSON}
 	case "ndjson":
-		return analyzer.Encoder{Connection: appendConnectionNDJSON, Finding: appendFindingNDJSON}
+		return encoder{connection: appendConnectionNDJSON, finding: appendFindingNDJSON}
 	case "tsv":
 		// A row per connection, its findings' kinds in it; no finding records.
 		var kinds []string
-		return analyzer.Encoder{ConnectionFindings: func(dst []byte, c *analyzer.Connection, fs []analyzer.Finding) ([]byte, error) {
+		return encoder{connectionFindings: func(dst []byte, c *analyzer.Connection, fs []analyzer.Finding) ([]byte, error) {
 			kinds = appendKinds(kinds[:0], fs)
 			return appendTSVRow(dst, c, kinds), nil
 		}}
 	default:
-		e := analyzer.Encoder{
+		e := encoder{
 			// The text report lists incidents (IncidentCollector), not findings.
-			Finding: func(dst []byte, f *analyzer.Finding) ([]byte, error) { return dst, nil },
+			finding: func(dst []byte, f *analyzer.Finding) ([]byte, error) { return dst, nil },
 		}
 		if o.Connections {
-			e.Connection = func(dst []byte, c *analyzer.Connection) ([]byte, error) { return appendConnectionText(dst, c), nil }
+			e.connection = func(dst []byte, c *analyzer.Connection) ([]byte, error) { return appendConnectionText(dst, c), nil }
 		}
 		return e
 	}

@@ -122,7 +122,7 @@ func WriteTSV(w io.Writer, d Document) error {
 	header("types", strings.Join(types, "\t"))
 
 	if d.Records != nil {
-		// Rows encoded as the connections were analysed (ReportEncoder), from
+		// Rows encoded as the connections were analysed (reportEncoder), from
 		// the external sort: memory stays flat whatever the connections.
 		if err := d.Records.Connections(func(row []byte) error {
 			_, err := bw.Write(row)
