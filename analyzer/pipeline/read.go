@@ -68,7 +68,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	incidents := make([]*report.IncidentCollector, workers)
 	overviews := make([]*report.OverviewCollector, workers)
 	pictures := make([]*report.PictureCollector, workers) // --html: what its charts draw
-	recorders := make([]*report.Recorder, workers) // nil: the records kept in memory
+	recorders := make([]*report.Recorder, workers)        // nil: the records kept in memory
 	for i := range streams {
 		st := analyzer.NewStream(acfg, keep)
 		if report.StreamsReport(o) {
