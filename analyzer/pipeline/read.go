@@ -81,7 +81,12 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		streams[i] = st
 		// The text report lists no safe accepted reuse: it counts them (Overview);
 		// the page's table has them (benign rows).
-		col := &report.IncidentCollector{IgnoreVLAN: o.IgnoreVLAN, SkipSafeReuses: o.Output == "text" && o.HTML == ""}
+		// It keeps only the ones it lists (--max-findings), and counts the others.
+		textOnly := o.Output == "text" && o.HTML == ""
+		col := &report.IncidentCollector{IgnoreVLAN: o.IgnoreVLAN, SkipSafeReuses: textOnly}
+		if textOnly {
+			col.Limit = o.MaxFindings
+		}
 		// The summary per endpoint: what only the text report shows (it costs memory
 		// per client address and a span per connection).
 		var ov *report.OverviewCollector
@@ -120,7 +125,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	rep = analyzer.Merge(reps)
 	doc = report.NewDocument(o, st, rep, readErr)
 	doc.Records = report.MergeRecords(recorders)
-	doc.Incidents = report.MergeIncidents(incidents)
+	doc.Incidents, doc.IncidentsOmitted = report.MergeIncidents(incidents)
 	doc.Overview = report.MergeOverview(overviews)
 	if o.HTML != "" {
 		doc.Pictures = report.MergePictures(pictures, o.View, st.First, st.Last)

@@ -356,10 +356,14 @@ type IncidentCollector struct {
 	IgnoreVLAN bool // --ignore-vlan
 	// SkipSafeReuses: keep no incident of a safe, accepted reuse (counted elsewhere).
 	SkipSafeReuses bool
-	list           []Incident
-	g              incidentGrouper
-	added          []Incident
-	words          map[string]string // the copies of the short strings kept (keep)
+	// Limit: keep only the first Limit incidents in report order (SortIncidents)
+	// and count the others (0: keep all), what the text report lists.
+	Limit   int
+	omitted int
+	list    []Incident
+	g       incidentGrouper
+	added   []Incident
+	words   map[string]string // the copies of the short strings kept (keep)
 }
 
 // Add groups fs, the findings of one incarnation's analysis.
@@ -385,6 +389,29 @@ func (c *IncidentCollector) Add(fs []analyzer.Finding) {
 		}
 		c.list = append(c.list, *in)
 	}
+	if c.Limit > 0 && len(c.list) >= 2*c.Limit {
+		c.prune()
+	}
+}
+
+// prune keeps the first Limit incidents of the list in report order. The sort is
+// stable, so incidents of equal keys stay in the order they came, as MergeIncidents
+// orders them.
+func (c *IncidentCollector) prune() {
+	slices.SortStableFunc(c.list, func(a, b Incident) int {
+		switch {
+		case incidentBefore(&a, &b):
+			return -1
+		case incidentBefore(&b, &a):
+			return 1
+		}
+		return 0
+	})
+	if len(c.list) > c.Limit {
+		c.omitted += len(c.list) - c.Limit
+		clear(c.list[c.Limit:])
+		c.list = c.list[:c.Limit]
+	}
 }
 
 // keep returns a copy of s, one copy of each of the first few hundred strings
@@ -406,13 +433,24 @@ func (c *IncidentCollector) keep(s string) string {
 	return k
 }
 
-// MergeIncidents returns the incidents of the collectors in order.
-func MergeIncidents(cs []*IncidentCollector) []Incident {
+// MergeIncidents returns the incidents of the collectors in order, and how many
+// more the collectors bounded by a Limit only counted (the first of the collectors'
+// limits then bounds the result).
+func MergeIncidents(cs []*IncidentCollector) ([]Incident, int) {
 	lists := make([][]Incident, len(cs))
+	omitted, limit := 0, 0
 	for i, c := range cs {
 		lists[i] = c.list
+		omitted += c.omitted
+		if limit == 0 {
+			limit = c.Limit
+		}
 	}
 	order := incidentOrder(lists)
+	if limit > 0 && len(order) > limit {
+		omitted += len(order) - limit
+		order = order[:limit]
+	}
 	out := make([]Incident, len(order))
 	for i, o := range order {
 		out[i] = lists[o.list][o.i]
@@ -420,5 +458,5 @@ func MergeIncidents(cs []*IncidentCollector) []Incident {
 	for _, c := range cs {
 		c.list = nil
 	}
-	return out
+	return out, omitted
 }

@@ -20,8 +20,11 @@ type Document struct {
 	Summary  Summary            `json:"summary"`
 	Findings []analyzer.Finding `json:"findings"`
 	// Incidents: the findings grouped by the event they describe (incident.go).
-	Incidents   []Incident            `json:"incidents"`
-	Connections []analyzer.Connection `json:"connections"`
+	Incidents []Incident `json:"incidents"`
+	// IncidentsOmitted: the incidents past Incidents that a collector bounded to
+	// the ones the text report lists only counted (IncidentCollector.Limit).
+	IncidentsOmitted int                   `json:"-"`
+	Connections      []analyzer.Connection `json:"connections"`
 	// Error names where reading stopped on a damaged input (the report covers what
 	// was read before it).
 	Error string `json:"error,omitempty"`
@@ -444,14 +447,15 @@ func writeIncidentsText(w io.Writer, d Document, maxFindings int) {
 			return counted[i].Verdict < counted[j].Verdict
 		})
 	}
-	if len(listed) == 0 && len(counted) == 0 {
+	if len(listed)+d.IncidentsOmitted == 0 && len(counted) == 0 {
 		return
 	}
 	total := 0
 	for _, c := range counted {
 		total += c.Count
 	}
-	fmt.Fprintf(w, "\nincidents (%d", len(listed))
+	all := len(listed) + d.IncidentsOmitted
+	fmt.Fprintf(w, "\nincidents (%d", all)
 	if total > 0 {
 		fmt.Fprintf(w, ", and %d safe accepted reuses counted below", total)
 	}
@@ -463,11 +467,10 @@ func writeIncidentsText(w io.Writer, d Document, maxFindings int) {
 		}
 		fmt.Fprintf(w, "  reuse of a 4-tuple in TIME_WAIT, safe and accepted: %s %d %s\n", c.Server, c.Count, strings.ReplaceAll(c.Verdict, "_", " "))
 	}
-	for i, in := range listed {
-		if maxFindings > 0 && i == maxFindings {
-			fmt.Fprintf(w, "  ... and %d more: -o json has every one, --max-findings 0 lists them all\n", len(listed)-maxFindings)
-			break
-		}
+	if maxFindings > 0 && len(listed) > maxFindings {
+		listed = listed[:maxFindings]
+	}
+	for _, in := range listed {
 		kinds := ""
 		if len(in.Findings) > 1 {
 			rest := make([]string, len(in.Findings)-1)
@@ -484,6 +487,9 @@ func writeIncidentsText(w io.Writer, d Document, maxFindings int) {
 		fmt.Fprintf(w, "  %s%s  %s → %s #%d%s  %s  %s\n", in.Kind, kinds, analyzer.EndpointString(in.Client), analyzer.EndpointString(in.Server), in.Incarnation, place, frames, in.Time.Format(time.RFC3339Nano))
 		fmt.Fprintf(w, "      %s\n", in.Summary)
 		fmt.Fprintf(w, "      wireshark: %s\n", in.Filter)
+	}
+	if maxFindings > 0 && all > maxFindings {
+		fmt.Fprintf(w, "  ... and %d more: -o json has every one, --max-findings 0 lists them all\n", all-maxFindings)
 	}
 }
 

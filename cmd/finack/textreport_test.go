@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,6 +70,27 @@ func TestTextReportBig(t *testing.T) {
 	listed := strings.Count(all, "\n      wireshark: ")
 	if got := strings.Count(text, "\n      wireshark: "); got != report.DefaultMaxFindings || listed != got+left {
 		t.Errorf("listed %d by default (want %d) and %d with --max-findings 0 (want %d + %d)", got, report.DefaultMaxFindings, listed, got, left)
+	}
+	// The collectors keep only the incidents listed (per worker, then merged): the
+	// ones listed are the first of every one, whatever --max-findings and --workers.
+	allLines := strings.Split(all, "\n")
+	head := slices.IndexFunc(allLines, func(l string) bool { return strings.HasPrefix(l, "incidents (") })
+	if head < 0 {
+		t.Fatalf("no incidents in\n%s", all)
+	}
+	for _, tc := range []struct{ max, workers int }{{25, 1}, {25, 2}, {1, 2}, {7, 1}, {60, 2}} {
+		out, _, _ := runIn(t, dir, "-r", "big.pcap", "--max-findings", fmt.Sprint(tc.max), "--workers", fmt.Sprint(tc.workers))
+		want := slices.Clone(allLines[:head+1])
+		first := head + 1
+		for first < len(allLines) && (strings.HasPrefix(allLines[first], "  reuse of a 4-tuple") || strings.HasPrefix(allLines[first], "  ... and ")) {
+			first++
+		}
+		want = append(want, allLines[head+1:first]...)
+		want = append(want, allLines[first:first+3*tc.max]...)
+		want = append(want, fmt.Sprintf("  ... and %d more: -o json has every one, --max-findings 0 lists them all", listed-tc.max))
+		if got := strings.TrimSuffix(out, "\n"); got != strings.Join(want, "\n") {
+			t.Errorf("--max-findings %d --workers %d: report differs from the first incidents of --max-findings 0:\n%s", tc.max, tc.workers, got[max(0, len(got)-2000):])
+		}
 	}
 }
 
