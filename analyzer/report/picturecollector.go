@@ -272,9 +272,14 @@ func (c *PictureCollector) coarsen(shift uint8) {
 		return
 	}
 	c.shift = shift
-	old := c.times
-	c.times = make(map[timeKey][2]int32, len(old)/2)
-	for k, v := range old {
+	// In place (the map keeps its room, bounded, rather than a new one per step):
+	// an instant on the new grid stays; one off it moves, which adds only instants
+	// on it, left alone if the loop meets them.
+	for k, v := range c.times {
+		if floorTo(k.at, shift) == k.at || v[0] == 0 && ceilTo(k.at, shift) == k.at {
+			continue // on the grid, or an end past the last multiple (stays)
+		}
+		delete(c.times, k)
 		if v[0] != 0 {
 			up := timeKey{floorTo(k.at, shift), k.series}
 			w := c.times[up]
