@@ -235,3 +235,30 @@ func SpansOf(inc *reassembly.Incarnation, twLen time.Duration) Spans {
 	}
 	return s
 }
+
+// Peak is the highest number of the spans [from, to) overlapping, and when it was
+// first reached; spans of one key (a port) are merged first, so a key counts once at
+// a time.
+func Peak(spans map[uint16][][2]int64) (peak int, at int64) {
+	var ivs []interval
+	for _, list := range spans {
+		l := make([]interval, len(list))
+		for i, s := range list {
+			l[i] = interval{s[0], s[1]}
+		}
+		ivs = append(ivs, union(l)...)
+	}
+	peak, at, _ = sweep(ivs, 0)
+	return peak, at
+}
+
+// PeakOf is the highest number of the spans [from, to) overlapping and when it was
+// first reached.
+func PeakOf(spans [][2]int64) (peak int, at int64) {
+	ivs := make([]interval, len(spans))
+	for i, s := range spans {
+		ivs[i] = interval{s[0], s[1]}
+	}
+	peak, at, _ = sweep(ivs, 0)
+	return peak, at
+}

@@ -31,9 +31,7 @@ type Party struct {
 	TimeWaitPeakAt time.Time `json:"time_wait_peak_at"`
 	// Clients: PortsPeak, the most client ports the address tied up at once towards
 	// one server endpoint (PortsServer), open or in TIME_WAIT on either side, first
-	// reached at PortsPeakAt; counted per connection as the trackers key them (a
-	// 4-tuple open at once on several VLANs or tunnels ties a port on each), as the
-	// HTML report's port pressure.
+	// reached at PortsPeakAt.
 	PortsPeak   int       `json:"ports_peak,omitempty"`
 	PortsPeakAt time.Time `json:"ports_peak_at,omitempty"`
 	PortsServer string    `json:"ports_server,omitempty"`
@@ -65,6 +63,13 @@ type partyAcc struct {
 	findings [12]int32
 }
 
+// tiedSpan: one connection's client port tied up, towards the pair pairs[pair].
+type tiedSpan struct {
+	pair     int32
+	port     uint16
+	from, to int64
+}
+
 type pairKey struct {
 	client netip.Addr
 	server netip.AddrPort
@@ -73,19 +78,21 @@ type pairKey struct {
 // OverviewCollector sums the incarnations a pipeline analyses into an Overview, and
 // counts the safe accepted reuses; one per worker, merged (MergeOverview).
 type OverviewCollector struct {
+	twLen   int64
 	servers map[netip.AddrPort]*partyAcc
 	clients map[netip.Addr]*partyAcc
-	// spans: the TIME_WAIT spans per host and the client ports tied up per pair,
-	// counted over time in bounded memory.
-	spans  *PictureCollector
-	reuses map[[2]string]int
+	tw      map[netip.Addr][][2]int64
+	pairs   map[pairKey]int32
+	tied    []tiedSpan
+	reuses  map[[2]string]int
 }
 
 // NewOverviewCollector sums with TIME_WAIT length twLen.
 func NewOverviewCollector(twLen time.Duration) *OverviewCollector {
 	return &OverviewCollector{
+		twLen:   int64(twLen),
 		servers: map[netip.AddrPort]*partyAcc{}, clients: map[netip.Addr]*partyAcc{},
-		spans:  newPeakCollector(twLen),
+		tw: map[netip.Addr][][2]int64{}, pairs: map[pairKey]int32{},
 		reuses: map[[2]string]int{},
 	}
 }
@@ -142,7 +149,28 @@ func (c *OverviewCollector) Add(inc *reassembly.Incarnation, fs []analyzer.Findi
 			c.reuses[[2]string{sv.String(), string(f.Verdict)}]++
 		}
 	}
-	c.spans.Add(inc)
+	sp := analyzer.SpansOf(inc, time.Duration(c.twLen))
+	if sp.Held {
+		for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
+			if sp.TimeWait.Holder[r] {
+				h := inc.Half[r].Endpoint.Addr()
+				c.tw[h] = append(c.tw[h], [2]int64{sp.From, sp.To})
+			}
+		}
+	}
+	if inc.RolesKnown {
+		pk := pairKey{cl.Addr(), sv}
+		pi, ok := c.pairs[pk]
+		if !ok {
+			pi = int32(len(c.pairs))
+			c.pairs[pk] = pi
+		}
+		to := sp.TiedTo
+		if to == 0 {
+			to = 1<<63 - 1 // open at the end of the capture
+		}
+		c.tied = append(c.tied, tiedSpan{pi, cl.Port(), inc.First.At, max(to, inc.First.At+1)})
+	}
 }
 
 // MergeOverview sums the collectors into the Overview, parties ordered by findings,
@@ -153,10 +181,6 @@ func MergeOverview(cs []*OverviewCollector) *Overview {
 		return nil
 	}
 	all := cs[0]
-	spans := make([]*PictureCollector, len(cs))
-	for i, c := range cs {
-		spans[i] = c.spans
-	}
 	for _, c := range cs[1:] {
 		for k, p := range c.servers {
 			all.servers[k] = addAcc(all.servers[k], p)
@@ -164,17 +188,47 @@ func MergeOverview(cs []*OverviewCollector) *Overview {
 		for k, p := range c.clients {
 			all.clients[k] = addAcc(all.clients[k], p)
 		}
+		for h, l := range c.tw {
+			all.tw[h] = append(all.tw[h], l...)
+		}
+		index := make([]int32, len(c.pairs))
+		for pk, i := range c.pairs {
+			j, ok := all.pairs[pk]
+			if !ok {
+				j = int32(len(all.pairs))
+				all.pairs[pk] = j
+			}
+			index[i] = j
+		}
+		for _, t := range c.tied {
+			t.pair = index[t.pair]
+			all.tied = append(all.tied, t)
+		}
 		for k, n := range c.reuses {
 			all.reuses[k] += n
 		}
 	}
-	merged := mergePictureCollectors(spans)
-	twPeak, pairPeaks := merged.peaks()
+	type peak struct {
+		n  int
+		at time.Time
+	}
+	twPeak := map[netip.Addr]peak{}
+	for h, l := range all.tw {
+		n, at := analyzer.PeakOf(l)
+		twPeak[h] = peak{n, time.Unix(0, at).UTC()}
+	}
 	portPeak := map[netip.Addr]Party{}
-	for pk, pp := range pairPeaks {
-		n, at := pp.n, pp.at
+	byPair := make([]map[uint16][][2]int64, len(all.pairs))
+	for _, t := range all.tied {
+		if byPair[t.pair] == nil {
+			byPair[t.pair] = map[uint16][][2]int64{}
+		}
+		byPair[t.pair][t.port] = append(byPair[t.pair][t.port], [2]int64{t.from, t.to})
+	}
+	for pk, pi := range all.pairs {
+		n, at := analyzer.Peak(byPair[pi])
 		if p, ok := portPeak[pk.client]; !ok || n > p.PortsPeak || (n == p.PortsPeak && pk.server.String() < p.PortsServer) {
-			portPeak[pk.client] = Party{PortsPeak: n, PortsPeakAt: at, PortsServer: pk.server.String()}
+			portPeak[pk.client] = Party{PortsPeak: n, PortsPeakAt: time.Unix(0, at).UTC(), PortsServer: pk.server.String()}
 		}
 	}
 	ov := &Overview{}

@@ -64,9 +64,6 @@ type PictureCollector struct {
 	closers  map[netip.AddrPort]*[2]int32
 	atEnd    map[netip.Addr]*stateCounts
 	atAsked  map[netip.Addr]*stateCounts
-	// peaksOnly: count the TIME_WAIT and tied-port spans alone (the overview's
-	// peaks), not the closes nor the states.
-	peaksOnly bool
 }
 
 // NewPictureCollector collects with TIME_WAIT length twLen; at, when not nil, gives
@@ -75,40 +72,6 @@ func NewPictureCollector(twLen time.Duration, at func() (time.Time, bool)) *Pict
 	return &PictureCollector{twLen: twLen, at: at, times: map[timeKey][2]int32{},
 		hosts: map[netip.Addr]int32{}, pairs: map[pairKey]int32{}, closers: map[netip.AddrPort]*[2]int32{},
 		atEnd: map[netip.Addr]*stateCounts{}, atAsked: map[netip.Addr]*stateCounts{}}
-}
-
-// newPeakCollector counts the TIME_WAIT spans per host and the client ports tied
-// up per pair alone, for their peaks (peaks).
-func newPeakCollector(twLen time.Duration) *PictureCollector {
-	c := NewPictureCollector(twLen, nil)
-	c.peaksOnly = true
-	return c
-}
-
-// peakAt is a count's peak and when it was first reached.
-type peakAt struct {
-	n  int
-	at time.Time
-}
-
-// peaks are the TIME_WAIT peak of each host and the tied-port peak of each pair
-// (spans still open when the collector was fed ending never).
-func (c *PictureCollector) peaks() (map[netip.Addr]peakAt, map[pairKey]peakAt) {
-	edges := c.seriesEdges()
-	tw := make(map[netip.Addr]peakAt, len(c.hosts))
-	for a, h := range c.hosts {
-		if c.hostTW[h] == 0 {
-			continue
-		}
-		n, at, _ := analyzer.EdgePeak(edges(seriesTimeWait, h), 0)
-		tw[a] = peakAt{n, time.Unix(0, at).UTC()}
-	}
-	pairs := make(map[pairKey]peakAt, len(c.pairs))
-	for pk, pi := range c.pairs {
-		n, at := c.pairPeak(edges, pi, 1<<63-1)
-		pairs[pk] = peakAt{n, time.Unix(0, at).UTC()}
-	}
-	return tw, pairs
 }
 
 // farFuture: the state an incarnation handed out before the capture's end is left
@@ -144,11 +107,17 @@ func (c *PictureCollector) Add(inc *reassembly.Incarnation) {
 			n[1]++
 		}
 	}
-	if i := slices.Index(closeShapes, shape); i >= 0 && !c.peaksOnly {
+	if i := slices.Index(closeShapes, shape); i >= 0 {
 		c.point(seriesCloses, int32(i), inc.Last.At)
 	}
 	if inc.RolesKnown {
-		pi := c.pair(pairKey{inc.Client().Addr(), inc.Server()})
+		pk := pairKey{inc.Client().Addr(), inc.Server()}
+		pi, ok := c.pairs[pk]
+		if !ok {
+			pi = int32(len(c.pairs))
+			c.pairs[pk] = pi
+			c.pairOpen = append(c.pairOpen, 0)
+		}
 		// Tied up from the first packet until gone on both sides (as
 		// analyzer.TimeWaitAccounting); one still open at the end of the capture
 		// until then: known here when the capture's end handed it out, else (dropped
@@ -166,20 +135,10 @@ func (c *PictureCollector) Add(inc *reassembly.Incarnation) {
 			c.span(seriesTied, pi, inc.First.At, max(to, inc.First.At+1))
 		}
 	}
-	if !c.peaksOnly {
-		c.states(inc)
+	c.states(inc)
+	for len(c.times) > MaxPictureTimes && c.shift < maxShift {
+		c.coarsen(c.shift + 1)
 	}
-	c.fit()
-}
-
-func (c *PictureCollector) pair(pk pairKey) int32 {
-	pi, ok := c.pairs[pk]
-	if !ok {
-		pi = int32(len(c.pairs))
-		c.pairs[pk] = pi
-		c.pairOpen = append(c.pairOpen, 0)
-	}
-	return pi
 }
 
 func (c *PictureCollector) host(a netip.Addr) int32 {
@@ -257,13 +216,6 @@ func ceilTo(at int64, shift uint8) int64 {
 	return at
 }
 
-// fit coarsens the grid until the instants fit MaxPictureTimes.
-func (c *PictureCollector) fit() {
-	for len(c.times) > MaxPictureTimes && c.shift < maxShift {
-		c.coarsen(c.shift + 1)
-	}
-}
-
 // coarsen moves every instant onto the grid of 1<<shift ns: starts and points down,
 // ends up (a multiple of a coarser grid is one of every finer one, so the result
 // is as if every instant had been rounded once).
@@ -300,15 +252,6 @@ func (c *PictureCollector) coarsen(shift uint8) {
 // among. The instants are on the grid one collector fed every incarnation would
 // have reached: the finest on which they fit MaxPictureTimes.
 func MergePictures(cs []*PictureCollector, v ViewOptions, first, last time.Time) *Pictures {
-	all := mergePictureCollectors(cs)
-	if all == nil {
-		return nil
-	}
-	return all.pictures(v, first, last)
-}
-
-// mergePictureCollectors sums the collectors into the first (nil: none).
-func mergePictureCollectors(cs []*PictureCollector) *PictureCollector {
 	cs = slices.DeleteFunc(slices.Clone(cs), func(c *PictureCollector) bool { return c == nil })
 	if len(cs) == 0 {
 		return nil
@@ -371,14 +314,24 @@ func mergePictureCollectors(cs []*PictureCollector) *PictureCollector {
 			}
 		}
 	}
-	all.fit()
-	return all
+	for len(all.times) > MaxPictureTimes && all.shift < maxShift {
+		all.coarsen(all.shift + 1)
+	}
+	return all.pictures(v, first, last)
 }
 
 // pictures renders what one collector (all merged into it) holds.
 func (c *PictureCollector) pictures(v ViewOptions, first, last time.Time) *Pictures {
 	start, end := first.UnixNano(), last.UnixNano()
-	edges := c.seriesEdges()
+	series := map[int32][]analyzer.Edge{}
+	for k, val := range c.times {
+		series[k.series] = append(series[k.series], analyzer.Edge{At: k.at, Up: int(val[0]), Down: int(val[1])})
+	}
+	edges := func(kind int, index int32) []analyzer.Edge {
+		es := series[int32(kind)+seriesKinds*index]
+		analyzer.SortEdges(es)
+		return es
+	}
 	p := &Pictures{Steps: map[string][]analyzer.TimeWaitStep{}}
 	hosts := make([]netip.Addr, 0, len(c.hosts))
 	for a := range c.hosts {
@@ -398,7 +351,13 @@ func (c *PictureCollector) pictures(v ViewOptions, first, last time.Time) *Pictu
 		p.TimeWait.Closers = append(p.TimeWait.Closers, analyzer.NewCloserShare(analyzer.EndpointString(sv), int(n[0]), int(n[1])))
 	}
 	for pk, pi := range c.pairs {
-		peak, at := c.pairPeak(edges, pi, end)
+		es := edges(seriesTied, pi)
+		if n := c.pairOpen[pi]; n > 0 {
+			// Spans open at the end of the capture end there.
+			es = append(es, analyzer.Edge{At: ceilTo(end, c.shift), Down: int(n)})
+			analyzer.SortEdges(es)
+		}
+		peak, at, _ := analyzer.EdgePeak(es, end)
 		p.TimeWait.PortPressure = append(p.TimeWait.PortPressure,
 			analyzer.NewPortPressure(pk.client.String(), analyzer.EndpointString(pk.server), peak, at, v.Ports, v.PortPressure))
 	}
@@ -420,31 +379,6 @@ func (c *PictureCollector) pictures(v ViewOptions, first, last time.Time) *Pictu
 		p.States = append(p.States, statesOf(c.atAsked, at, true))
 	}
 	return p
-}
-
-// seriesEdges returns the edges of a series (kind, index), in At order.
-func (c *PictureCollector) seriesEdges() func(kind int, index int32) []analyzer.Edge {
-	series := map[int32][]analyzer.Edge{}
-	for k, val := range c.times {
-		series[k.series] = append(series[k.series], analyzer.Edge{At: k.at, Up: int(val[0]), Down: int(val[1])})
-	}
-	return func(kind int, index int32) []analyzer.Edge {
-		es := series[int32(kind)+seriesKinds*index]
-		analyzer.SortEdges(es)
-		return es
-	}
-}
-
-// pairPeak is the most client ports the pair pi tied up at once and when first,
-// its spans open at the end of the capture (end) ending there.
-func (c *PictureCollector) pairPeak(edges func(int, int32) []analyzer.Edge, pi int32, end int64) (int, int64) {
-	es := edges(seriesTied, pi)
-	if n := c.pairOpen[pi]; n > 0 {
-		es = append(es, analyzer.Edge{At: ceilTo(end, c.shift), Down: int(n)})
-		analyzer.SortEdges(es)
-	}
-	peak, at, _ := analyzer.EdgePeak(es, end)
-	return peak, at
 }
 
 func statesOf(m map[netip.Addr]*stateCounts, at time.Time, asked bool) StatesAt {
