@@ -2,11 +2,10 @@ package analyzer
 
 import (
 	"encoding/json"
+	"github.com/finack/finack/capture/synth"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -41,37 +40,9 @@ func TestStreamingEqualsBatch(t *testing.T) {
 // capture: one this does not read fails the tests that use it.
 func committedCaptures(t testing.TB) [][]string {
 	t.Helper()
-	const dir = "../testdata/pcaps"
-	entries, err := os.ReadDir(dir)
+	sets, err := synth.CaptureSets("../testdata/pcaps")
 	if err != nil {
 		t.Fatal(err)
-	}
-	var sets [][]string
-	rotated := map[string][]string{}
-	for _, e := range entries {
-		n := e.Name()
-		if e.IsDir() || strings.Contains(n, ".expected.") || strings.HasSuffix(n, ".txt") || strings.HasSuffix(n, ".md") {
-			continue
-		}
-		if base := strings.TrimRight(n, "0123456789"); base != n {
-			rotated[base] = append(rotated[base], filepath.Join(dir, n))
-			continue
-		}
-		sets = append(sets, []string{filepath.Join(dir, n)})
-	}
-	for _, pieces := range rotated {
-		// Numerically: NAME.pcap10 comes after NAME.pcap9.
-		sort.Slice(pieces, func(i, j int) bool {
-			if len(pieces[i]) != len(pieces[j]) {
-				return len(pieces[i]) < len(pieces[j])
-			}
-			return pieces[i] < pieces[j]
-		})
-		sets = append(sets, pieces)
-	}
-	sort.Slice(sets, func(i, j int) bool { return sets[i][0] < sets[j][0] })
-	if len(sets) == 0 {
-		t.Fatalf("no captures in %s", dir)
 	}
 	return sets
 }
