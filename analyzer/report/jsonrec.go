@@ -179,14 +179,18 @@ func appendJSONVLAN(b []byte, member string, vlan []uint16) []byte {
 	if len(vlan) == 0 {
 		return b
 	}
-	b = append(b, member...)
+	return append(appendTags(append(b, member...), vlan, ','), ']')
+}
+
+// appendTags appends the tags in decimal, sep between them.
+func appendTags(b []byte, vlan []uint16, sep byte) []byte {
 	for i, v := range vlan {
 		if i > 0 {
-			b = append(b, ',')
+			b = append(b, sep)
 		}
 		b = analyzer.AppendUint(b, uint64(v))
 	}
-	return append(b, ']')
+	return b
 }
 
 // appendJSONTunnel appends the member `,"tunnel":"..."` when there is one (omitempty).

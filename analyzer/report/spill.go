@@ -115,14 +115,7 @@ func appendTagsText(dst []byte, prefix string, vlan []uint16) []byte {
 	if len(vlan) == 0 {
 		return dst
 	}
-	dst = append(dst, prefix...)
-	for i, v := range vlan {
-		if i > 0 {
-			dst = append(dst, ' ')
-		}
-		dst = analyzer.AppendUint(dst, uint64(v))
-	}
-	return append(dst, ']')
+	return append(appendTags(append(dst, prefix...), vlan, ' '), ']')
 }
 
 // appendFindingText: "%-17s  %s → %s #%d%s  frames %s\n    %s\n" of the kind, client,
