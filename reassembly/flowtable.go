@@ -88,33 +88,45 @@ func (ft *flowTable) free(h uint64) int {
 	return i
 }
 
-// get returns the flow of a segment's key k, whose hash is h, or nil; fromLo: the
-// segment comes from the lower endpoint. The flow is k's own, or the one a
-// segment of k's tags from that end was joined to (FlowKey.PeerEnd). When there is
-// none, other is the only flow of k's 4-tuple on other tags, if there is exactly
-// one (a candidate for a join).
-func (ft *flowTable) get(k *FlowKey, h uint64, fromLo bool) (f, other *flow) {
+// get returns the flow of a segment's key k, whose hash is h, or nil. The flow is
+// k's own, or the one segments of k's tags were joined to (FlowKey.PeerEnd): there is
+// at most one, since a join takes a tag set no flow of the 4-tuple has, and every
+// segment of that tag set goes to the joined flow until it is forgotten. When there
+// is none, other is a flow of k's 4-tuple on other tags and others how many there
+// are (a candidate for a join when it is the only one).
+func (ft *flowTable) get(k *FlowKey, h uint64) (f, other *flow, others int) {
 	if ft.slots == nil {
-		return nil, nil
+		return nil, nil, 0
 	}
-	others := 0
 	for i := ft.home(h); ft.slots[i].f != nil; i = ft.after(i) {
 		s := &ft.slots[i]
 		if s.h != h || !s.f.key.sameTuple(k) {
 			continue
 		}
 		fk := &s.f.key
-		if fk.VLAN == k.VLAN || fk.PeerEnd != 0 && fk.PeerVLAN == k.VLAN && fromLo == (fk.PeerEnd == 1) {
-			return s.f, nil
+		if fk.VLAN == k.VLAN || fk.PeerEnd != 0 && fk.PeerVLAN == k.VLAN {
+			return s.f, nil, 0
 		}
 		if others++; others == 1 {
 			other = s.f
 		}
 	}
-	if others != 1 {
-		other = nil
+	return nil, other, others
+}
+
+// firstOf returns the first flow of k's 4-tuple (hash h) for which pick is true, or
+// nil.
+func (ft *flowTable) firstOf(k *FlowKey, h uint64, pick func(*flow) bool) *flow {
+	if ft.slots == nil {
+		return nil
 	}
-	return nil, other
+	for i := ft.home(h); ft.slots[i].f != nil; i = ft.after(i) {
+		s := &ft.slots[i]
+		if s.h == h && s.f.key.sameTuple(k) && pick(s.f) {
+			return s.f
+		}
+	}
+	return nil
 }
 
 // put adds a flow whose key is not in the table; h is the hash of its key.

@@ -19,7 +19,7 @@ func TestFlowSize(t *testing.T) {
 
 // own is the flow of key k itself (flowTable.get), nil when none.
 func (ft *flowTable) own(k *FlowKey, h uint64) *flow {
-	f, _ := ft.get(k, h, true)
+	f, _, _ := ft.get(k, h)
 	return f
 }
 

@@ -145,12 +145,11 @@ func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
 	var end int64
 	for i := range segs {
 		k, _ := KeyOf(&segs[i])
-		fromLo := k.fromLo(segs[i].Src)
 		var cur *Incarnation
 		var nCur uint64
 		var earlier [maxEarlier]*Incarnation
 		var nEarlier [maxEarlier]uint64
-		if f, _ := tr.flows.get(&k, keyHash(&k), fromLo); f != nil {
+		if f, _, _ := tr.flows.get(&k, keyHash(&k)); f != nil {
 			cur, nCur = tr.cur(f), tr.cur(f).Packets
 			i := 0
 			for p := tr.prev(f); p != nil; p = p.older {
@@ -163,7 +162,7 @@ func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
 		// The segment went to the 4-tuple's current incarnation, a new one, or (a
 		// stale segment of an old connection) one of the earlier ones held.
 		// (A segment on tags of its own joins the flow of the other end's: join.)
-		f, other := tr.flows.get(&k, keyHash(&k), fromLo)
+		f, other, _ := tr.flows.get(&k, keyHash(&k))
 		if f == nil {
 			f = other
 		}
@@ -213,7 +212,11 @@ func fzCheckTracker(t *testing.T, segs []capture.Segment, tr *Tracker, owner map
 		if inc.First.Frame > inc.Last.Frame || owner[inc.First.Frame] != inc || owner[inc.Last.Frame] != inc {
 			t.Fatalf("incarnation %d: frames %d-%d are not its own", i, inc.First.Frame, inc.Last.Frame)
 		}
-		perKey[inc.Key] = append(perKey[inc.Key], inc)
+		// By 4-tuple and own tags: a flow joined by the other end's tags after its
+		// 4-tuple's earlier flow was forgotten numbers on from it.
+		own := inc.Key
+		own.PeerVLAN, own.PeerEnd = [2]uint16{}, 0
+		perKey[own] = append(perKey[own], inc)
 		for r := Client; r <= Server; r++ {
 			h := &inc.Half[r]
 			if len(h.FinTxs) > maxFinTx || cap(h.FinTxs) > 2*maxFinTx {
@@ -241,12 +244,14 @@ func fzCheckTracker(t *testing.T, segs []capture.Segment, tr *Tracker, owner map
 	if packets != uint64(len(segs)) {
 		t.Fatalf("incarnations hold %d packets, %d segments were fed", packets, len(segs))
 	}
-	if len(perKey) != tr.flows.n {
+	// A flow found over is forgotten (retire): its 4-tuple's incarnations go on in a
+	// new flow, numbered on, or none is held any more.
+	if len(perKey) < tr.flows.n {
 		t.Fatalf("%d 4-tuples among the incarnations, %d flows", len(perKey), tr.flows.n)
 	}
 	for k, list := range perKey {
 		f := tr.flowOf(k)
-		if f == nil || int(f.count) != len(list) || tr.cur(f) != list[len(list)-1] {
+		if f != nil && (int(f.count) != len(list) || tr.cur(f) != list[len(list)-1]) {
 			t.Fatalf("flow %v: entry does not match its %d incarnations", k, len(list))
 		}
 		for j, inc := range list {
@@ -254,10 +259,19 @@ func fzCheckTracker(t *testing.T, segs []capture.Segment, tr *Tracker, owner map
 				t.Fatalf("flow %v: incarnation %d has index %d", k, j+1, inc.Index)
 			}
 			last := j == len(list)-1
-			if last != (inc.End == EndCaptureEnd) {
+			switch {
+			case inc.End == EndExpired:
+				// Over, its flow forgotten: its successor started afresh.
+				if !last && list[j+1].Reuse != nil {
+					t.Fatalf("flow %v #%d: expired, yet its successor (at %d) reuses it", k, j+1, list[j+1].First.At)
+				}
+			case last:
+				if f == nil || inc.End != EndCaptureEnd {
+					t.Fatalf("flow %v #%d: end reason %d, flow held %v", k, j+1, inc.End, f != nil)
+				}
+			case inc.End != EndReplaced:
 				t.Fatalf("flow %v #%d: end reason %d", k, j+1, inc.End)
-			}
-			if !last && inc.EndAt != list[j+1].First.At {
+			case inc.EndAt != list[j+1].First.At:
 				t.Fatalf("flow %v #%d: ends at %d, its successor starts at %d", k, j+1, inc.EndAt, list[j+1].First.At)
 			}
 			if ru := inc.Reuse; ru != nil {

@@ -143,7 +143,7 @@ func roundTimes(v reflect.Value) {
 
 // flowOf returns the flow of key k, or nil.
 func (t *Tracker) flowOf(k FlowKey) *flow {
-	f, _ := t.flows.get(&k, keyHash(&k), true)
+	f, _, _ := t.flows.get(&k, keyHash(&k))
 	return f
 }
 

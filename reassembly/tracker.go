@@ -57,6 +57,9 @@ type Tracker struct {
 	// counts is full it becomes countsOld and the older one is dropped.
 	counts, countsOld countTable
 	countsGen         int
+	// retiredCounts: the incarnation counts of the 4-tuples a batch tracker forgot
+	// (retire), by countHash: it numbers on as if it had kept them.
+	retiredCounts map[uint64]uint32
 	// sweepDone, handOrder: a sweep's finished incarnations and the order to hand
 	// them out in (scratch, kept between sweeps: keepScratch).
 	sweepDone []finished
@@ -208,9 +211,8 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 		t.packQuiet(at)
 	}
 	k, h := &kh.Key, kh.hash
-	fromLo := k.fromLo(s.Src)
-	f, other := t.flows.get(k, h, fromLo)
-	if f == nil && other != nil && t.join(other, k, s, fromLo) {
+	f, other := t.lookup(k, h, at)
+	if f == nil && other != nil && t.join(other, k, s, k.fromLo(s.Src)) {
 		f = other
 	}
 	if f == nil {
@@ -221,6 +223,9 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 			f.count = n
 		} else if n, ok := t.countsOld.take(ch); ok {
 			f.count = n
+		} else if n, ok := t.retiredCounts[ch]; ok {
+			f.count = n
+			delete(t.retiredCounts, ch)
 		}
 		t.flows.put(f, h)
 	}

@@ -67,10 +67,20 @@ func TestVLANJoin(t *testing.T) {
 			{seg{'s', ms, SA, 900, 101, 0}, v100},
 			{seg{'s', 2 * ms, SA, 900, 101, 0}, none},
 		}, []conn{{2, v100, v100}, {1, none, none}}},
+		// A join lasts as long as its flow: once the connection is over (closed,
+		// TIME_WAIT past), the tagged end's segments are a connection of their own,
+		// whether or not a sweep forgot the flow in between.
+		{"after the joined connection is over, the tagged end alone", append(full(none, v100, 0, 100, 900),
+			vseg{seg{'s', 3 * time.Minute, A, 5000, 7000, 10}, v100}),
+			[]conn{{6, none, v100}, {1, v100, v100}}},
+		{"after the joined connection is over, a new connect joins again", append(full(none, v100, 0, 100, 900),
+			full(none, v100, 3*time.Minute, 5000, 7000)...),
+			[]conn{{6, none, v100}, {6, none, v100}}},
 	} {
-		for _, streaming := range []bool{false, true} {
+		for _, mode := range []string{"batch", "streaming", "streaming, no sweep"} {
+			streaming := mode != "batch"
 			var got []*Incarnation
-			cfg := Config{}
+			cfg := Config{ManualSweep: mode == "streaming, no sweep"}
 			if streaming {
 				cfg.Done = func(inc *Incarnation) { got = append(got, inc) }
 			}
@@ -92,12 +102,12 @@ func TestVLANJoin(t *testing.T) {
 				conns = append(conns, conn{inc.Packets, inc.Key.VLANOf(inc.Client()), inc.Key.VLANOf(inc.Server())})
 			}
 			if len(conns) != len(tc.want) {
-				t.Errorf("%s (streaming %v): %+v, want %+v", tc.name, streaming, conns, tc.want)
+				t.Errorf("%s (%s): %+v, want %+v", tc.name, mode, conns, tc.want)
 				continue
 			}
 			for i := range conns {
 				if conns[i] != tc.want[i] {
-					t.Errorf("%s (streaming %v): connection %d %+v, want %+v", tc.name, streaming, i, conns[i], tc.want[i])
+					t.Errorf("%s (%s): connection %d %+v, want %+v", tc.name, mode, i, conns[i], tc.want[i])
 				}
 			}
 		}

@@ -1,0 +1,96 @@
+package reassembly
+
+// lookup returns the flow of a segment's key k (hash h) at time at or, when there is
+// none, the only flow of its 4-tuple on other tags (a candidate for a join; nil when
+// there are none or several).
+//
+// A flow that is over at time at, one a sweep at that time would forget, is forgotten
+// first (retire): what a segment finds then never depends on when the last sweep ran
+// (a streaming tracker sweeps now and then, a batch tracker never). It matters where
+// tags differ: a tag join lasts as long as its flow, so a segment on the joined tags
+// after the flow is over starts a flow of its own in either kind of tracker, and a
+// segment finds a flow to join only among flows not over.
+func (t *Tracker) lookup(k *FlowKey, h uint64, at int64) (f, other *flow) {
+	f, other, others := t.flows.get(k, h)
+	if f != nil {
+		if at < t.wakeOverAt(f) {
+			return f, nil
+		}
+		t.retire(f, at)
+		f, other, others = t.flows.get(k, h)
+	}
+	if others == 0 {
+		return f, nil
+	}
+	for {
+		g := t.flows.firstOf(k, h, func(g *flow) bool { return at >= t.wakeOverAt(g) })
+		if g == nil {
+			break
+		}
+		t.retire(g, at)
+		_, other, others = t.flows.get(k, h)
+	}
+	if others != 1 {
+		other = nil
+	}
+	return nil, other
+}
+
+// wakeOverAt is overAt of a flow made whole first, as a segment for it makes it: a
+// packed earlier incarnation's record tells when its window closes only when that is
+// after its last segment (capture times may go backwards).
+func (t *Tracker) wakeOverAt(f *flow) int64 {
+	if f.packed != "" {
+		if t.cfg.Done != nil {
+			t.touch(f)
+		}
+		t.unpackFlow(f)
+	}
+	return t.overAt(f)
+}
+
+// overAt is the time from which a sweep would forget a whole flow (visit), maxTime
+// if nothing ends it by itself: its current incarnation over (closed
+// and quiet past TIME_WAIT, or idle past the idle timeout), and every earlier one
+// past its stale-segment window.
+func (t *Tracker) overAt(f *flow) int64 {
+	at := int64(-1 << 63)
+	if c := t.cur(f); c != nil {
+		wait, _ := t.overAfter(c)
+		if wait < 0 {
+			return maxTime
+		}
+		at = satAdd(c.Last.At, wait+1)
+	}
+	for p := t.prev(f); p != nil; p = p.older {
+		at = max(at, t.prevOverAt(p))
+	}
+	return at
+}
+
+// retire forgets a flow that is over at time at (overAt). A streaming tracker does
+// what a sweep at that time would: it finishes the flow's incarnations, hands them
+// out and forgets it. A batch tracker keeps the incarnations (Incarnations) and drops
+// the flow from its table, keeping its count (retiredCounts).
+func (t *Tracker) retire(f *flow, at int64) {
+	if t.cfg.Done != nil {
+		var done []finished
+		t.visit(f, at, &done)
+		t.hand(done)
+		return
+	}
+	if c := t.cur(f); c != nil {
+		_, c.End = t.overAfter(c)
+		c.EndAt = at
+	}
+	h := keyHash(&f.key)
+	t.flows.remove(f, h)
+	if t.retiredCounts == nil {
+		t.retiredCounts = map[uint64]uint32{}
+	}
+	t.retiredCounts[countHash(&f.key, h)] = f.count
+	t.unhold(f.cur)
+	t.unhold(f.prev)
+	f.cur, f.prev = 0, 0
+	t.arena.freeFlow(f)
+}
