@@ -27,7 +27,9 @@ func (t *Tracker) lookup(k *FlowKey, h uint64, at int64) (f, other *flow) {
 		if g == nil {
 			break
 		}
-		t.retire(g, at)
+		if t.retire(g, at); !g.gone {
+			break // (a sweep judged it not over: overAt mirrors visit, so never)
+		}
 		_, other, others = t.flows.get(k, h)
 	}
 	if others != 1 {
