@@ -152,6 +152,12 @@ func (a *analysis) endWord(inc *reassembly.Incarnation) string {
 		return "4-tuple was reused"
 	case a.cfg.Provisional && inc.End == reassembly.EndCaptureEnd:
 		return "provisional report was made"
+	case inc.End == reassembly.EndExpired:
+		return "wait after its close ran out" // (the TIME_WAIT length, twice that with a FIN unanswered)
+	case inc.End == reassembly.EndIdle:
+		return "idle timeout"
+	case inc.End == reassembly.EndEvicted:
+		return "connection was evicted"
 	}
 	return "capture ended"
 }

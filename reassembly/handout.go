@@ -160,7 +160,11 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end i
 			f := packed[0].f
 			packed[0] = packedFinal{}
 			packed = packed[1:]
-			inc := t.unpackFinished(f, f.packed, EndCaptureEnd, end)
+			reason, endAt := EndCaptureEnd, end
+			if h := header(f.packed); h.wait >= 0 && end-h.lastAt > h.wait {
+				reason, endAt = h.reason, satAdd(h.lastAt, h.wait) // (endBy)
+			}
+			inc := t.unpackFinished(f, f.packed, reason, endAt)
 			f.packed = ""
 			t.give(inc)
 		}

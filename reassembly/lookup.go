@@ -82,8 +82,7 @@ func (t *Tracker) retire(f *flow, at int64) {
 		return
 	}
 	if c := t.cur(f); c != nil {
-		_, c.End = t.overAfter(c)
-		c.EndAt = at
+		c.End, c.EndAt = t.endBy(c, at)
 	}
 	h := keyHash(&f.key)
 	t.flows.remove(f, h)

@@ -84,7 +84,7 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 		wait, reason = t.overAfter(c)
 		switch {
 		case wait >= 0 && now-c.Last.At > wait:
-			c.End, c.EndAt = reason, now
+			c.End, c.EndAt = reason, satAdd(c.Last.At, wait)
 			*done = append(*done, finishedWhole(c))
 			t.count(reason)
 			t.unhold(f.cur)
@@ -95,7 +95,7 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 	} else if f.packed != "" {
 		if h := header(f.packed); h.wait >= 0 && now-h.lastAt > h.wait {
 			t.unpackPrev(f) // (a previous incarnation packed only beside a packed current one)
-			*done = append(*done, packedEnd(f, h.reason, now))
+			*done = append(*done, packedEnd(f, h.reason, satAdd(h.lastAt, h.wait)))
 			t.count(h.reason)
 			f.packed = ""
 		}
@@ -177,6 +177,18 @@ func (t *Tracker) prevOverAt(p *Incarnation) int64 {
 		return max(tw.Until, p.EndAt)
 	}
 	return satAdd(p.EndAt, t.twLen)
+}
+
+// endBy returns how the current incarnation c stands at time end when nothing comes
+// after it: over (the reason, at the moment it was: its last segment and the wait
+// overAfter gives), or still going when the capture ended (EndCaptureEnd, at end).
+// The moment, not when a sweep found it, so that the report does not depend on the
+// sweeps.
+func (t *Tracker) endBy(c *Incarnation, end int64) (EndReason, int64) {
+	if wait, reason := t.overAfter(c); wait >= 0 && end-c.Last.At > wait {
+		return reason, satAdd(c.Last.At, wait)
+	}
+	return EndCaptureEnd, end
 }
 
 // overAfter says how long the current incarnation of a 4-tuple may stay quiet before

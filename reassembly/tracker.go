@@ -137,7 +137,7 @@ func (t *Tracker) Finish(end int64) {
 	defer t.catchCold()
 	for _, inc := range t.all {
 		if inc.End == EndCaptureEnd {
-			inc.EndAt = end
+			inc.End, inc.EndAt = t.endBy(inc, end)
 		}
 	}
 	if t.cfg.Done == nil {
@@ -161,7 +161,7 @@ func (t *Tracker) Finish(end int64) {
 		}
 		if inc := t.cur(f); inc != nil {
 			if inc.End == EndCaptureEnd {
-				inc.EndAt = end
+				inc.End, inc.EndAt = t.endBy(inc, end)
 			}
 			whole = append(whole, finishedWhole(inc))
 		}
