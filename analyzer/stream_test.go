@@ -1,8 +1,8 @@
 package analyzer
 
 import (
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"github.com/finack/finack/capture/synth"
 	"io"
 	"os"
