@@ -20,7 +20,6 @@ func ExampleAnalyze() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer r.Close()
 	t := reassembly.NewTracker(reassembly.Config{TimeWait: reassembly.DefaultTimeWait})
 	var seg capture.Segment
 	var last int64
@@ -34,6 +33,9 @@ func ExampleAnalyze() {
 		}
 		t.Add(&seg)
 		last = seg.Time.UnixNano()
+	}
+	if err := r.Close(); err != nil {
+		log.Fatal(err)
 	}
 	t.Finish(last)
 

@@ -74,7 +74,7 @@ func TestNextAllocatesNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer r.Close()
+			defer synth.CheckClose(t, r)
 			var seg capture.Segment
 			for i := 0; i < 100; i++ { // warm up: buffers, per-link-type filters
 				if err := r.Next(&seg); err != nil {
@@ -121,7 +121,7 @@ func BenchmarkNext(b *testing.B) {
 				if err := r.Next(&seg); err == io.EOF {
 					b.StopTimer()
 					frames += r.Stats().Packets
-					r.Close()
+					synth.CheckClose(b, r)
 					r = open()
 					b.StartTimer()
 					i--
@@ -131,7 +131,7 @@ func BenchmarkNext(b *testing.B) {
 			}
 			b.StopTimer()
 			frames += r.Stats().Packets
-			r.Close()
+			synth.CheckClose(b, r)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(frames), "ns/packet")
 		})
 	}

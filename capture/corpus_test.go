@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/synth"
 )
 
 // corpusExceptions are the public captures where finack's packet count or outcome
@@ -29,10 +30,11 @@ var corpusExceptions = map[string]string{
 const corpusTimeout = 20 * time.Second
 
 type corpusResult struct {
-	packets uint64
-	openErr error
-	readErr error // a *ReadError or another error that ended the reading
-	panic   any
+	packets  uint64
+	openErr  error
+	readErr  error // a *ReadError or another error that ended the reading
+	closeErr error
+	panic    any
 }
 
 func readCorpusFile(path string) (res corpusResult) {
@@ -46,7 +48,7 @@ func readCorpusFile(path string) (res corpusResult) {
 		res.openErr = err
 		return
 	}
-	defer r.Close()
+	defer func() { res.closeErr = r.Close() }()
 	var seg capture.Segment
 	for {
 		err := r.Next(&seg)
@@ -71,7 +73,7 @@ func TestCorpus(t *testing.T) {
 	if err != nil {
 		t.Skipf("public capture corpus not available (%v): it lives beside the repository, not in it", err)
 	}
-	defer f.Close()
+	defer synth.CheckClose(t, f)
 	sc := bufio.NewScanner(f)
 	sc.Scan() // header
 	seen := 0
@@ -100,6 +102,9 @@ func TestCorpus(t *testing.T) {
 				if err != nil && !strings.Contains(err.Error(), path) {
 					t.Errorf("error does not name the file: %v", err)
 				}
+			}
+			if res.closeErr != nil {
+				t.Errorf("close: %v", res.closeErr)
 			}
 			var re *capture.ReadError
 			if res.readErr != nil && !errors.As(res.readErr, &re) {

@@ -18,7 +18,6 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer r.Close()
 	var seg capture.Segment
 	for {
 		err := r.Next(&seg)
@@ -33,6 +32,9 @@ func ExampleOpen() {
 		}
 	}
 	st := r.Stats()
+	if err := r.Close(); err != nil {
+		log.Fatal(err)
+	}
 	fmt.Println("packets:", st.Packets)
 	// Output:
 	// frame  1  10.77.0.1:42910 → 10.77.0.2:7077  S

@@ -30,7 +30,9 @@ func framesOf(t *testing.T, patterns ...string) []rawFrame {
 				s.has = false
 				out = append(out, rawFrame{linkStart(s.hl), append([]byte(nil), s.data...)})
 			}
-			r.Close()
+			if err := r.Close(); err != nil {
+				t.Errorf("%s: close: %v", f, err)
+			}
 		}
 	}
 	if len(out) == 0 {

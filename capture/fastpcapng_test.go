@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -19,7 +20,11 @@ func ngRead(t *testing.T, path string, fast bool) (string, int) {
 	if err != nil {
 		return "open: " + err.Error(), 0
 	}
-	defer r.Close()
+	defer func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("%s: close: %v", path, err)
+		}
+	}()
 	if !fast && r.srcs[0].ngf != nil {
 		r.srcs[0].ngf.on = false
 	}
@@ -51,12 +56,18 @@ func ngRead(t *testing.T, path string, fast bool) (string, int) {
 func TestNgFastAgrees(t *testing.T) {
 	var files []string
 	for _, dir := range []string{"../testdata/pcaps", "testdata", "../../shared/pcaps/public"} {
-		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() {
 				files = append(files, path)
 			}
 			return nil
 		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) { // the public corpus may be absent
+			t.Fatal(err)
+		}
 	}
 	tmp := filepath.Join(t.TempDir(), "in")
 	took, n := 0, 0

@@ -3,6 +3,7 @@ package capture_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -21,7 +22,9 @@ func TestMain(m *testing.M) {
 	capture.LetParserPanic(true) // a gopacket panic must fail the tests, not become "undecodable"
 	code := m.Run()
 	if fuzzDir != "" {
-		os.RemoveAll(fuzzDir)
+		if err := os.RemoveAll(fuzzDir); err != nil {
+			fmt.Fprintln(os.Stderr, "removing the fuzz input directory:", err)
+		}
 	}
 	os.Exit(code)
 }
@@ -126,7 +129,7 @@ func readPath(t *testing.T, path string) fuzzRead {
 	if err != nil {
 		return fuzzRead{err: err}
 	}
-	defer r.Close()
+	defer synth.CheckClose(t, r)
 	var got fuzzRead
 	for i := 0; ; i++ {
 		if i > 1<<20 {
@@ -255,8 +258,13 @@ func FuzzFrame(f *testing.F) {
 		}
 		link := fuzzLinks[int(data[0])%len(fuzzLinks)]
 		var b bytes.Buffer
-		w, _ := synth.NewPcapWriter(&b, link, synth.PcapOptions{})
-		w.WriteFrame(synth.Epoch, data[1:])
+		w, err := synth.NewPcapWriter(&b, link, synth.PcapOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteFrame(synth.Epoch, data[1:]); err != nil {
+			t.Fatal(err)
+		}
 		got := readBytes(t, b.Bytes())
 		if got.err != nil || got.stats.Packets != 1 {
 			t.Fatalf("one well-formed record: %d packets, %v", got.stats.Packets, got.err)

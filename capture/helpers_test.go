@@ -68,7 +68,7 @@ func readAll(t testing.TB, paths []string, opt capture.Options) ([]capture.Segme
 	if err != nil {
 		return nil, capture.Stats{}, err
 	}
-	defer r.Close()
+	defer synth.CheckClose(t, r)
 	var segs []capture.Segment
 	for {
 		var s capture.Segment

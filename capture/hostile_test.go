@@ -22,7 +22,9 @@ func gzipCutAfter(t *testing.T, data []byte, n int) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
-	zw.Write(data[:n])
+	if _, err := zw.Write(data[:n]); err != nil {
+		t.Fatal(err)
+	}
 	if err := zw.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +102,9 @@ func TestTimestampRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range ps {
-		w.WritePacket(p)
+		if err := w.WritePacket(p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	segs, st, err := readAll(t, []string{writeTemp(t, "times.pcapng", b.Bytes())}, capture.Options{})
 	if err != nil || len(segs) != len(ps) {
@@ -146,7 +150,7 @@ func TestStepsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer synth.CheckClose(t, r)
 	var s capture.Segment
 	for r.Next(&s) == nil {
 	}

@@ -107,7 +107,7 @@ func TestStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer synth.CheckClose(t, f)
 	old := os.Stdin
 	os.Stdin = f
 	defer func() { os.Stdin = old }()
@@ -144,13 +144,15 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 	unreadable := filepath.Join(dir, "unreadable")
-	os.WriteFile(unreadable, pcapHeader, 0o000)
+	if err := os.WriteFile(unreadable, pcapHeader, 0o000); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"empty", "one-byte", "short-header", "text", "gzip-of-text", "gzip-empty", "gzip-cut",
 		"kuznetzov", "pcap-version-3", "pcapng-cut", "snoop-cut", "missing", "."} {
 		path := filepath.Join(dir, name)
 		r, err := capture.Open([]string{path}, capture.Options{})
 		if err == nil {
-			r.Close()
+			synth.CheckClose(t, r)
 			t.Errorf("%s: no error", name)
 			continue
 		}
@@ -340,8 +342,13 @@ func TestCloseAndStickyErrors(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Error(err)
 	}
-	r2, _ := capture.Open([]string{path}, capture.Options{})
-	r2.Close()
+	r2, err := capture.Open([]string{path}, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.Close(); err != nil {
+		t.Error(err)
+	}
 	if err := r2.Next(&s); err == nil {
 		t.Error("Next after Close: no error")
 	}

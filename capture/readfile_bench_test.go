@@ -30,7 +30,9 @@ func BenchmarkReadFile(b *testing.B) {
 			}
 		}
 		n += r.Stats().Packets
-		r.Close()
+		if err := r.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/packet")
 	b.ReportMetric(float64(n)/float64(b.N), "packets/op")

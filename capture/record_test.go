@@ -31,7 +31,7 @@ func TestRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer r.Close()
+			defer synth.CheckClose(t, r)
 			n := 0
 			for {
 				var seg capture.Segment
@@ -85,7 +85,7 @@ func TestRecordAllocatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer synth.CheckClose(t, r)
 	var seg capture.Segment
 	if err := r.Next(&seg); err != nil {
 		t.Fatal(err)

@@ -21,7 +21,6 @@ func ExampleTracker() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer r.Close()
 	t := reassembly.NewTracker(reassembly.Config{TimeWait: reassembly.DefaultTimeWait})
 	var seg capture.Segment
 	var last int64
@@ -35,6 +34,9 @@ func ExampleTracker() {
 		}
 		t.Add(&seg)
 		last = seg.Time.UnixNano()
+	}
+	if err := r.Close(); err != nil {
+		log.Fatal(err)
 	}
 	t.Finish(last)
 	for _, inc := range t.Incarnations() {

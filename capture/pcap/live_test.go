@@ -14,6 +14,7 @@ import (
 
 	"github.com/finack/finack/capture"
 	"github.com/finack/finack/capture/pcap"
+	"github.com/finack/finack/capture/synth"
 )
 
 // liveLoopback opens lo for the TCP traffic of one local listener, or skips: live
@@ -30,13 +31,13 @@ func liveLoopback(t *testing.T) (*pcap.Live, net.Listener) {
 	if err != nil {
 		t.Skipf("no loopback TCP: %v", err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { synth.CheckClose(t, ln) })
 	port := ln.Addr().(*net.TCPAddr).Port
 	l, err := pcap.Open(pcap.Options{Interface: "lo", Filter: "tcp port " + itoa(port), BufferSize: 4 << 20})
 	if err != nil {
 		t.Fatalf("Open lo: %v", err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { synth.CheckClose(t, l) }) // Close flushes what SaveTo buffered
 	return l, ln
 }
 
@@ -63,9 +64,16 @@ func connections(t *testing.T, ln net.Listener, n int) {
 				return
 			}
 			b := make([]byte, 16)
-			c.Read(b)
-			c.Write(b)
-			c.Close()
+			_, err = io.ReadFull(c, b)
+			if err == nil {
+				_, err = c.Write(b)
+			}
+			if cerr := c.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Errorf("server side of connection %d: %v", i, err) // and serve the rest
+			}
 		}
 	}()
 	for i := 0; i < n; i++ {
@@ -73,10 +81,16 @@ func connections(t *testing.T, ln net.Listener, n int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Write([]byte("0123456789abcdef"))
+		if _, err := c.Write([]byte("0123456789abcdef")); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
 		b := make([]byte, 16)
-		io.ReadFull(c, b)
-		c.Close()
+		if _, err := io.ReadFull(c, b); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
 	}
 	select {
 	case <-done:
@@ -96,7 +110,6 @@ func TestLiveLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer saved.Close()
 	if err := l.SaveTo(saved); err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +168,9 @@ func TestLiveLoopback(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if err := saved.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := l.Next(&seg); err == nil || err == capture.ErrWait {
 		t.Errorf("Next after Close: %v", err)
 	}
@@ -166,7 +182,7 @@ func TestLiveLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer synth.CheckClose(t, r)
 	n := 0
 	for {
 		var s capture.Segment
@@ -246,13 +262,13 @@ func TestLiveAnySLL2(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	defer ln.Close()
+	defer synth.CheckClose(t, ln)
 	port := ln.Addr().(*net.TCPAddr).Port
 	l, err := pcap.Open(pcap.Options{Interface: "any", Filter: "tcp port " + itoa(port)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer synth.CheckClose(t, l)
 	if lt := int(l.LinkType()); lt != 276 && lt != 113 {
 		t.Fatalf("-i any: link type %d (%s), want Linux SLL2 (276) or SLL (113)", lt, l.LinkName())
 	}

@@ -45,7 +45,9 @@ func TestChecksums(t *testing.T) {
 			if c, ok := l.(interface {
 				SetNetworkLayerForChecksum(gopacket.NetworkLayer) error
 			}); ok {
-				c.SetNetworkLayerForChecksum(pkt.NetworkLayer())
+				if err := c.SetNetworkLayerForChecksum(pkt.NetworkLayer()); err != nil {
+					t.Fatalf("packet %d: %v", i, err)
+				}
 			}
 		}
 		if err, bad := pkt.VerifyChecksums(); err != nil || len(bad) != 0 {
