@@ -142,7 +142,9 @@ func TestColdStoreErrors(t *testing.T) {
 	if !ok {
 		t.Fatal(c.err)
 	}
-	c.segs[0].f.Close() // writing the buffer out fails
+	if err := c.segs[0].f.Close(); err != nil { // writing the buffer out fails
+		t.Fatal(err)
+	}
 	for ok {
 		_, _, ok = c.put(body, 0)
 	}
@@ -325,7 +327,9 @@ func TestColdReadError(t *testing.T) {
 		}
 		for i := range tr.cold.segs {
 			if f := tr.cold.segs[i].f; f != nil {
-				f.Close() // reads from it now fail
+				if err := f.Close(); err != nil { // reads from it now fail
+					t.Fatal(err)
+				}
 			}
 		}
 		tr.Finish(end)

@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/synth"
 )
 
 // fillRandom sets every field reachable from v (exported or not) to a random value,
@@ -207,7 +208,7 @@ func readSegments(tb testing.TB, path string) (segs []capture.Segment, err error
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer r.Close()
+	defer synth.CheckClose(tb, r)
 	var s capture.Segment
 	for {
 		if err := r.Next(&s); err == io.EOF {
