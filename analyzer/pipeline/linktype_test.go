@@ -79,7 +79,7 @@ func TestUnreadableLinkTypeLive(t *testing.T) {
 		if code := run.Finish(by, nil); code != ExitOK {
 			t.Fatalf("%s: exit %d", output, code)
 		}
-		r.Close()
+		synth.CheckClose(t, r)
 		if n := strings.Count(errb.String(), "\n"); n != 1 {
 			t.Errorf("%s: %d lines on stderr, want the one warning:\n%s", output, n, errb.String())
 		}

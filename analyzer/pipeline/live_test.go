@@ -22,6 +22,7 @@ import (
 
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/synth"
 	"github.com/finack/finack/reassembly"
 )
 
@@ -57,7 +58,7 @@ func liveOnFiles(t *testing.T, paths []string, output string) (*LiveRun, *bytes.
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { r.Close() })
+	t.Cleanup(func() { synth.CheckClose(t, r) })
 	prof, err := analyzer.LookupProfile("linux")
 	if err != nil {
 		t.Fatal(err)
@@ -327,10 +328,12 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Skipf("no loopback TCP: %v", err)
 	}
 	m := metrics.New(ln, version)
-	defer m.Close()
+	defer synth.CheckClose(t, m)
 	run, _, _ := liveOnFile(t, "server-close.pcap", "json")
 	var stop atomic.Bool
-	run.Loop(&stop)
+	if _, err := run.Loop(&stop); err != nil {
+		t.Fatal(err)
+	}
 	// This host's addresses: the server's, and those the traffic never shows.
 	run.local = map[netip.Addr]bool{}
 	for _, a := range []string{"10.77.0.2", "127.0.0.1", "::1", "fe80::1"} {
@@ -395,7 +398,7 @@ func get(t *testing.T, url string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer synth.CheckClose(t, resp.Body)
 	b, err := io.ReadAll(bufio.NewReader(resp.Body))
 	if err != nil {
 		t.Fatal(err)

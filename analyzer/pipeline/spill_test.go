@@ -12,6 +12,7 @@ import (
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/analyzer/spill"
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/synth"
 	"github.com/finack/finack/reassembly"
 )
 
@@ -94,7 +95,7 @@ func BenchmarkReportRecords(b *testing.B) {
 		tr.Add(&seg)
 	}
 	st := r.Stats()
-	r.Close()
+	synth.CheckClose(b, r)
 	tr.Finish(captureEnd(st))
 	incs := tr.Incarnations()
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/synth"
 	"github.com/finack/finack/reassembly"
 )
 
@@ -19,7 +20,7 @@ func TestPictureCollectorGrid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer synth.CheckClose(t, r)
 	tr := reassembly.NewTracker(reassembly.Config{TimeWait: reassembly.DefaultTimeWait})
 	var seg capture.Segment
 	for {

@@ -281,7 +281,7 @@ func eachSegmentOf(t testing.TB, files []string, fn func(*capture.Segment)) int6
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer synth.CheckClose(t, r)
 	var seg capture.Segment
 	for {
 		if err := r.Next(&seg); err == io.EOF {

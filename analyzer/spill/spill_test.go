@@ -115,7 +115,9 @@ func TestHeaderLen(t *testing.T) {
 func TestSorterErrors(t *testing.T) {
 	s := New(Options{MaxRecords: 2, Dir: t.TempDir()})
 	for i := range 10 {
-		s.Add(Key{uint64(10 - i)}, []byte{byte(i)})
+		if err := s.Add(Key{uint64(10 - i)}, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	stop := errors.New("stop")
 	n := 0
@@ -280,13 +282,17 @@ func TestMergeSorters(t *testing.T) {
 				}
 				added[to] = append(added[to], rec{k, v})
 				if tc.sharded {
-					one.Add(k, v) // in the order they came
+					if err := one.Add(k, v); err != nil { // in the order they came
+						t.Fatal(err)
+					}
 				}
 			}
 			if !tc.sharded {
 				for _, rs := range added {
 					for _, r := range rs {
-						one.Add(r.key, r.val)
+						if err := one.Add(r.key, r.val); err != nil {
+							t.Fatal(err)
+						}
 					}
 				}
 			}
@@ -327,9 +333,15 @@ func TestMergeSorters(t *testing.T) {
 func TestMergeErrors(t *testing.T) {
 	good := New(Options{MaxRecords: 2, Dir: t.TempDir()})
 	bad := New(Options{MaxRecords: 2, Dir: t.TempDir() + "/missing"})
+	var badErr error
 	for i := range 10 {
-		good.Add(Key{uint64(i)}, []byte{byte(i)})
-		bad.Add(Key{uint64(i)}, []byte{byte(i)})
+		if err := good.Add(Key{uint64(i)}, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		badErr = bad.Add(Key{uint64(i)}, []byte{byte(i)})
+	}
+	if badErr == nil {
+		t.Fatal("Add: no error with a directory that does not exist")
 	}
 	n := 0
 	if err := Merge([]*Sorter{good, bad}, func([]byte) error { n++; return nil }); err == nil || n != 0 {
@@ -339,7 +351,9 @@ func TestMergeErrors(t *testing.T) {
 		t.Error("the good Sorter was not closed")
 	}
 	s := New(Options{})
-	s.Add(Key{1}, []byte{1})
+	if err := s.Add(Key{1}, []byte{1}); err != nil {
+		t.Fatal(err)
+	}
 	if err := Merge([]*Sorter{s, s}, func([]byte) error { return nil }); err == nil {
 		t.Error("Merge of a Sorter twice: no error")
 	}
@@ -384,7 +398,9 @@ func TestChunksWithinBound(t *testing.T) {
 		if limit := max(batch, tc.maxBytes+tc.maxBytes/16) + minChunk + entry; held > limit || s.Runs() == 0 {
 			t.Errorf("MaxBytes %d, records of %d bytes: %d bytes of chunks (at most %d), %d runs", tc.maxBytes, tc.recLen, held, limit, s.Runs())
 		}
-		s.Close()
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
@@ -422,7 +438,9 @@ func TestMergeAllocs(t *testing.T) {
 		for i := range ss {
 			ss[i] = New(Options{MaxRecords: n / 12, Dir: dir}) // 4 runs each, and a batch
 			for j := range n / 3 {
-				ss[i].Add(Key{uint64(j % 97), uint64(i)}, []byte("a record of a report"))
+				if err := ss[i].Add(Key{uint64(j % 97), uint64(i)}, []byte("a record of a report")); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 		var before, after runtime.MemStats
