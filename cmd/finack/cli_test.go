@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/capture/synth"
 )
 
 func TestUsageErrors(t *testing.T) {
@@ -113,7 +114,7 @@ func TestStdinAndFilter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer synth.CheckClose(t, f)
 	saved := os.Stdin
 	os.Stdin = f
 	defer func() { os.Stdin = saved }()

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/capture/synth"
 )
 
 // auditedKinds are the finding kinds the audit covers: those about the end of a
@@ -78,7 +79,7 @@ func readAudit(t *testing.T) []auditRow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer synth.CheckClose(t, f)
 	want := []string{"path", "kind", "client", "server", "frame", "verdict", "item", "rule", "reason"}
 	var rows []auditRow
 	header := false

@@ -33,6 +33,7 @@ import (
 	"github.com/finack/finack/analyzer/pipeline"
 
 	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/capture/synth"
 )
 
 // corpusDeadline is how long finack may take on one capture before the run counts as
@@ -103,7 +104,7 @@ func readManifest(t *testing.T, dir string) []corpusRow {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer synth.CheckClose(t, f)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var col map[string]int

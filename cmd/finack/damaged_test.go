@@ -75,11 +75,16 @@ func readTestdata(t *testing.T, name string) []byte {
 
 // gzipUnfinished compresses b and flushes it without ending the stream: a gzip
 // file cut short whose decompressed bytes end exactly after b.
-func gzipUnfinished(b []byte) []byte {
+func gzipUnfinished(t *testing.T, b []byte) []byte {
+	t.Helper()
 	var out bytes.Buffer
 	zw := gzip.NewWriter(&out)
-	zw.Write(b)
-	zw.Flush()
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	return bytes.Clone(out.Bytes())
 }
 
@@ -148,7 +153,7 @@ func damagedCases(t *testing.T) []damagedCase {
 			where: []string{"frame 44", fmt.Sprintf("byte offset %d", blocks[pkts[43]].off)}},
 		{name: "gzip stream cut short", data: gz[:len(gz)-30], code: 2, packets: 10,
 			where: []string{"frame 11", "of the decompressed stream", "unexpected EOF"}},
-		{name: "gzip stream cut at a record boundary", data: gzipUnfinished(plain[:plainOffs[4]]), code: 2, packets: 4,
+		{name: "gzip stream cut at a record boundary", data: gzipUnfinished(t, plain[:plainOffs[4]]), code: 2, packets: 4,
 			where: []string{"frame 5", fmt.Sprintf("byte offset %d of the decompressed stream", plainOffs[4]), "unexpected EOF"}},
 		{name: "gzip stream cut inside its header", data: gz[:6], code: 2, packets: 0, where: []string{"gzip"}},
 		{name: "gzip checksum wrong", data: put32(gz, len(gz)-8, binary.LittleEndian.Uint32(gz[len(gz)-8:])^1), code: 2, packets: 11,
@@ -188,8 +193,12 @@ func damagedCases(t *testing.T) []damagedCase {
 				p0 := readTestdata(t, "gen-rotated.pcap0")
 				p1 := readTestdata(t, "gen-rotated.pcap1")
 				o1 := pcapRecords(t, p1)
-				os.WriteFile(filepath.Join(dir, "input"), p0, 0o644)
-				os.WriteFile(filepath.Join(dir, "piece1"), p1[:o1[3]+20], 0o644)
+				if err := os.WriteFile(filepath.Join(dir, "input"), p0, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "piece1"), p1[:o1[3]+20], 0o644); err != nil {
+					t.Fatal(err)
+				}
 				return "input", procOptions{}
 			}},
 	}

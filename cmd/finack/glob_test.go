@@ -22,8 +22,12 @@ func globDir(t *testing.T) string {
 	}
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
-	zw.Write(pcap)
-	zw.Close()
+	if _, err := zw.Write(pcap); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	files := map[string][]byte{
 		"a.pcap":          pcap,
 		"b.pcap":          pcap,

@@ -26,7 +26,11 @@ func runIn(t *testing.T, dir string, args ...string) (stdout, stderr string, cod
 	if err := os.Chdir(abs); err != nil {
 		t.Fatal(err)
 	}
-	defer os.Chdir(wd)
+	defer func() {
+		if err := os.Chdir(wd); err != nil { // the tests after this one would run elsewhere
+			t.Fatal(err)
+		}
+	}()
 	var out, errb bytes.Buffer
 	code = run(args, &out, &errb)
 	return out.String(), errb.String(), code
@@ -72,4 +76,8 @@ func recordScenarios(t *testing.T, dir string, env []string, names ...string) st
 
 // The text reports the tests compare are those of a UTF-8 locale (report.LocaleUTF8):
 // the tests do not depend on the locale they run in.
-func init() { os.Setenv("LC_ALL", "C.UTF-8") }
+func init() {
+	if err := os.Setenv("LC_ALL", "C.UTF-8"); err != nil {
+		panic(err)
+	}
+}

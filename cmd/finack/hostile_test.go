@@ -372,10 +372,14 @@ func TestDuplicatesOutOfOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range all {
-		w.WritePacket(p)
+		if err := w.WritePacket(p); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "dup.pcapng"), b.Bytes(), 0o644)
+	if err := os.WriteFile(filepath.Join(dir, "dup.pcapng"), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	r := runProc(t, procOptions{dir: dir}, "-r", "dup.pcapng", "-o", "json")
 	if r.code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)

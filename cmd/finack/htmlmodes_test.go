@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/capture/synth"
 )
 
 // TestHTMLModes: --html beside the other ways to run: the netstat view at --at as
@@ -69,7 +70,7 @@ func TestHTMLModes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer f.Close()
+				defer synth.CheckClose(t, f)
 				old := os.Stdin
 				os.Stdin = f
 				defer func() { os.Stdin = old }()

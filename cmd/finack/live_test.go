@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -76,7 +77,11 @@ func newLiveNetns(t *testing.T) *liveNetns {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Error(err)
+		}
+	})
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
@@ -89,23 +94,28 @@ func newLiveNetns(t *testing.T) *liveNetns {
 			t.Fatalf("go build %s: %v\n%s", b.pkg, err, out)
 		}
 	}
-	// Every process the test starts in the namespaces is ended by its own cleanup
-	// (liveProc), which runs before this one.
-	t.Cleanup(func() {
-		for _, ns := range []string{e.nsA, e.nsB} {
-			exec.Command("ip", "netns", "del", ns).Run()
-		}
-	})
-	e.sh(t, "ip", "netns", "add", e.nsA)
-	e.sh(t, "ip", "netns", "add", e.nsB)
+	for _, ns := range []string{e.nsA, e.nsB} {
+		e.sh(t, "ip", "netns", "add", ns)
+		// Every process the test starts in the namespaces is ended by its own
+		// cleanup (liveProc), which runs before this one.
+		t.Cleanup(func() {
+			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+				t.Errorf("ip netns del %s: %v\n%s", ns, err, out)
+			}
+		})
+	}
 	e.sh(t, "ip", "link", "add", e.vethA, "netns", e.nsA, "type", "veth", "peer", "name", e.vethB, "netns", e.nsB)
 	e.sh(t, "ip", "-n", e.nsA, "addr", "add", liveCli+"/24", "dev", e.vethA)
 	e.sh(t, "ip", "-n", e.nsB, "addr", "add", liveSrv+"/24", "dev", e.vethB)
 	for _, p := range [][2]string{{e.nsA, e.vethA}, {e.nsB, e.vethB}} {
 		e.sh(t, "ip", "-n", p[0], "link", "set", "lo", "up")
 		if _, err := exec.LookPath("ethtool"); err == nil {
-			// Offloads off: every segment captured as TCP sent it.
-			exec.Command("ip", "netns", "exec", p[0], "ethtool", "-K", p[1], "tso", "off", "gso", "off", "gro", "off").Run()
+			// Offloads off: every segment captured as TCP sent it. As without
+			// ethtool, the test goes on if they stay on.
+			args := []string{"ip", "netns", "exec", p[0], "ethtool", "-K", p[1], "tso", "off", "gso", "off", "gro", "off"}
+			if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+				t.Logf("%s: %v (offloads stay on)\n%s", strings.Join(args, " "), err, out)
+			}
 		}
 		e.sh(t, "ip", "-n", p[0], "link", "set", p[1], "up")
 		e.sh(t, "ip", "netns", "exec", p[0], "sysctl", "-qw", "net.ipv4.tcp_timestamps=1", "net.ipv4.tcp_rfc1337=0",
@@ -168,7 +178,9 @@ func (e *liveNetns) start(t *testing.T, ns string, cred *syscall.Credential, arg
 		select {
 		case <-p.done:
 		default:
-			p.cmd.Process.Kill()
+			if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				t.Errorf("killing %s: %v", p.cmd.Args, err)
+			}
 			<-p.done
 		}
 	})
@@ -235,7 +247,9 @@ func (p *liveProc) wait(t *testing.T, timeout time.Duration) int {
 	select {
 	case <-p.done:
 	case <-time.After(timeout):
-		p.cmd.Process.Kill()
+		if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Errorf("killing %s: %v", p.cmd.Args, err)
+		}
 		<-p.done
 		t.Fatalf("%s did not end within %v:\n%s", p.cmd.Args, timeout, p.stderrText())
 	}
@@ -312,7 +326,7 @@ func (e *liveNetns) scenario(t *testing.T, scen string, finalAckDrops int) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		exec.Command("ip", "netns", "exec", e.nsA, "nft", "delete", "table", "inet", "finacktest").Run()
+		e.sh(t, "ip", "netns", "exec", e.nsA, "nft", "delete", "table", "inet", "finacktest")
 	}
 }
 
@@ -344,14 +358,14 @@ func inNetns(ns string, fn func() error) error {
 			ch <- err
 			return
 		}
-		defer orig.Close()
+		defer func() { _ = orig.Close() }() // read only, for its descriptor
 		f, err := os.Open("/run/netns/" + ns)
 		if err != nil {
 			runtime.UnlockOSThread()
 			ch <- err
 			return
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // read only, for its descriptor
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
 			runtime.UnlockOSThread()
 			ch <- fmt.Errorf("setns: %v", err)
@@ -382,8 +396,10 @@ func (e *liveNetns) scrape(t *testing.T, ns, url string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
 	return string(b), err
 }
 
@@ -510,7 +526,9 @@ func TestLiveCapture(t *testing.T) {
 			sum, sumLine = &r, l
 		case r.Type == "connection":
 			var c analyzer.Connection
-			json.Unmarshal([]byte(l), &c)
+			if err := json.Unmarshal([]byte(l), &c); err != nil {
+				t.Fatalf("stdout line %q: %v", l, err)
+			}
 			conns = append(conns, c)
 		case r.Type == "finding" && r.Status == "final":
 			finals[string(r.Kind)+" "+r.Sender] = r.Finding
@@ -522,9 +540,13 @@ func TestLiveCapture(t *testing.T) {
 	var s struct {
 		Summary report.Summary `json:"summary"`
 	}
-	json.Unmarshal([]byte(`{"summary":`+sumLine+`}`), &s)
+	if err := json.Unmarshal([]byte(`{"summary":`+sumLine+`}`), &s); err != nil {
+		t.Fatalf("summary %q: %v", sumLine, err)
+	}
 	var ls pipeline.LiveSummary
-	json.Unmarshal(s.Summary.Live, &ls)
+	if err := json.Unmarshal(s.Summary.Live, &ls); err != nil {
+		t.Fatalf("summary.live %s: %v", s.Summary.Live, err)
+	}
 	if ls.StoppedBy != "signal" || ls.Dropped != 0 || ls.Received < s.Summary.Packets || ls.HeldAtEnd != 2 || ls.Warning != "" {
 		t.Errorf("summary.live %+v: want stopped by signal, no drops, received >= %d packets, 2 held", ls, s.Summary.Packets)
 	}
@@ -738,8 +760,14 @@ func TestLiveErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer os.RemoveAll(dir)
-		os.Chmod(dir, 0o755)
+		defer func() {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Error(err)
+			}
+		}()
+		if err := os.Chmod(dir, 0o755); err != nil { // nobody runs the binary in it
+			t.Fatal(err)
+		}
 		bin := filepath.Join(dir, "finack")
 		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 			t.Fatalf("go build: %v\n%s", err, out)
@@ -821,14 +849,15 @@ func TestLiveDropsWarning(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer c.Close()
 		b := make([]byte, 100)
 		for range 5000 {
-			c.Write(b) // an ICMP error may make a write fail: the datagrams still went out
+			_, _ = c.Write(b) // an ICMP error may make a write fail: the datagrams still went out
 		}
-		return nil
+		return c.Close()
 	})
-	p.cmd.Process.Signal(syscall.SIGCONT)
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/finack/finack/analyzer/pipeline"
 	"github.com/finack/finack/analyzer/report"
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/synth"
 	"github.com/finack/finack/reassembly"
 )
 
@@ -33,12 +34,12 @@ func TestLiveHTML(t *testing.T) {
 		t.Skipf("no loopback TCP: %v", err)
 	}
 	m := metrics.New(ln, version)
-	defer m.Close()
+	defer synth.CheckClose(t, m)
 	r, err := capture.Open([]string{filepath.Join(pcapDir, "final-ack-dropped.pcap")}, capture.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	defer synth.CheckClose(t, r)
 	prof, _ := analyzer.LookupProfile("linux")
 	page := filepath.Join(t.TempDir(), "live.html")
 	cfg := pipeline.LiveConfig{
@@ -124,7 +125,7 @@ func get(t *testing.T, url string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer synth.CheckClose(t, resp.Body)
 	b, err := io.ReadAll(bufio.NewReader(resp.Body))
 	if err != nil {
 		t.Fatal(err)

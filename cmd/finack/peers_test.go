@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/capture/synth"
 )
 
 // jsonReport is the part of -o json the cross-checks read.
@@ -72,7 +73,7 @@ func timeWaitSockets(t *testing.T, path string) map[[2]netip.AddrPort]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer synth.CheckClose(t, f)
 	tw := map[[2]netip.AddrPort]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/finack/finack/capture/synth"
 )
 
 // Tests that must bound time and memory run finack as a child process: the test
@@ -71,8 +74,14 @@ func measureFinack() int {
 	syscall.CloseOnExec(3) // not finack's
 	var rep procReport
 	defer func() {
-		json.NewEncoder(report).Encode(rep)
-		report.Close()
+		// A failure here shows in the parent as a missing report, with this line in
+		// the stderr it quotes.
+		if err := json.NewEncoder(report).Encode(rep); err != nil {
+			fmt.Fprintln(os.Stderr, "writing the process report:", err)
+		}
+		if err := report.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "closing the process report:", err)
+		}
 	}()
 	exe, err := os.Executable()
 	if err != nil {
@@ -164,7 +173,7 @@ func runProc(t *testing.T, o procOptions, args ...string) procResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reportFile.Close()
+	defer synth.CheckClose(t, reportFile)
 	cmd.ExtraFiles = []*os.File{reportFile}
 	if o.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: o.cred}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/finack/finack/analyzer/pipeline"
 	"github.com/finack/finack/analyzer/report"
+	"github.com/finack/finack/capture/synth"
 
 	"golang.org/x/sys/unix"
 )
@@ -117,7 +118,7 @@ func TestReadCapturePhases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			doc.Records.Close()
+			synth.CheckClose(t, doc.Records)
 			if !slices.Equal(rec.phases, tc.want) {
 				t.Errorf("phases %q, want %q", rec.phases, tc.want)
 			}
@@ -235,8 +236,12 @@ func TestProgressUnits(t *testing.T) {
 func TestProgressInputSize(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.pcap"), filepath.Join(dir, "b.pcap")
-	os.WriteFile(a, make([]byte, 1000), 0o644)
-	os.WriteFile(b, make([]byte, 234), 0o644)
+	if err := os.WriteFile(a, make([]byte, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, make([]byte, 234), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	fifo := mkfifo(t, dir)
 	tests := []struct {
 		name  string
@@ -287,13 +292,14 @@ func feedFIFO(t *testing.T, path string, data []byte, split int, between func())
 			done <- err
 			return
 		}
-		defer f.Close()
-		if _, err := f.Write(data[:split]); err != nil {
-			done <- err
-			return
+		_, err = f.Write(data[:split])
+		if err == nil {
+			between()
+			_, err = f.Write(data[split:])
 		}
-		between()
-		_, err = f.Write(data[split:])
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 		done <- err
 	}()
 	return func() {
@@ -306,7 +312,7 @@ func feedFIFO(t *testing.T, path string, data []byte, split int, between func())
 		case <-time.After(20 * time.Second):
 			// Release a writer still waiting for a reader.
 			if r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
-				r.Close()
+				synth.CheckClose(t, r)
 			}
 			t.Error("the pipe was not read to its end")
 		}
@@ -456,7 +462,7 @@ func openPTY(cols uint16) (master, slave *os.File, err error) {
 	}
 	master = os.NewFile(uintptr(m), "/dev/ptmx")
 	fail := func(err error) (*os.File, *os.File, error) {
-		master.Close()
+		_ = master.Close() // err is what went wrong
 		return nil, nil, err
 	}
 	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil { // unlockpt
@@ -473,7 +479,7 @@ func openPTY(cols uint16) (master, slave *os.File, err error) {
 	}
 	slave = os.NewFile(uintptr(s), name)
 	if err := unix.IoctlSetWinsize(s, unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: cols}); err != nil {
-		slave.Close()
+		_ = slave.Close() // err is what went wrong
 		return fail(err)
 	}
 	return master, slave, nil
@@ -512,21 +518,24 @@ func TestProgressTerminal(t *testing.T) {
 			var stderr syncBuffer
 			cmd.Stdout = &stdout
 			readDone := make(chan struct{})
+			var readErr error // the terminal's, once readDone is closed
 			if tc.pty {
 				master, slave, err := openPTY(cols)
 				if err != nil {
 					t.Skipf("no pseudo-terminal here: %v", err)
 				}
-				defer master.Close()
+				defer synth.CheckClose(t, master)
 				cmd.Stderr = slave
 				if err := cmd.Start(); err != nil {
-					slave.Close()
+					synth.CheckClose(t, slave)
 					t.Fatal(err)
 				}
-				slave.Close() // the child holds it: reads end (EIO) when it exits
+				if err := slave.Close(); err != nil { // the child holds it: reads end (EIO) when it exits
+					t.Fatal(err)
+				}
 				go func() {
 					defer close(readDone)
-					io.Copy(&stderr, master)
+					_, readErr = io.Copy(&stderr, master)
 				}()
 			} else {
 				cmd.Stderr = &stderr
@@ -554,6 +563,9 @@ func TestProgressTerminal(t *testing.T) {
 			case <-readDone:
 			case <-time.After(10 * time.Second):
 				t.Fatal("the terminal did not close")
+			}
+			if readErr != nil && !errors.Is(readErr, syscall.EIO) {
+				t.Errorf("reading the terminal: %v", readErr)
 			}
 			if code := cmd.ProcessState.ExitCode(); code != pipeline.ExitOK {
 				t.Fatalf("exit %d: %s", code, stderr.String())

@@ -42,7 +42,9 @@ func TestSeparateJSON(t *testing.T) {
 		var s struct {
 			Summary report.Summary `json:"summary"`
 		}
-		json.Unmarshal(want, &s)
+		if err := json.Unmarshal(want, &s); err != nil {
+			t.Fatalf("%s.expected.json: %v", name, err)
+		}
 		packets += s.Summary.Packets
 		// The document as it sits in the report, one level of indentation removed.
 		got := deindent(string(doc.Captures[i]))

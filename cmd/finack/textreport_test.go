@@ -60,7 +60,9 @@ func TestTextReportBig(t *testing.T) {
 	var left int
 	for _, l := range lines {
 		if m := more.FindStringSubmatch(l); m != nil {
-			fmt.Sscan(m[1], &left)
+			if _, err := fmt.Sscan(m[1], &left); err != nil {
+				t.Fatalf("%q: %v", l, err)
+			}
 		}
 	}
 	if left == 0 {

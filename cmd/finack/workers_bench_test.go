@@ -10,6 +10,7 @@ import (
 	"github.com/finack/finack/analyzer/pipeline"
 
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/synth"
 	"github.com/finack/finack/reassembly"
 )
 
@@ -55,7 +56,7 @@ func BenchmarkTrackAll(b *testing.B) {
 					b.Fatalf("%s: %v", file, err)
 				}
 				segs += r.Stats().Segments
-				r.Close()
+				synth.CheckClose(b, r)
 				got := 0
 				for _, c := range counts {
 					got += c
