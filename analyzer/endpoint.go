@@ -57,9 +57,16 @@ func newConnID(client, server netip.AddrPort, vlan, serverVLAN []uint16, tunnel 
 	return id
 }
 
-// Tuple is id without its incarnation number: the connection's 4-tuple, tags and
-// tunnel, which every incarnation on it shares.
-func (id ConnID) Tuple() ConnID {
+// Flow is id without roles or number: the 4-tuple, tags and tunnel its segments
+// carry in either direction, the lower end first (as Client, with its tags), so
+// that every incarnation on the 4-tuple, whichever end was the client, has the same
+// Flow. It is the reports' counterpart of the tracker's reassembly.FlowKey, for the
+// records, which keep the tunnel as text.
+func (id ConnID) Flow() ConnID {
 	id.Incarnation = 0
+	if id.Server.Compare(id.Client) < 0 {
+		id.Client, id.Server = id.Server, id.Client
+		id.VLAN, id.ServerVLAN = id.ServerVLAN, id.VLAN
+	}
 	return id
 }

@@ -352,6 +352,18 @@ type Incarnation struct {
 	changed bool
 }
 
+// IncarnationID names an incarnation the tracker holds: its 4-tuple and number, a
+// comparable value for map keys. Not its address: the tracker packs quiet
+// incarnations into compact records and unpacks them into new structs when a
+// segment comes.
+type IncarnationID struct {
+	Key   FlowKey
+	Index int
+}
+
+// ID returns the identity of inc.
+func (inc *Incarnation) ID() IncarnationID { return IncarnationID{inc.Key, inc.Index} }
+
 // Client returns the client endpoint.
 func (inc *Incarnation) Client() netip.AddrPort { return inc.Half[Client].Endpoint }
 

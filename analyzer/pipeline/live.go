@@ -106,8 +106,8 @@ type LiveRun struct {
 	keptNext int
 	omitted  uint64
 
-	prov       map[incID][]provEntry
-	doneTick   map[incID]struct{} // finished since the last tick
+	prov       map[reassembly.IncarnationID][]provEntry
+	doneTick   map[reassembly.IncarnationID]struct{} // finished since the last tick
 	touched    []*reassembly.Incarnation
 	stopFinals []analyzer.Finding // NDJSON: findings decided at the stop
 	printed    bool               // text: a finding was printed during the run
@@ -145,8 +145,8 @@ func NewLiveRun(o LiveConfig, src liveSource, stdout, stderr io.Writer, m *metri
 		totals:     analyzer.KindCounts[gate.KindTotal](),
 		provCounts: map[analyzer.Kind]uint64{},
 		withdrawn:  map[analyzer.Kind]uint64{},
-		prov:       map[incID][]provEntry{},
-		doneTick:   map[incID]struct{}{},
+		prov:       map[reassembly.IncarnationID][]provEntry{},
+		doneTick:   map[reassembly.IncarnationID]struct{}{},
 		start:      time.Now(),
 	}
 	r.stream = analyzer.NewStream(r.cfg, false)
@@ -275,7 +275,7 @@ func (r *LiveRun) provisional(now int64) {
 		pcfg.Provisional = true // "when the provisional report was made", not "the capture ended"
 		scratch := analyzer.NewStream(pcfg, false)
 		for _, inc := range r.touched {
-			if _, finished := r.doneTick[idOf(inc)]; finished {
+			if _, finished := r.doneTick[inc.ID()]; finished {
 				continue // decided already: its final findings were printed
 			}
 			endAt := inc.EndAt
@@ -285,7 +285,7 @@ func (r *LiveRun) provisional(now int64) {
 			fs := scratch.Add(inc)
 			inc.EndAt = endAt
 			for _, f := range fs {
-				ps := r.prov[idOf(inc)]
+				ps := r.prov[inc.ID()]
 				if j := findProv(ps, f); j >= 0 {
 					// Printed before: print it again when its outcome or verdict
 					// changed (an unresolved FIN acknowledged since: recovered), not
@@ -296,7 +296,7 @@ func (r *LiveRun) provisional(now int64) {
 					}
 					continue
 				}
-				r.prov[idOf(inc)] = append(ps, provEntry{f})
+				r.prov[inc.ID()] = append(ps, provEntry{f})
 				r.provCounts[f.Kind]++
 				r.emit("provisional", &f)
 			}
@@ -305,16 +305,6 @@ func (r *LiveRun) provisional(now int64) {
 	clear(r.touched)
 	clear(r.doneTick)
 }
-
-// incID names an incarnation the tracker holds: its 4-tuple and number. Not its
-// address: the tracker packs quiet incarnations into compact records and unpacks
-// them into new structs when a segment comes.
-type incID struct {
-	key   reassembly.FlowKey
-	index int
-}
-
-func idOf(inc *reassembly.Incarnation) incID { return incID{inc.Key, inc.Index} }
 
 func findProv(ps []provEntry, f analyzer.Finding) int {
 	for i := range ps {
@@ -353,21 +343,21 @@ func (r *LiveRun) done(inc *reassembly.Incarnation) {
 			Type string `json:"type"`
 			*analyzer.Connection
 		}{"connection", &c})
-		r.doneTick[idOf(inc)] = struct{}{}
+		r.doneTick[inc.ID()] = struct{}{}
 	default:
 		fs = r.stream.Add(inc)
 		if r.streamN++; r.streamN >= streamBatch {
 			r.stream, r.streamN = analyzer.NewStream(r.cfg, false), 0
 		}
-		r.doneTick[idOf(inc)] = struct{}{}
+		r.doneTick[inc.ID()] = struct{}{}
 	}
 	r.connections++
 	r.closes[analyzer.CloseShape(inc)]++
 	if r.o.HTML != "" {
 		r.page.countClose(inc.Last.At, analyzer.CloseShape(inc))
 	}
-	ps := r.prov[idOf(inc)]
-	delete(r.prov, idOf(inc))
+	ps := r.prov[inc.ID()]
+	delete(r.prov, inc.ID())
 	matched := make([]bool, len(ps))
 	for i := range fs {
 		f := &fs[i]

@@ -32,21 +32,10 @@ type connEvidence struct {
 	ignoreVLAN bool
 }
 
-// flowOf is the identity the segments between a and b on the tags vlan carry, in
-// either direction: the 4-tuple lower end first, with those tags and the tunnel.
+// flowOf is the identity (ConnID.Flow) of the segments between a and b on the tags
+// vlan, in either direction.
 func flowOf(a, b netip.AddrPort, vlan [2]uint16, tunnel string) analyzer.ConnID {
-	if lessEndpoint(b, a) {
-		a, b = b, a
-	}
-	return analyzer.ConnID{Client: a, Server: b, VLAN: vlan, ServerVLAN: vlan, Tunnel: tunnel}
-}
-
-// lessEndpoint orders endpoints by address, then port.
-func lessEndpoint(a, b netip.AddrPort) bool {
-	if c := a.Addr().Compare(b.Addr()); c != 0 {
-		return c < 0
-	}
-	return a.Port() < b.Port()
+	return analyzer.ConnID{Client: a, Server: b, VLAN: vlan, ServerVLAN: vlan, Tunnel: tunnel}.Flow()
 }
 
 // span is a selected connection's frame range.
@@ -60,25 +49,18 @@ type span struct {
 // finding's frames (a reuse_in_2msl finding's evidence starts in the incarnation
 // before the one it names).
 func SelectConnections(doc *Document) (sel []int, findingsOf map[int][]int) {
-	// pairOf: the incarnation's 4-tuple, tags and tunnel, its ends in either order
-	// (an incarnation on the 4-tuple may have them the other way round).
-	pairOf := func(id analyzer.ConnID) analyzer.ConnID {
-		id = id.Tuple()
-		if lessEndpoint(id.Server, id.Client) {
-			id.Client, id.Server = id.Server, id.Client
-		}
-		return id
-	}
+	// byPair: the connections per 4-tuple, tags and tunnel, their ends in either
+	// order (an incarnation on the 4-tuple may have them the other way round).
 	byPair := map[analyzer.ConnID][]int{}
 	for i := range doc.Connections {
-		k := pairOf(doc.Connections[i].ID())
+		k := doc.Connections[i].ID().Flow()
 		byPair[k] = append(byPair[k], i)
 	}
 	findingsOf = map[int][]int{}
 	for fi := range doc.Findings {
 		f := &doc.Findings[fi]
 		id := f.ID()
-		for _, ci := range byPair[pairOf(id)] {
+		for _, ci := range byPair[id.Flow()] {
 			c := &doc.Connections[ci]
 			hit := c.ID() == id
 			for _, fr := range f.Frames {

@@ -70,6 +70,17 @@ type tiedSpan struct {
 	from, to int64
 }
 
+// reuseKey is what SafeReuses counts by.
+type reuseKey struct {
+	server  netip.AddrPort
+	verdict analyzer.Verdict
+}
+
+// counted is the SafeReuses of n reuses of k.
+func (k reuseKey) counted(n int) SafeReuses {
+	return SafeReuses{Server: analyzer.EndpointString(k.server), Verdict: string(k.verdict), Count: n}
+}
+
 type pairKey struct {
 	client netip.Addr
 	server netip.AddrPort
@@ -84,7 +95,7 @@ type OverviewCollector struct {
 	tw      map[netip.Addr][][2]int64
 	pairs   map[pairKey]int32
 	tied    []tiedSpan
-	reuses  map[[2]string]int
+	reuses  map[reuseKey]int
 }
 
 // NewOverviewCollector sums with TIME_WAIT length twLen.
@@ -93,7 +104,7 @@ func NewOverviewCollector(twLen time.Duration) *OverviewCollector {
 		twLen:   int64(twLen),
 		servers: map[netip.AddrPort]*partyAcc{}, clients: map[netip.Addr]*partyAcc{},
 		tw: map[netip.Addr][][2]int64{}, pairs: map[pairKey]int32{},
-		reuses: map[[2]string]int{},
+		reuses: map[reuseKey]int{},
 	}
 }
 
@@ -146,7 +157,7 @@ func (c *OverviewCollector) Add(inc *reassembly.Incarnation, fs []analyzer.Findi
 	}
 	for i := range fs {
 		if f := &fs[i]; SafeAccepted(f.Kind, f.Verdict, f.Outcome) {
-			c.reuses[[2]string{sv.String(), string(f.Verdict)}]++
+			c.reuses[reuseKey{sv, f.Verdict}]++
 		}
 	}
 	sp := analyzer.SpansOf(inc, time.Duration(c.twLen))
@@ -249,7 +260,7 @@ func MergeOverview(cs []*OverviewCollector) *Overview {
 	sortParties(ov.Servers)
 	sortParties(ov.Clients)
 	for k, n := range all.reuses {
-		ov.Reuses = append(ov.Reuses, SafeReuses{Server: k[0], Verdict: k[1], Count: n})
+		ov.Reuses = append(ov.Reuses, k.counted(n))
 	}
 	sort.Slice(ov.Reuses, func(i, j int) bool {
 		a, b := ov.Reuses[i], ov.Reuses[j]

@@ -424,11 +424,11 @@ func writeParties(w io.Writer, title string, ps []Party, clients bool) {
 // server endpoint and verdict), the first maxFindings of them (0: all).
 func writeIncidentsText(w io.Writer, d Document, maxFindings int) {
 	var listed []*Incident
-	reuses := map[[2]string]int{}
+	reuses := map[reuseKey]int{}
 	for i := range d.Incidents {
 		in := &d.Incidents[i]
 		if SafeAccepted(in.Kind, in.Verdict, in.Outcome) {
-			reuses[[2]string{analyzer.EndpointString(in.Server), string(in.Verdict)}]++
+			reuses[reuseKey{in.Server, in.Verdict}]++
 			continue
 		}
 		listed = append(listed, in)
@@ -438,7 +438,7 @@ func writeIncidentsText(w io.Writer, d Document, maxFindings int) {
 		counted = d.Overview.Reuses
 	} else {
 		for k, n := range reuses {
-			counted = append(counted, SafeReuses{Server: k[0], Verdict: k[1], Count: n})
+			counted = append(counted, k.counted(n))
 		}
 		sort.Slice(counted, func(i, j int) bool {
 			if counted[i].Server != counted[j].Server {

@@ -3,6 +3,7 @@ package html
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"sort"
 	"time"
@@ -184,15 +185,14 @@ func endpointChart(d *report.Document) chart {
 		counts map[analyzer.Kind]int
 		total  int
 	}
-	byServer := map[string]*ep{}
+	byServer := map[netip.AddrPort]*ep{}
 	present := map[analyzer.Kind]bool{}
 	for i := range d.Findings {
 		f := &d.Findings[i]
-		server := analyzer.EndpointString(f.Server)
-		e := byServer[server]
+		e := byServer[f.Server]
 		if e == nil {
-			e = &ep{server: server, counts: map[analyzer.Kind]int{}}
-			byServer[server] = e
+			e = &ep{server: analyzer.EndpointString(f.Server), counts: map[analyzer.Kind]int{}}
+			byServer[f.Server] = e
 		}
 		e.counts[f.Kind]++
 		e.total++
