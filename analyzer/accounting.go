@@ -72,9 +72,9 @@ func timeWaitIntervals(inc *reassembly.Incarnation, twLen time.Duration) (tw rea
 	if !tw.Held() {
 		return tw, iv, false
 	}
-	iv = interval{tw.Since, tw.Until}
-	if inc.End == reassembly.EndReplaced && inc.EndAt < iv.to {
-		iv.to = inc.EndAt
+	iv = interval{int64(tw.Since), int64(tw.Until)}
+	if inc.End == reassembly.EndReplaced && int64(inc.EndAt) < iv.to {
+		iv.to = int64(inc.EndAt)
 	}
 	return tw, iv, iv.to > iv.from
 }
@@ -143,15 +143,15 @@ func TimeWaitAccounting(incs []*reassembly.Incarnation, first, last time.Time, t
 		} else if closedAt, ok := closeEnd(inc); ok {
 			to = closedAt
 		}
-		if inc.End == reassembly.EndReplaced && inc.EndAt < to {
-			to = inc.EndAt
+		if inc.End == reassembly.EndReplaced && int64(inc.EndAt) < to {
+			to = int64(inc.EndAt)
 		}
 		k := pair{inc.Client().Addr(), inc.Server()}
 		if tied[k] == nil {
 			tied[k] = map[uint16][]interval{}
 		}
 		port := inc.Client().Port()
-		tied[k][port] = append(tied[k][port], interval{inc.First.At, max(to, inc.First.At+1)})
+		tied[k][port] = append(tied[k][port], interval{int64(inc.First.At), max(to, int64(inc.First.At)+1)})
 	}
 
 	for _, h := range SortedHosts(perHost) {
@@ -181,11 +181,11 @@ func TimeWaitAccounting(incs []*reassembly.Incarnation, first, last time.Time, t
 // or the last packet of a close that completed.
 func closeEnd(inc *reassembly.Incarnation) (int64, bool) {
 	if at, ok := inc.EndingRst(); ok {
-		return at, true
+		return int64(at), true
 	}
 	switch CloseShape(inc) {
 	case FourWay, ThreeWay, Simultaneous, HalfClose:
-		return inc.Last.At, true
+		return int64(inc.Last.At), true
 	}
 	return 0, false
 }
@@ -227,11 +227,11 @@ func SpansOf(inc *reassembly.Incarnation, twLen time.Duration) Spans {
 		s.TiedTo = iv.to
 	} else if closedAt, ok := closeEnd(inc); ok {
 		s.TiedTo = closedAt
-		if inc.End == reassembly.EndReplaced && inc.EndAt < s.TiedTo {
-			s.TiedTo = inc.EndAt
+		if inc.End == reassembly.EndReplaced && int64(inc.EndAt) < s.TiedTo {
+			s.TiedTo = int64(inc.EndAt)
 		}
 	} else if inc.End == reassembly.EndReplaced {
-		s.TiedTo = inc.EndAt
+		s.TiedTo = int64(inc.EndAt)
 	}
 	return s
 }

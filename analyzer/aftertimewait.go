@@ -24,9 +24,9 @@ func (a *analysis) afterClose(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		m := appendf(a.msg[:0], "%d segment(s) of incarnation %d reached the 4-tuple after incarnation %d had started: their numbers fit the old connection's sequence space, not the new one's, so they count here and not as data, retransmissions or a FIN of the new one; first ",
 			num(ev.Count), num(inc.Index), num(during(inc, first)))
 		m = appendEvent(m, first)
-		m = appendf(m, " from the %s (frame %d) %s after the old close, last kept ", str(first.From.String()), num(first.Frame), dur(first.At-closed))
+		m = appendf(m, " from the %s (frame %d) %s after the old close, last kept ", str(first.From.String()), num(first.Frame), dur(first.At.Sub(closed)))
 		m = appendEvent(m, last)
-		m = appendf(m, " (frame %d) %s after", num(last.Frame), dur(last.At-closed))
+		m = appendf(m, " (frame %d) %s after", num(last.Frame), dur(last.At.Sub(closed)))
 		if d := during(inc, last); d != during(inc, first) {
 			m = appendf(m, ", while incarnation %d had the 4-tuple", num(d))
 		}
@@ -41,7 +41,7 @@ func (a *analysis) afterClose(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		m := appendf(a.msg[:0], "%d segment(s) other than a FIN retransmission reached the 4-tuple while the %s held it in TIME_WAIT; the first (frame %d, ",
 			num(ev.Count), str(holderName(tw)), num(first.Frame))
 		m = appendEvent(m, first)
-		m = appendf(m, " from the %s) %s after TIME_WAIT began", str(first.From.String()), dur(first.At-since))
+		m = appendf(m, " from the %s) %s after TIME_WAIT began", str(first.From.String()), dur(first.At.Sub(since)))
 		a.msg = m
 		f.Message = a.ar.string(m)
 		a.add(f)
@@ -106,13 +106,13 @@ func (a *analysis) reuseRefused(inc *reassembly.Incarnation) {
 		m = appendf(m, " and sent the SYN again (frame %d)", num(ref.Retry.Frame))
 	}
 	if srv.SynCount > 0 {
-		f.DurationMS = a.ar.ms(srv.Syn.At - c.Syn.At)
+		f.DurationMS = a.ar.ms(srv.Syn.At.Sub(c.Syn.At))
 		f.Outcome = OutcomeAccepted
-		m = appendf(m, "; the connection was set up %s after the first SYN (SYN-ACK frame %d): the connect delay the refusal cost", dur(srv.Syn.At-c.Syn.At), num(srv.Syn.Frame))
+		m = appendf(m, "; the connection was set up %s after the first SYN (SYN-ACK frame %d): the connect delay the refusal cost", dur(srv.Syn.At.Sub(c.Syn.At)), num(srv.Syn.Frame))
 	} else {
-		f.DurationMS = a.ar.ms(inc.EndAt - c.Syn.At)
+		f.DurationMS = a.ar.ms(inc.EndAt.Sub(c.Syn.At))
 		f.Outcome = OutcomeUnanswered
-		m = appendf(m, "; no SYN-ACK in the %s until the %s", dur(inc.EndAt-c.Syn.At), str(a.endWord(inc)))
+		m = appendf(m, "; no SYN-ACK in the %s until the %s", dur(inc.EndAt.Sub(c.Syn.At)), str(a.endWord(inc)))
 	}
 	a.msg = m
 	f.Message = a.ar.string(m)
@@ -138,7 +138,7 @@ func (a *analysis) injected(inc *reassembly.Incarnation) {
 	f := a.eventsFinding(InjectedBeforeHandshake, inc, ev, inc.Half[reassembly.Client].Syn.At)
 	m := appendf(a.msg[:0], "%d segment(s) reached the client in SYN-SENT before any SYN-ACK and were not this connection's; the first ", num(ev.Count))
 	m = appendEvent(m, first)
-	m = appendf(m, " from the %s (frame %d) %s after the SYN", str(first.From.String()), num(first.Frame), dur(first.At-inc.Half[reassembly.Client].Syn.At))
+	m = appendf(m, " from the %s (frame %d) %s after the SYN", str(first.From.String()), num(first.Frame), dur(first.At.Sub(inc.Half[reassembly.Client].Syn.At)))
 	switch {
 	case first.Flags&uint8(capture.RST) != 0:
 		m = append(m, ": an RST echoing a timestamp the client never sent, which it drops (Linux: PAWSActiveRejected)"...)
@@ -152,7 +152,7 @@ func (a *analysis) injected(inc *reassembly.Incarnation) {
 		}
 	}
 	if srv := &inc.Half[reassembly.Server]; srv.SynCount > 0 {
-		m = appendf(m, "; the attempt went on at the same ISN and the server's SYN-ACK came %s after the SYN (frame %d)", dur(srv.Syn.At-inc.Half[reassembly.Client].Syn.At), num(srv.Syn.Frame))
+		m = appendf(m, "; the attempt went on at the same ISN and the server's SYN-ACK came %s after the SYN (frame %d)", dur(srv.Syn.At.Sub(inc.Half[reassembly.Client].Syn.At)), num(srv.Syn.Frame))
 	} else {
 		m = append(m, "; no SYN-ACK followed"...)
 	}
@@ -174,13 +174,13 @@ func holderName(tw reassembly.TimeWait) string {
 
 // eventsFinding starts a finding about a list of evidence segments: their count and
 // frames, the sender of the first, and how long after since the first arrived.
-func (a *analysis) eventsFinding(k Kind, inc *reassembly.Incarnation, ev *reassembly.Events, since int64) Finding {
+func (a *analysis) eventsFinding(k Kind, inc *reassembly.Incarnation, ev *reassembly.Events, since reassembly.Instant) Finding {
 	first := ev.List[0]
 	f := a.finding(k, inc, first.At)
 	f.Frames = a.eventFrames(ev)
 	f.Count = a.ar.count(ev.Count)
 	f.Sender = first.From.String()
-	f.DurationMS = a.ar.ms(first.At - since)
+	f.DurationMS = a.ar.ms(first.At.Sub(since))
 	return f
 }
 

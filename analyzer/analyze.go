@@ -229,7 +229,7 @@ func (a *analysis) setNames(inc *reassembly.Incarnation) {
 	}
 	history := len(b)
 	if a.record && a.tw.Held() {
-		b = appendRFC3339(b, utc(a.tw.Until))
+		b = appendRFC3339(b, a.tw.Until.Time().UTC())
 	}
 	until := len(b)
 	b = inc.Key.Tunnel.AppendText(b)
@@ -264,7 +264,7 @@ func (a *analysis) connection(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		Client: inc.Client(), Server: inc.Server(),
 		RolesKnown: inc.RolesKnown, Incarnation: inc.Index,
 		FirstFrame: inc.First.Frame, LastFrame: inc.Last.Frame,
-		Start: utc(inc.First.At), End: utc(inc.Last.At), Packets: inc.Packets,
+		Start: inc.First.At.Time().UTC(), End: inc.Last.At.Time().UTC(), Packets: inc.Packets,
 		Close: CloseShape(inc), ActiveCloser: activeCloser(inc),
 		FINs:    Pair{Client: c.FinCount, Server: s.FinCount},
 		RSTs:    Pair{Client: c.RstCount, Server: s.RstCount},
@@ -288,7 +288,7 @@ func (a *analysis) connection(inc *reassembly.Incarnation, tw reassembly.TimeWai
 		rec.Dropped = "evicted"
 	}
 	if rec.Close == Unfinished && inc.End == reassembly.EndCaptureEnd {
-		rec.IdleBeforeEndMS = a.ar.ms(inc.EndAt - inc.Last.At)
+		rec.IdleBeforeEndMS = a.ar.ms(inc.EndAt.Sub(inc.Last.At))
 	}
 	return rec
 }
@@ -303,17 +303,17 @@ func finAck(h *reassembly.Half, fins *finAcks, r reassembly.Role) *FinAck {
 	*fa = FinAck{Frame: first.Frame}
 	if h.FinAcked.Seen() {
 		fa.AckedBy = h.FinAcked.Frame
-		fins.ms[r] = roundMS(h.FinAcked.At - first.At)
+		fins.ms[r] = roundMS(h.FinAcked.At.Sub(first.At))
 		fa.AckedAfterMS = &fins.ms[r]
 	}
 	return fa
 }
 
-func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at int64) Finding {
+func (a *analysis) finding(k Kind, inc *reassembly.Incarnation, at reassembly.Instant) Finding {
 	a.setNames(inc)
 	return Finding{
 		Kind: k, Client: inc.Client(), Server: inc.Server(), VLAN: a.names.vlan, ServerVLAN: a.names.serverVLAN, Tunnel: a.names.tunnel,
-		Incarnation: inc.Index, Time: utc(at),
+		Incarnation: inc.Index, Time: at.Time().UTC(),
 	}
 }
 
@@ -328,5 +328,5 @@ func (a *analysis) sprintf(format string, args ...arg) string {
 
 func utc(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
-// roundMS converts nanoseconds to milliseconds with microsecond precision.
-func roundMS(ns int64) float64 { return math.Round(float64(ns)/1e3) / 1e3 }
+// roundMS converts a duration to milliseconds with microsecond precision.
+func roundMS(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }

@@ -66,7 +66,7 @@ func (w *wire) analyze() Report {
 	for i := range w.segs {
 		tr.Add(&w.segs[i])
 	}
-	tr.Finish(w.segs[len(w.segs)-1].Time.UnixNano())
+	tr.Finish(reassembly.InstantOf(w.segs[len(w.segs)-1].Time))
 	return Analyze(tr.Incarnations(), Config{})
 }
 

@@ -1,6 +1,7 @@
 package analyzer
 
 import (
+	"time"
 	"unsafe"
 )
 
@@ -109,5 +110,5 @@ func (a *arena) string(b []byte) string {
 // out where they do not apply), in the arena.
 func (a *arena) count(n uint64) *uint64 { return a.u64s.one(n) }
 
-// ms is roundMS(ns), in the arena.
-func (a *arena) ms(ns int64) *float64 { return a.f64s.one(roundMS(ns)) }
+// ms is roundMS(d), in the arena.
+func (a *arena) ms(d time.Duration) *float64 { return a.f64s.one(roundMS(d)) }

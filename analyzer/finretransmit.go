@@ -18,13 +18,13 @@ func (a *analysis) finRetransmit(inc *reassembly.Incarnation) {
 		f.Count = a.ar.count(n)
 		var spurious, lost, early, onAck int
 		var earlyAck, spuriousAck reassembly.Tx // the ACK the first of each kind followed
-		var earlyAt int64
+		var earlyAt reassembly.Instant
 		if len(h.FinTxs) > 1 {
 			f.IntervalsMS = a.ar.f64s.take(len(h.FinTxs) - 1)
 		}
 		for i := 1; i < len(h.FinTxs); i++ {
 			t := h.FinTxs[i]
-			f.IntervalsMS = append(f.IntervalsMS, roundMS(t.At-h.FinTxs[i-1].At))
+			f.IntervalsMS = append(f.IntervalsMS, roundMS(t.At.Sub(h.FinTxs[i-1].At)))
 			ack := ackBefore(h, i)
 			switch {
 			case t.OnAck:
@@ -50,7 +50,7 @@ func (a *analysis) finRetransmit(inc *reassembly.Incarnation) {
 			if i > 1 {
 				m = append(m, ", "...)
 			}
-			m = appendMS(m, h.FinTxs[i].At-h.FinTxs[i-1].At)
+			m = appendMS(m, h.FinTxs[i].At.Sub(h.FinTxs[i-1].At))
 		}
 		if int(h.FinCount) > len(h.FinTxs) {
 			m = appendf(m, " (%d transmissions, first %d and last kept)", num(h.FinCount), num(len(h.FinTxs)-1))
@@ -64,7 +64,7 @@ func (a *analysis) finRetransmit(inc *reassembly.Incarnation) {
 			f.Cause = CauseOnAck
 			t := h.FinTxs[1]
 			m = appendf(m, "the copy (frame %d) is the %s's ACK of the %s's FIN, %s after that FIN, with FIN set again: FreeBSD and macOS set FIN on every segment while their FIN is unacknowledged; nothing was lost",
-				num(t.Frame), str(r.String()), str(r.Peer().String()), dur(t.At-inc.Half[r.Peer()].FirstFin().At))
+				num(t.Frame), str(r.String()), str(r.Peer().String()), dur(t.At.Sub(inc.Half[r.Peer()].FirstFin().At)))
 		case lost > 0 && spurious == 0 && early == 0:
 			f.Cause = CauseNotAcked
 			m = append(m, "no ACK of it reached the tap in between: the FIN was lost after the tap or its ACK before it"...)
@@ -74,7 +74,7 @@ func (a *analysis) finRetransmit(inc *reassembly.Incarnation) {
 		case early > 0 && lost == 0 && spurious == 0:
 			f.Cause = CauseEarly
 			m = appendf(m, "re-sent %s after its ACK passed the tap (frame %d), sooner than that ACK could reach the %s (round trip from the tap %s): not a loss, the stack sent the FIN again",
-				dur(earlyAt-earlyAck.At), num(earlyAck.Frame), str(r.String()), dur(h.TapRTT))
+				dur(earlyAt.Sub(earlyAck.At)), num(earlyAck.Frame), str(r.String()), dur(h.TapRTT))
 		default:
 			f.Cause = CauseMixed
 			m = appendf(m, "%d retransmission(s) before any ACK reached the tap, %d after an ACK the sender should have had (lost after the tap), %d sooner than the ACK could reach the sender", num(lost), num(spurious), num(early))

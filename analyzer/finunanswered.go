@@ -68,7 +68,7 @@ func firstResend(h *reassembly.Half) reassembly.FinTx {
 // proof. Both fin_retransmit's cause and missing_final_ack's ack_lost_after_tap
 // come from it.
 func ackLost(h *reassembly.Half, ack reassembly.Tx, f reassembly.FinTx) bool {
-	return h.TapRTT == 0 || f.At-ack.At >= h.TapRTT
+	return h.TapRTT == 0 || f.At.Sub(ack.At) >= h.TapRTT
 }
 
 // ackBefore is the ACK of h's FIN the sender should have had when transmission i
@@ -126,8 +126,8 @@ func (a *analysis) giveUp(b []byte, inc *reassembly.Incarnation, r reassembly.Ro
 		return OutcomeNever, appendf(b, "the %s ended it with an RST (frame %d)", str(r.Peer().String()), num(peerRst.Frame))
 	}
 	n := len(h.FinTxs)
-	interval := h.FinTxs[n-1].At - h.FinTxs[n-2].At
-	silent := inc.EndAt - last.At
+	interval := h.FinTxs[n-1].At.Sub(h.FinTxs[n-2].At)
+	silent := inc.EndAt.Sub(last.At)
 	if silent > interval*5/2 && h.Last.Frame == last.Frame {
 		return OutcomeNever, appendf(b, "it gave up: nothing more from it in the %s until the %s, past its next retransmission (due about %s after the last)", dur(silent), str(a.endWord(inc)), dur(2*interval))
 	}
@@ -163,7 +163,7 @@ func (a *analysis) endWord(inc *reassembly.Incarnation) string {
 }
 
 // finFinding starts a finding about role r's FIN: its sender and every transmission.
-func (a *analysis) finFinding(k Kind, inc *reassembly.Incarnation, r reassembly.Role, at int64) Finding {
+func (a *analysis) finFinding(k Kind, inc *reassembly.Incarnation, r reassembly.Role, at reassembly.Instant) Finding {
 	f := a.finding(k, inc, at)
 	f.Sender = r.String()
 	f.Frames = a.finFrames(&inc.Half[r])
@@ -178,7 +178,7 @@ func (a *analysis) unanswered(b []byte, f *Finding, inc *reassembly.Incarnation,
 	outcome, b := a.giveUp(b, inc, r)
 	f.Outcome = outcome
 	f.Count = a.ar.count(uint64(h.FinCount))
-	f.DurationMS = a.ar.ms(h.LastFin().At - h.FirstFin().At)
+	f.DurationMS = a.ar.ms(h.LastFin().At.Sub(h.FirstFin().At))
 	return b
 }
 
@@ -221,14 +221,14 @@ func (a *analysis) missingFinalAck(inc *reassembly.Incarnation, r reassembly.Rol
 		f.Outcome = OutcomeRecovered
 		f.Frames = append(f.Frames, end.Frame)
 		f.Count = a.ar.count(sent - 1)
-		f.DurationMS = a.ar.ms(end.At - first.At)
+		f.DurationMS = a.ar.ms(end.At.Sub(first.At))
 		m = appendf(m, "sent %d times, %d unanswered; the ACK in frame %d ended %s in %s",
-			num(sent), num(sent-1), num(end.Frame), dur(end.At-first.At), str(state))
+			num(sent), num(sent-1), num(end.Frame), dur(end.At.Sub(first.At)), str(state))
 		if h.FinLastAck.Frame != end.Frame {
 			m = appendf(m, " (later ACKs, the last in frame %d, answered further copies)", num(h.FinLastAck.Frame))
 		}
 	} else {
-		m = appendf(m, "sent %d times over %s in %s, %s; ", num(h.FinCount), dur(last.At-first.At), str(state), str(a.unackedWord(inc, r)))
+		m = appendf(m, "sent %d times over %s in %s, %s; ", num(h.FinCount), dur(last.At.Sub(first.At)), str(state), str(a.unackedWord(inc, r)))
 		m = a.unanswered(m, &f, inc, r)
 	}
 	if ackAfterTap {
@@ -277,7 +277,7 @@ func (a *analysis) firstFinUnacked(inc *reassembly.Incarnation, r reassembly.Rol
 	first, last := h.FirstFin(), h.LastFin()
 	f := a.finFinding(FirstFinUnacked, inc, r, first.At)
 	m := appendf(a.msg[:0], "%s's first FIN (frame %d) was %s by the %s: sent %d times over %s in FIN_WAIT_1; ",
-		str(r.String()), num(first.Frame), str(a.unackedWord(inc, r)), str(r.Peer().String()), num(h.FinCount), dur(last.At-first.At))
+		str(r.String()), num(first.Frame), str(a.unackedWord(inc, r)), str(r.Peer().String()), num(h.FinCount), dur(last.At.Sub(first.At)))
 	m = a.unanswered(m, &f, inc, r)
 	a.msg = m
 	f.Message = a.ar.string(m)

@@ -60,10 +60,10 @@ func fzDoc(rep analyzer.Report) any {
 
 func fzAnalyze(segs []capture.Segment) analyzer.Report {
 	tr := reassembly.NewTracker(reassembly.Config{})
-	var end int64
+	var end reassembly.Instant
 	for i := range segs {
 		tr.Add(&segs[i])
-		end = max(end, segs[i].Time.UnixNano())
+		end = max(end, reassembly.InstantOf(segs[i].Time))
 	}
 	tr.Finish(end)
 	return analyzer.Analyze(tr.Incarnations(), analyzer.Config{})

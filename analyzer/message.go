@@ -47,7 +47,7 @@ func num[T integer](n T) arg {
 	return arg{kind: argUint, u: uint64(n)}
 }
 
-func dur(ns int64) arg { return arg{kind: argDuration, i: ns} }
+func dur(d time.Duration) arg { return arg{kind: argDuration, i: int64(d)} }
 
 func endpoint(ap netip.AddrPort) arg { return arg{kind: argEndpoint, ep: ap} }
 
@@ -70,7 +70,7 @@ func appendf(b []byte, format string, args ...arg) []byte {
 		case argUint:
 			b = AppendUint(b, a.u)
 		case argDuration:
-			b = appendMS(b, a.i)
+			b = appendMS(b, time.Duration(a.i))
 		case argEndpoint:
 			b = AppendEndpoint(b, a.ep)
 		}
@@ -80,8 +80,7 @@ func appendf(b []byte, format string, args ...arg) []byte {
 
 // appendMS renders a duration for messages: "1.234s", "201ms", "850µs" (what fmt's
 // "%.3fs", "%.1fms" and "%dµs" wrote).
-func appendMS(b []byte, ns int64) []byte {
-	d := time.Duration(ns)
+func appendMS(b []byte, d time.Duration) []byte {
 	switch {
 	case d >= time.Second:
 		return append(strconv.AppendFloat(b, d.Seconds(), 'f', 3, 64), 's')

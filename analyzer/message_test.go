@@ -62,7 +62,7 @@ func TestAppendMS(t *testing.T) {
 		ns = append(ns, r.Int64N(1<<uint(r.IntN(63))), -r.Int64N(1e9))
 	}
 	for _, n := range ns {
-		if got, want := string(appendMS(nil, n)), refMS(n); got != want {
+		if got, want := string(appendMS(nil, time.Duration(n))), refMS(n); got != want {
 			t.Fatalf("appendMS(%d) = %q, want %q", n, got, want)
 		}
 	}

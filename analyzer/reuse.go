@@ -1,6 +1,8 @@
 package analyzer
 
 import (
+	"time"
+
 	"github.com/finack/finack/reassembly"
 )
 
@@ -18,7 +20,7 @@ func (a *analysis) reuse(inc *reassembly.Incarnation) {
 	holder := pairName(ru.TimeWait.Holder[reassembly.Client], ru.TimeWait.Holder[reassembly.Server])
 	f.TimeWaitHolder = holder
 	f.Sender = "client" // the SYN sender is the new incarnation's client
-	elapsed := ru.SYN.At - ru.TimeWait.Since
+	elapsed := ru.SYN.At.Sub(ru.TimeWait.Since)
 	f.DurationMS = a.ar.ms(elapsed)
 	// The frames: TIME_WAIT's start, the SYN, then those of the outcome
 	// (reuseOutcome: 4 at most), copied to the arena once all are known.
@@ -103,7 +105,7 @@ func reuseOutcome(b []byte, frames []uint64, inc *reassembly.Incarnation) (Outco
 		}
 		if srv.SynCount > 0 {
 			frames = append(frames, srv.Syn.Frame)
-			b = appendf(b, ", and the handshake completed %s after the first SYN (SYN-ACK frame %d): the connect delay the refusal cost", dur(srv.Syn.At-c.Syn.At), num(srv.Syn.Frame))
+			b = appendf(b, ", and the handshake completed %s after the first SYN (SYN-ACK frame %d): the connect delay the refusal cost", dur(srv.Syn.At.Sub(c.Syn.At)), num(srv.Syn.Frame))
 		}
 		return OutcomeRefused, b, frames
 	}
@@ -136,7 +138,7 @@ func (a *analysis) natEvidence(ru *reassembly.Reuse) []string {
 	if ru.OldTTL != 0 && ru.NewTTL != 0 && ru.OldTTL != ru.NewTTL {
 		ev = append(ev, a.sprintf("IP TTL %d in the old connection, %d in the new SYN", num(ru.OldTTL), num(ru.NewTTL)))
 	}
-	elapsed := max(ru.SYN.At-ru.OldLastAt, 0)
+	elapsed := max(ru.SYN.At.Sub(ru.OldLastAt), 0)
 	if !ru.IPv6 && ru.OldPackets >= 4 {
 		run := uint64(ru.OldIPID - ru.OldFirstIPID)
 		sequential := run > 2*ru.OldPackets && run <= 64*ru.OldPackets
@@ -150,7 +152,7 @@ func (a *analysis) natEvidence(ru *reassembly.Reuse) []string {
 		switch {
 		case delta < 0:
 			ev = append(ev, a.sprintf("TCP timestamp clock went back from %d to %d", num(ru.OldTSval), num(ru.NewTSval)))
-		case delta > elapsed/1e6+1000:
+		case delta > int64(elapsed/time.Millisecond)+1000:
 			ev = append(ev, a.sprintf("TCP timestamp clock jumped from %d to %d in %s (more than 1 ms a tick allows)", num(ru.OldTSval), num(ru.NewTSval), dur(elapsed)))
 		}
 	}

@@ -33,7 +33,7 @@ var StateNames = [...]string{StateEstablished, StateSynSent, StateSynRecv, State
 // An end that gave up retransmitting its FIN is closed from when its next
 // retransmission was due.
 func StateAt(inc *reassembly.Incarnation, r reassembly.Role, when time.Time, twLen time.Duration) string {
-	at := when.UnixNano()
+	at := reassembly.InstantOf(when)
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
 	if at < inc.First.At {
 		return ""
@@ -55,7 +55,7 @@ func StateAt(inc *reassembly.Incarnation, r reassembly.Role, when time.Time, twL
 			}
 			return StateLastAck
 		}
-		if ownAcked && at >= h.FinAcked.At+reassembly.FinTimeout && inc.SilentAfterFin(r) {
+		if ownAcked && at >= h.FinAcked.At.Add(reassembly.FinTimeout) && inc.SilentAfterFin(r) {
 			return "" // its FIN_WAIT_2 ran out before the peer's FIN came
 		}
 		peerFin := p.FinSeen() && at >= p.FirstFin().At
@@ -83,7 +83,7 @@ func StateAt(inc *reassembly.Incarnation, r reassembly.Role, when time.Time, twL
 }
 
 // opening is the state of an end that has not closed: the handshake, else ESTABLISHED.
-func opening(inc *reassembly.Incarnation, r reassembly.Role, at int64) string {
+func opening(inc *reassembly.Incarnation, r reassembly.Role, at reassembly.Instant) string {
 	if !inc.RolesKnown {
 		return StateEstablished
 	}
@@ -104,7 +104,7 @@ func opening(inc *reassembly.Incarnation, r reassembly.Role, at int64) string {
 		}
 		return StateSynRecv
 	}
-	done := s.Syn.At + c.TapRTT
+	done := s.Syn.At.Add(c.TapRTT)
 	if c.TapRTT == 0 {
 		if c.Packets > uint64(c.SynCount) {
 			return StateEstablished
@@ -120,13 +120,13 @@ func opening(inc *reassembly.Incarnation, r reassembly.Role, at int64) string {
 // gaveUp reports whether an end whose FIN went unacknowledged had given up by at: its
 // next retransmission (twice the last interval after the last) was due and did not
 // come.
-func gaveUp(h *reassembly.Half, at int64) bool {
+func gaveUp(h *reassembly.Half, at reassembly.Instant) bool {
 	n := len(h.FinTxs)
 	if n < 2 || h.Last.Frame != h.LastFin().Frame {
 		return false
 	}
 	last := h.FinTxs[n-1].At
-	return at >= last+2*(last-h.FinTxs[n-2].At)
+	return at >= last.Add(2*last.Sub(h.FinTxs[n-2].At))
 }
 
 // States counts, per host address, the states of the endpoints it has at capture

@@ -86,7 +86,7 @@ func feedFiles(t testing.TB, files []string, tr *reassembly.Tracker) {
 
 // eachSegmentOf hands every segment of files, read as one capture, to fn and returns
 // the capture's last timestamp (Unix ns).
-func eachSegmentOf(t testing.TB, files []string, fn func(*capture.Segment)) int64 {
+func eachSegmentOf(t testing.TB, files []string, fn func(*capture.Segment)) reassembly.Instant {
 	t.Helper()
 	r, err := capture.Open(files, capture.Options{})
 	if err != nil {
@@ -102,7 +102,7 @@ func eachSegmentOf(t testing.TB, files []string, fn func(*capture.Segment)) int6
 		}
 		fn(&seg)
 	}
-	return r.Stats().Last.UnixNano()
+	return reassembly.InstantOf(r.Stats().Last)
 }
 
 // report: the report of files read as one capture, by a tracker that keeps every

@@ -14,11 +14,11 @@ import (
 // A holder accepts an RST only at exactly the sequence number it expects next (Linux
 // tcp_timewait_state_process: seq == tw_rcv_nxt); any other RST it drops, and it is
 // recorded as a late segment, not as the end of TIME_WAIT.
-func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int64) bool {
+func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen time.Duration) bool {
 	if !inc.Half[Client].FinSeen() || !inc.Half[Server].FinSeen() {
 		return false
 	}
-	tw := inc.TimeWait(time.Duration(twLen))
+	tw := inc.TimeWait(twLen)
 	if !tw.Held() || tx.At <= tw.Since || tx.At >= tw.Until || tx.Frame == tw.Start.Frame {
 		return false
 	}
@@ -41,7 +41,7 @@ func (inc *Incarnation) afterClose(r Role, s *capture.Segment, tx Tx, twLen int6
 	case s.Flags&capture.RST != 0 && (!h.SeqKnown || s.Seq == h.NextSeq):
 		inc.History.mark(r, HistRSTInTW)
 		if !inc.RstInTimeWait.Seen() {
-			inc.RstInTimeWait, inc.RstInTimeWaitFrom, inc.TimeWaitLeft = tx, r, tw.Until-tx.At
+			inc.RstInTimeWait, inc.RstInTimeWaitFrom, inc.TimeWaitLeft = tx, r, tw.Until.Sub(tx.At)
 		}
 	case s.Flags&capture.FIN != 0 && s.SeqEnd()-1 == h.FinSeq:
 		// the peer retransmitting its FIN: what TIME_WAIT is there to answer

@@ -192,10 +192,10 @@ func TestArenaFreed(t *testing.T) {
 		for i, cfg := range cfgs {
 			cfg.Done = func(*Incarnation) {}
 			tr := NewTracker(cfg)
-			var end int64
+			var end Instant
 			for j := range segs {
 				tr.Add(&segs[j])
-				end = max(end, segs[j].Time.UnixNano())
+				end = max(end, InstantOf(segs[j].Time))
 				tr.packEverything()
 				if got, want := tr.arena.used, tr.heldArenaBytes(); got != want {
 					t.Fatalf("%s config %d, segment %d: arena holds %d bytes, the flows and records %d", filepath.Base(file), i, j, got, want)

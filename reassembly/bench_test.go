@@ -41,7 +41,7 @@ func BenchmarkTrack(b *testing.B) {
 				for i := range segs {
 					tr.Add(&segs[i])
 				}
-				tr.Finish(segs[len(segs)-1].Time.UnixNano())
+				tr.Finish(InstantOf(segs[len(segs)-1].Time))
 				n += len(segs)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/segment")

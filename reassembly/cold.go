@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 )
 
 // Cold records: a streaming tracker that holds many incarnations keeps the bodies of
@@ -68,7 +69,7 @@ const coldClasses = 2
 
 // coldClass is the class of a record that waits wait (capture time) once quiet, on a
 // tracker whose TIME_WAIT lasts twLen: its TIME_WAIT, or twice it.
-func coldClass(wait, twLen int64) int {
+func coldClass(wait, twLen time.Duration) int {
 	if wait > twLen {
 		return 1
 	}

@@ -342,7 +342,7 @@ func TestColdReadError(t *testing.T) {
 		}
 		before := handed
 		tr.Add(&segs[0])
-		tr.Sweep(end + int64(time.Hour))
+		tr.Sweep(end.Add(time.Hour))
 		tr.Finish(end)
 		if handed != before || tr.Err() != err {
 			t.Fatalf("%s: a stopped tracker handed out %d more incarnations, Err %v", filepath.Base(file), handed-before, tr.Err())

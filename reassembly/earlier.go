@@ -31,7 +31,7 @@ const ackSlack = 1 << 24
 // go to the current incarnation cur belongs to: the newest one still in its window
 // whose sequence space the segment fits, when it does not fit cur's (nil: none, the
 // segment is cur's). The TIME_WAIT holder's refusal of cur's SYN is cur's.
-func (t *Tracker) staleFor(f *flow, cur *Incarnation, s *capture.Segment, at int64) *Incarnation {
+func (t *Tracker) staleFor(f *flow, cur *Incarnation, s *capture.Segment, at Instant) *Incarnation {
 	p := t.prev(f)
 	if p == nil || cur.refusalCandidate(cur.RoleOf(s.Src), s) {
 		return nil

@@ -136,7 +136,7 @@ func feedMode(segs []seg, streaming bool) []*Incarnation {
 		}
 		tr.Add(&x)
 	}
-	tr.Finish(t0.Add(segs[len(segs)-1].at).UnixNano())
+	tr.Finish(InstantOf(t0.Add(segs[len(segs)-1].at)))
 	out := make([]*Incarnation, len(got))
 	for _, inc := range got {
 		out[inc.Index-1] = inc
@@ -162,7 +162,7 @@ func TestEarlierBounded(t *testing.T) {
 		tr.Add(&x)
 		peak = max(peak, tr.Stats().Tracked)
 	}
-	tr.Finish(t0.Add(segs[len(segs)-1].at / 200).UnixNano())
+	tr.Finish(InstantOf(t0.Add(segs[len(segs)-1].at / 200)))
 	if peak > maxEarlier+1 {
 		t.Errorf("%d incarnations held at once on one 4-tuple, want at most %d", peak, maxEarlier+1)
 	}

@@ -2,10 +2,10 @@ package reassembly
 
 // evict finishes the least recently active tenth of the incarnations held, to make
 // room under MaxConnections.
-func (t *Tracker) evict(now int64) {
+func (t *Tracker) evict(now Instant) {
 	cands := make([]evictCand, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
-		last := int64(-1 << 63)
+		last := Instant(-1 << 63)
 		for p := t.prev(f); p != nil; p = p.older {
 			last = max(last, p.Last.At)
 		}
@@ -91,7 +91,7 @@ const countsGeneration = 1 << 16
 
 // evictCand is a 4-tuple and when it last saw a packet.
 type evictCand struct {
-	last int64
+	last Instant
 	f    *flow
 }
 

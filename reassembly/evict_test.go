@@ -17,7 +17,7 @@ func TestSelectOldest(t *testing.T) {
 		for _, n := range []int{1, size / 10, size / 2, size - 1, size} {
 			c := make([]evictCand, size)
 			for i := range c {
-				c[i].last = int64(r.IntN(size/3 + 1)) // many ties: the key decides
+				c[i].last = Instant(r.IntN(size/3 + 1)) // many ties: the key decides
 				c[i].f = &flow{key: FlowKey{LoPort: uint16(i)}}
 			}
 			sorted := append([]evictCand(nil), c...)
@@ -46,7 +46,7 @@ func TestEvictKeepsReplacementTime(t *testing.T) {
 		port  uint16
 		index int
 		end   EndReason
-		endAt int64
+		endAt Instant
 	}
 	var got []ended
 	tr := NewTracker(Config{MaxConnections: 2, Done: func(inc *Incarnation) {
@@ -76,7 +76,7 @@ func TestEvictKeepsReplacementTime(t *testing.T) {
 	// A connection on another port at 2 s: three incarnations held, over the cap of
 	// two: a's flow, the least recently active, is evicted at 2 s.
 	add(2, capture.Segment{Src: cli(1001), Dst: srv, Flags: capture.SYN, Seq: 100})
-	replacedAt, evictedAt := base.Add(time.Second).UnixNano(), base.Add(2*time.Second).UnixNano()
+	replacedAt, evictedAt := InstantOf(base.Add(time.Second)), InstantOf(base.Add(2*time.Second))
 	want := []ended{{1000, 1, EndReplaced, replacedAt}, {1000, 2, EndEvicted, evictedAt}}
 	if len(got) < 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("handed out at the eviction: %+v, want %+v", got, want)

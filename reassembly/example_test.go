@@ -23,7 +23,7 @@ func ExampleTracker() {
 	}
 	t := reassembly.NewTracker(reassembly.Config{TimeWait: reassembly.DefaultTimeWait})
 	var seg capture.Segment
-	var last int64
+	var last reassembly.Instant
 	for {
 		err := r.Next(&seg)
 		if errors.Is(err, io.EOF) {
@@ -33,7 +33,7 @@ func ExampleTracker() {
 			log.Fatal(err)
 		}
 		t.Add(&seg)
-		last = seg.Time.UnixNano()
+		last = reassembly.InstantOf(seg.Time)
 	}
 	if err := r.Close(); err != nil {
 		log.Fatal(err)

@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"math/bits"
+	"time"
 )
 
 // The flow table and the sweep schedule.
@@ -214,7 +215,7 @@ func (ft *flowTable) release() {
 // dueEntry: visit f at the first sweep at or after due, if f.due is still due (a
 // flow whose schedule moved earlier leaves its older entry behind: stale, skipped).
 type dueEntry struct {
-	due int64
+	due Instant
 	f   *flow
 }
 
@@ -322,12 +323,12 @@ func (h *dueHeap) compact() {
 	}
 }
 
-// satAdd is a + b (b >= 0) without wrapping past the largest time.
-func satAdd(a, b int64) int64 {
-	if a > maxTime-b {
+// satAdd is a + d (d >= 0) without wrapping past the largest time.
+func satAdd(a Instant, d time.Duration) Instant {
+	if a > maxTime-Instant(d) {
 		return maxTime
 	}
-	return a + b
+	return a.Add(d)
 }
 
-const maxTime = int64(1<<63 - 1)
+const maxTime = Instant(1<<63 - 1)

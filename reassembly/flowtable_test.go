@@ -105,7 +105,7 @@ func TestDueHeap(t *testing.T) {
 			}
 			for range 10 * tc.flows {
 				f := flows[r.IntN(len(flows))]
-				due := int64(r.IntN(1000))
+				due := Instant(r.IntN(1000))
 				f.due, f.dueSet = due, true // the older entries of f become stale
 				h.push(dueEntry{due, f})
 			}
@@ -128,7 +128,7 @@ func TestDueHeap(t *testing.T) {
 			if h.len() < want {
 				t.Fatalf("%d entries after compact, %d flows scheduled", h.len(), want)
 			}
-			last := int64(-1)
+			last := Instant(-1)
 			popped := map[*flow]bool{}
 			for h.len() > 0 {
 				e := h.pop()

@@ -82,14 +82,14 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 	cfg.KeepCounts = true
 	tr := NewTracker(cfg)
 	inOrder := true
-	var end int64
+	var end Instant
 	for i := range segs {
 		s := segs[i]
 		tr.Add(&s)
 		if cfg.MaxConnections > 0 && tr.Stats().Tracked > cfg.MaxConnections {
 			t.Fatalf("segment %d: %d incarnations held, cap %d", i, tr.Stats().Tracked, cfg.MaxConnections)
 		}
-		at := s.Time.UnixNano()
+		at := InstantOf(s.Time)
 		inOrder = inOrder && at >= end
 		end = max(end, at)
 	}
@@ -142,7 +142,7 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
 	tr := NewTracker(Config{})
 	owner := make(map[uint64]*Incarnation, len(segs))
-	var end int64
+	var end Instant
 	for i := range segs {
 		k, _ := KeyOf(&segs[i])
 		var cur *Incarnation
@@ -178,7 +178,7 @@ func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
 				}
 			}
 		}
-		end = max(end, segs[i].Time.UnixNano())
+		end = max(end, InstantOf(segs[i].Time))
 	}
 	if len(segs) > 0 {
 		tr.Finish(end)
@@ -348,7 +348,7 @@ func TestStreamingHandsEveryIncarnation(t *testing.T) {
 		s.Frame, s.Time = uint64(i+1), t0.Add([]time.Duration{0, 600 * time.Millisecond, 5 * time.Second}[i])
 		tr.Add(&s)
 	}
-	tr.Finish(t0.Add(5 * time.Second).UnixNano())
+	tr.Finish(InstantOf(t0.Add(5 * time.Second)))
 	var frames []uint64
 	for _, inc := range handed {
 		frames = append(frames, inc.First.Frame)

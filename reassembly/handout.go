@@ -68,7 +68,7 @@ type finished struct {
 	// and its End and EndAt once unpacked.
 	f      *flow
 	packed string
-	endAt  int64
+	endAt  Instant
 	end    EndReason
 }
 
@@ -76,7 +76,7 @@ func finishedWhole(inc *Incarnation) finished { return finished{first: inc.First
 
 // packedEnd is a packed current incarnation, finished at endAt for reason (a current
 // incarnation's End is EndCaptureEnd until then).
-func packedEnd(f *flow, reason EndReason, endAt int64) finished {
+func packedEnd(f *flow, reason EndReason, endAt Instant) finished {
 	return finished{first: handKey(f.packed), f: f, packed: f.packed, end: reason, endAt: endAt}
 }
 
@@ -114,7 +114,7 @@ func (t *Tracker) hand(done []finished) {
 // handFinal hands out what Finish found held, whole and packed, merged in order of
 // handKey: the packed current incarnations finished at the capture's end, the
 // packed previous ones as they were packed (replaced), each unpacked at its turn.
-func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end int64) {
+func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end Instant) {
 	byFirst := func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) }
 	slices.SortFunc(whole, func(a, b finished) int { return cmp.Compare(a.first, b.first) })
 	slices.SortFunc(packed, byFirst)
@@ -161,7 +161,7 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end i
 			packed[0] = packedFinal{}
 			packed = packed[1:]
 			reason, endAt := EndCaptureEnd, end
-			if h := header(f.packed); h.wait >= 0 && end-h.lastAt > h.wait {
+			if h := header(f.packed); h.wait >= 0 && end.Sub(h.lastAt) > h.wait {
 				reason, endAt = h.reason, satAdd(h.lastAt, h.wait) // (endBy)
 			}
 			inc := t.unpackFinished(f, f.packed, reason, endAt)
@@ -173,7 +173,7 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end i
 
 // unpackFinished unpacks the record of flow f, finished at endAt for reason, and
 // frees the record.
-func (t *Tracker) unpackFinished(f *flow, packed string, reason EndReason, endAt int64) *Incarnation {
+func (t *Tracker) unpackFinished(f *flow, packed string, reason EndReason, endAt Instant) *Incarnation {
 	inc := t.unpackRecord(f.key, packed, true)
 	inc.End, inc.EndAt = reason, endAt
 	return inc

@@ -25,7 +25,7 @@ func feedTS(cfg Config, segs []tseg) []*Incarnation {
 		}
 		tr.Add(&x)
 	}
-	tr.Finish(t0.Add(segs[len(segs)-1].at).UnixNano())
+	tr.Finish(InstantOf(t0.Add(segs[len(segs)-1].at)))
 	return tr.Incarnations()
 }
 

@@ -1,5 +1,7 @@
 package reassembly
 
+import "time"
+
 // testHooks are what only tests change or read in a Tracker: thresholds that the
 // package's constants set (tests lower them to pack, sweep or move records to disk
 // in small captures), switches, and a counter. A Tracker holds one (Tracker.hooks),
@@ -8,7 +10,7 @@ type testHooks struct {
 	// packAbove, packEvery, packQuietEvery, coldAbove: the constants of the same
 	// names.
 	packAbove, packEvery, coldAbove int
-	packQuietEvery                  int64
+	packQuietEvery                  time.Duration
 	// noPack keeps every incarnation whole.
 	noPack bool
 	// sweepAll: a sweep visits every flow, as well as those it schedules.

@@ -27,11 +27,11 @@ func (r Role) String() string {
 	return "server"
 }
 
-// Tx names one packet as evidence: its frame number and capture time (Unix ns).
+// Tx names one packet as evidence: its frame number and capture time.
 // The zero Tx means "not seen".
 type Tx struct {
 	Frame uint64
-	At    int64
+	At    Instant
 }
 
 // Seen reports whether the Tx names a packet.
@@ -89,7 +89,7 @@ type Half struct {
 	SynTSval uint32
 	// SynGap: the time between this end's last two SYNs (0: one or none), the
 	// interval its SYN timer had reached (Incarnation.attemptAlive).
-	SynGap int64
+	SynGap time.Duration
 
 	// recent remembers the last segments from this end, to recognise a segment
 	// captured twice (span-port or multi-interface duplicates, the second copy
@@ -100,7 +100,7 @@ type Half struct {
 	// TapRTT is the round trip between the tap and this end, from the handshake: the
 	// SYN to the SYN-ACK for the server, the SYN-ACK to the ACK for the client (0 when
 	// unknown). A segment sent to this end cannot be answered sooner.
-	TapRTT int64
+	TapRTT time.Duration
 
 	// FirstSeq is the lowest sequence number seen from this end (its ISN when the SYN
 	// was captured): with NextSeq it bounds the sequence space this end used.
@@ -180,7 +180,7 @@ func (h *Half) FirstFin() FinTx {
 }
 
 // finAfter is the first kept transmission of the FIN seen after time at.
-func (h *Half) finAfter(at int64) (FinTx, bool) {
+func (h *Half) finAfter(at Instant) (FinTx, bool) {
 	for _, f := range h.FinTxs {
 		if f.At > at {
 			return f, true
@@ -267,7 +267,7 @@ type Reuse struct {
 	OldFirstIPID, OldIPID, NewIPID uint16
 	OldTTL, NewTTL                 uint8
 	OldPackets                     uint64
-	OldLastAt                      int64
+	OldLastAt                      Instant
 	IPv6                           bool
 }
 
@@ -307,7 +307,7 @@ type Incarnation struct {
 	First, Last Tx
 	Packets     uint64
 	End         EndReason
-	EndAt       int64 // capture time at which it stopped collecting (replacement SYN or capture end)
+	EndAt       Instant // capture time at which it stopped collecting (replacement SYN or capture end)
 	Refusal     Refusal
 	Reuse       *Reuse
 	// Before: what the previous incarnation still held on the 4-tuple when this one
@@ -332,7 +332,7 @@ type Incarnation struct {
 	// RstInTimeWaitFrom its sender.
 	RstInTimeWait     Tx
 	RstInTimeWaitFrom Role
-	TimeWaitLeft      int64
+	TimeWaitLeft      time.Duration
 
 	// History is the incarnation's history string (see history.go).
 	History History
@@ -392,7 +392,7 @@ func (inc *Incarnation) FirstRst() (Tx, Role, bool) {
 
 // EndingRst returns when the first RST reached the incarnation: one of its ends', or
 // the refusal RST sent for a newer incarnation that reached this one's TIME_WAIT.
-func (inc *Incarnation) EndingRst() (int64, bool) {
+func (inc *Incarnation) EndingRst() (Instant, bool) {
 	rst, _, ok := inc.FirstRst()
 	at := rst.At
 	if inc.RstInTimeWait.Seen() && (!ok || inc.RstInTimeWait.At < at) {
@@ -418,7 +418,7 @@ type TimeWait struct {
 	// leaves it (the final ACK plus the TIME_WAIT length; a retransmitted FIN, re-ACKed,
 	// restarts the timer as Linux does, and an RST ends it early as Linux does by
 	// default, net.ipv4.tcp_rfc1337=0).
-	Since, Until int64
+	Since, Until Instant
 	// Start is the final ACK that put a holder in TIME_WAIT (zero when Inferred).
 	Start Tx
 	// Inferred: no ACK of the peer's FIN was seen at the tap; TIME_WAIT is inferred
@@ -431,7 +431,6 @@ func (tw TimeWait) Held() bool { return tw.Holder[Client] || tw.Holder[Server] }
 
 // TimeWait computes the TIME_WAIT of the incarnation for a TIME_WAIT length.
 func (inc *Incarnation) TimeWait(twLen time.Duration) TimeWait {
-	length := int64(twLen)
 	var tw TimeWait
 	rstAt, hasRst := inc.EndingRst()
 	for _, r := range [2]Role{Client, Server} {
@@ -439,12 +438,12 @@ func (inc *Incarnation) TimeWait(twLen time.Duration) TimeWait {
 		if !x.FinSeen() || x.FinCoversPeerFin || !x.FinAcked.Seen() || !p.FinSeen() {
 			continue
 		}
-		var since, until int64
+		var since, until Instant
 		var start Tx
 		inferred := false
 		if p.FinAcked.Seen() {
 			since = max(p.FinAcked.At, x.FinAcked.At)
-			until = p.FinLastAck.At + length
+			until = p.FinLastAck.At.Add(twLen)
 			start = p.FinAcked
 			if x.FinAcked.At > p.FinAcked.At {
 				start = x.FinAcked
@@ -466,7 +465,7 @@ func (inc *Incarnation) TimeWait(twLen time.Duration) TimeWait {
 			}
 			inferred = true
 			since = max(fin.At, x.FinAcked.At)
-			until = p.LastFin().At + length
+			until = p.LastFin().At.Add(twLen)
 		}
 		if hasRst && rstAt < since {
 			continue // reset before TIME_WAIT began: CLOSED, no TIME_WAIT
@@ -489,7 +488,7 @@ func (inc *Incarnation) TimeWait(twLen time.Duration) TimeWait {
 // FinTimeout is how long an end whose FIN was acknowledged stays in FIN_WAIT_2
 // waiting for the peer's FIN once its application has closed the socket (an
 // orphan): Linux tcp_fin_timeout, 60 s.
-const FinTimeout = int64(60e9)
+const FinTimeout = 60 * time.Second
 
 // SilentAfterFin reports whether end r, whose own FIN was acknowledged, never
 // reached TIME_WAIT: an end enters it only by acknowledging the peer's FIN, and the
@@ -501,7 +500,7 @@ const FinTimeout = int64(60e9)
 // output chain: ss shows the client in TIME-WAIT), and r holds TIME_WAIT inferred.
 func (inc *Incarnation) SilentAfterFin(r Role) bool {
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
-	if !p.FinSeen() || !h.FinAcked.Seen() || p.FirstFin().At-h.FinAcked.At < FinTimeout {
+	if !p.FinSeen() || !h.FinAcked.Seen() || p.FirstFin().At.Sub(h.FinAcked.At) < FinTimeout {
 		return false
 	}
 	return p.finUnanswered()
@@ -518,7 +517,7 @@ type Event struct {
 	During  uint32
 	// Since (late segments only) is the start of the TIME_WAIT the segment was judged
 	// to have reached, always before it.
-	Since int64
+	Since Instant
 }
 
 // maxEvents bounds the events kept per list; Count counts them all.
@@ -550,7 +549,7 @@ func (e *Events) add(ev Event) {
 // a copy even when nothing else tells them apart (IPv6 without timestamps).
 type recentSegs struct {
 	sig  [dupDepth]uint32 // hash of the segment's numbers, 0 for an empty slot
-	at   [dupDepth]int64
+	at   [dupDepth]Instant
 	next uint8
 }
 
@@ -567,16 +566,16 @@ func segSig(s *capture.Segment) uint32 {
 
 // copyOf reports whether a segment with signature sig at time at is a copy of one
 // of the recent segments, window being how far apart a copy may be (dupWindowFor).
-func (r *recentSegs) copyOf(sig uint32, at, window int64) bool {
+func (r *recentSegs) copyOf(sig uint32, at Instant, window time.Duration) bool {
 	for i := range r.sig {
-		if r.sig[i] == sig && at-r.at[i] < window {
+		if r.sig[i] == sig && at.Sub(r.at[i]) < window {
 			return true
 		}
 	}
 	return false
 }
 
-func (r *recentSegs) add(sig uint32, at int64) {
+func (r *recentSegs) add(sig uint32, at Instant) {
 	r.sig[r.next], r.at[r.next] = sig, at
 	r.next = (r.next + 1) % dupDepth
 }
@@ -585,7 +584,7 @@ func (r *recentSegs) add(sig uint32, at int64) {
 // not retransmit sooner than a few milliseconds (Linux: RTO >= 200 ms, TLP >= 10 ms).
 // It is the bound when nothing but the numbers and the time tells a copy from a
 // retransmission (IPv6, an IPv4 ID of 0).
-const dupWindow = int64(2e6) // 2 ms
+const dupWindow = 2 * time.Millisecond
 
 // dupWindowID is the bound for an IPv4 segment with a non-zero ID. Every IPv4
 // datagram a stack sends gets its own ID, retransmissions included (Linux: the
@@ -596,10 +595,10 @@ const dupWindow = int64(2e6) // 2 ms
 // on two interfaces or through a span port that forwards each packet twice, the
 // second copy up to several milliseconds later. The bound only guards against a host-wide counter coming round to the same
 // ID (65536 datagrams later) for a retransmission that is otherwise identical.
-const dupWindowID = int64(100e6) // 100 ms
+const dupWindowID = 100 * time.Millisecond
 
 // dupWindowFor is how far apart a copy of s may be captured (dupWindow, dupWindowID).
-func dupWindowFor(s *capture.Segment) int64 {
+func dupWindowFor(s *capture.Segment) time.Duration {
 	if s.IPID != 0 {
 		return dupWindowID
 	}

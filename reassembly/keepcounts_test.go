@@ -29,7 +29,7 @@ func TestKeepCountsNumbersAsBatch(t *testing.T) {
 			for i := range segs {
 				tr.Add(&segs[i])
 			}
-			tr.Finish(segs[len(segs)-1].Time.UnixNano())
+			tr.Finish(InstantOf(segs[len(segs)-1].Time))
 			for _, inc := range tr.Incarnations() {
 				got[inc.First.Frame] = inc.Index
 			}
@@ -78,7 +78,7 @@ func TestKeepCountsBounded(t *testing.T) {
 	}
 	conn(1) // long forgotten: numbered from 1
 	conn(5) // recent: #2
-	tr.Finish(at.UnixNano())
+	tr.Finish(InstantOf(at))
 	if want := []int{1, 1}; !slices.Equal(got[1], want) {
 		t.Errorf("port 1 (count dropped): indices %v, want %v", got[1], want)
 	}

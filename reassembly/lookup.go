@@ -10,7 +10,7 @@ package reassembly
 // tags differ: a tag join lasts as long as its flow, so a segment on the joined tags
 // after the flow is over starts a flow of its own in either kind of tracker, and a
 // segment finds a flow to join only among flows not over.
-func (t *Tracker) lookup(k *FlowKey, h uint64, at int64) (f, other *flow) {
+func (t *Tracker) lookup(k *FlowKey, h uint64, at Instant) (f, other *flow) {
 	f, other, others := t.flows.get(k, h)
 	if f != nil {
 		if at < t.wakeOverAt(f) {
@@ -41,7 +41,7 @@ func (t *Tracker) lookup(k *FlowKey, h uint64, at int64) (f, other *flow) {
 // wakeOverAt is overAt of a flow made whole first, as a segment for it makes it: a
 // packed earlier incarnation's record tells when its window closes only when that is
 // after its last segment (capture times may go backwards).
-func (t *Tracker) wakeOverAt(f *flow) int64 {
+func (t *Tracker) wakeOverAt(f *flow) Instant {
 	if f.packed != "" {
 		if t.cfg.Done != nil {
 			t.touch(f)
@@ -55,8 +55,8 @@ func (t *Tracker) wakeOverAt(f *flow) int64 {
 // if nothing ends it by itself: its current incarnation over (closed
 // and quiet past TIME_WAIT, or idle past the idle timeout), and every earlier one
 // past its stale-segment window.
-func (t *Tracker) overAt(f *flow) int64 {
-	at := int64(-1 << 63)
+func (t *Tracker) overAt(f *flow) Instant {
+	at := Instant(-1 << 63)
 	if c := t.cur(f); c != nil {
 		wait, _ := t.overAfter(c)
 		if wait < 0 {
@@ -74,7 +74,7 @@ func (t *Tracker) overAt(f *flow) int64 {
 // what a sweep at that time would: it finishes the flow's incarnations, hands them
 // out and forgets it. A batch tracker keeps the incarnations (Incarnations) and drops
 // the flow from its table, keeping its count (retiredCounts).
-func (t *Tracker) retire(f *flow, at int64) {
+func (t *Tracker) retire(f *flow, at Instant) {
 	if t.cfg.Done != nil {
 		var done []finished
 		t.visit(f, at, &done)

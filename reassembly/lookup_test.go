@@ -60,7 +60,7 @@ func TestEndIndependentOfSweeps(t *testing.T) {
 				add(i, x)
 			}
 			add(len(tc.segs), capture.Segment{Time: t0.Add(tc.end), Flags: S, Seq: 5, Src: other, Dst: srv})
-			tr.Finish(t0.Add(tc.end).UnixNano())
+			tr.Finish(InstantOf(t0.Add(tc.end)))
 			if mode == "batch" {
 				got = tr.Incarnations()
 			}
@@ -73,8 +73,8 @@ func TestEndIndependentOfSweeps(t *testing.T) {
 			if inc == nil {
 				t.Fatalf("%s (%s): the connection was not handed out", tc.name, mode)
 			}
-			if inc.End != tc.want || inc.EndAt != t0.Add(tc.wantAt).UnixNano() {
-				t.Errorf("%s (%s): ended %v at %v, want %v at %v", tc.name, mode, inc.End, time.Duration(inc.EndAt-t0.UnixNano()), tc.want, tc.wantAt)
+			if inc.End != tc.want || inc.EndAt != InstantOf(t0.Add(tc.wantAt)) {
+				t.Errorf("%s (%s): ended %v at %v, want %v at %v", tc.name, mode, inc.End, inc.EndAt.Sub(InstantOf(t0)), tc.want, tc.wantAt)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
+	"time"
 )
 
 // Packing: a streaming tracker keeps an incarnation that has been quiet for a while
@@ -28,7 +29,7 @@ import (
 // sweep packs it: long enough that the segments that usually follow a close (the
 // final ACK, a retransmitted FIN 200 ms later) have come and gone; short enough that
 // a flood of SYNs is packed before it takes gigabytes.
-const packIdle = int64(250e6)
+const packIdle = 250 * time.Millisecond
 
 // packAbove: a sweep packs only while the tracker holds at least this many
 // incarnations. Packing and unpacking cost time; below this count the whole
@@ -39,11 +40,11 @@ const packAbove = 4096
 
 // packHeader is what a sweep needs of a packed incarnation.
 type packHeader struct {
-	first  Tx    // the incarnation's first packet (order of hand-out)
-	lastAt int64 // its last packet (eviction order)
+	first  Tx      // the incarnation's first packet (order of hand-out)
+	lastAt Instant // its last packet (eviction order)
 	// wait: when quiet longer than this the incarnation is over for reason (-1:
 	// never by itself, only at the end of the capture or by eviction).
-	wait   int64
+	wait   time.Duration
 	reason EndReason
 	cold   bool // the body is in the cold store (cold.go)
 }
@@ -69,9 +70,9 @@ type group struct {
 	us, inexact bool
 }
 
-func (g *group) u(x uint64) { g.v[g.n] = x; g.n++ }
-func (g *group) s(x int64)  { g.u(zig(x)) }
-func (g *group) at(t int64) { g.t(t - g.base.At) }
+func (g *group) u(x uint64)   { g.v[g.n] = x; g.n++ }
+func (g *group) s(x int64)    { g.u(zig(x)) }
+func (g *group) at(t Instant) { g.t(int64(t - g.base.At)) }
 
 // t writes a time difference or duration in the record's unit.
 func (g *group) t(d int64) {
@@ -86,7 +87,7 @@ func (g *group) t(d int64) {
 }
 
 // atz writes a time that is 0 when not set (EndAt): 0, else the difference plus one.
-func (g *group) atz(t int64) {
+func (g *group) atz(t Instant) {
 	if t == 0 {
 		g.u(0)
 		return
@@ -196,7 +197,7 @@ func (p *packer) half(h, peer *Half, recent bool) {
 	g.tx(h.Syn)
 	g.z32(h.SynEnd, h.FirstSeq)
 	g.z32(h.SynAck, peer.FirstSeq)
-	g.t(h.TapRTT)
+	g.t(int64(h.TapRTT))
 	g.z32(h.NextSeq, h.FirstSeq)
 	g.u(uint64(h.LastTSval))
 	g.u(uint64(h.FirstIPID))
@@ -217,7 +218,7 @@ func (p *packer) half(h, peer *Half, recent bool) {
 	g.u(uint64(h.RstOutOfWindow))
 	g.u(uint64(h.OutOfWindow))
 	g.z32(h.SynTSval, h.LastTSval)
-	g.t(h.SynGap)
+	g.t(int64(h.SynGap))
 	g.tx(h.ShortOfPeerFin)
 	if recent { // else dropped (zeros cost nothing at a group's end): see pack
 		for i := range h.recent.sig {
@@ -316,20 +317,20 @@ func packTry(buf []byte, inc *Incarnation, h packHeader, recent, tryUS bool) (b 
 func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []byte, exact bool) {
 	p := packer{b: buf[:0], base: inc.First}
 	p.g.us = us
-	wait, reason := zig(h.wait), uint64(h.reason)
-	first, last := inc.First.At, h.lastAt-inc.First.At
+	wait, reason := zig(int64(h.wait)), uint64(h.reason)
+	first, last := int64(inc.First.At), int64(h.lastAt-inc.First.At)
 	if us {
 		if first%1000 != 0 || last%1000 != 0 || (h.wait >= 0 && h.wait%1000 != 0) {
 			return p.b, false
 		}
 		first, last = first/1000, last/1000
 		if h.wait >= 0 {
-			wait = zig(h.wait / 1000)
+			wait = zig(int64(h.wait / 1000))
 		}
 		reason |= usRecord
 	}
 	if h.wait > 0 && h.wait%1e9 == 0 {
-		wait = zig(h.wait / 1e9)
+		wait = zig(int64(h.wait / 1e9))
 		reason |= waitSeconds
 	}
 	p.u(inc.First.Frame)
@@ -369,7 +370,7 @@ func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []
 	g.u(uint64(len(inc.Late.List)))
 	g.tx(inc.RstInTimeWait)
 	g.u(uint64(inc.RstInTimeWaitFrom))
-	g.t(inc.TimeWaitLeft)
+	g.t(int64(inc.TimeWaitLeft))
 	g.u(inc.refusals)
 	g.u(uint64(inc.Before))
 	g.u(inc.Injected.Count)
@@ -476,10 +477,10 @@ func (r *reader) u() uint64 {
 	return 0
 }
 
-func (r *reader) at() int64 { return r.t() + r.base.At }
+func (r *reader) at() Instant { return r.base.At + Instant(r.t()) }
 
 // atz reads a time written by group.atz.
-func (r *reader) atz() int64 {
+func (r *reader) atz() Instant {
 	v := r.u()
 	if v == 0 {
 		return 0
@@ -488,7 +489,7 @@ func (r *reader) atz() int64 {
 	if r.us {
 		d *= 1000
 	}
-	return d + r.base.At
+	return r.base.At + Instant(d)
 }
 
 // z32 reads a number written by group.z32.
@@ -520,7 +521,7 @@ func (r *reader) tx() Tx {
 	if f == 0 {
 		return Tx{}
 	}
-	return Tx{Frame: r.base.Frame + uint64(unzig(f-1)), At: at + r.base.At}
+	return Tx{Frame: r.base.Frame + uint64(unzig(f-1)), At: r.base.At + Instant(at)}
 }
 
 func (d *unpacker) events(e *Events, n int) {
@@ -554,7 +555,7 @@ func (d *unpacker) half(h, peer *Half) {
 	h.Syn = g.tx()
 	h.SynEnd = g.z32(h.FirstSeq)
 	h.SynAck = g.z32(peer.FirstSeq)
-	h.TapRTT = g.t()
+	h.TapRTT = time.Duration(g.t())
 	h.NextSeq = g.z32(h.FirstSeq)
 	h.LastTSval = g.u32()
 	h.FirstIPID = g.u16()
@@ -575,7 +576,7 @@ func (d *unpacker) half(h, peer *Half) {
 	h.RstOutOfWindow = g.u32()
 	h.OutOfWindow = g.u32()
 	h.SynTSval = g.z32(h.LastTSval)
-	h.SynGap = g.t()
+	h.SynGap = time.Duration(g.t())
 	h.ShortOfPeerFin = g.tx()
 	for i := range h.recent.sig { // zeros when left out
 		h.recent.sig[i] = g.u32()
@@ -658,10 +659,10 @@ func readHeader(b []byte) (packHeader, unpacker) {
 	if reason&waitSeconds != 0 {
 		wait *= 1e9
 	}
-	h.first.At = first
+	h.first.At = Instant(first)
 	d.base = h.first
-	h.lastAt = last + first
-	h.wait = wait
+	h.lastAt = Instant(last + first)
+	h.wait = time.Duration(wait)
 	h.reason = EndReason(reason &^ (usRecord | waitSeconds | coldRecord))
 	h.cold = reason&coldRecord != 0
 	return h, d
@@ -714,7 +715,7 @@ func unpackInto(inc *Incarnation, k FlowKey, b []byte, fins *finPool) {
 	nLate := int(g.u())
 	inc.RstInTimeWait = g.tx()
 	inc.RstInTimeWaitFrom = g.role()
-	inc.TimeWaitLeft = g.t()
+	inc.TimeWaitLeft = time.Duration(g.t())
 	inc.refusals = g.u()
 	inc.Before = PrevState(g.u())
 	inc.Injected.Count = g.u()

@@ -89,7 +89,7 @@ func TestPackRoundTrip(t *testing.T) {
 		h := &inc.History
 		h.n = uint8(rng.IntN(len(h.buf) + 1))
 		clear(h.buf[h.n:])
-		hdr := packHeader{first: inc.First, lastAt: inc.Last.At, wait: int64(rng.Uint64()) >> 1, reason: EndIdle}
+		hdr := packHeader{first: inc.First, lastAt: inc.Last.At, wait: time.Duration(rng.Uint64() >> 1), reason: EndIdle}
 		us := i%2 == 1 // every time a whole number of microseconds: the record is in them
 		if us {
 			roundTimes(reflect.ValueOf(&inc).Elem())
@@ -169,10 +169,10 @@ func streamOf(segs []capture.Segment, cfg Config, packAll bool) ([]*Incarnation,
 	cfg.Done = func(inc *Incarnation) { got = append(got, inc) }
 	tr := NewTracker(cfg)
 	tr.hooks.noPack = !packAll
-	var end int64
+	var end Instant
 	for i := range segs {
 		tr.Add(&segs[i])
-		end = max(end, segs[i].Time.UnixNano())
+		end = max(end, InstantOf(segs[i].Time))
 		if packAll {
 			tr.packEverything()
 		}
@@ -340,7 +340,7 @@ func typicalPacked(tb testing.TB) *Incarnation {
 	for i := range segs {
 		tr.Add(&segs[i])
 	}
-	tr.Finish(segs[len(segs)-1].Time.UnixNano())
+	tr.Finish(InstantOf(segs[len(segs)-1].Time))
 	if got == nil {
 		tb.Fatal("no incarnation")
 	}
@@ -361,9 +361,9 @@ func sweepRun(segs []capture.Segment, cfg Config, packAboveN, packEveryN int, sw
 	if packEveryN == 0 {
 		tr.hooks.packEvery, tr.hooks.packQuietEvery = math.MaxInt, math.MaxInt64
 	}
-	var end int64
+	var end Instant
 	for i := range segs {
-		at := segs[i].Time.UnixNano()
+		at := InstantOf(segs[i].Time)
 		if everySegment {
 			tr.Sweep(at)
 		}
@@ -443,9 +443,9 @@ func TestSweepScheduleMissesNothing(t *testing.T) {
 func sweepEach(tr *Tracker, segs []capture.Segment) { tr.Finish(feedSweeping(tr, segs)) }
 
 // feedSweeping is sweepEach but for the Finish: it returns the last time.
-func feedSweeping(tr *Tracker, segs []capture.Segment) (end int64) {
+func feedSweeping(tr *Tracker, segs []capture.Segment) (end Instant) {
 	for i := range segs {
-		at := segs[i].Time.UnixNano()
+		at := InstantOf(segs[i].Time)
 		tr.Sweep(at)
 		tr.Add(&segs[i])
 		end = max(end, at)

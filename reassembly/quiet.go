@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"time"
 	"unsafe"
 )
 
@@ -43,7 +44,7 @@ const (
 // have. A pass looks at the flows touched since the last pass and at those it found
 // not quiet yet (packLater): its cost follows the connections active, not those
 // held.
-func (t *Tracker) packQuiet(now int64) {
+func (t *Tracker) packQuiet(now Instant) {
 	t.startedSincePack, t.nextPackAt = 0, satAdd(now, t.hooks.packQuietEvery)
 	later := t.packLater[:0]
 	check := func(f *flow) {
@@ -51,7 +52,7 @@ func (t *Tracker) packQuiet(now int64) {
 		if c == nil {
 			return // packed already, or handed out
 		}
-		if quietAt := c.Last.At + packIdle; now < quietAt {
+		if quietAt := c.Last.At.Add(packIdle); now < quietAt {
 			later = append(later, packCand{quietAt, f})
 			return
 		}
@@ -80,7 +81,7 @@ func (t *Tracker) packQuiet(now int64) {
 // packCand is a flow packQuiet found not quiet yet, and when it would be if no
 // segment came.
 type packCand struct {
-	quietAt int64
+	quietAt Instant
 	f       *flow
 }
 
@@ -111,7 +112,7 @@ func (t *Tracker) pack(f *flow) {
 
 // packRecord packs inc (the header: over when quiet longer than wait, for reason)
 // into a record in the arena, and recycles inc.
-func (t *Tracker) packRecord(inc *Incarnation, wait int64, reason EndReason) string {
+func (t *Tracker) packRecord(inc *Incarnation, wait time.Duration, reason EndReason) string {
 	var us bool
 	t.packBuf, us = packTry(t.packBuf, inc, packHeader{first: inc.First, lastAt: inc.Last.At, wait: wait, reason: reason}, t.hooks.packRecent, !t.packNS)
 	t.packNS = t.packNS || !us
@@ -177,7 +178,7 @@ func (t *Tracker) packPrev(f *flow, p *Incarnation) {
 			}
 		} else {
 			t.dropRec(q)
-			recs[i] = t.packRecord(q, max(t.prevOverAt(q)-q.Last.At-1, 0), EndReplaced)
+			recs[i] = t.packRecord(q, max(t.prevOverAt(q).Sub(q.Last.At)-1, 0), EndReplaced)
 		}
 		q = older
 	}
@@ -195,7 +196,7 @@ type prevRecs [maxEarlier]string
 
 // overAt is when the first of the records' stale-segment windows closes (their
 // prevOverAt).
-func (r *prevRecs) overAt() int64 {
+func (r *prevRecs) overAt() Instant {
 	at := maxTime
 	for _, rec := range r {
 		if rec == "" {

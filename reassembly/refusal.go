@@ -23,7 +23,7 @@ func (inc *Incarnation) refusalSegment(r Role, s *capture.Segment, tx Tx) bool {
 			if ru := inc.Reuse; ru != nil && !ru.Prev.RstInTimeWait.Seen() && ru.TimeWait.Held() && tx.At < ru.TimeWait.Until {
 				ru.Prev.RstInTimeWait, ru.Prev.RstInTimeWaitFrom = tx, ru.SynSender
 				ru.Prev.changed = true
-				ru.Prev.TimeWaitLeft = ru.TimeWait.Until - tx.At
+				ru.Prev.TimeWaitLeft = ru.TimeWait.Until.Sub(tx.At)
 				ru.Prev.History.mark(ru.SynSender, HistRSTInTW)
 			}
 		}

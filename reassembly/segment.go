@@ -56,7 +56,7 @@ func answers(peer *Half, s *capture.Segment) bool {
 // segment opens a new connection on the 4-tuple. earlier: the segment is a SYN or
 // SYN-ACK of an earlier incarnation still held, arriving after the current one
 // started (a stale segment: AddKeyed records it there).
-func (t *Tracker) route(f *flow, s *capture.Segment, at int64) (inc *Incarnation, earlier bool) {
+func (t *Tracker) route(f *flow, s *capture.Segment, at Instant) (inc *Incarnation, earlier bool) {
 	cur := t.cur(f)
 	if cur == nil {
 		return t.start(f, s, at, nil), false
@@ -89,7 +89,7 @@ func (t *Tracker) route(f *flow, s *capture.Segment, at int64) (inc *Incarnation
 // SYN of an attempt that got no answer yet and was not given up (giveUp: how long a
 // client retries), the other end's SYN of a simultaneous open, or a late copy of the
 // SYN the connection began with.
-func (inc *Incarnation) continuesWith(s *capture.Segment, at, giveUp int64) bool {
+func (inc *Incarnation) continuesWith(s *capture.Segment, at Instant, giveUp time.Duration) bool {
 	r := inc.RoleOf(s.Src)
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
 	if h.SynCount > 0 && s.Seq == h.ISN {
@@ -138,16 +138,16 @@ func (inc *Incarnation) continuesWith(s *capture.Segment, at, giveUp int64) bool
 // once more than twice the last interval between its SYNs has passed since the last
 // one (firstSynRTO when only one was seen), with 10% for timer slack. SYNs lost
 // before the tap only lengthen the intervals seen.
-func (inc *Incarnation) attemptAlive(at, giveUp int64) bool {
+func (inc *Incarnation) attemptAlive(at Instant, giveUp time.Duration) bool {
 	c := &inc.Half[Client]
-	if at-inc.First.At > giveUp {
+	if at.Sub(inc.First.At) > giveUp {
 		return false
 	}
-	next := int64(firstSynRTO)
+	next := firstSynRTO
 	if c.SynGap > 0 {
 		next = 2 * c.SynGap
 	}
-	return at-c.Last.At <= next+next/10
+	return at.Sub(c.Last.At) <= next+next/10
 }
 
 // firstSynRTO bounds the first SYN retransmission timeout of any stack: 1 s (RFC
@@ -173,7 +173,7 @@ func (inc *Incarnation) ownsSyn(s *capture.Segment) bool {
 
 // closed reports whether the incarnation has ended on the wire (both FINs, or an RST)
 // and when.
-func (inc *Incarnation) closed() (int64, bool) {
+func (inc *Incarnation) closed() (Instant, bool) {
 	c, s := &inc.Half[Client], &inc.Half[Server]
 	if c.Rst.Frame == 0 && s.Rst.Frame == 0 && (c.FinCount == 0 || s.FinCount == 0) {
 		return 0, false // the common case, on every segment: still open
@@ -200,13 +200,13 @@ func acksSyn(h *Half, ack uint32) bool {
 	return h.SynCount > 0 && SeqLess(h.ISN, ack) && SeqLEQ(ack, h.SynEnd)
 }
 
-func (inc *Incarnation) closedLongBefore(at, twLen int64) bool {
+func (inc *Incarnation) closedLongBefore(at Instant, twLen time.Duration) bool {
 	end, ok := inc.closed()
-	return ok && at-end > twLen
+	return ok && at.Sub(end) > twLen
 }
 
 // start opens a new incarnation on the flow; prev is the incarnation it replaces.
-func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation) *Incarnation {
+func (t *Tracker) start(f *flow, s *capture.Segment, at Instant, prev *Incarnation) *Incarnation {
 	if f.count < 1<<32-1 { // four billion on one 4-tuple: the rest share the last number
 		f.count++
 	}
@@ -258,7 +258,7 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 		prev.End = EndReplaced
 		prev.EndAt = at
 		if s.Flags&(capture.SYN|capture.ACK) == capture.SYN {
-			if tw := prev.TimeWait(time.Duration(t.twLen)); tw.Held() && at < tw.Until {
+			if tw := prev.TimeWait(t.twLen); tw.Held() && at < tw.Until {
 				inc.Reuse = newReuse(prev, s, at, tw)
 			}
 		}
@@ -292,7 +292,7 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at int64, prev *Incarnation
 // attempt (the server answered the SYN, the client never completed the handshake,
 // and the server is still within the time a stack retries its SYN-ACK), an open
 // connection, or nothing (closed, or an attempt nobody answered).
-func (inc *Incarnation) stateAt(at int64, inTimeWait bool, giveUp int64) PrevState {
+func (inc *Incarnation) stateAt(at Instant, inTimeWait bool, giveUp time.Duration) PrevState {
 	c, sv := &inc.Half[Client], &inc.Half[Server]
 	switch _, closed := inc.closed(); {
 	case inTimeWait:
@@ -300,7 +300,7 @@ func (inc *Incarnation) stateAt(at int64, inTimeWait bool, giveUp int64) PrevSta
 	case closed:
 		return PrevNone
 	case inc.RolesKnown && c.SynCount > 0 && c.Packets == uint64(c.SynCount):
-		if sv.SynCount > 0 && at-inc.Last.At <= giveUp {
+		if sv.SynCount > 0 && at.Sub(inc.Last.At) <= giveUp {
 			return PrevHalfOpen
 		}
 		return PrevNone // unanswered, or answered long ago: nothing holds it
@@ -308,7 +308,7 @@ func (inc *Incarnation) stateAt(at int64, inTimeWait bool, giveUp int64) PrevSta
 	return PrevOpen
 }
 
-func newReuse(prev *Incarnation, s *capture.Segment, at int64, tw TimeWait) *Reuse {
+func newReuse(prev *Incarnation, s *capture.Segment, at Instant, tw TimeWait) *Reuse {
 	sender := prev.RoleOf(s.Src)
 	old, peer := &prev.Half[sender], &prev.Half[sender.Peer()]
 	return &Reuse{
@@ -325,7 +325,7 @@ func newReuse(prev *Incarnation, s *capture.Segment, at int64, tw TimeWait) *Reu
 
 // apply records what one segment shows. A first FIN's list comes from fins (may be
 // nil).
-func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finPool) {
+func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen time.Duration, fins *finPool) {
 	r := inc.RoleOf(s.Src)
 	h, p := &inc.Half[r], &inc.Half[r.Peer()]
 	if inc.injected(r, s, tx) {
@@ -432,7 +432,7 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 			h.ISN, h.Syn, h.SynEnd, h.SynTSval = s.Seq, tx, s.SeqEnd(), s.TSval
 		}
 		if h.SynCount > 0 && s.Flags&capture.ACK == 0 {
-			h.SynGap = tx.At - lastAt
+			h.SynGap = tx.At.Sub(lastAt)
 		}
 		h.SynCount++
 	}
@@ -457,7 +457,7 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 	acksPeerFin := s.Flags&capture.ACK != 0 && p.FinSeen() && SeqLEQ(p.FinSeq+1, s.Ack)
 	// onAck: this segment is the end's first ACK of the peer's FIN, right after it
 	// (see FinTx.OnAck).
-	onAck := acksPeerFin && !p.FinAcked.Seen() && tx.At-p.LastFin().At <= h.TapRTT+finOnAckSlack
+	onAck := acksPeerFin && !p.FinAcked.Seen() && tx.At.Sub(p.LastFin().At) <= h.TapRTT+finOnAckSlack
 	if acksPeerFin {
 		if bare := s.Flags&(capture.SYN|capture.FIN|capture.RST) == 0 && s.PayloadLen == 0; bare && p.drewOwnAck(tx, h.TapRTT) {
 			inc.History.mark(r.Peer(), HistFINAgain)
@@ -506,7 +506,7 @@ func (inc *Incarnation) apply(s *capture.Segment, tx Tx, twLen int64, fins *finP
 // from the tap plus this much of the peer's FIN: an ACK of a FIN goes out at once,
 // and no retransmission timer fires that soon (Linux: tail-loss probe >= 10 ms,
 // RTO >= 200 ms; FreeBSD RTO >= 30 ms).
-const finOnAckSlack = int64(5e6) // 5 ms
+const finOnAckSlack = 5 * time.Millisecond
 
 // addFinTx keeps one more transmission of the FIN (see maxFinTx).
 func (h *Half) addFinTx(ft FinTx) {
@@ -525,9 +525,9 @@ func (h *Half) addFinTx(ft FinTx) {
 // copies microseconds apart); a capture duplicating packets would have duplicated
 // the ACK too, and that copy would be dropped before it got here. The answer to a
 // copy comes at once: within the acker's round trip plus finOnAckSlack.
-func (h *Half) drewOwnAck(ack Tx, ackerRTT int64) bool {
+func (h *Half) drewOwnAck(ack Tx, ackerRTT time.Duration) bool {
 	c := h.finCopy
-	if !c.Seen() || !h.FinLastAck.Seen() || h.FinLastAck.At < h.LastFin().At || ack.At < c.At || ack.At-c.At > ackerRTT+finOnAckSlack {
+	if !c.Seen() || !h.FinLastAck.Seen() || h.FinLastAck.At < h.LastFin().At || ack.At < c.At || ack.At.Sub(c.At) > ackerRTT+finOnAckSlack {
 		return false
 	}
 	h.Duplicates--
@@ -558,8 +558,8 @@ func (inc *Incarnation) tapRTT(r Role, s *capture.Segment, tx Tx) {
 	}
 	switch {
 	case r == Server && s.Flags&(capture.SYN|capture.ACK) == capture.SYN|capture.ACK && acksSyn(p, s.Ack):
-		h.TapRTT = max(tx.At-p.Last.At, 1)
+		h.TapRTT = max(tx.At.Sub(p.Last.At), 1)
 	case r == Client && s.Flags&(capture.SYN|capture.ACK|capture.RST) == capture.ACK && p.SynAckSeen && s.Ack == p.ISN+1:
-		h.TapRTT = max(tx.At-p.Last.At, 1)
+		h.TapRTT = max(tx.At.Sub(p.Last.At), 1)
 	}
 }

@@ -14,7 +14,7 @@ import (
 //
 // A sweep visits only the flows that may have changed or come due (flowtable.go), so
 // its cost follows the connections' activity, not the number held.
-func (t *Tracker) Sweep(now int64) {
+func (t *Tracker) Sweep(now Instant) {
 	if t.cfg.Done == nil || t.err != nil {
 		return
 	}
@@ -23,7 +23,7 @@ func (t *Tracker) Sweep(now int64) {
 }
 
 // sweep is Sweep within a Tracker method that catches cold store errors.
-func (t *Tracker) sweep(now int64) {
+func (t *Tracker) sweep(now Instant) {
 	done := t.sweepDone[:0]
 	if t.hooks.sweepAll {
 		t.flows.each(func(f *flow) { t.visit(f, now, &done) })
@@ -64,7 +64,7 @@ func (t *Tracker) sweep(now int64) {
 // visit finishes what is over of one flow at time now, packs its current
 // incarnation if it is quiet, forgets the flow once it holds nothing, and schedules
 // its next visit.
-func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
+func (t *Tracker) visit(f *flow, now Instant, done *[]finished) {
 	if f.gone {
 		return
 	}
@@ -78,22 +78,22 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 			t.stats.Expired++
 		})
 	}
-	wait := int64(-1) // the current incarnation's (overAfter), if it stays whole
+	wait := time.Duration(-1) // the current incarnation's (overAfter), if it stays whole
 	if c := t.cur(f); c != nil {
 		var reason EndReason
 		wait, reason = t.overAfter(c)
 		switch {
-		case wait >= 0 && now-c.Last.At > wait:
+		case wait >= 0 && now.Sub(c.Last.At) > wait:
 			c.End, c.EndAt = reason, satAdd(c.Last.At, wait)
 			*done = append(*done, finishedWhole(c))
 			t.count(reason)
 			t.unhold(f.cur)
 			f.cur = 0
-		case t.held >= t.hooks.packAbove && now-c.Last.At >= packIdle:
+		case t.held >= t.hooks.packAbove && now.Sub(c.Last.At) >= packIdle:
 			t.pack(f)
 		}
 	} else if f.packed != "" {
-		if h := header(f.packed); h.wait >= 0 && now-h.lastAt > h.wait {
+		if h := header(f.packed); h.wait >= 0 && now.Sub(h.lastAt) > h.wait {
 			t.unpackPrev(f) // (a previous incarnation packed only beside a packed current one)
 			*done = append(*done, packedEnd(f, h.reason, satAdd(h.lastAt, h.wait)))
 			t.count(h.reason)
@@ -113,7 +113,7 @@ func (t *Tracker) visit(f *flow, now int64, done *[]finished) {
 // current incarnation quiet enough that was not packed (fewer than packAbove held)
 // is visited again at the next sweep.
 // wait is the current incarnation's overAfter.
-func (t *Tracker) schedule(f *flow, now, wait int64) {
+func (t *Tracker) schedule(f *flow, now Instant, wait time.Duration) {
 	due := maxTime
 	if p := t.prev(f); p != nil {
 		for ; p != nil; p = p.older {
@@ -167,13 +167,13 @@ func (t *Tracker) count(reason EndReason) {
 }
 
 // prevOver: the stale-segment window of a replaced incarnation is over.
-func (t *Tracker) prevOver(p *Incarnation, now int64) bool { return now >= t.prevOverAt(p) }
+func (t *Tracker) prevOver(p *Incarnation, now Instant) bool { return now >= t.prevOverAt(p) }
 
 // prevOverAt is when the stale-segment window of a replaced incarnation closes: the
 // end of its TIME_WAIT (not before it was replaced), else the TIME_WAIT length
 // after it was replaced.
-func (t *Tracker) prevOverAt(p *Incarnation) int64 {
-	if tw := p.TimeWait(time.Duration(t.twLen)); tw.Held() {
+func (t *Tracker) prevOverAt(p *Incarnation) Instant {
+	if tw := p.TimeWait(t.twLen); tw.Held() {
 		return max(tw.Until, p.EndAt)
 	}
 	return satAdd(p.EndAt, t.twLen)
@@ -184,8 +184,8 @@ func (t *Tracker) prevOverAt(p *Incarnation) int64 {
 // overAfter gives), or still going when the capture ended (EndCaptureEnd, at end).
 // The moment, not when a sweep found it, so that the report does not depend on the
 // sweeps.
-func (t *Tracker) endBy(c *Incarnation, end int64) (EndReason, int64) {
-	if wait, reason := t.overAfter(c); wait >= 0 && end-c.Last.At > wait {
+func (t *Tracker) endBy(c *Incarnation, end Instant) (EndReason, Instant) {
+	if wait, reason := t.overAfter(c); wait >= 0 && end.Sub(c.Last.At) > wait {
 		return reason, satAdd(c.Last.At, wait)
 	}
 	return EndCaptureEnd, end
@@ -195,7 +195,7 @@ func (t *Tracker) endBy(c *Incarnation, end int64) (EndReason, int64) {
 // it is over, and why it is then (-1: never by itself). A closed incarnation waits
 // the TIME_WAIT length (twice that while a FIN is unacknowledged: a passive closer
 // backs off to a minute between retransmissions); an open one the idle timeout.
-func (t *Tracker) overAfter(c *Incarnation) (int64, EndReason) {
+func (t *Tracker) overAfter(c *Incarnation) (time.Duration, EndReason) {
 	if _, closed := c.closed(); closed {
 		wait := t.twLen
 		if (c.Half[Client].FinSeen() && !c.Half[Client].FinAcked.Seen()) || (c.Half[Server].FinSeen() && !c.Half[Server].FinAcked.Seen()) {
@@ -204,24 +204,24 @@ func (t *Tracker) overAfter(c *Incarnation) (int64, EndReason) {
 		return wait, EndExpired
 	}
 	if t.cfg.IdleTimeout > 0 {
-		return int64(t.cfg.IdleTimeout), EndIdle
+		return t.cfg.IdleTimeout, EndIdle
 	}
 	return -1, EndCaptureEnd
 }
 
-// SweepEvery returns how often, in capture time (ns), a streaming tracker sweeps by
+// SweepEvery returns how often, in capture time, a streaming tracker sweeps by
 // itself (see sweepEvery): for a caller that sweeps (Config.ManualSweep).
-func (t *Tracker) SweepEvery() int64 { return t.sweepEvery() }
+func (t *Tracker) SweepEvery() time.Duration { return t.sweepEvery() }
 
 // sweepEvery is how often (capture time) a streaming tracker looks for incarnations
 // to finish: a quarter of the TIME_WAIT length or of the idle timeout, at most 5 s.
 // An incarnation is finished at most that late. (A sweep costs the flows it visits,
 // not those held, but its times decide when incarnations end, EndAt: reports would
 // change with them.)
-func (t *Tracker) sweepEvery() int64 {
+func (t *Tracker) sweepEvery() time.Duration {
 	every := t.twLen / 4
 	if t.cfg.IdleTimeout > 0 {
-		every = min(every, int64(t.cfg.IdleTimeout)/4)
+		every = min(every, t.cfg.IdleTimeout/4)
 	}
-	return min(max(every, 1), int64(5*time.Second))
+	return min(max(every, 1), 5*time.Second)
 }

@@ -20,7 +20,7 @@ type flow struct {
 	packed string
 	key    FlowKey
 	// due: the time of the flow's entry in the sweep schedule, when dueSet.
-	due   int64
+	due   Instant
 	count uint32 // incarnations the 4-tuple had
 	// dueSet: the flow is in the schedule at due; touched: in the list of flows
 	// touched since the last sweep; again: in the list to visit at the next sweep;
@@ -38,11 +38,11 @@ func (t *Tracker) prev(f *flow) *Incarnation { return t.incs[f.prev] }
 type Tracker struct {
 	cfg       Config
 	err       error // what stopped the tracker (Err)
-	twLen     int64
-	synGiveUp int64
+	twLen     time.Duration
+	synGiveUp time.Duration
 	flows     flowTable
 	all       []*Incarnation // when not streaming
-	nextSweep int64
+	nextSweep Instant
 	sweptHeld int // incarnations held after the last sweep
 	held      int // incarnations held (streaming)
 	stats     TrackerStats
@@ -91,7 +91,7 @@ type Tracker struct {
 	// nextPackAt: the capture time of the next packQuiet, if no starts call it
 	// sooner.
 	startedSincePack int
-	nextPackAt       int64
+	nextPackAt       Instant
 	// packLater: flows packQuiet found not quiet yet, to look at again;
 	// packScanned: how much of touchedFlows it looked at.
 	packLater   []packCand
@@ -108,7 +108,7 @@ func NewTracker(cfg Config) *Tracker {
 	if cfg.SynGiveUp <= 0 {
 		cfg.SynGiveUp = DefaultSynGiveUp
 	}
-	t := &Tracker{cfg: cfg, twLen: int64(cfg.TimeWait), synGiveUp: int64(cfg.SynGiveUp), countsGen: countsGeneration, hooks: testDefaults}
+	t := &Tracker{cfg: cfg, twLen: cfg.TimeWait, synGiveUp: cfg.SynGiveUp, countsGen: countsGeneration, hooks: testDefaults}
 	t.cold = coldStore{dir: cfg.TempDir, segSize: coldSegment, window: coldWindow}
 	if t.cold.dir == "" {
 		t.cold.dir = os.TempDir()
@@ -121,16 +121,16 @@ func NewTracker(cfg Config) *Tracker {
 }
 
 // TimeWaitLen returns the TIME_WAIT length in use.
-func (t *Tracker) TimeWaitLen() time.Duration { return time.Duration(t.twLen) }
+func (t *Tracker) TimeWaitLen() time.Duration { return t.twLen }
 
 // Incarnations returns every incarnation seen so far, in order of first packet.
 func (t *Tracker) Incarnations() []*Incarnation { return t.all }
 
-// Finish marks the end of the capture at time end (Unix ns; the last packet's time).
+// Finish marks the end of the capture at time end (the last packet's time).
 // A streaming tracker hands every incarnation it still holds to Done, in order of
 // first frame (but for those whose records are on disk, last, in the order written:
 // handKey).
-func (t *Tracker) Finish(end int64) {
+func (t *Tracker) Finish(end Instant) {
 	if t.err != nil {
 		return
 	}
@@ -197,7 +197,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 		return
 	}
 	defer t.catchCold()
-	at := s.Time.UnixNano()
+	at := InstantOf(s.Time)
 	if t.cfg.Done != nil && !t.cfg.ManualSweep && (at >= t.nextSweep || (t.held >= t.hooks.packAbove && t.held >= 2*t.sweptHeld)) {
 		// Every sweepEvery of capture time, and sooner when the incarnations held
 		// have doubled since the last sweep (a flood: pack what can be packed
@@ -205,7 +205,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 		if t.nextSweep != 0 {
 			t.sweep(at)
 		}
-		t.nextSweep = at + t.sweepEvery()
+		t.nextSweep = at.Add(t.sweepEvery())
 	}
 	if t.held >= t.hooks.packAbove && t.cfg.Done != nil && (t.startedSincePack >= t.hooks.packEvery || at >= t.nextPackAt) {
 		t.packQuiet(at)

@@ -40,7 +40,7 @@ func feedIPID(segs []seg, ipid func(i int, s seg) uint16) *Tracker {
 		}
 		tr.Add(&x)
 	}
-	tr.Finish(t0.Add(segs[len(segs)-1].at).UnixNano())
+	tr.Finish(InstantOf(t0.Add(segs[len(segs)-1].at)))
 	return tr
 }
 
@@ -146,7 +146,7 @@ func TestFinAckAcrossWrap(t *testing.T) {
 			c.FinSeq, c.FinAcked.Frame, s.FinCoversPeerFin, s.FinAcked.Frame)
 	}
 	tw := inc.TimeWait(DefaultTimeWait)
-	if !tw.Holder[Client] || tw.Holder[Server] || tw.Start.Frame != 5 || tw.Until != t0.Add(4*ms+DefaultTimeWait).UnixNano() {
+	if !tw.Holder[Client] || tw.Holder[Server] || tw.Start.Frame != 5 || tw.Until != InstantOf(t0.Add(4*ms+DefaultTimeWait)) {
 		t.Errorf("TIME_WAIT %+v", tw)
 	}
 }
@@ -180,7 +180,7 @@ func TestDuplicatesAndRefusals(t *testing.T) {
 		x.Frame, x.Time = uint64(6+i), t0.Add(time.Second+time.Duration(i)*ms)
 		tr.Add(&x)
 	}
-	tr.Finish(t0.Add(2 * time.Second).UnixNano())
+	tr.Finish(InstantOf(t0.Add(2 * time.Second)))
 	incs := tr.Incarnations()
 	if len(incs) != 2 {
 		t.Fatalf("%d incarnations, want 2", len(incs))
@@ -340,7 +340,7 @@ func TestCopyWindow(t *testing.T) {
 // it in TIME_WAIT, and a retransmission filling the hole is not a late segment.
 func TestHolderShortOfFin(t *testing.T) {
 	ms, us := time.Millisecond, time.Microsecond
-	at := func(d time.Duration) int64 { return t0.Add(d).UnixNano() }
+	at := func(d time.Duration) Instant { return InstantOf(t0.Add(d)) }
 	base := []seg{
 		{'c', 0, S, 100, 0, 0}, {'s', ms, SA, 900, 101, 0}, {'c', 2 * ms, A, 101, 901, 0},
 		{'s', 3 * ms, FA, 901, 101, 0},  // 4: the server closes
@@ -355,7 +355,7 @@ func TestHolderShortOfFin(t *testing.T) {
 		more     []seg
 		held     bool
 		inferred bool
-		since    int64
+		since    Instant
 		start    uint64
 		late     uint64
 	}{

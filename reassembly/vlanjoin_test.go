@@ -93,7 +93,7 @@ func TestVLANJoin(t *testing.T) {
 				}
 				tr.Add(&x)
 			}
-			tr.Finish(t0.Add(tc.segs[len(tc.segs)-1].at).UnixNano())
+			tr.Finish(InstantOf(t0.Add(tc.segs[len(tc.segs)-1].at)))
 			if !streaming {
 				got = tr.Incarnations()
 			}

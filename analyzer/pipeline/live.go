@@ -112,8 +112,8 @@ type LiveRun struct {
 	stopFinals []analyzer.Finding // NDJSON: findings decided at the stop
 	printed    bool               // text: a finding was printed during the run
 
-	lastSegAt   int64     // capture time of the last segment
-	lastSegWall time.Time // when it was read
+	lastSegAt   reassembly.Instant // capture time of the last segment
+	lastSegWall time.Time          // when it was read
 	kstats      capture.KernelStats
 	warnedDrops bool
 	warnedCold  bool // the tracker's temporary files failed (coldWarning), said once
@@ -179,7 +179,7 @@ func (r *LiveRun) Loop(stop *atomic.Bool) (stoppedBy string, err error) {
 		switch {
 		case err == nil:
 			r.tr.Add(&seg)
-			r.lastSegAt = seg.Time.UnixNano()
+			r.lastSegAt = reassembly.InstantOf(seg.Time)
 		case err == io.EOF: // -c reached
 			return "count", nil
 		case err != capture.ErrWait:
@@ -207,11 +207,11 @@ func (r *LiveRun) Loop(stop *atomic.Bool) (stoppedBy string, err error) {
 // by the wall time since it was read (the wall clock itself before any segment). On
 // a live interface it is the wall clock give or take the delivery delay; it keeps
 // every timer of the analysis on capture time, as for files.
-func (r *LiveRun) clock(now time.Time) int64 {
+func (r *LiveRun) clock(now time.Time) reassembly.Instant {
 	if r.lastSegAt == 0 {
-		return now.UnixNano()
+		return reassembly.InstantOf(now)
 	}
-	return r.lastSegAt + int64(max(now.Sub(r.lastSegWall), 0))
+	return r.lastSegAt.Add(max(now.Sub(r.lastSegWall), 0))
 }
 
 // tick runs every liveTick: provisional findings, sweeping while packets do not come,
@@ -223,7 +223,7 @@ func (r *LiveRun) tick(now time.Time) {
 		// Packets stopped coming (the tracker sweeps by itself while they come):
 		// finish what is over. One second back, so that a packet read late with an
 		// earlier timestamp does not meet a 4-tuple finished after it.
-		r.tr.Sweep(max(r.lastSegAt, at-int64(time.Second)))
+		r.tr.Sweep(max(r.lastSegAt, at.Add(-time.Second)))
 	}
 	if ks, err := r.src.KernelStats(); err == nil {
 		r.kstats = ks
@@ -240,7 +240,7 @@ func (r *LiveRun) tick(now time.Time) {
 	if r.metrics != nil {
 		if r.metrics.HostsWanted() { // a scrape waits for them
 			r.refreshLocal(now)
-			r.hosts.compute(r.tr, r.local, now, time.Unix(0, at), r.twLen)
+			r.hosts.compute(r.tr, r.local, now, at.Time(), r.twLen)
 			r.metrics.UpdateHosts(r.hosts.Snapshot(now))
 		}
 		r.metrics.Update(r.Snapshot(now))
@@ -268,7 +268,7 @@ func (r *LiveRun) outErr(err error) {
 // provisional analyses the incarnations that got packets since the last tick as if
 // the capture ended now, and prints each finding not printed before for that
 // incarnation (same kind, same sender).
-func (r *LiveRun) provisional(now int64) {
+func (r *LiveRun) provisional(now reassembly.Instant) {
 	r.touched = r.tr.TakeTouched(r.touched[:0])
 	if len(r.touched) > 0 {
 		pcfg := r.cfg
@@ -567,7 +567,7 @@ func (h *hostStates) Snapshot(now time.Time) metrics.Hosts {
 func (r *LiveRun) Snapshot(now time.Time) metrics.Snapshot {
 	s := metrics.Snapshot{
 		Capture: r.src.Stats(), Kernel: r.kstats, Tracker: r.tr.Stats(),
-		Connections: r.connections, LastPacket: r.lastSegAt,
+		Connections: r.connections, LastPacket: int64(r.lastSegAt),
 		Closes: map[analyzer.Shape]uint64{}, Findings: map[analyzer.Kind]uint64{},
 		Provisional: map[analyzer.Kind]uint64{}, Withdrawn: map[analyzer.Kind]uint64{},
 	}

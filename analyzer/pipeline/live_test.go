@@ -341,7 +341,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	run.localAt = time.Now()
 	now := time.Now()
-	run.hosts.compute(run.tr, run.local, now, time.Unix(0, run.clock(now)), run.twLen)
+	run.hosts.compute(run.tr, run.local, now, run.clock(now).Time(), run.twLen)
 	m.Update(run.Snapshot(now))
 	m.UpdateHosts(run.hosts.Snapshot(now))
 	body := get(t, "http://"+m.Addr()+"/metrics")

@@ -49,8 +49,8 @@ func (r *LiveRun) pageInterval() time.Duration {
 }
 
 // countClose adds a decided connection's close to the closes per second.
-func (p *livePage) countClose(at int64, s analyzer.Shape) {
-	sec := at / int64(time.Second)
+func (p *livePage) countClose(at reassembly.Instant, s analyzer.Shape) {
+	sec := int64(at) / int64(time.Second)
 	if n := len(p.closes); n == 0 || sec > p.closeAt {
 		if n >= livePageSeconds {
 			// Merge pairs: the columns of the chart are coarser than this anyway.
@@ -74,11 +74,11 @@ func (p *livePage) countClose(at int64, s analyzer.Shape) {
 
 // sample walks the tracked incarnations at capture time at: the netstat view per
 // host and a TIME_WAIT sample per host.
-func (p *livePage) sample(tr *reassembly.Tracker, at int64, twLen time.Duration) {
+func (p *livePage) sample(tr *reassembly.Tracker, at reassembly.Instant, twLen time.Duration) {
 	states := map[netip.Addr]map[string]int{}
 	tr.Each(func(inc *reassembly.Incarnation) {
 		for _, role := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
-			st := analyzer.StateAt(inc, role, time.Unix(0, at), twLen)
+			st := analyzer.StateAt(inc, role, at.Time(), twLen)
 			if st == "" {
 				continue
 			}
@@ -89,7 +89,7 @@ func (p *livePage) sample(tr *reassembly.Tracker, at int64, twLen time.Duration)
 			states[h][st]++
 		}
 	})
-	when := time.Unix(0, at).UTC()
+	when := at.Time().UTC()
 	p.states = report.StatesAt{At: when, States: map[string]map[string]int{}}
 	for _, h := range analyzer.SortedHosts(states) {
 		p.states.Hosts = append(p.states.Hosts, h.String())

@@ -182,12 +182,12 @@ func readAll(r *capture.Reader, add func(*capture.Segment), pr Progress) error {
 }
 
 // captureEnd is the capture time trackers finish at (Tracker.Finish): the last
-// timestamp, in Unix ns; 0 for a capture without packets.
-func captureEnd(st capture.Stats) int64 {
+// timestamp; 0 for a capture without packets.
+func captureEnd(st capture.Stats) reassembly.Instant {
 	if st.Last.IsZero() {
 		return 0
 	}
-	return st.Last.UnixNano()
+	return reassembly.InstantOf(st.Last)
 }
 
 // progressPublish is how many segments ReadCapture reads between publishing the

@@ -77,7 +77,7 @@ type batch struct {
 
 type sweepAt struct {
 	pos int
-	at  int64
+	at  reassembly.Instant
 }
 
 // everyIndex lists 0 to batchLen-1: a single worker's own segments.
@@ -180,7 +180,7 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 		}
 	}
 	every := trackers[0].SweepEvery()
-	var nextSweep int64
+	var nextSweep reassembly.Instant
 	syns := 0
 	var readErr error
 	b := newBatch()
@@ -194,7 +194,7 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 			readErr = err
 			break
 		}
-		at := seg.Time.UnixNano()
+		at := reassembly.InstantOf(seg.Time)
 		if seg.Flags&(capture.SYN|capture.ACK) == capture.SYN {
 			syns++
 		}
@@ -205,7 +205,7 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 				b.sweeps = append(b.sweeps, sweepAt{b.n, at})
 				syns = 0
 			}
-			nextSweep = at + every
+			nextSweep = at.Add(every)
 		}
 		// The key is computed here, once, even for one worker: the reader has
 		// time to spare, the tracker has not.

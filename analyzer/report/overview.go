@@ -180,7 +180,7 @@ func (c *OverviewCollector) Add(inc *reassembly.Incarnation, fs []analyzer.Findi
 		if to == 0 {
 			to = 1<<63 - 1 // open at the end of the capture
 		}
-		c.tied = append(c.tied, tiedSpan{pi, cl.Port(), inc.First.At, max(to, inc.First.At+1)})
+		c.tied = append(c.tied, tiedSpan{pi, cl.Port(), int64(inc.First.At), max(to, int64(inc.First.At)+1)})
 	}
 }
 

@@ -108,7 +108,7 @@ func (c *PictureCollector) Add(inc *reassembly.Incarnation) {
 		}
 	}
 	if i := slices.Index(closeShapes, shape); i >= 0 {
-		c.point(seriesCloses, int32(i), inc.Last.At)
+		c.point(seriesCloses, int32(i), int64(inc.Last.At))
 	}
 	if inc.RolesKnown {
 		pk := pairKey{inc.Client().Addr(), inc.Server()}
@@ -125,14 +125,14 @@ func (c *PictureCollector) Add(inc *reassembly.Incarnation) {
 		to := sp.TiedTo
 		switch {
 		case to == 0 && inc.End == reassembly.EndCaptureEnd:
-			to = inc.EndAt
+			to = int64(inc.EndAt)
 		case to == 0:
 			c.pairOpen[pi]++
-			c.point(seriesTied, pi, inc.First.At)
+			c.point(seriesTied, pi, int64(inc.First.At))
 			to = -1
 		}
 		if to >= 0 {
-			c.span(seriesTied, pi, inc.First.At, max(to, inc.First.At+1))
+			c.span(seriesTied, pi, int64(inc.First.At), max(to, int64(inc.First.At)+1))
 		}
 	}
 	c.states(inc)
@@ -156,7 +156,7 @@ func (c *PictureCollector) states(inc *reassembly.Incarnation) {
 	end := farFuture
 	switch inc.End {
 	case reassembly.EndCaptureEnd:
-		end = time.Unix(0, inc.EndAt) // handed out by the end of the capture, at it
+		end = inc.EndAt.Time() // handed out by the end of the capture, at it
 	case reassembly.EndReplaced:
 		end = time.Time{} // no socket once replaced
 	}

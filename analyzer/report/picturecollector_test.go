@@ -32,7 +32,7 @@ func TestPictureCollectorGrid(t *testing.T) {
 		tr.Add(&seg)
 	}
 	st := r.Stats()
-	tr.Finish(st.Last.UnixNano())
+	tr.Finish(reassembly.InstantOf(st.Last))
 	incs := tr.Incarnations()
 	v := ViewOptions{Ports: analyzer.LinuxPortRange, PortPressure: 0.5}
 	collect := func(n int, reverse bool) *Pictures {

@@ -275,7 +275,7 @@ func committedCaptures(t testing.TB) [][]string {
 
 // eachSegmentOf hands every segment of files, read as one capture, to fn and returns
 // the capture's last timestamp (Unix ns).
-func eachSegmentOf(t testing.TB, files []string, fn func(*capture.Segment)) int64 {
+func eachSegmentOf(t testing.TB, files []string, fn func(*capture.Segment)) reassembly.Instant {
 	t.Helper()
 	r, err := capture.Open(files, capture.Options{})
 	if err != nil {
@@ -291,5 +291,5 @@ func eachSegmentOf(t testing.TB, files []string, fn func(*capture.Segment)) int6
 		}
 		fn(&seg)
 	}
-	return r.Stats().Last.UnixNano()
+	return reassembly.InstantOf(r.Stats().Last)
 }
