@@ -75,7 +75,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			// The plain report: records encoded as printed, sorted on disk past a
 			// bound (spill.go), not held until the end; a sort per worker, each
 			// with its share of the bound, merged as the report is written.
-			recorders[i] = report.NewRecorder(o, report.SpillOptions.Share(workers))
+			recorders[i] = report.NewRecorder(o, o.Spill.Share(workers))
 			st.SendTo(recorders[i])
 		}
 		streams[i] = st

@@ -17,10 +17,9 @@ import (
 )
 
 // TestSpillWritesRuns: with a small bound the plain report's records do go to disk,
-// and what needs every record (--fail-on, -o junit, --separate, ...) keeps them.
+// and what needs every record (--fail-on, -o junit, --separate, ...) keeps them, as
+// a report asked to hold them (HoldRecords) does.
 func TestSpillWritesRuns(t *testing.T) {
-	defer func(o spill.Options) { report.SpillOptions = o }(report.SpillOptions)
-	report.SpillOptions = spill.Options{MaxRecords: 3}
 	file := pcapDir + "/many-connections.pcap"
 	for _, tc := range []struct {
 		name   string
@@ -38,9 +37,11 @@ func TestSpillWritesRuns(t *testing.T) {
 		{"--states", report.Options{Output: "text", View: report.ViewOptions{States: true}}, false},
 		{"--ladder", report.Options{Output: "text", Ladder: true}, false},
 		{"--write-baseline", report.Options{Output: "text", WriteBaseline: "x.json"}, false},
+		{"json, HoldRecords", report.Options{Output: "json", HoldRecords: true}, false},
 	} {
 		o := tc.o
 		o.Files, o.TimeWait = []string{file}, 60*time.Second
+		o.Spill = spill.Options{MaxRecords: 3}
 		doc, _, err := ReadCapture(o, nil)
 		if err != nil {
 			t.Fatal(err)

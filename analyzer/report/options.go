@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/finack/finack/analyzer/gate"
+	"github.com/finack/finack/analyzer/spill"
 
 	"github.com/finack/finack/analyzer"
 )
@@ -42,6 +43,16 @@ type Options struct {
 
 	// HTML: --html, the file the HTML report goes to ("" none).
 	HTML string
+
+	// Records of a report that streams them (StreamsReport, spill.go).
+	// Spill bounds the records held in memory before they go to a temporary
+	// file (zero: the defaults of package spill, 32k records or 4 MiB of encoded
+	// records per kind of record), shared out among the sorters of the Workers.
+	Spill spill.Options
+	// HoldRecords keeps every record in memory until the report is written, as
+	// a report that cannot stream them does: no temporary file, memory that
+	// grows with the connections.
+	HoldRecords bool
 }
 
 // DefaultMaxFindings is how many incidents the text report of files lists unless

@@ -5,7 +5,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/finack/finack/analyzer"
-	"github.com/finack/finack/analyzer/spill"
 )
 
 // The plain report of one capture (-o json, -o ndjson, -o tsv, text, with or without
@@ -16,19 +15,11 @@ import (
 // however many connections the capture holds. What needs every record at the end keeps them in memory: see
 // StreamsReport.
 
-// SpillOptions bounds the records held in memory (the defaults of package spill:
-// 32k records or 4 MiB of encoded records per kind of record, findings and
-// connections), shared out among the sorters of the --workers; the tests make it tiny.
-var SpillOptions spill.Options
-
-// StreamReports lets a report stream its records (StreamsReport); the tests turn it
-// off to compare with the report held in memory.
-var StreamReports = true
-
-// StreamsReport says whether the report of this run can stream its records: nothing
-// but the report's writer reads them.
+// StreamsReport says whether the report of this run streams its records: nothing
+// but the report's writer reads them, and o.HoldRecords does not keep them. The
+// records are sorted within o.Spill's bounds.
 func StreamsReport(o Options) bool {
-	if !StreamReports {
+	if o.HoldRecords {
 		return false
 	}
 	switch o.Output {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/finack/finack/analyzer/report"
 )
 
 // pcapDir holds the captures the tests read, each with its expected report.
@@ -14,6 +16,13 @@ const pcapDir = "../../testdata/pcaps"
 
 // runIn runs finack in dir (so reports name files as given, without a path).
 func runIn(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	return runTunedIn(t, dir, nil, args...)
+}
+
+// runTunedIn is runIn with tune applied to the options after the flags (runTuned):
+// the report's sort, which no flag sets.
+func runTunedIn(t *testing.T, dir string, tune func(*report.Options), args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -32,7 +41,7 @@ func runIn(t *testing.T, dir string, args ...string) (stdout, stderr string, cod
 		}
 	}()
 	var out, errb bytes.Buffer
-	code = run(args, &out, &errb)
+	code = runTuned(args, &out, &errb, tune)
 	return out.String(), errb.String(), code
 }
 

@@ -109,7 +109,14 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// run runs finack with the command line args (without the program name) and
+// returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int { return runTuned(args, stdout, stderr, nil) }
+
+// runTuned is run with tune, when not nil, applied to the options once the flags
+// are parsed: what no flag sets (the report's sort, report.Options.Spill and
+// HoldRecords), which the tests vary.
+func runTuned(args []string, stdout, stderr io.Writer, tune func(*report.Options)) int {
 	fs := flag.NewFlagSet("finack", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
@@ -178,6 +185,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := resolveView(&o.View, fs, &o); err != nil {
 		fmt.Fprintf(stderr, "finack: %v\n", err)
 		return pipeline.ExitError
+	}
+	if tune != nil {
+		tune(&o.Options)
 	}
 	for _, m := range runners {
 		if code, done := m(fs, o, stdout, stderr); done {

@@ -13,7 +13,6 @@ import (
 // the report held in memory, whether the records fit in memory or go to disk in runs
 // of 3 records (or of 1, merged 2 runs at a time).
 func TestSpillSameReport(t *testing.T) {
-	defer func(o spill.Options, on bool) { report.SpillOptions, report.StreamReports = o, on }(report.SpillOptions, report.StreamReports)
 	bounds := []spill.Options{{}, {MaxRecords: 3}, {MaxRecords: 1, MaxRuns: 2}, {MaxBytes: 1}}
 	for _, set := range captureSets(t) {
 		t.Run(set[0], func(t *testing.T) {
@@ -23,18 +22,14 @@ func TestSpillSameReport(t *testing.T) {
 			}
 			for _, form := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"-o", "tsv"}, {"--connections"}, {}} {
 				a := append(append([]string(nil), args...), form...)
-				report.StreamReports = false
-				want, wantErr, wantCode := runIn(t, pcapDir, a...)
-				report.StreamReports = true
+				want, wantErr, wantCode := runTunedIn(t, pcapDir, func(o *report.Options) { o.HoldRecords = true }, a...)
 				for _, b := range bounds {
-					report.SpillOptions = b
-					got, gotErr, code := runIn(t, pcapDir, a...)
+					got, gotErr, code := runTunedIn(t, pcapDir, func(o *report.Options) { o.Spill = b }, a...)
 					if got != want || gotErr != wantErr || code != wantCode {
 						t.Errorf("finack %v, spill bound %+v: the report differs from the one held in memory (exit %d, want %d; stderr %q, want %q):\n%s",
 							a, b, code, wantCode, gotErr, wantErr, lineDiff(want, got))
 					}
 				}
-				report.SpillOptions = spill.Options{}
 			}
 		})
 	}

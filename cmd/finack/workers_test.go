@@ -23,7 +23,6 @@ import (
 // streamed through the external sort with a tiny bound, is byte for byte the report
 // of one worker, with 2, 3 and 7 workers.
 func TestWorkersSameReport(t *testing.T) {
-	defer func(o spill.Options) { report.SpillOptions = o }(report.SpillOptions)
 	for _, set := range captureSets(t) {
 		t.Run(set[0], func(t *testing.T) {
 			var args []string
@@ -33,10 +32,10 @@ func TestWorkersSameReport(t *testing.T) {
 			for _, form := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"--connections"}, {"-o", "json", "--fail-on", "any>100000"}, {"-o", "junit"}} {
 				a := append(append([]string(nil), args...), form...)
 				for _, bound := range []spill.Options{{}, {MaxRecords: 2}} {
-					report.SpillOptions = bound
-					want, wantErr, wantCode := runIn(t, pcapDir, append([]string{"--workers", "1"}, a...)...)
+					tune := func(o *report.Options) { o.Spill = bound }
+					want, wantErr, wantCode := runTunedIn(t, pcapDir, tune, append([]string{"--workers", "1"}, a...)...)
 					for _, n := range []string{"2", "3", "7"} {
-						got, gotErr, code := runIn(t, pcapDir, append([]string{"--workers", n}, a...)...)
+						got, gotErr, code := runTunedIn(t, pcapDir, tune, append([]string{"--workers", n}, a...)...)
 						if got != want || gotErr != wantErr || code != wantCode {
 							t.Errorf("finack --workers %s %v (spill bound %+v): differs from one worker (exit %d, want %d; stderr %q, want %q):\n%s",
 								n, a, bound, code, wantCode, gotErr, wantErr, lineDiff(want, got))
@@ -182,11 +181,10 @@ func TestColdStoreReport(t *testing.T) {
 	dir := writeBig(t, synth.BigOptions{Packets: 300_000, Seed: 5, Concurrency: 2000})
 	// The report's sort keeps its own temporary directory: only the trackers' go
 	// missing.
-	defer func(o spill.Options) { report.SpillOptions = o }(report.SpillOptions)
-	report.SpillOptions.Dir = t.TempDir()
+	sortDir := t.TempDir()
 	run := func(tmp string) (string, string) {
 		t.Setenv("TMPDIR", tmp)
-		out, stderr, code := runIn(t, dir, "--workers", "1", "-r", "big.pcap", "-o", "json")
+		out, stderr, code := runTunedIn(t, dir, func(o *report.Options) { o.Spill.Dir = sortDir }, "--workers", "1", "-r", "big.pcap", "-o", "json")
 		if code != pipeline.ExitOK {
 			t.Fatalf("TMPDIR %s: exit %d: %s", tmp, code, stderr)
 		}
