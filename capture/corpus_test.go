@@ -49,6 +49,7 @@ func readCorpusFile(path string) (res corpusResult) {
 		return
 	}
 	defer func() { res.closeErr = r.Close() }()
+	capture.LetParserPanic(r)
 	var seg capture.Segment
 	for {
 		err := r.Next(&seg)

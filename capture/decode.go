@@ -203,11 +203,6 @@ type decoder struct {
 	ignoreVLAN bool
 }
 
-// letParserPanic turns off the DecodingLayerParser's own recover (which would
-// hide a gopacket bug as an "undecodable" frame). Tests and fuzzing set it to see
-// panics; production keeps gopacket's safety net.
-var letParserPanic = false
-
 func newDecoder() *decoder {
 	d := &decoder{decoded: make([]gopacket.LayerType, 0, 16)}
 	d.eth.vlan, d.vx.tun, d.gre.tun = &d.vlan, &d.tun, &d.tun
@@ -231,7 +226,8 @@ func newDecoder() *decoder {
 			p.AddDecodingLayer(l)
 		}
 		p.IgnoreUnsupported = true // stopping at TCP (or UDP, ARP...) is the normal case
-		p.IgnorePanic = letParserPanic
+		// IgnorePanic stays false: gopacket's recover turns a panic in a layer
+		// decoder into an "undecodable" frame (tests turn it off: letPanic).
 		d.parsers[s] = p
 	}
 	return d

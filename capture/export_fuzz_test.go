@@ -15,6 +15,8 @@ func DecodeBothWays(lt layers.LinkType, data []byte) string {
 		return ""
 	}
 	fast, slow := newDecoder(), newDecoder()
+	fast.letPanic()
+	slow.letPanic()
 	slow.slowOnly = true
 	var a, b Segment
 	wa, oka := fast.decode(st, data, &a)

@@ -1,4 +1,15 @@
 package capture
 
-// LetParserPanic lets tests see panics inside gopacket's layer decoders.
-func LetParserPanic(on bool) { letParserPanic = on }
+// LetParserPanic turns off the recover of r's layer decoders (gopacket's
+// DecodingLayerParser), so that a gopacket bug panics in the test reading r
+// instead of passing as an "undecodable" frame. Call it before the first Next.
+func LetParserPanic(r *Reader) { r.dec.letPanic() }
+
+// letPanic turns off the recover of every parser of d (see LetParserPanic).
+func (d *decoder) letPanic() {
+	for _, p := range d.parsers {
+		if p != nil {
+			p.IgnorePanic = true
+		}
+	}
+}

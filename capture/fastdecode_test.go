@@ -48,6 +48,8 @@ func TestFastDecodeAgrees(t *testing.T) {
 	frames := framesOf(t, "../testdata/pcaps/*.pcap*", "testdata/*")
 	frames = append(frames, sll2Frames(frames)...)
 	fast, slow := newDecoder(), newDecoder()
+	fast.letPanic()
+	slow.letPanic()
 	slow.slowOnly = true
 	taken := 0
 	check := func(fr rawFrame, what string) {

@@ -69,6 +69,7 @@ func readAll(t testing.TB, paths []string, opt capture.Options) ([]capture.Segme
 		return nil, capture.Stats{}, err
 	}
 	defer synth.CheckClose(t, r)
+	capture.LetParserPanic(r)
 	var segs []capture.Segment
 	for {
 		var s capture.Segment

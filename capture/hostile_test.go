@@ -151,6 +151,7 @@ func TestStepsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer synth.CheckClose(t, r)
+	capture.LetParserPanic(r)
 	var s capture.Segment
 	for r.Next(&s) == nil {
 	}

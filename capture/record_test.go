@@ -32,6 +32,7 @@ func TestRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer synth.CheckClose(t, r)
+			capture.LetParserPanic(r)
 			n := 0
 			for {
 				var seg capture.Segment
