@@ -176,7 +176,7 @@ func coldRun(t *testing.T, segs []capture.Segment, cfg Config, cold bool, dir st
 	cfg.Done = record(&got)
 	cfg.ManualSweep = true
 	cfg.TempDir = dir
-	tr := NewTracker(cfg)
+	tr := NewPoisonedTracker(cfg)
 	tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
 	tr.hooks.coldAbove = math.MaxInt
 	if cold {
@@ -311,7 +311,7 @@ func TestColdReadError(t *testing.T) {
 		var handed int
 		cfg := Config{TimeWait: 20 * time.Second, ManualSweep: true, TempDir: dir,
 			Done: func(*Incarnation) { handed++ }}
-		tr := NewTracker(cfg)
+		tr := NewPoisonedTracker(cfg)
 		tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
 		tr.hooks.coldAbove = 0
 		tr.cold.segSize, tr.cold.window = 512, 128

@@ -127,7 +127,7 @@ func feedMode(segs []seg, streaming bool) []*Incarnation {
 		return feed(segs).Incarnations()
 	}
 	var got []*Incarnation
-	tr := NewTracker(Config{Done: func(inc *Incarnation) { got = append(got, inc) }})
+	tr := NewPoisonedTracker(Config{Done: func(inc *Incarnation) { got = append(got, inc) }})
 	for i, s := range segs {
 		x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(s.at), Flags: s.flags, Seq: s.seq, Ack: s.ack, PayloadLen: s.data, IPID: uint16(i)}
 		x.Src, x.Dst = cli, srv
@@ -149,7 +149,7 @@ func feedMode(segs []seg, streaming bool) []*Incarnation {
 // maxEarlier+1 incarnations at once, and still hands every one to Done once.
 func TestEarlierBounded(t *testing.T) {
 	handed := map[*Incarnation]int{}
-	tr := NewTracker(Config{Done: func(inc *Incarnation) { handed[inc]++ }})
+	tr := NewPoisonedTracker(Config{Done: func(inc *Incarnation) { handed[inc]++ }})
 	const n = 200
 	segs := reusedSegs(n)
 	peak := 0
@@ -182,7 +182,7 @@ func TestEarlierBounded(t *testing.T) {
 func TestStaleAllocatesNothing(t *testing.T) {
 	c, s := reuseSpaces(4)
 	segs := reusedSegs(4)
-	tr := NewTracker(Config{})
+	tr := NewPoisonedTracker(Config{})
 	frame := uint64(0)
 	add := func(sg seg, at time.Duration) {
 		frame++

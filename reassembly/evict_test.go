@@ -49,7 +49,7 @@ func TestEvictKeepsReplacementTime(t *testing.T) {
 		endAt Instant
 	}
 	var got []ended
-	tr := NewTracker(Config{MaxConnections: 2, Done: func(inc *Incarnation) {
+	tr := NewPoisonedTracker(Config{MaxConnections: 2, Done: func(inc *Incarnation) {
 		got = append(got, ended{inc.Client().Port(), inc.Index, inc.End, inc.EndAt})
 	}})
 	srv := netip.MustParseAddrPort("10.0.0.2:80")

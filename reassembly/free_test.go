@@ -18,7 +18,7 @@ func TestTrimIdleFree(t *testing.T) {
 		{"capped", keepFree + 5000, keepFree + 5000, keepFree + 5000, keepFree},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tr := NewTracker(Config{})
+			tr := NewPoisonedTracker(Config{})
 			for range tc.start {
 				tr.recycle(new(Incarnation))
 			}

@@ -80,7 +80,7 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 	// Numbered as batch mode numbers (finack's setting): a 4-tuple forgotten and
 	// used again counts on, and a refusal is looked for on it as on one in use.
 	cfg.KeepCounts = true
-	tr := NewTracker(cfg)
+	tr := NewPoisonedTracker(cfg)
 	inOrder := true
 	var end Instant
 	for i := range segs {
@@ -140,7 +140,7 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 // fzFeed feeds segs to a new tracker and returns it with the incarnation each
 // frame went to.
 func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
-	tr := NewTracker(Config{})
+	tr := NewPoisonedTracker(Config{})
 	owner := make(map[uint64]*Incarnation, len(segs))
 	var end Instant
 	for i := range segs {
@@ -290,7 +290,7 @@ func fzCheckTracker(t *testing.T, segs []capture.Segment, tr *Tracker, owner map
 // allocation, whatever it is (data, duplicate, RST, a FIN retransmitted past the
 // maxFinTx kept): memory grows with incarnations, never with packets.
 func TestTrackerAddAllocatesNothing(t *testing.T) {
-	tr := NewTracker(Config{})
+	tr := NewPoisonedTracker(Config{})
 	base := capture.Segment{Src: cli, Dst: srv, Time: t0, Flags: S, Seq: 100}
 	tr.Add(&base)
 	frame := uint64(1)
@@ -339,7 +339,7 @@ func TestTrackerAddAllocatesNothing(t *testing.T) {
 // is not the incarnation being replaced (old != prev), not only when prev != nil.
 func TestStreamingHandsEveryIncarnation(t *testing.T) {
 	var handed []*Incarnation
-	tr := NewTracker(Config{IdleTimeout: time.Second, Done: func(inc *Incarnation) { handed = append(handed, inc) }})
+	tr := NewPoisonedTracker(Config{IdleTimeout: time.Second, Done: func(inc *Incarnation) { handed = append(handed, inc) }})
 	for i, s := range []capture.Segment{
 		{Src: cli, Dst: srv, Flags: S, Seq: 100},
 		{Src: srv, Dst: cli, Flags: SA, Seq: 900, Ack: 5555}, // answers another SYN

@@ -15,7 +15,7 @@ type tseg struct {
 
 // feedTS feeds segments with timestamps to a batch tracker with cfg.
 func feedTS(cfg Config, segs []tseg) []*Incarnation {
-	tr := NewTracker(cfg)
+	tr := NewPoisonedTracker(cfg)
 	for i, s := range segs {
 		x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(s.at), Flags: s.flags, Seq: s.seq, Ack: s.ack, PayloadLen: s.data, IPID: uint16(i),
 			HasTS: s.tsval != 0, TSval: s.tsval, TSecr: s.tsecr}

@@ -4,8 +4,8 @@ import "time"
 
 // testHooks are what only tests change or read in a Tracker: thresholds that the
 // package's constants set (tests lower them to pack, sweep or move records to disk
-// in small captures), switches, and a counter. A Tracker holds one (Tracker.hooks),
-// which NewTracker copies from testDefaults; production code never sets either.
+// in small captures), switches, and a counter. A Tracker holds one (Tracker.hooks):
+// NewTracker's is defaultHooks; a test changes the one of the tracker it built.
 type testHooks struct {
 	// packAbove, packEvery, packQuietEvery, coldAbove: the constants of the same
 	// names.
@@ -19,12 +19,15 @@ type testHooks struct {
 	// packet): keep the signatures of their last segments in the record.
 	packRecent bool
 	// poisonFreed: the arena overwrites a freed record, so that a record read
-	// after free fails to unpack or differs.
+	// after free fails to unpack or differs. The arena takes it when the tracker
+	// is built (newTracker).
 	poisonFreed bool
 	// quietPacked counts the incarnations packed by packQuiet.
 	quietPacked int
 }
 
-// testDefaults is the testHooks every new Tracker starts with. Only tests change
-// it (the package's tests poison freed records in every tracker).
-var testDefaults = testHooks{packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery, coldAbove: coldAbove}
+// defaultHooks returns the testHooks of a Tracker outside tests: the package's
+// constants, every switch off.
+func defaultHooks() testHooks {
+	return testHooks{packAbove: packAbove, packEvery: packEvery, packQuietEvery: packQuietEvery, coldAbove: coldAbove}
+}

@@ -25,7 +25,7 @@ func TestKeepCountsNumbersAsBatch(t *testing.T) {
 				cfg.Done = func(inc *Incarnation) { got[inc.First.Frame] = inc.Index }
 				cfg.KeepCounts = true
 			}
-			tr := NewTracker(cfg)
+			tr := NewPoisonedTracker(cfg)
 			for i := range segs {
 				tr.Add(&segs[i])
 			}
@@ -54,7 +54,7 @@ func TestKeepCountsNumbersAsBatch(t *testing.T) {
 // from 1 again (and counted in CountsDropped), a recent one keeps its number.
 func TestKeepCountsBounded(t *testing.T) {
 	got := map[uint16][]int{} // client port → indices in order
-	tr := NewTracker(Config{TimeWait: time.Millisecond, KeepCounts: true,
+	tr := NewPoisonedTracker(Config{TimeWait: time.Millisecond, KeepCounts: true,
 		Done: func(inc *Incarnation) { got[inc.Client().Port()] = append(got[inc.Client().Port()], inc.Index) }})
 	tr.countsGen = 2
 	srv := netip.MustParseAddrPort("10.0.0.2:80")

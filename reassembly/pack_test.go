@@ -167,7 +167,7 @@ func (t *Tracker) packEverything() {
 func streamOf(segs []capture.Segment, cfg Config, packAll bool) ([]*Incarnation, TrackerStats) {
 	var got []*Incarnation
 	cfg.Done = func(inc *Incarnation) { got = append(got, inc) }
-	tr := NewTracker(cfg)
+	tr := NewPoisonedTracker(cfg)
 	tr.hooks.noPack = !packAll
 	var end Instant
 	for i := range segs {
@@ -294,7 +294,7 @@ func TestPackedSize(t *testing.T) {
 		{"closed, in TIME_WAIT", segs, 180},
 		{"bare SYN", segs[:1], 80},
 	} {
-		tr := NewTracker(Config{Done: func(*Incarnation) {}})
+		tr := NewPoisonedTracker(Config{Done: func(*Incarnation) {}})
 		for i := range tc.segs {
 			tr.Add(&tc.segs[i])
 		}
@@ -335,7 +335,7 @@ func BenchmarkUnpack(b *testing.B) {
 
 func typicalPacked(tb testing.TB) *Incarnation {
 	var got *Incarnation
-	tr := NewTracker(Config{Done: func(inc *Incarnation) { got = inc }})
+	tr := NewPoisonedTracker(Config{Done: func(inc *Incarnation) { got = inc }})
 	segs := typicalSegments()
 	for i := range segs {
 		tr.Add(&segs[i])
@@ -355,7 +355,7 @@ func sweepRun(segs []capture.Segment, cfg Config, packAboveN, packEveryN int, sw
 	var got []*Incarnation
 	cfg.Done = func(inc *Incarnation) { got = append(got, inc) }
 	cfg.ManualSweep = cfg.ManualSweep || everySegment
-	tr := NewTracker(cfg)
+	tr := NewPoisonedTracker(cfg)
 	tr.hooks.packAbove, tr.hooks.sweepAll = packAboveN, sweepAll
 	tr.hooks.packEvery = packEveryN
 	if packEveryN == 0 {
@@ -477,7 +477,7 @@ func TestRecyclingChangesNothing(t *testing.T) {
 			buf = pack(buf[:0], inc, packHeader{}, true)
 			records = append(records, string(buf))
 		}
-		tr := NewTracker(cfg)
+		tr := NewPoisonedTracker(cfg)
 		tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
 		sweepEach(tr, segs)
 		return records, reused

@@ -101,14 +101,18 @@ type Tracker struct {
 }
 
 // NewTracker returns an empty tracker.
-func NewTracker(cfg Config) *Tracker {
+func NewTracker(cfg Config) *Tracker { return newTracker(cfg, defaultHooks()) }
+
+// newTracker returns an empty tracker with the test hooks h (the package's
+// tests: poisonedTracker).
+func newTracker(cfg Config, h testHooks) *Tracker {
 	if cfg.TimeWait <= 0 {
 		cfg.TimeWait = DefaultTimeWait
 	}
 	if cfg.SynGiveUp <= 0 {
 		cfg.SynGiveUp = DefaultSynGiveUp
 	}
-	t := &Tracker{cfg: cfg, twLen: cfg.TimeWait, synGiveUp: cfg.SynGiveUp, countsGen: countsGeneration, hooks: testDefaults}
+	t := &Tracker{cfg: cfg, twLen: cfg.TimeWait, synGiveUp: cfg.SynGiveUp, countsGen: countsGeneration, hooks: h}
 	t.cold = coldStore{dir: cfg.TempDir, segSize: coldSegment, window: coldWindow}
 	if t.cold.dir == "" {
 		t.cold.dir = os.TempDir()

@@ -31,7 +31,7 @@ func feed(segs []seg) *Tracker {
 
 // feedIPID is feed with the IP ID of each segment given by ipid.
 func feedIPID(segs []seg, ipid func(i int, s seg) uint16) *Tracker {
-	tr := NewTracker(Config{})
+	tr := NewPoisonedTracker(Config{})
 	for i, s := range segs {
 		x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(s.at), Flags: s.flags, Seq: s.seq, Ack: s.ack, PayloadLen: s.data, IPID: ipid(i, s)}
 		x.Src, x.Dst = cli, srv
@@ -156,7 +156,7 @@ func TestFinAckAcrossWrap(t *testing.T) {
 // the SYN is a refusal only when an earlier incarnation still held the 4-tuple.
 func TestDuplicatesAndRefusals(t *testing.T) {
 	ms := time.Millisecond
-	tr := NewTracker(Config{})
+	tr := NewPoisonedTracker(Config{})
 	add := func(frame uint64, from byte, at time.Duration, flags capture.Flags, seq, ack uint32, ipid uint16) {
 		x := capture.Segment{Frame: frame, Time: t0.Add(at), Flags: flags, Seq: seq, Ack: ack, IPID: ipid, Src: cli, Dst: srv}
 		if from == 's' {

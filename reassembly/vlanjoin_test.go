@@ -84,7 +84,7 @@ func TestVLANJoin(t *testing.T) {
 			if streaming {
 				cfg.Done = func(inc *Incarnation) { got = append(got, inc) }
 			}
-			tr := NewTracker(cfg)
+			tr := NewPoisonedTracker(cfg)
 			for i, s := range tc.segs {
 				x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(s.at), Flags: s.flags, Seq: s.seq, Ack: s.ack, PayloadLen: s.data, VLAN: s.vlan}
 				x.Src, x.Dst = cli, srv
