@@ -39,14 +39,19 @@ type LiveOptions struct {
 	Interval    time.Duration
 	MaxFindings int
 	MetricsAddr string
+	// Tick is how often the run analyses the connections touched since the last
+	// tick for provisional findings, flushes its output and refreshes the metrics
+	// and the --html page (0: every 250 ms). Negative: after every read, for a
+	// source that delivers packets faster than they were captured (a file
+	// replayed), where the wall clock would tick seldom or never.
+	Tick time.Duration
 }
 
 // Defaults of live capture.
 const (
 	DefaultMaxFindings = 10_000
 	DefaultBufferKiB   = 32768
-	// liveTick is how often touched incarnations are analysed for provisional
-	// findings, output is flushed and the metrics are refreshed.
+	// liveTick is LiveOptions.Tick unless set.
 	liveTick = 250 * time.Millisecond
 	// streamBatch: the analyzer Stream that decides finished incarnations keeps their
 	// findings; it is replaced after this many, so memory stays flat.
@@ -81,7 +86,7 @@ type provEntry struct {
 type LiveRun struct {
 	o       LiveConfig
 	src     liveSource
-	Every   time.Duration // tick period (liveTick; tests: 0, a tick per read)
+	every   time.Duration // tick period (LiveOptions.Tick; 0: a tick per read)
 	out     *bufio.Writer
 	stderr  io.Writer
 	metrics *metrics.Metrics
@@ -137,7 +142,7 @@ type LiveRun struct {
 
 func NewLiveRun(o LiveConfig, src liveSource, stdout, stderr io.Writer, m *metrics.Metrics) *LiveRun {
 	r := &LiveRun{
-		o: o, src: src, Every: liveTick, out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr, metrics: m,
+		o: o, src: src, every: tickOf(o.Live), out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr, metrics: m,
 		cfg:        analyzer.Config{TimeWait: o.TimeWait},
 		twLen:      o.TimeWait,
 		closes:     analyzer.ShapeCounts[int](),
@@ -164,12 +169,23 @@ func NewLiveRun(o LiveConfig, src liveSource, stdout, stderr io.Writer, m *metri
 	return r
 }
 
+// tickOf is the tick period of o (LiveOptions.Tick): 0 for a tick per read.
+func tickOf(o LiveOptions) time.Duration {
+	switch {
+	case o.Tick == 0:
+		return liveTick
+	case o.Tick < 0:
+		return 0
+	}
+	return o.Tick
+}
+
 // Loop reads until a stop: a signal (stop), -c, --duration, or a capture error
 // (returned). stoppedBy says which.
 func (r *LiveRun) Loop(stop *atomic.Bool) (stoppedBy string, err error) {
 	var seg capture.Segment
 	now := time.Now()
-	nextTick := now.Add(r.Every)
+	nextTick := now.Add(r.every)
 	var deadline time.Time
 	if r.o.Live.Duration > 0 {
 		deadline = r.start.Add(r.o.Live.Duration)
@@ -198,7 +214,7 @@ func (r *LiveRun) Loop(stop *atomic.Bool) (stoppedBy string, err error) {
 		if now.Before(nextTick) {
 			continue
 		}
-		nextTick = now.Add(r.Every)
+		nextTick = now.Add(r.every)
 		r.tick(now)
 	}
 }

@@ -66,11 +66,10 @@ func liveOnFiles(t *testing.T, paths []string, output string) (*LiveRun, *bytes.
 	cfg := LiveConfig{
 		Options: report.Options{Output: output, TimeWait: reassembly.DefaultTimeWait, View: report.ViewOptions{Profile: prof},
 			MaxConns: DefaultMaxConns, IdleTimeout: DefaultIdleTimeout},
-		Live: LiveOptions{Iface: "test0", MaxFindings: DefaultMaxFindings, Snaplen: capture.DefaultSnapLen},
+		Live: LiveOptions{Iface: "test0", MaxFindings: DefaultMaxFindings, Snaplen: capture.DefaultSnapLen, Tick: -1},
 	}
 	var out, errb bytes.Buffer
 	run := NewLiveRun(cfg, fileSource{r}, &out, &errb, nil)
-	run.Every = 0
 	return run, &out, &errb
 }
 

@@ -46,11 +46,10 @@ func TestLiveHTML(t *testing.T) {
 		Options: report.Options{Output: "text", TimeWait: reassembly.DefaultTimeWait, View: report.ViewOptions{Profile: prof},
 			MaxConns: pipeline.DefaultMaxConns, IdleTimeout: pipeline.DefaultIdleTimeout, HTML: page},
 		Live: pipeline.LiveOptions{Iface: "test0", MaxFindings: pipeline.DefaultMaxFindings, Snaplen: capture.DefaultSnapLen,
-			Interval: time.Nanosecond},
+			Interval: time.Nanosecond, Tick: -1},
 	}
 	var out, errb bytes.Buffer
 	run := pipeline.NewLiveRun(cfg, fileSource{r}, &out, &errb, m)
-	run.Every = 0
 	var stop atomic.Bool
 	stoppedBy, readErr := run.Loop(&stop)
 
