@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -220,20 +219,16 @@ func readSegments(tb testing.TB, path string) (segs []capture.Segment, err error
 	}
 }
 
-// committedCaptures lists the captures in testdata/pcaps (not their expected reports).
+// committedCaptures lists the capture files in testdata/pcaps (synth.CaptureSets),
+// each read alone: the pieces of a rotated set too, each a capture that starts or
+// ends in the middle of connections.
 func committedCaptures(t *testing.T) []string {
 	t.Helper()
-	all, _ := filepath.Glob("../testdata/pcaps/*")
-	var files []string
-	for _, f := range all {
-		if strings.Contains(f, ".pcap") && !strings.Contains(f, ".expected.") && !strings.HasSuffix(f, ".txt") {
-			files = append(files, f)
-		}
+	sets, err := synth.CaptureSets("../testdata/pcaps")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(files) == 0 {
-		t.Fatal("no captures in ../testdata/pcaps")
-	}
-	return files
+	return slices.Concat(sets...)
 }
 
 // TestPackingChangesNothing: on every committed capture, under several TIME_WAIT

@@ -4,41 +4,31 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/capture/synth"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected reports in testdata/pcaps")
 
-// captureSets lists the captures in testdata/pcaps, each as the -r arguments that read
-// it: a rotated set NAME.pcap0, NAME.pcap1, ... is one capture, named by its first piece.
+// captureSets lists the captures in testdata/pcaps (synth.CaptureSets: a rotated set
+// NAME.pcap0, NAME.pcap1, ... is one capture, named by its first piece), each as
+// the -r arguments that read it from there (runIn(t, pcapDir, ...)): file names
+// without the directory, as the expected reports name them.
 func captureSets(t *testing.T) [][]string {
 	t.Helper()
-	entries, err := os.ReadDir(pcapDir)
+	sets, err := synth.CaptureSets(pcapDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sets [][]string
-	rotated := map[string][]string{}
-	for _, e := range entries {
-		n := e.Name()
-		switch {
-		case strings.HasSuffix(n, ".pcap"), strings.HasSuffix(n, ".pcapng"), strings.HasSuffix(n, ".gz"):
-			sets = append(sets, []string{n})
-		case strings.Contains(n, ".pcap") && len(n) > 0 && n[len(n)-1] >= '0' && n[len(n)-1] <= '9':
-			base := n[:strings.LastIndex(n, ".pcap")]
-			rotated[base] = append(rotated[base], n)
+	for _, set := range sets {
+		for i, f := range set {
+			set[i] = filepath.Base(f)
 		}
 	}
-	for _, pieces := range rotated {
-		sort.Strings(pieces)
-		sets = append(sets, pieces)
-	}
-	sort.Slice(sets, func(i, j int) bool { return sets[i][0] < sets[j][0] })
 	return sets
 }
 
