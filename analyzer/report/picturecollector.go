@@ -15,7 +15,7 @@ import (
 // instant is rounded to a coarser grid (a power of two of nanoseconds, doubled until
 // they fit), so its memory follows the hosts, pairs and the capture's length, not
 // its connections.
-var MaxPictureTimes = 1 << 18
+const MaxPictureTimes = 1 << 18
 
 // maxShift is the coarsest grid (about 146 years): more series than
 // MaxPictureTimes stop there.
@@ -55,6 +55,9 @@ type PictureCollector struct {
 
 	shift uint8 // the grid: instants rounded to multiples of 1<<shift ns
 	times map[timeKey][2]int32
+	// maxTimes bounds times: MaxPictureTimes (tests lower it to coarsen the grid
+	// of a small capture).
+	maxTimes int
 	// Up (spans starting, closes) at [0], down (spans ending) at [1].
 
 	hosts    map[netip.Addr]int32
@@ -69,7 +72,7 @@ type PictureCollector struct {
 // NewPictureCollector collects with TIME_WAIT length twLen; at, when not nil, gives
 // the moment of --at (false: none).
 func NewPictureCollector(twLen time.Duration, at func() (time.Time, bool)) *PictureCollector {
-	return &PictureCollector{twLen: twLen, at: at, times: map[timeKey][2]int32{},
+	return &PictureCollector{twLen: twLen, at: at, times: map[timeKey][2]int32{}, maxTimes: MaxPictureTimes,
 		hosts: map[netip.Addr]int32{}, pairs: map[pairKey]int32{}, closers: map[netip.AddrPort]*[2]int32{},
 		atEnd: map[netip.Addr]*stateCounts{}, atAsked: map[netip.Addr]*stateCounts{}}
 }
@@ -136,7 +139,7 @@ func (c *PictureCollector) Add(inc *reassembly.Incarnation) {
 		}
 	}
 	c.states(inc)
-	for len(c.times) > MaxPictureTimes && c.shift < maxShift {
+	for len(c.times) > c.maxTimes && c.shift < maxShift {
 		c.coarsen(c.shift + 1)
 	}
 }
@@ -250,7 +253,8 @@ func (c *PictureCollector) coarsen(shift uint8) {
 // MergePictures sums the collectors of a capture [first, last] into its Pictures:
 // the same whatever the number of collectors its incarnations were shared out
 // among. The instants are on the grid one collector fed every incarnation would
-// have reached: the finest on which they fit MaxPictureTimes.
+// have reached: the finest on which they fit MaxPictureTimes (the bound of the
+// collectors, all the same).
 func MergePictures(cs []*PictureCollector, v ViewOptions, first, last time.Time) *Pictures {
 	cs = slices.DeleteFunc(slices.Clone(cs), func(c *PictureCollector) bool { return c == nil })
 	if len(cs) == 0 {
@@ -314,7 +318,7 @@ func MergePictures(cs []*PictureCollector, v ViewOptions, first, last time.Time)
 			}
 		}
 	}
-	for len(all.times) > MaxPictureTimes && all.shift < maxShift {
+	for len(all.times) > all.maxTimes && all.shift < maxShift {
 		all.coarsen(all.shift + 1)
 	}
 	return all.pictures(v, first, last)

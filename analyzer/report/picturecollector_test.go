@@ -35,10 +35,11 @@ func TestPictureCollectorGrid(t *testing.T) {
 	tr.Finish(reassembly.InstantOf(st.Last))
 	incs := tr.Incarnations()
 	v := ViewOptions{Ports: analyzer.LinuxPortRange, PortPressure: 0.5}
-	collect := func(n int, reverse bool) *Pictures {
+	collect := func(bound, n int, reverse bool) *Pictures {
 		cs := make([]*PictureCollector, n)
 		for i := range cs {
 			cs[i] = NewPictureCollector(reassembly.DefaultTimeWait, nil)
+			cs[i].maxTimes = bound
 		}
 		for i := range incs {
 			j := i
@@ -49,17 +50,15 @@ func TestPictureCollectorGrid(t *testing.T) {
 		}
 		return MergePictures(cs, v, st.First, st.Last)
 	}
-	exact := collect(1, false)
-	defer func(n int) { MaxPictureTimes = n }(MaxPictureTimes)
+	exact := collect(MaxPictureTimes, 1, false)
 	for _, bound := range []int{64, 16, 4} {
-		MaxPictureTimes = bound
-		one := collect(1, false)
+		one := collect(bound, 1, false)
 		if reflect.DeepEqual(one.TimeWait, exact.TimeWait) {
 			t.Errorf("bound %d: the pictures of %d connections are exact", bound, len(incs))
 		}
 		for _, n := range []int{2, 3, 5} {
 			for _, rev := range []bool{false, true} {
-				if got := collect(n, rev); !reflect.DeepEqual(got, one) {
+				if got := collect(bound, n, rev); !reflect.DeepEqual(got, one) {
 					t.Errorf("bound %d, %d collectors (reversed %v): the pictures differ from one collector's", bound, n, rev)
 				}
 			}
