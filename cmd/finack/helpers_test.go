@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-
-	"github.com/finack/finack/analyzer/report"
 )
 
 // pcapDir holds the captures the tests read, each with its expected report.
@@ -22,7 +20,7 @@ func runIn(t *testing.T, dir string, args ...string) (stdout, stderr string, cod
 
 // runTunedIn is runIn with tune applied to the options after the flags (runTuned):
 // the report's sort, which no flag sets.
-func runTunedIn(t *testing.T, dir string, tune func(*report.Options), args ...string) (stdout, stderr string, code int) {
+func runTunedIn(t *testing.T, dir string, tune func(*options), args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	abs, err := filepath.Abs(dir)
 	if err != nil {

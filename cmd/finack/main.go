@@ -86,8 +86,9 @@ type options struct {
 	filterArgs []string
 
 	// progress draws the progress line on stderr while files are read (nil: none;
-	// progress.go).
-	progress *progress
+	// progress.go); progressEnv decides whether and when.
+	progress    *progress
+	progressEnv progressEnv
 }
 
 // modes are other ways to run finack, each added by a file of its own (live.go: live
@@ -115,12 +116,12 @@ func run(args []string, stdout, stderr io.Writer) int { return runTuned(args, st
 
 // runTuned is run with tune, when not nil, applied to the options once the flags
 // are parsed: what no flag sets (the report's sort, report.Options.Spill and
-// HoldRecords), which the tests vary.
-func runTuned(args []string, stdout, stderr io.Writer, tune func(*report.Options)) int {
+// HoldRecords; the progress line's progressEnv), which the tests vary.
+func runTuned(args []string, stdout, stderr io.Writer, tune func(*options)) int {
 	fs := flag.NewFlagSet("finack", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
-	var o options
+	o := options{progressEnv: defaultProgressEnv()}
 	var help, showVersion bool
 	fs.StringArrayVarP(&o.Files, "read", "r", nil, "read packets from `FILE` (pcap or pcapng, gzip allowed; - for stdin; a quoted pattern for several); repeat to merge rotated pieces by time (see --separate)")
 	fs.StringVarP(&o.Output, "output", "o", "text", "output `FORMAT`: text, json, ndjson, junit or tsv (Zeek log)")
@@ -187,7 +188,7 @@ func runTuned(args []string, stdout, stderr io.Writer, tune func(*report.Options
 		return pipeline.ExitError
 	}
 	if tune != nil {
-		tune(&o.Options)
+		tune(&o)
 	}
 	for _, m := range runners {
 		if code, done := m(fs, o, stdout, stderr); done {

@@ -40,21 +40,28 @@ import (
 // (pipeline.TrackAll: every batch), and a goroutine of its own reads both on a ticker
 // and draws the line.
 
-var (
-	// stderrIsTerminal says whether the progress line may be drawn on w; tests
-	// replace it.
-	stderrIsTerminal = isTerminal
+// progressEnv is what decides whether and when the progress line shows: the tests
+// of a run change it (options.progressEnv), to see the line without a terminal
+// and without waiting.
+type progressEnv struct {
+	// stderrIsTerminal says whether the progress line may be drawn on w.
+	stderrIsTerminal func(w io.Writer) bool
 	// stdoutIsFile says whether the report goes to a regular file, which the
-	// progress line does not disturb; tests replace it.
-	stdoutIsFile = isRegularFile
-	// progressDelay is how long a read runs before the line first shows;
-	// progressEvery how often it is redrawn.
-	progressDelay = time.Second
-	progressEvery = 250 * time.Millisecond
-)
+	// progress line does not disturb.
+	stdoutIsFile func(w io.Writer) bool
+	// delay is how long a read runs before the line first shows; every how often
+	// it is redrawn.
+	delay, every time.Duration
+}
+
+// defaultProgressEnv is the progressEnv of a run of finack.
+func defaultProgressEnv() progressEnv {
+	return progressEnv{stderrIsTerminal: isTerminal, stdoutIsFile: isRegularFile, delay: time.Second, every: 250 * time.Millisecond}
+}
 
 // progress draws the progress line. A nil *progress is valid and does nothing.
 type progress struct {
+	env   progressEnv
 	w     io.Writer // stderr
 	total int64     // sum of the input files' sizes; -1 when one is unknown
 	start time.Time
@@ -77,14 +84,14 @@ type progress struct {
 // newProgress starts the progress line for reading o.files, or returns nil when
 // none is to be shown: -q, stderr not a terminal, nothing to read.
 func newProgress(o options, stderr io.Writer) *progress {
-	if o.quiet || len(o.Files) == 0 || !stderrIsTerminal(stderr) {
+	if o.quiet || len(o.Files) == 0 || !o.progressEnv.stderrIsTerminal(stderr) {
 		return nil
 	}
 	files, _, err := capture.ExpandCaptures("-r", o.Files)
 	if err != nil {
 		return nil // analyze says why, at once
 	}
-	p := &progress{w: stderr, total: inputSize(files), start: time.Now(), quit: make(chan struct{}), done: make(chan struct{})}
+	p := &progress{env: o.progressEnv, w: stderr, total: inputSize(files), start: time.Now(), quit: make(chan struct{}), done: make(chan struct{})}
 	go p.run()
 	return p
 }
@@ -152,7 +159,7 @@ func (p *progress) Phase(what string) {
 
 func (p *progress) run() {
 	defer close(p.done)
-	t := time.NewTicker(progressEvery)
+	t := time.NewTicker(p.env.every)
 	defer t.Stop()
 	for {
 		select {
@@ -160,7 +167,7 @@ func (p *progress) run() {
 			return
 		case now := <-t.C:
 			elapsed := now.Sub(p.start)
-			if elapsed < progressDelay {
+			if elapsed < p.env.delay {
 				continue
 			}
 			var line string
@@ -208,7 +215,7 @@ func (p *progress) guardReport(w io.Writer) io.Writer {
 	if p == nil {
 		return w
 	}
-	if stdoutIsFile(w) {
+	if p.env.stdoutIsFile(w) {
 		return countWriter{p, w}
 	}
 	return stopWriter{p, w}

@@ -151,18 +151,15 @@ func (w *blockingWriter) Write(b []byte) (int, error) {
 // it, and is cleared at the end; on anything else the report's first byte clears it
 // (TestProgressInProcess).
 func TestProgressWritingToFile(t *testing.T) {
-	saveTerm, saveFile, saveDelay, saveEvery := stderrIsTerminal, stdoutIsFile, progressDelay, progressEvery
-	t.Cleanup(func() {
-		stderrIsTerminal, stdoutIsFile, progressDelay, progressEvery = saveTerm, saveFile, saveDelay, saveEvery
-	})
-	stderrIsTerminal = func(io.Writer) bool { return true }
-	stdoutIsFile = func(io.Writer) bool { return true }
-	progressDelay, progressEvery = 0, time.Millisecond
-
+	tune := func(o *options) {
+		o.progressEnv.stderrIsTerminal = func(io.Writer) bool { return true }
+		o.progressEnv.stdoutIsFile = func(io.Writer) bool { return true }
+		o.progressEnv.delay, o.progressEnv.every = 0, time.Millisecond
+	}
 	var errOut syncBuffer
 	const writing = "; " + phaseWrite + ", "
 	out := &blockingWriter{ready: func() bool { return strings.Contains(errOut.String(), writing) }}
-	code := run([]string{"-r", filepath.Join(pcapDir, "final-ack-dropped.pcap"), "-o", "json"}, out, &errOut)
+	code := runTuned([]string{"-r", filepath.Join(pcapDir, "final-ack-dropped.pcap"), "-o", "json"}, out, &errOut, tune)
 	if code != pipeline.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
@@ -396,12 +393,12 @@ func TestProgressInProcess(t *testing.T) {
 			if tc.cut {
 				in = data[:len(data)-9]
 			}
-			saveTerm, saveDelay, saveEvery := stderrIsTerminal, progressDelay, progressEvery
-			t.Cleanup(func() { stderrIsTerminal, progressDelay, progressEvery = saveTerm, saveDelay, saveEvery })
-			if tc.terminal {
-				stderrIsTerminal = func(io.Writer) bool { return true }
+			tune := func(o *options) {
+				if tc.terminal {
+					o.progressEnv.stderrIsTerminal = func(io.Writer) bool { return true }
+				}
+				o.progressEnv.delay, o.progressEnv.every = 0, time.Millisecond
 			}
-			progressDelay, progressEvery = 0, time.Millisecond
 
 			var out syncBuffer
 			wait := feedFIFO(t, fifo, in, 24+10, func() {
@@ -413,7 +410,7 @@ func TestProgressInProcess(t *testing.T) {
 					time.Sleep(100 * time.Millisecond) // a hundred ticks
 				}
 			})
-			code := run(append([]string{"-r", fifo}, tc.args...), &out, &out)
+			code := runTuned(append([]string{"-r", fifo}, tc.args...), &out, &out, tune)
 			wait()
 			if want := tc.cut || slicesContain(tc.args, "--fail-on"); (code != pipeline.ExitOK) != want {
 				t.Errorf("exit %d", code)
@@ -450,8 +447,7 @@ func TestProgressChild(t *testing.T) {
 	if err := json.Unmarshal([]byte(env), &args); err != nil {
 		t.Fatal(err)
 	}
-	progressDelay, progressEvery = 0, time.Millisecond
-	os.Exit(run(args, os.Stdout, os.Stderr))
+	os.Exit(runTuned(args, os.Stdout, os.Stderr, func(o *options) { o.progressEnv.delay, o.progressEnv.every = 0, time.Millisecond }))
 }
 
 // openPTY opens a pseudo-terminal: its master and its slave, sized cols wide.

@@ -3,8 +3,6 @@ package main
 import (
 	"testing"
 
-	"github.com/finack/finack/analyzer/report"
-
 	"github.com/finack/finack/analyzer/spill"
 )
 
@@ -22,9 +20,9 @@ func TestSpillSameReport(t *testing.T) {
 			}
 			for _, form := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"-o", "tsv"}, {"--connections"}, {}} {
 				a := append(append([]string(nil), args...), form...)
-				want, wantErr, wantCode := runTunedIn(t, pcapDir, func(o *report.Options) { o.HoldRecords = true }, a...)
+				want, wantErr, wantCode := runTunedIn(t, pcapDir, func(o *options) { o.HoldRecords = true }, a...)
 				for _, b := range bounds {
-					got, gotErr, code := runTunedIn(t, pcapDir, func(o *report.Options) { o.Spill = b }, a...)
+					got, gotErr, code := runTunedIn(t, pcapDir, func(o *options) { o.Spill = b }, a...)
 					if got != want || gotErr != wantErr || code != wantCode {
 						t.Errorf("finack %v, spill bound %+v: the report differs from the one held in memory (exit %d, want %d; stderr %q, want %q):\n%s",
 							a, b, code, wantCode, gotErr, wantErr, lineDiff(want, got))

@@ -32,7 +32,7 @@ func TestWorkersSameReport(t *testing.T) {
 			for _, form := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"--connections"}, {"-o", "json", "--fail-on", "any>100000"}, {"-o", "junit"}} {
 				a := append(append([]string(nil), args...), form...)
 				for _, bound := range []spill.Options{{}, {MaxRecords: 2}} {
-					tune := func(o *report.Options) { o.Spill = bound }
+					tune := func(o *options) { o.Spill = bound }
 					want, wantErr, wantCode := runTunedIn(t, pcapDir, tune, append([]string{"--workers", "1"}, a...)...)
 					for _, n := range []string{"2", "3", "7"} {
 						got, gotErr, code := runTunedIn(t, pcapDir, tune, append([]string{"--workers", n}, a...)...)
@@ -184,7 +184,7 @@ func TestColdStoreReport(t *testing.T) {
 	sortDir := t.TempDir()
 	run := func(tmp string) (string, string) {
 		t.Setenv("TMPDIR", tmp)
-		out, stderr, code := runTunedIn(t, dir, func(o *report.Options) { o.Spill.Dir = sortDir }, "--workers", "1", "-r", "big.pcap", "-o", "json")
+		out, stderr, code := runTunedIn(t, dir, func(o *options) { o.Spill.Dir = sortDir }, "--workers", "1", "-r", "big.pcap", "-o", "json")
 		if code != pipeline.ExitOK {
 			t.Fatalf("TMPDIR %s: exit %d: %s", tmp, code, stderr)
 		}
