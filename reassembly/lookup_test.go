@@ -47,7 +47,7 @@ func TestEndIndependentOfSweeps(t *testing.T) {
 			if mode != "batch" {
 				cfg.Done = func(inc *Incarnation) { got = append(got, inc) }
 			}
-			tr := NewTracker(cfg)
+			tr := NewPoisonedTracker(cfg)
 			add := func(i int, x capture.Segment) {
 				x.Frame = uint64(i + 1)
 				tr.Add(&x)
