@@ -167,6 +167,11 @@ var kindOrder = func() []Kind {
 	return k
 }()
 
+// KindKey is the place of k among the kinds in order of their names, for a key
+// that sorts kinds as comparing their names does (the last place for a kind not
+// listed in Kinds).
+func KindKey(k Kind) uint64 { return kindRank(k) }
+
 func kindRank(k Kind) uint64 {
 	for i, x := range kindOrder {
 		if x == k {

@@ -82,10 +82,14 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		// The text report lists no safe accepted reuse: it counts them (Overview);
 		// the page's table has them (benign rows).
 		// It keeps only the ones it lists (--max-findings), and counts the others.
+		// -o json and ndjson: the Recorders group and sort them (CollectsIncidents).
 		textOnly := o.Output == "text" && o.HTML == ""
-		col := &report.IncidentCollector{IgnoreVLAN: o.IgnoreVLAN, SkipSafeReuses: textOnly}
-		if textOnly {
-			col.Limit = o.MaxFindings
+		var col *report.IncidentCollector
+		if report.CollectsIncidents(o) {
+			col = &report.IncidentCollector{IgnoreVLAN: o.IgnoreVLAN, SkipSafeReuses: textOnly}
+			if textOnly {
+				col.Limit = o.MaxFindings
+			}
 		}
 		// The summary per endpoint: what only the text report shows (it costs memory
 		// per client address and a span per connection).
@@ -100,7 +104,9 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		incidents[i], overviews[i], pictures[i] = col, ov, pc
 		done[i] = func(inc *reassembly.Incarnation) {
 			fs := st.Add(inc)
-			col.Add(fs)
+			if col != nil {
+				col.Add(fs)
+			}
 			if ov != nil {
 				ov.Add(inc, fs)
 			}

@@ -53,9 +53,13 @@ func TestSpillWritesRuns(t *testing.T) {
 		if !tc.stream {
 			continue
 		}
-		if r := doc.Records; r.Runs() == 0 && max(r.NumConnections(), r.NumFindings()) > 3 {
-			t.Errorf("%s: no run written with a bound of 3 records (%d connections, %d findings)",
-				tc.name, doc.Records.NumConnections(), doc.Records.NumFindings())
+		if r := doc.Records; r.Runs() == 0 && max(r.NumConnections(), r.NumFindings(), r.NumIncidents()) > 3 {
+			t.Errorf("%s: no run written with a bound of 3 records (%d connections, %d findings, %d incidents)",
+				tc.name, r.NumConnections(), r.NumFindings(), r.NumIncidents())
+		}
+		// -o json and ndjson: the incidents are among the records.
+		if keeps := o.Output == "json" || o.Output == "ndjson"; doc.Records.KeepsIncidents() != keeps {
+			t.Errorf("%s: incidents among the records %v, want %v", tc.name, doc.Records.KeepsIncidents(), keeps)
 		}
 		var buf bytes.Buffer
 		var werr error
@@ -71,6 +75,31 @@ func TestSpillWritesRuns(t *testing.T) {
 		}
 		if werr != nil {
 			t.Errorf("%s: %v", tc.name, werr)
+		}
+	}
+}
+
+// TestSpillIncidents: -o json and ndjson keep no incident in memory: the Recorders
+// group them, and with a small bound write them to disk in runs.
+func TestSpillIncidents(t *testing.T) {
+	defer func(o spill.Options) { report.SpillOptions = o }(report.SpillOptions)
+	report.SpillOptions = spill.Options{MaxRecords: 2}
+	const file, incidents = "gen-stale-earlier-incarnations.pcap", 5 // its expected report's
+	for _, out := range []string{"json", "ndjson"} {
+		for _, workers := range []int{1, 2} {
+			o := report.Options{Output: out, Files: []string{pcapDir + "/" + file}, TimeWait: 60 * time.Second, Workers: workers}
+			doc, _, err := ReadCapture(o, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := doc.Records
+			if len(doc.Incidents) != 0 || !r.KeepsIncidents() || r.NumIncidents() != incidents || r.Runs() == 0 {
+				t.Errorf("-o %s, %d workers: %d incidents in memory, %d among the records (want none and %d), %d runs",
+					out, workers, len(doc.Incidents), r.NumIncidents(), incidents, r.Runs())
+			}
+			if err := r.Close(); err != nil {
+				t.Error(err)
+			}
 		}
 	}
 }

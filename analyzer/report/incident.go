@@ -435,8 +435,9 @@ func (c *IncidentCollector) keep(s string) string {
 
 // MergeIncidents returns the incidents of the collectors in order, and how many
 // more the collectors bounded by a Limit only counted (the first of the collectors'
-// limits then bounds the result).
+// limits then bounds the result). Nil collectors are left out.
 func MergeIncidents(cs []*IncidentCollector) ([]Incident, int) {
+	cs = slices.DeleteFunc(slices.Clone(cs), func(c *IncidentCollector) bool { return c == nil })
 	lists := make([][]Incident, len(cs))
 	omitted, limit := 0, 0
 	for i, c := range cs {

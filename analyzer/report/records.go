@@ -18,20 +18,29 @@ type encoder struct {
 	connectionFindings func(dst []byte, c *analyzer.Connection, fs []analyzer.Finding) ([]byte, error)
 	// finding: nil when the report lists no findings (none are kept).
 	finding func(dst []byte, f *analyzer.Finding) ([]byte, error)
+	// incident: nil when the Recorder keeps no incidents (the report lists none,
+	// or an IncidentCollector keeps them). The findings of one event all come from
+	// one incarnation's analysis (IncidentCollector), so each Add groups its own.
+	incident func(dst []byte, in *Incident) ([]byte, error)
+	// ignoreVLAN: --ignore-vlan, what the incidents' display filters leave out.
+	ignoreVLAN bool
 }
 
 // Recorder is the analyzer.Sink of a report that streams its records
-// (StreamsReport): it encodes each connection record and finding as the report
-// prints it and keeps the bytes in an external sort (package spill), past a bound in
-// sorted runs in a temporary file. Streams fed on several goroutines (the trackers
+// (StreamsReport): it encodes each connection record, finding and incident (-o json,
+// -o ndjson) as the report prints it and keeps the bytes in an external sort
+// (package spill), past a bound in sorted runs in a temporary file. Streams fed on several goroutines (the trackers
 // of a sharded capture) each send to a Recorder of their own (encoders keep
 // buffers), each with its share of the bound (spill.Options.Share); MergeRecords
 // merges their sorts as the records are read.
 type Recorder struct {
 	conns, findings *spill.Sorter // conns nil: no connection records kept
+	incidents       *spill.Sorter // nil: no incidents kept (KeepsIncidents)
 	enc             encoder
 	buf             []byte // a record, encoded
 	err             error  // the first error encoding a record
+	g               incidentGrouper
+	incs            []Incident // the incidents of one Add
 }
 
 // NewRecorder returns a Recorder that encodes records for o's output format, in a
@@ -45,8 +54,15 @@ func newRecorder(enc encoder, opt spill.Options) *Recorder {
 	if enc.connection != nil || enc.connectionFindings != nil {
 		r.conns = spill.New(opt)
 	}
+	if enc.incident != nil {
+		r.incidents = spill.New(opt)
+	}
 	return r
 }
+
+// KeepsIncidents says whether the Recorder groups the findings into incidents and
+// keeps them (-o json, -o ndjson): no IncidentCollector is needed then.
+func (r *Recorder) KeepsIncidents() bool { return r.incidents != nil }
 
 // Add encodes and keeps one incarnation's record (c, nil when the Stream keeps
 // none) and findings.
@@ -67,30 +83,60 @@ func (r *Recorder) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 			return
 		}
 	}
-	if r.enc.finding == nil {
+	if r.enc.finding != nil {
+		for i := range fs {
+			if r.buf, r.err = r.enc.finding(r.buf[:0], &fs[i]); r.err != nil {
+				return
+			}
+			if r.err = r.findings.Add(analyzer.FindingKey(&fs[i]), r.buf); r.err != nil {
+				return
+			}
+		}
+	}
+	if r.incidents == nil || len(fs) == 0 {
 		return
 	}
-	for i := range fs {
-		if r.buf, r.err = r.enc.finding(r.buf[:0], &fs[i]); r.err != nil {
+	// Grouped in the order of their first findings; the sort orders them, those of
+	// equal keys in the order added, as IncidentCollector and MergeIncidents do.
+	r.incs = r.g.group(r.incs[:0], fs, r.enc.ignoreVLAN)
+	for i := range r.incs {
+		in := &r.incs[i]
+		if r.buf, r.err = r.enc.incident(r.buf[:0], in); r.err != nil {
 			return
 		}
-		if r.err = r.findings.Add(analyzer.FindingKey(&fs[i]), r.buf); r.err != nil {
+		if r.err = r.incidents.Add(incidentSortKey(in), r.buf); r.err != nil {
 			return
 		}
 	}
+	// Encoded: what the incidents point to (their Findings, cut from g.kinds) is
+	// free for the next Add.
+	clear(r.incs)
+	r.g.kinds = r.g.kinds[:0]
+}
+
+// incidentSortKey is the order of SortIncidents (incidentOrder) as a key that sorts
+// element by element: seconds, nanoseconds, then the first frame and the kind in one
+// element (the kind's place by name in the low byte: frame numbers stay far below
+// 2^56).
+func incidentSortKey(in *Incident) spill.Key {
+	return spill.Key{uint64(in.Time.Unix()) ^ 1<<63, uint64(in.Time.Nanosecond()), in.FirstFrame<<8 | min(analyzer.KindKey(in.Kind), 0xff)}
 }
 
 // Records are the encoded records of one or more Recorders, in report order:
 // connections by first frame, findings by time (as analyzer.Stream.Report sorts
-// them); those of several Recorders are merged by the same keys as they are read.
-// They are read once each; Close frees them (reading both closes them too).
+// them), incidents by time (SortIncidents); those of several Recorders are merged by
+// the same keys as they are read. They are read once each; Close frees them
+// (reading every kind closes them too).
 type Records struct {
 	// One sorter of each per Recorder, in the order given to MergeRecords: records
 	// with equal keys come in that order, as analyzer.Merge's sort orders the
 	// records of Streams that keep them. conns is empty when no connection records
 	// were kept.
 	conns, findings []*spill.Sorter
-	err             error // the first error encoding a record, of the first Recorder that had one
+	// incidents: empty when the Recorders kept no incidents (the Document's
+	// Incidents has them, or the report lists none).
+	incidents []*spill.Sorter
+	err       error // the first error encoding a record, of the first Recorder that had one
 }
 
 // MergeRecords returns what the Recorders kept, to read: the records of all of
@@ -108,6 +154,9 @@ func MergeRecords(rs []*Recorder) *Records {
 		out.findings = append(out.findings, r.findings)
 		if r.conns != nil {
 			out.conns = append(out.conns, r.conns)
+		}
+		if r.incidents != nil {
+			out.incidents = append(out.incidents, r.incidents)
 		}
 		if out.err == nil {
 			out.err = r.err
@@ -139,15 +188,34 @@ func (r *Records) Connections(fn func(b []byte) error) error {
 	return spill.Merge(r.conns, fn)
 }
 
-// NumFindings and NumConnections count the records kept.
+// KeepsIncidents says whether the incidents are among the records (Incidents), not
+// in the Document's Incidents.
+func (r *Records) KeepsIncidents() bool { return r != nil && len(r.incidents) > 0 }
+
+// Incidents hands each incident's bytes to fn, in report order (SortIncidents;
+// none when no incidents were kept).
+func (r *Records) Incidents(fn func(b []byte) error) error {
+	if r.err != nil {
+		_ = r.Close() // r.err is the error to tell; this only removes spill files
+		return r.err
+	}
+	if len(r.incidents) == 0 {
+		return nil // none kept
+	}
+	return spill.Merge(r.incidents, fn)
+}
+
+// NumFindings, NumConnections and NumIncidents count the records kept.
 func (r *Records) NumFindings() int { return count(r.findings, (*spill.Sorter).Len) }
 
 func (r *Records) NumConnections() int { return count(r.conns, (*spill.Sorter).Len) }
 
+func (r *Records) NumIncidents() int { return count(r.incidents, (*spill.Sorter).Len) }
+
 // Runs is the number of sorted runs written to temporary files (0: everything fit in
 // memory).
 func (r *Records) Runs() int {
-	return count(r.findings, (*spill.Sorter).Runs) + count(r.conns, (*spill.Sorter).Runs)
+	return count(r.findings, (*spill.Sorter).Runs) + count(r.conns, (*spill.Sorter).Runs) + count(r.incidents, (*spill.Sorter).Runs)
 }
 
 // count sums f over the sorters.
@@ -166,6 +234,9 @@ func (r *Records) Close() error {
 	}
 	err := closeAll(r.findings)
 	if e := closeAll(r.conns); err == nil {
+		err = e
+	}
+	if e := closeAll(r.incidents); err == nil {
 		err = e
 	}
 	return err

@@ -7,6 +7,7 @@ import (
 	"github.com/finack/finack/capture/synth"
 	"io"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,9 +52,13 @@ func TestSpillSameOrder(t *testing.T) {
 				if n := recs.NumConnections(); n != len(want.Connections) {
 					t.Errorf("%d connection records, want %d", n, len(want.Connections))
 				}
+				if n := recs.NumIncidents(); n != len(Incidents(want.Findings, false)) {
+					t.Errorf("%d incidents kept, want %d", n, len(Incidents(want.Findings, false)))
+				}
 				findings, conns := readRecords(t, recs)
 				same(t, "findings", findings, want.Findings)
 				same(t, "connections", conns, want.Connections)
+				same(t, "incidents", readIncidents(t, recs), Incidents(want.Findings, false))
 				noFilesLeft(t, opt.Dir)
 			}
 		})
@@ -87,6 +92,7 @@ func TestMergeSpilledSameOrder(t *testing.T) {
 				findings, conns := readRecords(t, r)
 				same(t, name+": findings", findings, want.Findings)
 				same(t, name+": connections", conns, want.Connections)
+				same(t, name+": incidents", readIncidents(t, r), Incidents(want.Findings, false))
 				noFilesLeft(t, opt.Dir)
 			}
 		}
@@ -136,6 +142,66 @@ func TestMergeRecordsTies(t *testing.T) {
 				t.Errorf("%d connection records, want none", len(conns))
 			}
 			same(t, "findings", findings, want.Findings)
+			noFilesLeft(t, tc.opt.Dir)
+		})
+	}
+}
+
+// TestMergeRecordsIncidents: the incidents Recorders group and sort come out of
+// MergeRecords as IncidentCollectors fed the same findings give them through
+// MergeIncidents: the same incidents, in the same order, ties (equal time, first
+// frame and kind) included: those of the first Recorder first, then in the order
+// added; times before 1970 and past 2262 (beyond nanoseconds in an int64) too; in
+// memory and in runs on disk.
+func TestMergeRecordsIncidents(t *testing.T) {
+	kinds := []analyzer.Kind{analyzer.MissingFinalAck, analyzer.FinRetransmit, analyzer.FirstFinUnacked,
+		analyzer.ReuseIn2MSL, analyzer.ReuseRefused, analyzer.StaleSegment}
+	times := []time.Time{time.Unix(-5, 7).UTC(), time.Unix(0, 0).UTC(), time.Unix(1, 5).UTC(), time.Unix(1, 999_999_999).UTC(), time.Unix(2, 0).UTC(),
+		time.Date(2300, 1, 1, 0, 0, 0, 1, time.UTC)}
+	for _, tc := range []struct {
+		n, streams int
+		opt        spill.Options
+	}{
+		{300, 1, spill.Options{}},
+		{300, 2, spill.Options{}},
+		{600, 3, spill.Options{MaxRecords: 4}},
+		{600, 3, spill.Options{MaxRecords: 1, MaxRuns: 2}},
+		{1000, 7, spill.Options{MaxBytes: 300}},
+	} {
+		t.Run(fmt.Sprintf("%d/%d/%+v", tc.n, tc.streams, tc.opt), func(t *testing.T) {
+			tc.opt.Dir = t.TempDir()
+			rng := rand.New(rand.NewPCG(uint64(tc.n), uint64(tc.streams)))
+			recs := make([]*Recorder, tc.streams)
+			cols := make([]*IncidentCollector, tc.streams)
+			for i := range recs {
+				recs[i] = newRecorder(encoder{incident: jsonEncoder.incident}, tc.opt.Share(tc.streams))
+				cols[i] = &IncidentCollector{}
+			}
+			for i := range tc.n {
+				// One incarnation's findings: a few, of one connection.
+				client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(3))}), uint16(1000+i))
+				var fs []analyzer.Finding
+				for range 1 + rng.IntN(4) {
+					fs = append(fs, analyzer.Finding{
+						Kind: kinds[rng.IntN(len(kinds))], Client: client, Server: netip.MustParseAddrPort("10.0.1.1:80"),
+						Incarnation: 1 + rng.IntN(2), Sender: []string{"client", "server"}[rng.IntN(2)],
+						Time: times[rng.IntN(len(times))], Frames: []uint64{uint64(rng.IntN(3)), uint64(rng.IntN(3))},
+						Message: fmt.Sprintf("finding %d; of incarnation %d", len(fs), i),
+					})
+				}
+				s := rng.IntN(tc.streams)
+				recs[s].Add(nil, fs)
+				cols[s].Add(fs)
+			}
+			want, omitted := MergeIncidents(cols)
+			if omitted != 0 {
+				t.Fatalf("%d incidents omitted, want none", omitted)
+			}
+			r := MergeRecords(recs)
+			if !r.KeepsIncidents() || r.NumIncidents() != len(want) {
+				t.Errorf("incidents kept %v, %d of them, want %d", r.KeepsIncidents(), r.NumIncidents(), len(want))
+			}
+			same(t, "incidents", readIncidents(t, r), want)
 			noFilesLeft(t, tc.opt.Dir)
 		})
 	}
@@ -216,6 +282,20 @@ var jsonEncoder = encoder{
 		b, err := json.Marshal(f)
 		return append(dst, b...), err
 	},
+	incident: func(dst []byte, in *Incident) ([]byte, error) {
+		b, err := json.Marshal(in)
+		return append(dst, b...), err
+	},
+}
+
+// readIncidents reads the incidents of r.
+func readIncidents(t *testing.T, r *Records) [][]byte {
+	t.Helper()
+	var out [][]byte
+	if err := r.Incidents(func(b []byte) error { out = append(out, bytes.Clone(b)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // readRecords reads every record of r.

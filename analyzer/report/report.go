@@ -169,13 +169,17 @@ func WriteJSON(w io.Writer, d Document) error {
 		fmt.Fprintf(bw, "  \"states_at\": %s,\n  \"states\": %s,\n  \"time_wait\": %s,\n", at, EscapeControls(states), EscapeControls(tw))
 	}
 	findings, connections := eachJSON(d.Findings, appendFindingJSON), eachJSON(d.Connections, appendConnectionJSON)
+	incidents := eachJSON(d.Incidents, appendIncidentJSON)
 	if d.Records != nil {
 		findings, connections = d.Records.Findings, d.Records.Connections
+		if d.Records.KeepsIncidents() {
+			incidents = d.Records.Incidents
+		}
 	}
 	if err := writeJSONArray(bw, "findings", findings, true); err != nil {
 		return err
 	}
-	if err := writeJSONArray(bw, "incidents", eachJSON(d.Incidents, appendIncidentJSON), true); err != nil {
+	if err := writeJSONArray(bw, "incidents", incidents, true); err != nil {
 		return err
 	}
 	if err := writeJSONArray(bw, "connections", connections, d.Error != "" || d.Export != nil); err != nil {
@@ -278,6 +282,11 @@ func WriteNDJSON(w io.Writer, d Document) error {
 			return err
 		}
 		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	if r := d.Records; r.KeepsIncidents() {
+		if err := r.Incidents(func(b []byte) error { _, err := w.Write(b); return err }); err != nil {
 			return err
 		}
 	}

@@ -34,14 +34,30 @@ func StreamsReport(o Options) bool {
 		len(o.FailOn) == 0 && len(o.FailRules) == 0 // findings summed by kind
 }
 
+// CollectsIncidents says whether a run of o groups the findings into incidents in
+// memory (an IncidentCollector per worker): not when the report streams its
+// records and either lists no incidents (-o tsv) or has its Recorders group and
+// sort them with the other records (-o json, -o ndjson: reportEncoder). The text
+// report keeps only the incidents it lists (IncidentCollector.Limit).
+func CollectsIncidents(o Options) bool {
+	if !StreamsReport(o) {
+		return true
+	}
+	switch o.Output {
+	case "json", "ndjson", "tsv":
+		return false
+	}
+	return true
+}
+
 // reportEncoder renders each record exactly as WriteJSON, WriteNDJSON or WriteText
 // prints it from the document.
 func reportEncoder(o Options) encoder {
 	switch o.Output {
 	case "json":
-		return encoder{connection: appendConnectionJSON, finding: appendFindingJSON}
+		return encoder{connection: appendConnectionJSON, finding: appendFindingJSON, incident: appendIncidentJSON, ignoreVLAN: o.IgnoreVLAN}
 	case "ndjson":
-		return encoder{connection: appendConnectionNDJSON, finding: appendFindingNDJSON}
+		return encoder{connection: appendConnectionNDJSON, finding: appendFindingNDJSON, incident: AppendIncidentNDJSON, ignoreVLAN: o.IgnoreVLAN}
 	case "tsv":
 		// A row per connection, its findings' kinds in it; no finding records.
 		var kinds []string
