@@ -82,12 +82,11 @@ func TestSpillWritesRuns(t *testing.T) {
 // TestSpillIncidents: -o json and ndjson keep no incident in memory: the Recorders
 // group them, and with a small bound write them to disk in runs.
 func TestSpillIncidents(t *testing.T) {
-	defer func(o spill.Options) { report.SpillOptions = o }(report.SpillOptions)
-	report.SpillOptions = spill.Options{MaxRecords: 2}
 	const file, incidents = "gen-stale-earlier-incarnations.pcap", 5 // its expected report's
 	for _, out := range []string{"json", "ndjson"} {
 		for _, workers := range []int{1, 2} {
-			o := report.Options{Output: out, Files: []string{pcapDir + "/" + file}, TimeWait: 60 * time.Second, Workers: workers}
+			o := report.Options{Output: out, Files: []string{pcapDir + "/" + file}, TimeWait: 60 * time.Second, Workers: workers,
+				Spill: spill.Options{MaxRecords: 2}}
 			doc, _, err := ReadCapture(o, nil)
 			if err != nil {
 				t.Fatal(err)

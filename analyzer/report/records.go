@@ -50,8 +50,19 @@ func NewRecorder(o Options, opt spill.Options) *Recorder {
 }
 
 func newRecorder(enc encoder, opt spill.Options) *Recorder {
+	// The kinds of records kept share the bound: a Recorder holds about the same
+	// memory whether it keeps one kind or three (-o json: connections, findings,
+	// incidents). Each keeps the runs merged at once of the whole bound (Filled).
+	keepConns := enc.connection != nil || enc.connectionFindings != nil
+	kinds := 0
+	for _, keep := range []bool{keepConns, enc.finding != nil, enc.incident != nil} {
+		if keep {
+			kinds++
+		}
+	}
+	opt = opt.Filled().Share(kinds)
 	r := &Recorder{enc: enc, findings: spill.New(opt)}
-	if enc.connection != nil || enc.connectionFindings != nil {
+	if keepConns {
 		r.conns = spill.New(opt)
 	}
 	if enc.incident != nil {

@@ -17,7 +17,9 @@ import (
 
 // StreamsReport says whether the report of this run streams its records: nothing
 // but the report's writer reads them, and o.HoldRecords does not keep them. The
-// records are sorted within o.Spill's bounds.
+// records are sorted within o.Spill's bounds, shared out among the Recorders of the
+// --workers and, in each, among the kinds of records it keeps (connections,
+// findings, incidents: newRecorder).
 func StreamsReport(o Options) bool {
 	if o.HoldRecords {
 		return false

@@ -145,17 +145,27 @@ type tempFile struct {
 
 // New returns an empty Sorter.
 func New(opt Options) *Sorter {
-	if opt.MaxRecords <= 0 {
-		opt.MaxRecords = DefaultMaxRecords
+	return &Sorter{opt: opt.Filled()}
+}
+
+// Filled returns o with the bounds it leaves unset at their defaults, as New sets
+// them: MaxRuns then follows MaxBytes. Sharing a filled o (Share) divides the
+// memory and keeps MaxRuns: Sorters that share one bound among the kinds of records
+// of one report then merge as many runs at once as one Sorter with the whole bound
+// would (no more merge passes over their records), their read buffers taking about
+// the shared bound in all.
+func (o Options) Filled() Options {
+	if o.MaxRecords <= 0 {
+		o.MaxRecords = DefaultMaxRecords
 	}
-	if opt.MaxBytes <= 0 {
-		opt.MaxBytes = DefaultMaxBytes
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
 	}
-	opt.MaxBytes = min(opt.MaxBytes, maxBatchBytes)
-	if opt.MaxRuns < 2 {
-		opt.MaxRuns = min(max(opt.MaxBytes/minReadBuffer, minDefaultRuns), maxDefaultRuns)
+	o.MaxBytes = min(o.MaxBytes, maxBatchBytes)
+	if o.MaxRuns < 2 {
+		o.MaxRuns = min(max(o.MaxBytes/minReadBuffer, minDefaultRuns), maxDefaultRuns)
 	}
-	return &Sorter{opt: opt}
+	return o
 }
 
 // Len is the number of records added.

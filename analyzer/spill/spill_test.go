@@ -359,7 +359,8 @@ func TestMergeErrors(t *testing.T) {
 	}
 }
 
-// TestShare: the shares of a bound add up to no more than it, whatever the defaults.
+// TestShare: the shares of a bound add up to no more than it, whatever the defaults;
+// shares of a Filled bound keep its MaxRuns.
 func TestShare(t *testing.T) {
 	for _, o := range []Options{{}, {MaxRecords: 3}, {MaxBytes: 1, MaxRuns: 2}, {MaxRecords: 1 << 20, MaxBytes: 100 << 20}} {
 		for _, n := range []int{1, 2, 3, 7, 64} {
@@ -370,6 +371,10 @@ func TestShare(t *testing.T) {
 			if (o.MaxRuns != 0 && s.MaxRuns != whole.MaxRuns) || s.MaxRecords < 1 || s.MaxBytes < 1 ||
 				(whole.MaxRecords >= n && s.MaxRecords*n > whole.MaxRecords) || (whole.MaxBytes >= n && s.MaxBytes*n > whole.MaxBytes) {
 				t.Errorf("%+v.Share(%d) = %+v: not a share of %+v", o, n, s, whole)
+			}
+			// Filled first: the same share of the memory, the whole bound's MaxRuns.
+			if f := New(o.Filled().Share(n)).opt; f.MaxRecords != s.MaxRecords || f.MaxBytes != s.MaxBytes || f.MaxRuns != whole.MaxRuns || o.Filled() != whole {
+				t.Errorf("%+v.Filled().Share(%d) = %+v, want %+v with MaxRuns %d (Filled %+v, New's %+v)", o, n, f, s, whole.MaxRuns, o.Filled(), whole)
 			}
 		}
 	}
