@@ -13,7 +13,7 @@ package reassembly
 func (t *Tracker) lookup(k *FlowKey, h uint64, at Instant) (f, other *flow) {
 	f, other, others := t.flows.get(k, h)
 	if f != nil {
-		if at < t.wakeOverAt(f) {
+		if !t.wakeOver(f, at) {
 			return f, nil
 		}
 		t.retire(f, at)
@@ -23,7 +23,7 @@ func (t *Tracker) lookup(k *FlowKey, h uint64, at Instant) (f, other *flow) {
 		return f, nil
 	}
 	for {
-		g := t.flows.firstOf(k, h, func(g *flow) bool { return at >= t.wakeOverAt(g) })
+		g := t.flows.firstOf(k, h, func(g *flow) bool { return t.wakeOver(g, at) })
 		if g == nil {
 			break
 		}
@@ -38,17 +38,21 @@ func (t *Tracker) lookup(k *FlowKey, h uint64, at Instant) (f, other *flow) {
 	return nil, other
 }
 
-// wakeOverAt is overAt of a flow made whole first, as a segment for it makes it: a
-// packed earlier incarnation's record tells when its window closes only when that is
-// after its last segment (capture times may go backwards).
-func (t *Tracker) wakeOverAt(f *flow) Instant {
+// wakeOver reports whether a flow is over at time at (overAt), made whole first as
+// a segment for it makes it: a packed earlier incarnation's record tells when its
+// window closes only when that is after its last segment (capture times may go
+// backwards).
+func (t *Tracker) wakeOver(f *flow, at Instant) bool {
 	if f.packed != "" {
 		if t.cfg.Done != nil {
 			t.touch(f)
 		}
 		t.unpackFlow(f)
 	}
-	return t.overAt(f)
+	if c := t.cur(f); c != nil && at.Sub(c.Last.At) <= t.minWait {
+		return false // on most segments: too soon for any wait to have run out
+	}
+	return at >= t.overAt(f)
 }
 
 // overAt is the time from which a sweep would forget a whole flow (visit), maxTime
@@ -70,7 +74,7 @@ func (t *Tracker) overAt(f *flow) Instant {
 	return at
 }
 
-// retire forgets a flow that is over at time at (overAt). A streaming tracker does
+// retire forgets a flow that is over at time at (wakeOver). A streaming tracker does
 // what a sweep at that time would: it finishes the flow's incarnations, hands them
 // out and forgets it. A batch tracker keeps the incarnations (Incarnations) and drops
 // the flow from its table, keeping its count (retiredCounts).

@@ -36,9 +36,12 @@ func (t *Tracker) prev(f *flow) *Incarnation { return t.incs[f.prev] }
 // Tracker follows every 4-tuple of a capture. Feed it segments in capture order with
 // Add, then call Finish.
 type Tracker struct {
-	cfg       Config
-	err       error // what stopped the tracker (Err)
-	twLen     time.Duration
+	cfg   Config
+	err   error // what stopped the tracker (Err)
+	twLen time.Duration
+	// minWait: the shortest a current incarnation may stay quiet before it is over
+	// (overAfter): the TIME_WAIT length, or the idle timeout if shorter.
+	minWait   time.Duration
 	synGiveUp time.Duration
 	flows     flowTable
 	all       []*Incarnation // when not streaming
@@ -112,7 +115,10 @@ func newTracker(cfg Config, h testHooks) *Tracker {
 	if cfg.SynGiveUp <= 0 {
 		cfg.SynGiveUp = DefaultSynGiveUp
 	}
-	t := &Tracker{cfg: cfg, twLen: cfg.TimeWait, synGiveUp: cfg.SynGiveUp, countsGen: countsGeneration, hooks: h}
+	t := &Tracker{cfg: cfg, twLen: cfg.TimeWait, minWait: cfg.TimeWait, synGiveUp: cfg.SynGiveUp, countsGen: countsGeneration, hooks: h}
+	if cfg.IdleTimeout > 0 {
+		t.minWait = min(t.minWait, cfg.IdleTimeout)
+	}
 	t.cold = coldStore{dir: cfg.TempDir, segSize: coldSegment, window: coldWindow}
 	if t.cold.dir == "" {
 		t.cold.dir = os.TempDir()
