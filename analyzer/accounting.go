@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -61,36 +62,38 @@ func (p PortRange) Size() int { return int(p.Hi) - int(p.Lo) + 1 }
 // LinuxPortRange is Linux's default net.ipv4.ip_local_port_range.
 var LinuxPortRange = PortRange{32768, 60999}
 
-// interval is a span of capture time [from, to) on which something holds.
-type interval struct{ from, to int64 }
+// Interval is a span of capture time [From, To) on which something holds.
+type Interval struct{ From, To reassembly.Instant }
 
 // timeWaitIntervals returns, per holder role, when it was in TIME_WAIT: from the
 // final ACK until the TIME_WAIT length ran out, an RST ended it, or a newer
 // incarnation took the 4-tuple over.
-func timeWaitIntervals(inc *reassembly.Incarnation, twLen time.Duration) (tw reassembly.TimeWait, iv interval, ok bool) {
+func timeWaitIntervals(inc *reassembly.Incarnation, twLen time.Duration) (tw reassembly.TimeWait, iv Interval, ok bool) {
 	tw = inc.TimeWait(twLen)
 	if !tw.Held() {
 		return tw, iv, false
 	}
-	iv = interval{int64(tw.Since), int64(tw.Until)}
-	if inc.End == reassembly.EndReplaced && int64(inc.EndAt) < iv.to {
-		iv.to = int64(inc.EndAt)
+	iv = Interval{tw.Since, tw.Until}
+	if inc.End == reassembly.EndReplaced && inc.EndAt < iv.To {
+		iv.To = inc.EndAt
 	}
-	return tw, iv, iv.to > iv.from
+	return tw, iv, iv.To > iv.From
 }
 
 // sweep finds the peak of overlapping intervals: the highest count, when it was
 // first reached, and the count at end.
-func sweep(ivs []interval, end int64) (peak int, peakAt int64, atEnd int) {
+func sweep(ivs []Interval, end reassembly.Instant) (peak int, peakAt reassembly.Instant, atEnd int) {
 	return EdgePeak(edgesOf(ivs), end)
 }
 
 // chart samples the overlap count of ivs over [start, end] in ChartBuckets equal
 // slices: the highest count reached within each slice.
-func chart(ivs []interval, start, end int64) []int { return chartN(ivs, start, end, ChartBuckets) }
+func chart(ivs []Interval, start, end reassembly.Instant) []int {
+	return chartN(ivs, start, end, ChartBuckets)
+}
 
 // chartN is chart with n slices.
-func chartN(ivs []interval, start, end int64, n int) []int {
+func chartN(ivs []Interval, start, end reassembly.Instant, n int) []int {
 	return EdgeChart(edgesOf(ivs), start, end, n)
 }
 
@@ -98,16 +101,16 @@ func chartN(ivs []interval, start, end int64, n int) []int {
 // share of closes each server endpoint initiates, and the client ports each client
 // address ties up towards each server endpoint.
 func TimeWaitAccounting(incs []*reassembly.Incarnation, first, last time.Time, twLen time.Duration, ports PortRange, threshold float64) TimeWaitReport {
-	start, end := first.UnixNano(), last.UnixNano()
+	start, end := reassembly.InstantOf(first), reassembly.InstantOf(last)
 	var rep TimeWaitReport
-	perHost := map[netip.Addr][]interval{}
+	perHost := map[netip.Addr][]Interval{}
 	type closer struct{ closes, server int }
 	closers := map[netip.AddrPort]*closer{}
 	type pair struct {
 		client netip.Addr
 		server netip.AddrPort
 	}
-	tied := map[pair]map[uint16][]interval{}
+	tied := map[pair]map[uint16][]Interval{}
 
 	for _, inc := range incs {
 		tw, iv, held := timeWaitIntervals(inc, twLen)
@@ -139,19 +142,19 @@ func TimeWaitAccounting(incs []*reassembly.Incarnation, first, last time.Time, t
 		// gone on both sides: its TIME_WAIT ends, or it closed or was reset without one.
 		to := end
 		if held {
-			to = iv.to
+			to = iv.To
 		} else if closedAt, ok := closeEnd(inc); ok {
 			to = closedAt
 		}
-		if inc.End == reassembly.EndReplaced && int64(inc.EndAt) < to {
-			to = int64(inc.EndAt)
+		if inc.End == reassembly.EndReplaced && inc.EndAt < to {
+			to = inc.EndAt
 		}
 		k := pair{inc.Client().Addr(), inc.Server()}
 		if tied[k] == nil {
-			tied[k] = map[uint16][]interval{}
+			tied[k] = map[uint16][]Interval{}
 		}
 		port := inc.Client().Port()
-		tied[k][port] = append(tied[k][port], interval{int64(inc.First.At), max(to, int64(inc.First.At)+1)})
+		tied[k][port] = append(tied[k][port], Interval{inc.First.At, max(to, inc.First.At+1)})
 	}
 
 	for _, h := range SortedHosts(perHost) {
@@ -166,7 +169,7 @@ func TimeWaitAccounting(incs []*reassembly.Incarnation, first, last time.Time, t
 		rep.Closers = append(rep.Closers, NewCloserShare(EndpointString(sv), c.closes, c.server))
 	}
 	for k, byPort := range tied {
-		var ivs []interval
+		var ivs []Interval
 		for _, list := range byPort {
 			ivs = append(ivs, union(list)...)
 		}
@@ -179,25 +182,25 @@ func TimeWaitAccounting(incs []*reassembly.Incarnation, first, last time.Time, t
 
 // closeEnd is when an incarnation without TIME_WAIT was gone on the wire: its RST,
 // or the last packet of a close that completed.
-func closeEnd(inc *reassembly.Incarnation) (int64, bool) {
+func closeEnd(inc *reassembly.Incarnation) (reassembly.Instant, bool) {
 	if at, ok := inc.EndingRst(); ok {
-		return int64(at), true
+		return at, true
 	}
 	switch CloseShape(inc) {
 	case FourWay, ThreeWay, Simultaneous, HalfClose:
-		return int64(inc.Last.At), true
+		return inc.Last.At, true
 	}
 	return 0, false
 }
 
 // union merges overlapping intervals (one port's incarnations: a reuse overlaps the
 // old TIME_WAIT it replaced), so a port counts once at a time.
-func union(ivs []interval) []interval {
-	sort.Slice(ivs, func(i, j int) bool { return ivs[i].from < ivs[j].from })
+func union(ivs []Interval) []Interval {
+	sort.Slice(ivs, func(i, j int) bool { return ivs[i].From < ivs[j].From })
 	out := ivs[:0:0]
 	for _, iv := range ivs {
-		if n := len(out); n > 0 && iv.from <= out[n-1].to {
-			out[n-1].to = max(out[n-1].to, iv.to)
+		if n := len(out); n > 0 && iv.From <= out[n-1].To {
+			out[n-1].To = max(out[n-1].To, iv.To)
 			continue
 		}
 		out = append(out, iv)
@@ -214,24 +217,24 @@ func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
 type Spans struct {
 	TimeWait reassembly.TimeWait
 	Held     bool
-	From, To int64
-	TiedTo   int64
+	From, To reassembly.Instant
+	TiedTo   reassembly.Instant
 }
 
 // SpansOf measures inc's spans (as TimeWaitAccounting does) with TIME_WAIT length
 // twLen.
 func SpansOf(inc *reassembly.Incarnation, twLen time.Duration) Spans {
 	tw, iv, held := timeWaitIntervals(inc, twLen)
-	s := Spans{TimeWait: tw, Held: held, From: iv.from, To: iv.to}
+	s := Spans{TimeWait: tw, Held: held, From: iv.From, To: iv.To}
 	if held {
-		s.TiedTo = iv.to
+		s.TiedTo = iv.To
 	} else if closedAt, ok := closeEnd(inc); ok {
 		s.TiedTo = closedAt
-		if inc.End == reassembly.EndReplaced && int64(inc.EndAt) < s.TiedTo {
-			s.TiedTo = int64(inc.EndAt)
+		if inc.End == reassembly.EndReplaced && inc.EndAt < s.TiedTo {
+			s.TiedTo = inc.EndAt
 		}
 	} else if inc.End == reassembly.EndReplaced {
-		s.TiedTo = int64(inc.EndAt)
+		s.TiedTo = inc.EndAt
 	}
 	return s
 }
@@ -239,14 +242,10 @@ func SpansOf(inc *reassembly.Incarnation, twLen time.Duration) Spans {
 // Peak is the highest number of the spans [from, to) overlapping, and when it was
 // first reached; spans of one key (a port) are merged first, so a key counts once at
 // a time.
-func Peak(spans map[uint16][][2]int64) (peak int, at int64) {
-	var ivs []interval
+func Peak(spans map[uint16][]Interval) (peak int, at reassembly.Instant) {
+	var ivs []Interval
 	for _, list := range spans {
-		l := make([]interval, len(list))
-		for i, s := range list {
-			l[i] = interval{s[0], s[1]}
-		}
-		ivs = append(ivs, union(l)...)
+		ivs = append(ivs, union(slices.Clone(list))...)
 	}
 	peak, at, _ = sweep(ivs, 0)
 	return peak, at
@@ -254,11 +253,7 @@ func Peak(spans map[uint16][][2]int64) (peak int, at int64) {
 
 // PeakOf is the highest number of the spans [from, to) overlapping and when it was
 // first reached.
-func PeakOf(spans [][2]int64) (peak int, at int64) {
-	ivs := make([]interval, len(spans))
-	for i, s := range spans {
-		ivs[i] = interval{s[0], s[1]}
-	}
-	peak, at, _ = sweep(ivs, 0)
+func PeakOf(spans []Interval) (peak int, at reassembly.Instant) {
+	peak, at, _ = sweep(spans, 0)
 	return peak, at
 }

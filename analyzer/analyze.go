@@ -326,7 +326,8 @@ func (a *analysis) sprintf(format string, args ...arg) string {
 	return a.ar.string(a.scratch)
 }
 
-func utc(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+// utc is the instant t as a time.Time in UTC, as the reports show times.
+func utc(t reassembly.Instant) time.Time { return t.Time().UTC() }
 
 // roundMS converts a duration to milliseconds with microsecond precision.
 func roundMS(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }

@@ -2,6 +2,9 @@ package analyzer
 
 import (
 	"sort"
+	"time"
+
+	"github.com/finack/finack/reassembly"
 )
 
 // Edge is a point of a count over time: Down spans end and Up spans start at At
@@ -9,14 +12,14 @@ import (
 // from edges in At order, rather than from the spans themselves, is what a
 // collector that forgets each connection keeps (report.PictureCollector).
 type Edge struct {
-	At       int64
+	At       reassembly.Instant
 	Up, Down int
 }
 
 // EdgesOf returns the edges of the spans ivs, in At order, one per instant.
-func edgesOf(ivs []interval) []Edge {
-	m := make(map[int64]*Edge, 2*len(ivs))
-	get := func(at int64) *Edge {
+func edgesOf(ivs []Interval) []Edge {
+	m := make(map[reassembly.Instant]*Edge, 2*len(ivs))
+	get := func(at reassembly.Instant) *Edge {
 		e := m[at]
 		if e == nil {
 			e = &Edge{At: at}
@@ -25,8 +28,8 @@ func edgesOf(ivs []interval) []Edge {
 		return e
 	}
 	for _, iv := range ivs {
-		get(iv.from).Up++
-		get(iv.to).Down++
+		get(iv.From).Up++
+		get(iv.To).Down++
 	}
 	out := make([]Edge, 0, len(m))
 	for _, e := range m {
@@ -41,7 +44,7 @@ func SortEdges(es []Edge) { sort.Slice(es, func(i, j int) bool { return es[i].At
 
 // EdgePeak is the highest count of the edges es (in At order), when it was first
 // reached, and the count at end.
-func EdgePeak(es []Edge, end int64) (peak int, peakAt int64, atEnd int) {
+func EdgePeak(es []Edge, end reassembly.Instant) (peak int, peakAt reassembly.Instant, atEnd int) {
 	n := 0
 	for _, e := range es {
 		n += e.Up - e.Down
@@ -57,12 +60,12 @@ func EdgePeak(es []Edge, end int64) (peak int, peakAt int64, atEnd int) {
 
 // EdgeChart samples the count of the edges es (in At order) over [start, end] in n
 // equal slices: the highest count reached within each slice.
-func EdgeChart(es []Edge, start, end int64, n int) []int {
+func EdgeChart(es []Edge, start, end reassembly.Instant, n int) []int {
 	buckets := int64(n)
 	out := make([]int, n)
-	span := end - start + 1
-	bucket := func(at int64) int {
-		return int(min(max((at-start)*buckets/span, 0), buckets-1))
+	span := int64(end.Sub(start)) + 1
+	bucket := func(at reassembly.Instant) int {
+		return int(min(max(int64(at.Sub(start))*buckets/span, 0), buckets-1))
 	}
 	count := 0
 	for i, e := range es {
@@ -85,7 +88,7 @@ func EdgeChart(es []Edge, start, end int64, n int) []int {
 // EdgeSteps is the count of the edges es (in At order) over [start, end] as steps:
 // the count at start, then a step at every instant it changed, then the count at
 // end; past maxSteps changes, the highest count in each of maxSteps equal slices.
-func EdgeSteps(es []Edge, start, end int64, maxSteps int) []TimeWaitStep {
+func EdgeSteps(es []Edge, start, end reassembly.Instant, maxSteps int) []TimeWaitStep {
 	n, i := 0, 0
 	for ; i < len(es) && es[i].At <= start; i++ {
 		n += es[i].Up - es[i].Down
@@ -97,25 +100,25 @@ func EdgeSteps(es []Edge, start, end int64, maxSteps int) []TimeWaitStep {
 			out = append(out, TimeWaitStep{utc(es[i].At), n})
 		}
 	}
-	if last := out[len(out)-1]; last.At.UnixNano() != end {
+	if last := out[len(out)-1]; reassembly.InstantOf(last.At) != end {
 		out = append(out, TimeWaitStep{utc(end), n})
 	}
 	if len(out) <= maxSteps+2 || maxSteps <= 0 {
 		return out
 	}
 	// Too many changes to draw one by one: the peak per slice.
-	span := end - start + 1
+	span := end.Sub(start) + 1
 	counts := EdgeChart(es, start, end, maxSteps)
 	agg := make([]TimeWaitStep, len(counts))
 	for b, c := range counts {
-		agg[b] = TimeWaitStep{utc(start + int64(b)*span/int64(maxSteps)), c}
+		agg[b] = TimeWaitStep{utc(start.Add(time.Duration(b) * span / time.Duration(maxSteps))), c}
 	}
 	return agg
 }
 
 // TimeWaitHostOf is one host's TIME_WAIT over [start, end] from the edges of its
 // spans (in At order); total is how many spans there were.
-func TimeWaitHostOf(host string, es []Edge, start, end int64, total int) TimeWaitHost {
+func TimeWaitHostOf(host string, es []Edge, start, end reassembly.Instant, total int) TimeWaitHost {
 	peak, at, atEnd := EdgePeak(es, end)
 	return TimeWaitHost{Host: host, Peak: peak, PeakAt: utc(at), AtEnd: atEnd, Total: total,
 		Chart: EdgeChart(es, start, end, ChartBuckets)}
@@ -123,7 +126,7 @@ func TimeWaitHostOf(host string, es []Edge, start, end int64, total int) TimeWai
 
 // NewPortPressure is the port pressure of a client address towards a server
 // endpoint, peak ports tied up at once first reached at at.
-func NewPortPressure(client, server string, peak int, at int64, ports PortRange, threshold float64) PortPressure {
+func NewPortPressure(client, server string, peak int, at reassembly.Instant, ports PortRange, threshold float64) PortPressure {
 	share := float64(peak) / float64(ports.Size())
 	return PortPressure{Client: client, Server: server, PeakPorts: peak, PeakAt: utc(at),
 		RangeSize: ports.Size(), Share: round3(share), Flagged: share >= threshold}

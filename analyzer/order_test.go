@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/finack/finack/reassembly"
 )
 
 func fmtCounts(r Report) string {
@@ -19,7 +21,7 @@ func TestFindingKeyOrder(t *testing.T) {
 	var fs []Finding
 	for range 2000 {
 		fs = append(fs, Finding{
-			Time:   utc(int64(rng.IntN(7)-3) * (1 << 62 / 3)),
+			Time:   utc(reassembly.Instant(rng.IntN(7)-3) * (1 << 62 / 3)),
 			Frames: []uint64{uint64(rng.IntN(3)), 9},
 			Kind:   Kinds[rng.IntN(len(Kinds))],
 		})

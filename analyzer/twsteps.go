@@ -20,8 +20,8 @@ type TimeWaitStep struct {
 // changes gets its span cut into maxSteps equal slices instead, each a step at the
 // slice's start with the highest count reached in it (as the --states chart).
 func TimeWaitSteps(incs []*reassembly.Incarnation, first, last time.Time, twLen time.Duration, maxSteps int) map[string][]TimeWaitStep {
-	start, end := first.UnixNano(), last.UnixNano()
-	perHost := map[netip.Addr][]interval{}
+	start, end := reassembly.InstantOf(first), reassembly.InstantOf(last)
+	perHost := map[netip.Addr][]Interval{}
 	for _, inc := range incs {
 		tw, iv, held := timeWaitIntervals(inc, twLen)
 		if !held {
@@ -44,6 +44,6 @@ func TimeWaitSteps(incs []*reassembly.Incarnation, first, last time.Time, twLen 
 }
 
 // steps is TimeWaitSteps for one host's intervals.
-func steps(ivs []interval, start, end int64, maxSteps int) []TimeWaitStep {
+func steps(ivs []Interval, start, end reassembly.Instant, maxSteps int) []TimeWaitStep {
 	return EdgeSteps(edgesOf(ivs), start, end, maxSteps)
 }

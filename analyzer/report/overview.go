@@ -65,9 +65,9 @@ type partyAcc struct {
 
 // tiedSpan: one connection's client port tied up, towards the pair pairs[pair].
 type tiedSpan struct {
-	pair     int32
-	port     uint16
-	from, to int64
+	pair int32
+	port uint16
+	span analyzer.Interval
 }
 
 // reuseKey is what SafeReuses counts by.
@@ -89,10 +89,10 @@ type pairKey struct {
 // OverviewCollector sums the incarnations a pipeline analyses into an Overview, and
 // counts the safe accepted reuses; one per worker, merged (MergeOverview).
 type OverviewCollector struct {
-	twLen   int64
+	twLen   time.Duration
 	servers map[netip.AddrPort]*partyAcc
 	clients map[netip.Addr]*partyAcc
-	tw      map[netip.Addr][][2]int64
+	tw      map[netip.Addr][]analyzer.Interval
 	pairs   map[pairKey]int32
 	tied    []tiedSpan
 	reuses  map[reuseKey]int
@@ -101,9 +101,9 @@ type OverviewCollector struct {
 // NewOverviewCollector sums with TIME_WAIT length twLen.
 func NewOverviewCollector(twLen time.Duration) *OverviewCollector {
 	return &OverviewCollector{
-		twLen:   int64(twLen),
+		twLen:   twLen,
 		servers: map[netip.AddrPort]*partyAcc{}, clients: map[netip.Addr]*partyAcc{},
-		tw: map[netip.Addr][][2]int64{}, pairs: map[pairKey]int32{},
+		tw: map[netip.Addr][]analyzer.Interval{}, pairs: map[pairKey]int32{},
 		reuses: map[reuseKey]int{},
 	}
 }
@@ -160,12 +160,12 @@ func (c *OverviewCollector) Add(inc *reassembly.Incarnation, fs []analyzer.Findi
 			c.reuses[reuseKey{sv, f.Verdict}]++
 		}
 	}
-	sp := analyzer.SpansOf(inc, time.Duration(c.twLen))
+	sp := analyzer.SpansOf(inc, c.twLen)
 	if sp.Held {
 		for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
 			if sp.TimeWait.Holder[r] {
 				h := inc.Half[r].Endpoint.Addr()
-				c.tw[h] = append(c.tw[h], [2]int64{sp.From, sp.To})
+				c.tw[h] = append(c.tw[h], analyzer.Interval{From: sp.From, To: sp.To})
 			}
 		}
 	}
@@ -180,7 +180,7 @@ func (c *OverviewCollector) Add(inc *reassembly.Incarnation, fs []analyzer.Findi
 		if to == 0 {
 			to = 1<<63 - 1 // open at the end of the capture
 		}
-		c.tied = append(c.tied, tiedSpan{pi, cl.Port(), int64(inc.First.At), max(to, int64(inc.First.At)+1)})
+		c.tied = append(c.tied, tiedSpan{pi, cl.Port(), analyzer.Interval{From: inc.First.At, To: max(to, inc.First.At+1)}})
 	}
 }
 
@@ -226,20 +226,20 @@ func MergeOverview(cs []*OverviewCollector) *Overview {
 	twPeak := map[netip.Addr]peak{}
 	for h, l := range all.tw {
 		n, at := analyzer.PeakOf(l)
-		twPeak[h] = peak{n, time.Unix(0, at).UTC()}
+		twPeak[h] = peak{n, at.Time().UTC()}
 	}
 	portPeak := map[netip.Addr]Party{}
-	byPair := make([]map[uint16][][2]int64, len(all.pairs))
+	byPair := make([]map[uint16][]analyzer.Interval, len(all.pairs))
 	for _, t := range all.tied {
 		if byPair[t.pair] == nil {
-			byPair[t.pair] = map[uint16][][2]int64{}
+			byPair[t.pair] = map[uint16][]analyzer.Interval{}
 		}
-		byPair[t.pair][t.port] = append(byPair[t.pair][t.port], [2]int64{t.from, t.to})
+		byPair[t.pair][t.port] = append(byPair[t.pair][t.port], t.span)
 	}
 	for pk, pi := range all.pairs {
 		n, at := analyzer.Peak(byPair[pi])
 		if p, ok := portPeak[pk.client]; !ok || n > p.PortsPeak || (n == p.PortsPeak && pk.server.String() < p.PortsServer) {
-			portPeak[pk.client] = Party{PortsPeak: n, PortsPeakAt: time.Unix(0, at).UTC(), PortsServer: pk.server.String()}
+			portPeak[pk.client] = Party{PortsPeak: n, PortsPeakAt: at.Time().UTC(), PortsServer: pk.server.String()}
 		}
 	}
 	ov := &Overview{}

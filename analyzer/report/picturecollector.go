@@ -31,7 +31,7 @@ const (
 
 // timeKey is an instant (rounded to the grid) of one series.
 type timeKey struct {
-	at     int64
+	at     reassembly.Instant
 	series int32 // kind + seriesKinds*index
 }
 
@@ -79,7 +79,7 @@ func NewPictureCollector(twLen time.Duration, at func() (time.Time, bool)) *Pict
 
 // farFuture: the state an incarnation handed out before the capture's end is left
 // in for good (its last events passed before it was handed out).
-var farFuture = time.Unix(0, 1<<62)
+var farFuture = reassembly.Instant(1 << 62).Time()
 
 // Add counts one incarnation, finished.
 func (c *PictureCollector) Add(inc *reassembly.Incarnation) {
@@ -111,7 +111,7 @@ func (c *PictureCollector) Add(inc *reassembly.Incarnation) {
 		}
 	}
 	if i := slices.Index(closeShapes, shape); i >= 0 {
-		c.point(seriesCloses, int32(i), int64(inc.Last.At))
+		c.point(seriesCloses, int32(i), inc.Last.At)
 	}
 	if inc.RolesKnown {
 		pk := pairKey{inc.Client().Addr(), inc.Server()}
@@ -128,14 +128,14 @@ func (c *PictureCollector) Add(inc *reassembly.Incarnation) {
 		to := sp.TiedTo
 		switch {
 		case to == 0 && inc.End == reassembly.EndCaptureEnd:
-			to = int64(inc.EndAt)
+			to = inc.EndAt
 		case to == 0:
 			c.pairOpen[pi]++
-			c.point(seriesTied, pi, int64(inc.First.At))
+			c.point(seriesTied, pi, inc.First.At)
 			to = -1
 		}
 		if to >= 0 {
-			c.span(seriesTied, pi, int64(inc.First.At), max(to, int64(inc.First.At)+1))
+			c.span(seriesTied, pi, inc.First.At, max(to, inc.First.At+1))
 		}
 	}
 	c.states(inc)
@@ -189,7 +189,7 @@ func countState(m map[netip.Addr]*stateCounts, h netip.Addr, st string) {
 
 // span counts [from, to) in a series: from rounded down, to up, so a span is never
 // lost to the grid.
-func (c *PictureCollector) span(kind int, index int32, from, to int64) {
+func (c *PictureCollector) span(kind int, index int32, from, to reassembly.Instant) {
 	k := timeKey{floorTo(from, c.shift), int32(kind) + seriesKinds*index}
 	v := c.times[k]
 	v[0]++
@@ -201,18 +201,18 @@ func (c *PictureCollector) span(kind int, index int32, from, to int64) {
 }
 
 // point counts an instant in a series.
-func (c *PictureCollector) point(kind int, index int32, at int64) {
+func (c *PictureCollector) point(kind int, index int32, at reassembly.Instant) {
 	k := timeKey{floorTo(at, c.shift), int32(kind) + seriesKinds*index}
 	v := c.times[k]
 	v[0]++
 	c.times[k] = v
 }
 
-func floorTo(at int64, shift uint8) int64 {
+func floorTo(at reassembly.Instant, shift uint8) reassembly.Instant {
 	return at &^ (1<<shift - 1)
 }
 
-func ceilTo(at int64, shift uint8) int64 {
+func ceilTo(at reassembly.Instant, shift uint8) reassembly.Instant {
 	if f := floorTo(at, shift); f != at && f <= 1<<63-1-(1<<shift) {
 		return f + 1<<shift
 	}
@@ -326,7 +326,7 @@ func MergePictures(cs []*PictureCollector, v ViewOptions, first, last time.Time)
 
 // pictures renders what one collector (all merged into it) holds.
 func (c *PictureCollector) pictures(v ViewOptions, first, last time.Time) *Pictures {
-	start, end := first.UnixNano(), last.UnixNano()
+	start, end := reassembly.InstantOf(first), reassembly.InstantOf(last)
 	series := map[int32][]analyzer.Edge{}
 	for k, val := range c.times {
 		series[k.series] = append(series[k.series], analyzer.Edge{At: k.at, Up: int(val[0]), Down: int(val[1])})
@@ -368,7 +368,7 @@ func (c *PictureCollector) pictures(v ViewOptions, first, last time.Time) *Pictu
 	analyzer.SortTimeWaitReport(&p.TimeWait)
 	for i := range closeShapes {
 		for _, e := range edges(seriesCloses, int32(i)) {
-			p.Closes = append(p.Closes, CloseCounts{At: time.Unix(0, e.At).UTC(), Counts: map[analyzer.Shape]int{closeShapes[i]: e.Up}})
+			p.Closes = append(p.Closes, CloseCounts{At: e.At.Time().UTC(), Counts: map[analyzer.Shape]int{closeShapes[i]: e.Up}})
 		}
 	}
 	if p.Closes == nil {
