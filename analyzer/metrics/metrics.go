@@ -37,7 +37,7 @@ type Snapshot struct {
 	Findings    map[analyzer.Kind]uint64
 	Provisional map[analyzer.Kind]uint64
 	Withdrawn   map[analyzer.Kind]uint64
-	LastPacket  int64 // Unix ns
+	LastPacket  reassembly.Instant // capture time of the last segment; 0: none yet
 }
 
 // Hosts is the netstat view of the tracked connections at one moment.
@@ -261,6 +261,6 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		gauge(mRemoteTW, float64(hs.RemoteTW))
 	}
 	if s.LastPacket != 0 {
-		gauge(mLastPacket, float64(s.LastPacket)/1e9)
+		gauge(mLastPacket, float64(s.LastPacket)/1e9) // Unix seconds
 	}
 }

@@ -583,7 +583,7 @@ func (h *hostStates) Snapshot(now time.Time) metrics.Hosts {
 func (r *LiveRun) Snapshot(now time.Time) metrics.Snapshot {
 	s := metrics.Snapshot{
 		Capture: r.src.Stats(), Kernel: r.kstats, Tracker: r.tr.Stats(),
-		Connections: r.connections, LastPacket: int64(r.lastSegAt),
+		Connections: r.connections, LastPacket: r.lastSegAt,
 		Closes: map[analyzer.Shape]uint64{}, Findings: map[analyzer.Kind]uint64{},
 		Provisional: map[analyzer.Kind]uint64{}, Withdrawn: map[analyzer.Kind]uint64{},
 	}
