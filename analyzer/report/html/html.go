@@ -255,7 +255,7 @@ func (p *page) incidentTable(incs []incident) {
 		p.IncidentsNote = fmt.Sprintf("%d more incidents not listed (the page lists %d, those that went wrong first): -o json has every finding.", n-MaxIncidents, MaxIncidents)
 		incs = incs[:MaxIncidents]
 	}
-	sort.SliceStable(incs, func(i, j int) bool { return incs[i].At < incs[j].At })
+	sort.SliceStable(incs, func(i, j int) bool { return incs[i].At.Before(incs[j].At) })
 	p.Incidents = incs
 	seen := map[string]bool{}
 	for _, in := range incs {

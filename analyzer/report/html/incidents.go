@@ -2,6 +2,7 @@ package html
 
 import (
 	"strings"
+	"time"
 
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/analyzer/report"
@@ -10,7 +11,7 @@ import (
 // incident is one row of the incident table: a report.Incident as the page shows it.
 type incident struct {
 	Time        string
-	At          int64 // Unix ns, to sort by
+	At          time.Time // to sort by
 	Kinds       []string
 	Client      string
 	Server      string
@@ -30,7 +31,7 @@ func incidents(doc *report.Document) []incident {
 	out := make([]incident, 0, len(doc.Incidents))
 	for i := range doc.Incidents {
 		in := &doc.Incidents[i]
-		row := incident{Time: in.Time.UTC().Format("2006-01-02T15:04:05.000000Z"), At: in.Time.UnixNano(),
+		row := incident{Time: in.Time.UTC().Format("2006-01-02T15:04:05.000000Z"), At: in.Time,
 			Client: analyzer.EndpointString(in.Client), Server: analyzer.EndpointString(in.Server), Incarnation: in.Incarnation, Place: analyzer.PlaceText(in.VLAN, in.Tunnel),
 			FirstFrame: in.FirstFrame, Frames: frameRange(in.FirstFrame, in.LastFrame), Summary: in.Summary, Filter: in.Filter,
 			Benign: len(in.Findings) == 1 && report.SafeAccepted(in.Kind, in.Verdict, in.Outcome)}
