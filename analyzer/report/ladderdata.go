@@ -2,6 +2,7 @@ package report
 
 import (
 	"sort"
+	"time"
 
 	"github.com/finack/finack/analyzer"
 )
@@ -63,9 +64,9 @@ type Ladder struct {
 // drawn between two rows.
 type LadderLine struct {
 	Frame    uint64
-	TimeS    float64 // since the connection's first segment
-	Delta    string  // since the row above (ladderDelta)
-	Label    string  // flags, relative seq/ack, length
+	Since    time.Duration // since the connection's first segment
+	Delta    string        // since the row above (ladderDelta)
+	Label    string        // flags, relative seq/ack, length
 	Notes    string
 	Right    bool // client → server
 	Evidence bool // a frame a finding names
@@ -131,7 +132,7 @@ func ladderOf(doc *Document, ci int, ev *connEvidence) Ladder {
 			continue
 		}
 		fold = nil
-		line := LadderLine{Frame: r.seg.Frame, TimeS: r.seg.Time.Sub(start).Seconds(), Label: r.label,
+		line := LadderLine{Frame: r.seg.Frame, Since: r.seg.Time.Sub(start), Label: r.label,
 			Notes: r.notesText(), Right: r.right, Evidence: evidence[r.seg.Frame]}
 		if i > 0 {
 			line.Delta = ladderDelta(r.seg.Time.Sub(prev))

@@ -54,13 +54,13 @@ func ladderSVG(id string, l report.Ladder) template.HTML {
 		if !ln.Right {
 			x1, x2 = ladServerX, ladClientX
 		}
-		tip := fmt.Sprintf("frame %d at %.6f s: %s", ln.Frame, ln.TimeS, ln.Label)
+		tip := fmt.Sprintf("frame %d at %.6f s: %s", ln.Frame, ln.Since.Seconds(), ln.Label)
 		if ln.Notes != "" {
 			tip += " (" + ln.Notes + ")"
 		}
 		b.f(`<g class="%s" data-frame="%d" data-tip="%s"><title>%s</title>`, cls, ln.Frame, esc(tip), esc(tip))
 		b.f(`<text class="fr" x="%d" y="%d" text-anchor="end">%d</text><text class="tm" x="%d" y="%d" text-anchor="end">%.6f</text><text class="dl" x="%d" y="%d" text-anchor="end">%s</text>`,
-			ladFrameX, y+4, ln.Frame, ladTimeX, y+4, ln.TimeS, ladDeltaX, y+4, esc(ln.Delta))
+			ladFrameX, y+4, ln.Frame, ladTimeX, y+4, ln.Since.Seconds(), ladDeltaX, y+4, esc(ln.Delta))
 		b.f(`<line class="arrow" x1="%d" y1="%d" x2="%d" y2="%d" marker-end="url(#arrowhead)"/>`, x1, y, x2, y)
 		b.f(`<text class="lbl" x="%d" y="%d" text-anchor="middle">%s</text>`, (ladClientX+ladServerX)/2, y-4, esc(ln.Label))
 		if ln.Notes != "" {
