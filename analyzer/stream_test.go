@@ -85,7 +85,7 @@ func feedFiles(t testing.TB, files []string, tr *reassembly.Tracker) {
 }
 
 // eachSegmentOf hands every segment of files, read as one capture, to fn and returns
-// the capture's last timestamp (Unix ns).
+// the capture's last timestamp.
 func eachSegmentOf(t testing.TB, files []string, fn func(*capture.Segment)) reassembly.Instant {
 	t.Helper()
 	r, err := capture.Open(files, capture.Options{})

@@ -69,7 +69,7 @@ type batch struct {
 	// own[w] lists the indexes of worker w's segments, ascending (with one
 	// worker, unused: every segment is its own).
 	own [][]uint16
-	// sweeps: every tracker sweeps at at (capture time, ns) before the segment at
+	// sweeps: every tracker sweeps at at (on capture time) before the segment at
 	// index pos, in this order.
 	sweeps []sweepAt
 	left   atomic.Int32 // workers still to read it
