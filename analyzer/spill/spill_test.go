@@ -239,7 +239,8 @@ func TestSortItems(t *testing.T) {
 // (Options.Share), hands out the records as one Sorter given all of them does: those
 // of the first Sorter first among equal keys, then the second's, each in the order
 // added; when every key lives in one Sorter (a shard of the records), that is the
-// order of one Sorter given them as they came. In memory and in runs on disk.
+// order of one Sorter given them as they came. In memory and in runs on disk;
+// MergeKeys hands each record with its key.
 func TestMergeSorters(t *testing.T) {
 	for _, tc := range []struct {
 		n, sorters int
@@ -307,7 +308,20 @@ func TestMergeSorters(t *testing.T) {
 			if err := one.Each(func(r []byte) error { want = append(want, bytes.Clone(r)); return nil }); err != nil {
 				t.Fatal(err)
 			}
-			if err := Merge(ss, func(r []byte) error { got = append(got, bytes.Clone(r)); return nil }); err != nil {
+			// MergeKeys: Merge with each record's key.
+			keyOf := map[string]Key{}
+			for _, rs := range added {
+				for _, r := range rs {
+					keyOf[string(r.val)] = r.key
+				}
+			}
+			if err := MergeKeys(ss, func(k Key, r []byte) error {
+				if k != keyOf[string(r)] {
+					t.Errorf("%q handed with key %v, added with %v", r, k, keyOf[string(r)])
+				}
+				got = append(got, bytes.Clone(r))
+				return nil
+			}); err != nil {
 				t.Fatal(err)
 			}
 			if len(got) != len(want) {
