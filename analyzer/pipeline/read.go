@@ -41,7 +41,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		}
 		// As analyzer.Analyze, each incarnation's findings summed as they come.
 		as := analyzer.NewStream(acfg, true)
-		ov := report.NewOverviewCollector(o.TimeWait)
+		ov := report.NewOverviewCollector(o.TimeWait, o.Spill)
 		phase(pr, PhaseAnalyse)
 		for _, inc := range tr.Incarnations() {
 			ov.Add(inc, as.Add(inc))
@@ -49,7 +49,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		phase(pr, PhaseViews)
 		rep = as.Report()
 		doc = report.NewDocument(o, st, rep, readErr)
-		doc.Overview = report.MergeOverview([]*report.OverviewCollector{ov})
+		doc.Overview = mergeOverview(&doc, []*report.OverviewCollector{ov})
 		v := report.NewView(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
 		doc.View = &v
 		if o.HTML != "" {
@@ -92,10 +92,11 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			}
 		}
 		// The summary per endpoint: what only the text report shows (it costs memory
-		// per client address and a span per connection).
+		// per client address; its spans, a few per connection, are sorted on disk
+		// past the bound of its share of o.Spill).
 		var ov *report.OverviewCollector
 		if o.Output == "text" {
-			ov = report.NewOverviewCollector(o.TimeWait)
+			ov = report.NewOverviewCollector(o.TimeWait, o.Spill.Share(workers))
 		}
 		var pc *report.PictureCollector
 		if o.HTML != "" {
@@ -132,7 +133,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	doc = report.NewDocument(o, st, rep, readErr)
 	doc.Records = report.MergeRecords(recorders)
 	doc.Incidents, doc.IncidentsOmitted = report.MergeIncidents(incidents)
-	doc.Overview = report.MergeOverview(overviews)
+	doc.Overview = mergeOverview(&doc, overviews)
 	if o.HTML != "" {
 		doc.Pictures = report.MergePictures(pictures, o.View, st.First, st.Last)
 	}
@@ -157,6 +158,16 @@ func atOf(v report.ViewOptions, r *capture.Reader) func() (time.Time, bool) {
 		at, err := report.ParseAt(v.At, first)
 		return at, err == nil
 	}
+}
+
+// mergeOverview merges the summary of the collectors cs into doc's; a temporary file
+// that failed leaves its peaks out, with a warning.
+func mergeOverview(doc *report.Document, cs []*report.OverviewCollector) *report.Overview {
+	ov, err := report.MergeOverview(cs)
+	if err != nil {
+		doc.Warnings = append(doc.Warnings, fmt.Sprintf("temporary file: %v; the summary's TIME_WAIT and port peaks are left out (set TMPDIR to a directory with room)", err))
+	}
+	return ov
 }
 
 // coldWarning says that a tracker's temporary files failed (reassembly's cold

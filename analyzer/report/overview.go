@@ -1,6 +1,9 @@
 package report
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"net/netip"
 	"slices"
 	"sort"
@@ -8,6 +11,7 @@ import (
 	"time"
 
 	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/analyzer/spill"
 	"github.com/finack/finack/reassembly"
 )
 
@@ -63,13 +67,6 @@ type partyAcc struct {
 	findings [12]int32
 }
 
-// tiedSpan: one connection's client port tied up, towards the pair pairs[pair].
-type tiedSpan struct {
-	pair int32
-	port uint16
-	span analyzer.Interval
-}
-
 // reuseKey is what SafeReuses counts by.
 type reuseKey struct {
 	server  netip.AddrPort
@@ -88,23 +85,71 @@ type pairKey struct {
 
 // OverviewCollector sums the incarnations a pipeline analyses into an Overview, and
 // counts the safe accepted reuses; one per worker, merged (MergeOverview).
+//
+// The peaks (a host's TIME_WAIT, a client's ports towards a server) need the spans of
+// every worker's connections: each connection's spans go to an external sort (package
+// spill), past a bound in sorted runs in a temporary file, those of one host or one
+// client→server pair together in start order (spanKey); MergeOverview merges the
+// workers' sorts and sweeps each group (analyzer.PeakSweep). Memory follows the
+// parties and the spans open at once, not the connections.
 type OverviewCollector struct {
 	twLen   time.Duration
 	servers map[netip.AddrPort]*partyAcc
 	clients map[netip.Addr]*partyAcc
-	tw      map[netip.Addr][]analyzer.Interval
-	pairs   map[pairKey]int32
-	tied    []tiedSpan
+	spans   *spill.Sorter
+	buf     []byte // a span's record
+	err     error  // the first error adding a span
 	reuses  map[reuseKey]int
 }
 
-// NewOverviewCollector sums with TIME_WAIT length twLen.
-func NewOverviewCollector(twLen time.Duration) *OverviewCollector {
+// NewOverviewCollector sums with TIME_WAIT length twLen, its spans sorted within the
+// bounds opt.
+func NewOverviewCollector(twLen time.Duration, opt spill.Options) *OverviewCollector {
 	return &OverviewCollector{
 		twLen:   twLen,
 		servers: map[netip.AddrPort]*partyAcc{}, clients: map[netip.Addr]*partyAcc{},
-		tw: map[netip.Addr][]analyzer.Interval{}, pairs: map[pairKey]int32{},
+		spans:  spill.New(opt),
 		reuses: map[reuseKey]int{},
+	}
+}
+
+// The kinds of spans sorted, in the top byte of a key's first element.
+const (
+	spanTimeWait = 1 // a host held TIME_WAIT: the record is the host's address
+	spanTied     = 2 // a client port tied up: the port, then the pair (appendPair)
+)
+
+// spanKey sorts the spans of one group (a kind's host or pair, id) together, in
+// start order: the kind and 56 bits of a hash of id, then from and to. Groups whose
+// hashes collide interleave, each still in start order: the records tell them apart.
+func spanKey(kind uint64, id []byte, iv analyzer.Interval) spill.Key {
+	h := uint64(14695981039346656037) // FNV-1a
+	for _, b := range id {
+		h = (h ^ uint64(b)) * 1099511628211
+	}
+	return spill.Key{kind<<56 | h>>8, uint64(iv.From) ^ 1<<63, uint64(iv.To) ^ 1<<63}
+}
+
+// spanOf is the span of a key.
+func spanOf(k spill.Key) analyzer.Interval {
+	return analyzer.Interval{From: reassembly.Instant(k[1] ^ 1<<63), To: reassembly.Instant(k[2] ^ 1<<63)}
+}
+
+// appendPair appends a client address and a server endpoint: the address's length,
+// the address, then the endpoint (netip's binary forms).
+func appendPair(dst []byte, client netip.Addr, server netip.AddrPort) []byte {
+	n := len(dst)
+	dst = append(dst, 0)
+	dst, _ = client.AppendBinary(dst) // cannot fail
+	dst[n] = byte(len(dst) - n - 1)
+	dst, _ = server.AppendBinary(dst) // cannot fail
+	return dst
+}
+
+// addSpan sorts a span of kind, its record rec (id: rec past its first skip bytes).
+func (c *OverviewCollector) addSpan(kind uint64, rec []byte, skip int, iv analyzer.Interval) {
+	if c.err == nil {
+		c.err = c.spans.Add(spanKey(kind, rec[skip:], iv), rec)
 	}
 }
 
@@ -164,32 +209,33 @@ func (c *OverviewCollector) Add(inc *reassembly.Incarnation, fs []analyzer.Findi
 	if sp.Held {
 		for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
 			if sp.TimeWait.Holder[r] {
-				h := inc.Half[r].Endpoint.Addr()
-				c.tw[h] = append(c.tw[h], analyzer.Interval{From: sp.From, To: sp.To})
+				c.buf, _ = inc.Half[r].Endpoint.Addr().AppendBinary(c.buf[:0]) // cannot fail
+				c.addSpan(spanTimeWait, c.buf, 0, analyzer.Interval{From: sp.From, To: sp.To})
 			}
 		}
 	}
 	if inc.RolesKnown {
-		pk := pairKey{cl.Addr(), sv}
-		pi, ok := c.pairs[pk]
-		if !ok {
-			pi = int32(len(c.pairs))
-			c.pairs[pk] = pi
-		}
 		to := sp.TiedTo
 		if to == 0 {
 			to = 1<<63 - 1 // open at the end of the capture
 		}
-		c.tied = append(c.tied, tiedSpan{pi, cl.Port(), analyzer.Interval{From: inc.First.At, To: max(to, inc.First.At+1)}})
+		c.buf = appendPair(binary.LittleEndian.AppendUint16(c.buf[:0], cl.Port()), cl.Addr(), sv)
+		c.addSpan(spanTied, c.buf, 2, analyzer.Interval{From: inc.First.At, To: max(to, inc.First.At+1)})
 	}
 }
 
 // MergeOverview sums the collectors into the Overview, parties ordered by findings,
-// then connections, then name.
-func MergeOverview(cs []*OverviewCollector) *Overview {
+// then connections, then name, and frees their spans. An error reading the spans
+// back (or sorting them: a temporary file) leaves every peak out (zero), and is
+// returned with the Overview.
+func MergeOverview(cs []*OverviewCollector) (*Overview, error) {
 	cs = slices.DeleteFunc(slices.Clone(cs), func(c *OverviewCollector) bool { return c == nil })
 	if len(cs) == 0 {
-		return nil
+		return nil, nil
+	}
+	twPeak, portPeak, err := mergePeaks(cs)
+	if err != nil {
+		twPeak, portPeak = nil, nil
 	}
 	all := cs[0]
 	for _, c := range cs[1:] {
@@ -199,47 +245,8 @@ func MergeOverview(cs []*OverviewCollector) *Overview {
 		for k, p := range c.clients {
 			all.clients[k] = addAcc(all.clients[k], p)
 		}
-		for h, l := range c.tw {
-			all.tw[h] = append(all.tw[h], l...)
-		}
-		index := make([]int32, len(c.pairs))
-		for pk, i := range c.pairs {
-			j, ok := all.pairs[pk]
-			if !ok {
-				j = int32(len(all.pairs))
-				all.pairs[pk] = j
-			}
-			index[i] = j
-		}
-		for _, t := range c.tied {
-			t.pair = index[t.pair]
-			all.tied = append(all.tied, t)
-		}
 		for k, n := range c.reuses {
 			all.reuses[k] += n
-		}
-	}
-	type peak struct {
-		n  int
-		at time.Time
-	}
-	twPeak := map[netip.Addr]peak{}
-	for h, l := range all.tw {
-		n, at := analyzer.PeakOf(l)
-		twPeak[h] = peak{n, at.Time().UTC()}
-	}
-	portPeak := map[netip.Addr]Party{}
-	byPair := make([]map[uint16][]analyzer.Interval, len(all.pairs))
-	for _, t := range all.tied {
-		if byPair[t.pair] == nil {
-			byPair[t.pair] = map[uint16][]analyzer.Interval{}
-		}
-		byPair[t.pair][t.port] = append(byPair[t.pair][t.port], t.span)
-	}
-	for pk, pi := range all.pairs {
-		n, at := analyzer.Peak(byPair[pi])
-		if p, ok := portPeak[pk.client]; !ok || n > p.PortsPeak || (n == p.PortsPeak && pk.server.String() < p.PortsServer) {
-			portPeak[pk.client] = Party{PortsPeak: n, PortsPeakAt: at.Time().UTC(), PortsServer: pk.server.String()}
 		}
 	}
 	ov := &Overview{}
@@ -272,7 +279,96 @@ func MergeOverview(cs []*OverviewCollector) *Overview {
 		}
 		return a.Verdict < b.Verdict
 	})
-	return ov
+	return ov, err
+}
+
+// peak is a host's TIME_WAIT peak, and when it was first reached.
+type peak struct {
+	n  int
+	at time.Time
+}
+
+// spanGroup is the sweep of one host's or one pair's spans (id).
+type spanGroup struct {
+	id    []byte
+	sweep analyzer.PeakSweep
+}
+
+// mergePeaks merges the collectors' spans: each host's TIME_WAIT peak (analyzer.PeakOf
+// of its spans), and each client's highest port peak towards one server endpoint
+// (analyzer.Peak of the pair's spans per port; ties to the least endpoint by name).
+func mergePeaks(cs []*OverviewCollector) (map[netip.Addr]peak, map[netip.Addr]Party, error) {
+	sorters := make([]*spill.Sorter, len(cs))
+	var err error
+	for i, c := range cs {
+		sorters[i] = c.spans
+		if err == nil {
+			err = c.err
+		}
+	}
+	if err != nil {
+		return nil, nil, errors.Join(err, spill.MergeKeys(sorters, func(spill.Key, []byte) error { return nil }))
+	}
+	twPeak := map[netip.Addr]peak{}
+	portPeak := map[netip.Addr]Party{}
+	// The groups of the key's hash being read (usually one): the others, kept for
+	// the next hash.
+	var groups []*spanGroup
+	live, bucket := 0, uint64(0)
+	finish := func() {
+		for _, g := range groups[:live] {
+			n, at := g.sweep.Peak()
+			g.sweep.Reset()
+			if bucket>>56 == spanTimeWait {
+				var h netip.Addr
+				_ = h.UnmarshalBinary(g.id) // as AppendBinary wrote it
+				twPeak[h] = peak{n, at.Time().UTC()}
+				continue
+			}
+			var client netip.Addr
+			var server netip.AddrPort
+			_ = client.UnmarshalBinary(g.id[1 : 1+g.id[0]]) // as appendPair wrote them
+			_ = server.UnmarshalBinary(g.id[1+g.id[0]:])
+			name := server.String()
+			if p, ok := portPeak[client]; !ok || n > p.PortsPeak || (n == p.PortsPeak && name < p.PortsServer) {
+				portPeak[client] = Party{PortsPeak: n, PortsPeakAt: at.Time().UTC(), PortsServer: name}
+			}
+		}
+		live = 0
+	}
+	err = spill.MergeKeys(sorters, func(k spill.Key, rec []byte) error {
+		if k[0] != bucket {
+			finish()
+			bucket = k[0]
+		}
+		id := rec
+		if k[0]>>56 == spanTied {
+			id = rec[2:]
+		}
+		var g *spanGroup
+		for _, o := range groups[:live] {
+			if bytes.Equal(o.id, id) {
+				g = o
+				break
+			}
+		}
+		if g == nil {
+			if live == len(groups) {
+				groups = append(groups, &spanGroup{})
+			}
+			g = groups[live]
+			live++
+			g.id = append(g.id[:0], id...)
+		}
+		if k[0]>>56 == spanTimeWait {
+			g.sweep.Add(spanOf(k))
+		} else {
+			g.sweep.AddPort(binary.LittleEndian.Uint16(rec), spanOf(k))
+		}
+		return nil
+	})
+	finish()
+	return twPeak, portPeak, err
 }
 
 func addAcc(a, b *partyAcc) *partyAcc {
