@@ -123,11 +123,16 @@ const (
 // start order: the kind and 56 bits of a hash of id, then from and to. Groups whose
 // hashes collide interleave, each still in start order: the records tell them apart.
 func spanKey(kind uint64, id []byte, iv analyzer.Interval) spill.Key {
-	h := uint64(14695981039346656037) // FNV-1a
+	return spill.Key{kind<<56 | spanHash(id)>>8, uint64(iv.From) ^ 1<<63, uint64(iv.To) ^ 1<<63}
+}
+
+// spanHash is the hash of spanKey: FNV-1a (a variable: tests make every group collide).
+var spanHash = func(id []byte) uint64 {
+	h := uint64(14695981039346656037)
 	for _, b := range id {
 		h = (h ^ uint64(b)) * 1099511628211
 	}
-	return spill.Key{kind<<56 | h>>8, uint64(iv.From) ^ 1<<63, uint64(iv.To) ^ 1<<63}
+	return h
 }
 
 // spanOf is the span of a key.
@@ -146,7 +151,20 @@ func appendPair(dst []byte, client netip.Addr, server netip.AddrPort) []byte {
 	return dst
 }
 
-// addSpan sorts a span of kind, its record rec (id: rec past its first skip bytes).
+// addTimeWait sorts a span of TIME_WAIT held by host h.
+func (c *OverviewCollector) addTimeWait(h netip.Addr, iv analyzer.Interval) {
+	c.buf, _ = h.AppendBinary(c.buf[:0]) // cannot fail
+	c.addSpan(spanTimeWait, c.buf, 0, iv)
+}
+
+// addTied sorts a span of a client port tied up towards server.
+func (c *OverviewCollector) addTied(client netip.AddrPort, server netip.AddrPort, iv analyzer.Interval) {
+	c.buf = appendPair(binary.LittleEndian.AppendUint16(c.buf[:0], client.Port()), client.Addr(), server)
+	c.addSpan(spanTied, c.buf, 2, iv)
+}
+
+// addSpan sorts a span of kind, its record rec (its group: rec past its first skip
+// bytes).
 func (c *OverviewCollector) addSpan(kind uint64, rec []byte, skip int, iv analyzer.Interval) {
 	if c.err == nil {
 		c.err = c.spans.Add(spanKey(kind, rec[skip:], iv), rec)
@@ -209,8 +227,7 @@ func (c *OverviewCollector) Add(inc *reassembly.Incarnation, fs []analyzer.Findi
 	if sp.Held {
 		for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
 			if sp.TimeWait.Holder[r] {
-				c.buf, _ = inc.Half[r].Endpoint.Addr().AppendBinary(c.buf[:0]) // cannot fail
-				c.addSpan(spanTimeWait, c.buf, 0, analyzer.Interval{From: sp.From, To: sp.To})
+				c.addTimeWait(inc.Half[r].Endpoint.Addr(), analyzer.Interval{From: sp.From, To: sp.To})
 			}
 		}
 	}
@@ -219,8 +236,7 @@ func (c *OverviewCollector) Add(inc *reassembly.Incarnation, fs []analyzer.Findi
 		if to == 0 {
 			to = 1<<63 - 1 // open at the end of the capture
 		}
-		c.buf = appendPair(binary.LittleEndian.AppendUint16(c.buf[:0], cl.Port()), cl.Addr(), sv)
-		c.addSpan(spanTied, c.buf, 2, analyzer.Interval{From: inc.First.At, To: max(to, inc.First.At+1)})
+		c.addTied(cl, sv, analyzer.Interval{From: inc.First.At, To: max(to, inc.First.At+1)})
 	}
 }
 
