@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"net/netip"
 	"slices"
 	"sort"
@@ -98,7 +97,6 @@ type OverviewCollector struct {
 	clients map[netip.Addr]*partyAcc
 	spans   *spill.Sorter
 	buf     []byte // a span's record
-	err     error  // the first error adding a span
 	reuses  map[reuseKey]int
 }
 
@@ -166,9 +164,7 @@ func (c *OverviewCollector) addTied(client netip.AddrPort, server netip.AddrPort
 // addSpan sorts a span of kind, its record rec (its group: rec past its first skip
 // bytes).
 func (c *OverviewCollector) addSpan(kind uint64, rec []byte, skip int, iv analyzer.Interval) {
-	if c.err == nil {
-		c.err = c.spans.Add(spanKey(kind, rec[skip:], iv), rec)
-	}
+	_ = c.spans.Add(spanKey(kind, rec[skip:], iv), rec) // an error is kept: MergeKeys returns it
 }
 
 // SafeAccepted says whether a finding is a reuse that was safe and accepted: the
@@ -315,15 +311,8 @@ type spanGroup struct {
 // (analyzer.Peak of the pair's spans per port; ties to the least endpoint by name).
 func mergePeaks(cs []*OverviewCollector) (map[netip.Addr]peak, map[netip.Addr]Party, error) {
 	sorters := make([]*spill.Sorter, len(cs))
-	var err error
 	for i, c := range cs {
-		sorters[i] = c.spans
-		if err == nil {
-			err = c.err
-		}
-	}
-	if err != nil {
-		return nil, nil, errors.Join(err, spill.MergeKeys(sorters, func(spill.Key, []byte) error { return nil }))
+		sorters[i] = c.spans // an Add that failed: MergeKeys returns its error first
 	}
 	twPeak := map[netip.Addr]peak{}
 	portPeak := map[netip.Addr]Party{}
@@ -352,7 +341,7 @@ func mergePeaks(cs []*OverviewCollector) (map[netip.Addr]peak, map[netip.Addr]Pa
 		}
 		live = 0
 	}
-	err = spill.MergeKeys(sorters, func(k spill.Key, rec []byte) error {
+	err := spill.MergeKeys(sorters, func(k spill.Key, rec []byte) error {
 		if k[0] != bucket {
 			finish()
 			bucket = k[0]

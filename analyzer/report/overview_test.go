@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +110,21 @@ func TestMergePeaks(t *testing.T) {
 				t.Errorf("files left behind: %v", entries)
 			}
 		})
+	}
+}
+
+// TestMergeOverviewSpillError: spans that could not go to disk (no directory for
+// the temporary file): MergeOverview still gives the Overview, with the error.
+func TestMergeOverviewSpillError(t *testing.T) {
+	c := NewOverviewCollector(time.Minute, spill.Options{MaxRecords: 1, Dir: t.TempDir() + "/gone"})
+	for i := range 3 {
+		c.addTimeWait(netip.MustParseAddr("10.0.0.1"), analyzer.Interval{From: reassembly.Instant(i), To: 10})
+	}
+	ov, err := MergeOverview([]*OverviewCollector{c})
+	if err == nil || ov == nil {
+		t.Fatalf("MergeOverview: %v, %v; want an Overview and the error", ov, err)
+	}
+	if !strings.Contains(err.Error(), "gone") {
+		t.Errorf("error %q does not name the directory", err)
 	}
 }
