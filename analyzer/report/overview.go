@@ -96,7 +96,8 @@ type OverviewCollector struct {
 	servers map[netip.AddrPort]*partyAcc
 	clients map[netip.Addr]*partyAcc
 	spans   *spill.Sorter
-	buf     []byte // a span's record
+	hash    func(id []byte) uint64 // of a span's group (spanKey): fnv1a; tests make every group collide
+	buf     []byte                 // a span's record
 	reuses  map[reuseKey]int
 }
 
@@ -107,6 +108,7 @@ func NewOverviewCollector(twLen time.Duration, opt spill.Options) *OverviewColle
 		twLen:   twLen,
 		servers: map[netip.AddrPort]*partyAcc{}, clients: map[netip.Addr]*partyAcc{},
 		spans:  spill.New(opt),
+		hash:   fnv1a,
 		reuses: map[reuseKey]int{},
 	}
 }
@@ -120,12 +122,12 @@ const (
 // spanKey sorts the spans of one group (a kind's host or pair, id) together, in
 // start order: the kind and 56 bits of a hash of id, then from and to. Groups whose
 // hashes collide interleave, each still in start order: the records tell them apart.
-func spanKey(kind uint64, id []byte, iv analyzer.Interval) spill.Key {
-	return spill.Key{kind<<56 | spanHash(id)>>8, uint64(iv.From) ^ 1<<63, uint64(iv.To) ^ 1<<63}
+func spanKey(kind uint64, hash uint64, iv analyzer.Interval) spill.Key {
+	return spill.Key{kind<<56 | hash>>8, uint64(iv.From) ^ 1<<63, uint64(iv.To) ^ 1<<63}
 }
 
-// spanHash is the hash of spanKey: FNV-1a (a variable: tests make every group collide).
-var spanHash = func(id []byte) uint64 {
+// fnv1a is the 64-bit FNV-1a hash of id: the hash of a span's group.
+func fnv1a(id []byte) uint64 {
 	h := uint64(14695981039346656037)
 	for _, b := range id {
 		h = (h ^ uint64(b)) * 1099511628211
@@ -164,7 +166,7 @@ func (c *OverviewCollector) addTied(client netip.AddrPort, server netip.AddrPort
 // addSpan sorts a span of kind, its record rec (its group: rec past its first skip
 // bytes).
 func (c *OverviewCollector) addSpan(kind uint64, rec []byte, skip int, iv analyzer.Interval) {
-	_ = c.spans.Add(spanKey(kind, rec[skip:], iv), rec) // an error is kept: MergeKeys returns it
+	_ = c.spans.Add(spanKey(kind, c.hash(rec[skip:]), iv), rec) // an error is kept: MergeKeys returns it
 }
 
 // SafeAccepted says whether a finding is a reuse that was safe and accepted: the

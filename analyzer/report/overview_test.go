@@ -35,10 +35,6 @@ func TestMergePeaks(t *testing.T) {
 		{4, spill.Options{MaxBytes: 64}, true, true},
 	} {
 		t.Run(fmt.Sprintf("%d/%+v/collide=%v", tc.workers, tc.bound, tc.collide), func(t *testing.T) {
-			if tc.collide {
-				defer func(h func([]byte) uint64) { spanHash = h }(spanHash)
-				spanHash = func([]byte) uint64 { return 42 }
-			}
 			rng := rand.New(rand.NewPCG(uint64(tc.workers), 7))
 			hosts := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("fd00::1"), netip.MustParseAddr("::ffff:10.0.0.1")}
 			servers := []netip.AddrPort{netip.MustParseAddrPort("10.0.0.9:80"), netip.MustParseAddrPort("10.0.0.9:443"), netip.MustParseAddrPort("[fd00::9]:80")}
@@ -47,6 +43,9 @@ func TestMergePeaks(t *testing.T) {
 			cs := make([]*OverviewCollector, tc.workers)
 			for i := range cs {
 				cs[i] = NewOverviewCollector(time.Minute, tc.bound.Share(tc.workers))
+				if tc.collide {
+					cs[i].hash = func([]byte) uint64 { return 42 }
+				}
 			}
 			tw := map[netip.Addr][]analyzer.Interval{}
 			tied := map[pairKey]map[uint16][]analyzer.Interval{}
