@@ -69,6 +69,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	overviews := make([]*report.OverviewCollector, workers)
 	pictures := make([]*report.PictureCollector, workers) // --html: what its charts draw
 	recorders := make([]*report.Recorder, workers)        // nil: the records kept in memory
+	ladders := make([]*report.LadderCollector, workers)   // --html with recorders: its ladders
 	for i := range streams {
 		st := analyzer.NewStream(acfg, keep)
 		if report.StreamsReport(o) {
@@ -76,7 +77,13 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			// bound (spill.go), not held until the end; a sort per worker, each
 			// with its share of the bound, merged as the report is written.
 			recorders[i] = report.NewRecorder(o, o.Spill.Share(workers))
-			st.SendTo(recorders[i])
+			var sink analyzer.Sink = recorders[i]
+			if o.HTML != "" {
+				// --html: the ladders it draws picked as the records pass.
+				ladders[i] = report.NewLadderCollector(sink)
+				sink = ladders[i]
+			}
+			st.SendTo(sink)
 		}
 		streams[i] = st
 		// The text report lists no safe accepted reuse: it counts them (Overview);
@@ -136,6 +143,9 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	doc.Overview = mergeOverview(&doc, overviews)
 	if o.HTML != "" {
 		doc.Pictures = report.MergePictures(pictures, o.View, st.First, st.Last)
+		if ladders[0] != nil {
+			doc.Pictures.Ladders = report.MergeLadders(ladders)
+		}
 	}
 	doc.Summary.Dropped = report.DroppedOf(o, tst)
 	if tst.ColdError != nil {

@@ -20,6 +20,10 @@ import (
 
 // connEvidence is what the second pass gathered from one capture.
 type connEvidence struct {
+	// doc: the connections and findings the indexes below are of: the capture's
+	// document, or the connections a LadderCollector kept (when the document
+	// holds none).
+	doc      *Document
 	conns    []int                     // the selected connections (indexes into doc.Connections), by first frame
 	findings map[int][]int             // per selected connection, the findings (indexes) it is evidence of
 	segs     map[int][]capture.Segment // per selected connection, its segments (--ladder)
@@ -104,11 +108,24 @@ func CollectEvidence(o Options, results []*Result) error {
 		if r.OpenErr != nil {
 			continue
 		}
-		sel, findingsOf := SelectConnections(&r.Doc)
-		ev := &connEvidence{conns: sel, findings: findingsOf, segs: map[int][]capture.Segment{}, exported: map[uint64]uint64{}}
+		doc := &r.Doc
+		var sel []int
+		var findingsOf map[int][]int
+		var picked *Ladders
+		if p := r.Doc.Pictures; p != nil && p.Ladders != nil {
+			picked = p.Ladders
+			doc, sel, findingsOf = picked.document()
+		} else {
+			sel, findingsOf = SelectConnections(doc)
+		}
+		ev := &connEvidence{doc: doc, conns: sel, findings: findingsOf, segs: map[int][]capture.Segment{}, exported: map[uint64]uint64{}}
 		ev.ignoreVLAN = o.IgnoreVLAN
 		if o.HTML != "" {
-			ev.drawn, ev.undrawn = htmlLadders(&r.Doc, sel, findingsOf)
+			if picked != nil {
+				ev.drawn, ev.undrawn = sel, picked.Undrawn
+			} else {
+				ev.drawn, ev.undrawn = htmlLadders(doc, sel, findingsOf)
+			}
 			if o.Export == "" && !o.Ladder {
 				// Only the ladders: the second pass keeps the packets of those alone.
 				ev.conns = ev.drawn
@@ -137,9 +154,10 @@ func CollectEvidence(o Options, results []*Result) error {
 // connections to the exporter and the ladder. Reading stops quietly where the first
 // pass stopped on damage: that error is already reported.
 func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
+	doc := ev.doc
 	spans := map[analyzer.ConnID][]span{}
 	for _, ci := range ev.conns {
-		c := &r.Doc.Connections[ci]
+		c := &doc.Connections[ci]
 		id := c.ID()
 		k := flowOf(c.Client, c.Server, id.VLAN, c.Tunnel)
 		spans[k] = append(spans[k], span{c.FirstFrame, c.LastFrame, ci})
@@ -153,7 +171,7 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 	kindsAt := map[uint64][]analyzer.Kind{}
 	for _, ci := range ev.conns {
 		for _, fi := range ev.findings[ci] {
-			f := &r.Doc.Findings[fi]
+			f := &doc.Findings[fi]
 			for _, fr := range f.Frames {
 				if !containsKind(kindsAt[fr], f.Kind) {
 					kindsAt[fr] = append(kindsAt[fr], f.Kind)
@@ -184,7 +202,7 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 		for _, s := range ss {
 			// Ranges on one 4-tuple may overlap (a late segment of an old
 			// incarnation): the latest incarnation that has begun owns the frame.
-			if seg.Frame >= s.first && seg.Frame <= s.last && (owner < 0 || s.first > r.Doc.Connections[owner].FirstFrame) {
+			if seg.Frame >= s.first && seg.Frame <= s.last && (owner < 0 || s.first > doc.Connections[owner].FirstFrame) {
 				owner = s.conn
 			}
 		}

@@ -88,7 +88,7 @@ func (r *Result) Ladders() (ls []Ladder, undrawn int, why string) {
 		return nil, 0, ""
 	}
 	for _, ci := range ev.drawn {
-		ls = append(ls, ladderOf(&r.Doc, ci, ev))
+		ls = append(ls, ladderOf(ev.doc, ci, ev))
 	}
 	return ls, ev.undrawn, ""
 }

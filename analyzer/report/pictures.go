@@ -18,6 +18,10 @@ type Pictures struct {
 	// Closes: the closes per second by shape, when the document's connections do
 	// not hold every close (a live capture counts them); nil: the connections say.
 	Closes []CloseCounts
+	// Ladders: the ladders to draw and what the charts read of the findings, when
+	// the document holds neither connections nor findings (a report that streams
+	// its records: LadderCollector); nil: the document's say.
+	Ladders *Ladders
 }
 
 // CloseCounts are the closes of a span of time that starts at At, by shape.

@@ -278,6 +278,9 @@ func WriteNDJSON(w io.Writer, d Document) error {
 		}
 	}
 	for i := range d.Incidents {
+		if d.Records.KeepsIncidents() {
+			break // the same incidents, written below (--html keeps them for its page)
+		}
 		if b, err = AppendIncidentNDJSON(b[:0], &d.Incidents[i]); err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ func StreamsReport(o Options) bool {
 	}
 	return !o.Separate && // --separate: documents rendered into one another
 		!o.View.States && // the batch tracker: every incarnation is held anyway
-		o.Export == "" && !o.Ladder && o.HTML == "" && // the connections with findings: evidence.go
+		o.Export == "" && !o.Ladder && // the connections with findings: evidence.go (--html: LadderCollector)
 		o.WriteBaseline == "" && len(o.Baselines) == 0 && // findings compared, or written twice
 		len(o.FailOn) == 0 && len(o.FailRules) == 0 // findings summed by kind
 }
@@ -42,8 +42,8 @@ func StreamsReport(o Options) bool {
 // sort them with the other records (-o json, -o ndjson: reportEncoder). The text
 // report keeps only the incidents it lists (IncidentCollector.Limit).
 func CollectsIncidents(o Options) bool {
-	if !StreamsReport(o) {
-		return true
+	if !StreamsReport(o) || o.HTML != "" {
+		return true // --html: the page's table lists incidents
 	}
 	switch o.Output {
 	case "json", "ndjson", "tsv":

@@ -162,13 +162,14 @@ func findingsChart(d *report.Document, first time.Time, span float64, xLabel str
 	for i, k := range analyzer.Kinds {
 		layer[k] = i
 	}
-	for i := range d.Findings {
-		f := &d.Findings[i]
-		counts[bucketOf(f.Time.Sub(first).Seconds(), width, n)][layer[f.Kind]]++
+	fs := d.PageFindings()
+	for i := range fs {
+		f := &fs[i]
+		counts[bucketOf(f.At.Time().Sub(first).Seconds(), width, n)][layer[f.Kind]]++
 	}
 	c := chart{ID: "chart-findings", Title: "Findings over time",
 		Note: fmt.Sprintf("Each column is %ss.", num(round3(width)))}
-	if len(d.Findings) == 0 {
+	if len(fs) == 0 {
 		c.Note = "No findings."
 	}
 	names := make([]string, len(analyzer.Kinds))
@@ -187,8 +188,9 @@ func endpointChart(d *report.Document) chart {
 	}
 	byServer := map[netip.AddrPort]*ep{}
 	present := map[analyzer.Kind]bool{}
-	for i := range d.Findings {
-		f := &d.Findings[i]
+	fs := d.PageFindings()
+	for i := range fs {
+		f := &fs[i]
 		e := byServer[f.Server]
 		if e == nil {
 			e = &ep{server: analyzer.EndpointString(f.Server), counts: map[analyzer.Kind]int{}}

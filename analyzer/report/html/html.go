@@ -231,10 +231,10 @@ func verdict(d *report.Document, incs []incident) string {
 
 func badKinds(d *report.Document) map[analyzer.Kind]int {
 	m := map[analyzer.Kind]int{}
-	for i := range d.Findings {
-		f := &d.Findings[i]
-		if !report.SafeAccepted(f.Kind, f.Verdict, f.Outcome) {
-			m[f.Kind]++
+	fs := d.PageFindings()
+	for i := range fs {
+		if fs[i].Bad {
+			m[fs[i].Kind]++
 		}
 	}
 	return m

@@ -1,0 +1,255 @@
+package report
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/reassembly"
+)
+
+// A report that streams its records (StreamsReport) keeps no connection until the
+// end, so the HTML report cannot pick its ladders from the document's connections
+// (htmlLadders). A LadderCollector picks them as the Stream hands the records out:
+// it keeps the ladder data of the best MaxHTMLLadders connections so far, in the
+// order htmlLadders draws them, and counts the others with findings. A finding is
+// about its own incarnation and, through the frames it names, may be about the one
+// before on its 4-tuple (a reuse_in_2msl names the last FIN of the old one): so the
+// collector also keeps, per 4-tuple, the last few connections handed out
+// (MaxLadderHistory), the ones a finding of the next can reach back to; and the
+// findings of those may name frames of the next (a stale segment of an old
+// incarnation, sent while the next one lives).
+
+// MaxLadderHistory bounds the connections a LadderCollector keeps per 4-tuple: a
+// finding that names frames of an incarnation more than this many before its own
+// on the 4-tuple does not count for that one's ladder.
+const MaxLadderHistory = 4
+
+// ladderConn is what a ladder needs of one connection: its identity, frames and
+// close, and the findings about it.
+type ladderConn struct {
+	c        analyzer.Connection // the fields ladderOf and the second pass read
+	fs       []analyzer.Finding  // Kind, Time, Frames, Verdict, Outcome: the findings about it
+	own      []analyzer.Finding  // of fs, its own (its analysis gave them)
+	bad      bool                // a finding about it is not benign
+	selected bool                // a finding is about it (SelectConnections)
+	inTop    bool
+}
+
+// drawnBefore says whether a's ladder comes before b's (htmlLadders): not benign
+// first, then by first frame.
+func (a *ladderConn) drawnBefore(b *ladderConn) bool {
+	if a.bad != b.bad {
+		return a.bad
+	}
+	return a.c.FirstFrame < b.c.FirstFrame
+}
+
+// LadderCollector picks, as a streaming analysis hands records out, the ladders of
+// the HTML report: an analyzer.Sink that passes each record on to next (nil: none).
+// One per worker (each 4-tuple goes to one), merged (MergeLadders).
+type LadderCollector struct {
+	next analyzer.Sink
+	// last: per 4-tuple (ConnID.Flow), the last MaxLadderHistory connections
+	// handed out, oldest first.
+	last map[analyzer.ConnID][]*ladderConn
+	// top: at most MaxHTMLLadders, the best so far (drawnBefore).
+	top []*ladderConn
+	// selected: the connections with findings.
+	selected int
+	// findings: what the page's charts read of every finding.
+	findings []PageFinding
+	max      int // MaxHTMLLadders (tests lower it)
+}
+
+// PageFinding is what the HTML report's charts read of a finding.
+type PageFinding struct {
+	At     reassembly.Instant
+	Server netip.AddrPort
+	Kind   analyzer.Kind
+	Bad    bool // not a safe, accepted reuse (SafeAccepted)
+}
+
+// NewLadderCollector returns a collector that passes every record on to next.
+func NewLadderCollector(next analyzer.Sink) *LadderCollector {
+	return &LadderCollector{next: next, last: map[analyzer.ConnID][]*ladderConn{}, max: MaxHTMLLadders}
+}
+
+// Add takes one incarnation's record and findings (analyzer.Sink).
+func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
+	if lc.next != nil {
+		lc.next.Add(c, fs)
+	}
+	for i := range fs {
+		f := &fs[i]
+		lc.findings = append(lc.findings, PageFinding{At: reassembly.InstantOf(f.Time), Server: f.Server, Kind: f.Kind,
+			Bad: !SafeAccepted(f.Kind, f.Verdict, f.Outcome)})
+	}
+	if c == nil {
+		return
+	}
+	flow := c.ID().Flow()
+	recent := lc.last[flow]
+	lcn := &ladderConn{c: ladderRecord(c)}
+	// The findings of the earlier ones may name frames of this one (ranges on a
+	// 4-tuple overlap: a late or stale segment of an old incarnation).
+	for _, p := range recent {
+		for _, f := range p.own {
+			if framesWithin(f.Frames, lcn.c.FirstFrame, lcn.c.LastFrame) {
+				lc.about(lcn, f)
+			}
+		}
+	}
+	for i := range fs {
+		f := ladderFinding(&fs[i])
+		lcn.own = append(lcn.own, f)
+		for _, p := range recent {
+			if framesWithin(f.Frames, p.c.FirstFrame, p.c.LastFrame) {
+				lc.about(p, f)
+			}
+		}
+		lc.about(lcn, f)
+	}
+	if len(recent) == MaxLadderHistory {
+		copy(recent, recent[1:])
+		recent = recent[:len(recent)-1]
+	}
+	lc.last[flow] = append(recent, lcn)
+}
+
+// about adds a finding about lcn and offers lcn to the top.
+func (lc *LadderCollector) about(lcn *ladderConn, f analyzer.Finding) {
+	lcn.fs = append(lcn.fs, f)
+	lcn.bad = lcn.bad || !benign(&f)
+	if !lcn.selected {
+		lcn.selected = true
+		lc.selected++
+	}
+	lc.offer(lcn)
+}
+
+// offer puts lcn in the top if it is among the best so far.
+func (lc *LadderCollector) offer(lcn *ladderConn) {
+	if lcn.inTop {
+		return
+	}
+	if len(lc.top) < lc.max {
+		lcn.inTop = true
+		lc.top = append(lc.top, lcn)
+		return
+	}
+	worst := 0
+	for i, t := range lc.top {
+		if lc.top[worst].drawnBefore(t) {
+			worst = i
+		}
+	}
+	if lcn.drawnBefore(lc.top[worst]) {
+		lc.top[worst].inTop = false
+		lcn.inTop = true
+		lc.top[worst] = lcn
+	}
+}
+
+// Held is how many connections the collector keeps: the top and the last of each
+// 4-tuple.
+func (lc *LadderCollector) Held() (top, flows int) { return len(lc.top), len(lc.last) }
+
+// framesWithin says whether a frame of frames is within [first, last].
+func framesWithin(frames []uint64, first, last uint64) bool {
+	for _, fr := range frames {
+		if fr >= first && fr <= last {
+			return true
+		}
+	}
+	return false
+}
+
+// ladderRecord copies what a ladder reads of c (c's memory is reused after Add).
+func ladderRecord(c *analyzer.Connection) analyzer.Connection {
+	return analyzer.Connection{Client: c.Client, Server: c.Server, VLAN: slices.Clone(c.VLAN), ServerVLAN: slices.Clone(c.ServerVLAN),
+		Tunnel: strings.Clone(c.Tunnel), Incarnation: c.Incarnation, FirstFrame: c.FirstFrame, LastFrame: c.LastFrame,
+		Packets: c.Packets, Close: c.Close}
+}
+
+// ladderFinding copies what a ladder, and the order of its findings, read of f.
+func ladderFinding(f *analyzer.Finding) analyzer.Finding {
+	return analyzer.Finding{Kind: f.Kind, Time: f.Time, Frames: slices.Clone(f.Frames), Verdict: f.Verdict, Outcome: f.Outcome}
+}
+
+// Ladders is what the collectors of a capture picked: the connections whose ladders
+// the HTML report draws, in first-frame order, each with the findings about it in
+// report order; how many with findings it leaves out; and what the charts read of
+// every finding.
+type Ladders struct {
+	Connections []analyzer.Connection
+	Findings    [][]analyzer.Finding
+	Undrawn     int
+	Page        []PageFinding
+}
+
+// MergeLadders picks the ladders of a capture from its collectors.
+func MergeLadders(cs []*LadderCollector) *Ladders {
+	var all []*ladderConn
+	out := &Ladders{}
+	limit := MaxHTMLLadders
+	for _, c := range cs {
+		if c == nil {
+			continue
+		}
+		limit = c.max
+		all = append(all, c.top...)
+		out.Undrawn += c.selected
+		out.Page = append(out.Page, c.findings...)
+	}
+	slices.SortStableFunc(all, func(a, b *ladderConn) int {
+		if a.drawnBefore(b) {
+			return -1
+		}
+		if b.drawnBefore(a) {
+			return 1
+		}
+		return 0
+	})
+	all = all[:min(len(all), limit)]
+	slices.SortStableFunc(all, func(a, b *ladderConn) int { return cmp.Compare(a.c.FirstFrame, b.c.FirstFrame) })
+	for _, l := range all {
+		slices.SortStableFunc(l.fs, func(x, y analyzer.Finding) int { return analyzer.CompareFindings(&x, &y) })
+		out.Connections = append(out.Connections, l.c)
+		out.Findings = append(out.Findings, l.fs)
+	}
+	out.Undrawn -= len(all)
+	return out
+}
+
+// document returns the picked connections and their findings as a document holds
+// them, with every connection selected (SelectConnections) and the findings about each.
+func (l *Ladders) document() (doc *Document, sel []int, findingsOf map[int][]int) {
+	doc = &Document{Connections: l.Connections}
+	findingsOf = map[int][]int{}
+	for ci, fs := range l.Findings {
+		sel = append(sel, ci)
+		for _, f := range fs {
+			findingsOf[ci] = append(findingsOf[ci], len(doc.Findings))
+			doc.Findings = append(doc.Findings, f)
+		}
+	}
+	return doc, sel, findingsOf
+}
+
+// PageFindings returns what the HTML report's charts read of the capture's
+// findings: the document's, or when it holds none (a report that streams its
+// records) those the LadderCollectors kept.
+func (d *Document) PageFindings() []PageFinding {
+	if p := d.Pictures; p != nil && p.Ladders != nil {
+		return p.Ladders.Page
+	}
+	out := make([]PageFinding, len(d.Findings))
+	for i := range d.Findings {
+		f := &d.Findings[i]
+		out[i] = PageFinding{At: reassembly.InstantOf(f.Time), Server: f.Server, Kind: f.Kind, Bad: !SafeAccepted(f.Kind, f.Verdict, f.Outcome)}
+	}
+	return out
+}
