@@ -110,7 +110,11 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			pc = report.NewPictureCollector(o.TimeWait, atOf(o.View, r))
 		}
 		incidents[i], overviews[i], pictures[i] = col, ov, pc
+		lc := ladders[i]
 		done[i] = func(inc *reassembly.Incarnation) {
+			if lc != nil {
+				lc.Ending(inc.End)
+			}
 			fs := st.Add(inc)
 			if col != nil {
 				col.Add(fs)

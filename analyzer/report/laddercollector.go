@@ -20,7 +20,9 @@ import (
 // collector also keeps, per 4-tuple, the last few connections handed out
 // (MaxLadderHistory), the ones a finding of the next can reach back to; and the
 // findings of those may name frames of the next (a stale segment of an old
-// incarnation, sent while the next one lives).
+// incarnation, sent while the next one lives). It keeps them while the tracker
+// holds the 4-tuple (an incarnation replaced by a newer one), no longer: memory
+// follows the connections held, not the capture.
 
 // MaxLadderHistory bounds the connections a LadderCollector keeps per 4-tuple: a
 // finding that names frames of an incarnation more than this many before its own
@@ -62,6 +64,7 @@ type LadderCollector struct {
 	// findings: what the page's charts read of every finding.
 	findings []PageFinding
 	max      int // MaxHTMLLadders (tests lower it)
+	replaced bool // Ending
 }
 
 // PageFinding is what the HTML report's charts read of a finding.
@@ -92,6 +95,9 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 	}
 	flow := c.ID().Flow()
 	recent := lc.last[flow]
+	if len(fs) == 0 && len(recent) == 0 && !lc.replaced {
+		return // nothing names it, nor will
+	}
 	lcn := &ladderConn{c: ladderRecord(c)}
 	// The findings of the earlier ones may name frames of this one (ranges on a
 	// 4-tuple overlap: a late or stale segment of an old incarnation).
@@ -112,12 +118,23 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 		}
 		lc.about(lcn, f)
 	}
+	if !lc.replaced {
+		// The tracker holds nothing more of the 4-tuple: no finding to come can
+		// name frames of these.
+		delete(lc.last, flow)
+		return
+	}
 	if len(recent) == MaxLadderHistory {
 		copy(recent, recent[1:])
 		recent = recent[:len(recent)-1]
 	}
 	lc.last[flow] = append(recent, lcn)
 }
+
+// Ending says why the incarnation the next Add takes stopped collecting segments:
+// one replaced by a new incarnation on its 4-tuple is kept for that one's
+// findings; any other was the last the tracker held of its 4-tuple.
+func (lc *LadderCollector) Ending(e reassembly.EndReason) { lc.replaced = e == reassembly.EndReplaced }
 
 // about adds a finding about lcn and offers lcn to the top.
 func (lc *LadderCollector) about(lcn *ladderConn, f analyzer.Finding) {
