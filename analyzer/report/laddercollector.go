@@ -63,7 +63,7 @@ type LadderCollector struct {
 	selected int
 	// findings: what the page's charts read of every finding.
 	findings []PageFinding
-	max      int // MaxHTMLLadders (tests lower it)
+	max      int  // MaxHTMLLadders (tests lower it)
 	replaced bool // Ending
 }
 
