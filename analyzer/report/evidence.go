@@ -124,7 +124,7 @@ func CollectEvidence(o Options, results []*Result) error {
 			if picked != nil {
 				ev.drawn, ev.undrawn = sel, picked.Undrawn
 			} else {
-				ev.drawn, ev.undrawn = htmlLadders(doc, sel, findingsOf)
+				ev.drawn, ev.undrawn = htmlLadders(doc, sel, findingsOf, MaxHTMLLadders)
 			}
 			if o.Export == "" && !o.Ladder {
 				// Only the ladders: the second pass keeps the packets of those alone.

@@ -22,9 +22,9 @@ func benign(f *analyzer.Finding) bool {
 }
 
 // htmlLadders picks the connections whose ladders the HTML report draws: those
-// with a finding that is not benign first, then the others, at most
-// MaxHTMLLadders, in first-frame order; and how many were left out.
-func htmlLadders(doc *Document, sel []int, findingsOf map[int][]int) (drawn []int, undrawn int) {
+// with a finding that is not benign first, then the others, at most limit
+// (MaxHTMLLadders), in first-frame order; and how many were left out.
+func htmlLadders(doc *Document, sel []int, findingsOf map[int][]int, limit int) (drawn []int, undrawn int) {
 	var flagged, others []int
 	for _, ci := range sel {
 		bad := false
@@ -38,8 +38,8 @@ func htmlLadders(doc *Document, sel []int, findingsOf map[int][]int) (drawn []in
 		}
 	}
 	drawn = append(flagged, others...)
-	if len(drawn) > MaxHTMLLadders {
-		drawn = drawn[:MaxHTMLLadders]
+	if len(drawn) > limit {
+		drawn = drawn[:limit]
 	}
 	drawn = append([]int(nil), drawn...)
 	sort.Ints(drawn)

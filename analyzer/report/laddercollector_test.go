@@ -1,0 +1,148 @@
+package report
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/synth"
+	"github.com/finack/finack/reassembly"
+)
+
+// TestLadderCollectorBounded: on a generated capture with far more connections with
+// findings than the ladders drawn (synth.WriteBig: lost final ACKs, FIN
+// retransmissions, reuses and stale segments among many short connections), the
+// collectors fed by streaming trackers hold at most the cap of ladders and, per
+// 4-tuple, no more than the trackers hold; and they pick the ladders
+// htmlLadders picks from every connection kept, with the same count left out,
+// however the 4-tuples are shared out among collectors.
+func TestLadderCollectorBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.WriteBig(f, synth.BigOptions{Seed: 7, Packets: 60000, Concurrency: 40, Clients: 20, Servers: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs := readSegments(t, path)
+	acfg := analyzer.Config{TimeWait: reassembly.DefaultTimeWait}
+	// Every connection kept: what htmlLadders picks from.
+	kept := reassembly.NewTracker(reassembly.Config{TimeWait: reassembly.DefaultTimeWait})
+	for i := range segs {
+		kept.Add(&segs[i])
+	}
+	end := reassembly.InstantOf(segs[len(segs)-1].Time)
+	kept.Finish(end)
+	rep := analyzer.Analyze(kept.Incarnations(), acfg)
+	doc := &Document{Connections: rep.Connections, Findings: rep.Findings}
+	sel, findingsOf := SelectConnections(doc)
+	bad := 0
+	for _, ci := range sel {
+		for _, fi := range findingsOf[ci] {
+			if !benign(&doc.Findings[fi]) {
+				bad++
+				break
+			}
+		}
+	}
+	for _, tc := range []struct {
+		limit, shards int
+	}{{MaxHTMLLadders, 1}, {MaxHTMLLadders, 3}, {5, 1}, {5, 2}, {1, 1}} {
+		if bad <= 2*tc.limit || len(sel) <= bad {
+			t.Fatalf("the capture has %d connections with findings, %d with one not benign: too few for a cap of %d", len(sel), bad, tc.limit)
+		}
+		cs := make([]*LadderCollector, tc.shards)
+		trs := make([]*reassembly.Tracker, tc.shards)
+		maxTop, maxFlows, maxHeld := 0, 0, 0
+		for i := range cs {
+			lc := NewLadderCollector(nil)
+			lc.max = tc.limit
+			st := analyzer.NewStream(acfg, true)
+			st.SendTo(lc)
+			cs[i] = lc
+			cfg := reassembly.Config{TimeWait: reassembly.DefaultTimeWait, KeepCounts: true, DoneKeepsNothing: true}
+			cfg.Done = func(inc *reassembly.Incarnation) {
+				lc.Ending(inc.End)
+				st.Add(inc)
+				top, flows := lc.Held()
+				maxTop, maxFlows = max(maxTop, top), max(maxFlows, flows)
+				maxHeld = max(maxHeld, trs[i].Stats().Tracked)
+			}
+			trs[i] = reassembly.NewTracker(cfg)
+		}
+		for i := range segs {
+			trs[reassembly.Shard(&segs[i], tc.shards)].Add(&segs[i])
+		}
+		for _, tr := range trs {
+			tr.Finish(end)
+		}
+		for _, lc := range cs {
+			if _, flows := lc.Held(); flows != 0 {
+				t.Errorf("limit %d, %d shards: %d 4-tuples' connections kept once the trackers hold none", tc.limit, tc.shards, flows)
+			}
+		}
+		t.Logf("limit %d, %d shards: at most %d 4-tuples' connections kept, the trackers holding up to %d incarnations; %d connections with findings", tc.limit, tc.shards, maxFlows, maxHeld, len(sel))
+		if maxTop != tc.limit {
+			t.Errorf("limit %d, %d shards: at most %d ladders held, want the cap", tc.limit, tc.shards, maxTop)
+		}
+		if maxFlows == 0 || maxFlows > maxHeld {
+			t.Errorf("limit %d, %d shards: at most %d 4-tuples' connections kept, more than the trackers' %d incarnations", tc.limit, tc.shards, maxFlows, maxHeld)
+		}
+		got := MergeLadders(cs)
+		drawn, undrawn := htmlLadders(doc, sel, findingsOf, tc.limit)
+		var want, have []uint64
+		for _, ci := range drawn {
+			want = append(want, doc.Connections[ci].FirstFrame)
+		}
+		for _, c := range got.Connections {
+			have = append(have, c.FirstFrame)
+		}
+		if !slices.Equal(have, want) || got.Undrawn != undrawn {
+			t.Errorf("limit %d, %d shards: picked first frames %v, %d left out; htmlLadders %v, %d", tc.limit, tc.shards, have, got.Undrawn, want, undrawn)
+		}
+		for i, ci := range drawn {
+			var kinds, gotKinds []analyzer.Kind
+			for _, fi := range findingsOf[ci] {
+				kinds = append(kinds, doc.Findings[fi].Kind)
+			}
+			if i < len(got.Findings) {
+				for _, f := range got.Findings[i] {
+					gotKinds = append(gotKinds, f.Kind)
+				}
+			}
+			if !slices.Equal(gotKinds, kinds) {
+				t.Errorf("limit %d: connection at frame %d: findings %v, want %v", tc.limit, want[i], gotKinds, kinds)
+			}
+		}
+		if len(got.Page) != len(doc.Findings) {
+			t.Errorf("limit %d: %d findings for the charts, want %d", tc.limit, len(got.Page), len(doc.Findings))
+		}
+	}
+}
+
+func readSegments(t *testing.T, path string) []capture.Segment {
+	t.Helper()
+	r, err := capture.Open([]string{path}, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer synth.CheckClose(t, r)
+	var out []capture.Segment
+	for {
+		var seg capture.Segment
+		if err := r.Next(&seg); err == io.EOF {
+			return out
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, seg)
+	}
+}
