@@ -98,9 +98,34 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 	if len(fs) == 0 && len(recent) == 0 && !lc.replaced {
 		return // nothing names it, nor will
 	}
-	lcn := &ladderConn{c: ladderRecord(c)}
 	// The findings of the earlier ones may name frames of this one (ranges on a
 	// 4-tuple overlap: a late or stale segment of an old incarnation).
+	probe := ladderConn{c: analyzer.Connection{FirstFrame: c.FirstFrame}}
+	for _, p := range recent {
+		for _, f := range p.own {
+			if framesWithin(f.Frames, c.FirstFrame, c.LastFrame) {
+				probe.selected, probe.bad = true, probe.bad || !benign(&f)
+			}
+		}
+	}
+	for i := range fs {
+		f := &fs[i]
+		probe.selected, probe.bad = true, probe.bad || !benign(f)
+		for _, p := range recent {
+			if framesWithin(f.Frames, p.c.FirstFrame, p.c.LastFrame) {
+				lc.about(p, ladderFinding(f))
+			}
+		}
+	}
+	if !lc.replaced && !lc.enters(&probe) {
+		// Neither kept for the findings to come nor drawn: counted alone.
+		if probe.selected {
+			lc.selected++
+		}
+		delete(lc.last, flow)
+		return
+	}
+	lcn := &ladderConn{c: ladderRecord(c)}
 	for _, p := range recent {
 		for _, f := range p.own {
 			if framesWithin(f.Frames, lcn.c.FirstFrame, lcn.c.LastFrame) {
@@ -111,11 +136,6 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 	for i := range fs {
 		f := ladderFinding(&fs[i])
 		lcn.own = append(lcn.own, f)
-		for _, p := range recent {
-			if framesWithin(f.Frames, p.c.FirstFrame, p.c.LastFrame) {
-				lc.about(p, f)
-			}
-		}
 		lc.about(lcn, f)
 	}
 	if !lc.replaced {
@@ -157,17 +177,28 @@ func (lc *LadderCollector) offer(lcn *ladderConn) {
 		lc.top = append(lc.top, lcn)
 		return
 	}
+	worst := lc.worst()
+	if lcn.drawnBefore(lc.top[worst]) {
+		lc.top[worst].inTop = false
+		lcn.inTop = true
+		lc.top[worst] = lcn
+	}
+}
+
+// worst is the index of the top's last ladder (drawnBefore); the top is full.
+func (lc *LadderCollector) worst() int {
 	worst := 0
 	for i, t := range lc.top {
 		if lc.top[worst].drawnBefore(t) {
 			worst = i
 		}
 	}
-	if lcn.drawnBefore(lc.top[worst]) {
-		lc.top[worst].inTop = false
-		lcn.inTop = true
-		lc.top[worst] = lcn
-	}
+	return worst
+}
+
+// enters says whether a connection with findings as lcn's would enter the top.
+func (lc *LadderCollector) enters(lcn *ladderConn) bool {
+	return lcn.selected && (len(lc.top) < lc.max || lcn.drawnBefore(lc.top[lc.worst()]))
 }
 
 // Held is how many connections the collector keeps: the top and the last of each
