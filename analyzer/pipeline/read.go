@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/finack/finack/analyzer/report"
+	"github.com/finack/finack/analyzer/report/html"
 
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
@@ -97,6 +98,11 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			if textOnly {
 				col.Limit = o.MaxFindings
 			}
+			if o.HTML != "" && o.Output != "text" && report.StreamsReport(o) {
+				// Only the page reads them (the report's own are its Recorders'):
+				// it lists MaxIncidents and counts the rest.
+				col.PageLimit = html.MaxIncidents
+			}
 		}
 		// The summary per endpoint: what only the text report shows (it costs memory
 		// per client address; its spans, a few per connection, are sorted on disk
@@ -149,6 +155,10 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		doc.Pictures = report.MergePictures(pictures, o.View, st.First, st.Last)
 		if ladders[0] != nil {
 			doc.Pictures.Ladders = report.MergeLadders(ladders)
+		}
+		if incidents[0] != nil && incidents[0].PageLimit > 0 {
+			n := report.PageCounts(incidents)
+			doc.Pictures.Incidents = &n
 		}
 	}
 	doc.Summary.Dropped = report.DroppedOf(o, tst)

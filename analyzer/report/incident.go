@@ -360,10 +360,14 @@ type IncidentCollector struct {
 	// and count the others (0: keep all), what the text report lists.
 	Limit   int
 	omitted int
-	list    []Incident
-	g       incidentGrouper
-	added   []Incident
-	words   map[string]string // the copies of the short strings kept (keep)
+	// PageLimit (--html, where only its page reads the incidents): keep only the
+	// first PageLimit of the page's table (keepPage) and count them all (Page).
+	PageLimit        int
+	pageAll, pageBad int
+	list             []Incident
+	g                incidentGrouper
+	added            []Incident
+	words            map[string]string // the copies of the short strings kept (keep)
 }
 
 // Add groups fs, the findings of one incarnation's analysis.
@@ -388,16 +392,92 @@ func (c *IncidentCollector) Add(fs []analyzer.Finding) {
 			in.VLAN = nil
 		}
 		c.list = append(c.list, *in)
+		if c.PageLimit > 0 {
+			c.pageAll++
+			if !BenignIncident(in) {
+				c.pageBad++
+			}
+		}
 	}
 	if c.Limit > 0 && len(c.list) >= 2*c.Limit {
 		c.prune()
 	}
+	if c.PageLimit > 0 && len(c.list) >= 2*c.PageLimit {
+		c.sort()
+		c.list = keepPage(c.list, c.PageLimit)
+	}
+}
+
+// BenignIncident says whether an incident is nothing but a safe, accepted reuse:
+// the HTML report's table lists those last.
+func BenignIncident(in *Incident) bool {
+	return len(in.Findings) == 1 && SafeAccepted(in.Kind, in.Verdict, in.Outcome)
+}
+
+// keepPage keeps of a list in report order the first limit incidents of the HTML
+// report's table: those not benign first, then the benign ones, each in report
+// order; the list stays in report order.
+func keepPage(list []Incident, limit int) []Incident {
+	bad := 0
+	for i := range list {
+		if !BenignIncident(&list[i]) {
+			bad++
+		}
+	}
+	keepBad := min(bad, limit)
+	keepBenign := limit - keepBad
+	out := list[:0]
+	for i := range list {
+		if BenignIncident(&list[i]) {
+			if keepBenign == 0 {
+				continue
+			}
+			keepBenign--
+		} else {
+			if keepBad == 0 {
+				continue
+			}
+			keepBad--
+		}
+		out = append(out, list[i])
+	}
+	clear(list[len(out):])
+	return out
+}
+
+// IncidentCounts are how many incidents a capture has, and how many of them are
+// not benign (BenignIncident), when the document holds only those the HTML
+// report's table lists (IncidentCollector.PageLimit).
+type IncidentCounts struct {
+	All, Bad int
+}
+
+// PageCounts sums the incidents the collectors counted (PageLimit).
+func PageCounts(cs []*IncidentCollector) IncidentCounts {
+	var n IncidentCounts
+	for _, c := range cs {
+		if c != nil {
+			n.All += c.pageAll
+			n.Bad += c.pageBad
+		}
+	}
+	return n
 }
 
 // prune keeps the first Limit incidents of the list in report order. The sort is
 // stable, so incidents of equal keys stay in the order they came, as MergeIncidents
 // orders them.
 func (c *IncidentCollector) prune() {
+	c.sort()
+	if len(c.list) > c.Limit {
+		c.omitted += len(c.list) - c.Limit
+		clear(c.list[c.Limit:])
+		c.list = c.list[:c.Limit]
+	}
+}
+
+// sort puts the list in report order, stably.
+func (c *IncidentCollector) sort() {
 	slices.SortStableFunc(c.list, func(a, b Incident) int {
 		switch {
 		case incidentBefore(&a, &b):
@@ -407,11 +487,6 @@ func (c *IncidentCollector) prune() {
 		}
 		return 0
 	})
-	if len(c.list) > c.Limit {
-		c.omitted += len(c.list) - c.Limit
-		clear(c.list[c.Limit:])
-		c.list = c.list[:c.Limit]
-	}
 }
 
 // keep returns a copy of s, one copy of each of the first few hundred strings
@@ -439,13 +514,14 @@ func (c *IncidentCollector) keep(s string) string {
 func MergeIncidents(cs []*IncidentCollector) ([]Incident, int) {
 	cs = slices.DeleteFunc(slices.Clone(cs), func(c *IncidentCollector) bool { return c == nil })
 	lists := make([][]Incident, len(cs))
-	omitted, limit := 0, 0
+	omitted, limit, page := 0, 0, 0
 	for i, c := range cs {
 		lists[i] = c.list
 		omitted += c.omitted
 		if limit == 0 {
 			limit = c.Limit
 		}
+		page = max(page, c.PageLimit)
 	}
 	order := incidentOrder(lists)
 	if limit > 0 && len(order) > limit {
@@ -458,6 +534,9 @@ func MergeIncidents(cs []*IncidentCollector) ([]Incident, int) {
 	}
 	for _, c := range cs {
 		c.list = nil
+	}
+	if page > 0 {
+		out = keepPage(out, page)
 	}
 	return out, omitted
 }

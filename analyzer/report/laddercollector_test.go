@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -21,18 +22,7 @@ import (
 // htmlLadders picks from every connection kept, with the same count left out,
 // however the 4-tuples are shared out among collectors.
 func TestLadderCollectorBounded(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "big.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := synth.WriteBig(f, synth.BigOptions{Seed: 7, Packets: 60000, Concurrency: 40, Clients: 20, Servers: 3}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	segs := readSegments(t, path)
+	segs := bigSegments(t)
 	acfg := analyzer.Config{TimeWait: reassembly.DefaultTimeWait}
 	// Every connection kept: what htmlLadders picks from.
 	kept := reassembly.NewTracker(reassembly.Config{TimeWait: reassembly.DefaultTimeWait})
@@ -144,5 +134,71 @@ func readSegments(t *testing.T, path string) []capture.Segment {
 			t.Fatal(err)
 		}
 		out = append(out, seg)
+	}
+}
+
+// bigSegments are the segments of a generated capture with many connections with
+// findings, benign and not (synth.WriteBig).
+func bigSegments(t *testing.T) []capture.Segment {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "big.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.WriteBig(f, synth.BigOptions{Seed: 7, Packets: 60000, Concurrency: 40, Clients: 20, Servers: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return readSegments(t, path)
+}
+
+// TestIncidentCollectorPage: collectors bounded for the HTML report's table
+// (PageLimit) hold at most twice the limit, and give the incidents the page lists of
+// every incident kept (those not benign first, then the benign ones, in report
+// order), with the counts of all, however the incarnations are shared out.
+func TestIncidentCollectorPage(t *testing.T) {
+	segs := bigSegments(t)
+	tr := reassembly.NewTracker(reassembly.Config{TimeWait: reassembly.DefaultTimeWait})
+	for i := range segs {
+		tr.Add(&segs[i])
+	}
+	tr.Finish(reassembly.InstantOf(segs[len(segs)-1].Time))
+	incs := tr.Incarnations()
+	rep := analyzer.Analyze(incs, analyzer.Config{TimeWait: reassembly.DefaultTimeWait})
+	all := Incidents(rep.Findings, false)
+	bad := 0
+	for i := range all {
+		if !BenignIncident(&all[i]) {
+			bad++
+		}
+	}
+	for _, tc := range []struct{ limit, shards int }{{10, 1}, {10, 3}, {bad / 2, 2}, {bad + 7, 1}, {len(all) + 1, 2}} {
+		if bad == 0 || bad == len(all) || tc.limit < 1 {
+			t.Fatalf("%d incidents, %d not benign: the capture needs both", len(all), bad)
+		}
+		cs := make([]*IncidentCollector, tc.shards)
+		for i := range cs {
+			cs[i] = &IncidentCollector{PageLimit: tc.limit}
+		}
+		st := analyzer.NewStream(analyzer.Config{TimeWait: reassembly.DefaultTimeWait}, false)
+		for _, inc := range incs {
+			c := cs[int(inc.First.Frame)%tc.shards]
+			c.Add(st.Add(inc))
+			if len(c.list) >= 2*tc.limit {
+				t.Fatalf("limit %d: a collector holds %d incidents", tc.limit, len(c.list))
+			}
+		}
+		n := PageCounts(cs)
+		got, _ := MergeIncidents(cs)
+		want := keepPage(slices.Clone(all), tc.limit)
+		if n.All != len(all) || n.Bad != bad || !reflect.DeepEqual(got, want) {
+			t.Errorf("limit %d, %d shards: counts %+v and %d incidents, want %d of %d not benign and %d incidents", tc.limit, tc.shards, n, len(got), bad, len(all), len(want))
+		}
+		if tc.limit < len(all) && len(want) != tc.limit {
+			t.Errorf("limit %d: %d incidents kept", tc.limit, len(want))
+		}
 	}
 }

@@ -22,6 +22,10 @@ type Pictures struct {
 	// the document holds neither connections nor findings (a report that streams
 	// its records: LadderCollector); nil: the document's say.
 	Ladders *Ladders
+	// Incidents: how many incidents there are, when the document holds only
+	// those the page's table lists (IncidentCollector.PageLimit); nil: the
+	// document's are all.
+	Incidents *IncidentCounts
 }
 
 // CloseCounts are the closes of a span of time that starts at At, by shape.

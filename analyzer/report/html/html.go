@@ -176,7 +176,11 @@ func build(r *report.Result, o Options) *page {
 	incs := incidents(d)
 	p.Verdict = verdict(d, incs)
 	p.Charts = charts(d)
-	p.incidentTable(incs)
+	all := len(incs)
+	if pc := d.Pictures; pc != nil && pc.Incidents != nil {
+		all = pc.Incidents.All
+	}
+	p.incidentTable(incs, all)
 	p.ladders(r)
 	p.states(d, o.Live != "")
 	return p
@@ -194,6 +198,9 @@ func verdict(d *report.Document, incs []incident) string {
 		} else {
 			bad++
 		}
+	}
+	if pc := d.Pictures; pc != nil && pc.Incidents != nil {
+		bad, benign = pc.Incidents.Bad, pc.Incidents.All-pc.Incidents.Bad // incs: those listed
 	}
 	switch {
 	case bad == 0 && benign == 0:
@@ -248,12 +255,12 @@ func plural(n int) string {
 }
 
 // incidentTable lists the incidents that went wrong first, then the benign ones,
-// at most MaxIncidents, in time order.
-func (p *page) incidentTable(incs []incident) {
+// at most MaxIncidents of all (incs may hold only those), in time order.
+func (p *page) incidentTable(incs []incident, all int) {
 	sort.SliceStable(incs, func(i, j int) bool { return !incs[i].Benign && incs[j].Benign })
-	if n := len(incs); n > MaxIncidents {
-		p.IncidentsNote = fmt.Sprintf("%d more incidents not listed (the page lists %d, those that went wrong first): -o json has every finding.", n-MaxIncidents, MaxIncidents)
-		incs = incs[:MaxIncidents]
+	if all > MaxIncidents {
+		p.IncidentsNote = fmt.Sprintf("%d more incidents not listed (the page lists %d, those that went wrong first): -o json has every finding.", all-MaxIncidents, MaxIncidents)
+		incs = incs[:min(len(incs), MaxIncidents)]
 	}
 	sort.SliceStable(incs, func(i, j int) bool { return incs[i].At.Before(incs[j].At) })
 	p.Incidents = incs

@@ -34,7 +34,7 @@ func incidents(doc *report.Document) []incident {
 		row := incident{Time: in.Time.UTC().Format("2006-01-02T15:04:05.000000Z"), At: in.Time,
 			Client: analyzer.EndpointString(in.Client), Server: analyzer.EndpointString(in.Server), Incarnation: in.Incarnation, Place: analyzer.PlaceText(in.VLAN, in.Tunnel),
 			FirstFrame: in.FirstFrame, Frames: frameRange(in.FirstFrame, in.LastFrame), Summary: in.Summary, Filter: in.Filter,
-			Benign: len(in.Findings) == 1 && report.SafeAccepted(in.Kind, in.Verdict, in.Outcome)}
+			Benign: report.BenignIncident(in)}
 		for _, k := range in.Findings {
 			row.Kinds = append(row.Kinds, string(k))
 		}
