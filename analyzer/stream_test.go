@@ -3,14 +3,12 @@ package analyzer
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/finack/finack/capture/synth"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/synth"
 	"github.com/finack/finack/reassembly"
 )
 
@@ -81,28 +79,7 @@ func feedFile(t testing.TB, file string, tr *reassembly.Tracker) {
 // feedFiles feeds the files, read as one capture, to tr.
 func feedFiles(t testing.TB, files []string, tr *reassembly.Tracker) {
 	t.Helper()
-	tr.Finish(eachSegmentOf(t, files, tr.Add))
-}
-
-// eachSegmentOf hands every segment of files, read as one capture, to fn and returns
-// the capture's last timestamp.
-func eachSegmentOf(t testing.TB, files []string, fn func(*capture.Segment)) reassembly.Instant {
-	t.Helper()
-	r, err := capture.Open(files, capture.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer synth.CheckClose(t, r)
-	var seg capture.Segment
-	for {
-		if err := r.Next(&seg); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		fn(&seg)
-	}
-	return reassembly.InstantOf(r.Stats().Last)
+	tr.Finish(reassembly.InstantOf(synth.EachSegment(t, files, tr.Add)))
 }
 
 // report: the report of files read as one capture, by a tracker that keeps every

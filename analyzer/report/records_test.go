@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/finack/finack/capture/synth"
-	"io"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -39,7 +38,7 @@ func TestSpillSameOrder(t *testing.T) {
 						}
 					}
 				}})
-				tr.Finish(eachSegmentOf(t, file, tr.Add))
+				tr.Finish(reassembly.InstantOf(synth.EachSegment(t, file, tr.Add)))
 				got := st.Report()
 				if got.Total != want.Total || len(got.Findings) != 0 || len(got.Connections) != 0 {
 					t.Fatalf("report of a Stream with a Sink: total %d (want %d), %d findings and %d connections in memory",
@@ -331,7 +330,7 @@ func shardedReports(t *testing.T, file []string, n int, recs *[]*Recorder, opt s
 		streams[i] = st
 		trackers[i] = reassembly.NewTracker(reassembly.Config{KeepCounts: true, Done: func(inc *reassembly.Incarnation) { st.Add(inc) }})
 	}
-	end := eachSegmentOf(t, file, func(seg *capture.Segment) { trackers[reassembly.Shard(seg, n)].Add(seg) })
+	end := reassembly.InstantOf(synth.EachSegment(t, file, func(seg *capture.Segment) { trackers[reassembly.Shard(seg, n)].Add(seg) }))
 	reps := make([]analyzer.Report, n)
 	for i, tr := range trackers {
 		tr.Finish(end)
@@ -351,25 +350,4 @@ func committedCaptures(t testing.TB) [][]string {
 		t.Fatal(err)
 	}
 	return sets
-}
-
-// eachSegmentOf hands every segment of files, read as one capture, to fn and returns
-// the capture's last timestamp.
-func eachSegmentOf(t testing.TB, files []string, fn func(*capture.Segment)) reassembly.Instant {
-	t.Helper()
-	r, err := capture.Open(files, capture.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer synth.CheckClose(t, r)
-	var seg capture.Segment
-	for {
-		if err := r.Next(&seg); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		fn(&seg)
-	}
-	return reassembly.InstantOf(r.Stats().Last)
 }

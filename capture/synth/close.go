@@ -3,6 +3,9 @@ package synth
 import (
 	"io"
 	"testing"
+	"time"
+
+	"github.com/finack/finack/capture"
 )
 
 // CheckClose closes c, something a test has finished reading (a capture, a file, a
@@ -15,4 +18,26 @@ func CheckClose(tb testing.TB, c io.Closer) {
 	if err := c.Close(); err != nil {
 		tb.Errorf("close %T: %v", c, err)
 	}
+}
+
+// EachSegment reads files as one capture and calls fn for each TCP segment, in
+// order (fn must not keep the segment: it is reused); it returns the capture's last
+// timestamp, for a tracker's Finish. An error reading fails the test.
+func EachSegment(tb testing.TB, files []string, fn func(*capture.Segment)) time.Time {
+	tb.Helper()
+	r, err := capture.Open(files, capture.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer CheckClose(tb, r)
+	var seg capture.Segment
+	for {
+		if err := r.Next(&seg); err == io.EOF {
+			break
+		} else if err != nil {
+			tb.Fatal(err)
+		}
+		fn(&seg)
+	}
+	return r.Stats().Last
 }
