@@ -21,10 +21,10 @@ import (
 // does not decode, as pcap.Open opens it: the stats name the link type
 // before the first frame, and each frame is counted as skipped (the file behind it
 // has that link type).
-type unreadableLink struct{ fileSource }
+type unreadableLink struct{ synth.FileSource }
 
 func (u unreadableLink) Stats() capture.Stats {
-	st := u.fileSource.Stats()
+	st := u.FileSource.Stats()
 	st.UnsupportedLinkTypes = []uint16{147}
 	return st
 }
@@ -67,7 +67,7 @@ func TestUnreadableLinkTypeLive(t *testing.T) {
 			Live: LiveOptions{Iface: "test0", MaxFindings: DefaultMaxFindings, Snaplen: capture.DefaultSnapLen},
 		}
 		var out, errb bytes.Buffer
-		run := NewLiveRun(cfg, unreadableLink{fileSource{r}}, &out, &errb, nil)
+		run := NewLiveRun(cfg, unreadableLink{synth.FileSource{R: r}}, &out, &errb, nil)
 		if got := errb.String(); !strings.HasPrefix(got, start) || strings.Count(got, "\n") != 1 {
 			t.Errorf("%s: stderr at the start %q, want one line %q...", output, got, start)
 		}

@@ -1,13 +1,10 @@
 package pipeline
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -30,19 +27,6 @@ import (
 // tick, final analysis when the tracker finishes an incarnation, the report at the
 // stop) on recorded captures instead of an interface, so they need no privileges.
 // live_test.go runs the real thing on a veth pair.
-
-// fileSource feeds a capture file to a live run as if it came from an interface.
-type fileSource struct{ r *capture.Reader }
-
-func (f fileSource) Next(s *capture.Segment) error { return f.r.Next(s) } // io.EOF ends the run, as -c does
-func (f fileSource) Stats() capture.Stats          { return f.r.Stats() }
-func (f fileSource) KernelStats() (capture.KernelStats, error) {
-	return capture.KernelStats{Received: f.r.Stats().Packets}, nil
-}
-func (f fileSource) Flush() error     { return nil }
-func (f fileSource) Close() error     { return nil }
-func (f fileSource) LinkName() string { return "EN10MB (Ethernet)" }
-func (f fileSource) SnapLen() int     { return capture.DefaultSnapLen }
 
 // liveOnFile sets up a live run over a capture, ticking after every segment.
 func liveOnFile(t *testing.T, file, output string) (*LiveRun, *bytes.Buffer, *bytes.Buffer) {
@@ -69,7 +53,7 @@ func liveOnFiles(t *testing.T, paths []string, output string) (*LiveRun, *bytes.
 		Live: LiveOptions{Iface: "test0", MaxFindings: DefaultMaxFindings, Snaplen: capture.DefaultSnapLen, Tick: -1},
 	}
 	var out, errb bytes.Buffer
-	run := NewLiveRun(cfg, fileSource{r}, &out, &errb, nil)
+	run := NewLiveRun(cfg, synth.FileSource{R: r}, &out, &errb, nil)
 	return run, &out, &errb
 }
 
@@ -343,7 +327,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	run.hosts.compute(run.tr, run.local, now, run.clock(now).Time(), run.twLen)
 	m.Update(run.Snapshot(now))
 	m.UpdateHosts(run.hosts.Snapshot(now))
-	body := get(t, "http://"+m.Addr()+"/metrics")
+	body := synth.HTTPGet(t, "http://"+m.Addr()+"/metrics")
 	for _, want := range []string{
 		"finack_packets_total 10",
 		"finack_tcp_segments_total 10",
@@ -383,26 +367,11 @@ func TestMetricsEndpoint(t *testing.T) {
 		now := time.Now()
 		m.UpdateHosts(run.hosts.Snapshot(now))
 	}()
-	body = get(t, "http://"+m.Addr()+"/metrics")
+	body = synth.HTTPGet(t, "http://"+m.Addr()+"/metrics")
 	<-done
 	if !strings.Contains(body, `finack_time_wait_sockets{host="10.77.0.2"} 1`) {
 		t.Errorf("after a refresh on demand:\n%s", body)
 	}
-}
-
-func get(t *testing.T, url string) string {
-	t.Helper()
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer synth.CheckClose(t, resp.Body)
-	b, err := io.ReadAll(bufio.NewReader(resp.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // TestLiveProvisionalUpdates: on final-ack-dropped.pcap (Linux server whose FIN's

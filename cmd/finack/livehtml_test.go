@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,11 +46,11 @@ func TestLiveHTML(t *testing.T) {
 			Interval: time.Nanosecond, Tick: -1},
 	}
 	var out, errb bytes.Buffer
-	run := pipeline.NewLiveRun(cfg, fileSource{r}, &out, &errb, m)
+	run := pipeline.NewLiveRun(cfg, synth.FileSource{R: r}, &out, &errb, m)
 	var stop atomic.Bool
 	stoppedBy, readErr := run.Loop(&stop)
 
-	during := get(t, "http://"+m.Addr()+"/")
+	during := synth.HTTPGet(t, "http://"+m.Addr()+"/")
 	for _, want := range []string{`<meta http-equiv="refresh" content="1">`, "<th>packets</th><td>14 (14 TCP segments)</td>", "<title>finack: live capture on test0</title>", `id="chart-timewait-svg"`, `id="chart-closes-svg"`} {
 		if !strings.Contains(during, want) {
 			t.Errorf("page served during the run lacks %q", want)
@@ -67,7 +64,7 @@ func TestLiveHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	final := string(raw)
-	if served := get(t, "http://"+m.Addr()+"/"); served != final {
+	if served := synth.HTTPGet(t, "http://"+m.Addr()+"/"); served != final {
 		t.Error("the page served after the stop is not the one written")
 	}
 	if strings.Contains(final, `http-equiv="refresh"`) {
@@ -101,33 +98,4 @@ func TestLiveHTML(t *testing.T) {
 		t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
 	}
 	t.Logf("screenshot: %s", shot)
-}
-
-// fileSource feeds a capture file to a live run as if it came from an interface.
-type fileSource struct{ r *capture.Reader }
-
-func (f fileSource) Next(s *capture.Segment) error { return f.r.Next(s) } // io.EOF ends the run, as -c does
-func (f fileSource) Stats() capture.Stats          { return f.r.Stats() }
-func (f fileSource) KernelStats() (capture.KernelStats, error) {
-	return capture.KernelStats{Received: f.r.Stats().Packets}, nil
-}
-func (f fileSource) Flush() error     { return nil }
-func (f fileSource) Close() error     { return nil }
-func (f fileSource) LinkName() string { return "EN10MB (Ethernet)" }
-func (f fileSource) SnapLen() int     { return capture.DefaultSnapLen }
-
-// get fetches url and returns its body.
-func get(t *testing.T, url string) string {
-	t.Helper()
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer synth.CheckClose(t, resp.Body)
-	b, err := io.ReadAll(bufio.NewReader(resp.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
