@@ -344,10 +344,11 @@ type Incarnation struct {
 	// older: the incarnation replaced before this one, while this one is replaced
 	// too and both are still held for their stale segments (earlier.go).
 	older *Incarnation
-	// rec: the record an earlier incarnation was unpacked from (unpackPrev), kept in
-	// the tracker's arena while nothing changed it (changed: a stale segment, an RST
-	// in its TIME_WAIT), so that packing it again takes the record as it is
-	// (packPrev). Freed when it is handed out or packed anew.
+	// rec: the record the incarnation was unpacked from (unpackFlow, unpackPrev),
+	// kept in the tracker's arena while nothing changed it (a segment applied to it
+	// frees it; changed: a stale segment, an RST in its TIME_WAIT), so that packing
+	// it again takes the record as it is or writes only its head anew (packRecord).
+	// Freed when it is handed out or packed.
 	rec     string
 	changed bool
 }

@@ -132,9 +132,10 @@ func (g *group) bits(bs ...bool) {
 
 // packer appends the record to b.
 type packer struct {
-	b    []byte
-	base Tx
-	g    group // the group being gathered (reused: 0.5 KB)
+	b          []byte
+	base       Tx
+	g          group // the group being gathered (reused: 0.5 KB)
+	rawC, rawS bool  // the endpoints are written after the head (head)
 }
 
 func (p *packer) u(v uint64) {
@@ -316,12 +317,54 @@ func packTry(buf []byte, inc *Incarnation, h packHeader, recent, tryUS bool) (b 
 // exact is false when us and a time was not a whole number of microseconds.
 func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []byte, exact bool) {
 	p := packer{b: buf[:0], base: inc.First}
+	if !p.head(inc, h, us) {
+		return p.b, false
+	}
+	c, s := &inc.Half[Client], &inc.Half[Server]
+	if p.rawC {
+		p.endpoint(c.Endpoint)
+	}
+	if p.rawS {
+		p.endpoint(s.Endpoint)
+	}
+	p.half(c, s, recent)
+	p.half(s, c, recent)
+	p.events(&inc.Stale)
+	p.events(&inc.Late)
+	p.events(&inc.Injected)
+	p.b = append(p.b, inc.History.buf[:min(int(inc.History.n), len(inc.History.buf))]...)
+	if inc.Reuse != nil {
+		p.reuse(inc.Reuse)
+	}
+	return p.b, !p.g.inexact
+}
+
+// rehead writes to buf[:0] the record old (inc's, unchanged since it was unpacked) with the header h and inc's head (the group of the
+// incarnation's own fields, End and EndAt among them) written anew, the rest as it
+// was; same reports that the result is old byte for byte. ok is false when the head
+// cannot be written in old's unit (microseconds, and a time that is not a whole
+// number of them).
+func rehead(buf []byte, inc *Incarnation, h packHeader, old []byte) (b []byte, same, ok bool) {
+	_, d := readHeader(old)
+	d.skipGroup()
+	p := packer{b: buf[:0], base: inc.First}
+	if !p.head(inc, h, d.us) || p.g.inexact {
+		return p.b, false, false
+	}
+	p.b = append(p.b, old[d.i:]...)
+	return p.b, string(p.b) == string(old), true
+}
+
+// head writes the record's header and the incarnation's own fields; false when us
+// and a header time is not a whole number of microseconds. It leaves in rawC and rawS
+// whether the endpoints follow (they are not the 4-tuple's).
+func (p *packer) head(inc *Incarnation, h packHeader, us bool) bool {
 	p.g.us = us
 	wait, reason := zig(int64(h.wait)), uint64(h.reason)
 	first, last := int64(inc.First.At), int64(h.lastAt-inc.First.At)
 	if us {
 		if first%1000 != 0 || last%1000 != 0 || (h.wait >= 0 && h.wait%1000 != 0) {
-			return p.b, false
+			return false
 		}
 		first, last = first/1000, last/1000
 		if h.wait >= 0 {
@@ -376,22 +419,8 @@ func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []
 	g.u(inc.Injected.Count)
 	g.u(uint64(len(inc.Injected.List)))
 	p.flush(g)
-	if rawC {
-		p.endpoint(c.Endpoint)
-	}
-	if rawS {
-		p.endpoint(s.Endpoint)
-	}
-	p.half(c, s, recent)
-	p.half(s, c, recent)
-	p.events(&inc.Stale)
-	p.events(&inc.Late)
-	p.events(&inc.Injected)
-	p.b = append(p.b, inc.History.buf[:min(int(inc.History.n), len(inc.History.buf))]...)
-	if inc.Reuse != nil {
-		p.reuse(inc.Reuse)
-	}
-	return p.b, !p.g.inexact
+	p.rawC, p.rawS = rawC, rawS
+	return true
 }
 
 func (p *packer) endpoint(ep netip.AddrPort) {
@@ -403,12 +432,12 @@ func (p *packer) endpoint(ep netip.AddrPort) {
 // unpacker reads a record; a record that does not read back is a bug of pack, and
 // panics (records never come from input).
 type unpacker struct {
-	b    []byte
-	i    int
-	base Tx
-	fins *finPool // where FIN lists come from (nil: allocated)
-	g    *reader  // the group being read (group; on unpackInto's stack)
-	us   bool     // times in microseconds (usRecord)
+	b      []byte
+	i      int
+	base   Tx
+	spares *spares // where FIN lists and Reuses come from (nil: allocated)
+	g      *reader // the group being read (group; on unpackInto's stack)
+	us     bool    // times in microseconds (usRecord)
 }
 
 func (d *unpacker) u() uint64 {
@@ -426,6 +455,13 @@ func (d *unpacker) uvarint() uint64 {
 	}
 	d.i += n
 	return v
+}
+
+// skipGroup reads past a group written by flush.
+func (d *unpacker) skipGroup() {
+	for m := d.u(); m != 0; m &= m - 1 {
+		d.u()
+	}
 }
 
 func (d *unpacker) bytes(n int) []byte {
@@ -584,7 +620,7 @@ func (d *unpacker) half(h, peer *Half) {
 	}
 	h.recent.next = g.u8()
 	if nFin > 0 {
-		h.FinTxs = slices.Grow(d.fins.take(), nFin)[:nFin]
+		h.FinTxs = slices.Grow(d.spares.takeFins(), nFin)[:nFin]
 		for i := range h.FinTxs {
 			d.finTx(&h.FinTxs[i], h)
 		}
@@ -613,7 +649,8 @@ func (r *reader) timeWait(tw *TimeWait) {
 
 func (d *unpacker) reuse() *Reuse {
 	g := d.group()
-	r := &Reuse{}
+	r := d.spares.takeReuse()
+	*r = Reuse{}
 	r.PrevIndex = int(g.u())
 	r.PrevPeerLastFin = g.tx()
 	r.SYN = g.tx()
@@ -682,11 +719,11 @@ func unpack(k FlowKey, b []byte) *Incarnation {
 }
 
 // unpackInto rebuilds the incarnation of a record on 4-tuple k in inc, whatever inc
-// held before; its FIN lists come from fins (may be nil).
-func unpackInto(inc *Incarnation, k FlowKey, b []byte, fins *finPool) {
+// held before; its FIN lists and Reuse come from sp (may be nil).
+func unpackInto(inc *Incarnation, k FlowKey, b []byte, sp *spares) {
 	h, d := readHeader(b)
 	var gr reader
-	d.fins, d.g = fins, &gr
+	d.spares, d.g = sp, &gr
 	*inc = Incarnation{Key: k, First: h.first}
 	c, s := &inc.Half[Client], &inc.Half[Server]
 	g := d.group()

@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -113,6 +114,34 @@ func TestPackRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, &inc) {
 			t.Fatalf("case %d: unpack(pack(x)) != x\n got %+v\nwant %+v", i, got, &inc)
 		}
+		checkRehead(t, i, &inc, buf, hdr)
+	}
+}
+
+// checkRehead: the record old of inc (header hdr), replaced (End and EndAt set, the
+// header of an earlier incarnation) and written again by rehead, is what pack writes,
+// in the same unit, unless rehead says the head does not fit that unit; with nothing
+// changed, it is old itself.
+func checkRehead(t *testing.T, i int, inc *Incarnation, old []byte, hdr packHeader) {
+	t.Helper()
+	old = slices.Clone(old)
+	_, d := readHeader(old)
+	b, same, ok := rehead(nil, inc, hdr, old)
+	if !ok || !same || !bytes.Equal(b, old) {
+		t.Fatalf("case %d: rehead with nothing changed: ok %v same %v, %d bytes for %d", i, ok, same, len(b), len(old))
+	}
+	endAt := inc.Last.At + Instant(i)*1013 // (a whole number of microseconds on every 1,000th case)
+	saved := *inc
+	defer func() { *inc = saved }()
+	inc.End, inc.EndAt = EndReplaced, endAt
+	h2 := packHeader{first: inc.First, lastAt: inc.Last.At, wait: time.Duration(i) * time.Millisecond, reason: EndReplaced}
+	b, same, ok = rehead(nil, inc, h2, old)
+	want, exact := packUnit(nil, inc, h2, true, d.us)
+	if ok != exact {
+		t.Fatalf("case %d: rehead ok %v, but pack in the same unit exact %v", i, ok, exact)
+	}
+	if ok && (!bytes.Equal(b, want) || same != bytes.Equal(want, old)) {
+		t.Fatalf("case %d: rehead wrote\n%x\npack writes\n%x", i, b, want)
 	}
 }
 

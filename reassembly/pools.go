@@ -52,11 +52,15 @@ func (t *Tracker) newIncarnation() *Incarnation {
 }
 
 // recycle keeps an incarnation nothing points to any more, for reuse, and the
-// arrays of its FIN transmission lists.
+// arrays of its FIN transmission lists and its Reuse.
 func (t *Tracker) recycle(inc *Incarnation) {
 	for r := range inc.Half {
-		t.fins.put(inc.Half[r].FinTxs)
+		t.spares.fins.put(inc.Half[r].FinTxs)
 		inc.Half[r].FinTxs = nil
+	}
+	if inc.Reuse != nil {
+		t.spares.reuses.put(inc.Reuse)
+		inc.Reuse = nil
 	}
 	if len(t.free) < maxFree {
 		t.free = append(t.free, inc)
@@ -70,9 +74,13 @@ func (t *Tracker) trimFree() {
 		clear(t.free[keepFree:])
 		t.free = t.free[:keepFree]
 	}
-	if len(t.fins) > 2*keepFree {
-		clear(t.fins[2*keepFree:])
-		t.fins = t.fins[:2*keepFree]
+	if f := &t.spares.fins; len(*f) > 2*keepFree {
+		clear((*f)[2*keepFree:])
+		*f = (*f)[:2*keepFree]
+	}
+	if r := &t.spares.reuses; len(*r) > keepFree {
+		clear((*r)[keepFree:])
+		*r = (*r)[:keepFree]
 	}
 }
 
@@ -87,6 +95,56 @@ func (t *Tracker) trimIdleFree() {
 	}
 	t.trimFree()
 	t.freeLow = len(t.free)
+}
+
+// spares are what recycled incarnations leave for the next ones: the arrays of
+// their FIN lists and their Reuse (a reused 4-tuple's incarnation has one, made
+// anew at each unpacking otherwise).
+type spares struct {
+	fins   finPool
+	reuses reusePool
+}
+
+// takeFins returns an empty FIN list from s (nil when s is nil or has none).
+func (s *spares) takeFins() []FinTx {
+	if s == nil {
+		return nil
+	}
+	return s.fins.take()
+}
+
+// takeReuse returns a Reuse from s to overwrite whole (new when s is nil or has none).
+func (s *spares) takeReuse() *Reuse {
+	if s == nil {
+		return new(Reuse)
+	}
+	return s.reuses.take()
+}
+
+// reusePool keeps the Reuse of recycled incarnations.
+type reusePool []*Reuse
+
+// take returns a Reuse to overwrite whole: a kept one, or a new one (nil pool:
+// always new).
+func (p *reusePool) take() *Reuse {
+	if p == nil || len(*p) == 0 {
+		return new(Reuse)
+	}
+	n := len(*p) - 1
+	r := (*p)[n]
+	(*p)[n] = nil
+	*p = (*p)[:n]
+	return r
+}
+
+// put keeps r, its link to the previous incarnation cut, unless keepFree are kept
+// (incarnations freed in a burst outnumber the reused ones among those unpacked
+// next).
+func (p *reusePool) put(r *Reuse) {
+	if len(*p) < keepFree {
+		r.Prev = nil
+		*p = append(*p, r)
+	}
 }
 
 // finPool keeps the arrays behind the FIN transmission lists of recycled

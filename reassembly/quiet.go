@@ -8,13 +8,26 @@ import (
 // recordBytes is a packed record's bytes, to read only.
 func recordBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-// unpackFlow makes a flow's packed current incarnation whole again.
+// unpackFlow makes a flow's packed current incarnation whole again. It keeps its
+// record (Incarnation.rec) until a segment changes it: most incarnations in
+// TIME_WAIT are woken by the SYN that reuses their 4-tuple, which leaves them as
+// they were, and packing them again as earlier incarnations then rewrites only the
+// record's head (packRecord).
 func (t *Tracker) unpackFlow(f *flow) {
 	if f.packed == "" {
 		return
 	}
 	t.unpackPrev(f)
-	inc := t.unpackRecord(f.key, f.packed, false)
+	inc := t.newIncarnation()
+	b, cold, seg := t.recordData(f.packed, false)
+	unpackInto(inc, f.key, b, &t.spares)
+	if cold {
+		inc.rec = t.arena.alloc(b) // (b is the tracker's buffer)
+		t.cold.drop(seg)
+		t.arena.free(f.packed)
+	} else {
+		inc.rec = f.packed
+	}
 	f.cur, f.packed = t.hold(inc), ""
 	if p := t.prev(f); p != nil {
 		// Link the two again (pack cut the link): a refusal RST reaches
@@ -111,10 +124,24 @@ func (t *Tracker) pack(f *flow) {
 }
 
 // packRecord packs inc (the header: over when quiet longer than wait, for reason)
-// into a record in the arena, and recycles inc.
+// into a record in the arena, and recycles inc. The record inc was unpacked from,
+// if it kept one and nothing changed it since, is taken as it is, or with only its
+// head written anew (rehead: the header, and End and EndAt, which replacing an
+// incarnation sets).
 func (t *Tracker) packRecord(inc *Incarnation, wait time.Duration, reason EndReason) string {
+	h := packHeader{first: inc.First, lastAt: inc.Last.At, wait: wait, reason: reason}
+	if inc.rec != "" && !inc.changed {
+		if rec, ok := t.reheadRecord(inc, h); ok {
+			t.stats.Packed++
+			if !t.cfg.Touched {
+				t.recycle(inc)
+			}
+			return rec
+		}
+	}
+	t.dropRec(inc)
 	var us bool
-	t.packBuf, us = packTry(t.packBuf, inc, packHeader{first: inc.First, lastAt: inc.Last.At, wait: wait, reason: reason}, t.hooks.packRecent, !t.packNS)
+	t.packBuf, us = packTry(t.packBuf, inc, h, t.hooks.packRecent, !t.packNS)
 	t.packNS = t.packNS || !us
 	t.stats.Packed++
 	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
@@ -128,13 +155,39 @@ func (t *Tracker) packRecord(inc *Incarnation, wait time.Duration, reason EndRea
 	return t.arena.alloc(t.packBuf)
 }
 
+// reheadRecord returns inc's record (inc.rec, unchanged since it was unpacked) with
+// the header h and inc's head (rehead), and frees inc.rec: the record itself when
+// its head is already that, else a new one in the arena or, for a connection in
+// TIME_WAIT when the tracker holds enough, in the cold store. ok is false when the
+// head cannot be written in the record's unit (then inc.rec is left as it was).
+func (t *Tracker) reheadRecord(inc *Incarnation, h packHeader) (rec string, ok bool) {
+	old := recordBytes(inc.rec)
+	var same bool
+	t.packBuf, same, ok = rehead(t.packBuf, inc, h, old)
+	if !ok {
+		return "", false
+	}
+	cold := h.reason == EndExpired && t.held >= t.hooks.coldAbove
+	if same && !cold {
+		rec, inc.rec, inc.changed = inc.rec, "", false
+		return rec, true
+	}
+	t.dropRec(inc)
+	if cold {
+		if mem, ok := t.coldPut(t.packBuf); ok {
+			return t.arena.alloc(mem), true
+		}
+	}
+	return t.arena.alloc(t.packBuf), true
+}
+
 // unpackRecord returns the incarnation of a record on 4-tuple k (its memory reused
 // when some is free), and frees the record. ahead: the records written after it are
 // about to be unpacked too (see recordData).
 func (t *Tracker) unpackRecord(k FlowKey, rec string, ahead bool) *Incarnation {
 	inc := t.newIncarnation()
 	b, cold, seg := t.recordData(rec, ahead)
-	unpackInto(inc, k, b, &t.fins)
+	unpackInto(inc, k, b, &t.spares)
 	if cold {
 		t.cold.drop(seg)
 	}
@@ -169,17 +222,9 @@ func (t *Tracker) packPrev(f *flow, p *Incarnation) {
 		if q.Reuse != nil {
 			q.Reuse.Prev = nil
 		}
-		if q.rec != "" && !q.changed {
-			// Unchanged since it was unpacked: its record as it was.
-			recs[i], q.rec = q.rec, ""
-			t.stats.Packed++
-			if !t.cfg.Touched {
-				t.recycle(q)
-			}
-		} else {
-			t.dropRec(q)
-			recs[i] = t.packRecord(q, max(t.prevOverAt(q).Sub(q.Last.At)-1, 0), EndReplaced)
-		}
+		// (Unchanged since it was unpacked as an earlier incarnation: its record
+		// as it was, see packRecord.)
+		recs[i] = t.packRecord(q, max(t.prevOverAt(q).Sub(q.Last.At)-1, 0), EndReplaced)
 		q = older
 	}
 	if t.prevPacked == nil {
@@ -253,7 +298,7 @@ func (t *Tracker) unpackPrev(f *flow) {
 func (t *Tracker) unpackKeep(k FlowKey, rec string) *Incarnation {
 	inc := t.newIncarnation()
 	b, cold, _ := t.recordData(rec, false)
-	unpackInto(inc, k, b, &t.fins)
+	unpackInto(inc, k, b, &t.spares)
 	if cold {
 		panic("reassembly: an earlier incarnation's record on disk")
 	}

@@ -259,7 +259,7 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at Instant, prev *Incarnati
 		prev.EndAt = at
 		if s.Flags&(capture.SYN|capture.ACK) == capture.SYN {
 			if tw := prev.TimeWait(t.twLen); tw.Held() && at < tw.Until {
-				inc.Reuse = newReuse(prev, s, at, tw)
+				inc.Reuse = newReuse(&t.spares, prev, s, at, tw)
 			}
 		}
 		inc.Before = prev.stateAt(at, inc.Reuse != nil, t.synGiveUp)
@@ -308,10 +308,13 @@ func (inc *Incarnation) stateAt(at Instant, inTimeWait bool, giveUp time.Duratio
 	return PrevOpen
 }
 
-func newReuse(prev *Incarnation, s *capture.Segment, at Instant, tw TimeWait) *Reuse {
+// newReuse returns what the reuse of prev's 4-tuple by the SYN s within tw shows,
+// in a Reuse from sp.
+func newReuse(sp *spares, prev *Incarnation, s *capture.Segment, at Instant, tw TimeWait) *Reuse {
 	sender := prev.RoleOf(s.Src)
 	old, peer := &prev.Half[sender], &prev.Half[sender.Peer()]
-	return &Reuse{
+	r := sp.takeReuse()
+	*r = Reuse{
 		Prev: prev, PrevIndex: prev.Index, PrevPeerLastFin: peer.LastFin().Tx,
 		SYN: Tx{Frame: s.Frame, At: at}, SynSender: sender, TimeWait: tw,
 		OldNextSeq: old.NextSeq, OldSeqKnown: old.SeqKnown,
@@ -321,6 +324,7 @@ func newReuse(prev *Incarnation, s *capture.Segment, at Instant, tw TimeWait) *R
 		OldFirstIPID: old.FirstIPID, OldIPID: old.LastIPID, NewIPID: s.IPID, OldTTL: old.LastTTL, NewTTL: s.TTL,
 		OldPackets: old.Packets, OldLastAt: old.Last.At, IPv6: s.Src.Addr().Is6(),
 	}
+	return r
 }
 
 // apply records what one segment shows. A first FIN's list comes from fins (may be

@@ -89,7 +89,7 @@ type Tracker struct {
 	// below were not needed for a whole sweep interval: trimIdleFree).
 	free    []*Incarnation
 	freeLow int
-	fins    finPool // FIN lists of recycled incarnations
+	spares  spares // what recycled incarnations leave for the next ones
 	// startedSincePack: incarnations started since the last sweep or packQuiet;
 	// nextPackAt: the capture time of the next packQuiet, if no starts call it
 	// sooner.
@@ -255,7 +255,8 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 			return
 		}
 	}
-	inc.apply(s, tx, t.twLen, &t.fins)
+	t.dropRec(inc) // (the record it was unpacked from, which the segment outdates)
+	inc.apply(s, tx, t.twLen, &t.spares.fins)
 	if t.cfg.Touched && !inc.touched {
 		inc.touched = true
 		t.touched = append(t.touched, inc)
