@@ -146,7 +146,8 @@ func TestArenaFlows(t *testing.T) {
 }
 
 // heldArenaBytes is what the arena must hold for the flows and their records (and
-// checks that a packed previous incarnation is beside a packed current one).
+// checks that packed previous incarnations belong to a flow held, at most
+// maxEarlier with the whole ones).
 func (t *Tracker) heldArenaBytes() int {
 	n := 0
 	t.flows.each(func(f *flow) {
@@ -154,9 +155,9 @@ func (t *Tracker) heldArenaBytes() int {
 		if l := len(f.packed); l > 0 {
 			n += recordSize(l)
 		}
-		for _, rec := range t.packedPrev(f) {
-			if l := len(rec); l > 0 {
-				n += recordSize(l)
+		if l := t.packedPrev(f); l != nil {
+			for _, rec := range l.rec[:l.len()] {
+				n += recordSize(len(rec))
 			}
 		}
 		for p := t.prev(f); p != nil; p = p.older {
@@ -165,11 +166,9 @@ func (t *Tracker) heldArenaBytes() int {
 			}
 		}
 	})
-	if len(t.prevPacked) > 0 {
-		for f := range t.prevPacked {
-			if f.packed == "" || f.gone {
-				panic("a packed previous incarnation on a flow whose current one is not packed")
-			}
+	for f, l := range t.prevPacked {
+		if f.gone || l.len() == 0 || t.earlierCount(f) > maxEarlier {
+			panic("packed previous incarnations on a forgotten flow, none in a list, or too many")
 		}
 	}
 	return n

@@ -31,15 +31,19 @@ const ackSlack = 1 << 24
 // go to the current incarnation cur belongs to: the newest one still in its window
 // whose sequence space the segment fits, when it does not fit cur's (nil: none, the
 // segment is cur's). The TIME_WAIT holder's refusal of cur's SYN is cur's.
+// Packed earlier incarnations are unpacked only for a segment that does not fit cur.
 func (t *Tracker) staleFor(f *flow, cur *Incarnation, s *capture.Segment, at Instant) *Incarnation {
-	p := t.prev(f)
-	if p == nil || cur.refusalCandidate(cur.RoleOf(s.Src), s) {
+	if f.prev == 0 && len(t.prevPacked) == 0 {
+		return nil
+	}
+	if cur.refusalCandidate(cur.RoleOf(s.Src), s) {
 		return nil
 	}
 	if fit, known := cur.fits(s, ackSlack); !known || fit {
 		return nil
 	}
-	for ; p != nil; p = p.older {
+	t.unpackPrev(f)
+	for p := t.prev(f); p != nil; p = p.older {
 		if t.prevOver(p, at) {
 			continue
 		}
@@ -112,4 +116,13 @@ func (t *Tracker) dropEarlier(f *flow, drop func(depth int, m *Incarnation) bool
 	for i := nd - 1; i >= 0; i-- {
 		out(dropped[i])
 	}
+}
+
+// earlierCount is how many earlier incarnations the flow holds, whole and packed.
+func (t *Tracker) earlierCount(f *flow) int {
+	n := t.packedPrev(f).len()
+	for p := t.prev(f); p != nil; p = p.older {
+		n++
+	}
+	return n
 }

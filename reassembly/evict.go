@@ -13,12 +13,10 @@ func (t *Tracker) evict(now Instant) {
 			last = max(last, c.Last.At)
 		}
 		if f.packed != "" {
-			h := header(f.packed)
-			last = max(last, h.lastAt)
-			for _, rec := range t.packedPrev(f) {
-				if rec == "" {
-					break
-				}
+			last = max(last, header(f.packed).lastAt)
+		}
+		if l := t.packedPrev(f); l != nil {
+			for _, rec := range l.rec[:l.len()] {
 				last = max(last, header(rec).lastAt)
 			}
 		}

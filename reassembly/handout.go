@@ -23,14 +23,13 @@ func (t *Tracker) Each(fn func(*Incarnation)) {
 		if c := t.cur(f); c != nil {
 			fn(c)
 		}
-		if f.packed != "" {
-			for _, rec := range t.packedPrev(f) {
-				if rec == "" {
-					break
-				}
+		if l := t.packedPrev(f); l != nil {
+			for _, rec := range l.rec[:l.len()] {
 				b, _, _ := t.recordData(rec, false)
 				fn(unpack(f.key, b))
 			}
+		}
+		if f.packed != "" {
 			if k := handKey(f.packed); k >= coldKeys {
 				cold = append(cold, packedFinal{k, f})
 				return
@@ -143,17 +142,13 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end I
 			f := prevs[0].f
 			prevs[0] = packedFinal{}
 			prevs = prevs[1:]
-			recs := t.prevPacked[f]
-			n := 0
-			for n < len(recs) && recs[n] != "" {
-				n++
-			}
-			rec := recs[n-1]
+			l := t.prevPacked[f]
+			n := l.len()
+			rec := l.rec[n-1]
 			if n == 1 {
-				delete(t.prevPacked, f)
+				t.freePrevList(f, l)
 			} else {
-				recs[n-1] = ""
-				t.prevPacked[f] = recs
+				l.rec[n-1], l.sig[n-1] = "", prevSig{}
 			}
 			t.give(t.unpackRecord(f.key, rec, false)) // as it was packed: replaced
 		default:

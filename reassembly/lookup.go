@@ -71,6 +71,11 @@ func (t *Tracker) overAt(f *flow) Instant {
 	for p := t.prev(f); p != nil; p = p.older {
 		at = max(at, t.prevOverAt(p))
 	}
+	if l := t.packedPrev(f); l != nil {
+		for i := range l.len() {
+			at = max(at, l.sig[i].overAt)
+		}
+	}
 	return at
 }
 

@@ -1,8 +1,11 @@
 package reassembly
 
 import (
+	"net/netip"
 	"time"
 	"unsafe"
+
+	"github.com/finack/finack/capture"
 )
 
 // recordBytes is a packed record's bytes, to read only.
@@ -12,12 +15,12 @@ func recordBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), le
 // record (Incarnation.rec) until a segment changes it: most incarnations in
 // TIME_WAIT are woken by the SYN that reuses their 4-tuple, which leaves them as
 // they were, and packing them again as earlier incarnations then rewrites only the
-// record's head (packRecord).
+// record's head (packRecord). The packed earlier incarnations stay packed
+// (packPrev): that SYN needs of them only what their signatures say.
 func (t *Tracker) unpackFlow(f *flow) {
 	if f.packed == "" {
 		return
 	}
-	t.unpackPrev(f)
 	inc := t.newIncarnation()
 	b, cold, seg := t.recordData(f.packed, false)
 	unpackInto(inc, f.key, b, &t.spares)
@@ -31,11 +34,17 @@ func (t *Tracker) unpackFlow(f *flow) {
 	f.cur, f.packed = t.hold(inc), ""
 	if p := t.prev(f); p != nil {
 		// Link the two again (pack cut the link): a refusal RST reaches
-		// the previous incarnation through it.
-		p.next = inc
-		if inc.Reuse != nil {
-			inc.Reuse.Prev = p
-		}
+		// the previous incarnation through it. (Packed ones are linked when
+		// they are unpacked: unpackPrev.)
+		t.linkCur(p, inc)
+	}
+}
+
+// linkCur links the newest earlier incarnation p and the current one c.
+func (t *Tracker) linkCur(p, c *Incarnation) {
+	p.next = c
+	if c.Reuse != nil {
+		c.Reuse.Prev = p
 	}
 }
 
@@ -195,26 +204,43 @@ func (t *Tracker) unpackRecord(k FlowKey, rec string, ahead bool) *Incarnation {
 	return inc
 }
 
-// packPrev packs the earlier incarnations of a flow whose current one was just
-// packed: a reused 4-tuple's earlier connections are held, for their stale
-// segments, until their TIME_WAIT is over (a minute), and whole each took about
-// 1 KB; a 4-tuple reused several times within TIME_WAIT holds several (at most
-// maxEarlier). They are kept apart (Tracker.prevPacked), newest first, only while
-// the current one is packed too: anything that unpacks the current one, or looks at
-// the earlier ones, unpacks them first (unpackPrev), so the rest of the tracker
-// sees them whole. Each header's wait puts its expiry at prevOverAt, which nothing
-// can move while it is packed (only its segments change it). The links between them
-// (next, older; Reuse.Prev, read only on the current incarnation: refusal.go) are
-// cut as handing them out would cut them.
+// packPrev packs the earlier incarnations held whole, p first (newest), of a flow
+// whose current one was just packed: a reused 4-tuple's earlier connections are
+// held, for their stale segments, until their TIME_WAIT is over (a minute), and
+// whole each took about 1 KB; a 4-tuple reused several times within TIME_WAIT holds
+// several (at most maxEarlier). They are kept apart (Tracker.prevPacked), newest
+// first, in front of those packed before (all of those are older): the chain of
+// earlier incarnations is the whole ones (flow.prev, Incarnation.older) followed by
+// the packed ones. They stay packed when the current one is unpacked: a SYN reusing
+// the 4-tuple needs of them only their signatures (prevSig), a segment that fits
+// the current incarnation nothing. Whatever looks at them whole (a segment that
+// does not fit the current one, one that a signature says is theirs, a refusal
+// RST, a sweep when one is over, eviction, a start past maxEarlier) unpacks them
+// first (unpackPrev). Each header's wait puts its expiry at prevOverAt, which
+// nothing can move while it is packed (only its segments change it). The links
+// between them (next, older; Reuse.Prev, read only on the current incarnation:
+// refusal.go) are cut as handing them out would cut them.
 func (t *Tracker) packPrev(f *flow, p *Incarnation) {
-	n := 0
+	l := t.packedPrev(f)
+	n := l.len()
+	k := 0
 	for q := p; q != nil; q = q.older {
 		if q.touched || n == maxEarlier {
 			return // (a live view holds it: left whole)
 		}
 		n++
+		k++
 	}
-	var recs prevRecs
+	if l == nil {
+		l = t.newPrevList()
+		if t.prevPacked == nil {
+			t.prevPacked = make(map[*flow]*prevList)
+		}
+		t.prevPacked[f] = l
+	}
+	copy(l.rec[k:], l.rec[:maxEarlier-k])
+	copy(l.sig[k:], l.sig[:maxEarlier-k])
+	lo, hi := f.key.Endpoints()
 	i := 0
 	for q := p; q != nil; i++ {
 		older := q.older
@@ -222,28 +248,117 @@ func (t *Tracker) packPrev(f *flow, p *Incarnation) {
 		if q.Reuse != nil {
 			q.Reuse.Prev = nil
 		}
+		over := t.prevOverAt(q)
+		l.sig[i] = sigOf(q, over, lo, hi)
 		// (Unchanged since it was unpacked as an earlier incarnation: its record
 		// as it was, see packRecord.)
-		recs[i] = t.packRecord(q, max(t.prevOverAt(q).Sub(q.Last.At)-1, 0), EndReplaced)
+		l.rec[i] = t.packRecord(q, max(over.Sub(q.Last.At)-1, 0), EndReplaced)
 		q = older
 	}
-	if t.prevPacked == nil {
-		t.prevPacked = make(map[*flow]prevRecs)
-	}
-	t.prevPacked[f] = recs
 	t.unhold(f.prev)
 	f.prev = 0
 }
 
-// prevRecs are the records of a flow's packed earlier incarnations, newest first
-// ("" after the last).
-type prevRecs [maxEarlier]string
+// prevList is a flow's packed earlier incarnations, newest first: their records
+// ("" after the last) and signatures.
+type prevList struct {
+	rec [maxEarlier]string
+	sig [maxEarlier]prevSig
+}
 
-// overAt is when the first of the records' stale-segment windows closes (their
-// prevOverAt).
-func (r *prevRecs) overAt() Instant {
+// len is how many records the list holds (0 for nil).
+func (l *prevList) len() int {
+	if l == nil {
+		return 0
+	}
+	n := 0
+	for n < maxEarlier && l.rec[n] != "" {
+		n++
+	}
+	return n
+}
+
+// prevSig is what a SYN arriving on the 4-tuple needs of a packed earlier
+// incarnation (route: ownsSyn, prevOver), and when its window closes.
+type prevSig struct {
+	overAt      Instant   // prevOverAt
+	isn, synEnd [2]uint32 // by Role, when its SYN was seen (sigSyn)
+	synAck      uint32    // the server's SYN-ACK's acknowledgement (sigSynAck)
+	bits        uint8
+}
+
+const (
+	sigSyn      = 1 << iota // << Role: the end's SynCount > 0
+	_                       // (the server's)
+	sigFin                  // << Role: the end's FinSeen
+	_                       // (the server's)
+	sigSynAck               // the server's SynAckSeen
+	sigClientHi             // the client is the key's higher endpoint
+	sigRaw                  // the client is neither endpoint of the key: roles unknown
+)
+
+// sigOf returns the signature of earlier incarnation q on a 4-tuple whose
+// endpoints are lo and hi, its window closing at over.
+func sigOf(q *Incarnation, over Instant, lo, hi netip.AddrPort) prevSig {
+	g := prevSig{overAt: over}
+	for r := Client; r <= Server; r++ {
+		h := &q.Half[r]
+		if h.SynCount > 0 {
+			g.bits |= sigSyn << r
+			g.isn[r], g.synEnd[r] = h.ISN, h.SynEnd
+		}
+		if h.FinSeen() {
+			g.bits |= sigFin << r
+		}
+	}
+	if sv := &q.Half[Server]; sv.SynAckSeen {
+		g.bits |= sigSynAck
+		g.synAck = sv.SynAck
+	}
+	switch q.Half[Client].Endpoint {
+	case lo:
+	case hi:
+		g.bits |= sigClientHi
+	default:
+		g.bits |= sigRaw
+	}
+	return g
+}
+
+// mayOwnSyn reports whether a SYN s at time at, on the 4-tuple with endpoints lo
+// and hi, may be the incarnation's (route): it is in its window and ownsSyn would
+// say so (any SYN when the roles are unknown).
+func (g *prevSig) mayOwnSyn(s *capture.Segment, at Instant, lo, hi netip.AddrPort) bool {
+	if at >= g.overAt {
+		return false
+	}
+	if g.bits&sigRaw != 0 {
+		return true
+	}
+	client := lo
+	if g.bits&sigClientHi != 0 {
+		client = hi
+	}
+	r := Server // (RoleOf)
+	if s.Src == client {
+		r = Client
+	}
+	p := r.Peer()
+	if g.bits&(sigSyn<<r) != 0 && s.Seq == g.isn[r] {
+		return true
+	}
+	if s.Flags&capture.ACK == 0 {
+		return r == Client && g.bits&sigSynAck != 0 && s.Seq+1 == g.synAck
+	}
+	return g.bits&(sigFin<<r) == 0 && g.bits&(sigSyn<<p) != 0 && SeqLess(g.isn[p], s.Ack) && SeqLEQ(s.Ack, g.synEnd[p])
+}
+
+// headerOverAt is when the first of the records' stale-segment windows closes, as
+// their headers tell (prevOverAt, but for one that closed before its last segment:
+// then just after that segment).
+func (l *prevList) headerOverAt() Instant {
 	at := maxTime
-	for _, rec := range r {
+	for _, rec := range l.rec {
 		if rec == "" {
 			break
 		}
@@ -253,42 +368,88 @@ func (r *prevRecs) overAt() Instant {
 	return at
 }
 
-// packedPrev is the records of the flow's packed earlier incarnations (the first
-// "": none). Only a flow whose current incarnation is packed can have them.
-func (t *Tracker) packedPrev(f *flow) prevRecs {
-	if f.packed == "" || len(t.prevPacked) == 0 {
-		return prevRecs{}
+// sigOverAt is when the first of the records' stale-segment windows closes
+// (prevOverAt).
+func (l *prevList) sigOverAt() Instant {
+	at := maxTime
+	for i, rec := range l.rec {
+		if rec == "" {
+			break
+		}
+		at = min(at, l.sig[i].overAt)
+	}
+	return at
+}
+
+// packedOverAt is when a sweep unpacks the flow's packed earlier incarnations l,
+// one being over: when the first window closes (sigOverAt) or, while the whole
+// flow is packed, as the headers tell it (headerOverAt), as when only a flow packed
+// whole could hold them packed.
+func (t *Tracker) packedOverAt(f *flow, l *prevList) Instant {
+	if f.packed != "" && f.prev == 0 {
+		return l.headerOverAt()
+	}
+	return l.sigOverAt()
+}
+
+// packedPrev is the flow's packed earlier incarnations (nil: none).
+func (t *Tracker) packedPrev(f *flow) *prevList {
+	if len(t.prevPacked) == 0 {
+		return nil
 	}
 	return t.prevPacked[f]
 }
 
+// newPrevList returns an empty prevList, a freed one if any.
+func (t *Tracker) newPrevList() *prevList {
+	if n := len(t.prevFree); n > 0 {
+		l := t.prevFree[n-1]
+		t.prevFree = t.prevFree[:n-1]
+		return l
+	}
+	return new(prevList)
+}
+
+// freePrevList takes l out of the flow's map entry and keeps it for reuse.
+func (t *Tracker) freePrevList(f *flow, l *prevList) {
+	delete(t.prevPacked, f)
+	*l = prevList{}
+	if len(t.prevFree) < maxFreePrevLists {
+		t.prevFree = append(t.prevFree, l)
+	}
+}
+
+// maxFreePrevLists bounds the prevLists kept for reuse.
+const maxFreePrevLists = 1024
+
 // unpackPrev makes the flow's packed earlier incarnations, if any, whole again,
-// linked to each other and to the current one if that is whole.
+// behind the whole ones (the newest of those linked to the current one if that is
+// whole and no earlier one was whole: as unpacking the flow links them).
 func (t *Tracker) unpackPrev(f *flow) {
-	recs := t.packedPrev(f)
-	if recs[0] == "" {
+	l := t.packedPrev(f)
+	if l == nil {
 		return
 	}
-	delete(t.prevPacked, f)
-	var newer *Incarnation
-	for _, rec := range recs {
+	tail := t.prev(f)
+	for tail != nil && tail.older != nil {
+		tail = tail.older
+	}
+	linkCur := tail == nil
+	for _, rec := range l.rec {
 		if rec == "" {
 			break
 		}
 		p := t.unpackKeep(f.key, rec)
-		if newer == nil {
+		if tail == nil {
 			f.prev = t.hold(p)
 		} else {
-			newer.older, p.next = p, newer
+			tail.older, p.next = p, tail
 		}
-		newer = p
+		tail = p
 	}
-	if c := t.cur(f); c != nil {
-		p := t.prev(f)
-		p.next = c
-		if c.Reuse != nil {
-			c.Reuse.Prev = p
-		}
+	t.freePrevList(f, l)
+	if c := t.cur(f); c != nil && linkCur {
+		t.linkCur(t.prev(f), c)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 // several tag sets stays several connections. From then on the segments of k's
 // tags from s's end go to f (FlowKey.PeerEnd).
 func (t *Tracker) join(f *flow, k *FlowKey, s *capture.Segment, fromLo bool) bool {
-	if f.key.PeerEnd != 0 || f.prev != 0 || t.packedPrev(f)[0] != "" || (f.cur == 0 && f.packed == "") {
+	if f.key.PeerEnd != 0 || f.prev != 0 || t.packedPrev(f) != nil || (f.cur == 0 && f.packed == "") {
 		return false
 	}
 	if t.cfg.Done != nil {
@@ -68,10 +68,8 @@ func (t *Tracker) route(f *flow, s *capture.Segment, at Instant) (inc *Incarnati
 		// A SYN-ACK is an earlier incarnation's only when the current one's SYN is
 		// known (it does not answer that one); otherwise it may open its own.
 		if s.Flags&capture.ACK == 0 || cur.Half[Client].SynCount > 0 {
-			for p := t.prev(f); p != nil; p = p.older {
-				if !t.prevOver(p, at) && p.ownsSyn(s) {
-					return p, true
-				}
+			if p := t.earlierOwning(f, s, at); p != nil {
+				return p, true
 			}
 		}
 		return t.start(f, s, at, cur), false
@@ -82,6 +80,34 @@ func (t *Tracker) route(f *flow, s *capture.Segment, at Instant) (inc *Incarnati
 		return t.start(f, s, at, cur), false
 	}
 	return cur, false
+}
+
+// earlierOwning returns the newest earlier incarnation of the flow still in its
+// window at time at that a SYN s is a stale segment of (ownsSyn), nil if none. The
+// packed ones are unpacked only when a signature says s may be one of theirs.
+func (t *Tracker) earlierOwning(f *flow, s *capture.Segment, at Instant) *Incarnation {
+	for p := t.prev(f); p != nil; p = p.older {
+		if !t.prevOver(p, at) && p.ownsSyn(s) {
+			return p
+		}
+	}
+	l := t.packedPrev(f)
+	if l == nil {
+		return nil
+	}
+	lo, hi := f.key.Endpoints()
+	for i := range l.len() {
+		if l.sig[i].mayOwnSyn(s, at, lo, hi) {
+			t.unpackPrev(f)
+			for p := t.prev(f); p != nil; p = p.older {
+				if !t.prevOver(p, at) && p.ownsSyn(s) {
+					return p
+				}
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // continuesWith reports whether a segment with SYN set, at time at, belongs to this
@@ -246,6 +272,7 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at Instant, prev *Incarnati
 		if prev == nil {
 			// No current incarnation (finished by a sweep): the earlier ones
 			// held are over for good, not earlier incarnations of this one.
+			t.unpackPrev(f)
 			t.dropEarlier(f, func(int, *Incarnation) bool { return true }, func(old *Incarnation) {
 				old.End, old.EndAt = EndReplaced, min(old.EndAt, at)
 				t.stats.Expired++
@@ -273,6 +300,9 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at Instant, prev *Incarnati
 	}
 	t.unhold(f.prev)
 	f.prev, f.cur = f.cur, t.hold(inc)
+	if prev != nil && t.packedPrev(f) != nil && t.earlierCount(f) > maxEarlier {
+		t.unpackPrev(f) // (the oldest goes: below)
+	}
 	if prev != nil && prev.older != nil {
 		t.dropEarlier(f, func(depth int, _ *Incarnation) bool { return depth > maxEarlier }, func(old *Incarnation) {
 			if t.cfg.Done != nil {

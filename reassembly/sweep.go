@@ -68,8 +68,12 @@ func (t *Tracker) visit(f *flow, now Instant, done *[]finished) {
 	if f.gone {
 		return
 	}
-	if recs := t.packedPrev(f); recs[0] != "" && recs.overAt() <= now {
-		t.unpackPrev(f) // one is over: whole again, to be handed out below
+	if l := t.packedPrev(f); l != nil && (t.packedOverAt(f, l) <= now || t.wholePrevOver(f, now)) {
+		// One is over: whole again, to be handed out below. (When only whole ones
+		// are over, the packed ones are unpacked too: behind whole ones, or
+		// linked to the current incarnation, they stay as unpacking the flow
+		// would have left them.)
+		t.unpackPrev(f)
 	}
 	if f.prev != 0 {
 		t.dropEarlier(f, func(_ int, p *Incarnation) bool { return t.prevOver(p, now) }, func(p *Incarnation) {
@@ -100,7 +104,7 @@ func (t *Tracker) visit(f *flow, now Instant, done *[]finished) {
 			f.packed = ""
 		}
 	}
-	if f.cur == 0 && f.prev == 0 && f.packed == "" {
+	if f.cur == 0 && f.prev == 0 && f.packed == "" && t.packedPrev(f) == nil {
 		t.forget(f)
 		return
 	}
@@ -115,12 +119,11 @@ func (t *Tracker) visit(f *flow, now Instant, done *[]finished) {
 // wait is the current incarnation's overAfter.
 func (t *Tracker) schedule(f *flow, now Instant, wait time.Duration) {
 	due := maxTime
-	if p := t.prev(f); p != nil {
-		for ; p != nil; p = p.older {
-			due = min(due, t.prevOverAt(p))
-		}
-	} else if recs := t.packedPrev(f); recs[0] != "" {
-		due = min(due, recs.overAt())
+	for p := t.prev(f); p != nil; p = p.older {
+		due = min(due, t.prevOverAt(p))
+	}
+	if l := t.packedPrev(f); l != nil {
+		due = min(due, t.packedOverAt(f, l))
 	}
 	if c := t.cur(f); c != nil {
 		if wait >= 0 {
@@ -164,6 +167,17 @@ func (t *Tracker) count(reason EndReason) {
 	} else {
 		t.stats.Expired++
 	}
+}
+
+// wholePrevOver reports whether one of the flow's earlier incarnations held whole
+// is over at time now.
+func (t *Tracker) wholePrevOver(f *flow, now Instant) bool {
+	for p := t.prev(f); p != nil; p = p.older {
+		if t.prevOver(p, now) {
+			return true
+		}
+	}
+	return false
 }
 
 // prevOver: the stale-segment window of a replaced incarnation is over.

@@ -79,8 +79,10 @@ type Tracker struct {
 	arena    *arena
 	incs     []*Incarnation
 	incsFree []incRef
-	// prevPacked: the packed earlier incarnations, by flow (packPrev).
-	prevPacked map[*flow]prevRecs
+	// prevPacked: the packed earlier incarnations, by flow (packPrev); prevFree:
+	// emptied lists to reuse.
+	prevPacked map[*flow]*prevList
+	prevFree   []*prevList
 	// packNS: a record could not be packed in microseconds (packTry): times in
 	// nanoseconds, pack them so from now on.
 	packNS bool
@@ -160,11 +162,10 @@ func (t *Tracker) Finish(end Instant) {
 	var prevs []packedFinal // packed previous incarnations (packPrev), their records in t.prevPacked
 	packed := make([]packedFinal, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
-		for _, rec := range t.packedPrev(f) {
-			if rec == "" {
-				break
+		if l := t.packedPrev(f); l != nil {
+			for _, rec := range l.rec[:l.len()] {
+				prevs = append(prevs, packedFinal{header(rec).first.Frame, f})
 			}
-			prevs = append(prevs, packedFinal{header(rec).first.Frame, f})
 		}
 		for p := t.prev(f); p != nil; p = p.older {
 			whole = append(whole, finishedWhole(p)) // (replaced: EndAt set then)
@@ -249,10 +250,15 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 		inc.addStale(s, tx, t.cur(f).Index) // a SYN or SYN-ACK of an earlier incarnation (route)
 		return
 	}
-	if f.prev != 0 && inc == t.cur(f) && s.Flags&capture.SYN == 0 {
+	if inc == t.cur(f) && s.Flags&capture.SYN == 0 {
 		if p := t.staleFor(f, inc, s, at); p != nil {
 			p.addStale(s, tx, inc.Index)
 			return
+		}
+		if s.Flags&capture.RST != 0 && inc.Reuse != nil && inc.Reuse.Prev == nil && f.prev == 0 {
+			// A refusal RST records an RST in TIME_WAIT on the earlier
+			// incarnation (refusal.go, through Reuse.Prev): whole and linked.
+			t.unpackPrev(f)
 		}
 	}
 	t.dropRec(inc) // (the record it was unpacked from, which the segment outdates)
