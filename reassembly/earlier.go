@@ -6,10 +6,12 @@ import "github.com/finack/finack/capture"
 // once) has several incarnations closed less than the TIME_WAIT length ago, and
 // an old duplicate of any of them may still arrive. The tracker keeps, besides the
 // current incarnation, the earlier ones whose window for stale segments is not
-// over (prevOverAt), newest first: the flow holds the newest (flow.prev) and each
-// links the one replaced before it (Incarnation.older). A segment for the current
-// incarnation whose numbers do not fit it is looked up in them, newest first, and
-// attributed to the first whose sequence space it fits (staleFor).
+// over (prevOverAt), newest first: the flow holds the newest held whole (flow.prev)
+// and each links the one replaced before it (Incarnation.older); behind those come
+// the packed ones (packPrev), which stay packed until something needs them whole
+// (unpackPrev). A segment for the current incarnation whose numbers do not fit it
+// is looked up in them, newest first, and attributed to the first whose sequence
+// space it fits (staleFor).
 //
 // At most maxEarlier are kept per 4-tuple: when a new incarnation pushes the chain
 // past that, the oldest is finished at once (handed to Done when streaming), and an

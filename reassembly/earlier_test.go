@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -222,5 +223,91 @@ func TestStaleAllocatesNothing(t *testing.T) {
 	incs := tr.Incarnations()
 	if len(incs) != 4 || incs[0].Stale.Count < 1000 || incs[3].Half[Client].OutOfWindow < 1000 {
 		t.Errorf("%d incarnations; %d stale segments of the first, %d out of the window", len(incs), incs[0].Stale.Count, incs[3].Half[Client].OutOfWindow)
+	}
+}
+
+// TestReuseLeavesEarlierPacked: on a 4-tuple reused three times within TIME_WAIT,
+// every incarnation packed after every segment, the earlier incarnations stay packed
+// for the SYN that reuses the 4-tuple again and for a segment of the current
+// incarnation: those are answered from the packed records (prevSig, the current
+// incarnation's own numbers). A segment of an earlier incarnation (a stale ACK, a
+// copy of its SYN or SYN-ACK) unpacks them and goes to that one. Either way the
+// tracker hands out what one that never packs hands out.
+func TestReuseLeavesEarlierPacked(t *testing.T) {
+	c, s := reuseSpaces(4)
+	all := reusedSegs(4)
+	const perInc = 11 // segments of each closed incarnation (reusedSegs)
+	segs, next := all[:3*perInc], all[3*perInc]
+	for _, tc := range []struct {
+		name     string
+		probe    seg
+		unpacked bool // the earlier incarnations were unpacked
+		packed   int  // earlier incarnations packed after the probe
+		staleOf  int  // the incarnation it is a stale segment of (0: none)
+		incs     int  // incarnations after the probe
+	}{
+		{"the SYN reusing the 4-tuple", seg{'c', 0, S, next.seq, 0, 0}, false, 2, 0, 4},
+		{"the current incarnation's FIN again", seg{'s', 0, FA, s[2] + 201, c[2] + 101, 0}, false, 2, 0, 3},
+		{"the current incarnation's final ACK again", seg{'c', 0, A, c[2] + 102, s[2] + 202, 0}, false, 2, 0, 3},
+		{"stale data of incarnation 1", seg{'c', 0, A, c[0] + 1, s[0] + 1, 100}, true, 0, 1, 3},
+		{"a copy of incarnation 2's SYN", seg{'c', 0, S, c[1], 0, 0}, true, 0, 2, 3},
+		{"a copy of incarnation 1's SYN-ACK", seg{'s', 0, SA, s[0], c[0] + 1, 0}, true, 0, 1, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			probe := tc.probe
+			probe.at = segs[len(segs)-1].at + 100*time.Millisecond
+			run := func(pack bool) (*Tracker, []*Incarnation, int) {
+				var got []*Incarnation
+				tr := NewPoisonedTracker(Config{Done: func(inc *Incarnation) { got = append(got, inc) }})
+				tr.hooks.noPack = !pack
+				var f *flow
+				before := 0
+				for i, sg := range append(segs[:len(segs):len(segs)], probe) {
+					x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(sg.at), Flags: sg.flags, Seq: sg.seq, Ack: sg.ack, PayloadLen: sg.data, IPID: uint16(i)}
+					x.Src, x.Dst = cli, srv
+					if sg.from == 's' {
+						x.Src, x.Dst = srv, cli
+					}
+					if i == len(segs) {
+						k, _ := KeyOf(&x)
+						f = tr.flowOf(k)
+						before = tr.hooks.prevUnpacked
+						if pack && tr.packedPrev(f).len() != 2 {
+							t.Fatalf("%d earlier incarnations packed before the probe, want 2", tr.packedPrev(f).len())
+						}
+					}
+					tr.Add(&x)
+					if pack && i < len(segs) {
+						tr.packEverything()
+					}
+				}
+				n := tr.packedPrev(f).len()
+				if unpacked := tr.hooks.prevUnpacked > before; pack && unpacked != tc.unpacked {
+					t.Errorf("earlier incarnations unpacked: %v, want %v", unpacked, tc.unpacked)
+				}
+				tr.Finish(InstantOf(t0.Add(probe.at)))
+				return tr, got, n
+			}
+			_, want, _ := run(false)
+			_, got, packed := run(true)
+			if packed != tc.packed {
+				t.Errorf("%d earlier incarnations packed after the probe, want %d", packed, tc.packed)
+			}
+			if len(got) != tc.incs {
+				t.Fatalf("%d incarnations, want %d", len(got), tc.incs)
+			}
+			for _, inc := range got {
+				wantStale := uint64(0)
+				if inc.Index == tc.staleOf {
+					wantStale = 1
+				}
+				if inc.Stale.Count != wantStale {
+					t.Errorf("incarnation %d: %d stale segments, want %d", inc.Index, inc.Stale.Count, wantStale)
+				}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("the incarnations differ from those of a tracker that never packs\n got %+v\nwant %+v", got, want)
+			}
+		})
 	}
 }

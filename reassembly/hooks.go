@@ -4,7 +4,7 @@ import "time"
 
 // testHooks are what only tests change or read in a Tracker: thresholds that the
 // package's constants set (tests lower them to pack, sweep or move records to disk
-// in small captures), switches, and a counter. A Tracker holds one (Tracker.hooks):
+// in small captures), switches, and counters. A Tracker holds one (Tracker.hooks):
 // NewTracker's is defaultHooks; a test changes the one of the tracker it built.
 type testHooks struct {
 	// packAbove, packEvery, packQuietEvery, coldAbove: the constants of the same
@@ -22,8 +22,9 @@ type testHooks struct {
 	// after free fails to unpack or differs. The arena takes it when the tracker
 	// is built (newTracker).
 	poisonFreed bool
-	// quietPacked counts the incarnations packed by packQuiet.
-	quietPacked int
+	// quietPacked counts the incarnations packed by packQuiet; prevUnpacked the
+	// times a flow's packed earlier incarnations were unpacked (unpackPrev).
+	quietPacked, prevUnpacked int
 }
 
 // defaultHooks returns the testHooks of a Tracker outside tests: the package's

@@ -236,8 +236,9 @@ type Refusal struct {
 // Reuse describes how an incarnation started while the previous one on the same
 // 4-tuple was still held in TIME_WAIT. Values are taken when the SYN arrived.
 type Reuse struct {
-	// Prev is the previous incarnation while the tracker holds both (a streaming
-	// tracker cuts the link when Prev is finished); PrevIndex its index and
+	// Prev is the previous incarnation while the tracker holds both whole (a
+	// streaming tracker cuts the link when Prev is finished or either is packed,
+	// and links them again when both are whole again); PrevIndex its index and
 	// PrevPeerLastFin the last FIN the other end sent in it, kept for the report.
 	Prev            *Incarnation
 	PrevIndex       int

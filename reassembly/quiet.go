@@ -430,6 +430,7 @@ func (t *Tracker) unpackPrev(f *flow) {
 	if l == nil {
 		return
 	}
+	t.hooks.prevUnpacked++
 	tail := t.prev(f)
 	for tail != nil && tail.older != nil {
 		tail = tail.older

@@ -98,7 +98,6 @@ func (t *Tracker) visit(f *flow, now Instant, done *[]finished) {
 		}
 	} else if f.packed != "" {
 		if h := header(f.packed); h.wait >= 0 && now.Sub(h.lastAt) > h.wait {
-			t.unpackPrev(f) // (a previous incarnation packed only beside a packed current one)
 			*done = append(*done, packedEnd(f, h.reason, satAdd(h.lastAt, h.wait)))
 			t.count(h.reason)
 			f.packed = ""
