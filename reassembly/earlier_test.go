@@ -234,26 +234,28 @@ func TestStaleAllocatesNothing(t *testing.T) {
 // copy of its SYN or SYN-ACK) unpacks them and goes to that one. Either way the
 // tracker hands out what one that never packs hands out.
 func TestReuseLeavesEarlierPacked(t *testing.T) {
-	c, s := reuseSpaces(4)
-	all := reusedSegs(4)
+	c, s := reuseSpaces(6)
 	const perInc = 11 // segments of each closed incarnation (reusedSegs)
-	segs, next := all[:3*perInc], all[3*perInc]
 	for _, tc := range []struct {
 		name     string
+		n        int // closed incarnations before the probe
 		probe    seg
 		unpacked bool // the earlier incarnations were unpacked
 		packed   int  // earlier incarnations packed after the probe
 		staleOf  int  // the incarnation it is a stale segment of (0: none)
 		incs     int  // incarnations after the probe
 	}{
-		{"the SYN reusing the 4-tuple", seg{'c', 0, S, next.seq, 0, 0}, false, 2, 0, 4},
-		{"the current incarnation's FIN again", seg{'s', 0, FA, s[2] + 201, c[2] + 101, 0}, false, 2, 0, 3},
-		{"the current incarnation's final ACK again", seg{'c', 0, A, c[2] + 102, s[2] + 202, 0}, false, 2, 0, 3},
-		{"stale data of incarnation 1", seg{'c', 0, A, c[0] + 1, s[0] + 1, 100}, true, 0, 1, 3},
-		{"a copy of incarnation 2's SYN", seg{'c', 0, S, c[1], 0, 0}, true, 0, 2, 3},
-		{"a copy of incarnation 1's SYN-ACK", seg{'s', 0, SA, s[0], c[0] + 1, 0}, true, 0, 1, 3},
+		{"the SYN reusing the 4-tuple", 3, seg{'c', 0, S, c[3], 0, 0}, false, 2, 0, 4},
+		{"the SYN reusing it past maxEarlier: the oldest goes", 5, seg{'c', 0, S, c[5], 0, 0}, false, 3, 0, 6},
+		{"the current incarnation's FIN again", 3, seg{'s', 0, FA, s[2] + 201, c[2] + 101, 0}, false, 2, 0, 3},
+		{"the current incarnation's final ACK again", 3, seg{'c', 0, A, c[2] + 102, s[2] + 202, 0}, false, 2, 0, 3},
+		{"stale data of incarnation 1", 3, seg{'c', 0, A, c[0] + 1, s[0] + 1, 100}, true, 0, 1, 3},
+		{"a copy of incarnation 2's SYN", 3, seg{'c', 0, S, c[1], 0, 0}, true, 0, 2, 3},
+		{"a copy of incarnation 1's SYN-ACK", 3, seg{'s', 0, SA, s[0], c[0] + 1, 0}, true, 0, 1, 3},
+		{"a copy of incarnation 4's SYN", 5, seg{'c', 0, S, c[3], 0, 0}, true, 0, 4, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			segs := reusedSegs(tc.n + 1)[:tc.n*perInc]
 			probe := tc.probe
 			probe.at = segs[len(segs)-1].at + 100*time.Millisecond
 			run := func(pack bool) (*Tracker, []*Incarnation, int) {
@@ -272,8 +274,8 @@ func TestReuseLeavesEarlierPacked(t *testing.T) {
 						k, _ := KeyOf(&x)
 						f = tr.flowOf(k)
 						before = tr.hooks.prevUnpacked
-						if pack && tr.packedPrev(f).len() != 2 {
-							t.Fatalf("%d earlier incarnations packed before the probe, want 2", tr.packedPrev(f).len())
+						if pack && tr.packedPrev(f).len() != min(tc.n-1, maxEarlier) {
+							t.Fatalf("%d earlier incarnations packed before the probe, want %d", tr.packedPrev(f).len(), min(tc.n-1, maxEarlier))
 						}
 					}
 					tr.Add(&x)

@@ -142,14 +142,7 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end I
 			f := prevs[0].f
 			prevs[0] = packedFinal{}
 			prevs = prevs[1:]
-			l := t.prevPacked[f]
-			n := l.len()
-			rec := l.rec[n-1]
-			if n == 1 {
-				t.freePrevList(f, l)
-			} else {
-				l.rec[n-1], l.sig[n-1] = "", prevSig{}
-			}
+			rec := t.popOldest(f, t.prevPacked[f])
 			t.give(t.unpackRecord(f.key, rec, false)) // as it was packed: replaced
 		default:
 			f := packed[0].f

@@ -419,6 +419,19 @@ func (t *Tracker) freePrevList(f *flow, l *prevList) {
 	}
 }
 
+// popOldest takes the oldest record out of the flow's packed earlier incarnations
+// l, and returns it.
+func (t *Tracker) popOldest(f *flow, l *prevList) string {
+	n := l.len()
+	rec := l.rec[n-1]
+	if n == 1 {
+		t.freePrevList(f, l)
+	} else {
+		l.rec[n-1], l.sig[n-1] = "", prevSig{}
+	}
+	return rec
+}
+
 // maxFreePrevLists bounds the prevLists kept for reuse.
 const maxFreePrevLists = 1024
 

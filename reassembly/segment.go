@@ -300,8 +300,14 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at Instant, prev *Incarnati
 	}
 	t.unhold(f.prev)
 	f.prev, f.cur = f.cur, t.hold(inc)
-	if prev != nil && t.packedPrev(f) != nil && t.earlierCount(f) > maxEarlier {
-		t.unpackPrev(f) // (the oldest goes: below)
+	if l := t.packedPrev(f); prev != nil && l != nil && t.earlierCount(f) > maxEarlier {
+		// The oldest, packed, goes as dropEarlier below would let it go; the
+		// others stay packed.
+		old := t.unpackRecord(f.key, t.popOldest(f, l), false)
+		if t.cfg.Done != nil {
+			t.stats.Expired++
+			t.give(old)
+		}
 	}
 	if prev != nil && prev.older != nil {
 		t.dropEarlier(f, func(depth int, _ *Incarnation) bool { return depth > maxEarlier }, func(old *Incarnation) {
