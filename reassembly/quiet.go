@@ -133,61 +133,41 @@ func (t *Tracker) pack(f *flow) {
 }
 
 // packRecord packs inc (the header: over when quiet longer than wait, for reason)
-// into a record in the arena, and recycles inc. The record inc was unpacked from,
-// if it kept one and nothing changed it since, is taken as it is, or with only its
-// head written anew (rehead: the header, and End and EndAt, which replacing an
+// into a record in the arena, or for a connection in TIME_WAIT, when the tracker
+// holds enough, in the cold store; and recycles inc. The record inc was unpacked
+// from, if it kept one and nothing changed it since, is taken as it is, or with only
+// its head written anew (rehead: the header, and End and EndAt, which replacing an
 // incarnation sets).
 func (t *Tracker) packRecord(inc *Incarnation, wait time.Duration, reason EndReason) string {
 	h := packHeader{first: inc.First, lastAt: inc.Last.At, wait: wait, reason: reason}
+	cold := reason == EndExpired && t.held >= t.hooks.coldAbove
+	t.stats.Packed++
+	headOnly, same := false, false
 	if inc.rec != "" && !inc.changed {
-		if rec, ok := t.reheadRecord(inc, h); ok {
-			t.stats.Packed++
-			if !t.cfg.Touched {
-				t.recycle(inc)
-			}
-			return rec
-		}
+		t.packBuf, same, headOnly = rehead(t.packBuf, inc, h, recordBytes(inc.rec))
+	}
+	var rec string
+	if headOnly && same && !cold {
+		rec, inc.rec = inc.rec, "" // (as it was)
 	}
 	t.dropRec(inc)
-	var us bool
-	t.packBuf, us = packTry(t.packBuf, inc, h, t.hooks.packRecent, !t.packNS)
-	t.packNS = t.packNS || !us
-	t.stats.Packed++
+	if !headOnly {
+		var us bool
+		t.packBuf, us = packTry(t.packBuf, inc, h, t.hooks.packRecent, !t.packNS)
+		t.packNS = t.packNS || !us
+	}
 	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
 		t.recycle(inc)
 	}
-	if reason == EndExpired && t.held >= t.hooks.coldAbove {
+	if rec != "" {
+		return rec
+	}
+	if cold {
 		if mem, ok := t.coldPut(t.packBuf); ok {
 			return t.arena.alloc(mem)
 		}
 	}
 	return t.arena.alloc(t.packBuf)
-}
-
-// reheadRecord returns inc's record (inc.rec, unchanged since it was unpacked) with
-// the header h and inc's head (rehead), and frees inc.rec: the record itself when
-// its head is already that, else a new one in the arena or, for a connection in
-// TIME_WAIT when the tracker holds enough, in the cold store. ok is false when the
-// head cannot be written in the record's unit (then inc.rec is left as it was).
-func (t *Tracker) reheadRecord(inc *Incarnation, h packHeader) (rec string, ok bool) {
-	old := recordBytes(inc.rec)
-	var same bool
-	t.packBuf, same, ok = rehead(t.packBuf, inc, h, old)
-	if !ok {
-		return "", false
-	}
-	cold := h.reason == EndExpired && t.held >= t.hooks.coldAbove
-	if same && !cold {
-		rec, inc.rec, inc.changed = inc.rec, "", false
-		return rec, true
-	}
-	t.dropRec(inc)
-	if cold {
-		if mem, ok := t.coldPut(t.packBuf); ok {
-			return t.arena.alloc(mem), true
-		}
-	}
-	return t.arena.alloc(t.packBuf), true
 }
 
 // unpackRecord returns the incarnation of a record on 4-tuple k (its memory reused
