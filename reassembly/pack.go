@@ -339,11 +339,11 @@ func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []
 	return p.b, !p.g.inexact
 }
 
-// rehead writes to buf[:0] the record old (inc's, unchanged since it was unpacked) with the header h and inc's head (the group of the
-// incarnation's own fields, End and EndAt among them) written anew, the rest as it
-// was; same reports that the result is old byte for byte. ok is false when the head
-// cannot be written in old's unit (microseconds, and a time that is not a whole
-// number of them).
+// rehead writes to buf[:0] the record old (inc's, unchanged since it was unpacked)
+// with the header h and inc's head (the group of the incarnation's own fields, End
+// and EndAt among them) written anew, the rest as it was; same reports that the
+// result is old byte for byte. ok is false when the head cannot be written in old's
+// unit (microseconds, and a time that is not a whole number of them).
 func rehead(buf []byte, inc *Incarnation, h packHeader, old []byte) (b []byte, same, ok bool) {
 	_, d := readHeader(old)
 	d.skipGroup()

@@ -124,10 +124,9 @@ func (s *spares) takeReuse() *Reuse {
 // reusePool keeps the Reuse of recycled incarnations.
 type reusePool []*Reuse
 
-// take returns a Reuse to overwrite whole: a kept one, or a new one (nil pool:
-// always new).
+// take returns a Reuse to overwrite whole: a kept one, or a new one.
 func (p *reusePool) take() *Reuse {
-	if p == nil || len(*p) == 0 {
+	if len(*p) == 0 {
 		return new(Reuse)
 	}
 	n := len(*p) - 1
