@@ -313,3 +313,75 @@ func TestReuseLeavesEarlierPacked(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusalRstAfterEarlierHandedOut: a SYN reuses the 4-tuple the server holds in
+// TIME_WAIT, the server refuses it with an ACK, and the client's RST answering that
+// ACK comes when the TIME_WAIT is over and a sweep has handed the earlier
+// incarnation out (cutting Reuse.Prev). The RST is the refusal's, and ends no
+// TIME_WAIT; before the earlier incarnation is over it ends its TIME_WAIT. A
+// streaming tracker that sweeps gives what a batch tracker gives, and nothing
+// panics.
+func TestRefusalRstAfterEarlierHandedOut(t *testing.T) {
+	ms := time.Millisecond
+	closed := []seg{
+		{'c', 0, S, 1000, 0, 0}, {'s', ms, SA, 5000, 1001, 0}, {'c', 2 * ms, A, 1001, 5001, 0},
+		{'s', 3 * ms, FA, 5001, 1001, 0}, {'c', 4 * ms, A, 1001, 5002, 0},
+		{'c', 5 * ms, FA, 1001, 5002, 0}, {'s', 6 * ms, A, 5002, 1002, 0},
+	}
+	for _, tc := range []struct {
+		name    string
+		rstAt   time.Duration
+		rstInTW bool // the RST is recorded on incarnation 1 as an RST in TIME_WAIT
+	}{
+		{"RST within the TIME_WAIT", 800 * ms, true},
+		{"RST after the TIME_WAIT and a sweep", 1700 * ms, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			segs := append(closed[:len(closed):len(closed)],
+				seg{'c', 500 * ms, S, 90000, 0, 0},          // the new SYN, in the server's TIME_WAIT
+				seg{'s', 501 * ms, A, 5002, 1002, 0},        // the server's refusal: the old numbers
+				seg{'c', tc.rstAt, R, 1002, 0, 0},           // the client's RST at the refusal's ACK
+				seg{'c', tc.rstAt + 300*ms, S, 90000, 0, 0}, // its SYN again
+			)
+			run := func(stream bool) []*Incarnation {
+				var got []*Incarnation
+				cfg := Config{TimeWait: time.Second}
+				if stream {
+					cfg.Done, cfg.ManualSweep = func(inc *Incarnation) { got = append(got, inc) }, true
+				}
+				tr := NewPoisonedTracker(cfg)
+				for i, sg := range segs {
+					x := capture.Segment{Frame: uint64(i + 1), Time: t0.Add(sg.at), Flags: sg.flags, Seq: sg.seq, Ack: sg.ack, PayloadLen: sg.data, IPID: uint16(i)}
+					x.Src, x.Dst = cli, srv
+					if sg.from == 's' {
+						x.Src, x.Dst = srv, cli
+					}
+					if stream && i == len(closed)+2 {
+						tr.Sweep(InstantOf(t0.Add(sg.at - ms)))
+					}
+					tr.Add(&x)
+				}
+				tr.Finish(InstantOf(t0.Add(segs[len(segs)-1].at)))
+				if !stream {
+					got = tr.Incarnations()
+				}
+				return got
+			}
+			batch, streamed := run(false), run(true)
+			if len(batch) != 2 || len(streamed) != 2 {
+				t.Fatalf("%d incarnations batch, %d streaming, want 2", len(batch), len(streamed))
+			}
+			if batch[1].Reuse == nil || !batch[1].Refusal.Rst.Seen() {
+				t.Fatalf("incarnation 2: reuse %v, refusal RST %v: want a refused reuse", batch[1].Reuse != nil, batch[1].Refusal.Rst)
+			}
+			for _, incs := range [][]*Incarnation{batch, streamed} {
+				if got := incs[0].RstInTimeWait.Seen(); got != tc.rstInTW {
+					t.Errorf("incarnation 1: RST in TIME_WAIT %v, want %v", got, tc.rstInTW)
+				}
+				if incs[1].Refusal.Rst != batch[1].Refusal.Rst {
+					t.Errorf("incarnation 2: refusal RST %v, batch %v", incs[1].Refusal.Rst, batch[1].Refusal.Rst)
+				}
+			}
+		})
+	}
+}

@@ -20,7 +20,9 @@ func (inc *Incarnation) refusalSegment(r Role, s *capture.Segment, tx Tx) bool {
 	case refusalRst:
 		if !inc.Refusal.Rst.Seen() {
 			inc.Refusal.Rst = tx
-			if ru := inc.Reuse; ru != nil && !ru.Prev.RstInTimeWait.Seen() && ru.TimeWait.Held() && tx.At < ru.TimeWait.Until {
+			// (No Prev: the earlier incarnation was handed out, its TIME_WAIT
+			// over before this RST: it ends none.)
+			if ru := inc.Reuse; ru != nil && ru.Prev != nil && !ru.Prev.RstInTimeWait.Seen() && ru.TimeWait.Held() && tx.At < ru.TimeWait.Until {
 				ru.Prev.RstInTimeWait, ru.Prev.RstInTimeWaitFrom = tx, ru.SynSender
 				ru.Prev.changed = true
 				ru.Prev.TimeWaitLeft = ru.TimeWait.Until.Sub(tx.At)
