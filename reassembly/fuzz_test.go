@@ -46,14 +46,26 @@ func FuzzTracker(f *testing.F) {
 	coldDir := f.TempDir() // (one for every input: a directory made and removed for each took most of the time)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		segs := synth.DecodeSegments(data)
-		tr, owner := fzFeed(segs)
+		tw := fzTimeWait(data)
+		tr, owner := fzFeed(segs, tw)
 		fzCheckTracker(t, segs, tr, owner)
-		again, _ := fzFeed(segs)
+		again, _ := fzFeed(segs, tw)
 		if !reflect.DeepEqual(tr.Incarnations(), again.Incarnations()) {
 			t.Fatal("the same segments gave a different state")
 		}
-		fzCheckStream(t, segs, tr.Incarnations(), data, coldDir)
+		fzCheckStream(t, segs, tr.Incarnations(), data, tw, coldDir)
 	})
+}
+
+// fzTimeWait is the TIME_WAIT length an input's third byte chooses (0: the
+// default): short ones let TIME_WAIT and the windows of earlier incarnations run out
+// within the few seconds a fuzzed capture spans, so that sweeps hand them out between
+// its segments.
+func fzTimeWait(data []byte) time.Duration {
+	if len(data) < 3 {
+		return 0
+	}
+	return [4]time.Duration{0, 0, time.Second, 20 * time.Millisecond}[data[2]%4]
 }
 
 // fzCheckStream feeds the segments to a streaming tracker (Config.Done), with a
@@ -62,9 +74,9 @@ func FuzzTracker(f *testing.F) {
 // loses no segment, and forgets everything at Finish. Without cap and timeout, and
 // with capture times in order, it must find the incarnations the batch tracker
 // finds (batch).
-func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, data []byte, coldDir string) {
+func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, data []byte, tw time.Duration, coldDir string) {
 	t.Helper()
-	var cfg Config
+	cfg := Config{TimeWait: tw}
 	if len(data) > 1 {
 		cfg.MaxConnections = int(data[0] % 8) // 0: no cap
 		cfg.IdleTimeout = [4]time.Duration{0, time.Millisecond, time.Second, time.Minute}[data[1]%4]
@@ -137,10 +149,10 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 	}
 }
 
-// fzFeed feeds segs to a new tracker and returns it with the incarnation each
-// frame went to.
-func fzFeed(segs []capture.Segment) (*Tracker, map[uint64]*Incarnation) {
-	tr := NewPoisonedTracker(Config{})
+// fzFeed feeds segs to a new tracker (TIME_WAIT tw, 0: the default) and returns it
+// with the incarnation each frame went to.
+func fzFeed(segs []capture.Segment, tw time.Duration) (*Tracker, map[uint64]*Incarnation) {
+	tr := NewPoisonedTracker(Config{TimeWait: tw})
 	owner := make(map[uint64]*Incarnation, len(segs))
 	var end Instant
 	for i := range segs {
