@@ -6,7 +6,9 @@
 #
 # Each sample goes to the stage of the innermost frame of its stack that names one
 # (the rules below, first match from the leaf up), so that unpacking done while
-# tracking a segment counts as unpacking, not as tracking. With CONNECTIONS, each
+# tracking a segment counts as unpacking, not as tracking; but a sample under the
+# final report (report.WriteOutput: merging the sorted records, writing them) is the
+# report's, whatever it calls. With CONNECTIONS, each
 # stage's CPU is also given in microseconds per connection. The table is what
 # docs/performance.md shows as the per-connection budget.
 set -euo pipefail
@@ -29,14 +31,24 @@ function stage(fn) {
 	if (fn ~ /finack\/capture|analyzer\/pipeline\.|gopacket/) return "read, decode, key, deal out"
 	return ""
 }
-/^-+\+-+$/ { if (ms > 0) { total += ms; s = (st == "" ? "runtime: other (scheduling, allocation)" : st); sum[s] += ms }; ms = 0; st = ""; next }
+function done() {
+	if (ms <= 0) return
+	total += ms
+	s = (out ? "report: merging, writing" : st == "" ? "runtime: other (scheduling, allocation)" : st)
+	sum[s] += ms
+}
+/^-+\+-+$/ { done(); ms = 0; st = ""; out = 0; next }
 /^ +[0-9.]+(ms|s) / {
 	v = $1; if (v ~ /ms$/) { sub(/ms$/, "", v); ms = v + 0 } else { sub(/s$/, "", v); ms = v * 1000 }
 	$1 = ""; sub(/^ +/, ""); fn = $0; if (st == "") st = stage(fn); next
 }
-ms > 0 && /^ +[^ ]/ { fn = $0; sub(/^ +/, "", fn); if (st == "") st = stage(fn) }
+ms > 0 && /^ +[^ ]/ {
+	fn = $0; sub(/^ +/, "", fn)
+	if (fn ~ /analyzer\/report\.WriteOutput/) out = 1
+	if (st == "") st = stage(fn)
+}
 END {
-	if (ms > 0) { total += ms; s = (st == "" ? "runtime: other (scheduling, allocation)" : st); sum[s] += ms }
+	done()
 	printf "| stage | share | CPU ms%s |\n|---|---|---|%s\n", (conns > 0 ? " | µs a connection" : ""), (conns > 0 ? "---|" : "")
 	n = split("read, decode, key, deal out|tracking segments|sweeps (finding what is over)|packing|cold store (records on disk)|unpacking|handing out|analysis (findings, counts)|records: encoding, sorting|report: merging, writing|runtime: collector|runtime: other (scheduling, allocation)", order, "|")
 	for (i = 1; i <= n; i++) {
