@@ -155,10 +155,8 @@ func (t *Tracker) heldArenaBytes() int {
 		if l := len(f.packed); l > 0 {
 			n += recordSize(l)
 		}
-		if l := t.packedPrev(f); l != nil {
-			for _, rec := range l.rec[:l.len()] {
-				n += recordSize(len(rec))
-			}
+		for _, rec := range t.packedPrev(f).records() {
+			n += recordSize(len(rec))
 		}
 		for p := t.prev(f); p != nil; p = p.older {
 			if l := len(p.rec); l > 0 {

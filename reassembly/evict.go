@@ -15,10 +15,8 @@ func (t *Tracker) evict(now Instant) {
 		if f.packed != "" {
 			last = max(last, header(f.packed).lastAt)
 		}
-		if l := t.packedPrev(f); l != nil {
-			for _, rec := range l.rec[:l.len()] {
-				last = max(last, header(rec).lastAt)
-			}
+		for _, rec := range t.packedPrev(f).records() {
+			last = max(last, header(rec).lastAt)
 		}
 		if last == -1<<63 {
 			return // the entry of the incarnation being started

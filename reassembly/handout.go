@@ -23,11 +23,9 @@ func (t *Tracker) Each(fn func(*Incarnation)) {
 		if c := t.cur(f); c != nil {
 			fn(c)
 		}
-		if l := t.packedPrev(f); l != nil {
-			for _, rec := range l.rec[:l.len()] {
-				b, _, _ := t.recordData(rec, false)
-				fn(unpack(f.key, b))
-			}
+		for _, rec := range t.packedPrev(f).records() {
+			b, _, _ := t.recordData(rec, false)
+			fn(unpack(f.key, b))
 		}
 		if f.packed != "" {
 			if k := handKey(f.packed); k >= coldKeys {

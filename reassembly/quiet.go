@@ -258,6 +258,14 @@ func (l *prevList) len() int {
 	return n
 }
 
+// records is the list's records, newest first (none for nil).
+func (l *prevList) records() []string {
+	if l == nil {
+		return nil
+	}
+	return l.rec[:l.len()]
+}
+
 // prevSig is what a SYN arriving on the 4-tuple needs of a packed earlier
 // incarnation (route: ownsSyn, prevOver), and when its window closes.
 type prevSig struct {
@@ -338,10 +346,7 @@ func (g *prevSig) mayOwnSyn(s *capture.Segment, at Instant, lo, hi netip.AddrPor
 // then just after that segment).
 func (l *prevList) headerOverAt() Instant {
 	at := maxTime
-	for _, rec := range l.rec {
-		if rec == "" {
-			break
-		}
+	for _, rec := range l.records() {
 		h := header(rec)
 		at = min(at, satAdd(h.lastAt, h.wait+1))
 	}
@@ -352,10 +357,7 @@ func (l *prevList) headerOverAt() Instant {
 // (prevOverAt).
 func (l *prevList) sigOverAt() Instant {
 	at := maxTime
-	for i, rec := range l.rec {
-		if rec == "" {
-			break
-		}
+	for i := range l.len() {
 		at = min(at, l.sig[i].overAt)
 	}
 	return at
@@ -429,10 +431,7 @@ func (t *Tracker) unpackPrev(f *flow) {
 		tail = tail.older
 	}
 	linkCur := tail == nil
-	for _, rec := range l.rec {
-		if rec == "" {
-			break
-		}
+	for _, rec := range l.records() {
 		p := t.unpackKeep(f.key, rec)
 		if tail == nil {
 			f.prev = t.hold(p)

@@ -162,10 +162,8 @@ func (t *Tracker) Finish(end Instant) {
 	var prevs []packedFinal // packed previous incarnations (packPrev), their records in t.prevPacked
 	packed := make([]packedFinal, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
-		if l := t.packedPrev(f); l != nil {
-			for _, rec := range l.rec[:l.len()] {
-				prevs = append(prevs, packedFinal{header(rec).first.Frame, f})
-			}
+		for _, rec := range t.packedPrev(f).records() {
+			prevs = append(prevs, packedFinal{header(rec).first.Frame, f})
 		}
 		for p := t.prev(f); p != nil; p = p.older {
 			whole = append(whole, finishedWhole(p)) // (replaced: EndAt set then)
