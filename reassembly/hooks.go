@@ -22,9 +22,10 @@ type testHooks struct {
 	// after free fails to unpack or differs. The arena takes it when the tracker
 	// is built (newTracker).
 	poisonFreed bool
-	// quietPacked counts the incarnations packed by packQuiet; prevUnpacked the
-	// times a flow's packed earlier incarnations were unpacked (unpackPrev).
-	quietPacked, prevUnpacked int
+	// quietPacked counts the incarnations packed by packQuiet; closedPacked those
+	// packed at their close (packClosed); prevUnpacked the times a flow's packed
+	// earlier incarnations were unpacked (unpackPrev).
+	quietPacked, closedPacked, prevUnpacked int
 }
 
 // defaultHooks returns the testHooks of a Tracker outside tests: the package's

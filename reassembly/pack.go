@@ -280,9 +280,9 @@ func (p *packer) reuse(r *Reuse) {
 // it), with the header h. The incarnation must not be linked to another one (next,
 // Reuse.Prev) nor be in the touched list. Without recent, the signatures of the
 // last segments (Half.recent) are left out: they recognise copies arriving within
-// dupWindowID at most, and a sweep packs only incarnations quiet for packIdle, longer (a
-// segment stamped more than packIdle before the last one, a clock stepped back,
-// could have been a copy).
+// dupWindowID at most, and the tracker leaves them out only of incarnations quiet
+// for packIdle, longer (packRecord; a segment stamped more than packIdle before the
+// last one, a clock stepped back, could have been a copy).
 func pack(buf []byte, inc *Incarnation, h packHeader, recent bool) []byte {
 	b, _ := packTry(buf, inc, h, recent, true)
 	return b

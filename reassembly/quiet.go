@@ -78,7 +78,7 @@ func (t *Tracker) packQuiet(now Instant) {
 			later = append(later, packCand{quietAt, f})
 			return
 		}
-		t.pack(f) // (refused when a live view holds it: left to the sweeps)
+		t.pack(f, now) // (refused when a live view holds it: left to the sweeps)
 		if f.cur == 0 {
 			t.hooks.quietPacked++
 		}
@@ -107,12 +107,13 @@ type packCand struct {
 	f       *flow
 }
 
-// pack replaces the flow's current incarnation by its record, unless the live
-// display's touched list holds it. The link to the incarnation before it (still
-// held for its stale segments) is cut, as handing that one out would cut it: the
-// record cannot keep a pointer, and nothing reads the link but a Done that keeps
-// incarnations (see Reuse.Prev). The earlier ones held are packed too (packPrev).
-func (t *Tracker) pack(f *flow) {
+// pack replaces the flow's current incarnation by its record at capture time now,
+// unless the live display's touched list holds it. The link to the incarnation
+// before it (still held for its stale segments) is cut, as handing that one out
+// would cut it: the record cannot keep a pointer, and nothing reads the link but a
+// Done that keeps incarnations (see Reuse.Prev). The earlier ones held are packed
+// too (packPrev).
+func (t *Tracker) pack(f *flow, now Instant) {
 	c := t.cur(f)
 	if t.hooks.noPack || c == nil || c.touched || c.next != nil {
 		return
@@ -124,12 +125,38 @@ func (t *Tracker) pack(f *flow) {
 		c.Reuse.Prev = nil
 	}
 	wait, reason := t.overAfter(c)
-	f.packed = t.packRecord(c, wait, reason)
+	f.packed = t.packRecord(c, wait, reason, now)
 	t.unhold(f.cur)
 	f.cur = 0
 	if p := t.prev(f); p != nil {
-		t.packPrev(f, p)
+		t.packPrev(f, p, now)
 	}
+}
+
+// packClosed packs the flow's current incarnation inc at time now, when the segment
+// just applied to it (at now) closed it: both ends' FINs sent and acknowledged
+// (closedClean). Almost every connection that closes normally gets no other segment
+// before its TIME_WAIT is over, or before the SYN that reuses its 4-tuple: packed
+// now, while the segment just brought it into the cache, it costs a fraction of
+// what packing it once it is quiet does (packQuiet: packIdle later, after the
+// segments of many other connections have pushed it out of the cache), and the
+// incarnations held whole are about only the connections still open. A segment
+// that does come for it unpacks it, as for any packed incarnation. Only while the
+// tracker packs at all (packAbove held).
+func (t *Tracker) packClosed(f *flow, inc *Incarnation, now Instant) {
+	if t.held >= t.hooks.packAbove && inc == t.cur(f) && inc.closedClean() {
+		t.pack(f, now)
+		if f.cur == 0 {
+			t.hooks.closedPacked++
+		}
+	}
+}
+
+// closedClean reports an incarnation whose two ends each sent a FIN the other
+// acknowledged, with no RST from either.
+func (inc *Incarnation) closedClean() bool {
+	c, s := &inc.Half[Client], &inc.Half[Server]
+	return c.FinAcked.Frame != 0 && s.FinAcked.Frame != 0 && c.Rst.Frame == 0 && s.Rst.Frame == 0
 }
 
 // packRecord packs inc (the header: over when quiet longer than wait, for reason)
@@ -138,7 +165,11 @@ func (t *Tracker) pack(f *flow) {
 // from, if it kept one and nothing changed it since, is taken as it is, or with only
 // its head written anew (rehead: the header, and End and EndAt, which replacing an
 // incarnation sets).
-func (t *Tracker) packRecord(inc *Incarnation, wait time.Duration, reason EndReason) string {
+//
+// The signatures of the incarnation's last segments (Half.recent), which tell a copy
+// of one of them from a retransmission, are kept only when its last segment is less
+// than packIdle before now: they tell copies within dupWindowID of it at most.
+func (t *Tracker) packRecord(inc *Incarnation, wait time.Duration, reason EndReason, now Instant) string {
 	h := packHeader{first: inc.First, lastAt: inc.Last.At, wait: wait, reason: reason}
 	cold := reason == EndExpired && t.held >= t.hooks.coldAbove
 	t.stats.Packed++
@@ -153,7 +184,7 @@ func (t *Tracker) packRecord(inc *Incarnation, wait time.Duration, reason EndRea
 	t.dropRec(inc)
 	if !headOnly {
 		var us bool
-		t.packBuf, us = packTry(t.packBuf, inc, h, t.hooks.packRecent, !t.packNS)
+		t.packBuf, us = packTry(t.packBuf, inc, h, t.hooks.packRecent || now.Sub(inc.Last.At) < packIdle, !t.packNS)
 		t.packNS = t.packNS || !us
 	}
 	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
@@ -200,7 +231,7 @@ func (t *Tracker) unpackRecord(k FlowKey, rec string, ahead bool) *Incarnation {
 // nothing can move while it is packed (only its segments change it). The links
 // between them (next, older; Reuse.Prev, read only on the current incarnation:
 // refusal.go) are cut as handing them out would cut them.
-func (t *Tracker) packPrev(f *flow, p *Incarnation) {
+func (t *Tracker) packPrev(f *flow, p *Incarnation, now Instant) {
 	l := t.packedPrev(f)
 	n := l.len()
 	k := 0
@@ -232,7 +263,7 @@ func (t *Tracker) packPrev(f *flow, p *Incarnation) {
 		l.sig[i] = sigOf(q, over, lo, hi)
 		// (Unchanged since it was unpacked as an earlier incarnation: its record
 		// as it was, see packRecord.)
-		l.rec[i] = t.packRecord(q, max(over.Sub(q.Last.At)-1, 0), EndReplaced)
+		l.rec[i] = t.packRecord(q, max(over.Sub(q.Last.At)-1, 0), EndReplaced, now)
 		q = older
 	}
 	t.unhold(f.prev)

@@ -94,7 +94,7 @@ func (t *Tracker) visit(f *flow, now Instant, done *[]finished) {
 			t.unhold(f.cur)
 			f.cur = 0
 		case t.held >= t.hooks.packAbove && now.Sub(c.Last.At) >= packIdle:
-			t.pack(f)
+			t.pack(f, now)
 		}
 	} else if f.packed != "" {
 		if h := header(f.packed); h.wait >= 0 && now.Sub(h.lastAt) > h.wait {

@@ -260,10 +260,14 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 		}
 	}
 	t.dropRec(inc) // (the record it was unpacked from, which the segment outdates)
+	wasClosed := inc.closedClean()
 	inc.apply(s, tx, t.twLen, &t.spares.fins)
 	if t.cfg.Touched && !inc.touched {
 		inc.touched = true
 		t.touched = append(t.touched, inc)
+	}
+	if !wasClosed && t.cfg.Done != nil {
+		t.packClosed(f, inc, at)
 	}
 }
 
