@@ -83,6 +83,9 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 	}
 	samePacked(t, "the input", segs, cfg)        // packing quiet incarnations changes nothing
 	sameCold(t, "the input", segs, cfg, coldDir) // nor keeping their bodies on disk
+	if inTimeOrder(segs) {
+		sameAtClose(t, "the input", segs, cfg) // nor packing them as they close
+	}
 	handed := map[*Incarnation]int{}
 	var order []*Incarnation
 	cfg.Done = func(inc *Incarnation) {

@@ -11,8 +11,9 @@ type testHooks struct {
 	// names.
 	packAbove, packEvery, coldAbove int
 	packQuietEvery                  time.Duration
-	// noPack keeps every incarnation whole.
-	noPack bool
+	// noPack keeps every incarnation whole; noPackClosed leaves the ones that close
+	// to the quiet packing (packClosed does nothing).
+	noPack, noPackClosed bool
 	// sweepAll: a sweep visits every flow, as well as those it schedules.
 	sweepAll bool
 	// packRecent (tests that pack incarnations however recently they saw a

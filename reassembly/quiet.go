@@ -144,7 +144,7 @@ func (t *Tracker) pack(f *flow, now Instant) {
 // that does come for it unpacks it, as for any packed incarnation. Only while the
 // tracker packs at all (packAbove held).
 func (t *Tracker) packClosed(f *flow, inc *Incarnation, now Instant) {
-	if t.held >= t.hooks.packAbove && inc == t.cur(f) && inc.closedClean() {
+	if t.held >= t.hooks.packAbove && !t.hooks.noPackClosed && inc == t.cur(f) && inc.closedClean() {
 		t.pack(f, now)
 		if f.cur == 0 {
 			t.hooks.closedPacked++
