@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/finack/finack/analyzer"
 )
@@ -92,6 +93,10 @@ type incidentGrouper struct {
 	fs      []*analyzer.Finding
 	text    []byte
 	kinds   []analyzer.Kind // what the incidents' Findings are cut from
+	// borrow: the incidents' Summary and Filter are cut from text, valid until the
+	// next group, not strings of their own: for a caller that encodes them before
+	// it groups again (Recorder), one allocation an incident saved.
+	borrow bool
 }
 
 type incidentKey struct {
@@ -104,6 +109,9 @@ type incidentKey struct {
 // groups, are a few; a map for many.
 func (g *incidentGrouper) group(out []Incident, findings []analyzer.Finding, ignoreVLAN bool) []Incident {
 	g.keys, g.groupOf = g.keys[:0], g.groupOf[:0]
+	if g.borrow {
+		g.text = g.text[:0]
+	}
 	var index map[incidentKey]int
 	if len(findings) > 16 {
 		index = make(map[incidentKey]int)
@@ -256,10 +264,21 @@ func (g *incidentGrouper) newIncident(fs []*analyzer.Finding, ignoreVLAN bool) I
 	}
 	k := len(g.kinds)
 	in.Findings = g.kinds[k-len(fs) : k : k]
-	g.text = appendIncidentSummary(g.text[:0], m)
-	n := len(g.text)
+	start := 0
+	if g.borrow {
+		start = len(g.text) // the texts of this group's incidents before stay
+	}
+	g.text = appendIncidentSummary(g.text[:start], m)
+	n := len(g.text) - start
 	g.text = appendDisplayFilter(g.text, m.Client, m.Server, m.VLAN, ignoreVLAN, m.Tunnel, in.FirstFrame, in.LastFrame)
-	text := string(g.text)
+	var text string
+	if t := g.text[start:]; g.borrow {
+		// Appending to text later may move it: what this string points to stays
+		// as it is (the old array), until the next group starts over.
+		text = unsafe.String(unsafe.SliceData(t), len(t))
+	} else {
+		text = string(t)
+	}
 	in.Summary, in.Filter = text[:n], text[n:]
 	return in
 }

@@ -62,6 +62,7 @@ func newRecorder(enc encoder, opt spill.Options) *Recorder {
 	}
 	opt = opt.Filled().Share(kinds)
 	r := &Recorder{enc: enc, findings: spill.New(opt)}
+	r.g.borrow = true // each Add encodes its incidents before the next groups
 	if keepConns {
 		r.conns = spill.New(opt)
 	}
@@ -119,8 +120,8 @@ func (r *Recorder) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 			return
 		}
 	}
-	// Encoded: what the incidents point to (their Findings, cut from g.kinds) is
-	// free for the next Add.
+	// Encoded: what the incidents point to (their Findings, cut from g.kinds; their
+	// Summary and Filter, from g.text) is free for the next Add.
 	clear(r.incs)
 	r.g.kinds = r.g.kinds[:0]
 }

@@ -160,14 +160,21 @@ func TestMergeRecordsIncidents(t *testing.T) {
 	for _, tc := range []struct {
 		n, streams int
 		opt        spill.Options
+		most       int // findings of one incarnation, at most (4 unless set)
 	}{
-		{300, 1, spill.Options{}},
-		{300, 2, spill.Options{}},
-		{600, 3, spill.Options{MaxRecords: 4}},
-		{600, 3, spill.Options{MaxRecords: 1, MaxRuns: 2}},
-		{1000, 7, spill.Options{MaxBytes: 300}},
+		{300, 1, spill.Options{}, 0},
+		{300, 2, spill.Options{}, 0},
+		{600, 3, spill.Options{MaxRecords: 4}, 0},
+		{600, 3, spill.Options{MaxRecords: 1, MaxRuns: 2}, 0},
+		{1000, 7, spill.Options{MaxBytes: 300}, 0},
+		// Many findings an Add: grouped through a map, the texts of all its
+		// incidents in one buffer that moves as it grows (incidentGrouper.borrow).
+		{300, 2, spill.Options{MaxRecords: 16}, 40},
 	} {
-		t.Run(fmt.Sprintf("%d/%d/%+v", tc.n, tc.streams, tc.opt), func(t *testing.T) {
+		if tc.most == 0 {
+			tc.most = 4
+		}
+		t.Run(fmt.Sprintf("%d/%d/%+v/%d", tc.n, tc.streams, tc.opt, tc.most), func(t *testing.T) {
 			tc.opt.Dir = t.TempDir()
 			rng := rand.New(rand.NewPCG(uint64(tc.n), uint64(tc.streams)))
 			recs := make([]*Recorder, tc.streams)
@@ -180,7 +187,7 @@ func TestMergeRecordsIncidents(t *testing.T) {
 				// One incarnation's findings: a few, of one connection.
 				client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(3))}), uint16(1000+i))
 				var fs []analyzer.Finding
-				for range 1 + rng.IntN(4) {
+				for range 1 + rng.IntN(tc.most) {
 					fs = append(fs, analyzer.Finding{
 						Kind: kinds[rng.IntN(len(kinds))], Client: client, Server: netip.MustParseAddrPort("10.0.1.1:80"),
 						Incarnation: 1 + rng.IntN(2), Sender: []string{"client", "server"}[rng.IntN(2)],
