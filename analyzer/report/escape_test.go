@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -52,5 +53,54 @@ func TestJSONEncoderEscapes(t *testing.T) {
 	}
 	if want := `{"n":"<x\u007f\u009b&>"}` + "\n"; buf.String() != want {
 		t.Errorf("%s, want %s", buf.String(), want)
+	}
+}
+
+// TestPlainWords: plainWords stops at the first run of 8 bytes that holds a byte
+// appendJSONString does not copy as it is, or before the last short run, as a test of
+// each byte decides; for each byte value at every place of strings around 16 bytes
+// long and from every start, and for random strings of such bytes.
+func TestPlainWords(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c != '"' && c != '\\' && c < 0x7f }
+	want := func(s string, i int) int {
+		for ; i+8 <= len(s); i += 8 {
+			for _, c := range []byte(s[i : i+8]) {
+				if !plain(c) {
+					return i
+				}
+			}
+		}
+		return i
+	}
+	check := func(s string) {
+		t.Helper()
+		for i := 0; i <= len(s); i++ {
+			if got, w := plainWords(s, i), want(s, i); got != w {
+				t.Fatalf("plainWords(%q, %d) = %d, want %d", s, i, got, w)
+			}
+		}
+	}
+	for c := range 256 {
+		for _, n := range []int{8, 15, 16, 17, 24, 33} {
+			for at := range n {
+				b := bytes.Repeat([]byte{'p'}, n)
+				b[at] = byte(c)
+				check(string(b))
+			}
+		}
+	}
+	// Random strings, mostly plain, of bytes next to the limits (borrows and carries
+	// between the bytes of a word).
+	edge := []byte{0x00, 0x1f, 0x20, 0x21, '"', 0x23, 0x5b, '\\', 0x5d, 0x7e, 0x7f, 0x80, 0xfe, 0xff, 'a'}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		b := make([]byte, rng.IntN(48))
+		for i := range b {
+			b[i] = 'a' + byte(rng.IntN(26))
+			if rng.IntN(8) == 0 {
+				b[i] = edge[rng.IntN(len(edge))]
+			}
+		}
+		check(string(b))
 	}
 }
