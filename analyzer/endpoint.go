@@ -12,10 +12,39 @@ func EndpointString(ap netip.AddrPort) string { return string(AppendEndpoint(nil
 
 // AppendEndpoint appends EndpointString(ap) to b.
 func AppendEndpoint(b []byte, ap netip.AddrPort) []byte {
+	if ap.Addr().Is4() {
+		b = append(AppendAddr(b, ap.Addr()), ':')
+		return AppendUint(b, uint64(ap.Port()))
+	}
 	if !ap.Addr().IsValid() {
 		return b
 	}
 	return ap.AppendTo(b)
+}
+
+// AppendAddr appends a as a.AppendTo does. An IPv4 address (most of a report's)
+// is written here, its octets from a table: netip's writes each digit apart.
+func AppendAddr(b []byte, a netip.Addr) []byte {
+	if !a.Is4() {
+		return a.AppendTo(b)
+	}
+	a4 := a.As4()
+	b = appendOctet(b, a4[0])
+	b = appendOctet(append(b, '.'), a4[1])
+	b = appendOctet(append(b, '.'), a4[2])
+	return appendOctet(append(b, '.'), a4[3])
+}
+
+// appendOctet appends v in decimal.
+func appendOctet(b []byte, v byte) []byte {
+	switch {
+	case v >= 100:
+		r := 2 * (v % 100)
+		return append(b, '0'+v/100, pairs[r], pairs[r+1])
+	case v >= 10:
+		return append(b, pairs[2*v], pairs[2*v+1])
+	}
+	return append(b, '0'+v)
 }
 
 // AddrString renders an address as the reports print it (an endpoint's without the

@@ -29,3 +29,34 @@ func TestConnIDFlow(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendEndpoint: AppendEndpoint and AppendAddr write what netip's AppendTo
+// writes: every octet value at every place of an IPv4 address, every port size, and
+// the addresses left to netip (IPv6, IPv4-mapped, zones); nothing for the zero
+// AddrPort.
+func TestAppendEndpoint(t *testing.T) {
+	var eps []netip.AddrPort
+	for v := range 256 {
+		for place := range 4 {
+			a := [4]byte{10, 20, 30, 40}
+			a[place] = byte(v)
+			for _, port := range []uint16{0, 7, 80, 443, 8080, 65535} {
+				eps = append(eps, netip.AddrPortFrom(netip.AddrFrom4(a), port))
+			}
+		}
+	}
+	for _, s := range []string{"[2001:db8::1]:443", "[::ffff:10.0.0.1]:80", "[fe80::1%eth0]:22", "[::]:0", "0.0.0.0:0", "255.255.255.255:65535"} {
+		eps = append(eps, netip.MustParseAddrPort(s))
+	}
+	for _, ap := range eps {
+		if got, want := string(AppendEndpoint([]byte("x"), ap)), "x"+ap.String(); got != want {
+			t.Errorf("AppendEndpoint(%v) = %q, want %q", ap, got, want)
+		}
+		if got, want := string(AppendAddr([]byte("x"), ap.Addr())), "x"+ap.Addr().String(); got != want {
+			t.Errorf("AppendAddr(%v) = %q, want %q", ap.Addr(), got, want)
+		}
+	}
+	if got := AppendEndpoint(nil, netip.AddrPort{}); len(got) != 0 {
+		t.Errorf("AppendEndpoint of the zero AddrPort = %q, want nothing", got)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -333,18 +332,18 @@ func appendDisplayFilter(b []byte, client, server netip.AddrPort, vlan []uint16,
 		} else {
 			b = append(b, "ip.addr=="...)
 		}
-		b = ap.Addr().WithZone("").AppendTo(b)
+		b = analyzer.AppendAddr(b, ap.Addr().WithZone(""))
 		b = append(b, " && tcp.port=="...)
-		b = strconv.AppendUint(b, uint64(ap.Port()), 10)
+		b = analyzer.AppendUint(b, uint64(ap.Port()))
 	}
 	// A tag is 802.1Q's or, outermost in QinQ, 802.1ad's (Wireshark names their
 	// fields apart). Untagged: none, so that the same 4-tuple on a VLAN is left out;
 	// with --ignore-vlan the tags are not part of the connection.
 	for _, t := range vlan {
 		b = append(and(b), "(vlan.id=="...)
-		b = strconv.AppendUint(b, uint64(t), 10)
+		b = analyzer.AppendUint(b, uint64(t))
 		b = append(b, " || ieee8021ad.id=="...)
-		b = strconv.AppendUint(b, uint64(t), 10)
+		b = analyzer.AppendUint(b, uint64(t))
 		b = append(b, ')')
 	}
 	if len(vlan) == 0 && !ignoreVLAN {
@@ -360,9 +359,9 @@ func appendDisplayFilter(b []byte, client, server netip.AddrPort, vlan []uint16,
 	}
 	if first > 0 {
 		b = append(and(b), "frame.number>="...)
-		b = strconv.AppendUint(b, first, 10)
+		b = analyzer.AppendUint(b, first)
 		b = append(b, " && frame.number<="...)
-		b = strconv.AppendUint(b, last, 10)
+		b = analyzer.AppendUint(b, last)
 	}
 	return b
 }
