@@ -13,9 +13,10 @@ import (
 )
 
 // TestIncidentJSON: appendIncidentJSON writes what encoding/json writes of an
-// incident (SetEscapeHTML(false), then EscapeControls), for the incidents of every
-// shape: empty and nil lists, zones, VLAN tags, every string escape, a time
-// encoding/json refuses (its error).
+// incident (SetEscapeHTML(false), then EscapeControls), and AppendIncidentNDJSON the
+// same members in its record, for the incidents of every shape: empty and nil
+// lists, zones, VLAN tags, every string escape, a time encoding/json refuses (its
+// error).
 func TestIncidentJSON(t *testing.T) {
 	strs := []string{"", "plain", `q"b\`, "\x00\n\t", "<&>", "\x7f\u0085\u009b", "é\u2028", "\xff bad", "ip.addr==10.0.0.1 && !vlan"}
 	eps := []netip.AddrPort{{}, netip.MustParseAddrPort("10.0.0.1:80"), netip.MustParseAddrPort("[fe80::1%eth\u009b0]:443"), netip.MustParseAddrPort("[::ffff:1.2.3.4]:1")}
@@ -48,6 +49,17 @@ func TestIncidentJSON(t *testing.T) {
 			}
 		case string(got) != "x"+string(want):
 			t.Errorf("\n got  %s\n want x%s", got, want)
+		}
+		// The NDJSON record: the same members, "type":"incident" first, a newline;
+		// nothing appended on an error.
+		got, err = AppendIncidentNDJSON([]byte("x"), &in)
+		switch {
+		case err != nil || wantErr != nil:
+			if err == nil || wantErr == nil || err.Error() != wantErr.Error() || string(got) != "x" {
+				t.Errorf("%#v: NDJSON %q, error %v, encoding/json %v", in, got, err, wantErr)
+			}
+		case string(got) != `x{"type":"incident",`+string(want[1:])+"\n":
+			t.Errorf("\n got  %s\n want x{\"type\":\"incident\",%s", got, want[1:])
 		}
 	}
 }

@@ -584,8 +584,11 @@ func appendFrames(b []byte, frames []uint64) []byte {
 // the incident as -o json's incidents[] holds it, "type":"incident" first.
 func AppendIncidentNDJSON(b []byte, in *Incident) ([]byte, error) {
 	n := len(b)
-	b = append(b, `{"type":"incident",`...)
-	b, err := appendIncidentJSON(b, in)
+	b, ok := appendIncidentFields(append(b, `{"type":"incident",`...), in)
+	if ok {
+		return append(b, '}', '\n'), nil
+	}
+	b, err := appendIncidentJSON(b[:n+len(`{"type":"incident",`)], in)
 	if err != nil {
 		return b[:n], err
 	}
@@ -599,8 +602,18 @@ func AppendIncidentNDJSON(b []byte, in *Incident) ([]byte, error) {
 // (as the records of jsonrec.go: encoding/json's bytes, written by hand).
 func appendIncidentJSON(b []byte, in *Incident) ([]byte, error) {
 	n := len(b)
-	ok := true
-	b = append(b, `{"kind":`...)
+	b, ok := appendIncidentFields(append(b, '{'), in)
+	if !ok {
+		return appendJSONReference(b[:n], in, false)
+	}
+	return append(b, '}'), nil
+}
+
+// appendIncidentFields appends the members of in, without braces. ok is false when
+// a value is one encoding/json refuses.
+func appendIncidentFields(b []byte, in *Incident) (_ []byte, ok bool) {
+	ok = true
+	b = append(b, `"kind":`...)
 	b = appendJSONString(b, string(in.Kind))
 	b = append(b, `,"findings":`...)
 	if in.Findings == nil {
@@ -645,8 +658,5 @@ func appendIncidentJSON(b []byte, in *Incident) ([]byte, error) {
 	b = appendJSONString(b, in.Summary)
 	b = append(b, `,"filter":`...)
 	b = appendJSONString(b, in.Filter)
-	if !ok {
-		return appendJSONReference(b[:n], in, false)
-	}
-	return append(b, '}'), nil
+	return b, ok
 }
