@@ -383,9 +383,14 @@ type IncidentCollector struct {
 	PageLimit        int
 	pageAll, pageBad int
 	list             []Incident
-	g                incidentGrouper
-	added            []Incident
-	words            map[string]string // the copies of the short strings kept (keep)
+	// bound: the last incident kept by the latest prune (its time, first frame
+	// and kind), when there was one: an incident not before it cannot be among
+	// the first Limit, and is counted at once.
+	bound    Incident
+	hasBound bool
+	g        incidentGrouper
+	added    []Incident
+	words    map[string]string // the copies of the short strings kept (keep)
 }
 
 // Add groups fs, the findings of one incarnation's analysis.
@@ -393,6 +398,9 @@ func (c *IncidentCollector) Add(fs []analyzer.Finding) {
 	if len(fs) == 0 {
 		return
 	}
+	// Summary and Filter borrowed: copied below for the incidents kept only (a
+	// text report skips most: safe reuses, those past its Limit).
+	c.g.borrow = true
 	c.added = c.g.group(c.added[:0], fs, c.IgnoreVLAN)
 	SortIncidents(c.added)
 	for i := range c.added {
@@ -400,8 +408,13 @@ func (c *IncidentCollector) Add(fs []analyzer.Finding) {
 		if c.SkipSafeReuses && SafeAccepted(in.Kind, in.Verdict, in.Outcome) {
 			continue
 		}
-		// Summary and Filter are new strings (newIncident); the rest is the
-		// findings'.
+		if c.hasBound && c.PageLimit == 0 && !incidentBefore(in, &c.bound) {
+			c.omitted++ // prune would drop it: Limit incidents come before it
+			continue
+		}
+		// Summary and Filter copied, as one string; the rest is the findings'.
+		text := in.Summary + in.Filter
+		in.Summary, in.Filter = text[:len(in.Summary)], text[len(in.Summary):]
 		in.Tunnel, in.Sender = c.keep(in.Tunnel), c.keep(in.Sender)
 		in.Outcome, in.Verdict = analyzer.Outcome(c.keep(string(in.Outcome))), analyzer.Verdict(c.keep(string(in.Verdict)))
 		if len(in.VLAN) > 0 {
@@ -491,6 +504,8 @@ func (c *IncidentCollector) prune() {
 		c.omitted += len(c.list) - c.Limit
 		clear(c.list[c.Limit:])
 		c.list = c.list[:c.Limit]
+		last := &c.list[c.Limit-1]
+		c.bound, c.hasBound = Incident{Time: last.Time, FirstFrame: last.FirstFrame, Kind: last.Kind}, true
 	}
 }
 

@@ -1,12 +1,16 @@
 package report
 
 import (
+	"fmt"
 	"io"
+	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
@@ -199,6 +203,59 @@ func TestIncidentCollectorPage(t *testing.T) {
 		}
 		if tc.limit < len(all) && len(want) != tc.limit {
 			t.Errorf("limit %d: %d incidents kept", tc.limit, len(want))
+		}
+	}
+}
+
+// TestIncidentCollectorLimit: collectors bounded for the text report (Limit, with or
+// without SkipSafeReuses) give through MergeIncidents the first Limit incidents of
+// unbounded ones fed the same findings, in the same order (ties of time, first frame
+// and kind included), and count every other: whatever the limit and however the
+// incarnations are shared out.
+func TestIncidentCollectorLimit(t *testing.T) {
+	kinds := []analyzer.Kind{analyzer.MissingFinalAck, analyzer.FinRetransmit, analyzer.ReuseIn2MSL, analyzer.StaleSegment, analyzer.RstInTimeWait}
+	base := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		limit, shards int
+		skipSafe      bool
+	}{
+		{1, 1, false}, {1, 3, true}, {5, 1, false}, {5, 2, true}, {20, 3, false}, {100, 2, true}, {5000, 2, false},
+	} {
+		rng := rand.New(rand.NewPCG(uint64(tc.limit), uint64(tc.shards)))
+		bounded, all := make([]*IncidentCollector, tc.shards), make([]*IncidentCollector, tc.shards)
+		for i := range bounded {
+			bounded[i] = &IncidentCollector{Limit: tc.limit, SkipSafeReuses: tc.skipSafe}
+			all[i] = &IncidentCollector{SkipSafeReuses: tc.skipSafe}
+		}
+		for i := range 2000 {
+			// One incarnation's findings; few distinct times and frames: many ties.
+			client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(4))}), uint16(1000+i))
+			var fs []analyzer.Finding
+			for range 1 + rng.IntN(3) {
+				fs = append(fs, analyzer.Finding{
+					Kind: kinds[rng.IntN(len(kinds))], Client: client, Server: netip.MustParseAddrPort("10.0.1.1:80"),
+					Incarnation: 1 + rng.IntN(2), Sender: []string{"client", "server"}[rng.IntN(2)],
+					Time: base.Add(time.Duration(rng.IntN(50)) * time.Millisecond), Frames: []uint64{uint64(1 + rng.IntN(30))},
+					Verdict: []analyzer.Verdict{analyzer.VerdictSafeBySequence, analyzer.VerdictUnsafe}[rng.IntN(2)], Outcome: analyzer.OutcomeAccepted,
+					Message: fmt.Sprintf("finding %d of incarnation %d; more", len(fs), i),
+				})
+			}
+			s := rng.IntN(tc.shards)
+			bounded[s].Add(fs)
+			all[s].Add(fs)
+		}
+		want, _ := MergeIncidents(all)
+		got, omitted := MergeIncidents(bounded)
+		total := len(want)
+		if total <= tc.limit && tc.limit < 5000 {
+			t.Fatalf("limit %d: only %d incidents", tc.limit, total)
+		}
+		want = want[:min(tc.limit, total)]
+		if omitted != total-len(want) {
+			t.Errorf("limit %d, %d shards: %d omitted, want %d", tc.limit, tc.shards, omitted, total-len(want))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("limit %d, %d shards, skip safe %v: the incidents differ from the first of all", tc.limit, tc.shards, tc.skipSafe)
 		}
 	}
 }
