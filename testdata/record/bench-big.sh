@@ -8,7 +8,7 @@
 #   PACKETS=2000000 CONNS="1000000 10000000" CONCURRENCY=100 RUNS=3 testdata/record/bench-big.sh
 #   FILE=/tmp/big2m.pcap CONNS= testdata/record/bench-big.sh  # a given file, speed only
 #
-# Speed: best of RUNS (benchlib.sh) wall and CPU seconds (user + system), packets per
+# Speed: best of RUNS (benchlib.sh: the tools take turns, run after run) wall and CPU seconds (user + system), packets per
 # wall and per CPU second, and peak RSS, for `finack -r FILE -o json` (every finding
 # on; --workers at its default, the number of CPUs; with --workers 1; and with
 # --workers 1 held to one core by taskset, the single-core figure), `tshark -q -z
@@ -34,16 +34,18 @@ packets=$("$work/finack" -r "$file" -o json | sed -n 's/^    "packets": \([0-9]*
 
 printf '%s: %s packets; %s, %s cores; best of %s\n' "$(basename "$file")" "$packets" "$(uname -srm)" "$(nproc)" "$RUNS"
 bench_header
-read -r fw fin_cpu kb < <(bench_best "$work/finack" -r "$file" -o json)
-bench_row "finack -r FILE -o json" "$fw" "$fin_cpu" "$kb"
-read -r w c kb < <(bench_best "$work/finack" --workers 1 -r "$file" -o json)
-bench_row "  --workers 1" "$w" "$c" "$kb"
+bench_add "finack -r FILE -o json" "$work/finack" -r "$file" -o json
+bench_add "  --workers 1" "$work/finack" --workers 1 -r "$file" -o json
+onecore=0
 if command -v taskset >/dev/null; then
-	read -r w1 c kb < <(bench_best taskset -c 0 "$work/finack" --workers 1 -r "$file" -o json)
-	bench_row "  --workers 1, one core" "$w1" "$c" "$kb"
-	awk -v a="$w1" -v b="$fw" 'BEGIN{printf "  default workers vs one core (wall): %.2f×\n", a/b}'
+	bench_add "  --workers 1, one core" taskset -c 0 "$work/finack" --workers 1 -r "$file" -o json
+	onecore=1
 fi
 bench_others "$file"
+bench_run
+if [ "$onecore" = 1 ]; then
+	awk -v a="${bench_wall[2]}" -v b="${bench_wall[0]}" 'BEGIN{printf "  default workers vs one core (wall): %.2f×\n", a/b}'
+fi
 
 echo
 printf 'memory, concurrency %s (finack-gen -big ... | finack -r -):\n' "$CONCURRENCY"

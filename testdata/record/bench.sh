@@ -10,7 +10,8 @@
 #                                            # server holds in TIME_WAIT
 #   testdata/record/bench.sh FILE.pcap       # times an existing capture (no root needed)
 #
-# For each tool, the best of RUNS (default 3) runs (benchlib.sh): wall seconds, CPU
+# For each tool, the best of RUNS (default 3) runs, the tools taking turns run after
+# run (benchlib.sh): wall seconds, CPU
 # seconds (user + system), packets per wall second and per CPU second, peak RSS, and
 # its CPU time over finack's. finack runs end to end (-o json, every finding on, output
 # to /dev/null) with --workers at its default (the CPUs it may use) and with
@@ -41,8 +42,7 @@ packets=$("$work/finack" -r "$file" -o json | sed -n 's/^    "packets": \([0-9]*
 
 printf '%s: %s packets; %s, %s cores; best of %s\n' "$(basename "$file")" "$packets" "$(uname -srm)" "$(nproc)" "$RUNS"
 bench_header
-read -r w fin_cpu kb < <(bench_best "$work/finack" -r "$file" -o json)
-bench_row "finack -o json" "$w" "$fin_cpu" "$kb"
-read -r w c kb < <(bench_best "$work/finack" --workers 1 -r "$file" -o json)
-bench_row "  --workers 1" "$w" "$c" "$kb"
+bench_add "finack -o json" "$work/finack" -r "$file" -o json
+bench_add "  --workers 1" "$work/finack" --workers 1 -r "$file" -o json
 bench_others "$file"
+bench_run

@@ -22,24 +22,46 @@ bench_deps() {
 		echo "bench: could not install ${want[*]}" >&2
 }
 
-# bench_best CMD...: runs CMD RUNS times (output to /dev/null) and prints
-# "wall_s cpu_s maxrss_kb": the least wall seconds, the least CPU seconds
-# (user + system, all threads) and the peak RSS of the run with the least CPU, each
-# the best of the runs (the machine may be shared: minima, not means).
-bench_best() {
-	local best_w="" best_c="" best_kb="" w u s kb c
+# bench_add NAME CMD...: queues a command, with the name of its row, for bench_run.
+bench_names=()
+bench_cmds=()
+bench_add() {
+	local name=$1
+	shift
+	bench_names+=("$name")
+	bench_cmds+=("$(printf '%q ' "$@")")
+}
+
+# bench_run: runs the queued commands RUNS rounds, each round every command once in
+# turn (output to /dev/null), and prints a row for each (bench_row): its least wall
+# seconds, its least CPU seconds (user + system, all threads) and the peak RSS of its
+# run with the least CPU, each the best of its runs (the machine may be shared:
+# minima, not means). Taking turns, rather than each command's runs one after the
+# other, makes a machine whose speed drifts over minutes (a virtual machine's
+# neighbours) slow every command alike: the ratios of the last column hold. The
+# first command's CPU is what that column divides by; bench_wall[i] and
+# bench_cpu[i] keep each command's figures.
+bench_run() {
+	local n=${#bench_cmds[@]} i w u s kb c
+	bench_wall=() bench_cpu=() bench_kb=()
 	for _ in $(seq "$RUNS"); do
-		/usr/bin/time -f "%e %U %S %M" -o "$work/t" "$@" >/dev/null 2>&1 || true
-		read -r w u s kb <"$work/t"
-		c=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u + s}')
-		if [ -z "$best_w" ] || awk -v a="$w" -v b="$best_w" 'BEGIN{exit !(a<b)}'; then
-			best_w=$w
-		fi
-		if [ -z "$best_c" ] || awk -v a="$c" -v b="$best_c" 'BEGIN{exit !(a<b)}'; then
-			best_c=$c best_kb=$kb
-		fi
+		for ((i = 0; i < n; i++)); do
+			eval "/usr/bin/time -f '%e %U %S %M' -o \"\$work/t\" ${bench_cmds[$i]}" >/dev/null 2>&1 || true
+			read -r w u s kb <"$work/t"
+			c=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u + s}')
+			if [ -z "${bench_wall[$i]:-}" ] || awk -v a="$w" -v b="${bench_wall[$i]}" 'BEGIN{exit !(a<b)}'; then
+				bench_wall[$i]=$w
+			fi
+			if [ -z "${bench_cpu[$i]:-}" ] || awk -v a="$c" -v b="${bench_cpu[$i]}" 'BEGIN{exit !(a<b)}'; then
+				bench_cpu[$i]=$c bench_kb[$i]=$kb
+			fi
+		done
 	done
-	echo "$best_w $best_c $best_kb"
+	fin_cpu=${bench_cpu[0]}
+	for ((i = 0; i < n; i++)); do
+		bench_row "${bench_names[$i]}" "${bench_wall[$i]}" "${bench_cpu[$i]}" "${bench_kb[$i]}"
+	done
+	bench_names=() bench_cmds=()
 }
 
 # bench_header: the column titles of bench_row.
@@ -55,19 +77,17 @@ bench_row() {
 			(w > 0) ? p/w : 0, (c > 0) ? p/c : 0, kb/1024, (f > 0) ? c/f : 0}'
 }
 
-# bench_others FILE: the rows of tshark, tcptrace and argus on FILE (those installed).
+# bench_others FILE: queues (bench_add) tshark, tcptrace and argus on FILE (those
+# installed).
 bench_others() {
-	local file=$1 w c kb
+	local file=$1
 	if command -v tshark >/dev/null; then
-		read -r w c kb < <(bench_best tshark -q -z conv,tcp -r "$file")
-		bench_row "tshark -q -z conv,tcp" "$w" "$c" "$kb"
+		bench_add "tshark -q -z conv,tcp" tshark -q -z conv,tcp -r "$file"
 	fi
 	if command -v tcptrace >/dev/null; then
-		read -r w c kb < <(bench_best tcptrace -n "$file")
-		bench_row "tcptrace -n" "$w" "$c" "$kb"
+		bench_add "tcptrace -n" tcptrace -n "$file"
 	fi
 	if command -v argus >/dev/null; then
-		read -r w c kb < <(bench_best argus -X -r "$file" -w /dev/null)
-		bench_row "argus -X -r F -w /dev/null" "$w" "$c" "$kb"
+		bench_add "argus -X -r F -w /dev/null" argus -X -r "$file" -w /dev/null
 	fi
 }
