@@ -17,6 +17,9 @@ conns=${2:-0}
 
 go tool pprof -traces "$prof" 2>/dev/null | awk -v conns="$conns" '
 function stage(fn) {
+	# The text helpers of package analyzer (times, numbers, endpoints) are the stage of whoever
+	# calls them: the analysis writing a message, or the report encoding a record.
+	if (fn ~ /finack\/analyzer\.(Append(Time|Uint|Int|Endpoint|Addr)|appendRFC3339|appendOctet)/) return ""
 	if (fn ~ /^runtime\.(gcBgMarkWorker|gcAssistAlloc|gcDrain|markroot|scanobject|bgsweep|bgscavenge)/) return "runtime: collector"
 	if (fn ~ /reassembly\.\(\*coldStore\)|reassembly\.\(\*Tracker\)\.coldPut/) return "cold store (records on disk)"
 	if (fn ~ /reassembly\.(unpackInto|\(\*unpacker\)|\(\*reader\)|\(\*Tracker\)\.(unpackRecord|unpackKeep|unpackPrev|unpackFlow|unpackFinished|recordData)|placeOf|readHeader|header$)/) return "unpacking"
