@@ -59,8 +59,8 @@ type PortRange struct{ Lo, Hi uint16 }
 // Size is the number of ports in the range.
 func (p PortRange) Size() int { return int(p.Hi) - int(p.Lo) + 1 }
 
-// LinuxPortRange is Linux's default net.ipv4.ip_local_port_range.
-var LinuxPortRange = PortRange{32768, 60999}
+// LinuxPortRange returns Linux's default net.ipv4.ip_local_port_range.
+func LinuxPortRange() PortRange { return PortRange{32768, 60999} }
 
 // Interval is a span of capture time [From, To) on which something holds.
 type Interval struct{ From, To reassembly.Instant }

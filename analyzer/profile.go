@@ -25,8 +25,9 @@ type Profile struct {
 	SynGiveUp time.Duration
 }
 
-// Profiles are the --os choices. The numbers are each stack's defaults.
-var Profiles = map[string]Profile{
+// profiles are the --os choices (LookupProfile, ProfileNames). The numbers are each
+// stack's defaults.
+var profiles = map[string]Profile{
 	"linux": {"linux", 60 * time.Second, true,
 		"accepts a SYN whose sequence number is beyond the old connection's or whose TSval is newer, and gives the new connection the ISN old snd_nxt + 65537; answers any other SYN with an ACK of the old connection",
 		"Linux: TCP_TIMEWAIT_LEN (include/net/tcp.h) is 60 s, fixed; tcp_timewait_state_process (net/ipv4/tcp_minisocks.c) kills TIME_WAIT on an RST unless net.ipv4.tcp_rfc1337=1 (default 0); tcp_syn_retries=6 gives up a connect 127 s after the first SYN (1 s doubling: SYNs at 0, 1, 3, 7, 15, 31, 63 s)",
@@ -51,8 +52,8 @@ var Profiles = map[string]Profile{
 
 // ProfileNames lists the profiles for messages.
 func ProfileNames() string {
-	names := make([]string, 0, len(Profiles))
-	for n := range Profiles {
+	names := make([]string, 0, len(profiles))
+	for n := range profiles {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -61,7 +62,7 @@ func ProfileNames() string {
 
 // LookupProfile finds a profile by name.
 func LookupProfile(name string) (Profile, error) {
-	p, ok := Profiles[strings.ToLower(name)]
+	p, ok := profiles[strings.ToLower(name)]
 	if !ok {
 		return Profile{}, fmt.Errorf("unknown OS profile %q (want one of %s)", name, ProfileNames())
 	}

@@ -34,7 +34,7 @@ func TestPictureCollectorGrid(t *testing.T) {
 	st := r.Stats()
 	tr.Finish(reassembly.InstantOf(st.Last))
 	incs := tr.Incarnations()
-	v := ViewOptions{Ports: analyzer.LinuxPortRange, PortPressure: 0.5}
+	v := ViewOptions{Ports: analyzer.LinuxPortRange(), PortPressure: 0.5}
 	collect := func(bound, n int, reverse bool) *Pictures {
 		cs := make([]*PictureCollector, n)
 		for i := range cs {

@@ -67,9 +67,6 @@ type segCodec struct {
 	at    int64 // Unix ns of the last segment
 }
 
-// SegmentEpoch is the time of a decoded sequence's first segment (before its delta).
-var SegmentEpoch = Epoch
-
 var timeUnits = [4]int64{int64(time.Microsecond), int64(time.Millisecond), int64(time.Second), int64(time.Hour)}
 
 // DecodeSegments decodes data (any bytes) into segments with frame numbers
@@ -77,7 +74,7 @@ var timeUnits = [4]int64{int64(time.Microsecond), int64(time.Millisecond), int64
 // (capture.TimeRange: a time delta that would leave it stops at its edge).
 func DecodeSegments(data []byte) []capture.Segment {
 	var c segCodec
-	c.at = SegmentEpoch.UnixNano()
+	c.at = Epoch.UnixNano() // the first segment's time before its delta
 	segs := make([]capture.Segment, 0, len(data)/SegmentRecordSize)
 	for ; len(data) >= SegmentRecordSize; data = data[SegmentRecordSize:] {
 		segs = append(segs, c.decode(data[:SegmentRecordSize]))
@@ -129,7 +126,7 @@ func (c *segCodec) decode(b []byte) capture.Segment {
 // appearance, modulo 8 (more than 8 then share state, which is fine for a seed).
 // Frame gaps above 3 and payloads above 65535 bytes are clipped. A time is kept
 // to the microsecond when it is less than 35 minutes from the time before (for
-// the first segment: SegmentEpoch), to the millisecond within 24 days, else to the
+// the first segment: Epoch), to the millisecond within 24 days, else to the
 // second; the rounding does not accumulate.
 func EncodeSegments(segs []capture.Segment) []byte {
 	type key struct {
@@ -138,7 +135,7 @@ func EncodeSegments(segs []capture.Segment) []byte {
 	}
 	flows := map[key]int{}
 	var c segCodec
-	c.at = SegmentEpoch.UnixNano()
+	c.at = Epoch.UnixNano() // the first segment's time before its delta
 	var prevFrame uint64
 	out := make([]byte, 0, len(segs)*SegmentRecordSize)
 	for i := range segs {
@@ -162,7 +159,7 @@ func EncodeSegments(segs []capture.Segment) []byte {
 			b[0] |= 0x20
 		}
 		b[1] = byte(s.Flags)
-		// From the decoded time of the segment before (SegmentEpoch for the
+		// From the decoded time of the segment before (Epoch for the
 		// first): rounding does not accumulate.
 		dt := s.Time.UnixNano() - c.at
 		unit := 0

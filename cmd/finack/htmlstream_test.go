@@ -96,7 +96,7 @@ func TestPicturesAt(t *testing.T) {
 	for _, c := range captures {
 		for _, at := range []string{"+1s", "+0s", "+2m"} {
 			o := report.Options{Files: []string{c}, Output: "text", TimeWait: reassembly.DefaultTimeWait, HTML: "page.html",
-				MaxConns: pipeline.DefaultMaxConns, View: report.ViewOptions{At: at, Ports: analyzer.LinuxPortRange, PortPressure: 0.5}}
+				MaxConns: pipeline.DefaultMaxConns, View: report.ViewOptions{At: at, Ports: analyzer.LinuxPortRange(), PortPressure: 0.5}}
 			kept := o
 			kept.View.States, kept.Workers = true, 1
 			want, _, err := pipeline.ReadCapture(kept, nil)
