@@ -193,20 +193,32 @@ func (t *Tracker) packEverything() {
 // streamOf runs a streaming tracker over segs and returns the incarnations in the
 // order Done got them; with packAll, every incarnation is packed after every segment.
 func streamOf(segs []capture.Segment, cfg Config, packAll bool) ([]*Incarnation, TrackerStats) {
+	var after func(*Tracker)
+	if packAll {
+		after = (*Tracker).packEverything
+	}
+	got, tr := streamRun(segs, cfg, func(tr *Tracker) { tr.hooks.noPack = !packAll }, after)
+	return got, tr.Stats()
+}
+
+// streamRun runs a streaming tracker, its hooks set by tune, over segs, calling
+// after (if not nil) after every segment, finishes it at the last segment's time,
+// and returns the incarnations in the order Done got them, and the tracker.
+func streamRun(segs []capture.Segment, cfg Config, tune, after func(*Tracker)) ([]*Incarnation, *Tracker) {
 	var got []*Incarnation
 	cfg.Done = func(inc *Incarnation) { got = append(got, inc) }
 	tr := NewPoisonedTracker(cfg)
-	tr.hooks.noPack = !packAll
+	tune(tr)
 	var end Instant
 	for i := range segs {
 		tr.Add(&segs[i])
 		end = max(end, InstantOf(segs[i].Time))
-		if packAll {
-			tr.packEverything()
+		if after != nil {
+			after(tr)
 		}
 	}
 	tr.Finish(end)
-	return got, tr.Stats()
+	return got, tr
 }
 
 // samePacked compares the incarnations a tracker handed out without packing and
@@ -218,12 +230,19 @@ func samePacked(t *testing.T, name string, segs []capture.Segment, cfg Config) {
 	if len(segs) > 0 && st.Packed == 0 {
 		t.Fatalf("%s: nothing was packed", name)
 	}
+	sameHandedOut(t, name, "with packing", got, want)
+}
+
+// sameHandedOut fails t unless got, the incarnations a tracker handed out run one
+// way (how), are want, those it handed out run the other way, field for field.
+func sameHandedOut(t *testing.T, name, how string, got, want []*Incarnation) {
+	t.Helper()
 	if len(got) != len(want) {
-		t.Fatalf("%s: %d incarnations with packing, %d without", name, len(got), len(want))
+		t.Fatalf("%s: %d incarnations %s, %d otherwise", name, len(got), how, len(want))
 	}
 	for i := range want {
 		if !reflect.DeepEqual(got[i], want[i]) {
-			t.Fatalf("%s: incarnation %d (frame %d) differs with packing\n got %+v\nwant %+v", name, i, want[i].First.Frame, got[i], want[i])
+			t.Fatalf("%s: incarnation %d (frame %d) differs %s\n got %+v\nwant %+v", name, i, want[i].First.Frame, how, got[i], want[i])
 		}
 	}
 }
@@ -318,18 +337,7 @@ func TestPackAtCloseChangesNothing(t *testing.T) {
 func sameAtClose(t *testing.T, name string, segs []capture.Segment, cfg Config) int {
 	t.Helper()
 	run := func(atClose bool) ([]*Incarnation, int) {
-		var got []*Incarnation
-		cfg.Done = func(inc *Incarnation) { got = append(got, inc) }
-		tr := NewPoisonedTracker(cfg)
-		tr.hooks.packAbove, tr.hooks.noPackClosed = 0, !atClose
-		var end Instant
-		for i := range segs {
-			tr.Add(&segs[i])
-			end = max(end, InstantOf(segs[i].Time))
-		}
-		if len(segs) > 0 {
-			tr.Finish(end)
-		}
+		got, tr := streamRun(segs, cfg, func(tr *Tracker) { tr.hooks.packAbove, tr.hooks.noPackClosed = 0, !atClose }, nil)
 		for _, inc := range got {
 			inc.Half[Client].recent, inc.Half[Server].recent = recentSegs{}, recentSegs{}
 		}
@@ -337,14 +345,7 @@ func sameAtClose(t *testing.T, name string, segs []capture.Segment, cfg Config) 
 	}
 	want, _ := run(false)
 	got, packed := run(true)
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d incarnations packed at their close, %d left to the quiet packing", name, len(got), len(want))
-	}
-	for j := range want {
-		if !reflect.DeepEqual(got[j], want[j]) {
-			t.Fatalf("%s: incarnation %d (frame %d) differs when packed at its close\n got %+v\nwant %+v", name, j, want[j].First.Frame, got[j], want[j])
-		}
-	}
+	sameHandedOut(t, name, "when packed at their close", got, want)
 	return packed
 }
 

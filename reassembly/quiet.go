@@ -144,7 +144,7 @@ func (t *Tracker) pack(f *flow, now Instant) {
 // that does come for it unpacks it, as for any packed incarnation. Only while the
 // tracker packs at all (packAbove held).
 func (t *Tracker) packClosed(f *flow, inc *Incarnation, now Instant) {
-	if t.held >= t.hooks.packAbove && !t.hooks.noPackClosed && inc == t.cur(f) && inc.closedClean() {
+	if t.held >= t.hooks.packAbove && !t.hooks.noPackClosed && inc.closedClean() && inc == t.cur(f) {
 		t.pack(f, now)
 		if f.cur == 0 {
 			t.hooks.closedPacked++
@@ -156,7 +156,7 @@ func (t *Tracker) packClosed(f *flow, inc *Incarnation, now Instant) {
 // acknowledged, with no RST from either.
 func (inc *Incarnation) closedClean() bool {
 	c, s := &inc.Half[Client], &inc.Half[Server]
-	return c.FinAcked.Frame != 0 && s.FinAcked.Frame != 0 && c.Rst.Frame == 0 && s.Rst.Frame == 0
+	return c.FinAcked.Seen() && s.FinAcked.Seen() && !c.Rst.Seen() && !s.Rst.Seen()
 }
 
 // packRecord packs inc (the header: over when quiet longer than wait, for reason)
