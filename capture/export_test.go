@@ -1,5 +1,7 @@
 package capture
 
+import "testing"
+
 // LetParserPanic turns off the recover of r's layer decoders (gopacket's
 // DecodingLayerParser), so that a gopacket bug panics in the test reading r
 // instead of passing as an "undecodable" frame. Call it before the first Next.
@@ -13,3 +15,6 @@ func (d *decoder) letPanic() {
 		}
 	}
 }
+
+// FilesUnder lists the regular files under dirs (absent ones have none).
+func FilesUnder(t *testing.T, dirs ...string) []string { return filesUnder(t, dirs...) }

@@ -54,21 +54,7 @@ func ngRead(t *testing.T, path string, fast bool) (string, int) {
 // captures, the public corpus when present, and damaged copies of them (bytes
 // changed, mostly in the first blocks, and files cut).
 func TestNgFastAgrees(t *testing.T) {
-	var files []string
-	for _, dir := range []string{"../testdata/pcaps", "testdata", "../../shared/pcaps/public"} {
-		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.Type().IsRegular() {
-				files = append(files, path)
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, fs.ErrNotExist) { // the public corpus may be absent
-			t.Fatal(err)
-		}
-	}
+	files := filesUnder(t, "../testdata/pcaps", "testdata", "../../shared/pcaps/public")
 	tmp := filepath.Join(t.TempDir(), "in")
 	took, n := 0, 0
 	rnd := rand.New(rand.NewPCG(3, 4))
@@ -108,4 +94,25 @@ func TestNgFastAgrees(t *testing.T) {
 		t.Fatalf("%d pcapng files, ngFast took %d packets", n, took)
 	}
 	t.Logf("%d pcapng files; ngFast took %d packets of the undamaged ones", n, took)
+}
+
+// filesUnder lists the regular files under dirs; a directory that does not exist (the
+// public corpus beside the project) has none.
+func filesUnder(t *testing.T, dirs ...string) []string {
+	var files []string
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	return files
 }

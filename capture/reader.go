@@ -109,6 +109,31 @@ func Open(paths []string, opt Options) (*Reader, error) {
 // fully written when Next returns nil; after an error its contents are undefined.
 func (r *Reader) Next(seg *Segment) error {
 	r.cur = nil
+	for {
+		s, ts, ok := r.advance()
+		if !ok {
+			return r.err
+		}
+		why, ok := r.dec.decode(s.st, s.data, seg)
+		if !ok {
+			r.stats.Skipped[why]++
+			continue
+		}
+		seg.Frame = r.frame
+		seg.Time = ts.UTC()
+		seg.Interface = uint16(min(s.ci.InterfaceIndex, 0xffff))
+		r.stats.Segments++
+		r.cur = s
+		return nil
+	}
+}
+
+// advance reads the next record to decode: it numbers every record, keeps the
+// timestamps and the counts of Stats but those of decoding (Segments, and Skipped
+// for frames that are not TCP), and applies the filter. It returns the record's
+// source and the timestamp the segment gets; false when reading stopped (r.err
+// says why).
+func (r *Reader) advance() (s *source, ts time.Time, ok bool) {
 	for r.err == nil {
 		s, err := r.pick()
 		if err != nil {
@@ -144,8 +169,7 @@ func (r *Reader) Next(seg *Segment) error {
 			}
 			r.first, r.last = min(r.first, ns), max(r.last, ns)
 		}
-		st := s.st
-		if st == startUnsupported {
+		if s.st == startUnsupported {
 			r.stats.Skipped[UnsupportedLinkType]++
 			if !slices.Contains(r.stats.UnsupportedLinkTypes, uint16(s.hl)) {
 				r.stats.UnsupportedLinkTypes = append(r.stats.UnsupportedLinkTypes, uint16(s.hl))
@@ -163,19 +187,9 @@ func (r *Reader) Next(seg *Segment) error {
 				continue
 			}
 		}
-		why, ok := r.dec.decode(st, s.data, seg)
-		if !ok {
-			r.stats.Skipped[why]++
-			continue
-		}
-		seg.Frame = r.frame
-		seg.Time = ts.UTC()
-		seg.Interface = uint16(min(s.ci.InterfaceIndex, 0xffff))
-		r.stats.Segments++
-		r.cur = s
-		return nil
+		return s, ts, true
 	}
-	return r.err
+	return nil, time.Time{}, false
 }
 
 // Stats returns the counts so far.

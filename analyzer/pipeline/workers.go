@@ -13,7 +13,8 @@ import (
 
 // Reading a file on several cores (--workers): one goroutine reads and decodes the
 // capture, in batches, and deals its segments out by 4-tuple (reassembly.Keyed, the
-// key computed once) to the workers, each a streaming tracker with its own
+// key computed once) to the workers (with many workers, it only reads: decoders
+// decode and key the batches, see frameDecoders), each a streaming tracker with its own
 // analysis; every segment of a connection goes to the same worker, in capture
 // order. A batch is not copied per worker: every worker reads the segments it owns
 // out of the same one. The sweeps that finish incarnations are decided here, for all
@@ -54,6 +55,24 @@ const batchLen = 1024
 // and deeper than this buys nothing (docs/performance.md).
 const queued = 16
 
+// frameDecoders is how many goroutines decode the capture for n workers: none below
+// three workers (one goroutine reads and decodes, and keeps two workers busy), then
+// one for every four workers. Reading and decoding a segment and computing its key
+// take about a third of what tracking it takes (docs/performance.md): past two
+// workers, one goroutine doing all of it would be what limits the others. What
+// stays on one goroutine then is reading the records and numbering them
+// (capture.Reader.ReadFrames), about half of it.
+func frameDecoders(n int) int {
+	if n < 3 {
+		return 0
+	}
+	return (n + 3) / 4
+}
+
+// frameBytes: a batch read for the decoders takes no more records past this many
+// bytes of them (records are copied into it; most are a few hundred bytes).
+const frameBytes = 512 << 10
+
 // floodSweep: a sweep also comes after this many SYNs since the last one, so that
 // a SYN flood's half-open connections are packed (reassembly/pack.go) at the pace
 // they arrive, not every few seconds of capture time.
@@ -73,6 +92,12 @@ type batch struct {
 	// index pos, in this order.
 	sweeps []sweepAt
 	left   atomic.Int32 // workers still to read it
+	// With decoders (frameDecoders): the records read for the batch, what ended the
+	// reading after them (nil if nothing did), and ready, signalled once a decoder
+	// filled segs, keys and own from them.
+	fr    capture.Frames
+	err   error
+	ready chan struct{}
 }
 
 type sweepAt struct {
@@ -141,13 +166,13 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 	newBatch := func() *batch {
 		select {
 		case b := <-free:
-			b.n, b.sweeps = 0, b.sweeps[:0]
+			b.n, b.sweeps, b.err = 0, b.sweeps[:0], nil
 			for w := range b.own {
 				b.own[w] = b.own[w][:0]
 			}
 			return b
 		default:
-			b := &batch{segs: make([]capture.Segment, batchLen), keys: make([]reassembly.Keyed, batchLen)}
+			b := &batch{segs: make([]capture.Segment, batchLen), keys: make([]reassembly.Keyed, batchLen), ready: make(chan struct{}, 1)}
 			if n > 1 {
 				b.own = make([][]uint16, n)
 				for w := range b.own {
@@ -170,6 +195,10 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 			}
 		}
 		if to == 0 {
+			select {
+			case free <- b: // (filtered out whole)
+			default:
+			}
 			return
 		}
 		b.left.Store(int32(to))
@@ -182,18 +211,9 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 	every := trackers[0].SweepEvery()
 	var nextSweep reassembly.Instant
 	syns := 0
-	var readErr error
-	b := newBatch()
-	for {
-		seg := &b.segs[b.n]
-		err := r.Next(seg)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			readErr = err
-			break
-		}
+	// sweepsBefore notes in b the sweeps due before segment i, read in order.
+	sweepsBefore := func(b *batch, i int) {
+		seg := &b.segs[i]
 		at := reassembly.InstantOf(seg.Time)
 		if seg.Flags&(capture.SYN|capture.ACK) == capture.SYN {
 			syns++
@@ -202,28 +222,51 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 			// Every tracker sweeps before this segment, at its time (none before
 			// the first segment: it only starts the schedule).
 			if nextSweep != 0 {
-				b.sweeps = append(b.sweeps, sweepAt{b.n, at})
+				b.sweeps = append(b.sweeps, sweepAt{i, at})
 				syns = 0
 			}
 			nextSweep = at.Add(every)
 		}
-		// The key is computed here, once, even for one worker: the reader has
-		// time to spare, the tracker has not.
-		k := &b.keys[b.n]
-		k.Set(seg) // in place, in the batch: no copy of the Keyed
-		if n > 1 {
-			w := k.Shard(n)
-			b.own[w] = append(b.own[w], uint16(b.n))
-		}
-		if b.n++; b.n == batchLen {
+	}
+	var readErr error
+	if d := frameDecoders(n); d > 0 {
+		readErr = readDecoding(r, d, n, newBatch, func(b *batch) {
+			for i := range b.n {
+				sweepsBefore(b, i)
+			}
 			send(b)
-			b = newBatch()
-			if pr != nil { // every batch: batchLen is about progressPublish
-				pr.SetPackets(r.Stats().Packets)
+		}, pr)
+	} else {
+		b := newBatch()
+		for {
+			seg := &b.segs[b.n]
+			err := r.Next(seg)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				readErr = err
+				break
+			}
+			sweepsBefore(b, b.n)
+			// The key is computed here, once, even for one worker: the reader has
+			// time to spare, the tracker has not.
+			k := &b.keys[b.n]
+			k.Set(seg) // in place, in the batch: no copy of the Keyed
+			if n > 1 {
+				w := k.Shard(n)
+				b.own[w] = append(b.own[w], uint16(b.n))
+			}
+			if b.n++; b.n == batchLen {
+				send(b)
+				b = newBatch()
+				if pr != nil { // every batch: batchLen is about progressPublish
+					pr.SetPackets(r.Stats().Packets)
+				}
 			}
 		}
+		send(b)
 	}
-	send(b)
 	if pr != nil {
 		pr.SetPackets(r.Stats().Packets)
 	}
@@ -260,4 +303,73 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 		}
 	}
 	return sum, readErr
+}
+
+// readDecoding reads r for n workers with d decoders: this goroutine's caller goes on
+// with the batches in order (deal: the sweeps to note, then the send), one goroutine
+// reads the records into batches (capture.Reader.ReadFrames) and d goroutines decode
+// and key them (the batch's segments, keys and own lists, as the reader fills them
+// without decoders). It returns the error that stopped the reading (nil at the end of
+// the input), once r's Stats count what the decoders decoded.
+func readDecoding(r *capture.Reader, d, n int, newBatch func() *batch, deal func(*batch), pr Progress) error {
+	order := make(chan *batch, d+2) // the batches in the order read
+	todo := make(chan *batch, d)
+	go func() {
+		defer close(order)
+		defer close(todo)
+		for {
+			b := newBatch()
+			err := r.ReadFrames(&b.fr, batchLen, frameBytes)
+			if err != nil && err != io.EOF {
+				b.err = err
+			}
+			if pr != nil {
+				pr.SetPackets(r.Stats().Packets)
+			}
+			order <- b
+			todo <- b
+			if err != nil {
+				return
+			}
+		}
+	}()
+	decs := make([]*capture.FrameDecoder, d)
+	var wg sync.WaitGroup
+	for i := range decs {
+		dec := r.NewFrameDecoder()
+		decs[i] = dec
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range todo {
+				for j := range b.fr.Len() {
+					seg := &b.segs[b.n]
+					if !dec.Decode(&b.fr, j, seg) {
+						continue
+					}
+					k := &b.keys[b.n]
+					k.Set(seg)
+					if n > 1 {
+						w := k.Shard(n)
+						b.own[w] = append(b.own[w], uint16(b.n))
+					}
+					b.n++
+				}
+				b.ready <- struct{}{}
+			}
+		}()
+	}
+	var readErr error
+	for b := range order {
+		<-b.ready
+		if b.err != nil {
+			readErr = b.err
+		}
+		deal(b)
+	}
+	wg.Wait()
+	for _, dec := range decs {
+		r.AddDecoded(dec)
+	}
+	return readErr
 }
