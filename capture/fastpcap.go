@@ -118,6 +118,22 @@ func (p *pcapRecords) u32(b []byte) uint32 {
 	return binary.LittleEndian.Uint32(b)
 }
 
+// header reads a record header: the timestamp, captured and original lengths.
+func (p *pcapRecords) header(hdr []byte) (sec, nsec int64, caplen, length int) {
+	// The fraction is multiplied in 32 bits, as pcapgo does: a microsecond field
+	// above 4294967 wraps. time.Unix carries a fraction of a second or more into
+	// the seconds; so does this.
+	sec, nsec = int64(p.u32(hdr[0:4])), int64(p.u32(hdr[4:8])*p.nanos)
+	if nsec >= 1e9 {
+		sec, nsec = sec+nsec/1e9, nsec%1e9
+	}
+	caplen, length = int(p.u32(hdr[8:12])), int(p.u32(hdr[12:16]))
+	if p.swap != lengthsInOrder && (p.swap == lengthsSwapped || caplen > length) {
+		caplen, length = length, caplen
+	}
+	return sec, nsec, caplen, length
+}
+
 // next reads the next record into s's head: s.data (valid until the next read),
 // s.sec, s.nsec and s.ci (except the timestamp, which is s.sec and s.nsec: see
 // source.timestamp). The fast case, a whole record in the buffer, is kept small.
@@ -131,19 +147,8 @@ func (p *pcapRecords) next(s *source) error {
 		p.r = p.w
 		return err
 	}
-	hdr := p.buf[p.r : p.r+16]
-	// The fraction is multiplied in 32 bits, as pcapgo does: a microsecond field
-	// above 4294967 wraps. time.Unix carries a fraction of a second or more into
-	// the seconds; so does this.
-	sec, frac := int64(p.u32(hdr[0:4])), int64(p.u32(hdr[4:8])*p.nanos)
-	if frac >= 1e9 {
-		sec, frac = sec+frac/1e9, frac%1e9
-	}
-	s.sec, s.nsec = sec, frac
-	caplen, length := int(p.u32(hdr[8:12])), int(p.u32(hdr[12:16]))
-	if p.swap != lengthsInOrder && (p.swap == lengthsSwapped || caplen > length) {
-		caplen, length = length, caplen
-	}
+	var caplen, length int
+	s.sec, s.nsec, caplen, length = p.header(p.buf[p.r : p.r+16])
 	s.ci.CaptureLength, s.ci.Length = caplen, length
 	if caplen > p.maxCap {
 		p.r += 16

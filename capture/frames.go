@@ -65,7 +65,10 @@ type FrameDecoder struct {
 }
 
 // NewFrameDecoder returns a decoder for r's records, set as r's own (Options).
-func (r *Reader) NewFrameDecoder() *FrameDecoder {
+func (r *Reader) NewFrameDecoder() *FrameDecoder { return &FrameDecoder{dec: r.decoderLike()} }
+
+// decoderLike returns a new decoder set as r's own.
+func (r *Reader) decoderLike() *decoder {
 	d := newDecoder()
 	d.ignoreVLAN, d.slowOnly = r.dec.ignoreVLAN, r.dec.slowOnly
 	for i, p := range r.dec.parsers {
@@ -73,7 +76,7 @@ func (r *Reader) NewFrameDecoder() *FrameDecoder {
 			d.parsers[i].IgnorePanic = p.IgnorePanic // (tests: LetParserPanic)
 		}
 	}
-	return &FrameDecoder{dec: d}
+	return d
 }
 
 // Decode fills seg from record i of f; false when it is not a TCP segment (counted

@@ -51,6 +51,10 @@ type Reader struct {
 	hasFirst atomic.Bool
 	// cur is the source of the segment Next returned last (see Record).
 	cur *source
+	// Reading in parts (parts.go): the first record's seconds (what scanning
+	// expects near), where the next part's first record starts, and the bytes
+	// counted in Options.Progress so far.
+	partSec0, partNext, partCounted int64
 }
 
 // Open opens one or more capture files ("-" = stdin) as ONE capture: several paths
@@ -144,30 +148,8 @@ func (r *Reader) advance() (s *source, ts time.Time, ok bool) {
 		r.frame++
 		r.stats.Packets++
 		ts := s.ci.Timestamp
-		if s.sec < minSec || s.sec >= maxSec {
-			// Outside the years 1824 to 2115, where the timers of the analysis run
-			// on Unix nanoseconds in an int64 without overflow: a damaged or
-			// mis-written record (pcapng-example.pcapng has one interface at year
-			// 586524; a pcapng simple packet block has no timestamp at all). The
-			// frame keeps the last good timestamp (the Unix epoch before the first
-			// one), so it still counts and orders; it does not move First or Last.
-			r.stats.BadTimestamps++
-			ts = time.Unix(0, r.lastGood)
-		} else {
-			ns := s.sec*1e9 + s.nsec
-			if back := r.lastGood - ns; r.good && back > int64(StepBackMin) {
-				r.stats.StepsBack++
-				if time.Duration(back) > r.stats.LargestStepBack {
-					r.stats.LargestStepBack, r.stats.LargestStepBackFrame = time.Duration(back), r.frame
-				}
-			}
-			r.lastGood = ns
-			if !r.good {
-				r.good, r.first, r.last = true, ns, ns
-				r.firstNs.Store(ns)
-				r.hasFirst.Store(true)
-			}
-			r.first, r.last = min(r.first, ns), max(r.last, ns)
+		if ns, bad := r.stamp(s.sec, s.nsec); bad {
+			ts = time.Unix(0, ns)
 		}
 		if s.st == startUnsupported {
 			r.stats.Skipped[UnsupportedLinkType]++
@@ -190,6 +172,35 @@ func (r *Reader) advance() (s *source, ts time.Time, ok bool) {
 		return s, ts, true
 	}
 	return nil, time.Time{}, false
+}
+
+// stamp counts the timestamp of frame r.frame, sec seconds and nsec nanoseconds
+// since the Unix epoch, in Stats. A timestamp outside the years 1824 to 2115, where
+// the timers of the analysis run on Unix nanoseconds in an int64 without overflow,
+// is bad: a damaged or mis-written record (pcapng-example.pcapng has one interface at
+// year 586524; a pcapng simple packet block has no timestamp at all). The frame then
+// keeps the last good timestamp, ns (the Unix epoch before the first one), so it
+// still counts and orders; it does not move First or Last.
+func (r *Reader) stamp(sec, nsec int64) (ns int64, bad bool) {
+	if sec < minSec || sec >= maxSec {
+		r.stats.BadTimestamps++
+		return r.lastGood, true
+	}
+	ns = sec*1e9 + nsec
+	if back := r.lastGood - ns; r.good && back > int64(StepBackMin) {
+		r.stats.StepsBack++
+		if time.Duration(back) > r.stats.LargestStepBack {
+			r.stats.LargestStepBack, r.stats.LargestStepBackFrame = time.Duration(back), r.frame
+		}
+	}
+	r.lastGood = ns
+	if !r.good {
+		r.good, r.first, r.last = true, ns, ns
+		r.firstNs.Store(ns)
+		r.hasFirst.Store(true)
+	}
+	r.first, r.last = min(r.first, ns), max(r.last, ns)
+	return ns, false
 }
 
 // Stats returns the counts so far.

@@ -69,6 +69,15 @@ func frameDecoders(n int) int {
 	return (n + 3) / 4
 }
 
+// partReaders is how many goroutines read a pcap file in parts for n workers
+// (capture.Reader.Parts: from three workers on, as frameDecoders): one for every
+// three workers. Reading, decoding and keying a segment take about a third of what
+// tracking it takes.
+func partReaders(n int) int { return (n + 2) / 3 }
+
+// partBytes is the size of the parts a pcap file is read in.
+const partBytes = 1 << 20
+
 // frameBytes: a batch read for the decoders takes no more records past this many
 // bytes of them (records are copied into it; most are a few hundred bytes).
 const frameBytes = 512 << 10
@@ -98,6 +107,8 @@ type batch struct {
 	fr    capture.Frames
 	err   error
 	ready chan struct{}
+	// Read in parts (partReaders): the run of records of a part the batch holds.
+	run capture.PartRecords
 }
 
 type sweepAt struct {
@@ -229,13 +240,18 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 		}
 	}
 	var readErr error
+	deal := func(b *batch) {
+		for i := range b.n {
+			sweepsBefore(b, i)
+		}
+		send(b)
+	}
 	if d := frameDecoders(n); d > 0 {
-		readErr = readDecoding(r, d, n, newBatch, func(b *batch) {
-			for i := range b.n {
-				sweepsBefore(b, i)
-			}
-			send(b)
-		}, pr)
+		if parts, ok := r.Parts(partBytes); ok {
+			readErr = readParts(r, parts, partReaders(n), n, newBatch, deal, pr)
+		} else {
+			readErr = readDecoding(r, d, n, newBatch, deal, pr)
+		}
 	} else {
 		b := newBatch()
 		for {
@@ -370,6 +386,120 @@ func readDecoding(r *capture.Reader, d, n int, newBatch func() *batch, deal func
 	wg.Wait()
 	for _, dec := range decs {
 		r.AddDecoded(dec)
+	}
+	return readErr
+}
+
+// readParts reads r's file in parts (capture.Reader.Parts) for n workers with k
+// readers: each reads, decodes and keys the parts it takes into batches, which this
+// goroutine's caller goes on with in the order of the file (deal) once
+// capture.Reader.Sequence has numbered and timed them. A part whose start the
+// reader guessed wrong is read again here, from where the part before ended. It
+// returns the error that stopped the reading (nil at the end of the input).
+func readParts(r *capture.Reader, parts []capture.Part, k, n int, newBatch func() *batch, deal func(*batch), pr Progress) error {
+	type job struct {
+		part capture.Part
+		runs chan *batch // the part's batches, in order
+	}
+	readers := make([]*capture.PartReader, k+1) // (the last one for this goroutine)
+	for i := range readers {
+		p, err := r.NewPartReader()
+		if err != nil {
+			return err // (the filter compiled for the file at Open: cannot fail)
+		}
+		readers[i] = p
+	}
+	// fill reads the run that p has next into a new batch, keyed and dealt among the
+	// workers.
+	fill := func(p *capture.PartReader) *batch {
+		b := newBatch()
+		b.n = p.Read(&b.run, b.segs)
+		for i := range b.n {
+			key := &b.keys[i]
+			key.Set(&b.segs[i])
+			if n > 1 {
+				w := key.Shard(n)
+				b.own[w] = append(b.own[w], uint16(i))
+			}
+		}
+		return b
+	}
+	var stop atomic.Bool
+	jobs := make(chan *job, k)
+	order := make(chan *job, k+2)
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for _, part := range parts {
+			if stop.Load() {
+				return
+			}
+			j := &job{part, make(chan *batch, 16)}
+			order <- j
+			jobs <- j
+		}
+	}()
+	for _, p := range readers[:k] {
+		go func() {
+			for j := range jobs {
+				p.Begin(j.part, j.part == parts[0])
+				for done := false; !done && !stop.Load(); {
+					b := fill(p)
+					done = b.run.Done // (b is the sequencer's once sent)
+					j.runs <- b
+				}
+				close(j.runs)
+			}
+		}()
+	}
+	var readErr error
+	ended := false
+	// sequence deals b out, if it starts where the run before ended; false if not.
+	sequence := func(b *batch, last bool) bool {
+		_, ok, err := r.Sequence(&b.run, b.segs, last)
+		if !ok {
+			return false
+		}
+		deal(b) // (b is the workers' from here)
+		if pr != nil {
+			pr.SetPackets(r.Stats().Packets)
+		}
+		if err != nil {
+			ended = true
+			stop.Store(true)
+			if err != io.EOF {
+				readErr = err
+			}
+		}
+		return true
+	}
+	for j := range order {
+		last := j.part == parts[len(parts)-1]
+		for b := range j.runs {
+			if ended {
+				continue // (the reading ended: drained)
+			}
+			if sequence(b, last) {
+				continue
+			}
+			// Read the part again from where the one before ended, here; what its
+			// reader read is drained.
+			p := readers[k]
+			p.Begin(r.Again(j.part), true)
+			for done := false; !done && !ended; {
+				b := fill(p)
+				done = b.run.Done // (b is the workers' once dealt)
+				if !sequence(b, last) {
+					panic("pipeline: a part read from where the one before ended does not follow it")
+				}
+			}
+			for range j.runs {
+			}
+			break
+		}
+		if !ended && last {
+			panic("pipeline: the last part read and no end")
+		}
 	}
 	return readErr
 }

@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/finack/finack/capture"
@@ -77,6 +80,53 @@ func BenchmarkReaderStages(b *testing.B) {
 		}
 		perSegment(b, segs)
 	})
+	for _, k := range []int{1, 2} {
+		// Reading in parts (capture.Reader.Parts): k goroutines each read, decode
+		// and key every k-th part, with no sequencing (Sequence: a few ns a
+		// record); wall time a segment.
+		b.Run(fmt.Sprintf("parts=%d", k), func(b *testing.B) {
+			var segs atomic.Uint64
+			for b.Loop() {
+				r := open(b)
+				parts, ok := r.Parts(partBytes)
+				if !ok {
+					b.Skipf("%s cannot be read in parts", file)
+				}
+				var wg sync.WaitGroup
+				for g := range k {
+					p, err := r.NewPartReader()
+					if err != nil {
+						b.Fatal(err)
+					}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						var run capture.PartRecords
+						segBuf := make([]capture.Segment, batchLen)
+						var key reassembly.Keyed
+						for i := g; i < len(parts); i += k {
+							p.Begin(parts[i], i == 0)
+							for {
+								n := p.Read(&run, segBuf)
+								for j := range n {
+									key.Set(&segBuf[j])
+								}
+								segs.Add(uint64(n))
+								if run.Done {
+									break
+								}
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				if err := r.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			perSegment(b, segs.Load())
+		})
+	}
 	b.Run("decoding", func(b *testing.B) {
 		r := open(b)
 		var runs []*capture.Frames
