@@ -75,8 +75,13 @@ func frameDecoders(n int) int {
 // tracking it takes.
 func partReaders(n int) int { return (n + 2) / 3 }
 
-// partBytes is the size of the parts a pcap file is read in.
-const partBytes = 1 << 20
+// partBytes is the size of the parts a pcap file is read in; partQueued how many
+// batches of a part its reader may have read ahead of the dealing (then it waits:
+// the batches in memory are at most this many for each part being read).
+const (
+	partBytes  = 1 << 20
+	partQueued = 4
+)
 
 // frameBytes: a batch read for the decoders takes no more records past this many
 // bytes of them (records are copied into it; most are a few hundred bytes).
@@ -434,7 +439,7 @@ func readParts(r *capture.Reader, parts []capture.Part, k, n int, newBatch func(
 			if stop.Load() {
 				return
 			}
-			j := &job{part, make(chan *batch, 16)}
+			j := &job{part, make(chan *batch, partQueued)}
 			order <- j
 			jobs <- j
 		}
