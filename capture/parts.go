@@ -15,12 +15,14 @@ import (
 // Sequence, which also checks that the part began where the part before it ended.
 //
 // Where a part's first record starts is found by scanning (a pcap file has no
-// index): the first offset whose record header, and the seven after it, look like
-// record headers of this file. The part before reads on past its end to the end of
-// the record that crosses it, so it knows where the next part's first record truly
-// starts: a part found to have started elsewhere (a guess fooled by packet bytes
-// that look like headers) is read again from there (SequenceAgain), so the segments,
-// errors and Stats are Next's whatever the guesses.
+// index): the first offset whose record header and the seven after it look like
+// record headers of this file, each where the one before ends (with records too long
+// for eight in the 192 KB scanned at once, those up to its end, two at least). The
+// part before reads on past its end to the end of the record that crosses it, so it
+// knows where the next part's first record truly starts: a part found to have
+// started elsewhere (a guess fooled by packet bytes that look like headers, or by
+// timestamps far from the first record's) is read again from there (Again), so the
+// segments, errors and Stats are Next's whatever the guesses.
 
 // Part is a stretch of a pcap file: the records that start at byte offsets in
 // [From, To).
