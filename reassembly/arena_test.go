@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -164,10 +165,28 @@ func (t *Tracker) heldArenaBytes() int {
 			}
 		}
 	})
-	for f, l := range t.prevPacked {
-		if f.gone || l.len() == 0 || t.earlierCount(f) > maxEarlier {
-			panic("packed previous incarnations on a forgotten flow, none in a list, or too many")
+	lists := 0
+	t.flows.each(func(f *flow) {
+		if l := t.packedPrev(f); l != nil {
+			lists++
+			if l.len() == 0 || t.earlierCount(f) > maxEarlier {
+				panic("packed previous incarnations: none in a list, or too many")
+			}
+			for i, rec := range l.rec {
+				if (rec != "") != (i < l.len()) {
+					panic(fmt.Sprintf("packed previous incarnations: a list of %d with record %d %q", l.len(), i, rec))
+				}
+			}
 		}
+	})
+	inUse := 0
+	for _, l := range t.prevLists {
+		if l != nil {
+			inUse++
+		}
+	}
+	if lists != t.prevLive || inUse != t.prevLive || len(t.prevLists) > 0 && len(t.prevLists)-1-len(t.prevSlots) != t.prevLive {
+		panic(fmt.Sprintf("packed previous incarnations: %d lists held by flows, %d in use, %d counted live, %d slots with %d free", lists, inUse, t.prevLive, len(t.prevLists), len(t.prevSlots)))
 	}
 	return n
 }
@@ -204,14 +223,14 @@ func TestArenaFreed(t *testing.T) {
 						}
 					}
 				})
-				prevsPacked += len(tr.prevPacked)
+				prevsPacked += tr.prevLive
 				if inTable := len(tr.incs) - 1 - len(tr.incsFree); inTable != held {
 					t.Fatalf("%s config %d, segment %d: %d incarnations in the table, the flows hold %d", filepath.Base(file), i, j, inTable, held)
 				}
 			}
 			tr.Finish(end)
-			if tr.arena.used != 0 || len(tr.arena.chunks) != 0 || len(tr.incs) != 1 || len(tr.prevPacked) != 0 {
-				t.Fatalf("%s config %d: after Finish the arena holds %d bytes in %d chunks, the table %d incarnations, %d previous ones packed", filepath.Base(file), i, tr.arena.used, len(tr.arena.chunks), len(tr.incs)-1, len(tr.prevPacked))
+			if tr.arena.used != 0 || len(tr.arena.chunks) != 0 || len(tr.incs) != 1 || tr.prevLive != 0 {
+				t.Fatalf("%s config %d: after Finish the arena holds %d bytes in %d chunks, the table %d incarnations, %d previous ones packed", filepath.Base(file), i, tr.arena.used, len(tr.arena.chunks), len(tr.incs)-1, tr.prevLive)
 			}
 		}
 	}

@@ -35,7 +35,7 @@ const ackSlack = 1 << 24
 // segment is cur's). The TIME_WAIT holder's refusal of cur's SYN is cur's.
 // Packed earlier incarnations are unpacked only for a segment that does not fit cur.
 func (t *Tracker) staleFor(f *flow, cur *Incarnation, s *capture.Segment, at Instant) *Incarnation {
-	if f.prev == 0 && (len(t.prevPacked) == 0 || cur.Index == 1) {
+	if f.prev == 0 && (t.prevLive == 0 || cur.Index == 1) {
 		// No earlier incarnation whole, and none packed: the tracker holds none,
 		// or this is the 4-tuple's first (every earlier one has a lower number).
 		return nil

@@ -140,7 +140,7 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end I
 			f := prevs[0].f
 			prevs[0] = packedFinal{}
 			prevs = prevs[1:]
-			rec := t.popOldest(f, t.prevPacked[f])
+			rec := t.popOldest(f, t.packedPrev(f))
 			t.give(t.unpackRecord(f.key, rec, false)) // as it was packed: replaced
 		default:
 			f := packed[0].f

@@ -219,7 +219,7 @@ func (t *Tracker) unpackRecord(k FlowKey, rec string, ahead bool) *Incarnation {
 // whose current one was just packed: a reused 4-tuple's earlier connections are
 // held, for their stale segments, until their TIME_WAIT is over (a minute), and
 // whole each took about 1 KB; a 4-tuple reused several times within TIME_WAIT holds
-// several (at most maxEarlier). They are kept apart (Tracker.prevPacked), newest
+// several (at most maxEarlier). They are kept apart (Tracker.prevLists), newest
 // first, in front of those packed before (all of those are older): the chain of
 // earlier incarnations is the whole ones (flow.prev, Incarnation.older) followed by
 // the packed ones. They stay packed when the current one is unpacked: a SYN reusing
@@ -243,11 +243,7 @@ func (t *Tracker) packPrev(f *flow, p *Incarnation, now Instant) {
 		k++
 	}
 	if l == nil {
-		l = t.newPrevList()
-		if t.prevPacked == nil {
-			t.prevPacked = make(map[*flow]*prevList)
-		}
-		t.prevPacked[f] = l
+		l = t.newPrevList(f)
 	}
 	copy(l.rec[k:], l.rec[:maxEarlier-k])
 	copy(l.sig[k:], l.sig[:maxEarlier-k])
@@ -266,15 +262,17 @@ func (t *Tracker) packPrev(f *flow, p *Incarnation, now Instant) {
 		l.rec[i] = t.packRecord(q, max(over.Sub(q.Last.At)-1, 0), EndReplaced, now)
 		q = older
 	}
+	l.n = uint8(n)
 	t.unhold(f.prev)
 	f.prev = 0
 }
 
 // prevList is a flow's packed earlier incarnations, newest first: their records
-// ("" after the last) and signatures.
+// ("" after the last), signatures, and how many.
 type prevList struct {
 	rec [maxEarlier]string
 	sig [maxEarlier]prevSig
+	n   uint8
 }
 
 // len is how many records the list holds (0 for nil).
@@ -282,11 +280,7 @@ func (l *prevList) len() int {
 	if l == nil {
 		return 0
 	}
-	n := 0
-	for n < maxEarlier && l.rec[n] != "" {
-		n++
-	}
-	return n
+	return int(l.n)
 }
 
 // records is the list's records, newest first (none for nil).
@@ -407,25 +401,43 @@ func (t *Tracker) packedOverAt(f *flow, l *prevList) Instant {
 
 // packedPrev is the flow's packed earlier incarnations (nil: none).
 func (t *Tracker) packedPrev(f *flow) *prevList {
-	if len(t.prevPacked) == 0 {
+	if f.prevs == 0 {
 		return nil
 	}
-	return t.prevPacked[f]
+	return t.prevLists[f.prevs]
 }
 
-// newPrevList returns an empty prevList, a freed one if any.
-func (t *Tracker) newPrevList() *prevList {
+// newPrevList returns an empty prevList for flow f, a freed one if any, at a free
+// index of prevLists.
+func (t *Tracker) newPrevList(f *flow) *prevList {
+	var l *prevList
 	if n := len(t.prevFree); n > 0 {
-		l := t.prevFree[n-1]
+		l = t.prevFree[n-1]
 		t.prevFree = t.prevFree[:n-1]
-		return l
+	} else {
+		l = new(prevList)
 	}
-	return new(prevList)
+	if n := len(t.prevSlots); n > 0 {
+		f.prevs = t.prevSlots[n-1]
+		t.prevSlots = t.prevSlots[:n-1]
+	} else {
+		if len(t.prevLists) == 0 {
+			t.prevLists = append(t.prevLists, nil) // (index 0: none)
+		}
+		f.prevs = uint32(len(t.prevLists))
+		t.prevLists = append(t.prevLists, nil)
+	}
+	t.prevLists[f.prevs] = l
+	t.prevLive++
+	return l
 }
 
-// freePrevList takes l out of the flow's map entry and keeps it for reuse.
+// freePrevList takes l, flow f's, from prevLists and keeps it for reuse.
 func (t *Tracker) freePrevList(f *flow, l *prevList) {
-	delete(t.prevPacked, f)
+	t.prevLists[f.prevs] = nil
+	t.prevSlots = append(t.prevSlots, f.prevs)
+	f.prevs = 0
+	t.prevLive--
 	*l = prevList{}
 	if len(t.prevFree) < maxFreePrevLists {
 		t.prevFree = append(t.prevFree, l)
@@ -441,6 +453,7 @@ func (t *Tracker) popOldest(f *flow, l *prevList) string {
 		t.freePrevList(f, l)
 	} else {
 		l.rec[n-1], l.sig[n-1] = "", prevSig{}
+		l.n--
 	}
 	return rec
 }

@@ -11,8 +11,8 @@ import (
 // while it may still receive late or stale segments).
 //
 // Flows live in the tracker's arena, outside the collected heap (arena.go): they
-// name their incarnations by index (incRef), and their fields are ordered and sized
-// to fit 96 bytes: one is held per 4-tuple.
+// name their incarnations (incRef) and their packed earlier ones (prevs) by index,
+// and their fields are ordered and sized to fit 104 bytes: one is held per 4-tuple.
 type flow struct {
 	cur, prev incRef
 	// packed is the current incarnation as a compact record while it is quiet (cur
@@ -22,6 +22,9 @@ type flow struct {
 	// due: the time of the flow's entry in the sweep schedule, when dueSet.
 	due   Instant
 	count uint32 // incarnations the 4-tuple had
+	// prevs: where its packed earlier incarnations are, Tracker.prevLists[prevs]
+	// (0: none; packPrev).
+	prevs uint32
 	// dueSet: the flow is in the schedule at due; touched: in the list of flows
 	// touched since the last sweep; again: in the list to visit at the next sweep;
 	// gone: forgotten (its schedule entries are stale).
@@ -79,10 +82,13 @@ type Tracker struct {
 	arena    *arena
 	incs     []*Incarnation
 	incsFree []incRef
-	// prevPacked: the packed earlier incarnations, by flow (packPrev); prevFree:
-	// emptied lists to reuse.
-	prevPacked map[*flow]*prevList
-	prevFree   []*prevList
+	// prevLists: the flows' packed earlier incarnations (packPrev), each list at
+	// the index its flow keeps (flow.prevs; 0 is none), prevSlots the indexes
+	// free, prevLive the lists in use; prevFree: emptied lists to reuse.
+	prevLists []*prevList
+	prevSlots []uint32
+	prevLive  int
+	prevFree  []*prevList
 	// packNS: a record could not be packed in microseconds (packTry): times in
 	// nanoseconds, pack them so from now on.
 	packNS bool
@@ -159,7 +165,7 @@ func (t *Tracker) Finish(end Instant) {
 	// finished entries; the packed ones, most of what a busy capture holds, as 16-byte
 	// (handKey, flow) pairs: the flow keeps its record until its turn.
 	var whole []finished
-	var prevs []packedFinal // packed previous incarnations (packPrev), their records in t.prevPacked
+	var prevs []packedFinal // packed previous incarnations (packPrev), their records in t.prevLists
 	packed := make([]packedFinal, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
 		for _, rec := range t.packedPrev(f).records() {
