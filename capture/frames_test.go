@@ -277,3 +277,24 @@ func damaged(rnd *rand.Rand, data []byte, i, within int) []byte {
 	}
 	return d
 }
+
+// FuzzParts: any file read in parts of any size, and through ReadFrames, gives what
+// Next gives.
+func FuzzParts(f *testing.F) {
+	for i, b := range fuzzSeedFiles(f) {
+		f.Add(b, uint16(40+i*97))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, size uint16) {
+		path := filepath.Join(t.TempDir(), "in")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := readSerial(t, []string{path}, capture.Options{})
+		if got := readFramed(t, []string{path}, capture.Options{}, 3, 1<<20); got != want {
+			t.Fatalf("ReadFrames and Next differ:\n%s\n----\n%s", got, want)
+		}
+		if got := readParts(t, []string{path}, capture.Options{}, 16+int64(size%8192)); got != "" && got != want {
+			t.Fatalf("in parts of %d bytes, differs from Next:\n%s\n----\n%s", 16+size%8192, got, want)
+		}
+	})
+}
