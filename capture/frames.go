@@ -38,9 +38,9 @@ func (f *Frames) Len() int { return len(f.recs) }
 // ReadFrames replaces what f holds with the next records to decode, up to max of
 // them or until they take maxBytes or more. It returns the error that stopped the
 // reading, as Next would return it once the segments of these records are decoded
-// (sticky: io.EOF at the clean end), or nil when the run is full. Stats counts the
-// frames read from the time this returns, but not the segments decoded (AddDecoded).
-// Record has nothing to give for them.
+// (sticky: io.EOF at the clean end), or nil when the run is full. Stats counts these
+// records as read when it returns, and the segments decoded from them only once
+// AddDecoded adds them. Record has nothing to give for them.
 func (r *Reader) ReadFrames(f *Frames, max, maxBytes int) error {
 	r.cur = nil
 	f.data, f.recs = f.data[:0], f.recs[:0]

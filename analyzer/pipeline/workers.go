@@ -13,11 +13,12 @@ import (
 
 // Reading a file on several cores (--workers): one goroutine reads and decodes the
 // capture, in batches, and deals its segments out by 4-tuple (reassembly.Keyed, the
-// key computed once) to the workers (with many workers, it only reads: decoders
-// decode and key the batches, see frameDecoders), each a streaming tracker with its own
-// analysis; every segment of a connection goes to the same worker, in capture
-// order. A batch is not copied per worker: every worker reads the segments it owns
-// out of the same one. The sweeps that finish incarnations are decided here, for all
+// key computed once) to the workers, each a streaming tracker with its own
+// analysis (from three workers on, reading is shared out: a pcap file is read in
+// parts by several goroutines, readParts, other inputs decoded by decoders,
+// readDecoding; this goroutine then only deals the batches out in order); every
+// segment of a connection goes to the same worker, in capture order. A batch is not
+// copied per worker: every worker reads the segments it owns out of the same one. The sweeps that finish incarnations are decided here, for all
 // workers at once and at the same capture times whatever their number
 // (reassembly.Config.ManualSweep): every SweepEvery of capture time, and after
 // floodSweep SYNs. An incarnation's record never depends on how many workers there
