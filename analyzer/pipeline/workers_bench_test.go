@@ -12,13 +12,14 @@ import (
 	"github.com/finack/finack/reassembly"
 )
 
-// BenchmarkReaderStages times, per segment, what the goroutine that reads for the
-// workers does: without decoders, reading, decoding and keying every segment
-// (serial); with them (frameDecoders), only reading the records (framing), the rest
-// (decoding) on the decoders. A worker takes a few hundred ns a segment to track
-// it: the reading goroutine limits the workers once they are more than that over
-// its time a segment. FINACK_BENCH_PCAP names a large capture; the default is a
-// small committed one.
+// BenchmarkReaderStages times, per segment, how the workers are fed: one goroutine
+// reading, decoding and keying every segment (serial, below three workers); with
+// decoders (frameDecoders), only reading the records (framing), the rest on the
+// decoders (decoding); a pcap file read in parts by K goroutines (parts=K, wall
+// time). A worker takes a few hundred ns a segment to track it: what stays on one
+// goroutine limits the workers once they are more than that over its time a
+// segment. FINACK_BENCH_PCAP names a large capture; the default is a small
+// committed one.
 func BenchmarkReaderStages(b *testing.B) {
 	file := os.Getenv("FINACK_BENCH_PCAP")
 	if file == "" {
