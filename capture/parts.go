@@ -55,7 +55,7 @@ func (r *Reader) Parts(size int64) ([]Part, bool) {
 	if len(parts) < 2 {
 		return nil, false
 	}
-	r.partNext, r.partCounted = pcapFileHeader, s.raw.n
+	r.partNext, r.partCounted, r.partEnd = pcapFileHeader, s.raw.n, st.Size()
 	return parts, true
 }
 
@@ -216,7 +216,7 @@ func (p *PartReader) matches() bool {
 func (p *PartReader) findStart(part Part) (int64, bool) {
 	const chain = 8
 	f := p.r.srcs[0].file
-	size := p.r.partSize()
+	size := p.r.partEnd
 	for at := part.From; at < part.To; {
 		// A window from at: every candidate in [at, at+step) with its chain.
 		step := min(part.To-at, 64<<10)
@@ -257,15 +257,6 @@ func (p *PartReader) chainAt(b []byte, i, k int, endsFile bool) bool {
 		i += 16 + caplen
 	}
 	return true
-}
-
-// partSize is the size of the file read in parts (Parts).
-func (r *Reader) partSize() int64 {
-	st, err := r.srcs[0].file.Stat()
-	if err != nil {
-		return 1 << 62
-	}
-	return st.Size()
 }
 
 // Sequence does, in order, what Next does for each record of a run read by a

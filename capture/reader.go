@@ -52,9 +52,9 @@ type Reader struct {
 	// cur is the source of the segment Next returned last (see Record).
 	cur *source
 	// Reading in parts (parts.go): the first record's seconds (what scanning
-	// expects near), where the next part's first record starts, and the bytes
-	// counted in Options.Progress so far.
-	partSec0, partNext, partCounted int64
+	// expects near), where the next part's first record starts, the bytes counted
+	// in Options.Progress so far, and the file's size when the parts were cut.
+	partSec0, partNext, partCounted, partEnd int64
 }
 
 // Open opens one or more capture files ("-" = stdin) as ONE capture: several paths
