@@ -185,7 +185,7 @@ func readParts(t *testing.T, paths []string, opt capture.Options, size int64) st
 		pr.Begin(part, i == 0)
 		for {
 			n := pr.Read(&out, segs)
-			m, ok, err := r.Sequence(&out, segs, i == len(parts)-1)
+			m, ok, err := r.Sequence(&out, segs)
 			if !ok {
 				pr.Begin(r.Again(part), true)
 				continue

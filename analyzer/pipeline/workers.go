@@ -461,8 +461,8 @@ func readParts(r *capture.Reader, parts []capture.Part, k, n int, newBatch func(
 	var readErr error
 	ended := false
 	// sequence deals b out, if it starts where the run before ended; false if not.
-	sequence := func(b *batch, last bool) bool {
-		_, ok, err := r.Sequence(&b.run, b.segs, last)
+	sequence := func(b *batch) bool {
+		_, ok, err := r.Sequence(&b.run, b.segs)
 		if !ok {
 			return false
 		}
@@ -485,7 +485,7 @@ func readParts(r *capture.Reader, parts []capture.Part, k, n int, newBatch func(
 			if ended {
 				continue // (the reading ended: drained)
 			}
-			if sequence(b, last) {
+			if sequence(b) {
 				continue
 			}
 			// Read the part again from where the one before ended, here; what its
@@ -495,7 +495,7 @@ func readParts(r *capture.Reader, parts []capture.Part, k, n int, newBatch func(
 			for done := false; !done && !ended; {
 				b := fill(p)
 				done = b.run.Done // (b is the workers' once dealt)
-				if !sequence(b, last) {
+				if !sequence(b) {
 					panic("pipeline: a part read from where the one before ended does not follow it")
 				}
 			}
