@@ -117,6 +117,19 @@ type batch struct {
 	run capture.PartRecords
 }
 
+// key computes the key of segment i in place (no copy of the Keyed) and lists it
+// for the worker that owns it, of n. The key is computed by whoever fills the batch,
+// once, even for one worker: the reading side has time to spare, the trackers have
+// not.
+func (b *batch) key(i, n int) {
+	k := &b.keys[i]
+	k.Set(&b.segs[i])
+	if n > 1 {
+		w := k.Shard(n)
+		b.own[w] = append(b.own[w], uint16(i))
+	}
+}
+
 type sweepAt struct {
 	pos int
 	at  reassembly.Instant
@@ -271,14 +284,7 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 				break
 			}
 			sweepsBefore(b, b.n)
-			// The key is computed here, once, even for one worker: the reader has
-			// time to spare, the tracker has not.
-			k := &b.keys[b.n]
-			k.Set(seg) // in place, in the batch: no copy of the Keyed
-			if n > 1 {
-				w := k.Shard(n)
-				b.own[w] = append(b.own[w], uint16(b.n))
-			}
+			b.key(b.n, n)
 			if b.n++; b.n == batchLen {
 				send(b)
 				b = newBatch()
@@ -369,12 +375,7 @@ func readDecoding(r *capture.Reader, d, n int, newBatch func() *batch, deal func
 					if !dec.Decode(&b.fr, j, seg) {
 						continue
 					}
-					k := &b.keys[b.n]
-					k.Set(seg)
-					if n > 1 {
-						w := k.Shard(n)
-						b.own[w] = append(b.own[w], uint16(b.n))
-					}
+					b.key(b.n, n)
 					b.n++
 				}
 				b.ready <- struct{}{}
@@ -421,12 +422,7 @@ func readParts(r *capture.Reader, parts []capture.Part, k, n int, newBatch func(
 		b := newBatch()
 		b.n = p.Read(&b.run, b.segs)
 		for i := range b.n {
-			key := &b.keys[i]
-			key.Set(&b.segs[i])
-			if n > 1 {
-				w := key.Shard(n)
-				b.own[w] = append(b.own[w], uint16(i))
-			}
+			b.key(i, n)
 		}
 		return b
 	}
