@@ -61,8 +61,9 @@ func d32(x, ref uint32) uint64 { return zig(int64(int32(x - ref))) }
 // the non-zero ones followed by those: most fields of most incarnations are zero (no
 // RST, no refusal, no duplicate), and cost one bit each instead of a byte.
 type group struct {
-	v    [64]uint64
+	v    [64]uint64 // (where mask has no bit: anything, not read)
 	n    int
+	mask uint64 // the non-zero ones
 	base Tx
 	// us: times and durations are written in microseconds (the record's unit, see
 	// usRecord); inexact: one was not a whole number of them (the record must be
@@ -70,9 +71,16 @@ type group struct {
 	us, inexact bool
 }
 
-func (g *group) u(x uint64)   { g.v[g.n] = x; g.n++ }
+func (g *group) u(x uint64) {
+	g.v[g.n&63] = x
+	g.mask |= min(x, 1) << (g.n & 63)
+	g.n++
+}
 func (g *group) s(x int64)    { g.u(zig(x)) }
 func (g *group) at(t Instant) { g.t(int64(t - g.base.At)) }
+
+// zero gathers k zeros.
+func (g *group) zero(k int) { g.n += k }
 
 // t writes a time difference or duration in the record's unit.
 func (g *group) t(d int64) {
@@ -89,11 +97,12 @@ func (g *group) t(d int64) {
 // atz writes a time that is 0 when not set (EndAt): 0, else the difference plus one.
 func (g *group) atz(t Instant) {
 	if t == 0 {
-		g.u(0)
+		g.zero(1)
 		return
 	}
 	g.at(t)
 	g.v[g.n-1]++
+	g.mask |= 1 << (g.n - 1)
 }
 
 // z32 writes a 32-bit number that is 0 when not set (a SYN-ACK's acknowledgement, a
@@ -101,7 +110,7 @@ func (g *group) atz(t Instant) {
 // written as a difference would take five bytes.
 func (g *group) z32(x, ref uint32) {
 	if x == 0 {
-		g.u(0)
+		g.zero(1)
 		return
 	}
 	g.u(d32(x, ref) + 1)
@@ -111,8 +120,7 @@ func (g *group) z32(x, ref uint32) {
 // A frame 2^63 away from the first would read back wrong: no capture has that many.
 func (g *group) tx(t Tx) {
 	if t == (Tx{}) {
-		g.u(0)
-		g.u(0)
+		g.zero(2)
 		return
 	}
 	g.u(zig(int64(t.Frame-g.base.Frame)) + 1)
@@ -146,25 +154,47 @@ func (p *packer) u(v uint64) {
 	p.b = binary.AppendUvarint(p.b, v)
 }
 
-// flush writes a group: the mask of its non-zero values, then those.
+// flush writes a group: the mask of its non-zero values, then those. The record
+// grows once for the whole group, and the values are written by index.
 func (p *packer) flush(g *group) {
-	var mask uint64
-	for i, v := range g.v[:g.n] {
-		if v != 0 {
-			mask |= 1 << i
+	if g.n > len(g.v) {
+		panic(fmt.Sprintf("reassembly: a packed group of %d values (at most %d)", g.n, len(g.v)))
+	}
+	b := slices.Grow(p.b, binary.MaxVarintLen64*(bits.OnesCount64(g.mask)+1))
+	j := len(b)
+	b = b[:cap(b)]
+	j = putUvarint(b, j, g.mask)
+	for m := g.mask; m != 0; m &= m - 1 {
+		if v := g.v[bits.TrailingZeros64(m)]; v < 0x80 {
+			b[j] = byte(v)
+			j++
+		} else {
+			j = putUvarint(b, j, v)
 		}
 	}
-	p.u(mask)
-	for _, v := range g.v[:g.n] {
-		if v != 0 {
-			p.u(v)
-		}
+	p.b = b[:j]
+}
+
+// putUvarint writes v as a varint at b[j:] (room enough) and returns where it ends:
+// values of up to three bytes unrolled.
+func putUvarint(b []byte, j int, v uint64) int {
+	switch {
+	case v < 1<<7:
+		b[j] = byte(v)
+		return j + 1
+	case v < 1<<14:
+		b[j], b[j+1] = byte(v)|0x80, byte(v>>7)
+		return j + 2
+	case v < 1<<21:
+		b[j], b[j+1], b[j+2] = byte(v)|0x80, byte(v>>7)|0x80, byte(v>>14)
+		return j + 3
 	}
+	return j + binary.PutUvarint(b[j:], v)
 }
 
 // group starts gathering a group.
 func (p *packer) group() *group {
-	p.g.n, p.g.base = 0, p.base
+	p.g.n, p.g.mask, p.g.base = 0, 0, p.base
 	return &p.g
 }
 
@@ -448,13 +478,48 @@ func (d *unpacker) u() uint64 {
 	return d.uvarint()
 }
 
+// uvarint reads a varint: those of up to three bytes (times in microseconds, frame
+// differences) unrolled; longer ones (32-bit numbers, nanoseconds) eight bytes at
+// once when the record has them: the stop bits say the length, and three shifts
+// gather the 7-bit groups (values below 2^56); else by binary.Uvarint.
 func (d *unpacker) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b[d.i:])
-	if n <= 0 {
-		panic(fmt.Sprintf("reassembly: packed incarnation unreadable at byte %d of %d", d.i, len(d.b)))
+	b, i := d.b, d.i
+	if uint(i)+2 < uint(len(b)) {
+		b0, b1, b2 := b[i], b[i+1], b[i+2]
+		switch {
+		case b0 < 0x80:
+			d.i = i + 1
+			return uint64(b0)
+		case b1 < 0x80:
+			d.i = i + 2
+			return uint64(b0&0x7f) | uint64(b1)<<7
+		case b2 < 0x80:
+			d.i = i + 3
+			return uint64(b0&0x7f) | uint64(b1&0x7f)<<7 | uint64(b2)<<14
+		}
 	}
-	d.i += n
+	if uint(i)+8 <= uint(len(b)) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if stops := ^w & 0x8080808080808080; stops != 0 {
+			n := bits.TrailingZeros64(stops) + 1 // 8 bits a byte
+			d.i = i + n>>3
+			return gather7(w & (^uint64(0) >> (64 - n)))
+		}
+	}
+	v, n := binary.Uvarint(b[min(i, len(b)):])
+	if n <= 0 {
+		panic(fmt.Sprintf("reassembly: packed incarnation unreadable at byte %d of %d", i, len(b)))
+	}
+	d.i = i + n
 	return v
+}
+
+// gather7 packs the low seven bits of each byte of w (little endian) together.
+func gather7(w uint64) uint64 {
+	w &= 0x7f7f7f7f7f7f7f7f
+	w = w&0x007f007f007f007f | w&0x7f007f007f007f00>>1
+	w = w&0x00003fff00003fff | w&0x3fff00003fff0000>>2
+	return w&0x000000000fffffff | w&0x0fffffff00000000>>4
 }
 
 // skipGroup reads past a group written by flush.
@@ -490,27 +555,35 @@ func (d *unpacker) group() *reader {
 	g := d.g
 	g.base, g.us = d.base, d.us
 	mask := d.u()
+	clear(g.v[:g.n]) // (what the group before left: v is all zeros past it)
 	g.n, g.i = bits.Len64(mask), 0
-	clear(g.v[:g.n])
+	// b and i in locals: stores to g.v would make the compiler load d's again.
+	b, i := d.b, d.i
 	for m := mask; m != 0; m &= m - 1 {
 		var v uint64
-		if i := d.i; i < len(d.b) && d.b[i] < 0x80 { // d.u, inlined: most values take one byte
-			v, d.i = uint64(d.b[i]), i+1
+		if uint(i)+1 < uint(len(b)) && b[i] < 0x80 { // most values take one byte
+			v = uint64(b[i])
+			i++
+		} else if uint(i)+1 < uint(len(b)) && b[i+1] < 0x80 { // then two
+			v = uint64(b[i]&0x7f) | uint64(b[i+1])<<7
+			i += 2
 		} else {
+			d.i = i
 			v = d.uvarint()
+			i = d.i
 		}
 		g.v[bits.TrailingZeros64(m)] = v
 	}
+	d.i = i
 	return g
 }
 
+// u reads the next value. v holds zeros past the group's last one (group), so
+// reading past them needs no test.
 func (r *reader) u() uint64 {
-	i := r.i
+	v := r.v[r.i&63]
 	r.i++
-	if i < r.n {
-		return r.v[i&63]
-	}
-	return 0
+	return v
 }
 
 func (r *reader) at() Instant { return r.base.At + Instant(r.t()) }

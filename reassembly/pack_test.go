@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -601,4 +602,58 @@ func TestRecyclingChangesNothing(t *testing.T) {
 		t.Fatal("no incarnation was reused: the test exercised nothing")
 	}
 	t.Logf("%d incarnations handed out in reused memory", reused)
+}
+
+// TestVarints: the unrolled and eight-byte ways of reading and writing varints
+// agree with encoding/binary for every length, at every place in a record (the last
+// bytes of a record go the byte-by-byte way), and in a group among zeros.
+func TestVarints(t *testing.T) {
+	var vals []uint64
+	for bitsN := range 65 {
+		for _, d := range []uint64{0, 1, 2} { // 2^k - 1, 2^k, 2^k + 1 (k = bitsN)
+			v := uint64(1)<<bitsN - 1 + d
+			if bitsN == 64 {
+				v = ^uint64(0) - d
+			}
+			vals = append(vals, v)
+		}
+	}
+	for _, v := range vals {
+		want := binary.AppendUvarint(nil, v)
+		b := make([]byte, binary.MaxVarintLen64+1)
+		if n := putUvarint(b, 1, v); !bytes.Equal(b[1:n], want) {
+			t.Fatalf("putUvarint(%#x) = % x, want % x", v, b[1:n], want)
+		}
+		for pad := range 10 { // bytes after the varint in the record
+			rec := append(append([]byte{0x55}, want...), make([]byte, pad)...)
+			d := unpacker{b: rec, i: 1}
+			if got := d.uvarint(); got != v || d.i != 1+len(want) {
+				t.Fatalf("uvarint of % x with %d bytes after: %#x, ending at %d; want %#x, %d", want, pad, got, d.i, v, 1+len(want))
+			}
+		}
+	}
+	// A group of every value, each between zeros, read back whole.
+	for start := 0; start < len(vals); start += 20 {
+		vs := vals[start:min(start+20, len(vals))]
+		p := packer{}
+		g := p.group()
+		for _, v := range vs {
+			g.u(0)
+			g.u(v)
+		}
+		g.zero(3)
+		p.flush(g)
+		p.b = append(p.b, 0x7f) // the next field
+		var gr reader
+		d := unpacker{b: p.b, g: &gr}
+		r := d.group()
+		for i, v := range vs {
+			if z, got := r.u(), r.u(); z != 0 || got != v {
+				t.Fatalf("group value %d: %#x then %#x, want 0 then %#x", i, z, got, v)
+			}
+		}
+		if d.u() != 0x7f || d.i != len(p.b) {
+			t.Fatalf("group of values %d..: read to byte %d of %d", start, d.i, len(p.b))
+		}
+	}
 }
