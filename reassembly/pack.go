@@ -329,6 +329,15 @@ const usRecord = 0x40
 // one byte instead of four.
 const waitSeconds = 0x20
 
+// waitLess marks, in the header's reason, a wait written one nanosecond longer than
+// it is: an earlier incarnation waits until just before its window closes (packPrev:
+// a minute less a nanosecond), which would take the record out of microseconds, and
+// make every record after it nanoseconds too (packTry).
+const waitLess = 0x08
+
+// The header's flags share the reason's byte: every EndReason is below the lowest.
+const _ = uint8(waitLess - 1 - EndEvicted)
+
 // packTry is pack, trying microseconds first when tryUS: us reports whether the
 // record is in them. A record with a time that is not a whole number of microseconds
 // is written again in nanoseconds; a tracker that met one stops trying (a capture in
@@ -390,20 +399,25 @@ func rehead(buf []byte, inc *Incarnation, h packHeader, old []byte) (b []byte, s
 // whether the endpoints follow (they are not the 4-tuple's).
 func (p *packer) head(inc *Incarnation, h packHeader, us bool) bool {
 	p.g.us = us
-	wait, reason := zig(int64(h.wait)), uint64(h.reason)
+	hw, reason := h.wait, uint64(h.reason)
+	if hw > 0 && hw%1000 == 999 {
+		hw++ // (an earlier incarnation's: see waitLess)
+		reason |= waitLess
+	}
+	wait := zig(int64(hw))
 	first, last := int64(inc.First.At), int64(h.lastAt-inc.First.At)
 	if us {
-		if first%1000 != 0 || last%1000 != 0 || (h.wait >= 0 && h.wait%1000 != 0) {
+		if first%1000 != 0 || last%1000 != 0 || (hw >= 0 && hw%1000 != 0) {
 			return false
 		}
 		first, last = first/1000, last/1000
-		if h.wait >= 0 {
-			wait = zig(int64(h.wait / 1000))
+		if hw >= 0 {
+			wait = zig(int64(hw / 1000))
 		}
 		reason |= usRecord
 	}
-	if h.wait > 0 && h.wait%1e9 == 0 {
-		wait = zig(int64(h.wait / 1e9))
+	if hw > 0 && hw%1e9 == 0 {
+		wait = zig(int64(hw / 1e9))
 		reason |= waitSeconds
 	}
 	p.u(inc.First.Frame)
@@ -769,11 +783,14 @@ func readHeader(b []byte) (packHeader, unpacker) {
 	if reason&waitSeconds != 0 {
 		wait *= 1e9
 	}
+	if reason&waitLess != 0 {
+		wait--
+	}
 	h.first.At = Instant(first)
 	d.base = h.first
 	h.lastAt = Instant(last + first)
 	h.wait = time.Duration(wait)
-	h.reason = EndReason(reason &^ (usRecord | waitSeconds | coldRecord))
+	h.reason = EndReason(reason &^ (usRecord | waitSeconds | waitLess | coldRecord))
 	h.cold = reason&coldRecord != 0
 	return h, d
 }

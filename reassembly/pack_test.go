@@ -102,6 +102,11 @@ func TestPackRoundTrip(t *testing.T) {
 		switch i % 5 { // waits in whole seconds (waitSeconds), as TIME_WAIT's are
 		case 2:
 			hdr.wait = 60e9
+		case 3: // a nanosecond less (waitLess), as an earlier incarnation's: still in microseconds
+			hdr.wait = max(hdr.wait, 1000)/1000*1000 - 1
+			if i%10 == 3 {
+				hdr.wait = 60e9 - 1
+			}
 		case 4:
 			hdr.wait = hdr.wait / 1e9 * 1e9
 		}
