@@ -7,8 +7,8 @@ import (
 
 // fast decodes the frames most captures are made of without gopacket: Ethernet
 // (with up to two 802.1Q / 802.1ad tags), Linux SLL and SLL2, or raw IP, then IPv4 without
-// options or fragmentation, or IPv6 without extension headers, carrying a whole
-// TCP segment (the IP packet not cut by the snap length). It fills seg as decode
+// options or fragmentation, or IPv6 without extension headers, carrying TCP (the
+// segment whole, or cut by the snap length). It fills seg as decode
 // does and reports true; for any other frame it reports false, and decode takes
 // the general gopacket path, which gives the same Segment for the frames fast
 // takes (TestFastDecodeAgrees).
@@ -68,25 +68,26 @@ func (d *decoder) fast(st start, data []byte, seg *Segment) bool {
 			return false // options, not TCP, or a fragment
 		}
 		length := int(be.Uint16(data[2:4]))
-		if length < 20 || length > len(data) {
-			return false // TSO's length 0, damage, or cut by the snap length
+		if length < 20 {
+			return false // TSO's length 0, or damage
 		}
 		seg.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(data[12:16])), 0)
 		seg.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(data[16:20])), 0)
 		seg.IPID, seg.TTL = be.Uint16(data[4:6]), data[8]
-		payload, tcpWire = data[20:length], length-20
+		// What the snap length kept of the segment (its length is the header's).
+		payload, tcpWire = data[20:min(length, len(data))], length-20
 	case 0x86dd:
 		if len(data) < 40 || data[0]>>4 != 6 || data[6] != 6 {
 			return false // extension headers, or not TCP
 		}
 		plen := int(be.Uint16(data[4:6]))
-		if plen == 0 || 40+plen > len(data) {
-			return false // jumbogram, or cut by the snap length
+		if plen == 0 {
+			return false // jumbogram
 		}
 		src, dst := netip.AddrFrom16([16]byte(data[8:24])), netip.AddrFrom16([16]byte(data[24:40]))
 		seg.Src, seg.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
 		seg.IPID, seg.TTL = 0, data[7]
-		payload, tcpWire = data[40:40+plen], plen
+		payload, tcpWire = data[40:min(40+plen, len(data))], plen
 	default:
 		return false
 	}
