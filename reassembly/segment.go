@@ -15,8 +15,12 @@ import (
 // the sequence space it used. The same 4-tuple with both directions on each of
 // several tag sets stays several connections. From then on the segments of k's
 // tags from s's end go to f (FlowKey.PeerEnd).
-func (t *Tracker) join(f *flow, k *FlowKey, s *capture.Segment, fromLo bool) bool {
-	if f.key.PeerEnd != 0 || f.prev != 0 || t.packedPrev(f) != nil || (f.cur == 0 && f.packed == "") {
+func (t *Tracker) join(f *flow, k *FlowKey, s *capture.Segment, fromLo bool, at Instant) bool {
+	if f.key.PeerEnd != 0 {
+		return false
+	}
+	t.dropOverEarlier(f, at)
+	if f.prev != 0 || t.packedPrev(f) != nil || (f.cur == 0 && f.packed == "") {
 		return false
 	}
 	if t.cfg.Done != nil {

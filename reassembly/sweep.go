@@ -179,6 +179,28 @@ func (t *Tracker) wholePrevOver(f *flow, now Instant) bool {
 	return false
 }
 
+// dropOverEarlier lets go of the flow's earlier incarnations whose window is over at
+// time at, as a sweep at that time would (visit; handed out when streaming, kept in
+// Incarnations by a batch tracker): what a segment finds must not depend on when
+// the last sweep ran (lookup).
+func (t *Tracker) dropOverEarlier(f *flow, at Instant) {
+	if l := t.packedPrev(f); l != nil && (t.packedOverAt(f, l) <= at || t.wholePrevOver(f, at)) {
+		t.unpackPrev(f)
+	}
+	if !t.wholePrevOver(f, at) {
+		return
+	}
+	var done []finished
+	t.dropEarlier(f, func(_ int, p *Incarnation) bool { return t.prevOver(p, at) }, func(p *Incarnation) {
+		if t.cfg.Done != nil {
+			p.End, p.EndAt = EndReplaced, min(p.EndAt, at)
+			done = append(done, finishedWhole(p))
+			t.stats.Expired++
+		}
+	})
+	t.hand(done)
+}
+
 // prevOver: the stale-segment window of a replaced incarnation is over.
 func (t *Tracker) prevOver(p *Incarnation, now Instant) bool { return now >= t.prevOverAt(p) }
 

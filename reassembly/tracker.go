@@ -227,7 +227,7 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	}
 	k, h := &kh.Key, kh.hash
 	f, other := t.lookup(k, h, at)
-	if f == nil && other != nil && t.join(other, k, s, k.fromLo(s.Src)) {
+	if f == nil && other != nil && t.join(other, k, s, k.fromLo(s.Src), at) {
 		f = other
 	}
 	if f == nil {
