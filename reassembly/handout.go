@@ -167,8 +167,13 @@ func (t *Tracker) unpackFinished(f *flow, packed string, reason EndReason, endAt
 
 // give hands one finished incarnation to Done, and cuts the links between it and
 // the incarnations beside it so it can be freed (or reused).
+//
+// What an incarnation handed out carries does not depend on whether it was packed:
+// the signatures of its last segments, which only tell copies of segments still to
+// come, are cleared (unpacking for a hand-out leaves them out: unpackInto).
 func (t *Tracker) give(inc *Incarnation) {
 	t.dropRec(inc)
+	inc.Half[Client].recent, inc.Half[Server].recent = recentSegs{}, recentSegs{}
 	t.cfg.Done(inc)
 	t.held--
 	t.stats.Finished++

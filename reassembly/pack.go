@@ -214,10 +214,9 @@ func (p *packer) events(e *Events) {
 // half writes one end; its sequence numbers relative to its lowest (FirstSeq), its
 // acknowledgements relative to the peer's, timestamps relative to its newest TSval.
 //
-// The fields most connections have come first, the rare ones (duplicates, RSTs, the
-// signatures of recent segments) last: a group's mask takes a byte per 7 fields up
-// to its last non-zero one.
-func (p *packer) half(h, peer *Half, recent bool) {
+// The fields most connections have come first, the rare ones (duplicates, RSTs)
+// last: a group's mask takes a byte per 7 fields up to its last non-zero one.
+func (p *packer) half(h, peer *Half) {
 	g := p.group()
 	g.bits(h.SynAckSeen, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS, h.finCopy != FinTx{})
 	g.u(h.Packets)
@@ -251,13 +250,6 @@ func (p *packer) half(h, peer *Half, recent bool) {
 	g.z32(h.SynTSval, h.LastTSval)
 	g.t(int64(h.SynGap))
 	g.tx(h.ShortOfPeerFin)
-	if recent { // else dropped (zeros cost nothing at a group's end): see pack
-		for i := range h.recent.sig {
-			g.u(uint64(h.recent.sig[i]))
-			g.at(h.recent.at[i])
-		}
-		g.u(uint64(h.recent.next))
-	}
 	p.flush(g)
 	for _, f := range h.FinTxs {
 		p.finTx(&f, h)
@@ -356,7 +348,7 @@ func packTry(buf []byte, inc *Incarnation, h packHeader, recent, tryUS bool) (b 
 // exact is false when us and a time was not a whole number of microseconds.
 func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []byte, exact bool) {
 	p := packer{b: buf[:0], base: inc.First}
-	if !p.head(inc, h, us) {
+	if !p.head(inc, h, us, recent) {
 		return p.b, false
 	}
 	c, s := &inc.Half[Client], &inc.Half[Server]
@@ -366,8 +358,8 @@ func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []
 	if p.rawS {
 		p.endpoint(s.Endpoint)
 	}
-	p.half(c, s, recent)
-	p.half(s, c, recent)
+	p.half(c, s)
+	p.half(s, c)
 	p.events(&inc.Stale)
 	p.events(&inc.Late)
 	p.events(&inc.Injected)
@@ -375,7 +367,31 @@ func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []
 	if inc.Reuse != nil {
 		p.reuse(inc.Reuse)
 	}
+	if recent {
+		p.recent(inc)
+	}
 	return p.b, !p.g.inexact
+}
+
+// recent writes the signatures of each end's last segments (Half.recent), at the
+// record's end (headRecent says they are there): each signature, a hash, as four
+// bytes (as a varint, five), then their times in a group. A record handed out is
+// unpacked without them (they only tell copies of segments still to come).
+func (p *packer) recent(inc *Incarnation) {
+	for r := range inc.Half {
+		for _, sig := range inc.Half[r].recent.sig {
+			p.b = binary.LittleEndian.AppendUint32(p.b, sig)
+		}
+	}
+	g := p.group()
+	for r := range inc.Half {
+		rs := &inc.Half[r].recent
+		for _, at := range rs.at {
+			g.at(at)
+		}
+		g.u(uint64(rs.next))
+	}
+	p.flush(g)
 }
 
 // rehead writes to buf[:0] the record old (inc's, unchanged since it was unpacked)
@@ -385,19 +401,26 @@ func packUnit(buf []byte, inc *Incarnation, h packHeader, recent, us bool) (_ []
 // unit (microseconds, and a time that is not a whole number of them).
 func rehead(buf []byte, inc *Incarnation, h packHeader, old []byte) (b []byte, same, ok bool) {
 	_, d := readHeader(old)
-	d.skipGroup()
+	var gr reader
+	d.g = &gr
+	recent := bit(d.group().u(), headRecent) // (the rest of old's head is written anew)
 	p := packer{b: buf[:0], base: inc.First}
-	if !p.head(inc, h, d.us) || p.g.inexact {
+	if !p.head(inc, h, d.us, recent) || p.g.inexact {
 		return p.b, false, false
 	}
 	p.b = append(p.b, old[d.i:]...)
 	return p.b, string(p.b) == string(old), true
 }
 
+// headRecent is the bit of the head's flags that says the record ends with the
+// signatures of the last segments (packer.recent).
+const headRecent = 6
+
 // head writes the record's header and the incarnation's own fields; false when us
 // and a header time is not a whole number of microseconds. It leaves in rawC and rawS
-// whether the endpoints follow (they are not the 4-tuple's).
-func (p *packer) head(inc *Incarnation, h packHeader, us bool) bool {
+// whether the endpoints follow (they are not the 4-tuple's). recent: the record ends
+// with the signatures of the last segments.
+func (p *packer) head(inc *Incarnation, h packHeader, us, recent bool) bool {
 	p.g.us = us
 	hw, reason := h.wait, uint64(h.reason)
 	if hw > 0 && hw%1000 == 999 {
@@ -435,7 +458,7 @@ func (p *packer) head(inc *Incarnation, h packHeader, us bool) bool {
 	}
 	rawC, rawS := c.Endpoint != cDerived, s.Endpoint != sDerived
 	g := p.group()
-	g.bits(inc.RolesKnown, inc.rfc1337, clientLo, rawC, rawS, inc.Reuse != nil)
+	g.bits(inc.RolesKnown, inc.rfc1337, clientLo, rawC, rawS, inc.Reuse != nil, recent) // (headRecent)
 	g.u(uint64(inc.Index))
 	g.u(uint64(c.FirstSeq))
 	g.u(uint64(s.FirstSeq))
@@ -701,11 +724,6 @@ func (d *unpacker) half(h, peer *Half) {
 	h.SynTSval = g.z32(h.LastTSval)
 	h.SynGap = time.Duration(g.t())
 	h.ShortOfPeerFin = g.tx()
-	for i := range h.recent.sig { // zeros when left out
-		h.recent.sig[i] = g.u32()
-		h.recent.at[i] = g.at()
-	}
-	h.recent.next = g.u8()
 	if nFin > 0 {
 		h.FinTxs = slices.Grow(d.spares.takeFins(), nFin)[:nFin]
 		for i := range h.FinTxs {
@@ -760,6 +778,23 @@ func (d *unpacker) reuse() *Reuse {
 	return r
 }
 
+// recent reads what packer.recent wrote.
+func (d *unpacker) recent(inc *Incarnation) {
+	for r := range inc.Half {
+		for i := range inc.Half[r].recent.sig {
+			inc.Half[r].recent.sig[i] = binary.LittleEndian.Uint32(d.bytes(4))
+		}
+	}
+	g := d.group()
+	for r := range inc.Half {
+		rs := &inc.Half[r].recent
+		for i := range rs.at {
+			rs.at[i] = g.at()
+		}
+		rs.next = g.u8()
+	}
+}
+
 func (d *unpacker) endpoint() netip.AddrPort {
 	var ep netip.AddrPort
 	if err := ep.UnmarshalBinary(d.bytes(int(d.u()))); err != nil {
@@ -804,13 +839,15 @@ func header(rec string) packHeader {
 // unpack rebuilds the incarnation of a record on 4-tuple k.
 func unpack(k FlowKey, b []byte) *Incarnation {
 	inc := new(Incarnation)
-	unpackInto(inc, k, b, nil)
+	unpackInto(inc, k, b, nil, true)
 	return inc
 }
 
 // unpackInto rebuilds the incarnation of a record on 4-tuple k in inc, whatever inc
-// held before; its FIN lists and Reuse come from sp (may be nil).
-func unpackInto(inc *Incarnation, k FlowKey, b []byte, sp *spares) {
+// held before; its FIN lists and Reuse come from sp (may be nil). Without recent,
+// the signatures of the last segments (Half.recent) are left zero: an incarnation
+// handed out gets no more segments.
+func unpackInto(inc *Incarnation, k FlowKey, b []byte, sp *spares, recent bool) {
 	h, d := readHeader(b)
 	var gr reader
 	d.spares, d.g = sp, &gr
@@ -819,7 +856,7 @@ func unpackInto(inc *Incarnation, k FlowKey, b []byte, sp *spares) {
 	g := d.group()
 	fl := g.u()
 	inc.RolesKnown, inc.rfc1337 = bit(fl, 0), bit(fl, 1)
-	clientLo, rawC, rawS, reused := bit(fl, 2), bit(fl, 3), bit(fl, 4), bit(fl, 5)
+	clientLo, rawC, rawS, reused, hasRecent := bit(fl, 2), bit(fl, 3), bit(fl, 4), bit(fl, 5), bit(fl, headRecent)
 	inc.Index = int(g.u())
 	c.FirstSeq = g.u32()
 	s.FirstSeq = g.u32()
@@ -867,6 +904,12 @@ func unpackInto(inc *Incarnation, k FlowKey, b []byte, sp *spares) {
 	copy(hs.buf[:], d.bytes(min(int(hs.n), len(hs.buf))))
 	if reused {
 		inc.Reuse = d.reuse()
+	}
+	if hasRecent && !recent {
+		return // (the signatures follow: see packer.recent)
+	}
+	if hasRecent {
+		d.recent(inc)
 	}
 	if d.i != len(d.b) {
 		panic(fmt.Sprintf("reassembly: packed incarnation has %d bytes left over", len(d.b)-d.i))

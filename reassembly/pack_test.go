@@ -120,6 +120,15 @@ func TestPackRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, &inc) {
 			t.Fatalf("case %d: unpack(pack(x)) != x\n got %+v\nwant %+v", i, got, &inc)
 		}
+		// Unpacked to be handed out: the same but for the signatures of the last
+		// segments (Half.recent), left zero.
+		var out Incarnation
+		unpackInto(&out, inc.Key, buf, nil, false)
+		want := inc
+		want.Half[Client].recent, want.Half[Server].recent = recentSegs{}, recentSegs{}
+		if !reflect.DeepEqual(&out, &want) {
+			t.Fatalf("case %d: unpacked for a hand-out\n got %+v\nwant %+v", i, &out, &want)
+		}
 		checkRehead(t, i, &inc, buf, hdr)
 	}
 }

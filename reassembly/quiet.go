@@ -23,7 +23,7 @@ func (t *Tracker) unpackFlow(f *flow) {
 	}
 	inc := t.newIncarnation()
 	b, cold, seg := t.recordData(f.packed, false)
-	unpackInto(inc, f.key, b, &t.spares)
+	unpackInto(inc, f.key, b, &t.spares, true)
 	if cold {
 		inc.rec = t.arena.alloc(b) // (b is the tracker's buffer)
 		t.cold.drop(seg)
@@ -202,12 +202,13 @@ func (t *Tracker) packRecord(inc *Incarnation, wait time.Duration, reason EndRea
 }
 
 // unpackRecord returns the incarnation of a record on 4-tuple k (its memory reused
-// when some is free), and frees the record. ahead: the records written after it are
-// about to be unpacked too (see recordData).
+// when some is free), to be handed out (without the signatures of its last
+// segments: unpackInto), and frees the record. ahead: the records written after it
+// are about to be unpacked too (see recordData).
 func (t *Tracker) unpackRecord(k FlowKey, rec string, ahead bool) *Incarnation {
 	inc := t.newIncarnation()
 	b, cold, seg := t.recordData(rec, ahead)
-	unpackInto(inc, k, b, &t.spares)
+	unpackInto(inc, k, b, &t.spares, false)
 	if cold {
 		t.cold.drop(seg)
 	}
@@ -496,7 +497,7 @@ func (t *Tracker) unpackPrev(f *flow) {
 func (t *Tracker) unpackKeep(k FlowKey, rec string) *Incarnation {
 	inc := t.newIncarnation()
 	b, cold, _ := t.recordData(rec, false)
-	unpackInto(inc, k, b, &t.spares)
+	unpackInto(inc, k, b, &t.spares, true)
 	if cold {
 		panic("reassembly: an earlier incarnation's record on disk")
 	}
