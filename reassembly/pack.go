@@ -387,7 +387,7 @@ func (p *packer) recent(inc *Incarnation) {
 	for r := range inc.Half {
 		rs := &inc.Half[r].recent
 		for _, at := range rs.at {
-			g.at(at)
+			g.atz(at) // (an empty slot's 0 as 0, not as a time before the first packet)
 		}
 		g.u(uint64(rs.next))
 	}
@@ -789,7 +789,7 @@ func (d *unpacker) recent(inc *Incarnation) {
 	for r := range inc.Half {
 		rs := &inc.Half[r].recent
 		for i := range rs.at {
-			rs.at[i] = g.at()
+			rs.at[i] = g.atz()
 		}
 		rs.next = g.u8()
 	}
