@@ -559,13 +559,6 @@ func gather7(w uint64) uint64 {
 	return w&0x000000000fffffff | w&0x0fffffff00000000>>4
 }
 
-// skipGroup reads past a group written by flush.
-func (d *unpacker) skipGroup() {
-	for m := d.u(); m != 0; m &= m - 1 {
-		d.u()
-	}
-}
-
 func (d *unpacker) bytes(n int) []byte {
 	if n < 0 || d.i+n > len(d.b) {
 		panic(fmt.Sprintf("reassembly: packed incarnation unreadable at byte %d of %d", d.i, len(d.b)))
