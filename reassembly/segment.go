@@ -10,7 +10,8 @@ import (
 // belongs to f, the only flow of its 4-tuple on other tags, and joins it when it
 // does: a mirror port that tags one direction only (a switch's SPAN of a trunk)
 // shows one connection's directions on two tag sets. s joins when f has one
-// incarnation, which has seen only the other direction so far, and s answers it:
+// incarnation (earlier ones whose window is over at s's time, at, are let go
+// first: finishEarlier), which has seen only the other direction so far, and s answers it:
 // a SYN-ACK acknowledging its SYN, a SYN its SYN-ACK acknowledges, or an ACK within
 // the sequence space it used. The same 4-tuple with both directions on each of
 // several tag sets stays several connections. From then on the segments of k's
@@ -19,7 +20,9 @@ func (t *Tracker) join(f *flow, k *FlowKey, s *capture.Segment, fromLo bool, at 
 	if f.key.PeerEnd != 0 {
 		return false
 	}
-	t.dropOverEarlier(f, at)
+	var done []finished
+	t.finishEarlier(f, at, &done)
+	t.hand(done)
 	if f.prev != 0 || t.packedPrev(f) != nil || (f.cur == 0 && f.packed == "") {
 		return false
 	}

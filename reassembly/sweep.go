@@ -68,20 +68,7 @@ func (t *Tracker) visit(f *flow, now Instant, done *[]finished) {
 	if f.gone {
 		return
 	}
-	if l := t.packedPrev(f); l != nil && (t.packedOverAt(f, l) <= now || t.wholePrevOver(f, now)) {
-		// One is over: whole again, to be handed out below. (When only whole ones
-		// are over, the packed ones are unpacked too: behind whole ones, or
-		// linked to the current incarnation, they stay as unpacking the flow
-		// would have left them.)
-		t.unpackPrev(f)
-	}
-	if f.prev != 0 {
-		t.dropEarlier(f, func(_ int, p *Incarnation) bool { return t.prevOver(p, now) }, func(p *Incarnation) {
-			p.End, p.EndAt = EndReplaced, min(p.EndAt, now)
-			*done = append(*done, finishedWhole(p))
-			t.stats.Expired++
-		})
-	}
+	t.finishEarlier(f, now, done)
 	wait := time.Duration(-1) // the current incarnation's (overAfter), if it stays whole
 	if c := t.cur(f); c != nil {
 		var reason EndReason
@@ -179,26 +166,29 @@ func (t *Tracker) wholePrevOver(f *flow, now Instant) bool {
 	return false
 }
 
-// dropOverEarlier lets go of the flow's earlier incarnations whose window is over at
-// time at, as a sweep at that time would (visit; handed out when streaming, kept in
-// Incarnations by a batch tracker): what a segment finds must not depend on when
-// the last sweep ran (lookup).
-func (t *Tracker) dropOverEarlier(f *flow, at Instant) {
-	if l := t.packedPrev(f); l != nil && (t.packedOverAt(f, l) <= at || t.wholePrevOver(f, at)) {
+// finishEarlier lets go of the flow's earlier incarnations whose window is over at
+// time now, appended to done to be handed out (a batch tracker keeps them in
+// Incarnations as they are). A sweep does it (visit), and a segment about to join
+// the flow (join): what it finds must not depend on when the last sweep ran.
+func (t *Tracker) finishEarlier(f *flow, now Instant, done *[]finished) {
+	if l := t.packedPrev(f); l != nil && (t.packedOverAt(f, l) <= now || t.wholePrevOver(f, now)) {
+		// One is over: whole again, to be handed out below. (When only whole ones
+		// are over, the packed ones are unpacked too: behind whole ones, or
+		// linked to the current incarnation, they stay as unpacking the flow
+		// would have left them.)
 		t.unpackPrev(f)
 	}
-	if !t.wholePrevOver(f, at) {
+	if f.prev == 0 {
 		return
 	}
-	var done []finished
-	t.dropEarlier(f, func(_ int, p *Incarnation) bool { return t.prevOver(p, at) }, func(p *Incarnation) {
-		if t.cfg.Done != nil {
-			p.End, p.EndAt = EndReplaced, min(p.EndAt, at)
-			done = append(done, finishedWhole(p))
-			t.stats.Expired++
+	t.dropEarlier(f, func(_ int, p *Incarnation) bool { return t.prevOver(p, now) }, func(p *Incarnation) {
+		if t.cfg.Done == nil {
+			return
 		}
+		p.End, p.EndAt = EndReplaced, min(p.EndAt, now)
+		*done = append(*done, finishedWhole(p))
+		t.stats.Expired++
 	})
-	t.hand(done)
 }
 
 // prevOver: the stale-segment window of a replaced incarnation is over.
