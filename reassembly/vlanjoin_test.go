@@ -76,6 +76,17 @@ func TestVLANJoin(t *testing.T) {
 		{"after the joined connection is over, a new connect joins again", append(full(none, v100, 0, 100, 900),
 			full(none, v100, 3*time.Minute, 5000, 7000)...),
 			[]conn{{6, none, v100}, {6, none, v100}}},
+		// An earlier connection on the flow stops a join while its window for stale
+		// segments (its TIME_WAIT) is open, and not after, whether or not a sweep
+		// let it go in between.
+		{"a reuse answered on other tags once the connection it replaced is over", append(full(none, none, 0, 100, 900),
+			vseg{seg{'c', time.Second, S, 5000, 0, 0}, none},
+			vseg{seg{'s', 2 * time.Minute, SA, 7000, 5001, 0}, v42}),
+			[]conn{{6, none, none}, {2, none, v42}}},
+		{"a reuse answered on other tags while the connection it replaced is in TIME_WAIT", append(full(none, none, 0, 100, 900),
+			vseg{seg{'c', time.Second, S, 5000, 0, 0}, none},
+			vseg{seg{'s', time.Second + ms, SA, 7000, 5001, 0}, v42}),
+			[]conn{{6, none, none}, {1, none, none}, {1, v42, v42}}},
 	} {
 		for _, mode := range []string{"batch", "streaming", "streaming, no sweep"} {
 			streaming := mode != "batch"
