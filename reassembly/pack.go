@@ -21,7 +21,9 @@ import (
 // frame, last packet time, when it is over and why), then every field of the
 // incarnation: varints, times and frames as differences from the first packet (times
 // in microseconds when they all are whole ones: usRecord),
-// booleans as bit sets. TestPackRoundTrip fills every field of an Incarnation by
+// booleans as bit sets; last, when kept, the signatures of the last segments
+// (packer.recent), which unpacking to hand the incarnation out does not read.
+// TestPackRoundTrip fills every field of an Incarnation by
 // reflection and checks that unpack(pack(x)) == x, so a field added to Incarnation,
 // Half, Reuse or their parts without a line here fails it.
 
