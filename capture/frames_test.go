@@ -93,11 +93,11 @@ func closeReader(t *testing.T, r *capture.Reader) {
 	}
 }
 
-// TestFramesAgree: reading through ReadFrames and FrameDecoders gives what Next
-// gives (segments, the error that ends the reading, Stats), in runs of a few records
-// and of a few hundred bytes as well as whole batches, for every committed capture (the rotated sets merged), the test inputs and the
-// public corpus when present, damaged copies of the small ones (bytes changed,
-// files cut), and with a filter.
+// TestFramesAgree: reading through ReadFrames and FrameDecoders gives what Next gives
+// (segments, the error that ends the reading, Stats), in runs of a few records and of
+// a few hundred bytes as well as whole batches, for every committed capture (the
+// rotated sets merged), the test inputs and the public corpus when present, damaged
+// copies of the small ones (bytes changed, files cut), and with a filter.
 func TestFramesAgree(t *testing.T) {
 	sets, err := synth.CaptureSets("../testdata/pcaps")
 	if err != nil {

@@ -262,11 +262,11 @@ func (p *PartReader) chainAt(b []byte, i, k int, endsFile bool) bool {
 // Sequence does, in order, what Next does for each record of a run read by a
 // PartReader (out, with the segments it decoded in segs), after the runs before: it
 // numbers the records, keeps the timestamps and counts them in Stats, and gives each
-// segment its frame number and time. It returns the number of segments of the run, and the error that ends the reading
-// (io.EOF at the end of the file, sticky as Next's), nil if more follows. ok is
-// false, and nothing is done, when the run did not start where the run before ended
-// (a part's first run, its start found by scanning): read the part again from there
-// (Again) and call Sequence with that.
+// segment its frame number and time. It returns the number of segments of the run, and
+// the error that ends the reading (io.EOF at the end of the file, sticky as Next's),
+// nil if more follows. ok is false, and nothing is done, when the run did not start
+// where the run before ended (a part's first run, its start found by scanning): read
+// the part again from there (Again) and call Sequence with that.
 func (r *Reader) Sequence(out *PartRecords, segs []Segment) (n int, ok bool, err error) {
 	if r.err != nil {
 		return 0, true, r.err

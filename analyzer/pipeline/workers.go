@@ -13,17 +13,17 @@ import (
 
 // Reading a file on several cores (--workers): one goroutine reads and decodes the
 // capture, in batches, and deals its segments out by 4-tuple (reassembly.Keyed, the
-// key computed once) to the workers, each a streaming tracker with its own
-// analysis (from three workers on, reading is shared out: a pcap file is read in
-// parts by several goroutines, readParts, other inputs decoded by decoders,
-// readDecoding; this goroutine then only deals the batches out in order); every
-// segment of a connection goes to the same worker, in capture order. A batch is not
-// copied per worker: every worker reads the segments it owns out of the same one. The sweeps that finish incarnations are decided here, for all
-// workers at once and at the same capture times whatever their number
-// (reassembly.Config.ManualSweep): every SweepEvery of capture time, and after
-// floodSweep SYNs. An incarnation's record never depends on how many workers there
-// were. Each worker's analysis sorts its own records; they are merged in the order of
-// the report as it is written (analyzer.Merge).
+// key computed once) to the workers, each a streaming tracker with its own analysis
+// (from three workers on, reading is shared out: a pcap file is read in parts by
+// several goroutines, readParts, other inputs decoded by decoders, readDecoding; this
+// goroutine then only deals the batches out in order); every segment of a connection
+// goes to the same worker, in capture order. A batch is not copied per worker: every
+// worker reads the segments it owns out of the same one. The sweeps that finish
+// incarnations are decided here, for all workers at once and at the same capture times
+// whatever their number (reassembly.Config.ManualSweep): every SweepEvery of capture
+// time, and after floodSweep SYNs. An incarnation's record never depends on how many
+// workers there were. Each worker's analysis sorts its own records; they are merged in
+// the order of the report as it is written (analyzer.Merge).
 
 // Tracking defaults, for files and live capture.
 const (
