@@ -22,10 +22,13 @@ import (
 // with the history of each connection. Reading one back costs a copy from the page
 // cache: a sweep hands such connections out in the order written (handKey), read in
 // windows of coldWindow bytes; one that a segment comes for (a stale segment, a
-// reuse) is read alone.
+// retransmitted FIN) is read alone. A SYN that reuses the 4-tuple reads none: the
+// record's header, in memory, has what it needs (reusePacked), and the body stays on
+// disk as the record of an earlier incarnation until its window is over.
 //
 // Only records that end by themselves within a bounded time go to disk (EndExpired:
-// their TIME_WAIT, or twice it while a FIN is unacknowledged), so every segment file
+// their TIME_WAIT, or twice it while a FIN is unacknowledged; replaced while there,
+// their window for stale segments ends no later), so every segment file
 // is read through and removed within about one or two TIME_WAIT lengths of capture
 // time after it was written: disk use follows the connections in TIME_WAIT, not the
 // capture's length. The two waits go to segments of their own (coldClasses): mixed,
@@ -321,7 +324,7 @@ func (t *Tracker) coldPut(rec []byte) (mem []byte, ok bool) {
 		return nil, false
 	}
 	mem = append(t.coldBuf[:0], rec[:d.i]...)
-	mem[d.i-1] |= coldRecord             // the reason, one byte, ends the header (packUnit)
+	mem[h.reasonAt] |= coldRecord        // (the reason is one byte: appendHeader)
 	mem = binary.AppendUvarint(mem, seg) // (the coldPlace)
 	mem = binary.AppendUvarint(mem, uint64(off))
 	mem = binary.AppendUvarint(mem, uint64(len(rec)-d.i))
@@ -358,7 +361,7 @@ func (t *Tracker) recordData(rec string, ahead bool) (b []byte, cold bool, seg u
 		return recordBytes(rec), false, 0
 	}
 	b = append(t.coldBuf[:0], rec[:end]...)
-	b[end-1] &^= coldRecord
+	b[h.reasonAt] &^= coldRecord
 	b = append(b, t.cold.get(p.seg, p.off, p.n, ahead)...)
 	t.coldBuf = b
 	return b, true, p.seg

@@ -245,8 +245,9 @@ func TestReuseLeavesEarlierPacked(t *testing.T) {
 		staleOf  int  // the incarnation it is a stale segment of (0: none)
 		incs     int  // incarnations after the probe
 	}{
-		{"the SYN reusing the 4-tuple", 3, seg{'c', 0, S, c[3], 0, 0}, false, 2, 0, 4},
-		{"the SYN reusing it past maxEarlier: the oldest goes", 5, seg{'c', 0, S, c[5], 0, 0}, false, 3, 0, 6},
+		// (The SYN packs the incarnation it replaces too: reusePacked.)
+		{"the SYN reusing the 4-tuple", 3, seg{'c', 0, S, c[3], 0, 0}, false, 3, 0, 4},
+		{"the SYN reusing it past maxEarlier: the oldest goes", 5, seg{'c', 0, S, c[5], 0, 0}, false, 4, 0, 6},
 		{"the current incarnation's FIN again", 3, seg{'s', 0, FA, s[2] + 201, c[2] + 101, 0}, false, 2, 0, 3},
 		{"the current incarnation's final ACK again", 3, seg{'c', 0, A, c[2] + 102, s[2] + 202, 0}, false, 2, 0, 3},
 		{"stale data of incarnation 1", 3, seg{'c', 0, A, c[0] + 1, s[0] + 1, 100}, true, 0, 1, 3},
@@ -261,7 +262,7 @@ func TestReuseLeavesEarlierPacked(t *testing.T) {
 			run := func(pack bool) (*Tracker, []*Incarnation, int) {
 				var got []*Incarnation
 				tr := NewPoisonedTracker(Config{Done: func(inc *Incarnation) { got = append(got, inc) }})
-				tr.hooks.noPack = !pack
+				tr.hooks.noPack, tr.hooks.alwaysWake = !pack, true
 				var f *flow
 				before := 0
 				for i, sg := range append(segs[:len(segs):len(segs)], probe) {

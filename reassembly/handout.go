@@ -108,14 +108,25 @@ func (t *Tracker) hand(done []finished) {
 	t.handOrder = keepScratch(order)
 }
 
+// prevFinal is a packed earlier incarnation still held at the end of the capture:
+// its flow and record (taken out of the flow's prevList).
+type prevFinal struct {
+	f   *flow
+	rec string
+}
+
 // handFinal hands out what Finish found held, whole and packed, merged in order of
 // handKey: the packed current incarnations finished at the capture's end, the
 // packed previous ones as they were packed (replaced), each unpacked at its turn.
-func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end Instant) {
+// The records on disk of both kinds come last, in the order written: read back in
+// windows.
+// prevs are the packed earlier ones' handKeys and indexes in prevRecs (sorted
+// without moving the records).
+func (t *Tracker) handFinal(whole []finished, packed []packedFinal, prevs []handOrder, prevRecs []prevFinal, end Instant) {
 	byFirst := func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) }
 	slices.SortFunc(whole, func(a, b finished) int { return cmp.Compare(a.first, b.first) })
 	slices.SortFunc(packed, byFirst)
-	slices.SortFunc(prevs, byFirst)
+	slices.SortFunc(prevs, func(a, b handOrder) int { return cmp.Compare(a.first, b.first) })
 	const none = ^uint64(0) // (no frame is numbered so)
 	head := func(l []packedFinal) uint64 {
 		if len(l) == 0 {
@@ -124,24 +135,25 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end I
 		return l[0].first
 	}
 	for len(whole)+len(packed)+len(prevs) > 0 {
-		w := none
+		w, p := none, none
 		if len(whole) > 0 {
 			w = whole[0].first
 		}
-		switch c, p := head(packed), head(prevs); {
+		if len(prevs) > 0 {
+			p = prevs[0].first
+		}
+		switch c := head(packed); {
 		case w < c && w < p:
 			inc := whole[0].inc
 			whole[0] = finished{}
 			whole = whole[1:]
 			t.give(inc)
 		case p < c:
-			// The oldest of the flow's packed earlier incarnations (the
-			// lowest first frame): the last of its records.
-			f := prevs[0].f
-			prevs[0] = packedFinal{}
+			pf := &prevRecs[prevs[0].i]
 			prevs = prevs[1:]
-			rec := t.popOldest(f, t.packedPrev(f))
-			t.give(t.unpackRecord(f.key, rec, false)) // as it was packed: replaced
+			inc := t.unpackRecord(pf.f.key, pf.rec, true) // as it was packed: replaced
+			*pf = prevFinal{}
+			t.give(inc)
 		default:
 			f := packed[0].f
 			packed[0] = packedFinal{}
@@ -161,9 +173,15 @@ func (t *Tracker) handFinal(whole []finished, packed, prevs []packedFinal, end I
 // frees the record.
 func (t *Tracker) unpackFinished(f *flow, packed string, reason EndReason, endAt Instant) *Incarnation {
 	inc := t.unpackRecord(f.key, packed, true)
-	inc.End, inc.EndAt = reason, endAt
+	if reason != endAsPacked {
+		inc.End, inc.EndAt = reason, endAt
+	}
 	return inc
 }
+
+// endAsPacked, as a finished entry's end, keeps the End and EndAt of its record: a
+// replaced incarnation's (finishPacked).
+const endAsPacked = EndReason(0xff)
 
 // give hands one finished incarnation to Done, and cuts the links between it and
 // the incarnations beside it so it can be freed (or reused).

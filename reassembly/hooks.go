@@ -23,10 +23,17 @@ type testHooks struct {
 	// after free fails to unpack or differs. The arena takes it when the tracker
 	// is built (newTracker).
 	poisonFreed bool
+	// noReusePacked: a SYN reusing a 4-tuple whose current incarnation is packed
+	// always unpacks it (reusePacked does nothing); alwaysWake: every record that
+	// may have a wake block gets one (whatever wakeShare says).
+	noReusePacked, alwaysWake bool
 	// quietPacked counts the incarnations packed by packQuiet; closedPacked those
 	// packed at their close (packClosed); prevUnpacked the times a flow's packed
-	// earlier incarnations were unpacked (unpackPrev).
-	quietPacked, closedPacked, prevUnpacked int
+	// earlier incarnations were unpacked (unpackPrev); reusedPacked the incarnations
+	// started by reusePacked.
+	quietPacked, closedPacked, prevUnpacked, reusedPacked int
+	// wakeBlocks counts the records written with a wake block.
+	wakeBlocks int
 }
 
 // defaultHooks returns the testHooks of a Tracker outside tests: the package's

@@ -1,5 +1,7 @@
 package reassembly
 
+import "github.com/finack/finack/capture"
+
 // lookup returns the flow of a segment's key k (hash h) at time at or, when there is
 // none, the only flow of its 4-tuple on other tags (a candidate for a join; nil when
 // there are none or several).
@@ -10,17 +12,26 @@ package reassembly
 // tags differ: a tag join lasts as long as its flow, so a segment on the joined tags
 // after the flow is over starts a flow of its own in either kind of tracker, and a
 // segment finds a flow to join only among flows not over.
-func (t *Tracker) lookup(k *FlowKey, h uint64, at Instant) (f, other *flow) {
+//
+// A bare SYN for a flow whose current incarnation is packed in TIME_WAIT may start
+// the next incarnation there and then (reusePacked): inc is that incarnation.
+func (t *Tracker) lookup(k *FlowKey, h uint64, s *capture.Segment, at Instant) (f, other *flow, inc *Incarnation) {
 	f, other, others := t.flows.get(k, h)
 	if f != nil {
+		if f.packed != "" && s.Flags&(capture.SYN|capture.ACK) == capture.SYN {
+			t.synOnPacked++
+			if inc := t.reusePacked(f, s, at); inc != nil {
+				return f, nil, inc
+			}
+		}
 		if !t.wakeOver(f, at) {
-			return f, nil
+			return f, nil, nil
 		}
 		t.retire(f, at)
 		f, other, others = t.flows.get(k, h)
 	}
 	if others == 0 {
-		return f, nil
+		return f, nil, nil
 	}
 	for {
 		g := t.flows.firstOf(k, h, func(g *flow) bool { return t.wakeOver(g, at) })
@@ -35,7 +46,7 @@ func (t *Tracker) lookup(k *FlowKey, h uint64, at Instant) (f, other *flow) {
 	if others != 1 {
 		other = nil
 	}
-	return nil, other
+	return nil, other, nil
 }
 
 // wakeOver reports whether a flow is over at time at (overAt), made whole first as

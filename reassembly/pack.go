@@ -15,10 +15,12 @@ import (
 // incarnations a busy host's capture holds at once are in TIME_WAIT, which lasts a
 // minute while the connections lasted milliseconds, and almost none of them receive
 // another segment: they cost about 150 to 250 bytes packed instead. A segment for a
-// packed incarnation, a look through Each, or its end unpacks it.
+// packed incarnation (but a SYN reusing its 4-tuple: reusePacked), a look through
+// Each, or its end unpacks it.
 //
 // The record starts with a header a sweep reads without unpacking the rest (first
-// frame, last packet time, when it is over and why), then every field of the
+// frame, last packet time, when it is over and why; a replaced incarnation's EndAt
+// and the wake block when they are there: extFlags), then every field of the
 // incarnation: varints, times and frames as differences from the first packet (times
 // in microseconds when they all are whole ones: usRecord),
 // booleans as bit sets; last, when kept, the signatures of the last segments
@@ -49,6 +51,16 @@ type packHeader struct {
 	wait   time.Duration
 	reason EndReason
 	cold   bool // the body is in the cold store (cold.go)
+	// replaced: the incarnation was replaced at endAt (End EndReplaced, EndAt
+	// endAt), whatever its head says (replaceRecord: a record made an earlier
+	// incarnation's without being unpacked).
+	replaced bool
+	endAt    Instant
+	// Read: where in the record the reason's byte is, and where the wake block's
+	// group starts (0: none; see wakeInfo). Written: wake, when not nil, is the
+	// incarnation's TIME_WAIT, and the header carries the wake block.
+	reasonAt, wakeAt int
+	wake             *TimeWait
 }
 
 // zig and unzig map signed integers to unsigned ones, small magnitudes to small values.
@@ -148,13 +160,7 @@ type packer struct {
 	rawC, rawS bool  // the endpoints are written after the head (head)
 }
 
-func (p *packer) u(v uint64) {
-	if v < 0x80 {
-		p.b = append(p.b, byte(v)) // most values: one byte, no call
-		return
-	}
-	p.b = binary.AppendUvarint(p.b, v)
-}
+func (p *packer) u(v uint64) { p.b = appendU(p.b, v) }
 
 // flush writes a group: the mask of its non-zero values, then those. The record
 // grows once for the whole group, and the values are written by index.
@@ -329,6 +335,16 @@ const waitSeconds = 0x20
 // make every record after it nanoseconds too (packTry).
 const waitLess = 0x08
 
+// headExt marks, in the header's reason, a byte of extFlags after it, saying what
+// follows it in the header. The reason is written as one plain byte (not a varint).
+const headExt = 0x80
+
+// extFlags: what follows a header's reason (headExt).
+const (
+	extEndAt = 1 << iota // a replaced record's EndAt (replaceRecord): zig, in the record's unit, from the first packet
+	extWake              // the wake block: its length, then a group (wakeInfo)
+)
+
 // The header's flags share the reason's byte: every EndReason is below the lowest.
 const _ = uint8(waitLess - 1 - EndEvicted)
 
@@ -424,32 +440,13 @@ const headRecent = 6
 // with the signatures of the last segments.
 func (p *packer) head(inc *Incarnation, h packHeader, us, recent bool) bool {
 	p.g.us = us
-	hw, reason := h.wait, uint64(h.reason)
-	if hw > 0 && hw%1000 == 999 {
-		hw++ // (an earlier incarnation's: see waitLess)
-		reason |= waitLess
+	var ok bool
+	if p.b, ok = appendHeader(p.b, inc.First, h, us, h.wake != nil); !ok {
+		return false
 	}
-	wait := zig(int64(hw))
-	first, last := int64(inc.First.At), int64(h.lastAt-inc.First.At)
-	if us {
-		if first%1000 != 0 || last%1000 != 0 || (hw >= 0 && hw%1000 != 0) {
-			return false
-		}
-		first, last = first/1000, last/1000
-		if hw >= 0 {
-			wait = zig(int64(hw / 1000))
-		}
-		reason |= usRecord
+	if h.wake != nil {
+		p.wake(inc, h.wake)
 	}
-	if hw > 0 && hw%1e9 == 0 {
-		wait = zig(int64(hw / 1e9))
-		reason |= waitSeconds
-	}
-	p.u(inc.First.Frame)
-	p.u(zig(first))
-	p.u(zig(last))
-	p.u(wait)
-	p.u(reason)
 
 	c, s := &inc.Half[Client], &inc.Half[Server]
 	lo, hi := inc.Key.Endpoints()
@@ -490,6 +487,183 @@ func (p *packer) head(inc *Incarnation, h packHeader, us, recent bool) bool {
 	p.flush(g)
 	p.rawC, p.rawS = rawC, rawS
 	return true
+}
+
+// appendHeader appends a record's header for an incarnation whose first packet is
+// first: false when us and one of its times is not a whole number of microseconds.
+// wake: the wake block follows (written by the caller).
+func appendHeader(b []byte, first Tx, h packHeader, us, wake bool) ([]byte, bool) {
+	hw, reason := h.wait, uint64(h.reason)
+	if hw > 0 && hw%1000 == 999 {
+		hw++ // (an earlier incarnation's: see waitLess)
+		reason |= waitLess
+	}
+	wait := zig(int64(hw))
+	at, last, endAt := int64(first.At), int64(h.lastAt-first.At), int64(h.endAt-first.At)
+	if us {
+		if at%1000 != 0 || last%1000 != 0 || (hw >= 0 && hw%1000 != 0) || (h.replaced && endAt%1000 != 0) {
+			return b, false
+		}
+		at, last, endAt = at/1000, last/1000, endAt/1000
+		if hw >= 0 {
+			wait = zig(int64(hw / 1000))
+		}
+		reason |= usRecord
+	}
+	if hw > 0 && hw%1e9 == 0 {
+		wait = zig(int64(hw / 1e9))
+		reason |= waitSeconds
+	}
+	if h.cold {
+		reason |= coldRecord
+	}
+	var ext byte
+	if h.replaced {
+		ext |= extEndAt
+	}
+	if wake {
+		ext |= extWake
+	}
+	if ext != 0 {
+		reason |= headExt
+	}
+	b = appendU(b, first.Frame)
+	b = appendU(b, zig(at))
+	b = appendU(b, zig(last))
+	b = appendU(b, wait)
+	b = append(b, byte(reason))
+	if ext != 0 {
+		b = append(b, ext)
+	}
+	if h.replaced {
+		b = appendU(b, zig(endAt))
+	}
+	return b, true
+}
+
+// appendU appends v as a varint: most values in one byte, without a call.
+func appendU(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	return binary.AppendUvarint(b, v)
+}
+
+// replaceRecord writes to buf[:0] the record b (header h, body from byte body on:
+// in memory, or where it is in the cold store) as the record of the same
+// incarnation replaced at endAt, waiting wait (packPrev's): the header written anew
+// (EndReplaced, replaced, endAt; no wake block), the body as it was. Unpacking it
+// gives what unpacking b, setting End and EndAt, would. ok is false when the
+// header cannot be written in the record's unit (microseconds, and a time that is
+// not a whole number of them).
+func replaceRecord(buf, b []byte, h packHeader, body int, endAt Instant, wait time.Duration) (_ []byte, ok bool) {
+	nh := packHeader{lastAt: h.lastAt, wait: wait, reason: EndReplaced, cold: h.cold, replaced: true, endAt: endAt}
+	if buf, ok = appendHeader(buf[:0], h.first, nh, b[h.reasonAt]&usRecord != 0, false); !ok {
+		return buf, false
+	}
+	return append(buf, b[body:]...), true
+}
+
+// wakeInfo is what a bare SYN from the client of a connection packed in TIME_WAIT
+// needs of it to start the next incarnation on the 4-tuple without unpacking it
+// (Tracker.reusePacked): what route reads to tell that the SYN neither continues it
+// nor belongs to it, its TIME_WAIT, and what newReuse copies from it for a SYN from
+// its client. It is written in the record's header (so in memory even when the
+// record's body is in the cold store) for the incarnations wakeable says it is
+// exact for.
+type wakeInfo struct {
+	clientLo            bool // the client is the 4-tuple's lower endpoint
+	isn, synEnd         [2]uint32
+	syn                 [2]bool // the end's SynCount > 0
+	synAckSeen          bool    // the server's
+	synAck              uint32  // the server's SYN-ACK's acknowledgement
+	tw                  TimeWait
+	index               int
+	peerLastFin         Tx // the server's last FIN
+	nextSeq             [2]uint32
+	seqKnown            [2]bool
+	tsval               uint32 // the client's newest TSval
+	hasTS               bool
+	firstIPID, lastIPID uint16 // the client's
+	lastTTL             uint8
+	packets             uint64  // the client's
+	lastAt              Instant // the client's last packet
+}
+
+// wakeable reports whether a wake block would be exact for inc: its roles known
+// and its endpoints those of its 4-tuple, closed by both ends' FINs, acknowledged,
+// no RST, and its client having sent more than SYNs (so that no SYN continues it as
+// a retried attempt: continuesWith).
+func wakeable(inc *Incarnation) bool {
+	c, s := &inc.Half[Client], &inc.Half[Server]
+	lo, hi := inc.Key.Endpoints()
+	return inc.RolesKnown && inc.closedClean() && c.FinSeen() && s.FinSeen() && c.Packets > uint64(c.SynCount) &&
+		((c.Endpoint == lo && s.Endpoint == hi) || (c.Endpoint == hi && s.Endpoint == lo))
+}
+
+// wake writes the wake block of inc, whose TIME_WAIT is tw: its length, then one
+// group (readWake reads it).
+func (p *packer) wake(inc *Incarnation, tw *TimeWait) {
+	c, s := &inc.Half[Client], &inc.Half[Server]
+	lo, _ := inc.Key.Endpoints()
+	at := len(p.b)
+	p.b = append(p.b, 0) // (the length, once known)
+	g := p.group()
+	g.bits(c.Endpoint == lo, c.SynCount > 0, s.SynCount > 0, s.SynAckSeen, c.SeqKnown, s.SeqKnown, c.HasTS)
+	g.timeWait(tw)
+	g.u(uint64(c.ISN))
+	g.u(uint64(s.ISN))
+	g.z32(c.SynEnd, c.ISN)
+	g.z32(s.SynEnd, s.ISN)
+	g.z32(s.SynAck, c.ISN)
+	g.u(uint64(inc.Index))
+	g.tx(s.LastFin().Tx)
+	g.z32(c.NextSeq, c.ISN)
+	g.z32(s.NextSeq, s.ISN)
+	g.u(uint64(c.LastTSval))
+	g.u(uint64(c.FirstIPID))
+	g.s(int64(int16(c.LastIPID - c.FirstIPID)))
+	g.u(uint64(c.LastTTL))
+	g.u(c.Packets)
+	g.at(c.Last.At)
+	p.flush(g)
+	n := len(p.b) - at - 1
+	if n < 0x80 {
+		p.b[at] = byte(n)
+		return
+	}
+	var l [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(l[:], uint64(n))
+	p.b = slices.Insert(p.b, at+1, l[1:k]...)
+	copy(p.b[at:], l[:k])
+}
+
+// readWake reads the wake block of a record whose header h says it has one.
+func readWake(b []byte, h packHeader) wakeInfo {
+	d := unpacker{b: b, i: h.wakeAt, base: h.first, us: b[h.reasonAt]&usRecord != 0}
+	var gr reader
+	d.g = &gr
+	g := d.group()
+	var w wakeInfo
+	fl := g.u()
+	w.clientLo, w.syn[Client], w.syn[Server], w.synAckSeen = bit(fl, 0), bit(fl, 1), bit(fl, 2), bit(fl, 3)
+	w.seqKnown[Client], w.seqKnown[Server], w.hasTS = bit(fl, 4), bit(fl, 5), bit(fl, 6)
+	g.timeWait(&w.tw)
+	w.isn[Client], w.isn[Server] = g.u32(), g.u32()
+	w.synEnd[Client] = g.z32(w.isn[Client])
+	w.synEnd[Server] = g.z32(w.isn[Server])
+	w.synAck = g.z32(w.isn[Client])
+	w.index = int(g.u())
+	w.peerLastFin = g.tx()
+	w.nextSeq[Client] = g.z32(w.isn[Client])
+	w.nextSeq[Server] = g.z32(w.isn[Server])
+	w.tsval = g.u32()
+	w.firstIPID = g.u16()
+	w.lastIPID = w.firstIPID + uint16(unzig(g.u()))
+	w.lastTTL = g.u8()
+	w.packets = g.u()
+	w.lastAt = g.at()
+	return w
 }
 
 func (p *packer) endpoint(ep netip.AddrPort) {
@@ -803,9 +977,25 @@ func readHeader(b []byte) (packHeader, unpacker) {
 	d := unpacker{b: b}
 	var h packHeader
 	h.first.Frame = d.u()
-	first, last, wait, reason := unzig(d.u()), unzig(d.u()), unzig(d.u()), d.u()
+	first, last, wait := unzig(d.u()), unzig(d.u()), unzig(d.u())
+	h.reasonAt = d.i
+	reason := uint64(d.b[d.i])
+	d.i++
+	var endAt int64
+	if reason&headExt != 0 {
+		ext := d.b[d.i]
+		d.i++
+		if ext&extEndAt != 0 {
+			h.replaced, endAt = true, unzig(d.u())
+		}
+		if ext&extWake != 0 {
+			n := int(d.u())
+			h.wakeAt = d.i
+			d.i += n // (the block is read by readWake)
+		}
+	}
 	if d.us = reason&usRecord != 0; d.us {
-		first, last = first*1000, last*1000
+		first, last, endAt = first*1000, last*1000, endAt*1000
 		if wait >= 0 && reason&waitSeconds == 0 {
 			wait *= 1000
 		}
@@ -819,8 +1009,11 @@ func readHeader(b []byte) (packHeader, unpacker) {
 	h.first.At = Instant(first)
 	d.base = h.first
 	h.lastAt = Instant(last + first)
+	if h.replaced {
+		h.endAt = Instant(endAt + first)
+	}
 	h.wait = time.Duration(wait)
-	h.reason = EndReason(reason &^ (usRecord | waitSeconds | waitLess | coldRecord))
+	h.reason = EndReason(reason &^ (usRecord | waitSeconds | waitLess | coldRecord | headExt))
 	h.cold = reason&coldRecord != 0
 	return h, d
 }
@@ -863,6 +1056,9 @@ func unpackInto(inc *Incarnation, k FlowKey, b []byte, sp *spares, recent bool) 
 	hs.seen[Server] = g.u32()
 	inc.End = EndReason(g.u())
 	inc.EndAt = g.atz()
+	if h.replaced {
+		inc.End, inc.EndAt = EndReplaced, h.endAt
+	}
 	inc.Refusal.Ack = g.tx()
 	inc.Refusal.AckNum = g.u32()
 	inc.Refusal.Rst = g.tx()

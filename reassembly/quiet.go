@@ -171,6 +171,12 @@ func (inc *Incarnation) closedClean() bool {
 // than packIdle before now: they tell copies within dupWindowID of it at most.
 func (t *Tracker) packRecord(inc *Incarnation, wait time.Duration, reason EndReason, now Instant) string {
 	h := packHeader{first: inc.First, lastAt: inc.Last.At, wait: wait, reason: reason}
+	if reason == EndExpired && !t.hooks.noReusePacked && (t.synOnPacked*wakeShare >= t.stats.Packed || t.hooks.alwaysWake) && wakeable(inc) {
+		// The wake block: a SYN reusing the 4-tuple need not unpack it (reusePacked).
+		t.wakeTW = inc.TimeWait(t.twLen)
+		h.wake = &t.wakeTW
+		t.hooks.wakeBlocks++
+	}
 	cold := reason == EndExpired && t.held >= t.hooks.coldAbove
 	t.stats.Packed++
 	headOnly, same := false, false
@@ -491,15 +497,19 @@ func (t *Tracker) unpackPrev(f *flow) {
 	}
 }
 
-// unpackKeep unpacks an earlier incarnation's record (never on disk: only records
-// of connections in TIME_WAIT go there, not those of replaced ones) and keeps the
-// record with it (Incarnation.rec).
+// unpackKeep unpacks an earlier incarnation's record and keeps the record with it
+// (Incarnation.rec). A record whose body is on disk (one replaced while packed in
+// TIME_WAIT: reusePacked) is kept whole in memory from then on, as unpackFlow
+// keeps it.
 func (t *Tracker) unpackKeep(k FlowKey, rec string) *Incarnation {
 	inc := t.newIncarnation()
-	b, cold, _ := t.recordData(rec, false)
+	b, cold, seg := t.recordData(rec, false)
 	unpackInto(inc, k, b, &t.spares, true)
 	if cold {
-		panic("reassembly: an earlier incarnation's record on disk")
+		inc.rec = t.arena.alloc(b) // (b is the tracker's buffer)
+		t.cold.drop(seg)
+		t.arena.free(rec)
+		return inc
 	}
 	inc.rec = rec
 	return inc

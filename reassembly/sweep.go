@@ -172,11 +172,14 @@ func (t *Tracker) wholePrevOver(f *flow, now Instant) bool {
 // the flow (join): what it finds must not depend on when the last sweep ran.
 func (t *Tracker) finishEarlier(f *flow, now Instant, done *[]finished) {
 	if l := t.packedPrev(f); l != nil && (t.packedOverAt(f, l) <= now || t.wholePrevOver(f, now)) {
-		// One is over: whole again, to be handed out below. (When only whole ones
-		// are over, the packed ones are unpacked too: behind whole ones, or
-		// linked to the current incarnation, they stay as unpacking the flow
-		// would have left them.)
-		t.unpackPrev(f)
+		// One is over: handed out packed when it can be (finishPacked), else
+		// whole again, to be handed out below. (When only whole ones are over,
+		// the packed ones are unpacked too: behind whole ones, or linked to the
+		// current incarnation, they stay as unpacking the flow would have left
+		// them.)
+		if f.prev != 0 || t.cfg.Done == nil || !t.finishPacked(f, l, now, done) {
+			t.unpackPrev(f)
+		}
 	}
 	if f.prev == 0 {
 		return
@@ -189,6 +192,30 @@ func (t *Tracker) finishEarlier(f *flow, now Instant, done *[]finished) {
 		*done = append(*done, finishedWhole(p))
 		t.stats.Expired++
 	})
+}
+
+// finishPacked appends to done, still packed, the packed earlier incarnations l of
+// flow f (none whole) whose window is over at time now (prevOverAt, kept in their
+// signatures), when those are its oldest: handed out in handKey's order, the records
+// on disk are read back in windows, not one by one. false, with nothing done, when
+// one that is over is newer than one that is not.
+func (t *Tracker) finishPacked(f *flow, l *prevList, now Instant, done *[]finished) bool {
+	n := l.len()
+	k := n // l.sig[k:] are over
+	for k > 0 && l.sig[k-1].overAt <= now {
+		k--
+	}
+	for i := range k {
+		if l.sig[i].overAt <= now {
+			return false
+		}
+	}
+	for range n - k {
+		rec := t.popOldest(f, l)
+		*done = append(*done, finished{first: handKey(rec), f: f, packed: rec, end: endAsPacked})
+		t.stats.Expired++
+	}
+	return true
 }
 
 // prevOver: the stale-segment window of a replaced incarnation is over.

@@ -70,7 +70,12 @@ type Tracker struct {
 	// them out in (scratch, kept between sweeps: keepScratch).
 	sweepDone []finished
 	handOrder []handOrder
-	packBuf   []byte // scratch for pack
+	packBuf   []byte   // scratch for pack
+	wakeTW    TimeWait // scratch for packRecord's wake block
+	// synOnPacked counts the bare SYNs that came for a flow whose current
+	// incarnation was packed (reusePacked's chances): packRecord writes wake
+	// blocks while they are at least one in wakeShare of the records packed.
+	synOnPacked uint64
 	// cold: the bodies of records of connections in TIME_WAIT, in temporary files
 	// (cold.go), while the tracker holds at least coldAbove incarnations; coldBuf:
 	// scratch for a record going there or coming back.
@@ -165,11 +170,16 @@ func (t *Tracker) Finish(end Instant) {
 	// finished entries; the packed ones, most of what a busy capture holds, as 16-byte
 	// (handKey, flow) pairs: the flow keeps its record until its turn.
 	var whole []finished
-	var prevs []packedFinal // packed previous incarnations (packPrev), their records in t.prevLists
+	var prevs []handOrder // packed previous incarnations (packPrev, reusePacked): handKey, index in prevRecs
+	var prevRecs []prevFinal
 	packed := make([]packedFinal, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
-		for _, rec := range t.packedPrev(f).records() {
-			prevs = append(prevs, packedFinal{header(rec).first.Frame, f})
+		if l := t.packedPrev(f); l != nil {
+			for _, rec := range l.records() {
+				prevs = append(prevs, handOrder{handKey(rec), len(prevRecs)})
+				prevRecs = append(prevRecs, prevFinal{f, rec})
+			}
+			t.freePrevList(f, l)
 		}
 		for p := t.prev(f); p != nil; p = p.older {
 			whole = append(whole, finishedWhole(p)) // (replaced: EndAt set then)
@@ -191,7 +201,7 @@ func (t *Tracker) Finish(end Instant) {
 	t.touchedFlows, t.again = nil, nil
 	clear(t.incs)
 	t.incs, t.incsFree = t.incs[:1], nil
-	t.handFinal(whole, packed, prevs, end)
+	t.handFinal(whole, packed, prevs, prevRecs, end)
 	t.arena.release() // every flow and record was handed out
 	t.cold.close()
 	t.counts, t.countsOld = countTable{}, countTable{} // (their memory was the arena's)
@@ -226,7 +236,11 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 		t.packQuiet(at)
 	}
 	k, h := &kh.Key, kh.hash
-	f, other := t.lookup(k, h, at)
+	f, other, started := t.lookup(k, h, s, at)
+	if started != nil {
+		t.applyNew(started, s, at)
+		return
+	}
 	if f == nil && other != nil && t.join(other, k, s, k.fromLo(s.Src), at) {
 		f = other
 	}
@@ -274,6 +288,17 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 	}
 	if !wasClosed && t.cfg.Done != nil {
 		t.packClosed(f, inc, at)
+	}
+}
+
+// applyNew applies SYN s to the incarnation inc that reusePacked started for it,
+// as AddKeyed does to the one route starts (a SYN does not close it: nothing to
+// pack).
+func (t *Tracker) applyNew(inc *Incarnation, s *capture.Segment, at Instant) {
+	inc.apply(s, Tx{Frame: s.Frame, At: at}, t.twLen, &t.spares.fins)
+	if t.cfg.Touched && !inc.touched {
+		inc.touched = true
+		t.touched = append(t.touched, inc)
 	}
 }
 
