@@ -19,7 +19,7 @@ import (
 // Each, or its end unpacks it.
 //
 // The record starts with a header a sweep reads without unpacking the rest (first
-// frame, last packet time, when it is over and why; a replaced incarnation's EndAt
+// frame and time, last packet time, when it is over and why; a replaced incarnation's EndAt
 // and the wake block when they are there: extFlags), then every field of the
 // incarnation: varints, times and frames as differences from the first packet (times
 // in microseconds when they all are whole ones: usRecord),
@@ -528,7 +528,7 @@ func appendHeader(b []byte, first Tx, h packHeader, us, wake bool) ([]byte, bool
 		reason |= headExt
 	}
 	b = appendU(b, first.Frame)
-	b = appendU(b, zig(at))
+	b = binary.LittleEndian.AppendUint64(b, uint64(at)) // (as a varint, 8 or 9 bytes read in a loop)
 	b = appendU(b, zig(last))
 	b = appendU(b, wait)
 	b = append(b, byte(reason))
@@ -977,7 +977,9 @@ func readHeader(b []byte) (packHeader, unpacker) {
 	d := unpacker{b: b}
 	var h packHeader
 	h.first.Frame = d.u()
-	first, last, wait := unzig(d.u()), unzig(d.u()), unzig(d.u())
+	first := int64(binary.LittleEndian.Uint64(d.b[d.i:])) // (the first packet's time: 8 plain bytes)
+	d.i += 8
+	last, wait := unzig(d.u()), unzig(d.u())
 	h.reasonAt = d.i
 	reason := uint64(d.b[d.i])
 	d.i++
