@@ -86,6 +86,7 @@ func fzCheckStream(t *testing.T, segs []capture.Segment, batch []*Incarnation, d
 	if inTimeOrder(segs) {
 		sameAtClose(t, "the input", segs, cfg) // nor packing them as they close
 	}
+	sameReusePacked(t, "the input", segs, cfg, len(data) > 3 && data[3]%2 == 0) // nor starting a reuse from a wake block
 	handed := map[*Incarnation]int{}
 	var order []*Incarnation
 	cfg.Done = func(inc *Incarnation) {

@@ -13,43 +13,16 @@ import (
 )
 
 // TestReusePackedChangesNothing: on every committed capture, under several
-// configurations, a tracker that packs every connection at its close hands out the
-// same incarnations, field for field, whether a SYN reusing a 4-tuple whose
-// current incarnation is packed in TIME_WAIT starts the next one from the record's
-// wake block (reusePacked) or unpacks it first, with the records' bodies in memory
-// or on disk (then the order of hand-out may differ: handKey); and reusePacked
-// started some, on disk too (every record that may have a wake block has one:
-// TestWakeShare checks when the tracker writes them).
+// configurations, sameReusePacked, with the records' bodies in memory and on disk;
+// and reusePacked started some, on disk too.
 func TestReusePackedChangesNothing(t *testing.T) {
-	cfgs := packConfigs()
 	reused := map[bool]int{}
 	for _, file := range committedCaptures(t) {
 		segs, _ := readSegments(t, file)
-		for i, cfg := range cfgs {
+		for i, cfg := range packConfigs() {
 			for _, cold := range []bool{false, true} {
 				name := fmt.Sprintf("%s config %d cold %v", filepath.Base(file), i, cold)
-				run := func(fast bool) ([]*Incarnation, int) {
-					dir := t.TempDir()
-					cfg := cfg
-					cfg.TempDir = dir
-					got, tr := streamRun(segs, cfg, func(tr *Tracker) {
-						tr.hooks.packAbove, tr.hooks.noReusePacked, tr.hooks.alwaysWake = 0, !fast, true
-						if cold {
-							tr.hooks.coldAbove = 0
-							tr.cold.segSize, tr.cold.window = 512, 128
-							tr.cold.checked = true // (used even if the test's directory is on tmpfs)
-						}
-					}, nil)
-					for _, inc := range got {
-						inc.Half[Client].recent, inc.Half[Server].recent = recentSegs{}, recentSegs{}
-					}
-					slices.SortFunc(got, func(a, b *Incarnation) int { return cmp.Compare(a.First.Frame, b.First.Frame) })
-					return got, tr.hooks.reusedPacked
-				}
-				want, _ := run(false)
-				got, n := run(true)
-				sameHandedOut(t, name, "when reusePacked starts them", got, want)
-				reused[cold] += n
+				reused[cold] += sameReusePacked(t, name, segs, cfg, cold)
 			}
 		}
 	}
@@ -57,6 +30,38 @@ func TestReusePackedChangesNothing(t *testing.T) {
 		t.Fatalf("reusePacked started %d incarnations with the records in memory, %d with them on disk: not exercised", reused[false], reused[true])
 	}
 	t.Logf("reusePacked started %d incarnations (records in memory), %d (on disk)", reused[false], reused[true])
+}
+
+// sameReusePacked checks that a tracker that packs every connection at its close
+// hands out the same incarnations, field for field, whether a SYN reusing a
+// 4-tuple whose current incarnation is packed in TIME_WAIT starts the next one from
+// the record's wake block (reusePacked; every record that may have one has one:
+// TestWakeShare checks when the tracker writes them) or unpacks it first, with the
+// records' bodies in memory or on disk (cold; then the order of hand-out may
+// differ: handKey). It returns how many incarnations reusePacked started.
+func sameReusePacked(t *testing.T, name string, segs []capture.Segment, cfg Config, cold bool) int {
+	t.Helper()
+	run := func(fast bool) ([]*Incarnation, int) {
+		cfg := cfg
+		cfg.TempDir = t.TempDir()
+		got, tr := streamRun(segs, cfg, func(tr *Tracker) {
+			tr.hooks.packAbove, tr.hooks.noReusePacked, tr.hooks.alwaysWake = 0, !fast, true
+			if cold {
+				tr.hooks.coldAbove = 0
+				tr.cold.segSize, tr.cold.window = 512, 128
+				tr.cold.checked = true // (used even if the test's directory is on tmpfs)
+			}
+		}, nil)
+		for _, inc := range got {
+			inc.Half[Client].recent, inc.Half[Server].recent = recentSegs{}, recentSegs{}
+		}
+		slices.SortFunc(got, func(a, b *Incarnation) int { return cmp.Compare(a.First.Frame, b.First.Frame) })
+		return got, tr.hooks.reusedPacked
+	}
+	want, _ := run(false)
+	got, n := run(true)
+	sameHandedOut(t, name, "when reusePacked starts them", got, want)
+	return n
 }
 
 // TestWakeShare: a tracker writes wake blocks while SYNs come for packed records
