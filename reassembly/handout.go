@@ -118,10 +118,9 @@ type prevFinal struct {
 // handFinal hands out what Finish found held, whole and packed, merged in order of
 // handKey: the packed current incarnations finished at the capture's end, the
 // packed previous ones as they were packed (replaced), each unpacked at its turn.
-// The records on disk of both kinds come last, in the order written: read back in
-// windows.
-// prevs are the packed earlier ones' handKeys and indexes in prevRecs (sorted
-// without moving the records).
+// The records on disk of both kinds come last, in the order written, read back in
+// windows. prevs are the packed previous ones' handKeys and places in prevRecs
+// (sorted without moving the records).
 func (t *Tracker) handFinal(whole []finished, packed []packedFinal, prevs []handOrder, prevRecs []prevFinal, end Instant) {
 	byFirst := func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) }
 	slices.SortFunc(whole, func(a, b finished) int { return cmp.Compare(a.first, b.first) })

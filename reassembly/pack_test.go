@@ -134,6 +134,67 @@ func TestPackRoundTrip(t *testing.T) {
 			t.Fatalf("case %d: unpacked for a hand-out\n got %+v\nwant %+v", i, &out, &want)
 		}
 		checkRehead(t, i, &inc, buf, hdr)
+		checkWake(t, i, &inc, hdr, rng)
+	}
+}
+
+// checkWake: the record of inc (header hdr) written with a wake block for a TIME_WAIT
+// of random values reads back as it does without one, its header the same, and the
+// block as what wakeInfo says of inc; and the record replaced (replaceRecord) reads
+// back as inc with End and EndAt set, its header an earlier incarnation's.
+func checkWake(t *testing.T, i int, inc *Incarnation, hdr packHeader, rng *rand.Rand) {
+	t.Helper()
+	span := int64(1) << (20 + 2*(i%21)) // (up to 2^60: blocks past 127 bytes, whose length takes two)
+	tw := TimeWait{Holder: [2]bool{rng.IntN(2) == 0, rng.IntN(2) == 0}, Inferred: rng.IntN(2) == 0,
+		Since: inc.First.At + Instant(rng.Int64N(span)), Until: inc.First.At + Instant(rng.Int64N(span)),
+		Start: Tx{Frame: inc.First.Frame + uint64(rng.Int64N(span)), At: inc.First.At + Instant(rng.Int64N(span))}}
+	if hdr.wait >= 0 && hdr.wait%1000 == 0 {
+		// (whole microseconds, as the record's other times when it is in them)
+		tw.Since, tw.Until, tw.Start.At = tw.Since/1000*1000, tw.Until/1000*1000, tw.Start.At/1000*1000
+	}
+	hw := hdr
+	hw.wake = &tw
+	b := pack(nil, inc, hw, true)
+	got, _ := readHeader(b)
+	if got.wakeAt == 0 {
+		t.Fatalf("case %d: no wake block read", i)
+	}
+	got.reasonAt, got.wakeAt = 0, 0
+	if hdr.wake = nil; got != hdr {
+		t.Fatalf("case %d: header with a wake block %+v, want %+v", i, got, hdr)
+	}
+	if out := unpack(inc.Key, b); !reflect.DeepEqual(out, inc) {
+		t.Fatalf("case %d: unpack(pack(x)) != x with a wake block\n got %+v\nwant %+v", i, out, inc)
+	}
+	c, s := &inc.Half[Client], &inc.Half[Server]
+	lo, _ := inc.Key.Endpoints()
+	want := wakeInfo{clientLo: c.Endpoint == lo, isn: [2]uint32{c.ISN, s.ISN}, synEnd: [2]uint32{c.SynEnd, s.SynEnd},
+		syn: [2]bool{c.SynCount > 0, s.SynCount > 0}, synAckSeen: s.SynAckSeen, synAck: s.SynAck, tw: tw,
+		index: inc.Index, peerLastFin: s.LastFin().Tx, nextSeq: [2]uint32{c.NextSeq, s.NextSeq},
+		seqKnown: [2]bool{c.SeqKnown, s.SeqKnown}, tsval: c.LastTSval, hasTS: c.HasTS,
+		firstIPID: c.FirstIPID, lastIPID: c.LastIPID, lastTTL: c.LastTTL, packets: c.Packets, lastAt: c.Last.At}
+	h, d := readHeader(b)
+	if w := readWake(b, h); w != want {
+		t.Fatalf("case %d: wake block\n got %+v\nwant %+v", i, w, want)
+	}
+	// Replaced at a time in the record's unit, waiting as packPrev has it wait.
+	endAt := inc.Last.At + Instant(rng.Int64N(1<<30))
+	if d.us {
+		endAt = endAt / 1000 * 1000
+	}
+	wait := time.Duration(60e9 - 1)
+	r, ok := replaceRecord(nil, b, h, d.i, endAt, wait)
+	if !ok {
+		t.Fatalf("case %d: replaceRecord refused a time in the record's unit", i)
+	}
+	rh, _ := readHeader(r)
+	if rh.reason != EndReplaced || rh.wait != wait || !rh.replaced || rh.endAt != endAt || rh.wakeAt != 0 || rh.first != h.first || rh.lastAt != h.lastAt {
+		t.Fatalf("case %d: replaced header %+v", i, rh)
+	}
+	want2 := *inc
+	want2.End, want2.EndAt = EndReplaced, endAt
+	if out := unpack(inc.Key, r); !reflect.DeepEqual(out, &want2) {
+		t.Fatalf("case %d: the replaced record\n got %+v\nwant %+v", i, out, &want2)
 	}
 }
 

@@ -167,8 +167,10 @@ func (t *Tracker) Finish(end Instant) {
 		return
 	}
 	// The incarnations still whole (a few: those active in the last moments) as
-	// finished entries; the packed ones, most of what a busy capture holds, as 16-byte
-	// (handKey, flow) pairs: the flow keeps its record until its turn.
+	// finished entries; the packed current ones, most of what a busy capture holds,
+	// as 16-byte (handKey, flow) pairs: the flow keeps its record until its turn; the
+	// packed previous ones as (handKey, place) pairs and their records, out of their
+	// lists.
 	var whole []finished
 	var prevs []handOrder // packed previous incarnations (packPrev, reusePacked): handKey, index in prevRecs
 	var prevRecs []prevFinal
