@@ -572,11 +572,11 @@ func replaceRecord(buf, b []byte, h packHeader, body int, endAt Instant, wait ti
 // record's body is in the cold store) for the incarnations wakeable says it is
 // exact for.
 type wakeInfo struct {
-	clientLo            bool // the client is the 4-tuple's lower endpoint
-	isn, synEnd         [2]uint32
-	syn                 [2]bool // the end's SynCount > 0
-	synAckSeen          bool    // the server's
-	synAck              uint32  // the server's SYN-ACK's acknowledgement
+	clientLo            bool      // the client is the 4-tuple's lower endpoint
+	isn, synEnd         [2]uint32 // by Role
+	syn                 [2]bool   // the end's SynCount > 0
+	synAckSeen          bool      // the server's
+	synAck              uint32    // the server's SYN-ACK's acknowledgement
 	tw                  TimeWait
 	index               int
 	peerLastFin         Tx // the server's last FIN
@@ -584,8 +584,8 @@ type wakeInfo struct {
 	seqKnown            [2]bool
 	tsval               uint32 // the client's newest TSval
 	hasTS               bool
-	firstIPID, lastIPID uint16 // the client's
-	lastTTL             uint8
+	firstIPID, lastIPID uint16  // the client's
+	lastTTL             uint8   // the client's
 	packets             uint64  // the client's
 	lastAt              Instant // the client's last packet
 }
