@@ -342,7 +342,7 @@ const headExt = 0x80
 // extFlags: what follows a header's reason (headExt).
 const (
 	extEndAt = 1 << iota // a replaced record's EndAt (replaceRecord): zig, in the record's unit, from the first packet
-	extWake              // the wake block: its length, then a group (wakeInfo)
+	extWake              // the wake block: its length, then two groups (wakeInfo)
 )
 
 // The header's flags share the reason's byte: every EndReason is below the lowest.
@@ -567,27 +567,17 @@ func replaceRecord(buf, b []byte, h packHeader, body int, endAt Instant, wait ti
 // wakeInfo is what a bare SYN from the client of a connection packed in TIME_WAIT
 // needs of it to start the next incarnation on the 4-tuple without unpacking it
 // (Tracker.reusePacked): what route reads to tell that the SYN neither continues it
-// nor belongs to it, its TIME_WAIT, and what newReuse copies from it for a SYN from
-// its client. It is written in the record's header (so in memory even when the
-// record's body is in the cold store) for the incarnations wakeable says it is
-// exact for.
+// nor belongs to it, and what the new incarnation's Reuse says of it (reuseBy, its
+// client sending the SYN: its TIME_WAIT among them). It is written in the record's
+// header (so in memory even when the record's body is in the cold store) for the
+// incarnations wakeable says it is exact for: a group of the first, then the
+// Reuse's group (packer.reuse), the SYN's fields zero.
 type wakeInfo struct {
-	clientLo            bool      // the client is the 4-tuple's lower endpoint
-	isn, synEnd         [2]uint32 // by Role
-	syn                 [2]bool   // the end's SynCount > 0
-	synAckSeen          bool      // the server's
-	synAck              uint32    // the server's SYN-ACK's acknowledgement
-	tw                  TimeWait
-	index               int
-	peerLastFin         Tx // the server's last FIN
-	nextSeq             [2]uint32
-	seqKnown            [2]bool
-	tsval               uint32 // the client's newest TSval
-	hasTS               bool
-	firstIPID, lastIPID uint16  // the client's
-	lastTTL             uint8   // the client's
-	packets             uint64  // the client's
-	lastAt              Instant // the client's last packet
+	clientLo    bool      // the client is the 4-tuple's lower endpoint
+	isn, synEnd [2]uint32 // by Role
+	syn         [2]bool   // the end's SynCount > 0
+	synAckSeen  bool      // the server's
+	synAck      uint32    // the server's SYN-ACK's acknowledgement
 }
 
 // wakeable reports whether a wake block would be exact for inc: its roles known
@@ -601,32 +591,23 @@ func wakeable(inc *Incarnation) bool {
 		((c.Endpoint == lo && s.Endpoint == hi) || (c.Endpoint == hi && s.Endpoint == lo))
 }
 
-// wake writes the wake block of inc, whose TIME_WAIT is tw: its length, then one
-// group (readWake reads it).
+// wake writes the wake block of inc, whose TIME_WAIT is tw: its length, then its
+// groups (readWake and readWakeReuse read them).
 func (p *packer) wake(inc *Incarnation, tw *TimeWait) {
 	c, s := &inc.Half[Client], &inc.Half[Server]
 	lo, _ := inc.Key.Endpoints()
 	at := len(p.b)
 	p.b = append(p.b, 0) // (the length, once known)
 	g := p.group()
-	g.bits(c.Endpoint == lo, c.SynCount > 0, s.SynCount > 0, s.SynAckSeen, c.SeqKnown, s.SeqKnown, c.HasTS)
-	g.timeWait(tw)
+	g.bits(c.Endpoint == lo, c.SynCount > 0, s.SynCount > 0, s.SynAckSeen)
 	g.u(uint64(c.ISN))
 	g.u(uint64(s.ISN))
 	g.z32(c.SynEnd, c.ISN)
 	g.z32(s.SynEnd, s.ISN)
 	g.z32(s.SynAck, c.ISN)
-	g.u(uint64(inc.Index))
-	g.tx(s.LastFin().Tx)
-	g.z32(c.NextSeq, c.ISN)
-	g.z32(s.NextSeq, s.ISN)
-	g.u(uint64(c.LastTSval))
-	g.u(uint64(c.FirstIPID))
-	g.s(int64(int16(c.LastIPID - c.FirstIPID)))
-	g.u(uint64(c.LastTTL))
-	g.u(c.Packets)
-	g.at(c.Last.At)
 	p.flush(g)
+	r := inc.reuseBy(Client, *tw)
+	p.reuse(&r)
 	n := len(p.b) - at - 1
 	if n < 0x80 {
 		p.b[at] = byte(n)
@@ -638,32 +619,37 @@ func (p *packer) wake(inc *Incarnation, tw *TimeWait) {
 	copy(p.b[at:], l[:k])
 }
 
-// readWake reads the wake block of a record whose header h says it has one.
-func readWake(b []byte, h packHeader) wakeInfo {
-	d := unpacker{b: b, i: h.wakeAt, base: h.first, us: b[h.reasonAt]&usRecord != 0}
+// readWake reads the first group of the wake block of a record b whose header h
+// says it has one, and returns it and where the Reuse's group starts
+// (readWakeReuse).
+func readWake(b []byte, h packHeader) (wakeInfo, int) {
+	d := wakeReader(b, h, h.wakeAt)
 	var gr reader
 	d.g = &gr
 	g := d.group()
 	var w wakeInfo
 	fl := g.u()
 	w.clientLo, w.syn[Client], w.syn[Server], w.synAckSeen = bit(fl, 0), bit(fl, 1), bit(fl, 2), bit(fl, 3)
-	w.seqKnown[Client], w.seqKnown[Server], w.hasTS = bit(fl, 4), bit(fl, 5), bit(fl, 6)
-	g.timeWait(&w.tw)
 	w.isn[Client], w.isn[Server] = g.u32(), g.u32()
 	w.synEnd[Client] = g.z32(w.isn[Client])
 	w.synEnd[Server] = g.z32(w.isn[Server])
 	w.synAck = g.z32(w.isn[Client])
-	w.index = int(g.u())
-	w.peerLastFin = g.tx()
-	w.nextSeq[Client] = g.z32(w.isn[Client])
-	w.nextSeq[Server] = g.z32(w.isn[Server])
-	w.tsval = g.u32()
-	w.firstIPID = g.u16()
-	w.lastIPID = w.firstIPID + uint16(unzig(g.u()))
-	w.lastTTL = g.u8()
-	w.packets = g.u()
-	w.lastAt = g.at()
-	return w
+	return w, d.i
+}
+
+// readWakeReuse reads the Reuse group of a wake block, at byte at of record b
+// (header h), into a Reuse from sp: what the Reuse of an incarnation started by its
+// client's SYN says of the record's (reuseBy), the SYN's fields zero.
+func readWakeReuse(b []byte, h packHeader, at int, sp *spares) *Reuse {
+	d := wakeReader(b, h, at)
+	var gr reader
+	d.g, d.spares = &gr, sp
+	return d.reuse()
+}
+
+// wakeReader is an unpacker of record b (header h) from byte at.
+func wakeReader(b []byte, h packHeader, at int) unpacker {
+	return unpacker{b: b, i: at, base: h.first, us: b[h.reasonAt]&usRecord != 0}
 }
 
 func (p *packer) endpoint(ep netip.AddrPort) {

@@ -169,13 +169,14 @@ func checkWake(t *testing.T, i int, inc *Incarnation, hdr packHeader, rng *rand.
 	c, s := &inc.Half[Client], &inc.Half[Server]
 	lo, _ := inc.Key.Endpoints()
 	want := wakeInfo{clientLo: c.Endpoint == lo, isn: [2]uint32{c.ISN, s.ISN}, synEnd: [2]uint32{c.SynEnd, s.SynEnd},
-		syn: [2]bool{c.SynCount > 0, s.SynCount > 0}, synAckSeen: s.SynAckSeen, synAck: s.SynAck, tw: tw,
-		index: inc.Index, peerLastFin: s.LastFin().Tx, nextSeq: [2]uint32{c.NextSeq, s.NextSeq},
-		seqKnown: [2]bool{c.SeqKnown, s.SeqKnown}, tsval: c.LastTSval, hasTS: c.HasTS,
-		firstIPID: c.FirstIPID, lastIPID: c.LastIPID, lastTTL: c.LastTTL, packets: c.Packets, lastAt: c.Last.At}
+		syn: [2]bool{c.SynCount > 0, s.SynCount > 0}, synAckSeen: s.SynAckSeen, synAck: s.SynAck}
 	h, d := readHeader(b)
-	if w := readWake(b, h); w != want {
+	w, at := readWake(b, h)
+	if w != want {
 		t.Fatalf("case %d: wake block\n got %+v\nwant %+v", i, w, want)
+	}
+	if r, wantR := readWakeReuse(b, h, at, nil), inc.reuseBy(Client, tw); *r != wantR {
+		t.Fatalf("case %d: the wake block's Reuse\n got %+v\nwant %+v", i, *r, wantR)
 	}
 	// Replaced at a time in the record's unit, waiting as packPrev has it wait.
 	endAt := inc.Last.At + Instant(rng.Int64N(1<<30))
@@ -465,19 +466,22 @@ func typicalSegments() []capture.Segment {
 }
 
 // TestPackedSize measures the record of a typical closed connection (a handshake,
-// a request and an answer, a close with the client in TIME_WAIT) and of a bare SYN
-// (a SYN flood's half-open connection).
+// a request and an answer, a close with the client in TIME_WAIT), without and with
+// a wake block, and of a bare SYN (a SYN flood's half-open connection).
 func TestPackedSize(t *testing.T) {
 	segs := typicalSegments()
 	for _, tc := range []struct {
 		name string
 		segs []capture.Segment
+		wake bool
 		max  int
 	}{
-		{"closed, in TIME_WAIT", segs, 180},
-		{"bare SYN", segs[:1], 80},
+		{"closed, in TIME_WAIT", segs, false, 150},
+		{"closed, in TIME_WAIT, with a wake block", segs, true, 200},
+		{"bare SYN", segs[:1], false, 80},
 	} {
 		tr := NewPoisonedTracker(Config{Done: func(*Incarnation) {}})
+		tr.hooks.noReusePacked = !tc.wake
 		for i := range tc.segs {
 			tr.Add(&tc.segs[i])
 		}

@@ -28,8 +28,8 @@ const wakeShare = 16
 // applied to it yet (lookup returns it); nil otherwise, and AddKeyed goes the usual
 // way.
 func (t *Tracker) reusePacked(f *flow, s *capture.Segment, at Instant) *Incarnation {
-	if s.Flags&(capture.SYN|capture.ACK) != capture.SYN || f.packed == "" || f.prev != 0 || t.cfg.Done == nil ||
-		t.hooks.noReusePacked || (t.cfg.MaxConnections > 0 && t.held >= t.cfg.MaxConnections) {
+	// (lookup checked that s is a bare SYN and f's current incarnation packed.)
+	if f.prev != 0 || t.cfg.Done == nil || t.hooks.noReusePacked || (t.cfg.MaxConnections > 0 && t.held >= t.cfg.MaxConnections) {
 		return nil
 	}
 	rb := recordBytes(f.packed)
@@ -45,7 +45,7 @@ func (t *Tracker) reusePacked(f *flow, s *capture.Segment, at Instant) *Incarnat
 	if at.Sub(hd.lastAt) > t.minWait && at >= over {
 		return nil // over: lookup retires the flow (wakeOver)
 	}
-	w := readWake(rb, hd)
+	w, reuseAt := readWake(rb, hd)
 	lo, hi := f.key.Endpoints()
 	client, server := hi, lo
 	if w.clientLo {
@@ -67,18 +67,19 @@ func (t *Tracker) reusePacked(f *flow, s *capture.Segment, at Instant) *Incarnat
 	}
 	// The packed incarnation replaced at the SYN (start), and its window for stale
 	// segments (prevOverAt, packPrev).
-	tw := w.tw
+	r := readWakeReuse(rb, hd, reuseAt, &t.spares)
+	tw := r.TimeWait
 	prevOver := satAdd(at, t.twLen)
 	if tw.Held() {
 		prevOver = max(tw.Until, at)
 	}
 	var ok bool
-	t.packBuf, ok = replaceRecord(t.packBuf, rb, hd, d.i, at, max(prevOver.Sub(hd.lastAt)-1, 0))
-	if !ok {
+	if t.packBuf, ok = replaceRecord(t.packBuf, rb, hd, d.i, at, max(prevOver.Sub(hd.lastAt)-1, 0)); !ok {
+		t.spares.reuses.put(r)
 		return nil
 	}
 
-	// As start does, with the replaced incarnation's fields from w.
+	// As start does, with the Reuse the wake block gives.
 	if f.count < 1<<32-1 {
 		f.count++
 	}
@@ -90,19 +91,11 @@ func (t *Tracker) reusePacked(f *flow, s *capture.Segment, at Instant) *Incarnat
 	t.stats.PeakHeld = max(t.stats.PeakHeld, t.held)
 	inc.Before = PrevNone // (closed: stateAt)
 	if tw.Held() && at < tw.Until {
-		r := t.spares.takeReuse()
-		*r = Reuse{
-			PrevIndex: w.index, PrevPeerLastFin: w.peerLastFin,
-			SYN: Tx{Frame: s.Frame, At: at}, SynSender: Client, TimeWait: tw,
-			OldNextSeq: w.nextSeq[Client], OldSeqKnown: w.seqKnown[Client],
-			OldPeerNextSeq: w.nextSeq[Server], OldPeerSeqKnown: w.seqKnown[Server],
-			OldTSval: w.tsval, OldHasTS: w.hasTS,
-			NewISN: s.Seq, NewTSval: s.TSval, NewHasTS: s.HasTS,
-			OldFirstIPID: w.firstIPID, OldIPID: w.lastIPID, NewIPID: s.IPID, OldTTL: w.lastTTL, NewTTL: s.TTL,
-			OldPackets: w.packets, OldLastAt: w.lastAt, IPv6: s.Src.Addr().Is6(),
-		}
+		r.setSYN(s, at)
 		inc.Reuse = r
 		inc.Before = PrevTimeWait
+	} else {
+		t.spares.reuses.put(r)
 	}
 	rec := t.arena.alloc(t.packBuf)
 	t.arena.free(f.packed)

@@ -354,20 +354,33 @@ func (inc *Incarnation) stateAt(at Instant, inTimeWait bool, giveUp time.Duratio
 // newReuse returns what the reuse of prev's 4-tuple by the SYN s within tw shows,
 // in a Reuse from sp.
 func newReuse(sp *spares, prev *Incarnation, s *capture.Segment, at Instant, tw TimeWait) *Reuse {
-	sender := prev.RoleOf(s.Src)
-	old, peer := &prev.Half[sender], &prev.Half[sender.Peer()]
 	r := sp.takeReuse()
-	*r = Reuse{
-		Prev: prev, PrevIndex: prev.Index, PrevPeerLastFin: peer.LastFin().Tx,
-		SYN: Tx{Frame: s.Frame, At: at}, SynSender: sender, TimeWait: tw,
+	*r = prev.reuseBy(prev.RoleOf(s.Src), tw)
+	r.Prev = prev
+	r.setSYN(s, at)
+	return r
+}
+
+// reuseBy is what a Reuse says of incarnation prev when its end sender sends a SYN
+// that reuses its 4-tuple within tw: all but the SYN's fields and Prev.
+func (prev *Incarnation) reuseBy(sender Role, tw TimeWait) Reuse {
+	old, peer := &prev.Half[sender], &prev.Half[sender.Peer()]
+	return Reuse{
+		PrevIndex: prev.Index, PrevPeerLastFin: peer.LastFin().Tx,
+		SynSender: sender, TimeWait: tw,
 		OldNextSeq: old.NextSeq, OldSeqKnown: old.SeqKnown,
 		OldPeerNextSeq: peer.NextSeq, OldPeerSeqKnown: peer.SeqKnown,
 		OldTSval: old.LastTSval, OldHasTS: old.HasTS,
-		NewISN: s.Seq, NewTSval: s.TSval, NewHasTS: s.HasTS,
-		OldFirstIPID: old.FirstIPID, OldIPID: old.LastIPID, NewIPID: s.IPID, OldTTL: old.LastTTL, NewTTL: s.TTL,
-		OldPackets: old.Packets, OldLastAt: old.Last.At, IPv6: s.Src.Addr().Is6(),
+		OldFirstIPID: old.FirstIPID, OldIPID: old.LastIPID, OldTTL: old.LastTTL,
+		OldPackets: old.Packets, OldLastAt: old.Last.At,
 	}
-	return r
+}
+
+// setSYN records in r the SYN s, at time at, that reuses the 4-tuple.
+func (r *Reuse) setSYN(s *capture.Segment, at Instant) {
+	r.SYN = Tx{Frame: s.Frame, At: at}
+	r.NewISN, r.NewTSval, r.NewHasTS = s.Seq, s.TSval, s.HasTS
+	r.NewIPID, r.NewTTL, r.IPv6 = s.IPID, s.TTL, s.Src.Addr().Is6()
 }
 
 // apply records what one segment shows. A first FIN's list comes from fins (may be
