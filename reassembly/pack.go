@@ -57,7 +57,7 @@ type packHeader struct {
 	replaced bool
 	endAt    Instant
 	// Read: where in the record the reason's byte is, and where the wake block's
-	// group starts (0: none; see wakeInfo). Written: wake, when not nil, is the
+	// group starts (0: none; see packer.wake). Written: wake, when not nil, is the
 	// incarnation's TIME_WAIT, and the header carries the wake block.
 	reasonAt, wakeAt int
 	wake             *TimeWait
@@ -342,7 +342,7 @@ const headExt = 0x80
 // extFlags: what follows a header's reason (headExt).
 const (
 	extEndAt = 1 << iota // a replaced record's EndAt (replaceRecord): zig, in the record's unit, from the first packet
-	extWake              // the wake block: its length, then two groups (wakeInfo)
+	extWake              // the wake block: its length, then two groups (packer.wake)
 )
 
 // The header's flags share the reason's byte: every EndReason is below the lowest.
@@ -564,21 +564,15 @@ func replaceRecord(buf, b []byte, h packHeader, body int, endAt Instant, wait ti
 	return append(buf, b[body:]...), true
 }
 
-// wakeInfo is what a bare SYN from the client of a connection packed in TIME_WAIT
-// needs of it to start the next incarnation on the 4-tuple without unpacking it
-// (Tracker.reusePacked): what route reads to tell that the SYN neither continues it
-// nor belongs to it, and what the new incarnation's Reuse says of it (reuseBy, its
-// client sending the SYN: its TIME_WAIT among them). It is written in the record's
-// header (so in memory even when the record's body is in the cold store) for the
-// incarnations wakeable says it is exact for: a group of the first, then the
-// Reuse's group (packer.reuse), the SYN's fields zero.
-type wakeInfo struct {
-	clientLo    bool      // the client is the 4-tuple's lower endpoint
-	isn, synEnd [2]uint32 // by Role
-	syn         [2]bool   // the end's SynCount > 0
-	synAckSeen  bool      // the server's
-	synAck      uint32    // the server's SYN-ACK's acknowledgement
-}
+// The wake block is what a bare SYN from the client of a connection packed in
+// TIME_WAIT needs of it to start the next incarnation on the 4-tuple without
+// unpacking it (Tracker.reusePacked): what route reads to tell that the SYN neither
+// continues it nor belongs to it, as for an earlier incarnation (its prevSig, but
+// for when its window closes), and what the new incarnation's Reuse says of it
+// (reuseBy, its client sending the SYN: its TIME_WAIT among them). It is written in
+// the record's header (so in memory even when the record's body is in the cold
+// store) for the incarnations wakeable says it is exact for: a group of the
+// signature, then the Reuse's group (packer.reuse), the SYN's fields zero.
 
 // wakeable reports whether a wake block would be exact for inc: its roles known
 // and its endpoints those of its 4-tuple, closed by both ends' FINs, acknowledged,
@@ -594,17 +588,17 @@ func wakeable(inc *Incarnation) bool {
 // wake writes the wake block of inc, whose TIME_WAIT is tw: its length, then its
 // groups (readWake and readWakeReuse read them).
 func (p *packer) wake(inc *Incarnation, tw *TimeWait) {
-	c, s := &inc.Half[Client], &inc.Half[Server]
-	lo, _ := inc.Key.Endpoints()
+	lo, hi := inc.Key.Endpoints()
+	sig := sigOf(inc, 0, lo, hi)
 	at := len(p.b)
 	p.b = append(p.b, 0) // (the length, once known)
 	g := p.group()
-	g.bits(c.Endpoint == lo, c.SynCount > 0, s.SynCount > 0, s.SynAckSeen)
-	g.u(uint64(c.ISN))
-	g.u(uint64(s.ISN))
-	g.z32(c.SynEnd, c.ISN)
-	g.z32(s.SynEnd, s.ISN)
-	g.z32(s.SynAck, c.ISN)
+	g.u(uint64(sig.bits))
+	g.u(uint64(sig.isn[Client]))
+	g.u(uint64(sig.isn[Server]))
+	g.z32(sig.synEnd[Client], sig.isn[Client])
+	g.z32(sig.synEnd[Server], sig.isn[Server])
+	g.z32(sig.synAck, sig.isn[Client])
 	p.flush(g)
 	r := inc.reuseBy(Client, *tw)
 	p.reuse(&r)
@@ -619,22 +613,21 @@ func (p *packer) wake(inc *Incarnation, tw *TimeWait) {
 	copy(p.b[at:], l[:k])
 }
 
-// readWake reads the first group of the wake block of a record b whose header h
-// says it has one, and returns it and where the Reuse's group starts
+// readWake reads the signature in the wake block of a record b whose header h says
+// it has one (overAt left zero), and returns it and where the Reuse's group starts
 // (readWakeReuse).
-func readWake(b []byte, h packHeader) (wakeInfo, int) {
+func readWake(b []byte, h packHeader) (prevSig, int) {
 	d := wakeReader(b, h, h.wakeAt)
 	var gr reader
 	d.g = &gr
 	g := d.group()
-	var w wakeInfo
-	fl := g.u()
-	w.clientLo, w.syn[Client], w.syn[Server], w.synAckSeen = bit(fl, 0), bit(fl, 1), bit(fl, 2), bit(fl, 3)
-	w.isn[Client], w.isn[Server] = g.u32(), g.u32()
-	w.synEnd[Client] = g.z32(w.isn[Client])
-	w.synEnd[Server] = g.z32(w.isn[Server])
-	w.synAck = g.z32(w.isn[Client])
-	return w, d.i
+	var sig prevSig
+	sig.bits = g.u8()
+	sig.isn[Client], sig.isn[Server] = g.u32(), g.u32()
+	sig.synEnd[Client] = g.z32(sig.isn[Client])
+	sig.synEnd[Server] = g.z32(sig.isn[Server])
+	sig.synAck = g.z32(sig.isn[Client])
+	return sig, d.i
 }
 
 // readWakeReuse reads the Reuse group of a wake block, at byte at of record b

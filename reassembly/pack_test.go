@@ -140,8 +140,9 @@ func TestPackRoundTrip(t *testing.T) {
 
 // checkWake: the record of inc (header hdr) written with a wake block for a TIME_WAIT
 // of random values reads back as it does without one, its header the same, and the
-// block as what wakeInfo says of inc; and the record replaced (replaceRecord) reads
-// back as inc with End and EndAt set, its header an earlier incarnation's.
+// block as inc's signature and Reuse say (sigOf, reuseBy); and the record replaced
+// (replaceRecord) reads back as inc with End and EndAt set, its header an earlier
+// incarnation's.
 func checkWake(t *testing.T, i int, inc *Incarnation, hdr packHeader, rng *rand.Rand) {
 	t.Helper()
 	span := int64(1) << (20 + 2*(i%21)) // (up to 2^60: blocks past 127 bytes, whose length takes two)
@@ -166,14 +167,12 @@ func checkWake(t *testing.T, i int, inc *Incarnation, hdr packHeader, rng *rand.
 	if out := unpack(inc.Key, b); !reflect.DeepEqual(out, inc) {
 		t.Fatalf("case %d: unpack(pack(x)) != x with a wake block\n got %+v\nwant %+v", i, out, inc)
 	}
-	c, s := &inc.Half[Client], &inc.Half[Server]
-	lo, _ := inc.Key.Endpoints()
-	want := wakeInfo{clientLo: c.Endpoint == lo, isn: [2]uint32{c.ISN, s.ISN}, synEnd: [2]uint32{c.SynEnd, s.SynEnd},
-		syn: [2]bool{c.SynCount > 0, s.SynCount > 0}, synAckSeen: s.SynAckSeen, synAck: s.SynAck}
+	lo, hi := inc.Key.Endpoints()
+	want := sigOf(inc, 0, lo, hi)
 	h, d := readHeader(b)
 	w, at := readWake(b, h)
 	if w != want {
-		t.Fatalf("case %d: wake block\n got %+v\nwant %+v", i, w, want)
+		t.Fatalf("case %d: wake block's signature\n got %+v\nwant %+v", i, w, want)
 	}
 	if r, wantR := readWakeReuse(b, h, at, nil), inc.reuseBy(Client, tw); *r != wantR {
 		t.Fatalf("case %d: the wake block's Reuse\n got %+v\nwant %+v", i, *r, wantR)

@@ -17,7 +17,7 @@ const wakeShare = 16
 // few of its fields into the new one's Reuse and pack it again as an earlier
 // incarnation. On a server whose clients reuse ports it holds in TIME_WAIT that is
 // most connections. The record's header carries what that takes (the wake block,
-// wakeInfo), and the record is made the newest earlier incarnation by writing its
+// packer.wake), and the record is made the newest earlier incarnation by writing its
 // header anew (replaceRecord), its body untouched, on disk or in memory.
 //
 // It does so only where the result is exactly what the usual way gives: a bare
@@ -45,19 +45,19 @@ func (t *Tracker) reusePacked(f *flow, s *capture.Segment, at Instant) *Incarnat
 	if at.Sub(hd.lastAt) > t.minWait && at >= over {
 		return nil // over: lookup retires the flow (wakeOver)
 	}
-	w, reuseAt := readWake(rb, hd)
+	sig, reuseAt := readWake(rb, hd)
 	lo, hi := f.key.Endpoints()
-	client, server := hi, lo
-	if w.clientLo {
-		client, server = lo, hi
+	client, server := lo, hi
+	if sig.bits&sigClientHi != 0 {
+		client, server = hi, lo
 	}
-	if s.Src != client || s.Dst != server {
+	if s.Src != client || s.Dst != server || sig.bits&sigRaw != 0 {
 		return nil
 	}
 	// route: a SYN continuing the incarnation (continuesWith: its client's SYN
 	// again, or the SYN its SYN-ACK answered; wakeable rules out a retried
 	// attempt), or one an earlier incarnation may own, goes the usual way.
-	if (w.syn[Client] && s.Seq == w.isn[Client]) || (w.synAckSeen && s.Seq+1 == w.synAck) {
+	if (sig.bits&(sigSyn<<Client) != 0 && s.Seq == sig.isn[Client]) || (sig.bits&sigSynAck != 0 && s.Seq+1 == sig.synAck) {
 		return nil
 	}
 	for i := range l.len() {
@@ -111,30 +111,10 @@ func (t *Tracker) reusePacked(f *flow, s *capture.Segment, at Instant) *Incarnat
 	}
 	copy(l.rec[1:], l.rec[:maxEarlier-1])
 	copy(l.sig[1:], l.sig[:maxEarlier-1])
-	l.rec[0], l.sig[0] = rec, w.sig(prevOver)
+	sig.overAt = prevOver
+	l.rec[0], l.sig[0] = rec, sig
 	l.n++
 	t.touch(f)
 	t.hooks.reusedPacked++
 	return inc
-}
-
-// sig is the prevSig of the incarnation w is the wake block of (sigOf), its window
-// closing at over: a wakeable incarnation's ends both sent a FIN, and its client
-// is the 4-tuple's lower or higher endpoint.
-func (w *wakeInfo) sig(over Instant) prevSig {
-	g := prevSig{overAt: over, bits: sigFin<<Client | sigFin<<Server}
-	for r := Client; r <= Server; r++ {
-		if w.syn[r] {
-			g.bits |= sigSyn << r
-			g.isn[r], g.synEnd[r] = w.isn[r], w.synEnd[r]
-		}
-	}
-	if w.synAckSeen {
-		g.bits |= sigSynAck
-		g.synAck = w.synAck
-	}
-	if !w.clientLo {
-		g.bits |= sigClientHi
-	}
-	return g
 }
