@@ -19,15 +19,15 @@ import (
 // Each, or its end unpacks it.
 //
 // The record starts with a header a sweep reads without unpacking the rest (first
-// frame and time, last packet time, when it is over and why; a replaced incarnation's EndAt
-// and the wake block when they are there: extFlags), then every field of the
-// incarnation: varints, times and frames as differences from the first packet (times
-// in microseconds when they all are whole ones: usRecord),
-// booleans as bit sets; last, when kept, the signatures of the last segments
-// (packer.recent), which unpacking to hand the incarnation out does not read.
-// TestPackRoundTrip fills every field of an Incarnation by
-// reflection and checks that unpack(pack(x)) == x, so a field added to Incarnation,
-// Half, Reuse or their parts without a line here fails it.
+// frame and time, last packet time, when it is over and why; a replaced
+// incarnation's EndAt and the wake block when they are there: extFlags), then every
+// field of the incarnation: varints, times and frames as differences from the first
+// packet (times in microseconds when they all are whole ones: usRecord), booleans as
+// bit sets; last, when kept, the signatures of the last segments (packer.recent),
+// which unpacking to hand the incarnation out does not read. TestPackRoundTrip
+// fills every field of an Incarnation by reflection and checks that
+// unpack(pack(x)) == x, so a field added to Incarnation, Half, Reuse or their parts
+// without a line here fails it.
 
 // packIdle is how long (capture time) an incarnation must have been quiet before a
 // sweep packs it: long enough that the segments that usually follow a close (the

@@ -51,7 +51,7 @@ func (t *Tracker) reusePacked(f *flow, s *capture.Segment, at Instant) *Incarnat
 	if sig.bits&sigClientHi != 0 {
 		client, server = hi, lo
 	}
-	if s.Src != client || s.Dst != server || sig.bits&sigRaw != 0 {
+	if s.Src != client || s.Dst != server { // (wakeable: the client is lo or hi, never sigRaw)
 		return nil
 	}
 	// route: a SYN continuing the incarnation (continuesWith: its client's SYN
