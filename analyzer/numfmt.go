@@ -1,13 +1,14 @@
 package analyzer
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"slices"
 	"strconv"
 )
 
 // AppendUint appends u in decimal, as strconv.AppendUint(b, u, 10) does, writing the
-// digits in place, two at a time (pairs): strconv's formats them in a buffer of its
+// digits in place, two at a time (digits2): strconv's formats them in a buffer of its
 // own and copies them (a call to memmove per number, a dozen numbers a record).
 func AppendUint(b []byte, u uint64) []byte {
 	if u < 10 {
@@ -27,13 +28,12 @@ func AppendUint(b []byte, u uint64) []byte {
 	i := l + n
 	for u >= 100 {
 		q := u / 100
-		r := 2 * (u - q*100)
 		i -= 2
-		b[i], b[i+1] = pairs[r], pairs[r+1]
+		binary.LittleEndian.PutUint16(b[i:], digits2[(u-q*100)&127])
 		u = q
 	}
 	if u >= 10 {
-		b[l], b[l+1] = pairs[2*u], pairs[2*u+1]
+		binary.LittleEndian.PutUint16(b[l:], digits2[u&127])
 	} else {
 		b[l] = byte('0' + u)
 	}
