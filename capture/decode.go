@@ -422,6 +422,14 @@ func parseTCP(b []byte, wire int, seg *Segment) bool {
 		return true
 	}
 	opts := b[20:min(hlen, len(b))]
+	if len(opts) >= 12 && binary.BigEndian.Uint32(opts) == 0x0101080a {
+		// NOP, NOP, timestamps: the options of every segment but the SYNs of
+		// Linux, BSD and macOS.
+		seg.HasTS = true
+		seg.TSval = binary.BigEndian.Uint32(opts[4:8])
+		seg.TSecr = binary.BigEndian.Uint32(opts[8:12])
+		opts = opts[12:]
+	}
 	for i := 0; i < len(opts); {
 		switch kind := opts[i]; kind {
 		case 0: // end of option list
