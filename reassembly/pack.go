@@ -1020,7 +1020,8 @@ func unpackInto(inc *Incarnation, k FlowKey, b []byte, sp *spares, recent bool) 
 	h, d := readHeader(b)
 	var gr reader
 	d.spares, d.g = sp, &gr
-	*inc = Incarnation{Key: k, First: h.first}
+	*inc = Incarnation{} // cleared in place, then set: a literal with fields is built aside and copied, 1.2 KB twice
+	inc.Key, inc.First = k, h.first
 	c, s := &inc.Half[Client], &inc.Half[Server]
 	g := d.group()
 	fl := g.u()

@@ -244,7 +244,8 @@ func (t *Tracker) start(f *flow, s *capture.Segment, at Instant, prev *Incarnati
 		f.count++
 	}
 	inc := t.newIncarnation()
-	*inc = Incarnation{Key: f.key, Index: int(f.count), First: Tx{Frame: s.Frame, At: at}, rfc1337: t.cfg.RFC1337}
+	*inc = Incarnation{} // cleared in place, then set: a literal with fields is built aside and copied, 1.2 KB twice
+	inc.Key, inc.Index, inc.First, inc.rfc1337 = f.key, int(f.count), Tx{Frame: s.Frame, At: at}, t.cfg.RFC1337
 	switch {
 	case s.Flags&(capture.SYN|capture.ACK) == capture.SYN:
 		inc.RolesKnown = true
