@@ -224,6 +224,25 @@ func (t *Tracker) AddKeyed(s *capture.Segment, kh *Keyed) {
 		return
 	}
 	defer t.catchCold()
+	t.addKeyed(s, kh)
+}
+
+// AddKeyedEach is AddKeyed for segs[i], keyed keys[i], of each i of idx in turn:
+// one deferred recovery (catchCold) for them all rather than one a segment. An
+// error reading the cold store back stops the tracker at that segment, as
+// AddKeyed's would: the others are not added.
+func (t *Tracker) AddKeyedEach(segs []capture.Segment, keys []Keyed, idx []uint16) {
+	if t.err != nil {
+		return
+	}
+	defer t.catchCold()
+	for _, i := range idx {
+		t.addKeyed(&segs[i], &keys[i])
+	}
+}
+
+// addKeyed is AddKeyed without its recovery.
+func (t *Tracker) addKeyed(s *capture.Segment, kh *Keyed) {
 	at := InstantOf(s.Time)
 	if t.cfg.Done != nil && !t.cfg.ManualSweep && (at >= t.nextSweep || (t.held >= t.hooks.packAbove && t.held >= 2*t.sweptHeld)) {
 		// Every sweepEvery of capture time, and sooner when the incarnations held

@@ -174,16 +174,16 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 				if n > 1 {
 					own = b.own[i]
 				}
-				j := 0
 				for _, sw := range b.sweeps {
-					for ; j < len(own) && int(own[j]) < sw.pos; j++ {
-						tr.AddKeyed(&b.segs[own[j]], &b.keys[own[j]])
+					j := 0
+					for j < len(own) && int(own[j]) < sw.pos {
+						j++
 					}
+					tr.AddKeyedEach(b.segs, b.keys, own[:j])
+					own = own[j:]
 					tr.Sweep(sw.at)
 				}
-				for ; j < len(own); j++ {
-					tr.AddKeyed(&b.segs[own[j]], &b.keys[own[j]])
-				}
+				tr.AddKeyedEach(b.segs, b.keys, own)
 				if b.left.Add(-1) == 0 {
 					select {
 					case free <- b:
