@@ -351,3 +351,69 @@ func TestColdReadError(t *testing.T) {
 	}
 	t.Fatal("no committed capture put a record on disk")
 }
+
+// TestAddKeyedEachColdError: an error reading the cold store back in the middle of
+// AddKeyedEach stops the tracker as one in AddKeyed does: no panic, Err gives it,
+// and nothing more is added or handed out. The segments come in runs of 64, each
+// after a sweep, as a pipeline's worker gives them; then the cold store's files fail,
+// and the capture comes again without sweeps (copies of its segments, for
+// connections now packed on disk).
+func TestAddKeyedEachColdError(t *testing.T) {
+	for _, file := range committedCaptures(t) {
+		segs, _ := readSegments(t, file)
+		keys := make([]Keyed, len(segs))
+		for i := range segs {
+			keys[i].Set(&segs[i])
+		}
+		var handed int
+		cfg := Config{TimeWait: 20 * time.Second, ManualSweep: true, TempDir: t.TempDir(),
+			Done: func(*Incarnation) { handed++ }}
+		tr := NewPoisonedTracker(cfg)
+		tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
+		tr.hooks.coldAbove = 0
+		tr.cold.segSize, tr.cold.window = 512, 128
+		tr.cold.checked = true
+		var end Instant
+		feed := func(from, to int, sweep bool) {
+			for i := from; i < to; i += 64 {
+				run := make([]uint16, 0, 64)
+				for j := i; j < min(i+64, to); j++ {
+					run = append(run, uint16(j-from))
+				}
+				if at := InstantOf(segs[i].Time); sweep {
+					tr.Sweep(at)
+					end = max(end, at)
+				}
+				tr.AddKeyedEach(segs[from:], keys[from:], run)
+			}
+		}
+		if len(segs) > 60000 {
+			continue // (uint16 indexes)
+		}
+		feed(0, len(segs), true)
+		for i := range tr.cold.segs {
+			if f := tr.cold.segs[i].f; f != nil {
+				if err := f.Close(); err != nil { // reads from it now fail
+					t.Fatal(err)
+				}
+			}
+		}
+		feed(0, len(segs), false) // (no sweep: only AddKeyedEach reads)
+		err := tr.Err()
+		if err == nil {
+			tr.Finish(end)
+			continue // no copy read a record on disk
+		}
+		if !strings.Contains(err.Error(), "reading back") {
+			t.Fatalf("%s: Err() = %v, want a read error", filepath.Base(file), err)
+		}
+		before := handed
+		tr.AddKeyedEach(segs, keys, []uint16{0, 1})
+		tr.Finish(end)
+		if handed != before || tr.Err() != err {
+			t.Fatalf("%s: a stopped tracker handed out %d more incarnations, Err %v", filepath.Base(file), handed-before, tr.Err())
+		}
+		return
+	}
+	t.Fatal("no committed capture read a record on disk for a segment after the files failed")
+}
