@@ -83,18 +83,22 @@ func (t *Tracker) visit(f *flow, now Instant, done *[]finished) {
 		case t.held >= t.hooks.packAbove && now.Sub(c.Last.At) >= packIdle:
 			t.pack(f, now)
 		}
-	} else if f.packed != "" {
-		if h := header(f.packed); h.wait >= 0 && now.Sub(h.lastAt) > h.wait {
+	}
+	var packed *packHeader // f.packed's, read here
+	if f.cur == 0 && f.packed != "" {
+		h := header(f.packed)
+		if h.wait >= 0 && now.Sub(h.lastAt) > h.wait {
 			*done = append(*done, packedEnd(f, h.reason, satAdd(h.lastAt, h.wait)))
 			t.count(h.reason)
 			f.packed = ""
 		}
+		packed = &h
 	}
 	if f.cur == 0 && f.prev == 0 && f.packed == "" && t.packedPrev(f) == nil {
 		t.forget(f)
 		return
 	}
-	t.schedule(f, now, wait)
+	t.schedule(f, now, wait, packed)
 }
 
 // schedule puts the flow in the sweep schedule at the earliest time a visit may find
@@ -102,8 +106,9 @@ func (t *Tracker) visit(f *flow, now Instant, done *[]finished) {
 // its current one expiring or quiet enough to pack, its packed record expiring. A
 // current incarnation quiet enough that was not packed (fewer than packAbove held)
 // is visited again at the next sweep.
-// wait is the current incarnation's overAfter.
-func (t *Tracker) schedule(f *flow, now Instant, wait time.Duration) {
+// wait is the current incarnation's overAfter; packed the header of f.packed if the
+// caller read it (nil: read here).
+func (t *Tracker) schedule(f *flow, now Instant, wait time.Duration, packed *packHeader) {
 	due := maxTime
 	for p := t.prev(f); p != nil; p = p.older {
 		due = min(due, t.prevOverAt(p))
@@ -123,8 +128,12 @@ func (t *Tracker) schedule(f *flow, now Instant, wait time.Duration) {
 		}
 	}
 	if f.packed != "" {
-		if h := header(f.packed); h.wait >= 0 {
-			due = min(due, satAdd(h.lastAt, h.wait+1))
+		if packed == nil {
+			h := header(f.packed)
+			packed = &h
+		}
+		if packed.wait >= 0 {
+			due = min(due, satAdd(packed.lastAt, packed.wait+1))
 		}
 	}
 	if due == maxTime || (f.dueSet && f.due <= due) {
