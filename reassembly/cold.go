@@ -356,15 +356,25 @@ func placeOf(rec string) (h packHeader, headerLen int, p coldPlace) {
 // segment seg). ahead: the records written after it are about to be read too (a
 // hand-out, in handKey's order): read a window of them at once.
 func (t *Tracker) recordData(rec string, ahead bool) (b []byte, cold bool, seg uint64) {
-	h, end, p := placeOf(rec)
+	_, d, cold, seg := t.record(rec, ahead)
+	return d.b, cold, seg
+}
+
+// record is recordData that also reads the record's header: h, and d after it in
+// the record's bytes (d.b), as readHeader(d.b) gives them.
+func (t *Tracker) record(rec string, ahead bool) (h packHeader, d unpacker, cold bool, seg uint64) {
+	h, d = readHeader(recordBytes(rec))
 	if !h.cold {
-		return recordBytes(rec), false, 0
+		return h, d, false, 0
 	}
-	b = append(t.coldBuf[:0], rec[:end]...)
+	end := d.i
+	p := coldPlace{d.uvarint(), int64(d.uvarint()), int(d.uvarint())}
+	b := append(t.coldBuf[:0], rec[:end]...)
 	b[h.reasonAt] &^= coldRecord
 	b = append(b, t.cold.get(p.seg, p.off, p.n, ahead)...)
 	t.coldBuf = b
-	return b, true, p.seg
+	h.cold, d.b, d.i = false, b, end
+	return h, d, true, p.seg
 }
 
 // handKey orders a packed record among those handed out together (hand,

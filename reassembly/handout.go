@@ -157,11 +157,11 @@ func (t *Tracker) handFinal(whole []finished, packed []packedFinal, prevs []hand
 			f := packed[0].f
 			packed[0] = packedFinal{}
 			packed = packed[1:]
-			reason, endAt := EndCaptureEnd, end
-			if h := header(f.packed); h.wait >= 0 && end.Sub(h.lastAt) > h.wait {
-				reason, endAt = h.reason, satAdd(h.lastAt, h.wait) // (endBy)
+			inc, h := t.unpackRecordHeader(f.key, f.packed, true)
+			inc.End, inc.EndAt = EndCaptureEnd, end
+			if h.wait >= 0 && end.Sub(h.lastAt) > h.wait {
+				inc.End, inc.EndAt = h.reason, satAdd(h.lastAt, h.wait) // (endBy)
 			}
-			inc := t.unpackFinished(f, f.packed, reason, endAt)
 			f.packed = ""
 			t.give(inc)
 		}

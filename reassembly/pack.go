@@ -1018,6 +1018,12 @@ func unpack(k FlowKey, b []byte) *Incarnation {
 // handed out gets no more segments.
 func unpackInto(inc *Incarnation, k FlowKey, b []byte, sp *spares, recent bool) {
 	h, d := readHeader(b)
+	unpackFrom(inc, k, h, d, sp, recent)
+}
+
+// unpackFrom is unpackInto for a record whose header was read (readHeader: h, and
+// d after it).
+func unpackFrom(inc *Incarnation, k FlowKey, h packHeader, d unpacker, sp *spares, recent bool) {
 	var gr reader
 	d.spares, d.g = sp, &gr
 	*inc = Incarnation{} // cleared in place, then set: a literal with fields is built aside and copied, 1.2 KB twice

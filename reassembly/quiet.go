@@ -22,10 +22,10 @@ func (t *Tracker) unpackFlow(f *flow) {
 		return
 	}
 	inc := t.newIncarnation()
-	b, cold, seg := t.recordData(f.packed, false)
-	unpackInto(inc, f.key, b, &t.spares, true)
+	h, d, cold, seg := t.record(f.packed, false)
+	unpackFrom(inc, f.key, h, d, &t.spares, true)
 	if cold {
-		inc.rec = t.arena.alloc(b) // (b is the tracker's buffer)
+		inc.rec = t.arena.alloc(d.b) // (d.b is the tracker's buffer)
 		t.cold.drop(seg)
 		t.arena.free(f.packed)
 	} else {
@@ -212,14 +212,20 @@ func (t *Tracker) packRecord(inc *Incarnation, wait time.Duration, reason EndRea
 // segments: unpackInto), and frees the record. ahead: the records written after it
 // are about to be unpacked too (see recordData).
 func (t *Tracker) unpackRecord(k FlowKey, rec string, ahead bool) *Incarnation {
+	inc, _ := t.unpackRecordHeader(k, rec, ahead)
+	return inc
+}
+
+// unpackRecordHeader is unpackRecord that also returns the record's header.
+func (t *Tracker) unpackRecordHeader(k FlowKey, rec string, ahead bool) (*Incarnation, packHeader) {
 	inc := t.newIncarnation()
-	b, cold, seg := t.recordData(rec, ahead)
-	unpackInto(inc, k, b, &t.spares, false)
+	h, d, cold, seg := t.record(rec, ahead)
+	unpackFrom(inc, k, h, d, &t.spares, false)
 	if cold {
 		t.cold.drop(seg)
 	}
 	t.arena.free(rec)
-	return inc
+	return inc, h
 }
 
 // packPrev packs the earlier incarnations held whole, p first (newest), of a flow
@@ -503,10 +509,10 @@ func (t *Tracker) unpackPrev(f *flow) {
 // keeps it.
 func (t *Tracker) unpackKeep(k FlowKey, rec string) *Incarnation {
 	inc := t.newIncarnation()
-	b, cold, seg := t.recordData(rec, false)
-	unpackInto(inc, k, b, &t.spares, true)
+	h, d, cold, seg := t.record(rec, false)
+	unpackFrom(inc, k, h, d, &t.spares, true)
 	if cold {
-		inc.rec = t.arena.alloc(b) // (b is the tracker's buffer)
+		inc.rec = t.arena.alloc(d.b) // (d.b is the tracker's buffer)
 		t.cold.drop(seg)
 		t.arena.free(rec)
 		return inc
