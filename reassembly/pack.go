@@ -421,7 +421,7 @@ func rehead(buf []byte, inc *Incarnation, h packHeader, old []byte) (b []byte, s
 	_, d := readHeader(old)
 	var gr reader
 	d.g = &gr
-	recent := bit(d.group().u(), headRecent) // (the rest of old's head is written anew)
+	recent := bit(d.group().u(0), headRecent) // (the rest of old's head is written anew)
 	p := packer{b: buf[:0], base: inc.First}
 	if !p.head(inc, h, d.us, recent) || p.g.inexact {
 		return p.b, false, false
@@ -622,11 +622,11 @@ func readWake(b []byte, h packHeader) (prevSig, int) {
 	d.g = &gr
 	g := d.group()
 	var sig prevSig
-	sig.bits = g.u8()
-	sig.isn[Client], sig.isn[Server] = g.u32(), g.u32()
-	sig.synEnd[Client] = g.z32(sig.isn[Client])
-	sig.synEnd[Server] = g.z32(sig.isn[Server])
-	sig.synAck = g.z32(sig.isn[Client])
+	sig.bits = g.u8(0)
+	sig.isn[Client], sig.isn[Server] = g.u32(1), g.u32(2)
+	sig.synEnd[Client] = g.z32(3, sig.isn[Client])
+	sig.synEnd[Server] = g.z32(4, sig.isn[Server])
+	sig.synAck = g.z32(5, sig.isn[Client])
 	return sig, d.i
 }
 
@@ -723,13 +723,13 @@ func (d *unpacker) bytes(n int) []byte {
 	return b
 }
 
-// reader reads a group written by flush, value by value in the order written. The
-// group is decoded at once (group: the mask, then each value it marks, in one loop)
-// and the fields then read from v: a call per field, each testing its bit and
+// reader reads a group written by flush. The group is decoded at once (group: the
+// mask, then each value it marks, in one loop) and the fields then read from v by
+// their index in the order written (u): a call per field, each testing its bit and
 // decoding, cost more than the rest of unpacking.
 type reader struct {
 	v    [64]uint64 // the group's values, 0 where the mask has no bit
-	n, i int        // values in v (after the mask's highest bit all are 0); next to read
+	n    int        // values in v (after the mask's highest bit all are 0)
 	base Tx         // the record's first packet (times and frames are relative to it)
 	us   bool       // times in microseconds (usRecord)
 }
@@ -741,7 +741,7 @@ func (d *unpacker) group() *reader {
 	g.base, g.us = d.base, d.us
 	mask := d.u()
 	clear(g.v[:g.n]) // (what the group before left: v is all zeros past it)
-	g.n, g.i = bits.Len64(mask), 0
+	g.n = bits.Len64(mask)
 	// b and i in locals: stores to g.v would make the compiler load d's again.
 	b, i := d.b, d.i
 	for m := mask; m != 0; m &= m - 1 {
@@ -763,19 +763,18 @@ func (d *unpacker) group() *reader {
 	return g
 }
 
-// u reads the next value. v holds zeros past the group's last one (group), so
-// reading past them needs no test.
-func (r *reader) u() uint64 {
-	v := r.v[r.i&63]
-	r.i++
-	return v
-}
+// u reads value k of the group (the k-th gathered by the packer's group, counting
+// a tx as two, a timeWait as five): the readers below take the index of their
+// first value, which each call site gives as a constant, so that a read is one
+// load. v holds zeros past the group's last value (group), so reading past them
+// needs no test.
+func (r *reader) u(k int) uint64 { return r.v[k&63] }
 
-func (r *reader) at() Instant { return r.base.At + Instant(r.t()) }
+func (r *reader) at(k int) Instant { return r.base.At + Instant(r.t(k)) }
 
 // atz reads a time written by group.atz.
-func (r *reader) atz() Instant {
-	v := r.u()
+func (r *reader) atz(k int) Instant {
+	v := r.u(k)
 	if v == 0 {
 		return 0
 	}
@@ -787,8 +786,8 @@ func (r *reader) atz() Instant {
 }
 
 // z32 reads a number written by group.z32.
-func (r *reader) z32(ref uint32) uint32 {
-	v := r.u()
+func (r *reader) z32(k int, ref uint32) uint32 {
+	v := r.u(k)
 	if v == 0 {
 		return 0
 	}
@@ -796,22 +795,23 @@ func (r *reader) z32(ref uint32) uint32 {
 }
 
 // t reads a time difference or duration written by group.t.
-func (r *reader) t() int64 {
+func (r *reader) t(k int) int64 {
 	if r.us {
-		return unzig(r.u()) * 1000
+		return unzig(r.u(k)) * 1000
 	}
-	return unzig(r.u())
+	return unzig(r.u(k))
 }
 
-func (r *reader) u32() uint32   { return uint32(r.u()) }
-func (r *reader) u16() uint16   { return uint16(r.u()) }
-func (r *reader) u8() uint8     { return uint8(r.u()) }
-func (r *reader) role() Role    { return Role(r.u()) }
-func bit(v uint64, i uint) bool { return v&(1<<i) != 0 }
+func (r *reader) u32(k int) uint32 { return uint32(r.u(k)) }
+func (r *reader) u16(k int) uint16 { return uint16(r.u(k)) }
+func (r *reader) u8(k int) uint8   { return uint8(r.u(k)) }
+func (r *reader) role(k int) Role  { return Role(r.u(k)) }
+func bit(v uint64, i uint) bool    { return v&(1<<i) != 0 }
 
-func (r *reader) tx() Tx {
-	f := r.u()
-	at := r.t()
+// tx reads values k and k+1, written by group.tx.
+func (r *reader) tx(k int) Tx {
+	f := r.u(k)
+	at := r.t(k + 1)
 	if f == 0 {
 		return Tx{}
 	}
@@ -826,52 +826,52 @@ func (d *unpacker) events(e *Events, n int) {
 	for i := range e.List {
 		g := d.group()
 		ev := &e.List[i]
-		ev.Tx = g.tx()
-		ev.From = g.role()
-		ev.Flags = g.u8()
-		ev.Payload = g.u32()
-		ev.During = g.u32()
-		ev.Since = g.atz()
+		ev.Tx = g.tx(0)
+		ev.From = g.role(2)
+		ev.Flags = g.u8(3)
+		ev.Payload = g.u32(4)
+		ev.During = g.u32(5)
+		ev.Since = g.atz(6)
 	}
 }
 
 func (d *unpacker) half(h, peer *Half) {
 	g := d.group()
-	b := g.u()
+	b := g.u(0)
 	h.SynAckSeen, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS =
 		bit(b, 0), bit(b, 1), bit(b, 2), bit(b, 3), bit(b, 4)
 	hasCopy := bit(b, 5)
-	h.Packets = g.u()
-	h.Bytes = g.u()
-	h.Last = g.tx()
-	h.SynCount = g.u32()
-	h.ISN = g.z32(h.FirstSeq)
-	h.Syn = g.tx()
-	h.SynEnd = g.z32(h.FirstSeq)
-	h.SynAck = g.z32(peer.FirstSeq)
-	h.TapRTT = time.Duration(g.t())
-	h.NextSeq = g.z32(h.FirstSeq)
-	h.LastTSval = g.u32()
-	h.FirstIPID = g.u16()
-	h.LastIPID = h.FirstIPID + uint16(unzig(g.u()))
-	h.FirstTTL = g.u8()
-	h.LastTTL = h.FirstTTL + uint8(unzig(g.u()))
-	h.FinSeq = g.z32(h.NextSeq)
-	h.FinCount = g.u32()
-	nFin := int(g.u())
-	h.FinAcked = g.tx()
-	h.FinLastAck = g.tx()
-	h.FinLastAckTSecr = g.z32(h.LastTSval)
-	h.Duplicates = g.u()
-	h.InconsistentFin = g.u32()
-	h.DataAfterPeerFin = g.tx()
-	h.Rst = g.tx()
-	h.RstCount = g.u32()
-	h.RstOutOfWindow = g.u32()
-	h.OutOfWindow = g.u32()
-	h.SynTSval = g.z32(h.LastTSval)
-	h.SynGap = time.Duration(g.t())
-	h.ShortOfPeerFin = g.tx()
+	h.Packets = g.u(1)
+	h.Bytes = g.u(2)
+	h.Last = g.tx(3)
+	h.SynCount = g.u32(5)
+	h.ISN = g.z32(6, h.FirstSeq)
+	h.Syn = g.tx(7)
+	h.SynEnd = g.z32(9, h.FirstSeq)
+	h.SynAck = g.z32(10, peer.FirstSeq)
+	h.TapRTT = time.Duration(g.t(11))
+	h.NextSeq = g.z32(12, h.FirstSeq)
+	h.LastTSval = g.u32(13)
+	h.FirstIPID = g.u16(14)
+	h.LastIPID = h.FirstIPID + uint16(unzig(g.u(15)))
+	h.FirstTTL = g.u8(16)
+	h.LastTTL = h.FirstTTL + uint8(unzig(g.u(17)))
+	h.FinSeq = g.z32(18, h.NextSeq)
+	h.FinCount = g.u32(19)
+	nFin := int(g.u(20))
+	h.FinAcked = g.tx(21)
+	h.FinLastAck = g.tx(23)
+	h.FinLastAckTSecr = g.z32(25, h.LastTSval)
+	h.Duplicates = g.u(26)
+	h.InconsistentFin = g.u32(27)
+	h.DataAfterPeerFin = g.tx(28)
+	h.Rst = g.tx(30)
+	h.RstCount = g.u32(32)
+	h.RstOutOfWindow = g.u32(33)
+	h.OutOfWindow = g.u32(34)
+	h.SynTSval = g.z32(35, h.LastTSval)
+	h.SynGap = time.Duration(g.t(36))
+	h.ShortOfPeerFin = g.tx(37)
 	if nFin > 0 {
 		h.FinTxs = slices.Grow(d.spares.takeFins(), nFin)[:nFin]
 		for i := range h.FinTxs {
@@ -885,44 +885,44 @@ func (d *unpacker) half(h, peer *Half) {
 
 func (d *unpacker) finTx(f *FinTx, h *Half) {
 	g := d.group()
-	f.Tx = g.tx()
-	f.TSval = g.z32(h.LastTSval)
-	fb := g.u()
+	f.Tx = g.tx(0)
+	f.TSval = g.z32(2, h.LastTSval)
+	fb := g.u(3)
 	f.HasTS, f.AckedBefore, f.OnAck = bit(fb, 0), bit(fb, 1), bit(fb, 2)
-	f.Acked = g.tx()
+	f.Acked = g.tx(4)
 }
 
-func (r *reader) timeWait(tw *TimeWait) {
-	b := r.u()
+func (r *reader) timeWait(k int, tw *TimeWait) {
+	b := r.u(k)
 	tw.Holder[Client], tw.Holder[Server], tw.Inferred = bit(b, 0), bit(b, 1), bit(b, 2)
-	tw.Since = r.at()
-	tw.Until = r.at()
-	tw.Start = r.tx()
+	tw.Since = r.at(k + 1)
+	tw.Until = r.at(k + 2)
+	tw.Start = r.tx(k + 3)
 }
 
 func (d *unpacker) reuse() *Reuse {
 	g := d.group()
 	r := d.spares.takeReuse()
 	*r = Reuse{}
-	r.PrevIndex = int(g.u())
-	r.PrevPeerLastFin = g.tx()
-	r.SYN = g.tx()
-	r.SynSender = g.role()
-	g.timeWait(&r.TimeWait)
-	b := g.u()
+	r.PrevIndex = int(g.u(0))
+	r.PrevPeerLastFin = g.tx(1)
+	r.SYN = g.tx(3)
+	r.SynSender = g.role(5)
+	g.timeWait(6, &r.TimeWait)
+	b := g.u(11)
 	r.OldSeqKnown, r.OldHasTS, r.OldPeerSeqKnown, r.NewHasTS, r.IPv6 = bit(b, 0), bit(b, 1), bit(b, 2), bit(b, 3), bit(b, 4)
-	r.OldNextSeq = g.u32()
-	r.OldTSval = g.u32()
-	r.OldPeerNextSeq = g.u32()
-	r.NewISN = g.u32()
-	r.NewTSval = g.u32()
-	r.OldFirstIPID = g.u16()
-	r.OldIPID = g.u16()
-	r.NewIPID = g.u16()
-	r.OldTTL = g.u8()
-	r.NewTTL = g.u8()
-	r.OldPackets = g.u()
-	r.OldLastAt = g.at()
+	r.OldNextSeq = g.u32(12)
+	r.OldTSval = g.u32(13)
+	r.OldPeerNextSeq = g.u32(14)
+	r.NewISN = g.u32(15)
+	r.NewTSval = g.u32(16)
+	r.OldFirstIPID = g.u16(17)
+	r.OldIPID = g.u16(18)
+	r.NewIPID = g.u16(19)
+	r.OldTTL = g.u8(20)
+	r.NewTTL = g.u8(21)
+	r.OldPackets = g.u(22)
+	r.OldLastAt = g.at(23)
 	return r
 }
 
@@ -936,10 +936,11 @@ func (d *unpacker) recent(inc *Incarnation) {
 	g := d.group()
 	for r := range inc.Half {
 		rs := &inc.Half[r].recent
+		k := r * (len(rs.at) + 1) // (each end's times, then its next)
 		for i := range rs.at {
-			rs.at[i] = g.atz()
+			rs.at[i] = g.atz(k + i)
 		}
-		rs.next = g.u8()
+		rs.next = g.u8(k + len(rs.at))
 	}
 }
 
@@ -1030,39 +1031,39 @@ func unpackFrom(inc *Incarnation, k FlowKey, h packHeader, d unpacker, sp *spare
 	inc.Key, inc.First = k, h.first
 	c, s := &inc.Half[Client], &inc.Half[Server]
 	g := d.group()
-	fl := g.u()
+	fl := g.u(0)
 	inc.RolesKnown, inc.rfc1337 = bit(fl, 0), bit(fl, 1)
 	clientLo, rawC, rawS, reused, hasRecent := bit(fl, 2), bit(fl, 3), bit(fl, 4), bit(fl, 5), bit(fl, headRecent)
-	inc.Index = int(g.u())
-	c.FirstSeq = g.u32()
-	s.FirstSeq = g.u32()
-	inc.Last = g.tx()
-	inc.Packets = g.u()
+	inc.Index = int(g.u(1))
+	c.FirstSeq = g.u32(2)
+	s.FirstSeq = g.u32(3)
+	inc.Last = g.tx(4)
+	inc.Packets = g.u(6)
 	hs := &inc.History
-	hs.n = g.u8()
-	hs.seen[Client] = g.u32()
-	hs.seen[Server] = g.u32()
-	inc.End = EndReason(g.u())
-	inc.EndAt = g.atz()
+	hs.n = g.u8(7)
+	hs.seen[Client] = g.u32(8)
+	hs.seen[Server] = g.u32(9)
+	inc.End = EndReason(g.u(10))
+	inc.EndAt = g.atz(11)
 	if h.replaced {
 		inc.End, inc.EndAt = EndReplaced, h.endAt
 	}
-	inc.Refusal.Ack = g.tx()
-	inc.Refusal.AckNum = g.u32()
-	inc.Refusal.Rst = g.tx()
-	inc.Refusal.Retry = g.tx()
-	inc.SynISNChanged = g.u32()
-	inc.Stale.Count = g.u()
-	nStale := int(g.u())
-	inc.Late.Count = g.u()
-	nLate := int(g.u())
-	inc.RstInTimeWait = g.tx()
-	inc.RstInTimeWaitFrom = g.role()
-	inc.TimeWaitLeft = time.Duration(g.t())
-	inc.refusals = g.u()
-	inc.Before = PrevState(g.u())
-	inc.Injected.Count = g.u()
-	nInjected := int(g.u())
+	inc.Refusal.Ack = g.tx(12)
+	inc.Refusal.AckNum = g.u32(14)
+	inc.Refusal.Rst = g.tx(15)
+	inc.Refusal.Retry = g.tx(17)
+	inc.SynISNChanged = g.u32(19)
+	inc.Stale.Count = g.u(20)
+	nStale := int(g.u(21))
+	inc.Late.Count = g.u(22)
+	nLate := int(g.u(23))
+	inc.RstInTimeWait = g.tx(24)
+	inc.RstInTimeWaitFrom = g.role(26)
+	inc.TimeWaitLeft = time.Duration(g.t(27))
+	inc.refusals = g.u(28)
+	inc.Before = PrevState(g.u(29))
+	inc.Injected.Count = g.u(30)
+	nInjected := int(g.u(31))
 
 	lo, hi := k.Endpoints()
 	c.Endpoint, s.Endpoint = hi, lo

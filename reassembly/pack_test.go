@@ -730,7 +730,7 @@ func TestVarints(t *testing.T) {
 		d := unpacker{b: p.b, g: &gr}
 		r := d.group()
 		for i, v := range vs {
-			if z, got := r.u(), r.u(); z != 0 || got != v {
+			if z, got := r.u(2*i), r.u(2*i+1); z != 0 || got != v {
 				t.Fatalf("group value %d: %#x then %#x, want 0 then %#x", i, z, got, v)
 			}
 		}
