@@ -75,9 +75,8 @@ func d32(x, ref uint32) uint64 { return zig(int64(int32(x - ref))) }
 // the non-zero ones followed by those: most fields of most incarnations are zero (no
 // RST, no refusal, no duplicate), and cost one bit each instead of a byte.
 type group struct {
-	v    [64]uint64 // (where mask has no bit: anything, not read)
-	n    int
-	mask uint64 // the non-zero ones
+	v    [64]uint64 // by index (the writers' k); where mask has no bit: anything, not read
+	mask uint64     // the non-zero ones
 	base Tx
 	// us: times and durations are written in microseconds (the record's unit, see
 	// usRecord); inexact: one was not a whole number of them (the record must be
@@ -85,19 +84,18 @@ type group struct {
 	us, inexact bool
 }
 
-func (g *group) u(x uint64) {
-	g.v[g.n&63] = x
-	g.mask |= min(x, 1) << (g.n & 63)
-	g.n++
+// The writers below put their values at index k of the group, and following (tx
+// two, timeWait five): each call site gives its index as a constant, in the order
+// the reader reads them (reader.u). A zero value is only left out of the mask.
+func (g *group) u(k int, x uint64) {
+	g.v[k&63] = x
+	g.mask |= min(x, 1) << (k & 63)
 }
-func (g *group) s(x int64)    { g.u(zig(x)) }
-func (g *group) at(t Instant) { g.t(int64(t - g.base.At)) }
-
-// zero gathers k zeros.
-func (g *group) zero(k int) { g.n += k }
+func (g *group) s(k int, x int64)    { g.u(k, zig(x)) }
+func (g *group) at(k int, t Instant) { g.t(k, int64(t-g.base.At)) }
 
 // t writes a time difference or duration in the record's unit.
-func (g *group) t(d int64) {
+func (g *group) t(k int, d int64) {
 	if g.us {
 		q := d / 1000
 		if q*1000 != d {
@@ -105,51 +103,48 @@ func (g *group) t(d int64) {
 		}
 		d = q
 	}
-	g.s(d)
+	g.s(k, d)
 }
 
 // atz writes a time that is 0 when not set (EndAt): 0, else the difference plus one.
-func (g *group) atz(t Instant) {
+func (g *group) atz(k int, t Instant) {
 	if t == 0 {
-		g.zero(1)
 		return
 	}
-	g.at(t)
-	g.v[g.n-1]++
-	g.mask |= 1 << (g.n - 1)
+	g.at(k, t)
+	g.v[k&63]++
+	g.mask |= 1 << (k & 63)
 }
 
 // z32 writes a 32-bit number that is 0 when not set (a SYN-ACK's acknowledgement, a
 // FIN's sequence number): 0, else its difference from ref plus one. An unset number
 // written as a difference would take five bytes.
-func (g *group) z32(x, ref uint32) {
+func (g *group) z32(k int, x, ref uint32) {
 	if x == 0 {
-		g.zero(1)
 		return
 	}
-	g.u(d32(x, ref) + 1)
+	g.u(k, d32(x, ref)+1)
 }
 
 // tx: 0 for "not seen", else the frame difference (plus one) and the time difference.
 // A frame 2^63 away from the first would read back wrong: no capture has that many.
-func (g *group) tx(t Tx) {
+func (g *group) tx(k int, t Tx) {
 	if t == (Tx{}) {
-		g.zero(2)
 		return
 	}
-	g.u(zig(int64(t.Frame-g.base.Frame)) + 1)
-	g.at(t.At)
+	g.u(k, zig(int64(t.Frame-g.base.Frame))+1)
+	g.at(k+1, t.At)
 }
 
 // bits gathers up to 64 booleans as one value.
-func (g *group) bits(bs ...bool) {
+func (g *group) bits(k int, bs ...bool) {
 	var v uint64
 	for i, b := range bs {
 		if b {
 			v |= 1 << i
 		}
 	}
-	g.u(v)
+	g.u(k, v)
 }
 
 // packer appends the record to b.
@@ -165,9 +160,6 @@ func (p *packer) u(v uint64) { p.b = appendU(p.b, v) }
 // flush writes a group: the mask of its non-zero values, then those. The record
 // grows once for the whole group, and the values are written by index.
 func (p *packer) flush(g *group) {
-	if g.n > len(g.v) {
-		panic(fmt.Sprintf("reassembly: a packed group of %d values (at most %d)", g.n, len(g.v)))
-	}
 	b := slices.Grow(p.b, binary.MaxVarintLen64*(bits.OnesCount64(g.mask)+1))
 	j := len(b)
 	b = b[:cap(b)]
@@ -202,19 +194,19 @@ func putUvarint(b []byte, j int, v uint64) int {
 
 // group starts gathering a group.
 func (p *packer) group() *group {
-	p.g.n, p.g.mask, p.g.base = 0, 0, p.base
+	p.g.mask, p.g.base = 0, p.base
 	return &p.g
 }
 
 func (p *packer) events(e *Events) {
 	for _, ev := range e.List {
 		g := p.group()
-		g.tx(ev.Tx)
-		g.u(uint64(ev.From))
-		g.u(uint64(ev.Flags))
-		g.u(uint64(ev.Payload))
-		g.u(uint64(ev.During))
-		g.atz(ev.Since)
+		g.tx(0, ev.Tx)
+		g.u(2, uint64(ev.From))
+		g.u(3, uint64(ev.Flags))
+		g.u(4, uint64(ev.Payload))
+		g.u(5, uint64(ev.During))
+		g.atz(6, ev.Since)
 		p.flush(g)
 	}
 }
@@ -226,38 +218,38 @@ func (p *packer) events(e *Events) {
 // last: a group's mask takes a byte per 7 fields up to its last non-zero one.
 func (p *packer) half(h, peer *Half) {
 	g := p.group()
-	g.bits(h.SynAckSeen, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS, h.finCopy != FinTx{})
-	g.u(h.Packets)
-	g.u(h.Bytes)
-	g.tx(h.Last)
-	g.u(uint64(h.SynCount))
-	g.z32(h.ISN, h.FirstSeq)
-	g.tx(h.Syn)
-	g.z32(h.SynEnd, h.FirstSeq)
-	g.z32(h.SynAck, peer.FirstSeq)
-	g.t(int64(h.TapRTT))
-	g.z32(h.NextSeq, h.FirstSeq)
-	g.u(uint64(h.LastTSval))
-	g.u(uint64(h.FirstIPID))
-	g.s(int64(int16(h.LastIPID - h.FirstIPID))) // the same socket's next ones
-	g.u(uint64(h.FirstTTL))
-	g.s(int64(int8(h.LastTTL - h.FirstTTL)))
-	g.z32(h.FinSeq, h.NextSeq) // usually NextSeq - 1
-	g.u(uint64(h.FinCount))
-	g.u(uint64(len(h.FinTxs)))
-	g.tx(h.FinAcked)
-	g.tx(h.FinLastAck)
-	g.z32(h.FinLastAckTSecr, h.LastTSval)
-	g.u(h.Duplicates)
-	g.u(uint64(h.InconsistentFin))
-	g.tx(h.DataAfterPeerFin)
-	g.tx(h.Rst)
-	g.u(uint64(h.RstCount))
-	g.u(uint64(h.RstOutOfWindow))
-	g.u(uint64(h.OutOfWindow))
-	g.z32(h.SynTSval, h.LastTSval)
-	g.t(int64(h.SynGap))
-	g.tx(h.ShortOfPeerFin)
+	g.bits(0, h.SynAckSeen, h.SeqKnown, h.HasTS, h.FinCoversPeerFin, h.FinLastAckHasTS, h.finCopy != FinTx{})
+	g.u(1, h.Packets)
+	g.u(2, h.Bytes)
+	g.tx(3, h.Last)
+	g.u(5, uint64(h.SynCount))
+	g.z32(6, h.ISN, h.FirstSeq)
+	g.tx(7, h.Syn)
+	g.z32(9, h.SynEnd, h.FirstSeq)
+	g.z32(10, h.SynAck, peer.FirstSeq)
+	g.t(11, int64(h.TapRTT))
+	g.z32(12, h.NextSeq, h.FirstSeq)
+	g.u(13, uint64(h.LastTSval))
+	g.u(14, uint64(h.FirstIPID))
+	g.s(15, int64(int16(h.LastIPID-h.FirstIPID))) // the same socket's next ones
+	g.u(16, uint64(h.FirstTTL))
+	g.s(17, int64(int8(h.LastTTL-h.FirstTTL)))
+	g.z32(18, h.FinSeq, h.NextSeq) // usually NextSeq - 1
+	g.u(19, uint64(h.FinCount))
+	g.u(20, uint64(len(h.FinTxs)))
+	g.tx(21, h.FinAcked)
+	g.tx(23, h.FinLastAck)
+	g.z32(25, h.FinLastAckTSecr, h.LastTSval)
+	g.u(26, h.Duplicates)
+	g.u(27, uint64(h.InconsistentFin))
+	g.tx(28, h.DataAfterPeerFin)
+	g.tx(30, h.Rst)
+	g.u(32, uint64(h.RstCount))
+	g.u(33, uint64(h.RstOutOfWindow))
+	g.u(34, uint64(h.OutOfWindow))
+	g.z32(35, h.SynTSval, h.LastTSval)
+	g.t(36, int64(h.SynGap))
+	g.tx(37, h.ShortOfPeerFin)
 	p.flush(g)
 	for _, f := range h.FinTxs {
 		p.finTx(&f, h)
@@ -269,40 +261,40 @@ func (p *packer) half(h, peer *Half) {
 
 func (p *packer) finTx(f *FinTx, h *Half) {
 	g := p.group()
-	g.tx(f.Tx)
-	g.z32(f.TSval, h.LastTSval)
-	g.bits(f.HasTS, f.AckedBefore, f.OnAck)
-	g.tx(f.Acked)
+	g.tx(0, f.Tx)
+	g.z32(2, f.TSval, h.LastTSval)
+	g.bits(3, f.HasTS, f.AckedBefore, f.OnAck)
+	g.tx(4, f.Acked)
 	p.flush(g)
 }
 
-func (g *group) timeWait(tw *TimeWait) {
-	g.bits(tw.Holder[Client], tw.Holder[Server], tw.Inferred)
-	g.at(tw.Since)
-	g.at(tw.Until)
-	g.tx(tw.Start)
+func (g *group) timeWait(k int, tw *TimeWait) {
+	g.bits(k, tw.Holder[Client], tw.Holder[Server], tw.Inferred)
+	g.at(k+1, tw.Since)
+	g.at(k+2, tw.Until)
+	g.tx(k+3, tw.Start)
 }
 
 func (p *packer) reuse(r *Reuse) {
 	g := p.group()
-	g.u(uint64(r.PrevIndex))
-	g.tx(r.PrevPeerLastFin)
-	g.tx(r.SYN)
-	g.u(uint64(r.SynSender))
-	g.timeWait(&r.TimeWait)
-	g.bits(r.OldSeqKnown, r.OldHasTS, r.OldPeerSeqKnown, r.NewHasTS, r.IPv6)
-	g.u(uint64(r.OldNextSeq))
-	g.u(uint64(r.OldTSval))
-	g.u(uint64(r.OldPeerNextSeq))
-	g.u(uint64(r.NewISN))
-	g.u(uint64(r.NewTSval))
-	g.u(uint64(r.OldFirstIPID))
-	g.u(uint64(r.OldIPID))
-	g.u(uint64(r.NewIPID))
-	g.u(uint64(r.OldTTL))
-	g.u(uint64(r.NewTTL))
-	g.u(r.OldPackets)
-	g.at(r.OldLastAt)
+	g.u(0, uint64(r.PrevIndex))
+	g.tx(1, r.PrevPeerLastFin)
+	g.tx(3, r.SYN)
+	g.u(5, uint64(r.SynSender))
+	g.timeWait(6, &r.TimeWait)
+	g.bits(11, r.OldSeqKnown, r.OldHasTS, r.OldPeerSeqKnown, r.NewHasTS, r.IPv6)
+	g.u(12, uint64(r.OldNextSeq))
+	g.u(13, uint64(r.OldTSval))
+	g.u(14, uint64(r.OldPeerNextSeq))
+	g.u(15, uint64(r.NewISN))
+	g.u(16, uint64(r.NewTSval))
+	g.u(17, uint64(r.OldFirstIPID))
+	g.u(18, uint64(r.OldIPID))
+	g.u(19, uint64(r.NewIPID))
+	g.u(20, uint64(r.OldTTL))
+	g.u(21, uint64(r.NewTTL))
+	g.u(22, r.OldPackets)
+	g.at(23, r.OldLastAt)
 	p.flush(g)
 }
 
@@ -402,12 +394,13 @@ func (p *packer) recent(inc *Incarnation) {
 		}
 	}
 	g := p.group()
+	w := dupDepth + 1 // each end's times, then its next (unpacker.recent)
 	for r := range inc.Half {
 		rs := &inc.Half[r].recent
-		for _, at := range rs.at {
-			g.atz(at) // (an empty slot's 0 as 0, not as a time before the first packet)
+		for i, at := range rs.at {
+			g.atz(r*w+i, at) // (an empty slot's 0 as 0, not as a time before the first packet)
 		}
-		g.u(uint64(rs.next))
+		g.u(r*w+dupDepth, uint64(rs.next))
 	}
 	p.flush(g)
 }
@@ -457,33 +450,33 @@ func (p *packer) head(inc *Incarnation, h packHeader, us, recent bool) bool {
 	}
 	rawC, rawS := c.Endpoint != cDerived, s.Endpoint != sDerived
 	g := p.group()
-	g.bits(inc.RolesKnown, inc.rfc1337, clientLo, rawC, rawS, inc.Reuse != nil, recent) // (headRecent)
-	g.u(uint64(inc.Index))
-	g.u(uint64(c.FirstSeq))
-	g.u(uint64(s.FirstSeq))
-	g.tx(inc.Last)
-	g.u(inc.Packets)
-	g.u(uint64(inc.History.n))
-	g.u(uint64(inc.History.seen[Client]))
-	g.u(uint64(inc.History.seen[Server]))
-	g.u(uint64(inc.End))
-	g.atz(inc.EndAt) // (rare fields from here on: see half)
-	g.tx(inc.Refusal.Ack)
-	g.u(uint64(inc.Refusal.AckNum))
-	g.tx(inc.Refusal.Rst)
-	g.tx(inc.Refusal.Retry)
-	g.u(uint64(inc.SynISNChanged))
-	g.u(inc.Stale.Count)
-	g.u(uint64(len(inc.Stale.List)))
-	g.u(inc.Late.Count)
-	g.u(uint64(len(inc.Late.List)))
-	g.tx(inc.RstInTimeWait)
-	g.u(uint64(inc.RstInTimeWaitFrom))
-	g.t(int64(inc.TimeWaitLeft))
-	g.u(inc.refusals)
-	g.u(uint64(inc.Before))
-	g.u(inc.Injected.Count)
-	g.u(uint64(len(inc.Injected.List)))
+	g.bits(0, inc.RolesKnown, inc.rfc1337, clientLo, rawC, rawS, inc.Reuse != nil, recent) // (headRecent)
+	g.u(1, uint64(inc.Index))
+	g.u(2, uint64(c.FirstSeq))
+	g.u(3, uint64(s.FirstSeq))
+	g.tx(4, inc.Last)
+	g.u(6, inc.Packets)
+	g.u(7, uint64(inc.History.n))
+	g.u(8, uint64(inc.History.seen[Client]))
+	g.u(9, uint64(inc.History.seen[Server]))
+	g.u(10, uint64(inc.End))
+	g.atz(11, inc.EndAt) // (rare fields from here on: see half)
+	g.tx(12, inc.Refusal.Ack)
+	g.u(14, uint64(inc.Refusal.AckNum))
+	g.tx(15, inc.Refusal.Rst)
+	g.tx(17, inc.Refusal.Retry)
+	g.u(19, uint64(inc.SynISNChanged))
+	g.u(20, inc.Stale.Count)
+	g.u(21, uint64(len(inc.Stale.List)))
+	g.u(22, inc.Late.Count)
+	g.u(23, uint64(len(inc.Late.List)))
+	g.tx(24, inc.RstInTimeWait)
+	g.u(26, uint64(inc.RstInTimeWaitFrom))
+	g.t(27, int64(inc.TimeWaitLeft))
+	g.u(28, inc.refusals)
+	g.u(29, uint64(inc.Before))
+	g.u(30, inc.Injected.Count)
+	g.u(31, uint64(len(inc.Injected.List)))
 	p.flush(g)
 	p.rawC, p.rawS = rawC, rawS
 	return true
@@ -593,12 +586,12 @@ func (p *packer) wake(inc *Incarnation, tw *TimeWait) {
 	at := len(p.b)
 	p.b = append(p.b, 0) // (the length, once known)
 	g := p.group()
-	g.u(uint64(sig.bits))
-	g.u(uint64(sig.isn[Client]))
-	g.u(uint64(sig.isn[Server]))
-	g.z32(sig.synEnd[Client], sig.isn[Client])
-	g.z32(sig.synEnd[Server], sig.isn[Server])
-	g.z32(sig.synAck, sig.isn[Client])
+	g.u(0, uint64(sig.bits))
+	g.u(1, uint64(sig.isn[Client]))
+	g.u(2, uint64(sig.isn[Server]))
+	g.z32(3, sig.synEnd[Client], sig.isn[Client])
+	g.z32(4, sig.synEnd[Server], sig.isn[Server])
+	g.z32(5, sig.synAck, sig.isn[Client])
 	p.flush(g)
 	r := inc.reuseBy(Client, *tw)
 	p.reuse(&r)

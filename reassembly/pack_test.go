@@ -719,11 +719,10 @@ func TestVarints(t *testing.T) {
 		vs := vals[start:min(start+20, len(vals))]
 		p := packer{}
 		g := p.group()
-		for _, v := range vs {
-			g.u(0)
-			g.u(v)
+		for i, v := range vs {
+			g.u(2*i, 0)
+			g.u(2*i+1, v)
 		}
-		g.zero(3)
 		p.flush(g)
 		p.b = append(p.b, 0x7f) // the next field
 		var gr reader
