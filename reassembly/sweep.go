@@ -70,6 +70,7 @@ func (t *Tracker) visit(f *flow, now Instant, done *[]finished) {
 	}
 	t.finishEarlier(f, now, done)
 	wait := time.Duration(-1) // the current incarnation's (overAfter), if it stays whole
+	var packed *packHeader    // f.packed's, when read here
 	if c := t.cur(f); c != nil {
 		var reason EndReason
 		wait, reason = t.overAfter(c)
@@ -83,9 +84,7 @@ func (t *Tracker) visit(f *flow, now Instant, done *[]finished) {
 		case t.held >= t.hooks.packAbove && now.Sub(c.Last.At) >= packIdle:
 			t.pack(f, now)
 		}
-	}
-	var packed *packHeader // f.packed's, read here
-	if f.cur == 0 && f.packed != "" {
+	} else if f.packed != "" {
 		h := header(f.packed)
 		if h.wait >= 0 && now.Sub(h.lastAt) > h.wait {
 			*done = append(*done, packedEnd(f, h.reason, satAdd(h.lastAt, h.wait)))
