@@ -309,13 +309,7 @@ func TestColdReadError(t *testing.T) {
 	for _, file := range committedCaptures(t) {
 		segs, _ := readSegments(t, file)
 		var handed int
-		cfg := Config{TimeWait: 20 * time.Second, ManualSweep: true, TempDir: dir,
-			Done: func(*Incarnation) { handed++ }}
-		tr := NewPoisonedTracker(cfg)
-		tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
-		tr.hooks.coldAbove = 0
-		tr.cold.segSize, tr.cold.window = 512, 128
-		tr.cold.checked = true
+		tr := newColdTracker(dir, &handed)
 		end := feedSweeping(tr, segs)
 		onDisk := false
 		for _, sg := range tr.cold.segs {
@@ -325,13 +319,7 @@ func TestColdReadError(t *testing.T) {
 			tr.Finish(end)
 			continue // no record held in a file: this capture cannot make the read fail
 		}
-		for i := range tr.cold.segs {
-			if f := tr.cold.segs[i].f; f != nil {
-				if err := f.Close(); err != nil { // reads from it now fail
-					t.Fatal(err)
-				}
-			}
-		}
+		failColdFiles(t, tr)
 		tr.Finish(end)
 		err := tr.Err()
 		if err == nil || !strings.Contains(err.Error(), "reading back") {
@@ -366,13 +354,7 @@ func TestAddKeyedEachColdError(t *testing.T) {
 			keys[i].Set(&segs[i])
 		}
 		var handed int
-		cfg := Config{TimeWait: 20 * time.Second, ManualSweep: true, TempDir: t.TempDir(),
-			Done: func(*Incarnation) { handed++ }}
-		tr := NewPoisonedTracker(cfg)
-		tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
-		tr.hooks.coldAbove = 0
-		tr.cold.segSize, tr.cold.window = 512, 128
-		tr.cold.checked = true
+		tr := newColdTracker(t.TempDir(), &handed)
 		var end Instant
 		feed := func(from, to int, sweep bool) {
 			for i := from; i < to; i += 64 {
@@ -391,13 +373,7 @@ func TestAddKeyedEachColdError(t *testing.T) {
 			continue // (uint16 indexes)
 		}
 		feed(0, len(segs), true)
-		for i := range tr.cold.segs {
-			if f := tr.cold.segs[i].f; f != nil {
-				if err := f.Close(); err != nil { // reads from it now fail
-					t.Fatal(err)
-				}
-			}
-		}
+		failColdFiles(t, tr)
 		feed(0, len(segs), false) // (no sweep: only AddKeyedEach reads)
 		err := tr.Err()
 		if err == nil {
@@ -416,4 +392,29 @@ func TestAddKeyedEachColdError(t *testing.T) {
 		return
 	}
 	t.Fatal("no committed capture read a record on disk for a segment after the files failed")
+}
+
+// newColdTracker returns a tracker that packs every connection and puts every
+// record it can in its cold store in dir (small segments and windows), counting
+// in handed the incarnations it hands out.
+func newColdTracker(dir string, handed *int) *Tracker {
+	cfg := Config{TimeWait: 20 * time.Second, ManualSweep: true, TempDir: dir,
+		Done: func(*Incarnation) { *handed++ }}
+	tr := NewPoisonedTracker(cfg)
+	tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
+	tr.hooks.coldAbove = 0
+	tr.cold.segSize, tr.cold.window = 512, 128
+	tr.cold.checked = true
+	return tr
+}
+
+// failColdFiles closes the files of tr's cold store: reading from them fails.
+func failColdFiles(t *testing.T, tr *Tracker) {
+	for i := range tr.cold.segs {
+		if f := tr.cold.segs[i].f; f != nil {
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
