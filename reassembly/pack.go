@@ -84,9 +84,10 @@ type group struct {
 	us, inexact bool
 }
 
-// The writers below put their values at index k of the group, and following (tx
-// two, timeWait five): each call site gives its index as a constant, in the order
-// the reader reads them (reader.u). A zero value is only left out of the mask.
+// The writers below put their values at index k of the group (below 64), and
+// following (tx two, timeWait five): each call site gives its index as a constant,
+// the one the reader reads it at (reader.u). A zero is left out of the mask, so a
+// value not set is not written at all (what v holds there is not read).
 func (g *group) u(k int, x uint64) {
 	g.v[k&63] = x
 	g.mask |= min(x, 1) << (k & 63)
