@@ -423,8 +423,8 @@ func parseTCP(b []byte, wire int, seg *Segment) bool {
 	}
 	opts := b[20:min(hlen, len(b))]
 	if len(opts) >= 12 && binary.BigEndian.Uint32(opts) == 0x0101080a {
-		// NOP, NOP, timestamps: the options of every segment but the SYNs of
-		// Linux, BSD and macOS.
+		// NOP, NOP, timestamps: how Linux, BSD and macOS lay out the options
+		// of every segment but their SYNs, timestamps on.
 		seg.HasTS = true
 		seg.TSval = binary.BigEndian.Uint32(opts[4:8])
 		seg.TSecr = binary.BigEndian.Uint32(opts[8:12])
