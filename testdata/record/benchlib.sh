@@ -1,4 +1,5 @@
-# benchlib.sh: sourced by bench.sh and bench-big.sh (not run by itself).
+# benchlib.sh: sourced by bench.sh, bench-big.sh, icount.sh and abtime.sh (not run by
+# itself).
 #
 # bench_deps: installs, on Debian and as root, the tools finack is compared with when
 # they are missing: tshark, tcptrace and argus (argus-server, a C flow tracker that
@@ -90,4 +91,17 @@ bench_others() {
 	if command -v argus >/dev/null; then
 		bench_add "argus -X -r F -w /dev/null" argus -X -r "$file" -w /dev/null
 	fi
+}
+
+# bench_build REPO DIR NAME REV: builds finack at git revision REV ("" for the working
+# tree) of REPO as DIR/NAME (a detached worktree in DIR, removed after).
+bench_build() {
+	local repo=$1 dir=$2 name=$3 rev=$4
+	if [ -z "$rev" ]; then
+		(cd "$repo" && go build -o "$dir/$name" ./cmd/finack)
+		return
+	fi
+	git -C "$repo" worktree add -q --detach "$dir/src-$name" "$rev"
+	(cd "$dir/src-$name" && go build -o "$dir/$name" ./cmd/finack)
+	git -C "$repo" worktree remove --force "$dir/src-$name"
 }

@@ -20,6 +20,7 @@
 # the runtime. valgrind is installed when missing and run as root (Debian).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+. "$REPO/testdata/record/benchlib.sh"
 file=${1:?usage: icount.sh FILE [REV...]}
 shift
 if ! command -v valgrind >/dev/null; then
@@ -30,15 +31,7 @@ work=$(mktemp -d)
 trap 'git -C "$REPO" worktree prune; rm -rf "$work"' EXIT
 
 # build NAME REV: builds REV ("" for the working tree) as $work/NAME.
-build() {
-	if [ -z "$2" ]; then
-		(cd "$REPO" && go build -o "$work/$1" ./cmd/finack)
-		return
-	fi
-	git -C "$REPO" worktree add -q --detach "$work/src-$1" "$2"
-	(cd "$work/src-$1" && go build -o "$work/$1" ./cmd/finack)
-	git -C "$REPO" worktree remove --force "$work/src-$1"
-}
+build() { bench_build "$REPO" "$work" "$1" "$2"; }
 
 names=(tree)
 build tree ""
