@@ -24,10 +24,12 @@ import (
 // field of the incarnation: varints, times and frames as differences from the first
 // packet (times in microseconds when they all are whole ones: usRecord), booleans as
 // bit sets; last, when kept, the signatures of the last segments (packer.recent),
-// which unpacking to hand the incarnation out does not read. TestPackRoundTrip
-// fills every field of an Incarnation by reflection and checks that
-// unpack(pack(x)) == x, so a field added to Incarnation, Half, Reuse or their parts
-// without a line here fails it.
+// which unpacking to hand the incarnation out does not read. Each value has its
+// index in its group, the same in the packer and the unpacker (group.u, reader.u):
+// a field added takes the next one in both. TestPackRoundTrip fills every field of
+// an Incarnation by reflection and checks that unpack(pack(x)) == x, so a field
+// added to Incarnation, Half, Reuse or their parts without a line here, or at an
+// index the other side does not use, fails it.
 
 // packIdle is how long (capture time) an incarnation must have been quiet before a
 // sweep packs it: long enough that the segments that usually follow a close (the
