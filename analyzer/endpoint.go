@@ -39,10 +39,11 @@ func AppendAddr(b []byte, a netip.Addr) []byte {
 func appendOctet(b []byte, v byte) []byte {
 	switch {
 	case v >= 100:
-		r := 2 * (v % 100)
-		return append(b, '0'+v/100, pairs[r], pairs[r+1])
+		d := digits2[(v%100)&127]
+		return append(b, '0'+v/100, byte(d), byte(d>>8))
 	case v >= 10:
-		return append(b, pairs[2*v], pairs[2*v+1])
+		d := digits2[v&127]
+		return append(b, byte(d), byte(d>>8))
 	}
 	return append(b, '0'+v)
 }

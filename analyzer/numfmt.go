@@ -50,3 +50,13 @@ func AppendInt(b []byte, i int64) []byte {
 
 // pow10[n] is 10^n.
 var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// digits2[n] holds the two digits of n (0 to 99) as they are written, the first in
+// the low byte: one 16-bit store writes both. 128 entries: an index masked with 127
+// needs no bounds check.
+var digits2 = func() (t [128]uint16) {
+	for i := range 100 {
+		t[i] = uint16('0'+i/10) | uint16('0'+i%10)<<8
+	}
+	return t
+}()

@@ -86,18 +86,3 @@ func AppendTime(b []byte, t time.Time) (_ []byte, ok bool) {
 	t0[n] = 'Z'
 	return append(b, t0[:n+1]...), true
 }
-
-// digits2[n] holds the two digits of n (0 to 99) as they are written, the first in
-// the low byte: one 16-bit store writes both. 128 entries: an index masked with 127
-// needs no bounds check.
-var digits2 = func() (t [128]uint16) {
-	for i := range 100 {
-		t[i] = uint16('0'+i/10) | uint16('0'+i%10)<<8
-	}
-	return t
-}()
-
-// pairs holds "00" to "99": pairs[2*n], pairs[2*n+1] are the digits of n.
-const pairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
-	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
-	"8081828384858687888990919293949596979899"
