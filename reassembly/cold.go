@@ -333,22 +333,27 @@ func (t *Tracker) coldPut(rec []byte) (mem []byte, ok bool) {
 }
 
 // coldPlace is where a cold record's body is: what the record keeps in memory after
-// its header (coldPut writes it, placeOf reads it).
+// its header (coldPut writes it, readPlace reads it).
 type coldPlace struct {
 	seg uint64
 	off int64
 	n   int
 }
 
-// placeOf reads a record's header, its length, and for a cold record (h.cold) where
-// its body is.
-func placeOf(rec string) (h packHeader, headerLen int, p coldPlace) {
+// placeOf reads a record's header and, for a cold record (h.cold), where its body
+// is.
+func placeOf(rec string) (h packHeader, p coldPlace) {
 	h, d := readHeader(recordBytes(rec))
 	if h.cold {
-		headerLen = d.i
-		p = coldPlace{d.uvarint(), int64(d.uvarint()), int(d.uvarint())}
+		p = readPlace(&d)
 	}
-	return h, headerLen, p
+	return h, p
+}
+
+// readPlace reads where a cold record's body is, what follows its header in memory
+// (coldPut).
+func readPlace(d *unpacker) coldPlace {
+	return coldPlace{d.uvarint(), int64(d.uvarint()), int(d.uvarint())}
 }
 
 // recordData is a record's bytes as pack wrote them: read back from the cold store
@@ -368,7 +373,7 @@ func (t *Tracker) record(rec string, ahead bool) (h packHeader, d unpacker, cold
 		return h, d, false, 0
 	}
 	end := d.i
-	p := coldPlace{d.uvarint(), int64(d.uvarint()), int(d.uvarint())}
+	p := readPlace(&d)
 	b := append(t.coldBuf[:0], rec[:end]...)
 	b[h.reasonAt] &^= coldRecord
 	b = append(b, t.cold.get(p.seg, p.off, p.n, ahead)...)
@@ -386,7 +391,7 @@ func (t *Tracker) record(rec string, ahead bool) (h packHeader, d unpacker, cold
 // generated capture of 2 million packets, by first frame, two records in five were
 // not in the window read for the ones before).
 func handKey(rec string) uint64 {
-	h, _, p := placeOf(rec)
+	h, p := placeOf(rec)
 	if !h.cold {
 		return h.first.Frame
 	}
