@@ -80,12 +80,8 @@ func (t *Tracker) reusePacked(f *flow, s *capture.Segment, at Instant) *Incarnat
 	}
 
 	// As start does, with the Reuse the wake block gives.
-	if f.count < 1<<32-1 {
-		f.count++
-	}
-	inc := t.newIncarnation()
-	*inc = Incarnation{} // cleared in place, then set: a literal with fields is built aside and copied, 1.2 KB twice
-	inc.Key, inc.Index, inc.First, inc.rfc1337, inc.RolesKnown = f.key, int(f.count), Tx{Frame: s.Frame, At: at}, t.cfg.RFC1337, true
+	inc := t.nextIncarnation(f, s, at)
+	inc.RolesKnown = true
 	inc.Half[Client].Endpoint, inc.Half[Server].Endpoint = s.Src, s.Dst
 	t.held++
 	t.startedSincePack++

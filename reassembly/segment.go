@@ -238,14 +238,21 @@ func (inc *Incarnation) closedLongBefore(at Instant, twLen time.Duration) bool {
 	return ok && at.Sub(end) > twLen
 }
 
-// start opens a new incarnation on the flow; prev is the incarnation it replaces.
-func (t *Tracker) start(f *flow, s *capture.Segment, at Instant, prev *Incarnation) *Incarnation {
+// nextIncarnation returns flow f's next incarnation, numbered, its first segment s
+// at time at, the rest zero.
+func (t *Tracker) nextIncarnation(f *flow, s *capture.Segment, at Instant) *Incarnation {
 	if f.count < 1<<32-1 { // four billion on one 4-tuple: the rest share the last number
 		f.count++
 	}
 	inc := t.newIncarnation()
 	*inc = Incarnation{} // cleared in place, then set: a literal with fields is built aside and copied, 1.2 KB twice
 	inc.Key, inc.Index, inc.First, inc.rfc1337 = f.key, int(f.count), Tx{Frame: s.Frame, At: at}, t.cfg.RFC1337
+	return inc
+}
+
+// start opens a new incarnation on the flow; prev is the incarnation it replaces.
+func (t *Tracker) start(f *flow, s *capture.Segment, at Instant, prev *Incarnation) *Incarnation {
+	inc := t.nextIncarnation(f, s, at)
 	switch {
 	case s.Flags&(capture.SYN|capture.ACK) == capture.SYN:
 		inc.RolesKnown = true
