@@ -157,18 +157,19 @@ func TestFramesAgree(t *testing.T) {
 }
 
 // readParts reads paths as readSerial does, in parts of size bytes (Parts), each read
-// by a PartReader in runs of at most 5 segments and sequenced; "" when the input
-// cannot be read in parts.
-func readParts(t *testing.T, paths []string, opt capture.Options, size int64) string {
+// by a PartReader in runs of at most 5 segments and sequenced, then by Next from
+// where a run says Sequential; "" when the input cannot be read in parts. inParts
+// is the number of segments read in parts, all the number read.
+func readParts(t *testing.T, paths []string, opt capture.Options, size int64) (got string, inParts, all int) {
 	r, err := capture.Open(paths, opt)
 	if err != nil {
-		return ""
+		return "", 0, 0
 	}
 	defer closeReader(t, r)
 	capture.LetParserPanic(r)
 	parts, ok := r.Parts(size)
 	if !ok {
-		return ""
+		return "", 0, 0
 	}
 	pr, err := r.NewPartReader()
 	if err != nil {
@@ -177,9 +178,9 @@ func readParts(t *testing.T, paths []string, opt capture.Options, size int64) st
 	var b strings.Builder
 	var out capture.PartRecords
 	segs := make([]capture.Segment, 5)
-	end := func(err error) string {
+	end := func(err error) (string, int, int) {
 		fmt.Fprintf(&b, "end %v\n%+v", err, r.Stats())
-		return b.String()
+		return b.String(), inParts, all
 	}
 	for i, part := range parts {
 		pr.Begin(part, i == 0)
@@ -196,8 +197,20 @@ func readParts(t *testing.T, paths []string, opt capture.Options, size int64) st
 			for _, seg := range segs[:n] {
 				fmt.Fprintf(&b, "%s\n", allFields(seg))
 			}
+			inParts += n
+			all += n
 			if err != nil {
 				return end(err)
+			}
+			if out.Sequential { // (pcapng: Next reads on)
+				var seg capture.Segment
+				for {
+					if err := r.Next(&seg); err != nil {
+						return end(err)
+					}
+					fmt.Fprintf(&b, "%s\n", allFields(seg))
+					all++
+				}
 			}
 			if out.Done {
 				break
@@ -205,13 +218,14 @@ func readParts(t *testing.T, paths []string, opt capture.Options, size int64) st
 		}
 	}
 	t.Fatalf("%v: every part read and no end", paths)
-	return ""
+	return "", 0, 0
 }
 
-// TestPartsAgree: reading a pcap file in parts (PartReader, Sequence) gives what Next
-// gives, for parts of every size (tiny ones make scanning guess wrong, and the part
-// read again), on every pcap file of TestFramesAgree's and damaged copies, and with a
-// filter.
+// TestPartsAgree: reading a pcap or pcapng file in parts (PartReader, Sequence) gives
+// what Next gives, for parts of every size (tiny ones make scanning guess wrong, and
+// the part read again), on every pcap and pcapng file of TestFramesAgree's and
+// damaged copies, and with a filter. pcapng files are read in parts up to a block a
+// PartReader leaves to Next: most of them should be read in parts nearly to the end.
 func TestPartsAgree(t *testing.T) {
 	sets, err := synth.CaptureSets("../testdata/pcaps")
 	if err != nil {
@@ -222,12 +236,13 @@ func TestPartsAgree(t *testing.T) {
 	}
 	tmp := filepath.Join(t.TempDir(), "in")
 	rnd := rand.New(rand.NewPCG(7, 8))
-	compared := 0
+	compared, ngCompared, ngInParts := 0, 0, 0
 	check := func(name string, path string, opt capture.Options) {
 		t.Helper()
 		want := readSerial(t, []string{path}, opt)
+		ng := strings.HasSuffix(path, ".pcapng")
 		for _, size := range []int64{40, 333, 4096, 1 << 16} {
-			got := readParts(t, []string{path}, opt, size)
+			got, inParts, all := readParts(t, []string{path}, opt, size)
 			if got == "" {
 				continue
 			}
@@ -235,6 +250,12 @@ func TestPartsAgree(t *testing.T) {
 				t.Fatalf("%s in parts of %d bytes: differs from Next:\n%s\n----\n%s", name, size, got, want)
 			}
 			compared++
+			if ng {
+				ngCompared++
+				if all >= 10 && inParts*10 >= all*9 {
+					ngInParts++
+				}
+			}
 		}
 	}
 	for _, paths := range sets {
@@ -243,7 +264,7 @@ func TestPartsAgree(t *testing.T) {
 			continue
 		}
 		check(paths[0], paths[0], capture.Options{})
-		if data[0] == '\n' || data[0] == 0x1f { // (pcapng, gzip: not read in parts)
+		if data[0] == 0x1f { // (gzip: not read in parts)
 			continue
 		}
 		for i := range 4 {
@@ -258,10 +279,12 @@ func TestPartsAgree(t *testing.T) {
 			check(paths[0]+" filtered", paths[0], capture.Options{Filter: "tcp port 7077 or port 80", Compile: bpf.Compile})
 		}
 	}
-	if compared < 100 {
-		t.Fatalf("%d readings in parts compared: too few", compared)
+	if compared < 100 || ngCompared < 50 || ngInParts < 20 {
+		t.Fatalf("%d readings in parts compared (%d pcapng, %d of them with 9 segments in 10 read in parts): too few",
+			compared, ngCompared, ngInParts)
 	}
-	t.Logf("%d readings in parts compared with Next's", compared)
+	t.Logf("%d readings in parts compared with Next's (%d pcapng, %d of them with 9 segments in 10 read in parts)",
+		compared, ngCompared, ngInParts)
 }
 
 // damaged returns a copy of a capture file's bytes (data), damaged after its 24-byte
@@ -293,7 +316,7 @@ func FuzzParts(f *testing.F) {
 		if got := readFramed(t, []string{path}, capture.Options{}, 3, 1<<20); got != want {
 			t.Fatalf("ReadFrames and Next differ:\n%s\n----\n%s", got, want)
 		}
-		if got := readParts(t, []string{path}, capture.Options{}, 16+int64(size%8192)); got != "" && got != want {
+		if got, _, _ := readParts(t, []string{path}, capture.Options{}, 16+int64(size%8192)); got != "" && got != want {
 			t.Fatalf("in parts of %d bytes, differs from Next:\n%s\n----\n%s", 16+size%8192, got, want)
 		}
 	})

@@ -1,18 +1,23 @@
 package capture
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"time"
+
+	"github.com/gopacket/gopacket/layers"
 )
 
 // Reading a pcap file in parts, on several goroutines. Reading the records
 // (system calls, copies, finding where each starts) stays on one goroutine with
-// ReadFrames; a classic pcap file on disk can be read in parts instead, each by a
-// PartReader on its own goroutine: reading, filtering and decoding the records that
-// start in its part. What depends on the records before (frame numbers, the last
-// good timestamp, where the part's first record starts) is done after, in order, by
-// Sequence, which also checks that the part began where the part before it ended.
+// ReadFrames; a classic pcap or a pcapng file on disk can be read in parts instead,
+// each by a PartReader on its own goroutine: reading, filtering and decoding the
+// records that start in its part. What depends on the records before (frame
+// numbers, the last good timestamp, where the part's first record starts) is done
+// after, in order, by Sequence, which also checks that the part began where the
+// part before it ended.
 //
 // Where a part's first record starts is found by scanning (a pcap file has no
 // index): the first offset whose record header and the seven after it look like
@@ -23,51 +28,137 @@ import (
 // started elsewhere (a guess fooled by packet bytes that look like headers, or by
 // timestamps far from the first record's) is read again from there (Again), so the
 // segments, errors and Stats are Next's whatever the guesses.
+//
+// A pcapng file's blocks carry their length at both ends: a part's first block is
+// the first offset where that holds for eight blocks in a row. A PartReader knows
+// what a packet needs of the file (its byte order, the interfaces and their time
+// resolutions) as it stands at the first packet block, found before the parts are
+// cut (Parts). It reads the enhanced packet blocks of those interfaces the way Next
+// does (ngFast), and skips the blocks pcapgo skips unread; at any other block (a
+// section header, an interface added, statistics, names, a simple packet block,
+// damage, a block over partBlockMax) it stops, and the file from there is read by
+// Next or ReadFrames as if from the start (PartRecords.Sequential, Sequence): what
+// such a block changes, and every error, is then pcapgo's. dumpcap writes
+// interface statistics at the end of a file, so that is where such files usually
+// go on in one goroutine.
 
 // Part is a stretch of a pcap file: the records that start at byte offsets in
 // [From, To).
 type Part struct{ From, To int64 }
 
 // Parts returns r's input cut into parts of about size bytes, and true, when it is
-// one classic pcap file on disk, uncompressed, of a link type finack decodes, at
-// least two parts long, and nothing was read from it yet; false otherwise.
+// one file on disk, uncompressed, at least two parts long, nothing read from it
+// yet, and either a classic pcap file of a link type finack decodes or a pcapng file
+// whose first packet block is an enhanced packet block of the first section, every
+// interface described before it of a link type finack decodes (and for which the
+// filter compiles); false otherwise.
 func (r *Reader) Parts(size int64) ([]Part, bool) {
 	if len(r.srcs) != 1 || r.frame != 0 || r.err != nil || size <= 0 {
 		return nil, false
 	}
 	s := r.srcs[0]
-	if s.recs == nil || s.gz != nil || s.file == nil || linkStart(s.link) == startUnsupported {
+	if s.gz != nil || s.file == nil {
 		return nil, false
 	}
 	st, err := s.file.Stat()
 	if err != nil || !st.Mode().IsRegular() {
 		return nil, false
 	}
-	var hdr [16]byte
-	if _, err := s.file.ReadAt(hdr[:], pcapFileHeader); err != nil {
+	var first int64 // where the first record or packet block starts
+	switch {
+	case s.recs != nil && linkStart(s.link) != startUnsupported:
+		var hdr [16]byte
+		if _, err := s.file.ReadAt(hdr[:], pcapFileHeader); err != nil {
+			return nil, false
+		}
+		r.partSec0, _, _, _ = s.recs.header(hdr[:])
+		first = pcapFileHeader
+	case s.ng != nil && s.ngf.on:
+		ng, at, end, ok := r.ngFirstPacket(s, st.Size())
+		if !ok {
+			return nil, false
+		}
+		r.partNg, r.partHead, first = ng, end, at
+	default:
 		return nil, false
 	}
-	r.partSec0, _, _, _ = s.recs.header(hdr[:])
 	var parts []Part
-	for from := int64(pcapFileHeader); from < st.Size(); from += size {
+	for from := first; from < st.Size(); from += size {
 		parts = append(parts, Part{from, min(from+size, st.Size())})
 	}
 	if len(parts) < 2 {
+		r.partNg = nil
 		return nil, false
 	}
-	r.partNext, r.partCounted, r.partEnd = pcapFileHeader, s.raw.n, st.Size()
+	r.partNext, r.partCounted, r.partEnd = first, s.raw.n, st.Size()
 	return parts, true
+}
+
+// ngFirstPacket reads the blocks of s, a pcapng file of size bytes, up to and
+// including its first packet block, with a reader of its own as Next would, and
+// returns what ngFast then knows of the section and where that block starts and
+// ends; false unless that block is an enhanced packet block of the first section
+// that ngFast took on from pcapgo, the blocks before it fit in partBlockMax bytes,
+// every interface is of a link type finack decodes, and the filter compiles for
+// each.
+func (r *Reader) ngFirstPacket(s *source, size int64) (ng *ngFast, at, end int64, ok bool) {
+	t := &source{name: s.name}
+	t.raw.r = io.NewSectionReader(s.file, 0, size)
+	t.count = &t.raw
+	t.br = bufio.NewReaderSize(&t.raw, partBlockMax)
+	if err := t.startNg(); err != nil || !t.ngf.on {
+		return nil, 0, 0, false
+	}
+	// Walk the block headers after the section header to the first packet block
+	// (i: its start, counted from there).
+	i, n := 0, 0
+	for {
+		b, _ := t.br.Peek(i + 8)
+		if len(b) < i+8 {
+			return nil, 0, 0, false
+		}
+		var typ uint32
+		typ, n = t.ngf.u32(b[i:]), int(t.ngf.u32(b[i+4:]))
+		if typ == ngEPB {
+			break
+		}
+		if typ == ngSHB || typ == ngSPB || typ == ngPB || n < 12 || i+n > partBlockMax-8 {
+			return nil, 0, 0, false
+		}
+		i += n
+	}
+	at = t.offset() + int64(i)
+	if err := t.read(); err != nil || !t.ngf.on || t.offset() != at+int64(n) {
+		return nil, 0, 0, false // (pcapgo read more, or other, than that block)
+	}
+	for _, ifc := range t.ngf.ifaces {
+		if ifc.st == startUnsupported {
+			return nil, 0, 0, false
+		}
+		if r.filter != nil {
+			if _, err := r.filter.prog(ifc.link, s.big); err != nil {
+				return nil, 0, 0, false // (Next fails at the first frame of that link type)
+			}
+		}
+	}
+	return t.ngf, at, at + int64(n), true
 }
 
 // pcapFileHeader is the length of a pcap file's header: its first record starts
 // after it.
 const pcapFileHeader = 24
 
+// partBlockMax is the longest pcapng block a PartReader reads: an enhanced packet
+// block with data as long as pcapgo reads without a copy of its own
+// (pcapEagerMax), and options. A longer one is left to Next.
+const partBlockMax = pcapEagerMax + 64<<10
+
 // PartReader reads parts of one Reader's file (Parts); each goroutine needs its own.
 type PartReader struct {
 	r      *Reader // (its source's header fields and file, read only)
-	head   source  // the record read last (pcapRecords.next fills it)
+	head   source  // the record read last (pcapRecords.next or ngFast.next fills it)
 	recs   pcapRecords
+	ng     bool // a pcapng file: head.ngf and head.br read it
 	cnt    countingReader
 	dec    *decoder
 	filter *filter
@@ -82,14 +173,26 @@ type PartReader struct {
 // NewPartReader returns a reader of r's parts, decoding and filtering as r does.
 func (r *Reader) NewPartReader() (*PartReader, error) {
 	s := r.srcs[0]
-	p := &PartReader{r: r, dec: r.decoderLike()}
+	p := &PartReader{r: r, dec: r.decoderLike(), ng: r.partNg != nil}
 	p.head.hl, p.head.st, p.head.big = s.link, linkStart(s.link), s.big
-	p.recs = *s.recs
-	p.recs.buf = make([]byte, bufSize)
+	links := []layers.LinkType{s.link}
+	if p.ng {
+		p.head.ngf = &ngFast{on: true, big: r.partNg.big, ifaces: r.partNg.ifaces} // (ifaces read only)
+		p.head.br = bufio.NewReaderSize(&p.cnt, bufSize)
+		links = links[:0]
+		for _, ifc := range r.partNg.ifaces {
+			links = append(links, ifc.link)
+		}
+	} else {
+		p.recs = *s.recs
+		p.recs.buf = make([]byte, bufSize)
+	}
 	if r.filter != nil {
 		f, err := newFilter(r.filter.expr, r.filter.compile)
-		if err == nil {
-			_, err = f.prog(s.link, s.big)
+		for _, l := range links {
+			if err == nil {
+				_, err = f.prog(l, s.big)
+			}
 		}
 		if err != nil {
 			return nil, err
@@ -106,10 +209,13 @@ type PartRecords struct {
 	// part's From when known, else where scanning found one, or To if it found
 	// none); End where its last one ends (Start when none). Err is what stopped the
 	// reading before the part's end (a damaged record starting at End; io.EOF: the
-	// file ended before the part did). Done: the part is read (End reached To, or
-	// Err).
+	// file ended before the part did). Sequential: a pcapng block that a PartReader
+	// does not read starts at End (see above); once Sequence has taken this run,
+	// Next or ReadFrames read on from there. Done: the part is read (End reached
+	// To, Err, or Sequential).
 	Start, End int64
 	Err        error
+	Sequential bool
 	Done       bool
 	recs       []partRec
 }
@@ -121,6 +227,7 @@ type partRec struct {
 	sec      int64
 	nsec     int32
 	seg      int32
+	iface    uint16 // (pcapng)
 	why      SkipReason
 	filtered bool
 }
@@ -144,12 +251,38 @@ func (p *PartReader) Begin(part Part, known bool) {
 			return // (no record starts in the part that scanning can tell)
 		}
 	}
+	file := p.r.srcs[0].file
+	p.base = p.off
+	if p.ng {
+		// The part, then on past To in small reads, for the block that crosses it.
+		p.cnt = countingReader{r: &tailReader{r: io.NewSectionReader(file, p.off, part.To-p.off+partBlockMax), left: part.To - p.off}}
+		p.head.br.Reset(&p.cnt)
+		return
+	}
 	// Up to the end of the longest record that can start before To: what the part
 	// reads, and no read-ahead past it.
-	p.cnt = countingReader{r: io.NewSectionReader(p.r.srcs[0].file, p.off, part.To-p.off+16+int64(p.recs.maxCap))}
-	p.base = p.off
+	p.cnt = countingReader{r: io.NewSectionReader(file, p.off, part.To-p.off+16+int64(p.recs.maxCap))}
 	p.recs.src, p.recs.cnt = &p.cnt, &p.cnt
 	p.recs.r, p.recs.w, p.recs.err = 0, 0, nil
+}
+
+// tailReader reads r, once left bytes are read in reads of at most 16 KiB: what a
+// part's reader reads past its part is the block that crosses its end, not a
+// buffer's worth.
+type tailReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (t *tailReader) Read(b []byte) (int, error) {
+	if t.left <= 0 {
+		b = b[:min(len(b), 16<<10)]
+	} else if int64(len(b)) > t.left {
+		b = b[:t.left]
+	}
+	n, err := t.r.Read(b)
+	t.left -= int64(n)
+	return n, err
 }
 
 // Read reads the next run of the part begun into out, decoding the k-th segment
@@ -164,12 +297,25 @@ func (p *PartReader) Read(out *PartRecords, segs []Segment) int {
 			p.done = true
 			break
 		}
-		if err := p.next(); err != nil {
+		if p.ng {
+			packet, ok := p.nextBlock()
+			if !ok {
+				out.Sequential, p.done = true, true // (from End: the blocks skipped since are read again)
+				break
+			}
+			p.off = p.base + p.cnt.n - int64(p.head.br.Buffered())
+			if !packet {
+				// End stays where the skipped block starts: Next reads it with the
+				// packet block after it, in one read, whose errors give the
+				// offset where that read starts.
+				continue
+			}
+		} else if err := p.next(); err != nil {
 			out.Err, p.done = err, true
 			break
 		}
 		h := &p.head
-		rec := partRec{sec: h.sec, nsec: int32(h.nsec), seg: -1}
+		rec := partRec{sec: h.sec, nsec: int32(h.nsec), seg: -1, iface: uint16(h.ci.InterfaceIndex)}
 		if p.filter != nil && !p.matches() {
 			rec.filtered = true
 		} else if why, ok := p.dec.decode(h.st, h.data, &segs[n]); ok {
@@ -179,11 +325,16 @@ func (p *PartReader) Read(out *PartRecords, segs []Segment) int {
 			rec.why = why
 		}
 		out.recs = append(out.recs, rec)
-		p.off = p.base + p.cnt.n - int64(p.recs.buffered())
+		if !p.ng {
+			p.off = p.base + p.cnt.n - int64(p.recs.buffered())
+		}
 		out.End = p.off
 	}
 	if p.off >= p.part.To {
 		p.done = true
+		if p.off >= p.r.partEnd {
+			out.End = p.off // (blocks skipped up to the end of the file: a clean end)
+		}
 	}
 	out.Done = p.done
 	return n
@@ -200,6 +351,31 @@ func (p *PartReader) next() error {
 		err = p.cnt.err
 	}
 	return err
+}
+
+// nextBlock reads the next block of a pcapng part: an enhanced packet block
+// ngFast takes (into p.head: packet), or a block pcapgo skips unread, skipped. ok is
+// false, nothing read, for any other block, or the end of what the part reads:
+// Next reads on from there.
+func (p *PartReader) nextBlock() (packet, ok bool) {
+	h := &p.head
+	if h.ngf.next(h) {
+		return true, true
+	}
+	b, _ := h.br.Peek(8)
+	if len(b) < 8 {
+		return false, false
+	}
+	typ, n := h.ngf.u32(b), int(h.ngf.u32(b[4:]))
+	// pcapgo reads these types (readPacketHeader) and discards the others whole.
+	if typ <= ngEPB || typ == ngSHB || n < 12 || n > partBlockMax {
+		return false, false
+	}
+	if b, _ = h.br.Peek(n); len(b) < n {
+		return false, false
+	}
+	_, _ = h.br.Discard(n) // peeked: buffered, cannot fail
+	return false, true
 }
 
 // matches applies the filter to the record in p.head.
@@ -231,7 +407,8 @@ func (p *PartReader) findStart(part Part) (int64, bool) {
 		}
 		b = b[:m]
 		for i := 0; i < int(step) && i+16 <= len(b); i++ {
-			if p.chainAt(b, i, chain, at+int64(len(b)) == size) {
+			endsFile := at+int64(len(b)) == size
+			if p.ng && p.ngChainAt(b, i, chain, endsFile) || !p.ng && p.chainAt(b, i, chain, endsFile) {
 				return at + int64(i), true
 			}
 		}
@@ -255,6 +432,31 @@ func (p *PartReader) chainAt(b []byte, i, k int, endsFile bool) bool {
 			return false
 		}
 		i += 16 + caplen
+	}
+	return true
+}
+
+// ngChainAt reports whether b[i:] starts with k pcapng blocks of the section's byte
+// order, each where the one before ends, with its length the same at both ends (and
+// an enhanced packet block for an interface of the section); or two or more, the
+// last one running past the end of b (ending it exactly, when b ends the file).
+func (p *PartReader) ngChainAt(b []byte, i, k int, endsFile bool) bool {
+	f := p.head.ngf
+	for seen := 0; seen < k; seen++ {
+		if i+12 > len(b) {
+			return seen >= 2 && (!endsFile || i == len(b))
+		}
+		typ, n := f.u32(b[i:]), int(f.u32(b[i+4:]))
+		if n < 12 || n%4 != 0 || n > partBlockMax {
+			return false
+		}
+		if i+n > len(b) {
+			return seen >= 2 && !endsFile
+		}
+		if int(f.u32(b[i+n-4:])) != n || typ == ngEPB && (n < 32 || f.u32(b[i+8:]) >= uint32(len(f.ifaces))) {
+			return false
+		}
+		i += n
 	}
 	return true
 }
@@ -294,7 +496,7 @@ func (r *Reader) Sequence(out *PartRecords, segs []Segment) (n int, ok bool, err
 			} else {
 				seg.Time = time.Unix(rec.sec, int64(rec.nsec)).UTC()
 			}
-			seg.Interface = 0
+			seg.Interface = rec.iface
 			r.stats.Segments++
 			n++
 		}
@@ -304,6 +506,8 @@ func (r *Reader) Sequence(out *PartRecords, segs []Segment) (n int, ok bool, err
 		r.partCounted = out.End
 	}
 	switch {
+	case out.Sequential:
+		r.err = r.readOnFrom(out.End)
 	case out.Err == io.EOF:
 		r.err = io.EOF // (the file ended before the part)
 	case out.Err != nil:
@@ -313,6 +517,33 @@ func (r *Reader) Sequence(out *PartRecords, segs []Segment) (n int, ok bool, err
 		r.err = io.EOF // (the last part read)
 	}
 	return n, true, r.err
+}
+
+// readOnFrom sets the file's source to read on from byte offset at, for Next and
+// ReadFrames: pcapgo reads the file's blocks up to its first packet block again
+// (the section header and the interfaces there: what a PartReader knew), then the
+// file from at, as if it had read the blocks between. A nil error if so.
+func (r *Reader) readOnFrom(at int64) error {
+	s := r.srcs[0]
+	if pr := s.raw.progress; pr != nil {
+		pr.Add(-(r.partHead + r.partCounted - at)) // (read again below: counted once)
+	}
+	s.raw = countingReader{
+		r:        io.MultiReader(io.NewSectionReader(s.file, 0, r.partHead), io.NewSectionReader(s.file, at, math.MaxInt64-at)),
+		progress: s.raw.progress,
+	}
+	s.br.Reset(&s.raw)
+	s.off, s.has, s.done = at, false, false
+	err := s.startNg()
+	if err == nil {
+		_, _, err = s.ng.ZeroCopyReadPacketData() // (the first packet, read before)
+	}
+	if err != nil {
+		return s.readError(orUnexpectedEOF(err)) // (read before: only a read error)
+	}
+	s.ngf.on = s.ngf.on && s.ngf.refresh(s.ng)
+	s.raw.n = at + int64(s.br.Buffered()) // (offset: at)
+	return nil
 }
 
 // Again returns part as it must be read again when Sequence refused it: from where

@@ -53,8 +53,11 @@ type Reader struct {
 	cur *source
 	// Reading in parts (parts.go): the first record's seconds (what scanning
 	// expects near), where the next part's first record starts, the bytes counted
-	// in Options.Progress so far, and the file's size when the parts were cut.
-	partSec0, partNext, partCounted, partEnd int64
+	// in Options.Progress so far, and the file's size when the parts were cut; for
+	// a pcapng file, what a PartReader knows of it, and where the first packet
+	// block ends (what is read again to read on from elsewhere: readOnFrom).
+	partSec0, partNext, partCounted, partEnd, partHead int64
+	partNg                                             *ngFast
 }
 
 // Open opens one or more capture files ("-" = stdin) as ONE capture: several paths

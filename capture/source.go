@@ -165,12 +165,7 @@ func openSource(path string, index int) (_ *source, err error) {
 		// A section of an unknown version ends the capture with an error rather
 		// than being skipped: Wireshark stops there too, and skipping would make
 		// every later frame number differ from the one Wireshark shows.
-		s.ngf = &ngFast{} // the byte order is in the section header; pcapgo checks it
-		if shb, _ := s.br.Peek(12); len(shb) == 12 {
-			s.ngf.on, s.ngf.big = true, binary.BigEndian.Uint32(shb[8:12]) == ngByteOrderMagic
-		}
-		s.ng, err = pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
-		if err != nil {
+		if err := s.startNg(); err != nil {
 			return nil, fmt.Errorf("%s: pcapng section header: %w", Printable(s.name), orUnexpectedEOF(err))
 		}
 	case magicSnoop:
@@ -196,6 +191,18 @@ func openSource(path string, index int) (_ *source, err error) {
 	s.hl, s.st = s.link, linkStart(s.link) // for every record of pcap and snoop
 	s.off = s.offset()
 	return s, nil
+}
+
+// startNg starts reading s.br as a pcapng file: pcapgo reads its section header,
+// ngFast the packet blocks it can take.
+func (s *source) startNg() error {
+	s.ngf = &ngFast{} // the byte order is in the section header; pcapgo checks it
+	if shb, _ := s.br.Peek(12); len(shb) == 12 {
+		s.ngf.on, s.ngf.big = true, binary.BigEndian.Uint32(shb[8:12]) == ngByteOrderMagic
+	}
+	var err error
+	s.ng, err = pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+	return err
 }
 
 // pcapHeader is what finack keeps of a pcap file header.

@@ -266,9 +266,11 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 		send(b)
 	}
 	if d := frameDecoders(n); d > 0 {
+		rest := true
 		if parts, ok := r.Parts(partBytes); ok {
-			readErr = readParts(r, parts, partReaders(n), n, newBatch, deal, pr)
-		} else {
+			rest, readErr = readParts(r, parts, partReaders(n), n, newBatch, deal, pr)
+		}
+		if rest {
 			readErr = readDecoding(r, d, n, newBatch, deal, pr)
 		}
 	} else {
@@ -402,8 +404,10 @@ func readDecoding(r *capture.Reader, d, n int, newBatch func() *batch, deal func
 // goroutine's caller goes on with in the order of the file (deal) once
 // capture.Reader.Sequence has numbered and timed them. A part whose start the
 // reader guessed wrong is read again here, from where the part before ended. It
-// returns the error that stopped the reading (nil at the end of the input).
-func readParts(r *capture.Reader, parts []capture.Part, k, n int, newBatch func() *batch, deal func(*batch), pr Progress) error {
+// returns the error that stopped the reading (nil at the end of the input), or
+// rest: the parts were read up to a block that r reads on from
+// (capture.PartRecords.Sequential), and the rest is to be read as any other input.
+func readParts(r *capture.Reader, parts []capture.Part, k, n int, newBatch func() *batch, deal func(*batch), pr Progress) (rest bool, _ error) {
 	type job struct {
 		part capture.Part
 		runs chan *batch // the part's batches, in order
@@ -412,7 +416,7 @@ func readParts(r *capture.Reader, parts []capture.Part, k, n int, newBatch func(
 	for i := range readers {
 		p, err := r.NewPartReader()
 		if err != nil {
-			return err // (the filter compiled for the file at Open: cannot fail)
+			return false, err // (the filter compiled for the file by Parts: cannot fail)
 		}
 		readers[i] = p
 	}
@@ -462,6 +466,10 @@ func readParts(r *capture.Reader, parts []capture.Part, k, n int, newBatch func(
 		if !ok {
 			return false
 		}
+		if b.run.Sequential && err == nil {
+			rest, ended = true, true
+			stop.Store(true)
+		}
 		deal(b) // (b is the workers' from here)
 		if pr != nil {
 			pr.SetPackets(r.Stats().Packets)
@@ -503,5 +511,5 @@ func readParts(r *capture.Reader, parts []capture.Part, k, n int, newBatch func(
 			panic("pipeline: the last part read and no end")
 		}
 	}
-	return readErr
+	return rest, readErr
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,7 +16,9 @@ import (
 	"github.com/finack/finack/analyzer/report"
 
 	"github.com/finack/finack/analyzer/spill"
+	"github.com/finack/finack/capture"
 	"github.com/finack/finack/capture/synth"
+	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // TestWorkersSameReport: the report does not depend on --workers. Every committed
@@ -71,20 +74,100 @@ func TestWorkersSameReportBig(t *testing.T) {
 		t.Skip("-short: generates 300,000 packets")
 	}
 	dir := writeBig(t, synth.BigOptions{Packets: 300_000, Seed: 3, Concurrency: 2000})
+	sameReportWorkers(t, dir, "big.pcap", "2", "5")
+}
+
+// sameReportWorkers checks that file in dir gives with each number of workers the
+// `-o json` report (--time-wait 5s) it gives with one.
+func sameReportWorkers(t *testing.T, dir, file string, workers ...string) {
+	t.Helper()
 	var want string
-	for _, n := range []string{"1", "2", "5"} {
-		got, stderr, code := runIn(t, dir, "--workers", n, "-r", "big.pcap", "-o", "json", "--time-wait", "5s")
+	for _, n := range append([]string{"1"}, workers...) {
+		got, stderr, code := runIn(t, dir, "--workers", n, "-r", file, "-o", "json", "--time-wait", "5s")
 		if code != pipeline.ExitOK {
-			t.Fatalf("--workers %s: exit %d: %s", n, code, stderr)
+			t.Fatalf("%s, --workers %s: exit %d: %s", file, n, code, stderr)
 		}
 		if n == "1" {
 			want = got
 			continue
 		}
 		if got != want {
-			t.Errorf("--workers %s: the report differs from one worker's:\n%s", n, lineDiff(want, got))
+			t.Errorf("%s, --workers %s: the report differs from one worker's:\n%s", file, n, lineDiff(want, got))
 		}
 	}
+}
+
+// TestWorkersSameReportPcapng: the capture of TestWorkersSameReportBig written as
+// pcapng gives the same report with 1 and 5 workers (five read it in parts). A block
+// that pcapgo skips unread a third of the way in is skipped by the part readers; an
+// interface described two thirds of the way in makes them hand the rest over to one
+// reader (capture.PartRecords.Sequential).
+func TestWorkersSameReportPcapng(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: generates 300,000 packets")
+	}
+	dir := writeBig(t, synth.BigOptions{Packets: 300_000, Seed: 3, Concurrency: 2000})
+	in, err := os.Open(filepath.Join(dir, "big.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	pr, err := pcapgo.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(dir, "big.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pcapgo.NewNgWriter(out, pr.LinkType())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A custom block (pcapng section 4.8): type 0xBAD, length 16, a private
+	// enterprise number; pcapgo discards it.
+	custom := []byte{0xad, 0x0b, 0, 0, 16, 0, 0, 0, 0x7f, 0, 0, 1, 16, 0, 0, 0}
+	for i := 0; ; i++ {
+		data, ci, err := pr.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch i {
+		case 100_000:
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := out.Write(custom); err != nil {
+				t.Fatal(err)
+			}
+		case 200_000:
+			if _, err := w.AddInterface(pcapgo.NgInterface{LinkType: pr.LinkType(), SnapLength: 65535}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := capture.Open([]string{filepath.Join(dir, "big.pcapng")}, capture.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, ok := r.Parts(1 << 20)
+	_ = r.Close()
+	if !ok || len(parts) < 10 {
+		t.Fatalf("big.pcapng: %d parts of 1 MiB, want it read in parts", len(parts))
+	}
+	sameReportWorkers(t, dir, "big.pcapng", "5")
 }
 
 // TestIdleTimeoutAndCapForFiles: a connection left open and quiet past
