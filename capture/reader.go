@@ -20,7 +20,8 @@ type Options struct {
 	// Progress, when not nil, has the bytes read from the input files added to it
 	// as they are read (a gzip file's compressed bytes), for a progress display
 	// reading it from another goroutine. Reads go through a 1 MiB buffer, so the
-	// count runs ahead of the records handed out by up to that much per file.
+	// count runs ahead of the records handed out by up to that much per file (a
+	// gzip file's, also by what the 1 MiB decompressed ahead took).
 	Progress *atomic.Int64
 	// IgnoreVLAN leaves 802.1Q tags out of every Segment, so connections are
 	// keyed without them (Suricata's vlan.use-for-tracking: false): a capture
@@ -90,16 +91,12 @@ func Open(paths []string, opt Options) (*Reader, error) {
 			}
 			stdin = true
 		}
-		s, err := openSource(p, i)
+		s, err := openSource(p, i, opt.Progress)
 		if err != nil {
 			_ = r.Close() // as above
 			return nil, err
 		}
 		r.srcs = append(r.srcs, s)
-		if opt.Progress != nil {
-			opt.Progress.Add(s.raw.n) // what opening it read: the first buffer
-			s.raw.progress = opt.Progress
-		}
 		if r.filter != nil && s.ng == nil && linkStart(s.link) != startUnsupported {
 			if _, err := r.filter.prog(s.link, s.big); err != nil { // fail now, not at frame 1
 				_ = r.Close() // as above

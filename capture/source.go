@@ -48,6 +48,87 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// aheadReader reads r on a goroutine of its own, up to aheadBuffers buffers ahead:
+// decompressing a gzip file takes about as long as reading, decoding and dealing out
+// its packets, and so runs beside them, on another core. Read returns r's bytes and
+// then its error, as r would.
+type aheadReader struct {
+	full chan aheadBuf // filled buffers, in order (room for all: fill never waits on it)
+	free chan []byte   // buffers to fill
+	quit chan struct{} // stop: fill returns when it next waits for a buffer
+	cur  []byte        // what Read has not handed out of the buffer taken last
+	held []byte        // that buffer, to give back
+	err  error         // r's error, once cur is empty
+}
+
+type aheadBuf struct {
+	b   []byte
+	err error
+}
+
+const (
+	aheadBuffers = 4
+	aheadSize    = 256 << 10
+)
+
+func newAheadReader(r io.Reader) *aheadReader {
+	a := &aheadReader{full: make(chan aheadBuf, aheadBuffers), free: make(chan []byte, aheadBuffers), quit: make(chan struct{})}
+	for range aheadBuffers {
+		a.free <- make([]byte, aheadSize)
+	}
+	go a.fill(r)
+	return a
+}
+
+// fill reads r into the free buffers, each filled or ended by r's error, until that
+// error or stop; then it closes full.
+func (a *aheadReader) fill(r io.Reader) {
+	defer close(a.full)
+	for {
+		var b []byte
+		select {
+		case b = <-a.free:
+		case <-a.quit:
+			return
+		}
+		n := 0
+		var err error
+		for n < len(b) && err == nil {
+			var m int
+			m, err = r.Read(b[n:])
+			n += m
+		}
+		a.full <- aheadBuf{b[:n], err}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (a *aheadReader) Read(p []byte) (int, error) {
+	for len(a.cur) == 0 {
+		if a.err != nil {
+			return 0, a.err
+		}
+		if a.held != nil {
+			a.free <- a.held[:cap(a.held)]
+			a.held = nil
+		}
+		ab, ok := <-a.full
+		if !ok {
+			ab.err = io.ErrClosedPipe // (stopped)
+		}
+		a.cur, a.held, a.err = ab.b, ab.b, ab.err
+	}
+	n := copy(p, a.cur)
+	a.cur = a.cur[n:]
+	return n, nil
+}
+
+// stop ends the reading goroutine once its read in progress (if any) returns; it
+// does not wait for that.
+func (a *aheadReader) stop() { close(a.quit) }
+
 // source is one input file: its format reader and the record it has read ahead
 // for the merge (the "head"). The head's data is pcapgo's zero-copy buffer, valid
 // until this source reads again.
@@ -56,7 +137,8 @@ type source struct {
 	index  int
 	file   *os.File // nil for stdin, which is not ours to close
 	gz     *gzip.Reader
-	raw    countingReader // bytes of the file
+	unzip  *aheadReader   // reads gz on a goroutine of its own
+	raw    countingReader // bytes of the file (gzip: counted on unzip's goroutine)
 	plain  countingReader // bytes of the decompressed stream (gzip only)
 	count  *countingReader
 	br     *bufio.Reader // what the format reader reads
@@ -97,8 +179,9 @@ var (
 // openSource opens path ("-" = stdin), undoes gzip if the first bytes say so, and
 // starts the pcap, pcapng (or Solaris snoop) reader its magic number calls for. File name
 // extensions are ignored: captures are often misnamed.
-func openSource(path string, index int) (_ *source, err error) {
+func openSource(path string, index int, progress *atomic.Int64) (_ *source, err error) {
 	s := &source{name: path, index: index, off: -1}
+	s.raw.progress = progress
 	var in io.Reader
 	if path == "-" {
 		s.name, in = stdinName, os.Stdin
@@ -136,7 +219,8 @@ func openSource(path string, index int) (_ *source, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: gzip: %w", Printable(s.name), orUnexpectedEOF(err))
 		}
-		s.plain.r = s.gz
+		s.unzip = newAheadReader(s.gz)
+		s.plain.r = s.unzip
 		s.count = &s.plain
 		s.br = bufio.NewReaderSize(&s.plain, bufSize)
 	}
@@ -364,8 +448,9 @@ func (s *source) readError(err error) *ReadError {
 // Close releases the file (never stdin).
 func (s *source) Close() error {
 	var err error
-	if s.gz != nil {
-		_ = s.gz.Close() // a gzip.Reader's Close returns its last read error, already told by Next
+	if s.unzip != nil {
+		s.unzip.stop() // (a gzip.Reader's Close only returns its last read error, already told by Next)
+		s.unzip = nil
 	}
 	if s.file != nil {
 		err = s.file.Close()
