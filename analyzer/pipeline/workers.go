@@ -416,7 +416,7 @@ func readParts(r *capture.Reader, parts []capture.Part, k, n int, newBatch func(
 	for i := range readers {
 		p, err := r.NewPartReader()
 		if err != nil {
-			return false, err // (the filter compiled for the file by Parts: cannot fail)
+			return false, err // (the filter compiled for its link types at Open or by Parts: cannot fail)
 		}
 		readers[i] = p
 	}

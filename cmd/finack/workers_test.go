@@ -111,7 +111,7 @@ func TestWorkersSameReportPcapng(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }() // read-only
 	pr, err := pcapgo.NewReader(in)
 	if err != nil {
 		t.Fatal(err)
