@@ -37,6 +37,12 @@
 //     frames and TCP decoded by hand (fastdecode.go). Only blocks pcapgo reads
 //     still cost its copy, and for link types of 256 and above (Linux SLL2) a
 //     2-byte allocation (it boxes the link type into an interface).
+//   - Reading can use several cores, with the segments, frame numbers, counts
+//     and errors of one Reader: a pcap or pcapng file on disk in parts, each read
+//     by a PartReader and put in order by Sequence (parts.go); other input
+//     through ReadFrames, decoded by FrameDecoders (frames.go). A gzip stream is
+//     decompressed on a goroutine of its own (aheadReader): that takes about as
+//     long as all the rest of reading.
 //   - TCP is parsed here, not by gopacket: gopacket's TCP layer fails as a whole
 //     when the snap length cuts the header or its options, and a cut header still
 //     carries the ports, sequence numbers and flags the analysis needs.
