@@ -470,7 +470,16 @@ func TestMergeAllocs(t *testing.T) {
 		runtime.ReadMemStats(&after)
 		return after.Mallocs - before.Mallocs
 	}
-	small, large := allocs(1200), allocs(12000)
+	// The least of a few measurements: the runtime's own allocations on a busy
+	// machine (a parked goroutine's sudog, say) only ever add to a count.
+	least := func(n int) uint64 {
+		m := allocs(n)
+		for range 4 {
+			m = min(m, allocs(n))
+		}
+		return m
+	}
+	small, large := least(1200), least(12000)
 	if large > small+5 {
 		t.Errorf("Merge: %d allocations for 12,000 records, %d for 1,200: some per record", large, small)
 	}
