@@ -21,7 +21,7 @@ type Options struct {
 	// as they are read (a gzip file's compressed bytes), for a progress display
 	// reading it from another goroutine. Reads go through a 1 MiB buffer, so the
 	// count runs ahead of the records handed out by up to that much per file (a
-	// gzip file's, also by what the 1 MiB decompressed ahead took).
+	// gzip file's, also by what the 512 KiB decompressed ahead took).
 	Progress *atomic.Int64
 	// IgnoreVLAN leaves 802.1Q tags out of every Segment, so connections are
 	// keyed without them (Suricata's vlan.use-for-tracking: false): a capture

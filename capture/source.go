@@ -68,7 +68,7 @@ type aheadBuf struct {
 
 const (
 	aheadBuffers = 4
-	aheadSize    = 256 << 10
+	aheadSize    = 128 << 10
 )
 
 func newAheadReader(r io.Reader) *aheadReader {
