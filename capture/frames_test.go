@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -186,6 +187,7 @@ func readParts(t *testing.T, paths []string, opt capture.Options, size int64) (g
 	for i, part := range parts {
 		pr.Begin(part, i == 0)
 		for {
+			out.Sequential, out.Err = true, io.ErrNoProgress // (as a reused run may hold them: Read sets both)
 			n := pr.Read(&out, segs)
 			m, ok, err := r.Sequence(&out, segs)
 			if !ok {

@@ -289,7 +289,7 @@ func (t *tailReader) Read(b []byte) (int, error) {
 // found into segs[k], until len(segs) segments, partRunRecords records or the part's
 // end; it returns the number of segments.
 func (p *PartReader) Read(out *PartRecords, segs []Segment) int {
-	out.recs, out.Err = out.recs[:0], nil
+	out.recs, out.Err, out.Sequential = out.recs[:0], nil, false
 	out.Start, out.End, out.Done = p.off, p.off, p.done
 	n := 0
 	for !p.done && n < len(segs) && len(out.recs) < partRunRecords {
