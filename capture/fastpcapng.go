@@ -139,37 +139,38 @@ func (f *ngFast) optionsFit(o []byte) bool {
 }
 
 // walk returns where pcapgo's next ZeroCopyReadPacketData call will stop if every
-// block up to the next packet block is well-formed: past that packet block. sure
-// is false when the walk cannot tell (block headers not in the buffer, a length
-// under 12) or a section of the other byte order starts on the way, which ngFast
-// does not follow.
-func (f *ngFast) walk(s *source) (end int, sure bool) {
+// block up to the next packet block is well-formed: past that packet block (end,
+// from the reader's position), which starts at at and is of type typ. sure is false
+// when the walk cannot tell (block headers not in the buffer, a length under 12) or
+// a section of the other byte order starts on the way, which ngFast does not
+// follow.
+func (f *ngFast) walk(s *source) (at, end int, typ uint32, sure bool) {
 	for off := 0; ; {
 		if off+12 > s.br.Size() {
-			return 0, false
+			return 0, 0, 0, false
 		}
 		b, _ := s.br.Peek(off + 12)
 		if len(b) < off+8 {
-			return 0, false // the end of the file, or damage: nothing more to predict
+			return 0, 0, 0, false // the end of the file, or damage: nothing more to predict
 		}
-		typ := f.u32(b[off:])
-		if typ == ngSHB {
+		bt := f.u32(b[off:])
+		if bt == ngSHB {
 			if len(b) < off+12 {
-				return 0, false
+				return 0, 0, 0, false
 			}
 			m := b[off+8 : off+12]
 			if f.big && binary.BigEndian.Uint32(m) != ngByteOrderMagic || !f.big && binary.LittleEndian.Uint32(m) != ngByteOrderMagic {
-				return 0, false
+				return 0, 0, 0, false
 			}
 		}
 		n := int(f.u32(b[off+4:]))
 		if n < 12 {
-			return 0, false
+			return 0, 0, 0, false
+		}
+		if bt == ngEPB || bt == ngSPB || bt == ngPB {
+			return off, off + n, bt, true
 		}
 		off += n
-		if typ == ngEPB || typ == ngSPB || typ == ngPB {
-			return off, true
-		}
 	}
 }
 

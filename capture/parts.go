@@ -109,26 +109,13 @@ func (r *Reader) ngFirstPacket(s *source, size int64) (ng *ngFast, at, end int64
 	if err := t.startNg(); err != nil || !t.ngf.on {
 		return nil, 0, 0, false
 	}
-	// Walk the block headers after the section header to the first packet block
-	// (i: its start, counted from there).
-	i, n := 0, 0
-	for {
-		b, _ := t.br.Peek(i + 8)
-		if len(b) < i+8 {
-			return nil, 0, 0, false
-		}
-		var typ uint32
-		typ, n = t.ngf.u32(b[i:]), int(t.ngf.u32(b[i+4:]))
-		if typ == ngEPB {
-			break
-		}
-		if typ == ngSHB || typ == ngSPB || typ == ngPB || n < 12 || i+n > partBlockMax-8 {
-			return nil, 0, 0, false
-		}
-		i += n
+	// Where the first packet block is, within the reader's buffer (partBlockMax).
+	i, n, typ, sure := t.ngf.walk(t)
+	if !sure || typ != ngEPB {
+		return nil, 0, 0, false
 	}
-	at = t.offset() + int64(i)
-	if err := t.read(); err != nil || !t.ngf.on || t.offset() != at+int64(n) {
+	at, end = t.offset()+int64(i), t.offset()+int64(n)
+	if err := t.read(); err != nil || !t.ngf.on || t.offset() != end {
 		return nil, 0, 0, false // (pcapgo read more, or other, than that block)
 	}
 	for _, ifc := range t.ngf.ifaces {
@@ -141,7 +128,7 @@ func (r *Reader) ngFirstPacket(s *source, size int64) (ng *ngFast, at, end int64
 			}
 		}
 	}
-	return t.ngf, at, at + int64(n), true
+	return t.ngf, at, end, true
 }
 
 // pcapFileHeader is the length of a pcap file's header: its first record starts

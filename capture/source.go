@@ -419,7 +419,7 @@ func (s *source) readNg() error {
 	f := s.ngf
 	var end int
 	if f.on {
-		end, f.on = f.walk(s)
+		_, end, _, f.on = f.walk(s)
 	}
 	var err error
 	s.data, s.ci, err = s.ng.ZeroCopyReadPacketData()
