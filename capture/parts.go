@@ -49,9 +49,9 @@ type Part struct{ From, To int64 }
 // Parts returns r's input cut into parts of about size bytes, and true, when it is
 // one file on disk, uncompressed, at least two parts long, nothing read from it
 // yet, and either a classic pcap file of a link type finack decodes or a pcapng file
-// whose first packet block is an enhanced packet block of the first section, every
-// interface described before it of a link type finack decodes (and for which the
-// filter compiles); false otherwise.
+// whose first packet block is an enhanced packet block, every interface described
+// before it of a link type finack decodes (and for which the filter compiles);
+// false otherwise.
 func (r *Reader) Parts(size int64) ([]Part, bool) {
 	if len(r.srcs) != 1 || r.frame != 0 || r.err != nil || size <= 0 {
 		return nil, false
@@ -97,10 +97,10 @@ func (r *Reader) Parts(size int64) ([]Part, bool) {
 // ngFirstPacket reads the blocks of s, a pcapng file of size bytes, up to and
 // including its first packet block, with a reader of its own as Next would, and
 // returns what ngFast then knows of the section and where that block starts and
-// ends; false unless that block is an enhanced packet block of the first section
-// that ngFast took on from pcapgo, the blocks before it fit in partBlockMax bytes,
-// every interface is of a link type finack decodes, and the filter compiles for
-// each.
+// ends; false unless that block is an enhanced packet block that ngFast took on
+// from pcapgo, the blocks before it fit in its buffer (partBlockMax bytes) and are of
+// one byte order (ngFast.walk), every interface is of a link type finack decodes,
+// and the filter compiles for each.
 func (r *Reader) ngFirstPacket(s *source, size int64) (ng *ngFast, at, end int64, ok bool) {
 	t := &source{name: s.name}
 	t.raw.r = io.NewSectionReader(s.file, 0, size)
