@@ -216,8 +216,7 @@ func openSource(path string, index int, progress *atomic.Int64) (_ *source, err 
 	}
 	if head[0] == 0x1f && head[1] == 0x8b {
 		// klauspost/compress's gzip: the standard library's API and errors,
-		// decompressing faster (the module was in the build already, for the
-		// Prometheus client).
+		// decompressing faster.
 		s.gz, err = gzip.NewReader(s.br)
 		if err != nil {
 			return nil, fmt.Errorf("%s: gzip: %w", Printable(s.name), orUnexpectedEOF(err))
