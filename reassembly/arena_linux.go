@@ -1,0 +1,6 @@
+package reassembly
+
+import "syscall"
+
+// mapPopulate: mapChunk's pages are written in as they are mapped (see mapChunk).
+const mapPopulate = syscall.MAP_POPULATE
