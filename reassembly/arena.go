@@ -130,9 +130,14 @@ func (a *arena) mapRegion(n int) []byte {
 }
 
 // memory returns n zeroed bytes: from the heap when small, else mapped.
+//
+// The heap's are written through once (clear): fresh from the system they are
+// untouched, and a table probed as it grows would read them first (see mapChunk).
 func memory(n int) []byte {
 	if n <= smallMemory {
-		return make([]byte, n)
+		b := make([]byte, n)
+		clear(b)
+		return b
 	}
 	return mapChunk(n)
 }
