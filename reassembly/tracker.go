@@ -171,9 +171,11 @@ func (t *Tracker) Finish(end Instant) {
 	// as 16-byte (handKey, flow) pairs: the flow keeps its record until its turn; the
 	// packed previous ones as (handKey, place) pairs and their records, out of their
 	// lists.
+	// (A list holds one to maxEarlier records; two each is room enough for most
+	// captures, with no copies while they grow.)
 	var whole []finished
-	var prevs []handOrder // packed previous incarnations (packPrev, reusePacked): handKey, index in prevRecs
-	var prevRecs []prevFinal
+	prevs := make([]handOrder, 0, 2*t.prevLive) // packed previous incarnations (packPrev, reusePacked): handKey, index in prevRecs
+	prevRecs := make([]prevFinal, 0, 2*t.prevLive)
 	packed := make([]packedFinal, 0, t.flows.n)
 	t.flows.each(func(f *flow) {
 		if l := t.packedPrev(f); l != nil {
