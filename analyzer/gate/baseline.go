@@ -310,15 +310,23 @@ func FindingChanges(k analyzer.Kind, old, cur []analyzer.Finding) []string {
 	}
 	taken := make([]bool, len(olds))
 	for _, key := range []func(*analyzer.Finding) sideID{findingKey, looseKey} {
+		// Each current finding takes the first old one of its key not yet taken:
+		// the old ones of each key in order, each list read from the front.
+		byKey := make(map[sideID][]int)
+		for j, o := range olds {
+			if !taken[j] {
+				k := key(o)
+				byKey[k] = append(byKey[k], j)
+			}
+		}
 		for i, c := range curs {
 			if pair[i] >= 0 {
 				continue
 			}
-			for j, o := range olds {
-				if !taken[j] && key(c) == key(o) {
-					pair[i], taken[j] = j, true
-					break
-				}
+			k := key(c)
+			if l := byKey[k]; len(l) > 0 {
+				pair[i], taken[l[0]] = l[0], true
+				byKey[k] = l[1:]
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package gate
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -53,4 +55,80 @@ func TestFindingChanges(t *testing.T) {
 	if got := FindingChanges(analyzer.ReuseIn2MSL, old, cur); len(got) != 1 || got[0] != "  - 10.0.0.1:6000 → 10.0.0.2:80 #2  gone" {
 		t.Errorf("reuse_in_2msl: %q", got)
 	}
+}
+
+// TestFindingChangesPairsAsPairwise: FindingChanges pairs each current finding with
+// the first old one of the same key not yet taken (by connection and side, then
+// with any client port), as comparing every pair in order does (pairwise, below),
+// on lists drawn with many equal keys, old and current in any order.
+func TestFindingChangesPairsAsPairwise(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	draw := func(n int) []analyzer.Finding {
+		fs := make([]analyzer.Finding, n)
+		for i := range fs {
+			c := uint64(1 + rng.IntN(3))
+			fs[i] = analyzer.Finding{Kind: analyzer.FinRetransmit,
+				Client:      netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(1 + rng.IntN(3))}), uint16(1000+rng.IntN(4))),
+				Server:      netip.MustParseAddrPort("10.0.0.9:80"),
+				Incarnation: 1 + rng.IntN(2), Sender: []string{"client", "server"}[rng.IntN(2)],
+				Count: &c, Frames: []uint64{uint64(i)}}
+		}
+		return fs
+	}
+	for round := range 200 {
+		old, cur := draw(rng.IntN(40)), draw(rng.IntN(40))
+		got, want := FindingChanges(analyzer.FinRetransmit, old, cur), pairwise(old, cur)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("round %d:\n%s\nwant (pairwise):\n%s", round, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// pairwise is FindingChanges for fin_retransmit findings with counts, pairing by
+// comparing every current finding with every old one in turn.
+func pairwise(old, cur []analyzer.Finding) []string {
+	pair := make([]int, len(cur))
+	for i := range pair {
+		pair[i] = -1
+	}
+	taken := make([]bool, len(old))
+	for _, key := range []func(*analyzer.Finding) sideID{findingKey, looseKey} {
+		for i := range cur {
+			if pair[i] >= 0 {
+				continue
+			}
+			for j := range old {
+				if !taken[j] && key(&cur[i]) == key(&old[j]) {
+					pair[i], taken[j] = j, true
+					break
+				}
+			}
+		}
+	}
+	var lines []string
+	for i := range cur {
+		c := &cur[i]
+		at := fmt.Sprintf(" frame %d", c.Frames[0])
+		if pair[i] < 0 {
+			lines = append(lines, fmt.Sprintf("  + %s%s  new  count %d", findingText(c), at, *c.Count))
+			continue
+		}
+		o := &old[pair[i]]
+		was := ""
+		if o.Client != c.Client {
+			was = "  (was " + analyzer.EndpointString(o.Client) + ")"
+		}
+		switch {
+		case *o.Count != *c.Count:
+			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d → %d%s", findingText(c), at, *o.Count, *c.Count, was))
+		case was != "":
+			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d%s", findingText(c), at, *c.Count, was))
+		}
+	}
+	for j := range old {
+		if !taken[j] {
+			lines = append(lines, fmt.Sprintf("  - %s  gone  count %d", findingText(&old[j]), *old[j].Count))
+		}
+	}
+	return lines
 }

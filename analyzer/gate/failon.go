@@ -127,11 +127,42 @@ func (r Rule) selected(t KindTotal) KindTotal {
 // KindTotals sums the findings of each kind; every kind is present.
 func KindTotals(findings []analyzer.Finding) map[analyzer.Kind]KindTotal {
 	m := analyzer.KindCounts[KindTotal]()
-	for i := range findings {
-		f := &findings[i]
+	AddFindings(m, findings)
+	return m
+}
+
+// AddFindings adds each finding of fs to its kind's total in m (made by
+// analyzer.KindCounts, or KindTotals): the totals of a run whose findings are not
+// kept, summed as the analysis hands them out.
+func AddFindings(m map[analyzer.Kind]KindTotal, fs []analyzer.Finding) {
+	for i := range fs {
+		f := &fs[i]
 		t := m[f.Kind]
 		t.Add(f)
 		m[f.Kind] = t
+	}
+}
+
+// MergeTotals sums the totals of several parts of one run (the workers'), each
+// made by analyzer.KindCounts; every kind is present.
+func MergeTotals(parts []map[analyzer.Kind]KindTotal) map[analyzer.Kind]KindTotal {
+	m := analyzer.KindCounts[KindTotal]()
+	for _, p := range parts {
+		for k, t := range p {
+			s := m[k]
+			s.Findings += t.Findings
+			s.Total += t.Total
+			for q, b := range t.By {
+				if s.By == nil {
+					s.By = map[string]KindTotal{}
+				}
+				sb := s.By[q]
+				sb.Findings += b.Findings
+				sb.Total += b.Total
+				s.By[q] = sb
+			}
+			m[k] = s
+		}
 	}
 	return m
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/finack/finack/analyzer/report/html"
 
 	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/analyzer/gate"
 	"github.com/finack/finack/capture"
 	"github.com/finack/finack/capture/bpf"
 	"github.com/finack/finack/reassembly"
@@ -71,6 +72,10 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	pictures := make([]*report.PictureCollector, workers) // --html: what its charts draw
 	recorders := make([]*report.Recorder, workers)        // nil: the records kept in memory
 	ladders := make([]*report.LadderCollector, workers)   // --html with recorders: its ladders
+	var totals []map[analyzer.Kind]gate.KindTotal         // --fail-on with recorders: the findings summed by kind
+	if report.StreamsReport(o) && len(o.FailRules) > 0 {
+		totals = make([]map[analyzer.Kind]gate.KindTotal, workers)
+	}
 	for i := range streams {
 		st := analyzer.NewStream(acfg, keep)
 		if report.StreamsReport(o) {
@@ -117,11 +122,19 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		}
 		incidents[i], overviews[i], pictures[i] = col, ov, pc
 		lc := ladders[i]
+		var tot map[analyzer.Kind]gate.KindTotal
+		if totals != nil {
+			tot = analyzer.KindCounts[gate.KindTotal]()
+			totals[i] = tot
+		}
 		done[i] = func(inc *reassembly.Incarnation) {
 			if lc != nil {
 				lc.Ending(inc.End)
 			}
 			fs := st.Add(inc)
+			if tot != nil {
+				gate.AddFindings(tot, fs)
+			}
 			if col != nil {
 				col.Add(fs)
 			}
@@ -149,6 +162,9 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	rep = analyzer.Merge(reps)
 	doc = report.NewDocument(o, st, rep, readErr)
 	doc.Records = report.MergeRecords(recorders)
+	if totals != nil {
+		doc.KindTotals = gate.MergeTotals(totals)
+	}
 	doc.Incidents, doc.IncidentsOmitted = report.MergeIncidents(incidents)
 	doc.Overview = mergeOverview(&doc, overviews)
 	if o.HTML != "" {

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/finack/finack/analyzer/report"
 
 	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/analyzer/gate"
 	"github.com/finack/finack/analyzer/spill"
 	"github.com/finack/finack/capture"
 	"github.com/finack/finack/capture/synth"
@@ -17,8 +20,9 @@ import (
 )
 
 // TestSpillWritesRuns: with a small bound the plain report's records do go to disk,
-// and what needs every record (--fail-on, -o junit, --separate, ...) keeps them, as
-// a report asked to hold them (HoldRecords) does.
+// and what needs every record (-o junit, --separate, --baseline, ...) keeps them, as
+// a report asked to hold them (HoldRecords) does. --fail-on streams: it needs only
+// the totals by kind (TestFailOnTotalsStreamed).
 func TestSpillWritesRuns(t *testing.T) {
 	file := pcapDir + "/many-connections.pcap"
 	for _, tc := range []struct {
@@ -32,7 +36,7 @@ func TestSpillWritesRuns(t *testing.T) {
 		{"text --connections", report.Options{Output: "text", Connections: true}, true},
 		{"text", report.Options{Output: "text"}, true},
 		{"junit", report.Options{Output: "junit"}, false},
-		{"--fail-on", report.Options{Output: "json", FailOn: []string{"any"}}, false},
+		{"--fail-on", report.Options{Output: "json", FailOn: []string{"any"}}, true},
 		{"--separate", report.Options{Output: "json", Separate: true}, false},
 		{"--states", report.Options{Output: "text", View: report.ViewOptions{States: true}}, false},
 		{"--ladder", report.Options{Output: "text", Ladder: true}, false},
@@ -76,6 +80,58 @@ func TestSpillWritesRuns(t *testing.T) {
 		if werr != nil {
 			t.Errorf("%s: %v", tc.name, werr)
 		}
+	}
+}
+
+// TestFailOnTotalsStreamed: with --fail-on and the records streamed, the totals by
+// kind summed as the findings go by (Document.KindTotals, every worker's) are those
+// of the findings a run that holds them all reports, on every committed capture,
+// with one and with three workers.
+func TestFailOnTotalsStreamed(t *testing.T) {
+	files, err := filepath.Glob(pcapDir + "/*.pcap*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no captures in %s: %v", pcapDir, err)
+	}
+	rules, err := gate.ParseFailOn([]string{"any"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFindings := 0
+	for _, file := range files {
+		base := report.Options{Output: "json", Files: []string{file}, TimeWait: 60 * time.Second, FailOn: []string{"any"}, FailRules: rules}
+		held := base
+		held.HoldRecords = true
+		hdoc, _, err := ReadCapture(held, nil)
+		if err != nil {
+			continue // (a capture that cannot be opened: none is kept either way)
+		}
+		if hdoc.KindTotals != nil {
+			t.Fatalf("%s: totals summed while the findings are held", file)
+		}
+		want := gate.KindTotals(hdoc.Findings)
+		if len(hdoc.Findings) > 0 {
+			withFindings++
+		}
+		for _, workers := range []int{1, 3} {
+			o := base
+			o.Workers = workers
+			doc, _, err := ReadCapture(o, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			if doc.Records == nil || doc.KindTotals == nil {
+				t.Fatalf("%s, %d workers: records streamed %v, totals summed %v", file, workers, doc.Records != nil, doc.KindTotals != nil)
+			}
+			if !reflect.DeepEqual(doc.KindTotals, want) {
+				t.Errorf("%s, %d workers: totals streamed\n%v\nwant those of the findings held\n%v", file, workers, doc.KindTotals, want)
+			}
+			if err := doc.Records.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if withFindings < 10 {
+		t.Errorf("only %d captures with findings: the comparison shows little", withFindings)
 	}
 }
 

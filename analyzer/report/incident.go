@@ -89,9 +89,11 @@ func Incidents(findings []analyzer.Finding, ignoreVLAN bool) []Incident {
 type incidentGrouper struct {
 	keys    []incidentKey
 	groupOf []int // the group of each finding
-	fs      []*analyzer.Finding
-	text    []byte
-	kinds   []analyzer.Kind // what the incidents' Findings are cut from
+	// off, fill: where each group's findings start in fs, and where its next goes.
+	off, fill []int
+	fs        []*analyzer.Finding
+	text      []byte
+	kinds     []analyzer.Kind // what the incidents' Findings are cut from
 	// borrow: the incidents' Summary and Filter are cut from text, valid until the
 	// next group, not strings of their own: for a caller that encodes them before
 	// it groups again (Recorder), one allocation an incident saved.
@@ -139,14 +141,31 @@ func (g *incidentGrouper) group(out []Incident, findings []analyzer.Finding, ign
 		}
 		g.groupOf = append(g.groupOf, n)
 	}
-	for n := range g.keys {
-		g.fs = g.fs[:0]
-		for i, gi := range g.groupOf {
-			if gi == n {
-				g.fs = append(g.fs, &findings[i])
-			}
+	if len(g.keys) == len(findings) { // a finding an incident (as in most incarnations)
+		for i := range findings {
+			g.fs = append(g.fs[:0], &findings[i])
+			out = append(out, g.newIncident(g.fs, ignoreVLAN))
 		}
-		out = append(out, g.newIncident(g.fs, ignoreVLAN))
+		return out
+	}
+	// The findings of each group in order, groups after one another (a counting
+	// sort: the findings of a whole report are grouped in one pass, not one pass
+	// a group). Group n is fs[off[n]:off[n+1]].
+	g.off = append(g.off[:0], make([]int, len(g.keys)+1)...)
+	for _, n := range g.groupOf {
+		g.off[n+1]++
+	}
+	for n := range g.keys {
+		g.off[n+1] += g.off[n]
+	}
+	g.fill = append(g.fill[:0], g.off[:len(g.keys)]...)
+	g.fs = append(g.fs[:0], make([]*analyzer.Finding, len(findings))...)
+	for i, n := range g.groupOf {
+		g.fs[g.fill[n]] = &findings[i]
+		g.fill[n]++
+	}
+	for n := range g.keys {
+		out = append(out, g.newIncident(g.fs[g.off[n]:g.off[n+1]], ignoreVLAN))
 	}
 	return out
 }

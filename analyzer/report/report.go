@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/finack/finack/analyzer"
+	"github.com/finack/finack/analyzer/gate"
 	"github.com/finack/finack/capture"
 	"github.com/finack/finack/reassembly"
 )
@@ -42,6 +43,9 @@ type Document struct {
 	// the analysis streamed them (spill.go) instead of Findings and Connections.
 	// The document's writer reads them, once.
 	Records *Records `json:"-"`
+	// KindTotals: each finding kind's totals, summed as the analysis streamed the
+	// findings (--fail-on with Records); nil when Findings holds them all.
+	KindTotals map[analyzer.Kind]gate.KindTotal `json:"-"`
 	// warnings: what the user should know that is not in the report (printed on
 	// stderr).
 	Warnings []string `json:"-"`

@@ -32,8 +32,7 @@ func StreamsReport(o Options) bool {
 	return !o.Separate && // --separate: documents rendered into one another
 		!o.View.States && // the batch tracker: every incarnation is held anyway
 		o.Export == "" && !o.Ladder && // the connections with findings: evidence.go (--html: LadderCollector)
-		o.WriteBaseline == "" && len(o.Baselines) == 0 && // findings compared, or written twice
-		len(o.FailOn) == 0 && len(o.FailRules) == 0 // findings summed by kind
+		o.WriteBaseline == "" && len(o.Baselines) == 0 // findings compared, or written twice
 }
 
 // CollectsIncidents says whether a run of o groups the findings into incidents in

@@ -80,7 +80,11 @@ func analyze(o options, stdout, stderr io.Writer) int {
 		}
 	}
 	for _, r := range results {
-		r.Violations = gate.Failures(o.FailRules, gate.KindTotals(r.Doc.Findings))
+		totals := r.Doc.KindTotals // (summed as the findings streamed)
+		if totals == nil {
+			totals = gate.KindTotals(r.Doc.Findings)
+		}
+		r.Violations = gate.Failures(o.FailRules, totals)
 	}
 	var unused []string
 	if len(o.Baselines) > 0 {

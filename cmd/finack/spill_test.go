@@ -7,9 +7,11 @@ import (
 )
 
 // TestSpillSameReport: every capture's report, in each format that streams its
-// records (-o json, -o ndjson, -o tsv, text with and without --connections), is byte for byte
-// the report held in memory, whether the records fit in memory or go to disk in runs
-// of 3 records (or of 1, merged 2 runs at a time).
+// records (-o json, -o ndjson, -o tsv, text with and without --connections; with
+// --fail-on, whose rules then read the totals summed as the findings streamed), is
+// byte for byte the report held in memory, with the same messages and exit code,
+// whether the records fit in memory or go to disk in runs of 3 records (or of 1,
+// merged 2 runs at a time).
 func TestSpillSameReport(t *testing.T) {
 	bounds := []spill.Options{{}, {MaxRecords: 3}, {MaxRecords: 1, MaxRuns: 2}, {MaxBytes: 1}}
 	for _, set := range captureSets(t) {
@@ -18,7 +20,8 @@ func TestSpillSameReport(t *testing.T) {
 			for _, f := range set {
 				args = append(args, "-r", f)
 			}
-			for _, form := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"-o", "tsv"}, {"--connections"}, {}} {
+			for _, form := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"-o", "tsv"}, {"--connections"}, {},
+				{"-o", "json", "--fail-on", "any>2,fin_retransmit:!fin_on_ack,reuse_in_2msl:safe_by_sequence"}, {"--fail-on", "any"}} {
 				a := append(append([]string(nil), args...), form...)
 				want, wantErr, wantCode := runTunedIn(t, pcapDir, func(o *options) { o.HoldRecords = true }, a...)
 				for _, b := range bounds {

@@ -22,9 +22,10 @@ import (
 )
 
 // TestWorkersSameReport: the report does not depend on --workers. Every committed
-// capture, in every format, with records in memory (--fail-on keeps them) and
-// streamed through the external sort with a tiny bound, is byte for byte the report
-// of one worker, with 2, 3 and 7 workers.
+// capture, in every format, with records in memory (held: as --baseline or -o junit
+// keep them) and streamed through the external sort with a tiny bound, with
+// --fail-on (its totals summed per worker), is byte for byte the report of one
+// worker, with 2, 3 and 7 workers.
 func TestWorkersSameReport(t *testing.T) {
 	for _, set := range captureSets(t) {
 		t.Run(set[0], func(t *testing.T) {
@@ -34,14 +35,18 @@ func TestWorkersSameReport(t *testing.T) {
 			}
 			for _, form := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"--connections"}, {"-o", "json", "--fail-on", "any>100000"}, {"-o", "junit"}} {
 				a := append(append([]string(nil), args...), form...)
-				for _, bound := range []spill.Options{{}, {MaxRecords: 2}} {
-					tune := func(o *options) { o.Spill = bound }
+				for _, keep := range []struct {
+					bound spill.Options
+					hold  bool
+				}{{}, {bound: spill.Options{MaxRecords: 2}}, {hold: true}} {
+					bound := keep.bound
+					tune := func(o *options) { o.Spill, o.HoldRecords = keep.bound, keep.hold }
 					want, wantErr, wantCode := runTunedIn(t, pcapDir, tune, append([]string{"--workers", "1"}, a...)...)
 					for _, n := range []string{"2", "3", "7"} {
 						got, gotErr, code := runTunedIn(t, pcapDir, tune, append([]string{"--workers", n}, a...)...)
 						if got != want || gotErr != wantErr || code != wantCode {
-							t.Errorf("finack --workers %s %v (spill bound %+v): differs from one worker (exit %d, want %d; stderr %q, want %q):\n%s",
-								n, a, bound, code, wantCode, gotErr, wantErr, lineDiff(want, got))
+							t.Errorf("finack --workers %s %v (spill bound %+v, held %v): differs from one worker (exit %d, want %d; stderr %q, want %q):\n%s",
+								n, a, bound, keep.hold, code, wantCode, gotErr, wantErr, lineDiff(want, got))
 						}
 					}
 				}
