@@ -27,13 +27,16 @@ import (
 // savedReport is what a baseline needs from one capture's report. Unknown fields are
 // ignored, so reports of older and newer finack versions load.
 type savedReport struct {
-	Summary struct {
-		Files           []string `json:"files"`
-		Filter          string   `json:"filter"`
-		TimeWaitSeconds float64  `json:"time_wait_s"`
-	} `json:"summary"`
+	Summary  savedSummary       `json:"summary"`
 	Findings []analyzer.Finding `json:"findings"`
 	Error    string             `json:"error"`
+}
+
+// savedSummary is what the checks read of a saved report's summary.
+type savedSummary struct {
+	Files           []string `json:"files"`
+	Filter          string   `json:"filter"`
+	TimeWaitSeconds float64  `json:"time_wait_s"`
 }
 
 // Baseline is one capture's saved report and where it came from.
@@ -72,29 +75,28 @@ func LoadBaselines(args []string) ([]Baseline, error) {
 }
 
 // parseSaved accepts the two shapes finack writes: one capture's document, or the
-// --separate document with "captures".
+// --separate document with "captures". One pass over the data: the records the
+// checks do not read (connections, incidents) are skipped, not kept.
 func parseSaved(data []byte) ([]savedReport, error) {
-	var probe struct {
-		Summary  json.RawMessage   `json:"summary"`
-		Captures []json.RawMessage `json:"captures"`
+	var doc struct {
+		Summary  *savedSummary      `json:"summary"`
+		Findings []analyzer.Finding `json:"findings"`
+		Error    string             `json:"error"`
+		Captures []savedReport      `json:"captures"`
 	}
-	if err := json.Unmarshal(data, &probe); err != nil {
+	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("not a finack -o json report: %w", err)
 	}
-	var raws []json.RawMessage
+	var out []savedReport
 	switch {
-	case probe.Captures != nil:
-		raws = probe.Captures
-	case probe.Summary != nil:
-		raws = []json.RawMessage{data}
+	case doc.Captures != nil:
+		out = doc.Captures
+	case doc.Summary != nil:
+		out = []savedReport{{Summary: *doc.Summary, Findings: doc.Findings, Error: doc.Error}}
 	default:
 		return nil, errors.New("not a finack -o json report: no \"summary\" or \"captures\"")
 	}
-	out := make([]savedReport, len(raws))
-	for i, raw := range raws {
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
-			return nil, fmt.Errorf("not a finack -o json report: %w", err)
-		}
+	for i := range out {
 		if len(out[i].Summary.Files) == 0 {
 			return nil, errors.New("not a finack -o json report: a capture without summary.files")
 		}

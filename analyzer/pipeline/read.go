@@ -62,8 +62,8 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	// The trackers stream: each hands an incarnation to its analysis once nothing
 	// can change it, and forgets it; memory follows the connections open or in
 	// TIME_WAIT at once. A record per connection only when something shows or uses
-	// it: a text report without --connections keeps counts and findings.
-	keep := o.Output != "text" || o.Connections || o.Export != "" || o.Ladder || o.HTML != "" || o.WriteBaseline != "" || len(o.Baselines) > 0
+	// it: a text report without --connections and -o junit keep counts and findings.
+	keep := (o.Output != "text" && o.Output != "junit") || o.Connections || o.Export != "" || o.Ladder || o.HTML != "" || o.WriteBaseline != ""
 	workers := max(o.Workers, 1)
 	streams := make([]*analyzer.Stream, workers)
 	done := make([]func(*reassembly.Incarnation), workers)
@@ -72,6 +72,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	pictures := make([]*report.PictureCollector, workers) // --html: what its charts draw
 	recorders := make([]*report.Recorder, workers)        // nil: the records kept in memory
 	ladders := make([]*report.LadderCollector, workers)   // --html with recorders: its ladders
+	baselines := make([]*report.Recorder, workers)        // --write-baseline with recorders: its -o json records
 	var totals []map[analyzer.Kind]gate.KindTotal         // --fail-on with recorders: the findings summed by kind
 	if report.StreamsReport(o) && len(o.FailRules) > 0 {
 		totals = make([]map[analyzer.Kind]gate.KindTotal, workers)
@@ -82,14 +83,29 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			// The plain report: records encoded as printed, sorted on disk past a
 			// bound (spill.go), not held until the end; a sort per worker, each
 			// with its share of the bound, merged as the report is written.
-			recorders[i] = report.NewRecorder(o, o.Spill.Share(workers))
-			var sink analyzer.Sink = recorders[i]
+			share := o.Spill.Share(workers)
+			var sink analyzer.Sink
+			if o.WriteBaseline != "" {
+				// --write-baseline: the -o json report as well, sorted on its own
+				// (the two share the bound).
+				share = share.Share(2)
+				jo := o
+				jo.Output = "json"
+				recorders[i], baselines[i] = report.NewRecorder(o, share), report.NewRecorder(jo, share)
+				sink = report.Both(recorders[i], baselines[i])
+			} else {
+				recorders[i] = report.NewRecorder(o, share)
+				sink = recorders[i]
+			}
 			if o.HTML != "" {
 				// --html: the ladders it draws picked as the records pass.
 				ladders[i] = report.NewLadderCollector(sink)
 				sink = ladders[i]
 			}
 			st.SendTo(sink)
+			if report.HoldsFindings(o) {
+				st.KeepFindings()
+			}
 		}
 		streams[i] = st
 		// The text report lists no safe accepted reuse: it counts them (Overview);
@@ -160,8 +176,18 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		reps[i] = s.Report()
 	}
 	rep = analyzer.Merge(reps)
+	// The incidents come from the collectors (or the Recorders): NewDocument need
+	// not group the findings it is given, which a run keeps by the tens of
+	// thousands.
+	held := rep.Findings
+	rep.Findings = nil
 	doc = report.NewDocument(o, st, rep, readErr)
+	if held != nil {
+		doc.Findings = held
+	}
+	rep.Findings = held
 	doc.Records = report.MergeRecords(recorders)
+	doc.BaselineRecords = report.MergeRecords(baselines)
 	if totals != nil {
 		doc.KindTotals = gate.MergeTotals(totals)
 	}

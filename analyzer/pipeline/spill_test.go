@@ -20,9 +20,11 @@ import (
 )
 
 // TestSpillWritesRuns: with a small bound the plain report's records do go to disk,
-// and what needs every record (-o junit, --separate, --baseline, ...) keeps them, as
-// a report asked to hold them (HoldRecords) does. --fail-on streams: it needs only
-// the totals by kind (TestFailOnTotalsStreamed).
+// and what needs every record (-o junit, --separate, --ladder, ...) keeps them, as a
+// report asked to hold them (HoldRecords) does. --fail-on streams: it needs only the
+// totals by kind (TestFailOnTotalsStreamed); so does --baseline, keeping the
+// findings alone (TestBaselineHoldsFindings), and --write-baseline, sorting the
+// baseline's records apart (TestWriteBaselineIsJSONReport).
 func TestSpillWritesRuns(t *testing.T) {
 	file := pcapDir + "/many-connections.pcap"
 	for _, tc := range []struct {
@@ -40,7 +42,8 @@ func TestSpillWritesRuns(t *testing.T) {
 		{"--separate", report.Options{Output: "json", Separate: true}, false},
 		{"--states", report.Options{Output: "text", View: report.ViewOptions{States: true}}, false},
 		{"--ladder", report.Options{Output: "text", Ladder: true}, false},
-		{"--write-baseline", report.Options{Output: "text", WriteBaseline: "x.json"}, false},
+		{"--write-baseline", report.Options{Output: "text", WriteBaseline: "x.json"}, true},
+		{"--baseline", report.Options{Output: "text", Baselines: []string{"x.json"}}, true},
 		{"json, HoldRecords", report.Options{Output: "json", HoldRecords: true}, false},
 	} {
 		o := tc.o
@@ -124,6 +127,50 @@ func TestFailOnTotalsStreamed(t *testing.T) {
 			}
 			if !reflect.DeepEqual(doc.KindTotals, want) {
 				t.Errorf("%s, %d workers: totals streamed\n%v\nwant those of the findings held\n%v", file, workers, doc.KindTotals, want)
+			}
+			if err := doc.Records.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if withFindings < 10 {
+		t.Errorf("only %d captures with findings: the comparison shows little", withFindings)
+	}
+}
+
+// TestBaselineHoldsFindings: with --baseline the records stream and the findings
+// are kept as well, the same findings in the same order as a run that holds every
+// record, on every committed capture, with one and three workers and a bound that
+// sends the records to disk.
+func TestBaselineHoldsFindings(t *testing.T) {
+	files, err := filepath.Glob(pcapDir + "/*.pcap*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no captures in %s: %v", pcapDir, err)
+	}
+	withFindings := 0
+	for _, file := range files {
+		base := report.Options{Output: "json", Files: []string{file}, TimeWait: 60 * time.Second, Baselines: []string{"x.json"}}
+		held := base
+		held.HoldRecords = true
+		hdoc, _, err := ReadCapture(held, nil)
+		if err != nil {
+			continue
+		}
+		if len(hdoc.Findings) > 0 {
+			withFindings++
+		}
+		for _, workers := range []int{1, 3} {
+			o := base
+			o.Workers, o.Spill = workers, spill.Options{MaxRecords: 2}
+			doc, _, err := ReadCapture(o, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			if doc.Records == nil || len(doc.Connections) != 0 {
+				t.Fatalf("%s, %d workers: records streamed %v, %d connection records held", file, workers, doc.Records != nil, len(doc.Connections))
+			}
+			if !reflect.DeepEqual(doc.Findings, hdoc.Findings) {
+				t.Errorf("%s, %d workers: %d findings kept, want the %d of the run that holds every record, in order", file, workers, len(doc.Findings), len(hdoc.Findings))
 			}
 			if err := doc.Records.Close(); err != nil {
 				t.Error(err)

@@ -67,13 +67,42 @@ func newJUnitText(s string) *junitText {
 
 // xmlSafe replaces what XML 1.0 cannot hold even in CDATA (control characters but
 // tab and newlines, invalid UTF-8) with U+FFFD, as encoding/xml does in attributes.
+// Text that holds none is returned as it is (a kind's findings can be tens of
+// megabytes).
 func xmlSafe(s string) string {
+	if xmlSafeAlready(s) {
+		return s
+	}
 	return strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r != utf8.RuneError && r != 0xFFFE && r != 0xFFFF) {
+		if xmlRuneOK(r) {
 			return r
 		}
 		return '\uFFFD'
 	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+func xmlRuneOK(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r != utf8.RuneError && r != 0xFFFE && r != 0xFFFF)
+}
+
+// xmlSafeAlready says whether xmlSafe would leave s as it is: valid UTF-8 with no
+// rune it replaces.
+func xmlSafeAlready(s string) bool {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !xmlRuneOK(r) { // (U+FFFD too, written or for invalid UTF-8: the long way decides)
+			return false
+		}
+		i += n
+	}
+	return true
 }
 
 type junitProblem struct {
@@ -147,6 +176,7 @@ func findingsText(fs []analyzer.Finding, k analyzer.Kind, t gate.KindTotal) stri
 		return ""
 	}
 	var b strings.Builder
+	b.Grow(t.Findings * 200) // (a finding's line is 150 to 300 bytes)
 	fmt.Fprintf(&b, "%d finding(s), total %d\n", t.Findings, t.Total)
 	for i := range fs {
 		if f := &fs[i]; f.Kind == k {
@@ -160,14 +190,18 @@ func writeJUnit(w io.Writer, results []*Result) error {
 	return WriteJUnitDoc(w, newJUnit(results))
 }
 
+// WriteJUnitDoc writes doc as xml.MarshalIndent(doc, "", "  ") gives it, after the
+// XML header and before a newline, encoded as it is written (not whole in memory
+// first).
 func WriteJUnitDoc(w io.Writer, doc JunitSuites) error {
-	out, err := xml.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return err
-	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "%s\n", out)
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
 	return err
 }

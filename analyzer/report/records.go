@@ -72,6 +72,17 @@ func newRecorder(enc encoder, opt spill.Options) *Recorder {
 	return r
 }
 
+// Both returns a Sink that hands each incarnation to a, then to b (a report and the
+// baseline written beside it, each encoding for its own format).
+func Both(a, b analyzer.Sink) analyzer.Sink { return both{a, b} }
+
+type both [2]analyzer.Sink
+
+func (s both) Add(c *analyzer.Connection, fs []analyzer.Finding) {
+	s[0].Add(c, fs)
+	s[1].Add(c, fs)
+}
+
 // KeepsIncidents says whether the Recorder groups the findings into incidents and
 // keeps them (-o json, -o ndjson): no IncidentCollector is needed then.
 func (r *Recorder) KeepsIncidents() bool { return r.incidents != nil }

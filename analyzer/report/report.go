@@ -43,6 +43,9 @@ type Document struct {
 	// the analysis streamed them (spill.go) instead of Findings and Connections.
 	// The document's writer reads them, once.
 	Records *Records `json:"-"`
+	// BaselineRecords: with --write-baseline and Records, the records encoded for
+	// the -o json report the baseline file holds (WriteBaselineFile reads them).
+	BaselineRecords *Records `json:"-"`
 	// KindTotals: each finding kind's totals, summed as the analysis streamed the
 	// findings (--fail-on with Records); nil when Findings holds them all.
 	KindTotals map[analyzer.Kind]gate.KindTotal `json:"-"`

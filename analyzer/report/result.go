@@ -1,7 +1,7 @@
 package report
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -100,13 +100,31 @@ func baselineDocument(r *Result) Document {
 	d.Summary.Files = files
 	d.Export = nil
 	d.View = nil
+	d.Records, d.BaselineRecords = d.BaselineRecords, nil // (nil: the run held its records)
 	return d
 }
 
-// WriteBaselineFile records the run's -o json report as a baseline.
+// WriteBaselineFile records the run's -o json report as a baseline: written beside
+// path first, then renamed to it, so that path is a whole report or as it was. A
+// run that streamed its records writes them from Document.BaselineRecords.
 func WriteBaselineFile(path string, separate bool, results []*Result) error {
-	var buf bytes.Buffer
-	var err error
+	if err := writeBaselineFile(path, separate, results); err != nil {
+		return fmt.Errorf("--write-baseline: %w", err)
+	}
+	return nil
+}
+
+func writeBaselineFile(path string, separate bool, results []*Result) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		if pe, ok := err.(*os.PathError); ok {
+			err = &os.PathError{Op: "open", Path: path, Err: pe.Err} // (the name the user gave)
+		}
+		return err
+	}
+	tmp := f.Name()
+	defer func() { _ = os.Remove(tmp) }() // (gone once renamed)
+	w := bufio.NewWriterSize(f, 64<<10)
 	if separate {
 		rs := make([]*Result, len(results))
 		for i, r := range results {
@@ -114,15 +132,21 @@ func WriteBaselineFile(path string, separate bool, results []*Result) error {
 			c.Doc = baselineDocument(r)
 			rs[i] = &c
 		}
-		err = writeMultiJSON(&buf, rs)
+		err = writeMultiJSON(w, rs)
 	} else {
-		err = WriteJSON(&buf, baselineDocument(results[0]))
+		err = WriteJSON(w, baselineDocument(results[0]))
 	}
 	if err == nil {
-		err = os.WriteFile(path, buf.Bytes(), 0o644)
+		err = w.Flush()
+	}
+	if e := f.Chmod(0o644); err == nil {
+		err = e // (CreateTemp makes it 0600; os.WriteFile gave 0644 before umask)
+	}
+	if e := f.Close(); err == nil {
+		err = e
 	}
 	if err != nil {
-		return fmt.Errorf("--write-baseline: %w", err)
+		return err
 	}
-	return nil
+	return os.Rename(tmp, path)
 }

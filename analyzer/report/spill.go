@@ -16,7 +16,8 @@ import (
 // StreamsReport.
 
 // StreamsReport says whether the report of this run streams its records: nothing
-// but the report's writer reads them, and o.HoldRecords does not keep them. The
+// but the report's writer reads them (and --write-baseline's, which has records of
+// its own: Document.BaselineRecords), and o.HoldRecords does not keep them. The
 // records are sorted within o.Spill's bounds, shared out among the Recorders of the
 // --workers and, in each, among the kinds of records it keeps (connections,
 // findings, incidents: newRecorder).
@@ -31,9 +32,13 @@ func StreamsReport(o Options) bool {
 	}
 	return !o.Separate && // --separate: documents rendered into one another
 		!o.View.States && // the batch tracker: every incarnation is held anyway
-		o.Export == "" && !o.Ladder && // the connections with findings: evidence.go (--html: LadderCollector)
-		o.WriteBaseline == "" && len(o.Baselines) == 0 // findings compared, or written twice
+		o.Export == "" && !o.Ladder // the connections with findings: evidence.go (--html: LadderCollector)
 }
+
+// HoldsFindings says whether a run of o that streams its records (StreamsReport)
+// keeps every finding in memory as well (analyzer.Stream.KeepFindings): --baseline
+// compares them with the saved report's, one by one.
+func HoldsFindings(o Options) bool { return StreamsReport(o) && len(o.Baselines) > 0 }
 
 // CollectsIncidents says whether a run of o groups the findings into incidents in
 // memory (an IncidentCollector per worker): not when the report streams its
@@ -41,8 +46,14 @@ func StreamsReport(o Options) bool {
 // sort them with the other records (-o json, -o ndjson: reportEncoder). The text
 // report keeps only the incidents it lists (IncidentCollector.Limit).
 func CollectsIncidents(o Options) bool {
-	if !StreamsReport(o) || o.HTML != "" {
+	if o.HTML != "" {
 		return true // --html: the page's table lists incidents
+	}
+	if o.Output == "junit" && o.WriteBaseline == "" {
+		return false // -o junit lists findings by kind; a baseline would list incidents
+	}
+	if !StreamsReport(o) {
+		return true
 	}
 	switch o.Output {
 	case "json", "ndjson", "tsv":

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/finack/finack/analyzer/pipeline"
+	"github.com/finack/finack/analyzer/spill"
 )
 
 // copyCapture copies a capture of testdata/pcaps into dir under the name to.
@@ -176,5 +177,44 @@ func TestBaselineUsage(t *testing.T) {
 				t.Errorf("exit %d, stderr %q: want exit 2 and one line starting %q", code, errOut, tc.want)
 			}
 		})
+	}
+}
+
+// TestWriteBaselineIsJSONReport: the baseline file is the capture's -o json report
+// (its expected report), whatever the run prints (text, --connections, -o tsv, -o
+// ndjson, -o json), whether the records stay in memory or go to disk in runs of 2,
+// with one worker or three: a run that streams its records sorts the baseline's
+// apart from the ones it prints.
+func TestWriteBaselineIsJSONReport(t *testing.T) {
+	dir := t.TempDir()
+	n := 0
+	for _, set := range captureSets(t) {
+		golden, err := os.ReadFile(filepath.Join(pcapDir, set[0]+".expected.json"))
+		if len(set) > 1 || err != nil {
+			continue
+		}
+		n++
+		base := filepath.Join(dir, "base.json")
+		for _, form := range [][]string{{}, {"--connections"}, {"-o", "tsv"}, {"-o", "ndjson"}, {"-o", "json"}} {
+			for _, bound := range []spill.Options{{}, {MaxRecords: 2}} {
+				for _, workers := range []string{"1", "3"} {
+					args := append([]string{"-r", set[0], "--workers", workers, "--write-baseline", base}, form...)
+					_, errOut, code := runTunedIn(t, pcapDir, func(o *options) { o.Spill = bound }, args...)
+					written, err := os.ReadFile(base)
+					if err != nil || code == pipeline.ExitError {
+						t.Fatalf("finack %v: exit %d, stderr %q, %v", args, code, errOut, err)
+					}
+					if string(written) != string(golden) {
+						t.Errorf("finack %v (spill bound %+v): the baseline is not the -o json report:\n%s", args, bound, lineDiff(string(golden), string(written)))
+					}
+					if err := os.Remove(base); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d captures with an expected report", n)
 	}
 }
