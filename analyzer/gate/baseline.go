@@ -1,9 +1,11 @@
 package gate
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"sort"
@@ -55,11 +57,12 @@ func LoadBaselines(args []string) ([]Baseline, error) {
 	}
 	var out []Baseline
 	for _, file := range files {
-		data, err := os.ReadFile(file)
+		f, err := os.Open(file)
 		if err != nil {
 			return nil, fmt.Errorf("--baseline: %w", err)
 		}
-		reports, err := parseSaved(data)
+		reports, err := readSaved(bufio.NewReaderSize(f, 256<<10))
+		_ = f.Close() // read-only: reading told every error that matters
 		if err != nil {
 			return nil, fmt.Errorf("--baseline: %s: %w", file, err)
 		}
@@ -74,25 +77,44 @@ func LoadBaselines(args []string) ([]Baseline, error) {
 	return out, nil
 }
 
-// parseSaved accepts the two shapes finack writes: one capture's document, or the
-// --separate document with "captures". One pass over the data: the records the
-// checks do not read (connections, incidents) are skipped, not kept.
-func parseSaved(data []byte) ([]savedReport, error) {
-	var doc struct {
-		Summary  *savedSummary      `json:"summary"`
-		Findings []analyzer.Finding `json:"findings"`
-		Error    string             `json:"error"`
-		Captures []savedReport      `json:"captures"`
+// readSaved reads a saved report: the two shapes finack writes, one capture's
+// document or the --separate document with "captures". It keeps what the checks
+// read (the summary's files, filter and TIME_WAIT, the findings, the error) and
+// reads past the rest (connections, incidents) an element at a time: a report of a
+// large capture is not held whole in memory.
+func readSaved(r io.Reader) ([]savedReport, error) {
+	dec := json.NewDecoder(r)
+	var doc savedDoc
+	err := readObject(dec, func(key string) error {
+		switch key {
+		case "captures":
+			doc.captures = doc.captures[:0]
+			doc.hasCaptures = true
+			return readArray(dec, func() error {
+				var c savedDoc
+				if err := readObject(dec, c.field(dec)); err != nil {
+					return err
+				}
+				doc.captures = append(doc.captures, c.report)
+				return nil
+			})
+		}
+		return doc.field(dec)(key)
+	})
+	if err == nil {
+		if _, e := dec.Token(); e != io.EOF {
+			err = errors.New("data after the report")
+		}
 	}
-	if err := json.Unmarshal(data, &doc); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("not a finack -o json report: %w", err)
 	}
 	var out []savedReport
 	switch {
-	case doc.Captures != nil:
-		out = doc.Captures
-	case doc.Summary != nil:
-		out = []savedReport{{Summary: *doc.Summary, Findings: doc.Findings, Error: doc.Error}}
+	case doc.hasCaptures:
+		out = doc.captures
+	case doc.hasSummary:
+		out = []savedReport{doc.report}
 	default:
 		return nil, errors.New("not a finack -o json report: no \"summary\" or \"captures\"")
 	}
@@ -107,6 +129,118 @@ func parseSaved(data []byte) ([]savedReport, error) {
 		}
 	}
 	return out, nil
+}
+
+// savedDoc is a saved document as readSaved reads it.
+type savedDoc struct {
+	report      savedReport
+	hasSummary  bool
+	captures    []savedReport
+	hasCaptures bool
+}
+
+// field reads the value of one key of a capture's document into d; what the checks
+// do not read is read past.
+func (d *savedDoc) field(dec *json.Decoder) func(key string) error {
+	return func(key string) error {
+		switch key {
+		case "summary":
+			d.hasSummary = true
+			d.report.Summary = savedSummary{}
+			return dec.Decode(&d.report.Summary)
+		case "error":
+			d.report.Error = ""
+			return dec.Decode(&d.report.Error)
+		case "findings":
+			d.report.Findings = nil
+			return readArray(dec, func() error {
+				d.report.Findings = append(d.report.Findings, analyzer.Finding{})
+				return dec.Decode(&d.report.Findings[len(d.report.Findings)-1])
+			})
+		}
+		return skipValue(dec)
+	}
+}
+
+// readObject reads a JSON object, handing each key to field, which reads its value.
+func readObject(dec *json.Decoder, field func(key string) error) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, ok := t.(string)
+		if !ok {
+			return fmt.Errorf("a key that is not a string: %v", t)
+		}
+		if err := field(key); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, '}')
+}
+
+// readArray reads a JSON array (or null), calling elem to read each element.
+func readArray(dec *json.Decoder, elem func() error) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return nil // null
+	}
+	if t != json.Delim('[') {
+		return fmt.Errorf("an array expected, found %v", t)
+	}
+	for dec.More() {
+		if err := elem(); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, ']')
+}
+
+// skipValue reads past one value: an array or an object an element at a time (a
+// report's connection records: tens of megabytes), each element whole.
+func skipValue(dec *json.Decoder) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	d, ok := t.(json.Delim)
+	if !ok {
+		return nil // a string, number, bool or null: read
+	}
+	var raw json.RawMessage
+	for dec.More() {
+		if d == '{' {
+			if _, err := dec.Token(); err != nil { // the key
+				return err
+			}
+		}
+		if err := dec.Decode(&raw); err != nil {
+			return err
+		}
+	}
+	if d == '{' {
+		return expectDelim(dec, '}')
+	}
+	return expectDelim(dec, ']')
+}
+
+// expectDelim reads the next token, which must be d.
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if t != d {
+		return fmt.Errorf("%q expected, found %v", d, t)
+	}
+	return nil
 }
 
 // Tolerance is how far a kind may grow over its baseline before the run fails.

@@ -1,9 +1,11 @@
 package gate
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -131,4 +133,65 @@ func pairwise(old, cur []analyzer.Finding) []string {
 		}
 	}
 	return lines
+}
+
+// TestReadSaved reads saved reports of both shapes as decoding the whole document
+// does (json.Unmarshal, below), the records it reads past included, and refuses
+// what is not a report.
+func TestReadSaved(t *testing.T) {
+	one := `{"summary":{"files":["a.pcap"],"filter":"tcp","time_wait_s":30,"packets":9},
+ "findings":[{"kind":"fin_retransmit","client":"10.0.0.1:1","server":"10.0.0.2:80","incarnation":1,"frames":[3,4],"time":"2026-01-02T03:04:05Z","count":2,"sender":"server","message":"m"}],
+ "incidents":[{"kind":"fin_retransmit","findings":["fin_retransmit"],"nested":{"a":[1,{"b":null}]}}],
+ "connections":[{"client":"10.0.0.1:1","x":[[],{}]},{"y":"z"}],
+ "error":"cut short","export":{"dir":"d"},"extra":[1,2,3],"n":null}`
+	for _, tc := range []struct {
+		name, doc string
+		err       string // "" = reads as json.Unmarshal does
+	}{
+		{"one capture", one, ""},
+		{"separate", `{"captures":[` + one + `,{"summary":{"files":["b.pcap"]},"findings":null}],"total":{"findings":[{"kind":"x"}]}}`, ""},
+		{"no findings", `{"summary":{"files":["a.pcap"]}}`, ""},
+		{"findings twice", `{"summary":{"files":["a.pcap"]},"findings":[{"kind":"a"}],"findings":[{"kind":"b"},{"kind":"c"}]}`, ""},
+		{"whitespace after", one + "\n\n", ""},
+		{"data after", one + `{}`, "not a finack -o json report"},
+		{"cut short", one[:len(one)-40], "not a finack -o json report"},
+		{"not json", "summary: yes", "not a finack -o json report"},
+		{"an array", `[1,2]`, "not a finack -o json report"},
+		{"neither", `{"connections":[]}`, `no "summary" or "captures"`},
+		{"no files", `{"summary":{"filter":"x"}}`, "without summary.files"},
+		{"finding without kind", `{"summary":{"files":["a"]},"findings":[{"client":"10.0.0.1:1"}]}`, "a finding without kind"},
+		{"findings not a list", `{"summary":{"files":["a"]},"findings":{"kind":"a"}}`, "not a finack -o json report"},
+	} {
+		got, err := readSaved(strings.NewReader(tc.doc))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want one with %q", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if want := unmarshalSaved(t, tc.doc); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: read\n%+v\nwant\n%+v", tc.name, got, want)
+		}
+	}
+}
+
+// unmarshalSaved is readSaved by decoding the whole document.
+func unmarshalSaved(t *testing.T, doc string) []savedReport {
+	var d struct {
+		Summary  *savedSummary      `json:"summary"`
+		Findings []analyzer.Finding `json:"findings"`
+		Error    string             `json:"error"`
+		Captures []savedReport      `json:"captures"`
+	}
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Captures != nil {
+		return d.Captures
+	}
+	return []savedReport{{Summary: *d.Summary, Findings: d.Findings, Error: d.Error}}
 }
