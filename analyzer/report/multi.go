@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/finack/finack/analyzer"
 )
@@ -51,22 +50,16 @@ func newTotal(results []*Result) Total {
 func writeMultiJSON(w io.Writer, results []*Result) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("{\n  \"captures\": [")
-	var buf bytes.Buffer
 	for i, r := range results {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
 		bw.WriteByte('\n')
-		buf.Reset()
-		if err := WriteJSON(&buf, r.Doc); err != nil {
+		iw := &indentWriter{w: bw, prefix: "    "}
+		bw.WriteString(iw.prefix)
+		ib := bufio.NewWriterSize(iw, 64<<10)
+		if err := WriteJSON(ib, r.Doc); err != nil {
 			return err
-		}
-		lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
-		for j, l := range lines {
-			if j > 0 {
-				bw.WriteByte('\n')
-			}
-			bw.WriteString("    " + l)
 		}
 	}
 	if len(results) > 0 {
@@ -84,17 +77,20 @@ func writeMultiJSON(w io.Writer, results []*Result) error {
 // "capture" naming it, then one {"type":"total"} record.
 func writeMultiNDJSON(w io.Writer, results []*Result) error {
 	bw := bufio.NewWriter(w)
-	var buf bytes.Buffer
 	for _, r := range results {
-		buf.Reset()
-		if err := WriteNDJSON(&buf, r.Doc); err != nil {
+		name, _ := json.Marshal(r.Name)
+		// Every record is a non-empty object, a line: its first byte, '{', becomes
+		// the capture's name and a comma.
+		nw := &namingWriter{w: bw, prefix: `{"capture":` + string(EscapeControls(name)) + ","}
+		nb := bufio.NewWriterSize(nw, 64<<10)
+		if err := WriteNDJSON(nb, r.Doc); err != nil {
 			return err
 		}
-		name, _ := json.Marshal(r.Name)
-		prefix := `{"capture":` + string(EscapeControls(name)) + ","
-		for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
-			// Every record is a non-empty object: its first byte is '{'.
-			bw.WriteString(prefix + line[1:] + "\n")
+		if err := nb.Flush(); err != nil {
+			return err
+		}
+		if nw.mid {
+			bw.WriteByte('\n') // (a last record without its newline)
 		}
 	}
 	if err := NewJSONEncoder(bw).Encode(struct {
@@ -134,4 +130,63 @@ func writeMultiText(w io.Writer, o Options, results []*Result) error {
 	fmt.Fprintf(w, "closes       %s\n", CountsText(analyzer.Shapes, t.Closes))
 	fmt.Fprintf(w, "findings     %s\n", CountsText(analyzer.Kinds, t.FindingCounts))
 	return nil
+}
+
+// indentWriter writes what it is given with prefix after each newline, but for a
+// last newline, which it leaves out (a document as -o json writes it, indented one
+// level deeper, its end joined to what follows). The caller writes the prefix of
+// the first line. Writes go to a bufio.Writer, whose errors come at its Flush.
+type indentWriter struct {
+	w       *bufio.Writer
+	prefix  string
+	newline bool // a newline was given and not written yet
+}
+
+func (iw *indentWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if iw.newline {
+			iw.w.WriteByte('\n')
+			iw.w.WriteString(iw.prefix)
+			iw.newline = false
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			iw.w.Write(p)
+			break
+		}
+		iw.w.Write(p[:i])
+		iw.newline = true
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// namingWriter writes each line it is given with prefix in place of its first
+// byte (an NDJSON record's '{'), and the line's newline. mid: a line is begun.
+type namingWriter struct {
+	w      *bufio.Writer
+	prefix string
+	mid    bool
+}
+
+func (nw *namingWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if !nw.mid {
+			nw.w.WriteString(nw.prefix)
+			p = p[1:]
+			nw.mid = true
+			continue
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			nw.w.Write(p)
+			break
+		}
+		nw.w.Write(p[:i+1])
+		nw.mid = false
+		p = p[i+1:]
+	}
+	return n, nil
 }
