@@ -84,8 +84,10 @@ func writeOutput(w io.Writer, o Options, results []*Result) error {
 
 // baselineDocument is the document as a baseline keeps it: files reduced to the
 // capture's name, so a baseline written from another directory, or on another
-// machine, is the same file; without what only this run has (--export, --states).
-func baselineDocument(r *Result) Document {
+// machine, is the same file; without what only this run has (--export, --states);
+// its records and incidents those of -o json (of a run o that held its records,
+// every finding grouped again: the text report's incidents leave some out).
+func baselineDocument(r *Result, o Options) Document {
 	d := r.Doc
 	files := make([]string, len(r.Files))
 	for i, f := range r.Files {
@@ -100,21 +102,24 @@ func baselineDocument(r *Result) Document {
 	d.Summary.Files = files
 	d.Export = nil
 	d.View = nil
-	d.Records, d.BaselineRecords = d.BaselineRecords, nil // (nil: the run held its records)
+	d.Records, d.BaselineRecords = d.BaselineRecords, nil
+	if d.Records == nil && o.Output != "json" && o.Output != "ndjson" {
+		d.Incidents = Incidents(d.Findings, o.IgnoreVLAN) // (the run held its records)
+	}
 	return d
 }
 
 // WriteBaselineFile records the run's -o json report as a baseline: written beside
 // path first, then renamed to it, so that path is a whole report or as it was. A
 // run that streamed its records writes them from Document.BaselineRecords.
-func WriteBaselineFile(path string, separate bool, results []*Result) error {
-	if err := writeBaselineFile(path, separate, results); err != nil {
+func WriteBaselineFile(path string, o Options, results []*Result) error {
+	if err := writeBaselineFile(path, o, results); err != nil {
 		return fmt.Errorf("--write-baseline: %w", err)
 	}
 	return nil
 }
 
-func writeBaselineFile(path string, separate bool, results []*Result) error {
+func writeBaselineFile(path string, o Options, results []*Result) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		if pe, ok := err.(*os.PathError); ok {
@@ -125,16 +130,16 @@ func writeBaselineFile(path string, separate bool, results []*Result) error {
 	tmp := f.Name()
 	defer func() { _ = os.Remove(tmp) }() // (gone once renamed)
 	w := bufio.NewWriterSize(f, 64<<10)
-	if separate {
+	if o.Separate {
 		rs := make([]*Result, len(results))
 		for i, r := range results {
 			c := *r
-			c.Doc = baselineDocument(r)
+			c.Doc = baselineDocument(r, o)
 			rs[i] = &c
 		}
 		err = writeMultiJSON(w, rs)
 	} else {
-		err = WriteJSON(w, baselineDocument(results[0]))
+		err = WriteJSON(w, baselineDocument(results[0], o))
 	}
 	if err == nil {
 		err = w.Flush()

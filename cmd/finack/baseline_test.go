@@ -182,7 +182,8 @@ func TestBaselineUsage(t *testing.T) {
 
 // TestWriteBaselineIsJSONReport: the baseline file is the capture's -o json report
 // (its expected report), whatever the run prints (text, --connections, -o tsv, -o
-// ndjson, -o json), whether the records stay in memory or go to disk in runs of 2,
+// ndjson, -o json, --ladder and -o junit, which hold every record), whether the
+// records stay in memory or go to disk in runs of 2,
 // with one worker or three: a run that streams its records sorts the baseline's
 // apart from the ones it prints.
 func TestWriteBaselineIsJSONReport(t *testing.T) {
@@ -195,7 +196,7 @@ func TestWriteBaselineIsJSONReport(t *testing.T) {
 		}
 		n++
 		base := filepath.Join(dir, "base.json")
-		for _, form := range [][]string{{}, {"--connections"}, {"-o", "tsv"}, {"-o", "ndjson"}, {"-o", "json"}} {
+		for _, form := range [][]string{{}, {"--connections"}, {"-o", "tsv"}, {"-o", "ndjson"}, {"-o", "json"}, {"--ladder"}, {"-o", "junit"}} {
 			for _, bound := range []spill.Options{{}, {MaxRecords: 2}} {
 				for _, workers := range []string{"1", "3"} {
 					args := append([]string{"-r", set[0], "--workers", workers, "--write-baseline", base}, form...)

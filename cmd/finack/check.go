@@ -126,7 +126,7 @@ func analyze(o options, stdout, stderr io.Writer) int {
 		return pipeline.ExitError
 	}
 	if o.WriteBaseline != "" {
-		if err := report.WriteBaselineFile(o.WriteBaseline, o.Separate, results); err != nil {
+		if err := report.WriteBaselineFile(o.WriteBaseline, o.Options, results); err != nil {
 			return fail(err)
 		}
 	}
