@@ -188,6 +188,12 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	rep.Findings = held
 	doc.Records = report.MergeRecords(recorders)
 	doc.BaselineRecords = report.MergeRecords(baselines)
+	if o.Separate {
+		// The other captures come before the report: this one's records wait on
+		// disk, not in memory.
+		doc.Records.Park()
+		doc.BaselineRecords.Park()
+	}
 	if totals != nil {
 		doc.KindTotals = gate.MergeTotals(totals)
 	}

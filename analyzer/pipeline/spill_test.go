@@ -20,7 +20,7 @@ import (
 )
 
 // TestSpillWritesRuns: with a small bound the plain report's records do go to disk,
-// and what needs every record (-o junit, --separate, --ladder, ...) keeps them, as a
+// and what needs every record (-o junit, --ladder, --states, ...) keeps them, as a
 // report asked to hold them (HoldRecords) does. --fail-on streams: it needs only the
 // totals by kind (TestFailOnTotalsStreamed); so does --baseline, keeping the
 // findings alone (TestBaselineHoldsFindings), and --write-baseline, sorting the
@@ -39,7 +39,7 @@ func TestSpillWritesRuns(t *testing.T) {
 		{"text", report.Options{Output: "text"}, true},
 		{"junit", report.Options{Output: "junit"}, false},
 		{"--fail-on", report.Options{Output: "json", FailOn: []string{"any"}}, true},
-		{"--separate", report.Options{Output: "json", Separate: true}, false},
+		{"--separate", report.Options{Output: "json", Separate: true}, true},
 		{"--states", report.Options{Output: "text", View: report.ViewOptions{States: true}}, false},
 		{"--ladder", report.Options{Output: "text", Ladder: true}, false},
 		{"--write-baseline", report.Options{Output: "text", WriteBaseline: "x.json"}, true},

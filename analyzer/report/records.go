@@ -250,6 +250,23 @@ func count(ss []*spill.Sorter, f func(*spill.Sorter) int) int {
 	return n
 }
 
+// Park writes what the sorts hold in memory to disk and frees that memory
+// (spill.Sorter.Park): a --separate run keeps each capture's records until the
+// report, on disk. An error is kept: reading the records returns it.
+func (r *Records) Park() {
+	if r == nil || r.err != nil {
+		return
+	}
+	for _, ss := range [][]*spill.Sorter{r.conns, r.findings, r.incidents} {
+		for _, s := range ss {
+			if err := s.Park(); err != nil {
+				r.err = err
+				return
+			}
+		}
+	}
+}
+
 // Close frees what is left: memory and temporary files.
 func (r *Records) Close() error {
 	if r == nil {

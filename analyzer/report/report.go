@@ -277,6 +277,9 @@ func WriteNDJSON(w io.Writer, d Document) error {
 	var b []byte
 	var err error
 	for i := range d.Findings {
+		if d.Records != nil {
+			break // written above (a run that keeps them for --baseline streams them too)
+		}
 		if b, err = appendFindingNDJSON(b[:0], &d.Findings[i]); err != nil {
 			return err
 		}

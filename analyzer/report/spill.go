@@ -30,8 +30,7 @@ func StreamsReport(o Options) bool {
 	default:
 		return false // junit: findings grouped by kind
 	}
-	return !o.Separate && // --separate: documents rendered into one another
-		!o.View.States && // the batch tracker: every incarnation is held anyway
+	return !o.View.States && // the batch tracker: every incarnation is held anyway
 		o.Export == "" && !o.Ladder // the connections with findings: evidence.go (--html: LadderCollector)
 }
 

@@ -580,6 +580,26 @@ func MergeKeys(ss []*Sorter, fn func(k Key, rec []byte) error) error {
 	}
 }
 
+// Park writes the batch in memory as a run, if there is one, and frees the batch's
+// memory: a Sorter that waits long for its merge (each capture's of a --separate
+// run, merged when the report is written) holds none of its records in memory.
+// Add may follow.
+func (s *Sorter) Park() error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.merged {
+		return nil
+	}
+	if len(s.items) > 0 {
+		if s.err = s.spill(); s.err != nil {
+			return s.err
+		}
+	}
+	s.items, s.chunks, s.cur, s.bytes, s.w = nil, nil, 0, 0, nil
+	return nil
+}
+
 // Close frees the memory and the temporary file. Each closes the Sorter; Close is
 // for one that will not be read.
 func (s *Sorter) Close() error {

@@ -484,3 +484,51 @@ func TestMergeAllocs(t *testing.T) {
 		t.Errorf("Merge: %d allocations for 12,000 records, %d for 1,200: some per record", large, small)
 	}
 }
+
+// TestPark: a parked Sorter holds no records in memory (its batch is a run on
+// disk), takes more records after, and merges to what it would have unparked:
+// parked after every record, every few and never, in order and not.
+func TestPark(t *testing.T) {
+	for _, every := range []int{0, 1, 3, 50} {
+		for _, sorted := range []bool{true, false} {
+			rng := rand.New(rand.NewPCG(uint64(every), 9))
+			dir := t.TempDir()
+			parked, plain := New(Options{Dir: dir, MaxRecords: 40}), New(Options{Dir: dir, MaxRecords: 40})
+			for i := range 200 {
+				k := Key{uint64(i)}
+				if !sorted {
+					k = Key{uint64(rng.IntN(20))}
+				}
+				v := []byte(fmt.Sprintf("%d", i))
+				if err := parked.Add(k, v); err != nil {
+					t.Fatal(err)
+				}
+				if err := plain.Add(k, v); err != nil {
+					t.Fatal(err)
+				}
+				if every > 0 && i%every == every-1 {
+					runs := parked.Runs()
+					if err := parked.Park(); err != nil {
+						t.Fatal(err)
+					}
+					if len(parked.items) != 0 || parked.chunks != nil || parked.Runs() <= runs {
+						t.Fatalf("parked after record %d: %d records in memory, chunks %v, runs %d -> %d", i, len(parked.items), parked.chunks != nil, runs, parked.Runs())
+					}
+				}
+			}
+			var got, want []string
+			if err := parked.Each(func(b []byte) error { got = append(got, string(b)); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if err := plain.Each(func(b []byte) error { want = append(want, string(b)); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("parked every %d (sorted %v): %v\nwant %v", every, sorted, got, want)
+			}
+			if err := parked.Park(); err != nil { // after Each: nothing to do
+				t.Error(err)
+			}
+		}
+	}
+}

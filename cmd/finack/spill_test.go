@@ -12,7 +12,8 @@ import (
 // records (-o json, -o ndjson, -o tsv, text with and without --connections; with
 // --fail-on, whose rules then read the totals summed as the findings streamed; with
 // --baseline, which keeps the findings as the records stream: the capture's own
-// expected report, and another capture's, against which every finding is new), is
+// expected report, and another capture's, against which every finding is new; with
+// --separate, whose captures' records wait on disk for the report), is
 // byte for byte the report held in memory, with the same messages and exit code,
 // whether the records fit in memory or go to disk in runs of 3 records (or of 1,
 // merged 2 runs at a time).
@@ -26,7 +27,9 @@ func TestSpillSameReport(t *testing.T) {
 			}
 			forms := [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"-o", "tsv"}, {"--connections"}, {},
 				{"-o", "json", "--fail-on", "any>2,fin_retransmit:!fin_on_ack,reuse_in_2msl:safe_by_sequence"}, {"--fail-on", "any"},
-				{"-o", "json", "--baseline", "client-close-v6.pcap.expected.json"}}
+				{"-o", "json", "--baseline", "client-close-v6.pcap.expected.json"}, {"-o", "ndjson", "--baseline", "client-close-v6.pcap.expected.json"},
+				{"-o", "tsv", "--baseline", "client-close-v6.pcap.expected.json"},
+				{"--separate", "-o", "json"}, {"--separate", "-o", "ndjson", "--baseline", "client-close-v6.pcap.expected.json"}, {"--separate", "--connections"}}
 			if _, err := os.Stat(filepath.Join(pcapDir, set[0]+".expected.json")); err == nil {
 				forms = append(forms, []string{"--baseline", set[0] + ".expected.json", "--fail-on", "any"})
 			}
