@@ -580,25 +580,34 @@ func MergeKeys(ss []*Sorter, fn func(k Key, rec []byte) error) error {
 	}
 }
 
-// Park writes the batch in memory as a run, if there is one, and frees the batch's
-// memory: a Sorter that waits long for its merge (each capture's of a --separate
-// run, merged when the report is written) holds none of its records in memory.
+// Park writes the batch in memory as a run and frees the batch's memory: a Sorter
+// that waits long for its merge (each capture's of a --separate run, merged when
+// the report is written) holds none of its records in memory. A batch of less than
+// minPark bytes in a Sorter that has no file yet stays in memory (a small capture
+// would cost an open file until the merge, not memory), and so does one whose
+// file cannot be created (too many open files): the records are kept either way.
 // Add may follow.
 func (s *Sorter) Park() error {
-	if s.err != nil {
+	if s.err != nil || s.merged || len(s.items) == 0 {
 		return s.err
 	}
-	if s.merged {
-		return nil
-	}
-	if len(s.items) > 0 {
-		if s.err = s.spill(); s.err != nil {
-			return s.err
+	if len(s.files) == 0 || s.files[0] == nil {
+		if s.bytes < minPark {
+			return nil
 		}
+		if _, err := s.file(0); err != nil {
+			return nil // (nothing written: the batch is whole, in memory)
+		}
+	}
+	if s.err = s.spill(); s.err != nil {
+		return s.err
 	}
 	s.items, s.chunks, s.cur, s.bytes, s.w = nil, nil, 0, 0, nil
 	return nil
 }
+
+// minPark: Park leaves a smaller batch in memory unless the Sorter has a file.
+const minPark = 256 << 10
 
 // Close frees the memory and the temporary file. Each closes the Sorter; Close is
 // for one that will not be read.

@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -486,49 +487,70 @@ func TestMergeAllocs(t *testing.T) {
 }
 
 // TestPark: a parked Sorter holds no records in memory (its batch is a run on
-// disk), takes more records after, and merges to what it would have unparked:
-// parked after every record, every few and never, in order and not.
+// disk) once it has a file or its batch is minPark bytes or more; a small batch of
+// a Sorter without a file, or one whose file cannot be made, stays in memory. Either
+// way it takes more records after, and merges to what it would have unparked:
+// parked after every record, every few and never, records small and large, in
+// order and not.
 func TestPark(t *testing.T) {
 	for _, every := range []int{0, 1, 3, 50} {
-		for _, sorted := range []bool{true, false} {
-			rng := rand.New(rand.NewPCG(uint64(every), 9))
-			dir := t.TempDir()
-			parked, plain := New(Options{Dir: dir, MaxRecords: 40}), New(Options{Dir: dir, MaxRecords: 40})
-			for i := range 200 {
-				k := Key{uint64(i)}
-				if !sorted {
-					k = Key{uint64(rng.IntN(20))}
-				}
-				v := []byte(fmt.Sprintf("%d", i))
-				if err := parked.Add(k, v); err != nil {
-					t.Fatal(err)
-				}
-				if err := plain.Add(k, v); err != nil {
-					t.Fatal(err)
-				}
-				if every > 0 && i%every == every-1 {
-					runs := parked.Runs()
-					if err := parked.Park(); err != nil {
+		for _, size := range []int{4, 40 << 10} {
+			for _, sorted := range []bool{true, false} {
+				rng := rand.New(rand.NewPCG(uint64(every), uint64(size)))
+				dir := t.TempDir()
+				opt := Options{Dir: dir, MaxRecords: 40, MaxBytes: 1 << 30}
+				parked, plain := New(opt), New(opt)
+				for i := range 200 {
+					k := Key{uint64(i)}
+					if !sorted {
+						k = Key{uint64(rng.IntN(20))}
+					}
+					v := append([]byte(fmt.Sprintf("%d:", i)), bytes.Repeat([]byte{'v'}, size)...)
+					if err := parked.Add(k, v); err != nil {
 						t.Fatal(err)
 					}
-					if len(parked.items) != 0 || parked.chunks != nil || parked.Runs() <= runs {
-						t.Fatalf("parked after record %d: %d records in memory, chunks %v, runs %d -> %d", i, len(parked.items), parked.chunks != nil, runs, parked.Runs())
+					if err := plain.Add(k, v); err != nil {
+						t.Fatal(err)
+					}
+					if every > 0 && i%every == every-1 {
+						hadFile, held := len(parked.files) > 0, parked.bytes
+						if err := parked.Park(); err != nil {
+							t.Fatal(err)
+						}
+						writes := hadFile || held >= minPark
+						if empty := len(parked.items) == 0 && parked.chunks == nil; empty != writes {
+							t.Fatalf("parked after record %d (file %v, %d bytes held): batch written %v, want %v", i, hadFile, held, empty, writes)
+						}
 					}
 				}
-			}
-			var got, want []string
-			if err := parked.Each(func(b []byte) error { got = append(got, string(b)); return nil }); err != nil {
-				t.Fatal(err)
-			}
-			if err := plain.Each(func(b []byte) error { want = append(want, string(b)); return nil }); err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("parked every %d (sorted %v): %v\nwant %v", every, sorted, got, want)
-			}
-			if err := parked.Park(); err != nil { // after Each: nothing to do
-				t.Error(err)
+				var got, want []string
+				if err := parked.Each(func(b []byte) error { got = append(got, string(b)); return nil }); err != nil {
+					t.Fatal(err)
+				}
+				if err := plain.Each(func(b []byte) error { want = append(want, string(b)); return nil }); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("parked every %d, records of %d bytes, sorted %v: the merge differs", every, size, sorted)
+				}
+				if err := parked.Park(); err != nil { // after Each: nothing to do
+					t.Error(err)
+				}
 			}
 		}
+	}
+	// No file can be made: the records stay, and merge.
+	s := New(Options{Dir: filepath.Join(t.TempDir(), "gone"), MaxRecords: 1000, MaxBytes: 1 << 30})
+	for i := range 20 {
+		if err := s.Add(Key{uint64(20 - i)}, bytes.Repeat([]byte{'x'}, 20<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Park(); err != nil || len(s.items) != 20 {
+		t.Fatalf("Park without a directory: %v, %d records in memory, want nil and 20", err, len(s.items))
+	}
+	n := 0
+	if err := s.Each(func([]byte) error { n++; return nil }); err != nil || n != 20 {
+		t.Errorf("merge after a failed Park: %d records, %v", n, err)
 	}
 }
