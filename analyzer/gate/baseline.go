@@ -88,9 +88,8 @@ func readSaved(r io.Reader) ([]savedReport, error) {
 	err := readObject(dec, func(key string) error {
 		switch key {
 		case "captures":
-			doc.captures = doc.captures[:0]
-			doc.hasCaptures = true
-			return readArray(dec, func() error {
+			doc.captures = []savedReport{}
+			null, err := readArray(dec, func() error {
 				var c savedDoc
 				if err := readObject(dec, c.field(dec)); err != nil {
 					return err
@@ -98,6 +97,8 @@ func readSaved(r io.Reader) ([]savedReport, error) {
 				doc.captures = append(doc.captures, c.report)
 				return nil
 			})
+			doc.hasCaptures = !null // (null: as if absent, as decoding into a slice has it)
+			return err
 		}
 		return doc.field(dec)(key)
 	})
@@ -153,10 +154,11 @@ func (d *savedDoc) field(dec *json.Decoder) func(key string) error {
 			return dec.Decode(&d.report.Error)
 		case "findings":
 			d.report.Findings = nil
-			return readArray(dec, func() error {
+			_, err := readArray(dec, func() error {
 				d.report.Findings = append(d.report.Findings, analyzer.Finding{})
 				return dec.Decode(&d.report.Findings[len(d.report.Findings)-1])
 			})
+			return err
 		}
 		return skipValue(dec)
 	}
@@ -183,24 +185,24 @@ func readObject(dec *json.Decoder, field func(key string) error) error {
 	return expectDelim(dec, '}')
 }
 
-// readArray reads a JSON array (or null), calling elem to read each element.
-func readArray(dec *json.Decoder, elem func() error) error {
+// readArray reads a JSON array, calling elem to read each element, or null.
+func readArray(dec *json.Decoder, elem func() error) (null bool, err error) {
 	t, err := dec.Token()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if t == nil {
-		return nil // null
+		return true, nil
 	}
 	if t != json.Delim('[') {
-		return fmt.Errorf("an array expected, found %v", t)
+		return false, fmt.Errorf("an array expected, found %v", t)
 	}
 	for dec.More() {
 		if err := elem(); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return expectDelim(dec, ']')
+	return false, expectDelim(dec, ']')
 }
 
 // skipValue reads past one value: an array or an object an element at a time (a

@@ -151,6 +151,8 @@ func TestReadSaved(t *testing.T) {
 		{"one capture", one, ""},
 		{"separate", `{"captures":[` + one + `,{"summary":{"files":["b.pcap"]},"findings":null}],"total":{"findings":[{"kind":"x"}]}}`, ""},
 		{"no findings", `{"summary":{"files":["a.pcap"]}}`, ""},
+		{"captures null", `{"captures":null,"summary":{"files":["a.pcap"]},"findings":[{"kind":"a"}]}`, ""},
+		{"captures empty", `{"captures":[],"summary":{"files":["a.pcap"]}}`, ""},
 		{"findings twice", `{"summary":{"files":["a.pcap"]},"findings":[{"kind":"a"}],"findings":[{"kind":"b"},{"kind":"c"}]}`, ""},
 		{"whitespace after", one + "\n\n", ""},
 		{"data after", one + `{}`, "not a finack -o json report"},
@@ -192,6 +194,9 @@ func unmarshalSaved(t *testing.T, doc string) []savedReport {
 	}
 	if d.Captures != nil {
 		return d.Captures
+	}
+	if d.Summary == nil {
+		t.Fatalf("no summary in %s", doc)
 	}
 	return []savedReport{{Summary: *d.Summary, Findings: d.Findings, Error: d.Error}}
 }
