@@ -9,8 +9,7 @@ import (
 )
 
 // TestMultiLineWriters: indentWriter and namingWriter give what splitting the whole
-// text into lines did (the --separate writers before them), however the text is cut
-// into writes.
+// text into lines and prefixing each gives, however the text is cut into writes.
 func TestMultiLineWriters(t *testing.T) {
 	texts := []string{"{}\n", "{\n  \"a\": 1\n}\n", "{\"a\":1}\n{\"b\":[1,2]}\n", "no newline at the end", "{x}\n\n{y}\n", "{line}\n\n"}
 	rng := rand.New(rand.NewPCG(1, 2))

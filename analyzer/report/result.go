@@ -145,7 +145,7 @@ func writeBaselineFile(path string, o Options, results []*Result) error {
 		err = w.Flush()
 	}
 	if e := f.Chmod(0o644); err == nil {
-		err = e // (CreateTemp makes it 0600; os.WriteFile gave 0644 before umask)
+		err = e // (CreateTemp makes it 0600: a baseline is shared, as the reports are)
 	}
 	if e := f.Close(); err == nil {
 		err = e
