@@ -86,8 +86,10 @@ func readSaved(r io.Reader) ([]savedReport, error) {
 	dec := json.NewDecoder(r)
 	var doc savedDoc
 	err := readObject(dec, func(key string) error {
-		switch key {
-		case "captures":
+		// (Keys match their fields whatever their case, as encoding/json matches
+		// them.)
+		switch {
+		case strings.EqualFold(key, "captures"):
 			doc.captures = []savedReport{}
 			null, err := readArray(dec, func() error {
 				var c savedDoc
@@ -144,15 +146,15 @@ type savedDoc struct {
 // do not read is read past.
 func (d *savedDoc) field(dec *json.Decoder) func(key string) error {
 	return func(key string) error {
-		switch key {
-		case "summary":
+		switch {
+		case strings.EqualFold(key, "summary"):
 			d.hasSummary = true
 			d.report.Summary = savedSummary{}
 			return dec.Decode(&d.report.Summary)
-		case "error":
+		case strings.EqualFold(key, "error"):
 			d.report.Error = ""
 			return dec.Decode(&d.report.Error)
-		case "findings":
+		case strings.EqualFold(key, "findings"):
 			d.report.Findings = nil
 			_, err := readArray(dec, func() error {
 				d.report.Findings = append(d.report.Findings, analyzer.Finding{})

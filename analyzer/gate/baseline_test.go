@@ -2,6 +2,7 @@ package gate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -199,4 +200,62 @@ func unmarshalSaved(t *testing.T, doc string) []savedReport {
 		t.Fatalf("no summary in %s", doc)
 	}
 	return []savedReport{{Summary: *d.Summary, Findings: d.Findings, Error: d.Error}}
+}
+
+// FuzzReadSaved: readSaved, which reads a saved report a token at a time, accepts
+// what decoding the whole document accepts (unmarshalSavedOK), with the same
+// result, and refuses what it refuses.
+func FuzzReadSaved(f *testing.F) {
+	for _, seed := range []string{
+		`{"summary":{"files":["a.pcap"]},"findings":[{"kind":"fin_retransmit","client":"10.0.0.1:1","server":"10.0.0.2:80","frames":[1],"count":2}],"connections":[{"x":[1,{}]}],"error":"e"}`,
+		`{"captures":[{"summary":{"files":["a"]},"findings":null},{"summary":{"files":["b"]},"incidents":[]}],"total":{}}`,
+		`{"captures":null,"summary":{"files":["a"]}}`,
+		`{"summary":null}`, `{"summary":{"files":[]}}`, `[]`, `{}`, `{"findings":[{}]}`, `{"summary":{"files":["a"]}} x`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		got, err := readSaved(strings.NewReader(doc))
+		want, wantErr := unmarshalSavedOK(doc)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("readSaved(%q): error %v; decoding it whole: error %v", doc, err, wantErr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("readSaved(%q) = %+v, decoding it whole gives %+v", doc, got, want)
+		}
+	})
+}
+
+// unmarshalSavedOK reads a saved report by decoding it whole, with readSaved's
+// checks.
+func unmarshalSavedOK(doc string) ([]savedReport, error) {
+	var d struct {
+		Summary  *savedSummary      `json:"summary"`
+		Findings []analyzer.Finding `json:"findings"`
+		Error    string             `json:"error"`
+		Captures []savedReport      `json:"captures"`
+	}
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		return nil, err
+	}
+	var out []savedReport
+	switch {
+	case d.Captures != nil:
+		out = d.Captures
+	case d.Summary != nil:
+		out = []savedReport{{Summary: *d.Summary, Findings: d.Findings, Error: d.Error}}
+	default:
+		return nil, errors.New("no summary or captures")
+	}
+	for i := range out {
+		if len(out[i].Summary.Files) == 0 {
+			return nil, errors.New("no files")
+		}
+		for _, f := range out[i].Findings {
+			if f.Kind == "" {
+				return nil, errors.New("a finding without kind")
+			}
+		}
+	}
+	return out, nil
 }
