@@ -88,7 +88,7 @@ func (a *arena) carve(c int) *byte {
 		if len(a.chunks) < 4 {
 			n = 4 << 10 << (2 * len(a.chunks)) // 4 KB, 16 KB, 64 KB, 256 KB
 		}
-		a.tail = memory(n)
+		a.tail = memory(n, false) // (a slot is written before it is read)
 		a.chunks = append(a.chunks, a.tail)
 	}
 	p := &a.tail[0]
@@ -108,7 +108,7 @@ func (a *arena) alloc(b []byte) string {
 	n := len(b)
 	var p *byte
 	if n > arenaMax {
-		m := a.mapRegion(n)
+		m := a.mapRegion(n, false)
 		p = &m[0]
 		a.used += len(m)
 	} else {
@@ -119,9 +119,9 @@ func (a *arena) alloc(b []byte) string {
 }
 
 // mapRegion maps n zeroed bytes (a long record, or the array behind a table: see
-// mapSlice), given back by unmapRegion or release.
-func (a *arena) mapRegion(n int) []byte {
-	m := memory(n)
+// mapSlice), given back by unmapRegion or release; readFirst as memory's.
+func (a *arena) mapRegion(n int, readFirst bool) []byte {
+	m := memory(n, readFirst)
 	if a.big == nil {
 		a.big = make(map[*byte][]byte)
 	}
@@ -131,15 +131,22 @@ func (a *arena) mapRegion(n int) []byte {
 
 // memory returns n zeroed bytes: from the heap when small, else mapped.
 //
-// The heap's are written through once (clear): fresh from the system they are
-// untouched, and a table probed as it grows would read them first (see mapChunk).
-func memory(n int) []byte {
+// readFirst: the caller reads the memory before it writes it (a hash table, probed
+// as it grows), so its pages are written in now, all of them (mapChunk's populate;
+// the heap's cleared once: fresh from the system they are untouched). A page whose
+// first touch is a read maps the shared zero page, and the write that follows
+// copies it and flushes the page from the TLB of every core that runs the
+// process, an interrupt to each. Memory written first (slots, records, an array
+// filled by append) comes in a page at a time as it is written, without that.
+func memory(n int, readFirst bool) []byte {
 	if n <= smallMemory {
 		b := make([]byte, n)
-		clear(b)
+		if readFirst {
+			clear(b)
+		}
 		return b
 	}
-	return mapChunk(n)
+	return mapChunk(n, readFirst)
 }
 
 // unmapRegion gives back a region from mapRegion.
@@ -149,11 +156,11 @@ func (a *arena) unmapRegion(m []byte) {
 }
 
 // mapSlice returns n zeroed elements in a region of a's (the tracker's tables: flow
-// table, sweep schedule, counts), given back by unmapSlice or a's release. T must
-// need no more than 8-byte alignment and, like everything in the arena, point
-// nowhere but into the arena.
-func mapSlice[T any](a *arena, n int) []T {
-	m := a.mapRegion(n * int(unsafe.Sizeof(*new(T))))
+// table, sweep schedule, counts), given back by unmapSlice or a's release; readFirst
+// as memory's (the hash tables). T must need no more than 8-byte alignment and,
+// like everything in the arena, point nowhere but into the arena.
+func mapSlice[T any](a *arena, n int, readFirst bool) []T {
+	m := a.mapRegion(n*int(unsafe.Sizeof(*new(T))), readFirst)
 	return unsafe.Slice((*T)(unsafe.Pointer(&m[0])), n)
 }
 

@@ -5,16 +5,14 @@ package reassembly
 import "syscall"
 
 // mapChunk maps n bytes of zeroed memory outside the Go heap; on failure it falls
-// back to the heap.
-//
-// Where the system can (mapPopulate), the pages are written in as the chunk is
-// mapped. Every chunk is soon written through (slots are carved from its start on,
-// a table's slots spread over all of it), and a page faulted in by a read first (a
-// table probed as it grows) maps the shared zero page: the write that follows
-// copies it and flushes the page from the TLB of every core that runs the process,
-// an interrupt to each.
-func mapChunk(n int) []byte {
-	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE|mapPopulate)
+// back to the heap. populate: the pages are written in as they are mapped, where
+// the system can (mapPopulate; see memory for why).
+func mapChunk(n int, populate bool) []byte {
+	flags := syscall.MAP_ANON | syscall.MAP_PRIVATE
+	if populate {
+		flags |= mapPopulate
+	}
+	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, flags)
 	if err != nil {
 		return make([]byte, n)
 	}

@@ -55,7 +55,7 @@ const countTableMin = 1024
 // grow moves the entries to a table of size slots.
 func (ct *countTable) grow(mem *arena, size int) {
 	old := ct.slots
-	ct.slots = mapSlice[countSlot](mem, size)
+	ct.slots = mapSlice[countSlot](mem, size, true)
 	for _, s := range old {
 		if s.n != 0 {
 			ct.slots[ct.find(s.h)] = s

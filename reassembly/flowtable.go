@@ -143,7 +143,7 @@ func (ft *flowTable) put(f *flow, h uint64) {
 // slots back.
 func (ft *flowTable) grow() {
 	old := ft.slots
-	ft.slots = mapSlice[flowSlot](ft.mem, max(flowTableMin, len(old)+len(old)/2))
+	ft.slots = mapSlice[flowSlot](ft.mem, max(flowTableMin, len(old)+len(old)/2), true)
 	for _, s := range old {
 		if s.f != nil {
 			ft.slots[ft.free(s.h)] = s
@@ -268,7 +268,7 @@ func (h *dueHeap) pop() dueEntry {
 // resize moves the entries to an array of n (at least len) entries.
 func (h *dueHeap) resize(n int) {
 	old := h.a
-	h.a = append(mapSlice[dueEntry](h.mem, n)[:0], old...)
+	h.a = append(mapSlice[dueEntry](h.mem, n, false)[:0], old...) // (filled by append: written first)
 	unmapSlice(h.mem, old)
 }
 
