@@ -50,9 +50,9 @@ func AppendTime(b []byte, t time.Time) (_ []byte, ok bool) {
 	if month <= 2 {
 		year++
 	}
-	// Two digits at a time from a table (the divisions by 10 of every digit were
+	// Two digits at a time from a table (a division by 10 for every digit would be
 	// most of the cost: a report writes three times a connection), each pair one
-	// 16-bit store into an array appended at once (appending byte by byte checked
+	// 16-bit store into an array appended at once (appending byte by byte checks
 	// the room at each).
 	hh, mm, ss := secOfDay/3600, secOfDay%3600/60, secOfDay%60
 	var t0 [32]byte

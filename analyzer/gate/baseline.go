@@ -121,17 +121,26 @@ func readSaved(r io.Reader) ([]savedReport, error) {
 	default:
 		return nil, errors.New("not a finack -o json report: no \"summary\" or \"captures\"")
 	}
-	for i := range out {
-		if len(out[i].Summary.Files) == 0 {
-			return nil, errors.New("not a finack -o json report: a capture without summary.files")
+	if err := checkSaved(out); err != nil {
+		return nil, fmt.Errorf("not a finack -o json report: %w", err)
+	}
+	return out, nil
+}
+
+// checkSaved refuses a saved capture's report that names no file or holds a
+// finding without a kind.
+func checkSaved(reports []savedReport) error {
+	for i := range reports {
+		if len(reports[i].Summary.Files) == 0 {
+			return errors.New("a capture without summary.files")
 		}
-		for _, f := range out[i].Findings {
+		for _, f := range reports[i].Findings {
 			if f.Kind == "" {
-				return nil, errors.New("not a finack -o json report: a finding without kind")
+				return errors.New("a finding without kind")
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // savedDoc is a saved document as readSaved reads it.

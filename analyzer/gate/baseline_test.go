@@ -217,7 +217,7 @@ func FuzzReadSaved(f *testing.F) {
 }
 
 // unmarshalSavedOK reads a saved report by decoding it whole, with readSaved's
-// checks.
+// checks (checkSaved).
 func unmarshalSavedOK(doc string) ([]savedReport, error) {
 	var d struct {
 		Summary  *savedSummary      `json:"summary"`
@@ -237,15 +237,5 @@ func unmarshalSavedOK(doc string) ([]savedReport, error) {
 	default:
 		return nil, errors.New("no summary or captures")
 	}
-	for i := range out {
-		if len(out[i].Summary.Files) == 0 {
-			return nil, errors.New("no files")
-		}
-		for _, f := range out[i].Findings {
-			if f.Kind == "" {
-				return nil, errors.New("a finding without kind")
-			}
-		}
-	}
-	return out, nil
+	return out, checkSaved(out)
 }

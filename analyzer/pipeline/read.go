@@ -176,16 +176,14 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		reps[i] = s.Report()
 	}
 	rep = analyzer.Merge(reps)
-	// The incidents come from the collectors (or the Recorders): NewDocument need
-	// not group the findings it is given, which a run keeps by the tens of
-	// thousands.
-	held := rep.Findings
-	rep.Findings = nil
-	doc = report.NewDocument(o, st, rep, readErr)
-	if held != nil {
-		doc.Findings = held
+	// The incidents come from the collectors (or the Recorders): NewDocument is
+	// not given the findings to group, which a run keeps by the tens of thousands.
+	counts := rep
+	counts.Findings = nil
+	doc = report.NewDocument(o, st, counts, readErr)
+	if rep.Findings != nil {
+		doc.Findings = rep.Findings
 	}
-	rep.Findings = held
 	doc.Records = report.MergeRecords(recorders)
 	doc.BaselineRecords = report.MergeRecords(baselines)
 	if o.Separate {

@@ -141,13 +141,6 @@ func (g *incidentGrouper) group(out []Incident, findings []analyzer.Finding, ign
 		}
 		g.groupOf = append(g.groupOf, n)
 	}
-	if len(g.keys) == len(findings) { // a finding an incident (as in most incarnations)
-		for i := range findings {
-			g.fs = append(g.fs[:0], &findings[i])
-			out = append(out, g.newIncident(g.fs, ignoreVLAN))
-		}
-		return out
-	}
 	// The findings of each group in order, groups after one another (a counting
 	// sort: the findings of a whole report are grouped in one pass, not one pass
 	// a group). Group n is fs[off[n]:off[n+1]].
