@@ -73,8 +73,8 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	recorders := make([]*report.Recorder, workers)        // nil: the records kept in memory
 	ladders := make([]*report.LadderCollector, workers)   // --html with recorders: its ladders
 	baselines := make([]*report.Recorder, workers)        // --write-baseline with recorders: its -o json records
-	var totals []map[analyzer.Kind]gate.KindTotal         // --fail-on with recorders: the findings summed by kind
-	if report.StreamsReport(o) && len(o.FailRules) > 0 {
+	var totals []map[analyzer.Kind]gate.KindTotal         // --fail-on or -o junit with recorders: the findings summed by kind
+	if report.StreamsReport(o) && (len(o.FailRules) > 0 || o.Output == "junit") {
 		totals = make([]map[analyzer.Kind]gate.KindTotal, workers)
 	}
 	for i := range streams {

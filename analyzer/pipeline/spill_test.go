@@ -19,8 +19,9 @@ import (
 	"github.com/finack/finack/reassembly"
 )
 
-// TestSpillWritesRuns: with a small bound the plain report's records do go to disk,
-// and what needs every record (-o junit, --ladder, --states, ...) keeps them, as a
+// TestSpillWritesRuns: with a small bound the plain report's records do go to disk
+// (-o junit's findings too, sorted by kind: TestJUnitStreamedAsHeld), and what
+// needs every record (--ladder, --states, ...) keeps them, as a
 // report asked to hold them (HoldRecords) does. --fail-on streams: it needs only the
 // totals by kind (TestFailOnTotalsStreamed); so does --baseline, keeping the
 // findings alone (TestBaselineHoldsFindings), and --write-baseline, sorting the
@@ -37,7 +38,7 @@ func TestSpillWritesRuns(t *testing.T) {
 		{"tsv", report.Options{Output: "tsv"}, true},
 		{"text --connections", report.Options{Output: "text", Connections: true}, true},
 		{"text", report.Options{Output: "text"}, true},
-		{"junit", report.Options{Output: "junit"}, false},
+		{"junit", report.Options{Output: "junit"}, true},
 		{"--fail-on", report.Options{Output: "json", FailOn: []string{"any"}}, true},
 		{"--separate", report.Options{Output: "json", Separate: true}, true},
 		{"--states", report.Options{Output: "text", View: report.ViewOptions{States: true}}, false},
@@ -77,6 +78,8 @@ func TestSpillWritesRuns(t *testing.T) {
 			werr = report.WriteNDJSON(&buf, doc)
 		case "tsv":
 			werr = report.WriteTSV(&buf, doc)
+		case "junit":
+			werr = report.WriteOutput(&buf, o, []*report.Result{{Name: "many-connections.pcap", Doc: doc}})
 		default:
 			werr = report.WriteText(&buf, doc, o.Connections, 0)
 		}

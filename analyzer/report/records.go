@@ -22,6 +22,9 @@ type encoder struct {
 	// or an IncidentCollector keeps them). The findings of one event all come from
 	// one incarnation's analysis (IncidentCollector), so each Add groups its own.
 	incident func(dst []byte, in *Incident) ([]byte, error)
+	// findingKey orders the findings: nil for the report's order
+	// (analyzer.FindingKey).
+	findingKey func(f *analyzer.Finding) spill.Key
 	// ignoreVLAN: --ignore-vlan, what the incidents' display filters leave out.
 	ignoreVLAN bool
 }
@@ -111,7 +114,11 @@ func (r *Recorder) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 			if r.buf, r.err = r.enc.finding(r.buf[:0], &fs[i]); r.err != nil {
 				return
 			}
-			if r.err = r.findings.Add(analyzer.FindingKey(&fs[i]), r.buf); r.err != nil {
+			key := analyzer.FindingKey(&fs[i])
+			if r.enc.findingKey != nil {
+				key = r.enc.findingKey(&fs[i])
+			}
+			if r.err = r.findings.Add(key, r.buf); r.err != nil {
 				return
 			}
 		}
@@ -196,6 +203,15 @@ func (r *Records) Findings(fn func(b []byte) error) error {
 		return r.err
 	}
 	return spill.Merge(r.findings, fn)
+}
+
+// findingsKeyed is Findings with each finding's key (encoder.findingKey's).
+func (r *Records) findingsKeyed(fn func(k spill.Key, b []byte) error) error {
+	if r.err != nil {
+		_ = r.Close() // r.err is the error to tell; this only removes spill files
+		return r.err
+	}
+	return spill.MergeKeys(r.findings, fn)
 }
 
 // Connections hands each connection record's bytes to fn, by first frame (none

@@ -26,9 +26,9 @@ func StreamsReport(o Options) bool {
 		return false
 	}
 	switch o.Output {
-	case "json", "ndjson", "text", "tsv":
+	case "json", "ndjson", "text", "tsv", "junit":
 	default:
-		return false // junit: findings grouped by kind
+		return false
 	}
 	return !o.View.States && // the batch tracker: every incarnation is held anyway
 		o.Export == "" && !o.Ladder // the connections with findings: evidence.go (--html: LadderCollector)
@@ -48,8 +48,10 @@ func CollectsIncidents(o Options) bool {
 	if o.HTML != "" {
 		return true // --html: the page's table lists incidents
 	}
-	if o.Output == "junit" && o.WriteBaseline == "" {
-		return false // -o junit lists findings by kind; a baseline would list incidents
+	if o.Output == "junit" {
+		// -o junit lists findings by kind; a baseline lists incidents: its -o json
+		// Recorders group them when the report streams.
+		return o.WriteBaseline != "" && !StreamsReport(o)
 	}
 	if !StreamsReport(o) {
 		return true
@@ -76,6 +78,9 @@ func reportEncoder(o Options) encoder {
 			kinds = appendKinds(kinds[:0], fs)
 			return appendTSVRow(dst, c, kinds), nil
 		}}
+	case "junit":
+		// Each finding's lines in its kind's test case, sorted by kind first.
+		return encoder{finding: appendFindingJUnit, findingKey: junitFindingKey}
 	default:
 		e := encoder{
 			// The text report lists incidents (IncidentCollector), not findings.

@@ -182,7 +182,7 @@ func TestBaselineUsage(t *testing.T) {
 
 // TestWriteBaselineIsJSONReport: the baseline file is the capture's -o json report
 // (its expected report), whatever the run prints (text, --connections, -o tsv, -o
-// ndjson, -o json, --ladder and -o junit, which hold every record), whether the
+// ndjson, -o json, -o junit and --ladder, which holds every record), whether the
 // records stay in memory or go to disk in runs of 2,
 // with one worker or three: a run that streams its records sorts the baseline's
 // apart from the ones it prints.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/finack/finack/analyzer/pipeline"
 	"github.com/finack/finack/analyzer/report"
+	"github.com/finack/finack/analyzer/spill"
 
 	"github.com/finack/finack/analyzer"
 )
@@ -82,6 +83,38 @@ func TestJUnit(t *testing.T) {
 		t.Errorf("damaged: exit %d, %+v", code, doc.Suites[0].Cases[0])
 	}
 	validateJUnit(t, out)
+}
+
+// TestJUnitStreamedAsHeld: -o junit streams each kind's findings into its test
+// case, sorted by kind on disk past the bound; the file is the one a run that holds
+// every finding writes, on every committed capture, with --fail-on failing every
+// kind with findings (their text written twice), with one worker and three, the
+// findings in memory and in runs of 2.
+func TestJUnitStreamedAsHeld(t *testing.T) {
+	withFindings := 0
+	for _, set := range captureSets(t) {
+		args := []string{"-o", "junit", "--fail-on", "any"}
+		for _, f := range set {
+			args = append(args, "-r", f)
+		}
+		want, wantErr, wantCode := runTunedIn(t, pcapDir, func(o *options) { o.HoldRecords = true }, args...)
+		if wantCode == pipeline.ExitFinding {
+			withFindings++
+		}
+		for _, bound := range []spill.Options{{}, {MaxRecords: 2}} {
+			for _, workers := range []string{"1", "3"} {
+				a := append([]string{"--workers", workers}, args...)
+				got, gotErr, code := runTunedIn(t, pcapDir, func(o *options) { o.Spill = bound }, a...)
+				if got != want || gotErr != wantErr || code != wantCode {
+					t.Errorf("finack %v (spill bound %+v): differs from the run that holds its findings (exit %d, want %d; stderr %q, want %q):\n%s",
+						a, bound, code, wantCode, gotErr, wantErr, lineDiff(want, got))
+				}
+			}
+		}
+	}
+	if withFindings < 10 {
+		t.Errorf("only %d captures with findings", withFindings)
+	}
 }
 
 // parseJUnit reads the report with encoding/xml and checks that writing it again

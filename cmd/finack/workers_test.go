@@ -22,7 +22,7 @@ import (
 )
 
 // TestWorkersSameReport: the report does not depend on --workers. Every committed
-// capture, in every format, with records in memory (held: as --baseline or -o junit
+// capture, in every format, with records in memory (held: as --export or --states
 // keep them) and streamed through the external sort with a tiny bound, with
 // --fail-on (its totals summed per worker), is byte for byte the report of one
 // worker, with 2, 3 and 7 workers.
