@@ -2,7 +2,6 @@ package gate
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -80,20 +79,20 @@ func LoadBaselines(args []string) ([]Baseline, error) {
 // readSaved reads a saved report: the two shapes finack writes, one capture's
 // document or the --separate document with "captures". It keeps what the checks
 // read (the summary's files, filter and TIME_WAIT, the findings, the error) and
-// reads past the rest (connections, incidents) an element at a time: a report of a
+// reads past the rest (connections, incidents) unkept (jsonScanner): a report of a
 // large capture is not held whole in memory.
 func readSaved(r io.Reader) ([]savedReport, error) {
-	dec := json.NewDecoder(r)
+	sc := newJSONScanner(r)
 	var doc savedDoc
-	err := readObject(dec, func(key string) error {
+	err := sc.readObject(func(key string) error {
 		// (Keys match their fields whatever their case, as encoding/json matches
 		// them.)
 		switch {
 		case strings.EqualFold(key, "captures"):
 			doc.captures = []savedReport{}
-			null, err := readArray(dec, func() error {
+			null, err := sc.readArray(func() error {
 				var c savedDoc
-				if err := readObject(dec, c.field(dec)); err != nil {
+				if err := sc.readObject(c.field(sc)); err != nil {
 					return err
 				}
 				doc.captures = append(doc.captures, c.report)
@@ -102,12 +101,10 @@ func readSaved(r io.Reader) ([]savedReport, error) {
 			doc.hasCaptures = !null // (null: as if absent, as decoding into a slice has it)
 			return err
 		}
-		return doc.field(dec)(key)
+		return doc.field(sc)(key)
 	})
 	if err == nil {
-		if _, e := dec.Token(); e != io.EOF {
-			err = errors.New("data after the report")
-		}
+		err = sc.atEnd()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("not a finack -o json report: %w", err)
@@ -153,107 +150,43 @@ type savedDoc struct {
 
 // field reads the value of one key of a capture's document into d; what the checks
 // do not read is read past.
-func (d *savedDoc) field(dec *json.Decoder) func(key string) error {
+func (d *savedDoc) field(sc *jsonScanner) func(key string) error {
 	return func(key string) error {
 		switch {
 		case strings.EqualFold(key, "summary"):
 			d.hasSummary = true
 			d.report.Summary = savedSummary{}
-			return dec.Decode(&d.report.Summary)
+			return sc.decode(&d.report.Summary)
 		case strings.EqualFold(key, "error"):
 			d.report.Error = ""
-			return dec.Decode(&d.report.Error)
+			return sc.decode(&d.report.Error)
 		case strings.EqualFold(key, "findings"):
-			d.report.Findings = nil
-			_, err := readArray(dec, func() error {
-				d.report.Findings = append(d.report.Findings, analyzer.Finding{})
-				return dec.Decode(&d.report.Findings[len(d.report.Findings)-1])
+			// Decoded into chunks, copied once into a slice of their number: a
+			// slice grown by append copies its findings (and their pointers, under
+			// the collector's write barrier) about twice over, to memory it
+			// faults in anew each time.
+			var chunks [][]analyzer.Finding
+			n := 0
+			null, err := sc.readArray(func() error {
+				if len(chunks) == 0 || len(chunks[len(chunks)-1]) == cap(chunks[len(chunks)-1]) {
+					chunks = append(chunks, make([]analyzer.Finding, 0, min(1024<<len(chunks), 64<<10)))
+				}
+				c := &chunks[len(chunks)-1]
+				*c = append(*c, analyzer.Finding{})
+				n++
+				return sc.decode(&(*c)[len(*c)-1])
 			})
-			return err
-		}
-		return skipValue(dec)
-	}
-}
-
-// readObject reads a JSON object, handing each key to field, which reads its value.
-func readObject(dec *json.Decoder, field func(key string) error) error {
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		key, ok := t.(string)
-		if !ok {
-			return fmt.Errorf("a key that is not a string: %v", t)
-		}
-		if err := field(key); err != nil {
-			return err
-		}
-	}
-	return expectDelim(dec, '}')
-}
-
-// readArray reads a JSON array, calling elem to read each element, or null.
-func readArray(dec *json.Decoder, elem func() error) (null bool, err error) {
-	t, err := dec.Token()
-	if err != nil {
-		return false, err
-	}
-	if t == nil {
-		return true, nil
-	}
-	if t != json.Delim('[') {
-		return false, fmt.Errorf("an array expected, found %v", t)
-	}
-	for dec.More() {
-		if err := elem(); err != nil {
-			return false, err
-		}
-	}
-	return false, expectDelim(dec, ']')
-}
-
-// skipValue reads past one value: an array or an object an element at a time (a
-// report's connection records: tens of megabytes), each element whole.
-func skipValue(dec *json.Decoder) error {
-	t, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	d, ok := t.(json.Delim)
-	if !ok {
-		return nil // a string, number, bool or null: read
-	}
-	var raw json.RawMessage
-	for dec.More() {
-		if d == '{' {
-			if _, err := dec.Token(); err != nil { // the key
-				return err
+			d.report.Findings = nil
+			if !null {
+				d.report.Findings = make([]analyzer.Finding, 0, n)
+				for _, c := range chunks {
+					d.report.Findings = append(d.report.Findings, c...)
+				}
 			}
-		}
-		if err := dec.Decode(&raw); err != nil {
 			return err
 		}
+		return sc.skip()
 	}
-	if d == '{' {
-		return expectDelim(dec, '}')
-	}
-	return expectDelim(dec, ']')
-}
-
-// expectDelim reads the next token, which must be d.
-func expectDelim(dec *json.Decoder, d json.Delim) error {
-	t, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if t != d {
-		return fmt.Errorf("%q expected, found %v", d, t)
-	}
-	return nil
 }
 
 // Tolerance is how far a kind may grow over its baseline before the run fails.

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/finack/finack/analyzer"
 )
@@ -204,16 +206,95 @@ func FuzzReadSaved(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
+	defer func(n int) { jsonScanBuffer = n }(jsonScanBuffer)
 	f.Fuzz(func(t *testing.T, doc string) {
-		got, err := readSaved(strings.NewReader(doc))
-		want, wantErr := unmarshalSavedOK(doc)
-		if (err != nil) != (wantErr != nil) {
-			t.Fatalf("readSaved(%q): error %v; decoding it whole: error %v", doc, err, wantErr)
-		}
-		if err == nil && !reflect.DeepEqual(got, want) {
-			t.Fatalf("readSaved(%q) = %+v, decoding it whole gives %+v", doc, got, want)
+		if msg := readSavedDiffers(doc); msg != "" {
+			t.Fatal(msg)
 		}
 	})
+}
+
+// readSavedDiffers says how readSaved reads doc differently from decoding it whole
+// (unmarshalSavedOK), "" when it does not: read at once, and a byte at a time into
+// a buffer of 4 bytes at first (what is kept of a value moves, and the buffer
+// grows, as bytes come).
+func readSavedDiffers(doc string) string {
+	want, wantErr := unmarshalSavedOK(doc)
+	for _, small := range []bool{false, true} {
+		jsonScanBuffer = 256 << 10
+		var r io.Reader = strings.NewReader(doc)
+		if small {
+			jsonScanBuffer, r = 4, iotest.OneByteReader(r)
+		}
+		got, err := readSaved(r)
+		if (err != nil) != (wantErr != nil) {
+			return fmt.Sprintf("readSaved(%q) (a byte at a time: %v): error %v; decoding it whole: error %v", doc, small, err, wantErr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			return fmt.Sprintf("readSaved(%q) (a byte at a time: %v) = %+v, decoding it whole gives %+v", doc, small, got, want)
+		}
+	}
+	return ""
+}
+
+// TestReadSavedLikeUnmarshal: readSaved accepts and refuses what decoding the
+// whole document does (unmarshalSavedOK), and reads the same, on the values JSON's
+// grammar is strict about, in a value read past (a connection record) and in one
+// kept (a finding, the summary): every control character in a string, escapes,
+// numbers, literals, white space; and on every prefix of a report (cut anywhere),
+// read at once and a byte at a time (readSavedDiffers).
+func TestReadSavedLikeUnmarshal(t *testing.T) {
+	defer func(n int) { jsonScanBuffer = n }(jsonScanBuffer)
+	values := []string{`"a\"b\\c\/d\b\f\n\r\t"`, `"\u00e9\uD83D\uDE00"`, `"\u00g0"`, `"\x"`, `"\u12"`, `"ÿþ"`, `"é → ✓"`,
+		`0`, `-0`, `01`, `-`, `-a`, `1.`, `1.5`, `.5`, `1e`, `1e+`, `1E-3`, `1e+10`, `-0.5e-3`, `2.e1`, `1ee1`, `1.5.5`, `+1`,
+		`true`, `tru`, `truex`, `false`, `fals`, `null`, `nul`, `nulll`, `[]`, `[,]`, `[1,]`, `[1 2]`, `{}`, `{,}`, `{"a"}`, `{"a":}`, `{"a":1,}`,
+		`{"a" : [ 1 , { "b" : null } ] }`, "\t[\r\n1\n]", `{1:2}`, `[}`, `{]`}
+	for c := range 0x20 {
+		values = append(values, `"a`+string(rune(c))+`b"`)
+	}
+	var docs []string
+	for _, v := range values {
+		docs = append(docs,
+			`{"summary":{"files":["a"]},"connections":[`+v+`]}`,
+			`{"summary":{"files":["a"]},"incidents":`+v+`}`,
+			`{"summary":{"files":["a"],"filter":`+v+`}}`,
+			`{"summary":{"files":["a"]},"findings":[{"kind":"stale_segment","message":`+v+`}]}`,
+			`{"summary":{"files":["a"]},"error":`+v+`}`,
+			`{"captures":[{"summary":{"files":["a"]},"x":`+v+`}]}`,
+		)
+	}
+	full := `{"summary":{"files":["a.pcap"],"filter":"tcp","time_wait_s":60},"findings":[{"kind":"fin_retransmit","client":"10.0.0.1:1","server":"10.0.0.2:80","frames":[1,2],"count":2,"message":"m \"q\""}],` +
+		`"incidents":[{"kind":"x","findings":["a"],"n":-1.5e3}],"connections":[{"client":"10.0.0.1:1","fin":{"client":{"frame":3}},"reused":true,"idle":null}],"error":"e"}` + " \n"
+	for i := range len(full) + 1 {
+		docs = append(docs, full[:i])
+	}
+	for _, doc := range docs {
+		if msg := readSavedDiffers(doc); msg != "" {
+			t.Error(msg)
+		}
+	}
+}
+
+// TestReadSavedDepth: a value read past (a connection record) may nest arrays and
+// objects as deep as encoding/json allows, counted from the document's top, and no
+// deeper.
+func TestReadSavedDepth(t *testing.T) {
+	for _, depth := range []int{2, 3, 9999, 10000, 10001, 10002} {
+		for _, open := range []string{"[", `{"a":`} {
+			closing := "]"
+			if open != "[" {
+				closing = "}"
+			}
+			// The document and its "connections" array are two levels (depth 2: an
+			// empty array).
+			doc := `{"summary":{"files":["a"]},"connections":[` + strings.Repeat(open, depth-2) + strings.Repeat(closing, depth-2) + `]}`
+			_, err := readSaved(strings.NewReader(doc))
+			_, wantErr := unmarshalSavedOK(doc)
+			if (err != nil) != (wantErr != nil) {
+				t.Errorf("depth %d of %q: error %v; decoding it whole: error %v", depth, open, err, wantErr)
+			}
+		}
+	}
 }
 
 // unmarshalSavedOK reads a saved report by decoding it whole, with readSaved's
