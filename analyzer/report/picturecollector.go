@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"sort"
@@ -53,8 +54,9 @@ type PictureCollector struct {
 	atT  time.Time
 	atOK bool
 
-	shift uint8 // the grid: instants rounded to multiples of 1<<shift ns
-	times map[timeKey][2]int32
+	shift   uint8 // the grid: instants rounded to multiples of 1<<shift ns
+	times   map[timeKey][2]int32
+	scratch []timeCount // coarsen's copy of times
 	// maxTimes bounds times: MaxPictureTimes (tests lower it to coarsen the grid
 	// of a small capture).
 	maxTimes int
@@ -139,9 +141,7 @@ func (c *PictureCollector) Add(inc *reassembly.Incarnation) {
 		}
 	}
 	c.states(inc)
-	for len(c.times) > c.maxTimes && c.shift < maxShift {
-		c.coarsen(c.shift + 1)
-	}
+	c.fit()
 }
 
 func (c *PictureCollector) host(a netip.Addr) int32 {
@@ -219,35 +219,126 @@ func ceilTo(at reassembly.Instant, shift uint8) reassembly.Instant {
 	return at
 }
 
+// ceilFrom rounds an instant on the grid of 1<<from ns up to the grid of 1<<to,
+// as rounding it up one grid at a time (ceilTo) does: the same as ceilTo to the
+// coarser grid at once, but within 1<<to of the end of time, where that one would
+// overflow and leave the instant as it is while a finer step did not.
+func ceilFrom(at reassembly.Instant, from, to uint8) reassembly.Instant {
+	if c := ceilTo(at, to); c != at || floorTo(at, to) == at {
+		return c
+	}
+	for s := from + 1; s <= to; s++ {
+		at = ceilTo(at, s)
+	}
+	return at
+}
+
 // coarsen moves every instant onto the grid of 1<<shift ns: starts and points down,
 // ends up (a multiple of a coarser grid is one of every finer one, so the result
-// is as if every instant had been rounded once).
+// is as if every instant had been rounded once). The map is emptied and filled
+// again, keeping its room (bounded) rather than taking a new one per step: moved
+// in place, each key deleted left a tombstone, and the lookups of the next step
+// probed through them.
 func (c *PictureCollector) coarsen(shift uint8) {
 	if shift <= c.shift {
 		return
 	}
+	from := c.shift
 	c.shift = shift
-	// In place (the map keeps its room, bounded, rather than a new one per step):
-	// an instant on the new grid stays; one off it moves, which adds only instants
-	// on it, left alone if the loop meets them.
+	old := c.scratch[:0]
 	for k, v := range c.times {
-		if floorTo(k.at, shift) == k.at || v[0] == 0 && ceilTo(k.at, shift) == k.at {
-			continue // on the grid, or an end past the last multiple (stays)
-		}
-		delete(c.times, k)
+		old = append(old, timeCount{k, v})
+	}
+	clear(c.times)
+	add := func(k timeKey, v [2]int32) {
+		w := c.times[k]
+		w[0] += v[0]
+		w[1] += v[1]
+		c.times[k] = w
+	}
+	for _, e := range old {
+		k, v := e.k, e.v
 		if v[0] != 0 {
-			up := timeKey{floorTo(k.at, shift), k.series}
-			w := c.times[up]
-			w[0] += v[0]
-			c.times[up] = w
+			add(timeKey{floorTo(k.at, shift), k.series}, [2]int32{v[0], 0})
 		}
 		if v[1] != 0 {
-			down := timeKey{ceilTo(k.at, shift), k.series}
-			w := c.times[down]
-			w[1] += v[1]
-			c.times[down] = w
+			add(timeKey{ceilFrom(k.at, from, shift), k.series}, [2]int32{0, v[1]})
 		}
 	}
+	c.scratch = old[:0]
+}
+
+// timeCount is an entry of PictureCollector.times.
+type timeCount struct {
+	k timeKey
+	v [2]int32
+}
+
+// fit coarsens the grid, while the instants are more than maxTimes, to the finest
+// on which they are not (maxShift at most): what coarsening one step at a time
+// until they fit gives, found without rounding the map at every step. Instants
+// that start something round down, those that end something up, so a finer grid
+// can hold more keys than a coarser one: the number of keys at each grid is
+// counted, finest first, on the instants sorted (a pass each), and the map is
+// rounded once.
+func (c *PictureCollector) fit() {
+	if len(c.times) <= c.maxTimes || c.shift >= maxShift {
+		return
+	}
+	var starts, ends []timeKey
+	for k, v := range c.times {
+		if v[0] != 0 {
+			starts = append(starts, k)
+		}
+		if v[1] != 0 {
+			ends = append(ends, k)
+		}
+	}
+	byTime := func(a, b timeKey) int {
+		if a.series != b.series {
+			return cmp.Compare(a.series, b.series)
+		}
+		return cmp.Compare(a.at, b.at)
+	}
+	slices.SortFunc(starts, byTime)
+	slices.SortFunc(ends, byTime)
+	shift := c.shift + 1
+	for shift < maxShift && !fitsOn(starts, ends, c.shift, shift, c.maxTimes) {
+		shift++
+	}
+	c.coarsen(shift)
+}
+
+// fitsOn says whether the keys of the instants on the grid of 1<<from ns rounded to
+// the grid of 1<<shift, starts (sorted) down and ends (sorted) up, are at most max:
+// the two sequences (both rounded in order) merged, equal neighbours counted once.
+func fitsOn(starts, ends []timeKey, from, shift uint8, max int) bool {
+	n := 0
+	var last timeKey
+	for i, j := 0, 0; i < len(starts) || j < len(ends); {
+		var k timeKey
+		if j < len(ends) {
+			k = timeKey{ceilFrom(ends[j].at, from, shift), ends[j].series}
+		}
+		if i < len(starts) {
+			s := timeKey{floorTo(starts[i].at, shift), starts[i].series}
+			if j == len(ends) || s.series < k.series || s.series == k.series && s.at <= k.at {
+				k = s
+				i++
+			} else {
+				j++
+			}
+		} else {
+			j++
+		}
+		if n == 0 || k != last {
+			if n++; n > max {
+				return false
+			}
+			last = k
+		}
+	}
+	return true
 }
 
 // MergePictures sums the collectors of a capture [first, last] into its Pictures:
@@ -318,9 +409,7 @@ func MergePictures(cs []*PictureCollector, v ViewOptions, first, last time.Time)
 			}
 		}
 	}
-	for len(all.times) > all.maxTimes && all.shift < maxShift {
-		all.coarsen(all.shift + 1)
-	}
+	all.fit()
 	return all.pictures(v, first, last)
 }
 

@@ -2,6 +2,7 @@ package report
 
 import (
 	"io"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 
@@ -68,6 +69,75 @@ func TestPictureCollectorGrid(t *testing.T) {
 			if h.Host != e.Host || h.Total != e.Total || h.Peak < e.Peak || h.Peak > e.Total {
 				t.Errorf("bound %d: host %+v, exact %+v", bound, h, e)
 			}
+		}
+	}
+}
+
+// TestPictureCollectorFit: fit gives the grid and the counts coarsening one step at
+// a time until the instants fit gives (stepCoarsen: each instant rounded by every
+// step, the map rounded in place), on random instants of several series: starts,
+// ends and both at one instant, near and far apart, bounds from none fitting to
+// all.
+func TestPictureCollectorFit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	for round := range 300 {
+		c := NewPictureCollector(reassembly.DefaultTimeWait, nil)
+		c.maxTimes = 1 + rng.IntN(64)
+		c.shift = uint8(rng.IntN(3))
+		spread := []int64{1 << 10, 1 << 20, 1 << 40, 1 << 62}[rng.IntN(4)]
+		for range rng.IntN(200) {
+			at := reassembly.Instant(rng.Int64N(spread))
+			if rng.IntN(8) == 0 {
+				at = 1<<63 - 1 - reassembly.Instant(rng.Int64N(1<<20)) // ends that stay
+			}
+			k := timeKey{floorTo(at, c.shift), int32(rng.IntN(4))}
+			v := c.times[k]
+			switch rng.IntN(3) {
+			case 0:
+				v[0]++
+			case 1:
+				v[1]++
+			default:
+				v[0]++
+				v[1]++
+			}
+			c.times[k] = v
+		}
+		want := map[timeKey][2]int32{}
+		for k, v := range c.times {
+			want[k] = v
+		}
+		wantShift := c.shift
+		for len(want) > c.maxTimes && wantShift < maxShift {
+			wantShift++
+			stepCoarsen(want, wantShift)
+		}
+		c.fit()
+		if c.shift != wantShift || !reflect.DeepEqual(c.times, want) {
+			t.Fatalf("round %d (bound %d): fit gives grid %d and %d instants, stepping grid %d and %d", round, c.maxTimes, c.shift, len(c.times), wantShift, len(want))
+		}
+	}
+}
+
+// stepCoarsen rounds the instants of m onto the grid of 1<<shift ns in place, as
+// coarsen did before it rebuilt the map.
+func stepCoarsen(m map[timeKey][2]int32, shift uint8) {
+	for k, v := range m {
+		if floorTo(k.at, shift) == k.at || v[0] == 0 && ceilTo(k.at, shift) == k.at {
+			continue
+		}
+		delete(m, k)
+		if v[0] != 0 {
+			up := timeKey{floorTo(k.at, shift), k.series}
+			w := m[up]
+			w[0] += v[0]
+			m[up] = w
+		}
+		if v[1] != 0 {
+			down := timeKey{ceilTo(k.at, shift), k.series}
+			w := m[down]
+			w[1] += v[1]
+			m[down] = w
 		}
 	}
 }
