@@ -2,6 +2,7 @@ package gate
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,29 @@ type savedSummary struct {
 	Files           []string `json:"files"`
 	Filter          string   `json:"filter"`
 	TimeWaitSeconds float64  `json:"time_wait_s"`
+	// Findings: the findings of each kind, which come after the summary; read
+	// only as a hint of how many to make room for (findingsHint).
+	Findings json.RawMessage `json:"findings"`
 }
+
+// findingsHint is how many findings the summary s says its report lists, for the
+// room to make for them: at most maxFindingsHint, 0 when it does not say (the
+// summary is input, and only a hint: the findings are appended as they come).
+func (s *savedSummary) findingsHint() int {
+	var counts map[string]float64
+	if json.Unmarshal(s.Findings, &counts) != nil {
+		return 0
+	}
+	n := 0.0
+	for _, v := range counts {
+		if v > 0 {
+			n += v
+		}
+	}
+	return int(min(n, maxFindingsHint))
+}
+
+const maxFindingsHint = 1 << 20
 
 // Baseline is one capture's saved report and where it came from.
 type Baseline struct {
@@ -161,27 +184,20 @@ func (d *savedDoc) field(sc *jsonScanner) func(key string) error {
 			d.report.Error = ""
 			return sc.decode(&d.report.Error)
 		case strings.EqualFold(key, "findings"):
-			// Decoded into chunks, copied once into a slice of their number: a
-			// slice grown by append copies its findings (and their pointers, under
-			// the collector's write barrier) about twice over, to memory it
-			// faults in anew each time.
-			var chunks [][]analyzer.Finding
-			n := 0
-			null, err := sc.readArray(func() error {
-				if len(chunks) == 0 || len(chunks[len(chunks)-1]) == cap(chunks[len(chunks)-1]) {
-					chunks = append(chunks, make([]analyzer.Finding, 0, min(1024<<len(chunks), 64<<10)))
-				}
-				c := &chunks[len(chunks)-1]
-				*c = append(*c, analyzer.Finding{})
-				n++
-				return sc.decode(&(*c)[len(*c)-1])
-			})
+			// Room for what the summary (before) counts: a slice grown by append
+			// copies its findings about twice over, to memory faulted in each
+			// time.
 			d.report.Findings = nil
-			if !null {
-				d.report.Findings = make([]analyzer.Finding, 0, n)
-				for _, c := range chunks {
-					d.report.Findings = append(d.report.Findings, c...)
+			hint := d.report.Summary.findingsHint()
+			null, err := sc.readArray(func() error {
+				if d.report.Findings == nil {
+					d.report.Findings = make([]analyzer.Finding, 0, hint)
 				}
+				d.report.Findings = append(d.report.Findings, analyzer.Finding{})
+				return sc.decode(&d.report.Findings[len(d.report.Findings)-1])
+			})
+			if !null && d.report.Findings == nil {
+				d.report.Findings = []analyzer.Finding{} // [] (as decoding it whole gives)
 			}
 			return err
 		}
