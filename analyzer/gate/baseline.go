@@ -163,6 +163,31 @@ func checkSaved(reports []savedReport) error {
 	return nil
 }
 
+// savedFinding is what the checks read of a saved finding (KindTotal.Add,
+// findingKey, findingText, findingValue): decoded without the rest (its message,
+// time and evidence), which is read past.
+type savedFinding struct {
+	Kind        analyzer.Kind    `json:"kind"`
+	Client      netip.AddrPort   `json:"client"`
+	Server      netip.AddrPort   `json:"server"`
+	VLAN        []uint16         `json:"vlan"`
+	ServerVLAN  []uint16         `json:"server_vlan"`
+	Tunnel      string           `json:"tunnel"`
+	Incarnation int              `json:"incarnation"`
+	Frames      []uint64         `json:"frames"`
+	Count       *uint64          `json:"count"`
+	Outcome     analyzer.Outcome `json:"outcome"`
+	Verdict     analyzer.Verdict `json:"verdict"`
+	Sender      string           `json:"sender"`
+	Cause       analyzer.Cause   `json:"cause"`
+}
+
+func (f *savedFinding) finding() analyzer.Finding {
+	return analyzer.Finding{Kind: f.Kind, Client: f.Client, Server: f.Server, VLAN: f.VLAN, ServerVLAN: f.ServerVLAN,
+		Tunnel: f.Tunnel, Incarnation: f.Incarnation, Frames: f.Frames, Count: f.Count, Outcome: f.Outcome,
+		Verdict: f.Verdict, Sender: f.Sender, Cause: f.Cause}
+}
+
 // savedDoc is a saved document as readSaved reads it.
 type savedDoc struct {
 	report      savedReport
@@ -193,8 +218,10 @@ func (d *savedDoc) field(sc *jsonScanner) func(key string) error {
 				if d.report.Findings == nil {
 					d.report.Findings = make([]analyzer.Finding, 0, hint)
 				}
-				d.report.Findings = append(d.report.Findings, analyzer.Finding{})
-				return sc.decode(&d.report.Findings[len(d.report.Findings)-1])
+				var f savedFinding
+				err := sc.decode(&f)
+				d.report.Findings = append(d.report.Findings, f.finding())
+				return err
 			})
 			if !null && d.report.Findings == nil {
 				d.report.Findings = []analyzer.Finding{} // [] (as decoding it whole gives)

@@ -300,21 +300,40 @@ func TestReadSavedDepth(t *testing.T) {
 // unmarshalSavedOK reads a saved report by decoding it whole, with readSaved's
 // checks (checkSaved).
 func unmarshalSavedOK(doc string) ([]savedReport, error) {
+	// A saved report's findings as the checks read them (savedFinding).
+	type capture struct {
+		Summary  savedSummary   `json:"summary"`
+		Findings []savedFinding `json:"findings"`
+		Error    string         `json:"error"`
+	}
 	var d struct {
-		Summary  *savedSummary      `json:"summary"`
-		Findings []analyzer.Finding `json:"findings"`
-		Error    string             `json:"error"`
-		Captures []savedReport      `json:"captures"`
+		Summary  *savedSummary  `json:"summary"`
+		Findings []savedFinding `json:"findings"`
+		Error    string         `json:"error"`
+		Captures []capture      `json:"captures"`
 	}
 	if err := json.Unmarshal([]byte(doc), &d); err != nil {
 		return nil, err
 	}
+	findings := func(fs []savedFinding) []analyzer.Finding {
+		if fs == nil {
+			return nil
+		}
+		out := []analyzer.Finding{}
+		for i := range fs {
+			out = append(out, fs[i].finding())
+		}
+		return out
+	}
 	var out []savedReport
 	switch {
 	case d.Captures != nil:
-		out = d.Captures
+		out = []savedReport{}
+		for _, c := range d.Captures {
+			out = append(out, savedReport{Summary: c.Summary, Findings: findings(c.Findings), Error: c.Error})
+		}
 	case d.Summary != nil:
-		out = []savedReport{{Summary: *d.Summary, Findings: d.Findings, Error: d.Error}}
+		out = []savedReport{{Summary: *d.Summary, Findings: findings(d.Findings), Error: d.Error}}
 	default:
 		return nil, errors.New("no summary or captures")
 	}
