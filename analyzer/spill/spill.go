@@ -593,9 +593,11 @@ func (s *Sorter) Park() error {
 	}
 	if len(s.files) == 0 || s.files[0] == nil {
 		if s.bytes < minPark {
+			s.shrink()
 			return nil
 		}
 		if _, err := s.file(0); err != nil {
+			s.shrink()
 			return nil // (nothing written: the batch is whole, in memory)
 		}
 	}
@@ -604,6 +606,21 @@ func (s *Sorter) Park() error {
 	}
 	s.items, s.chunks, s.cur, s.bytes, s.w = nil, nil, 0, 0, nil
 	return nil
+}
+
+// shrink gives back the room of the batch in memory that its records do not take
+// (a chunk is 64 KiB at least, the items room for 1,024): a batch Park leaves in
+// memory waits there, one for each capture of a --separate run.
+func (s *Sorter) shrink() {
+	s.chunks = s.chunks[:s.cur+1] // (those after are empty, kept for a next batch)
+	for i, c := range s.chunks {
+		if cap(c) > len(c) {
+			s.chunks[i] = slices.Clip(append(make([]byte, 0, len(c)), c...))
+		}
+	}
+	if cap(s.items) > len(s.items) {
+		s.items = slices.Clip(append(make([]item, 0, len(s.items)), s.items...))
+	}
 }
 
 // minPark: Park leaves a smaller batch in memory unless the Sorter has a file.

@@ -521,6 +521,14 @@ func TestPark(t *testing.T) {
 						if empty := len(parked.items) == 0 && parked.chunks == nil; empty != writes {
 							t.Fatalf("parked after record %d (file %v, %d bytes held): batch written %v, want %v", i, hadFile, held, empty, writes)
 						}
+						// A batch left in memory holds no more room than it takes.
+						room := cap(parked.items) - len(parked.items)
+						for _, c := range parked.chunks {
+							room += cap(c) - len(c)
+						}
+						if room != 0 {
+							t.Fatalf("parked after record %d in memory: room for %d more items and bytes kept", i, room)
+						}
 					}
 				}
 				var got, want []string
