@@ -54,12 +54,21 @@ func newPcapRecords(s *source, h pcapHeader) *pcapRecords {
 	if int64(p.snaplen) > pcapEagerMax {
 		p.maxCap = int(p.snaplen)
 	}
-	p.buf = make([]byte, bufSize)
+	p.buf = readBuffers.Get().(*[bufSize]byte)[:]
 	n := s.br.Buffered()
 	b, _ := s.br.Peek(n)
 	p.w = copy(p.buf, b)
+	putReader(s.br)
 	s.br = nil
 	return p
+}
+
+// close gives the read buffer back (readBuffers): the records are not read again.
+func (p *pcapRecords) close() {
+	if p.buf != nil {
+		readBuffers.Put((*[bufSize]byte)(p.buf))
+		p.buf, p.r, p.w = nil, 0, 0
+	}
 }
 
 // buffered is the number of bytes read from src but not yet consumed.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -110,4 +111,80 @@ func fmtSeg(s capture.Segment) string {
 	return fmt.Sprintf("frame=%d time=%s if=%d vlan=%v %v>%v flags=%v seq=%d ack=%d win=%d len=%d ts=%v/%d/%d ipid=%d ttl=%d trunc=%v",
 		s.Frame, s.Time.Format(time.RFC3339Nano), s.Interface, s.VLAN, s.Src, s.Dst, s.Flags, s.Seq, s.Ack, s.Window,
 		s.PayloadLen, s.HasTS, s.TSval, s.TSecr, s.IPID, s.TTL, s.Truncated)
+}
+
+// TestReadBuffersReused: the read buffers of closed pcap files go to the next files
+// opened (a --separate run's thousands of captures), never while one is still read:
+// a reader half read while others open, read and close keeps reading its own file,
+// and each reader reads what one reading its file alone reads (plain and gzip).
+func TestReadBuffersReused(t *testing.T) {
+	// files[1], read half while the others open and close, takes several reads
+	// into its buffer (30,000 packets of about 220 bytes: 6.6 MB); files[3] is
+	// read half while files[0] takes the buffer files[1] gave back.
+	var big bytes.Buffer
+	if _, err := synth.WriteBig(&big, synth.BigOptions{Seed: 3, Packets: 30000, Concurrency: 50, Clients: 20, Servers: 4}); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"../testdata/pcaps/final-ack-dropped.pcap", writeTemp(t, "big.pcap", big.Bytes()), "../testdata/pcaps/client-close.pcap"}
+	many, err := os.ReadFile("../testdata/pcaps/many-connections.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, writeTemp(t, "many.pcap.gz", synth.Gzip(many)))
+	want := map[string][]capture.Segment{}
+	for _, f := range files {
+		segs, _, err := readAll(t, []string{f}, capture.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[f] = segs
+	}
+	open := func(f string) *capture.Reader {
+		r, err := capture.Open([]string{f}, capture.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	read := func(r *capture.Reader, n int) []capture.Segment {
+		var out []capture.Segment
+		for n < 0 || len(out) < n {
+			var s capture.Segment
+			if err := r.Next(&s); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	for round := range 3 {
+		// a and b half read, others opened, read and closed in between.
+		a, b := open(files[1]), open(files[3])
+		gotA, gotB := read(a, 10000), read(b, 50)
+		for i := range 4 {
+			f := files[(i+round)%len(files)]
+			r := open(f)
+			if got := read(r, -1); !reflect.DeepEqual(got, want[f]) {
+				t.Fatalf("round %d: %s read while others are open: %d segments, differs from reading it alone", round, f, len(got))
+			}
+			synth.CheckClose(t, r)
+		}
+		gotA = append(gotA, read(a, -1)...)
+		synth.CheckClose(t, a)
+		c := open(files[0]) // (a's buffer, given back)
+		gotB = append(gotB, read(b, -1)...)
+		gotC := read(c, -1)
+		synth.CheckClose(t, b)
+		synth.CheckClose(t, c)
+		for _, x := range []struct {
+			f   string
+			got []capture.Segment
+		}{{files[1], gotA}, {files[3], gotB}, {files[0], gotC}} {
+			if !reflect.DeepEqual(x.got, want[x.f]) {
+				t.Fatalf("round %d: %s: %d segments, differs from reading it alone", round, x.f, len(x.got))
+			}
+		}
+	}
 }

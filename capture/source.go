@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,30 @@ import (
 // bufSize is the read buffer of every input. pcapgo's zero-copy reads go through
 // it; 1 MiB keeps the number of read system calls negligible per packet.
 const bufSize = 1 << 20
+
+// The read buffers of classic pcap files closed, for the next ones to open: a
+// --separate run reads thousands of small captures one after the other, and each
+// took 2 MiB of new memory (the header's reader, the records' buffer), most of
+// what the collector then had to run for. Only a reader or buffer that nothing
+// reads any more goes back: the header's reader once the records' buffer took
+// over (newPcapRecords), the records' buffer when the file is closed.
+var (
+	headerReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
+	readBuffers   = sync.Pool{New: func() any { return new([bufSize]byte) }}
+)
+
+// newReader returns a reader of bufSize bytes reading r (headerReaders).
+func newReader(r io.Reader) *bufio.Reader {
+	br := headerReaders.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+// putReader gives back a reader newReader returned, which nothing reads any more.
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	headerReaders.Put(br)
+}
 
 // stdinName is how "-" is named in errors.
 const stdinName = "stdin"
@@ -206,7 +231,7 @@ func openSource(path string, index int, progress *atomic.Int64) (_ *source, err 
 	}()
 
 	s.raw.r = in
-	s.br = bufio.NewReaderSize(&s.raw, bufSize)
+	s.br = newReader(&s.raw)
 	s.count = &s.raw
 	head, err := s.br.Peek(2)
 	if len(head) == 0 && err == io.EOF {
@@ -224,7 +249,7 @@ func openSource(path string, index int, progress *atomic.Int64) (_ *source, err 
 		s.unzip = newAheadReader(s.gz)
 		s.plain.r = s.unzip
 		s.count = &s.plain
-		s.br = bufio.NewReaderSize(&s.plain, bufSize)
+		s.br = newReader(&s.plain) // (the file's reader stays gzip's: not given back)
 	}
 
 	magic, err := s.br.Peek(4)
@@ -453,6 +478,9 @@ func (s *source) Close() error {
 	if s.unzip != nil {
 		s.unzip.stop() // (a gzip.Reader's Close only returns its last read error, already told by Next)
 		s.unzip = nil
+	}
+	if s.recs != nil {
+		s.recs.close()
 	}
 	if s.file != nil {
 		err = s.file.Close()
