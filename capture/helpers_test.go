@@ -14,6 +14,7 @@ import (
 	"github.com/finack/finack/capture"
 	"github.com/finack/finack/capture/synth"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // moduleRoot finds the directory holding go.mod, starting from the test's
@@ -118,9 +119,10 @@ func fmtSeg(s capture.Segment) string {
 // a reader half read while others open, read and close keeps reading its own file,
 // and each reader reads what one reading its file alone reads (plain and gzip).
 func TestReadBuffersReused(t *testing.T) {
-	// files[1], read half while the others open and close, takes several reads
-	// into its buffer (30,000 packets of about 220 bytes: 6.6 MB); files[3] is
-	// read half while files[0] takes the buffer files[1] gave back.
+	// files[1] and files[4] (pcap, pcapng), read half while the others open and
+	// close, take several reads into their buffers (30,000 packets of about 220
+	// bytes: 6.6 MB); files[4] is read on while files[0] takes the buffer files[1]
+	// gave back.
 	var big bytes.Buffer
 	if _, err := synth.WriteBig(&big, synth.BigOptions{Seed: 3, Packets: 30000, Concurrency: 50, Clients: 20, Servers: 4}); err != nil {
 		t.Fatal(err)
@@ -130,7 +132,8 @@ func TestReadBuffersReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files = append(files, writeTemp(t, "many.pcap.gz", synth.Gzip(many)))
+	files = append(files, writeTemp(t, "many.pcap.gz", synth.Gzip(many)), writeTemp(t, "big.pcapng", pcapToNg(t, big.Bytes())),
+		"../testdata/pcaps/gen-mixed-interfaces.pcapng")
 	want := map[string][]capture.Segment{}
 	for _, f := range files {
 		segs, _, err := readAll(t, []string{f}, capture.Options{})
@@ -161,8 +164,8 @@ func TestReadBuffersReused(t *testing.T) {
 	}
 	for round := range 3 {
 		// a and b half read, others opened, read and closed in between.
-		a, b := open(files[1]), open(files[3])
-		gotA, gotB := read(a, 10000), read(b, 50)
+		a, b := open(files[1]), open(files[4])
+		gotA, gotB := read(a, 10000), read(b, 10000)
 		for i := range 4 {
 			f := files[(i+round)%len(files)]
 			r := open(f)
@@ -181,10 +184,39 @@ func TestReadBuffersReused(t *testing.T) {
 		for _, x := range []struct {
 			f   string
 			got []capture.Segment
-		}{{files[1], gotA}, {files[3], gotB}, {files[0], gotC}} {
+		}{{files[1], gotA}, {files[4], gotB}, {files[0], gotC}} {
 			if !reflect.DeepEqual(x.got, want[x.f]) {
 				t.Fatalf("round %d: %s: %d segments, differs from reading it alone", round, x.f, len(x.got))
 			}
 		}
 	}
+}
+
+// pcapToNg rewrites a pcap file (Ethernet) as pcapng.
+func pcapToNg(t *testing.T, pcap []byte) []byte {
+	t.Helper()
+	r, err := pcapgo.NewReader(bytes.NewReader(pcap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	w, err := pcapgo.NewNgWriter(&b, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, ci, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

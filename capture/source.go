@@ -21,28 +21,33 @@ import (
 // it; 1 MiB keeps the number of read system calls negligible per packet.
 const bufSize = 1 << 20
 
-// The read buffers of classic pcap files closed, for the next ones to open: a
+// The read buffers of capture files closed, for the next ones to open: a
 // --separate run reads thousands of small captures one after the other, and each
-// took 2 MiB of new memory (the header's reader, the records' buffer), most of
-// what the collector then had to run for. Only a reader or buffer that nothing
-// reads any more goes back: the header's reader once the records' buffer took
-// over (newPcapRecords), the records' buffer when the file is closed.
+// took 1 or 2 MiB of new memory (a pcap file's header reader and records' buffer, a
+// pcapng file's reader), most of what the collector then had to run for. Only a
+// reader or buffer that nothing reads any more goes back: a pcap file's header
+// reader once the records' buffer took over (newPcapRecords), the rest when the
+// file is closed.
 var (
-	headerReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
-	readBuffers   = sync.Pool{New: func() any { return new([bufSize]byte) }}
+	fileReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
+	readBuffers = sync.Pool{New: func() any { return new([bufSize]byte) }}
 )
 
-// newReader returns a reader of bufSize bytes reading r (headerReaders).
+// newReader returns a reader of bufSize bytes reading r (fileReaders).
 func newReader(r io.Reader) *bufio.Reader {
-	br := headerReaders.Get().(*bufio.Reader)
+	br := fileReaders.Get().(*bufio.Reader)
 	br.Reset(r)
 	return br
 }
 
-// putReader gives back a reader newReader returned, which nothing reads any more.
+// putReader gives back a reader newReader returned, which nothing reads any more
+// (one of another size is left to the collector).
 func putReader(br *bufio.Reader) {
+	if br.Size() != bufSize {
+		return
+	}
 	br.Reset(nil)
-	headerReaders.Put(br)
+	fileReaders.Put(br)
 }
 
 // stdinName is how "-" is named in errors.
@@ -481,6 +486,13 @@ func (s *source) Close() error {
 	}
 	if s.recs != nil {
 		s.recs.close()
+	}
+	if s.br != nil {
+		// The format's reader (pcapng, snoop): a gzip file's is the one reading
+		// the decompressed stream (the file's, which gzip reads on a goroutine of
+		// its own, is not s.br then).
+		putReader(s.br)
+		s.br = nil
 	}
 	if s.file != nil {
 		err = s.file.Close()
