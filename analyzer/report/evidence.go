@@ -27,7 +27,7 @@ type connEvidence struct {
 	conns    []int                     // the selected connections (indexes into doc.Connections), by first frame
 	findings map[int][]int             // per selected connection, the findings (indexes) it is evidence of
 	segs     map[int][]capture.Segment // per selected connection, its segments (--ladder)
-	exported map[uint64]uint64         // frame in this capture → frame in the exported file (--export)
+	exported [][2]uint64               // --export: [frame in this capture, frame in the exported file], by frame
 	// drawn: the connections whose ladders --html draws (htmlLadders), by first
 	// frame; undrawn: the connections with findings left out.
 	drawn   []int
@@ -118,7 +118,7 @@ func CollectEvidence(o Options, results []*Result) error {
 		} else {
 			sel, findingsOf = SelectConnections(doc)
 		}
-		ev := &connEvidence{doc: doc, conns: sel, findings: findingsOf, segs: map[int][]capture.Segment{}, exported: map[uint64]uint64{}}
+		ev := &connEvidence{doc: doc, conns: sel, findings: findingsOf, segs: map[int][]capture.Segment{}}
 		ev.ignoreVLAN = o.IgnoreVLAN
 		if o.HTML != "" {
 			if picked != nil {
@@ -215,7 +215,7 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 			if err != nil {
 				return err
 			}
-			ev.exported[seg.Frame] = n
+			ev.exported = append(ev.exported, [2]uint64{seg.Frame, n}) // (frames come in order)
 		}
 		if o.Ladder || slices.Contains(ev.drawn, owner) {
 			ev.segs[owner] = append(ev.segs[owner], seg)

@@ -2,10 +2,11 @@ package report
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/finack/finack/analyzer"
@@ -166,25 +167,20 @@ type ExportInfo struct {
 
 func newExportInfo(ex *exporter, r *Result, ev *connEvidence) *ExportInfo {
 	x := &ExportInfo{File: ex.path, Format: ex.format(), Packets: len(ev.exported), Connections: len(ev.conns),
-		Frames: [][2]uint64{}, FindingFrames: make([][]uint64, len(r.Doc.Findings))}
-	for orig, n := range ev.exported {
-		x.Frames = append(x.Frames, [2]uint64{orig, n})
+		Frames: ev.exported, FindingFrames: make([][]uint64, len(r.Doc.Findings))}
+	if x.Frames == nil {
+		x.Frames = [][2]uint64{}
 	}
-	sortPairs(x.Frames)
 	for i, f := range r.Doc.Findings {
 		x.FindingFrames[i] = make([]uint64, 0, len(f.Frames))
 		for _, fr := range f.Frames {
-			if n, ok := ev.exported[fr]; ok {
-				x.FindingFrames[i] = append(x.FindingFrames[i], n)
+			j, ok := slices.BinarySearchFunc(x.Frames, fr, func(p [2]uint64, fr uint64) int { return cmp.Compare(p[0], fr) })
+			if ok {
+				x.FindingFrames[i] = append(x.FindingFrames[i], x.Frames[j][1])
 			}
 		}
 	}
 	return x
-}
-
-// sortPairs sorts by the report's frame; the exported frames follow the same order.
-func sortPairs(p [][2]uint64) {
-	sort.Slice(p, func(i, j int) bool { return p[i][0] < p[j][0] })
 }
 
 // writeExportText adds the export to a text report: where the packets went, and
