@@ -110,8 +110,10 @@ func baselineDocument(r *Result, o Options) Document {
 }
 
 // WriteBaselineFile records the run's -o json report as a baseline: written beside
-// path first, then renamed to it, so that path is a whole report or as it was. A
-// run that streamed its records writes them from Document.BaselineRecords.
+// the file path names first (through symbolic links: the links stay), then renamed
+// to it, so that it is a whole report or as it was, with the permissions it had
+// (0644 when new). A run that streamed its records writes them from
+// Document.BaselineRecords.
 func WriteBaselineFile(path string, o Options, results []*Result) error {
 	if err := writeBaselineFile(path, o, results); err != nil {
 		return fmt.Errorf("--write-baseline: %w", err)
@@ -120,10 +122,16 @@ func WriteBaselineFile(path string, o Options, results []*Result) error {
 }
 
 func writeBaselineFile(path string, o Options, results []*Result) error {
+	given := path
+	path = symlinkTarget(path)
+	mode := os.FileMode(0o644) // (CreateTemp makes it 0600: a baseline is shared, as the reports are)
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		mode = fi.Mode().Perm() // the file's, replaced
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		if pe, ok := err.(*os.PathError); ok {
-			err = &os.PathError{Op: "open", Path: path, Err: pe.Err} // (the name the user gave)
+			err = &os.PathError{Op: "open", Path: given, Err: pe.Err} // (the name the user gave)
 		}
 		return err
 	}
@@ -144,8 +152,8 @@ func writeBaselineFile(path string, o Options, results []*Result) error {
 	if err == nil {
 		err = w.Flush()
 	}
-	if e := f.Chmod(0o644); err == nil {
-		err = e // (CreateTemp makes it 0600: a baseline is shared, as the reports are)
+	if e := f.Chmod(mode); err == nil {
+		err = e
 	}
 	if e := f.Close(); err == nil {
 		err = e
@@ -154,4 +162,25 @@ func writeBaselineFile(path string, o Options, results []*Result) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// symlinkTarget is the file a path names through symbolic links (one that does
+// not exist yet included), so that writing the baseline replaces that file and
+// keeps the link; path itself when it is no link or the link cannot be read.
+func symlinkTarget(path string) string {
+	for range 40 { // (as the kernel's limit on links followed)
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return path
+		}
+		to, err := os.Readlink(path)
+		if err != nil {
+			return path
+		}
+		if !filepath.IsAbs(to) {
+			to = filepath.Join(filepath.Dir(path), to)
+		}
+		path = to
+	}
+	return path
 }

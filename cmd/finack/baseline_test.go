@@ -180,6 +180,55 @@ func TestBaselineUsage(t *testing.T) {
 	}
 }
 
+// TestWriteBaselineThroughLinks: --write-baseline onto a symbolic link (to a file,
+// to a link, to a file not made yet) writes the file it names and keeps the links;
+// the file keeps its permissions; a new one is 0644.
+func TestWriteBaselineThroughLinks(t *testing.T) {
+	golden, err := os.ReadFile(filepath.Join(pcapDir, "client-close.pcap.expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	copyCapture(t, "client-close.pcap", dir, "client-close.pcap")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Mkdir(filepath.Join(dir, "store"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "store", "base.json"), []byte("old"), 0o640))
+	must(os.Symlink("store/base.json", filepath.Join(dir, "link.json")))
+	must(os.Symlink("link.json", filepath.Join(dir, "link2.json")))
+	must(os.Symlink("store/new.json", filepath.Join(dir, "dangling.json")))
+	for _, tc := range []struct {
+		link, file string
+		mode       os.FileMode
+	}{
+		{"link.json", "store/base.json", 0o640},
+		{"link2.json", "store/base.json", 0o640},
+		{"dangling.json", "store/new.json", 0o644},
+		{"plain.json", "plain.json", 0o644},
+	} {
+		if _, errOut, code := runIn(t, dir, "-r", "client-close.pcap", "--write-baseline", tc.link); code != pipeline.ExitOK {
+			t.Fatalf("--write-baseline %s: exit %d, %s", tc.link, code, errOut)
+		}
+		if tc.link != tc.file {
+			if fi, err := os.Lstat(filepath.Join(dir, tc.link)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+				t.Errorf("--write-baseline %s: no longer a link (%v)", tc.link, err)
+			}
+		}
+		fi, err := os.Stat(filepath.Join(dir, tc.file))
+		must(err)
+		if fi.Mode().Perm() != tc.mode {
+			t.Errorf("--write-baseline %s: %s has mode %v, want %v", tc.link, tc.file, fi.Mode().Perm(), tc.mode)
+		}
+		if got, _ := os.ReadFile(filepath.Join(dir, tc.file)); string(got) != string(golden) {
+			t.Errorf("--write-baseline %s: %s is not the -o json report", tc.link, tc.file)
+		}
+	}
+}
+
 // TestWriteBaselineIsJSONReport: the baseline file is the capture's -o json report
 // (its expected report), whatever the run prints (text, --connections, -o tsv, -o
 // ndjson, -o json, -o junit and --ladder, which holds every record), whether the
