@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/bpf"
 	"github.com/finack/finack/capture/synth"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -219,4 +220,45 @@ func pcapToNg(t *testing.T, pcap []byte) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// TestReadCount: with Options.Count N a capture ends after its first N frames that
+// pass the filter (every frame without one), as tcpdump -c: the segments are the
+// first N a whole read gives, read no further than the Nth (frame numbers, the
+// count of frames read), on pcap, pcapng, gzip and merged files, with and without
+// a filter that passes TCP segments only.
+func TestReadCount(t *testing.T) {
+	many, err := os.ReadFile("../testdata/pcaps/many-connections.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := [][]string{
+		{"../testdata/pcaps/many-connections.pcap"},
+		{writeTemp(t, "many.pcap.gz", synth.Gzip(many))},
+		{writeTemp(t, "many.pcapng", pcapToNg(t, many))},
+		{"../testdata/pcaps/final-ack-dropped.pcap", "../testdata/pcaps/client-close.pcap"},
+	}
+	for _, in := range inputs {
+		for _, filter := range []string{"", "tcp[tcpflags] & (tcp-fin|tcp-syn) != 0"} {
+			opt := capture.Options{Filter: filter, Compile: bpf.Compile}
+			all, allStats, err := readAll(t, in, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []int{1, 7, len(all) - 1, len(all), len(all) + 5} {
+				opt.Count = uint64(n)
+				got, st, err := readAll(t, in, opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, packets := all, allStats.Packets
+				if n <= len(all) {
+					want, packets = all[:n], all[n-1].Frame // (what follows the Nth is not read)
+				}
+				if !reflect.DeepEqual(got, want) || st.Packets != packets {
+					t.Errorf("%v, filter %q, -c %d: %d segments, %d frames read; want %d, %d", in, filter, n, len(got), st.Packets, len(want), packets)
+				}
+			}
+		}
+	}
 }

@@ -53,8 +53,8 @@ type Part struct{ From, To int64 }
 // before it of a link type finack decodes (and for which the filter compiles);
 // false otherwise.
 func (r *Reader) Parts(size int64) ([]Part, bool) {
-	if len(r.srcs) != 1 || r.frame != 0 || r.err != nil || size <= 0 {
-		return nil, false
+	if len(r.srcs) != 1 || r.frame != 0 || r.err != nil || size <= 0 || r.limit > 0 {
+		return nil, false // (Options.Count: the records are counted in order)
 	}
 	s := r.srcs[0]
 	if s.gz != nil || s.file == nil {

@@ -3,6 +3,7 @@ package capture
 import (
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,10 @@ type Options struct {
 	// whose tap tags one direction only, or the same traffic on several VLANs,
 	// gives one connection per 4-tuple.
 	IgnoreVLAN bool
+	// Count, when not 0, ends the capture after that many frames that pass the
+	// Filter (every frame without one), as tcpdump -c does: what follows is not
+	// read, and the reading ends as at the end of the files.
+	Count uint64
 }
 
 // Reader reads TCP segments from one capture, possibly made of several files.
@@ -52,6 +57,8 @@ type Reader struct {
 	hasFirst atomic.Bool
 	// cur is the source of the segment Next returned last (see Record).
 	cur *source
+	// limit: Options.Count; passed: the frames that passed the filter so far.
+	limit, passed uint64
 	// Reading in parts (parts.go): the first record's seconds (what scanning
 	// expects near), where the next part's first record starts, the bytes counted
 	// in Options.Progress so far, and the file's size when the parts were cut; for
@@ -73,7 +80,7 @@ func Open(paths []string, opt Options) (*Reader, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("capture: no input file")
 	}
-	r := &Reader{dec: newDecoder()}
+	r := &Reader{dec: newDecoder(), limit: opt.Count}
 	r.dec.ignoreVLAN = opt.IgnoreVLAN
 	if opt.Filter != "" {
 		f, err := newFilter(opt.Filter, opt.Compile)
@@ -139,6 +146,10 @@ func (r *Reader) Next(seg *Segment) error {
 // says why).
 func (r *Reader) advance() (s *source, ts time.Time, ok bool) {
 	for r.err == nil {
+		if r.limit > 0 && r.passed >= r.limit {
+			r.err = io.EOF // (Options.Count: the capture ends here)
+			break
+		}
 		s, err := r.pick()
 		if err != nil {
 			r.err = err
@@ -152,6 +163,7 @@ func (r *Reader) advance() (s *source, ts time.Time, ok bool) {
 			ts = time.Unix(0, ns)
 		}
 		if s.st == startUnsupported {
+			r.passed++ // (no filter can reject it: it counts for Options.Count)
 			r.stats.Skipped[UnsupportedLinkType]++
 			if !slices.Contains(r.stats.UnsupportedLinkTypes, uint16(s.hl)) {
 				r.stats.UnsupportedLinkTypes = append(r.stats.UnsupportedLinkTypes, uint16(s.hl))
@@ -169,6 +181,7 @@ func (r *Reader) advance() (s *source, ts time.Time, ok bool) {
 				continue
 			}
 		}
+		r.passed++
 		return s, ts, true
 	}
 	return nil, time.Time{}, false

@@ -22,7 +22,7 @@ import (
 // renders it.
 func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyzer.Report, err error) {
 	phase(pr, "") // reading (--separate reads the captures one after the other)
-	r, err := capture.Open(o.Files, capture.Options{Filter: o.Filter, Compile: bpf.Compile, Progress: counter(pr), IgnoreVLAN: o.IgnoreVLAN})
+	r, err := capture.Open(o.Files, capture.Options{Filter: o.Filter, Compile: bpf.Compile, Progress: counter(pr), IgnoreVLAN: o.IgnoreVLAN, Count: o.Count})
 	if err != nil {
 		return report.Document{}, analyzer.Report{}, err
 	}

@@ -179,7 +179,7 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 			}
 		}
 	}
-	rd, err := capture.Open(r.Files, capture.Options{Filter: o.Filter, Compile: bpf.Compile, IgnoreVLAN: o.IgnoreVLAN})
+	rd, err := capture.Open(r.Files, capture.Options{Filter: o.Filter, Compile: bpf.Compile, IgnoreVLAN: o.IgnoreVLAN, Count: o.Count})
 	if err != nil {
 		return err
 	}

@@ -18,10 +18,13 @@ type Options struct {
 	// MaxFindings: the incidents the text report lists (0: all).
 	MaxFindings int
 	// ASCII: the text report in ASCII (the locale is not UTF-8).
-	ASCII      bool
-	TimeWait   time.Duration
-	FailOn     []string
-	Filter     string
+	ASCII    bool
+	TimeWait time.Duration
+	FailOn   []string
+	Filter   string
+	// Count: -c, the frames read that pass Filter (every frame without one), 0
+	// for all: the capture ends there (capture.Options.Count).
+	Count      uint64
 	IgnoreVLAN bool // --ignore-vlan
 	View       ViewOptions
 

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -191,5 +194,72 @@ func TestProfiles(t *testing.T) {
 	_, errOut, code = runIn(t, pcapDir, "-r", "client-close.pcap", "--cpuprofile", filepath.Join(dir, "no/such/dir/cpu.prof"))
 	if code != pipeline.ExitError || !strings.Contains(errOut, "--cpuprofile") {
 		t.Errorf("bad --cpuprofile path: exit %d, %q", code, errOut)
+	}
+}
+
+// TestCountReadsFirstFrames: -c N with -r reports on the first N packets (that
+// match the filter expression, when one is given), as tcpdump -c: the report of
+// the capture cut after them, byte for byte, in each output, with one worker and
+// three (which would read in parts), from a gzip copy too.
+func TestCountReadsFirstFrames(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(pcapDir, "many-connections.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs [][]byte // each record, header and data, as the file holds it
+	for off := 24; off < len(data); {
+		n := 16 + int(binary.LittleEndian.Uint32(data[off+8:]))
+		recs = append(recs, data[off:off+n])
+		off += n
+	}
+	if binary.LittleEndian.Uint32(data[20:]) != 1 || len(recs) < 100 {
+		t.Fatalf("many-connections.pcap: not Ethernet, or %d records", len(recs))
+	}
+	// The same capture gzipped, under the same name elsewhere.
+	gz := t.TempDir()
+	if err := os.WriteFile(filepath.Join(gz, "many-connections.pcap"), synth.Gzip(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const filter = "tcp[tcpflags] & tcp-fin != 0"
+	matching := 0 // the records before and at the 12th FIN
+	for i, fins := 0, 0; i < len(recs) && matching == 0; i++ {
+		ip := recs[i][16+14:] // (Ethernet)
+		if ip[0] != 0x45 || ip[9] != 6 {
+			t.Fatalf("record %d: not IPv4 without options, or not TCP", i+1)
+		}
+		if ip[20+13]&0x01 != 0 { // the TCP flags: FIN
+			if fins++; fins == 12 {
+				matching = i + 1
+			}
+		}
+	}
+	// A capture large enough to be read in parts with three workers: -c reads it
+	// in order, to the same report as one worker.
+	big := writeBig(t, synth.BigOptions{Seed: 5, Packets: 40000, Concurrency: 50, Clients: 20, Servers: 4})
+	one, _, _ := runIn(t, big, "-r", "big.pcap", "--workers", "1", "-c", "25000", "-o", "json")
+	if three, _, _ := runIn(t, big, "-r", "big.pcap", "--workers", "3", "-c", "25000", "-o", "json"); three != one || !strings.Contains(one, `"packets": 25000,`) {
+		t.Errorf("-c 25000 --workers 3 differs from one worker, or did not read 25,000 packets:\n%s", lineDiff(one, three))
+	}
+	for _, tc := range []struct {
+		n, records int
+		filter     []string
+	}{{37, 37, nil}, {1, 1, nil}, {12, matching, []string{filter}}} {
+		cut := bytes.Join(append([][]byte{data[:24]}, recs[:tc.records]...), nil)
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "many-connections.pcap"), cut, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, form := range [][]string{{"-o", "json"}, {}, {"-o", "tsv"}} {
+			want, _, wantCode := runIn(t, dir, append(append([]string{"-r", "many-connections.pcap"}, form...), tc.filter...)...)
+			for _, in := range []string{pcapDir, gz} {
+				for _, workers := range []string{"1", "3"} {
+					args := append(append([]string{"-r", "many-connections.pcap", "--workers", workers, "-c", fmt.Sprint(tc.n)}, form...), tc.filter...)
+					got, errOut, code := runIn(t, in, args...)
+					if got != want || code != wantCode {
+						t.Errorf("finack %v in %s (exit %d, %s): not the report of the first %d records:\n%s", args, in, code, errOut, tc.records, lineDiff(want, got))
+					}
+				}
+			}
+		}
 	}
 }

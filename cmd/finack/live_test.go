@@ -697,7 +697,7 @@ func TestLiveErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-r", "client-close.pcap", "-c", "5"}, "--count: only with -i"},
+		{[]string{"-r", "client-close.pcap", "--duration", "5s"}, "--duration: only with -i"},
 		{[]string{"-r", "client-close.pcap", "--metrics-addr", "127.0.0.1:0"}, "--metrics-addr: only with -i"},
 		{[]string{"-i", "lo", "-r", "client-close.pcap"}, "-i: captures live; -r reads files"},
 		{[]string{"-i", "lo", "-o", "junit"}, "-o:"},

@@ -24,14 +24,16 @@ import (
 )
 
 // liveOnly names the flags that only mean something with -i.
-var liveOnly = []string{"snapshot-length", "count", "duration", "buffer-size", "no-promiscuous-mode", "write",
+var liveOnly = []string{"snapshot-length", "duration", "buffer-size", "no-promiscuous-mode", "write",
 	"relinquish-privileges", "interval", "metrics-addr"}
 
-func addLiveFlags(fs *flag.FlagSet, l *pipeline.LiveOptions) {
+// addLiveFlags registers the live capture's flags into l, and -c, which reading
+// files takes too, into o.
+func addLiveFlags(fs *flag.FlagSet, l *pipeline.LiveOptions, o *options) {
 	fs.StringVarP(&l.Iface, "interface", "i", "", "capture live on `IFACE` (any: every interface) and report as it happens; stop with Ctrl-C, -c or --duration")
 	fs.BoolVarP(&l.List, "list-interfaces", "D", false, "list the interfaces -i can capture on, and exit")
 	fs.IntVarP(&l.Snaplen, "snapshot-length", "s", capture.DefaultSnapLen, "-i: keep at most `BYTES` of each packet: the default keeps every header finack reads and lets the kernel buffer the most packets; 262144 keeps whole packets for -w")
-	fs.Uint64VarP(&l.Count, "count", "c", 0, "-i: stop after `N` packets")
+	fs.Uint64VarP(&o.Count, "count", "c", 0, "stop after `N` packets (that match the filter expression, when one is given), as tcpdump -c: -r reads no further")
 	fs.DurationVar(&l.Duration, "duration", 0, "-i: stop after `DURATION` (e.g. 10m, 24h)")
 	fs.IntVarP(&l.BufferKiB, "buffer-size", "B", pipeline.DefaultBufferKiB, "-i: kernel capture buffer in `KiB` (tcpdump -B): what absorbs bursts while finack is busy")
 	fs.BoolVarP(&l.NoPromisc, "no-promiscuous-mode", "p", false, "-i: do not put the interface into promiscuous mode")
@@ -43,9 +45,9 @@ func addLiveFlags(fs *flag.FlagSet, l *pipeline.LiveOptions) {
 }
 
 func init() {
-	modes = append(modes, func(fs *flag.FlagSet) modeRunner {
+	modes = append(modes, func(fs *flag.FlagSet, o *options) modeRunner {
 		l := new(pipeline.LiveOptions)
-		addLiveFlags(fs, l)
+		addLiveFlags(fs, l, o)
 		return func(fs *flag.FlagSet, o options, stdout, stderr io.Writer) (int, bool) {
 			return liveMode(fs, o, l, stdout, stderr)
 		}
@@ -72,6 +74,7 @@ func liveMode(fs *flag.FlagSet, o options, l *pipeline.LiveOptions, stdout, stde
 		fmt.Fprintf(stderr, "finack: --workers: only with -r (files)\n")
 		return pipeline.ExitError, true
 	}
+	l.Count = o.Count
 	return runLive(fs, o, *l, stdout, stderr), true
 }
 

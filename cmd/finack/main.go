@@ -95,7 +95,7 @@ type options struct {
 // capture, -i and -D): at start-up it registers its flags and returns its runner,
 // which runs once the flags are parsed and says done=false when the command line
 // does not ask for it (then files are read).
-var modes []func(fs *flag.FlagSet) modeRunner
+var modes []func(fs *flag.FlagSet, o *options) modeRunner
 
 type modeRunner func(fs *flag.FlagSet, o options, stdout, stderr io.Writer) (code int, done bool)
 
@@ -142,7 +142,7 @@ func runTuned(args []string, stdout, stderr io.Writer, tune func(*options)) int 
 	fs.IntVar(&o.Workers, "workers", pipeline.DefaultWorkers(), "-r: track and analyse on `N` cores (the report does not depend on N; default: the CPUs finack may use, GOMAXPROCS)")
 	runners := make([]modeRunner, len(modes))
 	for i, add := range modes {
-		runners[i] = add(fs)
+		runners[i] = add(fs, &o)
 	}
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress line on stderr (shown while -r files are read, when stderr is a terminal)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile to `FILE` (for reports of slowness)")
