@@ -276,3 +276,46 @@ func BenchmarkReportRecords(b *testing.B) {
 		})
 	}
 }
+
+// TestBatchMemoryReused: the batches' memory of a capture read goes to the next
+// capture read (batchMems): captures read one after the other, with one worker and
+// three, each give the report they give when read first, whatever was read before.
+func TestBatchMemoryReused(t *testing.T) {
+	// A capture of many batches (60,000 packets), and small ones.
+	big := filepath.Join(t.TempDir(), "big.pcap")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.WriteBig(f, synth.BigOptions{Seed: 9, Packets: 60000, Concurrency: 80, Clients: 30, Servers: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files := []string{big, pcapDir + "/final-ack-dropped.pcap", big, pcapDir + "/reuse-server-timewait.pcap"}
+	report1 := func(file string, workers int) string {
+		o := report.Options{Output: "json", Files: []string{file}, TimeWait: 60 * time.Second, Workers: workers}
+		doc, _, err := ReadCapture(o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := report.WriteJSON(&b, doc); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	first := map[string]string{}
+	for round := range 3 {
+		for i, f := range files {
+			workers := 1 + 2*((round+i)%2)
+			got := report1(f, workers)
+			if want, ok := first[f]; !ok {
+				first[f] = got
+			} else if got != want {
+				t.Fatalf("round %d, %s with %d workers: the report differs from its first", round, f, workers)
+			}
+		}
+	}
+}

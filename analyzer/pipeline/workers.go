@@ -99,6 +99,7 @@ const floodSweep = 16384
 type batch struct {
 	segs []capture.Segment  // batchLen long; the first n are filled
 	keys []reassembly.Keyed // keys[i] is segs[i]'s, computed once by the reader
+	mem  *batchMem          // segs and keys
 	n    int
 	// own[w] lists the indexes of worker w's segments, ascending (with one
 	// worker, unused: every segment is its own).
@@ -116,6 +117,16 @@ type batch struct {
 	// Read in parts (partReaders): the run of records of a part the batch holds.
 	run capture.PartRecords
 }
+
+// batchMem is a batch's segments and keys: 200 KiB, which a run that reads many
+// small captures (--separate) would otherwise allocate, and clear, for each.
+type batchMem struct {
+	segs [batchLen]capture.Segment
+	keys [batchLen]reassembly.Keyed
+}
+
+// batchMems holds the memory of the batches of the captures read before.
+var batchMems = sync.Pool{New: func() any { return new(batchMem) }}
 
 // key computes the key of segment i in place (no copy of the Keyed) and lists it
 // for the worker that owns it, of n. The key is computed by whoever fills the batch,
@@ -202,7 +213,8 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 			}
 			return b
 		default:
-			b := &batch{segs: make([]capture.Segment, batchLen), keys: make([]reassembly.Keyed, batchLen), ready: make(chan struct{}, 1)}
+			m := batchMems.Get().(*batchMem)
+			b := &batch{segs: m.segs[:], keys: m.keys[:], mem: m, ready: make(chan struct{}, 1)}
 			if n > 1 {
 				b.own = make([][]uint16, n)
 				for w := range b.own {
@@ -307,6 +319,16 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 		close(work[w])
 	}
 	wg.Wait()
+	// Every batch is read: the spare ones' memory goes to the next capture's (those
+	// dropped when spares were enough go to the collector).
+	for spare := true; spare; {
+		select {
+		case b := <-free:
+			batchMems.Put(b.mem)
+		default:
+			spare = false
+		}
+	}
 	end := captureEnd(r.Stats())
 	// Finish on every worker at once: a capture shorter than TIME_WAIT has every
 	// connection still held here, and handing them out is most of the work.
