@@ -120,28 +120,28 @@ func junitClassname(capture string) string {
 	return "finack." + strings.ReplaceAll(capture, ".", "_")
 }
 
-// junitCase is what one test case says, but the findings' lines: its name, why
+// junitCasePlan is what one test case says, but the findings' lines: its name, why
 // it failed ("" when it passed), the first line of its findings' text ("" when the
 // kind has none) and what a worse baseline adds to the failure's text.
-type junitCase0 struct {
+type junitCasePlan struct {
 	name, why, head, baseline string
 }
 
-// junitSuite0 is a capture's test suite without the findings' lines (they stream
+// junitSuitePlan is a capture's test suite without the findings' lines (they stream
 // from the report's records, or its findings, as the file is written).
-type junitSuite0 struct {
+type junitSuitePlan struct {
 	name, class           string
 	props                 []junitProperty
 	readError             string // the "read" case's <error>, "" for none
-	cases                 []junitCase0
+	cases                 []junitCasePlan
 	tests, failures, errs int
 }
 
 // planJUnit works out every suite and case of the file, but the findings' lines:
 // the counts the elements' attributes give come before the lines.
-func planJUnit(results []*Result) (suites []junitSuite0, tests, failures, errs int) {
+func planJUnit(results []*Result) (suites []junitSuitePlan, tests, failures, errs int) {
 	for _, r := range results {
-		s := junitSuite0{name: r.Name, class: junitClassname(r.Name)}
+		s := junitSuitePlan{name: r.Name, class: junitClassname(r.Name)}
 		s.props = append(s.props, junitProperty{"files", strings.Join(r.Files, " ")})
 		if f := r.Doc.Summary.Filter; f != "" {
 			s.props = append(s.props, junitProperty{"filter", f})
@@ -167,7 +167,7 @@ func planJUnit(results []*Result) (suites []junitSuite0, tests, failures, errs i
 			totals = gate.KindTotals(r.Doc.Findings)
 		}
 		for _, k := range analyzer.Kinds {
-			c := junitCase0{name: string(k)}
+			c := junitCasePlan{name: string(k)}
 			if t := totals[k]; t.Findings > 0 {
 				c.head = fmt.Sprintf("%d finding(s), total %d\n", t.Findings, t.Total)
 			}
@@ -355,7 +355,7 @@ func appendCDATA(dst []byte, s string) []byte {
 // writeJUnitSuite writes one capture's test suite, its findings' lines streamed
 // into the cases. A failed case's text is its output too: its lines are kept
 // (spool) until the failure's text is written, then written again.
-func writeJUnitSuite(w *bufio.Writer, s *junitSuite0, r *Result) error {
+func writeJUnitSuite(w *bufio.Writer, s *junitSuitePlan, r *Result) error {
 	w.WriteString("\n  <testsuite")
 	writeAttr(w, "name", s.name)
 	writeIntAttrs(w, s.tests, s.failures, s.errs)
@@ -379,7 +379,7 @@ func writeJUnitSuite(w *bufio.Writer, s *junitSuite0, r *Result) error {
 	var again spool // the lines of the open case when it failed, for its output
 	defer again.close()
 	var buf []byte
-	start := func(c *junitCase0) {
+	start := func(c *junitCasePlan) {
 		w.WriteString("\n    <testcase")
 		writeAttr(w, "name", c.name)
 		writeAttr(w, "classname", s.class)
@@ -400,7 +400,7 @@ func writeJUnitSuite(w *bufio.Writer, s *junitSuite0, r *Result) error {
 		w.Write(buf)
 		again.reset()
 	}
-	finish := func(c *junitCase0) error {
+	finish := func(c *junitCasePlan) error {
 		if c.why != "" {
 			buf = appendCDATA(buf[:0], c.baseline)
 			w.Write(buf)
