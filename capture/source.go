@@ -23,8 +23,8 @@ const bufSize = 1 << 20
 
 // The read buffers of capture files closed, for the next ones to open: a
 // --separate run reads thousands of small captures one after the other, and each
-// took 1 or 2 MiB of new memory (a pcap file's header reader and records' buffer, a
-// pcapng file's reader), most of what the collector then had to run for. Only a
+// would take 1 or 2 MiB of new memory (a pcap file's header reader and records'
+// buffer, a pcapng file's reader), most of what the collector would run for. Only a
 // reader or buffer that nothing reads any more goes back: a pcap file's header
 // reader once the records' buffer took over (newPcapRecords), the rest when the
 // file is closed.
