@@ -319,14 +319,14 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 		close(work[w])
 	}
 	wg.Wait()
-	// Every batch is read: the spare ones' memory goes to the next capture's (those
-	// dropped when spares were enough go to the collector).
-	for spare := true; spare; {
+	// Every batch is read: two spare ones' memory goes to the next capture (what
+	// a small capture takes; a large capture's others go to the collector rather
+	// than wait in the pool while the report is written).
+	for range 2 {
 		select {
 		case b := <-free:
 			batchMems.Put(b.mem)
 		default:
-			spare = false
 		}
 	}
 	end := captureEnd(r.Stats())
