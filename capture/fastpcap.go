@@ -30,12 +30,13 @@ type pcapRecords struct {
 	snaplen uint32
 	swap    lengthSwap // the record header's length fields in the pre-2.3 order
 
-	src io.Reader       // what the records are read from: the file or gzip stream, counted
-	cnt *countingReader // counts what src gave, for the byte offset
-	buf []byte          // bufSize bytes; the unread ones are buf[r:w]
-	r   int
-	w   int
-	err error // what ended reading src (io.EOF at the end); sticky
+	src   io.Reader       // what the records are read from: the file or gzip stream, counted
+	cnt   *countingReader // counts what src gave, for the byte offset
+	buf   []byte          // bufSize bytes; the unread ones are buf[r:w]
+	r     int
+	w     int
+	err   error // what ended reading src (io.EOF at the end); sticky
+	reuse bool  // the buffer goes back to readBuffers at close (source.reuse)
 }
 
 // pcapEagerMax is pcapgo's eagerReadMax: the smallest limit it puts on a record's
@@ -58,17 +59,21 @@ func newPcapRecords(s *source, h pcapHeader) *pcapRecords {
 	n := s.br.Buffered()
 	b, _ := s.br.Peek(n)
 	p.w = copy(p.buf, b)
-	putReader(s.br)
+	if s.reuse {
+		putReader(s.br)
+	}
 	s.br = nil
+	p.reuse = s.reuse
 	return p
 }
 
-// close gives the read buffer back (readBuffers): the records are not read again.
+// close drops the read buffer, given back to readBuffers when the source reuses
+// them: the records are not read again.
 func (p *pcapRecords) close() {
-	if p.buf != nil {
+	if p.buf != nil && p.reuse {
 		readBuffers.Put((*[bufSize]byte)(p.buf))
-		p.buf, p.r, p.w = nil, 0, 0
 	}
+	p.buf, p.r, p.w = nil, 0, 0
 }
 
 // buffered is the number of bytes read from src but not yet consumed.

@@ -115,8 +115,9 @@ func fmtSeg(s capture.Segment) string {
 		s.PayloadLen, s.HasTS, s.TSval, s.TSecr, s.IPID, s.TTL, s.Truncated)
 }
 
-// TestReadBuffersReused: the read buffers of closed pcap files go to the next files
-// opened (a --separate run's thousands of captures), never while one is still read:
+// TestReadBuffersReused: with Options.ReuseBuffers the read buffers of closed files
+// go to the next files opened (a --separate run's thousands of captures), never
+// while one is still read:
 // a reader half read while others open, read and close keeps reading its own file,
 // and each reader reads what one reading its file alone reads (plain and gzip).
 func TestReadBuffersReused(t *testing.T) {
@@ -144,7 +145,7 @@ func TestReadBuffersReused(t *testing.T) {
 		want[f] = segs
 	}
 	open := func(f string) *capture.Reader {
-		r, err := capture.Open([]string{f}, capture.Options{})
+		r, err := capture.Open([]string{f}, capture.Options{ReuseBuffers: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,6 +33,11 @@ type Options struct {
 	// Filter (every frame without one), as tcpdump -c does: what follows is not
 	// read, and the reading ends as at the end of the files.
 	Count uint64
+	// ReuseBuffers: the read buffers (1 or 2 MiB a file) go to the next files
+	// opened once nothing reads them, rather than to the collector: for a run that
+	// reads many captures one after the other (--separate). A run of one capture
+	// would only keep them waiting in the pool.
+	ReuseBuffers bool
 }
 
 // Reader reads TCP segments from one capture, possibly made of several files.
@@ -59,6 +64,7 @@ type Reader struct {
 	cur *source
 	// limit: Options.Count; passed: the frames that passed the filter so far.
 	limit, passed uint64
+	reuse         bool // Options.ReuseBuffers
 	// Reading in parts (parts.go): the first record's seconds (what scanning
 	// expects near), where the next part's first record starts, the bytes counted
 	// in Options.Progress so far, and the file's size when the parts were cut; for
@@ -80,7 +86,7 @@ func Open(paths []string, opt Options) (*Reader, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("capture: no input file")
 	}
-	r := &Reader{dec: newDecoder(), limit: opt.Count}
+	r := &Reader{dec: newDecoder(), limit: opt.Count, reuse: opt.ReuseBuffers}
 	r.dec.ignoreVLAN = opt.IgnoreVLAN
 	if opt.Filter != "" {
 		f, err := newFilter(opt.Filter, opt.Compile)
@@ -98,7 +104,7 @@ func Open(paths []string, opt Options) (*Reader, error) {
 			}
 			stdin = true
 		}
-		s, err := openSource(p, i, opt.Progress)
+		s, err := openSource(p, i, opt.Progress, opt.ReuseBuffers)
 		if err != nil {
 			_ = r.Close() // as above
 			return nil, err
@@ -113,6 +119,10 @@ func Open(paths []string, opt Options) (*Reader, error) {
 	}
 	return r, nil
 }
+
+// ReusesBuffers says whether r was opened with Options.ReuseBuffers: what reads
+// from it may pool its own buffers for the next capture too.
+func (r *Reader) ReusesBuffers() bool { return r.reuse }
 
 // Next fills seg with the next TCP segment. It returns io.EOF at the clean end. On
 // damage it returns a *ReadError after all segments before the damage have been

@@ -21,7 +21,8 @@ import (
 // it; 1 MiB keeps the number of read system calls negligible per packet.
 const bufSize = 1 << 20
 
-// The read buffers of capture files closed, for the next ones to open: a
+// The read buffers of capture files closed, for the next ones to open
+// (Options.ReuseBuffers): a
 // --separate run reads thousands of small captures one after the other, and each
 // would take 1 or 2 MiB of new memory (a pcap file's header reader and records'
 // buffer, a pcapng file's reader), most of what the collector would run for. Only a
@@ -192,6 +193,9 @@ type source struct {
 	st   start           // where decoding of the head starts: linkStart(hl)
 	off  int64           // byte offset where the next (or head) record starts
 	done bool            // clean end reached
+	// reuse: Options.ReuseBuffers (its read buffers go back to the pools when
+	// nothing reads them).
+	reuse bool
 }
 
 // Magic numbers, as the first four bytes of the file.
@@ -209,8 +213,8 @@ var (
 // openSource opens path ("-" = stdin), undoes gzip if the first bytes say so, and
 // starts the pcap, pcapng (or Solaris snoop) reader its magic number calls for. File name
 // extensions are ignored: captures are often misnamed.
-func openSource(path string, index int, progress *atomic.Int64) (_ *source, err error) {
-	s := &source{name: path, index: index, off: -1}
+func openSource(path string, index int, progress *atomic.Int64, reuse bool) (_ *source, err error) {
+	s := &source{name: path, index: index, off: -1, reuse: reuse}
 	s.raw.progress = progress
 	var in io.Reader
 	if path == "-" {
@@ -487,7 +491,7 @@ func (s *source) Close() error {
 	if s.recs != nil {
 		s.recs.close()
 	}
-	if s.br != nil {
+	if s.br != nil && s.reuse {
 		// The format's reader (pcapng, snoop): a gzip file's is the one reading
 		// the decompressed stream (the file's, which gzip reads on a goroutine of
 		// its own, is not s.br then).

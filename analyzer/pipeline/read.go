@@ -22,7 +22,8 @@ import (
 // renders it.
 func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyzer.Report, err error) {
 	phase(pr, "") // reading (--separate reads the captures one after the other)
-	r, err := capture.Open(o.Files, capture.Options{Filter: o.Filter, Compile: bpf.Compile, Progress: counter(pr), IgnoreVLAN: o.IgnoreVLAN, Count: o.Count})
+	r, err := capture.Open(o.Files, capture.Options{Filter: o.Filter, Compile: bpf.Compile, Progress: counter(pr), IgnoreVLAN: o.IgnoreVLAN, Count: o.Count,
+		ReuseBuffers: o.Separate}) // (--separate reads the captures one after the other)
 	if err != nil {
 		return report.Document{}, analyzer.Report{}, err
 	}

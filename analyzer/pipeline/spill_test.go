@@ -278,8 +278,9 @@ func BenchmarkReportRecords(b *testing.B) {
 }
 
 // TestBatchMemoryReused: the batches' memory of a capture read goes to the next
-// capture read (batchMems): captures read one after the other, with one worker and
-// three, each give the report they give when read first, whatever was read before.
+// capture read (batchMems) in a --separate run: captures read one after the
+// other, with one worker and three, each give the report they give when read
+// first, whatever was read before.
 func TestBatchMemoryReused(t *testing.T) {
 	// A capture of many batches (60,000 packets), and small ones.
 	big := filepath.Join(t.TempDir(), "big.pcap")
@@ -295,7 +296,7 @@ func TestBatchMemoryReused(t *testing.T) {
 	}
 	files := []string{big, pcapDir + "/final-ack-dropped.pcap", big, pcapDir + "/reuse-server-timewait.pcap"}
 	report1 := func(file string, workers int) string {
-		o := report.Options{Output: "json", Files: []string{file}, TimeWait: 60 * time.Second, Workers: workers}
+		o := report.Options{Output: "json", Files: []string{file}, TimeWait: 60 * time.Second, Workers: workers, Separate: true}
 		doc, _, err := ReadCapture(o, nil)
 		if err != nil {
 			t.Fatal(err)

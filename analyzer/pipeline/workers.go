@@ -319,10 +319,14 @@ func TrackAll(r *capture.Reader, cfg reassembly.Config, done []func(*reassembly.
 		close(work[w])
 	}
 	wg.Wait()
-	// Every batch is read: two spare ones' memory goes to the next capture (what
-	// a small capture takes; a large capture's others go to the collector rather
-	// than wait in the pool while the report is written).
+	// Every batch is read: when more captures follow (the reader's buffers go to
+	// them too), two spare ones' memory goes to the next (what a small capture
+	// takes; a large capture's others go to the collector rather than wait in the
+	// pool while the report is written).
 	for range 2 {
+		if !r.ReusesBuffers() {
+			break
+		}
 		select {
 		case b := <-free:
 			batchMems.Put(b.mem)
