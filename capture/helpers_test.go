@@ -239,6 +239,13 @@ func TestReadCount(t *testing.T) {
 		{writeTemp(t, "many.pcapng", pcapToNg(t, many))},
 		{"../testdata/pcaps/final-ack-dropped.pcap", "../testdata/pcaps/client-close.pcap"},
 	}
+	// Frames of a link type finack does not decode count too (no filter rejects
+	// them): the capture ends at the third.
+	frames := [][]byte{{1}, {2}, {3}, {4}, {5}}
+	other := writeTemp(t, "user0.pcap", pcapOf(t, layers.LinkType(147), frames...))
+	if _, st, err := readAll(t, []string{other}, capture.Options{Count: 3}); err != nil || st.Packets != 3 || st.Skipped[capture.UnsupportedLinkType] != 3 {
+		t.Errorf("-c 3 of 5 frames of an unsupported link type: %d read, %d skipped (%v)", st.Packets, st.Skipped[capture.UnsupportedLinkType], err)
+	}
 	for _, in := range inputs {
 		for _, filter := range []string{"", "tcp[tcpflags] & (tcp-fin|tcp-syn) != 0"} {
 			opt := capture.Options{Filter: filter, Compile: bpf.Compile}

@@ -151,11 +151,13 @@ func (s *jsonScanner) more(first bool, closing byte) (bool, error) {
 // readObject reads an object, handing each key (decoded as encoding/json decodes
 // it) to field, which reads its value.
 func (s *jsonScanner) readObject(field func(key string) error) error {
-	if err := s.expect('{'); err != nil {
-		return err
+	if c, ok := s.peek(); !ok {
+		return s.readErr()
+	} else if c != '{' {
+		return fmt.Errorf("'{' expected, found %q", c)
 	}
-	if s.depth++; s.depth > jsonMaxDepth {
-		return errors.New("exceeded max depth")
+	if err := s.open(); err != nil {
+		return err
 	}
 	for first := true; ; first = false {
 		more, err := s.more(first, '}')

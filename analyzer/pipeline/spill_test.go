@@ -283,17 +283,7 @@ func BenchmarkReportRecords(b *testing.B) {
 // first, whatever was read before.
 func TestBatchMemoryReused(t *testing.T) {
 	// A capture of many batches (60,000 packets), and small ones.
-	big := filepath.Join(t.TempDir(), "big.pcap")
-	f, err := os.Create(big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := synth.WriteBig(f, synth.BigOptions{Seed: 9, Packets: 60000, Concurrency: 80, Clients: 30, Servers: 5}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	big := synth.WriteBigFile(t, synth.BigOptions{Seed: 9, Packets: 60000, Concurrency: 80, Clients: 30, Servers: 5})
 	files := []string{big, pcapDir + "/final-ack-dropped.pcap", big, pcapDir + "/reuse-server-timewait.pcap"}
 	report1 := func(file string, workers int) string {
 		o := report.Options{Output: "json", Files: []string{file}, TimeWait: 60 * time.Second, Workers: workers, Separate: true}

@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -334,6 +333,10 @@ func xmlInCharacterRange(r rune) bool {
 		r >= 0x10000 && r <= 0x10FFFF
 }
 
+// junitSpoolMemory: what a failed case's lines take in memory before they go to a
+// temporary file (a var, for the tests).
+var junitSpoolMemory = 1 << 20
+
 // appendCDATA appends text s as encoding/xml's emitCDATA writes it, after xmlSafe,
 // inside a CDATA section: each "]]>" split over two sections. A text appended in
 // parts that each end in a newline comes out as the text whole would: neither a
@@ -353,8 +356,8 @@ func appendCDATA(dst []byte, s string) []byte {
 }
 
 // writeJUnitSuite writes one capture's test suite, its findings' lines streamed
-// into the cases. A failed case's text is its output too: its lines are kept
-// (spool) until the failure's text is written, then written again.
+// into the cases. A failed case's text is its output too: its lines are kept (a
+// spill.Spool) until the failure's text is written, then written again.
 func writeJUnitSuite(w *bufio.Writer, s *junitSuitePlan, r *Result) error {
 	w.WriteString("\n  <testsuite")
 	writeAttr(w, "name", s.name)
@@ -376,8 +379,9 @@ func writeJUnitSuite(w *bufio.Writer, s *junitSuitePlan, r *Result) error {
 		writeAttr(w, "type", "input")
 		w.WriteString("></error>\n    </testcase>")
 	}
-	var again spool // the lines of the open case when it failed, for its output
-	defer again.close()
+	// The lines of the open case when it failed, for its output.
+	again := spill.Spool{Memory: junitSpoolMemory}
+	defer func() { _ = again.Close() }() // (read back already, or the error is told)
 	var buf []byte
 	start := func(c *junitCasePlan) {
 		w.WriteString("\n    <testcase")
@@ -398,7 +402,7 @@ func writeJUnitSuite(w *bufio.Writer, s *junitSuitePlan, r *Result) error {
 		}
 		buf = appendCDATA(buf[:0], c.head)
 		w.Write(buf)
-		again.reset()
+		again.Reset()
 	}
 	finish := func(c *junitCasePlan) error {
 		if c.why != "" {
@@ -412,7 +416,7 @@ func writeJUnitSuite(w *bufio.Writer, s *junitSuitePlan, r *Result) error {
 				w.WriteString("\n      <system-out><![CDATA[")
 				buf = appendCDATA(buf[:0], c.head)
 				w.Write(buf)
-				if err := again.writeTo(w); err != nil {
+				if err := again.CopyTo(w); err != nil {
 					return err
 				}
 			}
@@ -451,7 +455,7 @@ func writeJUnitSuite(w *bufio.Writer, s *junitSuitePlan, r *Result) error {
 			return err
 		}
 		if s.cases[k].why != "" {
-			return again.write(buf)
+			return again.Write(buf)
 		}
 		return nil
 	})
@@ -466,73 +470,6 @@ func writeJUnitSuite(w *bufio.Writer, s *junitSuitePlan, r *Result) error {
 	}
 	w.WriteString("\n  </testsuite>")
 	return nil
-}
-
-// spool holds text written once and read back once: in memory up to spoolMemory
-// bytes, past that in a temporary file (os.TempDir, removed as soon as it is
-// created where the system allows it).
-type spool struct {
-	mem  []byte
-	f    *os.File
-	path string // the file's, until it is removed
-	n    int64  // bytes in f
-}
-
-// spoolMemory: a var, for the tests.
-var spoolMemory = 1 << 20
-
-func (s *spool) write(b []byte) error {
-	if s.f == nil && len(s.mem)+len(b) <= spoolMemory {
-		s.mem = append(s.mem, b...)
-		return nil
-	}
-	if s.f == nil {
-		f, err := os.CreateTemp("", "finack-junit-*")
-		if err != nil {
-			return fmt.Errorf("-o junit: %w", err)
-		}
-		s.f, s.path = f, f.Name()
-		if os.Remove(s.path) == nil {
-			s.path = ""
-		}
-	}
-	if len(s.mem) > 0 {
-		if _, err := s.f.WriteAt(s.mem, s.n); err != nil {
-			return fmt.Errorf("-o junit: %w", err)
-		}
-		s.n += int64(len(s.mem))
-		s.mem = s.mem[:0]
-	}
-	if _, err := s.f.WriteAt(b, s.n); err != nil {
-		return fmt.Errorf("-o junit: %w", err)
-	}
-	s.n += int64(len(b))
-	return nil
-}
-
-// writeTo writes what was written since the last reset to w.
-func (s *spool) writeTo(w io.Writer) error {
-	if s.f != nil {
-		if _, err := io.Copy(w, io.NewSectionReader(s.f, 0, s.n)); err != nil {
-			return fmt.Errorf("-o junit: %w", err)
-		}
-	}
-	_, err := w.Write(s.mem)
-	return err
-}
-
-// reset empties the spool for the next text (the file is kept, written over).
-func (s *spool) reset() {
-	s.mem, s.n = s.mem[:0], 0
-}
-
-func (s *spool) close() {
-	if s.f != nil {
-		_ = s.f.Close() // read from only: nothing to lose
-		if s.path != "" {
-			_ = os.Remove(s.path)
-		}
-	}
 }
 
 // WriteJUnitDoc writes doc as xml.MarshalIndent(doc, "", "  ") gives it, after the

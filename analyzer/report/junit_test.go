@@ -24,7 +24,7 @@ import (
 // and messages with markup characters, "]]>", control characters and invalid UTF-8;
 // --fail-on rules that fail some kinds; captures that could not be read.
 func TestJUnitWriter(t *testing.T) {
-	defer func(m int) { spoolMemory = m }(spoolMemory)
+	defer func(m int) { junitSpoolMemory = m }(junitSpoolMemory)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp) // the spool's files
 	rng := rand.New(rand.NewPCG(7, 11))
@@ -39,7 +39,7 @@ func TestJUnitWriter(t *testing.T) {
 	}
 	ruleSets := [][]string{nil, {"any"}, {"fin_retransmit>2", "reuse_in_2msl"}, {"any>3"}, {"missing_final_ack", "stale_segment"}}
 	for round := range 60 {
-		spoolMemory = []int{1 << 20, 64, 1}[round%3]
+		junitSpoolMemory = []int{1 << 20, 64, 1}[round%3]
 		var results []*Result
 		var streamed []*Result
 		for c := range 1 + rng.IntN(3) {

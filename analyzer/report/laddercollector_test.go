@@ -5,8 +5,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -145,18 +143,7 @@ func readSegments(t *testing.T, path string) []capture.Segment {
 // findings, benign and not (synth.WriteBig).
 func bigSegments(t *testing.T) []capture.Segment {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "big.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := synth.WriteBig(f, synth.BigOptions{Seed: 7, Packets: 60000, Concurrency: 40, Clients: 20, Servers: 3}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return readSegments(t, path)
+	return readSegments(t, synth.WriteBigFile(t, synth.BigOptions{Seed: 7, Packets: 60000, Concurrency: 40, Clients: 20, Servers: 3}))
 }
 
 // TestIncidentCollectorPage: collectors bounded for the HTML report's table

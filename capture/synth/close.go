@@ -2,6 +2,8 @@ package synth
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -40,4 +42,22 @@ func EachSegment(tb testing.TB, files []string, fn func(*capture.Segment)) time.
 		fn(&seg)
 	}
 	return r.Stats().Last
+}
+
+// WriteBigFile writes WriteBig's capture of opt to big.pcap in a new temporary
+// directory of tb and returns its path.
+func WriteBigFile(tb testing.TB, opt BigOptions) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "big.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := WriteBig(f, opt); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }

@@ -58,18 +58,7 @@ func TestWorkersSameReport(t *testing.T) {
 // writeBig generates a capture (synth.WriteBig) as big.pcap in a new directory, and
 // returns the directory.
 func writeBig(t *testing.T, opt synth.BigOptions) string {
-	dir := t.TempDir()
-	f, err := os.Create(filepath.Join(dir, "big.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := synth.WriteBig(f, opt); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return filepath.Dir(synth.WriteBigFile(t, opt))
 }
 
 // TestWorkersSameReportBig: the same on a generated capture large enough that the
