@@ -30,10 +30,9 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	defer func() { _ = r.Close() }() // read-only: reading told every error that matters
 	cfg := reassembly.Config{TimeWait: o.TimeWait, RFC1337: !o.View.Profile.RSTEndsTimeWait, SynGiveUp: o.View.Profile.SynGiveUp}
 	acfg := analyzer.Config{TimeWait: o.TimeWait}
-	if o.View.States {
-		// The views need every incarnation at the end: one tracker that keeps them
-		// (--html's pictures then come from it too, as a PictureCollector would
-		// count them).
+	if o.HoldIncarnations {
+		// Every incarnation kept until the end, the views and pictures drawn from
+		// them all: the reference of the collectors below (tests).
 		tr := reassembly.NewTracker(cfg)
 		readErr := readAll(r, tr.Add, pr)
 		st := r.Stats()
@@ -53,8 +52,10 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		rep = as.Report()
 		doc = report.NewDocument(o, st, rep, readErr)
 		doc.Overview = mergeOverview(&doc, []*report.OverviewCollector{ov})
-		v := report.NewView(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
-		doc.View = &v
+		if o.View.States {
+			v := report.NewView(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
+			doc.View = &v
+		}
 		if o.HTML != "" {
 			doc.Pictures = report.NewPictures(o.View, tr.Incarnations(), st.First, st.Last, o.TimeWait)
 		}
@@ -71,6 +72,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	incidents := make([]*report.IncidentCollector, workers)
 	overviews := make([]*report.OverviewCollector, workers)
 	pictures := make([]*report.PictureCollector, workers) // --html: what its charts draw
+	views := make([]*report.ViewCollector, workers)       // --states: its view
 	recorders := make([]*report.Recorder, workers)        // nil: the records kept in memory
 	ladders := make([]*report.LadderCollector, workers)   // --html with recorders: its ladders
 	baselines := make([]*report.Recorder, workers)        // --write-baseline with recorders: its -o json records
@@ -129,10 +131,18 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		// The summary per endpoint: what only the text report shows (it costs memory
 		// per client address; its spans, a few per connection, are sorted on disk
 		// past the bound of its share of o.Spill).
+		// (--states: every output has it, for the counted reuses' order.)
 		var ov *report.OverviewCollector
-		if o.Output == "text" {
+		if o.Output == "text" || o.View.States {
 			ov = report.NewOverviewCollector(o.TimeWait, o.Spill.Share(workers))
 		}
+		var vc *report.ViewCollector
+		if o.View.States {
+			// --states: the netstat view and the TIME_WAIT accounting, from the
+			// incarnations as they pass (its spans sorted on disk past its share).
+			vc = report.NewViewCollector(o.TimeWait, atOf(o.View, r), o.Spill.Share(workers))
+		}
+		views[i] = vc
 		var pc *report.PictureCollector
 		if o.HTML != "" {
 			pc = report.NewPictureCollector(o.TimeWait, atOf(o.View, r))
@@ -160,6 +170,9 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			}
 			if pc != nil {
 				pc.Add(inc)
+			}
+			if vc != nil {
+				vc.Add(inc)
 			}
 		}
 	}
@@ -198,6 +211,13 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	}
 	doc.Incidents, doc.IncidentsOmitted = report.MergeIncidents(incidents)
 	doc.Overview = mergeOverview(&doc, overviews)
+	if o.View.States {
+		v, err := report.MergeView(views, o.View, st.First, st.Last)
+		if err != nil {
+			doc.Warnings = append(doc.Warnings, fmt.Sprintf("temporary file: %v; the TIME_WAIT accounting's hosts and port pressure are left out (set TMPDIR to a directory with room)", err))
+		}
+		doc.View = &v
+	}
 	if o.HTML != "" {
 		doc.Pictures = report.MergePictures(pictures, o.View, st.First, st.Last)
 		if ladders[0] != nil {
@@ -297,12 +317,12 @@ type Progress interface {
 
 // What a run does after the read, for the progress line: the last connections
 // finished and analysed (the bulk of the work past the read when the capture ends
-// with many of them open or in TIME_WAIT), the views of --states and the pictures of
-// --html, the summing up.
+// with many of them open or in TIME_WAIT), the summing up; a tracker that holds every
+// incarnation (HoldIncarnations) analyses them and draws the views after.
 const (
 	PhaseFinish  = "finishing the connections still open"
 	PhaseAnalyse = "analysing the connections"
-	PhaseViews   = "building the views (--states)"
+	PhaseViews   = "building the views"
 	PhaseSummary = "summing up"
 )
 

@@ -56,6 +56,12 @@ type Options struct {
 	// a report that cannot stream them does: no temporary file, memory that
 	// grows with the connections.
 	HoldRecords bool
+	// HoldIncarnations keeps every incarnation until the capture is read (one
+	// tracker that hands none out), and computes the --states view and the --html
+	// pictures from them all at once (NewView, NewPictures): the reference the
+	// streaming collectors (ViewCollector, PictureCollector) are tested against.
+	// Memory grows with the capture; no flag sets it.
+	HoldIncarnations bool
 }
 
 // DefaultMaxFindings is how many incidents the text report of files lists unless

@@ -95,10 +95,21 @@ type OverviewCollector struct {
 	twLen   time.Duration
 	servers map[netip.AddrPort]*partyAcc
 	clients map[netip.Addr]*partyAcc
-	spans   *spill.Sorter
-	hash    func(id []byte) uint64 // of a span's group (spanKey): fnv1a; tests make every group collide
-	buf     []byte                 // a span's record
-	reuses  map[reuseKey]int
+	spanSorter
+	reuses map[reuseKey]int
+}
+
+// spanSorter sorts the spans of TIME_WAIT per host and of client ports tied up per
+// client → server pair (an OverviewCollector's, a ViewCollector's), each group's
+// together in start order (spanKey).
+type spanSorter struct {
+	spans *spill.Sorter
+	hash  func(id []byte) uint64 // of a span's group (spanKey): fnv1a; tests make every group collide
+	buf   []byte                 // a span's record
+}
+
+func newSpanSorter(opt spill.Options) spanSorter {
+	return spanSorter{spans: spill.New(opt), hash: fnv1a}
 }
 
 // NewOverviewCollector sums with TIME_WAIT length twLen, its spans sorted within the
@@ -107,9 +118,8 @@ func NewOverviewCollector(twLen time.Duration, opt spill.Options) *OverviewColle
 	return &OverviewCollector{
 		twLen:   twLen,
 		servers: map[netip.AddrPort]*partyAcc{}, clients: map[netip.Addr]*partyAcc{},
-		spans:  spill.New(opt),
-		hash:   fnv1a,
-		reuses: map[reuseKey]int{},
+		spanSorter: newSpanSorter(opt),
+		reuses:     map[reuseKey]int{},
 	}
 }
 
@@ -152,20 +162,20 @@ func appendPair(dst []byte, client netip.Addr, server netip.AddrPort) []byte {
 }
 
 // addTimeWait sorts a span of TIME_WAIT held by host h.
-func (c *OverviewCollector) addTimeWait(h netip.Addr, iv analyzer.Interval) {
+func (c *spanSorter) addTimeWait(h netip.Addr, iv analyzer.Interval) {
 	c.buf, _ = h.AppendBinary(c.buf[:0]) // cannot fail
 	c.addSpan(spanTimeWait, c.buf, 0, iv)
 }
 
 // addTied sorts a span of a client port tied up towards server.
-func (c *OverviewCollector) addTied(client netip.AddrPort, server netip.AddrPort, iv analyzer.Interval) {
+func (c *spanSorter) addTied(client netip.AddrPort, server netip.AddrPort, iv analyzer.Interval) {
 	c.buf = appendPair(binary.LittleEndian.AppendUint16(c.buf[:0], client.Port()), client.Addr(), server)
 	c.addSpan(spanTied, c.buf, 2, iv)
 }
 
 // addSpan sorts a span of kind, its record rec (its group: rec past its first skip
 // bytes).
-func (c *OverviewCollector) addSpan(kind uint64, rec []byte, skip int, iv analyzer.Interval) {
+func (c *spanSorter) addSpan(kind uint64, rec []byte, skip int, iv analyzer.Interval) {
 	_ = c.spans.Add(spanKey(kind, c.hash(rec[skip:]), iv), rec) // an error is kept: MergeKeys returns it
 }
 
@@ -221,7 +231,16 @@ func (c *OverviewCollector) Add(inc *reassembly.Incarnation, fs []analyzer.Findi
 			c.reuses[reuseKey{sv, f.Verdict}]++
 		}
 	}
-	sp := analyzer.SpansOf(inc, c.twLen)
+	c.addSpans(inc, analyzer.SpansOf(inc, c.twLen))
+}
+
+// openTied is the end of the span of a client port still tied up at the end of the
+// capture (not known while the capture is read).
+const openTied = reassembly.Instant(1<<63 - 1)
+
+// addSpans sorts inc's spans sp: its holders' TIME_WAIT, and its client port tied up
+// (roles known).
+func (c *spanSorter) addSpans(inc *reassembly.Incarnation, sp analyzer.Spans) {
 	if sp.Held {
 		for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
 			if sp.TimeWait.Holder[r] {
@@ -232,9 +251,9 @@ func (c *OverviewCollector) Add(inc *reassembly.Incarnation, fs []analyzer.Findi
 	if inc.RolesKnown {
 		to := sp.TiedTo
 		if to == 0 {
-			to = 1<<63 - 1 // open at the end of the capture
+			to = openTied
 		}
-		c.addTied(cl, sv, analyzer.Interval{From: inc.First.At, To: max(to, inc.First.At+1)})
+		c.addTied(inc.Client(), inc.Server(), analyzer.Interval{From: inc.First.At, To: max(to, inc.First.At+1)})
 	}
 }
 
@@ -302,44 +321,72 @@ type peak struct {
 	at time.Time
 }
 
-// spanGroup is the sweep of one host's or one pair's spans (id).
-type spanGroup struct {
-	id    []byte
-	sweep analyzer.PeakSweep
-}
-
 // mergePeaks merges the collectors' spans: each host's TIME_WAIT peak (analyzer.PeakOf
 // of its spans), and each client's highest port peak towards one server endpoint
 // (analyzer.Peak of the pair's spans per port; ties to the least endpoint by name).
 func mergePeaks(cs []*OverviewCollector) (map[netip.Addr]peak, map[netip.Addr]Party, error) {
 	sorters := make([]*spill.Sorter, len(cs))
 	for i, c := range cs {
-		sorters[i] = c.spans // an Add that failed: MergeKeys returns its error first
+		sorters[i] = c.spans // an Add that failed: mergeGroups returns its error first
 	}
 	twPeak := map[netip.Addr]peak{}
 	portPeak := map[netip.Addr]Party{}
+	err := mergeGroups(sorters, func(s *analyzer.PeakSweep, kind uint64, rec []byte, iv analyzer.Interval) {
+		if kind == spanTimeWait {
+			s.Add(iv)
+		} else {
+			s.AddPort(binary.LittleEndian.Uint16(rec), iv)
+		}
+	}, func(s *analyzer.PeakSweep, kind uint64, id []byte) {
+		n, at := s.Peak()
+		s.Reset()
+		if kind == spanTimeWait {
+			twPeak[hostOf(id)] = peak{n, at.Time().UTC()}
+			return
+		}
+		client, server := pairOf(id)
+		name := server.String()
+		if p, ok := portPeak[client]; !ok || n > p.PortsPeak || (n == p.PortsPeak && name < p.PortsServer) {
+			portPeak[client] = Party{PortsPeak: n, PortsPeakAt: at.Time().UTC(), PortsServer: name}
+		}
+	})
+	return twPeak, portPeak, err
+}
+
+// hostOf reads the host of a TIME_WAIT span's group (as addTimeWait wrote it).
+func hostOf(id []byte) netip.Addr {
+	var h netip.Addr
+	_ = h.UnmarshalBinary(id) // as AppendBinary wrote it
+	return h
+}
+
+// pairOf reads the client address and server endpoint of a tied span's group (as
+// appendPair wrote them).
+func pairOf(id []byte) (client netip.Addr, server netip.AddrPort) {
+	_ = client.UnmarshalBinary(id[1 : 1+id[0]])
+	_ = server.UnmarshalBinary(id[1+id[0]:])
+	return client, server
+}
+
+// spanGroup is the sweep of one host's or one pair's spans (id).
+type spanGroup[S any] struct {
+	id    []byte
+	sweep S
+}
+
+// mergeGroups merges the spans of sorters (spanSorter's) and hands each group's to a
+// sweep of its own, in start order (add: the span iv of record rec, of the kind
+// spanTimeWait or spanTied), then ends the sweep (done, with the group's id: a
+// host's address, or a pair's); a sweep is reused for another group once done. The
+// groups whose hashes collide are read together, each in start order.
+func mergeGroups[S any](sorters []*spill.Sorter, add func(s *S, kind uint64, rec []byte, iv analyzer.Interval), done func(s *S, kind uint64, id []byte)) error {
 	// The groups of the key's hash being read (usually one): the others, kept for
 	// the next hash.
-	var groups []*spanGroup
+	var groups []*spanGroup[S]
 	live, bucket := 0, uint64(0)
 	finish := func() {
 		for _, g := range groups[:live] {
-			n, at := g.sweep.Peak()
-			g.sweep.Reset()
-			if bucket>>56 == spanTimeWait {
-				var h netip.Addr
-				_ = h.UnmarshalBinary(g.id) // as AppendBinary wrote it
-				twPeak[h] = peak{n, at.Time().UTC()}
-				continue
-			}
-			var client netip.Addr
-			var server netip.AddrPort
-			_ = client.UnmarshalBinary(g.id[1 : 1+g.id[0]]) // as appendPair wrote them
-			_ = server.UnmarshalBinary(g.id[1+g.id[0]:])
-			name := server.String()
-			if p, ok := portPeak[client]; !ok || n > p.PortsPeak || (n == p.PortsPeak && name < p.PortsServer) {
-				portPeak[client] = Party{PortsPeak: n, PortsPeakAt: at.Time().UTC(), PortsServer: name}
-			}
+			done(&g.sweep, bucket>>56, g.id)
 		}
 		live = 0
 	}
@@ -352,7 +399,7 @@ func mergePeaks(cs []*OverviewCollector) (map[netip.Addr]peak, map[netip.Addr]Pa
 		if k[0]>>56 == spanTied {
 			id = rec[2:]
 		}
-		var g *spanGroup
+		var g *spanGroup[S]
 		for _, o := range groups[:live] {
 			if bytes.Equal(o.id, id) {
 				g = o
@@ -361,21 +408,17 @@ func mergePeaks(cs []*OverviewCollector) (map[netip.Addr]peak, map[netip.Addr]Pa
 		}
 		if g == nil {
 			if live == len(groups) {
-				groups = append(groups, &spanGroup{})
+				groups = append(groups, &spanGroup[S]{})
 			}
 			g = groups[live]
 			live++
 			g.id = append(g.id[:0], id...)
 		}
-		if k[0]>>56 == spanTimeWait {
-			g.sweep.Add(spanOf(k))
-		} else {
-			g.sweep.AddPort(binary.LittleEndian.Uint16(rec), spanOf(k))
-		}
+		add(&g.sweep, k[0]>>56, rec, spanOf(k))
 		return nil
 	})
 	finish()
-	return twPeak, portPeak, err
+	return err
 }
 
 func addAcc(a, b *partyAcc) *partyAcc {

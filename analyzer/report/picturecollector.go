@@ -99,19 +99,7 @@ func (c *PictureCollector) Add(inc *reassembly.Incarnation) {
 		}
 	}
 	shape := analyzer.CloseShape(inc)
-	switch shape {
-	case analyzer.FourWay, analyzer.ThreeWay, analyzer.Simultaneous, analyzer.HalfClose:
-		sv := inc.Server()
-		n := c.closers[sv]
-		if n == nil {
-			n = new([2]int32)
-			c.closers[sv] = n
-		}
-		n[0]++
-		if _, s := inc.ActiveClosers(); s {
-			n[1]++
-		}
-	}
+	countCloser(c.closers, inc, shape)
 	if i := slices.Index(closeShapes, shape); i >= 0 {
 		c.point(seriesCloses, int32(i), inc.Last.At)
 	}
@@ -170,6 +158,24 @@ func (c *PictureCollector) states(inc *reassembly.Incarnation) {
 		}
 		if c.atOK {
 			countState(c.atAsked, h, analyzer.StateAt(inc, r, c.atT, c.twLen))
+		}
+	}
+}
+
+// countCloser counts a close of inc's server endpoint (shape: inc's) in closers, and
+// whether the server began it (analyzer.TimeWaitAccounting's closers).
+func countCloser(closers map[netip.AddrPort]*[2]int32, inc *reassembly.Incarnation, shape analyzer.Shape) {
+	switch shape {
+	case analyzer.FourWay, analyzer.ThreeWay, analyzer.Simultaneous, analyzer.HalfClose:
+		sv := inc.Server()
+		n := closers[sv]
+		if n == nil {
+			n = new([2]int32)
+			closers[sv] = n
+		}
+		n[0]++
+		if _, s := inc.ActiveClosers(); s {
+			n[1]++
 		}
 	}
 }

@@ -22,7 +22,7 @@ import (
 // --workers and, in each, among the kinds of records it keeps (connections,
 // findings, incidents: newRecorder).
 func StreamsReport(o Options) bool {
-	if o.HoldRecords {
+	if o.HoldRecords || o.HoldIncarnations {
 		return false
 	}
 	switch o.Output {
@@ -30,8 +30,7 @@ func StreamsReport(o Options) bool {
 	default:
 		return false
 	}
-	return !o.View.States && // the batch tracker: every incarnation is held anyway
-		o.Export == "" && !o.Ladder // the connections with findings: evidence.go (--html: LadderCollector)
+	return o.Export == "" && !o.Ladder // the connections with findings: evidence.go (--html: LadderCollector)
 }
 
 // HoldsFindings says whether a run of o that streams its records (StreamsReport)

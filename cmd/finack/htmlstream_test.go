@@ -12,13 +12,14 @@ import (
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/analyzer/pipeline"
 	"github.com/finack/finack/analyzer/report"
+	"github.com/finack/finack/analyzer/spill"
 	"github.com/finack/finack/reassembly"
 )
 
 // TestHTMLStreamedPictures: the page --html writes from the streaming trackers (what
 // report.PictureCollector counts of each connection as it is handed out, merged
-// across --workers) is the page drawn from every connection kept until the end (the
-// tracker --states reads with, report.NewPictures), byte for byte, for every
+// across --workers) is the page drawn from every connection kept until the end
+// (HoldIncarnations: report.NewPictures), byte for byte, for every
 // committed capture, at the end and at --at, whatever the number of workers.
 //
 // One difference, by design: the streamed port pressure counts a client port tied
@@ -38,10 +39,11 @@ func TestHTMLStreamedPictures(t *testing.T) {
 		t.Fatal(err)
 	}
 	footer := regexp.MustCompile(`<footer>Written by finack [^<]* at [^<;]*`)
-	page := func(t *testing.T, dir, name string, args ...string) string {
+	// tunedPage writes the page of finack args (options tuned by tune) to dir/name.
+	tunedPage := func(t *testing.T, dir, name string, tune func(*options), args ...string) string {
 		t.Helper()
 		out := filepath.Join(dir, name)
-		_, stderr, code := runIn(t, ".", append(args, "-q", "--html", out)...)
+		_, stderr, code := runTunedIn(t, ".", tune, append(args, "-q", "--html", out)...)
 		if code != 0 && code != 1 && code != 2 {
 			t.Fatalf("finack %v: exit %d: %s", args, code, stderr)
 		}
@@ -50,6 +52,14 @@ func TestHTMLStreamedPictures(t *testing.T) {
 			t.Fatal(err)
 		}
 		return footer.ReplaceAllString(string(b), "<footer>")
+	}
+	page := func(t *testing.T, dir, name string, args ...string) string {
+		t.Helper()
+		return tunedPage(t, dir, name, nil, args...)
+	}
+	keptPage := func(t *testing.T, dir, name string, args ...string) string {
+		t.Helper()
+		return tunedPage(t, dir, name, func(o *options) { o.HoldIncarnations = true }, args...)
 	}
 	n := 0
 	for _, c := range captures {
@@ -62,7 +72,7 @@ func TestHTMLStreamedPictures(t *testing.T) {
 			t.Run(base+strings.Join(extra, ""), func(t *testing.T) {
 				dir := t.TempDir()
 				args := append([]string{"-r", c}, extra...)
-				kept := page(t, dir, "kept.html", append(args, "--states", "--workers", "1")...)
+				kept := keptPage(t, dir, "kept.html", append(args, "--workers", "1")...)
 				for _, w := range []string{"1", "2", "3"} {
 					streamed := page(t, dir, "streamed"+w+".html", append(args, "--workers", w)...)
 					if want, ok := samePortTwice[base]; ok {
@@ -98,7 +108,7 @@ func TestPicturesAt(t *testing.T) {
 			o := report.Options{Files: []string{c}, Output: "text", TimeWait: reassembly.DefaultTimeWait, HTML: "page.html",
 				MaxConns: pipeline.DefaultMaxConns, View: report.ViewOptions{At: at, Ports: analyzer.LinuxPortRange(), PortPressure: 0.5}}
 			kept := o
-			kept.View.States, kept.Workers = true, 1
+			kept.HoldIncarnations, kept.Workers = true, 1
 			want, _, err := pipeline.ReadCapture(kept, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -146,4 +156,66 @@ func firstDiff(a, b string) string {
 	}
 	from := max(i-300, 0)
 	return "kept:     ..." + a[from:min(i+300, len(a))] + "\nstreamed: ..." + b[from:min(i+300, len(b))]
+}
+
+// TestStatesStreamedAsHeld: the --states view (the netstat view at the end and at
+// --at, the TIME_WAIT per host with its chart, the closing side per server, the
+// port pressure per pair) that report.ViewCollector measures of each connection as
+// the trackers hand it out, merged across --workers and through spans sorted on
+// disk, is the view of every connection kept until the end (HoldIncarnations:
+// report.NewView), for every committed capture.
+func TestStatesStreamedAsHeld(t *testing.T) {
+	captures, err := filepath.Glob(filepath.Join(pcapDir, "*.pcap*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, hosts, pairs := 0, 0, 0
+	for _, c := range captures {
+		if strings.Contains(c, ".expected.") {
+			continue
+		}
+		n++
+		for _, at := range []string{"", "+1s", "+0s", "+2m"} {
+			o := report.Options{Files: []string{c}, Output: "json", TimeWait: reassembly.DefaultTimeWait,
+				MaxConns: pipeline.DefaultMaxConns, View: report.ViewOptions{States: true, At: at, Ports: analyzer.LinuxPortRange(), PortPressure: 0.5}}
+			held := o
+			held.HoldIncarnations, held.Workers = true, 1
+			want, _, err := pipeline.ReadCapture(held, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hosts += len(want.View.TimeWait.Hosts)
+			pairs += len(want.View.TimeWait.PortPressure)
+			for _, w := range []int{1, 2, 3} {
+				o.Workers = w
+				o.Spill = spill.Options{}
+				if w == 3 {
+					o.Spill = spill.Options{MaxRecords: 3, Dir: t.TempDir()} // the spans in runs on disk
+				}
+				got, _, err := pipeline.ReadCapture(o, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.View == nil {
+					t.Fatalf("%s --at %q --workers %d: no view", filepath.Base(c), at, w)
+				}
+				gv, wv := *got.View, *want.View
+				if filepath.Base(c) == "gen-hostile-time-backwards.pcap" && at != "" {
+					// A +DURATION counts from the first timestamp read (the held view:
+					// from the earliest, an hour before it): see TestPicturesAt.
+					d, _ := time.ParseDuration(at[1:])
+					if !gv.At.Equal(time.Date(2024, 3, 1, 16, 0, 0, 0, time.UTC).Add(d)) {
+						t.Errorf("%s --at %s: the view at %s", filepath.Base(c), at, gv.At)
+					}
+					gv.At, gv.States, gv.Hosts = wv.At, wv.States, wv.Hosts
+				}
+				if !reflect.DeepEqual(gv, wv) {
+					t.Errorf("%s --at %q --workers %d:\n got %+v\nwant %+v", filepath.Base(c), at, w, gv, wv)
+				}
+			}
+		}
+	}
+	if n < 50 || hosts == 0 || pairs == 0 {
+		t.Fatalf("%d captures compared (%d hosts holding TIME_WAIT, %d client → server pairs): testdata/pcaps holds more", n, hosts, pairs)
+	}
 }

@@ -92,8 +92,8 @@ func (r *phaseRecorder) EndCapture(uint64)      {}
 func (r *phaseRecorder) Phase(what string)      { r.phases = append(r.phases, what) }
 
 // TestReadCapturePhases: what the pipeline says it does past the read, in order,
-// for the streaming trackers (one worker and several, --html among them) and the
-// tracker of --states.
+// for the streaming trackers (one worker and several, --html and --states among
+// them) and the tracker that holds every incarnation (HoldIncarnations).
 func TestReadCapturePhases(t *testing.T) {
 	stream := []string{"", pipeline.PhaseFinish, pipeline.PhaseSummary}
 	tests := []struct {
@@ -103,10 +103,10 @@ func TestReadCapturePhases(t *testing.T) {
 	}{
 		{"one worker", report.Options{Output: "json", Workers: 1}, stream},
 		{"workers", report.Options{Output: "text", Workers: 3}, stream},
-		{"--states", report.Options{Output: "text", View: report.ViewOptions{States: true}},
-			[]string{"", pipeline.PhaseFinish, pipeline.PhaseAnalyse, pipeline.PhaseViews}},
+		{"--states", report.Options{Output: "text", View: report.ViewOptions{States: true}}, stream},
 		{"--html", report.Options{Output: "json", HTML: "page.html"}, stream},
-		{"--html --states", report.Options{Output: "text", HTML: "page.html", View: report.ViewOptions{States: true}},
+		{"--html --states", report.Options{Output: "text", HTML: "page.html", View: report.ViewOptions{States: true}}, stream},
+		{"held", report.Options{Output: "text", HTML: "page.html", View: report.ViewOptions{States: true}, HoldIncarnations: true},
 			[]string{"", pipeline.PhaseFinish, pipeline.PhaseAnalyse, pipeline.PhaseViews}},
 	}
 	for _, tc := range tests {
