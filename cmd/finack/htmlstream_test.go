@@ -95,9 +95,8 @@ func TestHTMLStreamedPictures(t *testing.T) {
 
 // TestPicturesAt: the netstat view at --at that report.PictureCollector counts, each
 // connection's state at that moment as it is handed out, is the view of every
-// connection kept until the end (--at implies --states, which keeps them: this
-// reads with the pipeline's options directly), for every committed capture, with
-// any number of workers. The rest of the pictures as well.
+// connection kept until the end (HoldIncarnations: report.NewPictures), for every
+// committed capture, with any number of workers. The rest of the pictures as well.
 func TestPicturesAt(t *testing.T) {
 	captures, err := filepath.Glob(filepath.Join(pcapDir, "*.pcap"))
 	if err != nil {
