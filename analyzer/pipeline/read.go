@@ -131,7 +131,8 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		// The summary per endpoint: what only the text report shows (it costs memory
 		// per client address; its spans, a few per connection, are sorted on disk
 		// past the bound of its share of o.Spill).
-		// (--states: every output has it, for the counted reuses' order.)
+		// (--states: every output has it: the view sweeps its spans, and the
+		// counted reuses are in its order.)
 		var ov *report.OverviewCollector
 		if o.Output == "text" || o.View.States {
 			ov = report.NewOverviewCollector(o.TimeWait, o.Spill.Share(workers))
@@ -139,8 +140,8 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		var vc *report.ViewCollector
 		if o.View.States {
 			// --states: the netstat view and the TIME_WAIT accounting, from the
-			// incarnations as they pass (its spans sorted on disk past its share).
-			vc = report.NewViewCollector(o.TimeWait, atOf(o.View, r), o.Spill.Share(workers))
+			// incarnations as they pass (their spans: the overview's).
+			vc = report.NewViewCollector(o.TimeWait, atOf(o.View, r))
 		}
 		views[i] = vc
 		var pc *report.PictureCollector
@@ -210,13 +211,14 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		doc.KindTotals = gate.MergeTotals(totals)
 	}
 	doc.Incidents, doc.IncidentsOmitted = report.MergeIncidents(incidents)
-	doc.Overview = mergeOverview(&doc, overviews)
 	if o.View.States {
-		v, err := report.MergeView(views, o.View, st.First, st.Last)
+		ov, v, err := report.MergeOverviewAndView(overviews, views, o.View, st.First, st.Last)
 		if err != nil {
-			doc.Warnings = append(doc.Warnings, fmt.Sprintf("temporary file: %v; the TIME_WAIT accounting's hosts and port pressure are left out (set TMPDIR to a directory with room)", err))
+			doc.Warnings = append(doc.Warnings, fmt.Sprintf("temporary file: %v; the summary's TIME_WAIT and port peaks, and the TIME_WAIT accounting's hosts and port pressure, are left out (set TMPDIR to a directory with room)", err))
 		}
-		doc.View = &v
+		doc.Overview, doc.View = ov, &v
+	} else {
+		doc.Overview = mergeOverview(&doc, overviews)
 	}
 	if o.HTML != "" {
 		doc.Pictures = report.MergePictures(pictures, o.View, st.First, st.Last)

@@ -266,7 +266,13 @@ func MergeOverview(cs []*OverviewCollector) (*Overview, error) {
 	if len(cs) == 0 {
 		return nil, nil
 	}
-	twPeak, portPeak, err := mergePeaks(cs)
+	return mergeOverview(cs, nil)
+}
+
+// mergeOverview is MergeOverview; with vm, the view's sweeps of the same spans are
+// done in the same pass (MergeOverviewAndView).
+func mergeOverview(cs []*OverviewCollector, vm *viewMerge) (*Overview, error) {
+	twPeak, portPeak, err := mergePeaks(cs, vm)
 	if err != nil {
 		twPeak, portPeak = nil, nil
 	}
@@ -321,25 +327,39 @@ type peak struct {
 	at time.Time
 }
 
+// overviewSweep is a group's sweep for the overview's peak and, when a view is
+// merged with it, the view's.
+type overviewSweep struct {
+	peak analyzer.PeakSweep
+	view viewSweep
+}
+
 // mergePeaks merges the collectors' spans: each host's TIME_WAIT peak (analyzer.PeakOf
 // of its spans), and each client's highest port peak towards one server endpoint
 // (analyzer.Peak of the pair's spans per port; ties to the least endpoint by name).
-func mergePeaks(cs []*OverviewCollector) (map[netip.Addr]peak, map[netip.Addr]Party, error) {
+// vm, when not nil, sweeps the same spans for a view.
+func mergePeaks(cs []*OverviewCollector, vm *viewMerge) (map[netip.Addr]peak, map[netip.Addr]Party, error) {
 	sorters := make([]*spill.Sorter, len(cs))
 	for i, c := range cs {
 		sorters[i] = c.spans // an Add that failed: mergeGroups returns its error first
 	}
 	twPeak := map[netip.Addr]peak{}
 	portPeak := map[netip.Addr]Party{}
-	err := mergeGroups(sorters, func(s *analyzer.PeakSweep, kind uint64, rec []byte, iv analyzer.Interval) {
-		if kind == spanTimeWait {
-			s.Add(iv)
-		} else {
-			s.AddPort(binary.LittleEndian.Uint16(rec), iv)
+	err := mergeGroups(sorters, func(s *overviewSweep, kind uint64, rec []byte, iv analyzer.Interval) {
+		if vm != nil {
+			vm.add(&s.view, kind, rec, iv)
 		}
-	}, func(s *analyzer.PeakSweep, kind uint64, id []byte) {
-		n, at := s.Peak()
-		s.Reset()
+		if kind == spanTimeWait {
+			s.peak.Add(iv)
+		} else {
+			s.peak.AddPort(binary.LittleEndian.Uint16(rec), iv)
+		}
+	}, func(s *overviewSweep, kind uint64, id []byte) {
+		if vm != nil {
+			vm.done(&s.view, kind, id)
+		}
+		n, at := s.peak.Peak()
+		s.peak.Reset()
 		if kind == spanTimeWait {
 			twPeak[hostOf(id)] = peak{n, at.Time().UTC()}
 			return

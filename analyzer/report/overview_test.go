@@ -75,7 +75,7 @@ func TestMergePeaks(t *testing.T) {
 			if (runs > 0) != tc.runs {
 				t.Errorf("%d runs written, want some: %v", runs, tc.runs)
 			}
-			twPeak, portPeak, err := mergePeaks(cs)
+			twPeak, portPeak, err := mergePeaks(cs, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

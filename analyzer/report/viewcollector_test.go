@@ -15,8 +15,9 @@ import (
 	"github.com/finack/finack/reassembly"
 )
 
-// TestMergeView: the TIME_WAIT hosts and the port pressure MergeView sweeps from
-// the spans the collectors of several workers sorted are those of all the spans at
+// TestMergeView: the TIME_WAIT hosts and the port pressure MergeOverviewAndView
+// sweeps from the spans the collectors of several workers sorted (the overviews',
+// the peaks of which TestMergePeaks checks) are those of all the spans at
 // once (analyzer.TimeWaitHostOf of each host's edges, analyzer.Peak of each pair's
 // spans per port, a span still open tied up until the end of the capture): in
 // memory and in runs on disk, with hosts and pairs whose hashes collide, spans that
@@ -40,9 +41,11 @@ func TestMergeView(t *testing.T) {
 			servers := []netip.AddrPort{netip.MustParseAddrPort("10.0.0.9:80"), netip.MustParseAddrPort("[fd00::9]:80")}
 			dir := t.TempDir()
 			tc.bound.Dir = dir
-			cs := make([]*ViewCollector, tc.workers)
+			cs := make([]*OverviewCollector, tc.workers)
+			vs := make([]*ViewCollector, tc.workers)
 			for i := range cs {
-				cs[i] = NewViewCollector(time.Minute, nil, tc.bound.Share(tc.workers))
+				cs[i] = NewOverviewCollector(time.Minute, tc.bound.Share(tc.workers))
+				vs[i] = NewViewCollector(time.Minute, nil)
 				if tc.collide {
 					cs[i].hash = func([]byte) uint64 { return 42 }
 				}
@@ -91,7 +94,7 @@ func TestMergeView(t *testing.T) {
 			}
 			first, last := reassembly.Instant(0).Time(), reassembly.Instant(end).Time()
 			v := ViewOptions{Ports: analyzer.LinuxPortRange(), PortPressure: 0.001}
-			got, err := MergeView(cs, v, first, last)
+			_, got, err := MergeOverviewAndView(cs, vs, v, first, last)
 			if err != nil {
 				t.Fatal(err)
 			}
