@@ -106,7 +106,8 @@ func LoadBaselines(args []string) ([]Baseline, error) {
 // large capture is not held whole in memory.
 func readSaved(r io.Reader) ([]savedReport, error) {
 	sc := newJSONScanner(r)
-	var doc savedDoc
+	intern := map[string]string{}
+	doc := savedDoc{intern: intern}
 	err := sc.readObject(func(key string) error {
 		// (Keys match their fields whatever their case, as encoding/json matches
 		// them.)
@@ -114,7 +115,7 @@ func readSaved(r io.Reader) ([]savedReport, error) {
 		case strings.EqualFold(key, "captures"):
 			doc.captures = []savedReport{}
 			null, err := sc.readArray(func() error {
-				var c savedDoc
+				c := savedDoc{intern: intern}
 				if err := sc.readObject(c.field(sc)); err != nil {
 					return err
 				}
@@ -194,6 +195,8 @@ type savedDoc struct {
 	hasSummary  bool
 	captures    []savedReport
 	hasCaptures bool
+	// intern: the strings of the findings decoded (decodeSavedFinding).
+	intern map[string]string
 }
 
 // field reads the value of one key of a capture's document into d; what the checks
@@ -219,7 +222,11 @@ func (d *savedDoc) field(sc *jsonScanner) func(key string) error {
 					d.report.Findings = make([]analyzer.Finding, 0, hint)
 				}
 				var f savedFinding
-				err := sc.decode(&f)
+				raw, err := sc.rawValue()
+				if err == nil && !decodeSavedFinding(raw, &f, d.intern) {
+					f = savedFinding{}
+					err = json.Unmarshal(raw, &f)
+				}
 				d.report.Findings = append(d.report.Findings, f.finding())
 				return err
 			})

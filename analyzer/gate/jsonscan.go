@@ -1,10 +1,12 @@
 package gate
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 )
 
 // jsonScanner reads a saved report for readSaved: the document's structure token
@@ -91,7 +93,14 @@ func (s *jsonScanner) peek() (byte, bool) {
 	for {
 		for s.pos < s.end {
 			switch c := s.buf[s.pos]; c {
-			case ' ', '\t', '\n', '\r':
+			case ' ':
+				// A report's indentation: the spaces of eight bytes at once.
+				if s.pos+8 <= s.end {
+					s.pos += bits.TrailingZeros64(binary.LittleEndian.Uint64(s.buf[s.pos:])^(ones*' ')) >> 3
+					continue
+				}
+				s.pos++
+			case '\t', '\n', '\r':
 				s.pos++
 			default:
 				return c, true
@@ -310,9 +319,11 @@ func (s *jsonScanner) str() error {
 			b := s.buf[s.pos : s.pos+8]
 			x := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
 				uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-			const ones, high = 0x0101010101010101, 0x8080808080808080
 			quote, backslash := x^(ones*'"'), x^(ones*'\\')
-			if ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash)&high != 0 {
+			if m := ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash) & high; m != 0 {
+				// The lowest byte marked is the first that is not plain (a byte
+				// above it may be marked by the borrow, never one below).
+				s.pos += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			s.pos += 8
