@@ -142,15 +142,21 @@ func (c *PictureCollector) host(a netip.Addr) int32 {
 	return h
 }
 
-// states counts inc's sockets at the end of the capture and at --at.
-func (c *PictureCollector) states(inc *reassembly.Incarnation) {
-	end := farFuture
+// atCaptureEnd is the moment at which inc's state is the one it has at the end of
+// the capture (zero: it has no socket then), whenever it was handed out.
+func atCaptureEnd(inc *reassembly.Incarnation) time.Time {
 	switch inc.End {
 	case reassembly.EndCaptureEnd:
-		end = inc.EndAt.Time() // handed out by the end of the capture, at it
+		return inc.EndAt.Time() // handed out by the end of the capture, at it
 	case reassembly.EndReplaced:
-		end = time.Time{} // no socket once replaced
+		return time.Time{} // no socket once replaced
 	}
+	return farFuture
+}
+
+// states counts inc's sockets at the end of the capture and at --at.
+func (c *PictureCollector) states(inc *reassembly.Incarnation) {
+	end := atCaptureEnd(inc)
 	for _, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
 		h := inc.Half[r].Endpoint.Addr()
 		if !end.IsZero() {

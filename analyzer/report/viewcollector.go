@@ -46,16 +46,7 @@ func (c *ViewCollector) Add(inc *reassembly.Incarnation) {
 	}
 	when := c.atT
 	if c.at == nil {
-		// At the end of the capture: an incarnation handed out before it is left
-		// in the state its last events put it in (PictureCollector.states).
-		switch inc.End {
-		case reassembly.EndCaptureEnd:
-			when = inc.EndAt.Time()
-		case reassembly.EndReplaced:
-			when = time.Time{} // no socket once replaced
-		default:
-			when = farFuture
-		}
+		when = atCaptureEnd(inc)
 	} else if !c.atOK {
 		when = time.Time{}
 	}
