@@ -14,10 +14,10 @@ import (
 // without white space, its keys the fields' names as written, its strings free of
 // escapes and of bytes past ASCII, its numbers whole. Anything else (another form,
 // a type encoding/json would refuse, a null where a field is) gives false, f
-// undefined: json.Unmarshal decodes that one, with its errors. encoding/json
-// decoded each finding in two passes (checking the value, then decoding it) through
-// reflection: most of the time --baseline took to read its report.
-// TestDecodeSavedFinding compares the two.
+// undefined: json.Unmarshal decodes that one, with its errors. (encoding/json checks
+// a value and then decodes it, through reflection: two passes, and a report holds
+// tens of thousands of findings.) TestDecodeSavedFinding and FuzzDecodeSavedFinding
+// compare the two.
 func decodeSavedFinding(raw []byte, f *savedFinding, intern map[string]string) bool {
 	p := findingScan{b: raw, intern: intern}
 	if !p.byte('{') {

@@ -389,9 +389,9 @@ func pairOf(id []byte) (client netip.Addr, server netip.AddrPort) {
 }
 
 // spanGroup is the sweep of one host's or one pair's spans (id).
-type spanGroup[S any] struct {
+type spanGroup struct {
 	id    []byte
-	sweep S
+	sweep overviewSweep
 }
 
 // mergeGroups merges the spans of sorters (spanSorter's) and hands each group's to a
@@ -399,10 +399,10 @@ type spanGroup[S any] struct {
 // spanTimeWait or spanTied), then ends the sweep (done, with the group's id: a
 // host's address, or a pair's); a sweep is reused for another group once done. The
 // groups whose hashes collide are read together, each in start order.
-func mergeGroups[S any](sorters []*spill.Sorter, add func(s *S, kind uint64, rec []byte, iv analyzer.Interval), done func(s *S, kind uint64, id []byte)) error {
+func mergeGroups(sorters []*spill.Sorter, add func(s *overviewSweep, kind uint64, rec []byte, iv analyzer.Interval), done func(s *overviewSweep, kind uint64, id []byte)) error {
 	// The groups of the key's hash being read (usually one): the others, kept for
 	// the next hash.
-	var groups []*spanGroup[S]
+	var groups []*spanGroup
 	live, bucket := 0, uint64(0)
 	finish := func() {
 		for _, g := range groups[:live] {
@@ -419,7 +419,7 @@ func mergeGroups[S any](sorters []*spill.Sorter, add func(s *S, kind uint64, rec
 		if k[0]>>56 == spanTied {
 			id = rec[2:]
 		}
-		var g *spanGroup[S]
+		var g *spanGroup
 		for _, o := range groups[:live] {
 			if bytes.Equal(o.id, id) {
 				g = o
@@ -428,7 +428,7 @@ func mergeGroups[S any](sorters []*spill.Sorter, add func(s *S, kind uint64, rec
 		}
 		if g == nil {
 			if live == len(groups) {
-				groups = append(groups, &spanGroup[S]{})
+				groups = append(groups, &spanGroup{})
 			}
 			g = groups[live]
 			live++
