@@ -71,12 +71,13 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	done := make([]func(*reassembly.Incarnation), workers)
 	incidents := make([]*report.IncidentCollector, workers)
 	overviews := make([]*report.OverviewCollector, workers)
-	pictures := make([]*report.PictureCollector, workers) // --html: what its charts draw
-	views := make([]*report.ViewCollector, workers)       // --states: its view
-	recorders := make([]*report.Recorder, workers)        // nil: the records kept in memory
-	ladders := make([]*report.LadderCollector, workers)   // --html with recorders: its ladders
-	baselines := make([]*report.Recorder, workers)        // --write-baseline with recorders: its -o json records
-	var totals []map[analyzer.Kind]gate.KindTotal         // --fail-on or -o junit with recorders: the findings summed by kind
+	pictures := make([]*report.PictureCollector, workers)  // --html: what its charts draw
+	views := make([]*report.ViewCollector, workers)        // --states: its view
+	recorders := make([]*report.Recorder, workers)         // nil: the records kept in memory
+	ladders := make([]*report.LadderCollector, workers)    // --html with recorders: its ladders
+	evidence := make([]*report.EvidenceCollector, workers) // --export, --ladder with recorders: what their second pass reads
+	baselines := make([]*report.Recorder, workers)         // --write-baseline with recorders: its -o json records
+	var totals []map[analyzer.Kind]gate.KindTotal          // --fail-on or -o junit with recorders: the findings summed by kind
 	if report.StreamsReport(o) && (len(o.FailRules) > 0 || o.Output == "junit") {
 		totals = make([]map[analyzer.Kind]gate.KindTotal, workers)
 	}
@@ -100,7 +101,13 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 				recorders[i] = report.NewRecorder(o, share)
 				sink = recorders[i]
 			}
-			if o.HTML != "" {
+			switch {
+			case o.Export != "" || o.Ladder:
+				// The second pass's connections and findings (--html's ladders
+				// picked from them too, as from a document that holds them).
+				evidence[i] = report.NewEvidenceCollector(sink)
+				sink = evidence[i]
+			case o.HTML != "":
 				// --html: the ladders it draws picked as the records pass.
 				ladders[i] = report.NewLadderCollector(sink)
 				sink = ladders[i]
@@ -200,6 +207,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		doc.Findings = rep.Findings
 	}
 	doc.Records = report.MergeRecords(recorders)
+	doc.Evidence = report.MergeEvidence(evidence)
 	doc.BaselineRecords = report.MergeRecords(baselines)
 	if o.Separate {
 		// The other captures come before the report: this one's records wait on

@@ -108,7 +108,7 @@ func CollectEvidence(o Options, results []*Result) error {
 		if r.OpenErr != nil {
 			continue
 		}
-		doc := &r.Doc
+		doc := r.Doc.evidence()
 		var sel []int
 		var findingsOf map[int][]int
 		var picked *Ladders
@@ -245,7 +245,7 @@ func writeEvidenceText(w io.Writer, o Options, r *Result) error {
 	if o.Ladder && len(r.evidence.conns) > 0 {
 		for _, ci := range r.evidence.conns {
 			fmt.Fprintln(w)
-			writeLadder(w, &r.Doc, ci, r.evidence)
+			writeLadder(w, r.evidence.doc, ci, r.evidence)
 		}
 		io.WriteString(w, ladderLegend)
 	}

@@ -166,12 +166,13 @@ type ExportInfo struct {
 }
 
 func newExportInfo(ex *exporter, r *Result, ev *connEvidence) *ExportInfo {
+	findings := r.Doc.evidence().Findings
 	x := &ExportInfo{File: ex.path, Format: ex.format(), Packets: len(ev.exported), Connections: len(ev.conns),
-		Frames: ev.exported, FindingFrames: make([][]uint64, len(r.Doc.Findings))}
+		Frames: ev.exported, FindingFrames: make([][]uint64, len(findings))}
 	if x.Frames == nil {
 		x.Frames = [][2]uint64{}
 	}
-	for i, f := range r.Doc.Findings {
+	for i, f := range findings {
 		x.FindingFrames[i] = make([]uint64, 0, len(f.Frames))
 		for _, fr := range f.Frames {
 			j, ok := slices.BinarySearchFunc(x.Frames, fr, func(p [2]uint64, fr uint64) int { return cmp.Compare(p[0], fr) })
@@ -192,7 +193,7 @@ func writeExportText(w io.Writer, r *Result) {
 		return
 	}
 	fmt.Fprintf(w, "\nexport       %d packets of %d connection(s) to %s (%s); frames there:\n", x.Packets, x.Connections, x.File, x.Format)
-	for i, f := range r.Doc.Findings {
+	for i, f := range r.Doc.evidence().Findings {
 		fmt.Fprintf(w, "  %-17s  %s → %s #%d%s  frames %s → %s\n", f.Kind, analyzer.EndpointString(f.Client), analyzer.EndpointString(f.Server), f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel), FramesText(f.Frames), FramesText(x.FindingFrames[i]))
 	}
 }

@@ -294,9 +294,10 @@ func (d *Document) PageFindings() []PageFinding {
 	if p := d.Pictures; p != nil && p.Ladders != nil {
 		return p.Ladders.Page
 	}
-	out := make([]PageFinding, len(d.Findings))
-	for i := range d.Findings {
-		f := &d.Findings[i]
+	fs := d.evidence().Findings
+	out := make([]PageFinding, len(fs))
+	for i := range fs {
+		f := &fs[i]
 		out[i] = PageFinding{At: reassembly.InstantOf(f.Time), Server: f.Server, Kind: f.Kind, Bad: !SafeAccepted(f.Kind, f.Verdict, f.Outcome)}
 	}
 	return out

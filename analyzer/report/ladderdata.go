@@ -82,7 +82,7 @@ type LadderLine struct {
 func (r *Result) Ladders() (ls []Ladder, undrawn int, why string) {
 	ev := r.evidence
 	if ev == nil {
-		if p := r.Doc.Pictures; len(r.Doc.Findings) > 0 || p != nil && p.Ladders != nil && len(p.Ladders.Page) > 0 {
+		if p := r.Doc.Pictures; len(r.Doc.evidence().Findings) > 0 || p != nil && p.Ladders != nil && len(p.Ladders.Page) > 0 {
 			return nil, 0, "no ladders: drawing them reads the capture a second time, which a capture read from stdin or live cannot give"
 		}
 		return nil, 0, ""

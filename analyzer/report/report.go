@@ -34,6 +34,10 @@ type Document struct {
 	Overview *Overview `json:"-"`
 	// Export: with --export, where the connections with findings went (export.go).
 	Export *ExportInfo `json:"export,omitempty"`
+	// Evidence: with --export or --ladder and Records, what their second pass reads
+	// of every connection and finding (EvidenceCollector); nil when Connections and
+	// Findings hold them.
+	Evidence *Document `json:"-"`
 	// view: the netstat view and TIME_WAIT accounting, with --states.
 	View *view `json:"-"`
 	// Pictures: what --html draws from every incarnation (TIME_WAIT over time, the

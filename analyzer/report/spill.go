@@ -12,15 +12,16 @@ import (
 // written: the analysis hands each record to a Recorder (records.go), which encodes
 // it as the report prints it and sorts the bytes externally, past a bound in sorted
 // runs in a temporary file, merged when the report is written. Memory stays flat
-// however many connections the capture holds. What needs every record at the end keeps them in memory: see
-// StreamsReport.
+// however many connections the capture holds; what else reads the records keeps its
+// own part of them as they pass (--export and --ladder: EvidenceCollector; --html's
+// ladders: LadderCollector).
 
 // StreamsReport says whether the report of this run streams its records: nothing
 // but the report's writer reads them (and --write-baseline's, which has records of
-// its own: Document.BaselineRecords), and o.HoldRecords does not keep them. The
-// records are sorted within o.Spill's bounds, shared out among the Recorders of the
-// --workers and, in each, among the kinds of records it keeps (connections,
-// findings, incidents: newRecorder).
+// its own: Document.BaselineRecords), and o.HoldRecords (or HoldIncarnations) does
+// not keep them. The records are sorted within o.Spill's bounds, shared out among
+// the Recorders of the --workers and, in each, among the kinds of records it keeps
+// (connections, findings, incidents: newRecorder).
 func StreamsReport(o Options) bool {
 	if o.HoldRecords || o.HoldIncarnations {
 		return false
@@ -30,7 +31,7 @@ func StreamsReport(o Options) bool {
 	default:
 		return false
 	}
-	return o.Export == "" && !o.Ladder // the connections with findings: evidence.go (--html: LadderCollector)
+	return true
 }
 
 // HoldsFindings says whether a run of o that streams its records (StreamsReport)

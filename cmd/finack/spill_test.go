@@ -3,8 +3,10 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
+	"github.com/finack/finack/analyzer/report"
 	"github.com/finack/finack/analyzer/spill"
 )
 
@@ -45,5 +47,69 @@ func TestSpillSameReport(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEvidenceSameAsHeld: with --export and --ladder the report streams its records
+// too, the second pass reading what the EvidenceCollectors kept of each connection
+// and finding; the report (the export's frames, the ladders), the exported file
+// (pcap and pcapng, byte for byte) and the HTML page are those of a run that holds
+// every record, for every capture, whether the records fit in memory or go to disk
+// in runs of 3, with 1 worker or 3.
+func TestEvidenceSameAsHeld(t *testing.T) {
+	footer := regexp.MustCompile(`<footer>Written by finack [^<]* at [^<;]*`)
+	dir := t.TempDir()
+	exported := func(t *testing.T, path string) string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		_ = os.Remove(path) // the next run writes it again
+		return footer.ReplaceAllString(string(b), "<footer>")
+	}
+	pcapOut, ngOut, page := filepath.Join(dir, "x.pcap"), filepath.Join(dir, "x.pcapng"), filepath.Join(dir, "p.html")
+	streamed := 0
+	for _, set := range captureSets(t) {
+		t.Run(set[0], func(t *testing.T) {
+			var args []string
+			for _, f := range set {
+				args = append(args, "-r", f)
+			}
+			forms := [][]string{{"--export", pcapOut}, {"--export", ngOut, "-o", "json"}, {"--ladder"}, {"--ladder", "-o", "json"},
+				{"--export", pcapOut, "--ladder", "--html", page}, {"--export", ngOut, "-o", "ndjson"}, {"--ladder", "-o", "tsv"},
+				{"--separate", "--export", ngOut, "--ladder"}}
+			for _, form := range forms {
+				a := append(append([]string(nil), args...), form...)
+				var held *options
+				want, wantErr, wantCode := runTunedIn(t, pcapDir, func(o *options) { o.HoldRecords, held = true, o }, a...)
+				wantFiles := exported(t, pcapOut) + exported(t, ngOut) + exported(t, page)
+				if held.Export == "" && !held.Ladder {
+					t.Fatalf("finack %v: neither --export nor --ladder", a)
+				}
+				for _, w := range []string{"1", "3"} {
+					for _, b := range []spill.Options{{}, {MaxRecords: 3}} {
+						aw := append(append([]string(nil), a...), "--workers", w)
+						var o *options
+						got, gotErr, code := runTunedIn(t, pcapDir, func(oo *options) { oo.Spill, o = b, oo }, aw...)
+						gotFiles := exported(t, pcapOut) + exported(t, ngOut) + exported(t, page)
+						if !report.StreamsReport(o.Options) {
+							t.Fatalf("finack %v: the report does not stream its records", aw)
+						}
+						streamed++
+						if got != want || gotErr != wantErr || code != wantCode {
+							t.Errorf("finack %v, spill bound %+v: the report differs from the one held in memory (exit %d, want %d; stderr %q, want %q):\n%s",
+								aw, b, code, wantCode, gotErr, wantErr, lineDiff(want, got))
+						}
+						if gotFiles != wantFiles {
+							t.Errorf("finack %v, spill bound %+v: the exported file or page differs from the one of the held records", aw, b)
+						}
+					}
+				}
+			}
+		})
+	}
+	if streamed == 0 {
+		t.Fatal("no capture compared")
 	}
 }

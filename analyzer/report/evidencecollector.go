@@ -1,0 +1,120 @@
+package report
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/finack/finack/analyzer"
+)
+
+// An EvidenceCollector keeps, for --export and --ladder, what their second pass and
+// their parts of the report read of every connection and finding, while the report
+// itself streams (its records sorted on disk, spill.go): of a connection, what a
+// ladder reads (ladderRecord: its identity, frame range, packets and close); of a
+// finding, its identity, frames, time, kind, verdict and outcome (evidenceFinding),
+// not its message nor its evidence. Which connections the findings are about
+// (SelectConnections) can be known only once every finding is in: a finding may
+// name frames of an incarnation handed out long before it. One per worker (each
+// 4-tuple goes to one), merged (MergeEvidence) into the document CollectEvidence
+// reads.
+type EvidenceCollector struct {
+	next        analyzer.Sink
+	connections chunks[analyzer.Connection]
+	findings    chunks[analyzer.Finding]
+}
+
+// chunks is a list kept in chunks of a fixed size: growing it never copies what it
+// holds (a slice grown by append holds its old array and the new one at once, and
+// each is as large as all the list).
+type chunks[T any] struct {
+	full [][]T
+	last []T
+	n    int
+}
+
+// evidenceChunk is the length of a chunk: about 1.5 MB of connections.
+const evidenceChunk = 4096
+
+func (c *chunks[T]) add(v T) {
+	if len(c.last) == cap(c.last) {
+		if c.last != nil {
+			c.full = append(c.full, c.last)
+		}
+		c.last = make([]T, 0, evidenceChunk)
+	}
+	c.last = append(c.last, v)
+	c.n++
+}
+
+// moveTo appends the list to dst and empties it, letting each chunk go once copied.
+func (c *chunks[T]) moveTo(dst []T) []T {
+	for i, ch := range c.full {
+		dst = append(dst, ch...)
+		c.full[i] = nil
+	}
+	dst = append(dst, c.last...)
+	*c = chunks[T]{}
+	return dst
+}
+
+// NewEvidenceCollector returns a collector that passes every record on to next.
+func NewEvidenceCollector(next analyzer.Sink) *EvidenceCollector {
+	return &EvidenceCollector{next: next}
+}
+
+// Add takes one incarnation's record and findings (analyzer.Sink).
+func (ec *EvidenceCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
+	if ec.next != nil {
+		ec.next.Add(c, fs)
+	}
+	if c != nil {
+		ec.connections.add(ladderRecord(c))
+	}
+	for i := range fs {
+		ec.findings.add(evidenceFinding(&fs[i]))
+	}
+}
+
+// evidenceFinding copies what the evidence reads of f (f's memory is reused after
+// Add): its identity (ID, for SelectConnections), frames, time and kind (the
+// report's order, CompareFindings), verdict and outcome (benign).
+func evidenceFinding(f *analyzer.Finding) analyzer.Finding {
+	return analyzer.Finding{Kind: f.Kind, Client: f.Client, Server: f.Server, VLAN: slices.Clone(f.VLAN),
+		ServerVLAN: slices.Clone(f.ServerVLAN), Tunnel: strings.Clone(f.Tunnel), Incarnation: f.Incarnation,
+		Frames: slices.Clone(f.Frames), Time: f.Time, Verdict: f.Verdict, Outcome: f.Outcome}
+}
+
+// MergeEvidence returns the collectors' connections and findings as a document
+// orders them (connections by first frame, findings in report order; among equal
+// ones the first collector's first, as analyzer.Merge does), nil when there are
+// none.
+func MergeEvidence(cs []*EvidenceCollector) *Document {
+	cs = slices.DeleteFunc(slices.Clone(cs), func(c *EvidenceCollector) bool { return c == nil })
+	if len(cs) == 0 {
+		return nil
+	}
+	nc, nf := 0, 0
+	for _, c := range cs {
+		nc, nf = nc+c.connections.n, nf+c.findings.n
+	}
+	d := &Document{Connections: make([]analyzer.Connection, 0, nc), Findings: make([]analyzer.Finding, 0, nf)}
+	for _, c := range cs {
+		d.Connections = c.connections.moveTo(d.Connections)
+		d.Findings = c.findings.moveTo(d.Findings)
+	}
+	{
+		slices.SortStableFunc(d.Connections, func(a, b analyzer.Connection) int { return cmp.Compare(a.FirstFrame, b.FirstFrame) })
+		analyzer.SortFindings(d.Findings)
+	}
+	return d
+}
+
+// evidence is the document the second pass of --export and --ladder reads: the
+// EvidenceCollectors' when the report streamed its records, else d.
+func (d *Document) evidence() *Document {
+	if d.Evidence != nil {
+		return d.Evidence
+	}
+	return d
+}
