@@ -76,9 +76,10 @@ func (ec *EvidenceCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) 
 	}
 }
 
-// evidenceFinding copies what the evidence reads of f (f's memory is reused after
-// Add): its identity (ID, for SelectConnections), frames, time and kind (the
-// report's order, CompareFindings), verdict and outcome (benign).
+// evidenceFinding copies what the evidence and the ladders read of f (f's memory
+// is reused after Add): its identity (ID, for SelectConnections), frames, time and
+// kind (the report's order, CompareFindings), verdict and outcome (benign). The
+// LadderCollector keeps the same.
 func evidenceFinding(f *analyzer.Finding) analyzer.Finding {
 	return analyzer.Finding{Kind: f.Kind, Client: f.Client, Server: f.Server, VLAN: slices.Clone(f.VLAN),
 		ServerVLAN: slices.Clone(f.ServerVLAN), Tunnel: strings.Clone(f.Tunnel), Incarnation: f.Incarnation,

@@ -113,7 +113,7 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 		probe.selected, probe.bad = true, probe.bad || !benign(f)
 		for _, p := range recent {
 			if framesWithin(f.Frames, p.c.FirstFrame, p.c.LastFrame) {
-				lc.about(p, ladderFinding(f))
+				lc.about(p, evidenceFinding(f))
 			}
 		}
 	}
@@ -134,7 +134,7 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 		}
 	}
 	for i := range fs {
-		f := ladderFinding(&fs[i])
+		f := evidenceFinding(&fs[i])
 		lcn.own = append(lcn.own, f)
 		lc.about(lcn, f)
 	}
@@ -220,11 +220,6 @@ func ladderRecord(c *analyzer.Connection) analyzer.Connection {
 	return analyzer.Connection{Client: c.Client, Server: c.Server, VLAN: slices.Clone(c.VLAN), ServerVLAN: slices.Clone(c.ServerVLAN),
 		Tunnel: strings.Clone(c.Tunnel), Incarnation: c.Incarnation, FirstFrame: c.FirstFrame, LastFrame: c.LastFrame,
 		Packets: c.Packets, Close: c.Close}
-}
-
-// ladderFinding copies what a ladder, and the order of its findings, read of f.
-func ladderFinding(f *analyzer.Finding) analyzer.Finding {
-	return analyzer.Finding{Kind: f.Kind, Time: f.Time, Frames: slices.Clone(f.Frames), Verdict: f.Verdict, Outcome: f.Outcome}
 }
 
 // Ladders is what the collectors of a capture picked: the connections whose ladders
