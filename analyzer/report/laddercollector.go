@@ -32,11 +32,13 @@ const MaxLadderHistory = 4
 // ladderConn is what a ladder needs of one connection: its identity, frames and
 // close, and the findings about it.
 type ladderConn struct {
-	c        analyzer.Connection // the fields ladderOf and the second pass read
-	fs       []analyzer.Finding  // Kind, Time, Frames, Verdict, Outcome: the findings about it
-	own      []analyzer.Finding  // of fs, its own (its analysis gave them)
-	bad      bool                // a finding about it is not benign
-	selected bool                // a finding is about it (SelectConnections)
+	c analyzer.Connection // the fields ladderOf and the second pass read
+	// fs: the findings about it (what evidenceFinding keeps); own: of those, its
+	// own (its analysis gave them). A finding about several connections is kept
+	// once, shared.
+	fs, own  []*analyzer.Finding
+	bad      bool // a finding about it is not benign
+	selected bool // a finding is about it (SelectConnections)
 	inTop    bool
 }
 
@@ -63,6 +65,8 @@ type LadderCollector struct {
 	selected int
 	// findings: what the page's charts read of every finding.
 	findings []PageFinding
+	// kept: per finding of the Add in progress, its copy once one is kept (keep).
+	kept     []*analyzer.Finding
 	max      int  // MaxHTMLLadders (tests lower it)
 	replaced bool // Ending
 }
@@ -104,16 +108,17 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 	for _, p := range recent {
 		for _, f := range p.own {
 			if framesWithin(f.Frames, c.FirstFrame, c.LastFrame) {
-				probe.selected, probe.bad = true, probe.bad || !benign(&f)
+				probe.selected, probe.bad = true, probe.bad || !benign(f)
 			}
 		}
 	}
+	lc.kept = append(lc.kept[:0], make([]*analyzer.Finding, len(fs))...)
 	for i := range fs {
 		f := &fs[i]
 		probe.selected, probe.bad = true, probe.bad || !benign(f)
 		for _, p := range recent {
 			if framesWithin(f.Frames, p.c.FirstFrame, p.c.LastFrame) {
-				lc.about(p, evidenceFinding(f))
+				lc.about(p, lc.keep(fs, i))
 			}
 		}
 	}
@@ -134,7 +139,7 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 		}
 	}
 	for i := range fs {
-		f := evidenceFinding(&fs[i])
+		f := lc.keep(fs, i)
 		lcn.own = append(lcn.own, f)
 		lc.about(lcn, f)
 	}
@@ -156,10 +161,20 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 // findings; any other was the last the tracker held of its 4-tuple.
 func (lc *LadderCollector) Ending(e reassembly.EndReason) { lc.replaced = e == reassembly.EndReplaced }
 
+// keep returns the copy kept of fs[i] (evidenceFinding), made at its first use in
+// this Add (fs's memory is reused after it).
+func (lc *LadderCollector) keep(fs []analyzer.Finding, i int) *analyzer.Finding {
+	if lc.kept[i] == nil {
+		f := evidenceFinding(&fs[i])
+		lc.kept[i] = &f
+	}
+	return lc.kept[i]
+}
+
 // about adds a finding about lcn and offers lcn to the top.
-func (lc *LadderCollector) about(lcn *ladderConn, f analyzer.Finding) {
+func (lc *LadderCollector) about(lcn *ladderConn, f *analyzer.Finding) {
 	lcn.fs = append(lcn.fs, f)
-	lcn.bad = lcn.bad || !benign(&f)
+	lcn.bad = lcn.bad || !benign(f)
 	if !lcn.selected {
 		lcn.selected = true
 		lc.selected++
@@ -259,9 +274,13 @@ func MergeLadders(cs []*LadderCollector) *Ladders {
 	all = all[:min(len(all), limit)]
 	slices.SortStableFunc(all, func(a, b *ladderConn) int { return cmp.Compare(a.c.FirstFrame, b.c.FirstFrame) })
 	for _, l := range all {
-		slices.SortStableFunc(l.fs, func(x, y analyzer.Finding) int { return analyzer.CompareFindings(&x, &y) })
+		fs := make([]analyzer.Finding, len(l.fs))
+		for i, f := range l.fs {
+			fs[i] = *f
+		}
+		slices.SortStableFunc(fs, func(x, y analyzer.Finding) int { return analyzer.CompareFindings(&x, &y) })
 		out.Connections = append(out.Connections, l.c)
-		out.Findings = append(out.Findings, l.fs)
+		out.Findings = append(out.Findings, fs)
 	}
 	out.Undrawn -= len(all)
 	return out

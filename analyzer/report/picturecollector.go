@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"sort"
@@ -54,13 +55,17 @@ type PictureCollector struct {
 	atT  time.Time
 	atOK bool
 
-	shift   uint8 // the grid: instants rounded to multiples of 1<<shift ns
-	times   map[timeKey][2]int32
-	scratch []timeCount // coarsen's copy of times
+	shift uint8 // the grid: instants rounded to multiples of 1<<shift ns
+	// times: the counts of each instant, up (spans starting, closes) at [0] and
+	// down (spans ending) at [1], one entry per key, sorted (byKey), as of the last
+	// compact; log: the counts added since, one entry each, on the grid of the
+	// moment. Appending costs a store where a map took a lookup and an insert per
+	// count; compact sorts the log into times past logMax entries.
+	times, log []timeCount
+	spare      []timeCount // compact's next times
 	// maxTimes bounds times: MaxPictureTimes (tests lower it to coarsen the grid
-	// of a small capture).
-	maxTimes int
-	// Up (spans starting, closes) at [0], down (spans ending) at [1].
+	// of a small capture). logMax: MaxPictureTimes/2 (tests lower it).
+	maxTimes, logMax int
 
 	hosts    map[netip.Addr]int32
 	hostTW   []int32 // per host: its TIME_WAIT spans
@@ -74,7 +79,7 @@ type PictureCollector struct {
 // NewPictureCollector collects with TIME_WAIT length twLen; at, when not nil, gives
 // the moment of --at (false: none).
 func NewPictureCollector(twLen time.Duration, at func() (time.Time, bool)) *PictureCollector {
-	return &PictureCollector{twLen: twLen, at: at, times: map[timeKey][2]int32{}, maxTimes: MaxPictureTimes,
+	return &PictureCollector{twLen: twLen, at: at, maxTimes: MaxPictureTimes, logMax: MaxPictureTimes / 2,
 		hosts: map[netip.Addr]int32{}, pairs: map[pairKey]int32{}, closers: map[netip.AddrPort]*[2]int32{},
 		atEnd: map[netip.Addr]*stateCounts{}, atAsked: map[netip.Addr]*stateCounts{}}
 }
@@ -129,7 +134,6 @@ func (c *PictureCollector) Add(inc *reassembly.Incarnation) {
 		}
 	}
 	c.states(inc)
-	c.fit()
 }
 
 func (c *PictureCollector) host(a netip.Addr) int32 {
@@ -202,22 +206,24 @@ func countState(m map[netip.Addr]*stateCounts, h netip.Addr, st string) {
 // span counts [from, to) in a series: from rounded down, to up, so a span is never
 // lost to the grid.
 func (c *PictureCollector) span(kind int, index int32, from, to reassembly.Instant) {
-	k := timeKey{floorTo(from, c.shift), int32(kind) + seriesKinds*index}
-	v := c.times[k]
-	v[0]++
-	c.times[k] = v
-	k.at = ceilTo(to, c.shift)
-	v = c.times[k]
-	v[1]++
-	c.times[k] = v
+	series := int32(kind) + seriesKinds*index
+	c.add(timeCount{timeKey{floorTo(from, c.shift), series}, [2]int32{1, 0}})
+	// Up from the finest grid a step at a time (ceilFrom), as coarsen rounds what
+	// was counted before: the same, but within a step of the end of time.
+	c.add(timeCount{timeKey{ceilFrom(to, 0, c.shift), series}, [2]int32{0, 1}})
 }
 
 // point counts an instant in a series.
 func (c *PictureCollector) point(kind int, index int32, at reassembly.Instant) {
-	k := timeKey{floorTo(at, c.shift), int32(kind) + seriesKinds*index}
-	v := c.times[k]
-	v[0]++
-	c.times[k] = v
+	c.add(timeCount{timeKey{floorTo(at, c.shift), int32(kind) + seriesKinds*index}, [2]int32{1, 0}})
+}
+
+// add appends a count to the log, compacted once it is full.
+func (c *PictureCollector) add(e timeCount) {
+	c.log = append(c.log, e)
+	if len(c.log) >= c.logMax {
+		c.compact()
+	}
 }
 
 func floorTo(at reassembly.Instant, shift uint8) reassembly.Instant {
@@ -245,39 +251,136 @@ func ceilFrom(at reassembly.Instant, from, to uint8) reassembly.Instant {
 	return at
 }
 
+// compact folds the log into times (sorted, one entry per key), then fits the
+// grid to maxTimes.
+func (c *PictureCollector) compact() {
+	c.fold()
+	c.fit()
+}
+
+// fold folds the log into times.
+func (c *PictureCollector) fold() {
+	if len(c.log) == 0 {
+		return
+	}
+	sorted, other := sortCounts(c.log, c.spare)
+	merged := mergeCounts(other[:0], c.times, foldCounts(sorted))
+	// Three buffers go round: the merge's, the sort's, the old times.
+	c.times, c.log, c.spare = merged, sorted[:0], c.times[:0]
+}
+
+// byKey orders counts by series, then instant.
+func byKey(a, b timeCount) int {
+	if a.k.series != b.k.series {
+		return cmp.Compare(a.k.series, b.k.series)
+	}
+	return cmp.Compare(a.k.at, b.k.at)
+}
+
+// sortCounts sorts es (byKey), with buf (grown to es's length) as the other half
+// of a radix sort: the instants, less the least, eleven bits at a time, then the
+// series, each pass stable, skipping the digits all share. It returns the sorted
+// counts and the other buffer (both es's and buf's memory, in some order). A
+// comparison sort of the half a million counts of a capture of 100,000
+// connections took most of what the pictures cost.
+func sortCounts(es, buf []timeCount) (sorted, other []timeCount) {
+	if len(es) < 64 {
+		slices.SortStableFunc(es, byKey)
+		return es, buf
+	}
+	lo, hi, series := es[0].k.at, es[0].k.at, int32(0)
+	for _, e := range es {
+		lo, hi, series = min(lo, e.k.at), max(hi, e.k.at), max(series, e.k.series)
+	}
+	buf = slices.Grow(buf[:0], len(es))[:len(es)]
+	const digit = 11
+	var count [1 << digit]int
+	pass := func(key func(e *timeCount) uint64, width int) {
+		for shift := 0; shift < width; shift += digit {
+			clear(count[:])
+			for i := range es {
+				count[key(&es[i])>>shift&(1<<digit-1)]++
+			}
+			if count[key(&es[0])>>shift&(1<<digit-1)] == len(es) {
+				continue // one digit for all: nothing moves
+			}
+			sum := 0
+			for d, n := range count {
+				count[d], sum = sum, sum+n
+			}
+			for i := range es {
+				d := key(&es[i]) >> shift & (1<<digit - 1)
+				buf[count[d]] = es[i]
+				count[d]++
+			}
+			es, buf = buf, es
+		}
+	}
+	pass(func(e *timeCount) uint64 { return uint64(e.k.at) - uint64(lo) }, bits.Len64(uint64(hi)-uint64(lo)))
+	// Series are never negative (kind + seriesKinds*index).
+	pass(func(e *timeCount) uint64 { return uint64(uint32(e.k.series)) }, bits.Len32(uint32(series)))
+	return es, buf
+}
+
+// foldCounts sums, in place, the neighbours of equal key of sorted counts.
+func foldCounts(es []timeCount) []timeCount {
+	out := es[:0]
+	for _, e := range es {
+		if n := len(out); n > 0 && out[n-1].k == e.k {
+			out[n-1].v[0] += e.v[0]
+			out[n-1].v[1] += e.v[1]
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// mergeCounts appends to dst the sorted counts a and b merged, equal keys summed
+// (each of a and b has one entry per key).
+func mergeCounts(dst, a, b []timeCount) []timeCount {
+	dst = slices.Grow(dst, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		switch byKey(a[0], b[0]) {
+		case -1:
+			dst, a = append(dst, a[0]), a[1:]
+		case 1:
+			dst, b = append(dst, b[0]), b[1:]
+		default:
+			e := a[0]
+			e.v[0] += b[0].v[0]
+			e.v[1] += b[0].v[1]
+			dst, a, b = append(dst, e), a[1:], b[1:]
+		}
+	}
+	return append(append(dst, a...), b...)
+}
+
 // coarsen moves every instant onto the grid of 1<<shift ns: starts and points down,
 // ends up (a multiple of a coarser grid is one of every finer one, so the result
-// is as if every instant had been rounded once). The map is emptied and filled
-// again, keeping its room (bounded) rather than taking a new one per step: moved
-// in place, each key deleted left a tombstone, and the lookups of the next step
-// probed through them.
+// is as if every instant had been rounded once). The log is folded in first.
 func (c *PictureCollector) coarsen(shift uint8) {
+	c.fold()
 	if shift <= c.shift {
 		return
 	}
 	from := c.shift
 	c.shift = shift
-	old := c.scratch[:0]
-	for k, v := range c.times {
-		old = append(old, timeCount{k, v})
-	}
-	clear(c.times)
-	add := func(k timeKey, v [2]int32) {
-		w := c.times[k]
-		w[0] += v[0]
-		w[1] += v[1]
-		c.times[k] = w
-	}
-	for _, e := range old {
-		k, v := e.k, e.v
-		if v[0] != 0 {
-			add(timeKey{floorTo(k.at, shift), k.series}, [2]int32{v[0], 0})
+	// A start and an end of one key go apart (one rounds down, the other up), and
+	// rounded ends can pass rounded starts; but rounding down keeps the starts in
+	// order, and rounding up the ends: the two are rounded apart and merged (the
+	// log, empty once folded, holds the ends).
+	starts, ends := c.spare[:0], c.log[:0]
+	for _, e := range c.times {
+		if e.v[0] != 0 {
+			starts = append(starts, timeCount{timeKey{floorTo(e.k.at, shift), e.k.series}, [2]int32{e.v[0], 0}})
 		}
-		if v[1] != 0 {
-			add(timeKey{ceilFrom(k.at, from, shift), k.series}, [2]int32{0, v[1]})
+		if e.v[1] != 0 {
+			ends = append(ends, timeCount{timeKey{ceilFrom(e.k.at, from, shift), e.k.series}, [2]int32{0, e.v[1]}})
 		}
 	}
-	c.scratch = old[:0]
+	merged := mergeCounts(c.times[:0], foldCounts(starts), foldCounts(ends))
+	c.times, c.spare, c.log = merged, starts[:0], ends[:0]
 }
 
 // timeCount is an entry of PictureCollector.times.
@@ -288,60 +391,65 @@ type timeCount struct {
 
 // fit coarsens the grid, while the instants are more than maxTimes, to the finest
 // on which they are not (maxShift at most): what coarsening one step at a time
-// until they fit gives, found without rounding the map at every step. Instants
-// that start something round down, those that end something up, so a finer grid
-// can hold more keys than a coarser one: the number of keys at each grid is
-// counted, finest first, on the instants sorted (a pass each), and the map is
-// rounded once.
+// until they fit gives, found without rounding at every step. Instants that start
+// something round down, those that end something up, so a finer grid can hold more
+// keys than a coarser one: the number of keys at each grid is counted, finest
+// first, on the instants sorted (a pass each), and they are rounded once.
+//
+// Fitting now and then (whenever compact runs) gives the grid that fitting after
+// every count gives: the keys on a grid only grow as counts come, so a grid on which
+// all the instants fit fits those of any moment before, and neither ever goes past
+// the finest on which they all fit; and each ends on a grid on which they do.
 func (c *PictureCollector) fit() {
 	if len(c.times) <= c.maxTimes || c.shift >= maxShift {
 		return
 	}
-	var starts, ends []timeKey
-	for k, v := range c.times {
-		if v[0] != 0 {
-			starts = append(starts, k)
-		}
-		if v[1] != 0 {
-			ends = append(ends, k)
-		}
-	}
-	byTime := func(a, b timeKey) int {
-		if a.series != b.series {
-			return cmp.Compare(a.series, b.series)
-		}
-		return cmp.Compare(a.at, b.at)
-	}
-	slices.SortFunc(starts, byTime)
-	slices.SortFunc(ends, byTime)
 	shift := c.shift + 1
-	for shift < maxShift && !fitsOn(starts, ends, c.shift, shift, c.maxTimes) {
+	for shift < maxShift && !fitsOn(c.times, c.shift, shift, c.maxTimes) {
 		shift++
 	}
 	c.coarsen(shift)
 }
 
 // fitsOn says whether the keys of the instants on the grid of 1<<from ns rounded to
-// the grid of 1<<shift, starts (sorted) down and ends (sorted) up, are at most max:
-// the two sequences (both rounded in order) merged, equal neighbours counted once.
-func fitsOn(starts, ends []timeKey, from, shift uint8, max int) bool {
+// the grid of 1<<shift, starts down and ends up, are at most max: the starts of ts
+// (sorted) and its ends (sorted), both rounded in order, merged, equal neighbours
+// counted once.
+func fitsOn(ts []timeCount, from, shift uint8, max int) bool {
 	n := 0
 	var last timeKey
-	for i, j := 0, 0; i < len(starts) || j < len(ends); {
-		var k timeKey
-		if j < len(ends) {
-			k = timeKey{ceilFrom(ends[j].at, from, shift), ends[j].series}
+	// i and j: the next entry of ts with a start, with an end.
+	i, j := 0, 0
+	nextStart := func() {
+		for i < len(ts) && ts[i].v[0] == 0 {
+			i++
 		}
-		if i < len(starts) {
-			s := timeKey{floorTo(starts[i].at, shift), starts[i].series}
-			if j == len(ends) || s.series < k.series || s.series == k.series && s.at <= k.at {
+	}
+	nextEnd := func() {
+		for j < len(ts) && ts[j].v[1] == 0 {
+			j++
+		}
+	}
+	nextStart()
+	nextEnd()
+	for i < len(ts) || j < len(ts) {
+		var k timeKey
+		if j < len(ts) {
+			k = timeKey{ceilFrom(ts[j].k.at, from, shift), ts[j].k.series}
+		}
+		if i < len(ts) {
+			s := timeKey{floorTo(ts[i].k.at, shift), ts[i].k.series}
+			if j == len(ts) || s.series < k.series || s.series == k.series && s.at <= k.at {
 				k = s
 				i++
+				nextStart()
 			} else {
 				j++
+				nextEnd()
 			}
 		} else {
 			j++
+			nextEnd()
 		}
 		if n == 0 || k != last {
 			if n++; n > max {
@@ -384,20 +492,19 @@ func MergePictures(cs []*PictureCollector, v ViewOptions, first, last time.Time)
 			pairIx[i] = j
 			all.pairOpen[j] += c.pairOpen[i]
 		}
-		for k, val := range c.times {
-			kind, index := k.series%seriesKinds, k.series/seriesKinds
+		all.log = slices.Grow(all.log, len(c.times))
+		for _, e := range c.times {
+			kind, index := e.k.series%seriesKinds, e.k.series/seriesKinds
 			switch kind {
 			case seriesTimeWait:
 				index = hostIx[index]
 			case seriesTied:
 				index = pairIx[index]
 			}
-			k.series = kind + seriesKinds*index
-			w := all.times[k]
-			w[0] += val[0]
-			w[1] += val[1]
-			all.times[k] = w
+			e.k.series = kind + seriesKinds*index
+			all.log = append(all.log, e) // on all's grid: folded by compact below
 		}
+		c.times, c.log = nil, nil
 		for sv, n := range c.closers {
 			if m := all.closers[sv]; m != nil {
 				m[0] += n[0]
@@ -421,16 +528,25 @@ func MergePictures(cs []*PictureCollector, v ViewOptions, first, last time.Time)
 			}
 		}
 	}
-	all.fit()
+	all.compact()
 	return all.pictures(v, first, last)
 }
 
 // pictures renders what one collector (all merged into it) holds.
 func (c *PictureCollector) pictures(v ViewOptions, first, last time.Time) *Pictures {
 	start, end := reassembly.InstantOf(first), reassembly.InstantOf(last)
+	c.compact()
+	// The counts are sorted by series: each series' edges are a run of one slice,
+	// capped (the edge of the spans still open, appended below, goes to a copy).
+	all := make([]analyzer.Edge, len(c.times))
 	series := map[int32][]analyzer.Edge{}
-	for k, val := range c.times {
-		series[k.series] = append(series[k.series], analyzer.Edge{At: k.at, Up: int(val[0]), Down: int(val[1])})
+	run := 0
+	for i, e := range c.times {
+		all[i] = analyzer.Edge{At: e.k.at, Up: int(e.v[0]), Down: int(e.v[1])}
+		if i+1 == len(c.times) || c.times[i+1].k.series != e.k.series {
+			series[e.k.series] = all[run : i+1 : i+1]
+			run = i + 1
+		}
 	}
 	edges := func(kind int, index int32) []analyzer.Edge {
 		es := series[int32(kind)+seriesKinds*index]

@@ -3,8 +3,11 @@ package report
 import (
 	"io"
 	"math/rand/v2"
+	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
@@ -83,15 +86,16 @@ func TestPictureCollectorFit(t *testing.T) {
 	for round := range 300 {
 		c := NewPictureCollector(reassembly.DefaultTimeWait, nil)
 		c.maxTimes = 1 + rng.IntN(64)
+		c.logMax = 1 << 30 // folded once, below
 		c.shift = uint8(rng.IntN(3))
-		spread := []int64{1 << 10, 1 << 20, 1 << 40, 1 << 62}[rng.IntN(4)]
+		want := map[timeKey][2]int32{}
 		for range rng.IntN(200) {
-			at := reassembly.Instant(rng.Int64N(spread))
+			at := reassembly.Instant(rng.Int64N(randomSpread(rng)))
 			if rng.IntN(8) == 0 {
 				at = 1<<63 - 1 - reassembly.Instant(rng.Int64N(1<<20)) // ends that stay
 			}
 			k := timeKey{floorTo(at, c.shift), int32(rng.IntN(4))}
-			v := c.times[k]
+			var v [2]int32
 			switch rng.IntN(3) {
 			case 0:
 				v[0]++
@@ -101,22 +105,117 @@ func TestPictureCollectorFit(t *testing.T) {
 				v[0]++
 				v[1]++
 			}
-			c.times[k] = v
-		}
-		want := map[timeKey][2]int32{}
-		for k, v := range c.times {
-			want[k] = v
+			c.add(timeCount{k, v})
+			w := want[k]
+			want[k] = [2]int32{w[0] + v[0], w[1] + v[1]}
 		}
 		wantShift := c.shift
 		for len(want) > c.maxTimes && wantShift < maxShift {
 			wantShift++
 			stepCoarsen(want, wantShift)
 		}
-		c.fit()
-		if c.shift != wantShift || !reflect.DeepEqual(c.times, want) {
-			t.Fatalf("round %d (bound %d): fit gives grid %d and %d instants, stepping grid %d and %d", round, c.maxTimes, c.shift, len(c.times), wantShift, len(want))
+		c.compact()
+		if got := countsMap(t, c.times); c.shift != wantShift || !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d (bound %d): fit gives grid %d and %d instants, stepping grid %d and %d", round, c.maxTimes, c.shift, len(got), wantShift, len(want))
 		}
 	}
+}
+
+// TestPictureCollectorLog: counts added span by span and point by point, their log
+// folded in whenever it fills (logMax from 1 to all of them), in one collector or
+// shared out among several merged, end on the grid and with the counts of every
+// instant rounded once to the finest grid on which they fit (stepping, as
+// TestPictureCollectorFit), what fitting after every count gave.
+func TestPictureCollectorLog(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 3))
+	for round := range 400 {
+		maxTimes := 1 + rng.IntN(48)
+		type count struct {
+			kind     int
+			index    int32
+			from, to reassembly.Instant // to < 0: a point
+		}
+		var counts []count
+		spread := randomSpread(rng)
+		for range rng.IntN(150) {
+			from := reassembly.Instant(rng.Int64N(spread))
+			c := count{kind: seriesCloses, index: int32(rng.IntN(3)), from: from, to: -1}
+			if rng.IntN(3) > 0 {
+				// A span of the one host's TIME_WAIT (the merge maps host indexes).
+				c.kind, c.index, c.to = seriesTimeWait, 0, from+reassembly.Instant(rng.Int64N(spread))
+				if rng.IntN(8) == 0 {
+					c.to = 1<<63 - 1 - reassembly.Instant(rng.Int64N(1<<20))
+				}
+			}
+			counts = append(counts, c)
+		}
+		// The oracle: every count at grid 0, then stepped.
+		want := map[timeKey][2]int32{}
+		bump := func(k timeKey, i int) {
+			v := want[k]
+			v[i]++
+			want[k] = v
+		}
+		for _, c := range counts {
+			series := int32(c.kind) + seriesKinds*c.index
+			bump(timeKey{c.from, series}, 0)
+			if c.to >= 0 {
+				bump(timeKey{c.to, series}, 1)
+			}
+		}
+		wantShift := uint8(0)
+		for len(want) > maxTimes && wantShift < maxShift {
+			wantShift++
+			stepCoarsen(want, wantShift)
+		}
+		n := 1 + rng.IntN(3)
+		cs := make([]*PictureCollector, n)
+		for i := range cs {
+			cs[i] = NewPictureCollector(reassembly.DefaultTimeWait, nil)
+			cs[i].maxTimes, cs[i].logMax = maxTimes, 1+rng.IntN(2*len(counts)+1)
+			cs[i].host(netip.AddrFrom4([4]byte{10, 0, 0, 1})) // series indexes kept by the merge
+		}
+		for i, c := range counts {
+			pc := cs[i%n]
+			if c.to >= 0 {
+				pc.span(c.kind, c.index, c.from, c.to)
+			} else {
+				pc.point(c.kind, c.index, c.from)
+			}
+		}
+		all := cs[0]
+		if n > 1 {
+			MergePictures(cs, ViewOptions{}, time.Unix(0, 0), time.Unix(1, 0))
+		} else {
+			all.compact()
+		}
+		if got := countsMap(t, all.times); all.shift != wantShift || !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d (bound %d, %d collectors): grid %d and %d instants, stepping grid %d and %d",
+				round, maxTimes, n, all.shift, len(got), wantShift, len(want))
+		}
+	}
+}
+
+// randomSpread picks how far apart random instants are.
+func randomSpread(rng *rand.Rand) int64 {
+	return []int64{1 << 10, 1 << 20, 1 << 40, 1 << 62}[rng.IntN(4)]
+}
+
+// countsMap returns sorted counts as a map, failing unless they are sorted with
+// one entry per key, none empty.
+func countsMap(t *testing.T, ts []timeCount) map[timeKey][2]int32 {
+	t.Helper()
+	m := map[timeKey][2]int32{}
+	for i, e := range ts {
+		if i > 0 && byKey(ts[i-1], e) >= 0 {
+			t.Fatalf("counts not sorted at %d: %v then %v", i, ts[i-1], e)
+		}
+		if e.v == [2]int32{} {
+			t.Fatalf("an empty count: %v", e)
+		}
+		m[e.k] = e.v
+	}
+	return m
 }
 
 // stepCoarsen rounds the instants of m onto the grid of 1<<shift ns in place, as
@@ -138,6 +237,39 @@ func stepCoarsen(m map[timeKey][2]int32, shift uint8) {
 			w := m[down]
 			w[1] += v[1]
 			m[down] = w
+		}
+	}
+}
+
+// TestSortCounts: the radix sort orders counts as a comparison sort does (byKey,
+// stable), on instants anywhere in the range of Instant, near and far apart, one
+// series and many, lengths around its threshold, buffers short, long and none.
+func TestSortCounts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 2))
+	for round := range 500 {
+		n := rng.IntN(3000)
+		if round%5 == 0 {
+			n = rng.IntN(130)
+		}
+		spread := randomSpread(rng)
+		base := reassembly.Instant(int64(rng.Uint64()))
+		series := []int32{1, 7, 1 << 12, 1 << 30}[rng.IntN(4)]
+		es := make([]timeCount, n)
+		for i := range es {
+			es[i] = timeCount{timeKey{base + reassembly.Instant(rng.Int64N(spread)), rng.Int32N(series)}, [2]int32{int32(i), 0}}
+			if round%7 == 0 {
+				es[i].k.at = reassembly.Instant(int64(rng.Uint64())) // wrapping: anywhere
+			}
+		}
+		want := slices.Clone(es)
+		slices.SortStableFunc(want, byKey)
+		buf := make([]timeCount, rng.IntN(2*n+1))
+		got, other := sortCounts(es, buf)
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d (%d counts, %d series): the radix sort differs from a stable comparison sort", round, n, series)
+		}
+		if len(got) > 0 && len(other) > 0 && &got[0] == &other[0] {
+			t.Fatalf("round %d: the sorted counts and the other buffer share memory", round)
 		}
 	}
 }
