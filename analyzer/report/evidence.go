@@ -24,10 +24,10 @@ type connEvidence struct {
 	// document, or the connections a LadderCollector kept (when the document
 	// holds none).
 	doc      *Document
-	conns    []int                     // the selected connections (indexes into doc.Connections), by first frame
-	findings map[int][]int             // per selected connection, the findings (indexes) it is evidence of
-	segs     map[int][]capture.Segment // per selected connection, its segments (--ladder)
-	exported [][2]uint64               // --export: [frame in this capture, frame in the exported file], by frame
+	conns    []int               // the selected connections (indexes into doc.Connections), by first frame
+	findings map[int][]int       // per selected connection, the findings (indexes) it is evidence of
+	segs     map[int][]ladderSeg // per selected connection, its segments (--ladder)
+	exported [][2]uint64         // --export: [frame in this capture, frame in the exported file], by frame
 	// drawn: the connections whose ladders --html draws (htmlLadders), by first
 	// frame; undrawn: the connections with findings left out.
 	drawn   []int
@@ -118,7 +118,7 @@ func CollectEvidence(o Options, results []*Result) error {
 		} else {
 			sel, findingsOf = SelectConnections(doc)
 		}
-		ev := &connEvidence{doc: doc, conns: sel, findings: findingsOf, segs: map[int][]capture.Segment{}}
+		ev := &connEvidence{doc: doc, conns: sel, findings: findingsOf, segs: map[int][]ladderSeg{}}
 		ev.ignoreVLAN = o.IgnoreVLAN
 		if o.HTML != "" {
 			if picked != nil {
@@ -218,7 +218,7 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 			ev.exported = append(ev.exported, [2]uint64{seg.Frame, n}) // (frames come in order)
 		}
 		if o.Ladder || slices.Contains(ev.drawn, owner) {
-			ev.segs[owner] = append(ev.segs[owner], seg)
+			ev.segs[owner] = append(ev.segs[owner], ladderSegOf(&seg, doc.Connections[owner].Client))
 		}
 	}
 	return nil
@@ -243,9 +243,10 @@ func writeEvidenceText(w io.Writer, o Options, r *Result) error {
 		writeExportText(w, r)
 	}
 	if o.Ladder && len(r.evidence.conns) > 0 {
+		var buf []byte
 		for _, ci := range r.evidence.conns {
-			fmt.Fprintln(w)
-			writeLadder(w, r.evidence.doc, ci, r.evidence)
+			_, _ = io.WriteString(w, "\n")
+			writeLadder(w, r.evidence.doc, ci, r.evidence, &buf)
 		}
 		io.WriteString(w, ladderLegend)
 	}

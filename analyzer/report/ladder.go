@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/finack/finack/analyzer"
 
@@ -21,9 +23,38 @@ import (
 // FIN). The handshake and the close are drawn in full; data in between is folded
 // into one line.
 
+// ladderSeg is what a ladder reads of a segment. It holds no pointer: the second
+// pass of --ladder keeps one for every packet of every connection with findings,
+// and a capture.Segment is four times the size, with pointers the collector scans.
+type ladderSeg struct {
+	Frame      uint64
+	sec        int64 // the capture time: Unix seconds and nanoseconds
+	nsec       int32
+	Seq, Ack   uint32
+	PayloadLen uint32
+	Flags      capture.Flags
+	fromClient bool // sent by the connection's client
+}
+
+// ladderSegOf keeps what a ladder reads of s, a segment of a connection whose
+// client is client.
+func ladderSegOf(s *capture.Segment, client netip.AddrPort) ladderSeg {
+	return ladderSeg{Frame: s.Frame, sec: s.Time.Unix(), nsec: int32(s.Time.Nanosecond()), Seq: s.Seq, Ack: s.Ack,
+		PayloadLen: s.PayloadLen, Flags: s.Flags, fromClient: s.Src == client}
+}
+
+// Time returns the segment's capture time.
+func (s *ladderSeg) Time() time.Time { return time.Unix(s.sec, int64(s.nsec)) }
+
+// SeqEnd returns the sequence number just past the segment (capture.Segment.SeqEnd).
+func (s *ladderSeg) SeqEnd() uint32 {
+	seg := capture.Segment{Seq: s.Seq, PayloadLen: s.PayloadLen, Flags: s.Flags}
+	return seg.SeqEnd()
+}
+
 // ladderRow is one segment with what the diagram says about it.
 type ladderRow struct {
-	seg   capture.Segment
+	seg   ladderSeg
 	right bool // client → server
 	label string
 	notes []string
@@ -45,33 +76,40 @@ type ladderState struct {
 }
 
 // ladderFlags names flags as Wireshark does, lowest bit first: "SYN,ACK", "FIN,PSH,ACK".
-func ladderFlags(f capture.Flags) string {
-	var names []string
-	for _, x := range []struct {
-		f capture.Flags
-		n string
-	}{{capture.FIN, "FIN"}, {capture.SYN, "SYN"}, {capture.RST, "RST"}, {capture.PSH, "PSH"},
-		{capture.ACK, "ACK"}, {capture.URG, "URG"}, {capture.ECE, "ECE"}, {capture.CWR, "CWR"}} {
-		if f&x.f != 0 {
-			names = append(names, x.n)
+func ladderFlags(f capture.Flags) string { return flagNames[f] }
+
+// flagNames holds the name of every combination of flags (ladderFlags), made once.
+var flagNames = func() (t [256]string) {
+	for f := range t {
+		var names []string
+		for _, x := range []struct {
+			f capture.Flags
+			n string
+		}{{capture.FIN, "FIN"}, {capture.SYN, "SYN"}, {capture.RST, "RST"}, {capture.PSH, "PSH"},
+			{capture.ACK, "ACK"}, {capture.URG, "URG"}, {capture.ECE, "ECE"}, {capture.CWR, "CWR"}} {
+			if capture.Flags(f)&x.f != 0 {
+				names = append(names, x.n)
+			}
+		}
+		t[f] = "(no flags)"
+		if len(names) > 0 {
+			t[f] = strings.Join(names, ",")
 		}
 	}
-	if len(names) == 0 {
-		return "(no flags)"
-	}
-	return strings.Join(names, ",")
-}
+	return t
+}()
 
 // ladderRows works out each segment's label and notes.
-func ladderRows(segs []capture.Segment, client netip.AddrPort) []ladderRow {
+func ladderRows(segs []ladderSeg) []ladderRow {
 	rows := make([]ladderRow, len(segs))
 	var st [2]ladderState // 0: client, 1: server
 	// finAck[d]: the row where end d first acknowledged the peer's FIN.
 	finAck := [2]int{-1, -1}
+	var labelBuf [64]byte
 	for i := range segs {
 		s := &segs[i]
 		d := 1
-		if s.Src == client {
+		if s.fromClient {
 			d = 0
 		}
 		me, peer := &st[d], &st[1-d]
@@ -154,17 +192,19 @@ func ladderRows(segs []capture.Segment, client netip.AddrPort) []ladderRow {
 				a.notes = append(a.notes, "FIN re-sent after this ACK")
 			}
 		}
-		r.label = ladderFlags(s.Flags) + " seq=" + fmt.Sprint(s.Seq-me.base)
+		label := append(append(labelBuf[:0], ladderFlags(s.Flags)...), " seq="...)
+		label = analyzer.AppendUint(label, uint64(s.Seq-me.base))
 		if s.Flags.Has(capture.ACK) {
 			if peer.known {
-				r.label += " ack=" + fmt.Sprint(s.Ack-peer.base)
+				label = analyzer.AppendUint(append(label, " ack="...), uint64(s.Ack-peer.base))
 			} else {
-				r.label += " ack=" + fmt.Sprint(s.Ack) + "(abs)"
+				label = append(analyzer.AppendUint(append(label, " ack="...), uint64(s.Ack)), "(abs)"...)
 			}
 		}
 		if s.PayloadLen > 0 {
-			r.label += " len=" + fmt.Sprint(s.PayloadLen)
+			label = analyzer.AppendUint(append(label, " len="...), uint64(s.PayloadLen))
 		}
+		r.label = string(label)
 	}
 	return rows
 }
@@ -206,32 +246,67 @@ func chooseRows(rows []ladderRow, evidence map[uint64]bool) {
 }
 
 // ladderDelta renders the time between two rows: "+29µs", "+212.0ms", "+1.002s".
-func ladderDelta(d time.Duration) string {
+func ladderDelta(d time.Duration) string { return string(appendLadderDelta(nil, d)) }
+
+// appendLadderDelta appends ladderDelta(d) to b (what fmt's "+%.3fs", "+%.1fms"
+// and "+%dµs" wrote).
+func appendLadderDelta(b []byte, d time.Duration) []byte {
+	b = append(b, '+')
 	switch {
 	case d >= time.Second:
-		return fmt.Sprintf("+%.3fs", d.Seconds())
+		return append(strconv.AppendFloat(b, d.Seconds(), 'f', 3, 64), 's')
 	case d >= time.Millisecond:
-		return fmt.Sprintf("+%.1fms", float64(d)/1e6)
+		return append(strconv.AppendFloat(b, float64(d)/1e6, 'f', 1, 64), "ms"...)
 	default:
-		return fmt.Sprintf("+%dµs", d.Microseconds())
+		return append(strconv.AppendInt(b, d.Microseconds(), 10), "µs"...)
 	}
 }
 
-// arrow draws a label on an arrow of the given width, pointing right or left.
-func arrow(label string, width int, right bool) string {
+// appendArrow appends a label drawn on an arrow of the given width, pointing
+// right or left.
+func appendArrow(b []byte, label string, width int, right bool) []byte {
 	inner := width - 2 // between the two bars
-	body := " " + label + " "
-	dashes := max(2, inner-1-len([]rune(body)))
+	// The label with a space each side, in runes.
+	dashes := max(2, inner-1-(utf8.RuneCountInString(label)+2))
 	left := dashes / 2
 	rightDashes := dashes - left
 	if right {
-		return "|" + strings.Repeat("-", left) + body + strings.Repeat("-", rightDashes) + ">|"
+		b = append(b, '|')
+	} else {
+		b = append(b, "|<"...)
 	}
-	return "|<" + strings.Repeat("-", left) + body + strings.Repeat("-", rightDashes) + "|"
+	b = appendRepeat(b, '-', left)
+	b = append(append(append(b, ' '), label...), ' ')
+	b = appendRepeat(b, '-', rightDashes)
+	if right {
+		return append(b, ">|"...)
+	}
+	return append(b, '|')
 }
 
-// writeLadder draws connection ci of the document from the segments the second pass kept.
-func writeLadder(w io.Writer, doc *Document, ci int, ev *connEvidence) {
+// appendRepeat appends n copies of c (none when n < 1).
+func appendRepeat(b []byte, c byte, n int) []byte {
+	for ; n > 0; n-- {
+		b = append(b, c)
+	}
+	return b
+}
+
+// appendPadded appends s right-aligned in width runes, as fmt's "%*s" does.
+func appendPadded(b []byte, s []byte, width int) []byte {
+	return append(appendRepeat(b, ' ', width-utf8.RuneCount(s)), s...)
+}
+
+// ladderColumns heads the rows' first columns (frame, time, Δ); ladderBlank is
+// as wide, in runes.
+var (
+	ladderColumns = fmt.Sprintf(" %6s %13s %10s  ", "frame", "time", "Δ")
+	ladderBlank   = strings.Repeat(" ", utf8.RuneCountInString(ladderColumns))
+)
+
+// writeLadder draws connection ci of the document from the segments the second
+// pass kept. The diagram is built in buf (kept for the next) and written at once.
+func writeLadder(w io.Writer, doc *Document, ci int, ev *connEvidence, buf *[]byte) {
 	c := &doc.Connections[ci]
 	var kinds []string
 	evidence := map[uint64]bool{}
@@ -244,41 +319,57 @@ func writeLadder(w io.Writer, doc *Document, ci int, ev *connEvidence) {
 			evidence[fr] = true
 		}
 	}
-	vlan := analyzer.PlaceText(c.VLAN, c.Tunnel)
-	fmt.Fprintf(w, "ladder       %s → %s #%d%s: %s (frames %d-%d, %d packets, close %s)\n",
-		analyzer.EndpointString(c.Client), analyzer.EndpointString(c.Server), c.Incarnation, vlan, strings.Join(kinds, ", "), c.FirstFrame, c.LastFrame, c.Packets, c.Close)
+	b := append((*buf)[:0], "ladder       "...)
+	b = analyzer.AppendEndpoint(b, c.Client)
+	b = append(b, " → "...)
+	b = analyzer.AppendEndpoint(b, c.Server)
+	b = analyzer.AppendUint(append(b, " #"...), uint64(c.Incarnation))
+	b = append(append(b, analyzer.PlaceText(c.VLAN, c.Tunnel)...), ": "...)
+	b = append(b, strings.Join(kinds, ", ")...)
+	b = analyzer.AppendUint(append(b, " (frames "...), c.FirstFrame)
+	b = analyzer.AppendUint(append(b, '-'), c.LastFrame)
+	b = analyzer.AppendUint(append(b, ", "...), c.Packets)
+	b = append(append(append(b, " packets, close "...), c.Close...), ")\n"...)
+	defer func() { *buf = b[:0] }()
 	segs := ev.segs[ci]
 	if len(segs) == 0 {
-		fmt.Fprintf(w, "  (no segments)\n")
+		b = append(b, "  (no segments)\n"...)
+		_, _ = w.Write(b) // the report's writer keeps its first error
 		return
 	}
-	rows := ladderRows(segs, c.Client)
+	rows := ladderRows(segs)
 	chooseRows(rows, evidence)
 	width := 36
 	for _, r := range rows {
 		width = max(width, len(r.label)+8)
 	}
-	lead := fmt.Sprintf(" %6s %13s %10s  ", "frame", "time", "Δ")
-	blank := strings.Repeat(" ", len([]rune(lead)))
-	header := func(l, r string) string {
-		return l + strings.Repeat(" ", max(1, width-len([]rune(l))-len([]rune(r)))) + r
+	header := func(b []byte, l, r string) []byte {
+		b = append(b, l...)
+		b = appendRepeat(b, ' ', max(1, width-utf8.RuneCountInString(l)-utf8.RuneCountInString(r)))
+		return append(append(b, r...), '\n')
 	}
-	fmt.Fprintf(w, "%s%s\n", lead, header("client", "server"))
-	fmt.Fprintf(w, "%s%s\n", blank, header(analyzer.EndpointString(c.Client), analyzer.EndpointString(c.Server)))
-	start := segs[0].Time
+	b = header(append(b, ladderColumns...), "client", "server")
+	b = header(append(b, ladderBlank...), analyzer.EndpointString(c.Client), analyzer.EndpointString(c.Server))
+	start := segs[0].Time()
 	var prev time.Time
 	hidden, hiddenFrom, hiddenNotes := 0, uint64(0), 0
-	flush := func(to uint64) {
+	flush := func(b []byte, to uint64) []byte {
 		if hidden > 0 {
-			noted := ""
+			b = append(b, ladderBlank...)
+			b = analyzer.AppendUint(append(b, "   ⋮ "...), uint64(hidden))
+			b = analyzer.AppendUint(append(b, " segment(s) not drawn, frames "...), hiddenFrom)
+			b = analyzer.AppendUint(append(b, '-'), to)
 			if hiddenNotes > 0 {
-				noted = fmt.Sprintf(" (%d with notes: retransmissions, gaps, dup ACKs)", hiddenNotes)
+				b = analyzer.AppendUint(append(b, " ("...), uint64(hiddenNotes))
+				b = append(b, " with notes: retransmissions, gaps, dup ACKs)"...)
 			}
-			fmt.Fprintf(w, "%s   ⋮ %d segment(s) not drawn, frames %d-%d%s\n", blank, hidden, hiddenFrom, to, noted)
+			b = append(b, '\n')
 			hidden, hiddenNotes = 0, 0
 		}
+		return b
 	}
 	var lastHidden uint64
+	var num, deltaBuf [32]byte
 	for i, r := range rows {
 		if !r.show {
 			if hidden == 0 {
@@ -291,23 +382,38 @@ func writeLadder(w io.Writer, doc *Document, ci int, ev *connEvidence) {
 			lastHidden = r.seg.Frame
 			continue
 		}
-		flush(lastHidden)
-		delta := ""
+		b = flush(b, lastHidden)
+		var delta []byte
 		if i > 0 {
-			delta = ladderDelta(r.seg.Time.Sub(prev))
+			delta = appendLadderDelta(deltaBuf[:0], r.seg.Time().Sub(prev))
 		}
-		prev = r.seg.Time
-		mark := " "
+		prev = r.seg.Time()
+		mark := byte(' ')
 		if evidence[r.seg.Frame] {
-			mark = "*"
+			mark = '*'
 		}
-		line := fmt.Sprintf("%s%6d %13.6f %10s  %s", mark, r.seg.Frame, r.seg.Time.Sub(start).Seconds(), delta, arrow(r.label, width, r.right))
-		if n := r.notesText(); n != "" {
-			line += "  " + n
+		// What fmt's "%s%6d %13.6f %10s  %s" wrote.
+		b = append(b, mark)
+		b = appendPadded(b, analyzer.AppendUint(num[:0], r.seg.Frame), 6)
+		b = append(b, ' ')
+		b = appendPadded(b, strconv.AppendFloat(num[:0], r.seg.Time().Sub(start).Seconds(), 'f', 6, 64), 13)
+		b = append(b, ' ')
+		b = appendPadded(b, delta, 10)
+		b = append(b, "  "...)
+		b = appendArrow(b, r.label, width, r.right)
+		if len(r.notes) > 0 {
+			b = append(b, "  "...)
+			for j, n := range r.notes {
+				if j > 0 {
+					b = append(b, "; "...)
+				}
+				b = append(b, n...)
+			}
 		}
-		fmt.Fprintln(w, line)
+		b = append(b, '\n')
 	}
-	flush(lastHidden)
+	b = flush(b, lastHidden)
+	_, _ = w.Write(b)
 }
 
 // ladderLegend explains the diagrams once, after the last.

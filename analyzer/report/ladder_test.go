@@ -26,12 +26,13 @@ func TestLadderNotes(t *testing.T) {
 	fin := ps[len(ps)-3]
 	fin.Time = c.Now
 	ps = append(ps, fin)
-	segs := make([]capture.Segment, len(ps))
+	segs := make([]ladderSeg, len(ps))
 	for i, p := range ps {
-		segs[i] = capture.Segment{Frame: uint64(i + 1), Time: p.Time, Src: p.Src, Dst: p.Dst, Seq: p.Seq, Ack: p.Ack, Flags: p.Flags, PayloadLen: uint32(p.Payload)}
+		s := capture.Segment{Frame: uint64(i + 1), Time: p.Time, Src: p.Src, Dst: p.Dst, Seq: p.Seq, Ack: p.Ack, Flags: p.Flags, PayloadLen: uint32(p.Payload)}
+		segs[i] = ladderSegOf(&s, netip.MustParseAddrPort("192.0.2.1:40000"))
 	}
 	var got []string
-	for _, r := range ladderRows(segs, netip.MustParseAddrPort("192.0.2.1:40000")) {
+	for _, r := range ladderRows(segs) {
 		got = append(got, r.label+" | "+r.notesText())
 	}
 	want := []string{

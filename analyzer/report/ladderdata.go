@@ -112,9 +112,9 @@ func ladderOf(doc *Document, ci int, ev *connEvidence) Ladder {
 	if len(segs) == 0 {
 		return l
 	}
-	rows := ladderRows(segs, c.Client)
+	rows := ladderRows(segs)
 	chooseRows(rows, evidence)
-	start := segs[0].Time
+	start := segs[0].Time()
 	var fold *LadderLine
 	prev := start
 	for i := range rows {
@@ -132,12 +132,12 @@ func ladderOf(doc *Document, ci int, ev *connEvidence) Ladder {
 			continue
 		}
 		fold = nil
-		line := LadderLine{Frame: r.seg.Frame, Since: r.seg.Time.Sub(start), Label: r.label,
+		line := LadderLine{Frame: r.seg.Frame, Since: r.seg.Time().Sub(start), Label: r.label,
 			Notes: r.notesText(), Right: r.right, Evidence: evidence[r.seg.Frame]}
 		if i > 0 {
-			line.Delta = ladderDelta(r.seg.Time.Sub(prev))
+			line.Delta = ladderDelta(r.seg.Time().Sub(prev))
 		}
-		prev = r.seg.Time
+		prev = r.seg.Time()
 		l.Lines = append(l.Lines, line)
 	}
 	return l
