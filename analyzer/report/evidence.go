@@ -211,7 +211,11 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 		}
 		if ex != nil {
 			rec, _ := rd.Record()
-			n, err := ex.write(rec, frameComment(r.Name, seg.Frame, kindsAt[seg.Frame]))
+			comment := ""
+			if ex.ng { // a pcap holds no comments
+				comment = frameComment(r.Name, seg.Frame, kindsAt[seg.Frame])
+			}
+			n, err := ex.write(rec, comment)
 			if err != nil {
 				return err
 			}

@@ -67,7 +67,8 @@ func ngInterface(link layers.LinkType) pcapgo.NgInterface {
 	return pcapgo.NgInterface{Name: "finack-export", LinkType: link, SnapLength: exportSnaplen, TimestampResolution: 9}
 }
 
-// write appends one record and returns its frame number in the exported file.
+// write appends one record, with its comment in a pcapng (a pcap holds none), and
+// returns its frame number in the exported file.
 func (e *exporter) write(rec capture.Record, comment string) (uint64, error) {
 	ci := gopacket.CaptureInfo{Timestamp: rec.Info.Timestamp, CaptureLength: len(rec.Data), Length: max(rec.Info.Length, len(rec.Data))}
 	var err error
@@ -138,15 +139,18 @@ func (e *exporter) abort() {
 
 // frameComment is a packet's comment in an exported pcapng.
 func frameComment(capture string, frame uint64, kinds []analyzer.Kind) string {
-	s := fmt.Sprintf("finack: frame %d of %s", frame, capture)
-	if len(kinds) > 0 {
-		ks := make([]string, len(kinds))
-		for i, k := range kinds {
-			ks[i] = string(k)
+	b := make([]byte, 0, 64+len(capture))
+	b = analyzer.AppendUint(append(b, "finack: frame "...), frame)
+	b = append(append(b, " of "...), capture...)
+	for i, k := range kinds {
+		if i == 0 {
+			b = append(b, "; evidence of "...)
+		} else {
+			b = append(b, ", "...)
 		}
-		s += "; evidence of " + strings.Join(ks, ", ")
+		b = append(b, k...)
 	}
-	return s
+	return string(b)
 }
 
 // ExportInfo is the "export" object of a capture's JSON report: where its packets
