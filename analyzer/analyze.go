@@ -205,6 +205,16 @@ func Merge(reps []Report) Report {
 		return reps[0]
 	}
 	out := Report{Closes: ShapeCounts[int](), Counts: KindCounts[int]()}
+	nf, nc := 0, 0
+	for _, r := range reps {
+		nf, nc = nf+len(r.Findings), nc+len(r.Connections)
+	}
+	if nf > 0 {
+		out.Findings = make([]Finding, 0, nf) // one copy each, not one per growth
+	}
+	if nc > 0 {
+		out.Connections = make([]Connection, 0, nc)
+	}
 	for _, r := range reps {
 		out.Total += r.Total
 		for k, v := range r.Closes {

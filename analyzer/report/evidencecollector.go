@@ -17,11 +17,16 @@ import (
 // (SelectConnections) can be known only once every finding is in: a finding may
 // name frames of an incarnation handed out long before it. One per worker (each
 // 4-tuple goes to one), merged (MergeEvidence) into the document CollectEvidence
-// reads.
+// reads. The records are kept packed (evidencepacked.go).
 type EvidenceCollector struct {
 	next        analyzer.Sink
-	connections chunks[analyzer.Connection]
-	findings    chunks[analyzer.Finding]
+	connections chunks[packedConn]
+	findings    chunks[packedFinding]
+	strs        strTable
+	// wideConns, wideFindings: the records the packed form cannot hold, as
+	// ladderRecord and evidenceFinding keep them.
+	wideConns    []analyzer.Connection
+	wideFindings []analyzer.Finding
 }
 
 // chunks is a list kept in chunks of a fixed size: growing it never copies what it
@@ -33,7 +38,7 @@ type chunks[T any] struct {
 	n    int
 }
 
-// evidenceChunk is the length of a chunk: about 1.5 MB of connections.
+// evidenceChunk is the length of a chunk: about 400 KB of packed connections.
 const evidenceChunk = 4096
 
 func (c *chunks[T]) add(v T) {
@@ -49,13 +54,23 @@ func (c *chunks[T]) add(v T) {
 
 // moveTo appends the list to dst and empties it, letting each chunk go once copied.
 func (c *chunks[T]) moveTo(dst []T) []T {
+	c.moveEach(func(v *T) { dst = append(dst, *v) })
+	return dst
+}
+
+// moveEach calls fn with each element in order and empties the list, letting each
+// chunk go once read.
+func (c *chunks[T]) moveEach(fn func(*T)) {
 	for i, ch := range c.full {
-		dst = append(dst, ch...)
+		for j := range ch {
+			fn(&ch[j])
+		}
 		c.full[i] = nil
 	}
-	dst = append(dst, c.last...)
+	for j := range c.last {
+		fn(&c.last[j])
+	}
 	*c = chunks[T]{}
-	return dst
 }
 
 // NewEvidenceCollector returns a collector that passes every record on to next.
@@ -69,10 +84,20 @@ func (ec *EvidenceCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) 
 		ec.next.Add(c, fs)
 	}
 	if c != nil {
-		ec.connections.add(ladderRecord(c))
+		p, ok := ec.strs.packConn(c)
+		if !ok {
+			p.wide = int32(len(ec.wideConns))
+			ec.wideConns = append(ec.wideConns, ladderRecord(c))
+		}
+		ec.connections.add(p)
 	}
 	for i := range fs {
-		ec.findings.add(evidenceFinding(&fs[i]))
+		p, ok := ec.strs.packFinding(&fs[i])
+		if !ok {
+			p.wide = int32(len(ec.wideFindings))
+			ec.wideFindings = append(ec.wideFindings, evidenceFinding(&fs[i]))
+		}
+		ec.findings.add(p)
 	}
 }
 
@@ -101,8 +126,21 @@ func MergeEvidence(cs []*EvidenceCollector) *Document {
 	}
 	d := &Document{Connections: make([]analyzer.Connection, 0, nc), Findings: make([]analyzer.Finding, 0, nf)}
 	for _, c := range cs {
-		d.Connections = c.connections.moveTo(d.Connections)
-		d.Findings = c.findings.moveTo(d.Findings)
+		c.connections.moveEach(func(p *packedConn) {
+			if p.wide >= 0 {
+				d.Connections = append(d.Connections, c.wideConns[p.wide])
+			} else {
+				d.Connections = append(d.Connections, c.strs.connection(p))
+			}
+		})
+		c.findings.moveEach(func(p *packedFinding) {
+			if p.wide >= 0 {
+				d.Findings = append(d.Findings, c.wideFindings[p.wide])
+			} else {
+				d.Findings = append(d.Findings, c.strs.finding(p))
+			}
+		})
+		c.wideConns, c.wideFindings = nil, nil
 	}
 	{
 		slices.SortStableFunc(d.Connections, func(a, b analyzer.Connection) int { return cmp.Compare(a.FirstFrame, b.FirstFrame) })

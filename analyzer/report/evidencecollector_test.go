@@ -1,7 +1,12 @@
 package report
 
 import (
+	"cmp"
+	"math/rand/v2"
+	"net/netip"
+	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -62,6 +67,95 @@ func TestMergeEvidence(t *testing.T) {
 			t.Fatalf("findings %d and %d equal: the second collector's first", i-1, i)
 		case c == 0 && a.Incarnation%2 == b.Incarnation%2 && a.Incarnation > b.Incarnation:
 			t.Fatalf("findings %d and %d equal: not in the order added", i-1, i)
+		}
+	}
+}
+
+// TestEvidencePacked: the EvidenceCollector's packed records come back as
+// ladderRecord and evidenceFinding copy them, field for field (nil and empty tags
+// and frames told apart), for records the packed form holds and those it keeps as
+// they were: IPv4, IPv6, IPv4-mapped and zoned addresses, no address, up to three
+// tags, tunnels, up to six frames, times in UTC and elsewhere, and more strings
+// than the table's look along its list.
+func TestEvidencePacked(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 17))
+	addrs := []netip.Addr{netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::7"),
+		netip.MustParseAddr("::ffff:192.0.2.1"), netip.MustParseAddr("fe80::1%eth0"), {}}
+	tags := [][]uint16{nil, {}, {7}, {7, 9}, {1, 2, 3}}
+	str := func(prefix string, n int) string {
+		if k := rng.IntN(n + 1); k > 0 {
+			return prefix + strconv.Itoa(k)
+		}
+		return ""
+	}
+	ec := NewEvidenceCollector(nil)
+	var wantConns []analyzer.Connection
+	var wantFindings []analyzer.Finding
+	wide := 0
+	for i := range 3000 {
+		end := func() netip.AddrPort { return netip.AddrPortFrom(addrs[rng.IntN(len(addrs))], uint16(rng.IntN(3))) }
+		c := &analyzer.Connection{Client: end(), Server: end(), VLAN: tags[rng.IntN(len(tags))], ServerVLAN: tags[rng.IntN(len(tags))],
+			Tunnel: str("vxlan ", 3), Incarnation: rng.IntN(5), FirstFrame: uint64(rng.IntN(1000)), LastFrame: rng.Uint64(),
+			Packets: rng.Uint64(), Close: analyzer.Shape(str("shape", 30)),
+			History: "ShADadfF", Start: time.Unix(5, 0)} // not kept
+		var fs []analyzer.Finding
+		for range rng.IntN(3) {
+			f := analyzer.Finding{Kind: analyzer.Kind(str("kind", 5)), Client: end(), Server: end(), VLAN: tags[rng.IntN(len(tags))],
+				ServerVLAN: tags[rng.IntN(len(tags))], Tunnel: str("gre ", 2), Incarnation: rng.IntN(5),
+				Time: time.Unix(rng.Int64N(1<<34)-1<<33, rng.Int64N(1e9)).UTC(), Verdict: analyzer.Verdict(str("verdict", 4)),
+				Outcome: analyzer.Outcome(str("outcome", 3)), Message: "not kept"}
+			switch rng.IntN(6) {
+			case 0:
+				f.Frames = nil
+			case 1:
+				f.Frames = []uint64{}
+			default:
+				for range rng.IntN(7) {
+					f.Frames = append(f.Frames, rng.Uint64())
+				}
+			}
+			if rng.IntN(10) == 0 {
+				f.Time = f.Time.Local()
+			}
+			fs = append(fs, f)
+		}
+		if i%100 == 0 {
+			c = nil
+		} else {
+			wantConns = append(wantConns, ladderRecord(c))
+			if _, ok := ec.strs.packConn(c); !ok {
+				wide++
+			}
+		}
+		for j := range fs {
+			wantFindings = append(wantFindings, evidenceFinding(&fs[j]))
+			if _, ok := ec.strs.packFinding(&fs[j]); !ok {
+				wide++
+			}
+		}
+		ec.Add(c, fs)
+	}
+	slices.SortStableFunc(wantConns, func(a, b analyzer.Connection) int { return cmp.Compare(a.FirstFrame, b.FirstFrame) })
+	analyzer.SortFindings(wantFindings)
+	d := MergeEvidence([]*EvidenceCollector{ec})
+	if wide == 0 || wide > len(wantConns)+len(wantFindings)-100 {
+		t.Fatalf("%d records of %d kept as they were: the test does not try both forms", wide, len(wantConns)+len(wantFindings))
+	}
+	if len(ec.strs.strs) <= 16 {
+		t.Fatalf("%d strings numbered: the table's map is not tried", len(ec.strs.strs))
+	}
+	if !reflect.DeepEqual(d.Connections, wantConns) {
+		for i := range wantConns {
+			if !reflect.DeepEqual(d.Connections[i], wantConns[i]) {
+				t.Fatalf("connection %d:\n%+v\nwant\n%+v", i, d.Connections[i], wantConns[i])
+			}
+		}
+	}
+	if !reflect.DeepEqual(d.Findings, wantFindings) {
+		for i := range wantFindings {
+			if !reflect.DeepEqual(d.Findings[i], wantFindings[i]) {
+				t.Fatalf("finding %d:\n%+v\nwant\n%+v", i, d.Findings[i], wantFindings[i])
+			}
 		}
 	}
 }
