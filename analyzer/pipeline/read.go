@@ -134,6 +134,12 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 				// it lists MaxIncidents and counts the rest.
 				col.PageLimit = html.MaxIncidents
 			}
+			if o.HTML != "" && o.Output == "text" && report.StreamsReport(o) {
+				// Both read them: the text report as without --html, the page
+				// its own (MaxIncidents, the safe reuses among them).
+				col.SkipSafeReuses, col.Limit = true, o.MaxFindings
+				col.Page = &report.IncidentCollector{IgnoreVLAN: o.IgnoreVLAN, PageLimit: html.MaxIncidents}
+			}
 		}
 		// The summary per endpoint: what only the text report shows (it costs memory
 		// per client address; its spans, a few per connection, are sorted on disk
@@ -236,6 +242,18 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 		if incidents[0] != nil && incidents[0].PageLimit > 0 {
 			n := report.PageCounts(incidents)
 			doc.Pictures.Incidents = &n
+		}
+		if incidents[0] != nil && incidents[0].Page != nil {
+			pages := make([]*report.IncidentCollector, len(incidents))
+			for i, c := range incidents {
+				pages[i] = c.Page
+			}
+			n := report.PageCounts(pages)
+			doc.Pictures.Incidents = &n
+			doc.Pictures.PageIncidents, _ = report.MergeIncidents(pages)
+			if doc.Pictures.PageIncidents == nil {
+				doc.Pictures.PageIncidents = []report.Incident{}
+			}
 		}
 	}
 	doc.Summary.Dropped = report.DroppedOf(o, tst)

@@ -394,7 +394,11 @@ type IncidentCollector struct {
 	// first PageLimit of the page's table (keepPage) and count them all (Page).
 	PageLimit        int
 	pageAll, pageBad int
-	list             []Incident
+	// Page, when set, keeps the page's own incidents as well (its own
+	// PageLimit), from the same grouping: the text report with --html lists
+	// incidents by Limit and the page by PageLimit.
+	Page *IncidentCollector
+	list []Incident
 	// bound: the last incident kept by the latest prune (its time, first frame
 	// and kind), when there was one: an incident not before it cannot be among
 	// the first Limit, and is counted at once.
@@ -415,8 +419,17 @@ func (c *IncidentCollector) Add(fs []analyzer.Finding) {
 	c.g.borrow = true
 	c.added = c.g.group(c.added[:0], fs, c.IgnoreVLAN)
 	SortIncidents(c.added)
-	for i := range c.added {
-		in := &c.added[i]
+	c.take(c.added)
+	if c.Page != nil {
+		c.Page.take(c.added)
+	}
+}
+
+// take keeps, of the incidents of one Add (their strings borrowed), what the
+// collector keeps.
+func (c *IncidentCollector) take(added []Incident) {
+	for i := range added {
+		in := &added[i]
 		if c.SkipSafeReuses && SafeAccepted(in.Kind, in.Verdict, in.Outcome) {
 			continue
 		}

@@ -246,3 +246,52 @@ func TestIncidentCollectorLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestIncidentCollectorTextAndPage: a collector bounded for the text report (Limit,
+// the safe reuses skipped) with the page's beside it (Page, PageLimit), fed one
+// grouping, keeps and counts what two collectors fed apart keep and count, with
+// one worker or several.
+func TestIncidentCollectorTextAndPage(t *testing.T) {
+	segs := bigSegments(t)
+	tr := reassembly.NewTracker(reassembly.Config{TimeWait: reassembly.DefaultTimeWait})
+	for i := range segs {
+		tr.Add(&segs[i])
+	}
+	tr.Finish(reassembly.InstantOf(segs[len(segs)-1].Time))
+	incs := tr.Incarnations()
+	for _, tc := range []struct{ limit, page, shards int }{{3, 10, 1}, {3, 10, 3}, {50, 7, 2}, {0, 40, 2}} {
+		both := make([]*IncidentCollector, tc.shards)
+		text, page := make([]*IncidentCollector, tc.shards), make([]*IncidentCollector, tc.shards)
+		for i := range both {
+			both[i] = &IncidentCollector{Limit: tc.limit, SkipSafeReuses: true, Page: &IncidentCollector{PageLimit: tc.page}}
+			text[i] = &IncidentCollector{Limit: tc.limit, SkipSafeReuses: true}
+			page[i] = &IncidentCollector{PageLimit: tc.page}
+		}
+		st := analyzer.NewStream(analyzer.Config{TimeWait: reassembly.DefaultTimeWait}, false)
+		for _, inc := range incs {
+			i := int(inc.First.Frame) % tc.shards
+			fs := st.Add(inc)
+			both[i].Add(fs)
+			text[i].Add(fs)
+			page[i].Add(fs)
+		}
+		pages := make([]*IncidentCollector, tc.shards)
+		for i, c := range both {
+			pages[i] = c.Page
+		}
+		gotPageCounts, wantPageCounts := PageCounts(pages), PageCounts(page)
+		gotText, gotOmitted := MergeIncidents(both)
+		wantText, wantOmitted := MergeIncidents(text)
+		gotPage, _ := MergeIncidents(pages)
+		wantPage, _ := MergeIncidents(page)
+		if len(wantPage) == 0 || len(wantText)+wantOmitted == 0 || wantPageCounts.All == wantPageCounts.Bad {
+			t.Fatalf("%+v: %d page incidents, %d text ones: the capture needs both, and safe reuses", tc, len(wantPage), len(wantText)+wantOmitted)
+		}
+		if !reflect.DeepEqual(gotText, wantText) || gotOmitted != wantOmitted {
+			t.Errorf("%+v: the text report's %d incidents (%d omitted), want %d (%d)", tc, len(gotText), gotOmitted, len(wantText), wantOmitted)
+		}
+		if !reflect.DeepEqual(gotPage, wantPage) || gotPageCounts != wantPageCounts {
+			t.Errorf("%+v: the page's %d incidents (%+v), want %d (%+v)", tc, len(gotPage), gotPageCounts, len(wantPage), wantPageCounts)
+		}
+	}
+}

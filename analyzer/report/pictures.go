@@ -26,6 +26,9 @@ type Pictures struct {
 	// those the page's table lists (IncidentCollector.PageLimit); nil: the
 	// document's are all.
 	Incidents *IncidentCounts
+	// PageIncidents: those the page's table lists, when the document's are the
+	// text report's (IncidentCollector.Page); nil: the document's.
+	PageIncidents []Incident
 }
 
 // CloseCounts are the closes of a span of time that starts at At, by shape.

@@ -28,9 +28,13 @@ type incident struct {
 // incidents are the document's incidents (report.Incidents: the findings grouped
 // by the event they describe) as rows of the table.
 func incidents(doc *report.Document) []incident {
-	out := make([]incident, 0, len(doc.Incidents))
-	for i := range doc.Incidents {
-		in := &doc.Incidents[i]
+	list := doc.Incidents
+	if pc := doc.Pictures; pc != nil && pc.PageIncidents != nil {
+		list = pc.PageIncidents // the document's are the text report's
+	}
+	out := make([]incident, 0, len(list))
+	for i := range list {
+		in := &list[i]
 		row := incident{Time: in.Time.UTC().Format("2006-01-02T15:04:05.000000Z"), At: in.Time,
 			Client: analyzer.EndpointString(in.Client), Server: analyzer.EndpointString(in.Server), Incarnation: in.Incarnation, Place: analyzer.PlaceText(in.VLAN, in.Tunnel),
 			FirstFrame: in.FirstFrame, Frames: frameRange(in.FirstFrame, in.LastFrame), Summary: in.Summary, Filter: in.Filter,
