@@ -146,18 +146,24 @@ func bigSegments(t *testing.T) []capture.Segment {
 	return readSegments(t, synth.WriteBigFile(t, synth.BigOptions{Seed: 7, Packets: 60000, Concurrency: 40, Clients: 20, Servers: 3}))
 }
 
-// TestIncidentCollectorPage: collectors bounded for the HTML report's table
-// (PageLimit) hold at most twice the limit, and give the incidents the page lists of
-// every incident kept (those not benign first, then the benign ones, in report
-// order), with the counts of all, however the incarnations are shared out.
-func TestIncidentCollectorPage(t *testing.T) {
+// bigIncarnations are bigSegments' incarnations, every one held by one tracker.
+func bigIncarnations(t *testing.T) []*reassembly.Incarnation {
+	t.Helper()
 	segs := bigSegments(t)
 	tr := reassembly.NewTracker(reassembly.Config{TimeWait: reassembly.DefaultTimeWait})
 	for i := range segs {
 		tr.Add(&segs[i])
 	}
 	tr.Finish(reassembly.InstantOf(segs[len(segs)-1].Time))
-	incs := tr.Incarnations()
+	return tr.Incarnations()
+}
+
+// TestIncidentCollectorPage: collectors bounded for the HTML report's table
+// (PageLimit) hold at most twice the limit, and give the incidents the page lists of
+// every incident kept (those not benign first, then the benign ones, in report
+// order), with the counts of all, however the incarnations are shared out.
+func TestIncidentCollectorPage(t *testing.T) {
+	incs := bigIncarnations(t)
 	rep := analyzer.Analyze(incs, analyzer.Config{TimeWait: reassembly.DefaultTimeWait})
 	all := Incidents(rep.Findings, false)
 	bad := 0
@@ -252,13 +258,7 @@ func TestIncidentCollectorLimit(t *testing.T) {
 // grouping, keeps and counts what two collectors fed apart keep and count, with
 // one worker or several.
 func TestIncidentCollectorTextAndPage(t *testing.T) {
-	segs := bigSegments(t)
-	tr := reassembly.NewTracker(reassembly.Config{TimeWait: reassembly.DefaultTimeWait})
-	for i := range segs {
-		tr.Add(&segs[i])
-	}
-	tr.Finish(reassembly.InstantOf(segs[len(segs)-1].Time))
-	incs := tr.Incarnations()
+	incs := bigIncarnations(t)
 	for _, tc := range []struct{ limit, page, shards int }{{3, 10, 1}, {3, 10, 3}, {50, 7, 2}, {0, 40, 2}} {
 		both := make([]*IncidentCollector, tc.shards)
 		text, page := make([]*IncidentCollector, tc.shards), make([]*IncidentCollector, tc.shards)
