@@ -167,17 +167,28 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 			spans[k] = append(spans[k], span{c.FirstFrame, c.LastFrame, ci})
 		}
 	}
-	// Evidence frames get the kinds of their findings in an exported pcapng's comments.
+	// Evidence frames get the kinds of their findings in an exported pcapng's
+	// comments (a pcap has none).
 	kindsAt := map[uint64][]analyzer.Kind{}
-	for _, ci := range ev.conns {
-		for _, fi := range ev.findings[ci] {
-			f := &doc.Findings[fi]
-			for _, fr := range f.Frames {
-				if !containsKind(kindsAt[fr], f.Kind) {
-					kindsAt[fr] = append(kindsAt[fr], f.Kind)
+	if ex != nil && ex.ng {
+		for _, ci := range ev.conns {
+			for _, fi := range ev.findings[ci] {
+				f := &doc.Findings[fi]
+				for _, fr := range f.Frames {
+					if !containsKind(kindsAt[fr], f.Kind) {
+						kindsAt[fr] = append(kindsAt[fr], f.Kind)
+					}
 				}
 			}
 		}
+	}
+	if ex != nil {
+		// A pair for every packet exported: at most the connections' packets.
+		n := uint64(0)
+		for _, ci := range ev.conns {
+			n += doc.Connections[ci].Packets
+		}
+		ev.exported = slices.Grow(ev.exported, int(min(n, 1<<26)))
 	}
 	rd, err := capture.Open(r.Files, capture.Options{Filter: o.Filter, Compile: bpf.Compile, IgnoreVLAN: o.IgnoreVLAN, Count: o.Count})
 	if err != nil {

@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
@@ -156,6 +159,42 @@ func TestEvidencePacked(t *testing.T) {
 			if !reflect.DeepEqual(d.Findings[i], wantFindings[i]) {
 				t.Fatalf("finding %d:\n%+v\nwant\n%+v", i, d.Findings[i], wantFindings[i])
 			}
+		}
+	}
+}
+
+// TestWriteExportJSON: the "export" member is written as encoding/json's Marshal and
+// EscapeControls wrote it: file names to escape (quotes, HTML's characters,
+// controls, DEL, C1, bytes past UTF-8), nil and empty frame maps and lists, and a
+// map long enough to be written in several pieces.
+func TestWriteExportJSON(t *testing.T) {
+	long := make([][2]uint64, 20000)
+	for i := range long {
+		long[i] = [2]uint64{uint64(i)*3 + 1, uint64(i) + 1<<40}
+	}
+	for i, x := range []ExportInfo{
+		{File: "ev.pcap", Format: "pcap"},
+		{File: `a "b" <c> & d\e` + "\t\x01\x7f\u0085\xff.pcapng", Format: "pcapng", Packets: 3, Connections: 1,
+			Frames: [][2]uint64{{1, 1}, {7, 2}, {9, 3}}, FindingFrames: [][]uint64{{2, 3}, {}, nil}},
+		{File: "x", Format: "pcap", Frames: [][2]uint64{}, FindingFrames: [][]uint64{}},
+		{File: "big.pcap", Format: "pcap", Packets: len(long), Connections: 5000, Frames: long, FindingFrames: [][]uint64{{1 << 40}}},
+	} {
+		m, err := json.Marshal(&x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `  "export": ` + string(EscapeControls(m))
+		var buf bytes.Buffer
+		bw := bufio.NewWriterSize(&buf, 4096)
+		if err := writeExportJSON(bw, &x); err != nil {
+			t.Fatal(err)
+		}
+		if err := bw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if got := buf.String(); got != want {
+			n := min(len(got), len(want), 200)
+			t.Errorf("export %d: %d bytes, want %d:\n%s\nwant\n%s", i, len(got), len(want), got[:n], want[:n])
 		}
 	}
 }

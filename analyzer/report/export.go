@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -186,6 +187,70 @@ func newExportInfo(ex *exporter, r *Result, ev *connEvidence) *ExportInfo {
 		}
 	}
 	return x
+}
+
+// writeExportJSON writes the "export" member of the JSON report as
+// encoding/json's Marshal, then EscapeControls, writes it, but as it goes: its
+// frame map holds a pair for every packet exported, millions of them.
+func writeExportJSON(bw *bufio.Writer, x *ExportInfo) error {
+	file, err := json.Marshal(x.File)
+	if err != nil {
+		return err
+	}
+	b := append(make([]byte, 0, 64<<10), "  \"export\": {\"file\":"...)
+	b = append(b, EscapeControls(file)...)
+	format, _ := json.Marshal(x.Format) // a word of finack's
+	b = append(append(append(b, ",\"format\":"...), format...), ",\"packets\":"...)
+	b = analyzer.AppendInt(b, int64(x.Packets))
+	b = analyzer.AppendInt(append(b, ",\"connections\":"...), int64(x.Connections))
+	b = append(b, ",\"frames\":"...)
+	flush := func() {
+		if len(b) >= 60<<10 {
+			_, _ = bw.Write(b) // bw keeps its first error, returned by its Flush
+			b = b[:0]
+		}
+	}
+	if x.Frames == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, p := range x.Frames {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = analyzer.AppendUint(append(b, '['), p[0])
+			b = append(analyzer.AppendUint(append(b, ','), p[1]), ']')
+			flush()
+		}
+		b = append(b, ']')
+	}
+	b = append(b, ",\"finding_frames\":"...)
+	if x.FindingFrames == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, fs := range x.FindingFrames {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if fs == nil {
+				b = append(b, "null"...)
+				continue
+			}
+			b = append(b, '[')
+			for j, fr := range fs {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = analyzer.AppendUint(b, fr)
+			}
+			b = append(b, ']')
+			flush()
+		}
+		b = append(b, ']')
+	}
+	_, err = bw.Write(append(b, '}'))
+	return err
 }
 
 // writeExportText adds the export to a text report: where the packets went, and

@@ -197,11 +197,9 @@ func WriteJSON(w io.Writer, d Document) error {
 		return err
 	}
 	if d.Export != nil {
-		x, err := json.Marshal(d.Export)
-		if err != nil {
+		if err := writeExportJSON(bw, d.Export); err != nil {
 			return err
 		}
-		fmt.Fprintf(bw, "  \"export\": %s", EscapeControls(x))
 		if d.Error != "" {
 			bw.WriteString(",")
 		}
