@@ -233,7 +233,12 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 			ev.exported = append(ev.exported, [2]uint64{seg.Frame, n}) // (frames come in order)
 		}
 		if o.Ladder || slices.Contains(ev.drawn, owner) {
-			ev.segs[owner] = append(ev.segs[owner], ladderSegOf(&seg, doc.Connections[owner].Client))
+			c := &doc.Connections[owner]
+			segs := ev.segs[owner]
+			if segs == nil {
+				segs = make([]ladderSeg, 0, min(c.Packets, 1<<16)) // its packets, as counted
+			}
+			ev.segs[owner] = append(segs, ladderSegOf(&seg, c.Client))
 		}
 	}
 	return nil
