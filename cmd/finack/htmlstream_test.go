@@ -126,6 +126,20 @@ func TestPicturesAt(t *testing.T) {
 				// The ladders the streamed run picked: the kept document holds the
 				// connections instead (TestHTMLStreamedPictures compares the pages).
 				got.Pictures.Ladders = nil
+				// The page's own incidents, beside the text report's: the kept
+				// document's are all of them (TestHTMLStreamedPictures compares the
+				// tables); counted, they are the same.
+				bad := 0
+				for i := range want.Incidents {
+					if !report.BenignIncident(&want.Incidents[i]) {
+						bad++
+					}
+				}
+				if n := got.Pictures.Incidents; n == nil || got.Pictures.PageIncidents == nil || n.All != len(want.Incidents) || n.Bad != bad {
+					t.Errorf("%s --at %s --workers %d: the page's incidents %+v (%d listed), want %d, %d not benign",
+						filepath.Base(c), at, w, n, len(got.Pictures.PageIncidents), len(want.Incidents), bad)
+				}
+				got.Pictures.Incidents, got.Pictures.PageIncidents = nil, nil
 				if filepath.Base(c) == "gen-hostile-time-backwards.pcap" {
 					// Its timestamps step back an hour before the first one: a
 					// +DURATION counts from the first timestamp read, which the
