@@ -52,12 +52,6 @@ func (c *chunks[T]) add(v T) {
 	c.n++
 }
 
-// moveTo appends the list to dst and empties it, letting each chunk go once copied.
-func (c *chunks[T]) moveTo(dst []T) []T {
-	c.moveEach(func(v *T) { dst = append(dst, *v) })
-	return dst
-}
-
 // moveEach calls fn with each element in order and empties the list, letting each
 // chunk go once read.
 func (c *chunks[T]) moveEach(fn func(*T)) {

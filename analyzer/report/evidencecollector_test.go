@@ -17,7 +17,7 @@ import (
 )
 
 // TestChunks: a list kept in chunks gives back what was added, in order, across
-// chunk boundaries, after what dst held, and is empty after.
+// chunk boundaries, and is empty after.
 func TestChunks(t *testing.T) {
 	for _, n := range []int{0, 1, evidenceChunk - 1, evidenceChunk, evidenceChunk + 1, 3*evidenceChunk + 7} {
 		var c chunks[int]
@@ -29,11 +29,14 @@ func TestChunks(t *testing.T) {
 		if c.n != n {
 			t.Errorf("%d added, %d counted", n, c.n)
 		}
-		got := c.moveTo([]int{-1})
-		if !slices.Equal(got, append([]int{-1}, want...)) {
-			t.Errorf("%d added: moved %d, not the same", n, len(got)-1)
+		var got []int
+		c.moveEach(func(v *int) { got = append(got, *v) })
+		if !slices.Equal(got, want) {
+			t.Errorf("%d added: moved %d, not the same", n, len(got))
 		}
-		if c.n != 0 || len(c.moveTo(nil)) != 0 {
+		left := 0
+		c.moveEach(func(*int) { left++ })
+		if c.n != 0 || left != 0 {
 			t.Errorf("%d added: not empty after", n)
 		}
 	}

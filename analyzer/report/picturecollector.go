@@ -59,8 +59,8 @@ type PictureCollector struct {
 	// times: the counts of each instant, up (spans starting, closes) at [0] and
 	// down (spans ending) at [1], one entry per key, sorted (byKey), as of the last
 	// compact; log: the counts added since, one entry each, on the grid of the
-	// moment. Appending costs a store where a map took a lookup and an insert per
-	// count; compact sorts the log into times past logMax entries.
+	// moment. Appending costs a store, a map a lookup and an insert per count;
+	// compact sorts the log into times past logMax entries.
 	times, log []timeCount
 	spare      []timeCount // compact's next times
 	// maxTimes bounds times: MaxPictureTimes (tests lower it to coarsen the grid
@@ -281,8 +281,8 @@ func byKey(a, b timeCount) int {
 // of a radix sort: the instants, less the least, eleven bits at a time, then the
 // series, each pass stable, skipping the digits all share. It returns the sorted
 // counts and the other buffer (both es's and buf's memory, in some order). A
-// comparison sort of the half a million counts of a capture of 100,000
-// connections took most of what the pictures cost.
+// comparison sort, calling byKey for every comparison, costs several times as
+// much on the logs of a large capture.
 func sortCounts(es, buf []timeCount) (sorted, other []timeCount) {
 	if len(es) < 64 {
 		slices.SortStableFunc(es, byKey)
