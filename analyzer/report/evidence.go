@@ -196,6 +196,7 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 	}
 	defer func() { _ = rd.Close() }() // read-only, and read by the first pass already
 	var seg capture.Segment
+	var commentBuf []byte
 	for {
 		err := rd.Next(&seg)
 		if err == io.EOF {
@@ -222,9 +223,10 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 		}
 		if ex != nil {
 			rec, _ := rd.Record()
-			comment := ""
+			var comment []byte
 			if ex.ng { // a pcap holds no comments
-				comment = frameComment(r.Name, seg.Frame, kindsAt[seg.Frame])
+				commentBuf = appendFrameComment(commentBuf[:0], r.Name, seg.Frame, kindsAt[seg.Frame])
+				comment = commentBuf
 			}
 			n, err := ex.write(rec, comment)
 			if err != nil {

@@ -10,10 +10,15 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/finack/finack/analyzer"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // TestChunks: a list kept in chunks gives back what was added, in order, across
@@ -198,6 +203,45 @@ func TestWriteExportJSON(t *testing.T) {
 		if got := buf.String(); got != want {
 			n := min(len(got), len(want), 200)
 			t.Errorf("export %d: %d bytes, want %d:\n%s\nwant\n%s", i, len(got), len(want), got[:n], want[:n])
+		}
+	}
+}
+
+// TestAppendPacketBlock: a packet block written by appendPacketBlock is the bytes
+// pcapgo's NgWriter writes for the same packet and comment: data and comments of
+// every length modulo four (none included), timestamps before and after 1970 and
+// past 2106, an interface other than the first.
+func TestAppendPacketBlock(t *testing.T) {
+	times := []time.Time{time.Unix(0, 0), time.Unix(1700000000, 123456789), time.Unix(-5, 7), time.Unix(5000000000, 1)}
+	for dl := range 9 {
+		for cl := range 9 {
+			for ti, ts := range times {
+				data := bytes.Repeat([]byte{byte(dl + 1)}, dl)
+				comment := strings.Repeat("c", cl)
+				ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: dl, Length: dl + ti, InterfaceIndex: 1}
+				var want bytes.Buffer
+				bw := bufio.NewWriter(&want)
+				w, err := pcapgo.NewNgWriterInterface(bw, ngInterface(layers.LinkTypeEthernet), pcapgo.NgWriterOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.AddInterface(ngInterface(layers.LinkTypeRaw)); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				head := want.Len()
+				if err := w.WritePacketWithOptions(ci, data, pcapgo.NgPacketOptions{Comments: []string{comment}}); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				if got := appendPacketBlock(nil, 1, ci, data, []byte(comment)); !bytes.Equal(got, want.Bytes()[head:]) {
+					t.Errorf("data %d, comment %d, time %v:\n%x\nwant\n%x", dl, cl, ts, got, want.Bytes()[head:])
+				}
+			}
 		}
 	}
 }

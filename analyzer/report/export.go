@@ -3,6 +3,7 @@ package report
 import (
 	"bufio"
 	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,7 +44,8 @@ type exporter struct {
 	ngw      *pcapgo.NgWriter
 	ifaces   map[layers.LinkType]int // pcapng interface per link type
 
-	n uint64 // packets written
+	n     uint64 // packets written
+	block []byte // a pcapng packet block (appendPacketBlock), kept for the next
 }
 
 func newExporter(path string) (*exporter, error) {
@@ -70,7 +72,7 @@ func ngInterface(link layers.LinkType) pcapgo.NgInterface {
 
 // write appends one record, with its comment in a pcapng (a pcap holds none), and
 // returns its frame number in the exported file.
-func (e *exporter) write(rec capture.Record, comment string) (uint64, error) {
+func (e *exporter) write(rec capture.Record, comment []byte) (uint64, error) {
 	ci := gopacket.CaptureInfo{Timestamp: rec.Info.Timestamp, CaptureLength: len(rec.Data), Length: max(rec.Info.Length, len(rec.Data))}
 	var err error
 	if e.ng {
@@ -85,8 +87,8 @@ func (e *exporter) write(rec capture.Record, comment string) (uint64, error) {
 			e.ifaces[rec.Link] = id
 		}
 		if err == nil {
-			ci.InterfaceIndex = id
-			err = e.ngw.WritePacketWithOptions(ci, rec.Data, pcapgo.NgPacketOptions{Comments: []string{comment}})
+			e.block = appendPacketBlock(e.block[:0], uint32(id), ci, rec.Data, comment)
+			_, err = e.bw.Write(e.block)
 		}
 	} else {
 		if e.pcap == nil {
@@ -104,6 +106,38 @@ func (e *exporter) write(rec capture.Record, comment string) (uint64, error) {
 	}
 	e.n++
 	return e.n, nil
+}
+
+// appendPacketBlock appends to b a pcapng enhanced packet block of interface id,
+// with one comment: the bytes pcapgo.NgWriter.WritePacketWithOptions writes (a
+// timestamp in the interface's nanoseconds, the data padded to four bytes, the
+// comment option padded, the end of options, the length again), which made a new
+// string and option list for every packet. The interface's blocks come from the
+// NgWriter, which writes to the same buffer.
+func appendPacketBlock(b []byte, id uint32, ci gopacket.CaptureInfo, data, comment []byte) []byte {
+	const (
+		enhancedPacket = 6 // block type
+		optComment     = 1
+	)
+	pad := func(n int) int { return (4 - n&3) & 3 }
+	length := 28 + len(data) + pad(len(data)) + 4 + len(comment) + pad(len(comment)) + 4 + 4
+	ts := ci.Timestamp.UnixNano()
+	le := binary.LittleEndian
+	b = le.AppendUint32(b, enhancedPacket)
+	b = le.AppendUint32(b, uint32(length))
+	b = le.AppendUint32(b, id)
+	b = le.AppendUint32(b, uint32(ts>>32))
+	b = le.AppendUint32(b, uint32(ts))
+	b = le.AppendUint32(b, uint32(ci.CaptureLength))
+	b = le.AppendUint32(b, uint32(ci.Length))
+	b = append(b, data...)
+	b = append(b, make([]byte, pad(len(data)))...)
+	b = le.AppendUint16(b, optComment)
+	b = le.AppendUint16(b, uint16(len(comment)))
+	b = append(b, comment...)
+	b = append(b, make([]byte, pad(len(comment)))...)
+	b = le.AppendUint32(b, 0) // end of options
+	return le.AppendUint32(b, uint32(length))
 }
 
 // close finishes the file: a file with no packets still gets its header, so it
@@ -138,9 +172,8 @@ func (e *exporter) abort() {
 	_ = os.Remove(e.path) // best effort: the error that caused the abort is the one told
 }
 
-// frameComment is a packet's comment in an exported pcapng.
-func frameComment(capture string, frame uint64, kinds []analyzer.Kind) string {
-	b := make([]byte, 0, 64+len(capture))
+// appendFrameComment appends a packet's comment in an exported pcapng.
+func appendFrameComment(b []byte, capture string, frame uint64, kinds []analyzer.Kind) []byte {
 	b = analyzer.AppendUint(append(b, "finack: frame "...), frame)
 	b = append(append(b, " of "...), capture...)
 	for i, k := range kinds {
@@ -151,7 +184,7 @@ func frameComment(capture string, frame uint64, kinds []analyzer.Kind) string {
 		}
 		b = append(b, k...)
 	}
-	return string(b)
+	return b
 }
 
 // ExportInfo is the "export" object of a capture's JSON report: where its packets
