@@ -12,7 +12,9 @@
 # ARGS`, output to /dev/null; ARGS default `-o json`), and keeps the difference of the
 # pair. For CPU seconds (user + system, all threads) and wall seconds the script
 # prints each build's median and the mean of the differences, B - A, with its
-# standard error: a mean of less than about two standard errors is no difference.
+# standard error: a mean of less than about two standard errors is no difference;
+# and each build's highest peak RSS. ARGS may name files the run writes (--html,
+# --export): both builds write the same ones, one after the other.
 # Memory stalls and system time count here; icount.sh counts instructions instead,
 # the same from run to run.
 set -euo pipefail
@@ -33,7 +35,7 @@ for i in $(seq "$rounds"); do
 	order="A B"
 	[ $((i % 2)) -eq 0 ] && order="B A"
 	for n in $order; do
-		/usr/bin/time -f "$n %U %S %e" -o "$work/t" "$work/$n" -q -r "$file" "${args[@]}" >/dev/null
+		/usr/bin/time -f "$n %U %S %e %M" -o "$work/t" "$work/$n" -q -r "$file" "${args[@]}" >/dev/null
 		cat "$work/t"
 	done
 done | awk -v a="${rev_a}" -v b="${rev_b:-working tree}" -v file="$(basename "$file")" '
@@ -48,11 +50,12 @@ function row(name, xa, xb, n,   i, d, sd, sdd, m, se) {
 	printf "| %s | %.3f | %.3f | %+.3f ± %.3f (%+.1f%%) |\n", name, median(xa, n), median(xb, n), m, se, 100 * m / median(xa, n)
 }
 function max0(v) { return v < 0 ? 0 : v }
-$1 == "A" { na++; ca[na] = $2 + $3; wa[na] = $4 }
-$1 == "B" { nb++; cb[nb] = $2 + $3; wb[nb] = $4 }
+$1 == "A" { na++; ca[na] = $2 + $3; wa[na] = $4; if ($5 > ma) ma = $5 }
+$1 == "B" { nb++; cb[nb] = $2 + $3; wb[nb] = $4; if ($5 > mb) mb = $5 }
 END {
 	n = na < nb ? na : nb
 	printf "%s: A = %s, B = %s, %d rounds\n\n| seconds | A (median) | B (median) | B - A (mean ± standard error) |\n|---|---|---|---|\n", file, a, b, n
 	row("CPU", ca, cb, n)
 	row("wall", wa, wb, n)
+	printf "\npeak RSS (the highest of the rounds): A %.0f MB, B %.0f MB\n", ma / 1024, mb / 1024
 }'
