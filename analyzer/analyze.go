@@ -209,13 +209,15 @@ func Merge(reps []Report) Report {
 	for _, r := range reps {
 		nf, nc = nf+len(r.Findings), nc+len(r.Connections)
 	}
+	// The lists grown once; the first's taken as it is when it has the room (the
+	// reports are the caller's to give up).
 	if nf > 0 {
-		out.Findings = make([]Finding, 0, nf) // one copy each, not one per growth
+		out.Findings = slices.Grow(reps[0].Findings, nf-len(reps[0].Findings))
 	}
 	if nc > 0 {
-		out.Connections = make([]Connection, 0, nc)
+		out.Connections = slices.Grow(reps[0].Connections, nc-len(reps[0].Connections))
 	}
-	for _, r := range reps {
+	for i, r := range reps {
 		out.Total += r.Total
 		for k, v := range r.Closes {
 			out.Closes[k] += v
@@ -223,8 +225,10 @@ func Merge(reps []Report) Report {
 		for k, v := range r.Counts {
 			out.Counts[k] += v
 		}
-		out.Findings = append(out.Findings, r.Findings...)
-		out.Connections = append(out.Connections, r.Connections...)
+		if i > 0 {
+			out.Findings = append(out.Findings, r.Findings...)
+			out.Connections = append(out.Connections, r.Connections...)
+		}
 	}
 	sortReport(&out)
 	return out
