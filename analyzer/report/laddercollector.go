@@ -30,16 +30,38 @@ import (
 const MaxLadderHistory = 4
 
 // ladderConn is what a ladder needs of one connection: its identity, frames and
-// close, and the findings about it.
+// close, and the findings about it. The collector keeps one for most connections
+// of a capture whose 4-tuples are reused, a moment each: it keeps them packed
+// (evidencepacked.go), as ladderRecord would copy it (wide, when the packed form
+// cannot hold it).
 type ladderConn struct {
-	c analyzer.Connection // the fields ladderOf and the second pass read
-	// fs: the findings about it (what evidenceFinding keeps); own: of those, its
-	// own (its analysis gave them). A finding about several connections is kept
-	// once, shared.
-	fs, own  []*analyzer.Finding
+	c    packedConn // the fields ladderOf and the second pass read
+	wide *analyzer.Connection
+	// fs: the findings about it; own: of those, its own (its analysis gave them).
+	// A finding about several connections is kept once, shared.
+	fs, own  []*ladderFinding
 	bad      bool // a finding about it is not benign
 	selected bool // a finding is about it (SelectConnections)
 	inTop    bool
+}
+
+// ladderFinding is a finding about a ladderConn: packed as evidenceFinding would
+// copy it (wide, when the packed form cannot hold it), and whether it is benign.
+type ladderFinding struct {
+	p      packedFinding
+	wide   *analyzer.Finding
+	benign bool
+}
+
+// frames are the frames f names.
+func (f *ladderFinding) frames() []uint64 {
+	if f.wide != nil {
+		return f.wide.Frames
+	}
+	if f.p.nFrames < 0 {
+		return nil
+	}
+	return f.p.frames[:f.p.nFrames]
 }
 
 // drawnBefore says whether a's ladder comes before b's (htmlLadders): not benign
@@ -48,7 +70,7 @@ func (a *ladderConn) drawnBefore(b *ladderConn) bool {
 	if a.bad != b.bad {
 		return a.bad
 	}
-	return a.c.FirstFrame < b.c.FirstFrame
+	return a.c.first < b.c.first
 }
 
 // LadderCollector picks, as a streaming analysis hands records out, the ladders of
@@ -66,9 +88,10 @@ type LadderCollector struct {
 	// findings: what the page's charts read of every finding.
 	findings []PageFinding
 	// kept: per finding of the Add in progress, its copy once one is kept (keep).
-	kept     []*analyzer.Finding
-	max      int  // MaxHTMLLadders (tests lower it)
-	replaced bool // Ending
+	kept     []*ladderFinding
+	strs     strTable // the strings of the packed records
+	max      int      // MaxHTMLLadders (tests lower it)
+	replaced bool     // Ending
 }
 
 // PageFinding is what the HTML report's charts read of a finding.
@@ -104,20 +127,20 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 	}
 	// The findings of the earlier ones may name frames of this one (ranges on a
 	// 4-tuple overlap: a late or stale segment of an old incarnation).
-	probe := ladderConn{c: analyzer.Connection{FirstFrame: c.FirstFrame}}
+	probe := ladderConn{c: packedConn{first: c.FirstFrame}}
 	for _, p := range recent {
 		for _, f := range p.own {
-			if framesWithin(f.Frames, c.FirstFrame, c.LastFrame) {
-				probe.selected, probe.bad = true, probe.bad || !benign(f)
+			if framesWithin(f.frames(), c.FirstFrame, c.LastFrame) {
+				probe.selected, probe.bad = true, probe.bad || !f.benign
 			}
 		}
 	}
-	lc.kept = append(lc.kept[:0], make([]*analyzer.Finding, len(fs))...)
+	lc.kept = append(lc.kept[:0], make([]*ladderFinding, len(fs))...)
 	for i := range fs {
 		f := &fs[i]
 		probe.selected, probe.bad = true, probe.bad || !benign(f)
 		for _, p := range recent {
-			if framesWithin(f.Frames, p.c.FirstFrame, p.c.LastFrame) {
+			if framesWithin(f.Frames, p.c.first, p.c.last) {
 				lc.about(p, lc.keep(fs, i))
 			}
 		}
@@ -130,10 +153,15 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 		delete(lc.last, flow)
 		return
 	}
-	lcn := &ladderConn{c: ladderRecord(c)}
+	lcn := &ladderConn{}
+	var ok bool
+	if lcn.c, ok = lc.strs.packConn(c); !ok {
+		w := ladderRecord(c)
+		lcn.wide = &w
+	}
 	for _, p := range recent {
 		for _, f := range p.own {
-			if framesWithin(f.Frames, lcn.c.FirstFrame, lcn.c.LastFrame) {
+			if framesWithin(f.frames(), c.FirstFrame, c.LastFrame) {
 				lc.about(lcn, f)
 			}
 		}
@@ -161,20 +189,41 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 // findings; any other was the last the tracker held of its 4-tuple.
 func (lc *LadderCollector) Ending(e reassembly.EndReason) { lc.replaced = e == reassembly.EndReplaced }
 
-// keep returns the copy kept of fs[i] (evidenceFinding), made at its first use in
-// this Add (fs's memory is reused after it).
-func (lc *LadderCollector) keep(fs []analyzer.Finding, i int) *analyzer.Finding {
+// keep returns the copy kept of fs[i], made at its first use in this Add (fs's
+// memory is reused after it).
+func (lc *LadderCollector) keep(fs []analyzer.Finding, i int) *ladderFinding {
 	if lc.kept[i] == nil {
-		f := evidenceFinding(&fs[i])
-		lc.kept[i] = &f
+		f := &ladderFinding{benign: benign(&fs[i])}
+		var ok bool
+		if f.p, ok = lc.strs.packFinding(&fs[i]); !ok {
+			w := evidenceFinding(&fs[i])
+			f.wide = &w
+		}
+		lc.kept[i] = f
 	}
 	return lc.kept[i]
 }
 
+// connection is ladderRecord's copy of the connection lcn was kept for.
+func (lc *LadderCollector) connection(lcn *ladderConn) analyzer.Connection {
+	if lcn.wide != nil {
+		return *lcn.wide
+	}
+	return lc.strs.connection(&lcn.c)
+}
+
+// finding is evidenceFinding's copy of the finding f was kept for.
+func (lc *LadderCollector) finding(f *ladderFinding) analyzer.Finding {
+	if f.wide != nil {
+		return *f.wide
+	}
+	return lc.strs.finding(&f.p)
+}
+
 // about adds a finding about lcn and offers lcn to the top.
-func (lc *LadderCollector) about(lcn *ladderConn, f *analyzer.Finding) {
+func (lc *LadderCollector) about(lcn *ladderConn, f *ladderFinding) {
 	lcn.fs = append(lcn.fs, f)
-	lcn.bad = lcn.bad || !benign(f)
+	lcn.bad = lcn.bad || !f.benign
 	if !lcn.selected {
 		lcn.selected = true
 		lc.selected++
@@ -250,7 +299,12 @@ type Ladders struct {
 
 // MergeLadders picks the ladders of a capture from its collectors.
 func MergeLadders(cs []*LadderCollector) *Ladders {
-	var all []*ladderConn
+	// Each picked with its collector, whose table unpacks it.
+	type picked struct {
+		l  *ladderConn
+		lc *LadderCollector
+	}
+	var all []picked
 	out := &Ladders{}
 	limit := MaxHTMLLadders
 	for _, c := range cs {
@@ -258,28 +312,30 @@ func MergeLadders(cs []*LadderCollector) *Ladders {
 			continue
 		}
 		limit = c.max
-		all = append(all, c.top...)
+		for _, l := range c.top {
+			all = append(all, picked{l, c})
+		}
 		out.Undrawn += c.selected
 		out.Page = append(out.Page, c.findings...)
 	}
-	slices.SortStableFunc(all, func(a, b *ladderConn) int {
-		if a.drawnBefore(b) {
+	slices.SortStableFunc(all, func(a, b picked) int {
+		if a.l.drawnBefore(b.l) {
 			return -1
 		}
-		if b.drawnBefore(a) {
+		if b.l.drawnBefore(a.l) {
 			return 1
 		}
 		return 0
 	})
 	all = all[:min(len(all), limit)]
-	slices.SortStableFunc(all, func(a, b *ladderConn) int { return cmp.Compare(a.c.FirstFrame, b.c.FirstFrame) })
-	for _, l := range all {
-		fs := make([]analyzer.Finding, len(l.fs))
-		for i, f := range l.fs {
-			fs[i] = *f
+	slices.SortStableFunc(all, func(a, b picked) int { return cmp.Compare(a.l.c.first, b.l.c.first) })
+	for _, p := range all {
+		fs := make([]analyzer.Finding, len(p.l.fs))
+		for i, f := range p.l.fs {
+			fs[i] = p.lc.finding(f)
 		}
 		slices.SortStableFunc(fs, func(x, y analyzer.Finding) int { return analyzer.CompareFindings(&x, &y) })
-		out.Connections = append(out.Connections, l.c)
+		out.Connections = append(out.Connections, p.lc.connection(p.l))
 		out.Findings = append(out.Findings, fs)
 	}
 	out.Undrawn -= len(all)
