@@ -111,9 +111,9 @@ func (e *exporter) write(rec capture.Record, comment []byte) (uint64, error) {
 // appendPacketBlock appends to b a pcapng enhanced packet block of interface id,
 // with one comment: the bytes pcapgo.NgWriter.WritePacketWithOptions writes (a
 // timestamp in the interface's nanoseconds, the data padded to four bytes, the
-// comment option padded, the end of options, the length again), which made a new
-// string and option list for every packet. The interface's blocks come from the
-// NgWriter, which writes to the same buffer.
+// comment option padded, the end of options, the length again), without the
+// string and the option list it makes for every packet. The interface's blocks
+// come from the NgWriter, which writes to the same buffer.
 func appendPacketBlock(b []byte, id uint32, ci gopacket.CaptureInfo, data, comment []byte) []byte {
 	const (
 		enhancedPacket = 6 // block type

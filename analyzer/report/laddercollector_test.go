@@ -295,3 +295,39 @@ func TestIncidentCollectorTextAndPage(t *testing.T) {
 		}
 	}
 }
+
+// TestLadderCollectorWide: the connections and findings a ladder's packed form
+// cannot hold (a zoned address, three VLAN tags, six frames) come out of
+// MergeLadders as ladderRecord and evidenceFinding copy them, as packed ones do.
+func TestLadderCollectorWide(t *testing.T) {
+	at := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	client, server := netip.MustParseAddrPort("[fe80::1%eth0]:40000"), netip.MustParseAddrPort("[fe80::2%eth0]:80")
+	plain := netip.MustParseAddrPort("192.0.2.1:40001")
+	lc := NewLadderCollector(nil)
+	var wantConns []analyzer.Connection
+	var wantFindings [][]analyzer.Finding
+	for i, tc := range []struct {
+		client netip.AddrPort
+		vlan   []uint16
+		frames []uint64
+	}{
+		{client, nil, []uint64{1}},                     // a zoned address
+		{plain, []uint16{1, 2, 3}, []uint64{11}},       // three tags
+		{plain, nil, []uint64{21, 22, 23, 24, 25, 26}}, // six frames
+		{plain, []uint16{7}, []uint64{31, 32}},         // packed
+	} {
+		first := uint64(10*i + 1)
+		c := &analyzer.Connection{Client: tc.client, Server: server, VLAN: tc.vlan, Incarnation: 1, FirstFrame: first,
+			LastFrame: first + 8, Packets: 9, Close: analyzer.FourWay, History: "not kept"}
+		f := analyzer.Finding{Kind: analyzer.FinRetransmit, Client: tc.client, Server: server, VLAN: tc.vlan, Incarnation: 1,
+			Frames: tc.frames, Time: at.Add(time.Duration(i) * time.Second), Message: "not kept"}
+		lc.Ending(reassembly.EndCaptureEnd)
+		lc.Add(c, []analyzer.Finding{f})
+		wantConns = append(wantConns, ladderRecord(c))
+		wantFindings = append(wantFindings, []analyzer.Finding{evidenceFinding(&f)})
+	}
+	got := MergeLadders([]*LadderCollector{lc})
+	if !reflect.DeepEqual(got.Connections, wantConns) || !reflect.DeepEqual(got.Findings, wantFindings) {
+		t.Errorf("ladders:\n%+v\n%+v\nwant\n%+v\n%+v", got.Connections, got.Findings, wantConns, wantFindings)
+	}
+}
