@@ -156,8 +156,12 @@ func CollectEvidence(o Options, results []*Result) error {
 func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 	doc := ev.doc
 	spans := map[analyzer.ConnID][]span{}
+	// No frame past the selected connections' last belongs to one: reading stops
+	// there (--html's ladders are often of the capture's first connections).
+	lastFrame := uint64(0)
 	for _, ci := range ev.conns {
 		c := &doc.Connections[ci]
+		lastFrame = max(lastFrame, c.LastFrame)
 		id := c.ID()
 		k := flowOf(c.Client, c.Server, id.VLAN, c.Tunnel)
 		spans[k] = append(spans[k], span{c.FirstFrame, c.LastFrame, ci})
@@ -204,6 +208,9 @@ func secondPass(o Options, r *Result, ev *connEvidence, ex *exporter) error {
 		}
 		if err != nil {
 			break // the first pass met the same damage and reported it
+		}
+		if seg.Frame > lastFrame {
+			break
 		}
 		tunnel := ""
 		if seg.Tunnel.Kind != capture.NoTunnel {
