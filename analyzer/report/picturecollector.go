@@ -465,7 +465,8 @@ func fitsOn(ts []timeCount, from, shift uint8, max int) bool {
 // the same whatever the number of collectors its incarnations were shared out
 // among. The instants are on the grid one collector fed every incarnation would
 // have reached: the finest on which they fit MaxPictureTimes (the bound of the
-// collectors, all the same).
+// collectors, all the same). The collectors are spent: the first holds them all,
+// the others' instants are let go as they are merged.
 func MergePictures(cs []*PictureCollector, v ViewOptions, first, last time.Time) *Pictures {
 	cs = slices.DeleteFunc(slices.Clone(cs), func(c *PictureCollector) bool { return c == nil })
 	if len(cs) == 0 {
