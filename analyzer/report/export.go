@@ -266,18 +266,7 @@ func writeExportJSON(bw *bufio.Writer, x *ExportInfo) error {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			if fs == nil {
-				b = append(b, "null"...)
-				continue
-			}
-			b = append(b, '[')
-			for j, fr := range fs {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = analyzer.AppendUint(b, fr)
-			}
-			b = append(b, ']')
+			b = appendJSONUints(b, fs)
 			flush()
 		}
 		b = append(b, ']')

@@ -216,19 +216,7 @@ func appendFindingFields(b []byte, f *analyzer.Finding) (_ []byte, ok bool) {
 	b = appendJSONTunnel(b, f.Tunnel)
 	b = append(b, `,"incarnation":`...)
 	b = analyzer.AppendInt(b, int64(f.Incarnation))
-	b = append(b, `,"frames":`...)
-	if f.Frames == nil { // no omitempty: nil is null, empty is []
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, n := range f.Frames {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = analyzer.AppendUint(b, n)
-		}
-		b = append(b, ']')
-	}
+	b = appendJSONUints(append(b, `,"frames":`...), f.Frames) // no omitempty
 	b = append(b, `,"time":`...)
 	b, ok = appendJSONTime(b, f.Time, ok)
 	if f.Count != nil {
@@ -396,6 +384,22 @@ func plainWords(s string, i int) int {
 		}
 	}
 	return i
+}
+
+// appendJSONUints appends ns as encoding/json writes a []uint64: null for nil, []
+// for empty.
+func appendJSONUints(b []byte, ns []uint64) []byte {
+	if ns == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, n := range ns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = analyzer.AppendUint(b, n)
+	}
+	return append(b, ']')
 }
 
 // appendJSONEndpoint appends an endpoint as a JSON string (analyzer.AppendEndpoint's
