@@ -104,3 +104,32 @@ func TestPlainWords(t *testing.T) {
 		check(string(b))
 	}
 }
+
+// TestAppendJSONStringRandom: appendJSONString writes what the reports' encoding/json
+// Encoder writes, for random strings of every length up to 40 with bytes next to
+// the limits of plainWords's word tests and of UTF-8 (the last word read again, the
+// tail byte by byte).
+func TestAppendJSONStringRandom(t *testing.T) {
+	edge := []string{"\x00", "\x1f", " ", "!", `"`, "#", "[", `\`, "]", "~", "\x7f", "\x80", "\xc2", "\xff", "é", "µ", "\u0085", "\u2028", "✓"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var buf bytes.Buffer
+	enc := NewJSONEncoder(&buf)
+	for range 50000 {
+		var b []byte
+		for n := rng.IntN(41); len(b) < n; {
+			if rng.IntN(10) == 0 {
+				b = append(b, edge[rng.IntN(len(edge))]...)
+			} else {
+				b = append(b, 'a'+byte(rng.IntN(26)))
+			}
+		}
+		buf.Reset()
+		if err := enc.Encode(string(b)); err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		if got := appendJSONString(nil, string(b)); !bytes.Equal(got, want) {
+			t.Fatalf("appendJSONString(%q) = %s, want %s", b, got, want)
+		}
+	}
+}

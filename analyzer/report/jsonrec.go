@@ -369,21 +369,42 @@ func appendUTC(b []byte, t time.Time) (_ []byte, done bool) {
 
 // plainWords skips, from s[i], the runs of 8 bytes that appendJSONString copies as
 // they are (none below 0x20, no DEL, none from 0x80, no '"' and no '\\'). It returns where
-// the first run that is not, or the last short one, starts. The tests of every byte
-// at once are those of "Bit Twiddling Hacks" (haszero, hasless): exact about
-// whether some byte matches, which is all that is asked.
+// the first run that is not, or the last short one, starts.
+//
+// A word x is tested at once (notPlain): x itself has a high bit in each byte from
+// 0x80. Where there is none, each other term sets a high bit in the lowest byte
+// that matches (and maybe in bytes above it, by a borrow), never below it: x-0x20
+// for a byte below 0x20, (x^c)-1 for a byte equal to c, x+1 (no carry) for DEL.
+// Whether some byte matches is all that is asked. Two words a turn: half the loop's
+// tests and jumps.
 func plainWords(s string, i int) int {
-	const ones, high = 0x0101010101010101, 0x8080808080808080
-	for ; i+8 <= len(s); i += 8 {
-		w := s[i : i+8]
-		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56 // one load
-		quote, backslash, del := x^(ones*'"'), x^(ones*'\\'), x^(ones*0x7f)
-		if ((x-ones*0x20)&^x|(quote-ones)&^quote|(backslash-ones)&^backslash|(del-ones)&^del|x)&high != 0 {
-			break
+	for ; i+16 <= len(s); i += 16 {
+		if notPlain(word(s, i))|notPlain(word(s, i+8)) != 0 {
+			if notPlain(word(s, i)) == 0 {
+				i += 8
+			}
+			return i
 		}
 	}
+	if i+8 <= len(s) && notPlain(word(s, i)) == 0 {
+		i += 8
+	}
 	return i
+}
+
+// word returns the 8 bytes of s at i, little endian (one load).
+func word(s string, i int) uint64 {
+	w := s[i : i+8]
+	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+}
+
+// notPlain is not 0 when a byte of x is one appendJSONString does not copy as it is
+// (see plainWords).
+func notPlain(x uint64) uint64 {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\') // 0 where a byte is one
+	return (x | (x - ones*0x20) | (quote - ones) | (backslash - ones) | (x + ones)) & high
 }
 
 // appendJSONUints appends ns as encoding/json writes a []uint64: null for nil, []
@@ -413,6 +434,14 @@ func appendJSONEndpoint(dst []byte, ap netip.AddrPort) []byte {
 	return append(dst, '"')
 }
 
+// jsonPlain[c]: appendJSONString copies byte c as it is (see plainWords).
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendJSONString appends s quoted as encoding/json's appendString does with HTML
 // escaping off: \" and \\, \b \f \n \r \t, other control characters as \u00XX,
 // U+2028 and U+2029 escaped, each byte of invalid UTF-8 as \ufffd; and DEL and
@@ -426,13 +455,16 @@ func appendJSONString(dst []byte, s string) []byte {
 	// not at every byte of a string's tail (a call each, most of the cost of the
 	// short strings of a record: "client", "four_way").
 	i := plainWords(s, 0)
+	if n := len(s); n-i < 8 && n >= 8 && notPlain(word(s, n-8)) == 0 {
+		i = n // the short run left is plain: the string's last 8 bytes are
+	}
 	for i < len(s) {
 		c := s[i]
+		if jsonPlain[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '\\', '"':
