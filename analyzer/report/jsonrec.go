@@ -450,10 +450,11 @@ func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
-	// Eight plain bytes at a time (most of a report's strings are plain), then
-	// byte by byte up to the next that is not: plainWords again only after one,
-	// not at every byte of a string's tail (a call each, most of the cost of the
-	// short strings of a record: "client", "four_way").
+	// Plain words first (most of a report's strings are plain), and the short run
+	// left by the string's last 8 bytes at once; then byte by byte up to the next
+	// byte to escape: plainWords again only after one, not at every byte of a
+	// string's tail (a call each, most of the cost of the short strings of a
+	// record: "client", "server").
 	i := plainWords(s, 0)
 	if n := len(s); n-i < 8 && n >= 8 && notPlain(word(s, n-8)) == 0 {
 		i = n // the short run left is plain: the string's last 8 bytes are
