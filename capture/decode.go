@@ -195,8 +195,11 @@ type decoder struct {
 	// tun is the innermost encapsulation of the frame being decoded (tunnel.go).
 	tun Tunnel
 
-	parsers [numStarts]*gopacket.DecodingLayerParser
-	decoded []gopacket.LayerType
+	parsers [numStarts]*gopacket.DecodingLayerParser // by start, made when needed (parser)
+	// letsPanic: the parsers do not recover a panic of a layer decoder (tests:
+	// LetParserPanic).
+	letsPanic bool
+	decoded   []gopacket.LayerType
 	// slowOnly turns off the fast path (fastdecode.go), for tests comparing both.
 	slowOnly bool
 	// ignoreVLAN leaves VLAN tags out of every segment (Options.IgnoreVLAN).
@@ -206,31 +209,43 @@ type decoder struct {
 func newDecoder() *decoder {
 	d := &decoder{decoded: make([]gopacket.LayerType, 0, 16)}
 	d.eth.vlan, d.vx.tun, d.gre.tun = &d.vlan, &d.tun, &d.tun
-	firsts := [numStarts]gopacket.LayerType{
-		startEthernet: layers.LayerTypeEthernet,
-		startSLL:      layers.LayerTypeLinuxSLL,
-		startSLL2:     layers.LayerTypeLinuxSLL2,
-		startLoopback: layers.LayerTypeLoopback,
-		startIPv4:     layers.LayerTypeIPv4,
-		startIPv6:     layers.LayerTypeIPv6,
-	}
-	for s, first := range firsts {
-		if first == gopacket.LayerTypeZero {
-			continue
-		}
-		p := gopacket.NewDecodingLayerParser(first)
-		// A slice indexed by layer type: faster than the default map.
-		p.SetDecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
-		for _, l := range []gopacket.DecodingLayer{&d.eth, &d.vlan, &d.sll, &d.sll2, &d.loop, &d.mpls, &d.ppp, &d.udp, &d.vx, &d.gre, &d.ip4, &d.ip6, &d.ext,
-			&d.frag} { // frag last: it overrides ext for the fragment header
-			p.AddDecodingLayer(l)
-		}
-		p.IgnoreUnsupported = true // stopping at TCP (or UDP, ARP...) is the normal case
-		// IgnorePanic stays false: gopacket's recover turns a panic in a layer
-		// decoder into an "undecodable" frame (tests turn it off: letPanic).
-		d.parsers[s] = p
-	}
 	return d
+}
+
+// firstLayers is the layer each start's parser begins with (none: no parser).
+var firstLayers = [numStarts]gopacket.LayerType{
+	startEthernet: layers.LayerTypeEthernet,
+	startSLL:      layers.LayerTypeLinuxSLL,
+	startSLL2:     layers.LayerTypeLinuxSLL2,
+	startLoopback: layers.LayerTypeLoopback,
+	startIPv4:     layers.LayerTypeIPv4,
+	startIPv6:     layers.LayerTypeIPv6,
+}
+
+// parser returns the parser of start st, made the first time it is asked for (nil
+// for a start without one): most frames never need one (fastdecode.go), and a
+// parser's table of layers takes kilobytes, which --separate over thousands of
+// small captures would make again for each.
+func (d *decoder) parser(st start) *gopacket.DecodingLayerParser {
+	if st >= numStarts || firstLayers[st] == gopacket.LayerTypeZero {
+		return nil
+	}
+	if p := d.parsers[st]; p != nil {
+		return p
+	}
+	p := gopacket.NewDecodingLayerParser(firstLayers[st])
+	// A slice indexed by layer type: faster than the default map.
+	p.SetDecodingLayerContainer(gopacket.DecodingLayerSparse(nil))
+	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.vlan, &d.sll, &d.sll2, &d.loop, &d.mpls, &d.ppp, &d.udp, &d.vx, &d.gre, &d.ip4, &d.ip6, &d.ext,
+		&d.frag} { // frag last: it overrides ext for the fragment header
+		p.AddDecodingLayer(l)
+	}
+	p.IgnoreUnsupported = true // stopping at TCP (or UDP, ARP...) is the normal case
+	// IgnorePanic false: gopacket's recover turns a panic in a layer decoder into an
+	// "undecodable" frame (tests set it: letPanic).
+	p.IgnorePanic = d.letsPanic
+	d.parsers[st] = p
+	return p
 }
 
 // layer returns the struct that decoded layer type t.
@@ -309,11 +324,12 @@ func (d *decoder) decode(st start, data []byte, seg *Segment) (why SkipReason, o
 			return Undecodable, false
 		}
 	}
-	if st >= numStarts || d.parsers[st] == nil {
+	p := d.parser(st)
+	if p == nil {
 		return UnsupportedLinkType, false
 	}
 	d.vlan.n, d.tun = 0, Tunnel{}
-	if err := d.parsers[st].DecodeLayers(data, &d.decoded); err != nil {
+	if err := p.DecodeLayers(data, &d.decoded); err != nil {
 		return Undecodable, false
 	}
 	n := len(d.decoded)

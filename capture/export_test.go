@@ -9,6 +9,7 @@ func LetParserPanic(r *Reader) { r.dec.letPanic() }
 
 // letPanic turns off the recover of every parser of d (see LetParserPanic).
 func (d *decoder) letPanic() {
+	d.letsPanic = true
 	for _, p := range d.parsers {
 		if p != nil {
 			p.IgnorePanic = true

@@ -132,3 +132,42 @@ func benchDecode(b *testing.B, slowOnly bool) {
 		i++
 	}
 }
+
+// TestParsersMadeWhenNeeded: a decoder makes the gopacket parser of a link start
+// only for a frame the fast path leaves to it (each parser's table takes kilobytes:
+// --separate over thousands of small captures made six for each), and a parser made
+// after letPanic does not recover either.
+func TestParsersMadeWhenNeeded(t *testing.T) {
+	frames := framesOf(t, "../testdata/pcaps/client-close.pcap")
+	st := frames[0].st
+	d := newDecoder()
+	var s Segment
+	decodeAll := func(d *decoder) {
+		t.Helper()
+		for _, fr := range frames {
+			if why, ok := d.decode(fr.st, fr.data, &s); !ok {
+				t.Fatalf("frame %x: %v", fr.data, why)
+			}
+		}
+	}
+	decodeAll(d)
+	for i, p := range d.parsers {
+		if p != nil {
+			t.Errorf("start %d: a parser made, though the fast path decoded every frame", i)
+		}
+	}
+	d.slowOnly = true
+	decodeAll(d)
+	for i, p := range d.parsers {
+		if (p != nil) != (start(i) == st) {
+			t.Errorf("start %d: parser %v, want one for start %d only", i, p != nil, st)
+		}
+	}
+	late := newDecoder()
+	late.letPanic()
+	late.slowOnly = true
+	decodeAll(late)
+	if p := late.parsers[st]; p == nil || !p.IgnorePanic {
+		t.Error("a parser made after letPanic recovers panics")
+	}
+}

@@ -70,12 +70,7 @@ func (r *Reader) NewFrameDecoder() *FrameDecoder { return &FrameDecoder{dec: r.d
 // decoderLike returns a new decoder set as r's own.
 func (r *Reader) decoderLike() *decoder {
 	d := newDecoder()
-	d.ignoreVLAN, d.slowOnly = r.dec.ignoreVLAN, r.dec.slowOnly
-	for i, p := range r.dec.parsers {
-		if p != nil && d.parsers[i] != nil {
-			d.parsers[i].IgnorePanic = p.IgnorePanic // (tests: LetParserPanic)
-		}
-	}
+	d.ignoreVLAN, d.slowOnly, d.letsPanic = r.dec.ignoreVLAN, r.dec.slowOnly, r.dec.letsPanic
 	return d
 }
 

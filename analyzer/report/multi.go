@@ -50,6 +50,7 @@ func newTotal(results []*Result) Total {
 func writeMultiJSON(w io.Writer, results []*Result) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("{\n  \"captures\": [")
+	ib := bufio.NewWriterSize(nil, 64<<10) // each capture's, flushed by WriteJSON
 	for i, r := range results {
 		if i > 0 {
 			bw.WriteByte(',')
@@ -57,7 +58,7 @@ func writeMultiJSON(w io.Writer, results []*Result) error {
 		bw.WriteByte('\n')
 		iw := &indentWriter{w: bw, prefix: "    "}
 		bw.WriteString(iw.prefix)
-		ib := bufio.NewWriterSize(iw, 64<<10)
+		ib.Reset(iw)
 		if err := WriteJSON(ib, r.Doc); err != nil {
 			return err
 		}
@@ -77,12 +78,13 @@ func writeMultiJSON(w io.Writer, results []*Result) error {
 // "capture" naming it, then one {"type":"total"} record.
 func writeMultiNDJSON(w io.Writer, results []*Result) error {
 	bw := bufio.NewWriter(w)
+	nb := bufio.NewWriterSize(nil, 64<<10) // each capture's, flushed below
 	for _, r := range results {
 		name, _ := json.Marshal(r.Name)
 		// Every record is a non-empty object, a line: its first byte, '{', becomes
 		// the capture's name and a comma.
 		nw := &namingWriter{w: bw, prefix: `{"capture":` + string(EscapeControls(name)) + ","}
-		nb := bufio.NewWriterSize(nw, 64<<10)
+		nb.Reset(nw)
 		if err := WriteNDJSON(nb, r.Doc); err != nil {
 			return err
 		}

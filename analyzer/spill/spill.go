@@ -52,10 +52,12 @@ const (
 	maxReadBuffer = 1 << 20
 
 	// The batch's records go to chunks of memory from minChunk to maxChunk bytes
-	// (see room); its items start with room for minBatchItems (see grow).
-	minChunk      = 64 << 10
+	// (see room); its items start with room for minBatchItems (see grow). Small
+	// to start: --separate sorts the records of each of thousands of captures of
+	// a few connections apart, and what each allocates is collected.
+	minChunk      = 4 << 10
 	maxChunk      = 1 << 20
-	minBatchItems = 1 << 10
+	minBatchItems = 1 << 6
 )
 
 // Options bound the memory of a Sorter.
