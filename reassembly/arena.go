@@ -41,8 +41,9 @@ type arena struct {
 	chunks [][]byte // every chunk mapped, for release
 	tail   []byte   // the unused end of the newest chunk
 	// freed: the freed slots of each size class (class c holds c*arenaGrain bytes),
-	// in the arena's chunks.
-	freed [arenaMax/arenaGrain + 1][]*byte
+	// in the arena's chunks; nil until a slot is freed (6 KB: a tracker of a small
+	// capture, one of thousands with --separate, may free none).
+	freed *[arenaMax/arenaGrain + 1][]*byte
 	// freedFlows: the freed flows, never given to a record: a stale reference to a
 	// freed flow may still write its flags (freeFlow).
 	freedFlows []*flow
@@ -71,6 +72,9 @@ func newArena(owner *Tracker) *arena {
 
 // slot returns the memory of a slot of class c (c*arenaGrain bytes, 8-aligned).
 func (a *arena) slot(c int) *byte {
+	if a.freed == nil {
+		return a.carve(c)
+	}
 	if fl := a.freed[c]; len(fl) > 0 {
 		p := fl[len(fl)-1]
 		a.freed[c] = fl[:len(fl)-1]
@@ -99,6 +103,9 @@ func (a *arena) carve(c int) *byte {
 
 // unslot frees a slot of class c.
 func (a *arena) unslot(p *byte, c int) {
+	if a.freed == nil {
+		a.freed = new([arenaMax/arenaGrain + 1][]*byte)
+	}
 	a.freed[c] = append(a.freed[c], p)
 	a.used -= c * arenaGrain
 }
@@ -236,9 +243,6 @@ func (a *arena) release() {
 	}
 	clear(a.chunks)
 	a.chunks, a.tail, a.big = a.chunks[:0], nil, nil
-	for i := range a.freed {
-		a.freed[i] = nil
-	}
-	a.freedFlows = nil
+	a.freed, a.freedFlows = nil, nil
 	a.used = 0
 }
