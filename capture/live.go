@@ -12,11 +12,11 @@ import (
 // (up to 22 bytes with a VLAN tag, 20 for SLL2), IPv4 with options (up to 60) or IPv6
 // with a few extension headers, and TCP with every option (up to 60). MinSnapLen,
 // also the default, keeps all of that. It matters for how many packets the kernel
-// can hold while finack is busy: in immediate mode libpcap's ring has one fixed-size
-// slot per packet, as large as the snap length (capped by the interface MTU on
-// Ethernet, or 64 KiB when the NIC coalesces with GRO/LRO), so a 32 MiB buffer holds
-// about 100,000 packets at 256 bytes but 500 at 64 KiB. MaxSnapLen is libpcap's
-// MAXIMUM_SNAPLEN, what tcpdump uses by default: whole packets, for -w.
+// can hold while finack is busy: libpcap's ring packs each packet's captured bytes
+// (at most the snap length) into blocks, so a 32 MiB buffer holds about 100,000
+// packets at the default (more when they are shorter) but 500 of 64 KiB (a NIC that
+// coalesces with GRO/LRO hands over packets that large). MaxSnapLen is libpcap's MAXIMUM_SNAPLEN, what tcpdump
+// uses by default: whole packets, for -w.
 const (
 	MinSnapLen     = 256
 	DefaultSnapLen = MinSnapLen
@@ -25,7 +25,8 @@ const (
 
 // DefaultReadTimeout is how long a live source waits for a packet before returning
 // ErrWait, so that a caller that reads in a loop can run its timers while the
-// interface is quiet.
+// interface is quiet; and the longest a packet waits in the kernel's ring before it
+// is delivered (libpcap hands packets over a block at a time).
 const DefaultReadTimeout = 100 * time.Millisecond
 
 // ErrWait is returned by a live source's Next when no TCP segment came within the

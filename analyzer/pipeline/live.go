@@ -202,6 +202,7 @@ func (r *LiveRun) Loop(stop *atomic.Bool) (stoppedBy string, err error) {
 			return "error", err
 		}
 		if stop.Load() {
+			r.drain(&seg)
 			return "signal", nil
 		}
 		now = time.Now()
@@ -209,6 +210,7 @@ func (r *LiveRun) Loop(stop *atomic.Bool) (stoppedBy string, err error) {
 			r.lastSegWall = now
 		}
 		if !deadline.IsZero() && !now.Before(deadline) {
+			r.drain(&seg)
 			return "duration", nil
 		}
 		if now.Before(nextTick) {
@@ -218,6 +220,27 @@ func (r *LiveRun) Loop(stop *atomic.Bool) (stoppedBy string, err error) {
 		r.tick(now)
 	}
 }
+
+// drain reads, at the stop (a signal, --duration), the packets the kernel still
+// holds: libpcap hands them over a block at a time, within its read timeout, so the
+// last moments before the stop may not have been delivered yet. It stops at the
+// first read that brings none (ErrWait: the timeout passed with nothing more), or
+// after drainFor on a busy interface. Every packet it reads is analysed (and saved
+// by -w, as Next saves each): the report and the -w file end at the same packet.
+func (r *LiveRun) drain(seg *capture.Segment) {
+	started := time.Now()
+	for time.Since(started) < drainFor {
+		if r.src.Next(seg) != nil {
+			return
+		}
+		r.tr.Add(seg)
+		r.lastSegAt, r.lastSegWall = reassembly.InstantOf(seg.Time), time.Now()
+	}
+}
+
+// drainFor bounds drain: twice the read timeout, time enough for libpcap to hand
+// over the last block.
+const drainFor = 2 * capture.DefaultReadTimeout
 
 // clock is the capture time at wall time now: the last segment's timestamp advanced
 // by the wall time since it was read (the wall clock itself before any segment). On

@@ -409,3 +409,52 @@ func TestLiveProvisionalUpdates(t *testing.T) {
 		t.Errorf("--interval lines do not count the provisional findings:\n%s", errb)
 	}
 }
+
+// signalAfterFirst is a live source that raises the stop once it has handed out
+// its first segment and then, the capture read to its end, reports no more packets
+// (ErrWait), as an interface does: what it still held at the signal is what libpcap
+// had not yet handed over.
+type signalAfterFirst struct {
+	synth.FileSource
+	stop *atomic.Bool
+	n    int
+}
+
+func (s *signalAfterFirst) Next(seg *capture.Segment) error {
+	if s.n++; s.n == 2 {
+		s.stop.Store(true)
+	}
+	if err := s.FileSource.Next(seg); err != nil {
+		return capture.ErrWait
+	}
+	return nil
+}
+
+// TestLiveDrainsAtStop: at a signal the run still reads what the source holds, up
+// to the first read that brings nothing (libpcap hands packets over a block at a
+// time: the last moments before a stop may not have been delivered yet), and the
+// report covers those packets.
+func TestLiveDrainsAtStop(t *testing.T) {
+	run, out, _ := liveOnFile(t, "client-close.pcap", "json")
+	var stop atomic.Bool
+	run.src = &signalAfterFirst{FileSource: run.src.(synth.FileSource), stop: &stop}
+	by, err := run.Loop(&stop)
+	if err != nil || by != "signal" {
+		t.Fatalf("stopped by %q (%v), want the signal", by, err)
+	}
+	if code := run.Finish(by, nil); code != ExitOK {
+		t.Fatalf("exit %d", code)
+	}
+	var doc struct {
+		Summary struct {
+			Packets uint64         `json:"packets"`
+			Closes  map[string]int `json:"closes"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if doc.Summary.Packets != 11 || doc.Summary.Closes["four_way"] != 1 {
+		t.Errorf("report of %d packets, closes %v; want the capture's 11, one four_way close:\n%s", doc.Summary.Packets, doc.Summary.Closes, out)
+	}
+}

@@ -46,7 +46,7 @@ type Live struct {
 }
 
 // Open opens an interface for capture: snap length, promiscuous mode, buffer
-// size, immediate delivery, a read timeout, and the filter in the kernel. Errors say
+// size, delivery in blocks within a read timeout, and the filter in the kernel. Errors say
 // what went wrong in a way a user can act on: ErrNoInterface, ErrPermission (capturing
 // needs root or cap_net_raw,cap_net_admin), ErrInterfaceDown, *capture.FilterError.
 func Open(opt Options) (*Live, error) {
@@ -77,7 +77,13 @@ func Open(opt Options) (*Live, error) {
 		{"snap length", in.SetSnapLen(snap)},
 		{"promiscuous mode", in.SetPromisc(!opt.NoPromisc)},
 		{"read timeout", in.SetTimeout(timeout)},
-		{"immediate mode", in.SetImmediateMode(true)},
+		// Not immediate mode: libpcap's ring (TPACKET_V3 on Linux) hands packets
+		// over a block at a time, when one is full or the read timeout has
+		// passed; immediate mode wakes the reader for every packet, a system call
+		// and a switch each (docs/performance.md, the soak run). The delay, at
+		// most the read timeout, is nothing to an analysis of closes and
+		// TIME_WAIT; at the stop the run reads what the ring still holds.
+		{"immediate mode", in.SetImmediateMode(false)},
 	} {
 		if step.err != nil {
 			return nil, fmt.Errorf("interface %s: %s: %w", name, step.what, step.err)

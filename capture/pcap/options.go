@@ -29,8 +29,9 @@ type Options struct {
 	// Linux). A larger buffer absorbs longer bursts before the kernel drops packets.
 	BufferSize int
 	// ReadTimeout bounds how long Next blocks when no packet comes (0:
-	// capture.DefaultReadTimeout). Packets are delivered at once whatever it is
-	// (immediate mode): it only paces a quiet loop.
+	// capture.DefaultReadTimeout), and how long a packet may wait in the kernel's
+	// ring before it is delivered (libpcap hands packets over a block at a time:
+	// when one is full, or this long after it began).
 	ReadTimeout time.Duration
 }
 

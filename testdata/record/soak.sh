@@ -23,6 +23,7 @@
 # finack_time_wait_sockets (the server's address) and finack_remote_time_wait_sockets
 # (the clients'). At the end the churn stops, finack gets SIGINT and prints its report.
 #
+# FINACK_ARGS adds arguments to finack's (FINACK_ARGS='--cpuprofile /tmp/live.prof').
 # Writes into $SOAK_OUT (default /tmp/finack-soak-PID): samples.tsv (the curve),
 # report.json (finack's final report), finack.stderr, churn-*.log, summary.txt.
 set -euo pipefail
@@ -101,7 +102,8 @@ EOF
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 ip netns exec "$NS_B" "$OUT/churn" server -addr "$SRV:$PORT" 2>"$OUT/churn-server.log" &
 PIDS+=($!)
-ip netns exec "$NS_B" "$OUT/finack" -i "$VETH_B" -o json --interval 60s --metrics-addr "$METRICS" \
+# (FINACK_ARGS unquoted: more arguments, split on spaces)
+ip netns exec "$NS_B" "$OUT/finack" -i "$VETH_B" -o json --interval 60s --metrics-addr "$METRICS" ${FINACK_ARGS:-} \
 	>"$OUT/report.json" 2>"$OUT/finack.stderr" &
 FINACK_PID=$!
 for _ in $(seq 100); do
