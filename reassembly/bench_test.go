@@ -49,3 +49,21 @@ func BenchmarkTrack(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEach times Tracker.Each over what a streaming tracker holds at the end of
+// the capture (before Finish), per incarnation: the walk the live metrics' socket
+// states make; most of what it visits is packed, and unpacked for the call.
+func BenchmarkEach(b *testing.B) {
+	segs := loadSegments(b)
+	tr := NewTracker(Config{Done: func(*Incarnation) {}, DoneKeepsNothing: true})
+	for i := range segs {
+		tr.Add(&segs[i])
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		tr.Each(func(*Incarnation) { n++ })
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(max(n, 1)), "ns/incarnation")
+	b.ReportMetric(float64(n)/float64(b.N), "incarnations")
+}

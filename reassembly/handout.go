@@ -25,7 +25,7 @@ func (t *Tracker) Each(fn func(*Incarnation)) {
 		}
 		for _, rec := range t.packedPrev(f).records() {
 			b, _, _ := t.recordData(rec, false)
-			fn(unpack(f.key, b))
+			t.eachUnpacked(f.key, b, fn)
 		}
 		if f.packed != "" {
 			if k := handKey(f.packed); k >= coldKeys {
@@ -33,15 +33,26 @@ func (t *Tracker) Each(fn func(*Incarnation)) {
 				return
 			}
 			b, _, _ := t.recordData(f.packed, false)
-			fn(unpack(f.key, b))
+			t.eachUnpacked(f.key, b, fn)
 		}
 	})
 	slices.SortFunc(cold, func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) })
 	for _, c := range cold {
 		b, _, _ := t.recordData(c.f.packed, true)
-		fn(unpack(c.f.key, b))
+		t.eachUnpacked(c.f.key, b, fn)
 	}
 	t.eachCold = keepScratch(cold)
+}
+
+// eachUnpacked hands fn the incarnation of record b on 4-tuple k, unpacked into an
+// incarnation of the tracker's pool and given back after the call (fn keeps no
+// pointer: Each): a walk of every record held (the live metrics' socket states,
+// every second or so) then allocates nothing for the collector to scan.
+func (t *Tracker) eachUnpacked(k FlowKey, b []byte, fn func(*Incarnation)) {
+	inc := t.zeroIncarnation()
+	unpackInto(inc, k, b, &t.spares, true)
+	fn(inc)
+	t.recycle(inc)
 }
 
 // TakeTouched returns the incarnations that received a segment since the last call
