@@ -134,9 +134,9 @@ func benchDecode(b *testing.B, slowOnly bool) {
 }
 
 // TestParsersMadeWhenNeeded: a decoder makes the gopacket parser of a link start
-// only for a frame the fast path leaves to it (each parser's table takes kilobytes:
-// --separate over thousands of small captures made six for each), and a parser made
-// after letPanic does not recover either.
+// only for a frame the fast path leaves to it (each parser's table takes kilobytes,
+// and --separate makes a decoder for each of thousands of captures), and a parser
+// made after letPanic does not recover either.
 func TestParsersMadeWhenNeeded(t *testing.T) {
 	frames := framesOf(t, "../testdata/pcaps/client-close.pcap")
 	st := frames[0].st

@@ -9,3 +9,11 @@ func NewPoisonedTracker(cfg Config) *Tracker {
 	h.poisonFreed = true
 	return newTracker(cfg, h)
 }
+
+// unpack returns the incarnation of record b on 4-tuple k, in new memory, with the
+// signatures of its last segments (the tests' inverse of pack).
+func unpack(k FlowKey, b []byte) *Incarnation {
+	inc := new(Incarnation)
+	unpackInto(inc, k, b, nil, true)
+	return inc
+}

@@ -1002,13 +1002,6 @@ func header(rec string) packHeader {
 	return h
 }
 
-// unpack rebuilds the incarnation of a record on 4-tuple k.
-func unpack(k FlowKey, b []byte) *Incarnation {
-	inc := new(Incarnation)
-	unpackInto(inc, k, b, nil, true)
-	return inc
-}
-
 // unpackInto rebuilds the incarnation of a record on 4-tuple k in inc, whatever inc
 // held before; its FIN lists and Reuse come from sp (may be nil). Without recent,
 // the signatures of the last segments (Half.recent) are left zero: an incarnation
