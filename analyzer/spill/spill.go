@@ -123,6 +123,13 @@ type Sorter struct {
 	runs   []run
 	w      *bufio.Writer
 	spills int // runs written, merges included
+	// chainEnd: the last key of the last run, a batch of level 0 that ends its
+	// file, while chained. A batch in order whose first key is not less is
+	// written on as part of that run rather than as a run of its own: records
+	// that come in order (a capture's end hands connections out by first frame)
+	// make one run, read at the end as one sequence, with no merge on the way.
+	chainEnd Key
+	chained  bool
 
 	err    error
 	merged bool // Each ran: nothing more to add or read
@@ -386,6 +393,9 @@ func (s *Sorter) spill() error {
 		return err
 	}
 	start := tf.off
+	first, last := s.items[0].key, s.items[len(s.items)-1].key
+	extend := s.chained && len(s.runs) > 0 && s.runs[len(s.runs)-1].level == 0 &&
+		s.runs[len(s.runs)-1].off+s.runs[len(s.runs)-1].len == start && s.chainEnd.compare(first) <= 0
 	if inOrder {
 		// The chunks are the run: written as they are, not copied a record at a
 		// time (s.w is empty).
@@ -407,7 +417,12 @@ func (s *Sorter) spill() error {
 			return fmt.Errorf("spill: %w", err)
 		}
 	}
-	s.runs = append(s.runs, run{0, start, tf.off - start})
+	if extend {
+		s.runs[len(s.runs)-1].len += tf.off - start
+	} else {
+		s.runs = append(s.runs, run{0, start, tf.off - start})
+	}
+	s.chainEnd, s.chained = last, true
 	s.spills++
 	s.items = s.items[:0]
 	for i := range s.chunks {
@@ -477,6 +492,7 @@ func (s *Sorter) merge(level, i int) error {
 		return fmt.Errorf("spill: %w", err)
 	}
 	s.runs = append(s.runs[:i], run{level + 1, start, tf.off - start})
+	s.chained = false
 	s.spills++
 	old := s.files[level]
 	s.files[level] = nil

@@ -562,3 +562,56 @@ func TestPark(t *testing.T) {
 		t.Errorf("merge after a failed Park: %d records, %v", n, err)
 	}
 }
+
+// TestChainedRuns: batches whose keys follow on from the run written before are
+// written on as part of it (one run, read as one sequence); a batch that starts
+// below the last key written starts a run of its own, and the next ones in order
+// follow on from that one (the last batch, in memory, is no run). Each gives the
+// stable sort either way.
+func TestChainedRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		keys func(i int) Key
+		runs int
+	}{
+		{"in order", func(i int) Key { return Key{uint64(i / 3)} }, 1},
+		{"equal keys", func(int) Key { return Key{7, 7, 7} }, 1},
+		{"in order within each batch, not across", func(i int) Key { return Key{uint64(i % 10)} }, 9},
+		{"two ascents", func(i int) Key { return Key{uint64(i % 50)} }, 2},
+		{"a batch out of order, then in order", func(i int) Key {
+			if i >= 40 && i < 50 {
+				return Key{uint64(100 - i)} // sorted in its batch: 51..60, above the 13 before
+			}
+			return Key{uint64(i / 3)}
+		}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(Options{MaxRecords: 10, MaxRuns: 1 << 10, Dir: t.TempDir()})
+			var want []rec
+			for i := range 100 {
+				v := []byte(fmt.Sprint(i))
+				if err := s.Add(tc.keys(i), v); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, rec{tc.keys(i), v})
+			}
+			if s.Runs() != 9 || len(s.runs) != tc.runs {
+				t.Errorf("%d batches written as %d runs, want 9 as %d", s.Runs(), len(s.runs), tc.runs)
+			}
+			slices.SortStableFunc(want, func(a, b rec) int { return a.key.compare(b.key) })
+			i := 0
+			if err := s.Each(func(r []byte) error {
+				if i >= len(want) || !bytes.Equal(r, want[i].val) {
+					t.Fatalf("record %d: %q", i, r)
+				}
+				i++
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if i != len(want) {
+				t.Errorf("%d records back, want %d", i, len(want))
+			}
+		})
+	}
+}
