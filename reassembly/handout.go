@@ -1,10 +1,5 @@
 package reassembly
 
-import (
-	"cmp"
-	"slices"
-)
-
 // Each calls fn for every incarnation the tracker holds now (in no fixed order):
 // for a live view of a streaming tracker. A packed incarnation is unpacked for the
 // call: fn must not keep the pointer, nor change the incarnation. Those whose
@@ -36,12 +31,12 @@ func (t *Tracker) Each(fn func(*Incarnation)) {
 			t.eachUnpacked(f.key, b, fn)
 		}
 	})
-	slices.SortFunc(cold, func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) })
+	t.eachTmp = sortByFirst(cold, t.eachTmp)
 	for _, c := range cold {
 		b, _, _ := t.recordData(c.f.packed, true)
 		t.eachUnpacked(c.f.key, b, fn)
 	}
-	t.eachCold = keepScratch(cold)
+	t.eachCold, t.eachTmp = keepScratch(cold), keepScratch(t.eachTmp)
 }
 
 // eachUnpacked hands fn the incarnation of record b on 4-tuple k, unpacked into an
@@ -106,7 +101,7 @@ func (t *Tracker) hand(done []finished) {
 	for i := range done {
 		order = append(order, handOrder{done[i].first, i})
 	}
-	slices.SortFunc(order, func(a, b handOrder) int { return cmp.Compare(a.first, b.first) })
+	t.handTmp = sortByFirst(order, t.handTmp)
 	for _, o := range order {
 		d := &done[o.i]
 		inc := d.inc
@@ -117,6 +112,7 @@ func (t *Tracker) hand(done []finished) {
 		t.give(inc)
 	}
 	t.handOrder = keepScratch(order)
+	t.handTmp = keepScratch(t.handTmp)
 }
 
 // prevFinal is a packed earlier incarnation still held at the end of the capture:
@@ -133,10 +129,9 @@ type prevFinal struct {
 // windows. prevs are the packed previous ones' handKeys and places in prevRecs
 // (sorted without moving the records).
 func (t *Tracker) handFinal(whole []finished, packed []packedFinal, prevs []handOrder, prevRecs []prevFinal, end Instant) {
-	byFirst := func(a, b packedFinal) int { return cmp.Compare(a.first, b.first) }
-	slices.SortFunc(whole, func(a, b finished) int { return cmp.Compare(a.first, b.first) })
-	slices.SortFunc(packed, byFirst)
-	slices.SortFunc(prevs, func(a, b handOrder) int { return cmp.Compare(a.first, b.first) })
+	sortByFirst(whole, nil)
+	sortByFirst(packed, nil)
+	sortByFirst(prevs, nil)
 	const none = ^uint64(0) // (no frame is numbered so)
 	head := func(l []packedFinal) uint64 {
 		if len(l) == 0 {

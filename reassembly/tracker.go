@@ -70,8 +70,9 @@ type Tracker struct {
 	// them out in (scratch, kept between sweeps: keepScratch).
 	sweepDone []finished
 	handOrder []handOrder
-	packBuf   []byte   // scratch for pack
-	wakeTW    TimeWait // scratch for packRecord's wake block
+	handTmp   []handOrder // sortByFirst's scratch for handOrder
+	packBuf   []byte      // scratch for pack
+	wakeTW    TimeWait    // scratch for packRecord's wake block
 	// synOnPacked counts the bare SYNs that came for a flow whose current
 	// incarnation was packed (reusePacked's chances): packRecord writes wake
 	// blocks while they are at least one in wakeShare of the records packed.
@@ -82,6 +83,7 @@ type Tracker struct {
 	cold     coldStore
 	coldBuf  []byte
 	eachCold []packedFinal // Each's records on disk (scratch)
+	eachTmp  []packedFinal // sortByFirst's scratch for eachCold
 	// arena: the flows and their packed records (arena.go); incs: the incarnations
 	// the flows hold (incRef; incs[0] is nil), incsFree the indexes free in it.
 	arena    *arena
