@@ -6,10 +6,9 @@ import (
 )
 
 // byFirst is what the tracker sorts to hand incarnations out: entries led by their
-// key (a first frame, or handKey), 16 bytes or more each, by the tens of thousands
-// (Finish sorts one for every incarnation held). slices.SortFunc compared them
-// through a func value, half a dozen calls an entry per level of its quicksort;
-// sortByFirst is a radix sort instead.
+// key (a first frame, or handKey), by the tens of thousands (Finish sorts one for
+// every incarnation held). A comparison sort would compare them through a func
+// value at every step: sortByFirst is a radix sort instead.
 type byFirst interface {
 	handOrder | packedFinal | finished
 }

@@ -1,7 +1,8 @@
 // Package spill sorts more records than memory should hold: an external merge sort.
 // Records are added with a fixed-size key and opaque bytes; while they fit within a
 // bound they stay in memory, past it each batch is sorted and written as a run to a
-// temporary file, and Each merges the runs and the batch still in memory (a k-way
+// temporary file (or as more of the last run, when its keys follow on from that
+// run's), and Each merges the runs and the batch still in memory (a k-way
 // merge on a heap) and hands every record back in key order, records with equal
 // keys in the order they were added (a stable sort). Merge does the same for the
 // records of several Sorters (one per goroutine that adds records), as one would.
@@ -124,10 +125,10 @@ type Sorter struct {
 	w      *bufio.Writer
 	spills int // runs written, merges included
 	// chainEnd: the last key of the last run, a batch of level 0 that ends its
-	// file, while chained. A batch in order whose first key is not less is
-	// written on as part of that run rather than as a run of its own: records
-	// that come in order (a capture's end hands connections out by first frame)
-	// make one run, read at the end as one sequence, with no merge on the way.
+	// file, while chained. A batch whose first key is not less is written on as
+	// part of that run rather than as a run of its own: records that come mostly
+	// in order (a capture's end hands connections out by first frame) make few
+	// runs, each read at the end as one sequence.
 	chainEnd Key
 	chained  bool
 
