@@ -96,6 +96,15 @@ func NewStream(cfg Config, connections bool) *Stream {
 	return st
 }
 
+// Reserve makes room for n more connection records, when records are kept: for a
+// caller about to add many at once (a live run's stop hands out every connection
+// still tracked), whose records would otherwise be copied each time the list grows.
+func (st *Stream) Reserve(n int) {
+	if st.connections && st.sink == nil && n > 0 {
+		st.rep.Connections = slices.Grow(st.rep.Connections, n)
+	}
+}
+
 // Add analyses one finished incarnation and returns its findings (also kept for the
 // report).
 func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {

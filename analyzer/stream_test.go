@@ -133,3 +133,41 @@ func TestStreamKeepsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamReserve: a Stream given room for the records to come (Reserve, as a live
+// run's stop does) appends them without growing its list, and reports what one
+// without the room reports.
+func TestStreamReserve(t *testing.T) {
+	file := []string{filepath.Join("..", "testdata", "pcaps", "reuse-server-timewait.pcap")}
+	count := func() int {
+		n := 0
+		tr := reassembly.NewTracker(reassembly.Config{Done: func(*reassembly.Incarnation) { n++ }})
+		feedFiles(t, file, tr)
+		return n
+	}
+	n := count()
+	if n < 2 {
+		t.Fatalf("%d connections: the test needs several", n)
+	}
+	var reports [2]string
+	for i, reserve := range []bool{false, true} {
+		st := NewStream(Config{}, true)
+		if reserve {
+			st.Reserve(n)
+		}
+		room := cap(st.rep.Connections)
+		tr := reassembly.NewTracker(reassembly.Config{Done: func(inc *reassembly.Incarnation) { st.Add(inc) }})
+		feedFiles(t, file, tr)
+		if reserve && cap(st.rep.Connections) != room {
+			t.Errorf("room for %d made, the list grew to %d for %d records", room, cap(st.rep.Connections), len(st.rep.Connections))
+		}
+		b, err := json.Marshal(st.Report())
+		if err != nil {
+			t.Fatal(err)
+		}
+		reports[i] = string(b)
+	}
+	if reports[0] != reports[1] {
+		t.Errorf("the report with room reserved differs:\n%s\nwithout:\n%s", reports[1], reports[0])
+	}
+}

@@ -671,6 +671,7 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	st := r.src.Stats()
 	ts := r.tr.Stats()
 	r.stopping = true
+	r.endStream.Reserve(ts.Tracked) // (every one is handed out to it now)
 	if r.o.HTML != "" {
 		// The netstat view of what is tracked at the stop, before deciding it.
 		r.page.sample(r.tr, at, r.twLen)
