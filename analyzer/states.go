@@ -82,6 +82,54 @@ func StateAt(inc *reassembly.Incarnation, r reassembly.Role, when time.Time, twL
 	return opening(inc, r, at)
 }
 
+// Never is the instant StateUntil returns for states that hold from then on.
+const Never = reassembly.Instant(1<<63 - 1)
+
+// StateUntil returns the first instant after at at which StateAt of either end of inc
+// may differ from what it is at at, when nothing more is added to inc (Never if it
+// stays as it is): the instants StateAt compares its time with. A caller that
+// walks the same incarnations again and again (the live metrics, every scrape) need
+// not look at one again before then.
+func StateUntil(inc *reassembly.Incarnation, at reassembly.Instant, twLen time.Duration) reassembly.Instant {
+	next := Never
+	after := func(t reassembly.Instant) {
+		if t > at && t < next {
+			next = t
+		}
+	}
+	after(inc.First.At)
+	if inc.End == reassembly.EndReplaced {
+		after(inc.EndAt)
+	}
+	if rst, ok := inc.EndingRst(); ok {
+		after(rst)
+	}
+	for r := range inc.Half {
+		h := &inc.Half[r]
+		if h.FinSeen() {
+			after(h.FirstFin().At)
+		}
+		if h.FinAcked.Seen() {
+			after(h.FinAcked.At)
+			after(h.FinAcked.At.Add(reassembly.FinTimeout))
+		}
+		if n := len(h.FinTxs); n >= 2 {
+			last := h.FinTxs[n-1].At
+			after(last.Add(2 * last.Sub(h.FinTxs[n-2].At))) // gaveUp
+		}
+		if h.Syn.Seen() {
+			after(h.Syn.At)
+			for p := range inc.Half {
+				after(h.Syn.At.Add(inc.Half[p].TapRTT)) // opening: the SYN-ACK's, plus the client's RTT
+			}
+		}
+	}
+	if tw := inc.TimeWait(twLen); tw.Holder[reassembly.Client] || tw.Holder[reassembly.Server] {
+		after(tw.Until)
+	}
+	return next
+}
+
 // opening is the state of an end that has not closed: the handshake, else ESTABLISHED.
 func opening(inc *reassembly.Incarnation, r reassembly.Role, at reassembly.Instant) string {
 	if !inc.RolesKnown {

@@ -67,3 +67,36 @@ func BenchmarkEach(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(max(n, 1)), "ns/incarnation")
 	b.ReportMetric(float64(n)/float64(b.N), "incarnations")
 }
+
+// BenchmarkEachMemo times Tracker.EachMemo over what BenchmarkEach walks, per
+// incarnation: the second walk and those after it, where the value of every packed
+// incarnation holds (its record and the Memo's entry unchanged), and the first walk,
+// which unpacks them all to fill the Memo.
+func BenchmarkEachMemo(b *testing.B) {
+	segs := loadSegments(b)
+	tr := NewTracker(Config{Done: func(*Incarnation) {}, DoneKeepsNothing: true})
+	for i := range segs {
+		tr.Add(&segs[i])
+	}
+	eval := func(inc *Incarnation) (uint32, Instant) { return uint32(inc.Index), Instant(1<<63 - 1) }
+	for _, bc := range []struct {
+		name  string
+		fresh bool
+	}{{"again", false}, {"first", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var m Memo
+			n, hits := 0, 0
+			tr.EachMemo(&m, 0, eval, func(*FlowKey, uint32) {})
+			for b.Loop() {
+				if bc.fresh {
+					m = Memo{}
+				}
+				tr.EachMemo(&m, 0, eval, func(*FlowKey, uint32) { n++ })
+				hits += m.Hits
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(max(n, 1)), "ns/incarnation")
+			b.ReportMetric(float64(hits)/float64(max(n, 1)), "remembered")
+		})
+	}
+}

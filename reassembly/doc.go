@@ -13,5 +13,7 @@
 // packs quiet incarnations into compact records (pack.go) in memory it maps itself
 // (arena.go), forgets 4-tuples once nothing can change them (stream.go), and past
 // 16,384 incarnations held keeps the records of connections in TIME_WAIT in
-// temporary files (cold.go).
+// temporary files (cold.go). A caller that walks what it holds again and again (a
+// live run's socket states, every scrape) can keep what it derived from each packed
+// incarnation, and until when, in a Memo (memo.go) rather than unpack it every time.
 package reassembly

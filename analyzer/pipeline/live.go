@@ -128,6 +128,9 @@ type LiveRun struct {
 	local             map[netip.Addr]bool
 	localAt           time.Time
 	hosts             hostStates
+	// states: the socket states of the packed incarnations, kept from walk to walk
+	// (eachState) for the metrics and the live page alike.
+	states reassembly.Memo
 
 	// --html: what the page draws (livepage.go); Version names the build on it.
 	page       livePage
@@ -279,7 +282,7 @@ func (r *LiveRun) tick(now time.Time) {
 	if r.metrics != nil {
 		if r.metrics.HostsWanted() { // a scrape waits for them
 			r.refreshLocal(now)
-			r.hosts.compute(r.tr, r.local, now, at.Time(), r.twLen)
+			r.hosts.compute(r.tr, &r.states, r.local, now, at.Time(), r.twLen)
 			r.metrics.UpdateHosts(r.hosts.Snapshot(now))
 		}
 		r.metrics.Update(r.Snapshot(now))
@@ -539,43 +542,76 @@ func (r *LiveRun) refreshLocal(now time.Time) {
 // sockets of each local address seen in the traffic per state, and the TIME_WAIT
 // entries of every other address together.
 type hostStates struct {
-	at         time.Time
-	local      map[netip.Addr]*[len(analyzer.StateNames)]int
-	remoteTW   int
-	stateIndex map[string]int
-	seen       map[netip.Addr]bool // local addresses the traffic has shown
+	at       time.Time
+	local    map[netip.Addr]*[len(analyzer.StateNames)]int
+	remoteTW int
+	seen     map[netip.Addr]bool // local addresses the traffic has shown
 }
 
-func (h *hostStates) compute(tr *reassembly.Tracker, local map[netip.Addr]bool, now, at time.Time, twLen time.Duration) {
-	h.at = now
-	if h.stateIndex == nil {
-		h.stateIndex = map[string]int{}
-		for i, s := range analyzer.StateNames {
-			h.stateIndex[s] = i
+// eachState calls fn with the address and state (its index in analyzer.StateNames)
+// of each end of every incarnation tr holds that has a socket at capture time at.
+// The states of a packed incarnation are remembered in memo until they may change
+// (analyzer.StateUntil): most of those a live run holds are in TIME_WAIT for a
+// minute, walked at every scrape, and unpacking each one every time is what this
+// saves.
+func eachState(tr *reassembly.Tracker, memo *reassembly.Memo, at reassembly.Instant, twLen time.Duration, fn func(addr netip.Addr, st int)) {
+	when := at.Time()
+	eval := func(inc *reassembly.Incarnation) (uint32, reassembly.Instant) {
+		var v uint32
+		for i, r := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
+			v |= uint32(stateNumber(analyzer.StateAt(inc, r, when, twLen))) << (4 * i)
+		}
+		if lo, _ := inc.Key.Endpoints(); inc.Half[reassembly.Client].Endpoint != lo {
+			v |= clientIsHi
+		}
+		return v, analyzer.StateUntil(inc, at, twLen)
+	}
+	tr.EachMemo(memo, at, eval, func(k *reassembly.FlowKey, v uint32) {
+		lo, hi := k.Endpoints()
+		client, server := lo, hi
+		if v&clientIsHi != 0 {
+			client, server = hi, lo
+		}
+		if st := int(v & 15); st != 0 {
+			fn(client.Addr(), st-1)
+		}
+		if st := int(v >> 4 & 15); st != 0 {
+			fn(server.Addr(), st-1)
+		}
+	})
+}
+
+// clientIsHi marks, in eachState's values, an incarnation whose client is the
+// higher endpoint of its key.
+const clientIsHi = 1 << 8
+
+// stateNumber is 1 + the index of st in analyzer.StateNames, 0 for "" (no socket).
+func stateNumber(st string) int {
+	for i, s := range analyzer.StateNames {
+		if s == st {
+			return i + 1
 		}
 	}
+	return 0
+}
+
+func (h *hostStates) compute(tr *reassembly.Tracker, memo *reassembly.Memo, local map[netip.Addr]bool, now, at time.Time, twLen time.Duration) {
+	h.at = now
 	h.local = map[netip.Addr]*[len(analyzer.StateNames)]int{}
 	h.remoteTW = 0
-	tr.Each(func(inc *reassembly.Incarnation) {
-		for _, role := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
-			st := analyzer.StateAt(inc, role, at, twLen)
-			if st == "" {
-				continue
+	eachState(tr, memo, reassembly.InstantOf(at), twLen, func(addr netip.Addr, st int) {
+		if !local[addr] {
+			if analyzer.StateNames[st] == analyzer.StateTimeWait {
+				h.remoteTW++
 			}
-			addr := inc.Half[role].Endpoint.Addr()
-			if !local[addr] {
-				if st == analyzer.StateTimeWait {
-					h.remoteTW++
-				}
-				continue
-			}
-			c := h.local[addr]
-			if c == nil {
-				c = new([len(analyzer.StateNames)]int)
-				h.local[addr] = c
-			}
-			c[h.stateIndex[st]]++
+			return
 		}
+		c := h.local[addr]
+		if c == nil {
+			c = new([len(analyzer.StateNames)]int)
+			h.local[addr] = c
+		}
+		c[st]++
 	})
 	// A local address gets series once the traffic has shown it, and keeps them
 	// (zeros) when its sockets are gone; the addresses the traffic never showed
@@ -674,7 +710,7 @@ func (r *LiveRun) Finish(stoppedBy string, readErr error) int {
 	r.endStream.Reserve(ts.Tracked) // (every one is handed out to it now)
 	if r.o.HTML != "" {
 		// The netstat view of what is tracked at the stop, before deciding it.
-		r.page.sample(r.tr, at, r.twLen)
+		r.page.sample(r.tr, &r.states, at, r.twLen)
 	}
 	r.tr.Finish(max(at, r.lastSegAt))
 	if err := r.tr.Err(); err != nil && readErr == nil {

@@ -324,7 +324,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	run.localAt = time.Now()
 	now := time.Now()
-	run.hosts.compute(run.tr, run.local, now, run.clock(now).Time(), run.twLen)
+	run.hosts.compute(run.tr, &run.states, run.local, now, run.clock(now).Time(), run.twLen)
 	m.Update(run.Snapshot(now))
 	m.UpdateHosts(run.hosts.Snapshot(now))
 	body := synth.HTTPGet(t, "http://"+m.Addr()+"/metrics")

@@ -74,20 +74,13 @@ func (p *livePage) countClose(at reassembly.Instant, s analyzer.Shape) {
 
 // sample walks the tracked incarnations at capture time at: the netstat view per
 // host and a TIME_WAIT sample per host.
-func (p *livePage) sample(tr *reassembly.Tracker, at reassembly.Instant, twLen time.Duration) {
+func (p *livePage) sample(tr *reassembly.Tracker, memo *reassembly.Memo, at reassembly.Instant, twLen time.Duration) {
 	states := map[netip.Addr]map[string]int{}
-	tr.Each(func(inc *reassembly.Incarnation) {
-		for _, role := range [2]reassembly.Role{reassembly.Client, reassembly.Server} {
-			st := analyzer.StateAt(inc, role, at.Time(), twLen)
-			if st == "" {
-				continue
-			}
-			h := inc.Half[role].Endpoint.Addr()
-			if states[h] == nil {
-				states[h] = map[string]int{}
-			}
-			states[h][st]++
+	eachState(tr, memo, at, twLen, func(h netip.Addr, st int) {
+		if states[h] == nil {
+			states[h] = map[string]int{}
 		}
+		states[h][analyzer.StateNames[st]]++
 	})
 	when := at.Time().UTC()
 	p.states = report.StatesAt{At: when, States: map[string]map[string]int{}}
@@ -160,7 +153,7 @@ func (r *LiveRun) keptFindings() []analyzer.Finding {
 // refreshPage rebuilds the live page (every pageInterval): the file --html names
 // and, with --metrics-addr, the page served at /.
 func (r *LiveRun) refreshPage(now time.Time) {
-	r.page.sample(r.tr, r.clock(now), r.twLen)
+	r.page.sample(r.tr, &r.states, r.clock(now), r.twLen)
 	r.page.last = now
 	o := r.o.Options
 	o.Files = []string{}

@@ -1,0 +1,145 @@
+package reassembly
+
+import (
+	"hash/maphash"
+	"unsafe"
+)
+
+// Memo keeps what a caller that walks a tracker again and again (EachMemo) derived
+// from each packed incarnation, and until when it holds, so that a walk need not
+// unpack (or read back from disk) a record that has not changed since.
+//
+// Why: a live run's metrics count the socket states of every connection tracked at
+// each scrape. Almost all of them are packed, in TIME_WAIT, and each keeps its state
+// for most of its minute there: unpacking all of them for every scrape took a quarter
+// of a live run's CPU.
+//
+// A packed record is known by where its bytes are and a hash of them (with its
+// 4-tuple's): a record that a segment changed, packed again, moved to disk or freed
+// and its memory reused, reads as another one. Entries that a walk did not visit
+// go once they outnumber those it did. An entry costs about 50 bytes of memory (32
+// in the map, and its room to grow); a walk at an earlier instant than the one
+// before (capture time going back) forgets them all.
+//
+// The zero Memo is ready to use; a Memo serves one tracker and one kind of value.
+type Memo struct {
+	seed    maphash.Seed
+	entries map[uintptr]memoEntry
+	walk    uint32     // the walks so far: an entry's walk says when it was last visited
+	lastAt  Instant    // the instant of the last walk
+	cold    []memoCold // the records on disk to read back (scratch)
+	tmp     []memoCold // sortByFirst's scratch
+	// Hits and Misses count the packed incarnations of the last walk whose value was
+	// remembered, and those unpacked (tests, metrics).
+	Hits, Misses int
+}
+
+type memoEntry struct {
+	sum   uint64  // maphash of the record's bytes and its 4-tuple's key
+	until Instant // v holds from the walk that put it until then
+	v     uint32
+	walk  uint32
+}
+
+type memoCold struct {
+	first uint64 // handKey: the order of the record on disk
+	f     *flow
+	sum   uint64
+}
+
+// EachMemo calls use for every incarnation the tracker holds now, as Each calls fn,
+// with the value eval gives for it at capture time at: eval returns the value and
+// the first instant at which it may change if nothing is added to the incarnation
+// (it must not depend on anything else). The value of a packed incarnation whose
+// record is as it was when eval last saw it, at an instant from then to before the
+// one eval gave, comes from m without unpacking it. use gets the incarnation's
+// 4-tuple (to be read during the call only); eval, as Each's fn, must not keep the
+// incarnation nor change it.
+func (t *Tracker) EachMemo(m *Memo, at Instant, eval func(*Incarnation) (v uint32, until Instant), use func(k *FlowKey, v uint32)) {
+	if t.err != nil {
+		return
+	}
+	defer t.catchCold()
+	if m.entries == nil || at < m.lastAt {
+		m.seed, m.entries = maphash.MakeSeed(), map[uintptr]memoEntry{}
+	}
+	m.lastAt = at
+	m.walk++
+	m.Hits, m.Misses = 0, 0
+	cold := m.cold[:0]
+	t.flows.each(func(f *flow) {
+		for p := t.prev(f); p != nil; p = p.older {
+			v, _ := eval(p)
+			use(&f.key, v)
+		}
+		if c := t.cur(f); c != nil {
+			v, _ := eval(c)
+			use(&f.key, v)
+		}
+		for _, rec := range t.packedPrev(f).records() {
+			sum := m.sum(rec, f)
+			if !m.hit(rec, sum, at, f, use) {
+				b, _, _ := t.recordData(rec, false)
+				m.put(t, rec, sum, at, f, b, eval, use)
+			}
+		}
+		if rec := f.packed; rec != "" {
+			sum := m.sum(rec, f)
+			if m.hit(rec, sum, at, f, use) {
+				return
+			}
+			if k := handKey(rec); k >= coldKeys {
+				cold = append(cold, memoCold{k, f, sum})
+				return
+			}
+			b, _, _ := t.recordData(rec, false)
+			m.put(t, rec, sum, at, f, b, eval, use)
+		}
+	})
+	// The records on disk to read back, in the order written (as Each does).
+	m.tmp = sortByFirst(cold, m.tmp)
+	for _, c := range cold {
+		b, _, _ := t.recordData(c.f.packed, true)
+		m.put(t, c.f.packed, c.sum, at, c.f, b, eval, use)
+	}
+	m.cold, m.tmp = keepScratch(cold), keepScratch(m.tmp)
+	if visited := m.Hits + m.Misses; len(m.entries) > 2*visited+1024 {
+		for p, e := range m.entries {
+			if e.walk != m.walk {
+				delete(m.entries, p)
+			}
+		}
+	}
+}
+
+// sum is the hash that tells a record from any other: its bytes in memory, and the
+// 4-tuple it is on (a record does not hold its key).
+func (m *Memo) sum(rec string, f *flow) uint64 {
+	return maphash.String(m.seed, rec) ^ keyHash(&f.key)
+}
+
+// hit hands use the value m holds for rec, if it holds at at.
+func (m *Memo) hit(rec string, sum uint64, at Instant, f *flow, use func(*FlowKey, uint32)) bool {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(rec)))
+	e, ok := m.entries[p]
+	if !ok || e.sum != sum || at >= e.until {
+		return false
+	}
+	e.walk = m.walk
+	m.entries[p] = e
+	m.Hits++
+	use(&f.key, e.v)
+	return true
+}
+
+// put unpacks record rec (its bytes b), evaluates it, remembers the value and hands
+// it to use.
+func (m *Memo) put(t *Tracker, rec string, sum uint64, at Instant, f *flow, b []byte, eval func(*Incarnation) (uint32, Instant), use func(*FlowKey, uint32)) {
+	inc := t.zeroIncarnation()
+	unpackInto(inc, f.key, b, &t.spares, true)
+	v, until := eval(inc)
+	t.recycle(inc)
+	m.entries[uintptr(unsafe.Pointer(unsafe.StringData(rec)))] = memoEntry{sum: sum, until: until, v: v, walk: m.walk}
+	m.Misses++
+	use(&f.key, v)
+}
