@@ -11,15 +11,15 @@ import (
 //
 // Why: a live run's metrics count the socket states of every connection tracked at
 // each scrape. Almost all of them are packed, in TIME_WAIT, and each keeps its state
-// for most of its minute there: unpacking all of them for every scrape took a quarter
-// of a live run's CPU.
+// for most of its minute there: unpacking every one of them at every scrape was
+// most of what a scrape cost.
 //
 // A packed record is known by where its bytes are and a hash of them (with its
 // 4-tuple's): a record that a segment changed, packed again, moved to disk or freed
 // and its memory reused, reads as another one. Entries that a walk did not visit
-// go once they outnumber those it did. An entry costs about 50 bytes of memory (32
-// in the map, and its room to grow); a walk at an earlier instant than the one
-// before (capture time going back) forgets them all.
+// go once they outnumber those it did; a walk at an earlier instant than the one
+// before (capture time going back) forgets them all. Entries hold no pointers: the
+// collector does not scan them.
 //
 // The zero Memo is ready to use; a Memo serves one tracker and one kind of value.
 type Memo struct {
@@ -30,7 +30,7 @@ type Memo struct {
 	cold    []memoCold // the records on disk to read back (scratch)
 	tmp     []memoCold // sortByFirst's scratch
 	// Hits and Misses count the packed incarnations of the last walk whose value was
-	// remembered, and those unpacked (tests, metrics).
+	// remembered, and those unpacked (for tests and benchmarks).
 	Hits, Misses int
 }
 
