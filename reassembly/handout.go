@@ -210,8 +210,10 @@ func (t *Tracker) give(inc *Incarnation) {
 		}
 		inc.Reuse.Prev = nil
 	}
-	if t.cfg.DoneKeepsNothing {
-		t.recycle(inc) // no other incarnation points to it now
+	if t.cfg.DoneKeepsNothing && !inc.touched {
+		// No other incarnation points to it now; one in the live display's touched
+		// list is left to the collector: TakeTouched will hand it out.
+		t.recycle(inc)
 	}
 }
 

@@ -162,6 +162,9 @@ func NewLiveRun(o LiveConfig, src liveSource, stdout, stderr io.Writer, m *metri
 	r.tr = reassembly.NewTracker(reassembly.Config{
 		TimeWait: o.TimeWait, RFC1337: !o.View.Profile.RSTEndsTimeWait, SynGiveUp: o.View.Profile.SynGiveUp,
 		Done: r.done, IdleTimeout: o.IdleTimeout, MaxConnections: o.MaxConns, Touched: true,
+		// done copies what it reports (counts, findings, records): the tracker may
+		// reuse each incarnation once done returns.
+		DoneKeepsNothing: true,
 	})
 	r.lastLine = r.start
 	if w := capture.LinkTypeWarning(src.Stats()); w != "" {
