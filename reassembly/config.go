@@ -44,8 +44,10 @@ type Config struct {
 	// given once it returns, neither the pointer nor anything it points to (an
 	// analysis that copies what it reports). The tracker then reuses the memory of
 	// the incarnations it hands out for the next ones: a capture of millions of
-	// connections allocates a few thousand instead of one each. (An incarnation in
-	// the touched list, Touched, is not reused: TakeTouched still returns it.)
+	// connections allocates a few thousand instead of one each. With Touched, the
+	// caller keeps nothing of what TakeTouched returned past its next call to Add,
+	// Sweep or Finish either; an incarnation still in the touched list is not
+	// reused (TakeTouched will return it).
 	DoneKeepsNothing bool
 	// ManualSweep (streaming only): Add never sweeps by itself; the caller calls
 	// Sweep, at the times it chooses. Several trackers sharing a capture's 4-tuples

@@ -193,7 +193,7 @@ func (t *Tracker) packRecord(inc *Incarnation, wait time.Duration, reason EndRea
 		t.packBuf, us = packTry(t.packBuf, inc, h, t.hooks.packRecent || now.Sub(inc.Last.At) < packIdle, !t.packNS)
 		t.packNS = t.packNS || !us
 	}
-	if !t.cfg.Touched { // (a live view may still hold what TakeTouched gave it)
+	if !t.cfg.Touched || t.cfg.DoneKeepsNothing { // (else a live view may still hold what TakeTouched gave it)
 		t.recycle(inc)
 	}
 	if rec != "" {
