@@ -17,7 +17,8 @@ import (
 // A packed record is known by where its bytes are and a hash of them (with its
 // 4-tuple's): a record that a segment changed, packed again, moved to disk or freed
 // and its memory reused, reads as another one. Entries that a walk did not visit
-// go once they outnumber those it did; a walk at an earlier instant than the one
+// go once they are a fifth of all (a map does not give back the room of the
+// entries it held at most); a walk at an earlier instant than the one
 // before (capture time going back) forgets them all. Entries hold no pointers: the
 // collector does not scan them.
 //
@@ -103,7 +104,7 @@ func (t *Tracker) EachMemo(m *Memo, at Instant, eval func(*Incarnation) (v uint3
 		m.put(t, c.f.packed, c.sum, at, c.f, b, eval, use)
 	}
 	m.cold, m.tmp = keepScratch(cold), keepScratch(m.tmp)
-	if visited := m.Hits + m.Misses; len(m.entries) > 2*visited+1024 {
+	if visited := m.Hits + m.Misses; len(m.entries) > visited+visited/4+1024 {
 		for p, e := range m.entries {
 			if e.walk != m.walk {
 				delete(m.entries, p)
