@@ -1,14 +1,10 @@
-package analyzer_test
+package analyzer
 
 import (
-	"errors"
-	"io"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/finack/finack/analyzer"
-	"github.com/finack/finack/capture"
+	"github.com/finack/finack/capture/synth"
 	"github.com/finack/finack/reassembly"
 )
 
@@ -17,22 +13,22 @@ import (
 // instants every segment, FIN, ACK and deadline of the incarnation fall on, and a
 // nanosecond either side, under three TIME_WAIT lengths.
 func TestStateUntil(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/pcaps/*.pcap")
-	more, _ := filepath.Glob("../testdata/pcaps/*.pcapng")
-	files = append(files, more...)
-	if len(files) < 50 {
-		t.Fatalf("%d captures in testdata/pcaps", len(files))
+	sets, err := synth.CaptureSets("../testdata/pcaps")
+	if err != nil || len(sets) < 50 {
+		t.Fatalf("%d captures in testdata/pcaps (%v)", len(sets), err)
 	}
 	incs, checked := 0, 0
-	for _, file := range files {
-		for _, inc := range trackFile(t, file) {
+	for _, set := range sets {
+		tr := reassembly.NewTracker(reassembly.Config{})
+		feedFiles(t, set, tr)
+		for _, inc := range tr.Incarnations() {
 			incs++
 			for _, twLen := range []time.Duration{time.Second, reassembly.DefaultTimeWait, 240 * time.Second} {
-				checked += checkStateUntil(t, file, inc, twLen)
+				checked += checkStateUntil(t, set[0], inc, twLen)
 			}
 		}
 	}
-	t.Logf("%d captures, %d incarnations, %d instants checked", len(files), incs, checked)
+	t.Logf("%d captures, %d incarnations, %d instants checked", len(sets), incs, checked)
 	if incs < 200 || checked == 0 {
 		t.Fatalf("%d incarnations, %d instants checked", incs, checked)
 	}
@@ -75,11 +71,11 @@ func checkStateUntil(t *testing.T, file string, inc *reassembly.Incarnation, twL
 	mark(tw.Since)
 	mark(tw.Until)
 	state := func(at reassembly.Instant) [2]string {
-		return [2]string{analyzer.StateAt(inc, reassembly.Client, at.Time(), twLen), analyzer.StateAt(inc, reassembly.Server, at.Time(), twLen)}
+		return [2]string{StateAt(inc, reassembly.Client, at.Time(), twLen), StateAt(inc, reassembly.Server, at.Time(), twLen)}
 	}
 	n := 0
 	for _, from := range marks {
-		until := analyzer.StateUntil(inc, from, twLen)
+		until := StateUntil(inc, from, twLen)
 		if until <= from {
 			t.Fatalf("%s #%d: StateUntil(%d) = %d, not after", file, inc.Index, from, until)
 		}
@@ -93,37 +89,11 @@ func checkStateUntil(t *testing.T, file string, inc *reassembly.Incarnation, twL
 				n++
 			}
 		}
-		if until != analyzer.Never {
+		if until != Never {
 			if got := state(until - 1); got != want {
 				t.Fatalf("%s #%d: states %v at %d, %v a nanosecond before StateUntil %d", file, inc.Index, want, from, got, until)
 			}
 		}
 	}
 	return n
-}
-
-// trackFile returns the incarnations of a capture, tracked whole and finished.
-func trackFile(t *testing.T, file string) []*reassembly.Incarnation {
-	t.Helper()
-	r, err := capture.Open([]string{file}, capture.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = r.Close() }()
-	tr := reassembly.NewTracker(reassembly.Config{TimeWait: reassembly.DefaultTimeWait})
-	var seg capture.Segment
-	var last reassembly.Instant
-	for {
-		err := r.Next(&seg)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			break // a damaged capture: what came before it is enough here
-		}
-		tr.Add(&seg)
-		last = reassembly.InstantOf(seg.Time)
-	}
-	tr.Finish(last)
-	return tr.Incarnations()
 }
