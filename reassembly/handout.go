@@ -10,31 +10,44 @@ func (t *Tracker) Each(fn func(*Incarnation)) {
 		return
 	}
 	defer t.catchCold()
+	t.eachHeld(func(_ *flow, inc *Incarnation) { fn(inc) }, nil, func(f *flow, rec string, ahead bool) {
+		b, _, _ := t.recordData(rec, ahead)
+		t.eachUnpacked(f.key, b, fn)
+	})
+}
+
+// eachHeld is the walk of Each and EachMemo: whole is called for every incarnation
+// held whole, packed for every packed record but those known (not nil) says it
+// handled from the record in memory alone (ahead: of those on disk, which come
+// last, in the order written, so that recordData reads them in windows).
+func (t *Tracker) eachHeld(whole func(f *flow, inc *Incarnation), known func(f *flow, rec string) bool, packed func(f *flow, rec string, ahead bool)) {
 	cold := t.eachCold[:0]
 	t.flows.each(func(f *flow) {
 		for p := t.prev(f); p != nil; p = p.older {
-			fn(p)
+			whole(f, p)
 		}
 		if c := t.cur(f); c != nil {
-			fn(c)
+			whole(f, c)
 		}
 		for _, rec := range t.packedPrev(f).records() {
-			b, _, _ := t.recordData(rec, false)
-			t.eachUnpacked(f.key, b, fn)
+			if known == nil || !known(f, rec) {
+				packed(f, rec, false)
+			}
 		}
 		if f.packed != "" {
+			if known != nil && known(f, f.packed) {
+				return
+			}
 			if k := handKey(f.packed); k >= coldKeys {
 				cold = append(cold, packedFinal{k, f})
 				return
 			}
-			b, _, _ := t.recordData(f.packed, false)
-			t.eachUnpacked(f.key, b, fn)
+			packed(f, f.packed, false)
 		}
 	})
 	t.eachTmp = sortByFirst(cold, t.eachTmp)
 	for _, c := range cold {
-		b, _, _ := t.recordData(c.f.packed, true)
-		t.eachUnpacked(c.f.key, b, fn)
+		packed(c.f, c.f.packed, true)
 	}
 	t.eachCold, t.eachTmp = keepScratch(cold), keepScratch(t.eachTmp)
 }

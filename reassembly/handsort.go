@@ -10,12 +10,12 @@ import (
 // every incarnation held). A comparison sort would compare them through a func
 // value at every step: sortByFirst is a radix sort instead.
 type byFirst interface {
-	handOrder | packedFinal | finished | memoCold
+	handOrder | packedFinal | finished
 }
 
 // Each byFirst type leads with its key (sortByFirst reads it there): an offset
 // other than 0 is a constant index out of range of this array.
-var _ = [1]struct{}{}[unsafe.Offsetof(handOrder{}.first)+unsafe.Offsetof(packedFinal{}.first)+unsafe.Offsetof(finished{}.first)+unsafe.Offsetof(memoCold{}.first)]
+var _ = [1]struct{}{}[unsafe.Offsetof(handOrder{}.first)+unsafe.Offsetof(packedFinal{}.first)+unsafe.Offsetof(finished{}.first)]
 
 // firstOf is the key of an entry: its first field.
 func firstOf[T byFirst](e *T) uint64 { return *(*uint64)(unsafe.Pointer(e)) }

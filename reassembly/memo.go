@@ -26,10 +26,8 @@ import (
 type Memo struct {
 	seed    maphash.Seed
 	entries map[uintptr]memoEntry
-	walk    uint32     // the walks so far: an entry's walk says when it was last visited
-	lastAt  Instant    // the instant of the last walk
-	cold    []memoCold // the records on disk to read back (scratch)
-	tmp     []memoCold // sortByFirst's scratch
+	walk    uint32  // the walks so far: an entry's walk says when it was last visited
+	lastAt  Instant // the instant of the last walk
 	// Hits and Misses count the packed incarnations of the last walk whose value was
 	// remembered, and those unpacked (for tests and benchmarks).
 	Hits, Misses int
@@ -40,12 +38,6 @@ type memoEntry struct {
 	until Instant // v holds from the walk that put it until then
 	v     uint32
 	walk  uint32
-}
-
-type memoCold struct {
-	first uint64 // handKey: the order of the record on disk
-	f     *flow
-	sum   uint64
 }
 
 // EachMemo calls use for every incarnation the tracker holds now, as Each calls fn,
@@ -67,43 +59,15 @@ func (t *Tracker) EachMemo(m *Memo, at Instant, eval func(*Incarnation) (v uint3
 	m.lastAt = at
 	m.walk++
 	m.Hits, m.Misses = 0, 0
-	cold := m.cold[:0]
-	t.flows.each(func(f *flow) {
-		for p := t.prev(f); p != nil; p = p.older {
-			v, _ := eval(p)
-			use(&f.key, v)
-		}
-		if c := t.cur(f); c != nil {
-			v, _ := eval(c)
-			use(&f.key, v)
-		}
-		for _, rec := range t.packedPrev(f).records() {
-			sum := m.sum(rec, f)
-			if !m.hit(rec, sum, at, f, use) {
-				b, _, _ := t.recordData(rec, false)
-				m.put(t, rec, sum, at, f, b, eval, use)
-			}
-		}
-		if rec := f.packed; rec != "" {
-			sum := m.sum(rec, f)
-			if m.hit(rec, sum, at, f, use) {
-				return
-			}
-			if k := handKey(rec); k >= coldKeys {
-				cold = append(cold, memoCold{k, f, sum})
-				return
-			}
-			b, _, _ := t.recordData(rec, false)
-			m.put(t, rec, sum, at, f, b, eval, use)
-		}
+	t.eachHeld(func(f *flow, inc *Incarnation) {
+		v, _ := eval(inc)
+		use(&f.key, v)
+	}, func(f *flow, rec string) bool {
+		return m.hit(rec, m.sum(rec, f), at, f, use)
+	}, func(f *flow, rec string, ahead bool) {
+		b, _, _ := t.recordData(rec, ahead)
+		m.put(t, rec, m.sum(rec, f), at, f, b, eval, use)
 	})
-	// The records on disk to read back, in the order written (as Each does).
-	m.tmp = sortByFirst(cold, m.tmp)
-	for _, c := range cold {
-		b, _, _ := t.recordData(c.f.packed, true)
-		m.put(t, c.f.packed, c.sum, at, c.f, b, eval, use)
-	}
-	m.cold, m.tmp = keepScratch(cold), keepScratch(m.tmp)
 	if visited := m.Hits + m.Misses; len(m.entries) > visited+visited/4+1024 {
 		for p, e := range m.entries {
 			if e.walk != m.walk {
