@@ -3,29 +3,11 @@ package reassembly
 // evict finishes the least recently active tenth of the incarnations held, to make
 // room under MaxConnections.
 func (t *Tracker) evict(now Instant) {
-	cands := make([]evictCand, 0, t.flows.n)
-	t.flows.each(func(f *flow) {
-		last := Instant(-1 << 63)
-		for p := t.prev(f); p != nil; p = p.older {
-			last = max(last, p.Last.At)
-		}
-		if c := t.cur(f); c != nil {
-			last = max(last, c.Last.At)
-		}
-		if f.packed != "" {
-			last = max(last, header(f.packed).lastAt)
-		}
-		for _, rec := range t.packedPrev(f).records() {
-			last = max(last, header(rec).lastAt)
-		}
-		if last == -1<<63 {
-			return // the entry of the incarnation being started
-		}
-		cands = append(cands, evictCand{last, f})
-	})
+	cands := t.evictCands()
+	defer unmapSlice(t.arena, cands)
 	n := min(max(len(cands)/10, 1), len(cands))
-	selectOldest(cands, n) // linear time: a full sort of a million flows stalls for seconds
-	var done []finished
+	selectOldest(cands, n)         // linear time: a full sort of a million flows stalls for seconds
+	done := make([]finished, 0, n) // (one a flow, most often: appended to, it grew ten times)
 	for _, c := range cands[:n] {
 		f := c.f
 		t.unpackPrev(f)
@@ -133,4 +115,85 @@ func selectOldest(c []evictCand, n int) {
 			return
 		}
 	}
+}
+
+// evictBlock is how many flows evictCands reads ahead of deciding their last
+// activity.
+const evictBlock = 64
+
+// evictCands returns every flow held with its last activity. Each flow, and the
+// header of its packed record, is elsewhere in memory: read one after the other,
+// each waits for the memory before the next is asked for, and a tracker at its cap
+// holds hundreds of thousands. So the flows of a block are first only touched, in
+// a loop that asks for each without waiting for any, then their records, and only
+// then read: the memory's waits overlap.
+//
+// The list is in the arena (unmapSlice gives it back): in the collected heap, the
+// collector would scan a pointer a flow, megabytes of them at each eviction.
+func (t *Tracker) evictCands() []evictCand {
+	if t.flows.n == 0 {
+		return nil
+	}
+	cands := mapSlice[evictCand](t.arena, t.flows.n, false)[:0]
+	var blk [evictBlock]*flow
+	var touched uintptr
+	// The flows in the order flowTable.each visits them: selectOldest's result,
+	// and so the order in which the evicted 4-tuples' counts are kept (forget), depends
+	// on it.
+	slots := t.flows.slots
+	start := 0
+	for slots[start].f != nil {
+		start++
+	}
+	for i, left := start, len(slots); left > 0; {
+		n := 0
+		for ; n < len(blk) && left > 0; left-- {
+			if i++; i == len(slots) {
+				i = 0
+			}
+			if f := slots[i].f; f != nil {
+				blk[n] = f
+				n++
+			}
+		}
+		for _, f := range blk[:n] {
+			// (a flow spans two cache lines: packed is at its start, prevs at its end)
+			touched += uintptr(len(f.packed)) + uintptr(f.prevs)
+		}
+		for _, f := range blk[:n] {
+			if f.packed != "" {
+				touched += uintptr(f.packed[0])
+			}
+			if c := t.cur(f); c != nil {
+				touched += uintptr(c.Last.At)
+			}
+		}
+		for _, f := range blk[:n] {
+			if last, ok := t.lastActive(f); ok {
+				cands = append(cands, evictCand{last, f})
+			}
+		}
+	}
+	t.evictTouched = touched // (kept, so that the loads that only touch are not dropped)
+	return cands
+}
+
+// lastActive is when flow f last saw a packet: the latest of its incarnations',
+// whole and packed; false for the entry of the incarnation being started, which
+// has none yet.
+func (t *Tracker) lastActive(f *flow) (Instant, bool) {
+	last := Instant(-1 << 63)
+	for p := t.prev(f); p != nil; p = p.older {
+		last = max(last, p.Last.At)
+	}
+	if c := t.cur(f); c != nil {
+		last = max(last, c.Last.At)
+	}
+	if f.packed != "" {
+		last = max(last, header(f.packed).lastAt)
+	}
+	for _, rec := range t.packedPrev(f).records() {
+		last = max(last, header(rec).lastAt)
+	}
+	return last, last != -1<<63
 }

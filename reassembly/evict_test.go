@@ -3,6 +3,8 @@ package reassembly
 import (
 	"math/rand/v2"
 	"net/netip"
+	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -84,4 +86,42 @@ func TestEvictKeepsReplacementTime(t *testing.T) {
 	if tr.Stats().Evicted != 2 {
 		t.Errorf("Evicted %d, want 2", tr.Stats().Evicted)
 	}
+}
+
+// TestEvictCands: the candidates evictCands reads in blocks are those a visit of
+// every flow in the table's order gives (flowTable.each), in that order: which
+// 4-tuples an eviction takes among equals, and the order their counts are kept in,
+// depend on it. Every committed capture, with connections packed at once, whole
+// ones and packed earlier incarnations among them.
+func TestEvictCands(t *testing.T) {
+	compared, most := 0, 0
+	for _, file := range committedCaptures(t) {
+		segs, _ := readSegments(t, file)
+		tr := NewPoisonedTracker(Config{Done: func(*Incarnation) {}, ManualSweep: true, TimeWait: 20 * time.Second})
+		tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
+		for i := range segs {
+			tr.Sweep(InstantOf(segs[i].Time))
+			tr.Add(&segs[i])
+			if i%3 != 2 && i != len(segs)-1 {
+				continue
+			}
+			var want []evictCand
+			tr.flows.each(func(f *flow) {
+				if last, ok := tr.lastActive(f); ok {
+					want = append(want, evictCand{last, f})
+				}
+			})
+			got := tr.evictCands()
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s, segment %d: evictCands gave %d candidates %v, want %d %v", filepath.Base(file), i, len(got), got, len(want), want)
+			}
+			unmapSlice(tr.arena, got)
+			compared += len(want)
+			most = max(most, len(want))
+		}
+	}
+	if most <= evictBlock {
+		t.Fatalf("at most %d flows at once: no capture fills more than one block of %d", most, evictBlock)
+	}
+	t.Logf("%d candidates compared, up to %d at once", compared, most)
 }

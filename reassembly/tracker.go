@@ -53,6 +53,8 @@ type Tracker struct {
 	held      int // incarnations held (streaming)
 	stats     TrackerStats
 	touched   []*Incarnation
+	// evictTouched: what evictCands summed of the memory it only touched.
+	evictTouched uintptr
 	// The sweep schedule (flowtable.go): flows touched since the last sweep, flows
 	// to visit at the next sweep whatever happens, flows by the time they are due.
 	touchedFlows, again []*flow
