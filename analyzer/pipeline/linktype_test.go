@@ -3,8 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"encoding/json"
-	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -35,21 +33,8 @@ func (u unreadableLink) Stats() capture.Stats {
 // warning a file's report has, with the frames it cost.
 func TestUnreadableLinkTypeLive(t *testing.T) {
 	dir := t.TempDir()
-	c := synth.NewConn(netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.10:80"), 1, 2, synth.Epoch)
-	var b bytes.Buffer
-	w, err := synth.NewPcapWriter(&b, 147, synth.PcapOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range c.Full(10, 20, true) {
-		if err := w.WriteFrame(p.Time, synth.Encode(101, p)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	path := filepath.Join(dir, "user0.pcap")
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	synth.WriteLinkFile(t, path, 147)
 	const start = "finack: WARNING: link type 147 not decoded: its frames are skipped (finack reads "
 	const end = "11 frames skipped: link type 147 not decoded"
 	for _, output := range []string{"text", "json"} {

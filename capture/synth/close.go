@@ -1,13 +1,16 @@
 package synth
 
 import (
+	"bytes"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/finack/finack/capture"
+	"github.com/gopacket/gopacket/layers"
 )
 
 // CheckClose closes c, something a test has finished reading (a capture, a file, a
@@ -60,4 +63,25 @@ func WriteBigFile(tb testing.TB, opt BigOptions) string {
 		tb.Fatal(err)
 	}
 	return path
+}
+
+// WriteLinkFile writes to path one client-closed connection (11 frames) as raw IPv4
+// packets in frames of link type link: link 101 (LINKTYPE_RAW) is read, a link
+// type finack does not decode (147, USER0) is not.
+func WriteLinkFile(tb testing.TB, path string, link layers.LinkType) {
+	tb.Helper()
+	c := NewConn(netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.10:80"), 1, 2, Epoch)
+	var b bytes.Buffer
+	w, err := NewPcapWriter(&b, link, PcapOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, p := range c.Full(10, 20, true) {
+		if err := w.WriteFrame(p.Time, Encode(101, p)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		tb.Fatal(err)
+	}
 }

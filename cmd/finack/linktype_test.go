@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,21 +16,8 @@ import (
 // whose link types are all read has none.
 func TestUnreadableLinkType(t *testing.T) {
 	dir := t.TempDir()
-	c := synth.NewConn(netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("192.0.2.10:80"), 1, 2, synth.Epoch)
 	write := func(name string, link layers.LinkType) {
-		var b bytes.Buffer
-		w, err := synth.NewPcapWriter(&b, link, synth.PcapOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range c.Full(10, 20, true) {
-			if err := w.WriteFrame(p.Time, synth.Encode(101, p)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		synth.WriteLinkFile(t, filepath.Join(dir, name), link)
 	}
 	write("user0.pcap", 147)
 	write("raw.pcap", 101)
