@@ -189,7 +189,7 @@ func TestBaselineUsage(t *testing.T) {
 func TestBaselineErrorAlone(t *testing.T) {
 	dir := t.TempDir()
 	synth.WriteLinkFile(t, filepath.Join(dir, "user0.pcap"), 147)
-	out, errOut, code := runIn(t, dir, "-r", "user0.pcap")
+	_, errOut, code := runIn(t, dir, "-r", "user0.pcap")
 	if code != 0 || !strings.Contains(errOut, "link type 147 not decoded") {
 		t.Fatalf("without a baseline: exit %d, stderr %q: want exit 0 and the link type's warning", code, errOut)
 	}
@@ -198,7 +198,7 @@ func TestBaselineErrorAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, format := range []string{"text", "json"} {
-		out, errOut, code = runIn(t, dir, "-r", "user0.pcap", "-o", format, "--baseline", "bad.json")
+		out, errOut, code := runIn(t, dir, "-r", "user0.pcap", "-o", format, "--baseline", "bad.json")
 		if code != pipeline.ExitError || !strings.HasPrefix(errOut, "finack: --baseline: bad.json: ") || strings.Count(errOut, "\n") != 1 || out != "" {
 			t.Errorf("-o %s: exit %d, stderr %q, %d bytes of report: want exit 2, one line of the baseline's error, no report", format, code, errOut, len(out))
 		}
