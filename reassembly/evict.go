@@ -7,7 +7,7 @@ func (t *Tracker) evict(now Instant) {
 	defer unmapSlice(t.arena, cands)
 	n := min(max(len(cands)/10, 1), len(cands))
 	selectOldest(cands, n)         // linear time: a full sort of a million flows stalls for seconds
-	done := make([]finished, 0, n) // (one a flow, most often: appended to, it grew ten times)
+	done := make([]finished, 0, n) // (one a flow, most often: sized once, not grown by append)
 	for _, c := range cands[:n] {
 		f := c.f
 		t.unpackPrev(f)
