@@ -3,7 +3,6 @@ package reassembly
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -176,14 +175,7 @@ func coldRun(t *testing.T, segs []capture.Segment, cfg Config, cold bool, dir st
 	cfg.Done = record(&got)
 	cfg.ManualSweep = true
 	cfg.TempDir = dir
-	tr := NewPoisonedTracker(cfg)
-	tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
-	tr.hooks.coldAbove = math.MaxInt
-	if cold {
-		tr.hooks.coldAbove = 0
-		tr.cold.segSize, tr.cold.window = 512, 128
-		tr.cold.checked = true // (used even if the test's directory is on tmpfs)
-	}
+	tr := packingTracker(cfg, cold)
 	end := feedSweeping(tr, segs)
 	tr.Each(record(&each))
 	tr.Finish(end)
@@ -400,12 +392,7 @@ func TestAddKeyedEachColdError(t *testing.T) {
 func newColdTracker(dir string, handed *int) *Tracker {
 	cfg := Config{TimeWait: 20 * time.Second, ManualSweep: true, TempDir: dir,
 		Done: func(*Incarnation) { *handed++ }}
-	tr := NewPoisonedTracker(cfg)
-	tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
-	tr.hooks.coldAbove = 0
-	tr.cold.segSize, tr.cold.window = 512, 128
-	tr.cold.checked = true
-	return tr
+	return packingTracker(cfg, true)
 }
 
 // failColdFiles closes the files of tr's cold store: reading from them fails.

@@ -97,8 +97,7 @@ func TestEvictCands(t *testing.T) {
 	compared, most := 0, 0
 	for _, file := range committedCaptures(t) {
 		segs, _ := readSegments(t, file)
-		tr := NewPoisonedTracker(Config{Done: func(*Incarnation) {}, ManualSweep: true, TimeWait: 20 * time.Second})
-		tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
+		tr := packingTracker(Config{Done: func(*Incarnation) {}, ManualSweep: true, TimeWait: 20 * time.Second}, false)
 		for i := range segs {
 			tr.Sweep(InstantOf(segs[i].Time))
 			tr.Add(&segs[i])

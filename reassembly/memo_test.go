@@ -45,14 +45,7 @@ func TestEachMemo(t *testing.T) {
 		segs, _ := readSegments(t, file)
 		for _, cold := range []bool{false, true} {
 			name := fmt.Sprintf("%s cold %v", filepath.Base(file), cold)
-			tr := NewPoisonedTracker(Config{Done: func(*Incarnation) {}, ManualSweep: true, TempDir: dir, TimeWait: 20 * time.Second})
-			tr.hooks.packAbove, tr.hooks.packEvery = 0, 1
-			tr.hooks.coldAbove = math.MaxInt
-			if cold {
-				tr.hooks.coldAbove = 0
-				tr.cold.segSize, tr.cold.window = 512, 128
-				tr.cold.checked = true
-			}
+			tr := packingTracker(Config{Done: func(*Incarnation) {}, ManualSweep: true, TempDir: dir, TimeWait: 20 * time.Second}, cold)
 			var m Memo
 			walk := func(at Instant) {
 				var want, got []string

@@ -47,9 +47,7 @@ func sameReusePacked(t *testing.T, name string, segs []capture.Segment, cfg Conf
 		got, tr := streamRun(segs, cfg, func(tr *Tracker) {
 			tr.hooks.packAbove, tr.hooks.noReusePacked, tr.hooks.alwaysWake = 0, !fast, true
 			if cold {
-				tr.hooks.coldAbove = 0
-				tr.cold.segSize, tr.cold.window = 512, 128
-				tr.cold.checked = true // (used even if the test's directory is on tmpfs)
+				tr.coldAtOnce()
 			}
 		}, nil)
 		for _, inc := range got {
