@@ -138,29 +138,14 @@ func (t *Tracker) evictCands() []evictCand {
 	var blk [evictBlock]*flow
 	var touched uintptr
 	// The flows in the order flowTable.each visits them: selectOldest's result,
-	// and so the order in which the evicted 4-tuples' counts are kept (forget), depends
-	// on it.
-	slots := t.flows.slots
-	start := 0
-	for slots[start].f != nil {
-		start++
-	}
-	for i, left := start, len(slots); left > 0; {
-		n := 0
-		for ; n < len(blk) && left > 0; left-- {
-			if i++; i == len(slots) {
-				i = 0
-			}
-			if f := slots[i].f; f != nil {
-				blk[n] = f
-				n++
-			}
-		}
-		for _, f := range blk[:n] {
+	// and so the order in which the evicted 4-tuples' counts are kept (forget),
+	// depends on it.
+	t.flows.eachBlock(blk[:], func(blk []*flow) {
+		for _, f := range blk {
 			// (a flow spans two cache lines: packed is at its start, prevs at its end)
 			touched += uintptr(len(f.packed)) + uintptr(f.prevs)
 		}
-		for _, f := range blk[:n] {
+		for _, f := range blk {
 			if f.packed != "" {
 				touched += uintptr(f.packed[0])
 			}
@@ -168,12 +153,12 @@ func (t *Tracker) evictCands() []evictCand {
 				touched += uintptr(c.Last.At)
 			}
 		}
-		for _, f := range blk[:n] {
+		for _, f := range blk {
 			if last, ok := t.lastActive(f); ok {
 				cands = append(cands, evictCand{last, f})
 			}
 		}
-	}
+	})
 	t.evictTouched = touched // (kept, so that the loads that only touch are not dropped)
 	return cands
 }

@@ -183,16 +183,14 @@ func homeBetween(i, k, j int) bool {
 }
 
 // each calls fn for every flow, in no fixed order; fn may remove the flow it is given
-// (nothing else). It starts after an empty slot, so that an entry shifted back by a
-// removal comes from later in the same run of slots: it is visited next, never twice.
+// (nothing else). It starts after an empty slot (gap), so that an entry shifted back
+// by a removal comes from later in the same run of slots: it is visited next, never
+// twice.
 func (ft *flowTable) each(fn func(*flow)) {
 	if ft.n == 0 {
 		return
 	}
-	start := 0
-	for ft.slots[start].f != nil {
-		start++
-	}
+	start := ft.gap()
 	for k := 1; k <= len(ft.slots); k++ {
 		i := (start + k) % len(ft.slots)
 		for ft.slots[i].f != nil {
@@ -204,6 +202,38 @@ func (ft *flowTable) each(fn func(*flow)) {
 			// f was removed and another entry shifted back here.
 		}
 	}
+}
+
+// eachBlock calls fn with every flow, in each's order, up to len(blk) at a time in
+// blk, for a caller that removes none: one that reads the flows of a block ahead
+// of using them (evictCands).
+func (ft *flowTable) eachBlock(blk []*flow, fn func([]*flow)) {
+	if ft.n == 0 {
+		return
+	}
+	for i, left := ft.gap(), len(ft.slots); left > 0; {
+		n := 0
+		for ; n < len(blk) && left > 0; left-- {
+			if i++; i == len(ft.slots) {
+				i = 0
+			}
+			if f := ft.slots[i].f; f != nil {
+				blk[n] = f
+				n++
+			}
+		}
+		fn(blk[:n])
+	}
+}
+
+// gap is the first empty slot of a table that has flows (it always has an empty
+// slot: it grows before it is full).
+func (ft *flowTable) gap() int {
+	i := 0
+	for ft.slots[i].f != nil {
+		i++
+	}
+	return i
 }
 
 // release gives the table's memory back; the table is empty after it.
