@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"hash/maphash"
 	"slices"
 	"strings"
 
@@ -50,6 +51,18 @@ func (c *chunks[T]) add(v T) {
 	}
 	c.last = append(c.last, v)
 	c.n++
+}
+
+// each calls fn with each element in order.
+func (c *chunks[T]) each(fn func(*T)) {
+	for _, ch := range c.full {
+		for j := range ch {
+			fn(&ch[j])
+		}
+	}
+	for j := range c.last {
+		fn(&c.last[j])
+	}
 }
 
 // moveEach calls fn with each element in order and empties the list, letting each
@@ -105,41 +118,80 @@ func evidenceFinding(f *analyzer.Finding) analyzer.Finding {
 		Frames: slices.Clone(f.Frames), Time: f.Time, Verdict: f.Verdict, Outcome: f.Outcome}
 }
 
-// MergeEvidence returns the collectors' connections and findings as a document
-// orders them (connections by first frame, findings in report order; among equal
-// ones the first collector's first, as analyzer.Merge does), nil when there are
-// none.
+// MergeEvidence returns the collectors' findings, and the connections on a 4-tuple
+// (tags and tunnel) one of them is about, as a document orders them (connections by
+// first frame, findings in report order; among equal ones the first collector's
+// first, as analyzer.Merge does), nil when there are none. The second pass reads no
+// other connection (SelectConnections picks among those on a finding's 4-tuple),
+// so the others are never unpacked: in a large capture most connections have no
+// finding on their 4-tuple, and unpacked they took four times what they take packed.
 func MergeEvidence(cs []*EvidenceCollector) *Document {
 	cs = slices.DeleteFunc(slices.Clone(cs), func(c *EvidenceCollector) bool { return c == nil })
 	if len(cs) == 0 {
 		return nil
 	}
-	nc, nf := 0, 0
+	nf := 0
 	for _, c := range cs {
-		nc, nf = nc+c.connections.n, nf+c.findings.n
+		nf += c.findings.n
 	}
-	d := &Document{Connections: make([]analyzer.Connection, 0, nc), Findings: make([]analyzer.Finding, 0, nf)}
+	d := &Document{Findings: make([]analyzer.Finding, 0, nf)}
+	// flows: a hash of each finding's Flow. A connection whose Flow hashes to one
+	// of them is kept; one that only collides is kept too, and SelectConnections,
+	// which compares the identities, does not pick it.
+	seed := maphash.MakeSeed()
+	flows := make(map[uint64]struct{}, nf)
 	for _, c := range cs {
-		c.connections.moveEach(func(p *packedConn) {
-			if p.wide >= 0 {
-				d.Connections = append(d.Connections, c.wideConns[p.wide])
-			} else {
-				d.Connections = append(d.Connections, c.strs.connection(p))
-			}
-		})
 		c.findings.moveEach(func(p *packedFinding) {
 			if p.wide >= 0 {
 				d.Findings = append(d.Findings, c.wideFindings[p.wide])
 			} else {
 				d.Findings = append(d.Findings, c.strs.finding(p))
 			}
+			flows[maphash.Comparable(seed, d.Findings[len(d.Findings)-1].ID().Flow())] = struct{}{}
 		})
-		c.wideConns, c.wideFindings = nil, nil
+		c.wideFindings = nil
 	}
-	{
-		slices.SortStableFunc(d.Connections, func(a, b analyzer.Connection) int { return cmp.Compare(a.FirstFrame, b.FirstFrame) })
-		analyzer.SortFindings(d.Findings)
+	onFlow := func(id analyzer.ConnID) bool {
+		_, ok := flows[maphash.Comparable(seed, id.Flow())]
+		return ok
 	}
+	// Which to keep, counted first: d.Connections is allocated once (append grows
+	// a large slice by a quarter at a time: five times its size allocated on the
+	// way).
+	keep := make([][]bool, len(cs))
+	nc := 0
+	for i, c := range cs {
+		keep[i] = make([]bool, 0, c.connections.n)
+		c.connections.each(func(p *packedConn) {
+			var ok bool
+			if p.wide >= 0 {
+				ok = onFlow(c.wideConns[p.wide].ID())
+			} else {
+				ok = onFlow(c.strs.connID(&p.id))
+			}
+			keep[i] = append(keep[i], ok)
+			if ok {
+				nc++
+			}
+		})
+	}
+	d.Connections = make([]analyzer.Connection, 0, nc)
+	for i, c := range cs {
+		j := 0
+		c.connections.moveEach(func(p *packedConn) {
+			switch {
+			case !keep[i][j]:
+			case p.wide >= 0:
+				d.Connections = append(d.Connections, c.wideConns[p.wide])
+			default:
+				d.Connections = append(d.Connections, c.strs.connection(p))
+			}
+			j++
+		})
+		c.wideConns = nil
+	}
+	slices.SortStableFunc(d.Connections, func(a, b analyzer.Connection) int { return cmp.Compare(a.FirstFrame, b.FirstFrame) })
+	analyzer.SortFindings(d.Findings)
 	return d
 }
 

@@ -22,7 +22,7 @@ import (
 )
 
 // TestChunks: a list kept in chunks gives back what was added, in order, across
-// chunk boundaries, and is empty after.
+// chunk boundaries: each leaves it as it was, moveEach empties it.
 func TestChunks(t *testing.T) {
 	for _, n := range []int{0, 1, evidenceChunk - 1, evidenceChunk, evidenceChunk + 1, 3*evidenceChunk + 7} {
 		var c chunks[int]
@@ -34,7 +34,11 @@ func TestChunks(t *testing.T) {
 		if c.n != n {
 			t.Errorf("%d added, %d counted", n, c.n)
 		}
-		var got []int
+		var seen, got []int
+		c.each(func(v *int) { seen = append(seen, *v) })
+		if !slices.Equal(seen, want) || c.n != n {
+			t.Errorf("%d added: each gave %d, not the same, or emptied the list", n, len(seen))
+		}
 		c.moveEach(func(v *int) { got = append(got, *v) })
 		if !slices.Equal(got, want) {
 			t.Errorf("%d added: moved %d, not the same", n, len(got))
@@ -84,7 +88,8 @@ func TestMergeEvidence(t *testing.T) {
 
 // TestEvidencePacked: the EvidenceCollector's packed records come back as
 // ladderRecord and evidenceFinding copy them, field for field (nil and empty tags
-// and frames told apart), for records the packed form holds and those it keeps as
+// and frames told apart), the connections only those on a finding's 4-tuple, tags
+// and tunnel (their packed identity the ID of the record), for records the packed form holds and those it keeps as
 // they were: IPv4, IPv6, IPv4-mapped and zoned addresses, no address, up to three
 // tags, tunnels, up to six frames, times in UTC and elsewhere, and more strings
 // than the table's look along its list.
@@ -134,8 +139,10 @@ func TestEvidencePacked(t *testing.T) {
 			c = nil
 		} else {
 			wantConns = append(wantConns, ladderRecord(c))
-			if _, ok := ec.strs.packConn(c); !ok {
+			if p, ok := ec.strs.packConn(c); !ok {
 				wide++
+			} else if id, want := ec.strs.connID(&p.id), c.ID(); id != want {
+				t.Fatalf("connection %d: packed, its identity is %+v, want %+v", i, id, want)
 			}
 		}
 		for j := range fs {
@@ -146,11 +153,22 @@ func TestEvidencePacked(t *testing.T) {
 		}
 		ec.Add(c, fs)
 	}
+	// Kept: the connections on a finding's 4-tuple (tags and tunnel), as a map of
+	// the identities has them.
+	flows := map[analyzer.ConnID]bool{}
+	for i := range wantFindings {
+		flows[wantFindings[i].ID().Flow()] = true
+	}
+	all := len(wantConns)
+	wantConns = slices.DeleteFunc(wantConns, func(c analyzer.Connection) bool { return !flows[c.ID().Flow()] })
+	if len(wantConns) < all/10 || len(wantConns) > all-all/10 {
+		t.Fatalf("%d connections of %d on a finding's 4-tuple: the test does not try both", len(wantConns), all)
+	}
 	slices.SortStableFunc(wantConns, func(a, b analyzer.Connection) int { return cmp.Compare(a.FirstFrame, b.FirstFrame) })
 	analyzer.SortFindings(wantFindings)
 	d := MergeEvidence([]*EvidenceCollector{ec})
-	if wide == 0 || wide > len(wantConns)+len(wantFindings)-100 {
-		t.Fatalf("%d records of %d kept as they were: the test does not try both forms", wide, len(wantConns)+len(wantFindings))
+	if wide == 0 || wide > all+len(wantFindings)-100 {
+		t.Fatalf("%d records of %d kept as they were: the test does not try both forms", wide, all+len(wantFindings))
 	}
 	if len(ec.strs.strs) <= 16 {
 		t.Fatalf("%d strings numbered: the table's map is not tried", len(ec.strs.strs))

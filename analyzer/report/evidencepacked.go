@@ -158,6 +158,18 @@ func (st *strTable) packID(client, server netip.AddrPort, vlan, serverVLAN []uin
 	return id, ok == [4]bool{true, true, true, true}
 }
 
+// connID is the ConnID of the record id was packed from, as its ID method gives it,
+// with nothing allocated.
+func (st *strTable) connID(id *packedID) analyzer.ConnID {
+	c := analyzer.ConnID{Client: id.client.addrPort(), Server: id.server.addrPort(), VLAN: id.vlan.tags,
+		Tunnel: st.string(id.tunnel), Incarnation: id.incarnation}
+	c.ServerVLAN = c.VLAN
+	if id.serverVLA.n >= 0 {
+		c.ServerVLAN = id.serverVLA.tags
+	}
+	return c
+}
+
 // packConn packs what ladderRecord keeps of c; false: it cannot hold c exactly.
 func (st *strTable) packConn(c *analyzer.Connection) (packedConn, bool) {
 	id, ok := st.packID(c.Client, c.Server, c.VLAN, c.ServerVLAN, c.Tunnel, c.Incarnation)

@@ -35,8 +35,9 @@ type Document struct {
 	// Export: with --export, where the connections with findings went (export.go).
 	Export *ExportInfo `json:"export,omitempty"`
 	// Evidence: with --export or --ladder and Records, what their second pass reads
-	// of every connection and finding (EvidenceCollector); nil when Connections and
-	// Findings hold them.
+	// of every finding and of the connections on a finding's 4-tuple
+	// (EvidenceCollector, MergeEvidence); nil when Connections and Findings hold
+	// them.
 	Evidence *Document `json:"-"`
 	// view: the netstat view and TIME_WAIT accounting, with --states.
 	View *view `json:"-"`
