@@ -72,12 +72,11 @@ func Analyze(incs []*reassembly.Incarnation, cfg Config) Report {
 // Stream analyses incarnations one at a time, as a streaming tracker finishes them,
 // and keeps the counts, the findings and (when asked) the connection records.
 type Stream struct {
-	a            analysis
-	rep          Report
-	connections  bool
-	sink         Sink       // SendTo: where each incarnation's record and findings go
-	cur          Connection // the record handed to sink
-	keepFindings bool       // with a sink, the findings are kept too (KeepFindings)
+	a           analysis
+	rep         Report
+	connections bool
+	sink        Sink       // SendTo: where each incarnation's record and findings go
+	cur         Connection // the record handed to sink
 	// closes and counts: what Add counts per shape (of Shapes) and kind (of Kinds),
 	// until Report adds them to rep's maps: cheaper than hashing a string into a
 	// map for every incarnation and finding.
@@ -109,7 +108,7 @@ func (st *Stream) Reserve(n int) {
 // report).
 func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 	a := &st.a
-	if st.sink != nil && !st.keepFindings {
+	if st.sink != nil {
 		// The last incarnation's findings and record went to st.sink.
 		a.findings = a.findings[:0]
 		a.ar.reset()
@@ -154,9 +153,6 @@ func (st *Stream) Add(inc *reassembly.Incarnation) []Finding {
 		} else {
 			st.sink.Add(nil, fs)
 		}
-		if st.keepFindings && len(a.findings) == n {
-			a.ar.release(mark) // the record's strings: sent, and nothing kept of it
-		}
 		return fs
 	}
 	if st.connections {
@@ -184,7 +180,7 @@ func (st *Stream) Report() Report {
 		st.counts[i] = 0
 	}
 	rep := st.rep
-	if st.sink != nil && !st.keepFindings {
+	if st.sink != nil {
 		return rep
 	}
 	rep.Findings = st.a.findings

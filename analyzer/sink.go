@@ -19,9 +19,3 @@ type Sink interface {
 // strings too are in memory the next Add writes over (the Stream's arena), so a
 // caller that keeps one must copy its strings.
 func (st *Stream) SendTo(s Sink) { st.sink = s }
-
-// KeepFindings makes a Stream that sends to a Sink keep the findings as well: its
-// Report has them (not the records), and the findings Add returns stay valid. A run
-// whose checks compare every finding (a baseline) keeps them, while the records, a
-// connection's each, go to the Sink. Call it with SendTo, before the first Add.
-func (st *Stream) KeepFindings() { st.keepFindings = true }

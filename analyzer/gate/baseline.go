@@ -29,9 +29,9 @@ import (
 // savedReport is what a baseline needs from one capture's report. Unknown fields are
 // ignored, so reports of older and newer finack versions load.
 type savedReport struct {
-	Summary  savedSummary       `json:"summary"`
-	Findings []analyzer.Finding `json:"findings"`
-	Error    string             `json:"error"`
+	Summary  savedSummary `json:"summary"`
+	Findings []Finding    `json:"-"` // (read by savedDoc.field)
+	Error    string       `json:"error"`
 }
 
 // savedSummary is what the checks read of a saved report's summary.
@@ -164,8 +164,8 @@ func checkSaved(reports []savedReport) error {
 	return nil
 }
 
-// savedFinding is what the checks read of a saved finding (KindTotal.Add,
-// findingKey, findingText, findingValue): decoded without the rest (its message,
+// savedFinding is what the checks read of a saved finding (Finding): decoded
+// without the rest (its message,
 // time and evidence), which is read past.
 type savedFinding struct {
 	Kind        analyzer.Kind    `json:"kind"`
@@ -183,10 +183,11 @@ type savedFinding struct {
 	Cause       analyzer.Cause   `json:"cause"`
 }
 
-func (f *savedFinding) finding() analyzer.Finding {
-	return analyzer.Finding{Kind: f.Kind, Client: f.Client, Server: f.Server, VLAN: f.VLAN, ServerVLAN: f.ServerVLAN,
+// finding is what a comparison reads of f (its strings, interned as decoded, kept).
+func (f *savedFinding) finding() Finding {
+	return findingOf(&analyzer.Finding{Kind: f.Kind, Client: f.Client, Server: f.Server, VLAN: f.VLAN, ServerVLAN: f.ServerVLAN,
 		Tunnel: f.Tunnel, Incarnation: f.Incarnation, Frames: f.Frames, Count: f.Count, Outcome: f.Outcome,
-		Verdict: f.Verdict, Sender: f.Sender, Cause: f.Cause}
+		Verdict: f.Verdict, Sender: f.Sender, Cause: f.Cause})
 }
 
 // savedDoc is a saved document as readSaved reads it.
@@ -219,7 +220,7 @@ func (d *savedDoc) field(sc *jsonScanner) func(key string) error {
 			hint := d.report.Summary.findingsHint()
 			null, err := sc.readArray(func() error {
 				if d.report.Findings == nil {
-					d.report.Findings = make([]analyzer.Finding, 0, hint)
+					d.report.Findings = make([]Finding, 0, hint)
 				}
 				var f savedFinding
 				raw, err := sc.rawValue()
@@ -231,7 +232,7 @@ func (d *savedDoc) field(sc *jsonScanner) func(key string) error {
 				return err
 			})
 			if !null && d.report.Findings == nil {
-				d.report.Findings = []analyzer.Finding{} // [] (as decoding it whole gives)
+				d.report.Findings = []Finding{} // [] (as decoding it whole gives)
 			}
 			return err
 		}
@@ -343,18 +344,19 @@ func (c *Comparison) WorseKinds() map[analyzer.Kind]*KindDiff {
 }
 
 // Run is what a comparison needs from this run's report of a capture: the
-// settings the baseline's notes compare, and the findings.
+// settings the baseline's notes compare, and the findings (FindingsOf, or kept as
+// the analysis handed them out: AppendFindings, MergeFindings), in report order.
 type Run struct {
 	Filter          string
 	TimeWaitSeconds float64
-	Findings        []analyzer.Finding
+	Findings        []Finding
 }
 
 // CompareBaseline compares a capture's findings with its baseline (nil: none, so
 // every finding is new).
 func CompareBaseline(name string, run Run, base *Baseline, tols map[analyzer.Kind]Tolerance) Comparison {
 	c := Comparison{capture: name}
-	var old []analyzer.Finding
+	var old []Finding
 	if base == nil {
 		c.notes = append(c.notes, "no baseline for this capture: every finding is new (record one with --write-baseline)")
 	} else {
@@ -371,10 +373,10 @@ func CompareBaseline(name string, run Run, base *Baseline, tols map[analyzer.Kin
 			c.notes = append(c.notes, "the baseline's capture was damaged: "+base.report.Error)
 		}
 	}
-	was, now := KindTotals(old), KindTotals(run.Findings)
+	was, now := totalsOf(old), totalsOf(run.Findings)
 	for _, k := range analyzer.Kinds {
 		w, n := was[k], now[k]
-		lines := FindingChanges(k, old, run.Findings)
+		lines := changes(k, old, run.Findings)
 		if w.Findings == n.Findings && w.Total == n.Total && len(lines) == 0 {
 			continue
 		}
@@ -387,38 +389,20 @@ func CompareBaseline(name string, run Run, base *Baseline, tols map[analyzer.Kin
 	return c
 }
 
-// findingText names a finding's connection and side, as the changes list it.
-func findingText(f *analyzer.Finding) string {
-	k := fmt.Sprintf("%s → %s #%d%s", analyzer.EndpointString(f.Client), analyzer.EndpointString(f.Server), f.Incarnation, analyzer.PlaceText(f.VLAN, f.Tunnel))
-	if f.Sender != "" {
-		k += " (" + f.Sender + ")"
-	}
-	return k
-}
-
 // sideID is a finding's connection and side, to pair it with the baseline's.
 type sideID struct {
 	conn   analyzer.ConnID
 	sender string
 }
 
-func findingKey(f *analyzer.Finding) sideID { return sideID{f.ID(), f.Sender} }
+func findingKey(f *Finding) sideID { return sideID{f.ID, f.Sender} }
 
 // looseKey is findingKey without the client's port: a re-recorded capture gives the
 // same connection another ephemeral port.
-func looseKey(f *analyzer.Finding) sideID {
+func looseKey(f *Finding) sideID {
 	k := findingKey(f)
 	k.conn.Client = netip.AddrPortFrom(k.conn.Client.Addr(), 0)
 	return k
-}
-
-// findingValue is what a finding counts for in its kind's total: its count, or 1
-// when it has none.
-func findingValue(f *analyzer.Finding) uint64 {
-	if f.Count != nil {
-		return *f.Count
-	}
-	return 1
 }
 
 // FindingChanges lists the findings of kind k that appeared (+), went away (-) or
@@ -426,8 +410,13 @@ func findingValue(f *analyzer.Finding) uint64 {
 // side first, then those left over by the same with any client port, so a
 // re-recorded capture shows "~ ... (was port P)" rather than a + and a -.
 func FindingChanges(k analyzer.Kind, old, cur []analyzer.Finding) []string {
-	pick := func(fs []analyzer.Finding) []*analyzer.Finding {
-		var out []*analyzer.Finding
+	return changes(k, FindingsOf(old), FindingsOf(cur))
+}
+
+// changes is FindingChanges of what a comparison keeps of the findings.
+func changes(k analyzer.Kind, old, cur []Finding) []string {
+	pick := func(fs []Finding) []*Finding {
+		var out []*Finding
 		for i := range fs {
 			if fs[i].Kind == k {
 				out = append(out, &fs[i])
@@ -441,7 +430,7 @@ func FindingChanges(k analyzer.Kind, old, cur []analyzer.Finding) []string {
 		pair[i] = -1
 	}
 	taken := make([]bool, len(olds))
-	for _, key := range []func(*analyzer.Finding) sideID{findingKey, looseKey} {
+	for _, key := range []func(*Finding) sideID{findingKey, looseKey} {
 		// Each current finding takes the first old one of its key not yet taken:
 		// the old ones of each key in order, each list read from the front.
 		byKey := make(map[sideID][]int)
@@ -463,47 +452,47 @@ func FindingChanges(k analyzer.Kind, old, cur []analyzer.Finding) []string {
 		}
 	}
 	counted := kindHasCount(old, cur, k)
-	val := func(f *analyzer.Finding) string {
+	val := func(f *Finding) string {
 		if counted {
-			return fmt.Sprintf("  count %d", findingValue(f))
+			return fmt.Sprintf("  count %d", f.value())
 		}
 		return ""
 	}
 	var lines []string
 	for i, c := range curs {
 		at := ""
-		if len(c.Frames) > 0 {
-			at = fmt.Sprintf(" frame %d", c.Frames[0])
+		if c.hasFrame {
+			at = fmt.Sprintf(" frame %d", c.frame)
 		}
 		if pair[i] < 0 {
-			lines = append(lines, fmt.Sprintf("  + %s%s  new%s", findingText(c), at, val(c)))
+			lines = append(lines, fmt.Sprintf("  + %s%s  new%s", c.text(), at, val(c)))
 			continue
 		}
 		o := olds[pair[i]]
 		was := ""
-		if o.Client != c.Client {
-			was = "  (was " + analyzer.EndpointString(o.Client) + ")"
+		if o.ID.Client != c.ID.Client {
+			was = "  (was " + analyzer.EndpointString(o.ID.Client) + ")"
 		}
 		switch {
-		case findingValue(o) != findingValue(c):
-			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d → %d%s", findingText(c), at, findingValue(o), findingValue(c), was))
+		case o.value() != c.value():
+			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d → %d%s", c.text(), at, o.value(), c.value(), was))
 		case was != "":
-			lines = append(lines, fmt.Sprintf("  ~ %s%s%s%s", findingText(c), at, val(c), was))
+			lines = append(lines, fmt.Sprintf("  ~ %s%s%s%s", c.text(), at, val(c), was))
 		}
 	}
 	for j, o := range olds {
 		if !taken[j] {
-			lines = append(lines, fmt.Sprintf("  - %s  gone%s", findingText(o), val(o)))
+			lines = append(lines, fmt.Sprintf("  - %s  gone%s", o.text(), val(o)))
 		}
 	}
 	return lines
 }
 
 // kindHasCount reports whether findings of kind k carry a count.
-func kindHasCount(a, b []analyzer.Finding, k analyzer.Kind) bool {
-	for _, fs := range [][]analyzer.Finding{a, b} {
+func kindHasCount(a, b []Finding, k analyzer.Kind) bool {
+	for _, fs := range [][]Finding{a, b} {
 		for i := range fs {
-			if fs[i].Kind == k && fs[i].Count != nil {
+			if fs[i].Kind == k && fs[i].hasCount {
 				return true
 			}
 		}

@@ -97,13 +97,14 @@ func pairwise(old, cur []analyzer.Finding) []string {
 		pair[i] = -1
 	}
 	taken := make([]bool, len(old))
-	for _, key := range []func(*analyzer.Finding) sideID{findingKey, looseKey} {
+	oldKept, curKept := FindingsOf(old), FindingsOf(cur)
+	for _, key := range []func(*Finding) sideID{findingKey, looseKey} {
 		for i := range cur {
 			if pair[i] >= 0 {
 				continue
 			}
 			for j := range old {
-				if !taken[j] && key(&cur[i]) == key(&old[j]) {
+				if !taken[j] && key(&curKept[i]) == key(&oldKept[j]) {
 					pair[i], taken[j] = j, true
 					break
 				}
@@ -115,7 +116,7 @@ func pairwise(old, cur []analyzer.Finding) []string {
 		c := &cur[i]
 		at := fmt.Sprintf(" frame %d", c.Frames[0])
 		if pair[i] < 0 {
-			lines = append(lines, fmt.Sprintf("  + %s%s  new  count %d", findingText(c), at, *c.Count))
+			lines = append(lines, fmt.Sprintf("  + %s%s  new  count %d", curKept[i].text(), at, *c.Count))
 			continue
 		}
 		o := &old[pair[i]]
@@ -125,14 +126,14 @@ func pairwise(old, cur []analyzer.Finding) []string {
 		}
 		switch {
 		case *o.Count != *c.Count:
-			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d → %d%s", findingText(c), at, *o.Count, *c.Count, was))
+			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d → %d%s", curKept[i].text(), at, *o.Count, *c.Count, was))
 		case was != "":
-			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d%s", findingText(c), at, *c.Count, was))
+			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d%s", curKept[i].text(), at, *c.Count, was))
 		}
 	}
 	for j := range old {
 		if !taken[j] {
-			lines = append(lines, fmt.Sprintf("  - %s  gone  count %d", findingText(&old[j]), *old[j].Count))
+			lines = append(lines, fmt.Sprintf("  - %s  gone  count %d", oldKept[j].text(), *old[j].Count))
 		}
 	}
 	return lines
@@ -315,11 +316,11 @@ func unmarshalSavedOK(doc string) ([]savedReport, error) {
 	if err := json.Unmarshal([]byte(doc), &d); err != nil {
 		return nil, err
 	}
-	findings := func(fs []savedFinding) []analyzer.Finding {
+	findings := func(fs []savedFinding) []Finding {
 		if fs == nil {
 			return nil
 		}
-		out := []analyzer.Finding{}
+		out := []Finding{}
 		for i := range fs {
 			out = append(out, fs[i].finding())
 		}

@@ -95,10 +95,19 @@ type KindTotal struct {
 
 // Add counts one finding of the kind.
 func (t *KindTotal) Add(f *analyzer.Finding) {
-	n := findingValue(f)
+	n := uint64(1) // a finding without a count counts 1
+	if f.Count != nil {
+		n = *f.Count
+	}
+	t.add(n, f.Cause, f.Outcome, f.Verdict)
+}
+
+// add counts one finding of the kind that counts for n, with its cause, outcome
+// and verdict.
+func (t *KindTotal) add(n uint64, cause analyzer.Cause, outcome analyzer.Outcome, verdict analyzer.Verdict) {
 	t.Findings++
 	t.Total += n
-	for _, q := range [3]string{string(f.Cause), string(f.Outcome), string(f.Verdict)} {
+	for _, q := range [3]string{string(cause), string(outcome), string(verdict)} {
 		if q == "" {
 			continue
 		}
@@ -128,6 +137,18 @@ func (r Rule) selected(t KindTotal) KindTotal {
 func KindTotals(findings []analyzer.Finding) map[analyzer.Kind]KindTotal {
 	m := analyzer.KindCounts[KindTotal]()
 	AddFindings(m, findings)
+	return m
+}
+
+// totalsOf is KindTotals of what a comparison keeps of the findings.
+func totalsOf(findings []Finding) map[analyzer.Kind]KindTotal {
+	m := analyzer.KindCounts[KindTotal]()
+	for i := range findings {
+		f := &findings[i]
+		t := m[f.Kind]
+		t.add(f.value(), f.Cause, f.Outcome, f.Verdict)
+		m[f.Kind] = t
+	}
 	return m
 }
 

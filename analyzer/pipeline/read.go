@@ -78,6 +78,10 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	evidence := make([]*report.EvidenceCollector, workers) // --export, --ladder with recorders: what their second pass reads
 	baselines := make([]*report.Recorder, workers)         // --write-baseline with recorders: its -o json records
 	var totals []map[analyzer.Kind]gate.KindTotal          // --fail-on or -o junit with recorders: the findings summed by kind
+	var compared [][]gate.Finding                          // --baseline with recorders: what its comparison reads of the findings
+	if report.HoldsFindings(o) {
+		compared = make([][]gate.Finding, workers)
+	}
 	if report.StreamsReport(o) && (len(o.FailRules) > 0 || o.Output == "junit") {
 		totals = make([]map[analyzer.Kind]gate.KindTotal, workers)
 	}
@@ -113,9 +117,6 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 				sink = ladders[i]
 			}
 			st.SendTo(sink)
-			if report.HoldsFindings(o) {
-				st.KeepFindings()
-			}
 		}
 		streams[i] = st
 		// The text report lists no safe accepted reuse: it counts them (Overview);
@@ -176,6 +177,9 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			if tot != nil {
 				gate.AddFindings(tot, fs)
 			}
+			if compared != nil && len(fs) > 0 {
+				compared[i] = gate.AppendFindings(compared[i], fs)
+			}
 			if col != nil {
 				col.Add(fs)
 			}
@@ -223,6 +227,9 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	}
 	if totals != nil {
 		doc.KindTotals = gate.MergeTotals(totals)
+	}
+	if compared != nil {
+		doc.Compared = gate.MergeFindings(compared)
 	}
 	doc.Incidents, doc.IncidentsOmitted = report.MergeIncidents(incidents)
 	if o.View.States {

@@ -100,7 +100,7 @@ func TestJUnitWriter(t *testing.T) {
 			r.Violations = gate.Failures(rules, gate.KindTotals(all))
 			if rng.IntN(3) == 0 {
 				// No baseline: every kind with findings is worse, each listed.
-				cmp := gate.CompareBaseline(r.Name, gate.Run{Findings: all}, nil, nil)
+				cmp := gate.CompareBaseline(r.Name, gate.Run{Findings: gate.FindingsOf(all)}, nil, nil)
 				r.Cmp = &cmp
 			}
 			results = append(results, r)

@@ -51,6 +51,10 @@ type Document struct {
 	// BaselineRecords: with --write-baseline and Records, the records encoded for
 	// the -o json report the baseline file holds (WriteBaselineFile reads them).
 	BaselineRecords *Records `json:"-"`
+	// Compared: with --baseline and Records, what the comparison reads of every
+	// finding (gate.Finding), in report order, kept as the analysis streamed them
+	// (Findings does not hold them).
+	Compared []gate.Finding `json:"-"`
 	// KindTotals: each finding kind's totals, summed as the analysis streamed the
 	// findings (--fail-on with Records); nil when Findings holds them all.
 	KindTotals map[analyzer.Kind]gate.KindTotal `json:"-"`

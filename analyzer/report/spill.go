@@ -35,8 +35,8 @@ func StreamsReport(o Options) bool {
 }
 
 // HoldsFindings says whether a run of o that streams its records (StreamsReport)
-// keeps every finding in memory as well (analyzer.Stream.KeepFindings): --baseline
-// compares them with the saved report's, one by one.
+// keeps what a comparison reads of every finding as well (Document.Compared):
+// --baseline compares them with the saved report's, one by one.
 func HoldsFindings(o Options) bool { return StreamsReport(o) && len(o.Baselines) > 0 }
 
 // CollectsIncidents says whether a run of o groups the findings into incidents in

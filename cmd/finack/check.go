@@ -91,7 +91,11 @@ func analyze(o options, stdout, stderr io.Writer) int {
 		var matched []*gate.Baseline
 		matched, unused = gate.MatchBaselines(names, bases)
 		for i, r := range results {
-			c := gate.CompareBaseline(r.Name, gate.Run{Filter: r.Doc.Summary.Filter, TimeWaitSeconds: r.Doc.Summary.TimeWaitSeconds, Findings: r.Doc.Findings}, matched[i], o.Tolerances)
+			findings := r.Doc.Compared // (kept as the findings streamed)
+			if findings == nil {
+				findings = gate.FindingsOf(r.Doc.Findings)
+			}
+			c := gate.CompareBaseline(r.Name, gate.Run{Filter: r.Doc.Summary.Filter, TimeWaitSeconds: r.Doc.Summary.TimeWaitSeconds, Findings: findings}, matched[i], o.Tolerances)
 			r.Cmp = &c
 		}
 	}

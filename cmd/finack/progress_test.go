@@ -250,12 +250,33 @@ func TestProgressInputSize(t *testing.T) {
 		{"a pipe", []string{a, fifo}, -1},
 		{"a directory", []string{dir}, -1},
 		{"missing", []string{a, filepath.Join(dir, "missing")}, -1},
-		{"stdin not a file", []string{"-"}, -1}, // go test's stdin is /dev/null
 	}
 	for _, tc := range tests {
 		if got := inputSize(tc.files); got != tc.want {
 			t.Errorf("%s: inputSize = %d, want %d", tc.name, got, tc.want)
 		}
+	}
+	// Standard input as the test sets it, whatever it was given: a pipe, then a
+	// file.
+	stdin := os.Stdin
+	defer func() { os.Stdin = stdin }()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _, _ = r.Close(), w.Close() }()
+	os.Stdin = r
+	if got := inputSize([]string{"-"}); got != -1 {
+		t.Errorf("stdin a pipe: inputSize = %d, want -1", got)
+	}
+	f, err := os.Open(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }() // read-only
+	os.Stdin = f
+	if got := inputSize([]string{a, "-"}); got != 1234 {
+		t.Errorf("stdin a file: inputSize = %d, want 1234", got)
 	}
 }
 
