@@ -345,7 +345,7 @@ func (c *Comparison) WorseKinds() map[analyzer.Kind]*KindDiff {
 
 // Run is what a comparison needs from this run's report of a capture: the
 // settings the baseline's notes compare, and the findings (FindingsOf, or kept as
-// the analysis handed them out: AppendFindings, MergeFindings), in report order.
+// the analysis handed them out: FindingList, MergeFindings), in report order.
 type Run struct {
 	Filter          string
 	TimeWaitSeconds float64

@@ -13,7 +13,7 @@ import (
 	"github.com/finack/finack/analyzer"
 )
 
-// randomFindings draws findings of every kind with what a comparison reads of them
+// randomFindings draws findings of every kind (and two finack does not know) with what a comparison reads of them
 // varied: ends, zero to three VLAN tags (tag 0 among them), tunnels, incarnations,
 // senders, counts or none, frames (nil, empty, some), causes, outcomes and verdicts,
 // and times with many ties (the same instant, first frame and kind), in UTC and
@@ -23,7 +23,8 @@ func randomFindings(rng *rand.Rand, n int) []analyzer.Finding {
 	tags := [][]uint16{nil, {}, {0}, {7}, {7, 0}, {7, 9}, {1, 2, 3}}
 	fs := make([]analyzer.Finding, n)
 	for i := range fs {
-		f := analyzer.Finding{Kind: analyzer.Kinds[rng.IntN(len(analyzer.Kinds))],
+		kinds := append(slices.Clone(analyzer.Kinds), "zz_unknown", "aa_unknown") // (a newer finack's)
+		f := analyzer.Finding{Kind: kinds[rng.IntN(len(kinds))],
 			Client:      netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(1 + rng.IntN(3))}), uint16(1000+rng.IntN(4))),
 			Server:      netip.MustParseAddrPort(pick("10.0.0.9:80", "[2001:db8::1]:443")),
 			VLAN:        tags[rng.IntN(len(tags))],
@@ -66,7 +67,7 @@ func randomFindings(rng *rand.Rand, n int) []analyzer.Finding {
 func TestFindingOf(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 5))
 	for round := range 50 {
-		fs := randomFindings(rng, rng.IntN(300))
+		fs := randomFindings(rng, rng.IntN(300)+round%5*1000) // (past a chunk)
 		kept := FindingsOf(fs)
 		for i := range fs {
 			f := &fs[i]
@@ -84,16 +85,23 @@ func TestFindingOf(t *testing.T) {
 		if got, want := totalsOf(kept), KindTotals(fs); !reflect.DeepEqual(got, want) {
 			t.Fatalf("round %d: totals\n%+v\nwant\n%+v", round, got, want)
 		}
-		// The parts: fs cut in up to four, each part's findings in the order added.
+		// The parts: fs cut in up to four, each part's findings in the order
+		// added, a few at a time.
 		var reps []analyzer.Report
-		var parts [][]Finding
+		var parts []*FindingList
 		for rest := fs; len(rest) > 0 || len(reps) == 0; {
 			n := rng.IntN(len(rest) + 1)
 			if len(reps) == 3 {
 				n = len(rest)
 			}
 			reps = append(reps, analyzer.Report{Findings: slices.Clone(rest[:n])})
-			parts = append(parts, FindingsOf(rest[:n]))
+			l := new(FindingList)
+			for part := rest[:n]; len(part) > 0; {
+				k := min(len(part), 1+rng.IntN(300))
+				l.Append(part[:k])
+				part = part[k:]
+			}
+			parts = append(parts, l)
 			rest = rest[n:]
 		}
 		merged := analyzer.Merge(reps)

@@ -78,9 +78,12 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	evidence := make([]*report.EvidenceCollector, workers) // --export, --ladder with recorders: what their second pass reads
 	baselines := make([]*report.Recorder, workers)         // --write-baseline with recorders: its -o json records
 	var totals []map[analyzer.Kind]gate.KindTotal          // --fail-on or -o junit with recorders: the findings summed by kind
-	var compared [][]gate.Finding                          // --baseline with recorders: what its comparison reads of the findings
+	var compared []*gate.FindingList                       // --baseline with recorders: what its comparison reads of the findings
 	if report.HoldsFindings(o) {
-		compared = make([][]gate.Finding, workers)
+		compared = make([]*gate.FindingList, workers)
+		for i := range compared {
+			compared[i] = new(gate.FindingList)
+		}
 	}
 	if report.StreamsReport(o) && (len(o.FailRules) > 0 || o.Output == "junit") {
 		totals = make([]map[analyzer.Kind]gate.KindTotal, workers)
@@ -177,8 +180,8 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 			if tot != nil {
 				gate.AddFindings(tot, fs)
 			}
-			if compared != nil && len(fs) > 0 {
-				compared[i] = gate.AppendFindings(compared[i], fs)
+			if compared != nil {
+				compared[i].Append(fs)
 			}
 			if col != nil {
 				col.Add(fs)
