@@ -349,19 +349,22 @@ func (c *Comparison) WorseKinds() map[analyzer.Kind]*KindDiff {
 type Run struct {
 	Filter          string
 	TimeWaitSeconds float64
-	Findings        []Finding
+	Findings        []*Finding
 }
 
 // CompareBaseline compares a capture's findings with its baseline (nil: none, so
 // every finding is new).
 func CompareBaseline(name string, run Run, base *Baseline, tols map[analyzer.Kind]Tolerance) Comparison {
 	c := Comparison{capture: name}
-	var old []Finding
+	var old []*Finding
 	if base == nil {
 		c.notes = append(c.notes, "no baseline for this capture: every finding is new (record one with --write-baseline)")
 	} else {
 		c.File = base.file
-		old = base.report.Findings
+		old = make([]*Finding, len(base.report.Findings))
+		for i := range old {
+			old[i] = &base.report.Findings[i]
+		}
 		s := base.report.Summary
 		if s.Filter != run.Filter {
 			c.notes = append(c.notes, fmt.Sprintf("the baseline was made with filter %q, this run has %q", s.Filter, run.Filter))
@@ -374,9 +377,12 @@ func CompareBaseline(name string, run Run, base *Baseline, tols map[analyzer.Kin
 		}
 	}
 	was, now := totalsOf(old), totalsOf(run.Findings)
+	olds, curs, counted := map[analyzer.Kind][]*Finding{}, map[analyzer.Kind][]*Finding{}, map[analyzer.Kind]bool{}
+	byKind(old, olds, counted)
+	byKind(run.Findings, curs, counted)
 	for _, k := range analyzer.Kinds {
 		w, n := was[k], now[k]
-		lines := changes(k, old, run.Findings)
+		lines := changes(olds[k], curs[k], counted[k])
 		if w.Findings == n.Findings && w.Total == n.Total && len(lines) == 0 {
 			continue
 		}
@@ -410,62 +416,67 @@ func looseKey(f *Finding) sideID {
 // side first, then those left over by the same with any client port, so a
 // re-recorded capture shows "~ ... (was port P)" rather than a + and a -.
 func FindingChanges(k analyzer.Kind, old, cur []analyzer.Finding) []string {
-	return changes(k, FindingsOf(old), FindingsOf(cur))
+	olds, curs, counted := map[analyzer.Kind][]*Finding{}, map[analyzer.Kind][]*Finding{}, map[analyzer.Kind]bool{}
+	byKind(FindingsOf(old), olds, counted)
+	byKind(FindingsOf(cur), curs, counted)
+	return changes(olds[k], curs[k], counted[k])
 }
 
-// changes is FindingChanges of what a comparison keeps of the findings.
-func changes(k analyzer.Kind, old, cur []Finding) []string {
-	pick := func(fs []Finding) []*Finding {
-		var out []*Finding
-		for i := range fs {
-			if fs[i].Kind == k {
-				out = append(out, &fs[i])
-			}
-		}
-		return out
-	}
-	olds, curs := pick(old), pick(cur)
+// changes is FindingChanges of what a comparison keeps of the findings: olds and
+// curs those of one kind, counted whether one of them carries a count.
+func changes(olds, curs []*Finding, counted bool) []string {
 	pair := make([]int, len(curs)) // index into olds, or -1
 	for i := range pair {
 		pair[i] = -1
 	}
 	taken := make([]bool, len(olds))
+	// next: per old finding, the next one of its key not taken (-1: none), in
+	// the list of each key that first begins.
+	next := make([]int, len(olds))
 	for _, key := range []func(*Finding) sideID{findingKey, looseKey} {
 		// Each current finding takes the first old one of its key not yet taken:
 		// the old ones of each key in order, each list read from the front.
-		byKey := make(map[sideID][]int)
-		for j, o := range olds {
+		first := make(map[sideID]int, len(olds))
+		for j := len(olds) - 1; j >= 0; j-- {
 			if !taken[j] {
-				k := key(o)
-				byKey[k] = append(byKey[k], j)
+				k := key(olds[j])
+				n, ok := first[k]
+				if !ok {
+					n = -1
+				}
+				next[j], first[k] = n, j
 			}
+		}
+		if len(first) == 0 {
+			break // every old one taken
 		}
 		for i, c := range curs {
 			if pair[i] >= 0 {
 				continue
 			}
 			k := key(c)
-			if l := byKey[k]; len(l) > 0 {
-				pair[i], taken[l[0]] = l[0], true
-				byKey[k] = l[1:]
+			if j, ok := first[k]; ok && j >= 0 {
+				pair[i], taken[j] = j, true
+				first[k] = next[j]
 			}
 		}
 	}
-	counted := kindHasCount(old, cur, k)
 	val := func(f *Finding) string {
 		if counted {
 			return fmt.Sprintf("  count %d", f.value())
 		}
 		return ""
 	}
+	at := func(f *Finding) string {
+		if f.hasFrame {
+			return fmt.Sprintf(" frame %d", f.frame)
+		}
+		return ""
+	}
 	var lines []string
 	for i, c := range curs {
-		at := ""
-		if c.hasFrame {
-			at = fmt.Sprintf(" frame %d", c.frame)
-		}
 		if pair[i] < 0 {
-			lines = append(lines, fmt.Sprintf("  + %s%s  new%s", c.text(), at, val(c)))
+			lines = append(lines, fmt.Sprintf("  + %s%s  new%s", c.text(), at(c), val(c)))
 			continue
 		}
 		o := olds[pair[i]]
@@ -475,9 +486,9 @@ func changes(k analyzer.Kind, old, cur []Finding) []string {
 		}
 		switch {
 		case o.value() != c.value():
-			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d → %d%s", c.text(), at, o.value(), c.value(), was))
+			lines = append(lines, fmt.Sprintf("  ~ %s%s  count %d → %d%s", c.text(), at(c), o.value(), c.value(), was))
 		case was != "":
-			lines = append(lines, fmt.Sprintf("  ~ %s%s%s%s", c.text(), at, val(c), was))
+			lines = append(lines, fmt.Sprintf("  ~ %s%s%s%s", c.text(), at(c), val(c), was))
 		}
 	}
 	for j, o := range olds {
@@ -488,16 +499,15 @@ func changes(k analyzer.Kind, old, cur []Finding) []string {
 	return lines
 }
 
-// kindHasCount reports whether findings of kind k carry a count.
-func kindHasCount(a, b []Finding, k analyzer.Kind) bool {
-	for _, fs := range [][]Finding{a, b} {
-		for i := range fs {
-			if fs[i].Kind == k && fs[i].hasCount {
-				return true
-			}
+// byKind adds each finding to the list of its kind (in order), and notes the
+// kinds of those that carry a count.
+func byKind(fs []*Finding, into map[analyzer.Kind][]*Finding, counted map[analyzer.Kind]bool) {
+	for _, f := range fs {
+		into[f.Kind] = append(into[f.Kind], f)
+		if f.hasCount {
+			counted[f.Kind] = true
 		}
 	}
-	return false
 }
 
 // maxDiffLines bounds the findings named per kind: the diff stays short.

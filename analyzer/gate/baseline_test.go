@@ -104,7 +104,7 @@ func pairwise(old, cur []analyzer.Finding) []string {
 				continue
 			}
 			for j := range old {
-				if !taken[j] && key(&curKept[i]) == key(&oldKept[j]) {
+				if !taken[j] && key(curKept[i]) == key(oldKept[j]) {
 					pair[i], taken[j] = j, true
 					break
 				}

@@ -141,10 +141,9 @@ func KindTotals(findings []analyzer.Finding) map[analyzer.Kind]KindTotal {
 }
 
 // totalsOf is KindTotals of what a comparison keeps of the findings.
-func totalsOf(findings []Finding) map[analyzer.Kind]KindTotal {
+func totalsOf(findings []*Finding) map[analyzer.Kind]KindTotal {
 	m := analyzer.KindCounts[KindTotal]()
-	for i := range findings {
-		f := &findings[i]
+	for _, f := range findings {
 		t := m[f.Kind]
 		t.add(f.value(), f.Cause, f.Outcome, f.Verdict)
 		m[f.Kind] = t

@@ -68,10 +68,11 @@ func findingOf(f *analyzer.Finding) Finding {
 }
 
 // FindingsOf is FindingOf of each of fs, in order.
-func FindingsOf(fs []analyzer.Finding) []Finding {
-	out := make([]Finding, len(fs))
+func FindingsOf(fs []analyzer.Finding) []*Finding {
+	kept, out := make([]Finding, len(fs)), make([]*Finding, len(fs))
 	for i := range fs {
-		out[i] = FindingOf(&fs[i])
+		kept[i] = FindingOf(&fs[i])
+		out[i] = &kept[i]
 	}
 	return out
 }
@@ -103,15 +104,16 @@ func (l *FindingList) Append(fs []analyzer.Finding) {
 // MergeFindings returns the findings of the parts of one run (the workers'
 // lists) in report order (analyzer.CompareFindings: time, first frame, kind), as
 // analyzer.Merge orders the findings themselves: those of parts[0] first among
-// equal ones, each part's in the order added.
-func MergeFindings(parts []*FindingList) []Finding {
+// equal ones, each part's in the order added. They stay where the lists hold
+// them: what is returned points there.
+func MergeFindings(parts []*FindingList) []*Finding {
 	n := 0
 	for _, p := range parts {
 		n += p.n
 	}
 	// Their keys sorted, with where each is as the last element (unique: the
-	// order of equal findings kept), then the findings put in that order: a
-	// Finding is 200 bytes, its key 48.
+	// order of equal findings kept), then pointers to the findings put in that
+	// order: a Finding is 200 bytes, its key 48.
 	type place struct {
 		sec   int64
 		nsec  int32
@@ -145,9 +147,9 @@ func MergeFindings(parts []*FindingList) []Finding {
 		}
 		return cmp.Compare(x.at, y.at)
 	})
-	out := make([]Finding, n)
+	out := make([]*Finding, n)
 	for i, k := range keys {
-		out[i] = *all[k.at]
+		out[i] = all[k.at]
 	}
 	return out
 }

@@ -54,7 +54,7 @@ type Document struct {
 	// Compared: with --baseline and Records, what the comparison reads of every
 	// finding (gate.Finding), in report order, kept as the analysis streamed them
 	// (Findings does not hold them).
-	Compared []gate.Finding `json:"-"`
+	Compared []*gate.Finding `json:"-"`
 	// KindTotals: each finding kind's totals, summed as the analysis streamed the
 	// findings (--fail-on with Records); nil when Findings holds them all.
 	KindTotals map[analyzer.Kind]gate.KindTotal `json:"-"`
