@@ -14,8 +14,8 @@ func fmtCounts(r Report) string {
 	return string(b)
 }
 
-// TestFindingKeyOrder: the key of a finding sorts as CompareFindings does (time,
-// even before 1970, first frame, kind name).
+// TestFindingKeyOrder: the key (FindingKey) and the order (OrderOf) of a finding sort
+// as CompareFindings does (time, even before 1970, first frame, kind name).
 func TestFindingKeyOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var fs []Finding
@@ -40,6 +40,9 @@ func TestFindingKeyOrder(t *testing.T) {
 			}
 			if c := CompareFindings(x, y); c != want {
 				t.Fatalf("%+v vs %+v: CompareFindings %d, want %d", x, y, c, want)
+			}
+			if c := OrderOf(x).Compare(OrderOf(y)); c != want {
+				t.Fatalf("%+v vs %+v: orders compare %d, want %d", x, y, c, want)
 			}
 			kx, ky := FindingKey(x), FindingKey(y)
 			got := slices.Compare(kx[:], ky[:])

@@ -153,6 +153,34 @@ func CompareFindings(x, y *Finding) int {
 	return strings.Compare(string(x.Kind), string(y.Kind))
 }
 
+// FindingOrder is what CompareFindings compares of a finding (OrderOf): a small key
+// to sort in place of findings, which are large and hold pointers.
+type FindingOrder struct {
+	Sec   int64  // the time, in Unix seconds
+	Nsec  int32  // and nanoseconds
+	Frame uint64 // the first frame; 0 when it names none
+	Kind  Kind
+}
+
+// OrderOf is what CompareFindings compares of f.
+func OrderOf(f *Finding) FindingOrder {
+	return FindingOrder{f.Time.Unix(), int32(f.Time.Nanosecond()), firstFrame(f), f.Kind}
+}
+
+// Compare is CompareFindings of the findings x and y are of.
+func (x FindingOrder) Compare(y FindingOrder) int {
+	if c := cmp.Compare(x.Sec, y.Sec); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.Nsec, y.Nsec); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.Frame, y.Frame); c != 0 {
+		return c
+	}
+	return strings.Compare(string(x.Kind), string(y.Kind))
+}
+
 // FindingKey is CompareFindings as a key that sorts element by element (an external
 // sort's): time, first frame, kind.
 func FindingKey(f *Finding) [3]uint64 {

@@ -117,10 +117,7 @@ func MergeFindings(parts []*FindingList) []*Finding {
 	// order: a key is a fifth of a Finding, and has one pointer where a Finding
 	// has nine (a copy made while the collector marks pays for each).
 	type place struct {
-		sec   int64
-		nsec  int32
-		frame uint64
-		kind  analyzer.Kind
+		order analyzer.FindingOrder
 		at    int
 	}
 	keys := make([]place, 0, n)
@@ -129,22 +126,13 @@ func MergeFindings(parts []*FindingList) []*Finding {
 		for _, c := range p.chunks {
 			for i := range c {
 				f := &c[i]
-				keys = append(keys, place{f.sec, f.nsec, f.firstFrame(), f.Kind, len(keys)})
+				keys = append(keys, place{analyzer.FindingOrder{Sec: f.sec, Nsec: f.nsec, Frame: f.firstFrame(), Kind: f.Kind}, len(keys)})
 				all = append(all, f)
 			}
 		}
 	}
 	slices.SortFunc(keys, func(x, y place) int {
-		if c := cmp.Compare(x.sec, y.sec); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.nsec, y.nsec); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.frame, y.frame); c != 0 {
-			return c
-		}
-		if c := strings.Compare(string(x.kind), string(y.kind)); c != 0 {
+		if c := x.order.Compare(y.order); c != 0 {
 			return c
 		}
 		return cmp.Compare(x.at, y.at)

@@ -125,6 +125,9 @@ func evidenceFinding(f *analyzer.Finding) analyzer.Finding {
 // other connection (SelectConnections picks among those on a finding's 4-tuple),
 // so the others are never unpacked: in a large capture most connections have no
 // finding on their 4-tuple, and unpacked they took four times what they take packed.
+//
+// The order is found on keys first, and each record unpacked in its place: the
+// records are large and hold pointers, and sorting them moved them many times.
 func MergeEvidence(cs []*EvidenceCollector) *Document {
 	cs = slices.DeleteFunc(slices.Clone(cs), func(c *EvidenceCollector) bool { return c == nil })
 	if len(cs) == 0 {
@@ -134,20 +137,59 @@ func MergeEvidence(cs []*EvidenceCollector) *Document {
 	for _, c := range cs {
 		nf += c.findings.n
 	}
-	d := &Document{Findings: make([]analyzer.Finding, 0, nf)}
-	// flows: a hash of each finding's Flow. A connection whose Flow hashes to one
-	// of them is kept; one that only collides is kept too, and SelectConnections,
-	// which compares the identities, does not pick it.
+	// The findings' keys (analyzer.CompareFindings: time, first frame, kind; then
+	// the order of the collectors and of each one's findings), and flows: a hash
+	// of each finding's Flow. A connection whose Flow hashes to one of them is
+	// kept; one that only collides is kept too, and SelectConnections, which
+	// compares the identities, does not pick it.
+	type findingKey struct {
+		order analyzer.FindingOrder
+		at    int
+	}
+	fkeys := make([]findingKey, 0, nf)
 	seed := maphash.MakeSeed()
 	flows := make(map[uint64]struct{}, nf)
 	for _, c := range cs {
-		c.findings.moveEach(func(p *packedFinding) {
+		c.findings.each(func(p *packedFinding) {
+			var id analyzer.ConnID
+			k := findingKey{at: len(fkeys)}
 			if p.wide >= 0 {
-				d.Findings = append(d.Findings, c.wideFindings[p.wide])
+				f := &c.wideFindings[p.wide]
+				id = f.ID()
+				k.order = analyzer.OrderOf(f)
 			} else {
-				d.Findings = append(d.Findings, c.strs.finding(p))
+				id = c.strs.connID(&p.id)
+				k.order = analyzer.FindingOrder{Sec: p.sec, Nsec: p.nsec, Kind: analyzer.Kind(c.strs.string(p.kind))}
+				if p.nFrames > 0 {
+					k.order.Frame = p.frames[0]
+				}
 			}
-			flows[maphash.Comparable(seed, d.Findings[len(d.Findings)-1].ID().Flow())] = struct{}{}
+			fkeys = append(fkeys, k)
+			flows[maphash.Comparable(seed, id.Flow())] = struct{}{}
+		})
+	}
+	slices.SortFunc(fkeys, func(x, y findingKey) int {
+		if c := x.order.Compare(y.order); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.at, y.at)
+	})
+	// place: where each record goes, by the order it was added in (at).
+	place := make([]int, nf)
+	for i, k := range fkeys {
+		place[k.at] = i
+	}
+	fkeys = nil
+	d := &Document{Findings: make([]analyzer.Finding, nf)}
+	at := 0
+	for _, c := range cs {
+		c.findings.moveEach(func(p *packedFinding) {
+			if f := &d.Findings[place[at]]; p.wide >= 0 {
+				*f = c.wideFindings[p.wide]
+			} else {
+				c.strs.findingInto(p, f)
+			}
+			at++
 		})
 		c.wideFindings = nil
 	}
@@ -155,11 +197,14 @@ func MergeEvidence(cs []*EvidenceCollector) *Document {
 		_, ok := flows[maphash.Comparable(seed, id.Flow())]
 		return ok
 	}
-	// Which to keep, counted first: d.Connections is allocated once (append grows
-	// a large slice by a quarter at a time: five times its size allocated on the
-	// way).
+	// The connections kept, and their keys (first frame, then the order of the
+	// collectors and of each one's connections).
+	type connKey struct {
+		first uint64
+		at    int
+	}
+	var ckeys []connKey
 	keep := make([][]bool, len(cs))
-	nc := 0
 	for i, c := range cs {
 		keep[i] = make([]bool, 0, c.connections.n)
 		c.connections.each(func(p *packedConn) {
@@ -171,27 +216,37 @@ func MergeEvidence(cs []*EvidenceCollector) *Document {
 			}
 			keep[i] = append(keep[i], ok)
 			if ok {
-				nc++
+				ckeys = append(ckeys, connKey{p.first, len(ckeys)})
 			}
 		})
 	}
-	d.Connections = make([]analyzer.Connection, 0, nc)
+	slices.SortFunc(ckeys, func(x, y connKey) int {
+		if c := cmp.Compare(x.first, y.first); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.at, y.at)
+	})
+	place = slices.Grow(place[:0], len(ckeys))[:len(ckeys)]
+	for i, k := range ckeys {
+		place[k.at] = i
+	}
+	d.Connections = make([]analyzer.Connection, len(ckeys))
+	ckeys, at = nil, 0
 	for i, c := range cs {
 		j := 0
 		c.connections.moveEach(func(p *packedConn) {
-			switch {
-			case !keep[i][j]:
-			case p.wide >= 0:
-				d.Connections = append(d.Connections, c.wideConns[p.wide])
-			default:
-				d.Connections = append(d.Connections, c.strs.connection(p))
+			if keep[i][j] {
+				if conn := &d.Connections[place[at]]; p.wide >= 0 {
+					*conn = c.wideConns[p.wide]
+				} else {
+					c.strs.connectionInto(p, conn)
+				}
+				at++
 			}
 			j++
 		})
 		c.wideConns = nil
 	}
-	slices.SortStableFunc(d.Connections, func(a, b analyzer.Connection) int { return cmp.Compare(a.FirstFrame, b.FirstFrame) })
-	analyzer.SortFindings(d.Findings)
 	return d
 }
 

@@ -178,9 +178,20 @@ func (st *strTable) packConn(c *analyzer.Connection) (packedConn, bool) {
 
 // connection is ladderRecord's copy of the connection p was packed from.
 func (st *strTable) connection(p *packedConn) analyzer.Connection {
-	return analyzer.Connection{Client: p.id.client.addrPort(), Server: p.id.server.addrPort(), VLAN: p.id.vlan.slice(),
-		ServerVLAN: p.id.serverVLA.slice(), Tunnel: st.string(p.id.tunnel), Incarnation: p.id.incarnation,
-		FirstFrame: p.first, LastFrame: p.last, Packets: p.packets, Close: analyzer.Shape(st.string(p.close))}
+	var c analyzer.Connection
+	st.connectionInto(p, &c)
+	return c
+}
+
+// connectionInto is connection, written into c (zero): field by field, where a
+// Connection copied whole moves every one of its pointers (under the write
+// barrier while the collector marks).
+func (st *strTable) connectionInto(p *packedConn, c *analyzer.Connection) {
+	c.Client, c.Server = p.id.client.addrPort(), p.id.server.addrPort()
+	c.VLAN, c.ServerVLAN = p.id.vlan.slice(), p.id.serverVLA.slice()
+	c.Tunnel, c.Incarnation = st.string(p.id.tunnel), p.id.incarnation
+	c.FirstFrame, c.LastFrame, c.Packets = p.first, p.last, p.packets
+	c.Close = analyzer.Shape(st.string(p.close))
 }
 
 // packFinding packs what evidenceFinding keeps of f; false: it cannot hold f exactly.
@@ -201,11 +212,20 @@ func (p *packedFinding) time() time.Time { return time.Unix(p.sec, int64(p.nsec)
 
 // finding is evidenceFinding's copy of the finding p was packed from.
 func (st *strTable) finding(p *packedFinding) analyzer.Finding {
-	f := analyzer.Finding{Kind: analyzer.Kind(st.string(p.kind)), Client: p.id.client.addrPort(), Server: p.id.server.addrPort(),
-		VLAN: p.id.vlan.slice(), ServerVLAN: p.id.serverVLA.slice(), Tunnel: st.string(p.id.tunnel), Incarnation: p.id.incarnation,
-		Time: p.time(), Verdict: analyzer.Verdict(st.string(p.verdict)), Outcome: analyzer.Outcome(st.string(p.outcome))}
+	var f analyzer.Finding
+	st.findingInto(p, &f)
+	return f
+}
+
+// findingInto is finding, written into f (zero) field by field (connectionInto).
+func (st *strTable) findingInto(p *packedFinding, f *analyzer.Finding) {
+	f.Kind = analyzer.Kind(st.string(p.kind))
+	f.Client, f.Server = p.id.client.addrPort(), p.id.server.addrPort()
+	f.VLAN, f.ServerVLAN = p.id.vlan.slice(), p.id.serverVLA.slice()
+	f.Tunnel, f.Incarnation = st.string(p.id.tunnel), p.id.incarnation
+	f.Time = p.time()
+	f.Verdict, f.Outcome = analyzer.Verdict(st.string(p.verdict)), analyzer.Outcome(st.string(p.outcome))
 	if p.nFrames >= 0 {
 		f.Frames = slices.Clone(p.frames[:p.nFrames])
 	}
-	return f
 }
