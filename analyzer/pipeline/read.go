@@ -79,7 +79,7 @@ func ReadCapture(o report.Options, pr Progress) (doc report.Document, rep analyz
 	baselines := make([]*report.Recorder, workers)         // --write-baseline with recorders: its -o json records
 	var totals []map[analyzer.Kind]gate.KindTotal          // --fail-on or -o junit with recorders: the findings summed by kind
 	var compared []*gate.FindingList                       // --baseline with recorders: what its comparison reads of the findings
-	if report.HoldsFindings(o) {
+	if report.KeepsCompared(o) {
 		compared = make([]*gate.FindingList, workers)
 		for i := range compared {
 			compared[i] = new(gate.FindingList)

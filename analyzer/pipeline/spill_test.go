@@ -24,7 +24,7 @@ import (
 // needs every record (--ladder, --states, ...) keeps them, as a
 // report asked to hold them (HoldRecords) does. --fail-on streams: it needs only the
 // totals by kind (TestFailOnTotalsStreamed); so does --baseline, keeping the
-// findings alone (TestBaselineHoldsFindings), and --write-baseline, sorting the
+// findings alone (TestBaselineKeepsCompared), and --write-baseline, sorting the
 // baseline's records apart (TestWriteBaselineIsJSONReport).
 func TestSpillWritesRuns(t *testing.T) {
 	file := pcapDir + "/many-connections.pcap"
@@ -144,12 +144,12 @@ func TestFailOnTotalsStreamed(t *testing.T) {
 	}
 }
 
-// TestBaselineHoldsFindings: with --baseline the records stream and what the
+// TestBaselineKeepsCompared: with --baseline the records stream and what the
 // comparison reads of the findings is kept as well (Compared, not the findings
 // themselves): that of the same findings in the same order as a run that holds
 // every record, on every committed capture, with one and three workers and a bound
 // that sends the records to disk.
-func TestBaselineHoldsFindings(t *testing.T) {
+func TestBaselineKeepsCompared(t *testing.T) {
 	files, err := filepath.Glob(pcapDir + "/*.pcap*")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no captures in %s: %v", pcapDir, err)

@@ -34,10 +34,10 @@ func StreamsReport(o Options) bool {
 	return true
 }
 
-// HoldsFindings says whether a run of o that streams its records (StreamsReport)
+// KeepsCompared says whether a run of o that streams its records (StreamsReport)
 // keeps what a comparison reads of every finding as well (Document.Compared):
 // --baseline compares them with the saved report's, one by one.
-func HoldsFindings(o Options) bool { return StreamsReport(o) && len(o.Baselines) > 0 }
+func KeepsCompared(o Options) bool { return StreamsReport(o) && len(o.Baselines) > 0 }
 
 // CollectsIncidents says whether a run of o groups the findings into incidents in
 // memory (an IncidentCollector per worker): not when the report streams its
