@@ -143,15 +143,7 @@ type Finding struct {
 
 // CompareFindings orders findings as every report lists them: by time, then by first
 // frame, then by kind name. It returns -1, 0 or +1 as x goes before, with or after y.
-func CompareFindings(x, y *Finding) int {
-	if c := x.Time.Compare(y.Time); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(firstFrame(x), firstFrame(y)); c != 0 {
-		return c
-	}
-	return strings.Compare(string(x.Kind), string(y.Kind))
-}
+func CompareFindings(x, y *Finding) int { return OrderOf(x).Compare(OrderOf(y)) }
 
 // FindingOrder is what CompareFindings compares of a finding (OrderOf): a small key
 // to sort in place of findings, which are large and hold pointers.
@@ -167,7 +159,8 @@ func OrderOf(f *Finding) FindingOrder {
 	return FindingOrder{f.Time.Unix(), int32(f.Time.Nanosecond()), firstFrame(f), f.Kind}
 }
 
-// Compare is CompareFindings of the findings x and y are of.
+// Compare orders x and y as CompareFindings orders the findings they are of: by
+// time, then first frame, then kind name.
 func (x FindingOrder) Compare(y FindingOrder) int {
 	if c := cmp.Compare(x.Sec, y.Sec); c != 0 {
 		return c

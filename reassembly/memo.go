@@ -11,8 +11,8 @@ import (
 //
 // Why: a live run's metrics count the socket states of every connection tracked at
 // each scrape. Almost all of them are packed, in TIME_WAIT, and each keeps its state
-// for most of its minute there: unpacking every one of them at every scrape was
-// most of what a scrape cost.
+// for most of its minute there: unpacking every one of them at every scrape would
+// be most of what a scrape costs.
 //
 // A packed record is known by where its bytes are and a hash of them (with its
 // 4-tuple's): a record that a segment changed, packed again, moved to disk or freed

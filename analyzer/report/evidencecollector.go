@@ -124,10 +124,11 @@ func evidenceFinding(f *analyzer.Finding) analyzer.Finding {
 // first, as analyzer.Merge does), nil when there are none. The second pass reads no
 // other connection (SelectConnections picks among those on a finding's 4-tuple),
 // so the others are never unpacked: in a large capture most connections have no
-// finding on their 4-tuple, and unpacked they took four times what they take packed.
+// finding on their 4-tuple, and unpacked a connection takes four times its packed
+// size.
 //
 // The order is found on keys first, and each record unpacked in its place: the
-// records are large and hold pointers, and sorting them moved them many times.
+// records are large and hold pointers, and a sort would move each many times.
 func MergeEvidence(cs []*EvidenceCollector) *Document {
 	cs = slices.DeleteFunc(slices.Clone(cs), func(c *EvidenceCollector) bool { return c == nil })
 	if len(cs) == 0 {
