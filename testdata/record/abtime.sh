@@ -9,11 +9,11 @@
 # the machine's speed drifts over minutes: a change of a few percent shows only when
 # the two builds run side by side. Each of ROUNDS rounds (default 12) runs both, one
 # after the other, the order alternating from round to round (`finack -q -r FILE
-# ARGS`, output to /dev/null; ARGS default `-o json`), and keeps the difference of the
-# pair. For CPU seconds (user + system, all threads) and wall seconds the script
-# prints each build's median and the mean of the differences, B - A, with its
-# standard error: a mean of less than about two standard errors is no difference;
-# and each build's highest peak RSS. ARGS may name files the run writes (--html,
+# ARGS`, output to the null device: see bench_sink in benchlib.sh; ARGS default `-o
+# json`), and keeps the difference of the pair. For CPU seconds (user + system, all
+# threads) and wall seconds the script prints each build's median and the mean of the
+# differences, B - A, with its standard error: a mean of less than about two standard
+# errors is no difference; and each build's highest peak RSS. ARGS may name files the run writes (--html,
 # --export): both builds write the same ones, one after the other.
 # Memory stalls and system time count here; icount.sh counts instructions instead,
 # the same from run to run.
@@ -28,6 +28,7 @@ read -r -a args <<<"${ARGS:--o json}"
 command -v /usr/bin/time >/dev/null || { echo "abtime.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'git -C "$REPO" worktree prune; rm -rf "$work"' EXIT
+bench_sink "$work"
 bench_build "$REPO" "$work" A "$rev_a"
 bench_build "$REPO" "$work" B "$rev_b"
 
@@ -35,7 +36,7 @@ for i in $(seq "$rounds"); do
 	order="A B"
 	[ $((i % 2)) -eq 0 ] && order="B A"
 	for n in $order; do
-		/usr/bin/time -f "$n %U %S %e %M" -o "$work/t" "$work/$n" -q -r "$file" "${args[@]}" >/dev/null
+		/usr/bin/time -f "$n %U %S %e %M" -o "$work/t" "$work/$n" -q -r "$file" "${args[@]}" >"$sink"
 		cat "$work/t"
 	done
 done | awk -v a="${rev_a}" -v b="${rev_b:-working tree}" -v file="$(basename "$file")" '

@@ -26,6 +26,7 @@ CONCURRENCY=${CONCURRENCY:-100}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bench_deps
+bench_sink "$work"
 (cd "$REPO" && go build -o "$work/finack" ./cmd/finack && go build -o "$work/finack-gen" ./cmd/finack-gen)
 
 file=${FILE:-$work/big.pcap}

@@ -37,6 +37,7 @@ if [ -z "$file" ]; then
 	fi
 fi
 bench_deps
+bench_sink "$work"
 (cd "$REPO" && go build -o "$work/finack" ./cmd/finack)
 packets=$("$work/finack" -r "$file" -o json | sed -n 's/^    "packets": \([0-9]*\),/\1/p')
 
