@@ -196,6 +196,99 @@ func TestPictureCollectorLog(t *testing.T) {
 	}
 }
 
+// TestMergePicturesRenumbers: collectors that met the hosts and client → server
+// pairs in different orders number their series differently; merged, every count is
+// in the series of its own host or pair (the merge renumbers the others' series and
+// puts them in its order), sorted and summed with the counts of the same instant.
+func TestMergePicturesRenumbers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 5))
+	hosts := make([]netip.Addr, 6)
+	pairs := make([]pairKey, 6)
+	for i := range hosts {
+		hosts[i] = netip.AddrFrom4([4]byte{10, 0, 1, byte(i)})
+		pairs[i] = pairKey{hosts[i], netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 2, byte(i % 2)}), 80)}
+	}
+	// name of a series: its kind and which host, pair or shape, whatever the number.
+	type name struct {
+		kind, which int
+	}
+	type key struct {
+		name name
+		at   reassembly.Instant
+	}
+	for round := range 200 {
+		n := 2 + rng.IntN(3)
+		cs := make([]*PictureCollector, n)
+		index := make([]map[name]int32, n) // each collector's number of each series
+		for i := range cs {
+			c := NewPictureCollector(reassembly.DefaultTimeWait, nil)
+			index[i] = map[name]int32{}
+			for _, h := range rng.Perm(len(hosts))[:rng.IntN(len(hosts)+1)] {
+				index[i][name{seriesTimeWait, h}] = c.host(hosts[h])
+			}
+			for _, p := range rng.Perm(len(pairs))[:rng.IntN(len(pairs)+1)] {
+				c.pairs[pairs[p]] = int32(len(c.pairs))
+				c.pairOpen = append(c.pairOpen, 0)
+				index[i][name{seriesTied, p}] = c.pairs[pairs[p]]
+			}
+			cs[i] = c
+		}
+		want := map[key][2]int32{}
+		for range rng.IntN(300) {
+			i := rng.IntN(n)
+			names := make([]name, 0, len(index[i])+1)
+			for nm := range index[i] {
+				names = append(names, nm)
+			}
+			slices.SortFunc(names, func(a, b name) int { return a.kind*100 + a.which - b.kind*100 - b.which })
+			names = append(names, name{seriesCloses, rng.IntN(len(closeShapes))})
+			nm := names[rng.IntN(len(names))]
+			ix := int32(nm.which)
+			if nm.kind != seriesCloses {
+				ix = index[i][nm]
+			}
+			from := reassembly.Instant(rng.Int64N(1 << 20))
+			to := from + reassembly.Instant(rng.Int64N(1<<20))
+			cs[i].span(nm.kind, ix, from, to)
+			v := want[key{nm, from}]
+			v[0]++
+			want[key{nm, from}] = v
+			v = want[key{nm, to}]
+			v[1]++
+			want[key{nm, to}] = v
+		}
+		all := cs[0]
+		MergePictures(cs, ViewOptions{}, time.Unix(0, 0), time.Unix(1, 0))
+		hostOf := map[int32]int{}
+		for h, a := range hosts {
+			if i, ok := all.hosts[a]; ok {
+				hostOf[i] = h
+			}
+		}
+		pairOf := map[int32]int{}
+		for p, pk := range pairs {
+			if i, ok := all.pairs[pk]; ok {
+				pairOf[i] = p
+			}
+		}
+		got := map[key][2]int32{}
+		for k, v := range countsMap(t, all.times) {
+			kind, ix := int(k.series%seriesKinds), k.series/seriesKinds
+			nm := name{kind, int(ix)}
+			switch kind {
+			case seriesTimeWait:
+				nm.which = hostOf[ix]
+			case seriesTied:
+				nm.which = pairOf[ix]
+			}
+			got[key{nm, k.at}] = v
+		}
+		if all.shift != 0 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d, %d collectors: grid %d, %d instants merged, want %d", round, n, all.shift, len(got), len(want))
+		}
+	}
+}
+
 // randomSpread picks how far apart random instants are.
 func randomSpread(rng *rand.Rand) int64 {
 	return []int64{1 << 10, 1 << 20, 1 << 40, 1 << 62}[rng.IntN(4)]
