@@ -394,6 +394,7 @@ type IncidentCollector struct {
 	// first PageLimit of the page's table (keepPage) and count them all (Page).
 	PageLimit        int
 	pageAll, pageBad int
+	cut              pageCut // of the table as the latest keepPage left it
 	// Page, when set, keeps the page's own incidents as well (its own
 	// PageLimit), from the same grouping: the text report with --html lists
 	// incidents by Limit and the page by PageLimit.
@@ -437,6 +438,15 @@ func (c *IncidentCollector) take(added []Incident) {
 			c.omitted++ // prune would drop it: Limit incidents come before it
 			continue
 		}
+		if c.PageLimit > 0 {
+			c.pageAll++
+			if !BenignIncident(in) {
+				c.pageBad++
+			}
+			if c.cut.drops(in, c.PageLimit) {
+				continue // keepPage would drop it: the table has enough before it
+			}
+		}
 		// Summary and Filter copied, as one string; the rest is the findings'.
 		text := in.Summary + in.Filter
 		in.Summary, in.Filter = text[:len(in.Summary)], text[len(in.Summary):]
@@ -448,12 +458,6 @@ func (c *IncidentCollector) take(added []Incident) {
 			in.VLAN = nil
 		}
 		c.list = append(c.list, *in)
-		if c.PageLimit > 0 {
-			c.pageAll++
-			if !BenignIncident(in) {
-				c.pageBad++
-			}
-		}
 	}
 	if c.Limit > 0 && len(c.list) >= 2*c.Limit {
 		c.prune()
@@ -461,6 +465,51 @@ func (c *IncidentCollector) take(added []Incident) {
 	if c.PageLimit > 0 && len(c.list) >= 2*c.PageLimit {
 		c.sort()
 		c.list = keepPage(c.list, c.PageLimit)
+		c.cut = pageCutOf(c.list, c.PageLimit)
+	}
+}
+
+// pageCut is what an incident must come before to be listed in the HTML report's
+// table, as far as the incidents kept so far tell: once the table is full (limit
+// incidents kept, keepPage), a benign incident must come before the last benign one
+// kept (an incident that is not benign can only take a benign one's place), and,
+// with limit not benign ones kept, none can; one that is not benign must come
+// before the last of those. Incidents kept since only tighten it: one it drops
+// would be dropped by a later keepPage, of this collector or of the merge
+// (MergeIncidents keeps each collector's order among equal keys).
+type pageCut struct {
+	full bool
+	bad  int // the incidents kept that are not benign
+	// lastBad, lastBenign: the keys (time, first frame, kind) of the last of each
+	// kept, in report order, when there is one.
+	lastBad, lastBenign Incident
+}
+
+// pageCutOf is the cut of a table in report order, as keepPage left it.
+func pageCutOf(list []Incident, limit int) pageCut {
+	cut := pageCut{full: len(list) >= limit}
+	for i := range list {
+		in := &list[i]
+		key := Incident{Time: in.Time, FirstFrame: in.FirstFrame, Kind: in.Kind}
+		if BenignIncident(in) {
+			cut.lastBenign = key
+		} else {
+			cut.bad++
+			cut.lastBad = key
+		}
+	}
+	return cut
+}
+
+// drops says whether in cannot be among the first limit incidents of the table.
+func (cut *pageCut) drops(in *Incident, limit int) bool {
+	switch {
+	case !cut.full:
+		return false
+	case BenignIncident(in):
+		return cut.bad >= limit || !incidentBefore(in, &cut.lastBenign)
+	default:
+		return cut.bad >= limit && !incidentBefore(in, &cut.lastBad)
 	}
 }
 

@@ -200,6 +200,95 @@ func TestIncidentCollectorPage(t *testing.T) {
 	}
 }
 
+// TestIncidentCollectorPageTies: collectors bounded for the page's table
+// (PageLimit), which drop the incidents the table has enough before (pageCut) as
+// they come, give through MergeIncidents what keepPage gives of unbounded ones fed
+// the same findings, with the same counts: on findings with many ties of time,
+// first frame and kind, benign (safe, accepted reuses) or not, whatever the limit
+// and however they are shared out.
+func TestIncidentCollectorPageTies(t *testing.T) {
+	kinds := []analyzer.Kind{analyzer.MissingFinalAck, analyzer.ReuseIn2MSL, analyzer.StaleSegment}
+	base := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	// badPm: how many incarnations in a thousand have findings that are not benign
+	// (early: the first badPm handed out, those only). limit -1: one more than the
+	// incidents that are not benign (one benign listed), -2: as many.
+	for _, tc := range []struct {
+		limit, shards, badPm int
+		early                bool
+	}{
+		{1, 1, 500, false}, {1, 3, 20, false}, {3, 1, 50, false}, {7, 2, 10, false}, {20, 3, 10, false},
+		{20, 2, 500, false}, {150, 2, 50, false}, {150, 3, 300, false}, {5000, 2, 200, false},
+		{20, 1, 10, false}, {-1, 1, 10, false}, {-1, 3, 5, false}, {-2, 2, 10, false},
+		{-1, 1, 30, true}, {-1, 2, 30, true}, {-2, 1, 30, true}, {40, 1, 30, true},
+	} {
+		rng := rand.New(rand.NewPCG(uint64(tc.limit+2), uint64(tc.shards*1000+tc.badPm)))
+		type batch struct {
+			fs    []analyzer.Finding
+			shard int
+		}
+		var batches []batch
+		for i := range 2000 {
+			client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(4))}), uint16(1000+i))
+			// In no order, many ties of time, of time and frame.
+			f := analyzer.Finding{
+				Kind: analyzer.ReuseIn2MSL, Client: client, Server: netip.MustParseAddrPort("10.0.1.1:80"),
+				Incarnation: 2, Sender: "client", Time: base.Add(time.Duration(rng.IntN(6)) * time.Millisecond),
+				Frames: []uint64{uint64(1 + rng.IntN(12))}, Verdict: analyzer.VerdictSafeBySequence,
+				Outcome: analyzer.OutcomeAccepted, Message: fmt.Sprintf("finding of incarnation %d; more", i),
+			}
+			fs := []analyzer.Finding{f} // benign: a safe, accepted reuse alone
+			if tc.early && i < tc.badPm || !tc.early && rng.IntN(1000) < tc.badPm {
+				fs[0].Kind = kinds[rng.IntN(len(kinds))]
+				fs[0].Verdict = analyzer.VerdictUnsafe
+				if rng.IntN(2) == 0 {
+					fs = append(fs, f)
+				}
+			}
+			batches = append(batches, batch{fs, rng.IntN(tc.shards)})
+		}
+		all := make([]*IncidentCollector, tc.shards)
+		for i := range all {
+			all[i] = &IncidentCollector{}
+		}
+		for _, b := range batches {
+			all[b.shard].Add(b.fs)
+		}
+		every, _ := MergeIncidents(all)
+		bad := 0
+		for i := range every {
+			if !BenignIncident(&every[i]) {
+				bad++
+			}
+		}
+		limit := tc.limit
+		switch limit {
+		case -1:
+			limit = bad + 1
+		case -2:
+			limit = bad
+		}
+		if bad == 0 || bad == len(every) || tc.limit < 5000 && len(every) <= 2*limit {
+			t.Fatalf("limit %d: %d incidents, %d not benign: the findings need both, past the limit", limit, len(every), bad)
+		}
+		bounded := make([]*IncidentCollector, tc.shards)
+		for i := range bounded {
+			bounded[i] = &IncidentCollector{PageLimit: limit}
+		}
+		for _, b := range batches {
+			bounded[b.shard].Add(b.fs)
+		}
+		want := keepPage(every, limit)
+		got, _ := MergeIncidents(bounded)
+		if n := PageCounts(bounded); n.All != len(every) || n.Bad != bad {
+			t.Errorf("limit %d, %d shards: counts %+v, want %d of %d not benign", limit, tc.shards, n, bad, len(every))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("limit %d, %d shards, %d‰ not benign: %d incidents listed, want %d (the first not benign, then benign, in order)",
+				limit, tc.shards, tc.badPm, len(got), len(want))
+		}
+	}
+}
+
 // TestIncidentCollectorLimit: collectors bounded for the text report (Limit, with or
 // without SkipSafeReuses) give through MergeIncidents the first Limit incidents of
 // unbounded ones fed the same findings, in the same order (ties of time, first frame
