@@ -393,84 +393,110 @@ type timeCount struct {
 // on which they are not (maxShift at most): what coarsening one step at a time
 // until they fit gives, found without rounding at every step. Instants that start
 // something round down, those that end something up, so a finer grid can hold more
-// keys than a coarser one: the number of keys at each grid is counted, finest
-// first, on the instants sorted (a pass each), and they are rounded once.
+// keys than a coarser one: the number of keys at a grid is counted on the instants
+// sorted (a pass each, finestFit), and they are rounded once.
 //
 // Fitting now and then (whenever compact runs) gives the grid that fitting after
 // every count gives: the keys on a grid only grow as counts come, so a grid on which
 // all the instants fit fits those of any moment before, and neither ever goes past
 // the finest on which they all fit; and each ends on a grid on which they do.
-//
-// The keys on a grid are the keys on any finer one rounded (ceilFrom rounds up as
-// step by step does): a coarser grid never has more, so the finest that fits is
-// found by halving the range of grids (fitsOn at about six of them, where trying
-// each from the finest took up to one a grid, eighteen on real100k's pictures).
 func (c *PictureCollector) fit() {
 	if len(c.times) <= c.maxTimes || c.shift >= maxShift {
 		return
 	}
-	// The finest that fits is in (lo, hi]: lo does not fit; maxShift is where
-	// coarsening stops, fitting or not.
-	lo, hi := c.shift, uint8(maxShift)
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		if fitsOn(c.times, c.shift, mid, c.maxTimes) {
-			hi = mid
-		} else {
-			lo = mid
-		}
-	}
-	c.coarsen(hi)
+	c.coarsen(finestFit(c.times, nil, c.shift, c.maxTimes))
 }
 
-// fitsOn says whether the keys of the instants on the grid of 1<<from ns rounded to
-// the grid of 1<<shift, starts down and ends up, are at most max: the starts of ts
-// (sorted) and its ends (sorted), both rounded in order, merged, equal neighbours
-// counted once.
-func fitsOn(ts []timeCount, from, shift uint8, max int) bool {
+// fitsOn says whether the keys of the instants of a and b together, on the grid of
+// 1<<from ns rounded to the grid of 1<<shift, starts down and ends up, are at most
+// max: the starts of each (sorted) and its ends (sorted), rounded in order, merged,
+// equal neighbours counted once. b may be nil.
+func fitsOn(a, b []timeCount, from, shift uint8, max int) bool {
+	var ks [4]roundedKeys
+	ks[0] = roundedKeys{ts: a, from: from, shift: shift}
+	ks[1] = roundedKeys{ts: a, up: true, from: from, shift: shift}
+	ks[2] = roundedKeys{ts: b, from: from, shift: shift}
+	ks[3] = roundedKeys{ts: b, up: true, from: from, shift: shift}
+	live := ks[:0]
+	for _, k := range ks {
+		if k.next() {
+			live = append(live, k)
+		}
+	}
 	n := 0
 	var last timeKey
-	// i and j: the next entry of ts with a start, with an end.
-	i, j := 0, 0
-	nextStart := func() {
-		for i < len(ts) && ts[i].v[0] == 0 {
-			i++
-		}
-	}
-	nextEnd := func() {
-		for j < len(ts) && ts[j].v[1] == 0 {
-			j++
-		}
-	}
-	nextStart()
-	nextEnd()
-	for i < len(ts) || j < len(ts) {
-		var k timeKey
-		if j < len(ts) {
-			k = timeKey{ceilFrom(ts[j].k.at, from, shift), ts[j].k.series}
-		}
-		if i < len(ts) {
-			s := timeKey{floorTo(ts[i].k.at, shift), ts[i].k.series}
-			if j == len(ts) || s.series < k.series || s.series == k.series && s.at <= k.at {
-				k = s
-				i++
-				nextStart()
-			} else {
-				j++
-				nextEnd()
+	for len(live) > 0 {
+		m := 0 // the stream of the least key
+		for i := 1; i < len(live); i++ {
+			if k := live[i].key; k.series < live[m].key.series || k.series == live[m].key.series && k.at < live[m].key.at {
+				m = i
 			}
-		} else {
-			j++
-			nextEnd()
 		}
-		if n == 0 || k != last {
+		if k := live[m].key; n == 0 || k != last {
 			if n++; n > max {
 				return false
 			}
 			last = k
 		}
+		if !live[m].next() {
+			live = append(live[:m], live[m+1:]...)
+		}
 	}
 	return true
+}
+
+// roundedKeys walks the keys of the starts (up false) or the ends (up true) of
+// sorted counts, rounded from the grid of 1<<from ns to that of 1<<shift: starts
+// down, ends up, so that each walk stays in order.
+type roundedKeys struct {
+	ts          []timeCount
+	i           int // the next entry to look at
+	up          bool
+	from, shift uint8
+	key         timeKey // the current key, once next says there is one
+}
+
+// next moves to the next key, and says whether there is one.
+func (r *roundedKeys) next() bool {
+	v := 0
+	if r.up {
+		v = 1
+	}
+	for r.i < len(r.ts) && r.ts[r.i].v[v] == 0 {
+		r.i++
+	}
+	if r.i == len(r.ts) {
+		return false
+	}
+	e := &r.ts[r.i]
+	r.i++
+	if r.up {
+		r.key = timeKey{ceilFrom(e.k.at, r.from, r.shift), e.k.series}
+	} else {
+		r.key = timeKey{floorTo(e.k.at, r.shift), e.k.series}
+	}
+	return true
+}
+
+// finestFit is the finest grid coarser than that of 1<<from ns on which the
+// instants of a and b together fit max keys (fitsOn), or maxShift. The keys on a
+// grid are the keys on any finer one rounded (ceilFrom rounds up as step by step
+// does): a coarser grid never has more, so it is found by halving the range of
+// grids (fitsOn at about six of them, where trying each from the finest took up to
+// one a grid, eighteen on real100k's pictures).
+func finestFit(a, b []timeCount, from uint8, max int) uint8 {
+	// The finest that fits is in (lo, hi]: lo does not fit; maxShift is where
+	// coarsening stops, fitting or not.
+	lo, hi := from, uint8(maxShift)
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if fitsOn(a, b, from, mid, max) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
 }
 
 // MergePictures sums the collectors of a capture [first, last] into its Pictures:
@@ -480,6 +506,18 @@ func fitsOn(ts []timeCount, from, shift uint8, max int) bool {
 // collectors, all the same). The collectors are spent: the first holds them all,
 // the others' instants are let go as they are merged.
 func MergePictures(cs []*PictureCollector, v ViewOptions, first, last time.Time) *Pictures {
+	all := mergeCollectors(cs)
+	if all == nil {
+		return nil
+	}
+	p := all.pictures(v, first, last)
+	all.times, all.log, all.spare = nil, nil, nil // drawn: the collectors are spent
+	return p
+}
+
+// mergeCollectors sums the collectors (nil ones left out) into the first, folded
+// and fitted, and returns it (nil: none).
+func mergeCollectors(cs []*PictureCollector) *PictureCollector {
 	cs = slices.DeleteFunc(slices.Clone(cs), func(c *PictureCollector) bool { return c == nil })
 	if len(cs) == 0 {
 		return nil
@@ -505,8 +543,16 @@ func MergePictures(cs []*PictureCollector, v ViewOptions, first, last time.Time)
 			pairIx[i] = j
 			all.pairOpen[j] += c.pairOpen[i]
 		}
-		merged := mergeCounts(all.spare[:0], all.times, c.renumbered(hostIx, pairIx))
-		all.times, all.spare = merged, all.times[:0]
+		// c's counts in all's series, then both on the finest grid on which they fit
+		// together (coarsening each, not their merge: a coarser grid has fewer keys),
+		// merged.
+		c.times, c.spare = c.renumbered(hostIx, pairIx), c.times[:0]
+		if all.shift < maxShift && !fitsOn(all.times, c.times, all.shift, all.shift, all.maxTimes) {
+			shift := finestFit(all.times, c.times, all.shift, all.maxTimes)
+			all.coarsen(shift)
+			c.coarsen(shift)
+		}
+		all.times, all.spare = mergeCounts(all.spare[:0], all.times, c.times), all.times[:0]
 		c.times, c.log, c.spare = nil, nil, nil
 		for sv, n := range c.closers {
 			if m := all.closers[sv]; m != nil {
@@ -532,7 +578,7 @@ func MergePictures(cs []*PictureCollector, v ViewOptions, first, last time.Time)
 		}
 	}
 	all.compact()
-	return all.pictures(v, first, last)
+	return all
 }
 
 // renumbered returns c's times (folded, on the grid of the collector they go to)

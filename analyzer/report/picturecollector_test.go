@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/finack/finack/analyzer"
 	"github.com/finack/finack/capture"
@@ -185,7 +184,7 @@ func TestPictureCollectorLog(t *testing.T) {
 		}
 		all := cs[0]
 		if n > 1 {
-			MergePictures(cs, ViewOptions{}, time.Unix(0, 0), time.Unix(1, 0))
+			mergeCollectors(cs)
 		} else {
 			all.compact()
 		}
@@ -258,7 +257,7 @@ func TestMergePicturesRenumbers(t *testing.T) {
 			want[key{nm, to}] = v
 		}
 		all := cs[0]
-		MergePictures(cs, ViewOptions{}, time.Unix(0, 0), time.Unix(1, 0))
+		mergeCollectors(cs)
 		hostOf := map[int32]int{}
 		for h, a := range hosts {
 			if i, ok := all.hosts[a]; ok {
