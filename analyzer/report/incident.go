@@ -583,17 +583,10 @@ func (c *IncidentCollector) prune() {
 	}
 }
 
-// sort puts the list in report order, stably.
+// sort puts the list in report order, stably (SortIncidents: by sorting a key for
+// each, where a stable sort of the incidents moved them many times each).
 func (c *IncidentCollector) sort() {
-	slices.SortStableFunc(c.list, func(a, b Incident) int {
-		switch {
-		case incidentBefore(&a, &b):
-			return -1
-		case incidentBefore(&b, &a):
-			return 1
-		}
-		return 0
-	})
+	SortIncidents(c.list)
 }
 
 // keep returns a copy of s, one copy of each of the first few hundred strings
