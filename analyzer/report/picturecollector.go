@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/finack/finack/analyzer"
@@ -522,9 +523,20 @@ func mergeCollectors(cs []*PictureCollector) *PictureCollector {
 	if len(cs) == 0 {
 		return nil
 	}
+	// Each collector's log folded in and its counts on the coarsest grid among them,
+	// each on a goroutine of its own (they share nothing; the workers are done).
+	shift := uint8(0)
+	for _, c := range cs {
+		shift = max(shift, c.shift)
+	}
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Go(func() { c.coarsen(shift) })
+	}
+	wg.Wait()
 	all := cs[0]
 	for _, c := range cs[1:] {
-		all.coarsen(c.shift)
+		all.coarsen(c.shift) // coarser once merged with the ones before
 		c.coarsen(all.shift)
 		hostIx := make([]int32, len(c.hosts))
 		for a, i := range c.hosts {
