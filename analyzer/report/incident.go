@@ -583,8 +583,8 @@ func (c *IncidentCollector) prune() {
 	}
 }
 
-// sort puts the list in report order, stably (SortIncidents: by sorting a key for
-// each, where a stable sort of the incidents moved them many times each).
+// sort puts the list in report order, stably: SortIncidents sorts a key for each
+// and moves each incident once.
 func (c *IncidentCollector) sort() {
 	SortIncidents(c.list)
 }

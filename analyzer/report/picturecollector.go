@@ -413,13 +413,13 @@ func (c *PictureCollector) fit() {
 // max: the starts of each (sorted) and its ends (sorted), rounded in order, merged,
 // equal neighbours counted once. b may be nil.
 func fitsOn(a, b []timeCount, from, shift uint8, max int) bool {
-	var ks [4]roundedKeys
-	ks[0] = roundedKeys{ts: a, from: from, shift: shift}
-	ks[1] = roundedKeys{ts: a, up: true, from: from, shift: shift}
-	ks[2] = roundedKeys{ts: b, from: from, shift: shift}
-	ks[3] = roundedKeys{ts: b, up: true, from: from, shift: shift}
-	live := ks[:0]
-	for _, k := range ks {
+	// live: the walks with keys left.
+	var walks [4]roundedKeys
+	live := walks[:0]
+	for _, k := range [...]roundedKeys{
+		{ts: a, from: from, shift: shift}, {ts: a, up: true, from: from, shift: shift},
+		{ts: b, from: from, shift: shift}, {ts: b, up: true, from: from, shift: shift},
+	} {
 		if k.next() {
 			live = append(live, k)
 		}
@@ -483,8 +483,7 @@ func (r *roundedKeys) next() bool {
 // instants of a and b together fit max keys (fitsOn), or maxShift. The keys on a
 // grid are the keys on any finer one rounded (ceilFrom rounds up as step by step
 // does): a coarser grid never has more, so it is found by halving the range of
-// grids (fitsOn at about six of them, where trying each from the finest took up to
-// one a grid, eighteen on real100k's pictures).
+// grids, a fitsOn pass for about six of them rather than one for each grid.
 func finestFit(a, b []timeCount, from uint8, max int) uint8 {
 	// The finest that fits is in (lo, hi]: lo does not fit; maxShift is where
 	// coarsening stops, fitting or not.
@@ -504,8 +503,8 @@ func finestFit(a, b []timeCount, from uint8, max int) uint8 {
 // the same whatever the number of collectors its incarnations were shared out
 // among. The instants are on the grid one collector fed every incarnation would
 // have reached: the finest on which they fit MaxPictureTimes (the bound of the
-// collectors, all the same). The collectors are spent: the first holds them all,
-// the others' instants are let go as they are merged.
+// collectors, all the same). The collectors are spent: their instants are let go
+// as they are merged, and once drawn.
 func MergePictures(cs []*PictureCollector, v ViewOptions, first, last time.Time) *Pictures {
 	all := mergeCollectors(cs)
 	if all == nil {
@@ -536,8 +535,7 @@ func mergeCollectors(cs []*PictureCollector) *PictureCollector {
 	wg.Wait()
 	all := cs[0]
 	for _, c := range cs[1:] {
-		all.coarsen(c.shift) // coarser once merged with the ones before
-		c.coarsen(all.shift)
+		c.coarsen(all.shift) // coarser once merged with the ones before
 		hostIx := make([]int32, len(c.hosts))
 		for a, i := range c.hosts {
 			j := all.host(a)
