@@ -13,8 +13,8 @@
 # json`), and keeps the difference of the pair. For CPU seconds (user + system, all
 # threads) and wall seconds the script prints each build's median and the mean of the
 # differences, B - A, with its standard error: a mean of less than about two standard
-# errors is no difference; and each build's highest peak RSS. ARGS may name files the run writes (--html,
-# --export): both builds write the same ones, one after the other.
+# errors is no difference; and each build's highest peak RSS. ARGS may name files the
+# run writes (--html, --export): both builds write the same ones, one after the other.
 # Memory stalls and system time count here; icount.sh counts instructions instead,
 # the same from run to run.
 set -euo pipefail

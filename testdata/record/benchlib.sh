@@ -25,8 +25,8 @@ bench_deps() {
 
 # bench_sink DIR: sets $sink to where the timed runs' output goes: /dev/null when it is
 # the null device. Some containers and sandboxes leave a regular file there: writing a
-# 141 MB report into it costs finack about a tenth of its CPU, which a run whose output
-# is thrown away does not pay. Then, as root, a null device of the benchmark's own
+# large report into it costs CPU that a run whose output is thrown away does not pay
+# (docs/performance.md). Then, as root, a null device of the benchmark's own
 # (DIR/null, made with mknod) takes its place; otherwise the figures include that
 # writing, and bench_sink says so.
 bench_sink() {
