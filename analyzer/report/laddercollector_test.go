@@ -1,8 +1,10 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
@@ -66,6 +68,9 @@ func TestLadderCollectorBounded(t *testing.T) {
 				st.Add(inc)
 				top, flows := lc.Held()
 				maxTop, maxFlows = max(maxTop, top), max(maxFlows, flows)
+				if inc.First.Frame%64 == 0 {
+					checkLadderSlabs(t, lc)
+				}
 				maxHeld = max(maxHeld, trs[i].Stats().Tracked)
 			}
 			trs[i] = reassembly.NewTracker(cfg)
@@ -77,6 +82,10 @@ func TestLadderCollectorBounded(t *testing.T) {
 			tr.Finish(end)
 		}
 		for _, lc := range cs {
+			checkLadderSlabs(t, lc)
+			if live := len(lc.conns) - len(lc.freeConns); live != len(lc.top) {
+				t.Errorf("limit %d, %d shards: %d connections kept once the trackers hold none, %d of them drawn", tc.limit, tc.shards, live, len(lc.top))
+			}
 			if _, flows := lc.Held(); flows != 0 {
 				t.Errorf("limit %d, %d shards: %d 4-tuples' connections kept once the trackers hold none", tc.limit, tc.shards, flows)
 			}
@@ -114,8 +123,8 @@ func TestLadderCollectorBounded(t *testing.T) {
 				t.Errorf("limit %d: connection at frame %d: findings %v, want %v", tc.limit, want[i], gotKinds, kinds)
 			}
 		}
-		if len(got.Page) != len(doc.Findings) {
-			t.Errorf("limit %d: %d findings for the charts, want %d", tc.limit, len(got.Page), len(doc.Findings))
+		if !samePage(got.Page, pageOf(doc.Findings)) {
+			t.Errorf("limit %d, %d shards: the charts' %d findings are not the capture's %d", tc.limit, tc.shards, len(got.Page), len(doc.Findings))
 		}
 	}
 }
@@ -395,6 +404,8 @@ func TestLadderCollectorWide(t *testing.T) {
 	lc := NewLadderCollector(nil)
 	var wantConns []analyzer.Connection
 	var wantFindings [][]analyzer.Finding
+	var conns []analyzer.Connection
+	var finds []analyzer.Finding
 	for i, tc := range []struct {
 		client netip.AddrPort
 		vlan   []uint16
@@ -414,9 +425,187 @@ func TestLadderCollectorWide(t *testing.T) {
 		lc.Add(c, []analyzer.Finding{f})
 		wantConns = append(wantConns, ladderRecord(c))
 		wantFindings = append(wantFindings, []analyzer.Finding{evidenceFinding(&f)})
+		conns, finds = append(conns, *c), append(finds, f)
 	}
 	got := MergeLadders([]*LadderCollector{lc})
 	if !reflect.DeepEqual(got.Connections, wantConns) || !reflect.DeepEqual(got.Findings, wantFindings) {
 		t.Errorf("ladders:\n%+v\n%+v\nwant\n%+v\n%+v", got.Connections, got.Findings, wantConns, wantFindings)
+	}
+	if !samePage(got.Page, pageOf(finds)) {
+		t.Errorf("the charts' findings %+v, want %+v", got.Page, pageOf(finds))
+	}
+	checkLadderSlabs(t, lc)
+	if len(lc.wideConns) != 4 || len(lc.wideFinds) != 4 { // the server's address is zoned
+		t.Errorf("%d connections and %d findings kept wide, want 4 and 4", len(lc.wideConns), len(lc.wideFinds))
+	}
+
+	// One ladder drawn; each 4-tuple (zoned: kept apart) with more incarnations
+	// replaced than its history keeps, then its last: what the others kept is
+	// freed.
+	one := NewLadderCollector(nil)
+	one.max = 1
+	ends := slices.Repeat([]reassembly.EndReason{reassembly.EndReplaced}, MaxLadderHistory+2)
+	for _, end := range append(ends, reassembly.EndCaptureEnd) {
+		for i := range conns {
+			one.Ending(end)
+			one.Add(&conns[i], []analyzer.Finding{finds[i]})
+			checkLadderSlabs(t, one)
+		}
+		if _, flows := one.Held(); (flows == 0) != (end == reassembly.EndCaptureEnd) {
+			t.Errorf("after connections ending %v: %d 4-tuples' connections kept", end, flows)
+		}
+	}
+	if live, wide := len(one.conns)-len(one.freeConns), len(one.wideConns)-len(one.freeWideConns); live != 1 || wide > 1 {
+		t.Errorf("one ladder drawn: %d connections kept, %d of them wide", live, wide)
+	}
+}
+
+// checkLadderSlabs checks that lc's slabs hold exactly what the top and the
+// 4-tuples' histories keep: every connection kept is in one of them and every
+// other is free; every finding kept is named by as many lists of kept connections
+// as it counts, and every other is free; every list entry and wide record is in
+// use or free, not both.
+func checkLadderSlabs(t *testing.T, lc *LadderCollector) {
+	t.Helper()
+	free := func(n int, list []int32, what string) []bool {
+		f := make([]bool, n)
+		for _, i := range list {
+			if f[i] {
+				t.Fatalf("%s %d freed twice", what, i)
+			}
+			f[i] = true
+		}
+		return f
+	}
+	freeConn, freeFind := free(len(lc.conns), lc.freeConns, "connection"), free(len(lc.finds), lc.freeFinds, "finding")
+	freeEdge := free(len(lc.edges), lc.freeEdges, "list entry")
+	freeWideConn, freeWideFind := free(len(lc.wideConns), lc.freeWideConns, "wide connection"), free(len(lc.wideFinds), lc.freeWideFinds, "wide finding")
+	inTop, inLast := map[int32]bool{}, map[int32]bool{}
+	for _, n := range lc.top {
+		inTop[n] = true
+	}
+	histories := slices.Collect(maps.Values(lc.last))
+	histories = slices.AppendSeq(histories, maps.Values(lc.lastZoned))
+	for _, h := range histories {
+		for _, n := range h.conns[:h.n] {
+			inLast[n] = true
+		}
+	}
+	refs := make([]int32, len(lc.finds))
+	usedEdge := make([]bool, len(lc.edges))
+	usedWideConn, usedWideFind := make([]bool, len(lc.wideConns)), make([]bool, len(lc.wideFinds))
+	for i := range lc.conns {
+		n, c := int32(i), &lc.conns[i]
+		if kept := inTop[n] || inLast[n]; kept == freeConn[i] || c.inTop != inTop[n] || c.inLast != inLast[n] {
+			t.Fatalf("connection %d: free %v, in the top %v (flag %v), in a history %v (flag %v)", i, freeConn[i], inTop[n], c.inTop, inLast[n], c.inLast)
+		}
+		if freeConn[i] {
+			continue
+		}
+		if c.c.wide >= 0 {
+			usedWideConn[c.c.wide] = true
+		}
+		for _, l := range []edgeList{c.fs, c.own} {
+			for e := l.head; e >= 0; e = lc.edges[e].next {
+				if usedEdge[e] || freeEdge[e] {
+					t.Fatalf("list entry %d: in two lists, or free and in one", e)
+				}
+				usedEdge[e] = true
+				refs[lc.edges[e].f]++
+				if e == l.tail && lc.edges[e].next >= 0 {
+					t.Fatalf("list entry %d: the last, with a next", e)
+				}
+			}
+		}
+	}
+	for i := range lc.finds {
+		if f := &lc.finds[i]; (refs[i] == 0) != freeFind[i] || f.refs != refs[i] {
+			t.Fatalf("finding %d: free %v, named %d times, counts %d", i, freeFind[i], refs[i], f.refs)
+		} else if refs[i] > 0 && f.p.wide >= 0 {
+			usedWideFind[f.p.wide] = true
+		}
+	}
+	for i := range lc.edges {
+		if usedEdge[i] == freeEdge[i] {
+			t.Fatalf("list entry %d: used %v, free %v", i, usedEdge[i], freeEdge[i])
+		}
+	}
+	for i := range lc.wideConns {
+		if usedWideConn[i] == freeWideConn[i] {
+			t.Fatalf("wide connection %d: used %v, free %v", i, usedWideConn[i], freeWideConn[i])
+		}
+	}
+	for i := range lc.wideFinds {
+		if usedWideFind[i] == freeWideFind[i] {
+			t.Fatalf("wide finding %d: used %v, free %v", i, usedWideFind[i], freeWideFind[i])
+		}
+	}
+}
+
+// pageOf is what the charts read of fs.
+func pageOf(fs []analyzer.Finding) []PageFinding {
+	out := make([]PageFinding, len(fs))
+	for i := range fs {
+		f := &fs[i]
+		out[i] = PageFinding{At: reassembly.InstantOf(f.Time), Server: f.Server, Kind: f.Kind, Bad: !SafeAccepted(f.Kind, f.Verdict, f.Outcome)}
+	}
+	return out
+}
+
+// samePage says whether a and b hold the same findings for the charts, in any
+// order (collectors keep them in the order handed out).
+func samePage(a, b []PageFinding) bool {
+	order := func(x, y PageFinding) int {
+		return cmp.Or(cmp.Compare(x.At, y.At), x.Server.Compare(y.Server), cmp.Compare(x.Kind, y.Kind), cmp.Compare(fmt.Sprint(x.Bad), fmt.Sprint(y.Bad)))
+	}
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.SortFunc(a, order)
+	slices.SortFunc(b, order)
+	return slices.Equal(a, b)
+}
+
+// TestLadderFlowOf: two connections share a 4-tuple's history exactly when their
+// ConnID.Flow is the same: whichever end is the client, with tags the same both
+// ways or not, IPv4 or its IPv6-mapped form, tunnel or none; zoned ends are keyed
+// by the Flow itself.
+func TestLadderFlowOf(t *testing.T) {
+	a, b := netip.MustParseAddrPort("192.0.2.1:40000"), netip.MustParseAddrPort("198.51.100.7:80")
+	mapped := netip.AddrPortFrom(netip.AddrFrom16(a.Addr().As16()), a.Port())
+	zoned := netip.MustParseAddrPort("[fe80::1%eth0]:40000")
+	conn := func(client, server netip.AddrPort, vlan, serverVLAN []uint16, tunnel string, inc int) analyzer.Connection {
+		return analyzer.Connection{Client: client, Server: server, VLAN: vlan, ServerVLAN: serverVLAN, Tunnel: tunnel, Incarnation: inc}
+	}
+	conns := []analyzer.Connection{
+		conn(a, b, nil, nil, "", 1),
+		conn(b, a, nil, nil, "", 2), // roles swapped
+		conn(a, b, []uint16{10}, nil, "", 1),
+		conn(b, a, []uint16{10}, nil, "", 1),
+		conn(a, b, []uint16{10}, []uint16{20}, "", 1),
+		conn(b, a, []uint16{20}, []uint16{10}, "", 1), // the same tags, roles swapped
+		conn(b, a, []uint16{10}, []uint16{20}, "", 1),
+		conn(a, b, []uint16{10}, []uint16{10}, "", 3), // the same tags both ways, given twice
+		conn(a, b, []uint16{10, 0}, nil, "", 1),
+		conn(a, b, nil, []uint16{}, "", 1),
+		conn(mapped, b, nil, nil, "", 1),
+		conn(a, b, nil, nil, "gre 10.0.0.1 > 10.0.0.2", 1),
+		conn(b, a, nil, nil, "gre 10.0.0.1 > 10.0.0.2", 1),
+		conn(a, netip.AddrPortFrom(b.Addr(), 81), nil, nil, "", 1),
+		conn(zoned, b, nil, nil, "", 1),
+		conn(b, zoned, nil, nil, "", 2),
+	}
+	lc := NewLadderCollector(nil)
+	for i := range conns {
+		for j := range conns {
+			ki, idi, oki := lc.flowOf(&conns[i])
+			kj, idj, okj := lc.flowOf(&conns[j])
+			same := conns[i].ID().Flow() == conns[j].ID().Flow()
+			got := oki == okj && (oki && ki == kj || !oki && idi == idj)
+			if got != same {
+				t.Errorf("%+v and %+v: one history %v, their Flows equal %v", conns[i].ID(), conns[j].ID(), got, same)
+			}
+			if zoned := conns[i].Client.Addr().Zone() != "" || conns[i].Server.Addr().Zone() != ""; oki == zoned {
+				t.Errorf("%+v: keyed without pointers %v", conns[i].ID(), oki)
+			}
+		}
 	}
 }
