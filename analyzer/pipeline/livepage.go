@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -48,8 +49,13 @@ func (r *LiveRun) pageInterval() time.Duration {
 	return DefaultPageInterval
 }
 
-// countClose adds a decided connection's close to the closes per second.
+// countClose adds a decided connection's close to the closes per second (shapes
+// the chart does not draw aside).
 func (p *livePage) countClose(at reassembly.Instant, s analyzer.Shape) {
+	shape := slices.Index(report.CloseShapes[:], s)
+	if shape < 0 {
+		return
+	}
 	sec := int64(at) / int64(time.Second)
 	if n := len(p.closes); n == 0 || sec > p.closeAt {
 		if n >= livePageSeconds {
@@ -66,10 +72,10 @@ func (p *livePage) countClose(at reassembly.Instant, s analyzer.Shape) {
 			}
 			p.closes = out
 		}
-		p.closes = append(p.closes, report.CloseCounts{At: time.Unix(sec, 0).UTC(), Counts: map[analyzer.Shape]int{}})
+		p.closes = append(p.closes, report.CloseCounts{At: time.Unix(sec, 0).UTC()})
 		p.closeAt = sec
 	}
-	p.closes[len(p.closes)-1].Counts[s]++
+	p.closes[len(p.closes)-1].Counts[shape]++
 }
 
 // sample walks the tracked incarnations at capture time at: the netstat view per

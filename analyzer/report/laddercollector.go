@@ -494,6 +494,13 @@ func MergeLadders(cs []*LadderCollector) *Ladders {
 	}
 	var all []picked
 	out := &Ladders{}
+	n := 0
+	for _, c := range cs {
+		if c != nil {
+			n += len(c.findings)
+		}
+	}
+	out.Page = make([]PageFinding, 0, n)
 	limit := MaxHTMLLadders
 	for _, c := range cs {
 		if c == nil {

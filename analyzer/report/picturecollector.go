@@ -28,7 +28,7 @@ const maxShift = 62
 const (
 	seriesTimeWait = iota // a host's TIME_WAIT spans (index: hosts)
 	seriesTied            // a pair's client ports tied up (index: pairs)
-	seriesCloses          // closes of a shape (index: closeShapes)
+	seriesCloses          // closes of a shape (index: CloseShapes)
 	seriesKinds
 )
 
@@ -37,9 +37,6 @@ type timeKey struct {
 	at     reassembly.Instant
 	series int32 // kind + seriesKinds*index
 }
-
-// closeShapes are the shapes the closes per second count (as the HTML report).
-var closeShapes = []analyzer.Shape{analyzer.FourWay, analyzer.ThreeWay, analyzer.Simultaneous, analyzer.HalfClose, analyzer.Reset, analyzer.Unfinished}
 
 // stateCounts counts sockets per state (of analyzer.StateNames).
 type stateCounts [len(analyzer.StateNames)]int32
@@ -106,7 +103,7 @@ func (c *PictureCollector) Add(inc *reassembly.Incarnation) {
 	}
 	shape := analyzer.CloseShape(inc)
 	countCloser(c.closers, inc, shape)
-	if i := slices.Index(closeShapes, shape); i >= 0 {
+	if i := slices.Index(CloseShapes[:], shape); i >= 0 {
 		c.point(seriesCloses, int32(i), inc.Last.At)
 	}
 	if inc.RolesKnown {
@@ -679,9 +676,11 @@ func (c *PictureCollector) pictures(v ViewOptions, first, last time.Time) *Pictu
 			analyzer.NewPortPressure(pk.client.String(), analyzer.EndpointString(pk.server), peak, at, v.Ports, v.PortPressure))
 	}
 	analyzer.SortTimeWaitReport(&p.TimeWait)
-	for i := range closeShapes {
+	for i := range CloseShapes {
 		for _, e := range edges(seriesCloses, int32(i)) {
-			p.Closes = append(p.Closes, CloseCounts{At: e.At.Time().UTC(), Counts: map[analyzer.Shape]int{closeShapes[i]: e.Up}})
+			cc := CloseCounts{At: e.At.Time().UTC()}
+			cc.Counts[i] = e.Up
+			p.Closes = append(p.Closes, cc)
 		}
 	}
 	if p.Closes == nil {

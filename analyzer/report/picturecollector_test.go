@@ -240,7 +240,7 @@ func TestMergePicturesRenumbers(t *testing.T) {
 				names = append(names, nm)
 			}
 			slices.SortFunc(names, func(a, b name) int { return a.kind*100 + a.which - b.kind*100 - b.which })
-			names = append(names, name{seriesCloses, rng.IntN(len(closeShapes))})
+			names = append(names, name{seriesCloses, rng.IntN(len(CloseShapes))})
 			nm := names[rng.IntN(len(names))]
 			ix := int32(nm.which)
 			if nm.kind != seriesCloses {

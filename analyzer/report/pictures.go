@@ -31,10 +31,15 @@ type Pictures struct {
 	PageIncidents []Incident
 }
 
-// CloseCounts are the closes of a span of time that starts at At, by shape.
+// CloseShapes are the shapes the closes chart counts, in its layers' order (a
+// connection that never began its close is not one).
+var CloseShapes = [...]analyzer.Shape{analyzer.FourWay, analyzer.ThreeWay, analyzer.Simultaneous, analyzer.HalfClose, analyzer.Reset, analyzer.Unfinished}
+
+// CloseCounts are the closes of a span of time that starts at At: Counts[i] of
+// shape CloseShapes[i].
 type CloseCounts struct {
 	At     time.Time
-	Counts map[analyzer.Shape]int
+	Counts [len(CloseShapes)]int
 }
 
 // StatesAt is the netstat view at one moment.

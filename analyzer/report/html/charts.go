@@ -87,26 +87,21 @@ func spanLabel(b int, width float64) string {
 	return fmt.Sprintf("+%ss to +%ss", num(round3(float64(b)*width)), num(round3(float64(b+1)*width)))
 }
 
-// closeShapes are the shapes a close per second counts (a connection that never
-// began its close is not one).
-var closeShapes = []analyzer.Shape{analyzer.FourWay, analyzer.ThreeWay, analyzer.Simultaneous, analyzer.HalfClose, analyzer.Reset, analyzer.Unfinished}
-
 func closesChart(d *report.Document, first time.Time, span float64, xLabel string) chart {
 	n, width := timeSlices(span)
 	counts := make([][]int, n)
 	for i := range counts {
-		counts[i] = make([]int, len(closeShapes))
+		counts[i] = make([]int, len(report.CloseShapes))
 	}
 	layer := map[analyzer.Shape]int{}
-	for i, s := range closeShapes {
+	for i, s := range report.CloseShapes {
 		layer[s] = i
 	}
 	if pc := d.Pictures; pc != nil && pc.Closes != nil {
 		for _, cc := range pc.Closes {
-			for s, k := range cc.Counts {
-				if li, ok := layer[s]; ok {
-					counts[bucketOf(cc.At.Sub(first).Seconds(), width, n)][li] += k
-				}
+			b := counts[bucketOf(cc.At.Sub(first).Seconds(), width, n)]
+			for li, k := range cc.Counts {
+				b[li] += k
 			}
 		}
 	} else {
@@ -121,8 +116,8 @@ func closesChart(d *report.Document, first time.Time, span float64, xLabel strin
 	}
 	c := chart{ID: "chart-closes", Title: "Closes per second by shape",
 		Note: fmt.Sprintf("Each column is %ss; a close counts when its connection's last packet passed.", num(round3(width)))}
-	names := make([]string, len(closeShapes))
-	for i, s := range closeShapes {
+	names := make([]string, len(report.CloseShapes))
+	for i, s := range report.CloseShapes {
 		names[i] = string(s)
 	}
 	c.SVG = stackedBars(c.ID+"-svg", c.Title, xLabel, "closes per second", 0, math.Max(span, 1e-6), names, "per second", columns(counts, width, true))
