@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -339,4 +340,50 @@ func unmarshalSavedOK(doc string) ([]savedReport, error) {
 		return nil, errors.New("no summary or captures")
 	}
 	return out, checkSaved(out)
+}
+
+// FuzzScanValue: scanValue, the scanner's fast path for a value all in its buffer,
+// reads exactly one whole valid array or object (json.Valid), and reads every one
+// nested less than 64 deep; it gives up on the rest (cut, invalid, too deep), which
+// the scanner then reads a byte at a time (readSavedDiffers covers both).
+func FuzzScanValue(f *testing.F) {
+	for _, seed := range []string{`{}`, `[]`, ` [1, -2.5e3, "a\"\u00e9", true, false, null, {"k": [{}]}] `, `{"a":1,}`, `[1 2]`,
+		`[01]`, `[1.]`, `["\u12"]`, `{"a" :1}x`, `[1`, `{"a":1}{}`, `["a` + "\x01" + `"]`, strings.Repeat("[", 70) + strings.Repeat("]", 70),
+		`{"client":"10.77.0.1:57014","first_frame":1,"fin":{"client":{"frame":9,"acked_after_ms":0.003}},"history":"ShADadfLFl"}`} {
+		f.Add(seed, 10000)
+	}
+	f.Fuzz(func(t *testing.T, doc string, room int) {
+		b := []byte(doc)
+		n, ok := scanValue(b, room)
+		value := bytes.TrimLeft(b[:max(n, 0)], " \t\r\n")
+		if ok && (!json.Valid(b[:n]) || len(value) == 0 || value[0] != '{' && value[0] != '[') {
+			t.Fatalf("scanValue(%q) read %q: not one valid array or object", doc, b[:n])
+		}
+		whole := bytes.Trim(b, " \t\r\n") // JSON's white space
+		if !json.Valid(whole) || len(whole) == 0 || whole[0] != '{' && whole[0] != '[' || jsonDepth(whole) >= min(64, room) {
+			return
+		}
+		if trailing := len(b) - len(bytes.TrimRight(b, " \t\r\n")); !ok || n != len(b)-trailing {
+			t.Fatalf("scanValue(%q, %d) = %d, %v; want all of it (%d bytes)", doc, room, n, ok, len(b)-trailing)
+		}
+	})
+}
+
+// jsonDepth is how deep the arrays and objects of the valid JSON value v nest.
+func jsonDepth(v []byte) int {
+	d := json.NewDecoder(bytes.NewReader(v))
+	depth, deepest := 0, 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('['), json.Delim('{'):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim(']'), json.Delim('}'):
+			depth--
+		}
+	}
 }

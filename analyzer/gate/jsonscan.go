@@ -15,7 +15,9 @@ import (
 // records, incidents: most of a report's bytes) read past without being decoded or
 // kept, checked as they go. encoding/json's Decoder reads past a value by scanning
 // it twice (once to find its end, once to decode it into a json.RawMessage); skip
-// scans it once, the bytes of a string eight at a time.
+// scans it once, the bytes of a string eight at a time, and an array or object
+// that is all in the buffer (a record's line) in one pass over the slice
+// (scanValue).
 //
 // It accepts exactly the JSON encoding/json does, at any nesting up to its limit
 // of 10,000 arrays and objects counted from the document's top (FuzzReadSaved
@@ -253,6 +255,16 @@ func (s *jsonScanner) value() error {
 	if !ok {
 		return s.readErr()
 	}
+	if c == '{' || c == '[' {
+		// A report's records: most of its bytes, each a line read whole into the
+		// buffer. Read in the buffer at once when it is there and well formed; from
+		// anywhere else (cut by the buffer's end, nested deeper, or not valid) the
+		// value is read again below, which gives the error.
+		if n, ok := scanValue(s.buf[s.pos:s.end], jsonMaxDepth-s.depth); ok {
+			s.pos += n
+			return nil
+		}
+	}
 	switch {
 	case c == '"':
 		return s.str()
@@ -444,4 +456,225 @@ func (s *jsonScanner) atEnd() error {
 		return s.err
 	}
 	return nil
+}
+
+// scanValue reads the array or object at the start of b, all of it in b, as value
+// does (what encoding/json accepts, nested at most room deep), and returns its
+// length; false when it is not all in b, is nested more than room or 64 deep, or is
+// not valid: value then reads it again, a byte at a time, for the error. It reads
+// the slice only: no refill, no error built, no call for each token.
+func scanValue(b []byte, room int) (n int, ok bool) {
+	var objects uint64 // bit d: the container at depth d+1 is an object
+	depth, i := 0, skipSpace(b, 0)
+	if i == len(b) || b[i] != '{' && b[i] != '[' {
+		return 0, false
+	}
+	for {
+		// A value at i (after white space).
+		if i = skipSpace(b, i); i >= len(b) {
+			return 0, false
+		}
+		switch c := b[i]; {
+		case c == '{' || c == '[':
+			if depth >= 64 || depth >= room {
+				return 0, false
+			}
+			objects &^= 1 << depth
+			if c == '{' {
+				objects |= 1 << depth
+			}
+			depth++
+			if i = skipSpace(b, i+1); i >= len(b) {
+				return 0, false
+			}
+			if b[i] == c+2 { // '}' and ']' are two past '{' and '['
+				depth--
+				i++
+				break
+			}
+			if c == '{' {
+				if i, ok = scanKey(b, i); !ok {
+					return 0, false
+				}
+			}
+			continue // its first element
+		case c == '"':
+			if i, ok = scanString(b, i); !ok {
+				return 0, false
+			}
+		case c == '-' || c >= '0' && c <= '9':
+			if i, ok = scanNumber(b, i); !ok {
+				return 0, false
+			}
+		case c == 't':
+			if i, ok = scanWord(b, i, "true"); !ok {
+				return 0, false
+			}
+		case c == 'f':
+			if i, ok = scanWord(b, i, "false"); !ok {
+				return 0, false
+			}
+		case c == 'n':
+			if i, ok = scanWord(b, i, "null"); !ok {
+				return 0, false
+			}
+		default:
+			return 0, false
+		}
+		// After a value: the next element, or the closing of its container.
+		for {
+			if depth == 0 {
+				return i, true
+			}
+			if i = skipSpace(b, i); i >= len(b) {
+				return 0, false
+			}
+			object := objects>>(depth-1)&1 == 1
+			c := b[i]
+			if c == ',' {
+				if object {
+					if i, ok = scanKey(b, skipSpace(b, i+1)); !ok {
+						return 0, false
+					}
+				} else {
+					i++
+				}
+				break
+			}
+			if object && c == '}' || !object && c == ']' {
+				depth--
+				i++
+				continue
+			}
+			return 0, false
+		}
+	}
+}
+
+// skipSpace returns where the white space from b[i] ends.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// scanKey reads an object's key at b[i] and the ':' after it, returning where its
+// value may start.
+func scanKey(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false
+	}
+	i, ok := scanString(b, i)
+	if !ok {
+		return 0, false
+	}
+	if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+		return 0, false
+	}
+	return i + 1, true
+}
+
+// scanString reads a string at b[i] (its quote) as str does, returning where it
+// ends.
+func scanString(b []byte, i int) (int, bool) {
+	i++
+	for {
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			quote, backslash := x^(ones*'"'), x^(ones*'\\')
+			if m := ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash) & high; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			return 0, false
+		}
+		c := b[i]
+		i++
+		switch {
+		case c == '"':
+			return i, true
+		case c < 0x20:
+			return 0, false
+		case c == '\\':
+			if i >= len(b) {
+				return 0, false
+			}
+			e := b[i]
+			i++
+			switch e {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 > len(b) {
+					return 0, false
+				}
+				for _, h := range b[i : i+4] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return 0, false
+					}
+				}
+				i += 4
+			default:
+				return 0, false
+			}
+		}
+	}
+}
+
+// scanNumber reads a number at b[i] as number does, returning where it ends: a
+// byte that cannot continue it must follow in b (at b's end, more may come).
+func scanNumber(b []byte, i int) (int, bool) {
+	digits := func(i int) (int, int) {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return i, n
+	}
+	if b[i] == '-' {
+		i++
+	}
+	var n int
+	switch {
+	case i >= len(b):
+		return 0, false
+	case b[i] == '0':
+		i++
+	default:
+		if i, n = digits(i); n == 0 {
+			return 0, false
+		}
+	}
+	if i < len(b) && b[i] == '.' {
+		if i, n = digits(i + 1); n == 0 {
+			return 0, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i, n = digits(i); n == 0 {
+			return 0, false
+		}
+	}
+	return i, i < len(b)
+}
+
+// scanWord reads the literal word at b[i].
+func scanWord(b []byte, i int, word string) (int, bool) {
+	if len(b)-i < len(word) || string(b[i:i+len(word)]) != word {
+		return 0, false
+	}
+	return i + len(word), true
 }
