@@ -245,7 +245,8 @@ func (lc *LadderCollector) Add(c *analyzer.Connection, fs []analyzer.Finding) {
 	}
 	if !lc.replaced {
 		// The tracker holds nothing more of the 4-tuple: no finding to come can
-		// name frames of these.
+		// name frames of these. (n is kept only in the top, where enters said it
+		// would go.)
 		forget()
 		lc.releaseIfUnused(n)
 		return
