@@ -326,20 +326,7 @@ func (s *jsonScanner) next() (byte, bool) {
 func (s *jsonScanner) str() error {
 	s.pos++
 	for {
-		// Runs of plain bytes eight at a time: none below 0x20, no '"' or '\\'.
-		for s.pos+8 <= s.end {
-			b := s.buf[s.pos : s.pos+8]
-			x := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-				uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-			quote, backslash := x^(ones*'"'), x^(ones*'\\')
-			if m := ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash) & high; m != 0 {
-				// The lowest byte marked is the first that is not plain (a byte
-				// above it may be marked by the borrow, never one below).
-				s.pos += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			s.pos += 8
-		}
+		s.pos = plainRun(s.buf[:s.end], s.pos)
 		c, ok := s.next()
 		if !ok {
 			return s.readErr()
@@ -585,16 +572,7 @@ func scanKey(b []byte, i int) (int, bool) {
 func scanString(b []byte, i int) (int, bool) {
 	i++
 	for {
-		for i+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[i:])
-			quote, backslash := x^(ones*'"'), x^(ones*'\\')
-			if m := ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash) & high; m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i >= len(b) {
+		if i = plainRun(b, i); i >= len(b) {
 			return 0, false
 		}
 		c := b[i]
@@ -677,4 +655,21 @@ func scanWord(b []byte, i int, word string) (int, bool) {
 		return 0, false
 	}
 	return i + len(word), true
+}
+
+// plainRun returns where the run of bytes a string holds as they are (none below
+// 0x20, no '"' or '\\') that starts at b[i] ends, read eight bytes at a time: at
+// the first byte that is not plain, or where fewer than eight are left.
+func plainRun(b []byte, i int) int {
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		quote, backslash := x^(ones*'"'), x^(ones*'\\')
+		if m := ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash) & high; m != 0 {
+			// The lowest byte marked is the first that is not plain (a byte above
+			// it may be marked by the borrow, never one below).
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	return i
 }
