@@ -477,23 +477,78 @@ func (r *roundedKeys) next() bool {
 }
 
 // finestFit is the finest grid coarser than that of 1<<from ns on which the
-// instants of a and b together fit max keys (fitsOn), or maxShift. The keys on a
-// grid are the keys on any finer one rounded (ceilFrom rounds up as step by step
-// does): a coarser grid never has more, so it is found by halving the range of
-// grids, a fitsOn pass for about six of them rather than one for each grid.
+// instants of a and b together fit max keys (fitsOn), or maxShift: the grid
+// coarsening one step at a time until they fit reaches. A coarser grid can hold
+// more keys than a finer one (a key where spans both start and end is two keys on
+// a coarser grid it is not on: the starts round down, the ends up), so the grids
+// are tried in turn, not by halving their range, between two bounds counted for
+// every grid in one pass each (keysByGrid): the keys of the starts alone and of the
+// ends alone are keys of the grid (where either is more than max, it does not
+// fit), and together they are at least as many as its keys (where they are at
+// most max, it fits). Trying the grids in turn makes the grid the one coarsening
+// step by step reaches however often, and from whichever grid, the instants were
+// fitted: a grid on which they do not fit holds no fewer keys once more come.
 func finestFit(a, b []timeCount, from uint8, max int) uint8 {
-	// The finest that fits is in (lo, hi]: lo does not fit; maxShift is where
-	// coarsening stops, fitting or not.
-	lo, hi := from, uint8(maxShift)
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		if fitsOn(a, b, from, mid, max) {
-			hi = mid
-		} else {
-			lo = mid
+	starts, _ := keysByGrid(a, b, false)
+	ends, latest := keysByGrid(a, b, true)
+	exact := latest < 1<<62 // the ends' count holds while rounding up cannot overflow (ceilFrom)
+	s := from + 1
+	for s < maxShift && (starts[s] > max || exact && ends[s] > max) {
+		s++
+	}
+	for ; s < maxShift; s++ {
+		if exact && starts[s]+ends[s] <= max || fitsOn(a, b, from, s, max) {
+			return s
 		}
 	}
-	return hi
+	return maxShift
+}
+
+// keysByGrid counts, for every grid of 1<<s ns (index s), the keys of the starts of
+// a and b together rounded down to it (ends false), or of their ends rounded up
+// (true), and returns the latest instant counted: the distinct keys of a sorted
+// list on a grid are its entries less the neighbours of one series that share a
+// key there, and two neighbours p <= q share one on every grid from the highest bit
+// in which p and q (ends: p-1 and q-1) differ up. One pass over both lists, in key
+// order.
+func keysByGrid(a, b []timeCount, ends bool) (keys [maxShift + 1]int, latest reassembly.Instant) {
+	v, off := 0, reassembly.Instant(0)
+	if ends {
+		v, off = 1, 1
+	}
+	var shared [65]int // by the grid from which a pair of neighbours shares a key
+	n, i, j := 0, 0, 0
+	var last timeKey
+	latest = -1 << 63
+	for {
+		for i < len(a) && a[i].v[v] == 0 {
+			i++
+		}
+		for j < len(b) && b[j].v[v] == 0 {
+			j++
+		}
+		var k timeKey
+		switch {
+		case i < len(a) && (j == len(b) || byKey(a[i], b[j]) <= 0):
+			k = a[i].k
+			i++
+		case j < len(b):
+			k = b[j].k
+			j++
+		default:
+			for s := range keys {
+				n -= shared[s]
+				keys[s] = n
+			}
+			return keys, latest
+		}
+		if n > 0 && k.series == last.series {
+			shared[bits.Len64(uint64((k.at-off)^(last.at-off)))]++
+		}
+		n++
+		last = k
+		latest = max(latest, k.at)
+	}
 }
 
 // MergePictures sums the collectors of a capture [first, last] into its Pictures:

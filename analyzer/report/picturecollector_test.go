@@ -365,3 +365,81 @@ func TestSortCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestFinestFit: finestFit gives the grid coarsening one step at a time gives (the
+// first on which fitsOn says the keys of a and b together fit, or maxShift), and
+// keysByGrid counts the keys of the starts on every grid as rounding each does, and
+// of the ends too below 2^62 ns; on random sorted counts of several series, one
+// list or two, near and far apart, negative and near the end of time, from finer
+// and coarser grids, with bounds from none fitting to all. Some of them hold more
+// keys on a coarser grid than on a finer one.
+func TestFinestFit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 4))
+	list := func(from uint8, late reassembly.Instant) []timeCount {
+		m := map[timeKey][2]int32{}
+		spread := randomSpread(rng)
+		for range rng.IntN(120) {
+			at := reassembly.Instant(rng.Int64N(spread) - spread/4)
+			if late != 0 && rng.IntN(6) == 0 {
+				at = late - reassembly.Instant(rng.Int64N(1<<12))
+			}
+			k := timeKey{floorTo(at, from), int32(rng.IntN(3))}
+			v := m[k]
+			v[rng.IntN(2)]++
+			if rng.IntN(4) == 0 {
+				v[1-rng.IntN(2)]++ // both starts and ends at one key
+			}
+			m[k] = v
+		}
+		var out []timeCount
+		for k, v := range m {
+			out = append(out, timeCount{k, v})
+		}
+		slices.SortFunc(out, byKey)
+		return out
+	}
+	coarserHoldsMore := 0
+	for round := range 3000 {
+		from := uint8(rng.IntN(4)) * uint8(rng.IntN(9))
+		late := [...]reassembly.Instant{0, 1 << 62, 1<<63 - 1}[round%3]
+		a, b := list(from, late), list(from, late)
+		if rng.IntN(3) == 0 {
+			b = nil
+		}
+		for _, ends := range []bool{false, true} {
+			got, latest := keysByGrid(a, b, ends)
+			for s := from; s <= maxShift; s++ {
+				keys := map[timeKey]bool{}
+				for _, e := range slices.Concat(a, b) {
+					switch {
+					case !ends && e.v[0] != 0:
+						keys[timeKey{floorTo(e.k.at, s), e.k.series}] = true
+					case ends && e.v[1] != 0:
+						keys[timeKey{ceilFrom(e.k.at, from, s), e.k.series}] = true
+					}
+				}
+				if got[s] != len(keys) && (!ends || latest < 1<<62) {
+					t.Fatalf("round %d: keysByGrid(ends %v) on grid %d: %d keys, rounding each gives %d", round, ends, s, got[s], len(keys))
+				}
+			}
+		}
+		max := 1 + rng.IntN(len(a)+len(b)+1)
+		want, fitted := uint8(maxShift), false
+		for s := from + 1; s < maxShift; s++ {
+			fits := fitsOn(a, b, from, s, max)
+			if fits && !fitted {
+				want, fitted = s, true
+			} else if !fits && fitted {
+				coarserHoldsMore++
+				break
+			}
+		}
+		if got := finestFit(a, b, from, max); got != want {
+			t.Fatalf("round %d (from %d, bound %d, %d and %d counts): finestFit %d, coarsening step by step %d", round, from, max, len(a), len(b), got, want)
+		}
+	}
+	if coarserHoldsMore == 0 {
+		t.Error("no round had a coarser grid holding more keys than the first that fits")
+	}
+	t.Logf("%d rounds of 3000 had a coarser grid holding more keys than the first that fits", coarserHoldsMore)
+}
