@@ -387,17 +387,17 @@ type timeCount struct {
 	v [2]int32
 }
 
-// fit coarsens the grid, while the instants are more than maxTimes, to the finest
-// on which they are not (maxShift at most): what coarsening one step at a time
-// until they fit gives, found without rounding at every step. Instants that start
-// something round down, those that end something up, so a finer grid can hold more
-// keys than a coarser one: the number of keys at a grid is counted on the instants
-// sorted (a pass each, finestFit), and they are rounded once.
+// fit coarsens the grid, while the instants are more than maxTimes, to the first
+// coarser one on which they are not (maxShift at most): what coarsening one step at
+// a time until they fit gives, found without rounding at every step. Instants that
+// start something round down, those that end something up: the number of keys at
+// a grid is counted on the instants sorted (a pass each, finestFit), and they are
+// rounded once.
 //
 // Fitting now and then (whenever compact runs) gives the grid that fitting after
 // every count gives: the keys on a grid only grow as counts come, so a grid on which
-// all the instants fit fits those of any moment before, and neither ever goes past
-// the finest on which they all fit; and each ends on a grid on which they do.
+// the instants do not fit at one moment fits none of any moment after, and both
+// step past such grids only, to the first from the start on which they all fit.
 func (c *PictureCollector) fit() {
 	if len(c.times) <= c.maxTimes || c.shift >= maxShift {
 		return
