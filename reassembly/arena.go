@@ -11,8 +11,8 @@ import (
 // Why: most of what a busy capture holds at once is flows of incarnations packed in
 // TIME_WAIT (it lasts a minute). On the Go heap each flow and record cost its size
 // rounded up to a size class, and the collector lets the heap grow by GOGC percent of
-// everything live before it collects: about 1.5 times their bytes at finack's GOGC of
-// 50. Here a record costs its length rounded up to 8 bytes and a flow its size, and
+// everything live before it collects: about 1.5 times their bytes at the GOGC of 50
+// finack runs a large heap with. Here a record costs its length rounded up to 8 bytes and a flow its size, and
 // nothing more, and the collector neither marks nor counts them: their lifetimes are
 // known exactly (a record is freed when it is unpacked or handed out, a flow when its
 // 4-tuple is forgotten).

@@ -226,8 +226,8 @@ func floodSYNs() int {
 // Memory per connection that never completes (a flood SYN): the trackers pack a
 // quiet half-open connection into a record of about 65 bytes (reassembly/pack.go) and
 // the report's records go through the external sort, so what stays is the flow
-// table (about 150 bytes a 4-tuple) and the collector's headroom (GOGC=50: see
-// main). The bound, a base plus a cost per connection, leaves room over what
+// table (about 150 bytes a 4-tuple) and the collector's headroom (half of the live
+// heap, or 16 MiB: gcpace.go). The bound, a base plus a cost per connection, leaves room over what
 // -o json with the default --workers takes.
 const (
 	floodBaseRSS      = 128 << 20

@@ -101,11 +101,10 @@ type modeRunner func(fs *flag.FlagSet, o options, stdout, stderr io.Writer) (cod
 
 func main() {
 	if os.Getenv("GOGC") == "" {
-		// Collect when the heap has grown by half, not doubled: the heap of a large
-		// capture is the connections tracked, and peak RSS follows the collector's
-		// goal; peak memory comes before a few percent of speed
-		// (docs/performance.md). GOGC in the environment still decides.
-		debug.SetGCPercent(50)
+		// The collector's pace is finack's (gcpace.go): peak memory first, a few
+		// percent of speed after (docs/performance.md). GOGC in the environment
+		// still decides.
+		paceCollector()
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
