@@ -5,8 +5,9 @@ import (
 	"unsafe"
 )
 
-// arena holds what a streaming tracker keeps per 4-tuple, its flows and their packed
-// records, outside the collected heap, in chunks mapped from the system (mapChunk).
+// arena holds what a streaming tracker keeps per 4-tuple, its flows, their packed
+// records and the lists of a reused 4-tuple's packed earlier incarnations, outside
+// the collected heap, in chunks mapped from the system (mapChunk).
 //
 // Why: most of what a busy capture holds at once is flows of incarnations packed in
 // TIME_WAIT (it lasts a minute). On the Go heap each flow and record cost its size
@@ -19,7 +20,8 @@ import (
 //
 // Nothing in the arena points into the Go heap but into the arena's own memory (a
 // pointer there would not keep its target alive): a flow names its incarnations by
-// index (incRef), and its record is in the arena.
+// index (incRef), and its record, like the records of a list of earlier
+// incarnations, is in the arena.
 //
 // A small tracker should not pay for system calls and whole mappings: the first
 // chunks (4, 16, 64 and 256 KB) and small regions are plain byte slices on the heap,
@@ -47,8 +49,11 @@ type arena struct {
 	// freedFlows: the freed flows, never given to a record: a stale reference to a
 	// freed flow may still write its flags (freeFlow).
 	freedFlows []*flow
-	big        map[*byte][]byte // records longer than arenaMax and regions, each in its own mapping
-	used       int              // bytes of the slots in use (tests)
+	// freedPrevLists: the freed lists of packed earlier incarnations, kept for
+	// lists only, as flows are.
+	freedPrevLists []*prevList
+	big            map[*byte][]byte // records longer than arenaMax and regions, each in its own mapping
+	used           int              // bytes of the slots in use (tests)
 }
 
 const (
@@ -60,6 +65,7 @@ const (
 	// smallMemory: chunks and regions below this size are on the heap.
 	smallMemory = 256 << 10
 	flowClass   = (unsafe.Sizeof(flow{}) + arenaGrain - 1) / arenaGrain
+	prevClass   = (unsafe.Sizeof(prevList{}) + arenaGrain - 1) / arenaGrain
 )
 
 // newArena returns an arena whose chunks are given back when owner is collected, if
@@ -232,6 +238,32 @@ func (a *arena) freeFlow(f *flow) {
 	a.used -= int(flowClass) * arenaGrain
 }
 
+// newPrevList returns an empty list for a flow's packed earlier incarnations
+// (packPrev). Its records are the arena's, and it is written before it is read: on
+// the collected heap, the first write to a new list found its page already read
+// (not by finack: mapped to the shared zero page) and faulted it in a second time,
+// with a TLB flush on every core.
+func (a *arena) newPrevList() *prevList {
+	var l *prevList
+	if n := len(a.freedPrevLists); n > 0 {
+		l = a.freedPrevLists[n-1]
+		a.freedPrevLists = a.freedPrevLists[:n-1]
+		a.used += int(prevClass) * arenaGrain
+	} else {
+		l = (*prevList)(unsafe.Pointer(a.carve(int(prevClass))))
+	}
+	*l = prevList{}
+	return l
+}
+
+// freePrevList takes back a list no flow holds any more, emptied: a list is given
+// only to another list, as a flow is (freeFlow).
+func (a *arena) freePrevList(l *prevList) {
+	*l = prevList{}
+	a.freedPrevLists = append(a.freedPrevLists, l)
+	a.used -= int(prevClass) * arenaGrain
+}
+
 // release gives every chunk back to the system. Nothing of the arena may be read
 // after it; the arena may be used again.
 func (a *arena) release() {
@@ -243,6 +275,6 @@ func (a *arena) release() {
 	}
 	clear(a.chunks)
 	a.chunks, a.tail, a.big = a.chunks[:0], nil, nil
-	a.freed, a.freedFlows = nil, nil
+	a.freed, a.freedFlows, a.freedPrevLists = nil, nil, nil
 	a.used = 0
 }

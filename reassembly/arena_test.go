@@ -156,8 +156,11 @@ func (t *Tracker) heldArenaBytes() int {
 		if l := len(f.packed); l > 0 {
 			n += recordSize(l)
 		}
-		for _, rec := range t.packedPrev(f).records() {
-			n += recordSize(len(rec))
+		if l := t.packedPrev(f); l != nil {
+			n += int(prevClass) * arenaGrain
+			for _, rec := range l.records() {
+				n += recordSize(len(rec))
+			}
 		}
 		for p := t.prev(f); p != nil; p = p.older {
 			if l := len(p.rec); l > 0 {

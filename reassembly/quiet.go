@@ -420,16 +420,10 @@ func (t *Tracker) packedPrev(f *flow) *prevList {
 	return t.prevLists[f.prevs]
 }
 
-// newPrevList returns an empty prevList for flow f, a freed one if any, at a free
-// index of prevLists.
+// newPrevList returns an empty prevList for flow f, in the arena, at a free index
+// of prevLists.
 func (t *Tracker) newPrevList(f *flow) *prevList {
-	var l *prevList
-	if n := len(t.prevFree); n > 0 {
-		l = t.prevFree[n-1]
-		t.prevFree = t.prevFree[:n-1]
-	} else {
-		l = new(prevList)
-	}
+	l := t.arena.newPrevList()
 	if n := len(t.prevSlots); n > 0 {
 		f.prevs = t.prevSlots[n-1]
 		t.prevSlots = t.prevSlots[:n-1]
@@ -445,16 +439,13 @@ func (t *Tracker) newPrevList(f *flow) *prevList {
 	return l
 }
 
-// freePrevList takes l, flow f's, from prevLists and keeps it for reuse.
+// freePrevList takes l, flow f's, from prevLists and gives it back to the arena.
 func (t *Tracker) freePrevList(f *flow, l *prevList) {
 	t.prevLists[f.prevs] = nil
 	t.prevSlots = append(t.prevSlots, f.prevs)
 	f.prevs = 0
 	t.prevLive--
-	*l = prevList{}
-	if len(t.prevFree) < maxFreePrevLists {
-		t.prevFree = append(t.prevFree, l)
-	}
+	t.arena.freePrevList(l)
 }
 
 // popOldest takes the oldest record out of the flow's packed earlier incarnations
@@ -470,9 +461,6 @@ func (t *Tracker) popOldest(f *flow, l *prevList) string {
 	}
 	return rec
 }
-
-// maxFreePrevLists bounds the prevLists kept for reuse.
-const maxFreePrevLists = 1024
 
 // unpackPrev makes the flow's packed earlier incarnations, if any, whole again,
 // behind the whole ones (the newest of those linked to the current one if that is

@@ -93,11 +93,10 @@ type Tracker struct {
 	incsFree []incRef
 	// prevLists: the flows' packed earlier incarnations (packPrev), each list at
 	// the index its flow keeps (flow.prevs; 0 is none), prevSlots the indexes
-	// free, prevLive the lists in use; prevFree: emptied lists to reuse.
+	// free, prevLive the lists in use. The lists are in the arena.
 	prevLists []*prevList
 	prevSlots []uint32
 	prevLive  int
-	prevFree  []*prevList
 	// packNS: a record could not be packed in microseconds (packTry): times in
 	// nanoseconds, pack them so from now on.
 	packNS bool
