@@ -13,10 +13,10 @@ import (
 // TIME_WAIT (it lasts a minute). On the Go heap each flow and record cost its size
 // rounded up to a size class, and the collector lets the heap grow by GOGC percent of
 // everything live before it collects: about 1.5 times their bytes at the GOGC of 50
-// finack runs a large heap with. Here a record costs its length rounded up to 8 bytes and a flow its size, and
-// nothing more, and the collector neither marks nor counts them: their lifetimes are
-// known exactly (a record is freed when it is unpacked or handed out, a flow when its
-// 4-tuple is forgotten).
+// finack runs a large heap with. Here a record costs its length rounded up to 8
+// bytes and a flow its size, and nothing more, and the collector neither marks nor
+// counts them: their lifetimes are known exactly (a record is freed when it is
+// unpacked or handed out, a flow when its 4-tuple is forgotten).
 //
 // Nothing in the arena points into the Go heap but into the arena's own memory (a
 // pointer there would not keep its target alive): a flow names its incarnations by

@@ -227,8 +227,8 @@ func floodSYNs() int {
 // quiet half-open connection into a record of about 65 bytes (reassembly/pack.go) and
 // the report's records go through the external sort, so what stays is the flow
 // table (about 150 bytes a 4-tuple) and the collector's headroom (half of the live
-// heap, or 16 MiB: gcpace.go). The bound, a base plus a cost per connection, leaves room over what
-// -o json with the default --workers takes.
+// heap, or 16 MiB: gcpace.go). The bound, a base plus a cost per connection,
+// leaves room over what -o json with the default --workers takes.
 const (
 	floodBaseRSS      = 128 << 20
 	floodBytesPerConn = 700
