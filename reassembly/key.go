@@ -58,16 +58,45 @@ func (k *FlowKey) sameTuple(o *FlowKey) bool {
 
 // KeyOf returns the canonical key of s and whether s travels from the lower endpoint.
 func KeyOf(s *capture.Segment) (k FlowKey, fromLo bool) {
-	k.VLAN, k.Tunnel = s.VLAN, s.Tunnel
-	src, dst := s.Src.Addr().As16(), s.Dst.Addr().As16()
+	fromLo = keyInto(&k, s)
+	return k, fromLo
+}
+
+// keyInto writes the canonical key of s into k, whole, and reports whether s
+// travels from the lower endpoint (KeyOf). The addresses are compared and stored as
+// two 64-bit words each: a 16-byte copy of an address just built from two 8-byte
+// halves (netip.Addr.As16) waits for both stores to complete (store forwarding
+// fails), on the path of every packet.
+func keyInto(k *FlowKey, s *capture.Segment) (fromLo bool) {
+	sh, sl := addrWords(s.Src.Addr())
+	dh, dl := addrWords(s.Dst.Addr())
 	sp, dp := s.Src.Port(), s.Dst.Port()
-	k.Mapped6 = s.Src.Addr().Is4In6() && s.Dst.Addr().Is4In6()
-	if c := compare16(&src, &dst); c < 0 || (c == 0 && sp <= dp) {
-		k.LoAddr, k.HiAddr, k.LoPort, k.HiPort = src, dst, sp, dp
-		return k, true
+	fromLo = sh < dh || sh == dh && (sl < dl || sl == dl && sp <= dp)
+	if !fromLo {
+		sh, sl, sp, dh, dl, dp = dh, dl, dp, sh, sl, sp
 	}
-	k.LoAddr, k.HiAddr, k.LoPort, k.HiPort = dst, src, dp, sp
-	return k, false
+	be := binary.BigEndian
+	be.PutUint64(k.LoAddr[:8], sh)
+	be.PutUint64(k.LoAddr[8:], sl)
+	be.PutUint64(k.HiAddr[:8], dh)
+	be.PutUint64(k.HiAddr[8:], dl)
+	k.LoPort, k.HiPort = sp, dp
+	k.VLAN, k.Tunnel = s.VLAN, s.Tunnel
+	k.PeerVLAN, k.PeerEnd = [2]uint16{}, 0
+	k.Mapped6 = s.Src.Addr().Is4In6() && s.Dst.Addr().Is4In6()
+	return fromLo
+}
+
+// addrWords returns a's 16-byte form (IPv4 as IPv4-mapped) as two big-endian words:
+// compared as numbers, they order addresses as compare16 orders the bytes. An IPv4
+// address is read as its 4 bytes (As16's copy is the one that stalls).
+func addrWords(a netip.Addr) (hi, lo uint64) {
+	if a.Is4() {
+		b := a.As4()
+		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:]))
+	}
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
 // Keyed is a segment's flow key with its hash (keyHash: the 4-tuple and tunnel
@@ -89,7 +118,7 @@ func KeyedOf(s *capture.Segment) Keyed {
 // Set computes the key of s and its hash in place (KeyedOf's result is copied
 // through temporaries: 48 bytes a segment on the path of every packet).
 func (k *Keyed) Set(s *capture.Segment) {
-	k.Key, _ = KeyOf(s)
+	keyInto(&k.Key, s)
 	k.hash = keyHash(&k.Key)
 }
 
