@@ -40,7 +40,8 @@ func TestKeyedShard(t *testing.T) {
 		rev := *s
 		rev.Src, rev.Dst = s.Dst, s.Src
 		for _, n := range []int{1, 2, 3, 7} {
-			if a, b, c := Shard(s, n), KeyedOf(s).Shard(n), KeyedOf(&rev).Shard(n); a != b || b != c {
+			k, kr := KeyedOf(s), KeyedOf(&rev)
+			if a, b, c := Shard(s, n), k.Shard(n), kr.Shard(n); a != b || b != c {
 				t.Fatalf("frame %d, %d workers: Shard %d, Keyed.Shard %d, reversed %d", s.Frame, n, a, b, c)
 			}
 		}

@@ -363,5 +363,6 @@ func Shard(s *capture.Segment, n int) int {
 	if n <= 1 {
 		return 0
 	}
-	return KeyedOf(s).Shard(n)
+	k := KeyedOf(s)
+	return k.Shard(n)
 }
