@@ -72,7 +72,7 @@ func TestSorterStable(t *testing.T) {
 					t.Errorf("run %d of level %d after one of level %d", i, s.runs[i].level, s.runs[i-1].level)
 				}
 			}
-			slices.SortStableFunc(want, func(a, b rec) int { return a.key.compare(b.key) })
+			slices.SortStableFunc(want, func(a, b rec) int { return a.key.compare(&b.key) })
 			if got := s.Runs() > 0; got != tc.runs {
 				t.Errorf("runs written %d, want some: %v", s.Runs(), tc.runs)
 			}
@@ -219,7 +219,7 @@ func TestSortItems(t *testing.T) {
 				items[i] = item{key: tc.key(i, tc.n), seq: uint32(i), off: uint32(i)}
 			}
 			want := slices.Clone(items)
-			slices.SortStableFunc(want, func(a, b item) int { return a.key.compare(b.key) })
+			slices.SortStableFunc(want, func(a, b item) int { return a.key.compare(&b.key) })
 			depth := tc.depth
 			if depth < 0 {
 				depth = 2 * bits.Len(uint(tc.n))
@@ -598,7 +598,7 @@ func TestChainedRuns(t *testing.T) {
 			if s.Runs() != 9 || len(s.runs) != tc.runs {
 				t.Errorf("%d batches written as %d runs, want 9 as %d", s.Runs(), len(s.runs), tc.runs)
 			}
-			slices.SortStableFunc(want, func(a, b rec) int { return a.key.compare(b.key) })
+			slices.SortStableFunc(want, func(a, b rec) int { return a.key.compare(&b.key) })
 			i := 0
 			if err := s.Each(func(r []byte) error {
 				if i >= len(want) || !bytes.Equal(r, want[i].val) {
