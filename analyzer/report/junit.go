@@ -230,7 +230,7 @@ func kindIndex(k analyzer.Kind) int {
 // kind after kind, each kind's in report order.
 func junitLines(d *Document, fn func(kind int, line []byte) error) error {
 	if d.Records != nil {
-		return d.Records.findingsKeyed(func(k spill.Key, b []byte) error { return fn(int(k[0]), b) })
+		return d.Records.findingsKeyed(func(k *spill.Key, b []byte) error { return fn(int(k[0]), b) })
 	}
 	var line []byte
 	for i, k := range analyzer.Kinds {

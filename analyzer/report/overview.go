@@ -146,7 +146,7 @@ func fnv1a(id []byte) uint64 {
 }
 
 // spanOf is the span of a key.
-func spanOf(k spill.Key) analyzer.Interval {
+func spanOf(k *spill.Key) analyzer.Interval {
 	return analyzer.Interval{From: reassembly.Instant(k[1] ^ 1<<63), To: reassembly.Instant(k[2] ^ 1<<63)}
 }
 
@@ -410,7 +410,7 @@ func mergeGroups(sorters []*spill.Sorter, add func(s *overviewSweep, kind uint64
 		}
 		live = 0
 	}
-	err := spill.MergeKeys(sorters, func(k spill.Key, rec []byte) error {
+	err := spill.MergeKeys(sorters, func(k *spill.Key, rec []byte) error {
 		if k[0] != bucket {
 			finish()
 			bucket = k[0]

@@ -206,7 +206,7 @@ func (r *Records) Findings(fn func(b []byte) error) error {
 }
 
 // findingsKeyed is Findings with each finding's key (encoder.findingKey's).
-func (r *Records) findingsKeyed(fn func(k spill.Key, b []byte) error) error {
+func (r *Records) findingsKeyed(fn func(k *spill.Key, b []byte) error) error {
 	if r.err != nil {
 		_ = r.Close() // r.err is the error to tell; this only removes spill files
 		return r.err

@@ -552,11 +552,13 @@ func (s *Sorter) Each(fn func(rec []byte) error) error {
 // The runs and batches of every Sorter are merged at once, on one heap (not a merge of
 // merges), their read buffers sharing the MaxBytes of all the Sorters.
 func Merge(ss []*Sorter, fn func(rec []byte) error) error {
-	return MergeKeys(ss, func(_ Key, rec []byte) error { return fn(rec) })
+	return MergeKeys(ss, func(_ *Key, rec []byte) error { return fn(rec) })
 }
 
-// MergeKeys is Merge that hands each record's key to fn too.
-func MergeKeys(ss []*Sorter, fn func(k Key, rec []byte) error) error {
+// MergeKeys is Merge that hands each record's key to fn too, valid during the call
+// only, like the record. (By pointer: a copy of the key a run's reading has just
+// written would wait for those stores.)
+func MergeKeys(ss []*Sorter, fn func(k *Key, rec []byte) error) error {
 	defer func() {
 		for _, s := range ss {
 			_ = s.Close() // removes temporary files only: what Merge handed out is complete
@@ -582,7 +584,7 @@ func MergeKeys(ss []*Sorter, fn func(k Key, rec []byte) error) error {
 	if len(ss) == 1 && nruns == 0 {
 		s := ss[0]
 		for i := range s.items {
-			if err := fn(s.items[i].key, s.record(&s.items[i])); err != nil {
+			if err := fn(&s.items[i].key, s.record(&s.items[i])); err != nil {
 				return err
 			}
 		}
@@ -602,7 +604,7 @@ func MergeKeys(ss []*Sorter, fn func(k Key, rec []byte) error) error {
 		if !ok {
 			return nil
 		}
-		if err := fn(src.key, src.rec); err != nil {
+		if err := fn(&src.key, src.rec); err != nil {
 			return err
 		}
 	}

@@ -316,9 +316,9 @@ func TestMergeSorters(t *testing.T) {
 					keyOf[string(r.val)] = r.key
 				}
 			}
-			if err := MergeKeys(ss, func(k Key, r []byte) error {
-				if k != keyOf[string(r)] {
-					t.Errorf("%q handed with key %v, added with %v", r, k, keyOf[string(r)])
+			if err := MergeKeys(ss, func(k *Key, r []byte) error {
+				if *k != keyOf[string(r)] {
+					t.Errorf("%q handed with key %v, added with %v", r, *k, keyOf[string(r)])
 				}
 				got = append(got, bytes.Clone(r))
 				return nil
