@@ -113,6 +113,11 @@ func (g *incidentGrouper) group(out []Incident, findings []analyzer.Finding, ign
 	if g.borrow {
 		g.text = g.text[:0]
 	}
+	if len(findings) == 1 {
+		// One group (most incarnations with a finding have one): no key to build.
+		g.fs = append(g.fs[:0], &findings[0])
+		return append(out, g.newIncident(g.fs, ignoreVLAN))
+	}
 	var index map[incidentKey]int
 	if len(findings) > 16 {
 		index = make(map[incidentKey]int)
