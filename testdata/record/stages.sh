@@ -29,7 +29,7 @@ function stage(fn) {
 	if (fn ~ /finack\/analyzer\.|analyzer\/pipeline\.ReadCapture\.func2/) return "analysis (findings, counts)"
 	if (fn ~ /reassembly\.\(\*Tracker\)\.(sweep|Sweep|visit|overAt|wakeOver|retire)/) return "sweeps (finding what is over)"
 	if (fn ~ /reassembly\.\(\*Tracker\)\.(Finish|handFinal|hand$|give)/) return "handing out"
-	if (fn ~ /reassembly\.(\(\*Keyed\)|KeyOf|KeyedOf|Shard|InstantOf)/) return "read, decode, key, deal out"
+	if (fn ~ /reassembly\.(\(\*Keyed\)|KeyOf|KeyedOf|keyInto|addrWords|Shard|InstantOf)/) return "read, decode, key, deal out"
 	if (fn ~ /finack\/reassembly\./) return "tracking segments"
 	if (fn ~ /finack\/capture|analyzer\/pipeline\.|gopacket/) return "read, decode, key, deal out"
 	return ""
