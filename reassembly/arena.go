@@ -98,7 +98,7 @@ func (a *arena) carve(c int) *byte {
 		if len(a.chunks) < 4 {
 			n = 4 << 10 << (2 * len(a.chunks)) // 4 KB, 16 KB, 64 KB, 256 KB
 		}
-		a.tail = memory(n, false) // (a slot is written before it is read)
+		a.tail = memory(n, true) // (written in: see memory)
 		a.chunks = append(a.chunks, a.tail)
 	}
 	p := &a.tail[0]
@@ -132,9 +132,9 @@ func (a *arena) alloc(b []byte) string {
 }
 
 // mapRegion maps n zeroed bytes (a long record, or the array behind a table: see
-// mapSlice), given back by unmapRegion or release; readFirst as memory's.
-func (a *arena) mapRegion(n int, readFirst bool) []byte {
-	m := memory(n, readFirst)
+// mapSlice), given back by unmapRegion or release; writeIn as memory's.
+func (a *arena) mapRegion(n int, writeIn bool) []byte {
+	m := memory(n, writeIn)
 	if a.big == nil {
 		a.big = make(map[*byte][]byte)
 	}
@@ -144,22 +144,25 @@ func (a *arena) mapRegion(n int, readFirst bool) []byte {
 
 // memory returns n zeroed bytes: from the heap when small, else mapped.
 //
-// readFirst: the caller reads the memory before it writes it (a hash table, probed
-// as it grows), so its pages are written in now, all of them (mapChunk's populate;
-// the heap's cleared once: fresh from the system they are untouched). A page whose
+// writeIn: its pages are written in now, all of them (mapChunk's populate; the
+// heap's cleared once: fresh from the system they are untouched). A page whose
 // first touch is a read maps the shared zero page, and the write that follows
 // copies it and flushes the page from the TLB of every core that runs the
-// process, an interrupt to each. Memory written first (slots, records, an array
-// filled by append) comes in a page at a time as it is written, without that.
-func memory(n int, readFirst bool) []byte {
+// process, an interrupt to each. The hash tables need it (probed as they grow, they
+// read before they write), and so do the arena's chunks: their slots are written
+// before they are read, yet the first writes of flows and records found many of a
+// chunk's pages already mapped to the zero page (read by something else: perf shows
+// the copies, not the reads) and paid for each. An array filled by append comes in
+// a page at a time as it is written.
+func memory(n int, writeIn bool) []byte {
 	if n <= smallMemory {
 		b := make([]byte, n)
-		if readFirst {
+		if writeIn {
 			clear(b)
 		}
 		return b
 	}
-	return mapChunk(n, readFirst)
+	return mapChunk(n, writeIn)
 }
 
 // unmapRegion gives back a region from mapRegion.
@@ -169,11 +172,11 @@ func (a *arena) unmapRegion(m []byte) {
 }
 
 // mapSlice returns n zeroed elements in a region of a's (the tracker's tables: flow
-// table, sweep schedule, counts), given back by unmapSlice or a's release; readFirst
+// table, sweep schedule, counts), given back by unmapSlice or a's release; writeIn
 // as memory's (the hash tables). T must need no more than 8-byte alignment and,
 // like everything in the arena, point nowhere but into the arena.
-func mapSlice[T any](a *arena, n int, readFirst bool) []T {
-	m := a.mapRegion(n*int(unsafe.Sizeof(*new(T))), readFirst)
+func mapSlice[T any](a *arena, n int, writeIn bool) []T {
+	m := a.mapRegion(n*int(unsafe.Sizeof(*new(T))), writeIn)
 	return unsafe.Slice((*T)(unsafe.Pointer(&m[0])), n)
 }
 
