@@ -150,10 +150,10 @@ func (a *arena) mapRegion(n int, writeIn bool) []byte {
 // copies it and flushes the page from the TLB of every core that runs the
 // process, an interrupt to each. The hash tables need it (probed as they grow, they
 // read before they write), and so do the arena's chunks: their slots are written
-// before they are read, yet the first writes of flows and records found many of a
-// chunk's pages already mapped to the zero page (read by something else: perf shows
-// the copies, not the reads) and paid for each. An array filled by append comes in
-// a page at a time as it is written.
+// before they are read, yet the first writes of flows and records meet many of a
+// chunk's pages already mapped to the zero page (read by something other than
+// finack, not found: perf shows the copies, not the reads) and pay for each. An
+// array filled by append comes in a page at a time as it is written.
 func memory(n int, writeIn bool) []byte {
 	if n <= smallMemory {
 		b := make([]byte, n)
@@ -243,9 +243,9 @@ func (a *arena) freeFlow(f *flow) {
 
 // newPrevList returns an empty list for a flow's packed earlier incarnations
 // (packPrev). Its records are the arena's, and it is written before it is read: on
-// the collected heap, the first write to a new list found its page already read
-// (not by finack: mapped to the shared zero page) and faulted it in a second time,
-// with a TLB flush on every core.
+// the collected heap a new list's page can already be mapped to the shared zero
+// page (read before, not by finack), and its first write then faults it in a second
+// time, with a TLB flush on every core.
 func (a *arena) newPrevList() *prevList {
 	var l *prevList
 	if n := len(a.freedPrevLists); n > 0 {

@@ -123,8 +123,8 @@ func (k *Keyed) Set(s *capture.Segment) {
 }
 
 // Shard returns which of n trackers owns the 4-tuple (as Shard does for a segment).
-// (A pointer: a copy of the key the reader has just written, to call it, waited for
-// those stores to complete.)
+// (A pointer: called on a copy of the key the reader has just written, it would wait
+// for those stores to complete.)
 func (k *Keyed) Shard(n int) int {
 	if n <= 1 {
 		return 0

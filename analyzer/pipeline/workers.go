@@ -128,9 +128,10 @@ type batchMem struct {
 
 // batchMems holds the memory of the batches of the captures read before. A new
 // one's pages are written in as it is made, a zero byte each (it is zero: nothing
-// changes): the reader's first writes to a new batch found many of its pages
-// mapped to the shared zero page (read by something else first: perf shows the
-// copies, not the reads), each then copied with a TLB flush on the other core.
+// changes): otherwise the reader's first writes to a new batch meet many of its
+// pages mapped to the shared zero page (read by something else first, not found:
+// perf shows the copies, not the reads), each then copied with a TLB flush on the
+// other core.
 var batchMems = sync.Pool{New: func() any {
 	m := new(batchMem)
 	b := unsafe.Slice((*byte)(unsafe.Pointer(m)), unsafe.Sizeof(*m))

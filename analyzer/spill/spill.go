@@ -27,9 +27,9 @@ import (
 // Key orders records: lexicographically, element by element.
 type Key [3]uint64
 
-// (By pointer: a key copied by value, just written 8 bytes at a time as a run is
-// read or a record added, was loaded 16 bytes at a time, which waits for the stores
-// under it.)
+// (By pointer: a key passed by value is copied in 16-byte loads, and a key just
+// written 8 bytes at a time, as a run is read or a record added, makes those loads
+// wait for the stores under them.)
 func (k *Key) compare(o *Key) int {
 	if c := cmp.Compare(k[0], o[0]); c != 0 {
 		return c
@@ -218,7 +218,7 @@ func (s *Sorter) Add(k Key, rec []byte) error {
 	off := len(s.chunks[c])
 	s.chunks[c] = append(appendHeader(s.chunks[c], k, len(rec)), rec...)
 	// The item written in place, field by field (there is room: above): a literal
-	// built aside and copied 16 bytes at a time waited for the smaller stores
+	// built aside is copied 16 bytes at a time, which waits for the smaller stores
 	// under it (store forwarding fails).
 	n := len(s.items)
 	s.items = s.items[:n+1]

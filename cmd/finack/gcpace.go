@@ -33,6 +33,8 @@ type gcPacer struct {
 	paced  atomic.Int64 // collections paced
 }
 
+// gcSentinel holds a pointer so that it is not a tiny allocation: those share a
+// block, which dies (and runs its cleanups) only when all of them have.
 type gcSentinel struct{ _ *byte }
 
 // paceCollector starts pacing: once, at start-up, unless GOGC is set.
